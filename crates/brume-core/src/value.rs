@@ -1,0 +1,85 @@
+//! The canonical form of operation inputs and outputs.
+//!
+//! Every protocol codec turns a request into a `serde_json::Value` in one canonical form,
+//! whatever the wire format, and writes responses from the same form; handlers read and
+//! write it through serde structs. The conventions:
+//!
+//! - structures are objects keyed by the model's member names (`QueueUrl`, `Bucket`);
+//! - lists are arrays, maps are objects, strings and enums are strings, numbers are numbers,
+//!   booleans are booleans;
+//! - timestamps are numbers, seconds since the Unix epoch (fractions allowed): [`Timestamp`];
+//! - blobs are standard base64 strings: [`Blob`].
+
+use base64::Engine as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A point in time in the canonical form: seconds since the Unix epoch.
+#[derive(Clone, Copy, Debug, PartialEq, PartialOrd, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Timestamp(pub f64);
+
+impl Timestamp {
+    pub fn now() -> Self {
+        let d = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        // Millisecond precision, as AWS reports times.
+        Timestamp((d.as_millis() as f64) / 1000.0)
+    }
+
+    pub fn from_unix_seconds(secs: i64) -> Self {
+        Timestamp(secs as f64)
+    }
+
+    pub fn as_unix_seconds(self) -> i64 {
+        self.0.floor() as i64
+    }
+
+    pub fn plus_seconds(self, secs: i64) -> Self {
+        Timestamp(self.0 + secs as f64)
+    }
+
+    pub fn to_offset_datetime(self) -> time::OffsetDateTime {
+        let nanos = (self.0 * 1e9).round() as i128;
+        time::OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+    }
+}
+
+/// Bytes in the canonical form: base64 in the value, raw bytes in Rust.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Blob(pub Vec<u8>);
+
+impl Serialize for Blob {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(&self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for Blob {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        base64::engine::general_purpose::STANDARD
+            .decode(s.as_bytes())
+            .map(Blob)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blob_round_trips_through_base64() {
+        let v = serde_json::to_value(Blob(b"hi\0".to_vec())).unwrap();
+        assert_eq!(v, serde_json::json!("aGkA"));
+        assert_eq!(serde_json::from_value::<Blob>(v).unwrap(), Blob(b"hi\0".to_vec()));
+    }
+
+    #[test]
+    fn timestamp_keeps_milliseconds() {
+        let t = Timestamp(1_700_000_000.123);
+        assert_eq!(t.to_offset_datetime().millisecond(), 123);
+        assert_eq!(t.as_unix_seconds(), 1_700_000_000);
+    }
+}
