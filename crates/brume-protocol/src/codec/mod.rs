@@ -1,0 +1,181 @@
+//! One codec per AWS protocol, each reading and writing every operation from the model.
+//!
+//! A codec has four jobs, and every protocol module has the same four functions:
+//! - `resolve`: which operation of the service a request calls;
+//! - `decode`: the request turned into the canonical input value;
+//! - `encode`: the canonical output value written as the HTTP response;
+//! - `encode_error`: an [`AwsError`] written the way that protocol reports errors.
+//!
+//! This module dispatches on [`Protocol`]; the shared pieces (timestamps, XML, HTTP
+//! bindings, validation) are modules beside the codecs.
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, Uri};
+use http_body_util::{BodyExt, Full, combinators::UnsyncBoxBody};
+use serde_json::Value;
+
+use brume_core::AwsError;
+
+use crate::model::{Operation, Protocol, ServiceModel};
+
+mod json;
+mod query;
+pub mod timestamp;
+mod validate;
+pub mod xml;
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The body of every response Brume writes: buffered or streamed.
+pub type ResponseBody = UnsyncBoxBody<Bytes, BoxError>;
+
+pub fn full_body(bytes: impl Into<Bytes>) -> ResponseBody {
+    Full::new(bytes.into()).map_err(|never| match never {}).boxed_unsync()
+}
+
+/// A request as the codecs read it: the head, and the body when it was buffered.
+pub struct Request<'a> {
+    pub method: &'a Method,
+    pub uri: &'a Uri,
+    pub headers: &'a HeaderMap,
+    pub body: &'a [u8],
+}
+
+impl Request<'_> {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// The protocol a request to `model`'s service is written in, told from its headers the
+/// way AWS front ends do; the model's own protocol otherwise.
+pub fn detect_protocol(model: &ServiceModel, req: &Request) -> Protocol {
+    let content_type = req.header("content-type").unwrap_or("");
+    let candidate = if req.header("smithy-protocol") == Some("rpc-v2-cbor") {
+        Some(Protocol::RpcV2Cbor)
+    } else if content_type.starts_with("application/x-www-form-urlencoded") {
+        Some(Protocol::AwsQuery)
+    } else if req.header("x-amz-target").is_some() {
+        if content_type.contains("1.1") { Some(Protocol::AwsJson1_1) } else { Some(Protocol::AwsJson1_0) }
+    } else {
+        None
+    };
+    match candidate {
+        Some(p) if model.accepts(p) => p,
+        // An awsJson service's own version wins when the client's content type is loose.
+        Some(Protocol::AwsJson1_0 | Protocol::AwsJson1_1)
+            if matches!(model.default_protocol(), Protocol::AwsJson1_0 | Protocol::AwsJson1_1) =>
+        {
+            model.default_protocol()
+        }
+        _ => model.default_protocol(),
+    }
+}
+
+/// Which operation of the service `req` calls.
+pub fn resolve(model: &'static ServiceModel, protocol: Protocol, req: &Request) -> Result<&'static Operation, AwsError> {
+    match protocol {
+        Protocol::AwsJson1_0 | Protocol::AwsJson1_1 => json::resolve(model, req),
+        Protocol::AwsQuery => query::resolve(model, req),
+        _ => Err(unsupported(protocol)),
+    }
+}
+
+/// The canonical input value of `op` read from `req`, with the model's required members
+/// checked.
+pub fn decode(model: &ServiceModel, protocol: Protocol, op: &Operation, req: &Request) -> Result<Value, AwsError> {
+    let value = match protocol {
+        Protocol::AwsJson1_0 | Protocol::AwsJson1_1 => json::decode(model, op, req)?,
+        Protocol::AwsQuery => query::decode(model, op, req)?,
+        _ => return Err(unsupported(protocol)),
+    };
+    if let Some(input) = &op.input {
+        validate::required(model, protocol, &input.shape, &value)?;
+    }
+    Ok(value)
+}
+
+/// The HTTP response for `op`'s canonical `output`.
+pub fn encode(
+    model: &ServiceModel,
+    protocol: Protocol,
+    op: &Operation,
+    output: &Value,
+    request_id: &str,
+) -> Result<Response<ResponseBody>, AwsError> {
+    let mut resp = match protocol {
+        Protocol::AwsJson1_0 | Protocol::AwsJson1_1 => json::encode(model, protocol, op, output)?,
+        Protocol::AwsQuery => query::encode(model, op, output, request_id)?,
+        _ => return Err(unsupported(protocol)),
+    };
+    add_request_id(resp.headers_mut(), protocol, request_id);
+    Ok(resp)
+}
+
+/// The HTTP response reporting `err`, as `protocol` reports errors. `model` is the
+/// service's when it is known (it refines codes and member names); HEAD requests get no
+/// body, as with AWS.
+pub fn encode_error(
+    model: Option<&ServiceModel>,
+    protocol: Protocol,
+    err: &AwsError,
+    request_id: &str,
+    method: &Method,
+) -> Response<ResponseBody> {
+    let mut resp = match protocol {
+        Protocol::AwsJson1_0 | Protocol::AwsJson1_1 => json::encode_error(model, protocol, err),
+        _ => query::encode_error(model, err, request_id),
+    };
+    *resp.status_mut() = StatusCode::from_u16(err.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    for (k, v) in &err.headers {
+        if let (Ok(name), Ok(value)) = (http::HeaderName::try_from(k.as_str()), HeaderValue::try_from(v.as_str())) {
+            resp.headers_mut().insert(name, value);
+        }
+    }
+    if method == Method::HEAD {
+        *resp.body_mut() = full_body(Bytes::new());
+    }
+    add_request_id(resp.headers_mut(), protocol, request_id);
+    resp
+}
+
+fn add_request_id(headers: &mut HeaderMap, protocol: Protocol, request_id: &str) {
+    let Ok(id) = HeaderValue::from_str(request_id) else { return };
+    if protocol == Protocol::RestXml {
+        headers.insert("x-amz-request-id", id.clone());
+        headers.insert("x-amz-id-2", id);
+    } else {
+        headers.insert("x-amzn-requestid", id);
+    }
+}
+
+fn unsupported(protocol: Protocol) -> AwsError {
+    AwsError::new(501, "NotImplemented", format!("Brume does not speak the {protocol:?} protocol yet"))
+}
+
+/// A response with a body and content type.
+pub(crate) fn response(status: u16, content_type: &str, body: impl Into<Bytes>) -> Response<ResponseBody> {
+    let mut resp = Response::new(full_body(body));
+    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    if let Ok(ct) = HeaderValue::from_str(content_type) {
+        resp.headers_mut().insert(http::header::CONTENT_TYPE, ct);
+    }
+    resp
+}
+
+/// The wire code of an error: the awsQuery-compatible code the model declares for the
+/// error shape when there is one, the shape name otherwise.
+pub(crate) fn wire_code<'a>(model: Option<&'a ServiceModel>, err: &'a AwsError) -> &'a str {
+    model
+        .and_then(|m| m.error_trait(&err.code))
+        .and_then(|e| e.code.as_deref())
+        .unwrap_or(&err.code)
+}
+
+/// A deserialization failure of the request, reported as AWS does for each protocol family.
+pub(crate) fn serialization_error(protocol: Protocol, message: impl Into<String>) -> AwsError {
+    match protocol {
+        Protocol::AwsQuery | Protocol::RestXml => AwsError::new(400, "MalformedInput", message),
+        _ => AwsError::new(400, "SerializationException", message),
+    }
+}

@@ -1,0 +1,121 @@
+//! Timestamps on the wire: ISO 8601 (XML, query), HTTP dates (headers) and epoch seconds
+//! (JSON, CBOR), converted to and from the canonical [`Timestamp`].
+
+use brume_core::value::Timestamp;
+use time::OffsetDateTime;
+use time::format_description::well_known::{Iso8601, Rfc2822, Rfc3339};
+
+/// The formats a model may name with `timestampFormat`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Iso8601,
+    Rfc822,
+    UnixTimestamp,
+}
+
+impl Format {
+    /// The format named by a model trait, or `default` when none is named.
+    pub fn from_trait(name: Option<&str>, default: Format) -> Format {
+        match name {
+            Some("iso8601") => Format::Iso8601,
+            Some("rfc822") => Format::Rfc822,
+            Some("unixTimestamp") => Format::UnixTimestamp,
+            _ => default,
+        }
+    }
+}
+
+/// `2024-01-31T12:00:00.000Z`, with milliseconds as S3 and STS write them.
+pub fn iso8601(ts: Timestamp) -> String {
+    let t = ts.to_offset_datetime();
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        t.month() as u8,
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
+}
+
+/// `Wed, 31 Jan 2024 12:00:00 GMT`, the HTTP date of RFC 7231.
+pub fn http_date(ts: Timestamp) -> String {
+    let t = ts.to_offset_datetime();
+    const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    format!(
+        "{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT",
+        DAYS[t.weekday().number_days_from_monday() as usize],
+        t.day(),
+        MONTHS[t.month() as usize - 1],
+        t.year(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+/// The timestamp written as text in `format` (JSON writes epoch seconds as a number; this
+/// is the text form used in XML, query strings and headers).
+pub fn to_text(ts: Timestamp, format: Format) -> String {
+    match format {
+        Format::Iso8601 => iso8601(ts),
+        Format::Rfc822 => http_date(ts),
+        Format::UnixTimestamp => epoch_text(ts),
+    }
+}
+
+fn epoch_text(ts: Timestamp) -> String {
+    if ts.0.fract() == 0.0 { format!("{}", ts.0 as i64) } else { format!("{:.3}", ts.0) }
+}
+
+/// Reads a timestamp in any of the forms clients send: ISO 8601 / RFC 3339, an HTTP date,
+/// or epoch seconds.
+pub fn parse(text: &str) -> Option<Timestamp> {
+    let text = text.trim();
+    if let Ok(secs) = text.parse::<f64>() {
+        return secs.is_finite().then_some(Timestamp(secs));
+    }
+    let parsed = OffsetDateTime::parse(text, &Rfc3339)
+        .or_else(|_| OffsetDateTime::parse(text, &Iso8601::DEFAULT))
+        .or_else(|_| OffsetDateTime::parse(text, &Rfc2822))
+        .ok()
+        .or_else(|| parse_http_date(text))?;
+    Some(Timestamp(parsed.unix_timestamp_nanos() as f64 / 1e9))
+}
+
+/// RFC 7231's `Sun, 06 Nov 1994 08:49:37 GMT`, which RFC 2822 parsing rejects for `GMT`.
+fn parse_http_date(text: &str) -> Option<OffsetDateTime> {
+    let replaced = text.strip_suffix(" GMT").map(|t| format!("{t} +0000"))?;
+    OffsetDateTime::parse(&replaced, &Rfc2822).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(text: &str, secs: f64) {
+        assert_eq!(parse(text), Some(Timestamp(secs)), "{text}");
+    }
+
+    #[test]
+    fn parses_every_wire_form() {
+        check("2024-01-31T12:00:00Z", 1_706_702_400.0);
+        check("2024-01-31T12:00:00.500Z", 1_706_702_400.5);
+        check("2024-01-31T13:00:00+01:00", 1_706_702_400.0);
+        check("Wed, 31 Jan 2024 12:00:00 GMT", 1_706_702_400.0);
+        check("1706702400", 1_706_702_400.0);
+        check("1706702400.25", 1_706_702_400.25);
+        assert_eq!(parse("yesterday"), None);
+    }
+
+    #[test]
+    fn writes_each_format() {
+        let ts = Timestamp(1_706_702_400.5);
+        assert_eq!(iso8601(ts), "2024-01-31T12:00:00.500Z");
+        assert_eq!(http_date(ts), "Wed, 31 Jan 2024 12:00:00 GMT");
+        assert_eq!(to_text(Timestamp(1_706_702_400.0), Format::UnixTimestamp), "1706702400");
+    }
+}
