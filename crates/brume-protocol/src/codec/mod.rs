@@ -18,11 +18,16 @@ use brume_core::AwsError;
 
 use crate::model::{Operation, Protocol, ServiceModel};
 
+mod cbor;
+mod http_bindings;
 mod json;
 mod query;
+mod rest_json;
+mod rest_xml;
 pub mod timestamp;
 mod validate;
 pub mod xml;
+mod xml_read;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -77,7 +82,9 @@ pub fn resolve(model: &'static ServiceModel, protocol: Protocol, req: &Request) 
     match protocol {
         Protocol::AwsJson1_0 | Protocol::AwsJson1_1 => json::resolve(model, req),
         Protocol::AwsQuery => query::resolve(model, req),
-        _ => Err(unsupported(protocol)),
+        Protocol::RestJson1 => rest_json::resolve(model, req),
+        Protocol::RestXml => rest_xml::resolve(model, req),
+        Protocol::RpcV2Cbor => cbor::resolve(model, req),
     }
 }
 
@@ -87,7 +94,9 @@ pub fn decode(model: &ServiceModel, protocol: Protocol, op: &Operation, req: &Re
     let value = match protocol {
         Protocol::AwsJson1_0 | Protocol::AwsJson1_1 => json::decode(model, op, req)?,
         Protocol::AwsQuery => query::decode(model, op, req)?,
-        _ => return Err(unsupported(protocol)),
+        Protocol::RestJson1 => rest_json::decode(model, op, req)?,
+        Protocol::RestXml => rest_xml::decode(model, op, req)?,
+        Protocol::RpcV2Cbor => cbor::decode(model, op, req)?,
     };
     if let Some(input) = &op.input {
         validate::required(model, protocol, &input.shape, &value)?;
@@ -106,7 +115,9 @@ pub fn encode(
     let mut resp = match protocol {
         Protocol::AwsJson1_0 | Protocol::AwsJson1_1 => json::encode(model, protocol, op, output)?,
         Protocol::AwsQuery => query::encode(model, op, output, request_id)?,
-        _ => return Err(unsupported(protocol)),
+        Protocol::RestJson1 => rest_json::encode(model, op, output)?,
+        Protocol::RestXml => rest_xml::encode(model, op, output)?,
+        Protocol::RpcV2Cbor => cbor::encode(model, op, output)?,
     };
     add_request_id(resp.headers_mut(), protocol, request_id);
     Ok(resp)
@@ -124,7 +135,10 @@ pub fn encode_error(
 ) -> Response<ResponseBody> {
     let mut resp = match protocol {
         Protocol::AwsJson1_0 | Protocol::AwsJson1_1 => json::encode_error(model, protocol, err),
-        _ => query::encode_error(model, err, request_id),
+        Protocol::AwsQuery => query::encode_error(model, err, request_id),
+        Protocol::RestJson1 => rest_json::encode_error(model, err),
+        Protocol::RestXml => rest_xml::encode_error(model, err, request_id),
+        Protocol::RpcV2Cbor => cbor::encode_error(model, err),
     };
     *resp.status_mut() = StatusCode::from_u16(err.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     for (k, v) in &err.headers {
@@ -147,10 +161,6 @@ fn add_request_id(headers: &mut HeaderMap, protocol: Protocol, request_id: &str)
     } else {
         headers.insert("x-amzn-requestid", id);
     }
-}
-
-fn unsupported(protocol: Protocol) -> AwsError {
-    AwsError::new(501, "NotImplemented", format!("Brume does not speak the {protocol:?} protocol yet"))
 }
 
 /// A response with a body and content type.

@@ -1,0 +1,483 @@
+//! Verification of a request's SigV4 signature, from the `Authorization` header or from
+//! presigned query parameters, against the [`CredentialStore`].
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use brume_core::{Principal, RequestContext};
+use http::request::Parts;
+use percent_encoding::percent_decode_str;
+
+use crate::chunk::{ChunkSigner, signatures_match};
+use crate::credentials::{CredentialStore, is_account_id};
+use crate::failure::{AuthFailure, MAX_PRESIGN_EXPIRES, MAX_SKEW_SECONDS, Malformed, SignatureMismatch, amz_date};
+use crate::sigv4::{self, ALGORITHM, PathRules};
+
+/// The source of the current time, injected so tests are deterministic.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> SystemTime;
+}
+
+impl<F: Fn() -> SystemTime + Send + Sync> Clock for F {
+    fn now(&self) -> SystemTime {
+        self()
+    }
+}
+
+/// The operating system's clock.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> SystemTime {
+        SystemTime::now()
+    }
+}
+
+/// Whether signatures are checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthMode {
+    /// Every signature, key, token and time is checked, as AWS does.
+    Verify,
+    /// Any access key is accepted unchecked: its owner when the store knows it, else the
+    /// root of the account the key names (12 digits) or of the default account.
+    Open,
+}
+
+/// How the verifier may learn the payload hash when `x-amz-content-sha256` is absent.
+#[derive(Clone, Copy, Debug)]
+pub enum PayloadHash<'a> {
+    /// The body, buffered by the caller; hashed only if the signature needs it.
+    Body(&'a [u8]),
+    /// The body is streamed and not available (S3 uploads).
+    NotBuffered,
+}
+
+/// What the signature says about the body, for the caller to enforce while reading it.
+#[derive(Clone, Debug)]
+pub enum PayloadSigning {
+    /// The buffered body was hashed and is covered by the signature.
+    Buffered,
+    /// `x-amz-content-sha256` declared this hex SHA-256: the body must match it (S3 answers
+    /// `XAmzContentSHA256Mismatch` otherwise).
+    Declared(String),
+    /// `UNSIGNED-PAYLOAD`: the body is not covered.
+    Unsigned,
+    /// `STREAMING-AWS4-HMAC-SHA256-PAYLOAD[-TRAILER]`: every chunk carries a signature.
+    /// `signer` is `None` in [`AuthMode::Open`], where chunk signatures go unchecked.
+    StreamingSigned { signer: Option<ChunkSigner>, trailer: bool },
+    /// `STREAMING-UNSIGNED-PAYLOAD-TRAILER`: chunks unsigned, checksum in a trailer.
+    StreamingUnsignedTrailer,
+}
+
+/// A request whose signature checked out: who sent it and where.
+#[derive(Clone, Debug)]
+pub struct Verified {
+    pub account: String,
+    pub principal: Principal,
+    pub access_key_id: String,
+    /// The region of the credential scope.
+    pub region: String,
+    /// The signing name of the credential scope (`s3`, `dynamodb`, `sts`…).
+    pub service: String,
+    pub session_token: Option<String>,
+    /// Signed with query parameters (a presigned URL) rather than a header.
+    pub presigned: bool,
+    pub payload: PayloadSigning,
+}
+
+impl Verified {
+    /// A request context for this caller, with a new request id.
+    pub fn request_context(&self) -> RequestContext {
+        let mut context = RequestContext::new(self.account.clone(), self.region.clone());
+        context.principal = self.principal.clone();
+        context.access_key_id = Some(self.access_key_id.clone());
+        context
+    }
+}
+
+/// Checks SigV4 signatures against a credential store.
+pub struct Verifier {
+    store: Arc<CredentialStore>,
+    mode: AuthMode,
+    clock: Arc<dyn Clock>,
+}
+
+/// The signature parameters, from the header or the query string.
+struct SignatureInput {
+    presigned: bool,
+    access_key_id: String,
+    date: String,
+    region: String,
+    service: String,
+    signed_headers: String,
+    signature: String,
+    /// The timestamp as signed (`20150830T123600Z`) and parsed.
+    timestamp: String,
+    signed_at: SystemTime,
+    /// The raw date the client sent, for S3's `RequestTime`.
+    request_time: String,
+    expires: Option<i64>,
+    session_token: Option<String>,
+}
+
+impl Verifier {
+    pub fn new(store: Arc<CredentialStore>, mode: AuthMode, clock: Arc<dyn Clock>) -> Self {
+        Verifier { store, mode, clock }
+    }
+
+    pub fn store(&self) -> &Arc<CredentialStore> {
+        &self.store
+    }
+
+    /// Verifies the signature of a request. `parts.uri` must be the request target as
+    /// received, with its original percent-encoding.
+    pub fn verify(&self, parts: &Parts, payload: PayloadHash<'_>) -> Result<Verified, AuthFailure> {
+        let input = signature_input(parts)?;
+        let s3 = input.service == "s3";
+        let payload_hash = payload_hash(parts, &input, s3, payload)?;
+        let credential = self.store.lookup(&input.access_key_id);
+
+        if self.mode == AuthMode::Open {
+            let (account, principal) = match credential {
+                Some(c) => (c.account, c.principal),
+                None if is_account_id(&input.access_key_id) => (input.access_key_id.clone(), Principal::Root),
+                None => (self.store.default_account().to_owned(), Principal::Root),
+            };
+            let payload = classify(&payload_hash, None);
+            return Ok(verified(input, account, principal, payload));
+        }
+
+        let credential = credential.ok_or_else(|| AuthFailure::UnknownAccessKey { access_key_id: input.access_key_id.clone() })?;
+        let now = self.clock.now();
+        match (&credential.session, &input.session_token) {
+            (Some((token, expiration)), Some(provided)) if signatures_match(token, provided) => {
+                if now >= *expiration {
+                    return Err(AuthFailure::ExpiredToken);
+                }
+            }
+            (None, None) => {}
+            _ => return Err(AuthFailure::InvalidToken),
+        }
+        check_time(&input, s3, now)?;
+
+        let key = sigv4::signing_key(&credential.secret_access_key, &input.date, &input.region, &input.service);
+        let scope = format!("{}/{}/{}/aws4_request", input.date, input.region, input.service);
+        let signed: Vec<&str> = input.signed_headers.split(';').collect();
+        let headers = sigv4::canonical_headers(&parts.headers, parts.uri.authority().map(|a| a.as_str()), &signed);
+        let raw_path = parts.uri.path();
+        let raw_query = parts.uri.query().unwrap_or_default();
+
+        // Clients disagree on a few details (bare `+` in queries, S3 keys encoded with a
+        // different reserved set, a presigned token left unsigned); the AWS form comes first,
+        // the variants are tried only on a mismatch, and the error reports the first.
+        let mut uris = vec![sigv4::canonical_uri(raw_path, PathRules::for_service(&input.service))];
+        if s3 {
+            let reencoded = sigv4::reencoded_uri(raw_path);
+            if reencoded != uris[0] {
+                uris.push(reencoded);
+            }
+        }
+        let mut queries = Vec::new();
+        for plus_as_space in [false, true] {
+            if plus_as_space && !raw_query.contains('+') {
+                continue;
+            }
+            if input.presigned {
+                queries.push(sigv4::canonical_query(raw_query, &["X-Amz-Signature"], plus_as_space));
+                // Some signers add the session token after signing (the suite's
+                // post-sts-header-after; IoT's presigned WebSocket URLs).
+                if input.session_token.is_some() {
+                    queries.push(sigv4::canonical_query(raw_query, &["X-Amz-Signature", "X-Amz-Security-Token"], plus_as_space));
+                }
+            } else {
+                queries.push(sigv4::canonical_query(raw_query, &[], plus_as_space));
+            }
+        }
+        let mut first_mismatch = None;
+        for uri in &uris {
+            for query in &queries {
+                let canonical_request =
+                    sigv4::canonical_request(parts.method.as_str(), uri, query, &headers, &input.signed_headers, &payload_hash);
+                let string_to_sign = sigv4::string_to_sign(&input.timestamp, &scope, &canonical_request);
+                let expected = sigv4::signature(&key, &string_to_sign);
+                if signatures_match(&expected, &input.signature) {
+                    let signer = ChunkSigner::new(key, input.timestamp.clone(), scope, expected);
+                    let payload = classify(&payload_hash, Some(signer));
+                    return Ok(verified(input, credential.account, credential.principal, payload));
+                }
+                first_mismatch.get_or_insert((canonical_request, string_to_sign));
+            }
+        }
+        let (canonical_request, string_to_sign) = first_mismatch.unwrap_or_default();
+        Err(AuthFailure::SignatureMismatch(Box::new(SignatureMismatch {
+            access_key_id: input.access_key_id,
+            canonical_request,
+            string_to_sign,
+            signature_provided: input.signature,
+        })))
+    }
+}
+
+fn verified(input: SignatureInput, account: String, principal: Principal, payload: PayloadSigning) -> Verified {
+    Verified {
+        account,
+        principal,
+        access_key_id: input.access_key_id,
+        region: input.region,
+        service: input.service,
+        session_token: input.session_token,
+        presigned: input.presigned,
+        payload,
+    }
+}
+
+/// S3 honours `X-Amz-Expires` (up to seven days). Every other service, STS's presigned
+/// `GetCallerIdentity` included, accepts a signature only within 15 minutes of its date,
+/// whatever `X-Amz-Expires` says.
+fn check_time(input: &SignatureInput, s3: bool, now: SystemTime) -> Result<(), AuthFailure> {
+    let skew = Duration::from_secs(MAX_SKEW_SECONDS as u64);
+    let too_skewed = || AuthFailure::RequestTimeTooSkewed {
+        request_time: input.request_time.clone(),
+        signed_at: input.signed_at,
+        server_time: now,
+    };
+    if input.signed_at > now + skew {
+        return Err(too_skewed());
+    }
+    match input.expires {
+        Some(expires) if s3 => {
+            let expired_at = input.signed_at + Duration::from_secs(expires.unsigned_abs());
+            if now > expired_at {
+                return Err(AuthFailure::PresignedExpired { expires_in: expires, expired_at, server_time: now });
+            }
+        }
+        _ => {
+            if input.signed_at + skew < now {
+                return Err(too_skewed());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn payload_hash(parts: &Parts, input: &SignatureInput, s3: bool, payload: PayloadHash<'_>) -> Result<String, AuthFailure> {
+    if let Some(value) = parts.headers.get("x-amz-content-sha256") {
+        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        if s3 && !is_s3_content_sha256(&value) {
+            return Err(AuthFailure::InvalidContentSha256(value));
+        }
+        return Ok(value);
+    }
+    if s3 && input.presigned {
+        return Ok("UNSIGNED-PAYLOAD".to_owned());
+    }
+    match payload {
+        // S3 requires the header on every header-signed request, buffered or not.
+        _ if s3 => Err(AuthFailure::MissingContentSha256),
+        PayloadHash::Body(body) => Ok(sigv4::sha256_hex(body)),
+        PayloadHash::NotBuffered => Err(AuthFailure::MissingContentSha256),
+    }
+}
+
+const UNSIGNED: &str = "UNSIGNED-PAYLOAD";
+const STREAMING: &str = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD";
+const STREAMING_TRAILER: &str = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER";
+const STREAMING_UNSIGNED_TRAILER: &str = "STREAMING-UNSIGNED-PAYLOAD-TRAILER";
+
+fn is_s3_content_sha256(value: &str) -> bool {
+    matches!(value, UNSIGNED | STREAMING | STREAMING_TRAILER | STREAMING_UNSIGNED_TRAILER)
+        || (value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+fn classify(payload_hash: &str, signer: Option<ChunkSigner>) -> PayloadSigning {
+    match payload_hash {
+        UNSIGNED => PayloadSigning::Unsigned,
+        STREAMING => PayloadSigning::StreamingSigned { signer, trailer: false },
+        STREAMING_TRAILER => PayloadSigning::StreamingSigned { signer, trailer: true },
+        STREAMING_UNSIGNED_TRAILER => PayloadSigning::StreamingUnsignedTrailer,
+        declared => PayloadSigning::Declared(declared.to_owned()),
+    }
+}
+
+fn signature_input(parts: &Parts) -> Result<SignatureInput, AuthFailure> {
+    let query = parts.uri.query().unwrap_or_default();
+    let query_params: Vec<(String, String)> = query
+        .split('&')
+        .filter(|p| p.starts_with("X-Amz-"))
+        .map(|p| {
+            let (name, value) = p.split_once('=').unwrap_or((p, ""));
+            (name.to_owned(), percent_decode_str(value).decode_utf8_lossy().into_owned())
+        })
+        .collect();
+    let param = |name: &str| query_params.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+    let header = parts.headers.get(http::header::AUTHORIZATION);
+    match (header, param("X-Amz-Algorithm")) {
+        (Some(_), Some(_)) => Err(malformed(Malformed::ConflictingMechanisms, false)),
+        (None, None) => Err(AuthFailure::MissingAuthentication),
+        (Some(value), None) => header_input(parts, &String::from_utf8_lossy(value.as_bytes())),
+        (None, Some(algorithm)) => {
+            let presigned_malformed = |kind| malformed(kind, true);
+            if algorithm != ALGORITHM {
+                return Err(presigned_malformed(Malformed::UnsupportedAlgorithm(algorithm.to_owned())));
+            }
+            let (Some(credential), Some(date), Some(expires), Some(signed_headers), Some(signature)) = (
+                param("X-Amz-Credential"),
+                param("X-Amz-Date"),
+                param("X-Amz-Expires"),
+                param("X-Amz-SignedHeaders"),
+                param("X-Amz-Signature"),
+            ) else {
+                return Err(presigned_malformed(Malformed::MissingQueryParameters));
+            };
+            let signed_at = parse_amz_date(date).ok_or_else(|| presigned_malformed(Malformed::BadDate(date.to_owned())))?;
+            let expires_in = match expires.parse::<i64>() {
+                Ok(n) if n < 0 => return Err(presigned_malformed(Malformed::BadExpires(expires.to_owned()))),
+                Ok(n) if n > MAX_PRESIGN_EXPIRES => return Err(presigned_malformed(Malformed::ExpiresTooLarge)),
+                Ok(n) => n,
+                Err(_) => return Err(presigned_malformed(Malformed::BadExpires(expires.to_owned()))),
+            };
+            let (access_key_id, cdate, region, service) = parse_credential(credential, true)?;
+            check_credential_date(&cdate, date, true)?;
+            Ok(SignatureInput {
+                presigned: true,
+                access_key_id,
+                date: cdate,
+                region,
+                service,
+                signed_headers: signed_headers.to_owned(),
+                signature: signature.to_owned(),
+                timestamp: date.to_owned(),
+                signed_at,
+                request_time: date.to_owned(),
+                expires: Some(expires_in),
+                session_token: param("X-Amz-Security-Token").map(str::to_owned),
+            })
+        }
+    }
+}
+
+fn header_input(parts: &Parts, authorization: &str) -> Result<SignatureInput, AuthFailure> {
+    let header_malformed = |kind| malformed(kind, false);
+    let (algorithm, rest) = authorization.trim().split_once(' ').unwrap_or((authorization.trim(), ""));
+    if algorithm != ALGORITHM {
+        return Err(header_malformed(Malformed::UnsupportedAlgorithm(algorithm.to_owned())));
+    }
+    let (mut credential, mut signed_headers, mut signature) = (None, None, None);
+    for component in rest.split(',').map(str::trim).filter(|c| !c.is_empty()) {
+        let Some((name, value)) = component.split_once('=') else {
+            return Err(header_malformed(Malformed::BadComponent(component.to_owned())));
+        };
+        match name.trim() {
+            "Credential" => credential = Some(value.trim()),
+            "SignedHeaders" => signed_headers = Some(value.trim()),
+            "Signature" => signature = Some(value.trim()),
+            _ => {}
+        }
+    }
+    let credential = credential.ok_or_else(|| header_malformed(Malformed::MissingComponent("Credential")))?;
+    let signed_headers = signed_headers.ok_or_else(|| header_malformed(Malformed::MissingComponent("SignedHeaders")))?;
+    let signature = signature.ok_or_else(|| header_malformed(Malformed::MissingComponent("Signature")))?;
+    let (access_key_id, cdate, region, service) = parse_credential(credential, false)?;
+
+    let header_str = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    let (timestamp, signed_at, request_time) = if let Some(amz) = header_str("x-amz-date") {
+        let at = parse_amz_date(amz).ok_or_else(|| header_malformed(Malformed::MissingDate))?;
+        (amz.to_owned(), at, amz.to_owned())
+    } else if let Some(date) = header_str("date") {
+        let at = parse_http_date(date).ok_or_else(|| header_malformed(Malformed::MissingDate))?;
+        (amz_date(at), at, date.to_owned())
+    } else {
+        return Err(header_malformed(Malformed::MissingDate));
+    };
+    check_credential_date(&cdate, &timestamp, false)?;
+    Ok(SignatureInput {
+        presigned: false,
+        access_key_id,
+        date: cdate,
+        region,
+        service,
+        signed_headers: signed_headers.to_owned(),
+        signature: signature.to_owned(),
+        timestamp,
+        signed_at,
+        request_time,
+        expires: None,
+        session_token: header_str("x-amz-security-token").map(str::to_owned),
+    })
+}
+
+fn malformed(kind: Malformed, presigned: bool) -> AuthFailure {
+    AuthFailure::Malformed { kind, presigned }
+}
+
+/// `AKID/YYYYMMDD/REGION/SERVICE/aws4_request` into its parts.
+fn parse_credential(credential: &str, presigned: bool) -> Result<(String, String, String, String), AuthFailure> {
+    let parts: Vec<&str> = credential.split('/').collect();
+    match parts.as_slice() {
+        [akid, date, region, service, "aws4_request"]
+            if !akid.is_empty()
+                && date.len() == 8
+                && date.bytes().all(|b| b.is_ascii_digit())
+                && !region.is_empty()
+                && !service.is_empty() =>
+        {
+            Ok((akid.to_string(), date.to_string(), region.to_string(), service.to_string()))
+        }
+        _ => Err(malformed(Malformed::BadCredential(credential.to_owned()), presigned)),
+    }
+}
+
+fn check_credential_date(credential_date: &str, timestamp: &str, presigned: bool) -> Result<(), AuthFailure> {
+    if timestamp.get(..8) == Some(credential_date) {
+        Ok(())
+    } else {
+        Err(malformed(
+            Malformed::CredentialDateMismatch {
+                credential_date: credential_date.to_owned(),
+                request_date: timestamp.get(..8).unwrap_or(timestamp).to_owned(),
+            },
+            presigned,
+        ))
+    }
+}
+
+/// `20150830T123600Z`.
+fn parse_amz_date(s: &str) -> Option<SystemTime> {
+    let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
+    time::PrimitiveDateTime::parse(s, &format).ok().map(|t| t.assume_utc().into())
+}
+
+/// `Sun, 30 Aug 2015 12:36:00 GMT` (RFC 7231's preferred form, which every SDK sends).
+fn parse_http_date(s: &str) -> Option<SystemTime> {
+    let format =
+        time::macros::format_description!("[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT");
+    time::PrimitiveDateTime::parse(s, &format).ok().map(|t| t.assume_utc().into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_parse() {
+        let t = parse_amz_date("20150830T123600Z").unwrap();
+        assert_eq!(parse_http_date("Sun, 30 Aug 2015 12:36:00 GMT"), Some(t));
+        assert_eq!(amz_date(t), "20150830T123600Z");
+        assert!(parse_amz_date("2015-08-30T12:36:00Z").is_none());
+    }
+
+    #[test]
+    fn credentials_parse() {
+        assert_eq!(
+            parse_credential("AKID/20150830/us-east-1/iam/aws4_request", false).unwrap(),
+            ("AKID".into(), "20150830".into(), "us-east-1".into(), "iam".into())
+        );
+        for bad in ["AKID/20150830/us-east-1/iam", "AKID/2015083/us-east-1/iam/aws4_request", "/20150830/r/s/aws4_request", "A/20150830/r/s/aws5_request"] {
+            assert!(matches!(
+                parse_credential(bad, true),
+                Err(AuthFailure::Malformed { kind: Malformed::BadCredential(_), presigned: true })
+            ));
+        }
+    }
+}

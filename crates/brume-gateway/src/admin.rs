@@ -1,0 +1,98 @@
+//! `/_brume/*`: health (also at LocalStack's `/_localstack/health`, for tooling that waits
+//! on it) and reset, which wipes all state or one service's without a restart.
+
+use http::request::Parts;
+use http::{Method, Response, StatusCode};
+use serde_json::{Value, json};
+
+use brume_protocol::codec::{ResponseBody, full_body};
+use brume_storage::{Direction, KeyRange, StorageError, Txn};
+
+use crate::Gateway;
+
+/// How many keys one reset transaction deletes, so a large keyspace never makes one huge
+/// transaction.
+const RESET_BATCH: usize = 1000;
+
+impl Gateway {
+    /// Answers admin paths; `None` for every other request.
+    pub(crate) async fn admin(&self, parts: &Parts) -> Option<Response<ResponseBody>> {
+        let path = parts.uri.path();
+        match (&parts.method, path) {
+            (&Method::GET | &Method::HEAD, "/_brume/health" | "/_localstack/health") => Some(json_response(StatusCode::OK, self.health())),
+            (&Method::POST, "/_brume/reset") => Some(self.reset(parts).await),
+            _ if path.starts_with("/_brume/") => {
+                Some(json_response(StatusCode::NOT_FOUND, json!({"error": format!("no admin endpoint {path}")})))
+            }
+            _ => None,
+        }
+    }
+
+    fn health(&self) -> Value {
+        let services: serde_json::Map<String, Value> = self
+            .services
+            .iter()
+            .map(|(name, e)| {
+                // "available" until the first request builds the service, as LocalStack says.
+                let state = if e.built.get().is_some() { "running" } else { "available" };
+                (name.to_string(), Value::from(state))
+            })
+            .collect();
+        json!({
+            "version": self.settings.version,
+            "edition": "brume",
+            "uptime_seconds": self.started.elapsed().as_secs_f64(),
+            "services": services,
+        })
+    }
+
+    async fn reset(&self, parts: &Parts) -> Response<ResponseBody> {
+        let only = parts
+            .uri
+            .query()
+            .and_then(|q| form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "service").map(|(_, v)| v.into_owned()));
+        let names: Vec<&'static str> = match &only {
+            Some(name) => match self.services.get_key_value(name.as_str()) {
+                Some((n, _)) => vec![*n],
+                None => return json_response(StatusCode::NOT_FOUND, json!({"error": format!("no service {name}")})),
+            },
+            None => self.service_names(),
+        };
+        for name in &names {
+            for keyspace in self.services[name].keyspaces {
+                if let Err(e) = self.clear(keyspace).await {
+                    tracing::error!(error = %e, keyspace, "reset failed");
+                    return json_response(StatusCode::INTERNAL_SERVER_ERROR, json!({"error": "reset failed"}));
+                }
+            }
+        }
+        tracing::info!(services = ?names, "state reset");
+        json_response(StatusCode::OK, json!({"reset": names}))
+    }
+
+    async fn clear(&self, keyspace: &'static str) -> Result<(), StorageError> {
+        loop {
+            let deleted = self
+                .storage
+                .kv
+                .transact(move |txn: &mut dyn Txn| {
+                    let batch = txn.scan(keyspace, &KeyRange::all(), Direction::Forward, RESET_BATCH)?;
+                    for (k, _) in &batch {
+                        txn.delete(keyspace, k)?;
+                    }
+                    Ok::<_, StorageError>(batch.len())
+                })
+                .await?;
+            if deleted < RESET_BATCH {
+                return Ok(());
+            }
+        }
+    }
+}
+
+fn json_response(status: StatusCode, body: Value) -> Response<ResponseBody> {
+    let mut resp = Response::new(full_body(body.to_string()));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+    resp
+}

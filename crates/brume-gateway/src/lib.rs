@@ -1,0 +1,73 @@
+//! Brume's one HTTP port. Every request is identified (which service), authenticated
+//! (SigV4), decoded by its protocol's codec, handed to its service's handler, and
+//! answered; `/_brume/*` (and LocalStack's health path) serve health and admin.
+//!
+//! Services are registered as factories and built on their first request, so start-up
+//! loads nothing a request does not need.
+
+mod admin;
+mod dispatch;
+pub mod route;
+mod server;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use brume_auth::Verifier;
+use brume_protocol::Service;
+use brume_storage::Storage;
+
+pub use server::serve;
+
+/// How one Brume instance answers: region and account defaults.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub region: String,
+    pub version: &'static str,
+}
+
+type Factory = Box<dyn Fn() -> Service + Send + Sync>;
+
+struct Entry {
+    /// The storage keyspaces the service owns, wiped by `/_brume/reset`.
+    keyspaces: &'static [&'static str],
+    factory: Factory,
+    built: OnceLock<Arc<Service>>,
+}
+
+/// Everything a request needs: the services, the verifier, the storage.
+pub struct Gateway {
+    services: BTreeMap<&'static str, Entry>,
+    verifier: Arc<Verifier>,
+    storage: Storage,
+    settings: Settings,
+    started: Instant,
+}
+
+impl Gateway {
+    pub fn new(storage: Storage, verifier: Arc<Verifier>, settings: Settings) -> Self {
+        Gateway { services: BTreeMap::new(), verifier, storage, settings, started: Instant::now() }
+    }
+
+    /// Registers a service by its model name, built by `factory` on first use.
+    pub fn register(
+        &mut self,
+        name: &'static str,
+        keyspaces: &'static [&'static str],
+        factory: impl Fn() -> Service + Send + Sync + 'static,
+    ) {
+        self.services.insert(name, Entry { keyspaces, factory: Box::new(factory), built: OnceLock::new() });
+    }
+
+    /// The service named `name`, built now if this is its first request.
+    fn service(&self, name: &str) -> Option<&Arc<Service>> {
+        let entry = self.services.get(name)?;
+        Some(entry.built.get_or_init(|| Arc::new((entry.factory)())))
+    }
+
+    /// The names of the registered services.
+    pub fn service_names(&self) -> Vec<&'static str> {
+        self.services.keys().copied().collect()
+    }
+}

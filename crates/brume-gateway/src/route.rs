@@ -1,0 +1,119 @@
+//! Which service a request is for, told apart as AWS endpoints do: the SigV4 credential
+//! scope's service name, `X-Amz-Target`, the CBOR path, and `*.localhost` host names.
+
+use http::request::Parts;
+
+use brume_protocol::registry;
+
+/// The service (embedded model name) a request addresses, or the signing name of a
+/// service Brume does not know.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Target {
+    Service(&'static str),
+    Unknown(String),
+}
+
+/// The service name of the credential scope (`Credential=AKID/DATE/REGION/SERVICE/...`),
+/// from the `Authorization` header or a presigned URL's `X-Amz-Credential`.
+pub fn signing_name(parts: &Parts) -> Option<String> {
+    let credential = parts
+        .headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|auth| auth.split("Credential=").nth(1))
+        .map(|c| c.split([',', ' ']).next().unwrap_or("").to_string())
+        .or_else(|| {
+            let query = parts.uri.query()?;
+            form_urlencoded::parse(query.as_bytes())
+                .find(|(k, _)| k == "X-Amz-Credential")
+                .map(|(_, v)| v.into_owned())
+        })?;
+    credential.split('/').nth(3).map(str::to_string)
+}
+
+/// The first label of a `*.localhost` host that names a service (`sqs.us-east-1.localhost`,
+/// `bucket.s3.localhost`), if any.
+fn host_service(parts: &Parts) -> Option<&'static str> {
+    let host = parts
+        .headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| parts.uri.host())?;
+    let host = host.rsplit_once(':').map_or(host, |(h, port)| if port.bytes().all(|b| b.is_ascii_digit()) { h } else { host });
+    let labels: Vec<&str> = host.strip_suffix(".localhost")?.split('.').collect();
+    if labels.contains(&"s3") {
+        return Some("s3");
+    }
+    labels.iter().find_map(|l| {
+        let names = registry::by_signing_name(l);
+        names.first().copied()
+    })
+}
+
+/// Identifies the target service of a request.
+pub fn identify(parts: &Parts) -> Target {
+    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(target) = header("x-amz-target") {
+        let prefix = target.rsplit_once('.').map_or(target, |(p, _)| p);
+        if let Some(name) = registry::by_target_prefix(prefix) {
+            return Target::Service(name);
+        }
+    }
+    if header("smithy-protocol").is_some()
+        && let Some(rest) = parts.uri.path().strip_prefix("/service/")
+        && let Some(name) = registry::by_target_prefix(rest.split('/').next().unwrap_or(""))
+    {
+        return Target::Service(name);
+    }
+    if let Some(name) = host_service(parts) {
+        return Target::Service(name);
+    }
+    if let Some(signing) = signing_name(parts) {
+        let candidates = registry::by_signing_name(&signing);
+        return match candidates.as_slice() {
+            [] => Target::Unknown(signing),
+            [one] => Target::Service(one),
+            // API Gateway v2 lives under /v2/; DynamoDB Streams is told by its target above.
+            many if signing == "apigateway" && parts.uri.path().starts_with("/v2/") => {
+                Target::Service(many.iter().find(|n| **n == "apigatewayv2").copied().unwrap_or(many[0]))
+            }
+            many => Target::Service(many[0]),
+        };
+    }
+    // Unsigned requests with no other mark are S3's (anonymous reads, browser uploads).
+    Target::Service("s3")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(uri: &str, headers: &[(&str, &str)]) -> Parts {
+        let mut b = http::Request::builder().uri(uri);
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        b.body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn identifies_services_as_aws_endpoints_do() {
+        let auth = |svc: &str| format!("AWS4-HMAC-SHA256 Credential=test/20240101/us-east-1/{svc}/aws4_request, SignedHeaders=host, Signature=x");
+        assert_eq!(identify(&parts("/", &[("authorization", &auth("sts"))])), Target::Service("sts"));
+        assert_eq!(identify(&parts("/", &[("authorization", &auth("ec2"))])), Target::Unknown("ec2".into()));
+        assert_eq!(
+            identify(&parts("/", &[("x-amz-target", "DynamoDBStreams_20120810.ListStreams"), ("authorization", &auth("dynamodb"))])),
+            Target::Service("dynamodbstreams")
+        );
+        assert_eq!(
+            identify(&parts("/service/GraniteServiceVersion20100801/operation/ListMetrics", &[("smithy-protocol", "rpc-v2-cbor")])),
+            Target::Service("cloudwatch")
+        );
+        assert_eq!(identify(&parts("/v2/apis", &[("authorization", &auth("apigateway"))])), Target::Service("apigatewayv2"));
+        assert_eq!(identify(&parts("/restapis", &[("authorization", &auth("apigateway"))])), Target::Service("apigateway"));
+        assert_eq!(identify(&parts("/key", &[("host", "bucket.s3.localhost:4566")])), Target::Service("s3"));
+        assert_eq!(identify(&parts("/", &[("host", "sqs.us-east-1.localhost:4566")])), Target::Service("sqs"));
+        assert_eq!(identify(&parts("/b/k?X-Amz-Credential=test%2F20240101%2Fus-east-1%2Fs3%2Faws4_request", &[])), Target::Service("s3"));
+        assert_eq!(identify(&parts("/bucket", &[])), Target::Service("s3"));
+    }
+}

@@ -1,0 +1,158 @@
+//! The `brume` command: `brume up` starts every service on one port. This crate only wires
+//! the layers together; each lives in its own crate (see ARCHITECTURE.md).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+
+use brume_auth::{AuthMode, CredentialStore, MemorySessions, SessionPersistence, SystemClock, Verifier};
+use brume_gateway::{Gateway, Settings};
+use brume_storage::{Durability, Storage};
+
+#[derive(Parser)]
+#[command(name = "brume", version, about = "The serverless side of AWS, on one machine, in one binary.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start Brume: every service on one HTTP port.
+    Up(Up),
+}
+
+#[derive(Parser)]
+struct Up {
+    /// Address to listen on. Only this machine can reach the default.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// Port to listen on.
+    #[arg(long, default_value_t = 4566)]
+    port: u16,
+    /// Where state is kept.
+    #[arg(long, env = "BRUME_DATA_DIR", default_value = ".brume")]
+    data_dir: PathBuf,
+    /// Keep all state in memory and forget it on exit.
+    #[arg(long, conflicts_with = "data_dir")]
+    ephemeral: bool,
+    /// The region of requests whose signature names none.
+    #[arg(long, default_value = brume_core::DEFAULT_REGION)]
+    region: String,
+    /// The account of the `test` access key.
+    #[arg(long, default_value = brume_core::DEFAULT_ACCOUNT)]
+    account: String,
+    /// When an acknowledged write is on disk: `default` (in the OS at once, on disk within
+    /// 200 ms; survives a crash of Brume) or `always` (on disk before the answer).
+    #[arg(long, value_enum, default_value_t = Fsync::Default)]
+    fsync: Fsync,
+    /// `verify` checks every SigV4 signature; `open` accepts any access key unchecked.
+    #[arg(long, value_enum, default_value_t = Auth::Verify)]
+    auth: Auth,
+    /// A file of further access keys: `ACCESS_KEY_ID SECRET ACCOUNT [USER]` per line.
+    #[arg(long)]
+    credentials: Option<PathBuf>,
+    /// Log filter: error, warn, info, debug, trace, or a tracing directive.
+    #[arg(long, default_value = "info")]
+    log_level: String,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Fsync {
+    Default,
+    Always,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Auth {
+    Verify,
+    Open,
+}
+
+fn main() -> Result<()> {
+    let started = Instant::now();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Up(up) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            runtime.block_on(run(up, started))
+        }
+    }
+}
+
+async fn run(up: Up, started: Instant) -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&up.log_level).context("invalid --log-level")?)
+        .with_writer(std::io::stderr)
+        .init();
+
+    let durability = match up.fsync {
+        Fsync::Default => Durability::Default,
+        Fsync::Always => Durability::Always,
+    };
+    let storage = if up.ephemeral {
+        Storage::in_memory()
+    } else {
+        brume_storage::open(&up.data_dir, durability)
+            .with_context(|| format!("opening the data directory {}", up.data_dir.display()))?
+    };
+
+    let sessions: Arc<dyn SessionPersistence> = if up.ephemeral {
+        Arc::new(MemorySessions::default())
+    } else {
+        Arc::new(brume_sts::KvSessions::new(storage.kv.clone(), tokio::runtime::Handle::current()))
+    };
+    let mut store = CredentialStore::new(up.account.clone(), sessions).map_err(|e| anyhow::anyhow!("loading sessions: {e}"))?;
+    if let Some(path) = &up.credentials {
+        store.load_credentials_file(path)?;
+    }
+    let credentials = Arc::new(store);
+    let mode = match up.auth {
+        Auth::Verify => AuthMode::Verify,
+        Auth::Open => AuthMode::Open,
+    };
+    let verifier = Arc::new(Verifier::new(credentials.clone(), mode, Arc::new(SystemClock)));
+
+    let settings = Settings { region: up.region.clone(), version: env!("CARGO_PKG_VERSION") };
+    let mut gateway = Gateway::new(storage.clone(), verifier, settings);
+    gateway.register("sts", &[brume_sts::KEYSPACE], move || brume_sts::service(credentials.clone()));
+    let services = gateway.service_names().join(", ");
+
+    let addr: SocketAddr = format!("{}:{}", up.host, up.port)
+        .parse()
+        .or_else(|_| format!("[{}]:{}", up.host, up.port).parse())
+        .with_context(|| format!("invalid --host {}", up.host))?;
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
+    let where_ = if up.ephemeral { "in memory".to_string() } else { format!("in {}", up.data_dir.display()) };
+    println!(
+        "Brume {} listening on http://{} (state {where_}, ready in {} ms)\nServices: {services}",
+        env!("CARGO_PKG_VERSION"),
+        listener.local_addr()?,
+        started.elapsed().as_millis()
+    );
+
+    brume_gateway::serve(Arc::new(gateway), listener, shutdown_signal()).await?;
+    storage.flush().await.context("flushing storage at shutdown")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGTERM");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
