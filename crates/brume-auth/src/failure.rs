@@ -40,7 +40,11 @@ pub enum AuthFailure {
     },
     /// A presigned S3 URL whose `X-Amz-Expires` has passed.
     #[error("presigned request expired")]
-    PresignedExpired { expires_in: i64, expired_at: SystemTime, server_time: SystemTime },
+    PresignedExpired {
+        expires_in: i64,
+        expired_at: SystemTime,
+        server_time: SystemTime,
+    },
     /// Temporary credentials whose expiry has passed.
     #[error("security token expired")]
     ExpiredToken,
@@ -79,7 +83,10 @@ pub enum Malformed {
     /// `X-Amz-Date` of a presigned request does not parse.
     BadDate(String),
     /// The credential's date is not the day of `X-Amz-Date`.
-    CredentialDateMismatch { credential_date: String, request_date: String },
+    CredentialDateMismatch {
+        credential_date: String,
+        request_date: String,
+    },
     BadExpires(String),
     ExpiresTooLarge,
 }
@@ -103,19 +110,33 @@ impl ServiceFamily {
     pub fn of_signing_name(service: &str) -> ServiceFamily {
         match service {
             "s3" => ServiceFamily::S3,
-            "sts" | "iam" | "sns" | "sqs" | "cloudformation" | "monitoring" | "ses" | "ec2" | "elasticloadbalancing"
-            | "autoscaling" | "rds" | "elasticache" | "redshift" => ServiceFamily::Query,
-            "lambda" | "apigateway" | "execute-api" | "scheduler" | "pipes" | "appsync" | "cognito-identity-pool" => {
-                ServiceFamily::RestJson
-            }
+            "sts"
+            | "iam"
+            | "sns"
+            | "sqs"
+            | "cloudformation"
+            | "monitoring"
+            | "ses"
+            | "ec2"
+            | "elasticloadbalancing"
+            | "autoscaling"
+            | "rds"
+            | "elasticache"
+            | "redshift" => ServiceFamily::Query,
+            "lambda"
+            | "apigateway"
+            | "execute-api"
+            | "scheduler"
+            | "pipes"
+            | "appsync"
+            | "cognito-identity-pool" => ServiceFamily::RestJson,
             _ => ServiceFamily::AwsJson,
         }
     }
 }
 
 const JSON_SIGNATURE_MESSAGE: &str = "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.";
-const S3_SIGNATURE_MESSAGE: &str =
-    "The request signature we calculated does not match the signature you provided. Check your key and signing method.";
+const S3_SIGNATURE_MESSAGE: &str = "The request signature we calculated does not match the signature you provided. Check your key and signing method.";
 
 impl AuthFailure {
     /// The error AWS answers for this failure in services of `family`.
@@ -127,14 +148,33 @@ impl AuthFailure {
         match self {
             AuthFailure::MissingAuthentication => match family {
                 S3 => AwsError::new(403, "AccessDenied", "Access Denied."),
-                AwsJson => AwsError::new(400, "MissingAuthenticationTokenException", "Request is missing Authentication Token"),
-                RestJson => AwsError::new(403, "MissingAuthenticationTokenException", "Missing Authentication Token"),
-                Query => AwsError::new(403, "MissingAuthenticationToken", "Request is missing Authentication Token"),
+                AwsJson => AwsError::new(
+                    400,
+                    "MissingAuthenticationTokenException",
+                    "Request is missing Authentication Token",
+                ),
+                RestJson => AwsError::new(
+                    403,
+                    "MissingAuthenticationTokenException",
+                    "Missing Authentication Token",
+                ),
+                Query => AwsError::new(
+                    403,
+                    "MissingAuthenticationToken",
+                    "Request is missing Authentication Token",
+                ),
             },
             AuthFailure::Malformed { kind, presigned } => malformed_error(kind, *presigned, family),
             AuthFailure::MissingContentSha256 => match family {
-                S3 => AwsError::new(400, "InvalidRequest", "Missing required header for this request: x-amz-content-sha256"),
-                _ => incomplete_signature(family, "Missing required header for this request: x-amz-content-sha256"),
+                S3 => AwsError::new(
+                    400,
+                    "InvalidRequest",
+                    "Missing required header for this request: x-amz-content-sha256",
+                ),
+                _ => incomplete_signature(
+                    family,
+                    "Missing required header for this request: x-amz-content-sha256",
+                ),
             },
             AuthFailure::InvalidContentSha256(_) => {
                 let message = "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER, STREAMING-AWS4-HMAC-SHA256-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER, STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD, STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD-TRAILER or a valid sha256 value.";
@@ -144,12 +184,22 @@ impl AuthFailure {
                 }
             }
             AuthFailure::UnknownAccessKey { access_key_id } => match family {
-                S3 => AwsError::new(403, "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.")
-                    .with_field("AWSAccessKeyId", access_key_id),
-                AwsJson | RestJson => {
-                    AwsError::new(json_status, "UnrecognizedClientException", "The security token included in the request is invalid.")
-                }
-                Query => AwsError::new(403, "InvalidClientTokenId", "The security token included in the request is invalid"),
+                S3 => AwsError::new(
+                    403,
+                    "InvalidAccessKeyId",
+                    "The AWS Access Key Id you provided does not exist in our records.",
+                )
+                .with_field("AWSAccessKeyId", access_key_id),
+                AwsJson | RestJson => AwsError::new(
+                    json_status,
+                    "UnrecognizedClientException",
+                    "The security token included in the request is invalid.",
+                ),
+                Query => AwsError::new(
+                    403,
+                    "InvalidClientTokenId",
+                    "The security token included in the request is invalid",
+                ),
             },
             AuthFailure::SignatureMismatch(m) => match family {
                 S3 => AwsError::new(403, "SignatureDoesNotMatch", S3_SIGNATURE_MESSAGE)
@@ -171,11 +221,22 @@ impl AuthFailure {
                     }
                 }
             },
-            AuthFailure::RequestTimeTooSkewed { request_time, signed_at, server_time } => match family {
-                S3 => AwsError::new(403, "RequestTimeTooSkewed", "The difference between the request time and the current time is too large.")
-                    .with_field("RequestTime", request_time)
-                    .with_field("ServerTime", iso8601(*server_time))
-                    .with_field("MaxAllowedSkewMilliseconds", (MAX_SKEW_SECONDS * 1000).to_string()),
+            AuthFailure::RequestTimeTooSkewed {
+                request_time,
+                signed_at,
+                server_time,
+            } => match family {
+                S3 => AwsError::new(
+                    403,
+                    "RequestTimeTooSkewed",
+                    "The difference between the request time and the current time is too large.",
+                )
+                .with_field("RequestTime", request_time)
+                .with_field("ServerTime", iso8601(*server_time))
+                .with_field(
+                    "MaxAllowedSkewMilliseconds",
+                    (MAX_SKEW_SECONDS * 1000).to_string(),
+                ),
                 _ => {
                     let skew = std::time::Duration::from_secs(MAX_SKEW_SECONDS as u64);
                     let message = if signed_at < server_time {
@@ -199,7 +260,11 @@ impl AuthFailure {
                     }
                 }
             },
-            AuthFailure::PresignedExpired { expires_in, expired_at, server_time } => match family {
+            AuthFailure::PresignedExpired {
+                expires_in,
+                expired_at,
+                server_time,
+            } => match family {
                 S3 => AwsError::new(403, "AccessDenied", "Request has expired.")
                     .with_field("X-Amz-Expires", expires_in.to_string())
                     .with_field("Expires", iso8601(*expired_at))
@@ -209,17 +274,33 @@ impl AuthFailure {
             },
             AuthFailure::ExpiredToken => match family {
                 S3 => AwsError::new(400, "ExpiredToken", "The provided token has expired."),
-                AwsJson | RestJson => {
-                    AwsError::new(json_status, "ExpiredTokenException", "The security token included in the request is expired")
-                }
-                Query => AwsError::new(403, "ExpiredToken", "The security token included in the request is expired"),
+                AwsJson | RestJson => AwsError::new(
+                    json_status,
+                    "ExpiredTokenException",
+                    "The security token included in the request is expired",
+                ),
+                Query => AwsError::new(
+                    403,
+                    "ExpiredToken",
+                    "The security token included in the request is expired",
+                ),
             },
             AuthFailure::InvalidToken => match family {
-                S3 => AwsError::new(400, "InvalidToken", "The provided token is malformed or otherwise invalid."),
-                AwsJson | RestJson => {
-                    AwsError::new(json_status, "UnrecognizedClientException", "The security token included in the request is invalid.")
-                }
-                Query => AwsError::new(403, "InvalidClientTokenId", "The security token included in the request is invalid"),
+                S3 => AwsError::new(
+                    400,
+                    "InvalidToken",
+                    "The provided token is malformed or otherwise invalid.",
+                ),
+                AwsJson | RestJson => AwsError::new(
+                    json_status,
+                    "UnrecognizedClientException",
+                    "The security token included in the request is invalid.",
+                ),
+                Query => AwsError::new(
+                    403,
+                    "InvalidClientTokenId",
+                    "The security token included in the request is invalid",
+                ),
             },
         }
     }
@@ -235,8 +316,15 @@ fn incomplete_signature(family: ServiceFamily, message: impl Into<String>) -> Aw
 fn malformed_error(kind: &Malformed, presigned: bool, family: ServiceFamily) -> AwsError {
     const CREDENTIAL_SHAPE: &str = "the Credential is mal-formed; expecting \"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request\".";
     if family == ServiceFamily::S3 {
-        let header = |detail: String| AwsError::new(400, "AuthorizationHeaderMalformed", format!("The authorization header is malformed; {detail}"));
-        let query = |message: String| AwsError::new(400, "AuthorizationQueryParametersError", message);
+        let header = |detail: String| {
+            AwsError::new(
+                400,
+                "AuthorizationHeaderMalformed",
+                format!("The authorization header is malformed; {detail}"),
+            )
+        };
+        let query =
+            |message: String| AwsError::new(400, "AuthorizationQueryParametersError", message);
         return match kind {
             Malformed::UnsupportedAlgorithm(_) if presigned => {
                 query("X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256 and AWS4-ECDSA-P256-SHA256\"".into())
@@ -295,7 +383,10 @@ fn malformed_error(kind: &Malformed, presigned: bool, family: ServiceFamily) -> 
 
 /// S3's `…Bytes` fields: every byte as two hex digits, separated by spaces.
 fn spaced_hex(s: &str) -> String {
-    s.bytes().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ")
+    s.bytes()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// `2024-01-01T00:00:00Z`, as S3 reports server times.

@@ -27,8 +27,16 @@ pub struct AwsError {
 }
 
 impl AwsError {
-    pub fn new(status: u16, code: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
-        let fault = if status >= 500 { Fault::Receiver } else { Fault::Sender };
+    pub fn new(
+        status: u16,
+        code: impl Into<Cow<'static, str>>,
+        message: impl Into<String>,
+    ) -> Self {
+        let fault = if status >= 500 {
+            Fault::Receiver
+        } else {
+            Fault::Sender
+        };
         AwsError {
             code: code.into(),
             status,
@@ -47,12 +55,20 @@ impl AwsError {
 
     /// An unexpected failure inside Brume. The detail is logged, never sent.
     pub fn internal() -> Self {
-        AwsError::new(500, "InternalFailure", "The request processing has failed because of an unknown error, exception or failure.")
+        AwsError::new(
+            500,
+            "InternalFailure",
+            "The request processing has failed because of an unknown error, exception or failure.",
+        )
     }
 
     /// An operation that exists in AWS's model but that Brume has not built yet.
     pub fn not_implemented(service: &str, operation: &str) -> Self {
-        AwsError::new(501, "NotImplemented", format!("Brume does not implement {service}.{operation} yet"))
+        AwsError::new(
+            501,
+            "NotImplemented",
+            format!("Brume does not implement {service}.{operation} yet"),
+        )
     }
 
     pub fn with_field(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {

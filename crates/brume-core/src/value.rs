@@ -41,7 +41,8 @@ impl Timestamp {
 
     pub fn to_offset_datetime(self) -> time::OffsetDateTime {
         let nanos = (self.0 * 1e9).round() as i128;
-        time::OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+        time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
+            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
     }
 }
 
@@ -73,7 +74,10 @@ mod tests {
     fn blob_round_trips_through_base64() {
         let v = serde_json::to_value(Blob(b"hi\0".to_vec())).unwrap();
         assert_eq!(v, serde_json::json!("aGkA"));
-        assert_eq!(serde_json::from_value::<Blob>(v).unwrap(), Blob(b"hi\0".to_vec()));
+        assert_eq!(
+            serde_json::from_value::<Blob>(v).unwrap(),
+            Blob(b"hi\0".to_vec())
+        );
     }
 
     #[test]

@@ -10,7 +10,21 @@ use brume_protocol::registry;
 #[derive(Debug, PartialEq, Eq)]
 pub enum Target {
     Service(&'static str),
+    /// An unsigned awsQuery request: the service is told by its `Action` once the body
+    /// is read (see [`query_service`]).
+    UnsignedQuery,
     Unknown(String),
+}
+
+/// The awsQuery services, in the order an unsigned request's `Action` is looked up.
+const QUERY_SERVICES: &[&str] = &["sts", "sns", "sqs", "iam", "cloudformation", "cloudwatch"];
+
+/// The query service that has operation `action`.
+pub fn query_service(action: &str) -> Option<&'static str> {
+    QUERY_SERVICES
+        .iter()
+        .copied()
+        .find(|name| brume_protocol::model(name).is_some_and(|m| m.operation(action).is_some()))
 }
 
 /// The service name of the credential scope (`Credential=AKID/DATE/REGION/SERVICE/...`),
@@ -39,7 +53,13 @@ fn host_service(parts: &Parts) -> Option<&'static str> {
         .get(http::header::HOST)
         .and_then(|h| h.to_str().ok())
         .or_else(|| parts.uri.host())?;
-    let host = host.rsplit_once(':').map_or(host, |(h, port)| if port.bytes().all(|b| b.is_ascii_digit()) { h } else { host });
+    let host = host.rsplit_once(':').map_or(host, |(h, port)| {
+        if port.bytes().all(|b| b.is_ascii_digit()) {
+            h
+        } else {
+            host
+        }
+    });
     let labels: Vec<&str> = host.strip_suffix(".localhost")?.split('.').collect();
     if labels.contains(&"s3") {
         return Some("s3");
@@ -75,10 +95,20 @@ pub fn identify(parts: &Parts) -> Target {
             [one] => Target::Service(one),
             // API Gateway v2 lives under /v2/; DynamoDB Streams is told by its target above.
             many if signing == "apigateway" && parts.uri.path().starts_with("/v2/") => {
-                Target::Service(many.iter().find(|n| **n == "apigatewayv2").copied().unwrap_or(many[0]))
+                Target::Service(
+                    many.iter()
+                        .find(|n| **n == "apigatewayv2")
+                        .copied()
+                        .unwrap_or(many[0]),
+                )
             }
             many => Target::Service(many[0]),
         };
+    }
+    let form =
+        header("content-type").is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
+    if form && parts.method == http::Method::POST {
+        return Target::UnsignedQuery;
     }
     // Unsigned requests with no other mark are S3's (anonymous reads, browser uploads).
     Target::Service("s3")
@@ -98,22 +128,76 @@ mod tests {
 
     #[test]
     fn identifies_services_as_aws_endpoints_do() {
-        let auth = |svc: &str| format!("AWS4-HMAC-SHA256 Credential=test/20240101/us-east-1/{svc}/aws4_request, SignedHeaders=host, Signature=x");
-        assert_eq!(identify(&parts("/", &[("authorization", &auth("sts"))])), Target::Service("sts"));
-        assert_eq!(identify(&parts("/", &[("authorization", &auth("ec2"))])), Target::Unknown("ec2".into()));
+        let auth = |svc: &str| {
+            format!(
+                "AWS4-HMAC-SHA256 Credential=test/20240101/us-east-1/{svc}/aws4_request, SignedHeaders=host, Signature=x"
+            )
+        };
         assert_eq!(
-            identify(&parts("/", &[("x-amz-target", "DynamoDBStreams_20120810.ListStreams"), ("authorization", &auth("dynamodb"))])),
+            identify(&parts("/", &[("authorization", &auth("sts"))])),
+            Target::Service("sts")
+        );
+        assert_eq!(
+            identify(&parts("/", &[("authorization", &auth("ec2"))])),
+            Target::Unknown("ec2".into())
+        );
+        assert_eq!(
+            identify(&parts(
+                "/",
+                &[
+                    ("x-amz-target", "DynamoDBStreams_20120810.ListStreams"),
+                    ("authorization", &auth("dynamodb"))
+                ]
+            )),
             Target::Service("dynamodbstreams")
         );
         assert_eq!(
-            identify(&parts("/service/GraniteServiceVersion20100801/operation/ListMetrics", &[("smithy-protocol", "rpc-v2-cbor")])),
+            identify(&parts(
+                "/service/GraniteServiceVersion20100801/operation/ListMetrics",
+                &[("smithy-protocol", "rpc-v2-cbor")]
+            )),
             Target::Service("cloudwatch")
         );
-        assert_eq!(identify(&parts("/v2/apis", &[("authorization", &auth("apigateway"))])), Target::Service("apigatewayv2"));
-        assert_eq!(identify(&parts("/restapis", &[("authorization", &auth("apigateway"))])), Target::Service("apigateway"));
-        assert_eq!(identify(&parts("/key", &[("host", "bucket.s3.localhost:4566")])), Target::Service("s3"));
-        assert_eq!(identify(&parts("/", &[("host", "sqs.us-east-1.localhost:4566")])), Target::Service("sqs"));
-        assert_eq!(identify(&parts("/b/k?X-Amz-Credential=test%2F20240101%2Fus-east-1%2Fs3%2Faws4_request", &[])), Target::Service("s3"));
+        assert_eq!(
+            identify(&parts(
+                "/v2/apis",
+                &[("authorization", &auth("apigateway"))]
+            )),
+            Target::Service("apigatewayv2")
+        );
+        assert_eq!(
+            identify(&parts(
+                "/restapis",
+                &[("authorization", &auth("apigateway"))]
+            )),
+            Target::Service("apigateway")
+        );
+        assert_eq!(
+            identify(&parts("/key", &[("host", "bucket.s3.localhost:4566")])),
+            Target::Service("s3")
+        );
+        assert_eq!(
+            identify(&parts("/", &[("host", "sqs.us-east-1.localhost:4566")])),
+            Target::Service("sqs")
+        );
+        assert_eq!(
+            identify(&parts(
+                "/b/k?X-Amz-Credential=test%2F20240101%2Fus-east-1%2Fs3%2Faws4_request",
+                &[]
+            )),
+            Target::Service("s3")
+        );
         assert_eq!(identify(&parts("/bucket", &[])), Target::Service("s3"));
+        let form = [("content-type", "application/x-www-form-urlencoded")];
+        let post = http::Request::post("/")
+            .header(form[0].0, form[0].1)
+            .body(())
+            .unwrap()
+            .into_parts()
+            .0;
+        assert_eq!(identify(&post), Target::UnsignedQuery);
+        assert_eq!(query_service("GetCallerIdentity"), Some("sts"));
+        assert_eq!(query_service("Publish"), Some("sns"));
+        assert_eq!(query_service("Nothing"), None);
     }
 }

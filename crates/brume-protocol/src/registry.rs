@@ -19,7 +19,8 @@ pub struct ServiceInfo {
 pub fn index() -> &'static HashMap<String, ServiceInfo> {
     static INDEX: OnceLock<HashMap<String, ServiceInfo>> = OnceLock::new();
     INDEX.get_or_init(|| {
-        serde_json::from_str(include_str!("../models/index.json")).expect("the generated index is valid")
+        serde_json::from_str(include_str!("../models/index.json"))
+            .expect("the generated index is valid")
     })
 }
 
@@ -53,7 +54,10 @@ mod tests {
         assert_eq!(by_target_prefix("AmazonSQS"), Some("sqs"));
         assert_eq!(by_signing_name("monitoring"), vec!["cloudwatch"]);
         assert_eq!(by_signing_name("states"), vec!["stepfunctions"]);
-        assert_eq!(by_signing_name("apigateway"), vec!["apigateway", "apigatewayv2"]);
+        assert_eq!(
+            by_signing_name("apigateway"),
+            vec!["apigateway", "apigatewayv2"]
+        );
         for name in crate::model::MODEL_NAMES {
             assert!(index().contains_key(*name), "{name} is not in the index");
         }

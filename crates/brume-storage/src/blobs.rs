@@ -44,8 +44,13 @@ impl FromStr for BlobId {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         // Only the canonical form, so that one id has one file name.
-        if s.len() == 32 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
-            u128::from_str_radix(s, 16).map(BlobId).map_err(|_| StorageError::InvalidBlobId(s.to_string()))
+        if s.len() == 32
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
+            u128::from_str_radix(s, 16)
+                .map(BlobId)
+                .map_err(|_| StorageError::InvalidBlobId(s.to_string()))
         } else {
             Err(StorageError::InvalidBlobId(s.to_string()))
         }
@@ -78,7 +83,8 @@ pub trait Blobs: Send + Sync {
     async fn create(&self) -> Result<Box<dyn BlobWriter>, StorageError>;
 
     /// The bytes `start..end` (end excluded) of the blob, or all of it.
-    async fn open(&self, id: BlobId, range: Option<(u64, u64)>) -> Result<BlobReader, StorageError>;
+    async fn open(&self, id: BlobId, range: Option<(u64, u64)>)
+    -> Result<BlobReader, StorageError>;
 
     async fn len(&self, id: BlobId) -> Result<u64, StorageError>;
 
@@ -102,7 +108,13 @@ fn check_range(range: Option<(u64, u64)>, len: u64) -> Result<(u64, u64), Storag
 }
 
 fn not_found(id: BlobId) -> impl FnOnce(io::Error) -> StorageError {
-    move |e| if e.kind() == io::ErrorKind::NotFound { StorageError::BlobNotFound(id.to_string()) } else { e.into() }
+    move |e| {
+        if e.kind() == io::ErrorKind::NotFound {
+            StorageError::BlobNotFound(id.to_string())
+        } else {
+            e.into()
+        }
+    }
 }
 
 /// Blobs as files under a directory.
@@ -123,7 +135,10 @@ struct Unsynced {
 
 impl Unsynced {
     fn add(&self, paths: impl IntoIterator<Item = PathBuf>) {
-        self.paths.lock().unwrap_or_else(|p| p.into_inner()).extend(paths);
+        self.paths
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(paths);
         self.wake.notify_one();
     }
 
@@ -145,14 +160,22 @@ impl Unsynced {
     fn run(&self) {
         loop {
             let closed = self.closed.lock().unwrap_or_else(|p| p.into_inner());
-            let empty = self.paths.lock().unwrap_or_else(|p| p.into_inner()).is_empty();
+            let empty = self
+                .paths
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .is_empty();
             let closed = if empty && !*closed {
                 self.wake.wait(closed).unwrap_or_else(|p| p.into_inner())
             } else {
                 closed
             };
             let stop = *closed;
-            let closed = self.wake.wait_timeout(closed, FLUSH_INTERVAL).unwrap_or_else(|p| p.into_inner()).0;
+            let closed = self
+                .wake
+                .wait_timeout(closed, FLUSH_INTERVAL)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
             let stop = stop || *closed;
             drop(closed);
             if let Err(e) = self.sync() {
@@ -176,9 +199,15 @@ impl FsBlobs {
         let unsynced = Arc::new(Unsynced::default());
         if durability == Durability::Default {
             let flusher = Arc::clone(&unsynced);
-            std::thread::Builder::new().name("brume-blob-flusher".into()).spawn(move || flusher.run())?;
+            std::thread::Builder::new()
+                .name("brume-blob-flusher".into())
+                .spawn(move || flusher.run())?;
         }
-        Ok(Self { root: root.to_path_buf(), durability, unsynced })
+        Ok(Self {
+            root: root.to_path_buf(),
+            durability,
+            unsynced,
+        })
     }
 
     fn dir_of(&self, id: BlobId) -> PathBuf {
@@ -193,7 +222,11 @@ impl FsBlobs {
 
 impl Drop for FsBlobs {
     fn drop(&mut self) {
-        *self.unsynced.closed.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        *self
+            .unsynced
+            .closed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = true;
         self.unsynced.wake.notify_one();
         if let Err(e) = self.unsynced.sync() {
             tracing::error!(error = %e, "blob fsync at close failed");
@@ -249,9 +282,12 @@ impl BlobWriter for FsBlobWriter {
             dirs.push(self.root.clone());
         }
         if always {
-            tokio::task::spawn_blocking(move || dirs.iter().try_for_each(|d| std::fs::File::open(d)?.sync_all()))
-                .await
-                .map_err(|e| io::Error::other(e.to_string()))??;
+            tokio::task::spawn_blocking(move || {
+                dirs.iter()
+                    .try_for_each(|d| std::fs::File::open(d)?.sync_all())
+            })
+            .await
+            .map_err(|e| io::Error::other(e.to_string()))??;
         } else {
             self.unsynced.add(std::iter::once(path).chain(dirs));
         }
@@ -279,7 +315,10 @@ impl Drop for FsBlobWriter {
 #[async_trait]
 impl Blobs for FsBlobs {
     async fn create(&self) -> Result<Box<dyn BlobWriter>, StorageError> {
-        let tmp_path = self.root.join("tmp").join(format!("{}.tmp", BlobId::random()));
+        let tmp_path = self
+            .root
+            .join("tmp")
+            .join(format!("{}.tmp", BlobId::random()));
         let file = tokio::fs::File::create(&tmp_path).await?;
         Ok(Box::new(FsBlobWriter {
             file: Some(file),
@@ -291,8 +330,14 @@ impl Blobs for FsBlobs {
         }))
     }
 
-    async fn open(&self, id: BlobId, range: Option<(u64, u64)>) -> Result<BlobReader, StorageError> {
-        let mut file = tokio::fs::File::open(self.path_of(id)).await.map_err(not_found(id))?;
+    async fn open(
+        &self,
+        id: BlobId,
+        range: Option<(u64, u64)>,
+    ) -> Result<BlobReader, StorageError> {
+        let mut file = tokio::fs::File::open(self.path_of(id))
+            .await
+            .map_err(not_found(id))?;
         let len = file.metadata().await?.len();
         let (start, end) = check_range(range, len)?;
         if start > 0 {
@@ -302,7 +347,10 @@ impl Blobs for FsBlobs {
     }
 
     async fn len(&self, id: BlobId) -> Result<u64, StorageError> {
-        Ok(tokio::fs::metadata(self.path_of(id)).await.map_err(not_found(id))?.len())
+        Ok(tokio::fs::metadata(self.path_of(id))
+            .await
+            .map_err(not_found(id))?
+            .len())
     }
 
     async fn delete(&self, id: BlobId) -> Result<(), StorageError> {
@@ -325,7 +373,10 @@ impl Blobs for FsBlobs {
                 for level2 in std::fs::read_dir(&level1)? {
                     for file in std::fs::read_dir(level2?.path())? {
                         let path = file?.path();
-                        let id = path.file_name().and_then(|n| n.to_str()).and_then(|n| n.parse::<BlobId>().ok());
+                        let id = path
+                            .file_name()
+                            .and_then(|n| n.to_str())
+                            .and_then(|n| n.parse::<BlobId>().ok());
                         if id.is_some_and(|id| !live.contains(&id)) {
                             std::fs::remove_file(&path)?;
                             removed += 1;
@@ -335,12 +386,16 @@ impl Blobs for FsBlobs {
             }
             Ok(removed)
         };
-        Ok(tokio::task::spawn_blocking(sweep).await.map_err(|e| io::Error::other(e.to_string()))??)
+        Ok(tokio::task::spawn_blocking(sweep)
+            .await
+            .map_err(|e| io::Error::other(e.to_string()))??)
     }
 
     async fn flush(&self) -> Result<(), StorageError> {
         let unsynced = Arc::clone(&self.unsynced);
-        tokio::task::spawn_blocking(move || unsynced.sync()).await.map_err(|e| io::Error::other(e.to_string()))??;
+        tokio::task::spawn_blocking(move || unsynced.sync())
+            .await
+            .map_err(|e| io::Error::other(e.to_string()))??;
         Ok(())
     }
 }
@@ -369,7 +424,10 @@ impl BlobWriter for MemBlobWriter {
 
     async fn commit(self: Box<Self>) -> Result<BlobId, StorageError> {
         let id = BlobId::random();
-        self.blobs.write().unwrap_or_else(|p| p.into_inner()).insert(id, self.buf.freeze());
+        self.blobs
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id, self.buf.freeze());
         Ok(id)
     }
 
@@ -381,21 +439,33 @@ impl BlobWriter for MemBlobWriter {
 impl MemBlobs {
     fn get(&self, id: BlobId) -> Result<Bytes, StorageError> {
         let blobs = self.blobs.read().unwrap_or_else(|p| p.into_inner());
-        blobs.get(&id).cloned().ok_or_else(|| StorageError::BlobNotFound(id.to_string()))
+        blobs
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| StorageError::BlobNotFound(id.to_string()))
     }
 }
 
 #[async_trait]
 impl Blobs for MemBlobs {
     async fn create(&self) -> Result<Box<dyn BlobWriter>, StorageError> {
-        Ok(Box::new(MemBlobWriter { buf: BytesMut::new(), blobs: Arc::clone(&self.blobs) }))
+        Ok(Box::new(MemBlobWriter {
+            buf: BytesMut::new(),
+            blobs: Arc::clone(&self.blobs),
+        }))
     }
 
-    async fn open(&self, id: BlobId, range: Option<(u64, u64)>) -> Result<BlobReader, StorageError> {
+    async fn open(
+        &self,
+        id: BlobId,
+        range: Option<(u64, u64)>,
+    ) -> Result<BlobReader, StorageError> {
         let body = self.get(id)?;
         let (start, end) = check_range(range, body.len() as u64)?;
         // In memory, so the bounds fit in usize.
-        Ok(Box::pin(io::Cursor::new(body.slice(start as usize..end as usize))))
+        Ok(Box::pin(io::Cursor::new(
+            body.slice(start as usize..end as usize),
+        )))
     }
 
     async fn len(&self, id: BlobId) -> Result<u64, StorageError> {
@@ -403,7 +473,10 @@ impl Blobs for MemBlobs {
     }
 
     async fn delete(&self, id: BlobId) -> Result<(), StorageError> {
-        self.blobs.write().unwrap_or_else(|p| p.into_inner()).remove(&id);
+        self.blobs
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id);
         Ok(())
     }
 

@@ -22,7 +22,10 @@ impl DiskEngine {
     pub(crate) fn open(dir: &Path) -> Result<Self, StorageError> {
         // The journal is persisted by the writer, at the point the durability level says.
         let db = Database::builder(dir).manual_journal_persist(true).open()?;
-        Ok(Self { db, keyspaces: Arc::default() })
+        Ok(Self {
+            db,
+            keyspaces: Arc::default(),
+        })
     }
 }
 
@@ -34,18 +37,29 @@ fn handle(
     name: &str,
     create: bool,
 ) -> Result<Option<fjall::Keyspace>, StorageError> {
-    if let Some(ks) = keyspaces.read().unwrap_or_else(|p| p.into_inner()).get(name) {
+    if let Some(ks) = keyspaces
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(name)
+    {
         return Ok(Some(ks.clone()));
     }
     if !create && !db.keyspace_exists(name) {
         return Ok(None);
     }
     let ks = db.keyspace(name, KeyspaceCreateOptions::default)?;
-    keyspaces.write().unwrap_or_else(|p| p.into_inner()).insert(name.to_string(), ks.clone());
+    keyspaces
+        .write()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(name.to_string(), ks.clone());
     Ok(Some(ks))
 }
 
-fn collect(iter: fjall::Iter, direction: Direction, limit: usize) -> Result<Vec<KvPair>, StorageError> {
+fn collect(
+    iter: fjall::Iter,
+    direction: Direction,
+    limit: usize,
+) -> Result<Vec<KvPair>, StorageError> {
     let to_pair = |guard: fjall::Guard| -> Result<KvPair, StorageError> {
         let (k, v) = guard.into_inner()?;
         Ok((k.to_vec(), v.to_vec()))
@@ -62,29 +76,49 @@ fn owned_bounds(range: &KeyRange) -> (std::ops::Bound<Vec<u8>>, std::ops::Bound<
 
 impl ReadView for DiskEngine {
     fn get(&self, keyspace: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
-        let Some(ks) = handle(&self.db, &self.keyspaces, keyspace, false)? else { return Ok(None) };
+        let Some(ks) = handle(&self.db, &self.keyspaces, keyspace, false)? else {
+            return Ok(None);
+        };
         Ok(ks.get(key)?.map(|v| v.to_vec()))
     }
 
-    fn scan(&self, keyspace: &str, range: &KeyRange, direction: Direction, limit: usize) -> Result<Vec<KvPair>, StorageError> {
+    fn scan(
+        &self,
+        keyspace: &str,
+        range: &KeyRange,
+        direction: Direction,
+        limit: usize,
+    ) -> Result<Vec<KvPair>, StorageError> {
         if range.is_empty() {
             return Ok(Vec::new());
         }
-        let Some(ks) = handle(&self.db, &self.keyspaces, keyspace, false)? else { return Ok(Vec::new()) };
+        let Some(ks) = handle(&self.db, &self.keyspaces, keyspace, false)? else {
+            return Ok(Vec::new());
+        };
         collect(ks.range(owned_bounds(range)), direction, limit)
     }
 }
 
 impl Engine for DiskEngine {
     fn snapshot(&self) -> Result<Box<dyn ReadView>, StorageError> {
-        Ok(Box::new(DiskSnapshot { db: self.db.clone(), keyspaces: Arc::clone(&self.keyspaces), snapshot: self.db.snapshot() }))
+        Ok(Box::new(DiskSnapshot {
+            db: self.db.clone(),
+            keyspaces: Arc::clone(&self.keyspaces),
+            snapshot: self.db.snapshot(),
+        }))
     }
 
     fn apply(&self, writes: &WriteSet, sync: bool) -> Result<(), StorageError> {
-        let mode = if sync { PersistMode::SyncAll } else { PersistMode::Buffer };
+        let mode = if sync {
+            PersistMode::SyncAll
+        } else {
+            PersistMode::Buffer
+        };
         let mut batch = self.db.batch().durability(Some(mode));
         for (keyspace, keys) in writes {
-            let Some(ks) = handle(&self.db, &self.keyspaces, keyspace, true)? else { continue };
+            let Some(ks) = handle(&self.db, &self.keyspaces, keyspace, true)? else {
+                continue;
+            };
             for (key, value) in keys {
                 match value {
                     Some(value) => batch.insert(&ks, key.as_slice(), value.as_slice()),
@@ -110,15 +144,29 @@ struct DiskSnapshot {
 
 impl ReadView for DiskSnapshot {
     fn get(&self, keyspace: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
-        let Some(ks) = handle(&self.db, &self.keyspaces, keyspace, false)? else { return Ok(None) };
+        let Some(ks) = handle(&self.db, &self.keyspaces, keyspace, false)? else {
+            return Ok(None);
+        };
         Ok(self.snapshot.get(&ks, key)?.map(|v| v.to_vec()))
     }
 
-    fn scan(&self, keyspace: &str, range: &KeyRange, direction: Direction, limit: usize) -> Result<Vec<KvPair>, StorageError> {
+    fn scan(
+        &self,
+        keyspace: &str,
+        range: &KeyRange,
+        direction: Direction,
+        limit: usize,
+    ) -> Result<Vec<KvPair>, StorageError> {
         if range.is_empty() {
             return Ok(Vec::new());
         }
-        let Some(ks) = handle(&self.db, &self.keyspaces, keyspace, false)? else { return Ok(Vec::new()) };
-        collect(self.snapshot.range(&ks, owned_bounds(range)), direction, limit)
+        let Some(ks) = handle(&self.db, &self.keyspaces, keyspace, false)? else {
+            return Ok(Vec::new());
+        };
+        collect(
+            self.snapshot.range(&ks, owned_bounds(range)),
+            direction,
+            limit,
+        )
     }
 }

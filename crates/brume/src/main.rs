@@ -1,6 +1,9 @@
 //! The `brume` command: `brume up` starts every service on one port. This crate only wires
 //! the layers together; each lives in its own crate (see ARCHITECTURE.md).
 
+mod compat;
+mod services;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -9,12 +12,18 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 
-use brume_auth::{AuthMode, CredentialStore, MemorySessions, SessionPersistence, SystemClock, Verifier};
+use brume_auth::{
+    AuthMode, CredentialStore, MemorySessions, SessionPersistence, SystemClock, Verifier,
+};
 use brume_gateway::{Gateway, Settings};
 use brume_storage::{Durability, Storage};
 
 #[derive(Parser)]
-#[command(name = "brume", version, about = "The serverless side of AWS, on one machine, in one binary.")]
+#[command(
+    name = "brume",
+    version,
+    about = "The serverless side of AWS, on one machine, in one binary."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -59,6 +68,15 @@ struct Up {
     /// Log filter: error, warn, info, debug, trace, or a tracing directive.
     #[arg(long, default_value = "info")]
     log_level: String,
+    /// Log lines as text for people or as JSON objects for machines.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -78,17 +96,24 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Up(up) => {
-            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
             runtime.block_on(run(up, started))
         }
     }
 }
 
 async fn run(up: Up, started: Instant) -> Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&up.log_level).context("invalid --log-level")?)
-        .with_writer(std::io::stderr)
-        .init();
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(&up.log_level).context("invalid --log-level")?;
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match up.log_format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().init(),
+    }
 
     let durability = match up.fsync {
         Fsync::Default => Durability::Default,
@@ -104,9 +129,13 @@ async fn run(up: Up, started: Instant) -> Result<()> {
     let sessions: Arc<dyn SessionPersistence> = if up.ephemeral {
         Arc::new(MemorySessions::default())
     } else {
-        Arc::new(brume_sts::KvSessions::new(storage.kv.clone(), tokio::runtime::Handle::current()))
+        Arc::new(brume_sts::KvSessions::new(
+            storage.kv.clone(),
+            tokio::runtime::Handle::current(),
+        ))
     };
-    let mut store = CredentialStore::new(up.account.clone(), sessions).map_err(|e| anyhow::anyhow!("loading sessions: {e}"))?;
+    let mut store = CredentialStore::new(up.account.clone(), sessions)
+        .map_err(|e| anyhow::anyhow!("loading sessions: {e}"))?;
     if let Some(path) = &up.credentials {
         store.load_credentials_file(path)?;
     }
@@ -115,19 +144,32 @@ async fn run(up: Up, started: Instant) -> Result<()> {
         Auth::Verify => AuthMode::Verify,
         Auth::Open => AuthMode::Open,
     };
-    let verifier = Arc::new(Verifier::new(credentials.clone(), mode, Arc::new(SystemClock)));
+    let verifier = Arc::new(Verifier::new(
+        credentials.clone(),
+        mode,
+        Arc::new(SystemClock),
+    ));
 
-    let settings = Settings { region: up.region.clone(), version: env!("CARGO_PKG_VERSION") };
+    let settings = Settings {
+        region: up.region.clone(),
+        version: env!("CARGO_PKG_VERSION"),
+    };
     let mut gateway = Gateway::new(storage.clone(), verifier, settings);
-    gateway.register("sts", &[brume_sts::KEYSPACE], move || brume_sts::service(credentials.clone()));
+    services::register(&mut gateway, credentials);
     let services = gateway.service_names().join(", ");
 
     let addr: SocketAddr = format!("{}:{}", up.host, up.port)
         .parse()
         .or_else(|_| format!("[{}]:{}", up.host, up.port).parse())
         .with_context(|| format!("invalid --host {}", up.host))?;
-    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
-    let where_ = if up.ephemeral { "in memory".to_string() } else { format!("in {}", up.data_dir.display()) };
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr}"))?;
+    let where_ = if up.ephemeral {
+        "in memory".to_string()
+    } else {
+        format!("in {}", up.data_dir.display())
+    };
     println!(
         "Brume {} listening on http://{} (state {where_}, ready in {} ms)\nServices: {services}",
         env!("CARGO_PKG_VERSION"),
@@ -136,7 +178,10 @@ async fn run(up: Up, started: Instant) -> Result<()> {
     );
 
     brume_gateway::serve(Arc::new(gateway), listener, shutdown_signal()).await?;
-    storage.flush().await.context("flushing storage at shutdown")?;
+    storage
+        .flush()
+        .await
+        .context("flushing storage at shutdown")?;
     tracing::info!("stopped");
     Ok(())
 }

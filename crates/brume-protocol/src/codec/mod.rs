@@ -19,6 +19,8 @@ use brume_core::AwsError;
 use crate::model::{Operation, Protocol, ServiceModel};
 
 mod cbor;
+#[cfg(test)]
+mod fixture_tests;
 mod http_bindings;
 mod json;
 mod query;
@@ -35,7 +37,9 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub type ResponseBody = UnsyncBoxBody<Bytes, BoxError>;
 
 pub fn full_body(bytes: impl Into<Bytes>) -> ResponseBody {
-    Full::new(bytes.into()).map_err(|never| match never {}).boxed_unsync()
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed_unsync()
 }
 
 /// A request as the codecs read it: the head, and the body when it was buffered.
@@ -61,7 +65,11 @@ pub fn detect_protocol(model: &ServiceModel, req: &Request) -> Protocol {
     } else if content_type.starts_with("application/x-www-form-urlencoded") {
         Some(Protocol::AwsQuery)
     } else if req.header("x-amz-target").is_some() {
-        if content_type.contains("1.1") { Some(Protocol::AwsJson1_1) } else { Some(Protocol::AwsJson1_0) }
+        if content_type.contains("1.1") {
+            Some(Protocol::AwsJson1_1)
+        } else {
+            Some(Protocol::AwsJson1_0)
+        }
     } else {
         None
     };
@@ -69,7 +77,10 @@ pub fn detect_protocol(model: &ServiceModel, req: &Request) -> Protocol {
         Some(p) if model.accepts(p) => p,
         // An awsJson service's own version wins when the client's content type is loose.
         Some(Protocol::AwsJson1_0 | Protocol::AwsJson1_1)
-            if matches!(model.default_protocol(), Protocol::AwsJson1_0 | Protocol::AwsJson1_1) =>
+            if matches!(
+                model.default_protocol(),
+                Protocol::AwsJson1_0 | Protocol::AwsJson1_1
+            ) =>
         {
             model.default_protocol()
         }
@@ -78,7 +89,11 @@ pub fn detect_protocol(model: &ServiceModel, req: &Request) -> Protocol {
 }
 
 /// Which operation of the service `req` calls.
-pub fn resolve(model: &'static ServiceModel, protocol: Protocol, req: &Request) -> Result<&'static Operation, AwsError> {
+pub fn resolve(
+    model: &'static ServiceModel,
+    protocol: Protocol,
+    req: &Request,
+) -> Result<&'static Operation, AwsError> {
     match protocol {
         Protocol::AwsJson1_0 | Protocol::AwsJson1_1 => json::resolve(model, req),
         Protocol::AwsQuery => query::resolve(model, req),
@@ -90,7 +105,12 @@ pub fn resolve(model: &'static ServiceModel, protocol: Protocol, req: &Request) 
 
 /// The canonical input value of `op` read from `req`, with the model's required members
 /// checked.
-pub fn decode(model: &ServiceModel, protocol: Protocol, op: &Operation, req: &Request) -> Result<Value, AwsError> {
+pub fn decode(
+    model: &ServiceModel,
+    protocol: Protocol,
+    op: &Operation,
+    req: &Request,
+) -> Result<Value, AwsError> {
     let value = match protocol {
         Protocol::AwsJson1_0 | Protocol::AwsJson1_1 => json::decode(model, op, req)?,
         Protocol::AwsQuery => query::decode(model, op, req)?,
@@ -140,9 +160,13 @@ pub fn encode_error(
         Protocol::RestXml => rest_xml::encode_error(model, err, request_id),
         Protocol::RpcV2Cbor => cbor::encode_error(model, err),
     };
-    *resp.status_mut() = StatusCode::from_u16(err.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    *resp.status_mut() =
+        StatusCode::from_u16(err.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     for (k, v) in &err.headers {
-        if let (Ok(name), Ok(value)) = (http::HeaderName::try_from(k.as_str()), HeaderValue::try_from(v.as_str())) {
+        if let (Ok(name), Ok(value)) = (
+            http::HeaderName::try_from(k.as_str()),
+            HeaderValue::try_from(v.as_str()),
+        ) {
             resp.headers_mut().insert(name, value);
         }
     }
@@ -154,7 +178,9 @@ pub fn encode_error(
 }
 
 fn add_request_id(headers: &mut HeaderMap, protocol: Protocol, request_id: &str) {
-    let Ok(id) = HeaderValue::from_str(request_id) else { return };
+    let Ok(id) = HeaderValue::from_str(request_id) else {
+        return;
+    };
     if protocol == Protocol::RestXml {
         headers.insert("x-amz-request-id", id.clone());
         headers.insert("x-amz-id-2", id);
@@ -164,7 +190,11 @@ fn add_request_id(headers: &mut HeaderMap, protocol: Protocol, request_id: &str)
 }
 
 /// A response with a body and content type.
-pub(crate) fn response(status: u16, content_type: &str, body: impl Into<Bytes>) -> Response<ResponseBody> {
+pub(crate) fn response(
+    status: u16,
+    content_type: &str,
+    body: impl Into<Bytes>,
+) -> Response<ResponseBody> {
     let mut resp = Response::new(full_body(body));
     *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
     if let Ok(ct) = HeaderValue::from_str(content_type) {

@@ -21,7 +21,10 @@ const PROTOCOL: Protocol = Protocol::RestXml;
 const XML_DECL: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
 const S3_NAMESPACE: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
 
-pub(super) fn resolve(model: &'static ServiceModel, req: &Request) -> Result<&'static Operation, AwsError> {
+pub(super) fn resolve(
+    model: &'static ServiceModel,
+    req: &Request,
+) -> Result<&'static Operation, AwsError> {
     http_bindings::resolve(model, PROTOCOL, req)
 }
 
@@ -41,28 +44,39 @@ fn is_s3(model: &ServiceModel) -> bool {
     model.metadata.endpoint_prefix == "s3"
 }
 
-pub(super) fn decode(model: &ServiceModel, op: &Operation, req: &Request) -> Result<Value, AwsError> {
-    let Some(input) = &op.input else { return Ok(Value::Object(Default::default())) };
+pub(super) fn decode(
+    model: &ServiceModel,
+    op: &Operation,
+    req: &Request,
+) -> Result<Value, AwsError> {
+    let Some(input) = &op.input else {
+        return Ok(Value::Object(Default::default()));
+    };
     let mut out = http_bindings::decode(model, PROTOCOL, op, req)?;
     let body_is_empty = req.body.iter().all(u8::is_ascii_whitespace);
     match payload_member(model, &input.shape) {
-        Some((name, member)) if model.shape(&member.shape).kind == ShapeType::Structure => {
-            // The root element's name is not checked: S3 accepts any, as clients differ.
-            if !body_is_empty {
-                let root = xml_read::parse(req.body).map_err(|e| malformed(model, &e))?;
-                let v = xml_read::structure(model, &member.shape, &root).map_err(|e| malformed(model, &e))?;
-                out.insert(name.to_string(), v);
-            }
-        }
         Some((name, member)) => {
-            if !req.body.is_empty() {
-                out.insert(name.to_string(), raw_payload(model, member, req.body));
+            let value = if model.shape(&member.shape).kind != ShapeType::Structure {
+                (!req.body.is_empty()).then(|| raw_payload(model, member, req.body))
+            } else if body_is_empty {
+                None
+            } else {
+                // The root element's name is not checked: S3 accepts any, as clients differ.
+                let root = xml_read::parse(req.body).map_err(|e| malformed(model, &e))?;
+                let v = xml_read::structure(model, &member.shape, &root)
+                    .map_err(|e| malformed(model, &e))?;
+                Some(v)
+            };
+            if let Some(v) = value {
+                out.insert(name.to_string(), v);
             }
         }
         // Body members without a payload (Route 53's style) sit under a root element.
         None if !body_is_empty => {
             let root = xml_read::parse(req.body).map_err(|e| malformed(model, &e))?;
-            if let Value::Object(body) = xml_read::structure(model, &input.shape, &root).map_err(|e| malformed(model, &e))? {
+            if let Value::Object(body) =
+                xml_read::structure(model, &input.shape, &root).map_err(|e| malformed(model, &e))?
+            {
                 for (k, v) in body {
                     out.entry(k).or_insert(v);
                 }
@@ -76,13 +90,22 @@ pub(super) fn decode(model: &ServiceModel, op: &Operation, req: &Request) -> Res
 /// The namespace of the service's documents: S3's and CloudFront's are not in the models'
 /// metadata.
 fn namespace(model: &ServiceModel) -> Option<XmlNamespace> {
-    let uri = match (&model.metadata.xml_namespace, model.metadata.endpoint_prefix.as_str()) {
+    let uri = match (
+        &model.metadata.xml_namespace,
+        model.metadata.endpoint_prefix.as_str(),
+    ) {
         (Some(ns), _) => ns.clone(),
         (None, "s3") => S3_NAMESPACE.to_string(),
-        (None, "cloudfront") => format!("http://cloudfront.amazonaws.com/doc/{}/", model.metadata.api_version),
+        (None, "cloudfront") => format!(
+            "http://cloudfront.amazonaws.com/doc/{}/",
+            model.metadata.api_version
+        ),
         (None, _) => return None,
     };
-    Some(XmlNamespace { uri: Some(uri), prefix: None })
+    Some(XmlNamespace {
+        uri: Some(uri),
+        prefix: None,
+    })
 }
 
 /// The root element S3 wraps an output's body members in, where it is not `{Op}Result`.
@@ -99,7 +122,9 @@ fn s3_root(op: &str) -> Option<&'static str> {
         "GetBucketTagging" | "GetObjectTagging" => "Tagging",
         "GetBucketCors" => "CORSConfiguration",
         "GetBucketLifecycle" | "GetBucketLifecycleConfiguration" => "LifecycleConfiguration",
-        "GetBucketNotification" | "GetBucketNotificationConfiguration" => "NotificationConfiguration",
+        "GetBucketNotification" | "GetBucketNotificationConfiguration" => {
+            "NotificationConfiguration"
+        }
         "GetBucketWebsite" => "WebsiteConfiguration",
         "GetBucketLogging" => "BucketLoggingStatus",
         "GetBucketRequestPayment" => "RequestPaymentConfiguration",
@@ -108,7 +133,9 @@ fn s3_root(op: &str) -> Option<&'static str> {
         "ListBucketAnalyticsConfigurations" => "ListBucketAnalyticsConfigurationResult",
         "ListBucketInventoryConfigurations" => "ListInventoryConfigurationsResult",
         "ListBucketMetricsConfigurations" => "ListMetricsConfigurationsResult",
-        "ListBucketIntelligentTieringConfigurations" => "ListBucketIntelligentTieringConfigurationsOutput",
+        "ListBucketIntelligentTieringConfigurations" => {
+            "ListBucketIntelligentTieringConfigurationsOutput"
+        }
         _ => return None,
     })
 }
@@ -127,11 +154,18 @@ fn root_name(model: &ServiceModel, op: &Operation, shape_name: &str) -> String {
     shape_name.to_string()
 }
 
-pub(super) fn encode(model: &ServiceModel, op: &Operation, output: &Value) -> Result<http::Response<ResponseBody>, AwsError> {
+pub(super) fn encode(
+    model: &ServiceModel,
+    op: &Operation,
+    output: &Value,
+) -> Result<http::Response<ResponseBody>, AwsError> {
     let status = op.http.response_code.unwrap_or(200);
-    let Some(out_ref) = &op.output else { return Ok(response(status, "application/xml", Bytes::new())) };
+    let Some(out_ref) = &op.output else {
+        return Ok(response(status, "application/xml", Bytes::new()));
+    };
     let mut headers = http::HeaderMap::new();
-    let status = http_bindings::encode(model, &out_ref.shape, output, &mut headers).unwrap_or(status);
+    let status =
+        http_bindings::encode(model, &out_ref.shape, output, &mut headers).unwrap_or(status);
     let ns = namespace(model);
     let (content_type, body) = match payload_member(model, &out_ref.shape) {
         Some((name, member)) => match (model.shape(&member.shape).kind, output.get(name)) {
@@ -140,7 +174,10 @@ pub(super) fn encode(model: &ServiceModel, op: &Operation, output: &Value) -> Re
                 let mut w = Writer::new(model);
                 w.out.push_str(XML_DECL);
                 let root = member.location_name.as_deref().unwrap_or(name);
-                let member_ns = member.xml_namespace.as_ref().or(model.shape(&member.shape).xml_namespace.as_ref());
+                let member_ns = member
+                    .xml_namespace
+                    .as_ref()
+                    .or(model.shape(&member.shape).xml_namespace.as_ref());
                 w.open(root, member_ns.or(ns.as_ref()), &member.shape, v);
                 w.members(&member.shape, v);
                 w.close(root);
@@ -167,7 +204,11 @@ pub(super) fn encode(model: &ServiceModel, op: &Operation, output: &Value) -> Re
                 let mut w = Writer::new(model);
                 w.out.push_str(XML_DECL);
                 let root = root_name(model, op, &out_ref.shape);
-                let root_ns = out_ref.xml_namespace.as_ref().or(shape.xml_namespace.as_ref()).or(ns.as_ref());
+                let root_ns = out_ref
+                    .xml_namespace
+                    .as_ref()
+                    .or(shape.xml_namespace.as_ref())
+                    .or(ns.as_ref());
                 w.open(&root, root_ns, &out_ref.shape, output);
                 w.members(&out_ref.shape, output);
                 w.close(&root);
@@ -184,7 +225,11 @@ pub(super) fn encode(model: &ServiceModel, op: &Operation, output: &Value) -> Re
     Ok(resp)
 }
 
-pub(super) fn encode_error(model: Option<&ServiceModel>, err: &AwsError, request_id: &str) -> http::Response<ResponseBody> {
+pub(super) fn encode_error(
+    model: Option<&ServiceModel>,
+    err: &AwsError,
+    request_id: &str,
+) -> http::Response<ResponseBody> {
     let mut out = String::from(XML_DECL);
     fn element(name: &str, text: &str, out: &mut String) {
         out.push('<');
@@ -213,7 +258,15 @@ pub(super) fn encode_error(model: Option<&ServiceModel>, err: &AwsError, request
             out.push('"');
         }
         out.push_str("><Error>");
-        element("Type", if err.fault == Fault::Sender { "Sender" } else { "Receiver" }, &mut out);
+        element(
+            "Type",
+            if err.fault == Fault::Sender {
+                "Sender"
+            } else {
+                "Receiver"
+            },
+            &mut out,
+        );
         element("Code", &err.code, &mut out);
         element("Message", &err.message, &mut out);
         for (k, v) in &err.fields {

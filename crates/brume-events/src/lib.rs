@@ -1,0 +1,21 @@
+//! Durable at-least-once delivery between services: a transactional outbox and the
+//! dispatcher that drains it.
+//!
+//! A service that must notify another (an S3 notification, an SNS delivery, an async Lambda
+//! invoke) calls [`enqueue`] inside the same [`brume_storage::Kv`] transaction as its state
+//! change, so the event exists if and only if the change does, then calls
+//! [`Dispatcher::notify`] once the transaction has committed.
+//!
+//! The [`Dispatcher`] is one background task per store. It delivers due events to the
+//! [`Handler`] registered for their target, deletes them on success, reschedules them with
+//! exponential back-off and jitter on a retryable failure, and hands them to the dead-letter
+//! handler when they fail permanently or run out of attempts. Events live in the `events`
+//! keyspace keyed by `(due time, id)`, so the due ones are a prefix scan away and a restart
+//! loses nothing: what was pending is delivered after reopen. Delivery is at least once:
+//! a crash between a delivery and its deletion delivers the event again.
+
+mod dispatcher;
+mod event;
+
+pub use dispatcher::{Clock, DeliveryError, Dispatcher, DispatcherConfig, Handler, SystemClock};
+pub use event::{EVENTS_KEYSPACE, Event, enqueue};

@@ -1,0 +1,85 @@
+//! The per-service compatibility tables in `docs/compatibility/`, generated from the AWS
+//! models and the operations each service registers, so the README's claims stay honest.
+//! `BRUME_BLESS=1 cargo test -p brume compat` rewrites them; the test fails when they are
+//! out of date.
+
+/// Operations that are registered but not complete, with what is missing.
+const PARTIAL: &[(&str, &str, &str)] = &[(
+    "sts",
+    "AssumeRole",
+    "roles are not checked against IAM; session policies and tags are accepted and not applied",
+)];
+
+/// The markdown table of one service.
+pub fn table(model_name: &str, implemented: &[&str]) -> String {
+    let model = brume_protocol::model(model_name).expect("an embedded model");
+    let mut ops: Vec<&str> = model.operations.keys().map(String::as_str).collect();
+    ops.sort_unstable();
+    let done = ops.iter().filter(|op| implemented.contains(op)).count();
+    let mut out = format!(
+        "# {} compatibility\n\nGenerated from the AWS model (`{}`, API {}) and the operations Brume registers; \
+         regenerate with `BRUME_BLESS=1 cargo test -p brume compat`.\n\n{done} of {} operations implemented. \
+         The others answer `NotImplemented` (HTTP 501).\n\n| operation | status |\n|---|---|\n",
+        model.metadata.service_id,
+        model_name,
+        model.metadata.api_version,
+        ops.len()
+    );
+    for op in ops {
+        let partial = PARTIAL
+            .iter()
+            .find(|(s, o, _)| *s == model_name && *o == op);
+        let status = match (implemented.contains(&op), partial) {
+            (true, Some((_, _, note))) => format!("partial: {note}"),
+            (true, None) => "implemented".to_string(),
+            (false, _) => "not yet".to_string(),
+        };
+        out.push_str(&format!("| {op} | {status} |\n"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::sync::Arc;
+
+    use brume_auth::{AuthMode, CredentialStore, MemorySessions, SystemClock, Verifier};
+    use brume_gateway::{Gateway, Settings};
+
+    #[test]
+    fn compatibility_docs_are_current() {
+        let store = Arc::new(
+            CredentialStore::new("000000000000", Arc::new(MemorySessions::default())).unwrap(),
+        );
+        let verifier = Arc::new(Verifier::new(
+            store.clone(),
+            AuthMode::Verify,
+            Arc::new(SystemClock),
+        ));
+        let settings = Settings {
+            region: "us-east-1".into(),
+            version: "test",
+        };
+        let mut gateway = Gateway::new(brume_storage::Storage::in_memory(), verifier, settings);
+        crate::services::register(&mut gateway, store);
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/compatibility");
+        let bless = std::env::var_os("BRUME_BLESS").is_some();
+        let mut stale = Vec::new();
+        for name in brume_protocol::model::MODEL_NAMES {
+            let implemented = gateway.implemented_operations(name);
+            let expected = super::table(name, &implemented);
+            let path = dir.join(format!("{name}.md"));
+            if bless {
+                std::fs::create_dir_all(&dir).unwrap();
+                std::fs::write(&path, &expected).unwrap();
+            } else if std::fs::read_to_string(&path).ok().as_deref() != Some(expected.as_str()) {
+                stale.push(path.display().to_string());
+            }
+        }
+        assert!(
+            stale.is_empty(),
+            "out of date (run BRUME_BLESS=1 cargo test -p brume compat): {stale:?}"
+        );
+    }
+}

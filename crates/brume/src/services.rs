@@ -1,0 +1,13 @@
+//! Which services this binary serves, and what each is built from.
+
+use std::sync::Arc;
+
+use brume_auth::CredentialStore;
+use brume_gateway::Gateway;
+
+/// Registers every built service with the gateway, each with the keyspaces it owns.
+pub fn register(gateway: &mut Gateway, credentials: Arc<CredentialStore>) {
+    gateway.register("sts", &[brume_sts::KEYSPACE], move || {
+        brume_sts::service(credentials.clone())
+    });
+}
