@@ -6,10 +6,7 @@ pub enum Principal {
     /// An IAM user of the account.
     User { name: String },
     /// A role session from `AssumeRole`.
-    AssumedRole {
-        role_name: String,
-        session_name: String,
-    },
+    AssumedRole { role_name: String, session_name: String },
     /// A federated session from `GetSessionToken` by a user or root.
     Session { parent: Box<Principal> },
     /// No credentials (anonymous S3 access, presigned-free public reads).
@@ -48,10 +45,7 @@ fn arn_of(principal: &Principal, account: &str) -> String {
     match principal {
         Principal::Root | Principal::Anonymous => format!("arn:aws:iam::{account}:root"),
         Principal::User { name } => format!("arn:aws:iam::{account}:user/{name}"),
-        Principal::AssumedRole {
-            role_name,
-            session_name,
-        } => {
+        Principal::AssumedRole { role_name, session_name } => {
             format!("arn:aws:sts::{account}:assumed-role/{role_name}/{session_name}")
         }
         Principal::Session { parent } => arn_of(parent, account),

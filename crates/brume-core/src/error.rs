@@ -27,24 +27,9 @@ pub struct AwsError {
 }
 
 impl AwsError {
-    pub fn new(
-        status: u16,
-        code: impl Into<Cow<'static, str>>,
-        message: impl Into<String>,
-    ) -> Self {
-        let fault = if status >= 500 {
-            Fault::Receiver
-        } else {
-            Fault::Sender
-        };
-        AwsError {
-            code: code.into(),
-            status,
-            message: message.into(),
-            fault,
-            fields: Vec::new(),
-            headers: Vec::new(),
-        }
+    pub fn new(status: u16, code: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
+        let fault = if status >= 500 { Fault::Receiver } else { Fault::Sender };
+        AwsError { code: code.into(), status, message: message.into(), fault, fields: Vec::new(), headers: Vec::new() }
     }
 
     /// A 400 `ValidationError`/`ValidationException` is service-specific; this is the
@@ -64,11 +49,7 @@ impl AwsError {
 
     /// An operation that exists in AWS's model but that Brume has not built yet.
     pub fn not_implemented(service: &str, operation: &str) -> Self {
-        AwsError::new(
-            501,
-            "NotImplemented",
-            format!("Brume does not implement {service}.{operation} yet"),
-        )
+        AwsError::new(501, "NotImplemented", format!("Brume does not implement {service}.{operation} yet"))
     }
 
     pub fn with_field(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {

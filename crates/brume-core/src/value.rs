@@ -20,9 +20,7 @@ pub struct Timestamp(pub f64);
 
 impl Timestamp {
     pub fn now() -> Self {
-        let d = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
+        let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
         // Millisecond precision, as AWS reports times.
         Timestamp((d.as_millis() as f64) / 1000.0)
     }
@@ -41,8 +39,7 @@ impl Timestamp {
 
     pub fn to_offset_datetime(self) -> time::OffsetDateTime {
         let nanos = (self.0 * 1e9).round() as i128;
-        time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
-            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+        time::OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
     }
 }
 
@@ -59,10 +56,7 @@ impl Serialize for Blob {
 impl<'de> Deserialize<'de> for Blob {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        base64::engine::general_purpose::STANDARD
-            .decode(s.as_bytes())
-            .map(Blob)
-            .map_err(serde::de::Error::custom)
+        base64::engine::general_purpose::STANDARD.decode(s.as_bytes()).map(Blob).map_err(serde::de::Error::custom)
     }
 }
 
@@ -74,10 +68,7 @@ mod tests {
     fn blob_round_trips_through_base64() {
         let v = serde_json::to_value(Blob(b"hi\0".to_vec())).unwrap();
         assert_eq!(v, serde_json::json!("aGkA"));
-        assert_eq!(
-            serde_json::from_value::<Blob>(v).unwrap(),
-            Blob(b"hi\0".to_vec())
-        );
+        assert_eq!(serde_json::from_value::<Blob>(v).unwrap(), Blob(b"hi\0".to_vec()));
     }
 
     #[test]

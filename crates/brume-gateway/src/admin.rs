@@ -23,10 +23,9 @@ impl Gateway {
                 Some(json_response(StatusCode::OK, self.health()))
             }
             (&Method::POST, "/_brume/reset") => Some(self.reset(parts).await),
-            _ if path.starts_with("/_brume/") => Some(json_response(
-                StatusCode::NOT_FOUND,
-                json!({"error": format!("no admin endpoint {path}")}),
-            )),
+            _ if path.starts_with("/_brume/") => {
+                Some(json_response(StatusCode::NOT_FOUND, json!({"error": format!("no admin endpoint {path}")})))
+            }
             _ => None,
         }
     }
@@ -37,11 +36,7 @@ impl Gateway {
             .iter()
             .map(|(name, e)| {
                 // "available" until the first request builds the service, as LocalStack says.
-                let state = if e.built.get().is_some() {
-                    "running"
-                } else {
-                    "available"
-                };
+                let state = if e.built.get().is_some() { "running" } else { "available" };
                 (name.to_string(), Value::from(state))
             })
             .collect();
@@ -55,18 +50,13 @@ impl Gateway {
 
     async fn reset(&self, parts: &Parts) -> Response<ResponseBody> {
         let only = parts.uri.query().and_then(|q| {
-            form_urlencoded::parse(q.as_bytes())
-                .find(|(k, _)| k == "service")
-                .map(|(_, v)| v.into_owned())
+            form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "service").map(|(_, v)| v.into_owned())
         });
         let names: Vec<&'static str> = match &only {
             Some(name) => match self.services.get_key_value(name.as_str()) {
                 Some((n, _)) => vec![*n],
                 None => {
-                    return json_response(
-                        StatusCode::NOT_FOUND,
-                        json!({"error": format!("no service {name}")}),
-                    );
+                    return json_response(StatusCode::NOT_FOUND, json!({"error": format!("no service {name}")}));
                 }
             },
             None => self.service_names(),
@@ -75,10 +65,7 @@ impl Gateway {
             for keyspace in self.services[name].keyspaces {
                 if let Err(e) = self.clear(keyspace).await {
                     tracing::error!(error = %e, keyspace, "reset failed");
-                    return json_response(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        json!({"error": "reset failed"}),
-                    );
+                    return json_response(StatusCode::INTERNAL_SERVER_ERROR, json!({"error": "reset failed"}));
                 }
             }
         }
@@ -92,8 +79,7 @@ impl Gateway {
                 .storage
                 .kv
                 .transact(move |txn: &mut dyn Txn| {
-                    let batch =
-                        txn.scan(keyspace, &KeyRange::all(), Direction::Forward, RESET_BATCH)?;
+                    let batch = txn.scan(keyspace, &KeyRange::all(), Direction::Forward, RESET_BATCH)?;
                     for (k, _) in &batch {
                         txn.delete(keyspace, k)?;
                     }
@@ -110,9 +96,6 @@ impl Gateway {
 fn json_response(status: StatusCode, body: Value) -> Response<ResponseBody> {
     let mut resp = Response::new(full_body(body.to_string()));
     *resp.status_mut() = status;
-    resp.headers_mut().insert(
-        http::header::CONTENT_TYPE,
-        http::HeaderValue::from_static("application/json"),
-    );
+    resp.headers_mut().insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
     resp
 }

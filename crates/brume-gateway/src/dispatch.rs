@@ -31,13 +31,9 @@ impl Gateway {
             return resp;
         }
         let target = route::identify(&parts);
-        let mut log = AccessLog {
-            service: "",
-            operation: String::new(),
-        };
-        let outcome = AssertUnwindSafe(self.dispatch(&parts, body, &target, &request_id, &mut log))
-            .catch_unwind()
-            .await;
+        let mut log = AccessLog { service: "", operation: String::new() };
+        let outcome =
+            AssertUnwindSafe(self.dispatch(&parts, body, &target, &request_id, &mut log)).catch_unwind().await;
         let resp = match outcome {
             Ok(resp) => resp,
             Err(panic) => {
@@ -51,16 +47,8 @@ impl Gateway {
                     Target::Service(name) => model(name),
                     _ => None,
                 };
-                let protocol = model
-                    .map(|m| m.default_protocol())
-                    .unwrap_or(Protocol::AwsQuery);
-                codec::encode_error(
-                    model,
-                    protocol,
-                    &AwsError::internal(),
-                    &request_id,
-                    &parts.method,
-                )
+                let protocol = model.map(|m| m.default_protocol()).unwrap_or(Protocol::AwsQuery);
+                codec::encode_error(model, protocol, &AwsError::internal(), &request_id, &parts.method)
             }
         };
         tracing::info!(
@@ -87,37 +75,23 @@ impl Gateway {
         let body = match Limited::new(body, MAX_BODY).collect().await {
             Ok(b) => b.to_bytes(),
             Err(e) => {
-                let err = if e
-                    .downcast_ref::<http_body_util::LengthLimitError>()
-                    .is_some()
-                {
-                    AwsError::new(
-                        413,
-                        "RequestEntityTooLarge",
-                        format!("Request body is larger than {MAX_BODY} bytes"),
-                    )
+                let err = if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+                    AwsError::new(413, "RequestEntityTooLarge", format!("Request body is larger than {MAX_BODY} bytes"))
                 } else {
-                    AwsError::new(
-                        400,
-                        "IncompleteBody",
-                        "The request body ended before its declared length",
-                    )
+                    AwsError::new(400, "IncompleteBody", "The request body ended before its declared length")
                 };
                 let model = match target {
                     Target::Service(name) => model(name),
                     _ => None,
                 };
-                let protocol =
-                    model.map_or_else(|| guess_protocol(parts), |m| m.default_protocol());
+                let protocol = model.map_or_else(|| guess_protocol(parts), |m| m.default_protocol());
                 return codec::encode_error(model, protocol, &err, request_id, &parts.method);
             }
         };
         let name = match target {
             Target::Service(name) => *name,
             Target::UnsignedQuery => {
-                let action = form_urlencoded::parse(&body)
-                    .find(|(k, _)| k == "Action")
-                    .map(|(_, v)| v.into_owned());
+                let action = form_urlencoded::parse(&body).find(|(k, _)| k == "Action").map(|(_, v)| v.into_owned());
                 match action.as_deref().and_then(route::query_service) {
                     Some(name) => name,
                     None => return unknown_service(parts, "query", request_id),
@@ -127,17 +101,9 @@ impl Gateway {
         };
         log.service = name;
         let model = model(name).expect("routing only names embedded models");
-        let req = codec::Request {
-            method: &parts.method,
-            uri: &parts.uri,
-            headers: &parts.headers,
-            body: &body,
-        };
+        let req = codec::Request { method: &parts.method, uri: &parts.uri, headers: &parts.headers, body: &body };
         let protocol = codec::detect_protocol(model, &req);
-        match self
-            .call(model, name, protocol, parts, &req, &body, request_id, log)
-            .await
-        {
+        match self.call(model, name, protocol, parts, &req, &body, request_id, log).await {
             Ok(resp) => resp,
             Err(err) => {
                 if err.status >= 500 {
@@ -165,33 +131,19 @@ impl Gateway {
         let op = codec::resolve(model, protocol, req)?;
         log.operation = op.name.clone();
         let Some(service) = self.service(name) else {
-            return Err(AwsError::not_implemented(
-                &model.metadata.service_id,
-                &op.name,
-            ));
+            return Err(AwsError::not_implemented(&model.metadata.service_id, &op.name));
         };
         let input = codec::decode(model, protocol, op, req)?;
         let output = service.call(&op.name, ctx, input).await?;
         codec::encode(model, protocol, op, &output, request_id)
     }
 
-    fn authenticate(
-        &self,
-        parts: &Parts,
-        body: &Bytes,
-        model: &ServiceModel,
-    ) -> Result<RequestContext, AwsError> {
-        let signing_name = model
-            .metadata
-            .signing_name
-            .as_deref()
-            .unwrap_or(&model.metadata.endpoint_prefix);
+    fn authenticate(&self, parts: &Parts, body: &Bytes, model: &ServiceModel) -> Result<RequestContext, AwsError> {
+        let signing_name = model.metadata.signing_name.as_deref().unwrap_or(&model.metadata.endpoint_prefix);
         let verified = self
             .verifier
             .verify(parts, brume_auth::PayloadHash::Body(body))
-            .map_err(|failure| {
-                failure.to_aws_error(brume_auth::ServiceFamily::of_signing_name(signing_name))
-            })?;
+            .map_err(|failure| failure.to_aws_error(brume_auth::ServiceFamily::of_signing_name(signing_name)))?;
         let mut ctx = verified.request_context();
         if ctx.region.is_empty() {
             ctx.region = self.settings.region.clone();
@@ -201,11 +153,7 @@ impl Gateway {
 }
 
 fn unknown_service(parts: &Parts, signing: &str, request_id: &str) -> Response<ResponseBody> {
-    let err = AwsError::new(
-        501,
-        "NotImplemented",
-        format!("Brume does not serve the {signing} API"),
-    );
+    let err = AwsError::new(501, "NotImplemented", format!("Brume does not serve the {signing} API"));
     codec::encode_error(None, guess_protocol(parts), &err, request_id, &parts.method)
 }
 
@@ -216,18 +164,10 @@ struct AccessLog {
 
 /// The protocol to answer an unknown service in, from how the request was written.
 fn guess_protocol(parts: &Parts) -> Protocol {
-    let header = |n: &str| {
-        parts
-            .headers
-            .get(n)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-    };
+    let header = |n: &str| parts.headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or("");
     if !header("x-amz-target").is_empty() {
         Protocol::AwsJson1_1
-    } else if parts.method == Method::POST
-        && header("content-type").starts_with("application/x-www-form-urlencoded")
-    {
+    } else if parts.method == Method::POST && header("content-type").starts_with("application/x-www-form-urlencoded") {
         Protocol::AwsQuery
     } else {
         Protocol::RestXml

@@ -47,13 +47,7 @@ pub struct Gateway {
 
 impl Gateway {
     pub fn new(storage: Storage, verifier: Arc<Verifier>, settings: Settings) -> Self {
-        Gateway {
-            services: BTreeMap::new(),
-            verifier,
-            storage,
-            settings,
-            started: Instant::now(),
-        }
+        Gateway { services: BTreeMap::new(), verifier, storage, settings, started: Instant::now() }
     }
 
     /// Registers a service by its model name, built by `factory` on first use.
@@ -63,14 +57,7 @@ impl Gateway {
         keyspaces: &'static [&'static str],
         factory: impl Fn() -> Service + Send + Sync + 'static,
     ) {
-        self.services.insert(
-            name,
-            Entry {
-                keyspaces,
-                factory: Box::new(factory),
-                built: OnceLock::new(),
-            },
-        );
+        self.services.insert(name, Entry { keyspaces, factory: Box::new(factory), built: OnceLock::new() });
     }
 
     /// The service named `name`, built now if this is its first request.
@@ -81,9 +68,7 @@ impl Gateway {
 
     /// The operations service `name` implements (building it if needed).
     pub fn implemented_operations(&self, name: &str) -> Vec<&'static str> {
-        self.service(name)
-            .map(|s| s.operations())
-            .unwrap_or_default()
+        self.service(name).map(|s| s.operations()).unwrap_or_default()
     }
 
     /// The names of the registered services.

@@ -38,9 +38,7 @@ pub fn signing_name(parts: &Parts) -> Option<String> {
         .map(|c| c.split([',', ' ']).next().unwrap_or("").to_string())
         .or_else(|| {
             let query = parts.uri.query()?;
-            form_urlencoded::parse(query.as_bytes())
-                .find(|(k, _)| k == "X-Amz-Credential")
-                .map(|(_, v)| v.into_owned())
+            form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "X-Amz-Credential").map(|(_, v)| v.into_owned())
         })?;
     credential.split('/').nth(3).map(str::to_string)
 }
@@ -48,18 +46,9 @@ pub fn signing_name(parts: &Parts) -> Option<String> {
 /// The first label of a `*.localhost` host that names a service (`sqs.us-east-1.localhost`,
 /// `bucket.s3.localhost`), if any.
 fn host_service(parts: &Parts) -> Option<&'static str> {
-    let host = parts
-        .headers
-        .get(http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .or_else(|| parts.uri.host())?;
-    let host = host.rsplit_once(':').map_or(host, |(h, port)| {
-        if port.bytes().all(|b| b.is_ascii_digit()) {
-            h
-        } else {
-            host
-        }
-    });
+    let host = parts.headers.get(http::header::HOST).and_then(|h| h.to_str().ok()).or_else(|| parts.uri.host())?;
+    let host =
+        host.rsplit_once(':').map_or(host, |(h, port)| if port.bytes().all(|b| b.is_ascii_digit()) { h } else { host });
     let labels: Vec<&str> = host.strip_suffix(".localhost")?.split('.').collect();
     if labels.contains(&"s3") {
         return Some("s3");
@@ -95,18 +84,12 @@ pub fn identify(parts: &Parts) -> Target {
             [one] => Target::Service(one),
             // API Gateway v2 lives under /v2/; DynamoDB Streams is told by its target above.
             many if signing == "apigateway" && parts.uri.path().starts_with("/v2/") => {
-                Target::Service(
-                    many.iter()
-                        .find(|n| **n == "apigatewayv2")
-                        .copied()
-                        .unwrap_or(many[0]),
-                )
+                Target::Service(many.iter().find(|n| **n == "apigatewayv2").copied().unwrap_or(many[0]))
             }
             many => Target::Service(many[0]),
         };
     }
-    let form =
-        header("content-type").is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
+    let form = header("content-type").is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
     if form && parts.method == http::Method::POST {
         return Target::UnsignedQuery;
     }
@@ -133,21 +116,12 @@ mod tests {
                 "AWS4-HMAC-SHA256 Credential=test/20240101/us-east-1/{svc}/aws4_request, SignedHeaders=host, Signature=x"
             )
         };
-        assert_eq!(
-            identify(&parts("/", &[("authorization", &auth("sts"))])),
-            Target::Service("sts")
-        );
-        assert_eq!(
-            identify(&parts("/", &[("authorization", &auth("ec2"))])),
-            Target::Unknown("ec2".into())
-        );
+        assert_eq!(identify(&parts("/", &[("authorization", &auth("sts"))])), Target::Service("sts"));
+        assert_eq!(identify(&parts("/", &[("authorization", &auth("ec2"))])), Target::Unknown("ec2".into()));
         assert_eq!(
             identify(&parts(
                 "/",
-                &[
-                    ("x-amz-target", "DynamoDBStreams_20120810.ListStreams"),
-                    ("authorization", &auth("dynamodb"))
-                ]
+                &[("x-amz-target", "DynamoDBStreams_20120810.ListStreams"), ("authorization", &auth("dynamodb"))]
             )),
             Target::Service("dynamodbstreams")
         );
@@ -159,42 +133,22 @@ mod tests {
             Target::Service("cloudwatch")
         );
         assert_eq!(
-            identify(&parts(
-                "/v2/apis",
-                &[("authorization", &auth("apigateway"))]
-            )),
+            identify(&parts("/v2/apis", &[("authorization", &auth("apigateway"))])),
             Target::Service("apigatewayv2")
         );
         assert_eq!(
-            identify(&parts(
-                "/restapis",
-                &[("authorization", &auth("apigateway"))]
-            )),
+            identify(&parts("/restapis", &[("authorization", &auth("apigateway"))])),
             Target::Service("apigateway")
         );
+        assert_eq!(identify(&parts("/key", &[("host", "bucket.s3.localhost:4566")])), Target::Service("s3"));
+        assert_eq!(identify(&parts("/", &[("host", "sqs.us-east-1.localhost:4566")])), Target::Service("sqs"));
         assert_eq!(
-            identify(&parts("/key", &[("host", "bucket.s3.localhost:4566")])),
-            Target::Service("s3")
-        );
-        assert_eq!(
-            identify(&parts("/", &[("host", "sqs.us-east-1.localhost:4566")])),
-            Target::Service("sqs")
-        );
-        assert_eq!(
-            identify(&parts(
-                "/b/k?X-Amz-Credential=test%2F20240101%2Fus-east-1%2Fs3%2Faws4_request",
-                &[]
-            )),
+            identify(&parts("/b/k?X-Amz-Credential=test%2F20240101%2Fus-east-1%2Fs3%2Faws4_request", &[])),
             Target::Service("s3")
         );
         assert_eq!(identify(&parts("/bucket", &[])), Target::Service("s3"));
         let form = [("content-type", "application/x-www-form-urlencoded")];
-        let post = http::Request::post("/")
-            .header(form[0].0, form[0].1)
-            .body(())
-            .unwrap()
-            .into_parts()
-            .0;
+        let post = http::Request::post("/").header(form[0].0, form[0].1).body(()).unwrap().into_parts().0;
         assert_eq!(identify(&post), Target::UnsignedQuery);
         assert_eq!(query_service("GetCallerIdentity"), Some("sts"));
         assert_eq!(query_service("Publish"), Some("sns"));

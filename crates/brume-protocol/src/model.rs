@@ -219,9 +219,7 @@ impl ServiceModel {
     pub fn shape(&self, name: &str) -> &Shape {
         // Models are generated and checked by tests: a dangling shape name is a bug in the
         // generator, not an input error.
-        self.shapes
-            .get(name)
-            .unwrap_or_else(|| panic!("model {} has no shape {name}", self.metadata.service_id))
+        self.shapes.get(name).unwrap_or_else(|| panic!("model {} has no shape {name}", self.metadata.service_id))
     }
 
     pub fn operation(&self, name: &str) -> Option<&Operation> {
@@ -230,10 +228,7 @@ impl ServiceModel {
 
     /// The protocol the current SDKs use for this service.
     pub fn default_protocol(&self) -> Protocol {
-        protocol_from_name(
-            &self.metadata.protocol,
-            self.metadata.json_version.as_deref(),
-        )
+        protocol_from_name(&self.metadata.protocol, self.metadata.json_version.as_deref())
     }
 
     /// True when the service accepts `protocol` (the models list the ones AWS serves; SQS
@@ -246,10 +241,7 @@ impl ServiceModel {
         if protocol == Protocol::AwsQuery && self.metadata.aws_query_compatible.is_some() {
             return true;
         }
-        self.metadata
-            .protocols
-            .iter()
-            .any(|p| protocol_from_name(p, jv) == protocol)
+        self.metadata.protocols.iter().any(|p| protocol_from_name(p, jv) == protocol)
     }
 
     /// The code a protocol reports for an error shape: the `error.code` the model declares
@@ -316,8 +308,7 @@ pub fn model(name: &str) -> Option<&'static ServiceModel> {
     let (key, cell) = cache.get_key_value(name)?;
     Some(cell.get_or_init(|| {
         let text = embedded(key).expect("every listed model is embedded");
-        serde_json::from_str(text)
-            .unwrap_or_else(|e| panic!("embedded model {key} is invalid: {e}"))
+        serde_json::from_str(text).unwrap_or_else(|e| panic!("embedded model {key} is invalid: {e}"))
     }))
 }
 
@@ -331,18 +322,12 @@ mod tests {
             let m = model(name).unwrap();
             let check = |r: &str| assert!(m.shapes.contains_key(r), "{name}: missing shape {r}");
             for op in m.operations.values() {
-                op.input
-                    .iter()
-                    .chain(op.output.iter())
-                    .for_each(|r| check(&r.shape));
+                op.input.iter().chain(op.output.iter()).for_each(|r| check(&r.shape));
                 op.errors.iter().for_each(|e| check(&e.shape));
             }
             for s in m.shapes.values() {
                 s.members.iter().for_each(|(_, r)| check(&r.shape));
-                [&s.member, &s.key, &s.value]
-                    .into_iter()
-                    .flatten()
-                    .for_each(|r| check(&r.shape));
+                [&s.member, &s.key, &s.value].into_iter().flatten().for_each(|r| check(&r.shape));
             }
         }
     }
@@ -350,18 +335,9 @@ mod tests {
     #[test]
     fn protocols_are_read_from_metadata() {
         assert_eq!(model("sts").unwrap().default_protocol(), Protocol::AwsQuery);
-        assert_eq!(
-            model("dynamodb").unwrap().default_protocol(),
-            Protocol::AwsJson1_0
-        );
-        assert_eq!(
-            model("logs").unwrap().default_protocol(),
-            Protocol::AwsJson1_1
-        );
-        assert_eq!(
-            model("lambda").unwrap().default_protocol(),
-            Protocol::RestJson1
-        );
+        assert_eq!(model("dynamodb").unwrap().default_protocol(), Protocol::AwsJson1_0);
+        assert_eq!(model("logs").unwrap().default_protocol(), Protocol::AwsJson1_1);
+        assert_eq!(model("lambda").unwrap().default_protocol(), Protocol::RestJson1);
         assert_eq!(model("s3").unwrap().default_protocol(), Protocol::RestXml);
         let cw = model("cloudwatch").unwrap();
         assert_eq!(cw.default_protocol(), Protocol::RpcV2Cbor);

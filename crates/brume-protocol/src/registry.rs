@@ -19,27 +19,20 @@ pub struct ServiceInfo {
 pub fn index() -> &'static HashMap<String, ServiceInfo> {
     static INDEX: OnceLock<HashMap<String, ServiceInfo>> = OnceLock::new();
     INDEX.get_or_init(|| {
-        serde_json::from_str(include_str!("../models/index.json"))
-            .expect("the generated index is valid")
+        serde_json::from_str(include_str!("../models/index.json")).expect("the generated index is valid")
     })
 }
 
 /// The service whose `X-Amz-Target` prefix is `prefix` (`DynamoDB_20120810`).
 pub fn by_target_prefix(prefix: &str) -> Option<&'static str> {
-    index()
-        .iter()
-        .find(|(_, i)| i.target_prefix.as_deref() == Some(prefix))
-        .map(|(n, _)| n.as_str())
+    index().iter().find(|(_, i)| i.target_prefix.as_deref() == Some(prefix)).map(|(n, _)| n.as_str())
 }
 
 /// The services signed with `signing_name`; several share one (`apigateway` v1 and v2,
 /// `dynamodb` and its streams), the caller tells those apart by target or path.
 pub fn by_signing_name(signing_name: &str) -> Vec<&'static str> {
-    let mut names: Vec<&str> = index()
-        .iter()
-        .filter(|(_, i)| i.signing_name == signing_name)
-        .map(|(n, _)| n.as_str())
-        .collect();
+    let mut names: Vec<&str> =
+        index().iter().filter(|(_, i)| i.signing_name == signing_name).map(|(n, _)| n.as_str()).collect();
     names.sort_unstable();
     names
 }
@@ -54,10 +47,7 @@ mod tests {
         assert_eq!(by_target_prefix("AmazonSQS"), Some("sqs"));
         assert_eq!(by_signing_name("monitoring"), vec!["cloudwatch"]);
         assert_eq!(by_signing_name("states"), vec!["stepfunctions"]);
-        assert_eq!(
-            by_signing_name("apigateway"),
-            vec!["apigateway", "apigatewayv2"]
-        );
+        assert_eq!(by_signing_name("apigateway"), vec!["apigateway", "apigatewayv2"]);
         for name in crate::model::MODEL_NAMES {
             assert!(index().contains_key(*name), "{name} is not in the index");
         }

@@ -16,8 +16,7 @@ use crate::model::{self, ServiceModel};
 
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
-type Handler =
-    Arc<dyn Fn(RequestContext, Value) -> BoxFuture<Result<Value, AwsError>> + Send + Sync>;
+type Handler = Arc<dyn Fn(RequestContext, Value) -> BoxFuture<Result<Value, AwsError>> + Send + Sync>;
 
 /// A service's operations, ready for the gateway to dispatch to.
 pub struct Service {
@@ -32,18 +31,10 @@ impl Service {
 
     /// Run operation `name`. An operation of the model that has no handler answers
     /// AWS's not-implemented error.
-    pub async fn call(
-        &self,
-        name: &str,
-        ctx: RequestContext,
-        input: Value,
-    ) -> Result<Value, AwsError> {
+    pub async fn call(&self, name: &str, ctx: RequestContext, input: Value) -> Result<Value, AwsError> {
         match self.handlers.get(name) {
             Some(h) => h(ctx, input).await,
-            None => Err(AwsError::not_implemented(
-                &self.model().metadata.service_id,
-                name,
-            )),
+            None => Err(AwsError::not_implemented(&self.model().metadata.service_id, name)),
         }
     }
 
@@ -68,17 +59,8 @@ pub struct ServiceBuilder<S> {
 impl<S: Send + Sync + 'static> ServiceBuilder<S> {
     /// `model_name` is the botocore service name of an embedded model (`sts`, `s3`).
     pub fn new(model_name: &'static str, state: Arc<S>) -> Self {
-        assert!(
-            model::model(model_name).is_some(),
-            "no embedded model named {model_name}"
-        );
-        ServiceBuilder {
-            state,
-            service: Service {
-                model_name,
-                handlers: HashMap::new(),
-            },
-        }
+        assert!(model::model(model_name).is_some(), "no embedded model named {model_name}");
+        ServiceBuilder { state, service: Service { model_name, handlers: HashMap::new() } }
     }
 
     /// Declare operation `name` of the model, handled by `f`.
@@ -90,19 +72,15 @@ impl<S: Send + Sync + 'static> ServiceBuilder<S> {
         Fut: Future<Output = Result<O, AwsError>> + Send + 'static,
     {
         let model = self.service.model();
-        assert!(
-            model.operation(name).is_some(),
-            "{} has no operation {name}",
-            model.metadata.service_id
-        );
+        assert!(model.operation(name).is_some(), "{} has no operation {name}", model.metadata.service_id);
         let state = self.state.clone();
         let f = Arc::new(f);
         let handler: Handler = Arc::new(move |ctx, input| {
             let state = state.clone();
             let f = f.clone();
             Box::pin(async move {
-                let input: I = serde_json::from_value(input)
-                    .map_err(|e| AwsError::validation(format!("Invalid input: {e}")))?;
+                let input: I =
+                    serde_json::from_value(input).map_err(|e| AwsError::validation(format!("Invalid input: {e}")))?;
                 let output = f(state, ctx, input).await?;
                 serde_json::to_value(output).map_err(|e| {
                     tracing::error!(error = %e, "handler output does not serialize");

@@ -88,29 +88,15 @@ pub struct AssumeRoleOutput {
 }
 
 impl Sts {
-    async fn get_caller_identity(
-        self: Arc<Self>,
-        ctx: RequestContext,
-        _: Empty,
-    ) -> Result<CallerIdentity, AwsError> {
+    async fn get_caller_identity(self: Arc<Self>, ctx: RequestContext, _: Empty) -> Result<CallerIdentity, AwsError> {
         let user_id = match &ctx.principal {
-            Principal::AssumedRole {
-                role_name,
-                session_name,
-            } => {
-                format!(
-                    "{}:{session_name}",
-                    unique_id("AROA", &ctx.account, role_name)
-                )
+            Principal::AssumedRole { role_name, session_name } => {
+                format!("{}:{session_name}", unique_id("AROA", &ctx.account, role_name))
             }
             Principal::User { name } => unique_id("AIDA", &ctx.account, name),
             _ => ctx.account.clone(),
         };
-        Ok(CallerIdentity {
-            user_id,
-            arn: ctx.caller_arn(),
-            account: ctx.account,
-        })
+        Ok(CallerIdentity { user_id, arn: ctx.caller_arn(), account: ctx.account })
     }
 
     async fn get_session_token(
@@ -118,24 +104,13 @@ impl Sts {
         ctx: RequestContext,
         input: GetSessionTokenInput,
     ) -> Result<GetSessionTokenOutput, AwsError> {
-        if matches!(
-            ctx.principal,
-            Principal::AssumedRole { .. } | Principal::Session { .. }
-        ) {
-            return Err(AwsError::new(
-                403,
-                "AccessDenied",
-                "Cannot call GetSessionToken with session credentials",
-            ));
+        if matches!(ctx.principal, Principal::AssumedRole { .. } | Principal::Session { .. }) {
+            return Err(AwsError::new(403, "AccessDenied", "Cannot call GetSessionToken with session credentials"));
         }
         let duration = duration(input.duration_seconds, 43_200, 129_600)?;
-        let principal = Principal::Session {
-            parent: Box::new(ctx.principal.clone()),
-        };
+        let principal = Principal::Session { parent: Box::new(ctx.principal.clone()) };
         let session = self.issue(&ctx.account, principal, duration).await?;
-        Ok(GetSessionTokenOutput {
-            credentials: credentials(session),
-        })
+        Ok(GetSessionTokenOutput { credentials: credentials(session) })
     }
 
     async fn assume_role(
@@ -146,23 +121,14 @@ impl Sts {
         let (account, role_name) = parse_role_arn(&input.role_arn)?;
         check_session_name(&input.role_session_name)?;
         let duration = duration(input.duration_seconds, 3_600, 43_200)?;
-        let principal = Principal::AssumedRole {
-            role_name: role_name.clone(),
-            session_name: input.role_session_name.clone(),
-        };
+        let principal =
+            Principal::AssumedRole { role_name: role_name.clone(), session_name: input.role_session_name.clone() };
         let session = self.issue(&account, principal, duration).await?;
         Ok(AssumeRoleOutput {
             credentials: credentials(session),
             assumed_role_user: AssumedRoleUser {
-                assumed_role_id: format!(
-                    "{}:{}",
-                    unique_id("AROA", &account, &role_name),
-                    input.role_session_name
-                ),
-                arn: format!(
-                    "arn:aws:sts::{account}:assumed-role/{role_name}/{}",
-                    input.role_session_name
-                ),
+                assumed_role_id: format!("{}:{}", unique_id("AROA", &account, &role_name), input.role_session_name),
+                arn: format!("arn:aws:sts::{account}:assumed-role/{role_name}/{}", input.role_session_name),
             },
             packed_policy_size: 0,
         })
@@ -190,11 +156,7 @@ impl Sts {
 }
 
 fn credentials(s: SessionCredentials) -> Credentials {
-    let secs = s
-        .expiration
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs() as i64;
+    let secs = s.expiration.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs() as i64;
     Credentials {
         access_key_id: s.access_key_id,
         secret_access_key: s.secret_access_key,
@@ -266,9 +228,7 @@ fn unique_id(prefix: &str, account: &str, name: &str) -> String {
     }
     let mut id = String::from(prefix);
     for i in 0..17 {
-        id.push(char::from(
-            CHARS[((h >> ((i * 5) % 60)) as usize + i) % CHARS.len()],
-        ));
+        id.push(char::from(CHARS[((h >> ((i * 5) % 60)) as usize + i) % CHARS.len()]));
     }
     id
 }
@@ -292,20 +252,9 @@ mod tests {
 
     #[test]
     fn durations_follow_aws_bounds() {
-        assert_eq!(
-            duration(None, 3600, 43200).unwrap(),
-            Duration::from_secs(3600)
-        );
-        assert_eq!(
-            duration(Some(899), 3600, 43200).unwrap_err().code,
-            "ValidationError"
-        );
-        assert!(
-            duration(Some(43201), 3600, 43200)
-                .unwrap_err()
-                .message
-                .contains("less than or equal to 43200")
-        );
+        assert_eq!(duration(None, 3600, 43200).unwrap(), Duration::from_secs(3600));
+        assert_eq!(duration(Some(899), 3600, 43200).unwrap_err().code, "ValidationError");
+        assert!(duration(Some(43201), 3600, 43200).unwrap_err().message.contains("less than or equal to 43200"));
     }
 
     #[test]

@@ -30,12 +30,7 @@ fn key(access_key_id: &str) -> Vec<u8> {
 
 impl SessionPersistence for KvSessions {
     fn load_all(&self) -> Result<Vec<SessionCredentials>, PersistenceError> {
-        let pairs = self.kv.scan(
-            KEYSPACE,
-            &KeyRange::prefix(PREFIX),
-            Direction::Forward,
-            usize::MAX,
-        )?;
+        let pairs = self.kv.scan(KEYSPACE, &KeyRange::prefix(PREFIX), Direction::Forward, usize::MAX)?;
         pairs
             .into_iter()
             .map(|(_, v)| serde_json::from_slice(&v).map_err(|e| Box::new(e) as PersistenceError))

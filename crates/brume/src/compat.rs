@@ -26,9 +26,7 @@ pub fn table(model_name: &str, implemented: &[&str]) -> String {
         ops.len()
     );
     for op in ops {
-        let partial = PARTIAL
-            .iter()
-            .find(|(s, o, _)| *s == model_name && *o == op);
+        let partial = PARTIAL.iter().find(|(s, o, _)| *s == model_name && *o == op);
         let status = match (implemented.contains(&op), partial) {
             (true, Some((_, _, note))) => format!("partial: {note}"),
             (true, None) => "implemented".to_string(),
@@ -49,18 +47,9 @@ mod tests {
 
     #[test]
     fn compatibility_docs_are_current() {
-        let store = Arc::new(
-            CredentialStore::new("000000000000", Arc::new(MemorySessions::default())).unwrap(),
-        );
-        let verifier = Arc::new(Verifier::new(
-            store.clone(),
-            AuthMode::Verify,
-            Arc::new(SystemClock),
-        ));
-        let settings = Settings {
-            region: "us-east-1".into(),
-            version: "test",
-        };
+        let store = Arc::new(CredentialStore::new("000000000000", Arc::new(MemorySessions::default())).unwrap());
+        let verifier = Arc::new(Verifier::new(store.clone(), AuthMode::Verify, Arc::new(SystemClock)));
+        let settings = Settings { region: "us-east-1".into(), version: "test" };
         let mut gateway = Gateway::new(brume_storage::Storage::in_memory(), verifier, settings);
         crate::services::register(&mut gateway, store);
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/compatibility");
@@ -77,9 +66,6 @@ mod tests {
                 stale.push(path.display().to_string());
             }
         }
-        assert!(
-            stale.is_empty(),
-            "out of date (run BRUME_BLESS=1 cargo test -p brume compat): {stale:?}"
-        );
+        assert!(stale.is_empty(), "out of date (run BRUME_BLESS=1 cargo test -p brume compat): {stale:?}");
     }
 }

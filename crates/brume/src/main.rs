@@ -12,18 +12,12 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 
-use brume_auth::{
-    AuthMode, CredentialStore, MemorySessions, SessionPersistence, SystemClock, Verifier,
-};
+use brume_auth::{AuthMode, CredentialStore, MemorySessions, SessionPersistence, SystemClock, Verifier};
 use brume_gateway::{Gateway, Settings};
 use brume_storage::{Durability, Storage};
 
 #[derive(Parser)]
-#[command(
-    name = "brume",
-    version,
-    about = "The serverless side of AWS, on one machine, in one binary."
-)]
+#[command(name = "brume", version, about = "The serverless side of AWS, on one machine, in one binary.")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -96,20 +90,15 @@ fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Up(up) => {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()?;
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             runtime.block_on(run(up, started))
         }
     }
 }
 
 async fn run(up: Up, started: Instant) -> Result<()> {
-    let filter =
-        tracing_subscriber::EnvFilter::try_new(&up.log_level).context("invalid --log-level")?;
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let filter = tracing_subscriber::EnvFilter::try_new(&up.log_level).context("invalid --log-level")?;
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match up.log_format {
         LogFormat::Text => logs.init(),
         LogFormat::Json => logs.json().init(),
@@ -129,13 +118,10 @@ async fn run(up: Up, started: Instant) -> Result<()> {
     let sessions: Arc<dyn SessionPersistence> = if up.ephemeral {
         Arc::new(MemorySessions::default())
     } else {
-        Arc::new(brume_sts::KvSessions::new(
-            storage.kv.clone(),
-            tokio::runtime::Handle::current(),
-        ))
+        Arc::new(brume_sts::KvSessions::new(storage.kv.clone(), tokio::runtime::Handle::current()))
     };
-    let mut store = CredentialStore::new(up.account.clone(), sessions)
-        .map_err(|e| anyhow::anyhow!("loading sessions: {e}"))?;
+    let mut store =
+        CredentialStore::new(up.account.clone(), sessions).map_err(|e| anyhow::anyhow!("loading sessions: {e}"))?;
     if let Some(path) = &up.credentials {
         store.load_credentials_file(path)?;
     }
@@ -144,16 +130,9 @@ async fn run(up: Up, started: Instant) -> Result<()> {
         Auth::Verify => AuthMode::Verify,
         Auth::Open => AuthMode::Open,
     };
-    let verifier = Arc::new(Verifier::new(
-        credentials.clone(),
-        mode,
-        Arc::new(SystemClock),
-    ));
+    let verifier = Arc::new(Verifier::new(credentials.clone(), mode, Arc::new(SystemClock)));
 
-    let settings = Settings {
-        region: up.region.clone(),
-        version: env!("CARGO_PKG_VERSION"),
-    };
+    let settings = Settings { region: up.region.clone(), version: env!("CARGO_PKG_VERSION") };
     let mut gateway = Gateway::new(storage.clone(), verifier, settings);
     services::register(&mut gateway, credentials);
     let services = gateway.service_names().join(", ");
@@ -162,14 +141,8 @@ async fn run(up: Up, started: Instant) -> Result<()> {
         .parse()
         .or_else(|_| format!("[{}]:{}", up.host, up.port).parse())
         .with_context(|| format!("invalid --host {}", up.host))?;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("binding {addr}"))?;
-    let where_ = if up.ephemeral {
-        "in memory".to_string()
-    } else {
-        format!("in {}", up.data_dir.display())
-    };
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
+    let where_ = if up.ephemeral { "in memory".to_string() } else { format!("in {}", up.data_dir.display()) };
     println!(
         "Brume {} listening on http://{} (state {where_}, ready in {} ms)\nServices: {services}",
         env!("CARGO_PKG_VERSION"),
@@ -178,10 +151,7 @@ async fn run(up: Up, started: Instant) -> Result<()> {
     );
 
     brume_gateway::serve(Arc::new(gateway), listener, shutdown_signal()).await?;
-    storage
-        .flush()
-        .await
-        .context("flushing storage at shutdown")?;
+    storage.flush().await.context("flushing storage at shutdown")?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -7,7 +7,5 @@ use brume_gateway::Gateway;
 
 /// Registers every built service with the gateway, each with the keyspaces it owns.
 pub fn register(gateway: &mut Gateway, credentials: Arc<CredentialStore>) {
-    gateway.register("sts", &[brume_sts::KEYSPACE], move || {
-        brume_sts::service(credentials.clone())
-    });
+    gateway.register("sts", &[brume_sts::KEYSPACE], move || brume_sts::service(credentials.clone()));
 }

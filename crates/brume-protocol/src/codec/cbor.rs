@@ -22,10 +22,7 @@ use crate::model::{Operation, Protocol, ServiceModel, ShapeType};
 const PROTOCOL: Protocol = Protocol::RpcV2Cbor;
 const CONTENT_TYPE: &str = "application/cbor";
 
-pub(super) fn resolve(
-    model: &'static ServiceModel,
-    req: &Request,
-) -> Result<&'static Operation, AwsError> {
+pub(super) fn resolve(model: &'static ServiceModel, req: &Request) -> Result<&'static Operation, AwsError> {
     let path = req.uri.path();
     let name = path
         .strip_prefix("/service/")
@@ -33,39 +30,26 @@ pub(super) fn resolve(
         .map(|(_, op)| op)
         .filter(|_| req.method == http::Method::POST);
     name.and_then(|n| model.operation(n)).ok_or_else(|| {
-        AwsError::new(
-            404,
-            "UnknownOperationException",
-            format!("No operation matches {} {path}", req.method),
-        )
+        AwsError::new(404, "UnknownOperationException", format!("No operation matches {} {path}", req.method))
     })
 }
 
-pub(super) fn decode(
-    model: &ServiceModel,
-    op: &Operation,
-    req: &Request,
-) -> Result<Value, AwsError> {
+pub(super) fn decode(model: &ServiceModel, op: &Operation, req: &Request) -> Result<Value, AwsError> {
     let Some(input) = &op.input else {
         return Ok(Value::Object(Map::new()));
     };
     if req.body.is_empty() {
         return Ok(Value::Object(Map::new()));
     }
-    let cbor: Cbor = ciborium::from_reader(req.body)
-        .map_err(|e| serialization_error(PROTOCOL, format!("Malformed CBOR: {e}")))?;
+    let cbor: Cbor =
+        ciborium::from_reader(req.body).map_err(|e| serialization_error(PROTOCOL, format!("Malformed CBOR: {e}")))?;
     to_canonical(model, &input.shape, cbor)
 }
 
 /// A CBOR value checked against its shape and turned into the canonical form.
 fn to_canonical(model: &ServiceModel, shape_name: &str, value: Cbor) -> Result<Value, AwsError> {
     let shape = model.shape(shape_name);
-    let mismatch = || {
-        serialization_error(
-            PROTOCOL,
-            format!("Unexpected CBOR value for shape {shape_name}"),
-        )
-    };
+    let mismatch = || serialization_error(PROTOCOL, format!("Unexpected CBOR value for shape {shape_name}"));
     Ok(match (shape.kind, value) {
         (_, Cbor::Null) => Value::Null,
         (ShapeType::Structure, v) if shape.document => document(v).ok_or_else(mismatch)?,
@@ -86,17 +70,8 @@ fn to_canonical(model: &ServiceModel, shape_name: &str, value: Cbor) -> Result<V
             Value::Object(out)
         }
         (ShapeType::List, Cbor::Array(items)) => {
-            let item = &shape
-                .member
-                .as_ref()
-                .expect("list shapes have a member")
-                .shape;
-            Value::Array(
-                items
-                    .into_iter()
-                    .map(|v| to_canonical(model, item, v))
-                    .collect::<Result<_, _>>()?,
-            )
+            let item = &shape.member.as_ref().expect("list shapes have a member").shape;
+            Value::Array(items.into_iter().map(|v| to_canonical(model, item, v)).collect::<Result<_, _>>()?)
         }
         (ShapeType::Map, Cbor::Map(entries)) => {
             let vs = &shape.value.as_ref().expect("map shapes have a value").shape;
@@ -116,13 +91,9 @@ fn to_canonical(model: &ServiceModel, shape_name: &str, value: Cbor) -> Result<V
             Value::Number(i64::try_from(i).map_err(|_| mismatch())?.into())
         }
         (ShapeType::Float | ShapeType::Double, v) => float(v).ok_or_else(mismatch)?,
-        (ShapeType::Timestamp, Cbor::Tag(1, v)) => {
-            float(*v).filter(Value::is_number).ok_or_else(mismatch)?
-        }
+        (ShapeType::Timestamp, Cbor::Tag(1, v)) => float(*v).filter(Value::is_number).ok_or_else(mismatch)?,
         // Some encoders send epoch seconds without the tag.
-        (ShapeType::Timestamp, v @ (Cbor::Integer(_) | Cbor::Float(_))) => {
-            float(v).ok_or_else(mismatch)?
-        }
+        (ShapeType::Timestamp, v @ (Cbor::Integer(_) | Cbor::Float(_))) => float(v).ok_or_else(mismatch)?,
         _ => return Err(mismatch()),
     })
 }
@@ -179,33 +150,17 @@ fn from_canonical(model: &ServiceModel, shape_name: &str, value: &Value) -> Cbor
                 .iter()
                 .filter_map(|(name, m)| {
                     let v = obj.get(name).filter(|v| !v.is_null())?;
-                    Some((
-                        Cbor::Text(name.to_string()),
-                        from_canonical(model, &m.shape, v),
-                    ))
+                    Some((Cbor::Text(name.to_string()), from_canonical(model, &m.shape, v)))
                 })
                 .collect(),
         ),
         (ShapeType::List, Value::Array(items)) => {
-            let item = &shape
-                .member
-                .as_ref()
-                .expect("list shapes have a member")
-                .shape;
-            Cbor::Array(
-                items
-                    .iter()
-                    .map(|v| from_canonical(model, item, v))
-                    .collect(),
-            )
+            let item = &shape.member.as_ref().expect("list shapes have a member").shape;
+            Cbor::Array(items.iter().map(|v| from_canonical(model, item, v)).collect())
         }
         (ShapeType::Map, Value::Object(obj)) => {
             let vs = &shape.value.as_ref().expect("map shapes have a value").shape;
-            Cbor::Map(
-                obj.iter()
-                    .map(|(k, v)| (Cbor::Text(k.clone()), from_canonical(model, vs, v)))
-                    .collect(),
-            )
+            Cbor::Map(obj.iter().map(|(k, v)| (Cbor::Text(k.clone()), from_canonical(model, vs, v))).collect())
         }
         (ShapeType::Blob, Value::String(s)) => match BASE64.decode(s) {
             Ok(bytes) => Cbor::Bytes(bytes),
@@ -241,11 +196,7 @@ fn generic(v: &Value) -> Cbor {
         },
         Value::String(s) => Cbor::Text(s.clone()),
         Value::Array(items) => Cbor::Array(items.iter().map(generic).collect()),
-        Value::Object(obj) => Cbor::Map(
-            obj.iter()
-                .map(|(k, v)| (Cbor::Text(k.clone()), generic(v)))
-                .collect(),
-        ),
+        Value::Object(obj) => Cbor::Map(obj.iter().map(|(k, v)| (Cbor::Text(k.clone()), generic(v))).collect()),
     }
 }
 
@@ -259,10 +210,7 @@ fn to_bytes(value: &Cbor) -> Result<Bytes, AwsError> {
 }
 
 fn with_protocol_header(mut resp: http::Response<ResponseBody>) -> http::Response<ResponseBody> {
-    resp.headers_mut().insert(
-        "smithy-protocol",
-        http::HeaderValue::from_static("rpc-v2-cbor"),
-    );
+    resp.headers_mut().insert("smithy-protocol", http::HeaderValue::from_static("rpc-v2-cbor"));
     resp
 }
 
@@ -281,45 +229,26 @@ pub(super) fn encode(
 /// The Smithy namespace of the service's shapes, which `__type` names (clients keep the
 /// part after `#`).
 fn type_namespace(model: &ServiceModel) -> String {
-    let id: String = model
-        .metadata
-        .service_id
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect();
+    let id: String = model.metadata.service_id.chars().filter(|c| !c.is_whitespace()).collect();
     format!("com.amazonaws.{}", id.to_ascii_lowercase())
 }
 
-pub(super) fn encode_error(
-    model: Option<&ServiceModel>,
-    err: &AwsError,
-) -> http::Response<ResponseBody> {
+pub(super) fn encode_error(model: Option<&ServiceModel>, err: &AwsError) -> http::Response<ResponseBody> {
     let ty = match model {
         Some(m) => format!("{}#{}", type_namespace(m), err.code),
         None => err.code.to_string(),
     };
     let mut entries = vec![
         (Cbor::Text("__type".into()), Cbor::Text(ty)),
-        (
-            Cbor::Text(message_key(model, &err.code).into()),
-            Cbor::Text(err.message.clone()),
-        ),
+        (Cbor::Text(message_key(model, &err.code).into()), Cbor::Text(err.message.clone())),
     ];
-    entries.extend(
-        err.fields
-            .iter()
-            .map(|(k, v)| (Cbor::Text(k.clone()), Cbor::Text(v.clone()))),
-    );
+    entries.extend(err.fields.iter().map(|(k, v)| (Cbor::Text(k.clone()), Cbor::Text(v.clone()))));
     let body = to_bytes(&Cbor::Map(entries)).unwrap_or_default();
     let mut resp = with_protocol_header(response(err.status, CONTENT_TYPE, body));
     // awsQuery-compatible services (CloudWatch) also name the query code and fault, which
     // clients prefer over `__type`.
     if model.is_some_and(|m| m.metadata.aws_query_compatible.is_some()) {
-        let fault = if err.fault == Fault::Sender {
-            "Sender"
-        } else {
-            "Receiver"
-        };
+        let fault = if err.fault == Fault::Sender { "Sender" } else { "Receiver" };
         if let Ok(v) = http::HeaderValue::from_str(&format!("{};{fault}", wire_code(model, err))) {
             resp.headers_mut().insert("x-amzn-query-error", v);
         }

@@ -16,21 +16,13 @@ use crate::model::{Protocol, model};
 
 /// Members clients add on their own (checksums, lengths, S3's `encoding-type=url`), which the
 /// parameters of a case do not list.
-const CLIENT_ADDED: &[&str] = &[
-    "ChecksumAlgorithm",
-    "ChecksumCRC32",
-    "ChecksumMode",
-    "ContentLength",
-    "EncodingType",
-];
+const CLIENT_ADDED: &[&str] = &["ChecksumAlgorithm", "ChecksumCRC32", "ChecksumMode", "ContentLength", "EncodingType"];
 
 /// Equality of canonical values where a number is its value (`3` is `3.0`).
 fn same(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same(x, y))
-        }
+        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same(x, y)),
         (Value::Object(x), Value::Object(y)) => {
             x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
         }
@@ -45,76 +37,44 @@ fn check_requests(fixture: &str, protocol: Protocol) {
         let m = model(case["service"].as_str().unwrap()).unwrap();
         let method = Method::from_bytes(case["method"].as_str().unwrap().as_bytes()).unwrap();
         let url = case["url"].as_str().unwrap();
-        let uri: Uri = url
-            .strip_prefix("http://localhost:4566")
-            .unwrap()
-            .parse()
-            .unwrap();
+        let uri: Uri = url.strip_prefix("http://localhost:4566").unwrap().parse().unwrap();
         let mut headers = HeaderMap::new();
         for (k, v) in case["headers"].as_object().unwrap() {
             let value = HeaderValue::from_str(v.as_str().unwrap()).unwrap();
             headers.insert(HeaderName::try_from(k.as_str()).unwrap(), value);
         }
-        let body = BASE64
-            .decode(case["body_base64"].as_str().unwrap())
-            .unwrap();
-        let req = Request {
-            method: &method,
-            uri: &uri,
-            headers: &headers,
-            body: &body,
-        };
+        let body = BASE64.decode(case["body_base64"].as_str().unwrap()).unwrap();
+        let req = Request { method: &method, uri: &uri, headers: &headers, body: &body };
         assert_eq!(detect_protocol(m, &req), protocol, "{op_name}");
         let op = resolve(m, protocol, &req).unwrap_or_else(|e| panic!("{op_name}: {e}"));
         // CloudFront's operations are keyed by name but named with their version
         // (`ListDistributions2020_05_31`): the key is what services declare.
-        assert!(
-            std::ptr::eq(op, m.operation(op_name).unwrap()),
-            "{url} resolved to {}",
-            op.name
-        );
+        assert!(std::ptr::eq(op, m.operation(op_name).unwrap()), "{url} resolved to {}", op.name);
         let decoded = decode(m, protocol, op, &req).unwrap_or_else(|e| panic!("{op_name}: {e}"));
         let decoded = decoded.as_object().unwrap();
         let params = case["params"].as_object().unwrap();
         for (k, v) in params {
-            assert!(
-                decoded.get(k).is_some_and(|d| same(d, v)),
-                "{op_name}.{k}: {:?} != {v}",
-                decoded.get(k)
-            );
+            assert!(decoded.get(k).is_some_and(|d| same(d, v)), "{op_name}.{k}: {:?} != {v}", decoded.get(k));
         }
         for k in decoded.keys().filter(|k| !params.contains_key(*k)) {
-            assert!(
-                CLIENT_ADDED.contains(&k.as_str()),
-                "{op_name}: unexpected member {k} = {}",
-                decoded[k]
-            );
+            assert!(CLIENT_ADDED.contains(&k.as_str()), "{op_name}: unexpected member {k} = {}", decoded[k]);
         }
     }
 }
 
 #[test]
 fn rest_json_requests_from_botocore_decode_to_their_parameters() {
-    check_requests(
-        include_str!("../../tests/fixtures/requests_rest_json.json"),
-        Protocol::RestJson1,
-    );
+    check_requests(include_str!("../../tests/fixtures/requests_rest_json.json"), Protocol::RestJson1);
 }
 
 #[test]
 fn rest_xml_requests_from_botocore_decode_to_their_parameters() {
-    check_requests(
-        include_str!("../../tests/fixtures/requests_rest_xml.json"),
-        Protocol::RestXml,
-    );
+    check_requests(include_str!("../../tests/fixtures/requests_rest_xml.json"), Protocol::RestXml);
 }
 
 #[test]
 fn cbor_requests_from_botocore_decode_to_their_parameters() {
-    check_requests(
-        include_str!("../../tests/fixtures/requests_cbor.json"),
-        Protocol::RpcV2Cbor,
-    );
+    check_requests(include_str!("../../tests/fixtures/requests_cbor.json"), Protocol::RpcV2Cbor);
 }
 
 /// The outputs and errors `responses.json` holds, each with what botocore must parse.
@@ -137,11 +97,7 @@ fn sample_responses() -> Vec<Value> {
             json!({"StatusCode": 200, "ExecutedVersion": "$LATEST", "LogResult": "bG9n", "Payload": BASE64.encode(b"{\"ok\":true}")}),
         ),
         ("lambda", "DeleteFunction", json!({"StatusCode": 204})),
-        (
-            "scheduler",
-            "GetSchedule",
-            json!({"Name": "n", "CreationDate": t, "FlexibleTimeWindow": {"Mode": "OFF"}}),
-        ),
+        ("scheduler", "GetSchedule", json!({"Name": "n", "CreationDate": t, "FlexibleTimeWindow": {"Mode": "OFF"}})),
         (
             "s3",
             "ListBuckets",
@@ -159,11 +115,7 @@ fn sample_responses() -> Vec<Value> {
                 "CommonPrefixes": [{"Prefix": "p/d/"}]
             }),
         ),
-        (
-            "s3",
-            "GetBucketLocation",
-            json!({"LocationConstraint": "eu-west-1"}),
-        ),
+        ("s3", "GetBucketLocation", json!({"LocationConstraint": "eu-west-1"})),
         ("s3", "GetBucketVersioning", json!({"Status": "Enabled"})),
         (
             "s3",
@@ -178,11 +130,7 @@ fn sample_responses() -> Vec<Value> {
             "DeleteObjects",
             json!({"Deleted": [{"Key": "a"}], "Errors": [{"Key": "b", "Code": "AccessDenied", "Message": "no"}]}),
         ),
-        (
-            "s3",
-            "CreateMultipartUpload",
-            json!({"Bucket": "b", "Key": "k", "UploadId": "u"}),
-        ),
+        ("s3", "CreateMultipartUpload", json!({"Bucket": "b", "Key": "k", "UploadId": "u"})),
         (
             "s3",
             "GetObject",
@@ -191,16 +139,8 @@ fn sample_responses() -> Vec<Value> {
                 "LastModified": 1_706_702_400.0, "Metadata": {"owner": "alice"}, "ContentRange": "bytes 0-4/10"
             }),
         ),
-        (
-            "s3",
-            "CopyObject",
-            json!({"CopyObjectResult": {"ETag": "\"e\"", "LastModified": t}, "VersionId": "v"}),
-        ),
-        (
-            "s3",
-            "PutObject",
-            json!({"ETag": "\"e\"", "VersionId": "v"}),
-        ),
+        ("s3", "CopyObject", json!({"CopyObjectResult": {"ETag": "\"e\"", "LastModified": t}, "VersionId": "v"})),
+        ("s3", "PutObject", json!({"ETag": "\"e\"", "VersionId": "v"})),
         (
             "cloudfront",
             "GetDistribution",
@@ -223,61 +163,27 @@ fn sample_responses() -> Vec<Value> {
         ("cloudwatch", "PutMetricData", json!({})),
     ];
     let errors = [
-        (
-            "lambda",
-            AwsError::new(404, "ResourceNotFoundException", "Function not found: f"),
-        ),
+        ("lambda", AwsError::new(404, "ResourceNotFoundException", "Function not found: f")),
         ("lambda", AwsError::new(500, "ServiceException", "boom")),
-        (
-            "scheduler",
-            AwsError::new(409, "ConflictException", "exists"),
-        ),
-        (
-            "s3",
-            AwsError::new(404, "NoSuchKey", "The specified key does not exist.")
-                .with_field("Key", "a/b"),
-        ),
-        (
-            "cloudfront",
-            AwsError::new(
-                404,
-                "NoSuchDistribution",
-                "The specified distribution does not exist.",
-            ),
-        ),
-        (
-            "cloudwatch",
-            AwsError::new(404, "ResourceNotFound", "no alarm").with_fault(Fault::Sender),
-        ),
+        ("scheduler", AwsError::new(409, "ConflictException", "exists")),
+        ("s3", AwsError::new(404, "NoSuchKey", "The specified key does not exist.").with_field("Key", "a/b")),
+        ("cloudfront", AwsError::new(404, "NoSuchDistribution", "The specified distribution does not exist.")),
+        ("cloudwatch", AwsError::new(404, "ResourceNotFound", "no alarm").with_fault(Fault::Sender)),
     ];
     let mut cases = Vec::new();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
     for (service, op_name, output) in outputs {
         let m = model(service).unwrap();
         let protocol = m.default_protocol();
         let op = m.operation(op_name).unwrap();
         let resp = encode(m, protocol, op, &output, "req-1").unwrap();
-        cases.push(response_case(
-            &rt,
-            service,
-            op_name,
-            json!({"output": output}),
-            resp,
-        ));
+        cases.push(response_case(&rt, service, op_name, json!({"output": output}), resp));
     }
     for (service, err) in errors {
         let m = model(service).unwrap();
         let resp = encode_error(Some(m), m.default_protocol(), &err, "req-1", &Method::GET);
         let expected = json!({"code": err.code, "message": err.message, "status": err.status});
-        cases.push(response_case(
-            &rt,
-            service,
-            "",
-            json!({"error": expected}),
-            resp,
-        ));
+        cases.push(response_case(&rt, service, "", json!({"error": expected}), resp));
     }
     cases
 }
@@ -291,11 +197,8 @@ fn response_case(
 ) -> Value {
     let (parts, body) = resp.into_parts();
     let body = rt.block_on(body.collect()).unwrap().to_bytes();
-    let headers: serde_json::Map<String, Value> = parts
-        .headers
-        .iter()
-        .map(|(k, v)| (k.to_string(), json!(v.to_str().unwrap())))
-        .collect();
+    let headers: serde_json::Map<String, Value> =
+        parts.headers.iter().map(|(k, v)| (k.to_string(), json!(v.to_str().unwrap()))).collect();
     let mut case = json!({
         "service": service,
         "operation": operation,
@@ -306,9 +209,7 @@ fn response_case(
     if let Ok(text) = std::str::from_utf8(&body) {
         case["body_text"] = json!(text);
     }
-    case.as_object_mut()
-        .unwrap()
-        .extend(expected.as_object().unwrap().clone());
+    case.as_object_mut().unwrap().extend(expected.as_object().unwrap().clone());
     case
 }
 
@@ -317,16 +218,12 @@ fn response_case(
 #[test]
 fn responses_match_the_checked_fixture() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/responses.json");
-    let actual =
-        serde_json::to_string_pretty(&json!({"cases": sample_responses()})).unwrap() + "\n";
+    let actual = serde_json::to_string_pretty(&json!({"cases": sample_responses()})).unwrap() + "\n";
     if std::env::var_os("BRUME_UPDATE_FIXTURES").is_some() {
         std::fs::write(path, &actual).unwrap();
     }
     let expected = std::fs::read_to_string(path).unwrap();
-    assert!(
-        expected == actual,
-        "responses.json is stale: rerun with BRUME_UPDATE_FIXTURES=1 and parse_check.py"
-    );
+    assert!(expected == actual, "responses.json is stale: rerun with BRUME_UPDATE_FIXTURES=1 and parse_check.py");
 }
 
 #[test]
@@ -343,16 +240,10 @@ fn s3_documents_have_the_namespace_and_root_aws_writes() {
     assert!(text("GetBucketLocation").ends_with(
         "<LocationConstraint xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">eu-west-1</LocationConstraint>"
     ));
-    assert!(
-        text("CopyObject")
-            .contains("<CopyObjectResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><ETag>")
-    );
+    assert!(text("CopyObject").contains("<CopyObjectResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><ETag>"));
     assert_eq!(text("GetObject"), "hello");
     assert_eq!(text("PutObject"), "");
-    let err = cases
-        .iter()
-        .find(|c| c["service"] == "s3" && c["operation"] == "")
-        .unwrap();
+    let err = cases.iter().find(|c| c["service"] == "s3" && c["operation"] == "").unwrap();
     assert_eq!(
         err["body_text"],
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message><Key>a/b</Key><RequestId>req-1</RequestId><HostId>req-1</HostId></Error>"

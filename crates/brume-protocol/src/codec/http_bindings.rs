@@ -26,9 +26,7 @@ use crate::model::{Location, MemberRef, Operation, Protocol, ServiceModel, Shape
 
 /// The request's query parameters, decoded, in order.
 pub(super) fn query_params(req: &Request) -> Vec<(String, String)> {
-    form_urlencoded::parse(req.uri.query().unwrap_or("").as_bytes())
-        .into_owned()
-        .collect()
+    form_urlencoded::parse(req.uri.query().unwrap_or("").as_bytes()).into_owned().collect()
 }
 
 /// The labels of path template `template` bound from the raw request `path`, or `None`
@@ -80,13 +78,10 @@ fn percent_decoded(s: &str) -> String {
 /// The literal query parts of a request URI template: `uploads` or `list-type=2`.
 fn template_query(template: &str) -> impl Iterator<Item = (&str, Option<&str>)> {
     let query = template.split_once('?').map(|(_, q)| q).unwrap_or("");
-    query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| match p.split_once('=') {
-            Some((k, v)) => (k, Some(v)),
-            None => (p, None),
-        })
+    query.split('&').filter(|p| !p.is_empty()).map(|p| match p.split_once('=') {
+        Some((k, v)) => (k, Some(v)),
+        None => (p, None),
+    })
 }
 
 fn template_path(template: &str) -> &str {
@@ -119,17 +114,12 @@ pub(super) fn resolve(
         let mut literal_query = 0;
         let query_ok = template_query(template).all(|(k, v)| {
             literal_query += 1;
-            query
-                .iter()
-                .any(|(qk, qv)| qk == k && v.is_none_or(|v| v == qv))
+            query.iter().any(|(qk, qv)| qk == k && v.is_none_or(|v| v == qv))
         });
         if !query_ok {
             continue;
         }
-        let literal_path = tpath
-            .split('/')
-            .filter(|s| !s.is_empty() && !s.starts_with('{'))
-            .count();
+        let literal_path = tpath.split('/').filter(|s| !s.is_empty() && !s.starts_with('{')).count();
         let greedy = tpath.contains("+}");
         let bound = bound_members(model, op, req, &query);
         let score = (
@@ -152,16 +142,10 @@ pub(super) fn resolve(
         }
     }
     best.map(|(_, op)| op).ok_or_else(|| match protocol {
-        Protocol::RestXml => AwsError::new(
-            405,
-            "MethodNotAllowed",
-            "The specified method is not allowed against this resource.",
-        ),
-        _ => AwsError::new(
-            404,
-            "UnknownOperationException",
-            format!("No operation matches {} {path}", req.method),
-        ),
+        Protocol::RestXml => {
+            AwsError::new(405, "MethodNotAllowed", "The specified method is not allowed against this resource.")
+        }
+        _ => AwsError::new(404, "UnknownOperationException", format!("No operation matches {} {path}", req.method)),
     })
 }
 
@@ -173,12 +157,7 @@ struct Bound {
     optional: usize,
 }
 
-fn bound_members(
-    model: &ServiceModel,
-    op: &Operation,
-    req: &Request,
-    query: &[(String, String)],
-) -> Bound {
+fn bound_members(model: &ServiceModel, op: &Operation, req: &Request, query: &[(String, String)]) -> Bound {
     let Some(input) = &op.input else {
         return Bound::default();
     };
@@ -225,12 +204,10 @@ pub(super) fn decode(
                 Some((_, text)) => xml_read::scalar(model, m, text).map_err(bad)?,
                 None => continue,
             },
-            Location::Querystring => {
-                match query_member(model, m, wire, shape, template, &query).map_err(bad)? {
-                    Some(v) => v,
-                    None => continue,
-                }
-            }
+            Location::Querystring => match query_member(model, m, wire, shape, template, &query).map_err(bad)? {
+                Some(v) => v,
+                None => continue,
+            },
             Location::Header => match header_member(model, m, wire, req.headers).map_err(bad)? {
                 Some(v) => v,
                 None => continue,
@@ -295,9 +272,7 @@ fn query_member(
             let mut map = Map::new();
             for (k, v) in query.iter().filter(|(k, _)| !bound(k)) {
                 if multi {
-                    let list = map
-                        .entry(k.clone())
-                        .or_insert_with(|| Value::Array(Vec::new()));
+                    let list = map.entry(k.clone()).or_insert_with(|| Value::Array(Vec::new()));
                     if let Value::Array(items) = list {
                         items.push(Value::String(v.clone()));
                     }
@@ -340,12 +315,7 @@ fn header_member(
 
 /// Writes the output members bound to headers into `headers`; returns the status code a
 /// `statusCode` member sets, if any.
-pub(super) fn encode(
-    model: &ServiceModel,
-    shape_name: &str,
-    value: &Value,
-    headers: &mut HeaderMap,
-) -> Option<u16> {
+pub(super) fn encode(model: &ServiceModel, shape_name: &str, value: &Value, headers: &mut HeaderMap) -> Option<u16> {
     let shape = model.shape(shape_name);
     let obj = value.as_object()?;
     let mut status = None;
@@ -359,15 +329,10 @@ pub(super) fn encode(
             Location::Header => {
                 let text = match (member_shape.kind, v) {
                     (ShapeType::List, Value::Array(items)) => {
-                        let item = member_shape
-                            .member
-                            .as_deref()
-                            .expect("list shapes have a member");
+                        let item = member_shape.member.as_deref().expect("list shapes have a member");
                         let texts: Vec<String> = items
                             .iter()
-                            .filter_map(|i| {
-                                scalar_text(model.shape(&item.shape), Some(item), i, Format::Rfc822)
-                            })
+                            .filter_map(|i| scalar_text(model.shape(&item.shape), Some(item), i, Format::Rfc822))
                             .collect();
                         Some(texts.join(","))
                     }
@@ -398,10 +363,7 @@ fn insert_header(headers: &mut HeaderMap, name: &str, text: &str) {
         }
         // A value no HTTP header can carry (a line break in user metadata) is dropped
         // rather than failing the whole response.
-        _ => tracing::warn!(
-            header = name,
-            "output header value is not valid in HTTP; dropped"
-        ),
+        _ => tracing::warn!(header = name, "output header value is not valid in HTTP; dropped"),
     }
 }
 
@@ -411,38 +373,21 @@ mod tests {
     use crate::model::model;
     use http::{Method, Uri};
 
-    fn op_for(
-        service: &str,
-        method: &str,
-        uri: &str,
-        headers: &[(&str, &str)],
-    ) -> Result<&'static str, AwsError> {
+    fn op_for(service: &str, method: &str, uri: &str, headers: &[(&str, &str)]) -> Result<&'static str, AwsError> {
         let m = model(service).unwrap();
         let method = Method::from_bytes(method.as_bytes()).unwrap();
         let uri: Uri = uri.parse().unwrap();
         let mut map = HeaderMap::new();
         for (k, v) in headers {
-            map.insert(
-                HeaderName::try_from(*k).unwrap(),
-                HeaderValue::from_str(v).unwrap(),
-            );
+            map.insert(HeaderName::try_from(*k).unwrap(), HeaderValue::from_str(v).unwrap());
         }
-        let req = Request {
-            method: &method,
-            uri: &uri,
-            headers: &map,
-            body: b"",
-        };
+        let req = Request { method: &method, uri: &uri, headers: &map, body: b"" };
         let protocol = m.default_protocol();
         resolve(m, protocol, &req).map(|op| op.name.as_str())
     }
 
     fn check(service: &str, method: &str, uri: &str, expected: &str) {
-        assert_eq!(
-            op_for(service, method, uri, &[]).unwrap(),
-            expected,
-            "{method} {uri}"
-        );
+        assert_eq!(op_for(service, method, uri, &[]).unwrap(), expected, "{method} {uri}");
     }
 
     #[test]
@@ -465,64 +410,24 @@ mod tests {
         check("s3", "DELETE", "/b/k?uploadId=u", "AbortMultipartUpload");
         check("s3", "DELETE", "/b/k", "DeleteObject");
         check("s3", "POST", "/b?delete", "DeleteObjects");
-        check(
-            "s3",
-            "PUT",
-            "/b?lifecycle",
-            "PutBucketLifecycleConfiguration",
-        );
-        check(
-            "s3",
-            "GET",
-            "/b?notification",
-            "GetBucketNotificationConfiguration",
-        );
+        check("s3", "PUT", "/b?lifecycle", "PutBucketLifecycleConfiguration");
+        check("s3", "GET", "/b?notification", "GetBucketNotificationConfiguration");
+        assert_eq!(op_for("s3", "PUT", "/b/k", &[("x-amz-copy-source", "/a/b")]).unwrap(), "CopyObject");
         assert_eq!(
-            op_for("s3", "PUT", "/b/k", &[("x-amz-copy-source", "/a/b")]).unwrap(),
-            "CopyObject"
-        );
-        assert_eq!(
-            op_for(
-                "s3",
-                "PUT",
-                "/b/k?partNumber=1&uploadId=u",
-                &[("x-amz-copy-source", "/a/b")]
-            )
-            .unwrap(),
+            op_for("s3", "PUT", "/b/k?partNumber=1&uploadId=u", &[("x-amz-copy-source", "/a/b")]).unwrap(),
             "UploadPartCopy"
         );
-        assert_eq!(
-            op_for("s3", "PATCH", "/b", &[]).unwrap_err().code,
-            "MethodNotAllowed"
-        );
+        assert_eq!(op_for("s3", "PATCH", "/b", &[]).unwrap_err().code, "MethodNotAllowed");
     }
 
     #[test]
     fn lambda_routes_match_literal_segments() {
         check("lambda", "GET", "/2015-03-31/functions/", "ListFunctions");
         check("lambda", "GET", "/2015-03-31/functions/f", "GetFunction");
-        check(
-            "lambda",
-            "GET",
-            "/2015-03-31/functions/f/configuration",
-            "GetFunctionConfiguration",
-        );
-        check(
-            "lambda",
-            "POST",
-            "/2015-03-31/functions/f/invocations",
-            "Invoke",
-        );
-        check(
-            "lambda",
-            "GET",
-            "/2018-10-31/layers/l/versions/3",
-            "GetLayerVersion",
-        );
-        assert_eq!(
-            op_for("lambda", "GET", "/nowhere", &[]).unwrap_err().code,
-            "UnknownOperationException"
-        );
+        check("lambda", "GET", "/2015-03-31/functions/f/configuration", "GetFunctionConfiguration");
+        check("lambda", "POST", "/2015-03-31/functions/f/invocations", "Invoke");
+        check("lambda", "GET", "/2018-10-31/layers/l/versions/3", "GetLayerVersion");
+        assert_eq!(op_for("lambda", "GET", "/nowhere", &[]).unwrap_err().code, "UnknownOperationException");
     }
 
     #[test]
@@ -531,10 +436,7 @@ mod tests {
             match_path("/{Bucket}/{Key+}", "/b/a%20b/c/"),
             Some(vec![("Bucket", "b".into()), ("Key", "a b/c/".into())])
         );
-        assert_eq!(
-            match_path("/{Bucket}", "/b/"),
-            Some(vec![("Bucket", "b".into())])
-        );
+        assert_eq!(match_path("/{Bucket}", "/b/"), Some(vec![("Bucket", "b".into())]));
         assert_eq!(match_path("/{Bucket}", "/b/c"), None);
         assert_eq!(match_path("/{Bucket}/{Key+}", "/b/"), None);
         assert_eq!(match_path("/", "/"), Some(vec![]));
@@ -557,10 +459,7 @@ mod tests {
         assert_eq!(headers.len(), 5);
         let lambda = model("lambda").unwrap();
         let out = serde_json::json!({"StatusCode": 202, "ExecutedVersion": "$LATEST"});
-        assert_eq!(
-            encode(lambda, "InvocationResponse", &out, &mut headers),
-            Some(202)
-        );
+        assert_eq!(encode(lambda, "InvocationResponse", &out, &mut headers), Some(202));
         assert_eq!(headers["x-amz-executed-version"], "$LATEST");
     }
 }

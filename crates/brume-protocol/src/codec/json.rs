@@ -13,35 +13,24 @@ use super::timestamp::{self, Format};
 use super::{Request, ResponseBody, response, serialization_error, wire_code};
 use crate::model::{Operation, Protocol, ServiceModel, ShapeType};
 
-pub(super) fn resolve(
-    model: &'static ServiceModel,
-    req: &Request,
-) -> Result<&'static Operation, AwsError> {
+pub(super) fn resolve(model: &'static ServiceModel, req: &Request) -> Result<&'static Operation, AwsError> {
     let target = req.header("x-amz-target").unwrap_or("");
     let op = target.rsplit_once('.').map(|(_, op)| op).unwrap_or(target);
     model.operation(op).ok_or_else(|| {
         AwsError::new(
             400,
             "UnknownOperationException",
-            format!(
-                "Operation {op} is not known to {}",
-                model.metadata.service_id
-            ),
+            format!("Operation {op} is not known to {}", model.metadata.service_id),
         )
     })
 }
 
-pub(super) fn decode(
-    model: &ServiceModel,
-    op: &Operation,
-    req: &Request,
-) -> Result<Value, AwsError> {
+pub(super) fn decode(model: &ServiceModel, op: &Operation, req: &Request) -> Result<Value, AwsError> {
     let protocol = model.default_protocol();
     let body: Value = if req.body.iter().all(u8::is_ascii_whitespace) {
         Value::Object(Map::new())
     } else {
-        serde_json::from_slice(req.body)
-            .map_err(|e| serialization_error(protocol, format!("Malformed JSON: {e}")))?
+        serde_json::from_slice(req.body).map_err(|e| serialization_error(protocol, format!("Malformed JSON: {e}")))?
     };
     match &op.input {
         Some(input) => to_canonical(model, &input.shape, body, protocol),
@@ -58,12 +47,8 @@ pub(crate) fn to_canonical(
     protocol: Protocol,
 ) -> Result<Value, AwsError> {
     let shape = model.shape(shape_name);
-    let mismatch = |what: &str| {
-        serialization_error(
-            protocol,
-            format!("Unexpected value for a {what} of shape {shape_name}"),
-        )
-    };
+    let mismatch =
+        |what: &str| serialization_error(protocol, format!("Unexpected value for a {what} of shape {shape_name}"));
     if value.is_null() {
         return Ok(Value::Null);
     }
@@ -77,9 +62,10 @@ pub(crate) fn to_canonical(
             for (k, v) in obj {
                 // Body keys are the members' `locationName` where they have one. Unknown
                 // members are ignored, as AWS's front ends do for forward compatibility.
-                let member = shape.members.iter().find(|(name, m)| {
-                    m.location.is_none() && m.location_name.as_deref().unwrap_or(name) == k
-                });
+                let member = shape
+                    .members
+                    .iter()
+                    .find(|(name, m)| m.location.is_none() && m.location_name.as_deref().unwrap_or(name) == k);
                 if let Some((name, m)) = member {
                     let v = to_canonical(model, &m.shape, v, protocol)?;
                     if !v.is_null() {
@@ -93,17 +79,8 @@ pub(crate) fn to_canonical(
             let Value::Array(items) = value else {
                 return Err(mismatch("list"));
             };
-            let item = &shape
-                .member
-                .as_ref()
-                .expect("list shapes have a member")
-                .shape;
-            Value::Array(
-                items
-                    .into_iter()
-                    .map(|v| to_canonical(model, item, v, protocol))
-                    .collect::<Result<_, _>>()?,
-            )
+            let item = &shape.member.as_ref().expect("list shapes have a member").shape;
+            Value::Array(items.into_iter().map(|v| to_canonical(model, item, v, protocol)).collect::<Result<_, _>>()?)
         }
         ShapeType::Map => {
             let Value::Object(obj) = value else {
@@ -170,25 +147,12 @@ pub(crate) fn from_canonical(model: &ServiceModel, shape_name: &str, value: &Val
             Value::Object(out)
         }
         (ShapeType::List, Value::Array(items)) => {
-            let item = &shape
-                .member
-                .as_ref()
-                .expect("list shapes have a member")
-                .shape;
-            Value::Array(
-                items
-                    .iter()
-                    .map(|v| from_canonical(model, item, v))
-                    .collect(),
-            )
+            let item = &shape.member.as_ref().expect("list shapes have a member").shape;
+            Value::Array(items.iter().map(|v| from_canonical(model, item, v)).collect())
         }
         (ShapeType::Map, Value::Object(obj)) => {
             let vs = &shape.value.as_ref().expect("map shapes have a value").shape;
-            Value::Object(
-                obj.iter()
-                    .map(|(k, v)| (k.clone(), from_canonical(model, vs, v)))
-                    .collect(),
-            )
+            Value::Object(obj.iter().map(|(k, v)| (k.clone(), from_canonical(model, vs, v))).collect())
         }
         (ShapeType::Timestamp, Value::Number(n)) => {
             match Format::from_trait(shape.timestamp_format.as_deref(), Format::UnixTimestamp) {
@@ -210,19 +174,11 @@ pub(super) fn encode(
         Some(o) => from_canonical(model, &o.shape, output),
         None => Value::Object(Map::new()),
     };
-    Ok(response(
-        200,
-        content_type(protocol),
-        serde_json::to_vec(&body).map_err(|_| AwsError::internal())?,
-    ))
+    Ok(response(200, content_type(protocol), serde_json::to_vec(&body).map_err(|_| AwsError::internal())?))
 }
 
 fn content_type(protocol: Protocol) -> &'static str {
-    if protocol == Protocol::AwsJson1_1 {
-        "application/x-amz-json-1.1"
-    } else {
-        "application/x-amz-json-1.0"
-    }
+    if protocol == Protocol::AwsJson1_1 { "application/x-amz-json-1.1" } else { "application/x-amz-json-1.0" }
 }
 
 /// The namespace some services put before `#` in `__type`; clients read the part after it.
@@ -254,24 +210,14 @@ pub(super) fn encode_error(
         None => err.code.to_string(),
     };
     body.insert("__type".into(), Value::String(ty));
-    body.insert(
-        message_key(model, &err.code).into(),
-        Value::String(err.message.clone()),
-    );
+    body.insert(message_key(model, &err.code).into(), Value::String(err.message.clone()));
     for (k, v) in &err.fields {
         body.insert(k.clone(), Value::String(v.clone()));
     }
-    let mut resp = response(
-        err.status,
-        content_type(protocol),
-        serde_json::to_vec(&Value::Object(body)).unwrap_or_default(),
-    );
+    let mut resp =
+        response(err.status, content_type(protocol), serde_json::to_vec(&Value::Object(body)).unwrap_or_default());
     if model.is_some_and(|m| m.metadata.aws_query_compatible.is_some()) {
-        let fault = if err.fault == brume_core::Fault::Sender {
-            "Sender"
-        } else {
-            "Receiver"
-        };
+        let fault = if err.fault == brume_core::Fault::Sender { "Sender" } else { "Receiver" };
         if let Ok(v) = http::HeaderValue::from_str(&format!("{};{fault}", wire_code(model, err))) {
             resp.headers_mut().insert("x-amzn-query-error", v);
         }
@@ -288,41 +234,19 @@ mod tests {
     #[test]
     fn type_errors_are_serialization_exceptions() {
         let m = model("dynamodb").unwrap();
-        let err = to_canonical(
-            m,
-            "ListTablesInput",
-            json!({"Limit": "ten"}),
-            Protocol::AwsJson1_0,
-        )
-        .unwrap_err();
+        let err = to_canonical(m, "ListTablesInput", json!({"Limit": "ten"}), Protocol::AwsJson1_0).unwrap_err();
         assert_eq!(err.code, "SerializationException");
-        let ok = to_canonical(
-            m,
-            "ListTablesInput",
-            json!({"Limit": 10, "Unknown": 1}),
-            Protocol::AwsJson1_0,
-        )
-        .unwrap();
+        let ok = to_canonical(m, "ListTablesInput", json!({"Limit": 10, "Unknown": 1}), Protocol::AwsJson1_0).unwrap();
         assert_eq!(ok, json!({"Limit": 10}));
     }
 
     #[test]
     fn iso_timestamps_become_epoch_seconds() {
         let m = model("logs").unwrap();
-        let v = to_canonical(
-            m,
-            "CreateExportTaskRequest",
-            json!({"from": 5, "to": 6}),
-            Protocol::AwsJson1_1,
-        )
-        .unwrap();
+        let v = to_canonical(m, "CreateExportTaskRequest", json!({"from": 5, "to": 6}), Protocol::AwsJson1_1).unwrap();
         assert_eq!(v, json!({"from": 5, "to": 6}));
         let m = model("stepfunctions").unwrap();
-        let out = from_canonical(
-            m,
-            "DescribeExecutionOutput",
-            &json!({"startDate": 1.5, "status": "RUNNING", "x": 1}),
-        );
+        let out = from_canonical(m, "DescribeExecutionOutput", &json!({"startDate": 1.5, "status": "RUNNING", "x": 1}));
         assert_eq!(out, json!({"status": "RUNNING", "startDate": 1.5}));
     }
 }

@@ -37,9 +37,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub type ResponseBody = UnsyncBoxBody<Bytes, BoxError>;
 
 pub fn full_body(bytes: impl Into<Bytes>) -> ResponseBody {
-    Full::new(bytes.into())
-        .map_err(|never| match never {})
-        .boxed_unsync()
+    Full::new(bytes.into()).map_err(|never| match never {}).boxed_unsync()
 }
 
 /// A request as the codecs read it: the head, and the body when it was buffered.
@@ -65,11 +63,7 @@ pub fn detect_protocol(model: &ServiceModel, req: &Request) -> Protocol {
     } else if content_type.starts_with("application/x-www-form-urlencoded") {
         Some(Protocol::AwsQuery)
     } else if req.header("x-amz-target").is_some() {
-        if content_type.contains("1.1") {
-            Some(Protocol::AwsJson1_1)
-        } else {
-            Some(Protocol::AwsJson1_0)
-        }
+        if content_type.contains("1.1") { Some(Protocol::AwsJson1_1) } else { Some(Protocol::AwsJson1_0) }
     } else {
         None
     };
@@ -77,10 +71,7 @@ pub fn detect_protocol(model: &ServiceModel, req: &Request) -> Protocol {
         Some(p) if model.accepts(p) => p,
         // An awsJson service's own version wins when the client's content type is loose.
         Some(Protocol::AwsJson1_0 | Protocol::AwsJson1_1)
-            if matches!(
-                model.default_protocol(),
-                Protocol::AwsJson1_0 | Protocol::AwsJson1_1
-            ) =>
+            if matches!(model.default_protocol(), Protocol::AwsJson1_0 | Protocol::AwsJson1_1) =>
         {
             model.default_protocol()
         }
@@ -105,12 +96,7 @@ pub fn resolve(
 
 /// The canonical input value of `op` read from `req`, with the model's required members
 /// checked.
-pub fn decode(
-    model: &ServiceModel,
-    protocol: Protocol,
-    op: &Operation,
-    req: &Request,
-) -> Result<Value, AwsError> {
+pub fn decode(model: &ServiceModel, protocol: Protocol, op: &Operation, req: &Request) -> Result<Value, AwsError> {
     let value = match protocol {
         Protocol::AwsJson1_0 | Protocol::AwsJson1_1 => json::decode(model, op, req)?,
         Protocol::AwsQuery => query::decode(model, op, req)?,
@@ -160,13 +146,9 @@ pub fn encode_error(
         Protocol::RestXml => rest_xml::encode_error(model, err, request_id),
         Protocol::RpcV2Cbor => cbor::encode_error(model, err),
     };
-    *resp.status_mut() =
-        StatusCode::from_u16(err.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    *resp.status_mut() = StatusCode::from_u16(err.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     for (k, v) in &err.headers {
-        if let (Ok(name), Ok(value)) = (
-            http::HeaderName::try_from(k.as_str()),
-            HeaderValue::try_from(v.as_str()),
-        ) {
+        if let (Ok(name), Ok(value)) = (http::HeaderName::try_from(k.as_str()), HeaderValue::try_from(v.as_str())) {
             resp.headers_mut().insert(name, value);
         }
     }
@@ -190,11 +172,7 @@ fn add_request_id(headers: &mut HeaderMap, protocol: Protocol, request_id: &str)
 }
 
 /// A response with a body and content type.
-pub(crate) fn response(
-    status: u16,
-    content_type: &str,
-    body: impl Into<Bytes>,
-) -> Response<ResponseBody> {
+pub(crate) fn response(status: u16, content_type: &str, body: impl Into<Bytes>) -> Response<ResponseBody> {
     let mut resp = Response::new(full_body(body));
     *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
     if let Ok(ct) = HeaderValue::from_str(content_type) {
@@ -206,10 +184,7 @@ pub(crate) fn response(
 /// The wire code of an error: the awsQuery-compatible code the model declares for the
 /// error shape when there is one, the shape name otherwise.
 pub(crate) fn wire_code<'a>(model: Option<&'a ServiceModel>, err: &'a AwsError) -> &'a str {
-    model
-        .and_then(|m| m.error_trait(&err.code))
-        .and_then(|e| e.code.as_deref())
-        .unwrap_or(&err.code)
+    model.and_then(|m| m.error_trait(&err.code)).and_then(|e| e.code.as_deref()).unwrap_or(&err.code)
 }
 
 /// A deserialization failure of the request, reported as AWS does for each protocol family.

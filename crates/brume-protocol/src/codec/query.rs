@@ -25,10 +25,7 @@ fn params(req: &Request) -> Params {
     out
 }
 
-pub(super) fn resolve(
-    model: &'static ServiceModel,
-    req: &Request,
-) -> Result<&'static Operation, AwsError> {
+pub(super) fn resolve(model: &'static ServiceModel, req: &Request) -> Result<&'static Operation, AwsError> {
     let params = params(req);
     let Some(action) = params.get("Action") else {
         return Err(AwsError::new(400, "MissingAction", "Missing Action"));
@@ -37,19 +34,12 @@ pub(super) fn resolve(
         AwsError::new(
             400,
             "InvalidAction",
-            format!(
-                "Could not find operation {action} for version {}",
-                model.metadata.api_version
-            ),
+            format!("Could not find operation {action} for version {}", model.metadata.api_version),
         )
     })
 }
 
-pub(super) fn decode(
-    model: &ServiceModel,
-    op: &Operation,
-    req: &Request,
-) -> Result<Value, AwsError> {
+pub(super) fn decode(model: &ServiceModel, op: &Operation, req: &Request) -> Result<Value, AwsError> {
     let params = params(req);
     Ok(match &op.input {
         Some(input) => structure(model, &input.shape, "", &params)?,
@@ -58,19 +48,10 @@ pub(super) fn decode(
 }
 
 fn join(prefix: &str, name: &str) -> String {
-    if prefix.is_empty() {
-        name.to_string()
-    } else {
-        format!("{prefix}.{name}")
-    }
+    if prefix.is_empty() { name.to_string() } else { format!("{prefix}.{name}") }
 }
 
-fn structure(
-    model: &ServiceModel,
-    shape_name: &str,
-    prefix: &str,
-    params: &Params,
-) -> Result<Value, AwsError> {
+fn structure(model: &ServiceModel, shape_name: &str, prefix: &str, params: &Params) -> Result<Value, AwsError> {
     let shape = model.shape(shape_name);
     let mut out = Map::new();
     for (name, m) in shape.members.iter() {
@@ -95,19 +76,11 @@ fn indexes(prefix: &str, params: &Params) -> BTreeSet<u32> {
 fn has_prefix(prefix: &str, params: &Params) -> bool {
     params.contains_key(prefix) || !indexes(prefix, params).is_empty() || {
         let start = format!("{prefix}.");
-        params
-            .range(start.clone()..)
-            .next()
-            .is_some_and(|(k, _)| k.starts_with(&start))
+        params.range(start.clone()..).next().is_some_and(|(k, _)| k.starts_with(&start))
     }
 }
 
-fn member(
-    model: &ServiceModel,
-    m: &MemberRef,
-    key: &str,
-    params: &Params,
-) -> Result<Option<Value>, AwsError> {
+fn member(model: &ServiceModel, m: &MemberRef, key: &str, params: &Params) -> Result<Option<Value>, AwsError> {
     let shape = model.shape(&m.shape);
     match shape.kind {
         ShapeType::Structure => {
@@ -145,11 +118,7 @@ fn member(
         ShapeType::Map => {
             let k = shape.key.as_deref().expect("map shapes have a key");
             let v = shape.value.as_deref().expect("map shapes have a value");
-            let entries = if m.flattened || shape.flattened {
-                key.to_string()
-            } else {
-                join(key, "entry")
-            };
+            let entries = if m.flattened || shape.flattened { key.to_string() } else { join(key, "entry") };
             let idx = indexes(&entries, params);
             if idx.is_empty() {
                 return Ok(None);
@@ -157,47 +126,31 @@ fn member(
             let mut out = Map::new();
             for i in idx {
                 let base = format!("{entries}.{i}");
-                let Some(name) =
-                    params.get(&join(&base, k.location_name.as_deref().unwrap_or("key")))
-                else {
+                let Some(name) = params.get(&join(&base, k.location_name.as_deref().unwrap_or("key"))) else {
                     continue;
                 };
-                if let Some(value) = member(
-                    model,
-                    v,
-                    &join(&base, v.location_name.as_deref().unwrap_or("value")),
-                    params,
-                )? {
+                if let Some(value) =
+                    member(model, v, &join(&base, v.location_name.as_deref().unwrap_or("value")), params)?
+                {
                     out.insert(name.clone(), value);
                 }
             }
             Ok(Some(Value::Object(out)))
         }
-        _ => params
-            .get(key)
-            .map(|text| scalar(model, m, key, text))
-            .transpose(),
+        _ => params.get(key).map(|text| scalar(model, m, key, text)).transpose(),
     }
 }
 
 fn scalar(model: &ServiceModel, m: &MemberRef, key: &str, text: &str) -> Result<Value, AwsError> {
     let shape = model.shape(&m.shape);
-    let invalid = || {
-        AwsError::new(
-            400,
-            "MalformedInput",
-            format!("Invalid value for parameter {key}: {text}"),
-        )
-    };
+    let invalid = || AwsError::new(400, "MalformedInput", format!("Invalid value for parameter {key}: {text}"));
     Ok(match shape.kind {
         ShapeType::Boolean => match text {
             "true" => Value::Bool(true),
             "false" => Value::Bool(false),
             _ => return Err(invalid()),
         },
-        ShapeType::Integer | ShapeType::Long => {
-            Value::from(text.parse::<i64>().map_err(|_| invalid())?)
-        }
+        ShapeType::Integer | ShapeType::Long => Value::from(text.parse::<i64>().map_err(|_| invalid())?),
         ShapeType::Float | ShapeType::Double => match text {
             "NaN" | "Infinity" | "-Infinity" => Value::String(text.into()),
             _ => serde_json::Number::from_f64(text.parse::<f64>().map_err(|_| invalid())?)
@@ -211,10 +164,7 @@ fn scalar(model: &ServiceModel, m: &MemberRef, key: &str, text: &str) -> Result<
 
 fn namespace(model: &ServiceModel) -> String {
     model.metadata.xml_namespace.clone().unwrap_or_else(|| {
-        format!(
-            "http://{}.amazonaws.com/doc/{}/",
-            model.metadata.endpoint_prefix, model.metadata.api_version
-        )
+        format!("http://{}.amazonaws.com/doc/{}/", model.metadata.endpoint_prefix, model.metadata.api_version)
     })
 }
 
@@ -230,18 +180,14 @@ pub(super) fn encode(
     xml::escape(&namespace(model), &mut w.out);
     w.out.push_str("\">");
     if let Some(out) = &op.output {
-        let wrapper = out
-            .result_wrapper
-            .clone()
-            .unwrap_or_else(|| format!("{}Result", op.name));
+        let wrapper = out.result_wrapper.clone().unwrap_or_else(|| format!("{}Result", op.name));
         w.out.push_str(&format!("<{wrapper}>"));
         w.members(&out.shape, output);
         w.out.push_str(&format!("</{wrapper}>"));
     }
     w.out.push_str("<ResponseMetadata><RequestId>");
     xml::escape(request_id, &mut w.out);
-    w.out
-        .push_str(&format!("</RequestId></ResponseMetadata></{root}>"));
+    w.out.push_str(&format!("</RequestId></ResponseMetadata></{root}>"));
     Ok(response(200, "text/xml", w.out))
 }
 
@@ -251,16 +197,10 @@ pub(super) fn encode_error(
     request_id: &str,
 ) -> http::Response<ResponseBody> {
     let mut out = String::from("<ErrorResponse xmlns=\"");
-    let ns = model
-        .map(namespace)
-        .unwrap_or_else(|| "https://sts.amazonaws.com/doc/2011-06-15/".into());
+    let ns = model.map(namespace).unwrap_or_else(|| "https://sts.amazonaws.com/doc/2011-06-15/".into());
     xml::escape(&ns, &mut out);
     out.push_str("\"><Error><Type>");
-    out.push_str(if err.fault == brume_core::Fault::Sender {
-        "Sender"
-    } else {
-        "Receiver"
-    });
+    out.push_str(if err.fault == brume_core::Fault::Sender { "Sender" } else { "Receiver" });
     out.push_str("</Type><Code>");
     xml::escape(wire_code(model, err), &mut out);
     out.push_str("</Code><Message>");
@@ -286,12 +226,8 @@ mod tests {
     fn decode_form(service: &str, op: &str, form: &str) -> Value {
         let m = model(service).unwrap();
         let uri: http::Uri = "/".parse().unwrap();
-        let req = Request {
-            method: &http::Method::POST,
-            uri: &uri,
-            headers: &http::HeaderMap::new(),
-            body: form.as_bytes(),
-        };
+        let req =
+            Request { method: &http::Method::POST, uri: &uri, headers: &http::HeaderMap::new(), body: form.as_bytes() };
         decode(m, m.operation(op).unwrap(), &req).unwrap()
     }
 
@@ -312,29 +248,17 @@ mod tests {
             "CreateTopic",
             "Action=CreateTopic&Name=t&Attributes.entry.1.key=DisplayName&Attributes.entry.1.value=d&Tags.member.1.Key=a&Tags.member.1.Value=b",
         );
-        assert_eq!(
-            v,
-            json!({"Name": "t", "Attributes": {"DisplayName": "d"}, "Tags": [{"Key": "a", "Value": "b"}]})
-        );
+        assert_eq!(v, json!({"Name": "t", "Attributes": {"DisplayName": "d"}, "Tags": [{"Key": "a", "Value": "b"}]}));
     }
 
     #[test]
     fn empty_list_and_bad_numbers() {
-        let v = decode_form(
-            "sns",
-            "RemovePermission",
-            "Action=RemovePermission&TopicArn=a&Label=l",
-        );
+        let v = decode_form("sns", "RemovePermission", "Action=RemovePermission&TopicArn=a&Label=l");
         assert_eq!(v, json!({"TopicArn": "a", "Label": "l"}));
         let m = model("sts").unwrap();
         let uri: http::Uri = "/".parse().unwrap();
         let body = b"Action=GetSessionToken&DurationSeconds=many";
-        let req = Request {
-            method: &http::Method::POST,
-            uri: &uri,
-            headers: &http::HeaderMap::new(),
-            body,
-        };
+        let req = Request { method: &http::Method::POST, uri: &uri, headers: &http::HeaderMap::new(), body };
         let err = decode(m, m.operation("GetSessionToken").unwrap(), &req).unwrap_err();
         assert_eq!(err.code, "MalformedInput");
     }
@@ -354,9 +278,7 @@ mod tests {
 
     fn futures_body(resp: http::Response<ResponseBody>) -> String {
         use http_body_util::BodyExt;
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
         let bytes = rt.block_on(resp.into_body().collect()).unwrap().to_bytes();
         String::from_utf8(bytes.to_vec()).unwrap()
     }

@@ -17,18 +17,12 @@ use crate::model::{MemberRef, Operation, Protocol, ServiceModel, ShapeType};
 
 const PROTOCOL: Protocol = Protocol::RestJson1;
 
-pub(super) fn resolve(
-    model: &'static ServiceModel,
-    req: &Request,
-) -> Result<&'static Operation, AwsError> {
+pub(super) fn resolve(model: &'static ServiceModel, req: &Request) -> Result<&'static Operation, AwsError> {
     http_bindings::resolve(model, PROTOCOL, req)
 }
 
 /// The structure member the whole body is bound to, if the shape names one.
-pub(super) fn payload_member<'m>(
-    model: &'m ServiceModel,
-    shape_name: &str,
-) -> Option<(&'m str, &'m MemberRef)> {
+pub(super) fn payload_member<'m>(model: &'m ServiceModel, shape_name: &str) -> Option<(&'m str, &'m MemberRef)> {
     let shape = model.shape(shape_name);
     let name = shape.payload.as_deref()?;
     shape.members.get(name).map(|m| (name, m))
@@ -44,11 +38,7 @@ pub(super) fn raw_payload(model: &ServiceModel, member: &MemberRef, body: &[u8])
 }
 
 /// The raw body of a blob or string payload in the canonical value.
-pub(super) fn raw_body(
-    model: &ServiceModel,
-    member: &MemberRef,
-    value: &Value,
-) -> Result<Bytes, AwsError> {
+pub(super) fn raw_body(model: &ServiceModel, member: &MemberRef, value: &Value) -> Result<Bytes, AwsError> {
     let text = value.as_str().unwrap_or_default();
     match model.shape(&member.shape).kind {
         ShapeType::String => Ok(Bytes::from(text.to_string())),
@@ -59,11 +49,7 @@ pub(super) fn raw_body(
     }
 }
 
-pub(super) fn decode(
-    model: &ServiceModel,
-    op: &Operation,
-    req: &Request,
-) -> Result<Value, AwsError> {
+pub(super) fn decode(model: &ServiceModel, op: &Operation, req: &Request) -> Result<Value, AwsError> {
     let Some(input) = &op.input else {
         return Ok(Value::Object(Map::new()));
     };
@@ -76,21 +62,14 @@ pub(super) fn decode(
             } else if body_is_empty {
                 None
             } else {
-                Some(to_canonical(
-                    model,
-                    &member.shape,
-                    parse_json(req.body)?,
-                    PROTOCOL,
-                )?)
+                Some(to_canonical(model, &member.shape, parse_json(req.body)?, PROTOCOL)?)
             };
             if let Some(v) = value {
                 out.insert(name.to_string(), v);
             }
         }
         None if !body_is_empty => {
-            if let Value::Object(body) =
-                to_canonical(model, &input.shape, parse_json(req.body)?, PROTOCOL)?
-            {
+            if let Value::Object(body) = to_canonical(model, &input.shape, parse_json(req.body)?, PROTOCOL)? {
                 // Bound members win over body keys of the same name.
                 for (k, v) in body {
                     out.entry(k).or_insert(v);
@@ -103,8 +82,7 @@ pub(super) fn decode(
 }
 
 fn parse_json(body: &[u8]) -> Result<Value, AwsError> {
-    serde_json::from_slice(body)
-        .map_err(|e| serialization_error(PROTOCOL, format!("Malformed JSON: {e}")))
+    serde_json::from_slice(body).map_err(|e| serialization_error(PROTOCOL, format!("Malformed JSON: {e}")))
 }
 
 pub(super) fn encode(
@@ -117,24 +95,19 @@ pub(super) fn encode(
         return Ok(response(default_status, "application/json", Bytes::new()));
     };
     let mut headers = http::HeaderMap::new();
-    let status = http_bindings::encode(model, &out_ref.shape, output, &mut headers)
-        .unwrap_or(default_status);
+    let status = http_bindings::encode(model, &out_ref.shape, output, &mut headers).unwrap_or(default_status);
     let (content_type, body) = match payload_member(model, &out_ref.shape) {
         Some((name, member)) => match (model.shape(&member.shape).kind, output.get(name)) {
             (_, None | Some(Value::Null)) => ("application/json", Bytes::new()),
-            (ShapeType::Structure, Some(v)) => (
-                "application/json",
-                json_bytes(&from_canonical(model, &member.shape, v))?,
-            ),
+            (ShapeType::Structure, Some(v)) => {
+                ("application/json", json_bytes(&from_canonical(model, &member.shape, v))?)
+            }
             (ShapeType::String, Some(v)) => ("text/plain", raw_body(model, member, v)?),
             (_, Some(v)) => ("application/octet-stream", raw_body(model, member, v)?),
         },
         // A 204 carries no body; every other structure output is a JSON object.
         None if status == 204 => ("application/json", Bytes::new()),
-        None => (
-            "application/json",
-            json_bytes(&from_canonical(model, &out_ref.shape, output))?,
-        ),
+        None => ("application/json", json_bytes(&from_canonical(model, &out_ref.shape, output))?),
     };
     let mut resp = response(status, content_type, body);
     // A Content-Type member of the output (API Gateway's GetExport) wins over the default.
@@ -145,39 +118,22 @@ pub(super) fn encode(
 }
 
 fn json_bytes(value: &Value) -> Result<Bytes, AwsError> {
-    serde_json::to_vec(value)
-        .map(Bytes::from)
-        .map_err(|_| AwsError::internal())
+    serde_json::to_vec(value).map(Bytes::from).map_err(|_| AwsError::internal())
 }
 
-pub(super) fn encode_error(
-    model: Option<&ServiceModel>,
-    err: &AwsError,
-) -> http::Response<ResponseBody> {
+pub(super) fn encode_error(model: Option<&ServiceModel>, err: &AwsError) -> http::Response<ResponseBody> {
     let mut body = Map::new();
-    body.insert(
-        message_key(model, &err.code).into(),
-        Value::String(err.message.clone()),
-    );
+    body.insert(message_key(model, &err.code).into(), Value::String(err.message.clone()));
     // Lambda's errors say whose fault they are in `Type`, which its error shapes declare.
-    if model.is_some_and(|m| m.metadata.endpoint_prefix == "lambda")
-        && !err.fields.iter().any(|(k, _)| k == "Type")
-    {
-        let ty = if err.fault == Fault::Sender {
-            "User"
-        } else {
-            "Service"
-        };
+    if model.is_some_and(|m| m.metadata.endpoint_prefix == "lambda") && !err.fields.iter().any(|(k, _)| k == "Type") {
+        let ty = if err.fault == Fault::Sender { "User" } else { "Service" };
         body.insert("Type".into(), Value::String(ty.into()));
     }
     for (k, v) in &err.fields {
         body.insert(k.clone(), Value::String(v.clone()));
     }
-    let mut resp = response(
-        err.status,
-        "application/json",
-        serde_json::to_vec(&Value::Object(body)).unwrap_or_default(),
-    );
+    let mut resp =
+        response(err.status, "application/json", serde_json::to_vec(&Value::Object(body)).unwrap_or_default());
     if let Ok(code) = http::HeaderValue::from_str(&err.code) {
         resp.headers_mut().insert("x-amzn-errortype", code);
     }

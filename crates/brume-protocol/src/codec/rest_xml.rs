@@ -21,10 +21,7 @@ const PROTOCOL: Protocol = Protocol::RestXml;
 const XML_DECL: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
 const S3_NAMESPACE: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
 
-pub(super) fn resolve(
-    model: &'static ServiceModel,
-    req: &Request,
-) -> Result<&'static Operation, AwsError> {
+pub(super) fn resolve(model: &'static ServiceModel, req: &Request) -> Result<&'static Operation, AwsError> {
     http_bindings::resolve(model, PROTOCOL, req)
 }
 
@@ -44,11 +41,7 @@ fn is_s3(model: &ServiceModel) -> bool {
     model.metadata.endpoint_prefix == "s3"
 }
 
-pub(super) fn decode(
-    model: &ServiceModel,
-    op: &Operation,
-    req: &Request,
-) -> Result<Value, AwsError> {
+pub(super) fn decode(model: &ServiceModel, op: &Operation, req: &Request) -> Result<Value, AwsError> {
     let Some(input) = &op.input else {
         return Ok(Value::Object(Default::default()));
     };
@@ -63,8 +56,7 @@ pub(super) fn decode(
             } else {
                 // The root element's name is not checked: S3 accepts any, as clients differ.
                 let root = xml_read::parse(req.body).map_err(|e| malformed(model, &e))?;
-                let v = xml_read::structure(model, &member.shape, &root)
-                    .map_err(|e| malformed(model, &e))?;
+                let v = xml_read::structure(model, &member.shape, &root).map_err(|e| malformed(model, &e))?;
                 Some(v)
             };
             if let Some(v) = value {
@@ -90,22 +82,13 @@ pub(super) fn decode(
 /// The namespace of the service's documents: S3's and CloudFront's are not in the models'
 /// metadata.
 fn namespace(model: &ServiceModel) -> Option<XmlNamespace> {
-    let uri = match (
-        &model.metadata.xml_namespace,
-        model.metadata.endpoint_prefix.as_str(),
-    ) {
+    let uri = match (&model.metadata.xml_namespace, model.metadata.endpoint_prefix.as_str()) {
         (Some(ns), _) => ns.clone(),
         (None, "s3") => S3_NAMESPACE.to_string(),
-        (None, "cloudfront") => format!(
-            "http://cloudfront.amazonaws.com/doc/{}/",
-            model.metadata.api_version
-        ),
+        (None, "cloudfront") => format!("http://cloudfront.amazonaws.com/doc/{}/", model.metadata.api_version),
         (None, _) => return None,
     };
-    Some(XmlNamespace {
-        uri: Some(uri),
-        prefix: None,
-    })
+    Some(XmlNamespace { uri: Some(uri), prefix: None })
 }
 
 /// The root element S3 wraps an output's body members in, where it is not `{Op}Result`.
@@ -122,9 +105,7 @@ fn s3_root(op: &str) -> Option<&'static str> {
         "GetBucketTagging" | "GetObjectTagging" => "Tagging",
         "GetBucketCors" => "CORSConfiguration",
         "GetBucketLifecycle" | "GetBucketLifecycleConfiguration" => "LifecycleConfiguration",
-        "GetBucketNotification" | "GetBucketNotificationConfiguration" => {
-            "NotificationConfiguration"
-        }
+        "GetBucketNotification" | "GetBucketNotificationConfiguration" => "NotificationConfiguration",
         "GetBucketWebsite" => "WebsiteConfiguration",
         "GetBucketLogging" => "BucketLoggingStatus",
         "GetBucketRequestPayment" => "RequestPaymentConfiguration",
@@ -133,18 +114,15 @@ fn s3_root(op: &str) -> Option<&'static str> {
         "ListBucketAnalyticsConfigurations" => "ListBucketAnalyticsConfigurationResult",
         "ListBucketInventoryConfigurations" => "ListInventoryConfigurationsResult",
         "ListBucketMetricsConfigurations" => "ListMetricsConfigurationsResult",
-        "ListBucketIntelligentTieringConfigurations" => {
-            "ListBucketIntelligentTieringConfigurationsOutput"
-        }
+        "ListBucketIntelligentTieringConfigurations" => "ListBucketIntelligentTieringConfigurationsOutput",
         _ => return None,
     })
 }
 
 fn root_name(model: &ServiceModel, op: &Operation, shape_name: &str) -> String {
     let out_ref = op.output.as_ref();
-    if let Some(name) = out_ref
-        .and_then(|o| o.location_name.as_deref())
-        .or(model.shape(shape_name).location_name.as_deref())
+    if let Some(name) =
+        out_ref.and_then(|o| o.location_name.as_deref()).or(model.shape(shape_name).location_name.as_deref())
     {
         return name.to_string();
     }
@@ -164,8 +142,7 @@ pub(super) fn encode(
         return Ok(response(status, "application/xml", Bytes::new()));
     };
     let mut headers = http::HeaderMap::new();
-    let status =
-        http_bindings::encode(model, &out_ref.shape, output, &mut headers).unwrap_or(status);
+    let status = http_bindings::encode(model, &out_ref.shape, output, &mut headers).unwrap_or(status);
     let ns = namespace(model);
     let (content_type, body) = match payload_member(model, &out_ref.shape) {
         Some((name, member)) => match (model.shape(&member.shape).kind, output.get(name)) {
@@ -174,10 +151,7 @@ pub(super) fn encode(
                 let mut w = Writer::new(model);
                 w.out.push_str(XML_DECL);
                 let root = member.location_name.as_deref().unwrap_or(name);
-                let member_ns = member
-                    .xml_namespace
-                    .as_ref()
-                    .or(model.shape(&member.shape).xml_namespace.as_ref());
+                let member_ns = member.xml_namespace.as_ref().or(model.shape(&member.shape).xml_namespace.as_ref());
                 w.open(root, member_ns.or(ns.as_ref()), &member.shape, v);
                 w.members(&member.shape, v);
                 w.close(root);
@@ -204,11 +178,7 @@ pub(super) fn encode(
                 let mut w = Writer::new(model);
                 w.out.push_str(XML_DECL);
                 let root = root_name(model, op, &out_ref.shape);
-                let root_ns = out_ref
-                    .xml_namespace
-                    .as_ref()
-                    .or(shape.xml_namespace.as_ref())
-                    .or(ns.as_ref());
+                let root_ns = out_ref.xml_namespace.as_ref().or(shape.xml_namespace.as_ref()).or(ns.as_ref());
                 w.open(&root, root_ns, &out_ref.shape, output);
                 w.members(&out_ref.shape, output);
                 w.close(&root);
@@ -258,15 +228,7 @@ pub(super) fn encode_error(
             out.push('"');
         }
         out.push_str("><Error>");
-        element(
-            "Type",
-            if err.fault == Fault::Sender {
-                "Sender"
-            } else {
-                "Receiver"
-            },
-            &mut out,
-        );
+        element("Type", if err.fault == Fault::Sender { "Sender" } else { "Receiver" }, &mut out);
         element("Code", &err.code, &mut out);
         element("Message", &err.message, &mut out);
         for (k, v) in &err.fields {

@@ -44,9 +44,7 @@ pub fn iso8601(ts: Timestamp) -> String {
 pub fn http_date(ts: Timestamp) -> String {
     let t = ts.to_offset_datetime();
     const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
     format!(
         "{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT",
         DAYS[t.weekday().number_days_from_monday() as usize],
@@ -70,11 +68,7 @@ pub fn to_text(ts: Timestamp, format: Format) -> String {
 }
 
 fn epoch_text(ts: Timestamp) -> String {
-    if ts.0.fract() == 0.0 {
-        format!("{}", ts.0 as i64)
-    } else {
-        format!("{:.3}", ts.0)
-    }
+    if ts.0.fract() == 0.0 { format!("{}", ts.0 as i64) } else { format!("{:.3}", ts.0) }
 }
 
 /// Reads a timestamp in any of the forms clients send: ISO 8601 / RFC 3339, an HTTP date,
@@ -122,9 +116,6 @@ mod tests {
         let ts = Timestamp(1_706_702_400.5);
         assert_eq!(iso8601(ts), "2024-01-31T12:00:00.500Z");
         assert_eq!(http_date(ts), "Wed, 31 Jan 2024 12:00:00 GMT");
-        assert_eq!(
-            to_text(Timestamp(1_706_702_400.0), Format::UnixTimestamp),
-            "1706702400"
-        );
+        assert_eq!(to_text(Timestamp(1_706_702_400.0), Format::UnixTimestamp), "1706702400");
     }
 }

@@ -20,21 +20,14 @@ pub(super) fn required(
         .iter()
         .filter(|name| value.get(name.as_str()).is_none_or(Value::is_null))
         .map(|name| {
-            format!(
-                "Value null at '{}' failed to satisfy constraint: Member must not be null",
-                lower_first(name)
-            )
+            format!("Value null at '{}' failed to satisfy constraint: Member must not be null", lower_first(name))
         })
         .collect();
     if missing.is_empty() {
         return Ok(());
     }
     let n = missing.len();
-    let message = format!(
-        "{n} validation error{} detected: {}",
-        if n == 1 { "" } else { "s" },
-        missing.join("; ")
-    );
+    let message = format!("{n} validation error{} detected: {}", if n == 1 { "" } else { "s" }, missing.join("; "));
     let code = match protocol {
         Protocol::AwsQuery => "ValidationError",
         _ => "ValidationException",
@@ -60,32 +53,17 @@ mod tests {
     #[test]
     fn missing_required_members_are_listed() {
         let m = model("sts").unwrap();
-        let err = required(
-            m,
-            Protocol::AwsQuery,
-            "AssumeRoleRequest",
-            &json!({"RoleArn": "a"}),
-        )
-        .unwrap_err();
+        let err = required(m, Protocol::AwsQuery, "AssumeRoleRequest", &json!({"RoleArn": "a"})).unwrap_err();
         assert_eq!(err.code, "ValidationError");
         assert_eq!(
             err.message,
             "1 validation error detected: Value null at 'roleSessionName' failed to satisfy constraint: Member must not be null"
         );
         let err = required(m, Protocol::AwsJson1_0, "AssumeRoleRequest", &json!({})).unwrap_err();
+        assert!(err.message.starts_with("2 validation errors detected: "), "{}", err.message);
         assert!(
-            err.message.starts_with("2 validation errors detected: "),
-            "{}",
-            err.message
-        );
-        assert!(
-            required(
-                m,
-                Protocol::AwsQuery,
-                "AssumeRoleRequest",
-                &json!({"RoleArn": "a", "RoleSessionName": "s"})
-            )
-            .is_ok()
+            required(m, Protocol::AwsQuery, "AssumeRoleRequest", &json!({"RoleArn": "a", "RoleSessionName": "s"}))
+                .is_ok()
         );
     }
 }

@@ -27,22 +27,12 @@ pub fn escape(text: &str, out: &mut String) {
 
 /// The text form of a scalar value of `shape` (strings, numbers, booleans, timestamps,
 /// blobs), as XML, query strings and headers write it. `None` for non-scalars and nulls.
-pub fn scalar_text(
-    shape: &Shape,
-    member: Option<&MemberRef>,
-    value: &Value,
-    default_ts: Format,
-) -> Option<String> {
+pub fn scalar_text(shape: &Shape, member: Option<&MemberRef>, value: &Value, default_ts: Format) -> Option<String> {
     match (shape.kind, value) {
         (_, Value::Null) => None,
         (ShapeType::Timestamp, Value::Number(n)) => {
-            let fmt = member
-                .and_then(|m| m.timestamp_format.as_deref())
-                .or(shape.timestamp_format.as_deref());
-            Some(timestamp::to_text(
-                Timestamp(n.as_f64()?),
-                Format::from_trait(fmt, default_ts),
-            ))
+            let fmt = member.and_then(|m| m.timestamp_format.as_deref()).or(shape.timestamp_format.as_deref());
+            Some(timestamp::to_text(Timestamp(n.as_f64()?), Format::from_trait(fmt, default_ts)))
         }
         (_, Value::String(s)) => Some(s.clone()),
         (_, Value::Bool(b)) => Some(b.to_string()),
@@ -57,11 +47,7 @@ pub fn float_text(f: f64) -> String {
     if f.is_nan() {
         "NaN".into()
     } else if f.is_infinite() {
-        if f > 0.0 {
-            "Infinity".into()
-        } else {
-            "-Infinity".into()
-        }
+        if f > 0.0 { "Infinity".into() } else { "-Infinity".into() }
     } else if f.fract() == 0.0 && f.abs() < 1e15 {
         format!("{}", f as i64)
     } else {
@@ -77,10 +63,7 @@ pub struct Writer<'m> {
 
 impl<'m> Writer<'m> {
     pub fn new(model: &'m ServiceModel) -> Self {
-        Writer {
-            model,
-            out: String::new(),
-        }
+        Writer { model, out: String::new() }
     }
 
     /// Writes the members of structure `shape_name` (without a wrapping element).
@@ -108,15 +91,7 @@ impl<'m> Writer<'m> {
             ShapeType::List => self.list(name, member, shape, value),
             ShapeType::Map => self.map(name, member, shape, value),
             ShapeType::Structure => {
-                self.open(
-                    name,
-                    member
-                        .xml_namespace
-                        .as_ref()
-                        .or(shape.xml_namespace.as_ref()),
-                    &member.shape,
-                    value,
-                );
+                self.open(name, member.xml_namespace.as_ref().or(shape.xml_namespace.as_ref()), &member.shape, value);
                 self.members(&member.shape, value);
                 self.close(name);
             }
@@ -178,13 +153,7 @@ impl<'m> Writer<'m> {
 
     /// Opens an element with its namespace declaration and the attribute members of
     /// structure `shape_name` (pass "" when the element has none).
-    pub fn open(
-        &mut self,
-        name: &str,
-        ns: Option<&crate::model::XmlNamespace>,
-        shape_name: &str,
-        value: &Value,
-    ) {
+    pub fn open(&mut self, name: &str, ns: Option<&crate::model::XmlNamespace>, shape_name: &str, value: &Value) {
         let _ = write!(self.out, "<{name}");
         if let Some(ns) = ns
             && let Some(uri) = &ns.uri
@@ -203,16 +172,12 @@ impl<'m> Writer<'m> {
         {
             let shape = self.model.shape(shape_name);
             for (mname, m) in shape.members.iter().filter(|(_, m)| m.xml_attribute) {
-                let Some(text) = obj.get(mname).and_then(|v| {
-                    scalar_text(self.model.shape(&m.shape), Some(m), v, Format::Iso8601)
-                }) else {
+                let Some(text) =
+                    obj.get(mname).and_then(|v| scalar_text(self.model.shape(&m.shape), Some(m), v, Format::Iso8601))
+                else {
                     continue;
                 };
-                let _ = write!(
-                    self.out,
-                    " {}=\"",
-                    m.location_name.as_deref().unwrap_or(mname)
-                );
+                let _ = write!(self.out, " {}=\"", m.location_name.as_deref().unwrap_or(mname));
                 escape(&text, &mut self.out);
                 self.out.push('"');
             }

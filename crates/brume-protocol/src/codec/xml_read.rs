@@ -36,11 +36,7 @@ impl Element {
         self.attrs
             .iter()
             .find(|(n, _)| n == name)
-            .or_else(|| {
-                self.attrs
-                    .iter()
-                    .find(|(n, _)| n.rsplit(':').next() == Some(local))
-            })
+            .or_else(|| self.attrs.iter().find(|(n, _)| n.rsplit(':').next() == Some(local)))
             .map(|(_, v)| v.as_str())
     }
 }
@@ -56,26 +52,18 @@ pub(crate) fn parse(body: &[u8]) -> Result<Element, String> {
     let mut stack: Vec<Element> = Vec::new();
     let mut buf = Vec::new();
     loop {
-        let event = reader
-            .read_event_into(&mut buf)
-            .map_err(|e| e.to_string())?;
+        let event = reader.read_event_into(&mut buf).map_err(|e| e.to_string())?;
         match event {
             Event::Start(ref start) | Event::Empty(ref start) => {
                 let is_empty = matches!(event, Event::Empty(_));
-                let mut el = Element {
-                    name: local_name(start.name().as_ref()),
-                    ..Element::default()
-                };
+                let mut el = Element { name: local_name(start.name().as_ref()), ..Element::default() };
                 for attr in start.attributes() {
                     let attr = attr.map_err(|e| e.to_string())?;
                     let name = String::from_utf8_lossy(attr.key.as_ref()).into_owned();
                     if name == "xmlns" || name.starts_with("xmlns:") {
                         continue;
                     }
-                    let value = attr
-                        .unescape_value()
-                        .map_err(|e| e.to_string())?
-                        .into_owned();
+                    let value = attr.unescape_value().map_err(|e| e.to_string())?.into_owned();
                     el.attrs.push((name, value));
                 }
                 if is_empty {
@@ -94,14 +82,12 @@ pub(crate) fn parse(body: &[u8]) -> Result<Element, String> {
             }
             Event::Text(text) => {
                 if let Some(top) = stack.last_mut() {
-                    top.text
-                        .push_str(&text.xml10_content().map_err(|e| e.to_string())?);
+                    top.text.push_str(&text.xml10_content().map_err(|e| e.to_string())?);
                 }
             }
             Event::CData(data) => {
                 if let Some(top) = stack.last_mut() {
-                    top.text
-                        .push_str(&data.decode().map_err(|e| e.to_string())?);
+                    top.text.push_str(&data.decode().map_err(|e| e.to_string())?);
                 }
             }
             Event::GeneralRef(r) => {
@@ -136,11 +122,7 @@ fn close(stack: &mut [Element], el: Element) -> Option<Element> {
 }
 
 /// The canonical value of structure `shape_name` read from element `el`.
-pub(crate) fn structure(
-    model: &ServiceModel,
-    shape_name: &str,
-    el: &Element,
-) -> Result<Value, String> {
+pub(crate) fn structure(model: &ServiceModel, shape_name: &str, el: &Element) -> Result<Value, String> {
     let shape = model.shape(shape_name);
     let mut out = Map::new();
     for (name, m) in shape.members.iter() {
@@ -160,29 +142,16 @@ pub(crate) fn structure(
             ShapeType::List if flattened => {
                 // Flattened list items are named by the item's own locationName when it
                 // has one (botocore's `_member_key_name`), by the member otherwise.
-                let item = member_shape
-                    .member
-                    .as_deref()
-                    .expect("list shapes have a member");
+                let item = member_shape.member.as_deref().expect("list shapes have a member");
                 let item_name = item.location_name.as_deref().unwrap_or(element_name);
-                let items: Vec<&Element> =
-                    el.children.iter().filter(|c| c.name == item_name).collect();
+                let items: Vec<&Element> = el.children.iter().filter(|c| c.name == item_name).collect();
                 if items.is_empty() {
                     continue;
                 }
-                Value::Array(
-                    items
-                        .into_iter()
-                        .map(|c| value(model, item, c))
-                        .collect::<Result<_, _>>()?,
-                )
+                Value::Array(items.into_iter().map(|c| value(model, item, c)).collect::<Result<_, _>>()?)
             }
             ShapeType::Map if flattened => {
-                let entries: Vec<&Element> = el
-                    .children
-                    .iter()
-                    .filter(|c| c.name == element_name)
-                    .collect();
+                let entries: Vec<&Element> = el.children.iter().filter(|c| c.name == element_name).collect();
                 if entries.is_empty() {
                     continue;
                 }
@@ -199,11 +168,7 @@ pub(crate) fn structure(
 }
 
 /// The canonical value of the element `el` reached through `member`.
-pub(crate) fn value(
-    model: &ServiceModel,
-    member: &MemberRef,
-    el: &Element,
-) -> Result<Value, String> {
+pub(crate) fn value(model: &ServiceModel, member: &MemberRef, el: &Element) -> Result<Value, String> {
     let shape = model.shape(&member.shape);
     match shape.kind {
         ShapeType::Structure => structure(model, &member.shape, el),
@@ -211,23 +176,14 @@ pub(crate) fn value(
             // A wrapped list: every child is an item, whatever its name (`member` unless
             // the model names it), as clients disagree on nothing else here.
             let item = shape.member.as_deref().expect("list shapes have a member");
-            Ok(Value::Array(
-                el.children
-                    .iter()
-                    .map(|c| value(model, item, c))
-                    .collect::<Result<_, _>>()?,
-            ))
+            Ok(Value::Array(el.children.iter().map(|c| value(model, item, c)).collect::<Result<_, _>>()?))
         }
         ShapeType::Map => map_entries(model, shape, el.children.iter().collect()),
         _ => scalar(model, member, &el.text),
     }
 }
 
-fn map_entries(
-    model: &ServiceModel,
-    shape: &crate::model::Shape,
-    entries: Vec<&Element>,
-) -> Result<Value, String> {
+fn map_entries(model: &ServiceModel, shape: &crate::model::Shape, entries: Vec<&Element>) -> Result<Value, String> {
     let key_ref = shape.key.as_deref().expect("map shapes have a key");
     let value_ref = shape.value.as_deref().expect("map shapes have a value");
     let key_name = key_ref.location_name.as_deref().unwrap_or("key");
@@ -248,18 +204,9 @@ fn map_entries(
 
 /// A scalar of `member`'s shape read from its text form (XML content, a header, a query
 /// parameter or a path label): shared with the HTTP bindings.
-pub(crate) fn scalar(
-    model: &ServiceModel,
-    member: &MemberRef,
-    text: &str,
-) -> Result<Value, String> {
+pub(crate) fn scalar(model: &ServiceModel, member: &MemberRef, text: &str) -> Result<Value, String> {
     let shape = model.shape(&member.shape);
-    let bad = || {
-        format!(
-            "'{text}' is not a valid {:?} for {}",
-            shape.kind, member.shape
-        )
-    };
+    let bad = || format!("'{text}' is not a valid {:?} for {}", shape.kind, member.shape);
     Ok(match shape.kind {
         ShapeType::String => Value::String(text.to_string()),
         // Base64 in the document and in the canonical value; line breaks are allowed in
@@ -270,15 +217,11 @@ pub(crate) fn scalar(
             "false" => Value::Bool(false),
             _ => return Err(bad()),
         },
-        ShapeType::Integer | ShapeType::Long => {
-            Value::Number(text.trim().parse::<i64>().map_err(|_| bad())?.into())
-        }
+        ShapeType::Integer | ShapeType::Long => Value::Number(text.trim().parse::<i64>().map_err(|_| bad())?.into()),
         ShapeType::Float | ShapeType::Double => match text.trim() {
             // Non-finite numbers are strings in the canonical value, as in JSON.
             t @ ("NaN" | "Infinity" | "-Infinity") => Value::String(t.to_string()),
-            t => Number::from_f64(t.parse::<f64>().map_err(|_| bad())?)
-                .map(Value::Number)
-                .ok_or_else(bad)?,
+            t => Number::from_f64(t.parse::<f64>().map_err(|_| bad())?).map(Value::Number).ok_or_else(bad)?,
         },
         ShapeType::Timestamp => {
             let ts = timestamp::parse(text).ok_or_else(bad)?;
@@ -306,18 +249,12 @@ mod tests {
                  <Object><Key>a &amp; b&#x21;</Key></Object><Object><Key><![CDATA[<c>]]></Key><VersionId>v</VersionId></Object>
                  <Quiet>true</Quiet><Unknown>1</Unknown></Delete>"#,
         );
-        assert_eq!(
-            v,
-            json!({"Objects": [{"Key": "a & b!"}, {"Key": "<c>", "VersionId": "v"}], "Quiet": true})
-        );
+        assert_eq!(v, json!({"Objects": [{"Key": "a & b!"}, {"Key": "<c>", "VersionId": "v"}], "Quiet": true}));
         let v = read(
             "AccessControlPolicy",
             r#"<AccessControlPolicy><AccessControlList><Grant><Grantee xmlns:x="http://www.w3.org/2001/XMLSchema-instance" x:type="Group"><URI>u</URI></Grantee><Permission>READ</Permission></Grant></AccessControlList></AccessControlPolicy>"#,
         );
-        assert_eq!(
-            v,
-            json!({"Grants": [{"Grantee": {"Type": "Group", "URI": "u"}, "Permission": "READ"}]})
-        );
+        assert_eq!(v, json!({"Grants": [{"Grantee": {"Type": "Group", "URI": "u"}, "Permission": "READ"}]}));
     }
 
     #[test]
@@ -330,10 +267,7 @@ mod tests {
             v,
             json!({"Rules": [{"Status": "Enabled", "Expiration": {"Date": 1_706_702_400.0, "Days": 3}, "Filter": {"Prefix": ""}}]})
         );
-        let v = read(
-            "Tagging",
-            "<Tagging><TagSet><Tag><Key>k</Key><Value>v</Value></Tag></TagSet></Tagging>",
-        );
+        let v = read("Tagging", "<Tagging><TagSet><Tag><Key>k</Key><Value>v</Value></Tag></TagSet></Tagging>");
         assert_eq!(v, json!({"TagSet": [{"Key": "k", "Value": "v"}]}));
     }
 
@@ -342,11 +276,7 @@ mod tests {
         assert!(parse(b"<a><b></a>").is_err());
         assert!(parse(b"<a>").is_err());
         assert!(parse(b"").is_err());
-        let err = structure(
-            model("s3").unwrap(),
-            "Delete",
-            &parse(b"<Delete><Quiet>yes</Quiet></Delete>").unwrap(),
-        );
+        let err = structure(model("s3").unwrap(), "Delete", &parse(b"<Delete><Quiet>yes</Quiet></Delete>").unwrap());
         assert!(err.is_err());
     }
 }
