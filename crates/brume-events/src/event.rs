@@ -82,7 +82,10 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Event, serde_json::Error> {
 pub(crate) fn due_range(now_ms: u64) -> KeyRange {
     // Keys start with the encoded due time, so the bare encoding of `now + 1` is above
     // every key due at or before `now` and below every later one.
-    KeyRange { start: std::ops::Bound::Unbounded, end: std::ops::Bound::Excluded(key::encode(&[Element::from(now_ms.saturating_add(1))])) }
+    KeyRange {
+        start: std::ops::Bound::Unbounded,
+        end: std::ops::Bound::Excluded(key::encode(&[Element::from(now_ms.saturating_add(1))])),
+    }
 }
 
 /// The due time recorded in an outbox key.
