@@ -20,18 +20,8 @@ pub struct ChunkSigner {
 impl ChunkSigner {
     /// `timestamp` is the request's `X-Amz-Date` (`20130524T000000Z`), `scope` its credential
     /// scope (`20130524/us-east-1/s3/aws4_request`), `seed_signature` the request signature.
-    pub fn new(
-        signing_key: [u8; 32],
-        timestamp: String,
-        scope: String,
-        seed_signature: String,
-    ) -> Self {
-        ChunkSigner {
-            signing_key,
-            timestamp,
-            scope,
-            seed_signature,
-        }
+    pub fn new(signing_key: [u8; 32], timestamp: String, scope: String, seed_signature: String) -> Self {
+        ChunkSigner { signing_key, timestamp, scope, seed_signature }
     }
 
     /// The request's signature, which the first chunk's signature chains from.

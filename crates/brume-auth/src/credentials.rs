@@ -74,16 +74,9 @@ impl fmt::Debug for Credential {
 #[derive(Debug, thiserror::Error)]
 pub enum CredentialsFileError {
     #[error("cannot read credentials file {path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    Io { path: String, source: std::io::Error },
     #[error("{path}:{line}: {message}")]
-    Invalid {
-        path: String,
-        line: usize,
-        message: String,
-    },
+    Invalid { path: String, line: usize, message: String },
 }
 
 /// Resolves access key ids to their secret, account and principal.
@@ -100,11 +93,7 @@ impl CredentialStore {
         default_account: impl Into<String>,
         persistence: Arc<dyn SessionPersistence>,
     ) -> Result<Self, PersistenceError> {
-        let sessions = persistence
-            .load_all()?
-            .into_iter()
-            .map(|s| (s.access_key_id.clone(), s))
-            .collect();
+        let sessions = persistence.load_all()?.into_iter().map(|s| (s.access_key_id.clone(), s)).collect();
         Ok(CredentialStore {
             default_account: default_account.into(),
             long_term: HashMap::new(),
@@ -134,16 +123,13 @@ impl CredentialStore {
     /// Without a user name the key belongs to the account's root user.
     pub fn load_credentials_file(&mut self, path: &Path) -> Result<usize, CredentialsFileError> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| CredentialsFileError::Io {
-            path: shown.clone(),
-            source,
+        let text =
+            std::fs::read_to_string(path).map_err(|source| CredentialsFileError::Io { path: shown.clone(), source })?;
+        let entries = parse_credentials(&text).map_err(|(line, message)| CredentialsFileError::Invalid {
+            path: shown,
+            line,
+            message,
         })?;
-        let entries =
-            parse_credentials(&text).map_err(|(line, message)| CredentialsFileError::Invalid {
-                path: shown,
-                line,
-                message,
-            })?;
         let count = entries.len();
         for (key, credential) in entries {
             self.add_long_term(key, credential);
@@ -161,15 +147,13 @@ impl CredentialStore {
     ) -> Result<SessionCredentials, PersistenceError> {
         let mut rng = rand::rng();
         const KEY_CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-        const SECRET_CHARS: &[u8] =
-            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        const SECRET_CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
         let access_key_id: String = "ASIA"
             .chars()
             .chain((0..16).map(|_| char::from(KEY_CHARS[rng.random_range(0..KEY_CHARS.len())])))
             .collect();
-        let secret_access_key: String = (0..40)
-            .map(|_| char::from(SECRET_CHARS[rng.random_range(0..SECRET_CHARS.len())]))
-            .collect();
+        let secret_access_key: String =
+            (0..40).map(|_| char::from(SECRET_CHARS[rng.random_range(0..SECRET_CHARS.len())])).collect();
         let mut token_bytes = [0u8; 96];
         rng.fill(&mut token_bytes[..]);
         let session = SessionCredentials {
@@ -177,10 +161,7 @@ impl CredentialStore {
             secret_access_key,
             // AWS session tokens are opaque base64; the prefix mimics theirs so tools that
             // sniff tokens are not surprised.
-            session_token: format!(
-                "IQoJb3JpZ2luX2Vj{}",
-                base64::engine::general_purpose::STANDARD.encode(token_bytes)
-            ),
+            session_token: format!("IQoJb3JpZ2luX2Vj{}", base64::engine::general_purpose::STANDARD.encode(token_bytes)),
             expiration,
             account: account.to_owned(),
             principal,
@@ -192,20 +173,15 @@ impl CredentialStore {
     /// Registers temporary credentials made elsewhere (persisted first).
     pub fn insert_session(&self, session: SessionCredentials) -> Result<(), PersistenceError> {
         self.persistence.save(&session)?;
-        self.sessions_write()
-            .insert(session.access_key_id.clone(), session);
+        self.sessions_write().insert(session.access_key_id.clone(), session);
         Ok(())
     }
 
     /// Forgets the temporary credentials that expired before `cutoff`. Expired ones kept
     /// until then still answer `ExpiredToken` rather than an unknown key.
     pub fn remove_expired(&self, cutoff: SystemTime) -> Result<usize, PersistenceError> {
-        let expired: Vec<String> = self
-            .sessions_read()
-            .values()
-            .filter(|s| s.expiration < cutoff)
-            .map(|s| s.access_key_id.clone())
-            .collect();
+        let expired: Vec<String> =
+            self.sessions_read().values().filter(|s| s.expiration < cutoff).map(|s| s.access_key_id.clone()).collect();
         for key in &expired {
             self.persistence.remove(key)?;
             self.sessions_write().remove(key);
@@ -248,9 +224,7 @@ impl CredentialStore {
         self.sessions.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn sessions_write(
-        &self,
-    ) -> std::sync::RwLockWriteGuard<'_, HashMap<String, SessionCredentials>> {
+    fn sessions_write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, SessionCredentials>> {
         self.sessions.write().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -272,58 +246,38 @@ fn parse_credentials(text: &str) -> Result<Vec<(String, Credential)>, (usize, St
         }
         let fail = |message: String| Err((line_no, message));
         if !(3..=4).contains(&fields.len()) {
-            return fail(format!(
-                "expected `ACCESS_KEY_ID SECRET ACCOUNT [USER]`, found {} fields",
-                fields.len()
-            ));
+            return fail(format!("expected `ACCESS_KEY_ID SECRET ACCOUNT [USER]`, found {} fields", fields.len()));
         }
         let (key, secret, account) = (fields[0], fields[1], fields[2]);
         if !(3..=128).contains(&key.len()) || !key.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            return fail(format!(
-                "access key id {key:?} must be 3 to 128 letters or digits"
-            ));
+            return fail(format!("access key id {key:?} must be 3 to 128 letters or digits"));
         }
         if key == "test" || is_account_id(key) {
-            return fail(format!(
-                "access key id {key:?} is built in (test, or 12 digits) and cannot be redefined"
-            ));
+            return fail(format!("access key id {key:?} is built in (test, or 12 digits) and cannot be redefined"));
         }
         if let Some(first) = seen.insert(key.to_owned(), line_no) {
-            return fail(format!(
-                "access key id {key:?} is already defined on line {first}"
-            ));
+            return fail(format!("access key id {key:?} is already defined on line {first}"));
         }
         if !is_account_id(account) {
             return fail(format!("account {account:?} must be 12 digits"));
         }
         let principal = match fields.get(3) {
             None => Principal::Root,
-            Some(name) if is_user_name(name) => Principal::User {
-                name: (*name).to_owned(),
-            },
+            Some(name) if is_user_name(name) => Principal::User { name: (*name).to_owned() },
             Some(name) => {
-                return fail(format!(
-                    "user name {name:?} must be 1 to 64 of A-Z a-z 0-9 + = , . @ _ -"
-                ));
+                return fail(format!("user name {name:?} must be 1 to 64 of A-Z a-z 0-9 + = , . @ _ -"));
             }
         };
         entries.push((
             key.to_owned(),
-            Credential {
-                secret_access_key: secret.to_owned(),
-                account: account.to_owned(),
-                principal,
-                session: None,
-            },
+            Credential { secret_access_key: secret.to_owned(), account: account.to_owned(), principal, session: None },
         ));
     }
     Ok(entries)
 }
 
 fn is_user_name(s: &str) -> bool {
-    (1..=64).contains(&s.len())
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
+    (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
 }
 
 /// Temporary credentials kept in memory only.
@@ -338,8 +292,7 @@ impl SessionPersistence for MemorySessions {
     }
 
     fn save(&self, session: &SessionCredentials) -> Result<(), PersistenceError> {
-        self.lock()
-            .insert(session.access_key_id.clone(), session.clone());
+        self.lock().insert(session.access_key_id.clone(), session.clone());
         Ok(())
     }
 
@@ -377,16 +330,9 @@ mod principal_repr {
     #[serde(tag = "type")]
     enum Repr {
         Root,
-        User {
-            name: String,
-        },
-        AssumedRole {
-            role_name: String,
-            session_name: String,
-        },
-        Session {
-            parent: Box<Repr>,
-        },
+        User { name: String },
+        AssumedRole { role_name: String, session_name: String },
+        Session { parent: Box<Repr> },
         Anonymous,
     }
 
@@ -394,16 +340,10 @@ mod principal_repr {
         match p {
             Principal::Root => Repr::Root,
             Principal::User { name } => Repr::User { name: name.clone() },
-            Principal::AssumedRole {
-                role_name,
-                session_name,
-            } => Repr::AssumedRole {
-                role_name: role_name.clone(),
-                session_name: session_name.clone(),
-            },
-            Principal::Session { parent } => Repr::Session {
-                parent: Box::new(to_repr(parent)),
-            },
+            Principal::AssumedRole { role_name, session_name } => {
+                Repr::AssumedRole { role_name: role_name.clone(), session_name: session_name.clone() }
+            }
+            Principal::Session { parent } => Repr::Session { parent: Box::new(to_repr(parent)) },
             Principal::Anonymous => Repr::Anonymous,
         }
     }
@@ -412,16 +352,8 @@ mod principal_repr {
         match r {
             Repr::Root => Principal::Root,
             Repr::User { name } => Principal::User { name },
-            Repr::AssumedRole {
-                role_name,
-                session_name,
-            } => Principal::AssumedRole {
-                role_name,
-                session_name,
-            },
-            Repr::Session { parent } => Principal::Session {
-                parent: Box::new(from_repr(*parent)),
-            },
+            Repr::AssumedRole { role_name, session_name } => Principal::AssumedRole { role_name, session_name },
+            Repr::Session { parent } => Principal::Session { parent: Box::new(from_repr(*parent)) },
             Repr::Anonymous => Principal::Anonymous,
         }
     }
@@ -448,11 +380,7 @@ mod tests {
         let s = store();
         let test = s.lookup("test").unwrap();
         assert_eq!(
-            (
-                test.account.as_str(),
-                test.principal,
-                test.secret_access_key.as_str()
-            ),
+            (test.account.as_str(), test.principal, test.secret_access_key.as_str()),
             ("000000000000", Principal::Root, "test")
         );
         assert_eq!(s.lookup("123456789012").unwrap().account, "123456789012");
@@ -462,23 +390,17 @@ mod tests {
 
     #[test]
     fn credentials_file_parses_and_validates() {
-        let entries = parse_credentials("# comment\n\nAKIAALICE1 s3cret 111111111111 alice # trailing\nAKIAROOT1\tr 222222222222\n").unwrap();
+        let entries = parse_credentials(
+            "# comment\n\nAKIAALICE1 s3cret 111111111111 alice # trailing\nAKIAROOT1\tr 222222222222\n",
+        )
+        .unwrap();
         assert_eq!(entries.len(), 2);
-        assert_eq!(
-            entries[0].1.principal,
-            Principal::User {
-                name: "alice".into()
-            }
-        );
+        assert_eq!(entries[0].1.principal, Principal::User { name: "alice".into() });
         assert_eq!(entries[1].1.principal, Principal::Root);
         for (text, line, needle) in [
             ("AKIA1 s", 1, "expected"),
             ("\nAKIA1 s 12345", 2, "12 digits"),
-            (
-                "AKIA1 s 111111111111\nAKIA1 t 111111111111",
-                2,
-                "already defined on line 1",
-            ),
+            ("AKIA1 s 111111111111\nAKIA1 t 111111111111", 2, "already defined on line 1"),
             ("test s 111111111111", 1, "built in"),
             ("AK/1 s 111111111111", 1, "letters or digits"),
             ("AKIA1 s 111111111111 bad/name", 1, "user name"),
@@ -497,21 +419,13 @@ mod tests {
         let mut s = store();
         assert_eq!(s.load_credentials_file(&path).unwrap(), 1);
         let alice = s.lookup("AKIAALICE1").unwrap();
-        assert_eq!(
-            (alice.account.as_str(), alice.secret_access_key.as_str()),
-            ("111111111111", "s3cret")
-        );
+        assert_eq!((alice.account.as_str(), alice.secret_access_key.as_str()), ("111111111111", "s3cret"));
         assert!(!format!("{alice:?}").contains("s3cret"));
 
         std::fs::write(&path, "AKIABAD s 1\n").unwrap();
         let error = s.load_credentials_file(&path).unwrap_err().to_string();
-        assert!(
-            error.ends_with("credentials:1: account \"1\" must be 12 digits"),
-            "{error}"
-        );
-        let error = s
-            .load_credentials_file(&dir.path().join("absent"))
-            .unwrap_err();
+        assert!(error.ends_with("credentials:1: account \"1\" must be 12 digits"), "{error}");
+        let error = s.load_credentials_file(&dir.path().join("absent")).unwrap_err();
         assert!(matches!(error, CredentialsFileError::Io { .. }));
     }
 
@@ -519,39 +433,22 @@ mod tests {
     fn sessions_round_trip_through_json_and_persistence() {
         let persistence = Arc::new(MemorySessions::default());
         let s = CredentialStore::new("000000000000", persistence.clone()).unwrap();
-        let principal = Principal::Session {
-            parent: Box::new(Principal::User { name: "bob".into() }),
-        };
+        let principal = Principal::Session { parent: Box::new(Principal::User { name: "bob".into() }) };
         let issued = s
-            .issue_session(
-                "111111111111",
-                principal.clone(),
-                UNIX_EPOCH + Duration::from_secs(1_700_000_000),
-            )
+            .issue_session("111111111111", principal.clone(), UNIX_EPOCH + Duration::from_secs(1_700_000_000))
             .unwrap();
         assert!(issued.access_key_id.starts_with("ASIA") && issued.access_key_id.len() == 20);
         assert_eq!(issued.secret_access_key.len(), 40);
         let json = serde_json::to_string(&issued).unwrap();
-        assert_eq!(
-            serde_json::from_str::<SessionCredentials>(&json).unwrap(),
-            issued
-        );
+        assert_eq!(serde_json::from_str::<SessionCredentials>(&json).unwrap(), issued);
         assert!(!format!("{issued:?}").contains(&issued.secret_access_key));
 
         let restarted = CredentialStore::new("000000000000", persistence.clone()).unwrap();
         let found = restarted.lookup(&issued.access_key_id).unwrap();
         assert_eq!(found.principal, principal);
-        assert_eq!(
-            found.session,
-            Some((issued.session_token.clone(), issued.expiration))
-        );
+        assert_eq!(found.session, Some((issued.session_token.clone(), issued.expiration)));
 
-        assert_eq!(
-            restarted
-                .remove_expired(UNIX_EPOCH + Duration::from_secs(1_800_000_000))
-                .unwrap(),
-            1
-        );
+        assert_eq!(restarted.remove_expired(UNIX_EPOCH + Duration::from_secs(1_800_000_000)).unwrap(), 1);
         assert!(restarted.lookup(&issued.access_key_id).is_none());
         assert!(persistence.load_all().unwrap().is_empty());
     }

@@ -40,11 +40,7 @@ pub enum AuthFailure {
     },
     /// A presigned S3 URL whose `X-Amz-Expires` has passed.
     #[error("presigned request expired")]
-    PresignedExpired {
-        expires_in: i64,
-        expired_at: SystemTime,
-        server_time: SystemTime,
-    },
+    PresignedExpired { expires_in: i64, expired_at: SystemTime, server_time: SystemTime },
     /// Temporary credentials whose expiry has passed.
     #[error("security token expired")]
     ExpiredToken,
@@ -123,20 +119,17 @@ impl ServiceFamily {
             | "rds"
             | "elasticache"
             | "redshift" => ServiceFamily::Query,
-            "lambda"
-            | "apigateway"
-            | "execute-api"
-            | "scheduler"
-            | "pipes"
-            | "appsync"
-            | "cognito-identity-pool" => ServiceFamily::RestJson,
+            "lambda" | "apigateway" | "execute-api" | "scheduler" | "pipes" | "appsync" | "cognito-identity-pool" => {
+                ServiceFamily::RestJson
+            }
             _ => ServiceFamily::AwsJson,
         }
     }
 }
 
 const JSON_SIGNATURE_MESSAGE: &str = "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.";
-const S3_SIGNATURE_MESSAGE: &str = "The request signature we calculated does not match the signature you provided. Check your key and signing method.";
+const S3_SIGNATURE_MESSAGE: &str =
+    "The request signature we calculated does not match the signature you provided. Check your key and signing method.";
 
 impl AuthFailure {
     /// The error AWS answers for this failure in services of `family`.
@@ -148,21 +141,11 @@ impl AuthFailure {
         match self {
             AuthFailure::MissingAuthentication => match family {
                 S3 => AwsError::new(403, "AccessDenied", "Access Denied."),
-                AwsJson => AwsError::new(
-                    400,
-                    "MissingAuthenticationTokenException",
-                    "Request is missing Authentication Token",
-                ),
-                RestJson => AwsError::new(
-                    403,
-                    "MissingAuthenticationTokenException",
-                    "Missing Authentication Token",
-                ),
-                Query => AwsError::new(
-                    403,
-                    "MissingAuthenticationToken",
-                    "Request is missing Authentication Token",
-                ),
+                AwsJson => {
+                    AwsError::new(400, "MissingAuthenticationTokenException", "Request is missing Authentication Token")
+                }
+                RestJson => AwsError::new(403, "MissingAuthenticationTokenException", "Missing Authentication Token"),
+                Query => AwsError::new(403, "MissingAuthenticationToken", "Request is missing Authentication Token"),
             },
             AuthFailure::Malformed { kind, presigned } => malformed_error(kind, *presigned, family),
             AuthFailure::MissingContentSha256 => match family {
@@ -171,10 +154,7 @@ impl AuthFailure {
                     "InvalidRequest",
                     "Missing required header for this request: x-amz-content-sha256",
                 ),
-                _ => incomplete_signature(
-                    family,
-                    "Missing required header for this request: x-amz-content-sha256",
-                ),
+                _ => incomplete_signature(family, "Missing required header for this request: x-amz-content-sha256"),
             },
             AuthFailure::InvalidContentSha256(_) => {
                 let message = "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER, STREAMING-AWS4-HMAC-SHA256-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER, STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD, STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD-TRAILER or a valid sha256 value.";
@@ -195,11 +175,9 @@ impl AuthFailure {
                     "UnrecognizedClientException",
                     "The security token included in the request is invalid.",
                 ),
-                Query => AwsError::new(
-                    403,
-                    "InvalidClientTokenId",
-                    "The security token included in the request is invalid",
-                ),
+                Query => {
+                    AwsError::new(403, "InvalidClientTokenId", "The security token included in the request is invalid")
+                }
             },
             AuthFailure::SignatureMismatch(m) => match family {
                 S3 => AwsError::new(403, "SignatureDoesNotMatch", S3_SIGNATURE_MESSAGE)
@@ -221,11 +199,7 @@ impl AuthFailure {
                     }
                 }
             },
-            AuthFailure::RequestTimeTooSkewed {
-                request_time,
-                signed_at,
-                server_time,
-            } => match family {
+            AuthFailure::RequestTimeTooSkewed { request_time, signed_at, server_time } => match family {
                 S3 => AwsError::new(
                     403,
                     "RequestTimeTooSkewed",
@@ -233,10 +207,7 @@ impl AuthFailure {
                 )
                 .with_field("RequestTime", request_time)
                 .with_field("ServerTime", iso8601(*server_time))
-                .with_field(
-                    "MaxAllowedSkewMilliseconds",
-                    (MAX_SKEW_SECONDS * 1000).to_string(),
-                ),
+                .with_field("MaxAllowedSkewMilliseconds", (MAX_SKEW_SECONDS * 1000).to_string()),
                 _ => {
                     let skew = std::time::Duration::from_secs(MAX_SKEW_SECONDS as u64);
                     let message = if signed_at < server_time {
@@ -260,11 +231,7 @@ impl AuthFailure {
                     }
                 }
             },
-            AuthFailure::PresignedExpired {
-                expires_in,
-                expired_at,
-                server_time,
-            } => match family {
+            AuthFailure::PresignedExpired { expires_in, expired_at, server_time } => match family {
                 S3 => AwsError::new(403, "AccessDenied", "Request has expired.")
                     .with_field("X-Amz-Expires", expires_in.to_string())
                     .with_field("Expires", iso8601(*expired_at))
@@ -279,28 +246,18 @@ impl AuthFailure {
                     "ExpiredTokenException",
                     "The security token included in the request is expired",
                 ),
-                Query => AwsError::new(
-                    403,
-                    "ExpiredToken",
-                    "The security token included in the request is expired",
-                ),
+                Query => AwsError::new(403, "ExpiredToken", "The security token included in the request is expired"),
             },
             AuthFailure::InvalidToken => match family {
-                S3 => AwsError::new(
-                    400,
-                    "InvalidToken",
-                    "The provided token is malformed or otherwise invalid.",
-                ),
+                S3 => AwsError::new(400, "InvalidToken", "The provided token is malformed or otherwise invalid."),
                 AwsJson | RestJson => AwsError::new(
                     json_status,
                     "UnrecognizedClientException",
                     "The security token included in the request is invalid.",
                 ),
-                Query => AwsError::new(
-                    403,
-                    "InvalidClientTokenId",
-                    "The security token included in the request is invalid",
-                ),
+                Query => {
+                    AwsError::new(403, "InvalidClientTokenId", "The security token included in the request is invalid")
+                }
             },
         }
     }
@@ -314,7 +271,8 @@ fn incomplete_signature(family: ServiceFamily, message: impl Into<String>) -> Aw
 }
 
 fn malformed_error(kind: &Malformed, presigned: bool, family: ServiceFamily) -> AwsError {
-    const CREDENTIAL_SHAPE: &str = "the Credential is mal-formed; expecting \"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request\".";
+    const CREDENTIAL_SHAPE: &str =
+        "the Credential is mal-formed; expecting \"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request\".";
     if family == ServiceFamily::S3 {
         let header = |detail: String| {
             AwsError::new(
@@ -323,8 +281,7 @@ fn malformed_error(kind: &Malformed, presigned: bool, family: ServiceFamily) -> 
                 format!("The authorization header is malformed; {detail}"),
             )
         };
-        let query =
-            |message: String| AwsError::new(400, "AuthorizationQueryParametersError", message);
+        let query = |message: String| AwsError::new(400, "AuthorizationQueryParametersError", message);
         return match kind {
             Malformed::UnsupportedAlgorithm(_) if presigned => {
                 query("X-Amz-Algorithm only supports \"AWS4-HMAC-SHA256 and AWS4-ECDSA-P256-SHA256\"".into())
@@ -383,10 +340,7 @@ fn malformed_error(kind: &Malformed, presigned: bool, family: ServiceFamily) -> 
 
 /// S3's `…Bytes` fields: every byte as two hex digits, separated by spaces.
 fn spaced_hex(s: &str) -> String {
-    s.bytes()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(" ")
+    s.bytes().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ")
 }
 
 /// `2024-01-01T00:00:00Z`, as S3 reports server times.

@@ -22,10 +22,8 @@ mod verify;
 
 pub use chunk::{ChunkSigner, signatures_match};
 pub use credentials::{
-    Credential, CredentialStore, CredentialsFileError, MemorySessions, PersistenceError,
-    SessionCredentials, SessionPersistence, TEST_SECRET, is_account_id,
+    Credential, CredentialStore, CredentialsFileError, MemorySessions, PersistenceError, SessionCredentials,
+    SessionPersistence, TEST_SECRET, is_account_id,
 };
-pub use failure::{
-    AuthFailure, MAX_PRESIGN_EXPIRES, MAX_SKEW_SECONDS, Malformed, ServiceFamily, SignatureMismatch,
-};
+pub use failure::{AuthFailure, MAX_PRESIGN_EXPIRES, MAX_SKEW_SECONDS, Malformed, ServiceFamily, SignatureMismatch};
 pub use verify::{AuthMode, Clock, PayloadHash, PayloadSigning, SystemClock, Verified, Verifier};

@@ -28,22 +28,12 @@ pub struct PathRules {
 }
 
 impl PathRules {
-    pub const S3: PathRules = PathRules {
-        normalize: false,
-        encode: false,
-    };
-    pub const DEFAULT: PathRules = PathRules {
-        normalize: true,
-        encode: true,
-    };
+    pub const S3: PathRules = PathRules { normalize: false, encode: false };
+    pub const DEFAULT: PathRules = PathRules { normalize: true, encode: true };
 
     /// The rules of the service named in the credential scope.
     pub fn for_service(service: &str) -> PathRules {
-        if service == "s3" {
-            PathRules::S3
-        } else {
-            PathRules::DEFAULT
-        }
+        if service == "s3" { PathRules::S3 } else { PathRules::DEFAULT }
     }
 }
 
@@ -52,10 +42,7 @@ impl PathRules {
 pub fn uri_encode(input: &[u8], keep_slash: bool) -> String {
     let mut out = String::with_capacity(input.len());
     for &b in input {
-        if b.is_ascii_alphanumeric()
-            || matches!(b, b'-' | b'_' | b'.' | b'~')
-            || (keep_slash && b == b'/')
-        {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') || (keep_slash && b == b'/') {
             out.push(b as char);
         } else {
             out.push('%');
@@ -68,21 +55,9 @@ pub fn uri_encode(input: &[u8], keep_slash: bool) -> String {
 
 /// The canonical URI of a raw (still percent-encoded) request path.
 pub fn canonical_uri(raw_path: &str, rules: PathRules) -> String {
-    let path = if rules.normalize {
-        normalize_path(raw_path)
-    } else {
-        raw_path.to_owned()
-    };
-    let path = if rules.encode {
-        uri_encode(path.as_bytes(), true)
-    } else {
-        path
-    };
-    if path.is_empty() {
-        "/".to_owned()
-    } else {
-        path
-    }
+    let path = if rules.normalize { normalize_path(raw_path) } else { raw_path.to_owned() };
+    let path = if rules.encode { uri_encode(path.as_bytes(), true) } else { path };
+    if path.is_empty() { "/".to_owned() } else { path }
 }
 
 /// The canonical URI of an S3 path whose client encoded it differently from SigV4's rules
@@ -93,11 +68,7 @@ pub fn reencoded_uri(raw_path: &str) -> String {
         .map(|segment| uri_encode(&percent_decode_str(segment).collect::<Vec<u8>>(), false))
         .collect();
     let path = segments.join("/");
-    if path.is_empty() {
-        "/".to_owned()
-    } else {
-        path
-    }
+    if path.is_empty() { "/".to_owned() } else { path }
 }
 
 /// RFC 3986 dot-segment removal plus the collapsing of empty segments that the AWS SDKs
@@ -136,10 +107,7 @@ pub fn canonical_query(raw_query: &str, exclude: &[&str], plus_as_space: bool) -
         .filter(|pair| !pair.is_empty())
         .map(|pair| {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (
-                reencode_component(name, plus_as_space),
-                reencode_component(value, plus_as_space),
-            )
+            (reencode_component(name, plus_as_space), reencode_component(value, plus_as_space))
         })
         .filter(|(name, _)| !exclude.contains(&name.as_str()))
         .collect();
@@ -169,11 +137,7 @@ fn reencode_component(component: &str, plus_as_space: bool) -> String {
 /// the signed-headers list. Values are trimmed, inner runs of whitespace collapse to one
 /// space, repeated headers join with commas. `host` falls back to the URI's authority
 /// (HTTP/2 carries it as `:authority`).
-pub fn canonical_headers(
-    headers: &HeaderMap,
-    authority: Option<&str>,
-    signed_headers: &[&str],
-) -> String {
+pub fn canonical_headers(headers: &HeaderMap, authority: Option<&str>, signed_headers: &[&str]) -> String {
     let mut out = String::new();
     for &name in signed_headers {
         out.push_str(name);
@@ -231,18 +195,13 @@ pub fn canonical_request(
     signed_headers: &str,
     payload_hash: &str,
 ) -> String {
-    format!(
-        "{method}\n{canonical_uri}\n{canonical_query}\n{canonical_headers}\n{signed_headers}\n{payload_hash}"
-    )
+    format!("{method}\n{canonical_uri}\n{canonical_query}\n{canonical_headers}\n{signed_headers}\n{payload_hash}")
 }
 
 /// The string to sign: algorithm, timestamp, credential scope and the canonical request's
 /// hash.
 pub fn string_to_sign(timestamp: &str, scope: &str, canonical_request: &str) -> String {
-    format!(
-        "{ALGORITHM}\n{timestamp}\n{scope}\n{}",
-        sha256_hex(canonical_request.as_bytes())
-    )
+    format!("{ALGORITHM}\n{timestamp}\n{scope}\n{}", sha256_hex(canonical_request.as_bytes()))
 }
 
 /// The signing key derived from the secret and the credential scope.
@@ -301,15 +260,9 @@ mod tests {
     #[test]
     fn query_is_sorted_and_reencoded() {
         assert_eq!(canonical_query("b=2&a=&c&a=1", &[], false), "a=&a=1&b=2&c=");
-        assert_eq!(
-            canonical_query("k=a+b&s=a%20b", &[], false),
-            "k=a%2Bb&s=a%20b"
-        );
+        assert_eq!(canonical_query("k=a+b&s=a%20b", &[], false), "k=a%2Bb&s=a%20b");
         assert_eq!(canonical_query("k=a+b", &[], true), "k=a%20b");
-        assert_eq!(
-            canonical_query("X-Amz-Signature=x&a=1", &["X-Amz-Signature"], false),
-            "a=1"
-        );
+        assert_eq!(canonical_query("X-Amz-Signature=x&a=1", &["X-Amz-Signature"], false), "a=1");
         assert_eq!(canonical_query("%7e=%2f", &[], false), "~=%2F");
     }
 
@@ -324,9 +277,6 @@ mod tests {
         );
         let latin1 = http::HeaderValue::from_bytes(b"caf\xe9").unwrap();
         headers.insert("x-amz-meta-a", latin1);
-        assert_eq!(
-            canonical_headers(&headers, None, &["x-amz-meta-a"]),
-            "x-amz-meta-a:café\n"
-        );
+        assert_eq!(canonical_headers(&headers, None, &["x-amz-meta-a"]), "x-amz-meta-a:café\n");
     }
 }

@@ -10,9 +10,7 @@ use percent_encoding::percent_decode_str;
 
 use crate::chunk::{ChunkSigner, signatures_match};
 use crate::credentials::{CredentialStore, is_account_id};
-use crate::failure::{
-    AuthFailure, MAX_PRESIGN_EXPIRES, MAX_SKEW_SECONDS, Malformed, SignatureMismatch, amz_date,
-};
+use crate::failure::{AuthFailure, MAX_PRESIGN_EXPIRES, MAX_SKEW_SECONDS, Malformed, SignatureMismatch, amz_date};
 use crate::sigv4::{self, ALGORITHM, PathRules};
 
 /// The source of the current time, injected so tests are deterministic.
@@ -67,10 +65,7 @@ pub enum PayloadSigning {
     Unsigned,
     /// `STREAMING-AWS4-HMAC-SHA256-PAYLOAD[-TRAILER]`: every chunk carries a signature.
     /// `signer` is `None` in [`AuthMode::Open`], where chunk signatures go unchecked.
-    StreamingSigned {
-        signer: Option<ChunkSigner>,
-        trailer: bool,
-    },
+    StreamingSigned { signer: Option<ChunkSigner>, trailer: bool },
     /// `STREAMING-UNSIGNED-PAYLOAD-TRAILER`: chunks unsigned, checksum in a trailer.
     StreamingUnsignedTrailer,
 }
@@ -146,18 +141,15 @@ impl Verifier {
         if self.mode == AuthMode::Open {
             let (account, principal) = match credential {
                 Some(c) => (c.account, c.principal),
-                None if is_account_id(&input.access_key_id) => {
-                    (input.access_key_id.clone(), Principal::Root)
-                }
+                None if is_account_id(&input.access_key_id) => (input.access_key_id.clone(), Principal::Root),
                 None => (self.store.default_account().to_owned(), Principal::Root),
             };
             let payload = classify(&payload_hash, hashed_body, None);
             return Ok(verified(input, account, principal, payload));
         }
 
-        let credential = credential.ok_or_else(|| AuthFailure::UnknownAccessKey {
-            access_key_id: input.access_key_id.clone(),
-        })?;
+        let credential =
+            credential.ok_or_else(|| AuthFailure::UnknownAccessKey { access_key_id: input.access_key_id.clone() })?;
         let now = self.clock.now();
         match (&credential.session, &input.session_token) {
             (Some((token, expiration)), Some(provided)) if signatures_match(token, provided) => {
@@ -170,32 +162,17 @@ impl Verifier {
         }
         check_time(&input, s3, now)?;
 
-        let key = sigv4::signing_key(
-            &credential.secret_access_key,
-            &input.date,
-            &input.region,
-            &input.service,
-        );
-        let scope = format!(
-            "{}/{}/{}/aws4_request",
-            input.date, input.region, input.service
-        );
+        let key = sigv4::signing_key(&credential.secret_access_key, &input.date, &input.region, &input.service);
+        let scope = format!("{}/{}/{}/aws4_request", input.date, input.region, input.service);
         let signed: Vec<&str> = input.signed_headers.split(';').collect();
-        let headers = sigv4::canonical_headers(
-            &parts.headers,
-            parts.uri.authority().map(|a| a.as_str()),
-            &signed,
-        );
+        let headers = sigv4::canonical_headers(&parts.headers, parts.uri.authority().map(|a| a.as_str()), &signed);
         let raw_path = parts.uri.path();
         let raw_query = parts.uri.query().unwrap_or_default();
 
         // Clients disagree on a few details (bare `+` in queries, S3 keys encoded with a
         // different reserved set, a presigned token left unsigned); the AWS form comes first,
         // the variants are tried only on a mismatch, and the error reports the first.
-        let mut uris = vec![sigv4::canonical_uri(
-            raw_path,
-            PathRules::for_service(&input.service),
-        )];
+        let mut uris = vec![sigv4::canonical_uri(raw_path, PathRules::for_service(&input.service))];
         if s3 {
             let reencoded = sigv4::reencoded_uri(raw_path);
             if reencoded != uris[0] {
@@ -208,11 +185,7 @@ impl Verifier {
                 continue;
             }
             if input.presigned {
-                queries.push(sigv4::canonical_query(
-                    raw_query,
-                    &["X-Amz-Signature"],
-                    plus_as_space,
-                ));
+                queries.push(sigv4::canonical_query(raw_query, &["X-Amz-Signature"], plus_as_space));
                 // Some signers add the session token after signing (the suite's
                 // post-sts-header-after; IoT's presigned WebSocket URLs).
                 if input.session_token.is_some() {
@@ -237,40 +210,27 @@ impl Verifier {
                     &input.signed_headers,
                     &payload_hash,
                 );
-                let string_to_sign =
-                    sigv4::string_to_sign(&input.timestamp, &scope, &canonical_request);
+                let string_to_sign = sigv4::string_to_sign(&input.timestamp, &scope, &canonical_request);
                 let expected = sigv4::signature(&key, &string_to_sign);
                 if signatures_match(&expected, &input.signature) {
                     let signer = ChunkSigner::new(key, input.timestamp.clone(), scope, expected);
                     let payload = classify(&payload_hash, hashed_body, Some(signer));
-                    return Ok(verified(
-                        input,
-                        credential.account,
-                        credential.principal,
-                        payload,
-                    ));
+                    return Ok(verified(input, credential.account, credential.principal, payload));
                 }
                 first_mismatch.get_or_insert((canonical_request, string_to_sign));
             }
         }
         let (canonical_request, string_to_sign) = first_mismatch.unwrap_or_default();
-        Err(AuthFailure::SignatureMismatch(Box::new(
-            SignatureMismatch {
-                access_key_id: input.access_key_id,
-                canonical_request,
-                string_to_sign,
-                signature_provided: input.signature,
-            },
-        )))
+        Err(AuthFailure::SignatureMismatch(Box::new(SignatureMismatch {
+            access_key_id: input.access_key_id,
+            canonical_request,
+            string_to_sign,
+            signature_provided: input.signature,
+        })))
     }
 }
 
-fn verified(
-    input: SignatureInput,
-    account: String,
-    principal: Principal,
-    payload: PayloadSigning,
-) -> Verified {
+fn verified(input: SignatureInput, account: String, principal: Principal, payload: PayloadSigning) -> Verified {
     Verified {
         account,
         principal,
@@ -300,11 +260,7 @@ fn check_time(input: &SignatureInput, s3: bool, now: SystemTime) -> Result<(), A
         Some(expires) if s3 => {
             let expired_at = input.signed_at + Duration::from_secs(expires.unsigned_abs());
             if now > expired_at {
-                return Err(AuthFailure::PresignedExpired {
-                    expires_in: expires,
-                    expired_at,
-                    server_time: now,
-                });
+                return Err(AuthFailure::PresignedExpired { expires_in: expires, expired_at, server_time: now });
             }
         }
         _ => {
@@ -347,24 +303,16 @@ const STREAMING_TRAILER: &str = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER";
 const STREAMING_UNSIGNED_TRAILER: &str = "STREAMING-UNSIGNED-PAYLOAD-TRAILER";
 
 fn is_s3_content_sha256(value: &str) -> bool {
-    matches!(
-        value,
-        UNSIGNED | STREAMING | STREAMING_TRAILER | STREAMING_UNSIGNED_TRAILER
-    ) || (value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit()))
+    matches!(value, UNSIGNED | STREAMING | STREAMING_TRAILER | STREAMING_UNSIGNED_TRAILER)
+        || (value.len() == 64 && value.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 fn classify(payload_hash: &str, hashed_body: bool, signer: Option<ChunkSigner>) -> PayloadSigning {
     match payload_hash {
         _ if hashed_body => PayloadSigning::Buffered,
         UNSIGNED => PayloadSigning::Unsigned,
-        STREAMING => PayloadSigning::StreamingSigned {
-            signer,
-            trailer: false,
-        },
-        STREAMING_TRAILER => PayloadSigning::StreamingSigned {
-            signer,
-            trailer: true,
-        },
+        STREAMING => PayloadSigning::StreamingSigned { signer, trailer: false },
+        STREAMING_TRAILER => PayloadSigning::StreamingSigned { signer, trailer: true },
         STREAMING_UNSIGNED_TRAILER => PayloadSigning::StreamingUnsignedTrailer,
         declared => PayloadSigning::Declared(declared.to_owned()),
     }
@@ -377,18 +325,10 @@ fn signature_input(parts: &Parts) -> Result<SignatureInput, AuthFailure> {
         .filter(|p| p.starts_with("X-Amz-"))
         .map(|p| {
             let (name, value) = p.split_once('=').unwrap_or((p, ""));
-            (
-                name.to_owned(),
-                percent_decode_str(value).decode_utf8_lossy().into_owned(),
-            )
+            (name.to_owned(), percent_decode_str(value).decode_utf8_lossy().into_owned())
         })
         .collect();
-    let param = |name: &str| {
-        query_params
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    };
+    let param = |name: &str| query_params.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
     let header = parts.headers.get(http::header::AUTHORIZATION);
     match (header, param("X-Amz-Algorithm")) {
         (Some(_), Some(_)) => Err(malformed(Malformed::ConflictingMechanisms, false)),
@@ -397,42 +337,29 @@ fn signature_input(parts: &Parts) -> Result<SignatureInput, AuthFailure> {
         (None, Some(algorithm)) => {
             let presigned_malformed = |kind| malformed(kind, true);
             if algorithm != ALGORITHM {
-                return Err(presigned_malformed(Malformed::UnsupportedAlgorithm(
-                    algorithm.to_owned(),
-                )));
+                return Err(presigned_malformed(Malformed::UnsupportedAlgorithm(algorithm.to_owned())));
             }
-            let (
-                Some(credential),
-                Some(date),
-                Some(expires),
-                Some(signed_headers),
-                Some(signature),
-            ) = (
+            let (Some(credential), Some(date), Some(expires), Some(signed_headers), Some(signature)) = (
                 param("X-Amz-Credential"),
                 param("X-Amz-Date"),
                 param("X-Amz-Expires"),
                 param("X-Amz-SignedHeaders"),
                 param("X-Amz-Signature"),
-            )
-            else {
+            ) else {
                 return Err(presigned_malformed(Malformed::MissingQueryParameters));
             };
-            let signed_at = parse_amz_date(date)
-                .ok_or_else(|| presigned_malformed(Malformed::BadDate(date.to_owned())))?;
+            let signed_at =
+                parse_amz_date(date).ok_or_else(|| presigned_malformed(Malformed::BadDate(date.to_owned())))?;
             let expires_in = match expires.parse::<i64>() {
                 Ok(n) if n < 0 => {
-                    return Err(presigned_malformed(Malformed::BadExpires(
-                        expires.to_owned(),
-                    )));
+                    return Err(presigned_malformed(Malformed::BadExpires(expires.to_owned())));
                 }
                 Ok(n) if n > MAX_PRESIGN_EXPIRES => {
                     return Err(presigned_malformed(Malformed::ExpiresTooLarge));
                 }
                 Ok(n) => n,
                 Err(_) => {
-                    return Err(presigned_malformed(Malformed::BadExpires(
-                        expires.to_owned(),
-                    )));
+                    return Err(presigned_malformed(Malformed::BadExpires(expires.to_owned())));
                 }
             };
             let (access_key_id, cdate, region, service) = parse_credential(credential, true)?;
@@ -457,21 +384,14 @@ fn signature_input(parts: &Parts) -> Result<SignatureInput, AuthFailure> {
 
 fn header_input(parts: &Parts, authorization: &str) -> Result<SignatureInput, AuthFailure> {
     let header_malformed = |kind| malformed(kind, false);
-    let (algorithm, rest) = authorization
-        .trim()
-        .split_once(' ')
-        .unwrap_or((authorization.trim(), ""));
+    let (algorithm, rest) = authorization.trim().split_once(' ').unwrap_or((authorization.trim(), ""));
     if algorithm != ALGORITHM {
-        return Err(header_malformed(Malformed::UnsupportedAlgorithm(
-            algorithm.to_owned(),
-        )));
+        return Err(header_malformed(Malformed::UnsupportedAlgorithm(algorithm.to_owned())));
     }
     let (mut credential, mut signed_headers, mut signature) = (None, None, None);
     for component in rest.split(',').map(str::trim).filter(|c| !c.is_empty()) {
         let Some((name, value)) = component.split_once('=') else {
-            return Err(header_malformed(Malformed::BadComponent(
-                component.to_owned(),
-            )));
+            return Err(header_malformed(Malformed::BadComponent(component.to_owned())));
         };
         match name.trim() {
             "Credential" => credential = Some(value.trim()),
@@ -480,21 +400,13 @@ fn header_input(parts: &Parts, authorization: &str) -> Result<SignatureInput, Au
             _ => {}
         }
     }
-    let credential =
-        credential.ok_or_else(|| header_malformed(Malformed::MissingComponent("Credential")))?;
-    let signed_headers = signed_headers
-        .ok_or_else(|| header_malformed(Malformed::MissingComponent("SignedHeaders")))?;
-    let signature =
-        signature.ok_or_else(|| header_malformed(Malformed::MissingComponent("Signature")))?;
+    let credential = credential.ok_or_else(|| header_malformed(Malformed::MissingComponent("Credential")))?;
+    let signed_headers =
+        signed_headers.ok_or_else(|| header_malformed(Malformed::MissingComponent("SignedHeaders")))?;
+    let signature = signature.ok_or_else(|| header_malformed(Malformed::MissingComponent("Signature")))?;
     let (access_key_id, cdate, region, service) = parse_credential(credential, false)?;
 
-    let header_str = |name: &str| {
-        parts
-            .headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-    };
+    let header_str = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
     let (timestamp, signed_at, request_time) = if let Some(amz) = header_str("x-amz-date") {
         let at = parse_amz_date(amz).ok_or_else(|| header_malformed(Malformed::MissingDate))?;
         (amz.to_owned(), at, amz.to_owned())
@@ -526,10 +438,7 @@ fn malformed(kind: Malformed, presigned: bool) -> AuthFailure {
 }
 
 /// `AKID/YYYYMMDD/REGION/SERVICE/aws4_request` into its parts.
-fn parse_credential(
-    credential: &str,
-    presigned: bool,
-) -> Result<(String, String, String, String), AuthFailure> {
+fn parse_credential(credential: &str, presigned: bool) -> Result<(String, String, String, String), AuthFailure> {
     let parts: Vec<&str> = credential.split('/').collect();
     match parts.as_slice() {
         [akid, date, region, service, "aws4_request"]
@@ -539,25 +448,13 @@ fn parse_credential(
                 && !region.is_empty()
                 && !service.is_empty() =>
         {
-            Ok((
-                akid.to_string(),
-                date.to_string(),
-                region.to_string(),
-                service.to_string(),
-            ))
+            Ok((akid.to_string(), date.to_string(), region.to_string(), service.to_string()))
         }
-        _ => Err(malformed(
-            Malformed::BadCredential(credential.to_owned()),
-            presigned,
-        )),
+        _ => Err(malformed(Malformed::BadCredential(credential.to_owned()), presigned)),
     }
 }
 
-fn check_credential_date(
-    credential_date: &str,
-    timestamp: &str,
-    presigned: bool,
-) -> Result<(), AuthFailure> {
+fn check_credential_date(credential_date: &str, timestamp: &str, presigned: bool) -> Result<(), AuthFailure> {
     if timestamp.get(..8) == Some(credential_date) {
         Ok(())
     } else {
@@ -574,9 +471,7 @@ fn check_credential_date(
 /// `20150830T123600Z`.
 fn parse_amz_date(s: &str) -> Option<SystemTime> {
     let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
-    time::PrimitiveDateTime::parse(s, &format)
-        .ok()
-        .map(|t| t.assume_utc().into())
+    time::PrimitiveDateTime::parse(s, &format).ok().map(|t| t.assume_utc().into())
 }
 
 /// `Sun, 30 Aug 2015 12:36:00 GMT` (RFC 7231's preferred form, which every SDK sends).
@@ -584,9 +479,7 @@ fn parse_http_date(s: &str) -> Option<SystemTime> {
     let format = time::macros::format_description!(
         "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
     );
-    time::PrimitiveDateTime::parse(s, &format)
-        .ok()
-        .map(|t| t.assume_utc().into())
+    time::PrimitiveDateTime::parse(s, &format).ok().map(|t| t.assume_utc().into())
 }
 
 #[cfg(test)]
@@ -605,12 +498,7 @@ mod tests {
     fn credentials_parse() {
         assert_eq!(
             parse_credential("AKID/20150830/us-east-1/iam/aws4_request", false).unwrap(),
-            (
-                "AKID".into(),
-                "20150830".into(),
-                "us-east-1".into(),
-                "iam".into()
-            )
+            ("AKID".into(), "20150830".into(), "us-east-1".into(), "iam".into())
         );
         for bad in [
             "AKID/20150830/us-east-1/iam",
@@ -620,10 +508,7 @@ mod tests {
         ] {
             assert!(matches!(
                 parse_credential(bad, true),
-                Err(AuthFailure::Malformed {
-                    kind: Malformed::BadCredential(_),
-                    presigned: true
-                })
+                Err(AuthFailure::Malformed { kind: Malformed::BadCredential(_), presigned: true })
             ));
         }
     }

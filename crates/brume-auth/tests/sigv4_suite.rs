@@ -14,8 +14,7 @@ use std::time::{Duration, SystemTime};
 
 use brume_auth::sigv4::{self, PathRules};
 use brume_auth::{
-    AuthFailure, AuthMode, Credential, CredentialStore, MemorySessions, PayloadHash,
-    SessionCredentials, Verifier,
+    AuthFailure, AuthMode, Credential, CredentialStore, MemorySessions, PayloadHash, SessionCredentials, Verifier,
 };
 use brume_core::Principal;
 use sha2::Digest;
@@ -68,8 +67,7 @@ impl Vector {
     }
 
     fn verifier(&self) -> Verifier {
-        let mut store =
-            CredentialStore::new("000000000000", Arc::new(MemorySessions::default())).unwrap();
+        let mut store = CredentialStore::new("000000000000", Arc::new(MemorySessions::default())).unwrap();
         let access_key_id = self.str(&["credentials", "access_key_id"]).unwrap();
         let secret = self.str(&["credentials", "secret_access_key"]).unwrap();
         match self.str(&["credentials", "token"]) {
@@ -80,10 +78,7 @@ impl Vector {
                     session_token: token,
                     expiration: self.now() + Duration::from_secs(3600),
                     account: "111122223333".into(),
-                    principal: Principal::AssumedRole {
-                        role_name: "r".into(),
-                        session_name: "s".into(),
-                    },
+                    principal: Principal::AssumedRole { role_name: "r".into(), session_name: "s".into() },
                 })
                 .unwrap(),
             None => store.add_long_term(
@@ -134,16 +129,11 @@ fn parse_request(text: &str) -> (http::request::Parts, Vec<u8>) {
             headers.push((name.to_owned(), value.to_owned()));
         }
     }
-    let mut builder = http::Request::builder()
-        .method(method)
-        .uri(wire_target(target));
+    let mut builder = http::Request::builder().method(method).uri(wire_target(target));
     for (name, value) in headers {
         builder = builder.header(name, value);
     }
-    (
-        builder.body(()).unwrap().into_parts().0,
-        body.as_bytes().to_vec(),
-    )
+    (builder.body(()).unwrap().into_parts().0, body.as_bytes().to_vec())
 }
 
 /// The signature parameters the client sent, read back from the header or query.
@@ -151,28 +141,14 @@ fn signature_params(parts: &http::request::Parts, presigned: bool) -> (String, S
     if presigned {
         let query = parts.uri.query().unwrap();
         let get = |name: &str| {
-            let raw = query
-                .split('&')
-                .find_map(|p| p.strip_prefix(&format!("{name}=")))
-                .unwrap();
-            percent_encoding::percent_decode_str(raw)
-                .decode_utf8()
-                .unwrap()
-                .into_owned()
+            let raw = query.split('&').find_map(|p| p.strip_prefix(&format!("{name}="))).unwrap();
+            percent_encoding::percent_decode_str(raw).decode_utf8().unwrap().into_owned()
         };
         (get("X-Amz-SignedHeaders"), get("X-Amz-Signature"))
     } else {
         let auth = parts.headers["authorization"].to_str().unwrap();
-        let field = |name: &str| {
-            auth.split(&format!("{name}="))
-                .nth(1)
-                .unwrap()
-                .split(',')
-                .next()
-                .unwrap()
-                .trim()
-                .to_owned()
-        };
+        let field =
+            |name: &str| auth.split(&format!("{name}=")).nth(1).unwrap().split(',').next().unwrap().trim().to_owned();
         (field("SignedHeaders"), field("Signature"))
     }
 }
@@ -194,14 +170,7 @@ fn check(vector: &Vector, presigned: bool) -> bool {
         (true, _) => &["X-Amz-Signature"],
     };
     let excluded = excluded.to_vec();
-    let rules = if normalize {
-        PathRules {
-            normalize: true,
-            encode: false,
-        }
-    } else {
-        PathRules::S3
-    };
+    let rules = if normalize { PathRules { normalize: true, encode: false } } else { PathRules::S3 };
     let payload_hash = match parts.headers.get("x-amz-content-sha256") {
         Some(v) => v.to_str().unwrap().to_owned(),
         None => hex::encode(sha2::Sha256::digest(&body)),
@@ -214,22 +183,11 @@ fn check(vector: &Vector, presigned: bool) -> bool {
         &signed_headers,
         &payload_hash,
     );
-    assert_eq!(
-        canonical,
-        vector.file(&format!("{form}-canonical-request.txt")),
-        "{label}: canonical request"
-    );
-    let scope = format!(
-        "20150830/{}/{}/aws4_request",
-        vector.str(&["region"]).unwrap(),
-        vector.str(&["service"]).unwrap()
-    );
+    assert_eq!(canonical, vector.file(&format!("{form}-canonical-request.txt")), "{label}: canonical request");
+    let scope =
+        format!("20150830/{}/{}/aws4_request", vector.str(&["region"]).unwrap(), vector.str(&["service"]).unwrap());
     let string_to_sign = sigv4::string_to_sign("20150830T123600Z", &scope, &canonical);
-    assert_eq!(
-        string_to_sign,
-        vector.file(&format!("{form}-string-to-sign.txt")),
-        "{label}: string to sign"
-    );
+    assert_eq!(string_to_sign, vector.file(&format!("{form}-string-to-sign.txt")), "{label}: string to sign");
     let key = sigv4::signing_key(
         &vector.str(&["credentials", "secret_access_key"]).unwrap(),
         "20150830",
@@ -237,69 +195,39 @@ fn check(vector: &Vector, presigned: bool) -> bool {
         &vector.str(&["service"]).unwrap(),
     );
     let expected_signature = vector.file(&format!("{form}-signature.txt"));
-    assert_eq!(
-        sigv4::signature(&key, &string_to_sign),
-        expected_signature.trim(),
-        "{label}: signature"
-    );
-    assert_eq!(
-        signature,
-        expected_signature.trim(),
-        "{label}: signature sent"
-    );
+    assert_eq!(sigv4::signature(&key, &string_to_sign), expected_signature.trim(), "{label}: signature");
+    assert_eq!(signature, expected_signature.trim(), "{label}: signature sent");
 
     // The whole verifier, wherever the non-S3 rules see the same path as the suite.
     let verifier_applies = normalize
-        && sigv4::canonical_uri(parts.uri.path(), PathRules::DEFAULT)
-            == sigv4::canonical_uri(parts.uri.path(), rules);
+        && sigv4::canonical_uri(parts.uri.path(), PathRules::DEFAULT) == sigv4::canonical_uri(parts.uri.path(), rules);
     if !verifier_applies {
         return false;
     }
     let verifier = vector.verifier();
-    let verified = verifier
-        .verify(&parts, PayloadHash::Body(&body))
-        .unwrap_or_else(|e| panic!("{label}: {e:?}"));
+    let verified = verifier.verify(&parts, PayloadHash::Body(&body)).unwrap_or_else(|e| panic!("{label}: {e:?}"));
     assert_eq!(
-        (
-            verified.account.as_str(),
-            verified.region.as_str(),
-            verified.service.as_str()
-        ),
+        (verified.account.as_str(), verified.region.as_str(), verified.service.as_str()),
         ("111122223333", "us-east-1", "service")
     );
     assert_eq!(verified.presigned, presigned);
 
     let mut tampered = parts.clone();
     let bad = format!("{}0", &signature[..signature.len() - 1]);
-    let bad = if bad == signature {
-        format!("{}1", &signature[..signature.len() - 1])
-    } else {
-        bad
-    };
+    let bad = if bad == signature { format!("{}1", &signature[..signature.len() - 1]) } else { bad };
     if presigned {
         let uri = tampered.uri.to_string().replace(&signature, &bad);
         tampered.uri = uri.parse().unwrap();
     } else {
-        let auth = tampered.headers["authorization"]
-            .to_str()
-            .unwrap()
-            .replace(&signature, &bad);
-        tampered
-            .headers
-            .insert("authorization", auth.parse().unwrap());
+        let auth = tampered.headers["authorization"].to_str().unwrap().replace(&signature, &bad);
+        tampered.headers.insert("authorization", auth.parse().unwrap());
     }
     match verifier.verify(&tampered, PayloadHash::Body(&body)) {
         Err(AuthFailure::SignatureMismatch(m)) => {
             // The failure reports the primary form, which signs a presigned token.
             if excluded.len() < 2 {
-                assert_eq!(
-                    m.canonical_request, canonical,
-                    "{label}: reported canonical request"
-                );
-                assert_eq!(
-                    m.string_to_sign, string_to_sign,
-                    "{label}: reported string to sign"
-                );
+                assert_eq!(m.canonical_request, canonical, "{label}: reported canonical request");
+                assert_eq!(m.string_to_sign, string_to_sign, "{label}: reported string to sign");
             }
             assert_eq!(m.signature_provided, bad);
         }

@@ -28,19 +28,14 @@ const ANSWER: &str = r#"<GetCallerIdentityResponse xmlns="https://sts.amazonaws.
 
 /// Serves until killed. The runtime has tokio's default worker count, as Brume's has.
 pub fn serve(port: u16) -> Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async move {
-        let listener =
-            tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await?;
+        let listener = tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await?;
         loop {
             let (stream, _) = listener.accept().await?;
             let _ = stream.set_nodelay(true);
             tokio::spawn(async move {
-                let _ = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service_fn(answer))
-                    .await;
+                let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service_fn(answer)).await;
             });
         }
     })
@@ -50,13 +45,9 @@ pub fn serve(port: u16) -> Result<()> {
 async fn answer(request: Request<hyper::body::Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
     let _ = request.into_body().collect().await;
     let mut response = Response::new(Full::new(Bytes::from_static(ANSWER.as_bytes())));
-    response.headers_mut().insert(
-        hyper::header::CONTENT_TYPE,
-        hyper::header::HeaderValue::from_static("text/xml"),
-    );
-    response.headers_mut().insert(
-        "x-amzn-requestid",
-        hyper::header::HeaderValue::from_static("8f0a7c52-6a0e-4f61-9f3c-2b8f6a1c0d47"),
-    );
+    response.headers_mut().insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("text/xml"));
+    response
+        .headers_mut()
+        .insert("x-amzn-requestid", hyper::header::HeaderValue::from_static("8f0a7c52-6a0e-4f61-9f3c-2b8f6a1c0d47"));
     Ok(response)
 }

@@ -58,9 +58,7 @@ impl Server {
         };
         command.stdin(Stdio::null()).stdout(Stdio::null());
         let started = Instant::now();
-        let child = command
-            .spawn()
-            .with_context(|| format!("spawning {:?}", command.get_program()))?;
+        let child = command.spawn().with_context(|| format!("spawning {:?}", command.get_program()))?;
         let mut server = Server { child, port };
         loop {
             if probe(addr, &request) {
@@ -124,9 +122,7 @@ impl Drop for Server {
 /// A port nobody listens on now. Another process could take it before the server binds it;
 /// on loopback with ephemeral ports that is rare enough for a benchmark.
 fn free_port() -> Result<u16> {
-    Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
-        .local_addr()?
-        .port())
+    Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?.local_addr()?.port())
 }
 
 /// One attempt: connect, send the request, read until the server closes; true on a 200.
@@ -137,7 +133,5 @@ fn probe(addr: SocketAddr, request: &[u8]) -> bool {
     let _ = stream.set_nodelay(true);
     let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
     let mut answer = Vec::new();
-    stream.write_all(request).is_ok()
-        && stream.read_to_end(&mut answer).is_ok()
-        && answer.starts_with(b"HTTP/1.1 200")
+    stream.write_all(request).is_ok() && stream.read_to_end(&mut answer).is_ok() && answer.starts_with(b"HTTP/1.1 200")
 }

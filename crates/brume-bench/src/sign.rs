@@ -32,12 +32,7 @@ pub struct Signed {
 
 impl Signer {
     pub fn new(host: String) -> Signer {
-        Signer {
-            host,
-            payload_hash: hex::encode(Sha256::digest(BODY.as_bytes())),
-            date: String::new(),
-            key: [0; 32],
-        }
+        Signer { host, payload_hash: hex::encode(Sha256::digest(BODY.as_bytes())), date: String::new(), key: [0; 32] }
     }
 
     pub fn host(&self) -> &str {
@@ -47,41 +42,28 @@ impl Signer {
     /// Signs the request for the current time.
     pub fn sign(&mut self) -> Signed {
         let amz_date = OffsetDateTime::now_utc()
-            .format(format_description!(
-                "[year][month][day]T[hour][minute][second]Z"
-            ))
+            .format(format_description!("[year][month][day]T[hour][minute][second]Z"))
             .unwrap_or_else(|_| unreachable!("a fixed format of a valid date"));
         let date = &amz_date[..8];
         if self.date != date {
             self.date = date.to_string();
             self.key = sigv4::signing_key(SECRET, date, REGION, SERVICE);
         }
-        let headers = format!(
-            "content-type:{CONTENT_TYPE}\nhost:{}\nx-amz-date:{amz_date}\n",
-            self.host
-        );
-        let canonical =
-            sigv4::canonical_request("POST", "/", "", &headers, SIGNED_HEADERS, &self.payload_hash);
+        let headers = format!("content-type:{CONTENT_TYPE}\nhost:{}\nx-amz-date:{amz_date}\n", self.host);
+        let canonical = sigv4::canonical_request("POST", "/", "", &headers, SIGNED_HEADERS, &self.payload_hash);
         let scope = format!("{date}/{REGION}/{SERVICE}/aws4_request");
-        let signature =
-            sigv4::signature(&self.key, &sigv4::string_to_sign(&amz_date, &scope, &canonical));
+        let signature = sigv4::signature(&self.key, &sigv4::string_to_sign(&amz_date, &scope, &canonical));
         let authorization = format!(
             "{} Credential={ACCESS_KEY}/{scope}, SignedHeaders={SIGNED_HEADERS}, Signature={signature}",
             sigv4::ALGORITHM
         );
-        Signed {
-            amz_date,
-            authorization,
-        }
+        Signed { amz_date, authorization }
     }
 
     /// The whole request as HTTP/1.1 bytes, asking the server to close the connection after
     /// answering (the start-up probe opens one connection per attempt).
     pub fn raw_request(&mut self) -> Vec<u8> {
-        let Signed {
-            amz_date,
-            authorization,
-        } = self.sign();
+        let Signed { amz_date, authorization } = self.sign();
         format!(
             "POST / HTTP/1.1\r\nHost: {}\r\nContent-Type: {CONTENT_TYPE}\r\nX-Amz-Date: {amz_date}\r\n\
              Authorization: {authorization}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{BODY}",

@@ -38,7 +38,9 @@ impl Timestamp {
     }
 
     pub fn to_offset_datetime(self) -> time::OffsetDateTime {
-        let nanos = (self.0 * 1e9).round() as i128;
+        // Rounded to the microsecond: f64 seconds cannot hold nanoseconds exactly, and a
+        // stored `.123` must not print as `.122`.
+        let nanos = (self.0 * 1e6).round() as i128 * 1000;
         time::OffsetDateTime::from_unix_timestamp_nanos(nanos).unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
     }
 }

@@ -4,15 +4,16 @@
 use std::panic::AssertUnwindSafe;
 use std::time::Instant;
 
-use bytes::Bytes;
 use futures_util::FutureExt as _;
 use http::request::Parts;
 use http::{Method, Request, Response};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 
+use brume_auth::{PayloadHash, PayloadSigning, ServiceFamily};
 use brume_core::{AwsError, RequestContext, new_request_id};
-use brume_protocol::codec::{self, ResponseBody};
+use brume_protocol::codec::{self, RequestBody, ResponseBody};
+use brume_protocol::model::Operation;
 use brume_protocol::{Protocol, ServiceModel, model};
 
 use crate::Gateway;
@@ -72,6 +73,13 @@ impl Gateway {
         request_id: &str,
         log: &mut AccessLog,
     ) -> Response<ResponseBody> {
+        if let Target::Service(name) = target
+            && let Some(op) = streaming_operation(model(name).expect("routing names embedded models"), parts)
+        {
+            log.service = name;
+            log.operation = op.name.clone();
+            return self.dispatch_streaming(name, op, parts, body, request_id).await;
+        }
         let body = match Limited::new(body, MAX_BODY).collect().await {
             Ok(b) => b.to_bytes(),
             Err(e) => {
@@ -103,53 +111,124 @@ impl Gateway {
         let model = model(name).expect("routing only names embedded models");
         let req = codec::Request { method: &parts.method, uri: &parts.uri, headers: &parts.headers, body: &body };
         let protocol = codec::detect_protocol(model, &req);
-        match self.call(model, name, protocol, parts, &req, &body, request_id, log).await {
-            Ok(resp) => resp,
-            Err(err) => {
-                if err.status >= 500 {
-                    tracing::warn!(request_id, code = %err.code, message = %err.message, "request failed");
-                }
-                codec::encode_error(Some(model), protocol, &err, request_id, &parts.method)
-            }
+        let result = async {
+            let ctx = self.authenticate(parts, PayloadHash::Body(&body), model, request_id)?;
+            let op = codec::resolve(model, protocol, &req)?;
+            log.operation = op.name.clone();
+            let input = codec::decode(model, protocol, op, &req)?;
+            self.call(name, op, protocol, ctx, input, None, request_id).await
         }
+        .await;
+        self.respond(model, protocol, parts, result, request_id)
+    }
+
+    /// Operations whose payload is streamed (S3 uploads) skip buffering: the body goes to
+    /// the handler as it arrives, and the service checks what the signature declared of it.
+    async fn dispatch_streaming(
+        &self,
+        name: &'static str,
+        op: &'static Operation,
+        parts: &Parts,
+        body: Incoming,
+        request_id: &str,
+    ) -> Response<ResponseBody> {
+        let model = model(name).expect("routing names embedded models");
+        let protocol = model.default_protocol();
+        let req = codec::Request { method: &parts.method, uri: &parts.uri, headers: &parts.headers, body: &[] };
+        let result = async {
+            let ctx = self.authenticate(parts, PayloadHash::NotBuffered, model, request_id)?;
+            let input = codec::decode(model, protocol, op, &req)?;
+            let body: RequestBody = body.map_err(|e| Box::new(e) as codec::BoxError).boxed();
+            self.call(name, op, protocol, ctx, input, Some(body), request_id).await
+        }
+        .await;
+        self.respond(model, protocol, parts, result, request_id)
     }
 
     #[allow(clippy::too_many_arguments)]
     async fn call(
         &self,
-        model: &'static ServiceModel,
         name: &'static str,
+        op: &'static Operation,
         protocol: Protocol,
-        parts: &Parts,
-        req: &codec::Request<'_>,
-        body: &Bytes,
+        ctx: RequestContext,
+        input: serde_json::Value,
+        body: Option<RequestBody>,
         request_id: &str,
-        log: &mut AccessLog,
     ) -> Result<Response<ResponseBody>, AwsError> {
-        let mut ctx = self.authenticate(parts, body, model)?;
-        ctx.request_id = request_id.to_string();
-        let op = codec::resolve(model, protocol, req)?;
-        log.operation = op.name.clone();
+        let model = model(name).expect("routing names embedded models");
         let Some(service) = self.service(name) else {
             return Err(AwsError::not_implemented(&model.metadata.service_id, &op.name));
         };
-        let input = codec::decode(model, protocol, op, req)?;
-        let output = service.call(&op.name, ctx, input).await?;
-        codec::encode(model, protocol, op, &output, request_id)
+        let reply = service.call(&op.name, ctx, input, body).await?;
+        codec::encode(model, protocol, op, &reply.output, reply.body, request_id)
     }
 
-    fn authenticate(&self, parts: &Parts, body: &Bytes, model: &ServiceModel) -> Result<RequestContext, AwsError> {
+    fn respond(
+        &self,
+        model: &ServiceModel,
+        protocol: Protocol,
+        parts: &Parts,
+        result: Result<Response<ResponseBody>, AwsError>,
+        request_id: &str,
+    ) -> Response<ResponseBody> {
+        result.unwrap_or_else(|err| {
+            if err.status >= 500 {
+                tracing::warn!(request_id, code = %err.code, message = %err.message, "request failed");
+            }
+            codec::encode_error(Some(model), protocol, &err, request_id, &parts.method)
+        })
+    }
+
+    fn authenticate(
+        &self,
+        parts: &Parts,
+        payload: PayloadHash<'_>,
+        model: &ServiceModel,
+        request_id: &str,
+    ) -> Result<RequestContext, AwsError> {
         let signing_name = model.metadata.signing_name.as_deref().unwrap_or(&model.metadata.endpoint_prefix);
+        let buffered = match payload {
+            PayloadHash::Body(body) => Some(body),
+            PayloadHash::NotBuffered => None,
+        };
         let verified = self
             .verifier
-            .verify(parts, brume_auth::PayloadHash::Body(body))
-            .map_err(|failure| failure.to_aws_error(brume_auth::ServiceFamily::of_signing_name(signing_name)))?;
+            .verify(parts, payload)
+            .map_err(|failure| failure.to_aws_error(ServiceFamily::of_signing_name(signing_name)))?;
+        // A buffered body must be the one the signature declared.
+        if let (PayloadSigning::Declared(declared), Some(body)) = (&verified.payload, buffered)
+            && !declared.eq_ignore_ascii_case(&hex_sha256(body))
+        {
+            return Err(AwsError::new(
+                400,
+                "XAmzContentSHA256Mismatch",
+                "The provided 'x-amz-content-sha256' header does not match what was computed.",
+            ));
+        }
         let mut ctx = verified.request_context();
+        ctx.request_id = request_id.to_string();
         if ctx.region.is_empty() {
             ctx.region = self.settings.region.clone();
         }
         Ok(ctx)
     }
+}
+
+/// The operation of a REST request whose input payload is streamed, known from the
+/// request head alone.
+fn streaming_operation(model: &'static ServiceModel, parts: &Parts) -> Option<&'static Operation> {
+    if !matches!(model.default_protocol(), Protocol::RestXml | Protocol::RestJson1) {
+        return None;
+    }
+    let req = codec::Request { method: &parts.method, uri: &parts.uri, headers: &parts.headers, body: &[] };
+    let op = codec::resolve(model, model.default_protocol(), &req).ok()?;
+    model.streaming_payload(&op.input.as_ref()?.shape).map(|_| op)
+}
+
+fn hex_sha256(body: &[u8]) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(body))
 }
 
 fn unknown_service(parts: &Parts, signing: &str, request_id: &str) -> Response<ResponseBody> {

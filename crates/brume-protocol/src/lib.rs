@@ -11,6 +11,6 @@ pub mod model;
 pub mod registry;
 pub mod service;
 
-pub use codec::{ResponseBody, full_body};
+pub use codec::{RequestBody, ResponseBody, full_body};
 pub use model::{Protocol, ServiceModel, model};
-pub use service::{Service, ServiceBuilder};
+pub use service::{Reply, Service, ServiceBuilder, Streamed};

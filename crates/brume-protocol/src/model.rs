@@ -244,6 +244,15 @@ impl ServiceModel {
         self.metadata.protocols.iter().any(|p| protocol_from_name(p, jv) == protocol)
     }
 
+    /// The member of `shape_name` that is a streaming blob payload (S3 object bodies), if
+    /// any: such bodies are streamed to and from handlers, never buffered.
+    pub fn streaming_payload(&self, shape_name: &str) -> Option<&str> {
+        let shape = self.shape(shape_name);
+        let name = shape.payload.as_deref()?;
+        let member = shape.members.get(name)?;
+        (member.streaming || self.shape(&member.shape).streaming).then_some(name)
+    }
+
     /// The code a protocol reports for an error shape: the `error.code` the model declares
     /// (the awsQuery-compatible code, e.g. `AWS.SimpleQueueService.NonExistentQueue`), else
     /// the shape name.

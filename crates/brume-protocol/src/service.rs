@@ -1,6 +1,10 @@
 //! The one way to declare an operation: a handler taking the caller's context and a typed
 //! input, returning a typed output or an [`AwsError`]. Inputs and outputs are serde types
 //! read from and written to the canonical value (see [`brume_core::value`]).
+//!
+//! Operations with a streaming blob payload (S3 object bodies) are declared with
+//! [`ServiceBuilder::op_stream`]: the handler also gets the request body as a stream and
+//! may answer with a body stream; nothing is buffered.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -12,11 +16,25 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::codec::{RequestBody, ResponseBody};
 use crate::model::{self, ServiceModel};
 
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
-type Handler = Arc<dyn Fn(RequestContext, Value) -> BoxFuture<Result<Value, AwsError>> + Send + Sync>;
+/// A typed output with the streamed body of its payload member, if it has one.
+pub struct Streamed<O> {
+    pub output: O,
+    pub body: Option<ResponseBody>,
+}
+
+/// What a handler answers, in the canonical form.
+pub struct Reply {
+    pub output: Value,
+    pub body: Option<ResponseBody>,
+}
+
+type Handler =
+    Arc<dyn Fn(RequestContext, Value, Option<RequestBody>) -> BoxFuture<Result<Reply, AwsError>> + Send + Sync>;
 
 /// A service's operations, ready for the gateway to dispatch to.
 pub struct Service {
@@ -29,11 +47,17 @@ impl Service {
         model::model(self.model_name).expect("services are built on embedded models")
     }
 
-    /// Run operation `name`. An operation of the model that has no handler answers
-    /// AWS's not-implemented error.
-    pub async fn call(&self, name: &str, ctx: RequestContext, input: Value) -> Result<Value, AwsError> {
+    /// Run operation `name`; `body` is the request body when the operation streams it. An
+    /// operation of the model that has no handler answers AWS's not-implemented error.
+    pub async fn call(
+        &self,
+        name: &str,
+        ctx: RequestContext,
+        input: Value,
+        body: Option<RequestBody>,
+    ) -> Result<Reply, AwsError> {
         match self.handlers.get(name) {
-            Some(h) => h(ctx, input).await,
+            Some(h) => h(ctx, input, body).await,
             None => Err(AwsError::not_implemented(&self.model().metadata.service_id, name)),
         }
     }
@@ -56,6 +80,17 @@ pub struct ServiceBuilder<S> {
     service: Service,
 }
 
+fn typed_input<I: DeserializeOwned>(input: Value) -> Result<I, AwsError> {
+    serde_json::from_value(input).map_err(|e| AwsError::validation(format!("Invalid input: {e}")))
+}
+
+fn canonical_output<O: Serialize>(output: O) -> Result<Value, AwsError> {
+    serde_json::to_value(output).map_err(|e| {
+        tracing::error!(error = %e, "handler output does not serialize");
+        AwsError::internal()
+    })
+}
+
 impl<S: Send + Sync + 'static> ServiceBuilder<S> {
     /// `model_name` is the botocore service name of an embedded model (`sts`, `s3`).
     pub fn new(model_name: &'static str, state: Arc<S>) -> Self {
@@ -64,30 +99,51 @@ impl<S: Send + Sync + 'static> ServiceBuilder<S> {
     }
 
     /// Declare operation `name` of the model, handled by `f`.
-    pub fn op<I, O, F, Fut>(mut self, name: &'static str, f: F) -> Self
+    pub fn op<I, O, F, Fut>(self, name: &'static str, f: F) -> Self
     where
         I: DeserializeOwned + Send + 'static,
         O: Serialize + Send + 'static,
         F: Fn(Arc<S>, RequestContext, I) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<O, AwsError>> + Send + 'static,
     {
+        let f = Arc::new(f);
+        self.insert(name, move |state, ctx, input, _body| {
+            let f = f.clone();
+            async move {
+                let output = f(state, ctx, typed_input(input)?).await?;
+                Ok(Reply { output: canonical_output(output)?, body: None })
+            }
+        })
+    }
+
+    /// Declare operation `name` whose payload is streamed: `f` gets the request body (for
+    /// operations that upload one) and may answer with a body stream.
+    pub fn op_stream<I, O, F, Fut>(self, name: &'static str, f: F) -> Self
+    where
+        I: DeserializeOwned + Send + 'static,
+        O: Serialize + Send + 'static,
+        F: Fn(Arc<S>, RequestContext, I, Option<RequestBody>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Streamed<O>, AwsError>> + Send + 'static,
+    {
+        let f = Arc::new(f);
+        self.insert(name, move |state, ctx, input, body| {
+            let f = f.clone();
+            async move {
+                let streamed = f(state, ctx, typed_input(input)?, body).await?;
+                Ok(Reply { output: canonical_output(streamed.output)?, body: streamed.body })
+            }
+        })
+    }
+
+    fn insert<F, Fut>(mut self, name: &'static str, f: F) -> Self
+    where
+        F: Fn(Arc<S>, RequestContext, Value, Option<RequestBody>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Reply, AwsError>> + Send + 'static,
+    {
         let model = self.service.model();
         assert!(model.operation(name).is_some(), "{} has no operation {name}", model.metadata.service_id);
         let state = self.state.clone();
-        let f = Arc::new(f);
-        let handler: Handler = Arc::new(move |ctx, input| {
-            let state = state.clone();
-            let f = f.clone();
-            Box::pin(async move {
-                let input: I =
-                    serde_json::from_value(input).map_err(|e| AwsError::validation(format!("Invalid input: {e}")))?;
-                let output = f(state, ctx, input).await?;
-                serde_json::to_value(output).map_err(|e| {
-                    tracing::error!(error = %e, "handler output does not serialize");
-                    AwsError::internal()
-                })
-            })
-        });
+        let handler: Handler = Arc::new(move |ctx, input, body| Box::pin(f(state.clone(), ctx, input, body)));
         self.service.handlers.insert(name, handler);
         self
     }

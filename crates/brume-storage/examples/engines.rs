@@ -29,10 +29,7 @@ fn rate(mut op: impl FnMut(u64) -> u64) -> (f64, Duration) {
         calls += 1;
     }
     let elapsed = start.elapsed();
-    (
-        ops as f64 / elapsed.as_secs_f64(),
-        elapsed / calls.max(1) as u32,
-    )
+    (ops as f64 / elapsed.as_secs_f64(), elapsed / calls.max(1) as u32)
 }
 
 fn report(name: &str, (per_sec, latency): (f64, Duration), reference: f64) {
@@ -63,8 +60,7 @@ fn redb(dir: &Path, durability: redb::Durability, per_commit: u64) -> (f64, Dura
         {
             let mut t = txn.open_table(table).expect("table");
             for i in 0..per_commit {
-                t.insert(n * per_commit + i, VALUE.as_slice())
-                    .expect("insert");
+                t.insert(n * per_commit + i, VALUE.as_slice()).expect("insert");
             }
         }
         txn.commit().expect("commit");
@@ -74,13 +70,8 @@ fn redb(dir: &Path, durability: redb::Durability, per_commit: u64) -> (f64, Dura
 
 fn fjall(dir: &Path, mode: fjall::PersistMode, per_commit: u64) -> (f64, Duration) {
     let path = dir.join(format!("fjall-{mode:?}-{per_commit}"));
-    let db = fjall::Database::builder(path)
-        .manual_journal_persist(true)
-        .open()
-        .expect("fjall open");
-    let ks = db
-        .keyspace("t", fjall::KeyspaceCreateOptions::default)
-        .expect("keyspace");
+    let db = fjall::Database::builder(path).manual_journal_persist(true).open().expect("fjall open");
+    let ks = db.keyspace("t", fjall::KeyspaceCreateOptions::default).expect("keyspace");
     rate(|n| {
         let mut batch = db.batch().durability(Some(mode));
         for i in 0..per_commit {
@@ -92,12 +83,7 @@ fn fjall(dir: &Path, mode: fjall::PersistMode, per_commit: u64) -> (f64, Duratio
 }
 
 /// `writers` tasks each committing one put per transaction through `brume_storage`.
-fn brume(
-    rt: &tokio::runtime::Runtime,
-    dir: PathBuf,
-    durability: Durability,
-    writers: u64,
-) -> (f64, Duration) {
+fn brume(rt: &tokio::runtime::Runtime, dir: PathBuf, durability: Durability, writers: u64) -> (f64, Duration) {
     rt.block_on(async move {
         let storage = brume_storage::open(&dir, durability).expect("open");
         let start = Instant::now();
@@ -108,8 +94,7 @@ fn brume(
                     let mut n = 0u64;
                     while start.elapsed() < RUN {
                         let key = [w.to_be_bytes(), n.to_be_bytes()].concat();
-                        kv.transact(move |txn: &mut dyn Txn| txn.put("bench", &key, &VALUE))
-                            .await?;
+                        kv.transact(move |txn: &mut dyn Txn| txn.put("bench", &key, &VALUE)).await?;
                         n += 1;
                     }
                     Ok::<u64, StorageError>(n)
@@ -123,17 +108,12 @@ fn brume(
         let elapsed = start.elapsed();
         storage.flush().await.expect("flush");
         // Mean latency as each writer saw it.
-        (
-            total as f64 / elapsed.as_secs_f64(),
-            elapsed * writers as u32 / total.max(1) as u32,
-        )
+        (total as f64 / elapsed.as_secs_f64(), elapsed * writers as u32 / total.max(1) as u32)
     })
 }
 
 fn main() {
-    let base = std::env::args()
-        .nth(1)
-        .map_or_else(|| PathBuf::from("."), PathBuf::from);
+    let base = std::env::args().nth(1).map_or_else(|| PathBuf::from("."), PathBuf::from);
     let dir = tempfile::tempdir_in(&base).expect("temporary directory");
     let d = dir.path();
     let reference = raw_sync_rate(d);
@@ -141,60 +121,20 @@ fn main() {
     let r = reference.0;
 
     println!("-- engines alone, one thread");
-    report(
-        "redb Immediate, 1 put/commit",
-        redb(d, redb::Durability::Immediate, 1),
-        r,
-    );
-    report(
-        "redb None (not crash-safe), 1 put/commit",
-        redb(d, redb::Durability::None, 1),
-        r,
-    );
-    report(
-        "redb Immediate, 32 puts/commit",
-        redb(d, redb::Durability::Immediate, 32),
-        r,
-    );
-    report(
-        "fjall SyncAll, 1 put/commit",
-        fjall(d, fjall::PersistMode::SyncAll, 1),
-        r,
-    );
-    report(
-        "fjall SyncData, 1 put/commit",
-        fjall(d, fjall::PersistMode::SyncData, 1),
-        r,
-    );
-    report(
-        "fjall Buffer (survives kill -9), 1 put/commit",
-        fjall(d, fjall::PersistMode::Buffer, 1),
-        r,
-    );
-    report(
-        "fjall SyncAll, 32 puts/commit",
-        fjall(d, fjall::PersistMode::SyncAll, 32),
-        r,
-    );
+    report("redb Immediate, 1 put/commit", redb(d, redb::Durability::Immediate, 1), r);
+    report("redb None (not crash-safe), 1 put/commit", redb(d, redb::Durability::None, 1), r);
+    report("redb Immediate, 32 puts/commit", redb(d, redb::Durability::Immediate, 32), r);
+    report("fjall SyncAll, 1 put/commit", fjall(d, fjall::PersistMode::SyncAll, 1), r);
+    report("fjall SyncData, 1 put/commit", fjall(d, fjall::PersistMode::SyncData, 1), r);
+    report("fjall Buffer (survives kill -9), 1 put/commit", fjall(d, fjall::PersistMode::Buffer, 1), r);
+    report("fjall SyncAll, 32 puts/commit", fjall(d, fjall::PersistMode::SyncAll, 32), r);
 
     println!("-- brume-storage (fjall + group commit)");
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    for (level, name) in [
-        (Durability::Always, "Always"),
-        (Durability::Default, "Default"),
-    ] {
+    for (level, name) in [(Durability::Always, "Always"), (Durability::Default, "Default")] {
         for writers in [1, 32] {
             let label = format!("brume {name}, {writers} writer(s)");
-            report(
-                &label,
-                brume(
-                    &rt,
-                    d.join(format!("brume-{name}-{writers}")),
-                    level,
-                    writers,
-                ),
-                r,
-            );
+            report(&label, brume(&rt, d.join(format!("brume-{name}-{writers}")), level, writers), r);
         }
     }
 }

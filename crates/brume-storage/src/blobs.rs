@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::str::FromStr;
 use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::time::Instant;
 
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
@@ -44,13 +45,8 @@ impl FromStr for BlobId {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         // Only the canonical form, so that one id has one file name.
-        if s.len() == 32
-            && s.bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        {
-            u128::from_str_radix(s, 16)
-                .map(BlobId)
-                .map_err(|_| StorageError::InvalidBlobId(s.to_string()))
+        if s.len() == 32 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+            u128::from_str_radix(s, 16).map(BlobId).map_err(|_| StorageError::InvalidBlobId(s.to_string()))
         } else {
             Err(StorageError::InvalidBlobId(s.to_string()))
         }
@@ -83,8 +79,7 @@ pub trait Blobs: Send + Sync {
     async fn create(&self) -> Result<Box<dyn BlobWriter>, StorageError>;
 
     /// The bytes `start..end` (end excluded) of the blob, or all of it.
-    async fn open(&self, id: BlobId, range: Option<(u64, u64)>)
-    -> Result<BlobReader, StorageError>;
+    async fn open(&self, id: BlobId, range: Option<(u64, u64)>) -> Result<BlobReader, StorageError>;
 
     async fn len(&self, id: BlobId) -> Result<u64, StorageError>;
 
@@ -109,11 +104,7 @@ fn check_range(range: Option<(u64, u64)>, len: u64) -> Result<(u64, u64), Storag
 
 fn not_found(id: BlobId) -> impl FnOnce(io::Error) -> StorageError {
     move |e| {
-        if e.kind() == io::ErrorKind::NotFound {
-            StorageError::BlobNotFound(id.to_string())
-        } else {
-            e.into()
-        }
+        if e.kind() == io::ErrorKind::NotFound { StorageError::BlobNotFound(id.to_string()) } else { e.into() }
     }
 }
 
@@ -128,23 +119,34 @@ pub(crate) struct FsBlobs {
 
 #[derive(Default)]
 struct Unsynced {
-    paths: Mutex<Vec<PathBuf>>,
+    state: Mutex<UnsyncedState>,
     wake: Condvar,
-    closed: Mutex<bool>,
+}
+
+#[derive(Default)]
+struct UnsyncedState {
+    paths: Vec<PathBuf>,
+    closed: bool,
 }
 
 impl Unsynced {
+    fn state(&self) -> std::sync::MutexGuard<'_, UnsyncedState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn add(&self, paths: impl IntoIterator<Item = PathBuf>) {
-        self.paths
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .extend(paths);
+        self.state().paths.extend(paths);
+        self.wake.notify_one();
+    }
+
+    fn close(&self) {
+        self.state().closed = true;
         self.wake.notify_one();
     }
 
     /// Fsyncs everything added so far. A file deleted meanwhile needs nothing.
     fn sync(&self) -> io::Result<()> {
-        let mut paths = std::mem::take(&mut *self.paths.lock().unwrap_or_else(|p| p.into_inner()));
+        let mut paths = std::mem::take(&mut self.state().paths);
         paths.sort();
         paths.dedup();
         for path in paths {
@@ -156,32 +158,27 @@ impl Unsynced {
         Ok(())
     }
 
-    /// The flusher: waits for work, lets it accumulate for one interval, fsyncs it all.
+    /// The flusher: waits for work, lets more accumulate for one interval, fsyncs it all.
     fn run(&self) {
         loop {
-            let closed = self.closed.lock().unwrap_or_else(|p| p.into_inner());
-            let empty = self
-                .paths
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .is_empty();
-            let closed = if empty && !*closed {
-                self.wake.wait(closed).unwrap_or_else(|p| p.into_inner())
-            } else {
-                closed
-            };
-            let stop = *closed;
-            let closed = self
-                .wake
-                .wait_timeout(closed, FLUSH_INTERVAL)
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
-            let stop = stop || *closed;
-            drop(closed);
+            let mut state = self.state();
+            while state.paths.is_empty() && !state.closed {
+                state = self.wake.wait(state).unwrap_or_else(|p| p.into_inner());
+            }
+            let deadline = Instant::now() + FLUSH_INTERVAL;
+            while !state.closed {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                state = self.wake.wait_timeout(state, left).unwrap_or_else(|p| p.into_inner()).0;
+            }
+            let closed = state.closed;
+            drop(state);
             if let Err(e) = self.sync() {
                 tracing::error!(error = %e, "blob background fsync failed");
             }
-            if stop {
+            if closed {
                 return;
             }
         }
@@ -199,15 +196,9 @@ impl FsBlobs {
         let unsynced = Arc::new(Unsynced::default());
         if durability == Durability::Default {
             let flusher = Arc::clone(&unsynced);
-            std::thread::Builder::new()
-                .name("brume-blob-flusher".into())
-                .spawn(move || flusher.run())?;
+            std::thread::Builder::new().name("brume-blob-flusher".into()).spawn(move || flusher.run())?;
         }
-        Ok(Self {
-            root: root.to_path_buf(),
-            durability,
-            unsynced,
-        })
+        Ok(Self { root: root.to_path_buf(), durability, unsynced })
     }
 
     fn dir_of(&self, id: BlobId) -> PathBuf {
@@ -222,12 +213,7 @@ impl FsBlobs {
 
 impl Drop for FsBlobs {
     fn drop(&mut self) {
-        *self
-            .unsynced
-            .closed
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()) = true;
-        self.unsynced.wake.notify_one();
+        self.unsynced.close();
         if let Err(e) = self.unsynced.sync() {
             tracing::error!(error = %e, "blob fsync at close failed");
         }
@@ -282,12 +268,9 @@ impl BlobWriter for FsBlobWriter {
             dirs.push(self.root.clone());
         }
         if always {
-            tokio::task::spawn_blocking(move || {
-                dirs.iter()
-                    .try_for_each(|d| std::fs::File::open(d)?.sync_all())
-            })
-            .await
-            .map_err(|e| io::Error::other(e.to_string()))??;
+            tokio::task::spawn_blocking(move || dirs.iter().try_for_each(|d| std::fs::File::open(d)?.sync_all()))
+                .await
+                .map_err(|e| io::Error::other(e.to_string()))??;
         } else {
             self.unsynced.add(std::iter::once(path).chain(dirs));
         }
@@ -315,10 +298,7 @@ impl Drop for FsBlobWriter {
 #[async_trait]
 impl Blobs for FsBlobs {
     async fn create(&self) -> Result<Box<dyn BlobWriter>, StorageError> {
-        let tmp_path = self
-            .root
-            .join("tmp")
-            .join(format!("{}.tmp", BlobId::random()));
+        let tmp_path = self.root.join("tmp").join(format!("{}.tmp", BlobId::random()));
         let file = tokio::fs::File::create(&tmp_path).await?;
         Ok(Box::new(FsBlobWriter {
             file: Some(file),
@@ -330,14 +310,8 @@ impl Blobs for FsBlobs {
         }))
     }
 
-    async fn open(
-        &self,
-        id: BlobId,
-        range: Option<(u64, u64)>,
-    ) -> Result<BlobReader, StorageError> {
-        let mut file = tokio::fs::File::open(self.path_of(id))
-            .await
-            .map_err(not_found(id))?;
+    async fn open(&self, id: BlobId, range: Option<(u64, u64)>) -> Result<BlobReader, StorageError> {
+        let mut file = tokio::fs::File::open(self.path_of(id)).await.map_err(not_found(id))?;
         let len = file.metadata().await?.len();
         let (start, end) = check_range(range, len)?;
         if start > 0 {
@@ -347,10 +321,7 @@ impl Blobs for FsBlobs {
     }
 
     async fn len(&self, id: BlobId) -> Result<u64, StorageError> {
-        Ok(tokio::fs::metadata(self.path_of(id))
-            .await
-            .map_err(not_found(id))?
-            .len())
+        Ok(tokio::fs::metadata(self.path_of(id)).await.map_err(not_found(id))?.len())
     }
 
     async fn delete(&self, id: BlobId) -> Result<(), StorageError> {
@@ -373,10 +344,7 @@ impl Blobs for FsBlobs {
                 for level2 in std::fs::read_dir(&level1)? {
                     for file in std::fs::read_dir(level2?.path())? {
                         let path = file?.path();
-                        let id = path
-                            .file_name()
-                            .and_then(|n| n.to_str())
-                            .and_then(|n| n.parse::<BlobId>().ok());
+                        let id = path.file_name().and_then(|n| n.to_str()).and_then(|n| n.parse::<BlobId>().ok());
                         if id.is_some_and(|id| !live.contains(&id)) {
                             std::fs::remove_file(&path)?;
                             removed += 1;
@@ -386,16 +354,12 @@ impl Blobs for FsBlobs {
             }
             Ok(removed)
         };
-        Ok(tokio::task::spawn_blocking(sweep)
-            .await
-            .map_err(|e| io::Error::other(e.to_string()))??)
+        Ok(tokio::task::spawn_blocking(sweep).await.map_err(|e| io::Error::other(e.to_string()))??)
     }
 
     async fn flush(&self) -> Result<(), StorageError> {
         let unsynced = Arc::clone(&self.unsynced);
-        tokio::task::spawn_blocking(move || unsynced.sync())
-            .await
-            .map_err(|e| io::Error::other(e.to_string()))??;
+        tokio::task::spawn_blocking(move || unsynced.sync()).await.map_err(|e| io::Error::other(e.to_string()))??;
         Ok(())
     }
 }
@@ -424,10 +388,7 @@ impl BlobWriter for MemBlobWriter {
 
     async fn commit(self: Box<Self>) -> Result<BlobId, StorageError> {
         let id = BlobId::random();
-        self.blobs
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(id, self.buf.freeze());
+        self.blobs.write().unwrap_or_else(|p| p.into_inner()).insert(id, self.buf.freeze());
         Ok(id)
     }
 
@@ -439,33 +400,21 @@ impl BlobWriter for MemBlobWriter {
 impl MemBlobs {
     fn get(&self, id: BlobId) -> Result<Bytes, StorageError> {
         let blobs = self.blobs.read().unwrap_or_else(|p| p.into_inner());
-        blobs
-            .get(&id)
-            .cloned()
-            .ok_or_else(|| StorageError::BlobNotFound(id.to_string()))
+        blobs.get(&id).cloned().ok_or_else(|| StorageError::BlobNotFound(id.to_string()))
     }
 }
 
 #[async_trait]
 impl Blobs for MemBlobs {
     async fn create(&self) -> Result<Box<dyn BlobWriter>, StorageError> {
-        Ok(Box::new(MemBlobWriter {
-            buf: BytesMut::new(),
-            blobs: Arc::clone(&self.blobs),
-        }))
+        Ok(Box::new(MemBlobWriter { buf: BytesMut::new(), blobs: Arc::clone(&self.blobs) }))
     }
 
-    async fn open(
-        &self,
-        id: BlobId,
-        range: Option<(u64, u64)>,
-    ) -> Result<BlobReader, StorageError> {
+    async fn open(&self, id: BlobId, range: Option<(u64, u64)>) -> Result<BlobReader, StorageError> {
         let body = self.get(id)?;
         let (start, end) = check_range(range, body.len() as u64)?;
         // In memory, so the bounds fit in usize.
-        Ok(Box::pin(io::Cursor::new(
-            body.slice(start as usize..end as usize),
-        )))
+        Ok(Box::pin(io::Cursor::new(body.slice(start as usize..end as usize))))
     }
 
     async fn len(&self, id: BlobId) -> Result<u64, StorageError> {
@@ -473,10 +422,7 @@ impl Blobs for MemBlobs {
     }
 
     async fn delete(&self, id: BlobId) -> Result<(), StorageError> {
-        self.blobs
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&id);
+        self.blobs.write().unwrap_or_else(|p| p.into_inner()).remove(&id);
         Ok(())
     }
 

@@ -42,24 +42,13 @@ pub(crate) trait Engine: ReadView + 'static {
 /// Keyspace names are used verbatim by engines, so keep them plain.
 pub(crate) fn check_keyspace(name: &str) -> Result<(), StorageError> {
     let valid = (1..=64).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
-    if valid {
-        Ok(())
-    } else {
-        Err(StorageError::InvalidKeyspace(name.to_string()))
-    }
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    if valid { Ok(()) } else { Err(StorageError::InvalidKeyspace(name.to_string())) }
 }
 
 enum Job {
-    Txn {
-        f: TxnFn,
-        reply: oneshot::Sender<Result<(), StorageError>>,
-    },
-    Flush {
-        reply: oneshot::Sender<Result<(), StorageError>>,
-    },
+    Txn { f: TxnFn, reply: oneshot::Sender<Result<(), StorageError>> },
+    Flush { reply: oneshot::Sender<Result<(), StorageError>> },
 }
 
 /// A [`Kv`] over any [`Engine`], with the writer thread that owns all writes.
@@ -76,30 +65,13 @@ impl<E: Engine> EngineKv<E> {
         let writer_engine = Arc::clone(&engine);
         let writer = std::thread::Builder::new()
             .name("brume-kv-writer".into())
-            .spawn(move || {
-                Writer {
-                    engine: writer_engine,
-                    durability,
-                    unsynced_since: None,
-                }
-                .run(rx)
-            })?;
-        Ok(Self {
-            engine,
-            jobs: Some(jobs),
-            writer: Some(writer),
-        })
+            .spawn(move || Writer { engine: writer_engine, durability, unsynced_since: None }.run(rx))?;
+        Ok(Self { engine, jobs: Some(jobs), writer: Some(writer) })
     }
 
-    fn submit(
-        &self,
-        job: impl FnOnce(oneshot::Sender<Result<(), StorageError>>) -> Job,
-    ) -> StorageFuture {
+    fn submit(&self, job: impl FnOnce(oneshot::Sender<Result<(), StorageError>>) -> Job) -> StorageFuture {
         let (reply, done) = oneshot::channel();
-        let sent = self
-            .jobs
-            .as_ref()
-            .is_some_and(|jobs| jobs.send(job(reply)).is_ok());
+        let sent = self.jobs.as_ref().is_some_and(|jobs| jobs.send(job(reply)).is_ok());
         Box::pin(async move {
             if !sent {
                 return Err(StorageError::Closed);
@@ -169,13 +141,11 @@ impl<E: Engine> Writer<E> {
                     Ok(job) => Some(job),
                     Err(_) => break,
                 },
-                Some(since) => {
-                    match rx.recv_timeout(FLUSH_INTERVAL.saturating_sub(since.elapsed())) {
-                        Ok(job) => Some(job),
-                        Err(RecvTimeoutError::Timeout) => None,
-                        Err(RecvTimeoutError::Disconnected) => break,
-                    }
-                }
+                Some(since) => match rx.recv_timeout(FLUSH_INTERVAL.saturating_sub(since.elapsed())) {
+                    Ok(job) => Some(job),
+                    Err(RecvTimeoutError::Timeout) => None,
+                    Err(RecvTimeoutError::Disconnected) => break,
+                },
             };
             if let Some(first) = first {
                 let mut group = vec![first];
@@ -187,10 +157,7 @@ impl<E: Engine> Writer<E> {
                 self.run_group(group);
             }
             // A failed background fsync is logged by `sync` and retried at the next interval.
-            if self
-                .unsynced_since
-                .is_some_and(|since| since.elapsed() >= FLUSH_INTERVAL)
-            {
+            if self.unsynced_since.is_some_and(|since| since.elapsed() >= FLUSH_INTERVAL) {
                 let _ = self.sync();
             }
         }
@@ -218,13 +185,8 @@ impl<E: Engine> Writer<E> {
             match job {
                 Job::Flush { reply } => flush_replies.push(reply),
                 Job::Txn { f, reply } => {
-                    let mut txn = Overlay {
-                        writes: WriteSet::new(),
-                        below: Layered {
-                            writes: &writes,
-                            below: &*self.engine,
-                        },
-                    };
+                    let mut txn =
+                        Overlay { writes: WriteSet::new(), below: Layered { writes: &writes, below: &*self.engine } };
                     let outcome = catch_unwind(AssertUnwindSafe(|| f(&mut txn)));
                     let own = txn.writes;
                     match outcome {
@@ -246,11 +208,7 @@ impl<E: Engine> Writer<E> {
             }
         }
         let sync_now = self.durability == Durability::Always;
-        let applied = if writes.is_empty() {
-            Ok(())
-        } else {
-            self.engine.apply(&writes, sync_now)
-        };
+        let applied = if writes.is_empty() { Ok(()) } else { self.engine.apply(&writes, sync_now) };
         if applied.is_ok() && !writes.is_empty() && !sync_now && self.unsynced_since.is_none() {
             self.unsynced_since = Some(Instant::now());
         }
@@ -318,12 +276,7 @@ impl ReadView for Layered<'_> {
         }
         // Each pending write hides at most one key below, so asking for that many more
         // keys is enough to fill `limit`.
-        let base = self.below.scan(
-            keyspace,
-            range,
-            direction,
-            limit.saturating_add(pending.len()),
-        )?;
+        let base = self.below.scan(keyspace, range, direction, limit.saturating_add(pending.len()))?;
         let before = |a: &[u8], b: &[u8]| match direction {
             Direction::Forward => a < b,
             Direction::Reverse => a > b,
@@ -365,10 +318,7 @@ struct Overlay<'a> {
 
 impl Overlay<'_> {
     fn view(&self) -> Layered<'_> {
-        Layered {
-            writes: &self.writes,
-            below: &self.below,
-        }
+        Layered { writes: &self.writes, below: &self.below }
     }
 }
 
@@ -393,19 +343,13 @@ impl ReadView for Overlay<'_> {
 impl Txn for Overlay<'_> {
     fn put(&mut self, keyspace: &str, key: &[u8], value: &[u8]) -> Result<(), StorageError> {
         check_keyspace(keyspace)?;
-        self.writes
-            .entry(keyspace.to_string())
-            .or_default()
-            .insert(key.to_vec(), Some(value.to_vec()));
+        self.writes.entry(keyspace.to_string()).or_default().insert(key.to_vec(), Some(value.to_vec()));
         Ok(())
     }
 
     fn delete(&mut self, keyspace: &str, key: &[u8]) -> Result<(), StorageError> {
         check_keyspace(keyspace)?;
-        self.writes
-            .entry(keyspace.to_string())
-            .or_default()
-            .insert(key.to_vec(), None);
+        self.writes.entry(keyspace.to_string()).or_default().insert(key.to_vec(), None);
         Ok(())
     }
 }

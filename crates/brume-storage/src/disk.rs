@@ -22,10 +22,7 @@ impl DiskEngine {
     pub(crate) fn open(dir: &Path) -> Result<Self, StorageError> {
         // The journal is persisted by the writer, at the point the durability level says.
         let db = Database::builder(dir).manual_journal_persist(true).open()?;
-        Ok(Self {
-            db,
-            keyspaces: Arc::default(),
-        })
+        Ok(Self { db, keyspaces: Arc::default() })
     }
 }
 
@@ -37,29 +34,18 @@ fn handle(
     name: &str,
     create: bool,
 ) -> Result<Option<fjall::Keyspace>, StorageError> {
-    if let Some(ks) = keyspaces
-        .read()
-        .unwrap_or_else(|p| p.into_inner())
-        .get(name)
-    {
+    if let Some(ks) = keyspaces.read().unwrap_or_else(|p| p.into_inner()).get(name) {
         return Ok(Some(ks.clone()));
     }
     if !create && !db.keyspace_exists(name) {
         return Ok(None);
     }
     let ks = db.keyspace(name, KeyspaceCreateOptions::default)?;
-    keyspaces
-        .write()
-        .unwrap_or_else(|p| p.into_inner())
-        .insert(name.to_string(), ks.clone());
+    keyspaces.write().unwrap_or_else(|p| p.into_inner()).insert(name.to_string(), ks.clone());
     Ok(Some(ks))
 }
 
-fn collect(
-    iter: fjall::Iter,
-    direction: Direction,
-    limit: usize,
-) -> Result<Vec<KvPair>, StorageError> {
+fn collect(iter: fjall::Iter, direction: Direction, limit: usize) -> Result<Vec<KvPair>, StorageError> {
     let to_pair = |guard: fjall::Guard| -> Result<KvPair, StorageError> {
         let (k, v) = guard.into_inner()?;
         Ok((k.to_vec(), v.to_vec()))
@@ -109,11 +95,7 @@ impl Engine for DiskEngine {
     }
 
     fn apply(&self, writes: &WriteSet, sync: bool) -> Result<(), StorageError> {
-        let mode = if sync {
-            PersistMode::SyncAll
-        } else {
-            PersistMode::Buffer
-        };
+        let mode = if sync { PersistMode::SyncAll } else { PersistMode::Buffer };
         let mut batch = self.db.batch().durability(Some(mode));
         for (keyspace, keys) in writes {
             let Some(ks) = handle(&self.db, &self.keyspaces, keyspace, true)? else {
@@ -163,10 +145,6 @@ impl ReadView for DiskSnapshot {
         let Some(ks) = handle(&self.db, &self.keyspaces, keyspace, false)? else {
             return Ok(Vec::new());
         };
-        collect(
-            self.snapshot.range(&ks, owned_bounds(range)),
-            direction,
-            limit,
-        )
+        collect(self.snapshot.range(&ks, owned_bounds(range)), direction, limit)
     }
 }

@@ -111,19 +111,13 @@ impl Number {
     }
 
     fn zero() -> Self {
-        Number {
-            negative: false,
-            digits: Vec::new(),
-            exponent: 0,
-        }
+        Number { negative: false, digits: Vec::new(), exponent: 0 }
     }
 
     /// Orders magnitudes: by exponent, then digit by digit (a prefix is smaller, which is
     /// right because there are no trailing zeros).
     fn cmp_magnitude(&self, other: &Self) -> Ordering {
-        self.exponent
-            .cmp(&other.exponent)
-            .then_with(|| self.digits.cmp(&other.digits))
+        self.exponent.cmp(&other.exponent).then_with(|| self.digits.cmp(&other.digits))
     }
 }
 
@@ -171,8 +165,7 @@ impl FromStr for Number {
         };
         let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
         let all_digits = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
-        if int_part.len() + frac_part.len() == 0 || !all_digits(int_part) || !all_digits(frac_part)
-        {
+        if int_part.len() + frac_part.len() == 0 || !all_digits(int_part) || !all_digits(frac_part) {
             return Err(invalid());
         }
         let exp: i64 = match exp {
@@ -186,11 +179,7 @@ impl FromStr for Number {
                 e.parse().map_err(|_| invalid())?
             }
         };
-        let digits: Vec<u8> = int_part
-            .bytes()
-            .chain(frac_part.bytes())
-            .map(|b| b - b'0')
-            .collect();
+        let digits: Vec<u8> = int_part.bytes().chain(frac_part.bytes()).map(|b| b - b'0').collect();
         let Some(first) = digits.iter().position(|&d| d != 0) else {
             return Ok(Number::zero());
         };
@@ -200,11 +189,7 @@ impl FromStr for Number {
         if significant.len() > MAX_DIGITS || !(MIN_EXP..=MAX_EXP).contains(&exponent) {
             return Err(invalid());
         }
-        Ok(Number {
-            negative,
-            digits: significant,
-            exponent,
-        })
+        Ok(Number { negative, digits: significant, exponent })
     }
 }
 
@@ -271,11 +256,7 @@ fn encode_int(out: &mut Vec<u8>, i: i128) {
     let n = 16 - (magnitude.leading_zeros() / 8) as usize;
     let be = if i < 0 { !magnitude } else { magnitude }.to_be_bytes();
     // n ≤ 16, so the tag stays within 0x04..=0x24.
-    out.push(if i < 0 {
-        INT_ZERO - n as u8
-    } else {
-        INT_ZERO + n as u8
-    });
+    out.push(if i < 0 { INT_ZERO - n as u8 } else { INT_ZERO + n as u8 });
     out.extend_from_slice(&be[16 - n..]);
 }
 
@@ -306,8 +287,7 @@ pub fn decode(mut bytes: &[u8]) -> Result<Vec<Element>, KeyError> {
             BYTES => decode_escaped(rest).map(|(b, rest)| (Element::Bytes(b), rest))?,
             STRING => {
                 let (b, rest) = decode_escaped(rest)?;
-                let s =
-                    String::from_utf8(b).map_err(|_| KeyError::Malformed("string is not UTF-8"))?;
+                let s = String::from_utf8(b).map_err(|_| KeyError::Malformed("string is not UTF-8"))?;
                 (Element::String(s), rest)
             }
             0x04..=0x24 => decode_int(tag, rest)?,
@@ -349,11 +329,7 @@ fn decode_int(tag: u8, bytes: &[u8]) -> Result<(Element, &[u8]), KeyError> {
     be[16 - n..].copy_from_slice(&bytes[..n]);
     let raw = u128::from_be_bytes(be);
     let value = if negative {
-        let mask = if n == 16 {
-            u128::MAX
-        } else {
-            (1u128 << (8 * n)) - 1
-        };
+        let mask = if n == 16 { u128::MAX } else { (1u128 << (8 * n)) - 1 };
         let magnitude = !raw & mask;
         if magnitude > i128::MIN.unsigned_abs() {
             return Err(KeyError::Malformed("integer out of range"));
@@ -372,15 +348,11 @@ fn decode_number(tag: u8, bytes: &[u8]) -> Result<(Element, &[u8]), KeyError> {
     }
     let negative = tag == NUM_NEG;
     let unflip = |b: u8| if negative { 101u8.wrapping_sub(b) } else { b };
-    let (&exp, mut rest) = bytes
-        .split_first()
-        .ok_or(KeyError::Malformed("truncated number"))?;
+    let (&exp, mut rest) = bytes.split_first().ok_or(KeyError::Malformed("truncated number"))?;
     let exp = if negative { 255 - exp } else { exp };
     let mut digits = Vec::new();
     loop {
-        let (&b, tail) = rest
-            .split_first()
-            .ok_or(KeyError::Malformed("unterminated number"))?;
+        let (&b, tail) = rest.split_first().ok_or(KeyError::Malformed("unterminated number"))?;
         rest = tail;
         match unflip(b) {
             0 => break,
@@ -392,20 +364,10 @@ fn decode_number(tag: u8, bytes: &[u8]) -> Result<(Element, &[u8]), KeyError> {
     if digits.last() == Some(&0) {
         digits.pop();
     }
-    if digits.first().is_none_or(|&d| d == 0)
-        || digits.last() == Some(&0)
-        || digits.len() > MAX_DIGITS
-    {
+    if digits.first().is_none_or(|&d| d == 0) || digits.last() == Some(&0) || digits.len() > MAX_DIGITS {
         return Err(KeyError::Malformed("non-canonical number"));
     }
-    Ok((
-        Element::Number(Number {
-            negative,
-            digits,
-            exponent: i64::from(exp) + MIN_EXP,
-        }),
-        rest,
-    ))
+    Ok((Element::Number(Number { negative, digits, exponent: i64::from(exp) + MIN_EXP }), rest))
 }
 
 #[cfg(test)]
@@ -445,12 +407,7 @@ mod tests {
             "9.9999999999999999999999999999999999999E+125",
         ];
         for pair in ascending.windows(2) {
-            assert!(
-                enc_num(pair[0]) < enc_num(pair[1]),
-                "{} < {}",
-                pair[0],
-                pair[1]
-            );
+            assert!(enc_num(pair[0]) < enc_num(pair[1]), "{} < {}", pair[0], pair[1]);
             assert!(num(pair[0]) < num(pair[1]));
         }
     }
@@ -493,16 +450,8 @@ mod tests {
             assert!(s.parse::<Number>().is_err(), "{s:?} should be rejected");
         }
         // 38 digits, and trailing zeros that are not significant.
-        assert!(
-            "12345678901234567890123456789012345678"
-                .parse::<Number>()
-                .is_ok()
-        );
-        assert!(
-            "1234567890123456789012345678901234567800000"
-                .parse::<Number>()
-                .is_ok()
-        );
+        assert!("12345678901234567890123456789012345678".parse::<Number>().is_ok());
+        assert!("1234567890123456789012345678901234567800000".parse::<Number>().is_ok());
     }
 
     #[test]
@@ -532,18 +481,7 @@ mod tests {
 
     #[test]
     fn integer_extremes_round_trip() {
-        for i in [
-            i128::MIN,
-            i128::MIN + 1,
-            -256,
-            -255,
-            -1,
-            0,
-            1,
-            255,
-            256,
-            i128::MAX,
-        ] {
+        for i in [i128::MIN, i128::MIN + 1, -256, -255, -1, 0, 1, 255, 256, i128::MAX] {
             let e = encode(&[Element::Int(i)]);
             assert_eq!(decode(&e), Ok(vec![Element::Int(i)]));
         }
@@ -551,44 +489,27 @@ mod tests {
 
     #[test]
     fn malformed_keys_are_errors() {
-        for bad in [
-            &[0x02, b'a'][..],
-            &[0x15],
-            &[0x32, 10],
-            &[0x32, 10, 200, 0],
-            &[0xEE],
-        ] {
+        for bad in [&[0x02, b'a'][..], &[0x15], &[0x32, 10], &[0x32, 10, 200, 0], &[0xEE]] {
             assert!(decode(bad).is_err(), "{bad:?}");
         }
     }
 
     fn number_strategy() -> impl Strategy<Value = Number> {
-        (
-            any::<bool>(),
-            proptest::collection::vec(0u8..10, 1..=MAX_DIGITS),
-            MIN_EXP..=MAX_EXP,
-        )
-            .prop_map(|(negative, digits, e)| {
+        (any::<bool>(), proptest::collection::vec(0u8..10, 1..=MAX_DIGITS), MIN_EXP..=MAX_EXP).prop_map(
+            |(negative, digits, e)| {
                 let digits: String = digits.iter().map(|d| char::from(b'0' + d)).collect();
                 let sign = if negative { "-" } else { "" };
                 // 0.digits × 10^e; after normalisation the exponent may shrink, never grow.
-                format!("{sign}0.{digits}e{e}")
-                    .parse()
-                    .unwrap_or_else(|_| Number::zero())
-            })
+                format!("{sign}0.{digits}e{e}").parse().unwrap_or_else(|_| Number::zero())
+            },
+        )
     }
 
     fn element_strategy() -> impl Strategy<Value = Element> {
         prop_oneof![
-            proptest::collection::vec(prop_oneof![Just(0u8), Just(0xFF), any::<u8>()], 0..6)
-                .prop_map(Element::Bytes),
+            proptest::collection::vec(prop_oneof![Just(0u8), Just(0xFF), any::<u8>()], 0..6).prop_map(Element::Bytes),
             "[a\\x00b\u{e9}]{0,5}".prop_map(Element::String),
-            prop_oneof![
-                any::<i128>(),
-                any::<i64>().prop_map(i128::from),
-                -300i128..300
-            ]
-            .prop_map(Element::Int),
+            prop_oneof![any::<i128>(), any::<i64>().prop_map(i128::from), -300i128..300].prop_map(Element::Int),
             number_strategy().prop_map(Element::Number),
         ]
     }
@@ -598,10 +519,7 @@ mod tests {
     fn small_number() -> impl Strategy<Value = (i128, Number)> {
         (-1_000_000_000_000i64..1_000_000_000_000, 0u32..=9).prop_map(|(m, scale)| {
             let text = format!("{m}e-{scale}");
-            (
-                i128::from(m) * 10i128.pow(9 - scale),
-                text.parse().expect("in range"),
-            )
+            (i128::from(m) * 10i128.pow(9 - scale), text.parse().expect("in range"))
         })
     }
 

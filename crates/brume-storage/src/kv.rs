@@ -27,27 +27,18 @@ pub struct KeyRange {
 impl KeyRange {
     /// Every key of the keyspace.
     pub fn all() -> Self {
-        Self {
-            start: Bound::Unbounded,
-            end: Bound::Unbounded,
-        }
+        Self { start: Bound::Unbounded, end: Bound::Unbounded }
     }
 
     /// Every key that starts with `prefix` (with the tuple encoding, every record under a
     /// tuple prefix).
     pub fn prefix(prefix: &[u8]) -> Self {
-        Self {
-            start: Bound::Included(prefix.to_vec()),
-            end: prefix_end(prefix),
-        }
+        Self { start: Bound::Included(prefix.to_vec()), end: prefix_end(prefix) }
     }
 
     /// `start..end`: from `start` included to `end` excluded.
     pub fn between(start: &[u8], end: &[u8]) -> Self {
-        Self {
-            start: Bound::Included(start.to_vec()),
-            end: Bound::Excluded(end.to_vec()),
-        }
+        Self { start: Bound::Included(start.to_vec()), end: Bound::Excluded(end.to_vec()) }
     }
 
     /// The bounds borrowed, in the form `BTreeMap::range` and the engines take.
@@ -181,10 +172,7 @@ mod tests {
     #[test]
     fn prefix_ranges() {
         assert_eq!(KeyRange::prefix(b"ab").end, Bound::Excluded(b"ac".to_vec()));
-        assert_eq!(
-            KeyRange::prefix(b"a\xff\xff").end,
-            Bound::Excluded(b"b".to_vec())
-        );
+        assert_eq!(KeyRange::prefix(b"a\xff\xff").end, Bound::Excluded(b"b".to_vec()));
         assert_eq!(KeyRange::prefix(b"\xff").end, Bound::Unbounded);
         assert_eq!(KeyRange::prefix(b"").end, Bound::Unbounded);
         let r = KeyRange::prefix(b"ab");
@@ -196,10 +184,7 @@ mod tests {
         assert!(KeyRange::between(b"b", b"a").is_empty());
         assert!(KeyRange::between(b"a", b"a").is_empty());
         assert!(!KeyRange::between(b"a", b"b").is_empty());
-        let point = KeyRange {
-            start: Bound::Included(b"a".to_vec()),
-            end: Bound::Included(b"a".to_vec()),
-        };
+        let point = KeyRange { start: Bound::Included(b"a".to_vec()), end: Bound::Included(b"a".to_vec()) };
         assert!(!point.is_empty());
         assert!(!KeyRange::all().is_empty());
     }

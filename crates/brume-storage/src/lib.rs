@@ -54,10 +54,7 @@ pub fn open(data_dir: &Path, durability: Durability) -> Result<Storage, StorageE
     let engine = disk::DiskEngine::open(&data_dir.join("kv"))?;
     let kv = committer::EngineKv::start(engine, durability)?;
     let blobs = blobs::FsBlobs::open(&data_dir.join("blobs"), durability)?;
-    Ok(Storage {
-        kv: Arc::new(kv),
-        blobs: Arc::new(blobs),
-    })
+    Ok(Storage { kv: Arc::new(kv), blobs: Arc::new(blobs) })
 }
 
 impl Storage {
@@ -65,10 +62,7 @@ impl Storage {
     pub fn in_memory() -> Storage {
         let kv = committer::EngineKv::start(memory::MemoryEngine::default(), Durability::Default)
             .expect("spawning the storage writer thread");
-        Storage {
-            kv: Arc::new(kv),
-            blobs: Arc::new(blobs::MemBlobs::default()),
-        }
+        Storage { kv: Arc::new(kv), blobs: Arc::new(blobs::MemBlobs::default()) }
     }
 
     /// Puts everything acknowledged so far on disk; call before a graceful shutdown

@@ -30,22 +30,14 @@ fn get_in(state: &Keyspaces, keyspace: &str, key: &[u8]) -> Option<Vec<u8>> {
     state.get(keyspace).and_then(|keys| keys.get(key)).cloned()
 }
 
-fn scan_in(
-    state: &Keyspaces,
-    keyspace: &str,
-    range: &KeyRange,
-    direction: Direction,
-    limit: usize,
-) -> Vec<KvPair> {
+fn scan_in(state: &Keyspaces, keyspace: &str, range: &KeyRange, direction: Direction, limit: usize) -> Vec<KvPair> {
     let Some(keys) = state.get(keyspace) else {
         return Vec::new();
     };
     if range.is_empty() {
         return Vec::new();
     }
-    let iter = keys
-        .range::<[u8], _>(range.as_bounds())
-        .map(|(k, v)| (k.clone(), v.clone()));
+    let iter = keys.range::<[u8], _>(range.as_bounds()).map(|(k, v)| (k.clone(), v.clone()));
     match direction {
         Direction::Forward => iter.take(limit).collect(),
         Direction::Reverse => iter.rev().take(limit).collect(),

@@ -16,17 +16,12 @@ fn put(txn: &mut dyn Txn, key: &str, value: &str) -> R {
 }
 
 fn keys(pairs: &[KvPair]) -> Vec<String> {
-    pairs
-        .iter()
-        .map(|(k, _)| String::from_utf8_lossy(k).into_owned())
-        .collect()
+    pairs.iter().map(|(k, _)| String::from_utf8_lossy(k).into_owned()).collect()
 }
 
 async fn fill(kv: &dyn Kv, keys: &[&str]) {
     let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
-    kv.transact(move |txn| keys.iter().try_for_each(|k| put(txn, k, &format!("v{k}"))))
-        .await
-        .unwrap();
+    kv.transact(move |txn| keys.iter().try_for_each(|k| put(txn, k, &format!("v{k}")))).await.unwrap();
 }
 
 /// Runs `check` against the in-memory store and the durable store at both levels.
@@ -51,37 +46,14 @@ async fn get_and_scans_in_both_directions() {
         assert_eq!(kv.get("t", b"z").unwrap(), None);
         assert_eq!(kv.get("other", b"a").unwrap(), None);
         let all = KeyRange::all();
-        assert_eq!(
-            keys(&kv.scan("t", &all, Direction::Forward, 10).unwrap()),
-            ["a", "b", "c", "d", "e"]
-        );
-        assert_eq!(
-            keys(&kv.scan("t", &all, Direction::Reverse, 2).unwrap()),
-            ["e", "d"]
-        );
+        assert_eq!(keys(&kv.scan("t", &all, Direction::Forward, 10).unwrap()), ["a", "b", "c", "d", "e"]);
+        assert_eq!(keys(&kv.scan("t", &all, Direction::Reverse, 2).unwrap()), ["e", "d"]);
         let mid = KeyRange::between(b"b", b"d");
-        assert_eq!(
-            keys(&kv.scan("t", &mid, Direction::Forward, 10).unwrap()),
-            ["b", "c"]
-        );
-        assert_eq!(
-            keys(&kv.scan("t", &mid, Direction::Reverse, 10).unwrap()),
-            ["c", "b"]
-        );
-        assert!(
-            kv.scan("t", &KeyRange::between(b"d", b"b"), Direction::Forward, 10)
-                .unwrap()
-                .is_empty()
-        );
-        assert!(
-            kv.scan("t", &all, Direction::Forward, 0)
-                .unwrap()
-                .is_empty()
-        );
-        assert!(matches!(
-            kv.get("Bad/Name", b"a"),
-            Err(StorageError::InvalidKeyspace(_))
-        ));
+        assert_eq!(keys(&kv.scan("t", &mid, Direction::Forward, 10).unwrap()), ["b", "c"]);
+        assert_eq!(keys(&kv.scan("t", &mid, Direction::Reverse, 10).unwrap()), ["c", "b"]);
+        assert!(kv.scan("t", &KeyRange::between(b"d", b"b"), Direction::Forward, 10).unwrap().is_empty());
+        assert!(kv.scan("t", &all, Direction::Forward, 0).unwrap().is_empty());
+        assert!(matches!(kv.get("Bad/Name", b"a"), Err(StorageError::InvalidKeyspace(_))));
     })
     .await;
 }
@@ -107,13 +79,7 @@ async fn transactions_see_their_own_writes() {
         assert_eq!(keys(&seen.1), ["e", "d", "c"]);
         assert_eq!(seen.2, None);
         assert_eq!(seen.3, Some(b"changed".to_vec()));
-        assert_eq!(
-            keys(
-                &kv.scan("t", &KeyRange::all(), Direction::Forward, 10)
-                    .unwrap()
-            ),
-            ["a", "bb", "c", "d", "e"]
-        );
+        assert_eq!(keys(&kv.scan("t", &KeyRange::all(), Direction::Forward, 10).unwrap()), ["a", "bb", "c", "d", "e"]);
     })
     .await;
 }
@@ -143,13 +109,7 @@ async fn a_failed_transaction_applies_nothing() {
             })
             .await;
         assert_eq!(result, Err(AppError::Conflict));
-        assert_eq!(
-            keys(
-                &kv.scan("t", &KeyRange::all(), Direction::Forward, 10)
-                    .unwrap()
-            ),
-            ["a"]
-        );
+        assert_eq!(keys(&kv.scan("t", &KeyRange::all(), Direction::Forward, 10).unwrap()), ["a"]);
 
         let panicked: R = kv
             .transact(|txn| -> R {
@@ -182,23 +142,10 @@ async fn snapshots_do_not_see_later_commits() {
         .unwrap();
         assert_eq!(snap.get("t", b"a").unwrap(), Some(b"va".to_vec()));
         assert_eq!(snap.get("t", b"b").unwrap(), Some(b"vb".to_vec()));
-        assert_eq!(
-            keys(
-                &snap
-                    .scan("t", &KeyRange::all(), Direction::Reverse, 10)
-                    .unwrap()
-            ),
-            ["b", "a"]
-        );
+        assert_eq!(keys(&snap.scan("t", &KeyRange::all(), Direction::Reverse, 10).unwrap()), ["b", "a"]);
         assert_eq!(snap.get("fresh", b"k").unwrap(), None);
         assert_eq!(kv.get("fresh", b"k").unwrap(), Some(b"v".to_vec()));
-        assert_eq!(
-            keys(
-                &kv.scan("t", &KeyRange::all(), Direction::Forward, 10)
-                    .unwrap()
-            ),
-            ["b", "c"]
-        );
+        assert_eq!(keys(&kv.scan("t", &KeyRange::all(), Direction::Forward, 10).unwrap()), ["b", "c"]);
     })
     .await;
 }
@@ -211,9 +158,7 @@ async fn concurrent_read_modify_writes_are_serialized() {
                 let kv = Arc::clone(&s.kv);
                 tokio::spawn(async move {
                     kv.transact(|txn| -> R {
-                        let n = txn
-                            .get("t", b"counter")?
-                            .map_or(0, |v| u64::from_be_bytes(v.try_into().unwrap()));
+                        let n = txn.get("t", b"counter")?.map_or(0, |v| u64::from_be_bytes(v.try_into().unwrap()));
                         txn.put("t", b"counter", &(n + 1).to_be_bytes())
                     })
                     .await
@@ -223,10 +168,7 @@ async fn concurrent_read_modify_writes_are_serialized() {
         for task in tasks {
             task.await.unwrap().unwrap();
         }
-        assert_eq!(
-            s.kv.get("t", b"counter").unwrap(),
-            Some(32u64.to_be_bytes().to_vec())
-        );
+        assert_eq!(s.kv.get("t", b"counter").unwrap(), Some(32u64.to_be_bytes().to_vec()));
     })
     .await;
 }
@@ -243,14 +185,7 @@ async fn reopen_keeps_data() {
             w.commit().await.unwrap()
         };
         let s = open(dir.path(), durability).unwrap();
-        assert_eq!(
-            keys(
-                &s.kv
-                    .scan("t", &KeyRange::all(), Direction::Forward, 10)
-                    .unwrap()
-            ),
-            ["a", "b"]
-        );
+        assert_eq!(keys(&s.kv.scan("t", &KeyRange::all(), Direction::Forward, 10).unwrap()), ["a", "b"]);
         assert_eq!(s.blobs.len(blob).await.unwrap(), 4);
         s.flush().await.unwrap();
     }
@@ -267,11 +202,8 @@ async fn crash_child_writer() {
     let Some(dir) = std::env::var_os(CRASH_DIR) else {
         return;
     };
-    let durability = if std::env::var(CRASH_LEVEL).as_deref() == Ok("always") {
-        Durability::Always
-    } else {
-        Durability::Default
-    };
+    let durability =
+        if std::env::var(CRASH_LEVEL).as_deref() == Ok("always") { Durability::Always } else { Durability::Default };
     let s = open(Path::new(&dir), durability).unwrap();
     let writers: Vec<_> = (0..8u64)
         .map(|w| {
@@ -280,9 +212,7 @@ async fn crash_child_writer() {
                 for i in 0.. {
                     let key = format!("w{w}-{i}");
                     let k = key.clone();
-                    kv.transact(move |txn| txn.put("crash", k.as_bytes(), &[7; 100]))
-                        .await
-                        .unwrap();
+                    kv.transact(move |txn| txn.put("crash", k.as_bytes(), &[7; 100])).await.unwrap();
                     println!("ACK {key}");
                 }
             })
@@ -295,18 +225,9 @@ async fn crash_child_writer() {
 
 fn kill_midway(durability: Durability) {
     let dir = tempfile::tempdir().unwrap();
-    let level = if durability == Durability::Always {
-        "always"
-    } else {
-        "default"
-    };
+    let level = if durability == Durability::Always { "always" } else { "default" };
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "tests::crash_child_writer",
-            "--nocapture",
-            "--test-threads=1",
-        ])
+        .args(["--exact", "tests::crash_child_writer", "--nocapture", "--test-threads=1"])
         .env(CRASH_DIR, dir.path())
         .env(CRASH_LEVEL, level)
         .stdout(Stdio::piped())
@@ -324,23 +245,11 @@ fn kill_midway(durability: Durability) {
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     // Lines already written before the kill were acknowledged too.
-    acked.extend(
-        lines
-            .map_while(Result::ok)
-            .filter_map(|l| l.strip_prefix("ACK ").map(str::to_string)),
-    );
+    acked.extend(lines.map_while(Result::ok).filter_map(|l| l.strip_prefix("ACK ").map(str::to_string)));
 
     let s = open(dir.path(), durability).unwrap();
-    let missing: Vec<_> = acked
-        .iter()
-        .filter(|k| s.kv.get("crash", k.as_bytes()).unwrap().is_none())
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "{level}: {} of {} acknowledged keys lost: {missing:?}",
-        missing.len(),
-        acked.len()
-    );
+    let missing: Vec<_> = acked.iter().filter(|k| s.kv.get("crash", k.as_bytes()).unwrap().is_none()).collect();
+    assert!(missing.is_empty(), "{level}: {} of {} acknowledged keys lost: {missing:?}", missing.len(), acked.len());
 }
 
 #[test]
@@ -374,29 +283,14 @@ async fn blobs_stream_in_and_out() {
         let all = read_all(&s, id, None).await.unwrap();
         assert_eq!(all.len(), 256_000);
         assert!(all.chunks(256).all(|c| c == chunk));
-        assert_eq!(
-            read_all(&s, id, Some((250, 260))).await.unwrap(),
-            [250, 251, 252, 253, 254, 255, 0, 1, 2, 3]
-        );
-        assert_eq!(
-            read_all(&s, id, Some((256_000, 256_000))).await.unwrap(),
-            []
-        );
-        assert!(matches!(
-            s.blobs.open(id, Some((10, 256_001))).await,
-            Err(StorageError::InvalidRange { .. })
-        ));
+        assert_eq!(read_all(&s, id, Some((250, 260))).await.unwrap(), [250, 251, 252, 253, 254, 255, 0, 1, 2, 3]);
+        assert_eq!(read_all(&s, id, Some((256_000, 256_000))).await.unwrap(), []);
+        assert!(matches!(s.blobs.open(id, Some((10, 256_001))).await, Err(StorageError::InvalidRange { .. })));
 
         s.blobs.delete(id).await.unwrap();
         s.blobs.delete(id).await.unwrap();
-        assert!(matches!(
-            s.blobs.len(id).await,
-            Err(StorageError::BlobNotFound(_))
-        ));
-        assert!(matches!(
-            s.blobs.open(id, None).await,
-            Err(StorageError::BlobNotFound(_))
-        ));
+        assert!(matches!(s.blobs.len(id).await, Err(StorageError::BlobNotFound(_))));
+        assert!(matches!(s.blobs.open(id, None).await, Err(StorageError::BlobNotFound(_))));
         s.flush().await.unwrap();
     })
     .await;
@@ -429,24 +323,13 @@ async fn abandoned_blobs_leave_no_file() {
     let mut dropped = s.blobs.create().await.unwrap();
     dropped.write(b"partial").await.unwrap();
     drop(dropped);
-    assert_eq!(
-        std::fs::read_dir(dir.path().join("blobs/tmp"))
-            .unwrap()
-            .count(),
-        0
-    );
+    assert_eq!(std::fs::read_dir(dir.path().join("blobs/tmp")).unwrap().count(), 0);
     assert_eq!(s.blobs.sweep(&HashSet::new()).await.unwrap(), 0);
 }
 
 #[test]
 fn blob_ids_are_canonical_hex() {
-    for bad in [
-        "",
-        "xyz",
-        "0123456789ABCDEF0123456789abcdef",
-        "../../etc/passwd",
-        "0123456789abcdef0123456789abcde",
-    ] {
+    for bad in ["", "xyz", "0123456789ABCDEF0123456789abcdef", "../../etc/passwd", "0123456789abcdef0123456789abcde"] {
         assert!(bad.parse::<BlobId>().is_err(), "{bad:?}");
     }
 }

@@ -1,6 +1,7 @@
 //! The `brume` command: `brume up` starts every service on one port. This crate only wires
 //! the layers together; each lives in its own crate (see ARCHITECTURE.md).
 
+#[cfg(test)]
 mod compat;
 mod services;
 

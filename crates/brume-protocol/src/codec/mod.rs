@@ -33,6 +33,9 @@ mod xml_read;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// A request body streamed to a handler (S3 object uploads), unbuffered.
+pub type RequestBody = http_body_util::combinators::BoxBody<Bytes, BoxError>;
+
 /// The body of every response Brume writes: buffered or streamed.
 pub type ResponseBody = UnsyncBoxBody<Bytes, BoxError>;
 
@@ -110,12 +113,14 @@ pub fn decode(model: &ServiceModel, protocol: Protocol, op: &Operation, req: &Re
     Ok(value)
 }
 
-/// The HTTP response for `op`'s canonical `output`.
+/// The HTTP response for `op`'s canonical `output`; `streamed` is the body of a streaming
+/// payload member (S3's `GetObject`), sent as it comes.
 pub fn encode(
     model: &ServiceModel,
     protocol: Protocol,
     op: &Operation,
     output: &Value,
+    streamed: Option<ResponseBody>,
     request_id: &str,
 ) -> Result<Response<ResponseBody>, AwsError> {
     let mut resp = match protocol {
@@ -125,6 +130,12 @@ pub fn encode(
         Protocol::RestXml => rest_xml::encode(model, op, output)?,
         Protocol::RpcV2Cbor => cbor::encode(model, op, output)?,
     };
+    if let Some(body) = streamed {
+        *resp.body_mut() = body;
+        if !has_content_type_member(model, op, output) {
+            resp.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+        }
+    }
     add_request_id(resp.headers_mut(), protocol, request_id);
     Ok(resp)
 }
@@ -157,6 +168,16 @@ pub fn encode_error(
     }
     add_request_id(resp.headers_mut(), protocol, request_id);
     resp
+}
+
+/// True when the output sets `Content-Type` through a header-bound member.
+fn has_content_type_member(model: &ServiceModel, op: &Operation, output: &Value) -> bool {
+    let Some(out) = &op.output else { return false };
+    model.shape(&out.shape).members.iter().any(|(name, m)| {
+        m.location == Some(crate::model::Location::Header)
+            && m.location_name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case("content-type"))
+            && output.get(name).is_some_and(|v| !v.is_null())
+    })
 }
 
 fn add_request_id(headers: &mut HeaderMap, protocol: Protocol, request_id: &str) {

@@ -1,0 +1,298 @@
+//! `brume-bench`: measures a release build of Brume against references taken in the same
+//! run on the same machine, so that the figures mean something on a noisy, shared host.
+//!
+//! - **startup**: spawn `brume up` to its first answered signed `GetCallerIdentity`, with an
+//!   empty data directory and with ~1 GiB of KV data; reference: a bare hyper server.
+//! - **memory**: resident memory when idle after a few requests; reference: the same bare
+//!   server.
+//! - **http**: signed `GetCallerIdentity` throughput and latency at concurrency 1 and 32;
+//!   reference (ceiling): the same load generator against the bare server.
+//! - **kv**: durable transactions per second with 32 writers at both durability levels;
+//!   reference: the disk's synchronous 4 KiB write rate.
+//!
+//! Timings are reported, never asserted: this binary is a measuring tool, not a test.
+
+mod bare;
+mod kv;
+mod load;
+mod report;
+mod server;
+mod sign;
+mod stats;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use brume_storage::Durability;
+use clap::{Parser, ValueEnum};
+
+use report::{Goal, Report, Row};
+use server::{Server, Target};
+use stats::Latencies;
+
+#[derive(Parser)]
+#[command(name = "brume-bench", about = "Measures a release build of Brume against references taken in the same run.")]
+struct Cli {
+    /// The Brume binary to measure; build it first with `cargo build --release -p brume`.
+    #[arg(long, default_value = "target/release/brume")]
+    brume: PathBuf,
+    /// Run one benchmark only.
+    #[arg(long, value_enum)]
+    only: Option<Which>,
+    /// Print the results as JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Start-up runs per configuration (median and minimum are reported).
+    #[arg(long, default_value_t = 20)]
+    runs: usize,
+    /// Measured seconds per load run, each after a one-second warm-up.
+    #[arg(long, default_value_t = 5)]
+    seconds: u64,
+    /// MiB of KV data in the data directory of the populated start-up figures.
+    #[arg(long, default_value_t = 1024)]
+    data_mib: u64,
+    /// Where temporary data directories go; the sync-write reference measures this disk.
+    #[arg(long)]
+    scratch: Option<PathBuf>,
+    /// Serve the bare reference server on this port (how the bench starts its child).
+    #[arg(long, hide = true)]
+    serve_bare: Option<u16>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Which {
+    Startup,
+    Memory,
+    Http,
+    Kv,
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    if let Some(port) = cli.serve_bare {
+        return bare::serve(port);
+    }
+    if !cli.brume.is_file() {
+        anyhow::bail!(
+            "no Brume binary at {} (build it with `cargo build --release -p brume`, or pass --brume)",
+            cli.brume.display()
+        );
+    }
+    let scratch = tempfile::Builder::new()
+        .prefix("brume-bench-")
+        .tempdir_in(cli.scratch.clone().unwrap_or_else(std::env::temp_dir))?;
+    let mut bench = Bench { cli, scratch, dirs: 0, populated: None, report: Report::default() };
+    bench.run()?;
+    if bench.cli.json {
+        println!("{}", bench.report.json());
+    } else {
+        print!("{}", bench.report.table());
+    }
+    Ok(())
+}
+
+struct Bench {
+    cli: Cli,
+    scratch: tempfile::TempDir,
+    /// Data directories handed out so far (each gets a fresh name).
+    dirs: usize,
+    /// The ~1 GiB data directory, filled the first time a benchmark needs it.
+    populated: Option<PathBuf>,
+    report: Report,
+}
+
+const BARE: &str = "bare hyper";
+
+impl Bench {
+    fn run(&mut self) -> Result<()> {
+        self.report.notes.push(format!(
+            "Brume binary {}; {} CPUs shared by the servers and the load generator; scratch {}",
+            self.cli.brume.display(),
+            std::thread::available_parallelism().map_or(0, |n| n.get()),
+            self.scratch.path().display()
+        ));
+        if self.wants(Which::Startup) {
+            self.startup().context("start-up benchmark")?;
+        }
+        if self.wants(Which::Memory) {
+            self.memory().context("memory benchmark")?;
+        }
+        if self.wants(Which::Http) {
+            self.http().context("HTTP benchmark")?;
+        }
+        if self.wants(Which::Kv) {
+            self.kv().context("KV benchmark")?;
+        }
+        Ok(())
+    }
+
+    fn wants(&self, which: Which) -> bool {
+        self.cli.only.is_none_or(|only| only == which)
+    }
+
+    fn fresh_dir(&mut self) -> PathBuf {
+        self.dirs += 1;
+        self.scratch.path().join(format!("data-{}", self.dirs))
+    }
+
+    fn populated_dir(&mut self) -> Result<PathBuf> {
+        if let Some(dir) = &self.populated {
+            return Ok(dir.clone());
+        }
+        let dir = self.fresh_dir();
+        progress(&format!("writing {} MiB of KV data", self.cli.data_mib));
+        let p = kv::populate(&dir, self.cli.data_mib << 20)?;
+        self.report.notes.push(format!(
+            "populated data dir: {} keys x {} B incompressible values (8-byte sequential keys) in {} \
+             transactions of 4 MiB, Durability::Default, written in {:.1} s; {:.0} MiB on disk",
+            p.keys,
+            p.value_bytes,
+            p.transactions,
+            p.took.as_secs_f64(),
+            p.on_disk as f64 / f64::from(1 << 20)
+        ));
+        self.populated = Some(dir.clone());
+        Ok(dir)
+    }
+
+    /// Runs of the three configurations are interleaved so that a burst of noise on the
+    /// host hits all of them alike.
+    fn startup(&mut self) -> Result<()> {
+        let populated = self.populated_dir()?;
+        progress(&format!("start to first answer, {} runs each", self.cli.runs));
+        let (mut bare, mut empty, mut full) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..self.cli.runs {
+            bare.push(Server::start(Target::Bare)?.1);
+            let dir = self.fresh_dir();
+            let exe = &self.cli.brume;
+            empty.push(Server::start(Target::Brume { exe, data_dir: &dir })?.1);
+            full.push(Server::start(Target::Brume { exe, data_dir: &populated })?.1);
+        }
+        let bare = Latencies::new(bare);
+        let reference = (format!("{BARE}, median"), ms(bare.median()));
+        for (what, sample, limit) in [("empty data dir", empty, 20.0), ("1 GiB data dir", full, 200.0)] {
+            let sample = Latencies::new(sample);
+            self.report.rows.push(Row::new(
+                format!("start to first answer, {what} (median)"),
+                (ms(sample.median()), "ms"),
+                format!("min {:.1} ms (ref min {:.1} ms)", ms(sample.min()), ms(bare.min())),
+                reference.clone(),
+                Goal::Below(limit),
+            ));
+        }
+        self.report.notes.push(format!(
+            "start-up: {} runs per configuration; the clock runs from spawn until a signed \
+             GetCallerIdentity is answered 200 (probed on a fresh connection every ~1 ms); \
+             each empty-dir run gets a new data dir; servers are stopped with SIGTERM between runs",
+            self.cli.runs
+        ));
+        Ok(())
+    }
+
+    fn memory(&mut self) -> Result<()> {
+        progress("idle resident memory");
+        let bare = idle_rss(Target::Bare)?;
+        let dir = self.fresh_dir();
+        let empty = idle_rss(Target::Brume { exe: &self.cli.brume, data_dir: &dir })?;
+        let populated = self.populated_dir()?;
+        let full = idle_rss(Target::Brume { exe: &self.cli.brume, data_dir: &populated })?;
+        for (what, value, goal) in [("empty data dir", empty, Goal::Below(15.0)), ("1 GiB data dir", full, Goal::None)]
+        {
+            self.report.rows.push(Row::new(format!("idle RSS, {what}"), (value, "MB"), "", (BARE, bare), goal));
+        }
+        self.report.notes.push(
+            "memory: VmRSS (1 MB = 10^6 bytes) after start, 10 signed GetCallerIdentity calls \
+             and 1 s idle"
+                .to_string(),
+        );
+        Ok(())
+    }
+
+    fn http(&mut self) -> Result<()> {
+        let dir = self.fresh_dir();
+        let (brume, _) = Server::start(Target::Brume { exe: &self.cli.brume, data_dir: &dir })?;
+        let (bare, _) = Server::start(Target::Bare)?;
+        let warmup = Duration::from_secs(1);
+        let measure = Duration::from_secs(self.cli.seconds);
+        for (concurrency, goal) in [(1, Goal::None), (32, Goal::RatioAtLeast(0.6))] {
+            progress(&format!("signed requests at concurrency {concurrency}"));
+            let ceiling = load::run(bare.port, concurrency, warmup, measure)?;
+            let got = load::run(brume.port, concurrency, warmup, measure)?;
+            let c = format!("c={concurrency}");
+            let p = |l: &Latencies, q| us(l.percentile(q));
+            self.report.rows.push(Row::new(
+                format!("GetCallerIdentity req/s, {c}"),
+                (got.per_second, "req/s"),
+                format!("{} non-200", got.errors),
+                (BARE, ceiling.per_second),
+                goal,
+            ));
+            for q in [50.0, 99.0] {
+                self.report.rows.push(Row::new(
+                    format!("GetCallerIdentity p{q:.0} latency, {c}"),
+                    (p(&got.latency, q), "us"),
+                    "",
+                    (BARE, p(&ceiling.latency, q)),
+                    Goal::None,
+                ));
+            }
+            if ceiling.errors > 0 {
+                anyhow::bail!("the bare server answered {} requests with non-200", ceiling.errors);
+            }
+        }
+        self.report.notes.push(format!(
+            "http: one keep-alive HTTP/1.1 connection per worker, all workers on one current-thread \
+             tokio runtime in the bench process; every request is SigV4-signed when sent (signing \
+             key cached per day); {}s measured after 1 s warm-up, bare then Brume at each \
+             concurrency; Brume runs with --log-level warn",
+            self.cli.seconds
+        ));
+        Ok(())
+    }
+
+    fn kv(&mut self) -> Result<()> {
+        progress("synchronous 4 KiB write rate of the scratch disk");
+        let sync = kv::sync_write_rate(self.scratch.path(), Duration::from_secs(2))?;
+        let reference = ("write+fdatasync 4 KiB", sync);
+        for (name, durability, goal) in [("always", Durability::Always, 10.0), ("default", Durability::Default, 50.0)] {
+            progress(&format!("KV transactions, Durability::{durability:?}"));
+            let dir = self.fresh_dir();
+            let r = kv::txn_rate(&dir, durability, 32, Duration::from_millis(500), Duration::from_secs(3))?;
+            self.report.rows.push(Row::new(
+                format!("KV txn/s, 32 writers, fsync {name}"),
+                (r.per_second, "txn/s"),
+                format!("p50 {:.2} ms, p99 {:.2} ms", ms(r.latency.median()), ms(r.latency.percentile(99.0))),
+                reference,
+                Goal::RatioAtLeast(goal),
+            ));
+        }
+        self.report.notes.push(
+            "kv: reference appends 4 KiB + fdatasync to a new file for 2 s; each writer commits \
+             one put of 100-4096 B per transaction back to back, 3 s measured after 0.5 s, on a \
+             2-worker tokio runtime in the bench process (brume-storage linked in, no HTTP)"
+                .to_string(),
+        );
+        Ok(())
+    }
+}
+
+/// Resident memory of `target`, in MB, once idle after a few requests.
+fn idle_rss(target: Target) -> Result<f64> {
+    let (server, _) = Server::start(target)?;
+    server.warm(10)?;
+    std::thread::sleep(Duration::from_secs(1));
+    Ok(server.rss_bytes()? as f64 / 1e6)
+}
+
+fn progress(what: &str) {
+    eprintln!("brume-bench: {what}...");
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn us(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}

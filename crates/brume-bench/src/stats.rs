@@ -1,0 +1,30 @@
+//! Order statistics of a sample.
+
+use std::time::Duration;
+
+/// A sorted sample of durations.
+pub struct Latencies(Vec<Duration>);
+
+impl Latencies {
+    pub fn new(mut sample: Vec<Duration>) -> Latencies {
+        sample.sort_unstable();
+        Latencies(sample)
+    }
+
+    /// The `p`-th percentile (nearest rank), zero for an empty sample.
+    pub fn percentile(&self, p: f64) -> Duration {
+        if self.0.is_empty() {
+            return Duration::ZERO;
+        }
+        let rank = ((p / 100.0) * self.0.len() as f64).ceil() as usize;
+        self.0[rank.clamp(1, self.0.len()) - 1]
+    }
+
+    pub fn median(&self) -> Duration {
+        self.percentile(50.0)
+    }
+
+    pub fn min(&self) -> Duration {
+        self.0.first().copied().unwrap_or_default()
+    }
+}
