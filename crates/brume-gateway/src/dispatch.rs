@@ -16,7 +16,7 @@ use brume_protocol::codec::{self, RequestBody, ResponseBody};
 use brume_protocol::model::Operation;
 use brume_protocol::{Protocol, ServiceModel, model};
 
-use crate::Gateway;
+use crate::{Gateway, payload};
 use crate::route::{self, Target};
 
 /// The largest request body buffered for the non-streaming APIs (DynamoDB's 16 MB batch
@@ -112,7 +112,7 @@ impl Gateway {
         let req = codec::Request { method: &parts.method, uri: &parts.uri, headers: &parts.headers, body: &body };
         let protocol = codec::detect_protocol(model, &req);
         let result = async {
-            let ctx = self.authenticate(parts, PayloadHash::Body(&body), model, request_id)?;
+            let (ctx, _) = self.authenticate(parts, PayloadHash::Body(&body), model, request_id)?;
             let op = codec::resolve(model, protocol, &req)?;
             log.operation = op.name.clone();
             let input = codec::decode(model, protocol, op, &req)?;
@@ -136,9 +136,9 @@ impl Gateway {
         let protocol = model.default_protocol();
         let req = codec::Request { method: &parts.method, uri: &parts.uri, headers: &parts.headers, body: &[] };
         let result = async {
-            let ctx = self.authenticate(parts, PayloadHash::NotBuffered, model, request_id)?;
+            let (ctx, signing) = self.authenticate(parts, PayloadHash::NotBuffered, model, request_id)?;
             let input = codec::decode(model, protocol, op, &req)?;
-            let body: RequestBody = body.map_err(|e| Box::new(e) as codec::BoxError).boxed();
+            let body = payload::verified_body(body, &parts.headers, signing)?;
             self.call(name, op, protocol, ctx, input, Some(body), request_id).await
         }
         .await;
@@ -186,7 +186,7 @@ impl Gateway {
         payload: PayloadHash<'_>,
         model: &ServiceModel,
         request_id: &str,
-    ) -> Result<RequestContext, AwsError> {
+    ) -> Result<(RequestContext, PayloadSigning), AwsError> {
         let signing_name = model.metadata.signing_name.as_deref().unwrap_or(&model.metadata.endpoint_prefix);
         let buffered = match payload {
             PayloadHash::Body(body) => Some(body),
@@ -211,7 +211,7 @@ impl Gateway {
         if ctx.region.is_empty() {
             ctx.region = self.settings.region.clone();
         }
-        Ok(ctx)
+        Ok((ctx, verified.payload))
     }
 }
 

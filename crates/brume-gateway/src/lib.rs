@@ -7,6 +7,7 @@
 
 mod admin;
 mod dispatch;
+mod payload;
 pub mod route;
 mod server;
 
