@@ -17,6 +17,7 @@
 mod chunk;
 mod credentials;
 mod failure;
+mod sigv2;
 pub mod sigv4;
 mod verify;
 
@@ -26,4 +27,4 @@ pub use credentials::{
     SessionPersistence, TEST_SECRET, is_account_id,
 };
 pub use failure::{AuthFailure, MAX_PRESIGN_EXPIRES, MAX_SKEW_SECONDS, Malformed, ServiceFamily, SignatureMismatch};
-pub use verify::{AuthMode, Clock, PayloadHash, PayloadSigning, SystemClock, Verified, Verifier};
+pub use verify::{AuthMode, Clock, PayloadHash, PayloadSigning, SystemClock, Verified, Verifier, s3_virtual_host_bucket};

@@ -2,7 +2,7 @@
 //! presigned query parameters, against the [`CredentialStore`].
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use brume_core::{Principal, RequestContext};
 use http::request::Parts;
@@ -11,6 +11,7 @@ use percent_encoding::percent_decode_str;
 use crate::chunk::{ChunkSigner, signatures_match};
 use crate::credentials::{CredentialStore, is_account_id};
 use crate::failure::{AuthFailure, MAX_PRESIGN_EXPIRES, MAX_SKEW_SECONDS, Malformed, SignatureMismatch, amz_date};
+use crate::sigv2;
 use crate::sigv4::{self, ALGORITHM, PathRules};
 
 /// The source of the current time, injected so tests are deterministic.
@@ -133,6 +134,9 @@ impl Verifier {
     /// Verifies the signature of a request. `parts.uri` must be the request target as
     /// received, with its original percent-encoding.
     pub fn verify(&self, parts: &Parts, payload: PayloadHash<'_>) -> Result<Verified, AuthFailure> {
+        if let Some(v2) = sigv2::detect(parts) {
+            return self.verify_v2(parts, v2);
+        }
         let input = signature_input(parts)?;
         let s3 = input.service == "s3";
         let (payload_hash, hashed_body) = payload_hash(parts, &input, s3, payload)?;
@@ -228,6 +232,95 @@ impl Verifier {
             signature_provided: input.signature,
         })))
     }
+}
+
+impl Verifier {
+    /// S3's Signature Version 2 (presigned URLs from boto3 and the CLI in us-east-1).
+    fn verify_v2(&self, parts: &Parts, v2: sigv2::V2) -> Result<Verified, AuthFailure> {
+        let credential = self.store.lookup(&v2.access_key_id);
+        let presigned = v2.expires.is_some();
+        let done = |account: String, principal: Principal, v2: sigv2::V2| Verified {
+            account,
+            principal,
+            access_key_id: v2.access_key_id,
+            region: String::new(),
+            service: "s3".into(),
+            session_token: v2.session_token,
+            presigned,
+            payload: PayloadSigning::Unsigned,
+        };
+        if self.mode == AuthMode::Open {
+            let (account, principal) = match credential {
+                Some(c) => (c.account, c.principal),
+                None if is_account_id(&v2.access_key_id) => (v2.access_key_id.clone(), Principal::Root),
+                None => (self.store.default_account().to_owned(), Principal::Root),
+            };
+            return Ok(done(account, principal, v2));
+        }
+        let credential =
+            credential.ok_or_else(|| AuthFailure::UnknownAccessKey { access_key_id: v2.access_key_id.clone() })?;
+        let now = self.clock.now();
+        match (&credential.session, &v2.session_token) {
+            (Some((token, expiration)), Some(provided)) if signatures_match(token, provided) => {
+                if now >= *expiration {
+                    return Err(AuthFailure::ExpiredToken);
+                }
+            }
+            (None, None) => {}
+            _ => return Err(AuthFailure::InvalidToken),
+        }
+        match &v2.expires {
+            Some(expires) => {
+                let secs = expires
+                    .parse::<u64>()
+                    .map_err(|_| malformed(Malformed::BadExpires(expires.clone()), true))?;
+                let expired_at = UNIX_EPOCH + Duration::from_secs(secs);
+                if now > expired_at {
+                    return Err(AuthFailure::PresignedExpired { expires_in: 0, expired_at, server_time: now });
+                }
+            }
+            None => {
+                let date = parts
+                    .headers
+                    .get("x-amz-date")
+                    .or_else(|| parts.headers.get(http::header::DATE))
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default();
+                let signed_at = parse_http_date(date)
+                    .or_else(|| parse_amz_date(date))
+                    .ok_or_else(|| malformed(Malformed::MissingDate, false))?;
+                let skew = Duration::from_secs(MAX_SKEW_SECONDS as u64);
+                if signed_at > now + skew || signed_at + skew < now {
+                    return Err(AuthFailure::RequestTimeTooSkewed {
+                        request_time: date.to_string(),
+                        signed_at,
+                        server_time: now,
+                    });
+                }
+            }
+        }
+        let string_to_sign = sigv2::string_to_sign(parts, &v2, s3_virtual_host_bucket(parts));
+        let expected = sigv2::sign(&credential.secret_access_key, &string_to_sign);
+        if !signatures_match(&expected, &v2.signature) {
+            return Err(AuthFailure::SignatureMismatch(Box::new(SignatureMismatch {
+                access_key_id: v2.access_key_id,
+                canonical_request: String::new(),
+                string_to_sign,
+                signature_provided: v2.signature,
+            })));
+        }
+        Ok(done(credential.account, credential.principal, v2))
+    }
+}
+
+/// The bucket of a virtual-host-style S3 request (`BUCKET.s3.localhost`,
+/// `BUCKET.s3.REGION.localhost`): signed resources and routes name it as if the request
+/// were path-style.
+pub fn s3_virtual_host_bucket(parts: &Parts) -> Option<&str> {
+    let host = parts.headers.get(http::header::HOST).and_then(|h| h.to_str().ok()).or_else(|| parts.uri.host())?;
+    let host = host.rsplit_once(':').map_or(host, |(h, port)| if port.bytes().all(|b| b.is_ascii_digit()) { h } else { host });
+    let (bucket, rest) = host.strip_suffix(".localhost")?.split_once(".s3")?;
+    (rest.is_empty() || rest.starts_with('.')).then_some(bucket).filter(|b| !b.is_empty())
 }
 
 fn verified(input: SignatureInput, account: String, principal: Principal, payload: PayloadSigning) -> Verified {

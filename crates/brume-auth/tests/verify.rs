@@ -343,12 +343,13 @@ fn missing_and_malformed_authorization() {
             .0;
         v.verify(&parts, PayloadHash::Body(b"")).unwrap_err()
     };
+    // S3 still takes Signature Version 2; this one is wrong.
     let sigv2 = with_auth("AWS test:c2lnbmF0dXJl");
     check_error(
         sigv2.to_aws_error(ServiceFamily::S3),
-        400,
-        "InvalidRequest",
-        "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.",
+        403,
+        "SignatureDoesNotMatch",
+        "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
     );
     let no_signature =
         with_auth("AWS4-HMAC-SHA256 Credential=test/20240501/us-east-1/s3/aws4_request, SignedHeaders=host");

@@ -97,7 +97,7 @@ struct Bench {
     scratch: tempfile::TempDir,
     /// Data directories handed out so far (each gets a fresh name).
     dirs: usize,
-    /// The ~1 GiB data directory, filled the first time a benchmark needs it.
+    /// The populated (by default 1 GiB) data directory, filled the first time a benchmark needs it.
     populated: Option<PathBuf>,
     report: Report,
 }
@@ -171,7 +171,8 @@ impl Bench {
         }
         let bare = Latencies::new(bare);
         let reference = (format!("{BARE}, median"), ms(bare.median()));
-        for (what, sample, limit) in [("empty data dir", empty, 20.0), ("1 GiB data dir", full, 200.0)] {
+        let full_dir = format!("{} MiB data dir", self.cli.data_mib);
+        for (what, sample, limit) in [("empty data dir", empty, 20.0), (full_dir.as_str(), full, 200.0)] {
             let sample = Latencies::new(sample);
             self.report.rows.push(Row::new(
                 format!("start to first answer, {what} (median)"),
@@ -197,7 +198,8 @@ impl Bench {
         let empty = idle_rss(Target::Brume { exe: &self.cli.brume, data_dir: &dir })?;
         let populated = self.populated_dir()?;
         let full = idle_rss(Target::Brume { exe: &self.cli.brume, data_dir: &populated })?;
-        for (what, value, goal) in [("empty data dir", empty, Goal::Below(15.0)), ("1 GiB data dir", full, Goal::None)]
+        let full_dir = format!("{} MiB data dir", self.cli.data_mib);
+        for (what, value, goal) in [("empty data dir", empty, Goal::Below(15.0)), (full_dir.as_str(), full, Goal::None)]
         {
             self.report.rows.push(Row::new(format!("idle RSS, {what}"), (value, "MB"), "", (BARE, bare), goal));
         }

@@ -39,7 +39,7 @@ impl Row {
     ) -> Row {
         let ratio = value / reference_value;
         let (target, met) = match goal {
-            Goal::Below(limit) => (format!("< {} {unit}", num(limit)), Some(value < limit)),
+            Goal::Below(limit) => (format!("< {limit} {unit}"), Some(value < limit)),
             Goal::RatioAtLeast(r) => (format!(">= {r:.2}x ref"), Some(ratio >= r)),
             Goal::None => ("-".to_string(), None),
         };

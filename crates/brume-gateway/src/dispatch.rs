@@ -16,8 +16,8 @@ use brume_protocol::codec::{self, RequestBody, ResponseBody};
 use brume_protocol::model::Operation;
 use brume_protocol::{Protocol, ServiceModel, model};
 
-use crate::{Gateway, payload};
 use crate::route::{self, Target};
+use crate::{Gateway, payload};
 
 /// The largest request body buffered for the non-streaming APIs (DynamoDB's 16 MB batch
 /// limit and Lambda's 6 MB payload fit under it).
@@ -74,7 +74,7 @@ impl Gateway {
         log: &mut AccessLog,
     ) -> Response<ResponseBody> {
         if let Target::Service(name) = target
-            && let Some(op) = streaming_operation(model(name).expect("routing names embedded models"), parts)
+            && let Some(op) = streaming_operation(name, parts)
         {
             log.service = name;
             log.operation = op.name.clone();
@@ -109,7 +109,8 @@ impl Gateway {
         };
         log.service = name;
         let model = model(name).expect("routing only names embedded models");
-        let req = codec::Request { method: &parts.method, uri: &parts.uri, headers: &parts.headers, body: &body };
+        let uri = codec_uri(name, parts);
+        let req = codec::Request { method: &parts.method, uri: &uri, headers: &parts.headers, body: &body };
         let protocol = codec::detect_protocol(model, &req);
         let result = async {
             let (ctx, _) = self.authenticate(parts, PayloadHash::Body(&body), model, request_id)?;
@@ -134,7 +135,8 @@ impl Gateway {
     ) -> Response<ResponseBody> {
         let model = model(name).expect("routing names embedded models");
         let protocol = model.default_protocol();
-        let req = codec::Request { method: &parts.method, uri: &parts.uri, headers: &parts.headers, body: &[] };
+        let uri = codec_uri(name, parts);
+        let req = codec::Request { method: &parts.method, uri: &uri, headers: &parts.headers, body: &[] };
         let result = async {
             let (ctx, signing) = self.authenticate(parts, PayloadHash::NotBuffered, model, request_id)?;
             let input = codec::decode(model, protocol, op, &req)?;
@@ -217,13 +219,25 @@ impl Gateway {
 
 /// The operation of a REST request whose input payload is streamed, known from the
 /// request head alone.
-fn streaming_operation(model: &'static ServiceModel, parts: &Parts) -> Option<&'static Operation> {
+fn streaming_operation(name: &'static str, parts: &Parts) -> Option<&'static Operation> {
+    let model = model(name).expect("routing names embedded models");
     if !matches!(model.default_protocol(), Protocol::RestXml | Protocol::RestJson1) {
         return None;
     }
-    let req = codec::Request { method: &parts.method, uri: &parts.uri, headers: &parts.headers, body: &[] };
+    let uri = codec_uri(name, parts);
+    let req = codec::Request { method: &parts.method, uri: &uri, headers: &parts.headers, body: &[] };
     let op = codec::resolve(model, model.default_protocol(), &req).ok()?;
     model.streaming_payload(&op.input.as_ref()?.shape).map(|_| op)
+}
+
+/// The request target the codec reads: S3's virtual-host requests in path style.
+fn codec_uri(name: &str, parts: &Parts) -> http::Uri {
+    if name == "s3"
+        && let Some(uri) = route::s3_path_style(parts)
+    {
+        return uri;
+    }
+    parts.uri.clone()
 }
 
 fn hex_sha256(body: &[u8]) -> String {

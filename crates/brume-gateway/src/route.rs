@@ -45,10 +45,21 @@ pub fn signing_name(parts: &Parts) -> Option<String> {
 
 /// The first label of a `*.localhost` host that names a service (`sqs.us-east-1.localhost`,
 /// `bucket.s3.localhost`), if any.
-fn host_service(parts: &Parts) -> Option<&'static str> {
+fn host_name(parts: &Parts) -> Option<&str> {
     let host = parts.headers.get(http::header::HOST).and_then(|h| h.to_str().ok()).or_else(|| parts.uri.host())?;
-    let host =
-        host.rsplit_once(':').map_or(host, |(h, port)| if port.bytes().all(|b| b.is_ascii_digit()) { h } else { host });
+    Some(host.rsplit_once(':').map_or(host, |(h, port)| if port.bytes().all(|b| b.is_ascii_digit()) { h } else { host }))
+}
+
+/// The request target in S3's path style: virtual-host requests get their bucket moved
+/// into the path, as the codec's routes expect. Signatures are checked on the original.
+pub fn s3_path_style(parts: &Parts) -> Option<http::Uri> {
+    let bucket = brume_auth::s3_virtual_host_bucket(parts)?;
+    let path_and_query = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+    format!("/{bucket}{path_and_query}").parse().ok()
+}
+
+fn host_service(parts: &Parts) -> Option<&'static str> {
+    let host = host_name(parts)?;
     let labels: Vec<&str> = host.strip_suffix(".localhost")?.split('.').collect();
     if labels.contains(&"s3") {
         return Some("s3");
@@ -147,6 +158,12 @@ mod tests {
             Target::Service("s3")
         );
         assert_eq!(identify(&parts("/bucket", &[])), Target::Service("s3"));
+        let vh = parts("/dir/key?x=1", &[("host", "my.bucket.s3.localhost:4566")]);
+        assert_eq!(brume_auth::s3_virtual_host_bucket(&vh), Some("my.bucket"));
+        assert_eq!(s3_path_style(&vh).unwrap(), "/my.bucket/dir/key?x=1");
+        assert_eq!(brume_auth::s3_virtual_host_bucket(&parts("/", &[("host", "b.s3.us-west-2.localhost")])), Some("b"));
+        assert_eq!(brume_auth::s3_virtual_host_bucket(&parts("/", &[("host", "s3.localhost:4566")])), None);
+        assert_eq!(brume_auth::s3_virtual_host_bucket(&parts("/", &[("host", "localhost:4566")])), None);
         let form = [("content-type", "application/x-www-form-urlencoded")];
         let post = http::Request::post("/").header(form[0].0, form[0].1).body(()).unwrap().into_parts().0;
         assert_eq!(identify(&post), Target::UnsignedQuery);

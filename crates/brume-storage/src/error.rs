@@ -33,3 +33,12 @@ impl From<fjall::Error> for StorageError {
         }
     }
 }
+
+/// A storage failure reaching a request is an internal failure of Brume: logged here, and
+/// answered without its detail.
+impl From<StorageError> for brume_core::AwsError {
+    fn from(e: StorageError) -> Self {
+        tracing::error!(error = %e, "storage failure");
+        brume_core::AwsError::internal()
+    }
+}

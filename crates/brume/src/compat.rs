@@ -50,8 +50,9 @@ mod tests {
         let store = Arc::new(CredentialStore::new("000000000000", Arc::new(MemorySessions::default())).unwrap());
         let verifier = Arc::new(Verifier::new(store.clone(), AuthMode::Verify, Arc::new(SystemClock)));
         let settings = Settings { region: "us-east-1".into(), version: "test" };
-        let mut gateway = Gateway::new(brume_storage::Storage::in_memory(), verifier, settings);
-        crate::services::register(&mut gateway, store);
+        let storage = brume_storage::Storage::in_memory();
+        let mut gateway = Gateway::new(storage.clone(), verifier, settings);
+        crate::services::register(&mut gateway, &storage, store);
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/compatibility");
         let bless = std::env::var_os("BRUME_BLESS").is_some();
         let mut stale = Vec::new();

@@ -135,7 +135,7 @@ async fn run(up: Up, started: Instant) -> Result<()> {
 
     let settings = Settings { region: up.region.clone(), version: env!("CARGO_PKG_VERSION") };
     let mut gateway = Gateway::new(storage.clone(), verifier, settings);
-    services::register(&mut gateway, credentials);
+    services::register(&mut gateway, &storage, credentials);
     let services = gateway.service_names().join(", ");
 
     let addr: SocketAddr = format!("{}:{}", up.host, up.port)

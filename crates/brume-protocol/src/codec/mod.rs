@@ -130,6 +130,10 @@ pub fn encode(
         Protocol::RestXml => rest_xml::encode(model, op, output)?,
         Protocol::RpcV2Cbor => cbor::encode(model, op, output)?,
     };
+    // A partial body is a 206, whichever operation sends it (S3's ranged GetObject).
+    if resp.status() == StatusCode::OK && resp.headers().contains_key(http::header::CONTENT_RANGE) {
+        *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
+    }
     if let Some(body) = streamed {
         *resp.body_mut() = body;
         if !has_content_type_member(model, op, output) {
@@ -163,7 +167,8 @@ pub fn encode_error(
             resp.headers_mut().insert(name, value);
         }
     }
-    if method == Method::HEAD {
+    // HEAD answers and 304 Not Modified carry no body.
+    if method == Method::HEAD || err.status == 304 {
         *resp.body_mut() = full_body(Bytes::new());
     }
     add_request_id(resp.headers_mut(), protocol, request_id);

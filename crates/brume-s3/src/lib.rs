@@ -1,0 +1,50 @@
+//! Amazon S3 (restXml) for Brume: buckets and objects, kept through the storage traits —
+//! object bytes in blobs under random ids, streamed in and out; records in the `s3`
+//! keyspace (see [`table`]).
+//!
+//! Access is the bucket owner's only until bucket policies are evaluated (the IAM work).
+
+mod body;
+mod bucket;
+pub mod checksum;
+mod copy;
+mod delete;
+mod error;
+mod listing;
+mod multipart;
+mod object;
+mod read;
+pub mod table;
+
+use std::sync::Arc;
+
+use brume_protocol::{Service, ServiceBuilder};
+use brume_storage::{Blobs, Kv, Storage};
+
+pub use table::KEYSPACE;
+
+/// S3's state: the stores it keeps records and bytes in.
+pub struct S3 {
+    kv: Arc<dyn Kv>,
+    blobs: Arc<dyn Blobs>,
+}
+
+/// The S3 service, ready for the gateway.
+pub fn service(storage: &Storage) -> Service {
+    let state = Arc::new(S3 { kv: storage.kv.clone(), blobs: storage.blobs.clone() });
+    ServiceBuilder::new("s3", state)
+        .op("CreateBucket", S3::create_bucket)
+        .op("HeadBucket", S3::head_bucket)
+        .op("DeleteBucket", S3::delete_bucket)
+        .op("ListBuckets", S3::list_buckets)
+        .op("GetBucketLocation", S3::get_bucket_location)
+        .op_stream("PutObject", S3::put_object)
+        .op_stream("GetObject", S3::get_object)
+        .op("HeadObject", S3::head_object)
+        .op("DeleteObject", S3::delete_object)
+        .op("DeleteObjects", S3::delete_objects)
+        .op("CopyObject", S3::copy_object)
+        .op("ListObjectsV2", S3::list_objects_v2)
+        .op("ListObjects", S3::list_objects)
+        .build()
+}

@@ -1,0 +1,271 @@
+//! Objects: put (streamed into a blob, MD5 and checksums computed on the way), get and
+//! head (ranges, conditional requests, response header overrides), delete, batch delete
+//! and copy.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use brume_core::value::Timestamp;
+use brume_core::{AwsError, RequestContext};
+use brume_protocol::{RequestBody, Streamed};
+use brume_storage::Txn;
+use serde::{Deserialize, Serialize};
+
+use crate::body::{self, Ingested};
+use crate::checksum::Algorithm;
+use crate::table::{self, Checksum, Content, Version};
+use crate::{S3, error};
+
+/// S3's longest object key, in bytes.
+const MAX_KEY: usize = 1024;
+
+/// The standard headers an object keeps and returns, by model member name.
+const STORED_HEADERS: &[&str] =
+    &["ContentType", "ContentEncoding", "ContentDisposition", "ContentLanguage", "CacheControl", "WebsiteRedirectLocation"];
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct PutObjectInput {
+    pub bucket: String,
+    pub key: String,
+    #[serde(rename = "ContentMD5")]
+    pub content_md5: Option<String>,
+    pub content_type: Option<String>,
+    pub content_encoding: Option<String>,
+    pub content_disposition: Option<String>,
+    pub content_language: Option<String>,
+    pub cache_control: Option<String>,
+    pub website_redirect_location: Option<String>,
+    pub expires: Option<Timestamp>,
+    pub metadata: BTreeMap<String, String>,
+    pub storage_class: Option<String>,
+    pub tagging: Option<String>,
+    pub if_match: Option<String>,
+    pub if_none_match: Option<String>,
+    pub checksum_algorithm: Option<String>,
+    #[serde(flatten)]
+    pub checksums: BTreeMap<String, serde_json::Value>,
+}
+
+#[derive(Serialize, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct PutObjectOutput {
+    #[serde(rename = "ETag")]
+    e_tag: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    version_id: Option<String>,
+    server_side_encryption: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    checksum_type: Option<String>,
+    #[serde(flatten)]
+    checksum: BTreeMap<String, String>,
+}
+
+impl PutObjectInput {
+    pub(crate) fn headers(&self) -> BTreeMap<String, String> {
+        let values = [
+            &self.content_type,
+            &self.content_encoding,
+            &self.content_disposition,
+            &self.content_language,
+            &self.cache_control,
+            &self.website_redirect_location,
+        ];
+        STORED_HEADERS
+            .iter()
+            .zip(values)
+            .filter_map(|(name, v)| v.clone().map(|v| (name.to_string(), v)))
+            .collect()
+    }
+}
+
+/// The checksum the client asked for: a value sent in an `x-amz-checksum-*` header (or in
+/// the trailer it announced), or just an algorithm to compute.
+fn requested_algorithm(input: &PutObjectInput) -> Result<Option<Algorithm>, AwsError> {
+    for (member, _) in input.checksums.iter().filter(|(_, v)| v.is_string()) {
+        if let Some(alg) = Algorithm::ALL.into_iter().find(|a| a.member_name() == member) {
+            return Ok(Some(alg));
+        }
+    }
+    match input.checksum_algorithm.as_deref() {
+        None => Ok(None),
+        Some(name) => Algorithm::parse(name).map(Some).ok_or_else(|| {
+            error::invalid_request(format!("Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]: {name}"))
+        }),
+    }
+}
+
+/// Checks what the client declared about the body against what was computed.
+fn verify_body(input: &PutObjectInput, ingested: &Ingested) -> Result<Option<Checksum>, AwsError> {
+    if let Some(md5) = &input.content_md5 {
+        let declared = BASE64.decode(md5).ok().filter(|d| d.len() == 16).ok_or_else(error::invalid_digest)?;
+        if declared != ingested.md5 {
+            return Err(error::bad_digest());
+        }
+    }
+    let Some((alg, computed)) = &ingested.checksum else { return Ok(None) };
+    let declared = input
+        .checksums
+        .get(alg.member_name())
+        .and_then(|v| v.as_str().map(str::to_string))
+        .or_else(|| ingested.trailers.get(alg.header_name()).and_then(|v| v.to_str().ok()).map(str::to_string));
+    let value = BASE64.encode(computed);
+    if let Some(declared) = declared
+        && declared != value
+    {
+        return Err(crate::checksum::mismatch_error(*alg));
+    }
+    Ok(Some(Checksum { algorithm: alg.as_str().to_string(), value, kind: "FULL_OBJECT".into() }))
+}
+
+fn parse_tagging(query: &str) -> Vec<(String, String)> {
+    form_urlencoded::parse(query.as_bytes()).into_owned().collect()
+}
+
+pub(crate) fn check_key(key: &str) -> Result<(), AwsError> {
+    if key.len() > MAX_KEY {
+        return Err(error::key_too_long());
+    }
+    if key.is_empty() {
+        return Err(error::invalid_argument("A key must be specified", "key", ""));
+    }
+    Ok(())
+}
+
+fn quote_etag(md5: &[u8]) -> String {
+    format!("\"{}\"", hex::encode(md5))
+}
+
+fn unquote(etag: &str) -> &str {
+    etag.trim().trim_start_matches("W/").trim_matches('"')
+}
+
+pub(crate) fn etag_matches(condition: &str, etag: &str) -> bool {
+    condition.split(',').any(|c| c.trim() == "*" || unquote(c) == unquote(etag))
+}
+
+/// A fresh version id: sortable by time, unguessable.
+fn new_version_id() -> String {
+    let micros = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_micros();
+    let random: u64 = rand::random();
+    format!("{micros:x}{random:016x}")
+}
+
+/// The id a new write gets in a bucket with this versioning state.
+pub(crate) fn version_id_for(versioning: Option<&str>) -> String {
+    if versioning == Some("Enabled") { new_version_id() } else { "null".to_string() }
+}
+
+impl S3 {
+    pub(crate) async fn put_object(
+        self: Arc<Self>,
+        ctx: RequestContext,
+        input: PutObjectInput,
+        body: Option<RequestBody>,
+    ) -> Result<Streamed<PutObjectOutput>, AwsError> {
+        check_key(&input.key)?;
+        self.bucket(&ctx, &input.bucket)?;
+        let algorithm = requested_algorithm(&input)?;
+        let ingested = body::ingest(self.blobs.as_ref(), body, algorithm).await?;
+        let checksum = match verify_body(&input, &ingested) {
+            Ok(c) => c,
+            Err(e) => {
+                self.delete_blobs(vec![ingested.blob.to_string()]).await;
+                return Err(e);
+            }
+        };
+        let version = Version {
+            key: input.key.clone(),
+            version_id: String::new(),
+            seq: 0,
+            delete_marker: false,
+            last_modified: Timestamp::now().0,
+            size: ingested.size,
+            etag: quote_etag(&ingested.md5),
+            content: Content { blobs: vec![(ingested.blob.to_string(), ingested.size)] },
+            headers: input.headers(),
+            metadata: input.metadata.clone(),
+            expires: input.expires.map(|t| t.0),
+            storage_class: input.storage_class.clone().filter(|c| c != "STANDARD"),
+            checksum: checksum.clone(),
+            parts: Vec::new(),
+            tags: input.tagging.as_deref().map(parse_tagging).unwrap_or_default(),
+            owner: ctx.account.clone(),
+        };
+        let conditions = (input.if_match.clone(), input.if_none_match.clone());
+        let written = self.write_version(&input.bucket, version, conditions).await;
+        let version = match written {
+            Ok(v) => v,
+            Err(e) => {
+                self.delete_blobs(vec![ingested.blob.to_string()]).await;
+                return Err(e);
+            }
+        };
+        let mut output = PutObjectOutput {
+            e_tag: version.etag.clone(),
+            version_id: (version.version_id != "null").then(|| version.version_id.clone()),
+            server_side_encryption: "AES256",
+            ..Default::default()
+        };
+        if let Some(c) = checksum {
+            output.checksum.insert(format!("Checksum{}", c.algorithm), c.value);
+            output.checksum_type = Some(c.kind);
+        }
+        Ok(Streamed { output, body: None })
+    }
+
+    /// Makes `version` the newest version of its key, under the bucket's versioning state
+    /// and the conditional-write headers, in one transaction.
+    pub(crate) async fn write_version(
+        &self,
+        bucket: &str,
+        mut version: Version,
+        (if_match, if_none_match): (Option<String>, Option<String>),
+    ) -> Result<Version, AwsError> {
+        let bucket = bucket.to_string();
+        let (version, dead) = self
+            .kv
+            .transact(move |txn: &mut dyn Txn| {
+                let b = table::get_bucket(txn, &bucket).map_err(error::internal)?.ok_or_else(|| error::no_such_bucket(&bucket))?;
+                let current = table::get_current(txn, &bucket, &version.key).map_err(error::internal)?.filter(|c| !c.delete_marker);
+                if let Some(cond) = &if_none_match {
+                    if cond.trim() != "*" {
+                        return Err(error::invalid_argument("If-None-Match only supports *", "If-None-Match", cond));
+                    }
+                    if current.is_some() {
+                        return Err(error::precondition_failed("If-None-Match"));
+                    }
+                }
+                if let Some(cond) = &if_match {
+                    match &current {
+                        None => return Err(error::no_such_key(&version.key)),
+                        Some(c) if !etag_matches(cond, &c.etag) => return Err(error::precondition_failed("If-Match")),
+                        Some(_) => {}
+                    }
+                }
+                version.version_id = version_id_for(b.versioning.as_deref());
+                version.seq = table::next_seq(txn).map_err(error::internal)?;
+                let dead = table::put_version(txn, &bucket, &version).map_err(error::internal)?;
+                Ok((version, dead))
+            })
+            .await?;
+        self.delete_blobs(dead).await;
+        Ok(version)
+    }
+
+    /// Deletes blobs no record refers to any more. A failure only leaves an orphan file.
+    pub(crate) async fn delete_blobs(&self, blobs: Vec<String>) {
+        for id in blobs {
+            match id.parse() {
+                Ok(id) => {
+                    if let Err(e) = self.blobs.delete(id).await {
+                        tracing::warn!(error = %e, "could not delete an unreferenced blob");
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "unreferenced blob with a bad id"),
+            }
+        }
+    }
+}
