@@ -110,3 +110,12 @@ mod tests {
         assert_eq!(decode(&encode(&late)).unwrap(), late);
     }
 }
+
+/// Up to `limit` events waiting in the outbox, soonest due first (for diagnostics, and for
+/// checking that a service queued what it should).
+pub fn pending(view: &dyn brume_storage::ReadView, limit: usize) -> Result<Vec<Event>, StorageError> {
+    view.scan(EVENTS_KEYSPACE, &KeyRange::all(), brume_storage::Direction::Forward, limit)?
+        .into_iter()
+        .map(|(_, v)| decode(&v).map_err(|e| StorageError::Engine(format!("corrupt event: {e}"))))
+        .collect()
+}

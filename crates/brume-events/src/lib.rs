@@ -18,4 +18,4 @@ mod dispatcher;
 mod event;
 
 pub use dispatcher::{Clock, DeliveryError, Dispatcher, DispatcherConfig, Handler, SystemClock};
-pub use event::{DEFAULT_MAX_ATTEMPTS, EVENTS_KEYSPACE, Event, enqueue};
+pub use event::{DEFAULT_MAX_ATTEMPTS, EVENTS_KEYSPACE, Event, enqueue, pending};

@@ -14,6 +14,9 @@ use crate::Gateway;
 /// transaction.
 const RESET_BATCH: usize = 1000;
 
+/// How many pending events `/_brume/events` lists.
+const MAX_LISTED_EVENTS: usize = 1000;
+
 impl Gateway {
     /// Answers admin paths; `None` for every other request.
     pub(crate) async fn admin(&self, parts: &Parts) -> Option<Response<ResponseBody>> {
@@ -23,6 +26,7 @@ impl Gateway {
                 Some(json_response(StatusCode::OK, self.health()))
             }
             (&Method::POST, "/_brume/reset") => Some(self.reset(parts).await),
+            (&Method::GET, "/_brume/events") => Some(self.pending_events()),
             _ if path.starts_with("/_brume/") => {
                 Some(json_response(StatusCode::NOT_FOUND, json!({"error": format!("no admin endpoint {path}")})))
             }
@@ -48,6 +52,17 @@ impl Gateway {
         })
     }
 
+    /// The deliveries waiting in the outbox: what services have queued for each other.
+    fn pending_events(&self) -> Response<ResponseBody> {
+        match brume_events::pending(self.storage.kv.as_ref(), MAX_LISTED_EVENTS) {
+            Ok(events) => json_response(StatusCode::OK, json!({ "events": events })),
+            Err(e) => {
+                tracing::error!(error = %e, "listing pending events failed");
+                json_response(StatusCode::INTERNAL_SERVER_ERROR, json!({"error": "listing events failed"}))
+            }
+        }
+    }
+
     async fn reset(&self, parts: &Parts) -> Response<ResponseBody> {
         let only = parts.uri.query().and_then(|q| {
             form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "service").map(|(_, v)| v.into_owned())
@@ -67,6 +82,17 @@ impl Gateway {
                     tracing::error!(error = %e, keyspace, "reset failed");
                     return json_response(StatusCode::INTERNAL_SERVER_ERROR, json!({"error": "reset failed"}));
                 }
+            }
+        }
+        // A full reset also empties the outbox and the blob store, which no one keyspace owns.
+        if only.is_none() {
+            let wiped = async {
+                self.clear(brume_events::EVENTS_KEYSPACE).await?;
+                self.storage.blobs.sweep(&Default::default()).await
+            };
+            if let Err(e) = wiped.await {
+                tracing::error!(error = %e, "reset failed");
+                return json_response(StatusCode::INTERNAL_SERVER_ERROR, json!({"error": "reset failed"}));
             }
         }
         tracing::info!(services = ?names, "state reset");

@@ -162,7 +162,8 @@ impl S3 {
             owner: ctx.account.clone(),
             ..Default::default()
         };
-        let version = match self.write_version(&input.bucket, version, (None, None)).await {
+        let written = self.write_version_as(&input.bucket, version, (None, None), "ObjectCreated:Copy", &ctx.request_id).await;
+        let version = match written {
             Ok(v) => v,
             Err(e) => {
                 self.delete_blobs(vec![blob]).await;

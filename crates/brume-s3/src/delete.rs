@@ -9,7 +9,7 @@ use brume_storage::Txn;
 use serde::{Deserialize, Serialize};
 
 use crate::table::{self, Version};
-use crate::{S3, error, object};
+use crate::{S3, error, notification, object};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -86,8 +86,10 @@ const MAX_BATCH: usize = 1000;
 
 impl S3 {
     /// Deletes one key (or one version of it) in its own transaction.
-    async fn delete_one(&self, bucket: &str, key: String, version_id: Option<String>, owner: String) -> Result<DeleteObjectOutput, AwsError> {
+    async fn delete_one(&self, ctx: &RequestContext, bucket: &str, key: String, version_id: Option<String>) -> Result<DeleteObjectOutput, AwsError> {
         let bucket = bucket.to_string();
+        let owner = ctx.account.clone();
+        let request_id = ctx.request_id.clone();
         let (output, dead) = self
             .kv
             .transact(move |txn: &mut dyn Txn| {
@@ -98,6 +100,7 @@ impl S3 {
                         return Ok::<_, AwsError>((DeleteObjectOutput { version_id: Some(id), ..Default::default() }, Vec::new()));
                     };
                     let dead = table::remove_version(txn, &bucket, &record_key, &v).map_err(error::internal)?;
+                    notification::enqueue(txn, &b, "ObjectRemoved:Delete", &v, &request_id)?;
                     let out = DeleteObjectOutput { delete_marker: v.delete_marker.then_some(true), version_id: Some(id) };
                     return Ok((out, dead));
                 }
@@ -105,7 +108,10 @@ impl S3 {
                     None => {
                         let found = table::find_version(txn, &bucket, &key, "null").map_err(error::internal)?;
                         let dead = match found {
-                            Some((record_key, v)) => table::remove_version(txn, &bucket, &record_key, &v).map_err(error::internal)?,
+                            Some((record_key, v)) => {
+                                notification::enqueue(txn, &b, "ObjectRemoved:Delete", &v, &request_id)?;
+                                table::remove_version(txn, &bucket, &record_key, &v).map_err(error::internal)?
+                            }
                             None => Vec::new(),
                         };
                         Ok((DeleteObjectOutput::default(), dead))
@@ -121,6 +127,7 @@ impl S3 {
                             ..Default::default()
                         };
                         let dead = table::put_version(txn, &bucket, &marker).map_err(error::internal)?;
+                        notification::enqueue(txn, &b, "ObjectRemoved:DeleteMarkerCreated", &marker, &request_id)?;
                         Ok((DeleteObjectOutput { delete_marker: Some(true), version_id: Some(marker.version_id) }, dead))
                     }
                 }
@@ -132,7 +139,7 @@ impl S3 {
 
     pub(crate) async fn delete_object(self: Arc<Self>, ctx: RequestContext, input: DeleteObjectInput) -> Result<DeleteObjectOutput, AwsError> {
         self.bucket(&ctx, &input.bucket)?;
-        self.delete_one(&input.bucket, input.key, input.version_id, ctx.account.clone()).await
+        self.delete_one(&ctx, &input.bucket, input.key, input.version_id).await
     }
 
     pub(crate) async fn delete_objects(self: Arc<Self>, ctx: RequestContext, input: DeleteObjectsInput) -> Result<DeleteObjectsOutput, AwsError> {
@@ -143,7 +150,7 @@ impl S3 {
         let mut deleted = Vec::new();
         let mut errors = Vec::new();
         for obj in input.delete.objects {
-            match self.delete_one(&input.bucket, obj.key.clone(), obj.version_id.clone(), ctx.account.clone()).await {
+            match self.delete_one(&ctx, &input.bucket, obj.key.clone(), obj.version_id.clone()).await {
                 Ok(out) => {
                     if input.delete.quiet {
                         continue;

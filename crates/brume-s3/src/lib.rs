@@ -12,6 +12,7 @@ mod delete;
 mod error;
 mod listing;
 mod multipart;
+mod notification;
 mod object;
 mod read;
 pub mod table;
@@ -46,5 +47,7 @@ pub fn service(storage: &Storage) -> Service {
         .op("CopyObject", S3::copy_object)
         .op("ListObjectsV2", S3::list_objects_v2)
         .op("ListObjects", S3::list_objects)
+        .op("PutBucketNotificationConfiguration", S3::put_bucket_notification_configuration)
+        .op("GetBucketNotificationConfiguration", S3::get_bucket_notification_configuration)
         .build()
 }

@@ -195,7 +195,7 @@ impl S3 {
             owner: ctx.account.clone(),
         };
         let conditions = (input.if_match.clone(), input.if_none_match.clone());
-        let written = self.write_version(&input.bucket, version, conditions).await;
+        let written = self.write_version_as(&input.bucket, version, conditions, "ObjectCreated:Put", &ctx.request_id).await;
         let version = match written {
             Ok(v) => v,
             Err(e) => {
@@ -216,15 +216,31 @@ impl S3 {
         Ok(Streamed { output, body: None })
     }
 
-    /// Makes `version` the newest version of its key, under the bucket's versioning state
-    /// and the conditional-write headers, in one transaction.
+    /// [`S3::write_version_as`] for an upload: a completed multipart upload when the version
+    /// has parts, a put otherwise.
     pub(crate) async fn write_version(
+        &self,
+        bucket: &str,
+        version: Version,
+        conditions: (Option<String>, Option<String>),
+    ) -> Result<Version, AwsError> {
+        let event = if version.parts.is_empty() { "ObjectCreated:Put" } else { "ObjectCreated:CompleteMultipartUpload" };
+        self.write_version_as(bucket, version, conditions, event, "").await
+    }
+
+    /// Makes `version` the newest version of its key, under the bucket's versioning state
+    /// and the conditional-write headers, and queues the `event` notifications the bucket
+    /// asks for — all in one transaction.
+    pub(crate) async fn write_version_as(
         &self,
         bucket: &str,
         mut version: Version,
         (if_match, if_none_match): (Option<String>, Option<String>),
+        event: &'static str,
+        request_id: &str,
     ) -> Result<Version, AwsError> {
         let bucket = bucket.to_string();
+        let request_id = request_id.to_string();
         let (version, dead) = self
             .kv
             .transact(move |txn: &mut dyn Txn| {
@@ -248,6 +264,7 @@ impl S3 {
                 version.version_id = version_id_for(b.versioning.as_deref());
                 version.seq = table::next_seq(txn).map_err(error::internal)?;
                 let dead = table::put_version(txn, &bucket, &version).map_err(error::internal)?;
+                crate::notification::enqueue(txn, &b, event, &version, &request_id).map_err(error::internal)?;
                 Ok((version, dead))
             })
             .await?;

@@ -1,0 +1,108 @@
+"""S3 event notifications: configuration round trip and validation, and S3 event records
+queued durably in the outbox for each matching object change (delivered to SQS, SNS and
+Lambda once those services exist)."""
+import json
+import urllib.request
+
+import botocore.exceptions
+import pytest
+
+QUEUE = "arn:aws:sqs:us-east-1:000000000000:uploads"
+TOPIC = "arn:aws:sns:us-east-1:000000000000:changes"
+
+
+def pending(server):
+    with urllib.request.urlopen(server.endpoint + "/_brume/events", timeout=5) as r:
+        return json.load(r)["events"]
+
+
+@pytest.fixture
+def s3(server):
+    c = server.client("s3")
+    c.create_bucket(Bucket="notified")
+    return c
+
+
+CONFIG = {
+    "QueueConfigurations": [{
+        "Id": "images",
+        "QueueArn": QUEUE,
+        "Events": ["s3:ObjectCreated:*"],
+        "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "images/"}, {"Name": "suffix", "Value": ".jpg"}]}},
+    }],
+    "TopicConfigurations": [{"Id": "removals", "TopicArn": TOPIC, "Events": ["s3:ObjectRemoved:*"]}],
+}
+
+
+def test_configuration_round_trip_and_test_events(server, s3):
+    s3.put_bucket_notification_configuration(Bucket="notified", NotificationConfiguration=CONFIG)
+    got = s3.get_bucket_notification_configuration(Bucket="notified")
+    assert got["QueueConfigurations"][0]["QueueArn"] == QUEUE
+    assert got["QueueConfigurations"][0]["Filter"]["Key"]["FilterRules"][1] == {"Name": "suffix", "Value": ".jpg"}
+    assert got["TopicConfigurations"][0]["Events"] == ["s3:ObjectRemoved:*"]
+    tests = [e for e in pending(server) if e["kind"] == "s3:TestEvent"]
+    assert sorted((e["target"], e["payload"]["arn"]) for e in tests) == [("sns", TOPIC), ("sqs", QUEUE)]
+    assert tests[0]["payload"]["message"]["Event"] == "s3:TestEvent"
+    assert tests[0]["payload"]["message"]["Bucket"] == "notified"
+
+
+def test_empty_configuration_reads_back_empty(s3):
+    got = s3.get_bucket_notification_configuration(Bucket="notified")
+    assert "QueueConfigurations" not in got and "TopicConfigurations" not in got
+
+
+def test_object_changes_queue_s3_event_records(server, s3):
+    s3.put_bucket_notification_configuration(Bucket="notified", NotificationConfiguration=CONFIG)
+    s3.put_object(Bucket="notified", Key="images/a cat.jpg", Body=b"meow")
+    s3.put_object(Bucket="notified", Key="images/a.png", Body=b"no")  # filtered out by suffix
+    s3.put_object(Bucket="notified", Key="docs/b.jpg", Body=b"no")  # filtered out by prefix
+    s3.copy_object(Bucket="notified", Key="images/copy.jpg", CopySource="notified/images/a cat.jpg")
+    s3.delete_object(Bucket="notified", Key="docs/b.jpg")
+    events = [e for e in pending(server) if e["kind"] != "s3:TestEvent"]
+    kinds = [(e["target"], e["kind"]) for e in events]
+    assert sorted(kinds) == [("sns", "s3:ObjectRemoved:Delete"), ("sqs", "s3:ObjectCreated:Copy"), ("sqs", "s3:ObjectCreated:Put")]
+    put = next(e for e in events if e["kind"] == "s3:ObjectCreated:Put")
+    record = put["payload"]["message"]["Records"][0]
+    assert record["eventSource"] == "aws:s3"
+    assert record["eventName"] == "ObjectCreated:Put"
+    assert record["awsRegion"] == "us-east-1"
+    assert record["s3"]["bucket"]["name"] == "notified"
+    assert record["s3"]["bucket"]["arn"] == "arn:aws:s3:::notified"
+    assert record["s3"]["object"]["key"] == "images/a+cat.jpg"
+    assert record["s3"]["object"]["size"] == 4
+    assert record["s3"]["object"]["eTag"] == "4a4be40c96ac6314e91d93f38043a634"
+    assert record["s3"]["configurationId"] == "images"
+    assert record["responseElements"]["x-amz-request-id"]
+
+
+def test_events_are_durable_across_restart(start_brume, tmp_path):
+    first = start_brume(data_dir=str(tmp_path))
+    s3 = first.client("s3")
+    s3.create_bucket(Bucket="durable-events")
+    s3.put_bucket_notification_configuration(Bucket="durable-events", NotificationConfiguration={
+        "QueueConfigurations": [{"QueueArn": QUEUE, "Events": ["s3:ObjectCreated:Put"]}]})
+    s3.put_object(Bucket="durable-events", Key="k", Body=b"x")
+    first.stop()
+    second = start_brume(data_dir=str(tmp_path))
+    kinds = [e["kind"] for e in pending(second)]
+    assert kinds.count("s3:ObjectCreated:Put") == 1
+
+
+@pytest.mark.parametrize("config,message", [
+    ({"QueueConfigurations": [{"QueueArn": QUEUE, "Events": ["s3:ObjectCreated:Nope"]}]}, "The event is not supported for notifications"),
+    ({"QueueConfigurations": [{"QueueArn": TOPIC, "Events": ["s3:ObjectCreated:*"]}]}, "The ARN is not well formed"),
+    ({"QueueConfigurations": [{"QueueArn": QUEUE, "Events": ["s3:ObjectCreated:*"], "Filter": {"Key": {"FilterRules": [
+        {"Name": "prefix", "Value": "a"}, {"Name": "prefix", "Value": "b"}]}}}]}, "Cannot specify more than one prefix rule in a filter."),
+])
+def test_invalid_configurations(s3, config, message):
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.put_bucket_notification_configuration(Bucket="notified", NotificationConfiguration=config)
+    assert e.value.response["Error"]["Code"] == "InvalidArgument"
+    assert e.value.response["Error"]["Message"] == message
+
+
+def test_reset_empties_the_outbox(server, s3):
+    s3.put_bucket_notification_configuration(Bucket="notified", NotificationConfiguration=CONFIG)
+    assert pending(server)
+    server.reset()
+    assert pending(server) == []
