@@ -313,6 +313,71 @@ impl Verifier {
     }
 }
 
+impl Verifier {
+    /// The signature of an S3 browser form upload (POST Object): the form's `policy`
+    /// field signed with Signature Version 4 (`x-amz-credential`, `x-amz-date`,
+    /// `x-amz-signature`) or 2 (`AWSAccessKeyId`, `signature`). `field` looks up a form
+    /// field by name, case-insensitively. The policy's conditions are the caller's to check.
+    pub fn verify_form(&self, field: &dyn Fn(&str) -> Option<String>) -> Result<Verified, AuthFailure> {
+        let policy = field("policy").ok_or(AuthFailure::MissingAuthentication)?;
+        let (access_key_id, expected_for, provided) = if let Some(credential) = field("x-amz-credential") {
+            let (akid, date, region, service) = parse_credential(&credential, true)?;
+            let algorithm = field("x-amz-algorithm").unwrap_or_default();
+            if algorithm != ALGORITHM {
+                return Err(malformed(Malformed::UnsupportedAlgorithm(algorithm), true));
+            }
+            let signature = field("x-amz-signature").ok_or(malformed(Malformed::MissingQueryParameters, true))?;
+            let sign = move |secret: &str| sigv4::signature(&sigv4::signing_key(secret, &date, &region, &service), &policy);
+            (akid, Box::new(sign) as Box<dyn Fn(&str) -> String>, signature)
+        } else {
+            let akid = field("awsaccesskeyid").ok_or(AuthFailure::MissingAuthentication)?;
+            let signature = field("signature").ok_or(AuthFailure::MissingAuthentication)?;
+            let sign = move |secret: &str| sigv2::sign(secret, &policy);
+            (akid, Box::new(sign) as Box<dyn Fn(&str) -> String>, signature)
+        };
+        let session_token = field("x-amz-security-token");
+        let done = |account: String, principal: Principal| Verified {
+            account,
+            principal,
+            access_key_id: access_key_id.clone(),
+            region: String::new(),
+            service: "s3".into(),
+            session_token: session_token.clone(),
+            presigned: true,
+            payload: PayloadSigning::Unsigned,
+        };
+        let credential = self.store.lookup(&access_key_id);
+        if self.mode == AuthMode::Open {
+            return Ok(match credential {
+                Some(c) => done(c.account, c.principal),
+                None if is_account_id(&access_key_id) => done(access_key_id.clone(), Principal::Root),
+                None => done(self.store.default_account().to_owned(), Principal::Root),
+            });
+        }
+        let credential =
+            credential.ok_or_else(|| AuthFailure::UnknownAccessKey { access_key_id: access_key_id.clone() })?;
+        match (&credential.session, &session_token) {
+            (Some((token, expiration)), Some(provided)) if signatures_match(token, provided) => {
+                if self.clock.now() >= *expiration {
+                    return Err(AuthFailure::ExpiredToken);
+                }
+            }
+            (None, None) => {}
+            _ => return Err(AuthFailure::InvalidToken),
+        }
+        let expected = expected_for(&credential.secret_access_key);
+        if !signatures_match(&expected, &provided) {
+            return Err(AuthFailure::SignatureMismatch(Box::new(SignatureMismatch {
+                access_key_id: access_key_id.clone(),
+                canonical_request: String::new(),
+                string_to_sign: field("policy").unwrap_or_default(),
+                signature_provided: provided,
+            })));
+        }
+        Ok(done(credential.account, credential.principal))
+    }
+}
+
 /// The bucket of a virtual-host-style S3 request (`BUCKET.s3.localhost`,
 /// `BUCKET.s3.REGION.localhost`): signed resources and routes name it as if the request
 /// were path-style.

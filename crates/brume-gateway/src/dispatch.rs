@@ -17,7 +17,7 @@ use brume_protocol::model::Operation;
 use brume_protocol::{Protocol, ServiceModel, model};
 
 use crate::route::{self, Target};
-use crate::{Gateway, payload};
+use crate::{Gateway, form_upload, payload};
 
 /// The largest request body buffered for the non-streaming APIs (DynamoDB's 16 MB batch
 /// limit and Lambda's 6 MB payload fit under it).
@@ -73,6 +73,13 @@ impl Gateway {
         request_id: &str,
         log: &mut AccessLog,
     ) -> Response<ResponseBody> {
+        if *target == Target::Service("s3")
+            && let Some(bucket) = form_upload::form_upload_bucket(parts)
+        {
+            log.service = "s3";
+            log.operation = "PostObject".into();
+            return self.form_upload(parts, body, bucket, request_id).await;
+        }
         if let Target::Service(name) = target
             && let Some(op) = streaming_operation(name, parts)
         {
@@ -148,7 +155,7 @@ impl Gateway {
     }
 
     #[allow(clippy::too_many_arguments)]
-    async fn call(
+    pub(crate) async fn call(
         &self,
         name: &'static str,
         op: &'static Operation,

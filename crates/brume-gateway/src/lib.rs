@@ -7,6 +7,7 @@
 
 mod admin;
 mod dispatch;
+mod form_upload;
 mod payload;
 pub mod route;
 mod server;
