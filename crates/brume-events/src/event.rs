@@ -96,6 +96,15 @@ pub(crate) fn due_of(key_bytes: &[u8]) -> Option<u64> {
     }
 }
 
+/// Up to `limit` events waiting in the outbox, soonest due first (for diagnostics, and for
+/// checking that a service queued what it should).
+pub fn pending(view: &dyn brume_storage::ReadView, limit: usize) -> Result<Vec<Event>, StorageError> {
+    view.scan(EVENTS_KEYSPACE, &KeyRange::all(), brume_storage::Direction::Forward, limit)?
+        .into_iter()
+        .map(|(_, v)| decode(&v).map_err(|e| StorageError::Engine(format!("corrupt event: {e}"))))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,13 +118,4 @@ mod tests {
         assert_eq!(due_of(&late.key()), Some(10));
         assert_eq!(decode(&encode(&late)).unwrap(), late);
     }
-}
-
-/// Up to `limit` events waiting in the outbox, soonest due first (for diagnostics, and for
-/// checking that a service queued what it should).
-pub fn pending(view: &dyn brume_storage::ReadView, limit: usize) -> Result<Vec<Event>, StorageError> {
-    view.scan(EVENTS_KEYSPACE, &KeyRange::all(), brume_storage::Direction::Forward, limit)?
-        .into_iter()
-        .map(|(_, v)| decode(&v).map_err(|e| StorageError::Engine(format!("corrupt event: {e}"))))
-        .collect()
 }

@@ -182,7 +182,7 @@ pub fn page(
                     };
                     rolled_up = true;
                     // A prefix at or before the resume point was returned by an earlier page.
-                    (!after.is_some_and(|a| p.as_str() <= a)).then_some(Entry::Prefix(p))
+                    after.is_none_or(|a| p.as_str() > a).then_some(Entry::Prefix(p))
                 }
                 None => Some(Entry::Key(Box::new(version))),
             };
