@@ -3,6 +3,7 @@
 Every server runs on a free port with a temporary data directory. The session-wide server
 is reset (POST /_brume/reset) before each test, so tests start clean without a restart.
 """
+import contextlib
 import json
 import os
 import signal
@@ -12,6 +13,8 @@ import tempfile
 import time
 import urllib.request
 
+from unittest import mock
+
 import boto3
 import pytest
 from botocore.config import Config
@@ -20,6 +23,23 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BRUME_BIN = os.environ.get("BRUME_BIN", os.path.join(ROOT, "target", "debug", "brume"))
 VENV_BIN = os.path.dirname(os.path.realpath(os.sys.executable))
 AWS_CLI = os.path.join(os.path.dirname(os.sys.executable), "aws")
+
+
+@contextlib.contextmanager
+def signing_clock(when):
+    """Makes botocore sign as if the time were `when` (its own signers and, when awscrt is
+    installed, the CRT ones)."""
+    import botocore.auth
+    targets = [botocore.auth]
+    try:
+        import botocore.crt.auth
+        targets.append(botocore.crt.auth)
+    except ImportError:
+        pass
+    with contextlib.ExitStack() as stack:
+        for module in targets:
+            stack.enter_context(mock.patch.object(module, "get_current_datetime", return_value=when))
+        yield
 
 
 def free_port():

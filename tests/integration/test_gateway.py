@@ -5,10 +5,10 @@ import json
 import signal
 import urllib.error
 import urllib.request
-from unittest import mock
-
 import botocore.exceptions
 import pytest
+
+from conftest import signing_clock
 
 
 def test_health_lists_services_and_version(server):
@@ -64,7 +64,7 @@ def client_error(call):
         ("sns", lambda c: c.list_topics()),  # awsQuery
         ("sqs", lambda c: c.list_queues()),  # awsJson 1.0, query-compatible
         ("lambda", lambda c: c.list_functions()),  # restJson1
-        ("s3", lambda c: c.list_buckets()),  # restXml
+        ("s3", lambda c: c.get_bucket_analytics_configuration(Bucket="b", Id="i")),  # restXml
         ("cloudwatch", lambda c: c.list_metrics()),  # smithy-rpc-v2-cbor
     ],
 )
@@ -113,7 +113,7 @@ def test_malformed_json_body_is_a_serialization_error_not_a_crash(server):
 def test_request_signed_too_long_ago_is_refused(server):
     sts = server.client("sts")
     past = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=20)
-    with mock.patch("botocore.auth.get_current_datetime", return_value=past):
+    with signing_clock(past):
         code, message, status, _ = client_error(sts.get_caller_identity)
     assert status == 403
     assert code == "SignatureDoesNotMatch"
@@ -123,7 +123,7 @@ def test_request_signed_too_long_ago_is_refused(server):
 def test_request_within_skew_is_accepted(server):
     sts = server.client("sts")
     past = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=10)
-    with mock.patch("botocore.auth.get_current_datetime", return_value=past):
+    with signing_clock(past):
         assert sts.get_caller_identity()["Account"] == "000000000000"
 
 
@@ -135,7 +135,7 @@ def test_presigned_query_url_works_and_expires(server):
         assert b"<Account>000000000000</Account>" in r.read()
     # STS allows 15 minutes from X-Amz-Date, whatever X-Amz-Expires says.
     past = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=16)
-    with mock.patch("botocore.auth.get_current_datetime", return_value=past):
+    with signing_clock(past):
         expired = sts.generate_presigned_url("get_caller_identity", ExpiresIn=3600)
     with pytest.raises(urllib.error.HTTPError) as e:
         urllib.request.urlopen(urllib.request.Request(expired, data=b"", method="POST"), timeout=5)
