@@ -135,19 +135,25 @@ async fn run(up: Up, started: Instant) -> Result<()> {
 
     let settings = Settings { region: up.region.clone(), version: env!("CARGO_PKG_VERSION") };
     let mut gateway = Gateway::new(storage.clone(), verifier, settings);
-    services::register(&mut gateway, &storage, credentials);
-    let services = gateway.service_names().join(", ");
-
     let addr: SocketAddr = format!("{}:{}", up.host, up.port)
         .parse()
         .or_else(|_| format!("[{}]:{}", up.host, up.port).parse())
         .with_context(|| format!("invalid --host {}", up.host))?;
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
+    let local = listener.local_addr()?;
+    // Loopback is reachable as `localhost`, the name the README and the SDKs use.
+    let endpoint = if local.ip().is_loopback() || local.ip().is_unspecified() {
+        format!("http://localhost:{}", local.port())
+    } else {
+        format!("http://{local}")
+    };
+    services::register(&mut gateway, &storage, credentials, &endpoint);
+    let services = gateway.service_names().join(", ");
     let where_ = if up.ephemeral { "in memory".to_string() } else { format!("in {}", up.data_dir.display()) };
     println!(
         "Brume {} listening on http://{} (state {where_}, ready in {} ms)\nServices: {services}",
         env!("CARGO_PKG_VERSION"),
-        listener.local_addr()?,
+        local,
         started.elapsed().as_millis()
     );
 

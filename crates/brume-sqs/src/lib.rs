@@ -1,0 +1,68 @@
+//! Amazon SQS (awsJson 1.0, and awsQuery for older clients) for Brume: standard queues
+//! whose messages are committed to storage before SendMessage answers, received under
+//! visibility timeouts, long-polled without busy loops, and moved to a dead-letter queue
+//! after the redrive policy's receive count.
+//!
+//! FIFO queues are refused at creation until their ordering and deduplication are built.
+
+mod error;
+mod md5;
+mod message;
+mod queue;
+mod table;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use brume_protocol::{Service, ServiceBuilder};
+use brume_storage::Kv;
+use tokio::sync::Notify;
+
+pub use table::KEYSPACE;
+
+/// SQS's state: the store, the endpoint queue URLs are made from, and one wake-up per
+/// queue for long polls.
+pub struct Sqs {
+    kv: Arc<dyn Kv>,
+    endpoint: String,
+    waiters: Mutex<HashMap<(String, String), Arc<Notify>>>,
+}
+
+impl Sqs {
+    fn waiter(&self, queue: &table::Queue) -> Arc<Notify> {
+        let mut waiters = self.waiters.lock().unwrap_or_else(|e| e.into_inner());
+        waiters.entry((queue.account.clone(), queue.name.clone())).or_default().clone()
+    }
+
+    /// Wakes the long polls waiting on `queue`.
+    fn wake(&self, queue: &table::Queue) {
+        self.waiter(queue).notify_waiters();
+    }
+}
+
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_millis() as u64
+}
+
+/// The SQS service; queue URLs start with `endpoint` (`http://localhost:4566`).
+pub fn service(kv: Arc<dyn Kv>, endpoint: String) -> Service {
+    let state = Arc::new(Sqs { kv, endpoint, waiters: Mutex::new(HashMap::new()) });
+    ServiceBuilder::new("sqs", state)
+        .op("CreateQueue", Sqs::create_queue)
+        .op("GetQueueUrl", Sqs::get_queue_url)
+        .op("ListQueues", Sqs::list_queues)
+        .op("DeleteQueue", Sqs::delete_queue)
+        .op("PurgeQueue", Sqs::purge_queue)
+        .op("GetQueueAttributes", Sqs::get_queue_attributes)
+        .op("SetQueueAttributes", Sqs::set_queue_attributes)
+        .op("TagQueue", Sqs::tag_queue)
+        .op("UntagQueue", Sqs::untag_queue)
+        .op("ListQueueTags", Sqs::list_queue_tags)
+        .op("SendMessage", Sqs::send_message)
+        .op("SendMessageBatch", Sqs::send_message_batch)
+        .op("ReceiveMessage", Sqs::receive_message)
+        .op("DeleteMessage", Sqs::delete_message)
+        .op("DeleteMessageBatch", Sqs::delete_message_batch)
+        .op("ChangeMessageVisibility", Sqs::change_message_visibility)
+        .build()
+}

@@ -1,0 +1,248 @@
+"""SQS through boto3 (awsJson), the AWS CLI and the awsQuery protocol: queues, messages,
+visibility, long polling, dead letters, durability."""
+import json
+import threading
+import time
+import urllib.parse
+import urllib.request
+
+import botocore.auth
+import botocore.awsrequest
+import botocore.credentials
+import botocore.exceptions
+import pytest
+
+
+@pytest.fixture
+def sqs(server):
+    return server.client("sqs")
+
+
+def error_of(call):
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        call()
+    r = e.value.response
+    return r["Error"]["Code"], r["Error"].get("Message", ""), r["ResponseMetadata"]["HTTPStatusCode"]
+
+
+def test_create_get_list_delete_queue(server, sqs):
+    url = sqs.create_queue(QueueName="jobs")["QueueUrl"]
+    assert url == f"http://localhost:{server.port}/000000000000/jobs"
+    assert sqs.create_queue(QueueName="jobs")["QueueUrl"] == url  # idempotent
+    assert sqs.get_queue_url(QueueName="jobs")["QueueUrl"] == url
+    sqs.create_queue(QueueName="jobs-2")
+    sqs.create_queue(QueueName="other")
+    assert sorted(sqs.list_queues()["QueueUrls"]) == sorted([url, url + "-2", url.replace("jobs", "other")])
+    assert len(sqs.list_queues(QueueNamePrefix="jobs")["QueueUrls"]) == 2
+    page = sqs.list_queues(MaxResults=1)
+    assert len(page["QueueUrls"]) == 1 and page["NextToken"]
+    rest = sqs.list_queues(MaxResults=5, NextToken=page["NextToken"])
+    assert len(rest["QueueUrls"]) == 2 and "NextToken" not in rest
+    sqs.delete_queue(QueueUrl=url)
+    code, message, status = error_of(lambda: sqs.get_queue_url(QueueName="jobs"))
+    assert status == 400 and code in ("QueueDoesNotExist", "AWS.SimpleQueueService.NonExistentQueue")
+    assert message == "The specified queue does not exist."
+
+
+def test_create_with_different_attributes_conflicts(sqs):
+    sqs.create_queue(QueueName="q", Attributes={"VisibilityTimeout": "60"})
+    code, message, _ = error_of(lambda: sqs.create_queue(QueueName="q", Attributes={"VisibilityTimeout": "61"}))
+    assert code in ("QueueNameExists", "QueueAlreadyExists")
+    assert "VisibilityTimeout" in message
+
+
+def test_attributes_validated_and_counted(sqs):
+    url = sqs.create_queue(QueueName="attrs", Attributes={"DelaySeconds": "0", "MessageRetentionPeriod": "120"})["QueueUrl"]
+    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert attrs["QueueArn"] == "arn:aws:sqs:us-east-1:000000000000:attrs"
+    assert attrs["VisibilityTimeout"] == "30" and attrs["MessageRetentionPeriod"] == "120"
+    sqs.send_message(QueueUrl=url, MessageBody="a")
+    sqs.send_message(QueueUrl=url, MessageBody="b")
+    sqs.send_message(QueueUrl=url, MessageBody="c", DelaySeconds=60)
+    sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1)
+    counts = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
+        "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed"])["Attributes"]
+    assert counts == {"ApproximateNumberOfMessages": "1", "ApproximateNumberOfMessagesNotVisible": "1", "ApproximateNumberOfMessagesDelayed": "1"}
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": "5"})
+    assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])["Attributes"] == {"VisibilityTimeout": "5"}
+    assert error_of(lambda: sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": "99999"}))[0] == "InvalidAttributeValue"
+    assert error_of(lambda: sqs.set_queue_attributes(QueueUrl=url, Attributes={"Bogus": "1"}))[0] == "InvalidAttributeName"
+
+
+def test_send_receive_delete_with_attributes_and_md5(sqs):
+    url = sqs.create_queue(QueueName="msgs")["QueueUrl"]
+    attrs = {
+        "s": {"DataType": "String", "StringValue": "hello"},
+        "n": {"DataType": "Number", "StringValue": "42"},
+        "b": {"DataType": "Binary", "BinaryValue": b"\x00\x01"},
+        "custom": {"DataType": "String.custom", "StringValue": "x"},
+    }
+    sent = sqs.send_message(QueueUrl=url, MessageBody="payload ü", MessageAttributes=attrs)  # boto3 checks the MD5s
+    got = sqs.receive_message(QueueUrl=url, MessageAttributeNames=["All"], AttributeNames=["All"])["Messages"]
+    assert len(got) == 1
+    m = got[0]
+    assert (m["MessageId"], m["Body"]) == (sent["MessageId"], "payload ü")
+    assert m["MessageAttributes"]["b"]["BinaryValue"] == b"\x00\x01"
+    assert m["Attributes"]["ApproximateReceiveCount"] == "1"
+    assert int(m["Attributes"]["SentTimestamp"]) > 0
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    assert "Messages" not in sqs.receive_message(QueueUrl=url)
+
+
+def test_visibility_timeout_hides_then_returns(sqs):
+    url = sqs.create_queue(QueueName="vis")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="m")
+    first = sqs.receive_message(QueueUrl=url, VisibilityTimeout=1)["Messages"][0]
+    assert "Messages" not in sqs.receive_message(QueueUrl=url)
+    again = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=3)["Messages"][0]
+    assert again["MessageId"] == first["MessageId"]
+    assert again["ReceiptHandle"] != first["ReceiptHandle"]
+    # A stale receipt handle deletes nothing; the current one does.
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=first["ReceiptHandle"])
+    sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=again["ReceiptHandle"], VisibilityTimeout=0)
+    third = sqs.receive_message(QueueUrl=url)["Messages"][0]
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=third["ReceiptHandle"])
+    assert "Messages" not in sqs.receive_message(QueueUrl=url)
+    assert error_of(lambda: sqs.delete_message(QueueUrl=url, ReceiptHandle="garbage"))[0] == "ReceiptHandleIsInvalid"
+
+
+def test_long_poll_wakes_on_arrival(server, sqs):
+    url = sqs.create_queue(QueueName="poll")["QueueUrl"]
+    result = {}
+
+    def poll():
+        start = time.monotonic()
+        result["messages"] = server.client("sqs").receive_message(QueueUrl=url, WaitTimeSeconds=10).get("Messages", [])
+        result["waited"] = time.monotonic() - start
+
+    t = threading.Thread(target=poll)
+    t.start()
+    time.sleep(0.5)
+    sqs.send_message(QueueUrl=url, MessageBody="wake up")
+    t.join(timeout=15)
+    assert [m["Body"] for m in result["messages"]] == ["wake up"]
+    assert result["waited"] < 9  # woken by the arrival, not by the timeout
+
+
+def test_delay_seconds(sqs):
+    url = sqs.create_queue(QueueName="delayed")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="later", DelaySeconds=1)
+    assert "Messages" not in sqs.receive_message(QueueUrl=url)
+    assert sqs.receive_message(QueueUrl=url, WaitTimeSeconds=3)["Messages"][0]["Body"] == "later"
+
+
+def test_batches(sqs):
+    url = sqs.create_queue(QueueName="batch")["QueueUrl"]
+    out = sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": f"e{i}", "MessageBody": f"body {i}"} for i in range(10)])
+    assert len(out["Successful"]) == 10
+    got = []
+    while len(got) < 10:
+        got += sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    assert sorted(m["Body"] for m in got) == sorted(f"body {i}" for i in range(10))
+    deleted = sqs.delete_message_batch(QueueUrl=url, Entries=[{"Id": f"d{i}", "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)])
+    assert len(deleted["Successful"]) == 10
+    assert error_of(lambda: sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": "x", "MessageBody": "a"}, {"Id": "x", "MessageBody": "b"}]))[0] == "BatchEntryIdsNotDistinct"
+    assert error_of(lambda: sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": f"e{i}", "MessageBody": "a"} for i in range(11)]))[0] == "TooManyEntriesInBatchRequest"
+
+
+def test_limits_and_parameter_errors(sqs):
+    url = sqs.create_queue(QueueName="limits")["QueueUrl"]
+    code, message, _ = error_of(lambda: sqs.send_message(QueueUrl=url, MessageBody="x" * 262_145))
+    assert code == "InvalidParameterValue" and "shorter than 262144 bytes" in message
+    code, message, _ = error_of(lambda: sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=11))
+    assert code == "InvalidParameterValue" and "MaxNumberOfMessages" in message
+    assert error_of(lambda: sqs.send_message(QueueUrl=url, MessageBody="bad \x00 char"))[0] == "InvalidMessageContents"
+
+
+def test_dead_letter_queue_after_max_receives(sqs):
+    dlq = sqs.create_queue(QueueName="dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    src = sqs.create_queue(QueueName="src", Attributes={"RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 2})})["QueueUrl"]
+    sqs.send_message(QueueUrl=src, MessageBody="poison")
+    for _ in range(2):
+        m = sqs.receive_message(QueueUrl=src)["Messages"][0]
+        sqs.change_message_visibility(QueueUrl=src, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0)
+    assert "Messages" not in sqs.receive_message(QueueUrl=src)
+    moved = sqs.receive_message(QueueUrl=dlq, AttributeNames=["All"])["Messages"][0]
+    assert moved["Body"] == "poison"
+    assert moved["Attributes"]["DeadLetterQueueSourceArn"].endswith(":src")
+
+
+def test_purge_and_its_sixty_second_rule(sqs):
+    url = sqs.create_queue(QueueName="purge")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="x")
+    sqs.purge_queue(QueueUrl=url)
+    assert "Messages" not in sqs.receive_message(QueueUrl=url)
+    code, _, status = error_of(lambda: sqs.purge_queue(QueueUrl=url))
+    assert code in ("PurgeQueueInProgress", "AWS.SimpleQueueService.PurgeQueueInProgress") and status == 403
+
+
+def test_tags(sqs):
+    url = sqs.create_queue(QueueName="tagged", tags={"team": "a"})["QueueUrl"]
+    sqs.tag_queue(QueueUrl=url, Tags={"env": "dev"})
+    assert sqs.list_queue_tags(QueueUrl=url)["Tags"] == {"team": "a", "env": "dev"}
+    sqs.untag_queue(QueueUrl=url, TagKeys=["team"])
+    assert sqs.list_queue_tags(QueueUrl=url)["Tags"] == {"env": "dev"}
+
+
+def test_fifo_queues_are_refused_until_built(sqs):
+    code, _, status = error_of(lambda: sqs.create_queue(QueueName="f.fifo", Attributes={"FifoQueue": "true"}))
+    assert (code, status) == ("NotImplemented", 501)
+
+
+def test_cli(server):
+    _, out, _ = server.cli("sqs", "create-queue", "--queue-name", "cli-q")
+    url = out["QueueUrl"]
+    server.cli("sqs", "send-message", "--queue-url", url, "--message-body", "from the cli")
+    _, out, _ = server.cli("sqs", "receive-message", "--queue-url", url)
+    assert out["Messages"][0]["Body"] == "from the cli"
+
+
+def query(server, params):
+    """A signed awsQuery request, as older SDKs send SQS calls."""
+    body = urllib.parse.urlencode({**params, "Version": "2012-11-05"})
+    req = botocore.awsrequest.AWSRequest(method="POST", url=server.endpoint + "/", data=body,
+                                         headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
+    botocore.auth.SigV4Auth(botocore.credentials.Credentials("test", "test"), "sqs", "us-east-1").add_auth(req)
+    p = req.prepare()
+    r = urllib.request.Request(p.url, data=body.encode(), headers=dict(p.headers), method="POST")
+    with urllib.request.urlopen(r, timeout=10) as resp:
+        return resp.read().decode()
+
+
+def test_query_protocol(server):
+    xml = query(server, {"Action": "CreateQueue", "QueueName": "legacy", "Attribute.1.Name": "VisibilityTimeout", "Attribute.1.Value": "45"})
+    assert "<CreateQueueResponse" in xml and "/000000000000/legacy</QueueUrl>" in xml
+    url = f"http://localhost:{server.port}/000000000000/legacy"
+    query(server, {"Action": "SendMessage", "QueueUrl": url, "MessageBody": "old school",
+                   "MessageAttribute.1.Name": "k", "MessageAttribute.1.Value.DataType": "String", "MessageAttribute.1.Value.StringValue": "v"})
+    xml = query(server, {"Action": "ReceiveMessage", "QueueUrl": url, "MessageAttributeName.1": "All"})
+    assert "<Body>old school</Body>" in xml
+    # Known gap (noted on the SQS issue): the current SQS model no longer carries the
+    # awsQuery element names, so flattened lists and maps use the member names
+    # (`<Messages>` where SQS writes `<Message>`, `<key>`/`<value>` for `<Name>`/`<Value>`).
+    # The same gap on input: the legacy `AttributeName.N` is not read, so nothing is returned.
+    assert "<Messages><MessageId>" in xml
+    xml = query(server, {"Action": "GetQueueAttributes", "QueueUrl": url, "AttributeName.1": "VisibilityTimeout"})
+    assert "<GetQueueAttributesResult></GetQueueAttributesResult>" in xml
+
+
+def test_messages_survive_restart_and_in_flight_ones_return(start_brume, tmp_path):
+    first = start_brume(data_dir=str(tmp_path))
+    sqs = first.client("sqs")
+    url = sqs.create_queue(QueueName="durable")["QueueUrl"]
+    for i in range(5):
+        sqs.send_message(QueueUrl=url, MessageBody=f"m{i}")
+    sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=2, VisibilityTimeout=1)
+    first.proc.kill()
+    first.proc.wait()
+    second = start_brume(data_dir=str(tmp_path))
+    sqs = second.client("sqs")
+    url = url.replace(str(first.port), str(second.port))
+    bodies = []
+    deadline = time.monotonic() + 10
+    while len(bodies) < 5 and time.monotonic() < deadline:
+        for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=2).get("Messages", []):
+            bodies.append(m["Body"])
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    assert sorted(bodies) == [f"m{i}" for i in range(5)]
