@@ -211,17 +211,14 @@ impl Inner {
                     continue;
                 }
             };
-            let handler = self.handler(&event.target);
+            let Some(handler) = self.handler(&event.target) else {
+                // No service delivers to this target yet: the event stays pending, looked
+                // at again after the longest back-off, and loses no attempt.
+                self.park(key, event).await?;
+                continue;
+            };
             let delivered = event.clone();
-            let task = deliveries.spawn(async move {
-                match handler {
-                    Some(handler) => handler.deliver(&delivered).await,
-                    None => Err(DeliveryError::Retryable(format!(
-                        "no handler registered for target {:?}",
-                        delivered.target
-                    ))),
-                }
-            });
+            let task = deliveries.spawn(async move { handler.deliver(&delivered).await });
             in_flight.insert(task.id(), (key, event));
         }
         while let Some(joined) = deliveries.join_next_with_id().await {
@@ -235,6 +232,16 @@ impl Inner {
         }
         // Rescan at once: more may be due, and settled events were moved to the future.
         Ok(Some(Duration::ZERO))
+    }
+
+    async fn park(&self, key: Vec<u8>, mut event: Event) -> Result<(), StorageError> {
+        event.due_ms = self.clock.now_ms().saturating_add(self.config.max_delay.as_millis() as u64);
+        self.kv
+            .transact(move |txn: &mut dyn Txn| {
+                txn.delete(EVENTS_KEYSPACE, &key)?;
+                event::enqueue(txn, &event)
+            })
+            .await
     }
 
     async fn settle(

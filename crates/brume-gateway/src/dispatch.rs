@@ -52,6 +52,10 @@ impl Gateway {
                 codec::encode_error(model, protocol, &AwsError::internal(), &request_id, &parts.method)
             }
         };
+        // Whatever the request queued in the outbox is delivered now, not at the next poll.
+        if let Some(d) = &self.dispatcher {
+            d.notify();
+        }
         tracing::info!(
             target: "brume::access",
             request_id,

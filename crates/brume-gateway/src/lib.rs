@@ -41,6 +41,8 @@ struct Entry {
 /// Everything a request needs: the services, the verifier, the storage.
 pub struct Gateway {
     services: BTreeMap<&'static str, Entry>,
+    /// Woken after each request, so events a service queued are delivered at once.
+    dispatcher: Option<brume_events::Dispatcher>,
     verifier: Arc<Verifier>,
     storage: Storage,
     settings: Settings,
@@ -49,7 +51,12 @@ pub struct Gateway {
 
 impl Gateway {
     pub fn new(storage: Storage, verifier: Arc<Verifier>, settings: Settings) -> Self {
-        Gateway { services: BTreeMap::new(), verifier, storage, settings, started: Instant::now() }
+        Gateway { services: BTreeMap::new(), dispatcher: None, verifier, storage, settings, started: Instant::now() }
+    }
+
+    /// The dispatcher that delivers the outbox: woken after every request.
+    pub fn set_dispatcher(&mut self, dispatcher: brume_events::Dispatcher) {
+        self.dispatcher = Some(dispatcher);
     }
 
     /// Registers a service by its model name, built by `factory` on first use.

@@ -5,6 +5,7 @@
 //!
 //! FIFO queues are refused at creation until their ordering and deduplication are built.
 
+mod delivery;
 mod error;
 mod md5;
 mod message;
@@ -18,6 +19,7 @@ use brume_protocol::{Service, ServiceBuilder};
 use brume_storage::Kv;
 use tokio::sync::Notify;
 
+pub use delivery::Delivery;
 pub use table::KEYSPACE;
 
 /// SQS's state: the store, the endpoint queue URLs are made from, and one wake-up per
@@ -44,9 +46,16 @@ pub(crate) fn now_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_millis() as u64
 }
 
-/// The SQS service; queue URLs start with `endpoint` (`http://localhost:4566`).
-pub fn service(kv: Arc<dyn Kv>, endpoint: String) -> Service {
-    let state = Arc::new(Sqs { kv, endpoint, waiters: Mutex::new(HashMap::new()) });
+impl Sqs {
+    /// SQS's state over `kv`; queue URLs start with `endpoint` (`http://localhost:4566`).
+    /// Cheap: nothing is read until a request or a delivery needs it.
+    pub fn new(kv: Arc<dyn Kv>, endpoint: String) -> Arc<Sqs> {
+        Arc::new(Sqs { kv, endpoint, waiters: Mutex::new(HashMap::new()) })
+    }
+}
+
+/// The SQS service, ready for the gateway.
+pub fn service(state: Arc<Sqs>) -> Service {
     ServiceBuilder::new("sqs", state)
         .op("CreateQueue", Sqs::create_queue)
         .op("GetQueueUrl", Sqs::get_queue_url)

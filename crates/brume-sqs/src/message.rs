@@ -207,7 +207,7 @@ fn check_batch<T>(entries: &[T], id: impl Fn(&T) -> &str) -> Result<(), AwsError
 
 impl Sqs {
     /// Validates and stores one message; the caller wakes long polls after the commit.
-    fn new_message(&self, queue: &Queue, body: String, delay: Option<u64>, attributes: BTreeMap<String, AttributeValue>) -> Result<Message, AwsError> {
+    pub(crate) fn new_message(&self, queue: &Queue, body: String, delay: Option<u64>, attributes: BTreeMap<String, AttributeValue>) -> Result<Message, AwsError> {
         let max = queue.number("MaximumMessageSize", 262_144) as usize;
         let size = body.len() + attributes.iter().map(|(k, v)| k.len() + v.data_type.len() + v.string_value.as_ref().map_or(0, String::len) + v.binary_value.as_ref().map_or(0, |b| b.0.len())).sum::<usize>();
         if size > max {
@@ -240,7 +240,7 @@ impl Sqs {
         })
     }
 
-    async fn store(&self, queue: &Queue, messages: Vec<Message>) -> Result<Vec<Message>, AwsError> {
+    pub(crate) async fn store(&self, queue: &Queue, messages: Vec<Message>) -> Result<Vec<Message>, AwsError> {
         let (account, name) = (queue.account.clone(), queue.name.clone());
         let stored = self
             .kv

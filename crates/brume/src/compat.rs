@@ -58,7 +58,12 @@ mod tests {
         let settings = Settings { region: "us-east-1".into(), version: "test" };
         let storage = brume_storage::Storage::in_memory();
         let mut gateway = Gateway::new(storage.clone(), verifier, settings);
-        crate::services::register(&mut gateway, &storage, store, "http://localhost:4566");
+        let dispatcher = brume_events::Dispatcher::start(
+            storage.kv.clone(),
+            Default::default(),
+            std::sync::Arc::new(brume_events::SystemClock),
+        );
+        crate::services::register(&mut gateway, &dispatcher, &storage, store, "http://localhost:4566");
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/compatibility");
         let bless = std::env::var_os("BRUME_BLESS").is_some();
         let mut stale = Vec::new();

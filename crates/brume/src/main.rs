@@ -14,6 +14,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 
 use brume_auth::{AuthMode, CredentialStore, MemorySessions, SessionPersistence, SystemClock, Verifier};
+use brume_events::{Dispatcher, DispatcherConfig};
 use brume_gateway::{Gateway, Settings};
 use brume_storage::{Durability, Storage};
 
@@ -147,7 +148,9 @@ async fn run(up: Up, started: Instant) -> Result<()> {
     } else {
         format!("http://{local}")
     };
-    services::register(&mut gateway, &storage, credentials, &endpoint);
+    let dispatcher = Dispatcher::start(storage.kv.clone(), DispatcherConfig::default(), Arc::new(brume_events::SystemClock));
+    services::register(&mut gateway, &dispatcher, &storage, credentials, &endpoint);
+    gateway.set_dispatcher(dispatcher.clone());
     let services = gateway.service_names().join(", ");
     let where_ = if up.ephemeral { "in memory".to_string() } else { format!("in {}", up.data_dir.display()) };
     println!(
@@ -158,6 +161,7 @@ async fn run(up: Up, started: Instant) -> Result<()> {
     );
 
     brume_gateway::serve(Arc::new(gateway), listener, shutdown_signal()).await?;
+    dispatcher.shutdown().await;
     storage.flush().await.context("flushing storage at shutdown")?;
     tracing::info!("stopped");
     Ok(())
