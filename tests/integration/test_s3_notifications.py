@@ -1,6 +1,7 @@
-"""S3 event notifications: configuration round trip and validation, and S3 event records
-queued durably in the outbox for each matching object change (delivered to SQS, SNS and
-Lambda once those services exist)."""
+"""S3 event notifications: configuration round trip and validation, S3 event records
+queued durably in the outbox for each matching object change, and their delivery to SQS.
+Events for SNS and Lambda stay queued until those services exist; the tests below look at
+them there."""
 import json
 import urllib.request
 
@@ -9,6 +10,7 @@ import pytest
 
 QUEUE = "arn:aws:sqs:us-east-1:000000000000:uploads"
 TOPIC = "arn:aws:sns:us-east-1:000000000000:changes"
+FUNCTION = "arn:aws:lambda:us-east-1:000000000000:function:thumbnails"
 
 
 def pending(server):
@@ -24,9 +26,9 @@ def s3(server):
 
 
 CONFIG = {
-    "QueueConfigurations": [{
+    "LambdaFunctionConfigurations": [{
         "Id": "images",
-        "QueueArn": QUEUE,
+        "LambdaFunctionArn": FUNCTION,
         "Events": ["s3:ObjectCreated:*"],
         "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "images/"}, {"Name": "suffix", "Value": ".jpg"}]}},
     }],
@@ -37,18 +39,19 @@ CONFIG = {
 def test_configuration_round_trip_and_test_events(server, s3):
     s3.put_bucket_notification_configuration(Bucket="notified", NotificationConfiguration=CONFIG)
     got = s3.get_bucket_notification_configuration(Bucket="notified")
-    assert got["QueueConfigurations"][0]["QueueArn"] == QUEUE
-    assert got["QueueConfigurations"][0]["Filter"]["Key"]["FilterRules"][1] == {"Name": "suffix", "Value": ".jpg"}
+    assert got["LambdaFunctionConfigurations"][0]["LambdaFunctionArn"] == FUNCTION
+    assert got["LambdaFunctionConfigurations"][0]["Filter"]["Key"]["FilterRules"][1] == {"Name": "suffix", "Value": ".jpg"}
     assert got["TopicConfigurations"][0]["Events"] == ["s3:ObjectRemoved:*"]
+    # S3 sends a test event to topics and queues (not functions) when configured.
     tests = [e for e in pending(server) if e["kind"] == "s3:TestEvent"]
-    assert sorted((e["target"], e["payload"]["arn"]) for e in tests) == [("sns", TOPIC), ("sqs", QUEUE)]
+    assert [(e["target"], e["payload"]["arn"]) for e in tests] == [("sns", TOPIC)]
     assert tests[0]["payload"]["message"]["Event"] == "s3:TestEvent"
     assert tests[0]["payload"]["message"]["Bucket"] == "notified"
 
 
 def test_empty_configuration_reads_back_empty(s3):
     got = s3.get_bucket_notification_configuration(Bucket="notified")
-    assert "QueueConfigurations" not in got and "TopicConfigurations" not in got
+    assert "LambdaFunctionConfigurations" not in got and "TopicConfigurations" not in got
 
 
 def test_object_changes_queue_s3_event_records(server, s3):
@@ -60,7 +63,7 @@ def test_object_changes_queue_s3_event_records(server, s3):
     s3.delete_object(Bucket="notified", Key="docs/b.jpg")
     events = [e for e in pending(server) if e["kind"] != "s3:TestEvent"]
     kinds = [(e["target"], e["kind"]) for e in events]
-    assert sorted(kinds) == [("sns", "s3:ObjectRemoved:Delete"), ("sqs", "s3:ObjectCreated:Copy"), ("sqs", "s3:ObjectCreated:Put")]
+    assert sorted(kinds) == [("lambda", "s3:ObjectCreated:Copy"), ("lambda", "s3:ObjectCreated:Put"), ("sns", "s3:ObjectRemoved:Delete")]
     put = next(e for e in events if e["kind"] == "s3:ObjectCreated:Put")
     record = put["payload"]["message"]["Records"][0]
     assert record["eventSource"] == "aws:s3"
@@ -80,7 +83,7 @@ def test_events_are_durable_across_restart(start_brume, tmp_path):
     s3 = first.client("s3")
     s3.create_bucket(Bucket="durable-events")
     s3.put_bucket_notification_configuration(Bucket="durable-events", NotificationConfiguration={
-        "QueueConfigurations": [{"QueueArn": QUEUE, "Events": ["s3:ObjectCreated:Put"]}]})
+        "LambdaFunctionConfigurations": [{"LambdaFunctionArn": FUNCTION, "Events": ["s3:ObjectCreated:Put"]}]})
     s3.put_object(Bucket="durable-events", Key="k", Body=b"x")
     first.stop()
     second = start_brume(data_dir=str(tmp_path))
@@ -105,4 +108,25 @@ def test_reset_empties_the_outbox(server, s3):
     s3.put_bucket_notification_configuration(Bucket="notified", NotificationConfiguration=CONFIG)
     assert pending(server)
     server.reset()
+    assert pending(server) == []
+
+
+def test_notifications_are_delivered_to_sqs(server, s3):
+    sqs = server.client("sqs")
+    url = sqs.create_queue(QueueName="uploads")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    s3.put_bucket_notification_configuration(Bucket="notified", NotificationConfiguration={
+        "QueueConfigurations": [{"Id": "all", "QueueArn": arn, "Events": ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]}]})
+    s3.put_object(Bucket="notified", Key="report.csv", Body=b"a,b\n")
+    s3.delete_object(Bucket="notified", Key="report.csv")
+    bodies = []
+    deadline = __import__("time").monotonic() + 10
+    while len(bodies) < 3 and __import__("time").monotonic() < deadline:
+        for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", []):
+            bodies.append(json.loads(m["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    assert bodies[0]["Event"] == "s3:TestEvent"
+    names = [b["Records"][0]["eventName"] for b in bodies[1:]]
+    assert sorted(names) == ["ObjectCreated:Put", "ObjectRemoved:Delete"]
+    assert all(b["Records"][0]["s3"]["object"]["key"] == "report.csv" for b in bodies[1:])
     assert pending(server) == []
