@@ -9,10 +9,12 @@ const PARTIAL: &[(&str, &str, &str)] = &[
     ("s3", "CreateBucket", "ACL, grant and object-lock headers are accepted and not applied"),
     ("s3", "PutObject", "ACL grants, SSE-C/SSE-KMS parameters and object-lock headers are accepted and not applied"),
     ("s3", "CopyObject", "ACL grants, SSE-C/SSE-KMS parameters and object-lock headers are accepted and not applied"),
+    ("sqs", "CreateQueue", "FIFO queues are refused with NotImplemented; queue policies are stored and not evaluated"),
+    ("sqs", "ReceiveMessage", "ReceiveRequestAttemptId (FIFO) is ignored"),
     (
         "s3",
         "PutBucketNotificationConfiguration",
-        "events are queued durably; delivery waits for the SQS, SNS and Lambda services; destinations are not checked for existence",
+        "events are queued durably and delivered to SQS; SNS and Lambda deliveries wait for those services; destinations are not checked for existence",
     ),
 ];
 
