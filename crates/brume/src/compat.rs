@@ -53,8 +53,8 @@ mod tests {
     use brume_auth::{AuthMode, CredentialStore, MemorySessions, SystemClock, Verifier};
     use brume_gateway::{Gateway, Settings};
 
-    #[test]
-    fn compatibility_docs_are_current() {
+    #[tokio::test]
+    async fn compatibility_docs_are_current() {
         let store = Arc::new(CredentialStore::new("000000000000", Arc::new(MemorySessions::default())).unwrap());
         let verifier = Arc::new(Verifier::new(store.clone(), AuthMode::Verify, Arc::new(SystemClock)));
         let settings = Settings { region: "us-east-1".into(), version: "test" };
