@@ -1,10 +1,31 @@
-//! Multipart uploads. Records: `mpu/<bucket>/<key>/<upload id>` → [`Upload`].
+//! Multipart uploads: an upload record, its parts (each a blob, streamed in like a PutObject
+//! body), and completion, which makes an object whose content is the parts' blobs in order —
+//! no byte is copied, however large the object.
+//!
+//! Records: `mpu/<bucket>/<key>/<upload id>` → [`Upload`]; `part/<upload id>/<number>` →
+//! [`Part`].
 
-use brume_storage::key;
-use brume_storage::{Direction, KeyRange, ReadView, StorageError};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use brume_core::value::Timestamp;
+use brume_core::{AwsError, RequestContext};
+use brume_protocol::{RequestBody, Streamed};
+use brume_storage::key::{self, Element};
+use brume_storage::{Direction, KeyRange, ReadView, StorageError, Txn};
 use serde::{Deserialize, Serialize};
+use tokio::io::AsyncReadExt as _;
 
-use crate::table::{self, KEYSPACE};
+use crate::bucket::{Owner, owner};
+use crate::checksum::{self, Algorithm, ChecksumType};
+use crate::table::{self, Checksum, Content, KEYSPACE, Version};
+use crate::{S3, body, error, notification, object};
+
+/// Every part but the last must be at least this large.
+const MIN_PART: u64 = 5 * 1024 * 1024;
+const MAX_PARTS: i64 = 10_000;
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Upload {
@@ -12,10 +33,43 @@ pub struct Upload {
     pub key: String,
     pub upload_id: String,
     pub initiated: f64,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+    pub expires: Option<f64>,
+    pub storage_class: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<(String, String)>,
+    pub checksum_algorithm: Option<String>,
+    pub checksum_type: Option<String>,
+    pub owner: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Part {
+    pub number: i64,
+    pub blob: String,
+    pub size: u64,
+    pub md5: String,
+    pub checksum: Option<String>,
+    pub last_modified: f64,
+}
+
+fn upload_key(bucket: &str, key: &str, upload_id: &str) -> Vec<u8> {
+    key::encode(&["mpu".into(), bucket.into(), key.into(), upload_id.into()])
 }
 
 fn uploads_prefix(bucket: &str) -> Vec<u8> {
     key::encode(&["mpu".into(), bucket.into()])
+}
+
+fn part_key(upload_id: &str, number: i64) -> Vec<u8> {
+    key::encode(&["part".into(), upload_id.into(), Element::Int(i128::from(number))])
+}
+
+fn parts_of(upload_id: &str) -> KeyRange {
+    KeyRange::prefix(&key::encode(&["part".into(), upload_id.into()]))
 }
 
 /// Up to `limit` uploads in progress in `bucket`.
@@ -24,4 +78,670 @@ pub fn uploads_of(view: &dyn ReadView, bucket: &str, limit: usize) -> Result<Vec
         .into_iter()
         .map(|(_, v)| table::decode(&v))
         .collect()
+}
+
+fn no_such_upload(upload_id: &str) -> AwsError {
+    AwsError::new(
+        404,
+        "NoSuchUpload",
+        "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.",
+    )
+    .with_field("UploadId", upload_id)
+}
+
+fn check_part_number(n: i64) -> Result<(), AwsError> {
+    if (1..=MAX_PARTS).contains(&n) {
+        return Ok(());
+    }
+    Err(error::invalid_argument("Part number must be an integer between 1 and 10000, inclusive", "partNumber", &n.to_string()))
+}
+
+fn part_checksum_member(part: &Part, algorithm: Option<&str>) -> BTreeMap<String, String> {
+    match (algorithm, &part.checksum) {
+        (Some(a), Some(v)) => BTreeMap::from([(format!("Checksum{a}"), v.clone())]),
+        _ => BTreeMap::new(),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct CreateInput {
+    bucket: String,
+    key: String,
+    content_type: Option<String>,
+    content_encoding: Option<String>,
+    content_disposition: Option<String>,
+    content_language: Option<String>,
+    cache_control: Option<String>,
+    website_redirect_location: Option<String>,
+    expires: Option<Timestamp>,
+    metadata: BTreeMap<String, String>,
+    storage_class: Option<String>,
+    tagging: Option<String>,
+    checksum_algorithm: Option<String>,
+    checksum_type: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CreateOutput {
+    bucket: String,
+    key: String,
+    upload_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    checksum_algorithm: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    checksum_type: Option<String>,
+    server_side_encryption: &'static str,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct UploadPartInput {
+    bucket: String,
+    key: String,
+    upload_id: String,
+    part_number: i64,
+    #[serde(rename = "ContentMD5")]
+    content_md5: Option<String>,
+    checksum_algorithm: Option<String>,
+    #[serde(flatten)]
+    checksums: BTreeMap<String, serde_json::Value>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UploadPartOutput {
+    #[serde(rename = "ETag")]
+    e_tag: String,
+    server_side_encryption: &'static str,
+    #[serde(flatten)]
+    checksum: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct UploadPartCopyInput {
+    bucket: String,
+    key: String,
+    upload_id: String,
+    part_number: i64,
+    copy_source: String,
+    copy_source_range: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CopyPartResult {
+    #[serde(rename = "ETag")]
+    e_tag: String,
+    last_modified: Timestamp,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UploadPartCopyOutput {
+    copy_part_result: CopyPartResult,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    copy_source_version_id: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct CompleteInput {
+    bucket: String,
+    key: String,
+    upload_id: String,
+    multipart_upload: Option<CompletedUpload>,
+    if_none_match: Option<String>,
+    if_match: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct CompletedUpload {
+    parts: Vec<CompletedPart>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct CompletedPart {
+    part_number: i64,
+    #[serde(rename = "ETag")]
+    e_tag: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CompleteOutput {
+    location: String,
+    bucket: String,
+    key: String,
+    #[serde(rename = "ETag")]
+    e_tag: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    version_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    checksum_type: Option<String>,
+    server_side_encryption: &'static str,
+    #[serde(flatten)]
+    checksum: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct UploadRef {
+    bucket: String,
+    key: String,
+    upload_id: String,
+    max_parts: Option<i64>,
+    part_number_marker: Option<i64>,
+}
+
+#[derive(Serialize)]
+pub struct Empty {}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PartEntry {
+    part_number: i64,
+    last_modified: Timestamp,
+    #[serde(rename = "ETag")]
+    e_tag: String,
+    size: u64,
+    #[serde(flatten)]
+    checksum: BTreeMap<String, String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListPartsOutput {
+    bucket: String,
+    key: String,
+    upload_id: String,
+    part_number_marker: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_part_number_marker: Option<i64>,
+    max_parts: i64,
+    is_truncated: bool,
+    parts: Vec<PartEntry>,
+    initiator: Owner,
+    owner: Owner,
+    storage_class: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    checksum_algorithm: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    checksum_type: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ListUploadsInput {
+    bucket: String,
+    prefix: Option<String>,
+    key_marker: Option<String>,
+    upload_id_marker: Option<String>,
+    max_uploads: Option<i64>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UploadEntry {
+    upload_id: String,
+    key: String,
+    initiated: Timestamp,
+    storage_class: String,
+    owner: Owner,
+    initiator: Owner,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    checksum_algorithm: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListUploadsOutput {
+    bucket: String,
+    key_marker: String,
+    upload_id_marker: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_key_marker: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_upload_id_marker: Option<String>,
+    prefix: String,
+    max_uploads: i64,
+    is_truncated: bool,
+    uploads: Vec<UploadEntry>,
+}
+
+impl S3 {
+    fn upload(&self, bucket: &str, key: &str, upload_id: &str) -> Result<Upload, AwsError> {
+        let found = self.kv.get(KEYSPACE, &upload_key(bucket, key, upload_id))?;
+        found.map(|b| table::decode(&b)).transpose()?.ok_or_else(|| no_such_upload(upload_id))
+    }
+
+    pub(crate) async fn create_multipart_upload(self: Arc<Self>, ctx: RequestContext, input: CreateInput) -> Result<CreateOutput, AwsError> {
+        object::check_key(&input.key)?;
+        self.bucket(&ctx, &input.bucket)?;
+        let algorithm = match input.checksum_algorithm.as_deref() {
+            None => None,
+            Some(a) => Some(Algorithm::parse(a).ok_or_else(|| error::invalid_request(format!("Checksum algorithm provided is unsupported: {a}")))?),
+        };
+        let kind = match (algorithm, input.checksum_type.as_deref()) {
+            (None, None) => None,
+            (None, Some(_)) => return Err(error::invalid_request("The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.")),
+            (Some(a), None) => Some(a.default_type()),
+            (Some(a), Some(t)) => {
+                let t = ChecksumType::parse(t).ok_or_else(|| error::invalid_request(format!("Value for x-amz-checksum-type header is invalid: {t}")))?;
+                if !a.supports(t) {
+                    return Err(error::invalid_request(format!("The {} checksum type cannot be used with the {a} checksum algorithm.", t.as_str())));
+                }
+                Some(t)
+            }
+        };
+        let put = object::PutObjectInput {
+            content_type: input.content_type,
+            content_encoding: input.content_encoding,
+            content_disposition: input.content_disposition,
+            content_language: input.content_language,
+            cache_control: input.cache_control,
+            website_redirect_location: input.website_redirect_location,
+            ..Default::default()
+        };
+        let upload = Upload {
+            bucket: input.bucket.clone(),
+            key: input.key.clone(),
+            upload_id: uuid_like(),
+            initiated: Timestamp::now().0,
+            headers: put.headers(),
+            metadata: input.metadata,
+            expires: input.expires.map(|t| t.0),
+            storage_class: input.storage_class.filter(|c| c != "STANDARD"),
+            tags: input.tagging.as_deref().map(object::parse_tagging).unwrap_or_default(),
+            checksum_algorithm: algorithm.map(|a| a.as_str().to_string()),
+            checksum_type: kind.map(|k| k.as_str().to_string()),
+            owner: ctx.account.clone(),
+        };
+        let record = upload.clone();
+        self.kv
+            .transact(move |txn: &mut dyn Txn| {
+                if table::get_bucket(txn, &record.bucket)?.is_none() {
+                    return Err(error::no_such_bucket(&record.bucket));
+                }
+                txn.put(KEYSPACE, &upload_key(&record.bucket, &record.key, &record.upload_id), &table::encode(&record))?;
+                Ok::<_, AwsError>(())
+            })
+            .await?;
+        Ok(CreateOutput {
+            bucket: upload.bucket,
+            key: upload.key,
+            upload_id: upload.upload_id,
+            checksum_algorithm: upload.checksum_algorithm,
+            checksum_type: upload.checksum_type,
+            server_side_encryption: "AES256",
+        })
+    }
+
+    /// Records `part` for `upload` if the upload still exists; the blob of a part it
+    /// replaces is deleted after the commit.
+    async fn record_part(&self, upload: &Upload, part: Part) -> Result<(), AwsError> {
+        let (bucket, key, id) = (upload.bucket.clone(), upload.key.clone(), upload.upload_id.clone());
+        let new_blob = part.blob.clone();
+        let replaced = self
+            .kv
+            .transact(move |txn: &mut dyn Txn| {
+                if txn.get(KEYSPACE, &upload_key(&bucket, &key, &id))?.is_none() {
+                    return Err(no_such_upload(&id));
+                }
+                let k = part_key(&id, part.number);
+                let old: Option<Part> = txn.get(KEYSPACE, &k)?.map(|b| table::decode(&b)).transpose()?;
+                txn.put(KEYSPACE, &k, &table::encode(&part))?;
+                Ok::<_, AwsError>(old.map(|p| p.blob))
+            })
+            .await;
+        match replaced {
+            Ok(old) => {
+                self.delete_blobs(old.into_iter().collect()).await;
+                Ok(())
+            }
+            Err(e) => {
+                self.delete_blobs(vec![new_blob]).await;
+                Err(e)
+            }
+        }
+    }
+
+    pub(crate) async fn upload_part(
+        self: Arc<Self>,
+        ctx: RequestContext,
+        input: UploadPartInput,
+        body: Option<RequestBody>,
+    ) -> Result<Streamed<UploadPartOutput>, AwsError> {
+        self.bucket(&ctx, &input.bucket)?;
+        check_part_number(input.part_number)?;
+        let upload = self.upload(&input.bucket, &input.key, &input.upload_id)?;
+        let requested = object::requested_algorithm(&input.checksums, input.checksum_algorithm.as_deref())?;
+        let algorithm = requested.or(upload.checksum_algorithm.as_deref().and_then(Algorithm::parse));
+        let ingested = body::ingest(self.blobs.as_ref(), body, algorithm).await?;
+        let checksum = match object::verify_body(input.content_md5.as_deref(), &input.checksums, &ingested) {
+            Ok(c) => c,
+            Err(e) => {
+                self.delete_blobs(vec![ingested.blob.to_string()]).await;
+                return Err(e);
+            }
+        };
+        let part = Part {
+            number: input.part_number,
+            blob: ingested.blob.to_string(),
+            size: ingested.size,
+            md5: hex::encode(ingested.md5),
+            checksum: checksum.as_ref().map(|c| c.value.clone()),
+            last_modified: Timestamp::now().0,
+        };
+        let etag = object::quote_etag(&ingested.md5);
+        let members = part_checksum_member(&part, checksum.as_ref().map(|c| c.algorithm.as_str()));
+        self.record_part(&upload, part).await?;
+        Ok(Streamed { output: UploadPartOutput { e_tag: etag, server_side_encryption: "AES256", checksum: members }, body: None })
+    }
+
+    pub(crate) async fn upload_part_copy(self: Arc<Self>, ctx: RequestContext, input: UploadPartCopyInput) -> Result<UploadPartCopyOutput, AwsError> {
+        self.bucket(&ctx, &input.bucket)?;
+        check_part_number(input.part_number)?;
+        let upload = self.upload(&input.bucket, &input.key, &input.upload_id)?;
+        let (src_bucket, src_key, src_version) = crate::copy::parse_copy_source(&input.copy_source)?;
+        self.bucket(&ctx, &src_bucket)?;
+        let source = match &src_version {
+            None => table::get_current(self.kv.as_ref(), &src_bucket, &src_key)?
+                .filter(|v| !v.delete_marker)
+                .ok_or_else(|| error::no_such_key(&src_key))?,
+            Some(id) => table::find_version(self.kv.as_ref(), &src_bucket, &src_key, id)?
+                .map(|(_, v)| v)
+                .filter(|v| !v.delete_marker)
+                .ok_or_else(|| error::no_such_version(&src_key, id))?,
+        };
+        let (start, end) = match &input.copy_source_range {
+            None => (0, source.size),
+            Some(r) => match crate::read::parse_range(r, source.size) {
+                Ok(Some((s, e))) if r.starts_with("bytes=") && !r.contains("=-") && !r.ends_with('-') => (s, e),
+                _ => {
+                    return Err(error::invalid_argument(
+                        "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy",
+                        "x-amz-copy-source-range",
+                        r,
+                    ));
+                }
+            },
+        };
+        // Copy the range through the blob store, hashing it for the part's ETag.
+        let mut writer = self.blobs.create().await?;
+        let mut md5 = checksum::Md5::new();
+        let mut reader = tokio_util::io::StreamReader::new(futures_util::TryStreamExt::map_err(
+            http_body_util::BodyDataStream::new(body::stream(self.blobs.clone(), &source.content.blobs, start, end)?),
+            std::io::Error::other,
+        ));
+        let mut buf = vec![0u8; 256 * 1024];
+        loop {
+            let n = reader.read(&mut buf).await.map_err(error::internal)?;
+            if n == 0 {
+                break;
+            }
+            md5.update(&buf[..n]);
+            writer.write(&buf[..n]).await?;
+        }
+        let size = writer.len();
+        let blob = writer.commit().await?;
+        let digest = md5.finish();
+        let part = Part {
+            number: input.part_number,
+            blob: blob.to_string(),
+            size,
+            md5: hex::encode(digest),
+            checksum: None,
+            last_modified: Timestamp::now().0,
+        };
+        let last_modified = Timestamp(part.last_modified.floor());
+        self.record_part(&upload, part).await?;
+        Ok(UploadPartCopyOutput {
+            copy_part_result: CopyPartResult { e_tag: object::quote_etag(&digest), last_modified },
+            copy_source_version_id: (source.version_id != "null").then_some(source.version_id),
+        })
+    }
+
+    pub(crate) async fn complete_multipart_upload(self: Arc<Self>, ctx: RequestContext, input: CompleteInput) -> Result<CompleteOutput, AwsError> {
+        self.bucket(&ctx, &input.bucket)?;
+        let upload = self.upload(&input.bucket, &input.key, &input.upload_id)?;
+        let listed = input.multipart_upload.map(|m| m.parts).unwrap_or_default();
+        if listed.is_empty() {
+            return Err(error::malformed_xml());
+        }
+        if listed.windows(2).any(|w| w[0].part_number >= w[1].part_number) {
+            return Err(AwsError::new(400, "InvalidPartOrder", "The list of parts was not in ascending order. Parts must be ordered by part number.")
+                .with_field("UploadId", &input.upload_id));
+        }
+        let id = input.upload_id.clone();
+        let request_id = ctx.request_id.clone();
+        let conditions = (input.if_match, input.if_none_match);
+        let (version, dead) = self
+            .kv
+            .transact(move |txn: &mut dyn Txn| {
+                let b = table::get_bucket(txn, &upload.bucket)?.ok_or_else(|| error::no_such_bucket(&upload.bucket))?;
+                if txn.get(KEYSPACE, &upload_key(&upload.bucket, &upload.key, &id))?.is_none() {
+                    return Err(no_such_upload(&id));
+                }
+                let stored: BTreeMap<i64, Part> = txn
+                    .scan(KEYSPACE, &parts_of(&id), Direction::Forward, usize::MAX)?
+                    .into_iter()
+                    .map(|(_, v)| table::decode::<Part>(&v).map(|p| (p.number, p)))
+                    .collect::<Result<_, _>>()?;
+                let mut chosen = Vec::new();
+                for (i, want) in listed.iter().enumerate() {
+                    let part = stored.get(&want.part_number).filter(|p| want.e_tag.trim_matches('"') == p.md5);
+                    let Some(part) = part else {
+                        return Err(AwsError::new(400, "InvalidPart", "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.")
+                            .with_field("UploadId", &id)
+                            .with_field("PartNumber", want.part_number.to_string())
+                            .with_field("ETag", &want.e_tag));
+                    };
+                    if i + 1 < listed.len() && part.size < MIN_PART {
+                        return Err(AwsError::new(400, "EntityTooSmall", "Your proposed upload is smaller than the minimum allowed size")
+                            .with_field("ProposedSize", part.size.to_string())
+                            .with_field("MinSizeAllowed", MIN_PART.to_string())
+                            .with_field("PartNumber", part.number.to_string())
+                            .with_field("ETag", &want.e_tag));
+                    }
+                    chosen.push(part.clone());
+                }
+                let current = table::get_current(txn, &upload.bucket, &upload.key)?.filter(|c| !c.delete_marker);
+                if conditions.1.as_deref().is_some_and(|c| c.trim() == "*") && current.is_some() {
+                    return Err(error::precondition_failed("If-None-Match"));
+                }
+                if let Some(cond) = &conditions.0 {
+                    match &current {
+                        None => return Err(error::no_such_key(&upload.key)),
+                        Some(c) if !object::etag_matches(cond, &c.etag) => return Err(error::precondition_failed("If-Match")),
+                        Some(_) => {}
+                    }
+                }
+                let md5s: Vec<[u8; 16]> = chosen
+                    .iter()
+                    .map(|p| hex::decode(&p.md5).ok().and_then(|d| d.try_into().ok()).unwrap_or([0; 16]))
+                    .collect();
+                let version = Version {
+                    key: upload.key.clone(),
+                    version_id: object::version_id_for(b.versioning.as_deref()),
+                    seq: table::next_seq(txn)?,
+                    last_modified: Timestamp::now().0,
+                    size: chosen.iter().map(|p| p.size).sum(),
+                    etag: format!("\"{}\"", checksum::multipart_etag(&md5s)),
+                    content: Content { blobs: chosen.iter().map(|p| (p.blob.clone(), p.size)).collect() },
+                    headers: upload.headers.clone(),
+                    metadata: upload.metadata.clone(),
+                    expires: upload.expires,
+                    storage_class: upload.storage_class.clone(),
+                    checksum: object_checksum(&upload, &chosen),
+                    parts: chosen.iter().map(|p| p.size).collect(),
+                    tags: upload.tags.clone(),
+                    owner: upload.owner.clone(),
+                    ..Default::default()
+                };
+                let mut dead = table::put_version(txn, &upload.bucket, &version)?;
+                notification::enqueue(txn, &b, "ObjectCreated:CompleteMultipartUpload", &version, &request_id)?;
+                txn.delete(KEYSPACE, &upload_key(&upload.bucket, &upload.key, &id))?;
+                for (number, part) in &stored {
+                    txn.delete(KEYSPACE, &part_key(&id, *number))?;
+                    if !chosen.iter().any(|c| c.number == *number) {
+                        dead.push(part.blob.clone());
+                    }
+                }
+                Ok::<_, AwsError>((version, dead))
+            })
+            .await?;
+        self.delete_blobs(dead).await;
+        let mut members = BTreeMap::new();
+        if let Some(c) = &version.checksum {
+            members.insert(format!("Checksum{}", c.algorithm), c.value.clone());
+        }
+        Ok(CompleteOutput {
+            location: format!("/{}/{}", input.bucket, version.key),
+            bucket: input.bucket,
+            key: version.key.clone(),
+            e_tag: version.etag.clone(),
+            version_id: (version.version_id != "null").then(|| version.version_id.clone()),
+            checksum_type: version.checksum.as_ref().map(|c| c.kind.clone()),
+            server_side_encryption: "AES256",
+            checksum: members,
+        })
+    }
+
+    pub(crate) async fn abort_multipart_upload(self: Arc<Self>, ctx: RequestContext, input: UploadRef) -> Result<Empty, AwsError> {
+        self.bucket(&ctx, &input.bucket)?;
+        let (bucket, key, id) = (input.bucket, input.key, input.upload_id);
+        let dead = self
+            .kv
+            .transact(move |txn: &mut dyn Txn| {
+                let k = upload_key(&bucket, &key, &id);
+                if txn.get(KEYSPACE, &k)?.is_none() {
+                    return Err(no_such_upload(&id));
+                }
+                txn.delete(KEYSPACE, &k)?;
+                let mut dead = Vec::new();
+                for (pk, v) in txn.scan(KEYSPACE, &parts_of(&id), Direction::Forward, usize::MAX)? {
+                    dead.push(table::decode::<Part>(&v)?.blob);
+                    txn.delete(KEYSPACE, &pk)?;
+                }
+                Ok::<_, AwsError>(dead)
+            })
+            .await?;
+        self.delete_blobs(dead).await;
+        Ok(Empty {})
+    }
+
+    pub(crate) async fn list_parts(self: Arc<Self>, ctx: RequestContext, input: UploadRef) -> Result<ListPartsOutput, AwsError> {
+        self.bucket(&ctx, &input.bucket)?;
+        let upload = self.upload(&input.bucket, &input.key, &input.upload_id)?;
+        let max = input.max_parts.unwrap_or(1000).clamp(0, 1000);
+        let marker = input.part_number_marker.unwrap_or(0);
+        let mut parts = Vec::new();
+        let mut truncated = false;
+        for (_, v) in self.kv.scan(KEYSPACE, &parts_of(&upload.upload_id), Direction::Forward, usize::MAX)? {
+            let p: Part = table::decode(&v)?;
+            if p.number <= marker {
+                continue;
+            }
+            if parts.len() as i64 == max {
+                truncated = true;
+                break;
+            }
+            parts.push(PartEntry {
+                checksum: part_checksum_member(&p, upload.checksum_algorithm.as_deref()),
+                part_number: p.number,
+                last_modified: Timestamp(p.last_modified.floor()),
+                e_tag: format!("\"{}\"", p.md5),
+                size: p.size,
+            });
+        }
+        Ok(ListPartsOutput {
+            next_part_number_marker: parts.last().map(|p| p.part_number),
+            bucket: upload.bucket,
+            key: upload.key,
+            upload_id: upload.upload_id,
+            part_number_marker: marker,
+            max_parts: max,
+            is_truncated: truncated,
+            parts,
+            initiator: owner(&upload.owner),
+            owner: owner(&upload.owner),
+            storage_class: upload.storage_class.unwrap_or_else(|| "STANDARD".into()),
+            checksum_algorithm: upload.checksum_algorithm,
+            checksum_type: upload.checksum_type,
+        })
+    }
+
+    pub(crate) async fn list_multipart_uploads(self: Arc<Self>, ctx: RequestContext, input: ListUploadsInput) -> Result<ListUploadsOutput, AwsError> {
+        self.bucket(&ctx, &input.bucket)?;
+        let max = input.max_uploads.unwrap_or(1000).clamp(0, 1000);
+        let prefix = input.prefix.clone().unwrap_or_default();
+        let key_marker = input.key_marker.clone().unwrap_or_default();
+        let id_marker = input.upload_id_marker.clone().unwrap_or_default();
+        let mut uploads = Vec::new();
+        let mut truncated = false;
+        for u in uploads_of(self.kv.as_ref(), &input.bucket, usize::MAX)? {
+            let after_marker = key_marker.is_empty()
+                || u.key > key_marker
+                || (u.key == key_marker && !id_marker.is_empty() && u.upload_id > id_marker);
+            if !u.key.starts_with(&prefix) || !after_marker {
+                continue;
+            }
+            if uploads.len() as i64 == max {
+                truncated = true;
+                break;
+            }
+            uploads.push(u);
+        }
+        let next = truncated.then(|| uploads.last().map(|u| (u.key.clone(), u.upload_id.clone()))).flatten();
+        Ok(ListUploadsOutput {
+            bucket: input.bucket,
+            key_marker,
+            upload_id_marker: id_marker,
+            next_key_marker: next.as_ref().map(|n| n.0.clone()),
+            next_upload_id_marker: next.map(|n| n.1),
+            prefix,
+            max_uploads: max,
+            is_truncated: truncated,
+            uploads: uploads
+                .into_iter()
+                .map(|u| UploadEntry {
+                    initiated: Timestamp(u.initiated.floor()),
+                    storage_class: u.storage_class.clone().unwrap_or_else(|| "STANDARD".into()),
+                    owner: owner(&u.owner),
+                    initiator: owner(&u.owner),
+                    checksum_algorithm: u.checksum_algorithm,
+                    upload_id: u.upload_id,
+                    key: u.key,
+                })
+                .collect(),
+        })
+    }
+}
+
+/// The object checksum of a completed upload: composite (`b64-N`) or full-object (CRCs
+/// combined from the parts' values and sizes), as the upload asked.
+fn object_checksum(upload: &Upload, parts: &[Part]) -> Option<Checksum> {
+    let algorithm = Algorithm::parse(upload.checksum_algorithm.as_deref()?)?;
+    let values: Vec<Vec<u8>> = parts.iter().map(|p| BASE64.decode(p.checksum.as_deref()?).ok()).collect::<Option<_>>()?;
+    let kind = upload.checksum_type.as_deref().and_then(ChecksumType::parse).unwrap_or(algorithm.default_type());
+    let value = match kind {
+        ChecksumType::Composite => checksum::composite(algorithm, &values),
+        ChecksumType::FullObject => {
+            let sized: Vec<(Vec<u8>, u64)> = values.into_iter().zip(parts.iter().map(|p| p.size)).collect();
+            BASE64.encode(checksum::combine(algorithm, &sized)?)
+        }
+    };
+    Some(Checksum { algorithm: algorithm.as_str().to_string(), value, kind: kind.as_str().to_string() })
+}
+
+/// An upload id: random, URL-safe, and long like S3's.
+fn uuid_like() -> String {
+    let a: u128 = rand::random();
+    let b: u128 = rand::random();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode([a.to_be_bytes(), b.to_be_bytes()].concat())
 }

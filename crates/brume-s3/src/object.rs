@@ -83,13 +83,16 @@ impl PutObjectInput {
 
 /// The checksum the client asked for: a value sent in an `x-amz-checksum-*` header (or in
 /// the trailer it announced), or just an algorithm to compute.
-fn requested_algorithm(input: &PutObjectInput) -> Result<Option<Algorithm>, AwsError> {
-    for (member, _) in input.checksums.iter().filter(|(_, v)| v.is_string()) {
+pub(crate) fn requested_algorithm(
+    checksums: &BTreeMap<String, serde_json::Value>,
+    checksum_algorithm: Option<&str>,
+) -> Result<Option<Algorithm>, AwsError> {
+    for (member, _) in checksums.iter().filter(|(_, v)| v.is_string()) {
         if let Some(alg) = Algorithm::ALL.into_iter().find(|a| a.member_name() == member) {
             return Ok(Some(alg));
         }
     }
-    match input.checksum_algorithm.as_deref() {
+    match checksum_algorithm {
         None => Ok(None),
         Some(name) => Algorithm::parse(name).map(Some).ok_or_else(|| {
             error::invalid_request(format!("Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]: {name}"))
@@ -97,17 +100,21 @@ fn requested_algorithm(input: &PutObjectInput) -> Result<Option<Algorithm>, AwsE
     }
 }
 
-/// Checks what the client declared about the body against what was computed.
-fn verify_body(input: &PutObjectInput, ingested: &Ingested) -> Result<Option<Checksum>, AwsError> {
-    if let Some(md5) = &input.content_md5 {
+/// Checks what the client declared about the body (Content-MD5, an `x-amz-checksum-*`
+/// header or trailer) against what was computed while it streamed.
+pub(crate) fn verify_body(
+    content_md5: Option<&str>,
+    checksums: &BTreeMap<String, serde_json::Value>,
+    ingested: &Ingested,
+) -> Result<Option<Checksum>, AwsError> {
+    if let Some(md5) = content_md5 {
         let declared = BASE64.decode(md5).ok().filter(|d| d.len() == 16).ok_or_else(error::invalid_digest)?;
         if declared != ingested.md5 {
             return Err(error::bad_digest());
         }
     }
     let Some((alg, computed)) = &ingested.checksum else { return Ok(None) };
-    let declared = input
-        .checksums
+    let declared = checksums
         .get(alg.member_name())
         .and_then(|v| v.as_str().map(str::to_string))
         .or_else(|| ingested.trailers.get(alg.header_name()).and_then(|v| v.to_str().ok()).map(str::to_string));
@@ -120,7 +127,7 @@ fn verify_body(input: &PutObjectInput, ingested: &Ingested) -> Result<Option<Che
     Ok(Some(Checksum { algorithm: alg.as_str().to_string(), value, kind: "FULL_OBJECT".into() }))
 }
 
-fn parse_tagging(query: &str) -> Vec<(String, String)> {
+pub(crate) fn parse_tagging(query: &str) -> Vec<(String, String)> {
     form_urlencoded::parse(query.as_bytes()).into_owned().collect()
 }
 
@@ -134,7 +141,7 @@ pub(crate) fn check_key(key: &str) -> Result<(), AwsError> {
     Ok(())
 }
 
-fn quote_etag(md5: &[u8]) -> String {
+pub(crate) fn quote_etag(md5: &[u8]) -> String {
     format!("\"{}\"", hex::encode(md5))
 }
 
@@ -167,9 +174,9 @@ impl S3 {
     ) -> Result<Streamed<PutObjectOutput>, AwsError> {
         check_key(&input.key)?;
         self.bucket(&ctx, &input.bucket)?;
-        let algorithm = requested_algorithm(&input)?;
+        let algorithm = requested_algorithm(&input.checksums, input.checksum_algorithm.as_deref())?;
         let ingested = body::ingest(self.blobs.as_ref(), body, algorithm).await?;
-        let checksum = match verify_body(&input, &ingested) {
+        let checksum = match verify_body(input.content_md5.as_deref(), &input.checksums, &ingested) {
             Ok(c) => c,
             Err(e) => {
                 self.delete_blobs(vec![ingested.blob.to_string()]).await;
@@ -214,18 +221,6 @@ impl S3 {
             output.checksum_type = Some(c.kind);
         }
         Ok(Streamed { output, body: None })
-    }
-
-    /// [`S3::write_version_as`] for an upload: a completed multipart upload when the version
-    /// has parts, a put otherwise.
-    pub(crate) async fn write_version(
-        &self,
-        bucket: &str,
-        version: Version,
-        conditions: (Option<String>, Option<String>),
-    ) -> Result<Version, AwsError> {
-        let event = if version.parts.is_empty() { "ObjectCreated:Put" } else { "ObjectCreated:CompleteMultipartUpload" };
-        self.write_version_as(bucket, version, conditions, event, "").await
     }
 
     /// Makes `version` the newest version of its key, under the bucket's versioning state
