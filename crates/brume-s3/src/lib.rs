@@ -16,6 +16,7 @@ mod notification;
 mod object;
 mod read;
 pub mod table;
+mod versioning;
 
 use std::sync::Arc;
 
@@ -54,6 +55,9 @@ pub fn service(storage: &Storage) -> Service {
         .op("AbortMultipartUpload", S3::abort_multipart_upload)
         .op("ListParts", S3::list_parts)
         .op("ListMultipartUploads", S3::list_multipart_uploads)
+        .op("PutBucketVersioning", S3::put_bucket_versioning)
+        .op("GetBucketVersioning", S3::get_bucket_versioning)
+        .op("ListObjectVersions", S3::list_object_versions)
         .op("PutBucketNotificationConfiguration", S3::put_bucket_notification_configuration)
         .op("GetBucketNotificationConfiguration", S3::get_bucket_notification_configuration)
         .build()

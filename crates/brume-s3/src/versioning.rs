@@ -1,0 +1,218 @@
+//! Bucket versioning: its state (Enabled, Suspended) and the listing of every version and
+//! delete marker. Version records are written by the object operations (see
+//! [`crate::table`]): ids while Enabled, `null` otherwise.
+
+use std::ops::Bound;
+use std::sync::Arc;
+
+use brume_core::value::Timestamp;
+use brume_core::{AwsError, RequestContext};
+use brume_storage::{Direction, KeyRange, Txn};
+use serde::{Deserialize, Serialize};
+
+use crate::bucket::{Owner, owner};
+use crate::table::{self, KEYSPACE, Version};
+use crate::{S3, error};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PutVersioningInput {
+    bucket: String,
+    versioning_configuration: VersioningConfiguration,
+}
+
+#[derive(Deserialize, Serialize, Default)]
+#[serde(rename_all = "PascalCase")]
+pub struct VersioningConfiguration {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<String>,
+    #[serde(rename = "MFADelete", skip_serializing_if = "Option::is_none")]
+    mfa_delete: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct BucketInput {
+    bucket: String,
+}
+
+#[derive(Serialize)]
+pub struct Empty {}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ListVersionsInput {
+    bucket: String,
+    prefix: Option<String>,
+    delimiter: Option<String>,
+    key_marker: Option<String>,
+    version_id_marker: Option<String>,
+    max_keys: Option<i64>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct VersionEntry {
+    key: String,
+    version_id: String,
+    is_latest: bool,
+    last_modified: Timestamp,
+    #[serde(rename = "ETag")]
+    e_tag: String,
+    size: u64,
+    storage_class: String,
+    owner: Owner,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MarkerEntry {
+    key: String,
+    version_id: String,
+    is_latest: bool,
+    last_modified: Timestamp,
+    owner: Owner,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CommonPrefix {
+    prefix: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListVersionsOutput {
+    name: String,
+    prefix: String,
+    key_marker: String,
+    version_id_marker: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_key_marker: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_version_id_marker: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    delimiter: Option<String>,
+    max_keys: i64,
+    is_truncated: bool,
+    versions: Vec<VersionEntry>,
+    delete_markers: Vec<MarkerEntry>,
+    common_prefixes: Vec<CommonPrefix>,
+}
+
+impl S3 {
+    pub(crate) async fn put_bucket_versioning(self: Arc<Self>, ctx: RequestContext, input: PutVersioningInput) -> Result<Empty, AwsError> {
+        self.bucket(&ctx, &input.bucket)?;
+        let status = match input.versioning_configuration.status.as_deref() {
+            Some(s @ ("Enabled" | "Suspended")) => s.to_string(),
+            _ => return Err(error::malformed_xml()),
+        };
+        if input.versioning_configuration.mfa_delete.as_deref().is_some_and(|m| m != "Disabled") {
+            return Err(error::invalid_request("DevPay and Mfa are mutually exclusive authorization methods."));
+        }
+        let name = input.bucket;
+        self.kv
+            .transact(move |txn: &mut dyn Txn| {
+                let mut b = table::get_bucket(txn, &name)?.ok_or_else(|| error::no_such_bucket(&name))?;
+                b.versioning = Some(status);
+                txn.put(KEYSPACE, &table::bucket_key(&name), &table::encode(&b))?;
+                Ok::<_, AwsError>(())
+            })
+            .await?;
+        Ok(Empty {})
+    }
+
+    pub(crate) async fn get_bucket_versioning(self: Arc<Self>, ctx: RequestContext, input: BucketInput) -> Result<VersioningConfiguration, AwsError> {
+        let bucket = self.bucket(&ctx, &input.bucket)?;
+        Ok(VersioningConfiguration { status: bucket.versioning, mfa_delete: None })
+    }
+
+    pub(crate) async fn list_object_versions(self: Arc<Self>, ctx: RequestContext, input: ListVersionsInput) -> Result<ListVersionsOutput, AwsError> {
+        self.bucket(&ctx, &input.bucket)?;
+        let max = input.max_keys.unwrap_or(1000).clamp(0, 1000);
+        let prefix = input.prefix.clone().unwrap_or_default();
+        let key_marker = input.key_marker.clone().unwrap_or_default();
+        let id_marker = input.version_id_marker.clone().unwrap_or_default();
+        let delimiter = input.delimiter.clone().filter(|d| !d.is_empty());
+        let scan_prefix = table::versions_prefix(&input.bucket, &prefix);
+        let range = KeyRange { start: Bound::Included(scan_prefix.clone()), end: KeyRange::prefix(&scan_prefix).end };
+        let mut versions = Vec::new();
+        let mut markers = Vec::new();
+        let mut prefixes: Vec<String> = Vec::new();
+        let mut count = 0i64;
+        let mut truncated = false;
+        let mut last: Option<(String, String)> = None;
+        // Past the id marker of the marker key, when resuming inside a key's versions.
+        let mut past_id = id_marker.is_empty();
+        for (_, v) in self.kv.scan(KEYSPACE, &range, Direction::Forward, usize::MAX)? {
+            let version: Version = table::decode(&v)?;
+            if !key_marker.is_empty() {
+                if version.key < key_marker || (version.key == key_marker && id_marker.is_empty()) {
+                    continue;
+                }
+                if version.key == key_marker && !past_id {
+                    past_id = version.version_id == id_marker;
+                    continue;
+                }
+            }
+            let rollup = delimiter
+                .as_deref()
+                .and_then(|d| version.key[prefix.len()..].find(d).map(|i| version.key[..prefix.len() + i + d.len()].to_string()));
+            if let Some(p) = &rollup
+                && prefixes.last() == Some(p)
+            {
+                continue;
+            }
+            if count == max {
+                truncated = true;
+                break;
+            }
+            count += 1;
+            last = Some((version.key.clone(), version.version_id.clone()));
+            if let Some(p) = rollup {
+                prefixes.push(p);
+                continue;
+            }
+            let is_latest = table::get_current(self.kv.as_ref(), &input.bucket, &version.key)?
+                .is_some_and(|c| c.version_id == version.version_id && c.seq == version.seq);
+            if version.delete_marker {
+                markers.push(MarkerEntry {
+                    key: version.key,
+                    version_id: version.version_id,
+                    is_latest,
+                    last_modified: Timestamp(version.last_modified.floor()),
+                    owner: owner(&version.owner),
+                });
+            } else {
+                versions.push(VersionEntry {
+                    owner: owner(&version.owner),
+                    storage_class: version.storage_class.clone().unwrap_or_else(|| "STANDARD".into()),
+                    key: version.key,
+                    version_id: version.version_id,
+                    is_latest,
+                    last_modified: Timestamp(version.last_modified.floor()),
+                    e_tag: version.etag,
+                    size: version.size,
+                });
+            }
+        }
+        let (next_key, next_id) = match (truncated, last) {
+            (true, Some((k, id))) => (Some(k), Some(id)),
+            _ => (None, None),
+        };
+        Ok(ListVersionsOutput {
+            name: input.bucket,
+            prefix,
+            key_marker,
+            version_id_marker: id_marker,
+            next_key_marker: next_key,
+            next_version_id_marker: next_id,
+            delimiter,
+            max_keys: max,
+            is_truncated: truncated,
+            versions,
+            delete_markers: markers,
+            common_prefixes: prefixes.into_iter().map(|prefix| CommonPrefix { prefix }).collect(),
+        })
+    }
+}
