@@ -32,7 +32,11 @@ pub struct Ingested {
 }
 
 /// Streams `body` into a new blob. On any error the blob is discarded.
-pub async fn ingest(blobs: &dyn Blobs, body: Option<RequestBody>, algorithm: Option<Algorithm>) -> Result<Ingested, AwsError> {
+pub async fn ingest(
+    blobs: &dyn Blobs,
+    body: Option<RequestBody>,
+    algorithm: Option<Algorithm>,
+) -> Result<Ingested, AwsError> {
     let mut writer = blobs.create().await.map_err(error::internal)?;
     let mut md5 = Md5::new();
     let mut hasher = algorithm.map(Hasher::new);

@@ -117,17 +117,26 @@ pub struct GetBucketLocationOutput {
 }
 
 impl S3 {
-    pub(crate) async fn create_bucket(self: Arc<Self>, ctx: RequestContext, input: CreateBucketInput) -> Result<CreateBucketOutput, AwsError> {
+    pub(crate) async fn create_bucket(
+        self: Arc<Self>,
+        ctx: RequestContext,
+        input: CreateBucketInput,
+    ) -> Result<CreateBucketOutput, AwsError> {
         let name = input.bucket;
         if !valid_name(&name) {
             return Err(error::invalid_bucket_name(&name));
         }
-        let constraint = input.create_bucket_configuration.and_then(|c| c.location_constraint).filter(|c| !c.is_empty());
+        let constraint =
+            input.create_bucket_configuration.and_then(|c| c.location_constraint).filter(|c| !c.is_empty());
         let region = match constraint {
             // us-east-1 is named by leaving the constraint out; naming it is an error.
             Some(c) if c == "us-east-1" || !looks_like_region(&c) => {
-                return Err(AwsError::new(400, "InvalidLocationConstraint", "The specified location-constraint is not valid")
-                    .with_field("LocationConstraint", c));
+                return Err(AwsError::new(
+                    400,
+                    "InvalidLocationConstraint",
+                    "The specified location-constraint is not valid",
+                )
+                .with_field("LocationConstraint", c));
             }
             // Requests to us-east-1 go to S3's global endpoint, which creates buckets in
             // any region; a regional endpoint only creates buckets in its own.
@@ -135,7 +144,9 @@ impl S3 {
                 return Err(AwsError::new(
                     400,
                     "IllegalLocationConstraintException",
-                    format!("The {c} location constraint is incompatible for the region specific endpoint this request was sent to."),
+                    format!(
+                        "The {c} location constraint is incompatible for the region specific endpoint this request was sent to."
+                    ),
                 ));
             }
             Some(c) => c,
@@ -175,7 +186,11 @@ impl S3 {
         Ok(CreateBucketOutput { location: format!("/{name}"), bucket_arn: format!("arn:aws:s3:::{name}") })
     }
 
-    pub(crate) async fn head_bucket(self: Arc<Self>, ctx: RequestContext, input: BucketInput) -> Result<HeadBucketOutput, AwsError> {
+    pub(crate) async fn head_bucket(
+        self: Arc<Self>,
+        ctx: RequestContext,
+        input: BucketInput,
+    ) -> Result<HeadBucketOutput, AwsError> {
         let bucket = self.bucket(&ctx, &input.bucket)?;
         Ok(HeadBucketOutput {
             bucket_arn: format!("arn:aws:s3:::{}", bucket.name),
@@ -184,7 +199,11 @@ impl S3 {
         })
     }
 
-    pub(crate) async fn delete_bucket(self: Arc<Self>, ctx: RequestContext, input: BucketInput) -> Result<Empty, AwsError> {
+    pub(crate) async fn delete_bucket(
+        self: Arc<Self>,
+        ctx: RequestContext,
+        input: BucketInput,
+    ) -> Result<Empty, AwsError> {
         self.bucket(&ctx, &input.bucket)?;
         let name = input.bucket;
         self.kv
@@ -202,7 +221,11 @@ impl S3 {
         Ok(Empty {})
     }
 
-    pub(crate) async fn list_buckets(self: Arc<Self>, ctx: RequestContext, input: ListBucketsInput) -> Result<ListBucketsOutput, AwsError> {
+    pub(crate) async fn list_buckets(
+        self: Arc<Self>,
+        ctx: RequestContext,
+        input: ListBucketsInput,
+    ) -> Result<ListBucketsOutput, AwsError> {
         let max = input.max_buckets.unwrap_or(10_000);
         if !(1..=10_000).contains(&max) {
             return Err(error::invalid_argument(
@@ -215,7 +238,8 @@ impl S3 {
             Some(t) => Some(crate::listing::decode_token(t)?),
             None => None,
         };
-        let all = self.kv.scan(KEYSPACE, &table::all_buckets(), Direction::Forward, usize::MAX).map_err(error::internal)?;
+        let all =
+            self.kv.scan(KEYSPACE, &table::all_buckets(), Direction::Forward, usize::MAX).map_err(error::internal)?;
         let mut buckets = Vec::new();
         let mut next = None;
         for (_, v) in all {
@@ -241,7 +265,11 @@ impl S3 {
         Ok(ListBucketsOutput { buckets, owner: owner(&ctx.account), continuation_token: next, prefix: input.prefix })
     }
 
-    pub(crate) async fn get_bucket_location(self: Arc<Self>, ctx: RequestContext, input: BucketInput) -> Result<GetBucketLocationOutput, AwsError> {
+    pub(crate) async fn get_bucket_location(
+        self: Arc<Self>,
+        ctx: RequestContext,
+        input: BucketInput,
+    ) -> Result<GetBucketLocationOutput, AwsError> {
         let bucket = self.bucket(&ctx, &input.bucket)?;
         // us-east-1 is reported as an empty constraint, as S3 does.
         Ok(GetBucketLocationOutput { location_constraint: (bucket.region != "us-east-1").then_some(bucket.region) })
@@ -249,7 +277,9 @@ impl S3 {
 
     /// The bucket `name` if it exists and the caller owns it.
     pub(crate) fn bucket(&self, ctx: &RequestContext, name: &str) -> Result<Bucket, AwsError> {
-        let bucket = table::get_bucket(self.kv.as_ref(), name).map_err(error::internal)?.ok_or_else(|| error::no_such_bucket(name))?;
+        let bucket = table::get_bucket(self.kv.as_ref(), name)
+            .map_err(error::internal)?
+            .ok_or_else(|| error::no_such_bucket(name))?;
         // Bucket policies and ACL grants are not evaluated yet: only the owner gets in.
         if bucket.account != ctx.account {
             return Err(error::access_denied());
@@ -272,7 +302,19 @@ mod tests {
         for ok in ["abc", "my-bucket.data", "a1b", "0bucket9", &"a".repeat(63)] {
             assert!(valid_name(ok), "{ok}");
         }
-        for bad in ["ab", &"a".repeat(64), "My-Bucket", "-abc", "abc-", "a..b", "192.168.1.1", "xn--abc", "abc-s3alias", "a_b", "abc."] {
+        for bad in [
+            "ab",
+            &"a".repeat(64),
+            "My-Bucket",
+            "-abc",
+            "abc-",
+            "a..b",
+            "192.168.1.1",
+            "xn--abc",
+            "abc-s3alias",
+            "a_b",
+            "abc.",
+        ] {
             assert!(!valid_name(bad), "{bad}");
         }
     }

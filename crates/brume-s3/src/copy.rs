@@ -61,7 +61,8 @@ pub struct CopyObjectOutput {
 pub fn parse_copy_source(source: &str) -> Result<(String, String, Option<String>), AwsError> {
     let invalid = || error::invalid_argument("Invalid copy source object key", "x-amz-copy-source", source);
     let (path, query) = source.split_once('?').unwrap_or((source, ""));
-    let path = percent_encoding::percent_decode_str(path.trim_start_matches('/')).decode_utf8().map_err(|_| invalid())?;
+    let path =
+        percent_encoding::percent_decode_str(path.trim_start_matches('/')).decode_utf8().map_err(|_| invalid())?;
     let (bucket, key) = path.split_once('/').ok_or_else(invalid)?;
     if bucket.is_empty() || key.is_empty() {
         return Err(invalid());
@@ -91,7 +92,11 @@ fn check_source_conditions(v: &Version, input: &CopyObjectInput) -> Result<(), A
 }
 
 impl S3 {
-    pub(crate) async fn copy_object(self: Arc<Self>, ctx: RequestContext, input: CopyObjectInput) -> Result<CopyObjectOutput, AwsError> {
+    pub(crate) async fn copy_object(
+        self: Arc<Self>,
+        ctx: RequestContext,
+        input: CopyObjectInput,
+    ) -> Result<CopyObjectOutput, AwsError> {
         object::check_key(&input.key)?;
         self.bucket(&ctx, &input.bucket)?;
         let (src_bucket, src_key, src_version) = parse_copy_source(&input.copy_source)?;
@@ -106,7 +111,9 @@ impl S3 {
                     .map_err(error::internal)?
                     .ok_or_else(|| error::no_such_version(&src_key, id))?;
                 if v.delete_marker {
-                    return Err(error::invalid_request("The source of a copy request may not specifically refer to a delete marker by version id."));
+                    return Err(error::invalid_request(
+                        "The source of a copy request may not specifically refer to a delete marker by version id.",
+                    ));
                 }
                 v
             }
@@ -115,7 +122,9 @@ impl S3 {
         let replace = match input.metadata_directive.as_deref() {
             None | Some("COPY") => false,
             Some("REPLACE") => true,
-            Some(other) => return Err(error::invalid_argument("Unknown metadata directive.", "MetadataDirective", other)),
+            Some(other) => {
+                return Err(error::invalid_argument("Unknown metadata directive.", "MetadataDirective", other));
+            }
         };
         let replace_tags = input.tagging_directive.as_deref() == Some("REPLACE");
         let same_object = src_bucket == input.bucket && src_key == input.key;
@@ -155,14 +164,19 @@ impl S3 {
             checksum: source.checksum.clone(),
             parts: source.parts.clone(),
             tags: if replace_tags {
-                input.tagging.as_deref().map(|t| form_urlencoded::parse(t.as_bytes()).into_owned().collect()).unwrap_or_default()
+                input
+                    .tagging
+                    .as_deref()
+                    .map(|t| form_urlencoded::parse(t.as_bytes()).into_owned().collect())
+                    .unwrap_or_default()
             } else {
                 source.tags.clone()
             },
             owner: ctx.account.clone(),
             ..Default::default()
         };
-        let written = self.write_version_as(&input.bucket, version, (None, None), "ObjectCreated:Copy", &ctx.request_id).await;
+        let written =
+            self.write_version_as(&input.bucket, version, (None, None), "ObjectCreated:Copy", &ctx.request_id).await;
         let version = match written {
             Ok(v) => v,
             Err(e) => {

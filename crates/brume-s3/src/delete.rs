@@ -86,22 +86,36 @@ const MAX_BATCH: usize = 1000;
 
 impl S3 {
     /// Deletes one key (or one version of it) in its own transaction.
-    async fn delete_one(&self, ctx: &RequestContext, bucket: &str, key: String, version_id: Option<String>) -> Result<DeleteObjectOutput, AwsError> {
+    async fn delete_one(
+        &self,
+        ctx: &RequestContext,
+        bucket: &str,
+        key: String,
+        version_id: Option<String>,
+    ) -> Result<DeleteObjectOutput, AwsError> {
         let bucket = bucket.to_string();
         let owner = ctx.account.clone();
         let request_id = ctx.request_id.clone();
         let (output, dead) = self
             .kv
             .transact(move |txn: &mut dyn Txn| {
-                let b = table::get_bucket(txn, &bucket).map_err(error::internal)?.ok_or_else(|| error::no_such_bucket(&bucket))?;
+                let b = table::get_bucket(txn, &bucket)
+                    .map_err(error::internal)?
+                    .ok_or_else(|| error::no_such_bucket(&bucket))?;
                 if let Some(id) = version_id {
                     // Deleting a version that does not exist succeeds, as in S3.
-                    let Some((record_key, v)) = table::find_version(txn, &bucket, &key, &id).map_err(error::internal)? else {
-                        return Ok::<_, AwsError>((DeleteObjectOutput { version_id: Some(id), ..Default::default() }, Vec::new()));
+                    let Some((record_key, v)) =
+                        table::find_version(txn, &bucket, &key, &id).map_err(error::internal)?
+                    else {
+                        return Ok::<_, AwsError>((
+                            DeleteObjectOutput { version_id: Some(id), ..Default::default() },
+                            Vec::new(),
+                        ));
                     };
                     let dead = table::remove_version(txn, &bucket, &record_key, &v).map_err(error::internal)?;
                     notification::enqueue(txn, &b, "ObjectRemoved:Delete", &v, &request_id)?;
-                    let out = DeleteObjectOutput { delete_marker: v.delete_marker.then_some(true), version_id: Some(id) };
+                    let out =
+                        DeleteObjectOutput { delete_marker: v.delete_marker.then_some(true), version_id: Some(id) };
                     return Ok((out, dead));
                 }
                 match b.versioning.as_deref() {
@@ -128,7 +142,10 @@ impl S3 {
                         };
                         let dead = table::put_version(txn, &bucket, &marker).map_err(error::internal)?;
                         notification::enqueue(txn, &b, "ObjectRemoved:DeleteMarkerCreated", &marker, &request_id)?;
-                        Ok((DeleteObjectOutput { delete_marker: Some(true), version_id: Some(marker.version_id) }, dead))
+                        Ok((
+                            DeleteObjectOutput { delete_marker: Some(true), version_id: Some(marker.version_id) },
+                            dead,
+                        ))
                     }
                 }
             })
@@ -137,12 +154,20 @@ impl S3 {
         Ok(output)
     }
 
-    pub(crate) async fn delete_object(self: Arc<Self>, ctx: RequestContext, input: DeleteObjectInput) -> Result<DeleteObjectOutput, AwsError> {
+    pub(crate) async fn delete_object(
+        self: Arc<Self>,
+        ctx: RequestContext,
+        input: DeleteObjectInput,
+    ) -> Result<DeleteObjectOutput, AwsError> {
         self.bucket(&ctx, &input.bucket)?;
         self.delete_one(&ctx, &input.bucket, input.key, input.version_id).await
     }
 
-    pub(crate) async fn delete_objects(self: Arc<Self>, ctx: RequestContext, input: DeleteObjectsInput) -> Result<DeleteObjectsOutput, AwsError> {
+    pub(crate) async fn delete_objects(
+        self: Arc<Self>,
+        ctx: RequestContext,
+        input: DeleteObjectsInput,
+    ) -> Result<DeleteObjectsOutput, AwsError> {
         self.bucket(&ctx, &input.bucket)?;
         if input.delete.objects.is_empty() || input.delete.objects.len() > MAX_BATCH {
             return Err(error::malformed_xml());
@@ -163,7 +188,12 @@ impl S3 {
                         delete_marker_version_id: if marker_created { out.version_id } else { None },
                     });
                 }
-                Err(e) => errors.push(DeleteError { key: obj.key, version_id: obj.version_id, code: e.code.to_string(), message: e.message }),
+                Err(e) => errors.push(DeleteError {
+                    key: obj.key,
+                    version_id: obj.version_id,
+                    code: e.code.to_string(),
+                    message: e.message,
+                }),
             }
         }
         Ok(DeleteObjectsOutput { deleted, errors })

@@ -7,6 +7,7 @@
 mod body;
 mod bucket;
 pub mod checksum;
+mod config;
 mod copy;
 mod delete;
 mod error;
@@ -16,6 +17,7 @@ mod notification;
 mod object;
 mod read;
 pub mod table;
+mod tagging;
 mod versioning;
 
 use std::sync::Arc;
@@ -34,7 +36,16 @@ pub struct S3 {
 /// The S3 service, ready for the gateway.
 pub fn service(storage: &Storage) -> Service {
     let state = Arc::new(S3 { kv: storage.kv.clone(), blobs: storage.blobs.clone() });
-    ServiceBuilder::new("s3", state)
+    let mut builder = ServiceBuilder::new("s3", state);
+    for spec in config::SPECS {
+        builder = builder
+            .op(spec.put, move |s: Arc<S3>, ctx, input| s.put_config(ctx, input, spec))
+            .op(spec.get, move |s: Arc<S3>, ctx, input| s.get_config(ctx, input, spec));
+        if let Some(delete) = spec.delete {
+            builder = builder.op(delete, move |s: Arc<S3>, ctx, input| s.delete_config(ctx, input, spec));
+        }
+    }
+    builder
         .op("CreateBucket", S3::create_bucket)
         .op("HeadBucket", S3::head_bucket)
         .op("DeleteBucket", S3::delete_bucket)
@@ -55,6 +66,9 @@ pub fn service(storage: &Storage) -> Service {
         .op("AbortMultipartUpload", S3::abort_multipart_upload)
         .op("ListParts", S3::list_parts)
         .op("ListMultipartUploads", S3::list_multipart_uploads)
+        .op("PutObjectTagging", S3::put_object_tagging)
+        .op("GetObjectTagging", S3::get_object_tagging)
+        .op("DeleteObjectTagging", S3::delete_object_tagging)
         .op("PutBucketVersioning", S3::put_bucket_versioning)
         .op("GetBucketVersioning", S3::get_bucket_versioning)
         .op("ListObjectVersions", S3::list_object_versions)

@@ -28,11 +28,9 @@ pub fn encode_token(last: &str) -> String {
 }
 
 pub fn decode_token(token: &str) -> Result<String, AwsError> {
-    BASE64
-        .decode(token)
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .ok_or_else(|| error::invalid_argument("The continuation token provided is incorrect", "continuation-token", token))
+    BASE64.decode(token).ok().and_then(|b| String::from_utf8(b).ok()).ok_or_else(|| {
+        error::invalid_argument("The continuation token provided is incorrect", "continuation-token", token)
+    })
 }
 
 #[derive(Deserialize, Default)]
@@ -170,9 +168,9 @@ pub fn page(
             if version.delete_marker {
                 continue;
             }
-            let rollup = delimiter
-                .filter(|d| !d.is_empty())
-                .and_then(|d| version.key[prefix.len()..].find(d).map(|i| version.key[..prefix.len() + i + d.len()].to_string()));
+            let rollup = delimiter.filter(|d| !d.is_empty()).and_then(|d| {
+                version.key[prefix.len()..].find(d).map(|i| version.key[..prefix.len() + i + d.len()].to_string())
+            });
             let entry = match rollup {
                 Some(p) => {
                     // Skip every other key under this common prefix in one seek.
@@ -209,7 +207,11 @@ fn url_encode(s: &str, encode: bool) -> String {
 fn check_max_keys(max: Option<i64>) -> Result<i64, AwsError> {
     match max {
         None => Ok(1000),
-        Some(n) if n < 0 => Err(error::invalid_argument("Argument maxKeys must be an integer between 0 and 2147483647", "maxKeys", &n.to_string())),
+        Some(n) if n < 0 => Err(error::invalid_argument(
+            "Argument maxKeys must be an integer between 0 and 2147483647",
+            "maxKeys",
+            &n.to_string(),
+        )),
         Some(n) => Ok(n),
     }
 }
@@ -218,7 +220,9 @@ fn check_encoding(encoding: &Option<String>) -> Result<bool, AwsError> {
     match encoding.as_deref() {
         None => Ok(false),
         Some("url") => Ok(true),
-        Some(other) => Err(error::invalid_argument("Invalid Encoding Method specified in Request", "encoding-type", other)),
+        Some(other) => {
+            Err(error::invalid_argument("Invalid Encoding Method specified in Request", "encoding-type", other))
+        }
     }
 }
 
@@ -248,7 +252,11 @@ fn split(entries: Vec<Entry>, with_owner: bool, encode: bool) -> (Vec<Object>, V
 }
 
 impl S3 {
-    pub(crate) async fn list_objects_v2(self: Arc<Self>, ctx: RequestContext, input: ListObjectsV2Input) -> Result<ListObjectsV2Output, AwsError> {
+    pub(crate) async fn list_objects_v2(
+        self: Arc<Self>,
+        ctx: RequestContext,
+        input: ListObjectsV2Input,
+    ) -> Result<ListObjectsV2Output, AwsError> {
         self.bucket(&ctx, &input.bucket)?;
         let max = check_max_keys(input.max_keys)?.min(1000);
         let encode = check_encoding(&input.encoding_type)?;
@@ -278,13 +286,23 @@ impl S3 {
         })
     }
 
-    pub(crate) async fn list_objects(self: Arc<Self>, ctx: RequestContext, input: ListObjectsInput) -> Result<ListObjectsOutput, AwsError> {
+    pub(crate) async fn list_objects(
+        self: Arc<Self>,
+        ctx: RequestContext,
+        input: ListObjectsInput,
+    ) -> Result<ListObjectsOutput, AwsError> {
         self.bucket(&ctx, &input.bucket)?;
         let max = check_max_keys(input.max_keys)?.min(1000);
         let encode = check_encoding(&input.encoding_type)?;
         let prefix = input.prefix.clone().unwrap_or_default();
-        let (entries, truncated) =
-            page(self.kv.as_ref(), &input.bucket, &prefix, input.delimiter.as_deref(), input.marker.as_deref(), max as usize)?;
+        let (entries, truncated) = page(
+            self.kv.as_ref(),
+            &input.bucket,
+            &prefix,
+            input.delimiter.as_deref(),
+            input.marker.as_deref(),
+            max as usize,
+        )?;
         // S3 names the next marker only when a delimiter is used; otherwise clients resume
         // after the last key.
         let next_marker = (truncated && input.delimiter.is_some())

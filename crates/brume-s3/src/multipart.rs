@@ -93,7 +93,11 @@ fn check_part_number(n: i64) -> Result<(), AwsError> {
     if (1..=MAX_PARTS).contains(&n) {
         return Ok(());
     }
-    Err(error::invalid_argument("Part number must be an integer between 1 and 10000, inclusive", "partNumber", &n.to_string()))
+    Err(error::invalid_argument(
+        "Part number must be an integer between 1 and 10000, inclusive",
+        "partNumber",
+        &n.to_string(),
+    ))
 }
 
 fn part_checksum_member(part: &Part, algorithm: Option<&str>) -> BTreeMap<String, String> {
@@ -319,21 +323,37 @@ impl S3 {
         found.map(|b| table::decode(&b)).transpose()?.ok_or_else(|| no_such_upload(upload_id))
     }
 
-    pub(crate) async fn create_multipart_upload(self: Arc<Self>, ctx: RequestContext, input: CreateInput) -> Result<CreateOutput, AwsError> {
+    pub(crate) async fn create_multipart_upload(
+        self: Arc<Self>,
+        ctx: RequestContext,
+        input: CreateInput,
+    ) -> Result<CreateOutput, AwsError> {
         object::check_key(&input.key)?;
         self.bucket(&ctx, &input.bucket)?;
-        let algorithm = match input.checksum_algorithm.as_deref() {
-            None => None,
-            Some(a) => Some(Algorithm::parse(a).ok_or_else(|| error::invalid_request(format!("Checksum algorithm provided is unsupported: {a}")))?),
-        };
+        let algorithm =
+            match input.checksum_algorithm.as_deref() {
+                None => None,
+                Some(a) => Some(Algorithm::parse(a).ok_or_else(|| {
+                    error::invalid_request(format!("Checksum algorithm provided is unsupported: {a}"))
+                })?),
+            };
         let kind = match (algorithm, input.checksum_type.as_deref()) {
             (None, None) => None,
-            (None, Some(_)) => return Err(error::invalid_request("The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.")),
+            (None, Some(_)) => {
+                return Err(error::invalid_request(
+                    "The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header.",
+                ));
+            }
             (Some(a), None) => Some(a.default_type()),
             (Some(a), Some(t)) => {
-                let t = ChecksumType::parse(t).ok_or_else(|| error::invalid_request(format!("Value for x-amz-checksum-type header is invalid: {t}")))?;
+                let t = ChecksumType::parse(t).ok_or_else(|| {
+                    error::invalid_request(format!("Value for x-amz-checksum-type header is invalid: {t}"))
+                })?;
                 if !a.supports(t) {
-                    return Err(error::invalid_request(format!("The {} checksum type cannot be used with the {a} checksum algorithm.", t.as_str())));
+                    return Err(error::invalid_request(format!(
+                        "The {} checksum type cannot be used with the {a} checksum algorithm.",
+                        t.as_str()
+                    )));
                 }
                 Some(t)
             }
@@ -367,7 +387,11 @@ impl S3 {
                 if table::get_bucket(txn, &record.bucket)?.is_none() {
                     return Err(error::no_such_bucket(&record.bucket));
                 }
-                txn.put(KEYSPACE, &upload_key(&record.bucket, &record.key, &record.upload_id), &table::encode(&record))?;
+                txn.put(
+                    KEYSPACE,
+                    &upload_key(&record.bucket, &record.key, &record.upload_id),
+                    &table::encode(&record),
+                )?;
                 Ok::<_, AwsError>(())
             })
             .await?;
@@ -440,10 +464,17 @@ impl S3 {
         let etag = object::quote_etag(&ingested.md5);
         let members = part_checksum_member(&part, checksum.as_ref().map(|c| c.algorithm.as_str()));
         self.record_part(&upload, part).await?;
-        Ok(Streamed { output: UploadPartOutput { e_tag: etag, server_side_encryption: "AES256", checksum: members }, body: None })
+        Ok(Streamed {
+            output: UploadPartOutput { e_tag: etag, server_side_encryption: "AES256", checksum: members },
+            body: None,
+        })
     }
 
-    pub(crate) async fn upload_part_copy(self: Arc<Self>, ctx: RequestContext, input: UploadPartCopyInput) -> Result<UploadPartCopyOutput, AwsError> {
+    pub(crate) async fn upload_part_copy(
+        self: Arc<Self>,
+        ctx: RequestContext,
+        input: UploadPartCopyInput,
+    ) -> Result<UploadPartCopyOutput, AwsError> {
         self.bucket(&ctx, &input.bucket)?;
         check_part_number(input.part_number)?;
         let upload = self.upload(&input.bucket, &input.key, &input.upload_id)?;
@@ -506,7 +537,11 @@ impl S3 {
         })
     }
 
-    pub(crate) async fn complete_multipart_upload(self: Arc<Self>, ctx: RequestContext, input: CompleteInput) -> Result<CompleteOutput, AwsError> {
+    pub(crate) async fn complete_multipart_upload(
+        self: Arc<Self>,
+        ctx: RequestContext,
+        input: CompleteInput,
+    ) -> Result<CompleteOutput, AwsError> {
         self.bucket(&ctx, &input.bucket)?;
         let upload = self.upload(&input.bucket, &input.key, &input.upload_id)?;
         let listed = input.multipart_upload.map(|m| m.parts).unwrap_or_default();
@@ -514,8 +549,12 @@ impl S3 {
             return Err(error::malformed_xml());
         }
         if listed.windows(2).any(|w| w[0].part_number >= w[1].part_number) {
-            return Err(AwsError::new(400, "InvalidPartOrder", "The list of parts was not in ascending order. Parts must be ordered by part number.")
-                .with_field("UploadId", &input.upload_id));
+            return Err(AwsError::new(
+                400,
+                "InvalidPartOrder",
+                "The list of parts was not in ascending order. Parts must be ordered by part number.",
+            )
+            .with_field("UploadId", &input.upload_id));
         }
         let id = input.upload_id.clone();
         let request_id = ctx.request_id.clone();
@@ -612,7 +651,11 @@ impl S3 {
         })
     }
 
-    pub(crate) async fn abort_multipart_upload(self: Arc<Self>, ctx: RequestContext, input: UploadRef) -> Result<Empty, AwsError> {
+    pub(crate) async fn abort_multipart_upload(
+        self: Arc<Self>,
+        ctx: RequestContext,
+        input: UploadRef,
+    ) -> Result<Empty, AwsError> {
         self.bucket(&ctx, &input.bucket)?;
         let (bucket, key, id) = (input.bucket, input.key, input.upload_id);
         let dead = self
@@ -635,7 +678,11 @@ impl S3 {
         Ok(Empty {})
     }
 
-    pub(crate) async fn list_parts(self: Arc<Self>, ctx: RequestContext, input: UploadRef) -> Result<ListPartsOutput, AwsError> {
+    pub(crate) async fn list_parts(
+        self: Arc<Self>,
+        ctx: RequestContext,
+        input: UploadRef,
+    ) -> Result<ListPartsOutput, AwsError> {
         self.bucket(&ctx, &input.bucket)?;
         let upload = self.upload(&input.bucket, &input.key, &input.upload_id)?;
         let max = input.max_parts.unwrap_or(1000).clamp(0, 1000);
@@ -676,7 +723,11 @@ impl S3 {
         })
     }
 
-    pub(crate) async fn list_multipart_uploads(self: Arc<Self>, ctx: RequestContext, input: ListUploadsInput) -> Result<ListUploadsOutput, AwsError> {
+    pub(crate) async fn list_multipart_uploads(
+        self: Arc<Self>,
+        ctx: RequestContext,
+        input: ListUploadsInput,
+    ) -> Result<ListUploadsOutput, AwsError> {
         self.bucket(&ctx, &input.bucket)?;
         let max = input.max_uploads.unwrap_or(1000).clamp(0, 1000);
         let prefix = input.prefix.clone().unwrap_or_default();
@@ -727,7 +778,8 @@ impl S3 {
 /// combined from the parts' values and sizes), as the upload asked.
 fn object_checksum(upload: &Upload, parts: &[Part]) -> Option<Checksum> {
     let algorithm = Algorithm::parse(upload.checksum_algorithm.as_deref()?)?;
-    let values: Vec<Vec<u8>> = parts.iter().map(|p| BASE64.decode(p.checksum.as_deref()?).ok()).collect::<Option<_>>()?;
+    let values: Vec<Vec<u8>> =
+        parts.iter().map(|p| BASE64.decode(p.checksum.as_deref()?).ok()).collect::<Option<_>>()?;
     let kind = upload.checksum_type.as_deref().and_then(ChecksumType::parse).unwrap_or(algorithm.default_type());
     let value = match kind {
         ChecksumType::Composite => checksum::composite(algorithm, &values),

@@ -150,10 +150,19 @@ fn validate(config: &NotificationConfiguration) -> Result<(), AwsError> {
             if let Some(f) = &d.filter {
                 for name in ["prefix", "suffix"] {
                     if f.key.filter_rules.iter().filter(|r| r.name.eq_ignore_ascii_case(name)).count() > 1 {
-                        return Err(invalid(&format!("Cannot specify more than one {name} rule in a filter."), "FilterRule", name));
+                        return Err(invalid(
+                            &format!("Cannot specify more than one {name} rule in a filter."),
+                            "FilterRule",
+                            name,
+                        ));
                     }
                 }
-                if let Some(r) = f.key.filter_rules.iter().find(|r| !["prefix", "suffix"].contains(&r.name.to_ascii_lowercase().as_str())) {
+                if let Some(r) = f
+                    .key
+                    .filter_rules
+                    .iter()
+                    .find(|r| !["prefix", "suffix"].contains(&r.name.to_ascii_lowercase().as_str()))
+                {
                     return Err(invalid("filter rule name must be either prefix or suffix", "FilterRule", &r.name));
                 }
             }
@@ -182,7 +191,10 @@ fn iso_now() -> String {
 
 /// Keys in event records are URL-encoded the way S3 encodes them (spaces as `+`, `/` kept).
 fn event_key(key: &str) -> String {
-    key.split('/').map(|segment| form_urlencoded::byte_serialize(segment.as_bytes()).collect::<String>()).collect::<Vec<_>>().join("/")
+    key.split('/')
+        .map(|segment| form_urlencoded::byte_serialize(segment.as_bytes()).collect::<String>())
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// The S3 event record of `event` (`ObjectCreated:Put`) on `version`.
@@ -222,10 +234,20 @@ fn record(bucket: &Bucket, event: &str, version: &Version, configuration_id: &st
 
 /// Writes into the outbox, inside the caller's transaction, one event per destination of
 /// `bucket` whose configuration matches `event` on `version`'s key.
-pub(crate) fn enqueue(txn: &mut dyn Txn, bucket: &Bucket, event: &str, version: &Version, request_id: &str) -> Result<(), StorageError> {
+pub(crate) fn enqueue(
+    txn: &mut dyn Txn,
+    bucket: &Bucket,
+    event: &str,
+    version: &Version,
+    request_id: &str,
+) -> Result<(), StorageError> {
     let Some(config) = bucket.config.get(CONFIG_KEY) else { return Ok(()) };
     let config: NotificationConfiguration = serde_json::from_value(config.clone()).unwrap_or_default();
-    let all = config.queue_configurations.iter().chain(&config.topic_configurations).chain(&config.lambda_function_configurations);
+    let all = config
+        .queue_configurations
+        .iter()
+        .chain(&config.topic_configurations)
+        .chain(&config.lambda_function_configurations);
     for d in all.filter(|d| d.matches(event, &version.key)) {
         let (target, arn) = d.target();
         let id = d.id.clone().unwrap_or_default();
@@ -293,11 +315,7 @@ impl S3 {
         input: BucketInput,
     ) -> Result<NotificationConfiguration, AwsError> {
         let bucket = self.bucket(&ctx, &input.bucket)?;
-        Ok(bucket
-            .config
-            .get(CONFIG_KEY)
-            .and_then(|c| serde_json::from_value(c.clone()).ok())
-            .unwrap_or_default())
+        Ok(bucket.config.get(CONFIG_KEY).and_then(|c| serde_json::from_value(c.clone()).ok()).unwrap_or_default())
     }
 }
 
@@ -336,9 +354,15 @@ mod tests {
 
     #[test]
     fn configurations_are_validated() {
-        let ok = NotificationConfiguration { queue_configurations: vec![dest(&["s3:ObjectCreated:*"], None, None)], ..Default::default() };
+        let ok = NotificationConfiguration {
+            queue_configurations: vec![dest(&["s3:ObjectCreated:*"], None, None)],
+            ..Default::default()
+        };
         assert!(validate(&ok).is_ok());
-        let bad_event = NotificationConfiguration { queue_configurations: vec![dest(&["s3:Nope"], None, None)], ..Default::default() };
+        let bad_event = NotificationConfiguration {
+            queue_configurations: vec![dest(&["s3:Nope"], None, None)],
+            ..Default::default()
+        };
         assert_eq!(validate(&bad_event).unwrap_err().code, "InvalidArgument");
         let mut wrong_service = dest(&["s3:ObjectCreated:*"], None, None);
         wrong_service.queue_arn = Some("arn:aws:sns:us-east-1:000000000000:t".into());

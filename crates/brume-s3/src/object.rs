@@ -22,8 +22,14 @@ use crate::{S3, error};
 const MAX_KEY: usize = 1024;
 
 /// The standard headers an object keeps and returns, by model member name.
-const STORED_HEADERS: &[&str] =
-    &["ContentType", "ContentEncoding", "ContentDisposition", "ContentLanguage", "CacheControl", "WebsiteRedirectLocation"];
+const STORED_HEADERS: &[&str] = &[
+    "ContentType",
+    "ContentEncoding",
+    "ContentDisposition",
+    "ContentLanguage",
+    "CacheControl",
+    "WebsiteRedirectLocation",
+];
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "PascalCase", default)]
@@ -73,11 +79,7 @@ impl PutObjectInput {
             &self.cache_control,
             &self.website_redirect_location,
         ];
-        STORED_HEADERS
-            .iter()
-            .zip(values)
-            .filter_map(|(name, v)| v.clone().map(|v| (name.to_string(), v)))
-            .collect()
+        STORED_HEADERS.iter().zip(values).filter_map(|(name, v)| v.clone().map(|v| (name.to_string(), v))).collect()
     }
 }
 
@@ -174,6 +176,8 @@ impl S3 {
     ) -> Result<Streamed<PutObjectOutput>, AwsError> {
         check_key(&input.key)?;
         self.bucket(&ctx, &input.bucket)?;
+        let tags = input.tagging.as_deref().map(parse_tagging).unwrap_or_default();
+        crate::tagging::check_tags(&tags)?;
         let algorithm = requested_algorithm(&input.checksums, input.checksum_algorithm.as_deref())?;
         let ingested = body::ingest(self.blobs.as_ref(), body, algorithm).await?;
         let checksum = match verify_body(input.content_md5.as_deref(), &input.checksums, &ingested) {
@@ -198,11 +202,12 @@ impl S3 {
             storage_class: input.storage_class.clone().filter(|c| c != "STANDARD"),
             checksum: checksum.clone(),
             parts: Vec::new(),
-            tags: input.tagging.as_deref().map(parse_tagging).unwrap_or_default(),
+            tags,
             owner: ctx.account.clone(),
         };
         let conditions = (input.if_match.clone(), input.if_none_match.clone());
-        let written = self.write_version_as(&input.bucket, version, conditions, "ObjectCreated:Put", &ctx.request_id).await;
+        let written =
+            self.write_version_as(&input.bucket, version, conditions, "ObjectCreated:Put", &ctx.request_id).await;
         let version = match written {
             Ok(v) => v,
             Err(e) => {
@@ -239,8 +244,12 @@ impl S3 {
         let (version, dead) = self
             .kv
             .transact(move |txn: &mut dyn Txn| {
-                let b = table::get_bucket(txn, &bucket).map_err(error::internal)?.ok_or_else(|| error::no_such_bucket(&bucket))?;
-                let current = table::get_current(txn, &bucket, &version.key).map_err(error::internal)?.filter(|c| !c.delete_marker);
+                let b = table::get_bucket(txn, &bucket)
+                    .map_err(error::internal)?
+                    .ok_or_else(|| error::no_such_bucket(&bucket))?;
+                let current = table::get_current(txn, &bucket, &version.key)
+                    .map_err(error::internal)?
+                    .filter(|c| !c.delete_marker);
                 if let Some(cond) = &if_none_match {
                     if cond.trim() != "*" {
                         return Err(error::invalid_argument("If-None-Match only supports *", "If-None-Match", cond));

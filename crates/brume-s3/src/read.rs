@@ -68,12 +68,16 @@ pub struct GetObjectOutput {
 fn check_conditions(v: &Version, input: &GetObjectInput) -> Result<(), AwsError> {
     let modified = v.last_modified.floor();
     match (&input.if_match, input.if_unmodified_since) {
-        (Some(cond), _) if !crate::object::etag_matches(cond, &v.etag) => return Err(error::precondition_failed("If-Match")),
+        (Some(cond), _) if !crate::object::etag_matches(cond, &v.etag) => {
+            return Err(error::precondition_failed("If-Match"));
+        }
         (None, Some(t)) if modified > t.0 => return Err(error::precondition_failed("If-Unmodified-Since")),
         _ => {}
     }
     match (&input.if_none_match, input.if_modified_since) {
-        (Some(cond), _) if crate::object::etag_matches(cond, &v.etag) => Err(error::not_modified().with_header("ETag", &v.etag)),
+        (Some(cond), _) if crate::object::etag_matches(cond, &v.etag) => {
+            Err(error::not_modified().with_header("ETag", &v.etag))
+        }
         (None, Some(t)) if modified <= t.0 => Err(error::not_modified().with_header("ETag", &v.etag)),
         _ => Ok(()),
     }
@@ -117,7 +121,9 @@ impl S3 {
     fn version_to_read(&self, bucket: &str, key: &str, version_id: Option<&str>) -> Result<Version, AwsError> {
         match version_id {
             None => {
-                let v = table::get_current(self.kv.as_ref(), bucket, key).map_err(error::internal)?.ok_or_else(|| error::no_such_key(key))?;
+                let v = table::get_current(self.kv.as_ref(), bucket, key)
+                    .map_err(error::internal)?
+                    .ok_or_else(|| error::no_such_key(key))?;
                 if v.delete_marker {
                     let mut err = error::no_such_key(key).with_header("x-amz-delete-marker", "true");
                     if v.version_id != "null" {
@@ -139,7 +145,11 @@ impl S3 {
         }
     }
 
-    fn read(&self, ctx: &RequestContext, input: &GetObjectInput) -> Result<(Version, GetObjectOutput, (u64, u64)), AwsError> {
+    fn read(
+        &self,
+        ctx: &RequestContext,
+        input: &GetObjectInput,
+    ) -> Result<(Version, GetObjectOutput, (u64, u64)), AwsError> {
         self.bucket(ctx, &input.bucket)?;
         let v = self.version_to_read(&input.bucket, &input.key, input.version_id.as_deref())?;
         check_conditions(&v, input)?;
@@ -156,7 +166,8 @@ impl S3 {
             let start: u64 = parts[..n as usize - 1].iter().sum();
             span = (start, start + parts[n as usize - 1]);
             parts_count = Some(parts.len()).filter(|_| !v.parts.is_empty());
-            content_range = Some(format!("bytes {}-{}/{}", span.0, span.1.saturating_sub(1), v.size)).filter(|_| !v.parts.is_empty());
+            content_range = Some(format!("bytes {}-{}/{}", span.0, span.1.saturating_sub(1), v.size))
+                .filter(|_| !v.parts.is_empty());
         } else if let Some(range) = &input.range {
             match parse_range(range, v.size) {
                 Err(()) => return Err(error::invalid_range(range, v.size)),
@@ -220,7 +231,11 @@ impl S3 {
         Ok(Streamed { output, body: Some(body) })
     }
 
-    pub(crate) async fn head_object(self: Arc<Self>, ctx: RequestContext, input: GetObjectInput) -> Result<GetObjectOutput, AwsError> {
+    pub(crate) async fn head_object(
+        self: Arc<Self>,
+        ctx: RequestContext,
+        input: GetObjectInput,
+    ) -> Result<GetObjectOutput, AwsError> {
         Ok(self.read(&ctx, &input)?.1)
     }
 }

@@ -177,7 +177,12 @@ pub fn put_version(txn: &mut dyn Txn, bucket: &str, version: &Version) -> Result
 
 /// Removes one version; when it was the current one, the next newest becomes current.
 /// Returns the blobs to delete after commit.
-pub fn remove_version(txn: &mut dyn Txn, bucket: &str, record_key: &[u8], version: &Version) -> Result<Vec<String>, StorageError> {
+pub fn remove_version(
+    txn: &mut dyn Txn,
+    bucket: &str,
+    record_key: &[u8],
+    version: &Version,
+) -> Result<Vec<String>, StorageError> {
     txn.delete(KEYSPACE, record_key)?;
     let next = txn.scan(KEYSPACE, &versions_of(bucket, &version.key), Direction::Forward, 1)?;
     match next.first() {

@@ -101,7 +101,11 @@ pub struct ListVersionsOutput {
 }
 
 impl S3 {
-    pub(crate) async fn put_bucket_versioning(self: Arc<Self>, ctx: RequestContext, input: PutVersioningInput) -> Result<Empty, AwsError> {
+    pub(crate) async fn put_bucket_versioning(
+        self: Arc<Self>,
+        ctx: RequestContext,
+        input: PutVersioningInput,
+    ) -> Result<Empty, AwsError> {
         self.bucket(&ctx, &input.bucket)?;
         let status = match input.versioning_configuration.status.as_deref() {
             Some(s @ ("Enabled" | "Suspended")) => s.to_string(),
@@ -122,12 +126,20 @@ impl S3 {
         Ok(Empty {})
     }
 
-    pub(crate) async fn get_bucket_versioning(self: Arc<Self>, ctx: RequestContext, input: BucketInput) -> Result<VersioningConfiguration, AwsError> {
+    pub(crate) async fn get_bucket_versioning(
+        self: Arc<Self>,
+        ctx: RequestContext,
+        input: BucketInput,
+    ) -> Result<VersioningConfiguration, AwsError> {
         let bucket = self.bucket(&ctx, &input.bucket)?;
         Ok(VersioningConfiguration { status: bucket.versioning, mfa_delete: None })
     }
 
-    pub(crate) async fn list_object_versions(self: Arc<Self>, ctx: RequestContext, input: ListVersionsInput) -> Result<ListVersionsOutput, AwsError> {
+    pub(crate) async fn list_object_versions(
+        self: Arc<Self>,
+        ctx: RequestContext,
+        input: ListVersionsInput,
+    ) -> Result<ListVersionsOutput, AwsError> {
         self.bucket(&ctx, &input.bucket)?;
         let max = input.max_keys.unwrap_or(1000).clamp(0, 1000);
         let prefix = input.prefix.clone().unwrap_or_default();
@@ -155,9 +167,9 @@ impl S3 {
                     continue;
                 }
             }
-            let rollup = delimiter
-                .as_deref()
-                .and_then(|d| version.key[prefix.len()..].find(d).map(|i| version.key[..prefix.len() + i + d.len()].to_string()));
+            let rollup = delimiter.as_deref().and_then(|d| {
+                version.key[prefix.len()..].find(d).map(|i| version.key[..prefix.len() + i + d.len()].to_string())
+            });
             if let Some(p) = &rollup
                 && prefixes.last() == Some(p)
             {

@@ -1,0 +1,205 @@
+//! Bucket configurations that S3 stores and returns as given: tagging, CORS, policy,
+//! lifecycle, website, public access block, ownership controls, encryption. One generic
+//! put/get/delete over [`Spec`]s; how a Get answer is shaped (the configuration's members,
+//! or the configuration under one member) is read from the model.
+
+use std::sync::Arc;
+
+use brume_core::{AwsError, RequestContext};
+use brume_storage::Txn;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::table::{self, KEYSPACE};
+use crate::{S3, error};
+
+/// One stored configuration: its operations, the input member carrying it, where it is
+/// kept, and the error when there is none.
+pub struct Spec {
+    pub put: &'static str,
+    pub get: &'static str,
+    pub delete: Option<&'static str>,
+    pub payload: &'static str,
+    pub key: &'static str,
+    missing: (&'static str, &'static str),
+    validate: fn(&Value) -> Result<(), AwsError>,
+}
+
+fn any(_: &Value) -> Result<(), AwsError> {
+    Ok(())
+}
+
+/// Bucket policies must be JSON documents.
+fn policy_json(v: &Value) -> Result<(), AwsError> {
+    let text = v.as_str().unwrap_or_default();
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(_)) => Ok(()),
+        _ => Err(AwsError::new(400, "MalformedPolicy", "Policies must be valid JSON and the first byte must be '{'")),
+    }
+}
+
+/// At most 50 bucket tags with unique keys.
+fn tag_set(v: &Value) -> Result<(), AwsError> {
+    let tags = v.get("TagSet").and_then(Value::as_array).cloned().unwrap_or_default();
+    let mut keys: Vec<&str> = tags.iter().filter_map(|t| t.get("Key")?.as_str()).collect();
+    keys.sort_unstable();
+    if keys.windows(2).any(|w| w[0] == w[1]) {
+        return Err(AwsError::new(400, "InvalidTag", "Cannot provide multiple Tags with the same key"));
+    }
+    if tags.len() > 50 {
+        return Err(AwsError::new(400, "InvalidTag", "Bucket tag count cannot be greater than 50"));
+    }
+    Ok(())
+}
+
+pub const SPECS: &[Spec] = &[
+    Spec {
+        put: "PutBucketTagging",
+        get: "GetBucketTagging",
+        delete: Some("DeleteBucketTagging"),
+        payload: "Tagging",
+        key: "tagging",
+        missing: ("NoSuchTagSet", "The TagSet does not exist"),
+        validate: tag_set,
+    },
+    Spec {
+        put: "PutBucketCors",
+        get: "GetBucketCors",
+        delete: Some("DeleteBucketCors"),
+        payload: "CORSConfiguration",
+        key: "cors",
+        missing: ("NoSuchCORSConfiguration", "The CORS configuration does not exist"),
+        validate: any,
+    },
+    Spec {
+        put: "PutBucketPolicy",
+        get: "GetBucketPolicy",
+        delete: Some("DeleteBucketPolicy"),
+        payload: "Policy",
+        key: "policy",
+        missing: ("NoSuchBucketPolicy", "The bucket policy does not exist"),
+        validate: policy_json,
+    },
+    Spec {
+        put: "PutBucketLifecycleConfiguration",
+        get: "GetBucketLifecycleConfiguration",
+        delete: Some("DeleteBucketLifecycle"),
+        payload: "LifecycleConfiguration",
+        key: "lifecycle",
+        missing: ("NoSuchLifecycleConfiguration", "The lifecycle configuration does not exist"),
+        validate: any,
+    },
+    Spec {
+        put: "PutBucketWebsite",
+        get: "GetBucketWebsite",
+        delete: Some("DeleteBucketWebsite"),
+        payload: "WebsiteConfiguration",
+        key: "website",
+        missing: ("NoSuchWebsiteConfiguration", "The specified bucket does not have a website configuration"),
+        validate: any,
+    },
+    Spec {
+        put: "PutPublicAccessBlock",
+        get: "GetPublicAccessBlock",
+        delete: Some("DeletePublicAccessBlock"),
+        payload: "PublicAccessBlockConfiguration",
+        key: "public_access_block",
+        missing: ("NoSuchPublicAccessBlockConfiguration", "The public access block configuration was not found"),
+        validate: any,
+    },
+    Spec {
+        put: "PutBucketOwnershipControls",
+        get: "GetBucketOwnershipControls",
+        delete: Some("DeleteBucketOwnershipControls"),
+        payload: "OwnershipControls",
+        key: "ownership",
+        missing: ("OwnershipControlsNotFoundError", "The bucket ownership controls were not found"),
+        validate: any,
+    },
+    Spec {
+        put: "PutBucketEncryption",
+        get: "GetBucketEncryption",
+        delete: Some("DeleteBucketEncryption"),
+        payload: "ServerSideEncryptionConfiguration",
+        key: "encryption",
+        missing: ("", ""),
+        validate: any,
+    },
+];
+
+#[derive(Serialize)]
+pub struct Empty {}
+
+/// The encryption every bucket has without a configuration: SSE-S3, as S3 applies today.
+fn default_encryption() -> Value {
+    json!({"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}, "BucketKeyEnabled": false}]})
+}
+
+fn bucket_name(input: &Value) -> String {
+    input.get("Bucket").and_then(Value::as_str).unwrap_or_default().to_string()
+}
+
+impl S3 {
+    pub(crate) async fn put_config(
+        self: Arc<Self>,
+        ctx: RequestContext,
+        input: Value,
+        spec: &'static Spec,
+    ) -> Result<Empty, AwsError> {
+        let name = bucket_name(&input);
+        self.bucket(&ctx, &name)?;
+        let config = input.get(spec.payload).cloned().ok_or_else(error::malformed_xml)?;
+        (spec.validate)(&config)?;
+        self.kv
+            .transact(move |txn: &mut dyn Txn| {
+                let mut b = table::get_bucket(txn, &name)?.ok_or_else(|| error::no_such_bucket(&name))?;
+                b.config.insert(spec.key.into(), config);
+                txn.put(KEYSPACE, &table::bucket_key(&name), &table::encode(&b))?;
+                Ok::<_, AwsError>(())
+            })
+            .await?;
+        Ok(Empty {})
+    }
+
+    pub(crate) async fn get_config(
+        self: Arc<Self>,
+        ctx: RequestContext,
+        input: Value,
+        spec: &'static Spec,
+    ) -> Result<Value, AwsError> {
+        let name = bucket_name(&input);
+        let bucket = self.bucket(&ctx, &name)?;
+        let stored = match bucket.config.get(spec.key) {
+            Some(v) => v.clone(),
+            None if spec.key == "encryption" => default_encryption(),
+            None => return Err(AwsError::new(404, spec.missing.0, spec.missing.1).with_field("BucketName", &name)),
+        };
+        // The answer either is the configuration's members or holds it under one member
+        // (GetPublicAccessBlock); the model says which.
+        let model = brume_protocol::model("s3").expect("S3's model is embedded");
+        let output = model.operation(spec.get).and_then(|op| op.output.as_ref()).map(|o| model.shape(&o.shape));
+        if output.is_some_and(|shape| shape.members.get(spec.payload).is_some()) {
+            return Ok(json!({ spec.payload: stored }));
+        }
+        Ok(stored)
+    }
+
+    pub(crate) async fn delete_config(
+        self: Arc<Self>,
+        ctx: RequestContext,
+        input: Value,
+        spec: &'static Spec,
+    ) -> Result<Empty, AwsError> {
+        let name = bucket_name(&input);
+        self.bucket(&ctx, &name)?;
+        self.kv
+            .transact(move |txn: &mut dyn Txn| {
+                let mut b = table::get_bucket(txn, &name)?.ok_or_else(|| error::no_such_bucket(&name))?;
+                b.config.remove(spec.key);
+                txn.put(KEYSPACE, &table::bucket_key(&name), &table::encode(&b))?;
+                Ok::<_, AwsError>(())
+            })
+            .await?;
+        Ok(Empty {})
+    }
+}

@@ -1,0 +1,96 @@
+"""S3 object tags and stored bucket configurations, through boto3 and the AWS CLI."""
+import json
+
+import botocore.exceptions
+import pytest
+
+
+def error_of(call):
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        call()
+    r = e.value.response
+    return r["Error"]["Code"], r["ResponseMetadata"]["HTTPStatusCode"]
+
+
+@pytest.fixture
+def s3(server):
+    c = server.client("s3")
+    c.create_bucket(Bucket="cfg")
+    return c
+
+
+def test_object_tagging(s3):
+    s3.put_object(Bucket="cfg", Key="k", Body=b"x", Tagging="a=1&b=two%20words")
+    assert s3.get_object(Bucket="cfg", Key="k")["TagCount"] == 2
+    tags = s3.get_object_tagging(Bucket="cfg", Key="k")["TagSet"]
+    assert sorted((t["Key"], t["Value"]) for t in tags) == [("a", "1"), ("b", "two words")]
+    s3.put_object_tagging(Bucket="cfg", Key="k", Tagging={"TagSet": [{"Key": "only", "Value": "this"}]})
+    assert s3.get_object_tagging(Bucket="cfg", Key="k")["TagSet"] == [{"Key": "only", "Value": "this"}]
+    s3.delete_object_tagging(Bucket="cfg", Key="k")
+    assert s3.get_object_tagging(Bucket="cfg", Key="k")["TagSet"] == []
+    too_many = {"TagSet": [{"Key": f"k{i}", "Value": "v"} for i in range(11)]}
+    assert error_of(lambda: s3.put_object_tagging(Bucket="cfg", Key="k", Tagging=too_many))[1] == 400
+    assert error_of(lambda: s3.get_object_tagging(Bucket="cfg", Key="missing"))[0] == "NoSuchKey"
+
+
+def test_object_tags_per_version(s3):
+    s3.put_bucket_versioning(Bucket="cfg", VersioningConfiguration={"Status": "Enabled"})
+    v1 = s3.put_object(Bucket="cfg", Key="v", Body=b"1")["VersionId"]
+    s3.put_object(Bucket="cfg", Key="v", Body=b"2")
+    s3.put_object_tagging(Bucket="cfg", Key="v", VersionId=v1, Tagging={"TagSet": [{"Key": "old", "Value": "yes"}]})
+    assert s3.get_object_tagging(Bucket="cfg", Key="v", VersionId=v1)["TagSet"] == [{"Key": "old", "Value": "yes"}]
+    assert s3.get_object_tagging(Bucket="cfg", Key="v")["TagSet"] == []
+
+
+def test_bucket_tagging(s3):
+    assert error_of(lambda: s3.get_bucket_tagging(Bucket="cfg")) == ("NoSuchTagSet", 404)
+    s3.put_bucket_tagging(Bucket="cfg", Tagging={"TagSet": [{"Key": "team", "Value": "data"}]})
+    assert s3.get_bucket_tagging(Bucket="cfg")["TagSet"] == [{"Key": "team", "Value": "data"}]
+    s3.delete_bucket_tagging(Bucket="cfg")
+    assert error_of(lambda: s3.get_bucket_tagging(Bucket="cfg"))[0] == "NoSuchTagSet"
+
+
+def test_cors_configuration_round_trip(s3):
+    assert error_of(lambda: s3.get_bucket_cors(Bucket="cfg")) == ("NoSuchCORSConfiguration", 404)
+    rules = [{"AllowedMethods": ["GET", "PUT"], "AllowedOrigins": ["https://app.example"], "AllowedHeaders": ["*"],
+              "ExposeHeaders": ["ETag"], "MaxAgeSeconds": 300}]
+    s3.put_bucket_cors(Bucket="cfg", CORSConfiguration={"CORSRules": rules})
+    assert s3.get_bucket_cors(Bucket="cfg")["CORSRules"] == rules
+    s3.delete_bucket_cors(Bucket="cfg")
+    assert error_of(lambda: s3.get_bucket_cors(Bucket="cfg"))[0] == "NoSuchCORSConfiguration"
+
+
+def test_bucket_policy(s3):
+    assert error_of(lambda: s3.get_bucket_policy(Bucket="cfg")) == ("NoSuchBucketPolicy", 404)
+    policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::cfg/*"}]}
+    s3.put_bucket_policy(Bucket="cfg", Policy=json.dumps(policy))
+    assert json.loads(s3.get_bucket_policy(Bucket="cfg")["Policy"]) == policy
+    assert error_of(lambda: s3.put_bucket_policy(Bucket="cfg", Policy="not json")) == ("MalformedPolicy", 400)
+    s3.delete_bucket_policy(Bucket="cfg")
+    assert error_of(lambda: s3.get_bucket_policy(Bucket="cfg"))[0] == "NoSuchBucketPolicy"
+
+
+def test_lifecycle_website_public_access_ownership(s3):
+    lifecycle = {"Rules": [{"ID": "expire-logs", "Status": "Enabled", "Filter": {"Prefix": "logs/"}, "Expiration": {"Days": 30}}]}
+    s3.put_bucket_lifecycle_configuration(Bucket="cfg", LifecycleConfiguration=lifecycle)
+    assert s3.get_bucket_lifecycle_configuration(Bucket="cfg")["Rules"] == lifecycle["Rules"]
+    s3.delete_bucket_lifecycle(Bucket="cfg")
+    assert error_of(lambda: s3.get_bucket_lifecycle_configuration(Bucket="cfg"))[0] == "NoSuchLifecycleConfiguration"
+    s3.put_bucket_website(Bucket="cfg", WebsiteConfiguration={"IndexDocument": {"Suffix": "index.html"}, "ErrorDocument": {"Key": "404.html"}})
+    site = s3.get_bucket_website(Bucket="cfg")
+    assert (site["IndexDocument"]["Suffix"], site["ErrorDocument"]["Key"]) == ("index.html", "404.html")
+    pab = {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": False, "RestrictPublicBuckets": False}
+    assert error_of(lambda: s3.get_public_access_block(Bucket="cfg"))[0] == "NoSuchPublicAccessBlockConfiguration"
+    s3.put_public_access_block(Bucket="cfg", PublicAccessBlockConfiguration=pab)
+    assert s3.get_public_access_block(Bucket="cfg")["PublicAccessBlockConfiguration"] == pab
+    s3.put_bucket_ownership_controls(Bucket="cfg", OwnershipControls={"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]})
+    assert s3.get_bucket_ownership_controls(Bucket="cfg")["OwnershipControls"]["Rules"][0]["ObjectOwnership"] == "BucketOwnerEnforced"
+
+
+def test_encryption_defaults_to_sse_s3(server, s3):
+    rule = s3.get_bucket_encryption(Bucket="cfg")["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    server.cli("s3api", "put-bucket-encryption", "--bucket", "cfg", "--server-side-encryption-configuration",
+               json.dumps({"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "k1"}}]}))
+    _, out, _ = server.cli("s3api", "get-bucket-encryption", "--bucket", "cfg")
+    assert out["ServerSideEncryptionConfiguration"]["Rules"][0]["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"] == "k1"
