@@ -94,3 +94,43 @@ def test_encryption_defaults_to_sse_s3(server, s3):
                json.dumps({"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "k1"}}]}))
     _, out, _ = server.cli("s3api", "get-bucket-encryption", "--bucket", "cfg")
     assert out["ServerSideEncryptionConfiguration"]["Rules"][0]["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"] == "k1"
+
+
+def preflight(server, path, origin, method, headers=None):
+    import urllib.error
+    import urllib.request
+    h = {"Origin": origin, "Access-Control-Request-Method": method}
+    if headers:
+        h["Access-Control-Request-Headers"] = headers
+    req = urllib.request.Request(server.endpoint + path, method="OPTIONS", headers=h)
+    try:
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return r.status, {k.lower(): v for k, v in r.headers.items()}, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, {k.lower(): v for k, v in e.headers.items()}, e.read()
+
+
+def test_browser_cors_preflight_and_response_headers(server, s3):
+    status, _, body = preflight(server, "/cfg/upload.txt", "https://app.example", "PUT")
+    assert status == 403 and b"CORS is not enabled for this bucket" in body
+    s3.put_bucket_cors(Bucket="cfg", CORSConfiguration={"CORSRules": [{
+        "AllowedMethods": ["GET", "PUT"], "AllowedOrigins": ["https://app.example"],
+        "AllowedHeaders": ["content-type", "x-amz-*"], "ExposeHeaders": ["ETag"], "MaxAgeSeconds": 600}]})
+    status, headers, _ = preflight(server, "/cfg/upload.txt", "https://app.example", "PUT", "Content-Type, X-Amz-Date")
+    assert status == 200
+    assert headers["access-control-allow-origin"] == "https://app.example"
+    assert headers["access-control-allow-methods"] == "GET, PUT"
+    assert headers["access-control-allow-headers"] == "content-type, x-amz-date"
+    assert headers["access-control-max-age"] == "600"
+    assert headers["access-control-expose-headers"] == "ETag"
+    status, _, body = preflight(server, "/cfg/upload.txt", "https://evil.example", "PUT")
+    assert status == 403 and b"This CORS request is not allowed" in body
+    status, _, _ = preflight(server, "/cfg/upload.txt", "https://app.example", "DELETE")
+    assert status == 403
+    # An actual request from the allowed origin carries the CORS headers.
+    s3.put_object(Bucket="cfg", Key="page.txt", Body=b"hi")
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": "cfg", "Key": "page.txt"})
+    import urllib.request
+    with urllib.request.urlopen(urllib.request.Request(url, headers={"Origin": "https://app.example"}), timeout=5) as r:
+        assert r.headers["Access-Control-Allow-Origin"] == "https://app.example"
+        assert r.read() == b"hi"

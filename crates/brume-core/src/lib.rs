@@ -5,6 +5,7 @@
 //! AWS protocol does.
 
 mod context;
+pub mod cors;
 mod error;
 pub mod value;
 

@@ -17,7 +17,7 @@ use brume_protocol::model::Operation;
 use brume_protocol::{Protocol, ServiceModel, model};
 
 use crate::route::{self, Target};
-use crate::{Gateway, form_upload, payload};
+use crate::{Gateway, cors, form_upload, payload};
 
 /// The largest request body buffered for the non-streaming APIs (DynamoDB's 16 MB batch
 /// limit and Lambda's 6 MB payload fit under it).
@@ -32,6 +32,10 @@ impl Gateway {
             return resp;
         }
         let target = route::identify(&parts);
+        let is_s3 = target == Target::Service("s3");
+        if is_s3 && cors::is_preflight(&parts) {
+            return self.preflight(&parts, &request_id);
+        }
         let mut log = AccessLog { service: "", operation: String::new() };
         let outcome =
             AssertUnwindSafe(self.dispatch(&parts, body, &target, &request_id, &mut log)).catch_unwind().await;
@@ -52,6 +56,10 @@ impl Gateway {
                 codec::encode_error(model, protocol, &AwsError::internal(), &request_id, &parts.method)
             }
         };
+        let mut resp = resp;
+        if is_s3 {
+            self.add_cors_headers(&parts, &mut resp);
+        }
         // Whatever the request queued in the outbox is delivered now, not at the next poll.
         if let Some(d) = &self.dispatcher {
             d.notify();

@@ -6,6 +6,7 @@
 //! loads nothing a request does not need.
 
 mod admin;
+mod cors;
 mod dispatch;
 mod form_upload;
 mod payload;
@@ -43,6 +44,8 @@ pub struct Gateway {
     services: BTreeMap<&'static str, Entry>,
     /// Woken after each request, so events a service queued are delivered at once.
     dispatcher: Option<brume_events::Dispatcher>,
+    /// The CORS rules of S3 buckets, for browsers' requests.
+    cors: Option<Arc<dyn brume_core::cors::CorsPolicy>>,
     verifier: Arc<Verifier>,
     storage: Storage,
     settings: Settings,
@@ -51,12 +54,17 @@ pub struct Gateway {
 
 impl Gateway {
     pub fn new(storage: Storage, verifier: Arc<Verifier>, settings: Settings) -> Self {
-        Gateway { services: BTreeMap::new(), dispatcher: None, verifier, storage, settings, started: Instant::now() }
+        Gateway { services: BTreeMap::new(), dispatcher: None, cors: None, verifier, storage, settings, started: Instant::now() }
     }
 
     /// The dispatcher that delivers the outbox: woken after every request.
     pub fn set_dispatcher(&mut self, dispatcher: brume_events::Dispatcher) {
         self.dispatcher = Some(dispatcher);
+    }
+
+    /// Where browsers' CORS requests to S3 are decided.
+    pub fn set_cors(&mut self, cors: Arc<dyn brume_core::cors::CorsPolicy>) {
+        self.cors = Some(cors);
     }
 
     /// Registers a service by its model name, built by `factory` on first use.

@@ -9,6 +9,7 @@ mod bucket;
 pub mod checksum;
 mod config;
 mod copy;
+mod cors;
 mod delete;
 mod error;
 mod listing;
@@ -25,6 +26,7 @@ use std::sync::Arc;
 use brume_protocol::{Service, ServiceBuilder};
 use brume_storage::{Blobs, Kv, Storage};
 
+pub use cors::BucketCors;
 pub use table::KEYSPACE;
 
 /// S3's state: the stores it keeps records and bytes in.

@@ -19,6 +19,7 @@ pub fn register(
     endpoint: &str,
 ) {
     gateway.register("sts", &[brume_sts::KEYSPACE], move || brume_sts::service(credentials.clone()));
+    gateway.set_cors(Arc::new(brume_s3::BucketCors(storage.kv.clone())));
     let s3_storage = storage.clone();
     gateway.register("s3", &[brume_s3::KEYSPACE], move || brume_s3::service(&s3_storage));
     let sqs = brume_sqs::Sqs::new(storage.kv.clone(), endpoint.to_string());

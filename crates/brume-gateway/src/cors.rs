@@ -1,0 +1,103 @@
+//! Browsers' CORS requests to S3: preflight `OPTIONS` answered from the bucket's rules,
+//! and the CORS headers added to responses to requests that carry an `Origin`.
+
+use http::request::Parts;
+use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
+
+use brume_core::AwsError;
+use brume_core::cors::{CorsDenial, CorsGrant};
+use brume_protocol::codec::{self, ResponseBody};
+use brume_protocol::{Protocol, model};
+
+use crate::Gateway;
+
+/// The bucket an S3 request addresses, virtual-host or path style.
+fn bucket_of(parts: &Parts) -> Option<String> {
+    if let Some(b) = brume_auth::s3_virtual_host_bucket(parts) {
+        return Some(b.to_string());
+    }
+    let first = parts.uri.path().trim_start_matches('/').split('/').next()?;
+    (!first.is_empty()).then(|| first.to_string())
+}
+
+fn header<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
+    parts.headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn apply(headers: &mut HeaderMap, grant: &CorsGrant) {
+    let mut set = |name: &'static str, value: &str| {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            headers.insert(name, v);
+        }
+    };
+    set("access-control-allow-origin", &grant.allow_origin);
+    set("access-control-allow-methods", &grant.allow_methods);
+    if let Some(h) = &grant.allow_headers {
+        set("access-control-allow-headers", h);
+    }
+    if let Some(h) = &grant.expose_headers {
+        set("access-control-expose-headers", h);
+    }
+    if let Some(age) = grant.max_age {
+        set("access-control-max-age", &age.to_string());
+    }
+    if grant.allow_credentials {
+        set("access-control-allow-credentials", "true");
+    }
+    set("vary", "Origin, Access-Control-Request-Headers, Access-Control-Request-Method");
+}
+
+impl Gateway {
+    /// Answers a preflight request to S3.
+    pub(crate) fn preflight(&self, parts: &Parts, request_id: &str) -> Response<ResponseBody> {
+        let s3 = model("s3");
+        let fail = |err: AwsError| codec::encode_error(s3, Protocol::RestXml, &err, request_id, &parts.method);
+        let (Some(origin), Some(method)) = (header(parts, "origin"), header(parts, "access-control-request-method")) else {
+            return fail(AwsError::new(400, "BadRequest", "Insufficient information. Origin request header needed."));
+        };
+        let requested: Vec<String> = header(parts, "access-control-request-headers")
+            .map(|h| h.split(',').map(|s| s.trim().to_ascii_lowercase()).filter(|s| !s.is_empty()).collect())
+            .unwrap_or_default();
+        let (Some(policy), Some(bucket)) = (&self.cors, bucket_of(parts)) else {
+            return fail(AwsError::new(403, "AccessForbidden", "CORSResponse: CORS is not enabled for this bucket."));
+        };
+        match policy.evaluate(&bucket, origin, method, &requested) {
+            Ok(grant) => {
+                let mut resp = Response::new(codec::full_body(bytes::Bytes::new()));
+                *resp.status_mut() = StatusCode::OK;
+                apply(resp.headers_mut(), &grant);
+                resp
+            }
+            Err(CorsDenial::NotEnabled) => {
+                fail(AwsError::new(403, "AccessForbidden", "CORSResponse: CORS is not enabled for this bucket.")
+                    .with_field("Method", method)
+                    .with_field("ResourceType", "BUCKET"))
+            }
+            Err(CorsDenial::NotAllowed) => fail(
+                AwsError::new(
+                    403,
+                    "AccessForbidden",
+                    "CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource's CORS spec.",
+                )
+                .with_field("Method", method)
+                .with_field("ResourceType", "OBJECT"),
+            ),
+        }
+    }
+
+    /// Adds the CORS headers the bucket's rules grant to a response to a request with an
+    /// `Origin`.
+    pub(crate) fn add_cors_headers(&self, parts: &Parts, resp: &mut Response<ResponseBody>) {
+        let (Some(policy), Some(origin), Some(bucket)) = (&self.cors, header(parts, "origin"), bucket_of(parts)) else {
+            return;
+        };
+        if let Ok(grant) = policy.evaluate(&bucket, origin, parts.method.as_str(), &[]) {
+            apply(resp.headers_mut(), &grant);
+        }
+    }
+}
+
+/// True for a browser's preflight request.
+pub(crate) fn is_preflight(parts: &Parts) -> bool {
+    parts.method == Method::OPTIONS
+}
