@@ -134,3 +134,38 @@ def test_browser_cors_preflight_and_response_headers(server, s3):
     with urllib.request.urlopen(urllib.request.Request(url, headers={"Origin": "https://app.example"}), timeout=5) as r:
         assert r.headers["Access-Control-Allow-Origin"] == "https://app.example"
         assert r.read() == b"hi"
+
+
+def run_lifecycle(server):
+    import urllib.request
+    req = urllib.request.Request(server.endpoint + "/_brume/jobs/s3-lifecycle", method="POST")
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.load(r)["removed"]
+
+
+def test_lifecycle_expiration_removes_objects(server, s3):
+    for key in ["logs/a", "logs/b", "keep/c"]:
+        s3.put_object(Bucket="cfg", Key=key, Body=b"x")
+    s3.put_bucket_lifecycle_configuration(Bucket="cfg", LifecycleConfiguration={"Rules": [
+        {"ID": "old-logs", "Status": "Enabled", "Filter": {"Prefix": "logs/"}, "Expiration": {"Date": "2020-01-01T00:00:00Z"}},
+        {"ID": "off", "Status": "Disabled", "Filter": {"Prefix": "keep/"}, "Expiration": {"Date": "2020-01-01T00:00:00Z"}},
+        {"ID": "later", "Status": "Enabled", "Filter": {"Prefix": "keep/"}, "Expiration": {"Days": 30}},
+    ]})
+    assert run_lifecycle(server) == 2
+    assert [o["Key"] for o in s3.list_objects_v2(Bucket="cfg")["Contents"]] == ["keep/c"]
+    assert run_lifecycle(server) == 0
+
+
+def test_lifecycle_on_versioned_bucket_leaves_markers_then_cleans_them(server, s3):
+    s3.put_bucket_versioning(Bucket="cfg", VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object(Bucket="cfg", Key="tmp/x", Body=b"x")
+    s3.put_bucket_lifecycle_configuration(Bucket="cfg", LifecycleConfiguration={"Rules": [
+        {"ID": "expire", "Status": "Enabled", "Filter": {"Prefix": "tmp/"}, "Expiration": {"Date": "2020-01-01T00:00:00Z"}}]})
+    assert run_lifecycle(server) == 1
+    listed = s3.list_object_versions(Bucket="cfg")
+    assert len(listed["Versions"]) == 1 and len(listed["DeleteMarkers"]) == 1
+    s3.delete_object(Bucket="cfg", Key="tmp/x", VersionId=listed["Versions"][0]["VersionId"])
+    s3.put_bucket_lifecycle_configuration(Bucket="cfg", LifecycleConfiguration={"Rules": [
+        {"ID": "markers", "Status": "Enabled", "Filter": {"Prefix": "tmp/"}, "Expiration": {"ExpiredObjectDeleteMarker": True}}]})
+    assert run_lifecycle(server) == 1
+    assert "DeleteMarkers" not in s3.list_object_versions(Bucket="cfg")

@@ -1,20 +1,48 @@
 //! The load generator: `concurrency` workers, each with its own keep-alive HTTP/1.1
-//! connection, sending signed `GetCallerIdentity` requests back to back. It runs on one
-//! current-thread runtime so that it takes as little of the shared cores as it can, and it
-//! signs every request (about a microsecond) as a real client would, against either server.
+//! connection, sending signed requests back to back (STS `GetCallerIdentity`, or whatever a
+//! [`Requests`] makes). It runs on one current-thread runtime so that it takes as little of
+//! the shared cores as it can, and it signs every request (about a microsecond) as a real
+//! client would, against every server alike.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
 use hyper::Request;
 use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
 use hyper_util::rt::TokioIo;
 
+use crate::body::Memory;
 use crate::sign::{BODY, Signer};
 use crate::stats::Latencies;
+
+/// Makes one worker's requests, signed as they are sent.
+pub trait Requests: Send + 'static {
+    fn next(&mut self) -> Result<Request<Memory>>;
+}
+
+/// STS `GetCallerIdentity`, the request of the HTTP benchmark.
+pub struct CallerIdentity(Signer);
+
+impl CallerIdentity {
+    pub fn new(addr: SocketAddr, _worker: usize) -> CallerIdentity {
+        CallerIdentity(Signer::new(addr.to_string()))
+    }
+}
+
+impl Requests for CallerIdentity {
+    fn next(&mut self) -> Result<Request<Memory>> {
+        let signed = self.0.sign();
+        Ok(Request::post("/")
+            .header(HOST, self.0.host())
+            .header(CONTENT_TYPE, crate::sign::CONTENT_TYPE)
+            .header("x-amz-date", signed.amz_date)
+            .header(AUTHORIZATION, signed.authorization)
+            .body(Memory::whole(Bytes::from_static(BODY.as_bytes())))?)
+    }
+}
 
 /// What one load run measured.
 pub struct Load {
@@ -25,14 +53,22 @@ pub struct Load {
     pub errors: u64,
 }
 
-/// Drives the server on `port` for `warmup` (not counted) and then `measure`.
-pub fn run(port: u16, concurrency: usize, warmup: Duration, measure: Duration) -> Result<Load> {
+/// Drives the server on `port` for `warmup` (not counted) and then `measure`, worker `w`
+/// sending the requests of `requests(addr, w)`.
+pub fn run<R: Requests>(
+    port: u16,
+    concurrency: usize,
+    warmup: Duration,
+    measure: Duration,
+    requests: impl Fn(SocketAddr, usize) -> R,
+) -> Result<Load> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async move {
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
         let from = Instant::now() + warmup;
         let until = from + measure;
-        let workers: Vec<_> = (0..concurrency).map(|_| tokio::spawn(worker(addr, from, until))).collect();
+        let workers: Vec<_> =
+            (0..concurrency).map(|w| tokio::spawn(worker(addr, requests(addr, w), from, until))).collect();
         let mut all = Vec::new();
         let mut errors = 0;
         for w in workers {
@@ -46,14 +82,18 @@ pub fn run(port: u16, concurrency: usize, warmup: Duration, measure: Duration) -
 
 /// One connection's loop; returns the latencies of the requests answered 200 entirely
 /// within `from..until`, and how many others in that window were not 200.
-async fn worker(addr: SocketAddr, from: Instant, until: Instant) -> Result<(Vec<Duration>, u64)> {
+async fn worker(
+    addr: SocketAddr,
+    mut requests: impl Requests,
+    from: Instant,
+    until: Instant,
+) -> Result<(Vec<Duration>, u64)> {
     let stream = tokio::net::TcpStream::connect(addr).await?;
     stream.set_nodelay(true)?;
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
     tokio::spawn(async move {
         let _ = connection.await;
     });
-    let mut signer = Signer::new(addr.to_string());
     let mut latencies = Vec::new();
     let mut errors = 0;
     loop {
@@ -61,13 +101,7 @@ async fn worker(addr: SocketAddr, from: Instant, until: Instant) -> Result<(Vec<
         if start >= until {
             return Ok((latencies, errors));
         }
-        let signed = signer.sign();
-        let request = Request::post("/")
-            .header(HOST, signer.host())
-            .header(CONTENT_TYPE, crate::sign::CONTENT_TYPE)
-            .header("x-amz-date", signed.amz_date)
-            .header(AUTHORIZATION, signed.authorization)
-            .body(Full::new(Bytes::from_static(BODY.as_bytes())))?;
+        let request = requests.next()?;
         sender.ready().await?;
         let response = sender.send_request(request).await?;
         let ok = response.status() == hyper::StatusCode::OK;

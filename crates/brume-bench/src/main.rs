@@ -219,8 +219,8 @@ impl Bench {
         let measure = Duration::from_secs(self.cli.seconds);
         for (concurrency, goal) in [(1, Goal::None), (32, Goal::RatioAtLeast(0.6))] {
             progress(&format!("signed requests at concurrency {concurrency}"));
-            let ceiling = load::run(bare.port, concurrency, warmup, measure)?;
-            let got = load::run(brume.port, concurrency, warmup, measure)?;
+            let ceiling = load::run(bare.port, concurrency, warmup, measure, load::CallerIdentity::new)?;
+            let got = load::run(brume.port, concurrency, warmup, measure, load::CallerIdentity::new)?;
             let c = format!("c={concurrency}");
             let p = |l: &Latencies, q| us(l.percentile(q));
             self.report.rows.push(Row::new(

@@ -1,6 +1,6 @@
-//! The servers under test as child processes: Brume (`brume up`) and the bare hyper server
-//! (this binary with `--serve-bare`), how to time their first answer, read their memory and
-//! stop them.
+//! The servers under test as child processes: Brume (`brume up`), the bare hyper server
+//! (this binary with `--serve-bare`) and peers started from a command line (moto), how to
+//! time their first answer, read their memory and stop them.
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
@@ -23,6 +23,9 @@ const RETRY: Duration = Duration::from_millis(1);
 pub enum Target<'a> {
     Brume { exe: &'a Path, data_dir: &'a Path },
     Bare,
+    /// A shell command line in which `{port}` stands for the port to listen on. It runs as
+    /// `sh -c "exec LINE"` so that the server itself, not a shell, is the child to stop.
+    Command { line: &'a str },
 }
 
 /// A server process that is stopped (SIGTERM, then SIGKILL) when dropped.
@@ -55,6 +58,14 @@ impl Server {
                 c.arg("--serve-bare").arg(port.to_string());
                 c
             }
+            Target::Command { line } => {
+                let mut c = Command::new("sh");
+                c.arg("-c").arg(format!("exec {}", line.replace("{port}", &port.to_string())));
+                // Peers such as moto log every request to stderr; run the command by hand to
+                // see why it fails to start.
+                c.stderr(Stdio::null());
+                c
+            }
         };
         command.stdin(Stdio::null()).stdout(Stdio::null());
         let started = Instant::now();
@@ -76,12 +87,21 @@ impl Server {
 
     /// The resident set size in bytes, from `/proc/PID/status`.
     pub fn rss_bytes(&self) -> Result<u64> {
+        self.status_bytes("VmRSS")
+    }
+
+    /// The highest resident set size since the process started, in bytes.
+    pub fn peak_rss_bytes(&self) -> Result<u64> {
+        self.status_bytes("VmHWM")
+    }
+
+    fn status_bytes(&self, field: &str) -> Result<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
         let kib = status
             .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
             .and_then(|v| v.trim().strip_suffix("kB"))
-            .context("no VmRSS line in /proc/PID/status")?
+            .with_context(|| format!("no {field} line in /proc/PID/status"))?
             .trim()
             .parse::<u64>()?;
         Ok(kib * 1024)

@@ -27,6 +27,7 @@ impl Gateway {
             }
             (&Method::POST, "/_brume/reset") => Some(self.reset(parts).await),
             (&Method::GET, "/_brume/events") => Some(self.pending_events()),
+            (&Method::POST, _) if path.starts_with("/_brume/jobs/") => Some(self.run_job(&path["/_brume/jobs/".len()..]).await),
             _ if path.starts_with("/_brume/") => {
                 Some(json_response(StatusCode::NOT_FOUND, json!({"error": format!("no admin endpoint {path}")})))
             }
@@ -50,6 +51,19 @@ impl Gateway {
             "uptime_seconds": self.started.elapsed().as_secs_f64(),
             "services": services,
         })
+    }
+
+    async fn run_job(&self, name: &str) -> Response<ResponseBody> {
+        let Some(job) = self.jobs.get(name) else {
+            return json_response(StatusCode::NOT_FOUND, json!({"error": format!("no job {name}")}));
+        };
+        match job().await {
+            Ok(summary) => json_response(StatusCode::OK, summary),
+            Err(e) => {
+                tracing::error!(job = name, error = %e, "job failed");
+                json_response(StatusCode::INTERNAL_SERVER_ERROR, json!({"error": e}))
+            }
+        }
     }
 
     /// The deliveries waiting in the outbox: what services have queued for each other.

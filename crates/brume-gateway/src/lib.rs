@@ -32,6 +32,10 @@ pub struct Settings {
 
 type Factory = Box<dyn Fn() -> Service + Send + Sync>;
 
+/// A background job a service runs periodically, which `POST /_brume/jobs/NAME` runs now
+/// (so tests need not wait for its period). It answers a JSON summary.
+pub type Job = Arc<dyn Fn() -> brume_protocol::service::BoxFuture<Result<serde_json::Value, String>> + Send + Sync>;
+
 struct Entry {
     /// The storage keyspaces the service owns, wiped by `/_brume/reset`.
     keyspaces: &'static [&'static str],
@@ -46,6 +50,7 @@ pub struct Gateway {
     dispatcher: Option<brume_events::Dispatcher>,
     /// The CORS rules of S3 buckets, for browsers' requests.
     cors: Option<Arc<dyn brume_core::cors::CorsPolicy>>,
+    jobs: BTreeMap<&'static str, Job>,
     verifier: Arc<Verifier>,
     storage: Storage,
     settings: Settings,
@@ -54,7 +59,7 @@ pub struct Gateway {
 
 impl Gateway {
     pub fn new(storage: Storage, verifier: Arc<Verifier>, settings: Settings) -> Self {
-        Gateway { services: BTreeMap::new(), dispatcher: None, cors: None, verifier, storage, settings, started: Instant::now() }
+        Gateway { services: BTreeMap::new(), dispatcher: None, cors: None, jobs: BTreeMap::new(), verifier, storage, settings, started: Instant::now() }
     }
 
     /// The dispatcher that delivers the outbox: woken after every request.
@@ -65,6 +70,11 @@ impl Gateway {
     /// Where browsers' CORS requests to S3 are decided.
     pub fn set_cors(&mut self, cors: Arc<dyn brume_core::cors::CorsPolicy>) {
         self.cors = Some(cors);
+    }
+
+    /// Registers a job that `POST /_brume/jobs/NAME` runs.
+    pub fn register_job(&mut self, name: &'static str, job: Job) {
+        self.jobs.insert(name, job);
     }
 
     /// Registers a service by its model name, built by `factory` on first use.

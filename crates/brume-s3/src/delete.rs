@@ -86,7 +86,7 @@ const MAX_BATCH: usize = 1000;
 
 impl S3 {
     /// Deletes one key (or one version of it) in its own transaction.
-    async fn delete_one(
+    pub(crate) async fn delete_one(
         &self,
         ctx: &RequestContext,
         bucket: &str,

@@ -12,6 +12,7 @@ mod copy;
 mod cors;
 mod delete;
 mod error;
+mod lifecycle;
 mod listing;
 mod multipart;
 mod notification;
@@ -35,9 +36,15 @@ pub struct S3 {
     blobs: Arc<dyn Blobs>,
 }
 
+impl S3 {
+    /// S3's state over `storage`. Cheap: nothing is read until a request needs it.
+    pub fn new(storage: &Storage) -> Arc<S3> {
+        Arc::new(S3 { kv: storage.kv.clone(), blobs: storage.blobs.clone() })
+    }
+}
+
 /// The S3 service, ready for the gateway.
-pub fn service(storage: &Storage) -> Service {
-    let state = Arc::new(S3 { kv: storage.kv.clone(), blobs: storage.blobs.clone() });
+pub fn service(state: Arc<S3>) -> Service {
     let mut builder = ServiceBuilder::new("s3", state);
     for spec in config::SPECS {
         builder = builder

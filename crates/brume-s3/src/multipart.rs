@@ -651,13 +651,15 @@ impl S3 {
         })
     }
 
-    pub(crate) async fn abort_multipart_upload(
-        self: Arc<Self>,
-        ctx: RequestContext,
-        input: UploadRef,
-    ) -> Result<Empty, AwsError> {
+    pub(crate) async fn abort_multipart_upload(self: Arc<Self>, ctx: RequestContext, input: UploadRef) -> Result<Empty, AwsError> {
         self.bucket(&ctx, &input.bucket)?;
-        let (bucket, key, id) = (input.bucket, input.key, input.upload_id);
+        self.abort_upload(&input.bucket, &input.key, &input.upload_id).await?;
+        Ok(Empty {})
+    }
+
+    /// Removes an upload and its parts, then their blobs.
+    pub(crate) async fn abort_upload(&self, bucket: &str, key: &str, upload_id: &str) -> Result<(), AwsError> {
+        let (bucket, key, id) = (bucket.to_string(), key.to_string(), upload_id.to_string());
         let dead = self
             .kv
             .transact(move |txn: &mut dyn Txn| {
@@ -675,7 +677,7 @@ impl S3 {
             })
             .await?;
         self.delete_blobs(dead).await;
-        Ok(Empty {})
+        Ok(())
     }
 
     pub(crate) async fn list_parts(

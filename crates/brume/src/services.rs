@@ -1,10 +1,12 @@
 //! Which services this binary serves, and what each is built from.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use brume_auth::CredentialStore;
 use brume_events::{DeliveryError, Dispatcher, Event, Handler};
-use brume_gateway::Gateway;
+use brume_core::value::Timestamp;
+use brume_gateway::{Gateway, Job};
 use brume_storage::Storage;
 
 /// Registers every built service with the gateway, each with the keyspaces it owns.
@@ -20,12 +22,39 @@ pub fn register(
 ) {
     gateway.register("sts", &[brume_sts::KEYSPACE], move || brume_sts::service(credentials.clone()));
     gateway.set_cors(Arc::new(brume_s3::BucketCors(storage.kv.clone())));
-    let s3_storage = storage.clone();
-    gateway.register("s3", &[brume_s3::KEYSPACE], move || brume_s3::service(&s3_storage));
+    let s3 = brume_s3::S3::new(storage);
+    let lifecycle_state = s3.clone();
+    let lifecycle: Job = Arc::new(move || {
+        let s3 = lifecycle_state.clone();
+        Box::pin(async move {
+            let removed = s3.apply_lifecycle(Timestamp::now()).await.map_err(|e| e.message)?;
+            Ok(serde_json::json!({ "removed": removed }))
+        })
+    });
+    gateway.register_job("s3-lifecycle", lifecycle.clone());
+    every(LIFECYCLE_PERIOD, lifecycle);
+    gateway.register("s3", &[brume_s3::KEYSPACE], move || brume_s3::service(s3.clone()));
     let sqs = brume_sqs::Sqs::new(storage.kv.clone(), endpoint.to_string());
     dispatcher.register("sqs", Arc::new(brume_sqs::Delivery(sqs.clone())));
     gateway.register("sqs", &[brume_sqs::KEYSPACE], move || brume_sqs::service(sqs.clone()));
     dispatcher.set_dead_letter(Arc::new(LogDeadLetters));
+}
+
+/// How often lifecycle rules are applied.
+const LIFECYCLE_PERIOD: Duration = Duration::from_secs(60);
+
+/// Runs `job` every `period` in the background, logging failures.
+fn every(period: Duration, job: Job) {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(period);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            if let Err(e) = job().await {
+                tracing::warn!(error = %e, "background job failed");
+            }
+        }
+    });
 }
 
 /// Where events go that could not be delivered: the log, with why.
