@@ -169,3 +169,20 @@ def test_lifecycle_on_versioned_bucket_leaves_markers_then_cleans_them(server, s
         {"ID": "markers", "Status": "Enabled", "Filter": {"Prefix": "tmp/"}, "Expiration": {"ExpiredObjectDeleteMarker": True}}]})
     assert run_lifecycle(server) == 1
     assert "DeleteMarkers" not in s3.list_object_versions(Bucket="cfg")
+
+
+def test_get_object_attributes(s3):
+    import os
+    s3.put_object(Bucket="cfg", Key="plain", Body=b"12345", ChecksumAlgorithm="SHA256")
+    attrs = s3.get_object_attributes(Bucket="cfg", Key="plain", ObjectAttributes=["ETag", "Checksum", "ObjectSize", "StorageClass"])
+    assert attrs["ETag"] == "827ccb0eea8a706c4c34a16891f84e7b"
+    assert attrs["ObjectSize"] == 5 and attrs["StorageClass"] == "STANDARD"
+    assert attrs["Checksum"]["ChecksumSHA256"]
+    uid = s3.create_multipart_upload(Bucket="cfg", Key="multi")["UploadId"]
+    parts = [os.urandom(5 * 1024 * 1024), b"end"]
+    etags = [s3.upload_part(Bucket="cfg", Key="multi", UploadId=uid, PartNumber=i + 1, Body=p)["ETag"] for i, p in enumerate(parts)]
+    s3.complete_multipart_upload(Bucket="cfg", Key="multi", UploadId=uid, MultipartUpload={"Parts": [{"PartNumber": i + 1, "ETag": e} for i, e in enumerate(etags)]})
+    attrs = s3.get_object_attributes(Bucket="cfg", Key="multi", ObjectAttributes=["ObjectParts"], MaxParts=1)
+    assert attrs["ObjectParts"]["TotalPartsCount"] == 2
+    assert attrs["ObjectParts"]["IsTruncated"] is True
+    assert [p["Size"] for p in attrs["ObjectParts"]["Parts"]] == [5 * 1024 * 1024]

@@ -31,6 +31,19 @@ pub fn sync_write_rate(dir: &Path, duration: Duration) -> Result<f64> {
     Ok(ops as f64 / started.elapsed().as_secs_f64())
 }
 
+/// Writes `total` bytes to a fresh file in `dir` in 1 MiB writes, then `fdatasync`s it
+/// once: how fast this disk takes in a large object. Returns bytes per second.
+pub fn sequential_write_rate(dir: &Path, total: usize) -> Result<f64> {
+    let mut file: File = tempfile::tempfile_in(dir)?;
+    let block = XorShift(0x2545_F491_4F6C_DD1D).bytes(1 << 20);
+    let started = Instant::now();
+    for _ in 0..total.div_ceil(block.len()) {
+        file.write_all(&block)?;
+    }
+    file.sync_data()?;
+    Ok(total as f64 / started.elapsed().as_secs_f64())
+}
+
 /// What [`txn_rate`] measured.
 pub struct TxnRate {
     pub per_second: f64,
@@ -150,7 +163,7 @@ fn dir_size(dir: &Path) -> Result<u64> {
 }
 
 /// A fast deterministic generator: the values only need to be incompressible, not secret.
-struct XorShift(u64);
+pub struct XorShift(pub u64);
 
 impl XorShift {
     fn next(&mut self) -> u64 {
@@ -160,7 +173,7 @@ impl XorShift {
         self.0
     }
 
-    fn bytes(&mut self, len: usize) -> Vec<u8> {
+    pub fn bytes(&mut self, len: usize) -> Vec<u8> {
         let mut out = Vec::with_capacity(len + 8);
         while out.len() < len {
             out.extend_from_slice(&self.next().to_le_bytes());

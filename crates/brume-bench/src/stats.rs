@@ -28,3 +28,9 @@ impl Latencies {
         self.0.first().copied().unwrap_or_default()
     }
 }
+
+/// The median of a sample of rates (the lower middle one of an even count), zero if empty.
+pub fn median(mut sample: Vec<f64>) -> f64 {
+    sample.sort_unstable_by(f64::total_cmp);
+    sample.get(sample.len().saturating_sub(1) / 2).copied().unwrap_or_default()
+}

@@ -13,4 +13,4 @@ pub mod service;
 
 pub use codec::{RequestBody, ResponseBody, full_body};
 pub use model::{Protocol, ServiceModel, model};
-pub use service::{Cors, CorsRule, Reply, Service, ServiceBuilder, Streamed};
+pub use service::{Reply, Service, ServiceBuilder, Streamed};

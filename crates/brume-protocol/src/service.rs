@@ -36,32 +36,10 @@ pub struct Reply {
 type Handler =
     Arc<dyn Fn(RequestContext, Value, Option<RequestBody>) -> BoxFuture<Result<Reply, AwsError>> + Send + Sync>;
 
-/// One rule of a resource's CORS configuration (an S3 bucket's), as the gateway needs it to
-/// answer browsers: services say what is allowed, the gateway speaks the HTTP of CORS.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct CorsRule {
-    pub allowed_origins: Vec<String>,
-    pub allowed_methods: Vec<String>,
-    pub allowed_headers: Vec<String>,
-    pub expose_headers: Vec<String>,
-    pub max_age_seconds: Option<i64>,
-}
-
-/// The CORS configuration of a resource.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Cors {
-    NoSuchResource,
-    NotConfigured,
-    Rules(Vec<CorsRule>),
-}
-
-type CorsLookup = Arc<dyn Fn(String) -> BoxFuture<Result<Cors, AwsError>> + Send + Sync>;
-
 /// A service's operations, ready for the gateway to dispatch to.
 pub struct Service {
     pub model_name: &'static str,
     handlers: HashMap<&'static str, Handler>,
-    cors: Option<CorsLookup>,
 }
 
 impl Service {
@@ -81,15 +59,6 @@ impl Service {
         match self.handlers.get(name) {
             Some(h) => h(ctx, input, body).await,
             None => Err(AwsError::not_implemented(&self.model().metadata.service_id, name)),
-        }
-    }
-
-    /// The CORS configuration of `resource`, for browser requests. Unlike operations it
-    /// answers anyone: a browser's preflight carries no credentials.
-    pub async fn cors(&self, resource: &str) -> Result<Cors, AwsError> {
-        match &self.cors {
-            Some(lookup) => lookup(resource.to_string()).await,
-            None => Ok(Cors::NotConfigured),
         }
     }
 
@@ -126,7 +95,7 @@ impl<S: Send + Sync + 'static> ServiceBuilder<S> {
     /// `model_name` is the botocore service name of an embedded model (`sts`, `s3`).
     pub fn new(model_name: &'static str, state: Arc<S>) -> Self {
         assert!(model::model(model_name).is_some(), "no embedded model named {model_name}");
-        ServiceBuilder { state, service: Service { model_name, handlers: HashMap::new(), cors: None } }
+        ServiceBuilder { state, service: Service { model_name, handlers: HashMap::new() } }
     }
 
     /// Declare operation `name` of the model, handled by `f`.
@@ -164,17 +133,6 @@ impl<S: Send + Sync + 'static> ServiceBuilder<S> {
                 Ok(Reply { output: canonical_output(streamed.output)?, body: streamed.body })
             }
         })
-    }
-
-    /// Declare where the CORS configuration of a resource (an S3 bucket) is read from.
-    pub fn cors<F, Fut>(mut self, f: F) -> Self
-    where
-        F: Fn(Arc<S>, String) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<Cors, AwsError>> + Send + 'static,
-    {
-        let state = self.state.clone();
-        self.service.cors = Some(Arc::new(move |resource| Box::pin(f(state.clone(), resource))));
-        self
     }
 
     fn insert<F, Fut>(mut self, name: &'static str, f: F) -> Self

@@ -4,6 +4,7 @@
 //!
 //! Access is the bucket owner's only until bucket policies are evaluated (the IAM work).
 
+mod attributes;
 mod body;
 mod bucket;
 pub mod checksum;
@@ -75,6 +76,7 @@ pub fn service(state: Arc<S3>) -> Service {
         .op("AbortMultipartUpload", S3::abort_multipart_upload)
         .op("ListParts", S3::list_parts)
         .op("ListMultipartUploads", S3::list_multipart_uploads)
+        .op("GetObjectAttributes", S3::get_object_attributes)
         .op("PutObjectTagging", S3::put_object_tagging)
         .op("GetObjectTagging", S3::get_object_tagging)
         .op("DeleteObjectTagging", S3::delete_object_tagging)
