@@ -27,4 +27,6 @@ pub use credentials::{
     SessionPersistence, TEST_SECRET, is_account_id,
 };
 pub use failure::{AuthFailure, MAX_PRESIGN_EXPIRES, MAX_SKEW_SECONDS, Malformed, ServiceFamily, SignatureMismatch};
-pub use verify::{AuthMode, Clock, PayloadHash, PayloadSigning, SystemClock, Verified, Verifier, s3_virtual_host_bucket};
+pub use verify::{
+    AuthMode, Clock, PayloadHash, PayloadSigning, SystemClock, Verified, Verifier, s3_virtual_host_bucket,
+};

@@ -13,11 +13,41 @@ use percent_encoding::percent_decode_str;
 
 /// The query parameters that are part of the signed resource.
 const SUB_RESOURCES: &[&str] = &[
-    "accelerate", "acl", "analytics", "cors", "defaultObjectAcl", "delete", "inventory", "lifecycle", "location",
-    "logging", "metrics", "notification", "object-lock", "partNumber", "policy", "replication", "requestPayment",
-    "response-cache-control", "response-content-disposition", "response-content-encoding", "response-content-language",
-    "response-content-type", "response-expires", "restore", "select", "select-type", "storageClass", "tagging",
-    "torrent", "uploadId", "uploads", "versionId", "versioning", "versions", "website",
+    "accelerate",
+    "acl",
+    "analytics",
+    "cors",
+    "defaultObjectAcl",
+    "delete",
+    "inventory",
+    "lifecycle",
+    "location",
+    "logging",
+    "metrics",
+    "notification",
+    "object-lock",
+    "partNumber",
+    "policy",
+    "replication",
+    "requestPayment",
+    "response-cache-control",
+    "response-content-disposition",
+    "response-content-encoding",
+    "response-content-language",
+    "response-content-type",
+    "response-expires",
+    "restore",
+    "select",
+    "select-type",
+    "storageClass",
+    "tagging",
+    "torrent",
+    "uploadId",
+    "uploads",
+    "versionId",
+    "versioning",
+    "versions",
+    "website",
 ];
 
 /// A request signed with Signature Version 2.
@@ -107,7 +137,8 @@ pub(crate) fn string_to_sign(parts: &Parts, v2: &V2, bucket: Option<&str>) -> St
         out.push_str(b);
     }
     out.push_str(parts.uri.path());
-    let mut subs: Vec<(String, String)> = params.into_iter().filter(|(k, _)| SUB_RESOURCES.contains(&k.as_str())).collect();
+    let mut subs: Vec<(String, String)> =
+        params.into_iter().filter(|(k, _)| SUB_RESOURCES.contains(&k.as_str())).collect();
     subs.sort_by(|a, b| a.0.cmp(&b.0));
     if !subs.is_empty() {
         let raw_query = parts.uri.query().unwrap_or_default();

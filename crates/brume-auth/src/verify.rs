@@ -271,9 +271,8 @@ impl Verifier {
         }
         match &v2.expires {
             Some(expires) => {
-                let secs = expires
-                    .parse::<u64>()
-                    .map_err(|_| malformed(Malformed::BadExpires(expires.clone()), true))?;
+                let secs =
+                    expires.parse::<u64>().map_err(|_| malformed(Malformed::BadExpires(expires.clone()), true))?;
                 let expired_at = UNIX_EPOCH + Duration::from_secs(secs);
                 if now > expired_at {
                     return Err(AuthFailure::PresignedExpired { expires_in: 0, expired_at, server_time: now });
@@ -327,7 +326,8 @@ impl Verifier {
                 return Err(malformed(Malformed::UnsupportedAlgorithm(algorithm), true));
             }
             let signature = field("x-amz-signature").ok_or(malformed(Malformed::MissingQueryParameters, true))?;
-            let sign = move |secret: &str| sigv4::signature(&sigv4::signing_key(secret, &date, &region, &service), &policy);
+            let sign =
+                move |secret: &str| sigv4::signature(&sigv4::signing_key(secret, &date, &region, &service), &policy);
             (akid, Box::new(sign) as Box<dyn Fn(&str) -> String>, signature)
         } else {
             let akid = field("awsaccesskeyid").ok_or(AuthFailure::MissingAuthentication)?;
@@ -383,7 +383,8 @@ impl Verifier {
 /// were path-style.
 pub fn s3_virtual_host_bucket(parts: &Parts) -> Option<&str> {
     let host = parts.headers.get(http::header::HOST).and_then(|h| h.to_str().ok()).or_else(|| parts.uri.host())?;
-    let host = host.rsplit_once(':').map_or(host, |(h, port)| if port.bytes().all(|b| b.is_ascii_digit()) { h } else { host });
+    let host =
+        host.rsplit_once(':').map_or(host, |(h, port)| if port.bytes().all(|b| b.is_ascii_digit()) { h } else { host });
     let (bucket, rest) = host.strip_suffix(".localhost")?.split_once(".s3")?;
     (rest.is_empty() || rest.starts_with('.')).then_some(bucket).filter(|b| !b.is_empty())
 }

@@ -26,5 +26,6 @@ pub enum CorsDenial {
 pub trait CorsPolicy: Send + Sync {
     /// The grant for a request from `origin` using `method` with `headers`, to `resource`
     /// (an S3 bucket name), if one of its rules allows it.
-    fn evaluate(&self, resource: &str, origin: &str, method: &str, headers: &[String]) -> Result<CorsGrant, CorsDenial>;
+    fn evaluate(&self, resource: &str, origin: &str, method: &str, headers: &[String])
+    -> Result<CorsGrant, CorsDenial>;
 }

@@ -27,7 +27,9 @@ impl Gateway {
             }
             (&Method::POST, "/_brume/reset") => Some(self.reset(parts).await),
             (&Method::GET, "/_brume/events") => Some(self.pending_events()),
-            (&Method::POST, _) if path.starts_with("/_brume/jobs/") => Some(self.run_job(&path["/_brume/jobs/".len()..]).await),
+            (&Method::POST, _) if path.starts_with("/_brume/jobs/") => {
+                Some(self.run_job(&path["/_brume/jobs/".len()..]).await)
+            }
             _ if path.starts_with("/_brume/") => {
                 Some(json_response(StatusCode::NOT_FOUND, json!({"error": format!("no admin endpoint {path}")})))
             }

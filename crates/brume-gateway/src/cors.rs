@@ -52,7 +52,8 @@ impl Gateway {
     pub(crate) fn preflight(&self, parts: &Parts, request_id: &str) -> Response<ResponseBody> {
         let s3 = model("s3");
         let fail = |err: AwsError| codec::encode_error(s3, Protocol::RestXml, &err, request_id, &parts.method);
-        let (Some(origin), Some(method)) = (header(parts, "origin"), header(parts, "access-control-request-method")) else {
+        let (Some(origin), Some(method)) = (header(parts, "origin"), header(parts, "access-control-request-method"))
+        else {
             return fail(AwsError::new(400, "BadRequest", "Insufficient information. Origin request header needed."));
         };
         let requested: Vec<String> = header(parts, "access-control-request-headers")

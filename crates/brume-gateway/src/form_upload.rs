@@ -124,8 +124,12 @@ pub(crate) fn check_policy(
 fn put_input(bucket: &str, fields: &[(String, String)], filename: Option<&str>) -> Result<Value, AwsError> {
     let field = |name: &str| fields.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone());
     let key = field("key").ok_or_else(|| {
-        AwsError::new(400, "InvalidArgument", "Bucket POST must contain a field named 'key'.  If it is specified, please check the order of the fields.")
-            .with_field("ArgumentName", "key")
+        AwsError::new(
+            400,
+            "InvalidArgument",
+            "Bucket POST must contain a field named 'key'.  If it is specified, please check the order of the fields.",
+        )
+        .with_field("ArgumentName", "key")
     })?;
     let key = key.replace("${filename}", filename.unwrap_or_default());
     let mut input = Map::new();
@@ -194,15 +198,32 @@ fn limited(field: multer::Field<'static>, range: Option<(u64, u64)>) -> RequestB
 
 impl Gateway {
     /// Answers a form upload to `bucket`.
-    pub(crate) async fn form_upload(&self, parts: &Parts, body: Incoming, bucket: String, request_id: &str) -> Response<ResponseBody> {
+    pub(crate) async fn form_upload(
+        &self,
+        parts: &Parts,
+        body: Incoming,
+        bucket: String,
+        request_id: &str,
+    ) -> Response<ResponseBody> {
         let model = model("s3").expect("S3's model is embedded");
         let result = self.form_upload_inner(parts, body, &bucket, request_id).await;
-        result.unwrap_or_else(|err| codec::encode_error(Some(model), Protocol::RestXml, &err, request_id, &parts.method))
+        result
+            .unwrap_or_else(|err| codec::encode_error(Some(model), Protocol::RestXml, &err, request_id, &parts.method))
     }
 
-    async fn form_upload_inner(&self, parts: &Parts, body: Incoming, bucket: &str, request_id: &str) -> Result<Response<ResponseBody>, AwsError> {
+    async fn form_upload_inner(
+        &self,
+        parts: &Parts,
+        body: Incoming,
+        bucket: &str,
+        request_id: &str,
+    ) -> Result<Response<ResponseBody>, AwsError> {
         let malformed = |detail: &str| {
-            AwsError::new(400, "MalformedPOSTRequest", format!("The body of your POST request is not well-formed multipart/form-data. {detail}"))
+            AwsError::new(
+                400,
+                "MalformedPOSTRequest",
+                format!("The body of your POST request is not well-formed multipart/form-data. {detail}"),
+            )
         };
         let content_type = parts.headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
         let boundary = multer::parse_boundary(content_type).map_err(|_| malformed("The boundary is missing."))?;
@@ -211,7 +232,12 @@ impl Gateway {
         let mut size = 0usize;
         let file = loop {
             let Some(field) = multipart.next_field().await.map_err(|e| malformed(&e.to_string()))? else {
-                return Err(AwsError::new(400, "InvalidArgument", "POST requires exactly one file upload per request.").with_field("ArgumentName", "file"));
+                return Err(AwsError::new(
+                    400,
+                    "InvalidArgument",
+                    "POST requires exactly one file upload per request.",
+                )
+                .with_field("ArgumentName", "file"));
             };
             let name = field.name().unwrap_or_default().to_string();
             if name.eq_ignore_ascii_case("file") {
@@ -225,10 +251,7 @@ impl Gateway {
             fields.push((name, value));
         };
         let lookup = |name: &str| fields.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone());
-        let verified = self
-            .verifier
-            .verify_form(&lookup)
-            .map_err(|f| f.to_aws_error(ServiceFamily::S3))?;
+        let verified = self.verifier.verify_form(&lookup).map_err(|f| f.to_aws_error(ServiceFamily::S3))?;
         let range = check_policy(&lookup("policy").unwrap_or_default(), bucket, &fields, SystemTime::now())?;
         let filename = file.file_name().map(str::to_string);
         let input = put_input(bucket, &fields, filename.as_deref())?;
@@ -241,7 +264,8 @@ impl Gateway {
         let op = model("s3").and_then(|m| m.operation("PutObject")).expect("S3's model has PutObject");
         let put = self.call("s3", op, Protocol::RestXml, ctx, input, Some(limited(file, range)), request_id).await?;
         let etag = put.headers().get("etag").cloned();
-        let status = lookup("success_action_status").and_then(|s| s.parse::<u16>().ok()).filter(|s| [200, 201, 204].contains(s));
+        let status =
+            lookup("success_action_status").and_then(|s| s.parse::<u16>().ok()).filter(|s| [200, 201, 204].contains(s));
         let location = format!("/{bucket}/{key}");
         let mut resp = match (lookup("success_action_redirect").or_else(|| lookup("redirect")), status) {
             (Some(redirect), _) => {
@@ -262,7 +286,9 @@ impl Gateway {
             (None, Some(201)) => {
                 let etag_text = etag.as_ref().and_then(|e| e.to_str().ok()).unwrap_or_default();
                 let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<PostResponse>");
-                for (tag, text) in [("Location", location.as_str()), ("Bucket", bucket), ("Key", key.as_str()), ("ETag", etag_text)] {
+                for (tag, text) in
+                    [("Location", location.as_str()), ("Bucket", bucket), ("Key", key.as_str()), ("ETag", etag_text)]
+                {
                     xml.push_str(&format!("<{tag}>"));
                     codec::xml::escape(text, &mut xml);
                     xml.push_str(&format!("</{tag}>"));
@@ -311,18 +337,32 @@ mod tests {
             {"bucket": "b"}, ["starts-with", "$key", "uploads/"], {"acl": "private"},
             ["content-length-range", 1, 100], ["eq", "$Content-Type", "image/png"],
         ]});
-        let ok = fields(&[("key", "uploads/a.png"), ("acl", "private"), ("Content-Type", "image/png"), ("policy", "p"), ("x-ignore-me", "1")]);
+        let ok = fields(&[
+            ("key", "uploads/a.png"),
+            ("acl", "private"),
+            ("Content-Type", "image/png"),
+            ("policy", "p"),
+            ("x-ignore-me", "1"),
+        ]);
         assert_eq!(check_policy(&policy(doc.clone()), "b", &ok, SystemTime::now()).unwrap(), Some((1, 100)));
         let wrong_key = fields(&[("key", "other/a.png"), ("acl", "private"), ("Content-Type", "image/png")]);
         let err = check_policy(&policy(doc.clone()), "b", &wrong_key, SystemTime::now()).unwrap_err();
         assert_eq!((err.status, err.code.as_ref()), (403, "AccessDenied"));
         assert!(err.message.starts_with("Invalid according to Policy: Policy Condition failed:"), "{}", err.message);
         assert!(check_policy(&policy(doc.clone()), "other-bucket", &ok, SystemTime::now()).is_err());
-        let extra = fields(&[("key", "uploads/a.png"), ("acl", "private"), ("Content-Type", "image/png"), ("x-amz-meta-x", "1")]);
+        let extra = fields(&[
+            ("key", "uploads/a.png"),
+            ("acl", "private"),
+            ("Content-Type", "image/png"),
+            ("x-amz-meta-x", "1"),
+        ]);
         let err = check_policy(&policy(doc), "b", &extra, SystemTime::now()).unwrap_err();
         assert_eq!(err.message, "Invalid according to Policy: Extra input fields: x-amz-meta-x");
         let expired = json!({"expiration": "2001-01-01T00:00:00Z", "conditions": []});
-        assert_eq!(check_policy(&policy(expired), "b", &[], SystemTime::now()).unwrap_err().message, "Invalid according to Policy: Policy expired.");
+        assert_eq!(
+            check_policy(&policy(expired), "b", &[], SystemTime::now()).unwrap_err().message,
+            "Invalid according to Policy: Policy expired."
+        );
         assert_eq!(check_policy("%%%", "b", &[], SystemTime::now()).unwrap_err().code, "InvalidPolicyDocument");
     }
 
@@ -330,7 +370,10 @@ mod tests {
     fn form_fields_become_a_put_object_input() {
         let f = fields(&[("key", "up/${filename}"), ("Content-Type", "text/plain"), ("x-amz-meta-Owner", "me")]);
         let input = put_input("b", &f, Some("a.txt")).unwrap();
-        assert_eq!(input, json!({"Bucket": "b", "Key": "up/a.txt", "ContentType": "text/plain", "Metadata": {"owner": "me"}}));
+        assert_eq!(
+            input,
+            json!({"Bucket": "b", "Key": "up/a.txt", "ContentType": "text/plain", "Metadata": {"owner": "me"}})
+        );
         assert_eq!(put_input("b", &[], None).unwrap_err().code, "InvalidArgument");
     }
 }

@@ -59,7 +59,16 @@ pub struct Gateway {
 
 impl Gateway {
     pub fn new(storage: Storage, verifier: Arc<Verifier>, settings: Settings) -> Self {
-        Gateway { services: BTreeMap::new(), dispatcher: None, cors: None, jobs: BTreeMap::new(), verifier, storage, settings, started: Instant::now() }
+        Gateway {
+            services: BTreeMap::new(),
+            dispatcher: None,
+            cors: None,
+            jobs: BTreeMap::new(),
+            verifier,
+            storage,
+            settings,
+            started: Instant::now(),
+        }
     }
 
     /// The dispatcher that delivers the outbox: woken after every request.

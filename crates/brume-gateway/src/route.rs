@@ -47,7 +47,9 @@ pub fn signing_name(parts: &Parts) -> Option<String> {
 /// `bucket.s3.localhost`), if any.
 fn host_name(parts: &Parts) -> Option<&str> {
     let host = parts.headers.get(http::header::HOST).and_then(|h| h.to_str().ok()).or_else(|| parts.uri.host())?;
-    Some(host.rsplit_once(':').map_or(host, |(h, port)| if port.bytes().all(|b| b.is_ascii_digit()) { h } else { host }))
+    Some(
+        host.rsplit_once(':').map_or(host, |(h, port)| if port.bytes().all(|b| b.is_ascii_digit()) { h } else { host }),
+    )
 }
 
 /// The request target in S3's path style: virtual-host requests get their bucket moved

@@ -80,16 +80,17 @@ fn parts_of(v: &Version, marker: i64, max: i64) -> Parts {
 }
 
 impl S3 {
-    pub(crate) async fn get_object_attributes(self: Arc<Self>, ctx: RequestContext, input: Input) -> Result<Output, AwsError> {
+    pub(crate) async fn get_object_attributes(
+        self: Arc<Self>,
+        ctx: RequestContext,
+        input: Input,
+    ) -> Result<Output, AwsError> {
         self.bucket(&ctx, &input.bucket)?;
         // The header is one comma-separated list, which clients may send as one value.
-        let wanted: Vec<String> = input.object_attributes.iter().flat_map(|a| a.split(',')).map(|a| a.trim().to_string()).collect();
+        let wanted: Vec<String> =
+            input.object_attributes.iter().flat_map(|a| a.split(',')).map(|a| a.trim().to_string()).collect();
         if wanted.is_empty() {
-            return Err(error::invalid_argument(
-                "Invalid attribute name specified.",
-                "x-amz-object-attributes",
-                "",
-            ));
+            return Err(error::invalid_argument("Invalid attribute name specified.", "x-amz-object-attributes", ""));
         }
         if let Some(bad) = wanted.iter().find(|a| !ATTRIBUTES.contains(&a.as_str())) {
             return Err(error::invalid_argument("Invalid attribute name specified.", "x-amz-object-attributes", bad));
@@ -98,7 +99,8 @@ impl S3 {
             Some(id) => table::find_version(self.kv.as_ref(), &input.bucket, &input.key, id)?
                 .map(|(_, v)| v)
                 .ok_or_else(|| error::no_such_version(&input.key, id))?,
-            None => table::get_current(self.kv.as_ref(), &input.bucket, &input.key)?.ok_or_else(|| error::no_such_key(&input.key))?,
+            None => table::get_current(self.kv.as_ref(), &input.bucket, &input.key)?
+                .ok_or_else(|| error::no_such_key(&input.key))?,
         };
         if v.delete_marker {
             return Err(error::no_such_key(&input.key).with_header("x-amz-delete-marker", "true"));
@@ -111,7 +113,10 @@ impl S3 {
             // This API reports the ETag without quotes.
             e_tag: has("ETag").then(|| v.etag.trim_matches('"').to_string()),
             checksum: v.checksum.as_ref().filter(|_| has("Checksum")).map(|c| {
-                BTreeMap::from([(format!("Checksum{}", c.algorithm), c.value.clone()), ("ChecksumType".into(), c.kind.clone())])
+                BTreeMap::from([
+                    (format!("Checksum{}", c.algorithm), c.value.clone()),
+                    ("ChecksumType".into(), c.kind.clone()),
+                ])
             }),
             object_parts: (has("ObjectParts") && multipart)
                 .then(|| parts_of(&v, input.part_number_marker.unwrap_or(0), input.max_parts.unwrap_or(1000))),

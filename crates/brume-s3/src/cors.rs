@@ -77,7 +77,12 @@ mod tests {
 
     fn rule(origins: &[&str], methods: &[&str], headers: &[&str]) -> Rule {
         let v = |xs: &[&str]| xs.iter().map(|s| s.to_string()).collect();
-        Rule { allowed_origins: v(origins), allowed_methods: v(methods), allowed_headers: v(headers), ..Default::default() }
+        Rule {
+            allowed_origins: v(origins),
+            allowed_methods: v(methods),
+            allowed_headers: v(headers),
+            ..Default::default()
+        }
     }
 
     #[test]

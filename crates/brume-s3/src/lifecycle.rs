@@ -86,7 +86,8 @@ impl Rule {
 
     fn tags(&self) -> Vec<Tag> {
         let f = self.filter.as_ref();
-        f.and_then(|f| f.tag.clone().map(|t| vec![t]).or_else(|| f.and.as_ref().map(|a| a.tags.clone()))).unwrap_or_default()
+        f.and_then(|f| f.tag.clone().map(|t| vec![t]).or_else(|| f.and.as_ref().map(|a| a.tags.clone())))
+            .unwrap_or_default()
     }
 
     fn matches(&self, v: &Version) -> bool {
@@ -157,7 +158,9 @@ impl S3 {
                     }
                 }
                 Some(newer) => {
-                    let Some(days) = rule.noncurrent_version_expiration.as_ref().and_then(|n| n.noncurrent_days) else { continue };
+                    let Some(days) = rule.noncurrent_version_expiration.as_ref().and_then(|n| n.noncurrent_days) else {
+                        continue;
+                    };
                     if expires_at(newer.last_modified, days) <= now {
                         self.delete_one(&ctx, &bucket.name, v.key.clone(), Some(v.version_id.clone())).await?;
                         removed += 1;

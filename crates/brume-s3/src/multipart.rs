@@ -651,7 +651,11 @@ impl S3 {
         })
     }
 
-    pub(crate) async fn abort_multipart_upload(self: Arc<Self>, ctx: RequestContext, input: UploadRef) -> Result<Empty, AwsError> {
+    pub(crate) async fn abort_multipart_upload(
+        self: Arc<Self>,
+        ctx: RequestContext,
+        input: UploadRef,
+    ) -> Result<Empty, AwsError> {
         self.bucket(&ctx, &input.bucket)?;
         self.abort_upload(&input.bucket, &input.key, &input.upload_id).await?;
         Ok(Empty {})

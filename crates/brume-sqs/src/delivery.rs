@@ -8,8 +8,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use brume_events::{DeliveryError, Event, Handler};
 
-use crate::table::{self, KEYSPACE, Queue};
 use crate::Sqs;
+use crate::table::{self, KEYSPACE, Queue};
 
 /// The outbox handler that sends events' messages to SQS queues.
 pub struct Delivery(pub Arc<Sqs>);
@@ -36,7 +36,10 @@ impl Handler for Delivery {
             return Err(DeliveryError::Permanent(format!("queue {arn} does not exist")));
         };
         let queue: Queue = table::decode(&queue).map_err(|e| DeliveryError::Retryable(e.to_string()))?;
-        let message = self.0.new_message(&queue, body, None, Default::default()).map_err(|e| DeliveryError::Permanent(e.message))?;
+        let message = self
+            .0
+            .new_message(&queue, body, None, Default::default())
+            .map_err(|e| DeliveryError::Permanent(e.message))?;
         self.0.store(&queue, vec![message]).await.map_err(|e| DeliveryError::Retryable(e.message))?;
         Ok(())
     }

@@ -19,5 +19,9 @@ pub fn invalid_attribute_value(name: &str) -> AwsError {
 }
 
 pub fn receipt_handle_invalid(handle: &str) -> AwsError {
-    AwsError::new(400, "ReceiptHandleIsInvalid", format!("The input receipt handle \"{handle}\" is not a valid receipt handle."))
+    AwsError::new(
+        400,
+        "ReceiptHandleIsInvalid",
+        format!("The input receipt handle \"{handle}\" is not a valid receipt handle."),
+    )
 }

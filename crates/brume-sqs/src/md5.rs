@@ -57,7 +57,10 @@ mod tests {
         let mut attrs = BTreeMap::new();
         attrs.insert("a".to_string(), string("String", "x"));
         assert_eq!(of_attributes(&attrs).unwrap(), "a512aac9938034acb0b3c3d965944bf1");
-        attrs.insert("b".to_string(), AttributeValue { data_type: "Binary".into(), string_value: None, binary_value: Some(Blob(vec![1, 2])) });
+        attrs.insert(
+            "b".to_string(),
+            AttributeValue { data_type: "Binary".into(), string_value: None, binary_value: Some(Blob(vec![1, 2])) },
+        );
         assert_eq!(of_attributes(&attrs).unwrap().len(), 32);
         assert_eq!(of_attributes(&BTreeMap::new()), None);
     }

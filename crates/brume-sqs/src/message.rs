@@ -175,7 +175,9 @@ struct Receipt {
 }
 
 fn encode_receipt(m: &Message) -> String {
-    B64.encode(serde_json::to_vec(&Receipt { v: m.visible_ms, s: m.seq, t: m.receipt_token.clone() }).unwrap_or_default())
+    B64.encode(
+        serde_json::to_vec(&Receipt { v: m.visible_ms, s: m.seq, t: m.receipt_token.clone() }).unwrap_or_default(),
+    )
 }
 
 fn decode_receipt(handle: &str) -> Result<Receipt, AwsError> {
@@ -187,16 +189,28 @@ fn decode_receipt(handle: &str) -> Result<Receipt, AwsError> {
 
 fn check_batch<T>(entries: &[T], id: impl Fn(&T) -> &str) -> Result<(), AwsError> {
     if entries.is_empty() {
-        return Err(AwsError::new(400, "EmptyBatchRequest", "There should be at least one SendMessageBatchRequestEntry in the request."));
+        return Err(AwsError::new(
+            400,
+            "EmptyBatchRequest",
+            "There should be at least one SendMessageBatchRequestEntry in the request.",
+        ));
     }
     if entries.len() > MAX_BATCH {
-        return Err(AwsError::new(400, "TooManyEntriesInBatchRequest", format!("Maximum number of entries per request are {MAX_BATCH}. You have sent {}.", entries.len())));
+        return Err(AwsError::new(
+            400,
+            "TooManyEntriesInBatchRequest",
+            format!("Maximum number of entries per request are {MAX_BATCH}. You have sent {}.", entries.len()),
+        ));
     }
     let mut seen = std::collections::HashSet::new();
     for e in entries {
         let id = id(e);
         if id.is_empty() || id.len() > 80 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-            return Err(AwsError::new(400, "InvalidBatchEntryId", "A batch entry id can only contain alphanumeric characters, hyphens and underscores. It can be at most 80 letters long."));
+            return Err(AwsError::new(
+                400,
+                "InvalidBatchEntryId",
+                "A batch entry id can only contain alphanumeric characters, hyphens and underscores. It can be at most 80 letters long.",
+            ));
         }
         if !seen.insert(id.to_string()) {
             return Err(AwsError::new(400, "BatchEntryIdsNotDistinct", format!("Id {id} repeated.")));
@@ -207,11 +221,28 @@ fn check_batch<T>(entries: &[T], id: impl Fn(&T) -> &str) -> Result<(), AwsError
 
 impl Sqs {
     /// Validates and stores one message; the caller wakes long polls after the commit.
-    pub(crate) fn new_message(&self, queue: &Queue, body: String, delay: Option<u64>, attributes: BTreeMap<String, AttributeValue>) -> Result<Message, AwsError> {
+    pub(crate) fn new_message(
+        &self,
+        queue: &Queue,
+        body: String,
+        delay: Option<u64>,
+        attributes: BTreeMap<String, AttributeValue>,
+    ) -> Result<Message, AwsError> {
         let max = queue.number("MaximumMessageSize", 262_144) as usize;
-        let size = body.len() + attributes.iter().map(|(k, v)| k.len() + v.data_type.len() + v.string_value.as_ref().map_or(0, String::len) + v.binary_value.as_ref().map_or(0, |b| b.0.len())).sum::<usize>();
+        let size = body.len()
+            + attributes
+                .iter()
+                .map(|(k, v)| {
+                    k.len()
+                        + v.data_type.len()
+                        + v.string_value.as_ref().map_or(0, String::len)
+                        + v.binary_value.as_ref().map_or(0, |b| b.0.len())
+                })
+                .sum::<usize>();
         if size > max {
-            return Err(error::invalid_parameter(format!("One or more parameters are invalid. Reason: Message must be shorter than {max} bytes.")));
+            return Err(error::invalid_parameter(format!(
+                "One or more parameters are invalid. Reason: Message must be shorter than {max} bytes."
+            )));
         }
         if body.is_empty() {
             return Err(AwsError::new(400, "MissingParameter", "The request must contain the parameter MessageBody."));
@@ -221,7 +252,11 @@ impl Sqs {
             return Err(AwsError::new(400, "InvalidMessageContents", "Invalid characters found. Valid unicode characters are #x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF"));
         }
         let delay = match delay {
-            Some(d) if d > 900 => return Err(error::invalid_parameter(format!("Value {d} for parameter DelaySeconds is invalid. Reason: DelaySeconds must be >= 0 and <= 900."))),
+            Some(d) if d > 900 => {
+                return Err(error::invalid_parameter(format!(
+                    "Value {d} for parameter DelaySeconds is invalid. Reason: DelaySeconds must be >= 0 and <= 900."
+                )));
+            }
             Some(d) => d,
             None => queue.number("DelaySeconds", 0),
         };
@@ -261,7 +296,11 @@ impl Sqs {
         Ok(stored)
     }
 
-    pub(crate) async fn send_message(self: Arc<Self>, ctx: RequestContext, input: SendMessageInput) -> Result<SendMessageOutput, AwsError> {
+    pub(crate) async fn send_message(
+        self: Arc<Self>,
+        ctx: RequestContext,
+        input: SendMessageInput,
+    ) -> Result<SendMessageOutput, AwsError> {
         let queue = self.queue(&ctx, &input.queue_url)?;
         let m = self.new_message(&queue, input.message_body, input.delay_seconds, input.message_attributes)?;
         let m = self.store(&queue, vec![m]).await?.remove(0);
@@ -272,7 +311,11 @@ impl Sqs {
         })
     }
 
-    pub(crate) async fn send_message_batch(self: Arc<Self>, ctx: RequestContext, input: SendMessageBatchInput) -> Result<SendMessageBatchOutput, AwsError> {
+    pub(crate) async fn send_message_batch(
+        self: Arc<Self>,
+        ctx: RequestContext,
+        input: SendMessageBatchInput,
+    ) -> Result<SendMessageBatchOutput, AwsError> {
         let queue = self.queue(&ctx, &input.queue_url)?;
         check_batch(&input.entries, |e| &e.id)?;
         let mut failed = Vec::new();
@@ -280,7 +323,12 @@ impl Sqs {
         for e in input.entries {
             match self.new_message(&queue, e.message_body, e.delay_seconds, e.message_attributes) {
                 Ok(m) => accepted.push((e.id, m)),
-                Err(err) => failed.push(BatchFailure { id: e.id, sender_fault: true, code: err.code.to_string(), message: err.message }),
+                Err(err) => failed.push(BatchFailure {
+                    id: e.id,
+                    sender_fault: true,
+                    code: err.code.to_string(),
+                    message: err.message,
+                }),
             }
         }
         let ids: Vec<String> = accepted.iter().map(|(id, _)| id.clone()).collect();
@@ -298,22 +346,38 @@ impl Sqs {
         Ok(SendMessageBatchOutput { successful, failed })
     }
 
-    pub(crate) async fn receive_message(self: Arc<Self>, ctx: RequestContext, input: ReceiveMessageInput) -> Result<ReceiveMessageOutput, AwsError> {
+    pub(crate) async fn receive_message(
+        self: Arc<Self>,
+        ctx: RequestContext,
+        input: ReceiveMessageInput,
+    ) -> Result<ReceiveMessageOutput, AwsError> {
         let queue = self.queue(&ctx, &input.queue_url)?;
         let max = match input.max_number_of_messages {
             None => 1,
             Some(n @ 1..=10) => n as usize,
-            Some(n) => return Err(error::invalid_parameter(format!("Value {n} for parameter MaxNumberOfMessages is invalid. Reason: Must be between 1 and 10, if provided."))),
+            Some(n) => {
+                return Err(error::invalid_parameter(format!(
+                    "Value {n} for parameter MaxNumberOfMessages is invalid. Reason: Must be between 1 and 10, if provided."
+                )));
+            }
         };
         let visibility = match input.visibility_timeout {
             None => queue.number("VisibilityTimeout", 30),
             Some(v @ 0..=43_200) => v as u64,
-            Some(v) => return Err(error::invalid_parameter(format!("Value {v} for parameter VisibilityTimeout is invalid. Reason: Must be between 0 and 43200, if provided."))),
+            Some(v) => {
+                return Err(error::invalid_parameter(format!(
+                    "Value {v} for parameter VisibilityTimeout is invalid. Reason: Must be between 0 and 43200, if provided."
+                )));
+            }
         };
         let wait = match input.wait_time_seconds {
             None => queue.number("ReceiveMessageWaitTimeSeconds", 0),
             Some(w @ 0..=20) => w as u64,
-            Some(w) => return Err(error::invalid_parameter(format!("Value {w} for parameter WaitTimeSeconds is invalid. Reason: Must be >= 0 and <= 20, if provided."))),
+            Some(w) => {
+                return Err(error::invalid_parameter(format!(
+                    "Value {w} for parameter WaitTimeSeconds is invalid. Reason: Must be >= 0 and <= 20, if provided."
+                )));
+            }
         };
         let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
         let notify = self.waiter(&queue);
@@ -366,7 +430,11 @@ impl Sqs {
                     {
                         m.visible_ms = now;
                         m.dead_letter_source = Some(arn.clone());
-                        txn.put(KEYSPACE, &table::message_key(dlq_account, dlq_name, m.visible_ms, m.seq), &table::encode(&m))?;
+                        txn.put(
+                            KEYSPACE,
+                            &table::message_key(dlq_account, dlq_name, m.visible_ms, m.seq),
+                            &table::encode(&m),
+                        )?;
                         continue;
                     }
                     m.receive_count += 1;
@@ -411,26 +479,43 @@ impl Sqs {
             .await
     }
 
-    pub(crate) async fn delete_message(self: Arc<Self>, ctx: RequestContext, input: DeleteMessageInput) -> Result<Empty, AwsError> {
+    pub(crate) async fn delete_message(
+        self: Arc<Self>,
+        ctx: RequestContext,
+        input: DeleteMessageInput,
+    ) -> Result<Empty, AwsError> {
         let queue = self.queue(&ctx, &input.queue_url)?;
         self.by_receipt(&queue, &input.receipt_handle, |txn, key, _| Ok(txn.delete(KEYSPACE, &key)?)).await?;
         Ok(Empty {})
     }
 
-    pub(crate) async fn delete_message_batch(self: Arc<Self>, ctx: RequestContext, input: DeleteMessageBatchInput) -> Result<BatchOutput, AwsError> {
+    pub(crate) async fn delete_message_batch(
+        self: Arc<Self>,
+        ctx: RequestContext,
+        input: DeleteMessageBatchInput,
+    ) -> Result<BatchOutput, AwsError> {
         let queue = self.queue(&ctx, &input.queue_url)?;
         check_batch(&input.entries, |e| &e.id)?;
         let mut out = BatchOutput { successful: Vec::new(), failed: Vec::new() };
         for e in input.entries {
             match self.by_receipt(&queue, &e.receipt_handle, |txn, key, _| Ok(txn.delete(KEYSPACE, &key)?)).await {
                 Ok(()) => out.successful.push(IdEntry { id: e.id }),
-                Err(err) => out.failed.push(BatchFailure { id: e.id, sender_fault: true, code: err.code.to_string(), message: err.message }),
+                Err(err) => out.failed.push(BatchFailure {
+                    id: e.id,
+                    sender_fault: true,
+                    code: err.code.to_string(),
+                    message: err.message,
+                }),
             }
         }
         Ok(out)
     }
 
-    pub(crate) async fn change_message_visibility(self: Arc<Self>, ctx: RequestContext, input: ChangeVisibilityInput) -> Result<Empty, AwsError> {
+    pub(crate) async fn change_message_visibility(
+        self: Arc<Self>,
+        ctx: RequestContext,
+        input: ChangeVisibilityInput,
+    ) -> Result<Empty, AwsError> {
         let queue = self.queue(&ctx, &input.queue_url)?;
         if !(0..=43_200).contains(&input.visibility_timeout) {
             return Err(error::invalid_parameter(format!(
@@ -443,7 +528,11 @@ impl Sqs {
         self.by_receipt(&queue, &input.receipt_handle, move |txn, key, mut m| {
             let now = now_ms();
             if m.visible_ms <= now {
-                return Err(AwsError::new(400, "MessageNotInflight", "Message does not exist or is not available for visibility timeout change."));
+                return Err(AwsError::new(
+                    400,
+                    "MessageNotInflight",
+                    "Message does not exist or is not available for visibility timeout change.",
+                ));
             }
             txn.delete(KEYSPACE, &key)?;
             m.visible_ms = now + seconds * 1000;
@@ -488,17 +577,26 @@ fn present(m: Message, input: &ReceiveMessageInput) -> ReceivedMessage {
         ("ApproximateReceiveCount", m.receive_count.to_string()),
         ("ApproximateFirstReceiveTimestamp", m.first_receive_ms.unwrap_or(m.sent_ms).to_string()),
     ];
-    let mut attributes: BTreeMap<String, String> =
-        system.into_iter().filter(|(n, _)| all || names.iter().any(|x| x == n)).map(|(n, v)| (n.to_string(), v)).collect();
-    if let Some(source) = m.dead_letter_source.as_ref().filter(|_| all || names.iter().any(|x| *x == "DeadLetterQueueSourceArn")) {
+    let mut attributes: BTreeMap<String, String> = system
+        .into_iter()
+        .filter(|(n, _)| all || names.iter().any(|x| x == n))
+        .map(|(n, v)| (n.to_string(), v))
+        .collect();
+    if let Some(source) =
+        m.dead_letter_source.as_ref().filter(|_| all || names.iter().any(|x| *x == "DeadLetterQueueSourceArn"))
+    {
         attributes.insert("DeadLetterQueueSourceArn".into(), source.clone());
     }
     let wanted = |name: &str| {
         input.message_attribute_names.iter().any(|w| {
-            w == "All" || w == ".*" || w == name || w.strip_suffix(".*").is_some_and(|p| name.starts_with(&format!("{p}.")))
+            w == "All"
+                || w == ".*"
+                || w == name
+                || w.strip_suffix(".*").is_some_and(|p| name.starts_with(&format!("{p}.")))
         })
     };
-    let message_attributes: BTreeMap<String, AttributeValue> = m.attributes.iter().filter(|(k, _)| wanted(k)).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let message_attributes: BTreeMap<String, AttributeValue> =
+        m.attributes.iter().filter(|(k, _)| wanted(k)).map(|(k, v)| (k.clone(), v.clone())).collect();
     ReceivedMessage {
         receipt_handle: encode_receipt(&m),
         md5_of_body: md5::of_body(&m.body),

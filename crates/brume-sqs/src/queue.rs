@@ -53,10 +53,12 @@ fn validate(attributes: &BTreeMap<String, String>) -> Result<(), AwsError> {
                 _ => return Err(error::invalid_attribute_value(name)),
             }
         } else if name == "RedrivePolicy" {
-            let policy: serde_json::Value =
-                serde_json::from_str(value).map_err(|_| error::invalid_parameter("Value for parameter RedrivePolicy is invalid."))?;
+            let policy: serde_json::Value = serde_json::from_str(value)
+                .map_err(|_| error::invalid_parameter("Value for parameter RedrivePolicy is invalid."))?;
             let count = policy.get("maxReceiveCount").and_then(|c| c.as_u64().or_else(|| c.as_str()?.parse().ok()));
-            if policy.get("deadLetterTargetArn").and_then(|a| a.as_str()).is_none() || !count.is_some_and(|c| (1..=1000).contains(&c)) {
+            if policy.get("deadLetterTargetArn").and_then(|a| a.as_str()).is_none()
+                || !count.is_some_and(|c| (1..=1000).contains(&c))
+            {
                 return Err(error::invalid_parameter(
                     "Value for parameter RedrivePolicy is invalid. Reason: Redrive policy is not a valid JSON map or is missing deadLetterTargetArn or maxReceiveCount.",
                 ));
@@ -189,7 +191,11 @@ impl Sqs {
         found.map(|b| table::decode(&b)).transpose()?.ok_or_else(error::queue_does_not_exist)
     }
 
-    pub(crate) async fn create_queue(self: Arc<Self>, ctx: RequestContext, input: CreateQueueInput) -> Result<QueueUrlOutput, AwsError> {
+    pub(crate) async fn create_queue(
+        self: Arc<Self>,
+        ctx: RequestContext,
+        input: CreateQueueInput,
+    ) -> Result<QueueUrlOutput, AwsError> {
         let name = input.queue_name;
         if !valid_name(&name) {
             return Err(error::invalid_parameter(
@@ -249,18 +255,30 @@ impl Sqs {
         Ok(QueueUrlOutput { queue_url: self.url(&queue) })
     }
 
-    pub(crate) async fn get_queue_url(self: Arc<Self>, ctx: RequestContext, input: GetQueueUrlInput) -> Result<QueueUrlOutput, AwsError> {
+    pub(crate) async fn get_queue_url(
+        self: Arc<Self>,
+        ctx: RequestContext,
+        input: GetQueueUrlInput,
+    ) -> Result<QueueUrlOutput, AwsError> {
         let account = input.queue_owner_a_w_s_account_id.unwrap_or_else(|| ctx.account.clone());
         let url = format!("{}/{account}/{}", self.endpoint, input.queue_name);
         let queue = self.queue(&ctx, &url)?;
         Ok(QueueUrlOutput { queue_url: self.url(&queue) })
     }
 
-    pub(crate) async fn list_queues(self: Arc<Self>, ctx: RequestContext, input: ListQueuesInput) -> Result<ListQueuesOutput, AwsError> {
+    pub(crate) async fn list_queues(
+        self: Arc<Self>,
+        ctx: RequestContext,
+        input: ListQueuesInput,
+    ) -> Result<ListQueuesOutput, AwsError> {
         let max = match input.max_results {
             None => 1000,
             Some(n @ 1..=1000) => n as usize,
-            Some(_) => return Err(error::invalid_parameter("Value for parameter MaxResults is invalid. Reason: MaxResults must be an integer between 1 and 1000.")),
+            Some(_) => {
+                return Err(error::invalid_parameter(
+                    "Value for parameter MaxResults is invalid. Reason: MaxResults must be an integer between 1 and 1000.",
+                ));
+            }
         };
         let prefix = input.queue_name_prefix.unwrap_or_default();
         let after = input.next_token.unwrap_or_default();
@@ -284,7 +302,11 @@ impl Sqs {
         Ok(ListQueuesOutput { queue_urls: urls, next_token: next })
     }
 
-    pub(crate) async fn delete_queue(self: Arc<Self>, ctx: RequestContext, input: QueueUrlInput) -> Result<Empty, AwsError> {
+    pub(crate) async fn delete_queue(
+        self: Arc<Self>,
+        ctx: RequestContext,
+        input: QueueUrlInput,
+    ) -> Result<Empty, AwsError> {
         let queue = self.queue(&ctx, &input.queue_url)?;
         self.kv
             .transact(move |txn: &mut dyn Txn| {
@@ -295,7 +317,11 @@ impl Sqs {
         Ok(Empty {})
     }
 
-    pub(crate) async fn purge_queue(self: Arc<Self>, ctx: RequestContext, input: QueueUrlInput) -> Result<Empty, AwsError> {
+    pub(crate) async fn purge_queue(
+        self: Arc<Self>,
+        ctx: RequestContext,
+        input: QueueUrlInput,
+    ) -> Result<Empty, AwsError> {
         let queue = self.queue(&ctx, &input.queue_url)?;
         let url = input.queue_url;
         self.kv
@@ -319,16 +345,25 @@ impl Sqs {
         Ok(Empty {})
     }
 
-    pub(crate) async fn get_queue_attributes(self: Arc<Self>, ctx: RequestContext, input: GetAttributesInput) -> Result<AttributesOutput, AwsError> {
+    pub(crate) async fn get_queue_attributes(
+        self: Arc<Self>,
+        ctx: RequestContext,
+        input: GetAttributesInput,
+    ) -> Result<AttributesOutput, AwsError> {
         let queue = self.queue(&ctx, &input.queue_url)?;
         let all = input.attribute_names.iter().any(|n| n == "All");
         for n in &input.attribute_names {
-            if n != "All" && !COMPUTED.contains(&n.as_str()) && !NUMERIC.iter().any(|(x, ..)| x == n) && !OTHER.contains(&n.as_str()) {
+            if n != "All"
+                && !COMPUTED.contains(&n.as_str())
+                && !NUMERIC.iter().any(|(x, ..)| x == n)
+                && !OTHER.contains(&n.as_str())
+            {
                 return Err(error::invalid_attribute_name(n));
             }
         }
         let wanted = |n: &str| all || input.attribute_names.iter().any(|x| x == n);
-        let mut out: BTreeMap<String, String> = queue.attributes.iter().filter(|(k, _)| wanted(k)).map(|(k, v)| (k.clone(), v.clone())).collect();
+        let mut out: BTreeMap<String, String> =
+            queue.attributes.iter().filter(|(k, _)| wanted(k)).map(|(k, v)| (k.clone(), v.clone())).collect();
         if COMPUTED.iter().any(|n| wanted(n)) {
             let (visible, in_flight, delayed) = self.counts(&queue)?;
             let computed = [
@@ -348,7 +383,9 @@ impl Sqs {
     fn counts(&self, queue: &Queue) -> Result<(u64, u64, u64), AwsError> {
         let now = now_ms();
         let (mut visible, mut in_flight, mut delayed) = (0, 0, 0);
-        for (_, v) in self.kv.scan(KEYSPACE, &table::messages_of(&queue.account, &queue.name), Direction::Forward, usize::MAX)? {
+        for (_, v) in
+            self.kv.scan(KEYSPACE, &table::messages_of(&queue.account, &queue.name), Direction::Forward, usize::MAX)?
+        {
             let m: Message = table::decode(&v)?;
             match (m.visible_ms <= now, m.receive_count > 0) {
                 (true, _) => visible += 1,
@@ -359,7 +396,11 @@ impl Sqs {
         Ok((visible, in_flight, delayed))
     }
 
-    pub(crate) async fn set_queue_attributes(self: Arc<Self>, ctx: RequestContext, input: SetAttributesInput) -> Result<Empty, AwsError> {
+    pub(crate) async fn set_queue_attributes(
+        self: Arc<Self>,
+        ctx: RequestContext,
+        input: SetAttributesInput,
+    ) -> Result<Empty, AwsError> {
         let queue = self.queue(&ctx, &input.queue_url)?;
         if input.attributes.contains_key("FifoQueue") {
             return Err(error::invalid_attribute_name("FifoQueue"));
@@ -379,13 +420,21 @@ impl Sqs {
         Ok(Empty {})
     }
 
-    pub(crate) async fn untag_queue(self: Arc<Self>, ctx: RequestContext, input: UntagInput) -> Result<Empty, AwsError> {
+    pub(crate) async fn untag_queue(
+        self: Arc<Self>,
+        ctx: RequestContext,
+        input: UntagInput,
+    ) -> Result<Empty, AwsError> {
         let queue = self.queue(&ctx, &input.queue_url)?;
         self.update(queue, move |q| q.tags.retain(|k, _| !input.tag_keys.contains(k))).await?;
         Ok(Empty {})
     }
 
-    pub(crate) async fn list_queue_tags(self: Arc<Self>, ctx: RequestContext, input: QueueUrlInput) -> Result<TagsOutput, AwsError> {
+    pub(crate) async fn list_queue_tags(
+        self: Arc<Self>,
+        ctx: RequestContext,
+        input: QueueUrlInput,
+    ) -> Result<TagsOutput, AwsError> {
         Ok(TagsOutput { tags: self.queue(&ctx, &input.queue_url)?.tags })
     }
 

@@ -148,7 +148,8 @@ async fn run(up: Up, started: Instant) -> Result<()> {
     } else {
         format!("http://{local}")
     };
-    let dispatcher = Dispatcher::start(storage.kv.clone(), DispatcherConfig::default(), Arc::new(brume_events::SystemClock));
+    let dispatcher =
+        Dispatcher::start(storage.kv.clone(), DispatcherConfig::default(), Arc::new(brume_events::SystemClock));
     services::register(&mut gateway, &dispatcher, &storage, credentials, &endpoint);
     gateway.set_dispatcher(dispatcher.clone());
     let services = gateway.service_names().join(", ");

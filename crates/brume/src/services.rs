@@ -4,8 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use brume_auth::CredentialStore;
-use brume_events::{DeliveryError, Dispatcher, Event, Handler};
 use brume_core::value::Timestamp;
+use brume_events::{DeliveryError, Dispatcher, Event, Handler};
 use brume_gateway::{Gateway, Job};
 use brume_storage::Storage;
 

@@ -148,7 +148,10 @@ async fn permanent_failures_are_dead_lettered_and_unhandled_targets_wait() {
     .await;
     dispatcher.notify();
     let failed = dead.recv().await.unwrap().0;
-    assert_eq!((failed.target.as_str(), failed.attempts, failed.last_error.as_deref()), ("sqs", 1, Some("no such queue")));
+    assert_eq!(
+        (failed.target.as_str(), failed.attempts, failed.last_error.as_deref()),
+        ("sqs", 1, Some("no such queue"))
+    );
     // An event for a target no service delivers to yet is kept, its attempts untouched.
     tokio::time::sleep(Duration::from_secs(1)).await;
     dispatcher.shutdown().await;

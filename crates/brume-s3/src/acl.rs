@@ -1,0 +1,182 @@
+//! Access control lists, as S3 keeps them for buckets with the default object ownership
+//! (`BucketOwnerEnforced`): ACLs are disabled, every bucket and object reports the owner's
+//! `FULL_CONTROL` grant, and only ACLs that amount to it (`private`, the owner's grant
+//! alone) are accepted; any other is refused with `AccessControlListNotSupported`.
+
+use std::sync::Arc;
+
+use brume_core::{AwsError, RequestContext};
+use serde::{Deserialize, Serialize};
+
+use crate::bucket::{Owner, canonical_id, owner};
+use crate::table::{self, Version};
+use crate::{S3, error};
+
+#[derive(Deserialize, Serialize, Default)]
+pub struct Grantee {
+    #[serde(rename = "ID", skip_serializing_if = "Option::is_none")]
+    id: Option<String>,
+    #[serde(rename = "DisplayName", skip_serializing_if = "Option::is_none")]
+    display_name: Option<String>,
+    #[serde(rename = "URI", skip_serializing_if = "Option::is_none")]
+    uri: Option<String>,
+    #[serde(rename = "EmailAddress", skip_serializing_if = "Option::is_none")]
+    email_address: Option<String>,
+    #[serde(rename = "Type")]
+    kind: String,
+}
+
+#[derive(Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Grant {
+    grantee: Option<Grantee>,
+    permission: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct AccessControlPolicy {
+    grants: Vec<Grant>,
+}
+
+/// The ACL members PutBucketAcl and PutObjectAcl share.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct AclInput {
+    #[serde(rename = "Bucket")]
+    bucket: String,
+    #[serde(rename = "Key")]
+    key: Option<String>,
+    #[serde(rename = "VersionId")]
+    version_id: Option<String>,
+    #[serde(rename = "ACL")]
+    acl: Option<String>,
+    #[serde(rename = "AccessControlPolicy")]
+    policy: Option<AccessControlPolicy>,
+    #[serde(rename = "GrantFullControl")]
+    grant_full_control: Option<String>,
+    #[serde(rename = "GrantRead")]
+    grant_read: Option<String>,
+    #[serde(rename = "GrantReadACP")]
+    grant_read_acp: Option<String>,
+    #[serde(rename = "GrantWrite")]
+    grant_write: Option<String>,
+    #[serde(rename = "GrantWriteACP")]
+    grant_write_acp: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct BucketInput {
+    bucket: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ObjectInput {
+    bucket: String,
+    key: String,
+    version_id: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AclOutput {
+    owner: Owner,
+    grants: Vec<Grant>,
+}
+
+#[derive(Serialize)]
+pub struct Empty {}
+
+fn acls_not_supported() -> AwsError {
+    AwsError::new(400, "AccessControlListNotSupported", "The bucket does not allow ACLs")
+}
+
+/// The owner's full control: the one grant of every bucket and object.
+fn owner_acl(account: &str) -> AclOutput {
+    let grantee = Grantee {
+        id: Some(canonical_id(account)),
+        display_name: Some(account.to_string()),
+        kind: "CanonicalUser".into(),
+        ..Default::default()
+    };
+    AclOutput { owner: owner(account), grants: vec![Grant { grantee: Some(grantee), permission: Some("FULL_CONTROL".into()) }] }
+}
+
+/// Whether the ACL a request sets amounts to the owner's full control alone, the only one
+/// a bucket with ACLs disabled takes.
+fn check_acl(input: &AclInput, account: &str, canned: &[&str]) -> Result<(), AwsError> {
+    let grant_headers =
+        [&input.grant_full_control, &input.grant_read, &input.grant_read_acp, &input.grant_write, &input.grant_write_acp];
+    if grant_headers.iter().any(|h| h.is_some()) {
+        return Err(acls_not_supported());
+    }
+    match (&input.acl, &input.policy) {
+        (Some(_), Some(_)) => Err(error::invalid_request("Specifying both Canned ACLs and Header Grants is not allowed")),
+        (Some(acl), None) if canned.contains(&acl.as_str()) => Ok(()),
+        (Some(_), None) => Err(acls_not_supported()),
+        (None, Some(policy)) => {
+            let id = canonical_id(account);
+            let owner_only = policy.grants.iter().all(|g| {
+                g.permission.as_deref() == Some("FULL_CONTROL")
+                    && g.grantee.as_ref().is_some_and(|e| e.kind == "CanonicalUser" && e.id.as_deref() == Some(&id))
+            });
+            if owner_only { Ok(()) } else { Err(acls_not_supported()) }
+        }
+        (None, None) => Err(error::malformed_xml()),
+    }
+}
+
+impl S3 {
+    /// The version an object ACL request names: the current one, or `version_id`.
+    fn acl_version(&self, bucket: &str, key: &str, version_id: Option<&str>) -> Result<Version, AwsError> {
+        let version = match version_id {
+            Some(id) => table::find_version(self.kv.as_ref(), bucket, key, id)
+                .map_err(error::internal)?
+                .map(|(_, v)| v)
+                .ok_or_else(|| error::no_such_version(key, id))?,
+            None => table::get_current(self.kv.as_ref(), bucket, key)
+                .map_err(error::internal)?
+                .filter(|v| !v.delete_marker)
+                .ok_or_else(|| error::no_such_key(key))?,
+        };
+        if version.delete_marker {
+            return Err(error::method_not_allowed_delete_marker());
+        }
+        Ok(version)
+    }
+
+    pub(crate) async fn get_bucket_acl(
+        self: Arc<Self>,
+        ctx: RequestContext,
+        input: BucketInput,
+    ) -> Result<AclOutput, AwsError> {
+        let bucket = self.bucket(&ctx, &input.bucket)?;
+        Ok(owner_acl(&bucket.account))
+    }
+
+    pub(crate) async fn put_bucket_acl(self: Arc<Self>, ctx: RequestContext, input: AclInput) -> Result<Empty, AwsError> {
+        let bucket = self.bucket(&ctx, &input.bucket)?;
+        check_acl(&input, &bucket.account, &["private"])?;
+        Ok(Empty {})
+    }
+
+    pub(crate) async fn get_object_acl(
+        self: Arc<Self>,
+        ctx: RequestContext,
+        input: ObjectInput,
+    ) -> Result<AclOutput, AwsError> {
+        let bucket = self.bucket(&ctx, &input.bucket)?;
+        self.acl_version(&input.bucket, &input.key, input.version_id.as_deref())?;
+        Ok(owner_acl(&bucket.account))
+    }
+
+    pub(crate) async fn put_object_acl(self: Arc<Self>, ctx: RequestContext, input: AclInput) -> Result<Empty, AwsError> {
+        let bucket = self.bucket(&ctx, &input.bucket)?;
+        let key = input.key.clone().unwrap_or_default();
+        self.acl_version(&input.bucket, &key, input.version_id.as_deref())?;
+        check_acl(&input, &bucket.account, &["private", "bucket-owner-full-control"])?;
+        Ok(Empty {})
+    }
+}
