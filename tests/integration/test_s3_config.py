@@ -186,3 +186,128 @@ def test_get_object_attributes(s3):
     assert attrs["ObjectParts"]["TotalPartsCount"] == 2
     assert attrs["ObjectParts"]["IsTruncated"] is True
     assert [p["Size"] for p in attrs["ObjectParts"]["Parts"]] == [5 * 1024 * 1024]
+
+
+def test_acls_report_the_owner_and_accept_only_private(server, s3):
+    acl = s3.get_bucket_acl(Bucket="cfg")
+    assert [(g["Grantee"]["Type"], g["Grantee"]["ID"], g["Permission"]) for g in acl["Grants"]] == [
+        ("CanonicalUser", acl["Owner"]["ID"], "FULL_CONTROL")]
+    s3.put_bucket_acl(Bucket="cfg", ACL="private")
+    # ACLs are disabled by the default object ownership (BucketOwnerEnforced).
+    assert error_of(lambda: s3.put_bucket_acl(Bucket="cfg", ACL="public-read")) == ("AccessControlListNotSupported", 400)
+    s3.put_bucket_acl(Bucket="cfg", AccessControlPolicy={"Owner": acl["Owner"], "Grants": acl["Grants"]})
+    public = {"Grantee": {"Type": "Group", "URI": "http://acs.amazonaws.com/groups/global/AllUsers"}, "Permission": "READ"}
+    assert error_of(lambda: s3.put_bucket_acl(
+        Bucket="cfg", AccessControlPolicy={"Owner": acl["Owner"], "Grants": acl["Grants"] + [public]}))[0] == "AccessControlListNotSupported"
+    s3.put_object(Bucket="cfg", Key="o", Body=b"x")
+    grants = s3.get_object_acl(Bucket="cfg", Key="o")["Grants"]
+    assert [(g["Grantee"]["ID"], g["Permission"]) for g in grants] == [(acl["Owner"]["ID"], "FULL_CONTROL")]
+    s3.put_object_acl(Bucket="cfg", Key="o", ACL="bucket-owner-full-control")
+    assert error_of(lambda: s3.put_object_acl(Bucket="cfg", Key="o", GrantRead="uri=http://acs.amazonaws.com/groups/global/AllUsers"))[0] == "AccessControlListNotSupported"
+    assert error_of(lambda: s3.get_object_acl(Bucket="cfg", Key="missing")) == ("NoSuchKey", 404)
+    _, out, _ = server.cli("s3api", "get-object-acl", "--bucket", "cfg", "--key", "o")
+    assert out["Grants"][0]["Permission"] == "FULL_CONTROL"
+    code, _, err = server.cli("s3api", "put-bucket-acl", "--bucket", "cfg", "--acl", "public-read", check=False)
+    assert code != 0 and "AccessControlListNotSupported" in err
+
+
+def test_object_tag_limits(s3):
+    s3.put_object(Bucket="cfg", Key="t", Body=b"x")
+    def put(tags):
+        return lambda: s3.put_object_tagging(Bucket="cfg", Key="t", Tagging={"TagSet": [{"Key": k, "Value": v} for k, v in tags]})
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        put([(f"k{i}", "v") for i in range(11)])()
+    assert (e.value.response["Error"]["Code"], e.value.response["Error"]["Message"]) == (
+        "InvalidTag", "Object tags cannot be greater than 10")
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        put([("k" * 129, "v")])()
+    assert e.value.response["Error"]["Message"] == "The TagKey you have provided is too long, max 128"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        put([("k", "v" * 257)])()
+    assert e.value.response["Error"]["Message"] == "The TagValue you have provided is too long, max 256"
+    put([("k" * 128, "v" * 256)])()
+    # The x-amz-tagging header of PutObject answers too many tags with BadRequest.
+    header = "&".join(f"k{i}=v" for i in range(11))
+    assert error_of(lambda: s3.put_object(Bucket="cfg", Key="t2", Body=b"x", Tagging=header)) == ("BadRequest", 400)
+
+
+def test_versioning_with_the_cli(server, s3):
+    cli = lambda *a, **kw: server.cli("s3api", *a, **kw)
+    _, out, _ = cli("get-bucket-versioning", "--bucket", "cfg")
+    assert not out or "Status" not in out
+    cli("put-bucket-versioning", "--bucket", "cfg", "--versioning-configuration", "Status=Enabled")
+    _, out, _ = cli("get-bucket-versioning", "--bucket", "cfg")
+    assert out["Status"] == "Enabled"
+    code, _, err = cli("put-bucket-versioning", "--bucket", "cfg", "--versioning-configuration", "Status=Bogus", check=False)
+    assert code != 0 and "MalformedXML" in err
+    v1 = s3.put_object(Bucket="cfg", Key="doc", Body=b"one")["VersionId"]
+    s3.put_object(Bucket="cfg", Key="doc", Body=b"two")
+    _, out, _ = cli("delete-object", "--bucket", "cfg", "--key", "doc")
+    assert out["DeleteMarker"] is True
+    _, out, _ = cli("list-object-versions", "--bucket", "cfg")
+    assert len(out["Versions"]) == 2 and out["DeleteMarkers"][0]["IsLatest"] is True
+    assert "Contents" not in s3.list_objects_v2(Bucket="cfg")
+    _, out, _ = cli("head-object", "--bucket", "cfg", "--key", "doc", "--version-id", v1)
+    assert out["VersionId"] == v1 and out["ContentLength"] == 3
+    # The bucket can be deleted once every version and marker is gone.
+    assert error_of(lambda: s3.delete_bucket(Bucket="cfg"))[0] == "BucketNotEmpty"
+    listed = s3.list_object_versions(Bucket="cfg")
+    for v in listed["Versions"] + listed["DeleteMarkers"]:
+        s3.delete_object(Bucket="cfg", Key=v["Key"], VersionId=v["VersionId"])
+    cli("delete-bucket", "--bucket", "cfg")
+
+
+def test_suspended_versioning_delete_writes_a_null_marker(s3):
+    s3.put_bucket_versioning(Bucket="cfg", VersioningConfiguration={"Status": "Enabled"})
+    kept = s3.put_object(Bucket="cfg", Key="k", Body=b"kept")["VersionId"]
+    s3.put_bucket_versioning(Bucket="cfg", VersioningConfiguration={"Status": "Suspended"})
+    s3.put_object(Bucket="cfg", Key="k", Body=b"null")
+    marker = s3.delete_object(Bucket="cfg", Key="k")
+    assert marker["DeleteMarker"] is True and marker.get("VersionId", "null") == "null"
+    listed = s3.list_object_versions(Bucket="cfg")
+    # The delete marker replaced the null version; the real version stays.
+    assert [v["VersionId"] for v in listed["Versions"]] == [kept]
+    assert [m["VersionId"] for m in listed["DeleteMarkers"]] == ["null"]
+    s3.delete_object(Bucket="cfg", Key="k", VersionId="null")
+    assert s3.get_object(Bucket="cfg", Key="k")["Body"].read() == b"kept"
+
+
+def test_list_object_versions_markers_prefixes_and_encoding(s3):
+    s3.put_bucket_versioning(Bucket="cfg", VersioningConfiguration={"Status": "Enabled"})
+    for key in ["a/1", "a/2", "b/1", "c d", "e"]:
+        s3.put_object(Bucket="cfg", Key=key, Body=b"x")
+    pages, kwargs = [], {}
+    while True:
+        page = s3.list_object_versions(Bucket="cfg", Delimiter="/", MaxKeys=1, **kwargs)
+        pages.append([p["Prefix"] for p in page.get("CommonPrefixes", [])] + [v["Key"] for v in page.get("Versions", [])])
+        if not page["IsTruncated"]:
+            break
+        kwargs = {"KeyMarker": page["NextKeyMarker"]}
+        if "NextVersionIdMarker" in page:
+            kwargs["VersionIdMarker"] = page["NextVersionIdMarker"]
+    assert pages == [["a/"], ["b/"], ["c d"], ["e"]]
+    encoded = s3.list_object_versions(Bucket="cfg", Prefix="c", EncodingType="url")
+    assert encoded["EncodingType"] == "url"
+    # boto3 decodes keys only when it asked for the encoding itself.
+    assert [v["Key"] for v in encoded["Versions"]] == ["c%20d"]
+    assert [v["Key"] for v in s3.list_object_versions(Bucket="cfg", Prefix="c")["Versions"]] == ["c d"]
+    assert error_of(lambda: s3.list_object_versions(Bucket="cfg", VersionIdMarker="x"))[0] == "InvalidArgument"
+    assert error_of(lambda: s3.list_object_versions(Bucket="cfg", EncodingType="base64"))[0] == "InvalidArgument"
+
+
+def test_preflight_errors_name_the_resource(server, s3):
+    import re
+    import urllib.error
+    import urllib.request
+    status, _, body = preflight(server, "/cfg", "https://app.example", "GET")
+    assert status == 403 and b"<ResourceType>BUCKET</ResourceType>" in body and b"<Method>GET</Method>" in body
+    s3.put_bucket_cors(Bucket="cfg", CORSConfiguration={"CORSRules": [{"AllowedMethods": ["GET"], "AllowedOrigins": ["*"]}]})
+    status, _, body = preflight(server, "/cfg/some/key", "https://app.example", "PUT")
+    assert status == 403 and b"<ResourceType>OBJECT</ResourceType>" in body
+    assert re.search(rb"<Code>AccessForbidden</Code>", body)
+    status, headers, _ = preflight(server, "/cfg/some/key", "https://any.example", "GET")
+    assert status == 200 and headers["access-control-allow-origin"] == "*"
+    req = urllib.request.Request(server.endpoint + "/cfg/k", method="OPTIONS", headers={"Origin": "https://app.example"})
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(req, timeout=5)
+    assert e.value.code == 400 and b"Invalid Access-Control-Request-Method: null" in e.value.read()

@@ -20,6 +20,16 @@ fn bucket_of(parts: &Parts) -> Option<String> {
     (!first.is_empty()).then(|| first.to_string())
 }
 
+/// `OBJECT` when the request names a key, `BUCKET` otherwise, as S3's CORS errors say.
+fn resource_type(parts: &Parts) -> &'static str {
+    let path = parts.uri.path().trim_start_matches('/');
+    let key = match brume_auth::s3_virtual_host_bucket(parts) {
+        Some(_) => path,
+        None => path.split_once('/').map_or("", |(_, key)| key),
+    };
+    if key.is_empty() { "BUCKET" } else { "OBJECT" }
+}
+
 fn header<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
     parts.headers.get(name).and_then(|v| v.to_str().ok())
 }
@@ -52,9 +62,11 @@ impl Gateway {
     pub(crate) fn preflight(&self, parts: &Parts, request_id: &str) -> Response<ResponseBody> {
         let s3 = model("s3");
         let fail = |err: AwsError| codec::encode_error(s3, Protocol::RestXml, &err, request_id, &parts.method);
-        let (Some(origin), Some(method)) = (header(parts, "origin"), header(parts, "access-control-request-method"))
-        else {
+        let Some(origin) = header(parts, "origin") else {
             return fail(AwsError::new(400, "BadRequest", "Insufficient information. Origin request header needed."));
+        };
+        let Some(method) = header(parts, "access-control-request-method") else {
+            return fail(AwsError::new(400, "BadRequest", "Invalid Access-Control-Request-Method: null"));
         };
         let requested: Vec<String> = header(parts, "access-control-request-headers")
             .map(|h| h.split(',').map(|s| s.trim().to_ascii_lowercase()).filter(|s| !s.is_empty()).collect())
@@ -72,7 +84,7 @@ impl Gateway {
             Err(CorsDenial::NotEnabled) => {
                 fail(AwsError::new(403, "AccessForbidden", "CORSResponse: CORS is not enabled for this bucket.")
                     .with_field("Method", method)
-                    .with_field("ResourceType", "BUCKET"))
+                    .with_field("ResourceType", resource_type(parts)))
             }
             Err(CorsDenial::NotAllowed) => fail(
                 AwsError::new(
@@ -81,7 +93,7 @@ impl Gateway {
                     "CORSResponse: This CORS request is not allowed. This is usually because the evalution of Origin, request method / Access-Control-Request-Method or Access-Control-Request-Headers are not whitelisted by the resource's CORS spec.",
                 )
                 .with_field("Method", method)
-                .with_field("ResourceType", "OBJECT"),
+                .with_field("ResourceType", resource_type(parts)),
             ),
         }
     }

@@ -101,19 +101,27 @@ fn owner_acl(account: &str) -> AclOutput {
         kind: "CanonicalUser".into(),
         ..Default::default()
     };
-    AclOutput { owner: owner(account), grants: vec![Grant { grantee: Some(grantee), permission: Some("FULL_CONTROL".into()) }] }
+    AclOutput {
+        owner: owner(account),
+        grants: vec![Grant { grantee: Some(grantee), permission: Some("FULL_CONTROL".into()) }],
+    }
 }
 
 /// Whether the ACL a request sets amounts to the owner's full control alone, the only one
 /// a bucket with ACLs disabled takes.
 fn check_acl(input: &AclInput, account: &str, canned: &[&str]) -> Result<(), AwsError> {
-    let grant_headers =
-        [&input.grant_full_control, &input.grant_read, &input.grant_read_acp, &input.grant_write, &input.grant_write_acp];
+    let grant_headers = [
+        &input.grant_full_control,
+        &input.grant_read,
+        &input.grant_read_acp,
+        &input.grant_write,
+        &input.grant_write_acp,
+    ];
     if grant_headers.iter().any(|h| h.is_some()) {
         return Err(acls_not_supported());
     }
     match (&input.acl, &input.policy) {
-        (Some(_), Some(_)) => Err(error::invalid_request("Specifying both Canned ACLs and Header Grants is not allowed")),
+        (Some(_), Some(_)) => Err(AwsError::new(400, "UnexpectedContent", "This request does not support content")),
         (Some(acl), None) if canned.contains(&acl.as_str()) => Ok(()),
         (Some(_), None) => Err(acls_not_supported()),
         (None, Some(policy)) => {
@@ -156,7 +164,11 @@ impl S3 {
         Ok(owner_acl(&bucket.account))
     }
 
-    pub(crate) async fn put_bucket_acl(self: Arc<Self>, ctx: RequestContext, input: AclInput) -> Result<Empty, AwsError> {
+    pub(crate) async fn put_bucket_acl(
+        self: Arc<Self>,
+        ctx: RequestContext,
+        input: AclInput,
+    ) -> Result<Empty, AwsError> {
         let bucket = self.bucket(&ctx, &input.bucket)?;
         check_acl(&input, &bucket.account, &["private"])?;
         Ok(Empty {})
@@ -172,7 +184,11 @@ impl S3 {
         Ok(owner_acl(&bucket.account))
     }
 
-    pub(crate) async fn put_object_acl(self: Arc<Self>, ctx: RequestContext, input: AclInput) -> Result<Empty, AwsError> {
+    pub(crate) async fn put_object_acl(
+        self: Arc<Self>,
+        ctx: RequestContext,
+        input: AclInput,
+    ) -> Result<Empty, AwsError> {
         let bucket = self.bucket(&ctx, &input.bucket)?;
         let key = input.key.clone().unwrap_or_default();
         self.acl_version(&input.bucket, &key, input.version_id.as_deref())?;

@@ -4,6 +4,7 @@
 //!
 //! Access is the bucket owner's only until bucket policies are evaluated (the IAM work).
 
+mod acl;
 mod attributes;
 mod body;
 mod bucket;
@@ -77,6 +78,10 @@ pub fn service(state: Arc<S3>) -> Service {
         .op("ListParts", S3::list_parts)
         .op("ListMultipartUploads", S3::list_multipart_uploads)
         .op("GetObjectAttributes", S3::get_object_attributes)
+        .op("GetBucketAcl", S3::get_bucket_acl)
+        .op("PutBucketAcl", S3::put_bucket_acl)
+        .op("GetObjectAcl", S3::get_object_acl)
+        .op("PutObjectAcl", S3::put_object_acl)
         .op("PutObjectTagging", S3::put_object_tagging)
         .op("GetObjectTagging", S3::get_object_tagging)
         .op("DeleteObjectTagging", S3::delete_object_tagging)

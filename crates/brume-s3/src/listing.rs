@@ -200,7 +200,7 @@ pub fn page(
     }
 }
 
-fn url_encode(s: &str, encode: bool) -> String {
+pub(crate) fn url_encode(s: &str, encode: bool) -> String {
     if encode { utf8_percent_encode(s, URL_KEEP).to_string() } else { s.to_string() }
 }
 
@@ -216,7 +216,7 @@ fn check_max_keys(max: Option<i64>) -> Result<i64, AwsError> {
     }
 }
 
-fn check_encoding(encoding: &Option<String>) -> Result<bool, AwsError> {
+pub(crate) fn check_encoding(encoding: &Option<String>) -> Result<bool, AwsError> {
     match encoding.as_deref() {
         None => Ok(false),
         Some("url") => Ok(true),

@@ -177,7 +177,7 @@ impl S3 {
         check_key(&input.key)?;
         self.bucket(&ctx, &input.bucket)?;
         let tags = input.tagging.as_deref().map(parse_tagging).unwrap_or_default();
-        crate::tagging::check_tags(&tags)?;
+        crate::tagging::check_tags(&tags, "BadRequest")?;
         let algorithm = requested_algorithm(&input.checksums, input.checksum_algorithm.as_deref())?;
         let ingested = body::ingest(self.blobs.as_ref(), body, algorithm).await?;
         let checksum = match verify_body(input.content_md5.as_deref(), &input.checksums, &ingested) {

@@ -54,10 +54,11 @@ pub struct GetOutput {
     tag_set: Vec<Tag>,
 }
 
-/// S3's limits on object tags.
-pub(crate) fn check_tags(tags: &[(String, String)]) -> Result<(), AwsError> {
+/// S3's limits on object tags. Too many tags is `too_many_code`: S3 answers `BadRequest`
+/// for an `x-amz-tagging` header and `InvalidTag` for a PutObjectTagging document.
+pub(crate) fn check_tags(tags: &[(String, String)], too_many_code: &'static str) -> Result<(), AwsError> {
     if tags.len() > 10 {
-        return Err(AwsError::new(400, "BadRequest", "Object tags cannot be greater than 10"));
+        return Err(AwsError::new(400, too_many_code, "Object tags cannot be greater than 10"));
     }
     if tags.iter().any(|(k, _)| k.chars().count() > 128) {
         return Err(AwsError::new(400, "InvalidTag", "The TagKey you have provided is too long, max 128"));
@@ -116,7 +117,7 @@ impl S3 {
     ) -> Result<VersionOutput, AwsError> {
         self.bucket(&ctx, &input.bucket)?;
         let tags: Vec<(String, String)> = input.tagging.tag_set.into_iter().map(|t| (t.key, t.value)).collect();
-        check_tags(&tags)?;
+        check_tags(&tags, "InvalidTag")?;
         let v = self.set_tags(input.bucket, input.key, input.version_id, tags).await?;
         Ok(VersionOutput { version_id: shown(&v) })
     }

@@ -11,6 +11,7 @@ use brume_storage::{Direction, KeyRange, Txn};
 use serde::{Deserialize, Serialize};
 
 use crate::bucket::{Owner, owner};
+use crate::listing::{check_encoding, url_encode};
 use crate::table::{self, KEYSPACE, Version};
 use crate::{S3, error};
 
@@ -48,6 +49,7 @@ pub struct ListVersionsInput {
     key_marker: Option<String>,
     version_id_marker: Option<String>,
     max_keys: Option<i64>,
+    encoding_type: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -98,6 +100,8 @@ pub struct ListVersionsOutput {
     versions: Vec<VersionEntry>,
     delete_markers: Vec<MarkerEntry>,
     common_prefixes: Vec<CommonPrefix>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    encoding_type: Option<String>,
 }
 
 impl S3 {
@@ -146,18 +150,41 @@ impl S3 {
         let key_marker = input.key_marker.clone().unwrap_or_default();
         let id_marker = input.version_id_marker.clone().unwrap_or_default();
         let delimiter = input.delimiter.clone().filter(|d| !d.is_empty());
+        let encode = check_encoding(&input.encoding_type)?;
+        if key_marker.is_empty() && !id_marker.is_empty() {
+            return Err(error::invalid_argument(
+                "A version-id marker cannot be specified without a key marker.",
+                "version-id-marker",
+                &id_marker,
+            ));
+        }
         let scan_prefix = table::versions_prefix(&input.bucket, &prefix);
-        let range = KeyRange { start: Bound::Included(scan_prefix.clone()), end: KeyRange::prefix(&scan_prefix).end };
+        // Versions of keys before the key marker are never listed: start the scan at it.
+        let start = if key_marker.len() > prefix.len() && key_marker.starts_with(&prefix) {
+            table::versions_prefix(&input.bucket, &key_marker)
+        } else {
+            scan_prefix.clone()
+        };
+        let range = KeyRange { start: Bound::Included(start), end: KeyRange::prefix(&scan_prefix).end };
         let mut versions = Vec::new();
         let mut markers = Vec::new();
         let mut prefixes: Vec<String> = Vec::new();
         let mut count = 0i64;
         let mut truncated = false;
-        let mut last: Option<(String, String)> = None;
+        // The last entry listed: a version's key and id, or a common prefix alone.
+        let mut last: Option<(String, Option<String>)> = None;
         // Past the id marker of the marker key, when resuming inside a key's versions.
         let mut past_id = id_marker.is_empty();
         for (_, v) in self.kv.scan(KEYSPACE, &range, Direction::Forward, usize::MAX)? {
             let version: Version = table::decode(&v)?;
+            let rollup = delimiter.as_deref().and_then(|d| {
+                version.key[prefix.len()..].find(d).map(|i| version.key[..prefix.len() + i + d.len()].to_string())
+            });
+            // A key marker that is a common prefix (the last entry of the previous page)
+            // resumes after every key it rolled up.
+            if !key_marker.is_empty() && rollup.as_deref() == Some(key_marker.as_str()) {
+                continue;
+            }
             if !key_marker.is_empty() {
                 if version.key < key_marker || (version.key == key_marker && id_marker.is_empty()) {
                     continue;
@@ -167,9 +194,6 @@ impl S3 {
                     continue;
                 }
             }
-            let rollup = delimiter.as_deref().and_then(|d| {
-                version.key[prefix.len()..].find(d).map(|i| version.key[..prefix.len() + i + d.len()].to_string())
-            });
             if let Some(p) = &rollup
                 && prefixes.last() == Some(p)
             {
@@ -180,16 +204,17 @@ impl S3 {
                 break;
             }
             count += 1;
-            last = Some((version.key.clone(), version.version_id.clone()));
             if let Some(p) = rollup {
+                last = Some((p.clone(), None));
                 prefixes.push(p);
                 continue;
             }
+            last = Some((version.key.clone(), Some(version.version_id.clone())));
             let is_latest = table::get_current(self.kv.as_ref(), &input.bucket, &version.key)?
                 .is_some_and(|c| c.version_id == version.version_id && c.seq == version.seq);
             if version.delete_marker {
                 markers.push(MarkerEntry {
-                    key: version.key,
+                    key: url_encode(&version.key, encode),
                     version_id: version.version_id,
                     is_latest,
                     last_modified: Timestamp(version.last_modified.floor()),
@@ -199,7 +224,7 @@ impl S3 {
                 versions.push(VersionEntry {
                     owner: owner(&version.owner),
                     storage_class: version.storage_class.clone().unwrap_or_else(|| "STANDARD".into()),
-                    key: version.key,
+                    key: url_encode(&version.key, encode),
                     version_id: version.version_id,
                     is_latest,
                     last_modified: Timestamp(version.last_modified.floor()),
@@ -209,22 +234,23 @@ impl S3 {
             }
         }
         let (next_key, next_id) = match (truncated, last) {
-            (true, Some((k, id))) => (Some(k), Some(id)),
+            (true, Some((k, id))) => (Some(url_encode(&k, encode)), id),
             _ => (None, None),
         };
         Ok(ListVersionsOutput {
             name: input.bucket,
-            prefix,
-            key_marker,
+            prefix: url_encode(&prefix, encode),
+            key_marker: url_encode(&key_marker, encode),
             version_id_marker: id_marker,
             next_key_marker: next_key,
             next_version_id_marker: next_id,
-            delimiter,
+            delimiter: delimiter.map(|d| url_encode(&d, encode)),
             max_keys: max,
             is_truncated: truncated,
             versions,
             delete_markers: markers,
-            common_prefixes: prefixes.into_iter().map(|prefix| CommonPrefix { prefix }).collect(),
+            common_prefixes: prefixes.into_iter().map(|p| CommonPrefix { prefix: url_encode(&p, encode) }).collect(),
+            encoding_type: input.encoding_type,
         })
     }
 }
