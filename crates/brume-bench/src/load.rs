@@ -11,7 +11,8 @@ use anyhow::{Context, Result};
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::Request;
-use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
+use hyper::client::conn::http1::SendRequest;
+use hyper::header::{AUTHORIZATION, CONNECTION, CONTENT_TYPE, HOST};
 use hyper_util::rt::TokioIo;
 
 use crate::body::Memory;
@@ -80,20 +81,29 @@ pub fn run<R: Requests>(
     })
 }
 
+/// One keep-alive connection.
+async fn connect(addr: SocketAddr) -> Result<SendRequest<Memory>> {
+    let stream = tokio::net::TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(sender)
+}
+
 /// One connection's loop; returns the latencies of the requests answered 200 entirely
-/// within `from..until`, and how many others in that window were not 200.
+/// within `from..until`, and how many others in that window were not 200. A server that
+/// closes the connection after an answer (moto does after each one) gets a new connection
+/// for the next request, as an SDK's pool would open one; the request's latency includes it.
 async fn worker(
     addr: SocketAddr,
     mut requests: impl Requests,
     from: Instant,
     until: Instant,
 ) -> Result<(Vec<Duration>, u64)> {
-    let stream = tokio::net::TcpStream::connect(addr).await?;
-    stream.set_nodelay(true)?;
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-    tokio::spawn(async move {
-        let _ = connection.await;
-    });
+    let mut sender = connect(addr).await?;
+    let mut reconnect = false;
     let mut latencies = Vec::new();
     let mut errors = 0;
     loop {
@@ -102,9 +112,12 @@ async fn worker(
             return Ok((latencies, errors));
         }
         let request = requests.next()?;
-        sender.ready().await?;
+        if reconnect || sender.ready().await.is_err() {
+            sender = connect(addr).await?;
+        }
         let response = sender.send_request(request).await?;
         let ok = response.status() == hyper::StatusCode::OK;
+        reconnect = response.headers().get(CONNECTION).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
         response.into_body().collect().await?;
         let end = Instant::now();
         if start >= from && end <= until {

@@ -9,13 +9,19 @@
 //!   reference (ceiling): the same load generator against the bare server.
 //! - **kv**: durable transactions per second with 32 writers at both durability levels;
 //!   reference: the disk's synchronous 4 KiB write rate.
+//! - **s3**: 256 MiB PutObject/GetObject throughput and Brume's peak memory meanwhile;
+//!   references: the disk's sequential write rate and the same transfers to the bare
+//!   server. 1 KiB PutObject/GetObject at concurrency 32; references: the bare server
+//!   (ceiling) and, with `--moto`, moto's server (the peer).
 //!
 //! Timings are reported, never asserted: this binary is a measuring tool, not a test.
 
 mod bare;
+mod body;
 mod kv;
 mod load;
 mod report;
+mod s3;
 mod server;
 mod sign;
 mod stats;
@@ -26,6 +32,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use brume_storage::Durability;
 use clap::{Parser, ValueEnum};
+use hyper::Method;
 
 use report::{Goal, Report, Row};
 use server::{Server, Target};
@@ -55,6 +62,10 @@ struct Cli {
     /// Where temporary data directories go; the sync-write reference measures this disk.
     #[arg(long)]
     scratch: Option<PathBuf>,
+    /// Command line starting moto's server for the S3 comparison, `{port}` standing for the
+    /// port, e.g. ".venv/bin/moto_server -p {port}".
+    #[arg(long)]
+    moto: Option<String>,
     /// Serve the bare reference server on this port (how the bench starts its child).
     #[arg(long, hide = true)]
     serve_bare: Option<u16>,
@@ -66,6 +77,7 @@ enum Which {
     Memory,
     Http,
     Kv,
+    S3,
 }
 
 fn main() -> Result<()> {
@@ -123,6 +135,9 @@ impl Bench {
         }
         if self.wants(Which::Kv) {
             self.kv().context("KV benchmark")?;
+        }
+        if self.wants(Which::S3) {
+            self.s3().context("S3 benchmark")?;
         }
         Ok(())
     }
@@ -275,6 +290,147 @@ impl Bench {
              2-worker tokio runtime in the bench process (brume-storage linked in, no HTTP)"
                 .to_string(),
         );
+        Ok(())
+    }
+
+    fn s3(&mut self) -> Result<()> {
+        const RUNS: usize = 3;
+        let dir = self.fresh_dir();
+        let (brume, _) = Server::start(Target::Brume { exe: &self.cli.brume, data_dir: &dir })?;
+        let (bare, _) = Server::start(Target::Bare)?;
+        progress(&format!("generating {} MiB of object data and its SHA-256", s3::LARGE >> 20));
+        let large = s3::Large::new();
+        s3::create_bucket(brume.port)?;
+        let path = format!("/{}/big", s3::BUCKET);
+        let (mut disk, mut bare_put, mut bare_get, mut put, mut get) = (vec![], vec![], vec![], vec![], vec![]);
+        // Interleaved, so that a burst of noise on the host hits every figure alike.
+        for run in 1..=RUNS {
+            progress(&format!("{} MiB transfers, run {run} of {RUNS}", s3::LARGE >> 20));
+            disk.push(kv::sequential_write_rate(self.scratch.path(), s3::LARGE)? / 1e6);
+            bare_put.push(s3::put_large(bare.port, "/big", &large)?);
+            put.push(s3::put_large(brume.port, &path, &large)?);
+            bare_get.push(s3::get_large(bare.port, "/big")?);
+            get.push(s3::get_large(brume.port, &path)?);
+        }
+        let peak = brume.peak_rss_bytes()? as f64 / 1e6;
+        // 256 MiB the small-object loads do not need, on a machine shared with the servers.
+        drop(large);
+        let runs = |sample: &[f64]| sample.iter().map(|v| report::num(*v)).collect::<Vec<_>>().join(", ");
+        let (disk_rate, bare_put_rate) = (stats::median(disk.clone()), stats::median(bare_put.clone()));
+        let (floor, floor_name) = if disk_rate < bare_put_rate {
+            (disk_rate, "disk write: 1 MiB writes + fdatasync")
+        } else {
+            (bare_put_rate, "bare hyper PUT")
+        };
+        self.report.rows.push(Row::new(
+            "S3 PutObject 256 MiB, signed payload",
+            (stats::median(put.clone()), "MB/s"),
+            format!(
+                "runs {}; disk write {} ({}), bare PUT {} ({})",
+                runs(&put),
+                report::num(disk_rate),
+                runs(&disk),
+                report::num(bare_put_rate),
+                runs(&bare_put)
+            ),
+            (floor_name, floor),
+            Goal::RatioAtLeast(0.4),
+        ));
+        self.report.rows.push(Row::new(
+            "S3 GetObject 256 MiB",
+            (stats::median(get.clone()), "MB/s"),
+            format!("runs {}; ref runs {}", runs(&get), runs(&bare_get)),
+            ("bare hyper GET", stats::median(bare_get)),
+            Goal::RatioAtLeast(0.7),
+        ));
+        self.report.rows.push(Row::new(
+            "Brume peak RSS over the 256 MiB transfers",
+            (peak, "MB"),
+            "VmHWM",
+            ("object size", s3::LARGE as f64 / 1e6),
+            Goal::Below(64.0),
+        ));
+        self.small_objects(&brume, &bare)?;
+        self.report.notes.push(format!(
+            "s3: path-style requests, SigV4 with the payload's SHA-256 in x-amz-content-sha256 \
+             (hashed before the clock starts); 256 MiB bodies streamed from memory in 1 MiB \
+             frames, one fresh connection per transfer, timed from sending the head to the last \
+             byte of the answer; {RUNS} interleaved runs of disk write, bare PUT, Brume PUT, bare \
+             GET, Brume GET, medians reported (MB = 10^6 bytes); the PUT target is against the \
+             lower of the disk write and bare PUT rates; Brume's VmHWM is read after the last \
+             large transfer (the server was started for this benchmark); 1 KiB loads as in http, \
+             at c=32, keys spread over {} keys, all of which exist before the GET load",
+            s3::KEYS
+        ));
+        Ok(())
+    }
+
+    fn small_objects(&mut self, brume: &Server, bare: &Server) -> Result<()> {
+        let moto = match &self.cli.moto {
+            Some(line) => {
+                progress("starting moto");
+                let (moto, took) = Server::start(Target::Command { line })?;
+                s3::create_bucket(moto.port)?;
+                self.report.notes.push(format!("moto: `{line}`, first answer after {:.1} s", took.as_secs_f64()));
+                Some(moto)
+            }
+            None => {
+                self.report.notes.push(
+                    "moto: not measured; install it (see crates/brume-bench/README.md) and pass \
+                     --moto '.venv/bin/moto_server -p {port}'"
+                        .to_string(),
+                );
+                None
+            }
+        };
+        s3::create_bucket(bare.port)?;
+        let warmup = Duration::from_secs(1);
+        let measure = Duration::from_secs(self.cli.seconds);
+        const CONCURRENCY: usize = 32;
+        for (operation, method) in [("PutObject", Method::PUT), ("GetObject", Method::GET)] {
+            if method == Method::GET {
+                progress("putting the small objects the GET load reads");
+                for server in [brume, bare].into_iter().chain(&moto) {
+                    s3::fill(server.port)?;
+                }
+            }
+            progress(&format!("1 KiB {operation} at concurrency {CONCURRENCY}"));
+            let load = |server: &Server| {
+                let method = method.clone();
+                load::run(server.port, CONCURRENCY, warmup, measure, move |addr, w| {
+                    s3::SmallObjects::new(addr, method.clone(), w, CONCURRENCY)
+                })
+            };
+            let ceiling = load(bare)?;
+            if ceiling.errors > 0 {
+                anyhow::bail!("the bare server answered {} requests with non-200", ceiling.errors);
+            }
+            let got = load(brume)?;
+            let figure = format!("S3 {operation} 1 KiB req/s, c={CONCURRENCY}");
+            let detail = format!(
+                "{} non-200; p50 {:.0} us, p99 {:.0} us",
+                got.errors,
+                us(got.latency.median()),
+                us(got.latency.percentile(99.0))
+            );
+            self.report.rows.push(Row::new(
+                &figure,
+                (got.per_second, "req/s"),
+                &detail,
+                (BARE, ceiling.per_second),
+                Goal::RatioAtLeast(0.4),
+            ));
+            if let Some(moto) = &moto {
+                let peer = load(moto)?;
+                self.report.rows.push(Row::new(
+                    format!("{figure}, vs moto"),
+                    (got.per_second, "req/s"),
+                    format!("moto: {} non-200, p50 {:.0} us", peer.errors, us(peer.latency.median())),
+                    ("moto", peer.per_second),
+                    Goal::RatioAtLeast(30.0),
+                ));
+            }
+        }
         Ok(())
     }
 }

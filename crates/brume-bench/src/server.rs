@@ -21,11 +21,16 @@ const RETRY: Duration = Duration::from_millis(1);
 /// Which server to run.
 #[derive(Clone, Copy)]
 pub enum Target<'a> {
-    Brume { exe: &'a Path, data_dir: &'a Path },
+    Brume {
+        exe: &'a Path,
+        data_dir: &'a Path,
+    },
     Bare,
     /// A shell command line in which `{port}` stands for the port to listen on. It runs as
     /// `sh -c "exec LINE"` so that the server itself, not a shell, is the child to stop.
-    Command { line: &'a str },
+    Command {
+        line: &'a str,
+    },
 }
 
 /// A server process that is stopped (SIGTERM, then SIGKILL) when dropped.

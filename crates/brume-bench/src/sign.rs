@@ -71,8 +71,7 @@ impl Signer {
         signed.sort_unstable();
         let canonical_headers: String = signed.iter().map(|(name, value)| format!("{name}:{value}\n")).collect();
         let signed_headers = signed.iter().map(|(name, _)| *name).collect::<Vec<_>>().join(";");
-        let canonical =
-            sigv4::canonical_request(method, path, "", &canonical_headers, &signed_headers, payload_hash);
+        let canonical = sigv4::canonical_request(method, path, "", &canonical_headers, &signed_headers, payload_hash);
         let scope = format!("{date}/{REGION}/{}/aws4_request", self.service);
         let signature = sigv4::signature(&self.key, &sigv4::string_to_sign(&amz_date, &scope, &canonical));
         let authorization = format!(

@@ -17,6 +17,10 @@ use brume_storage::{BlobId, Blobs};
 use crate::checksum::{Algorithm, Hasher};
 use crate::error;
 
+/// How much of a blob one response frame carries: large enough that a big GET is a few
+/// hundred frames, small enough that many concurrent GETs stay within a few MB.
+const STREAM_CHUNK: usize = 256 * 1024;
+
 /// S3's largest single PUT: 5 GiB.
 pub const MAX_PUT: u64 = 5 * 1024 * 1024 * 1024;
 
@@ -117,7 +121,7 @@ pub fn stream(store: Arc<dyn Blobs>, blobs: &[(String, u64)], start: u64, end: u
             let store = store.clone();
             async move { store.open(id, Some((from, to))).await.map_err(std::io::Error::other) }
         })
-        .map_ok(tokio_util::io::ReaderStream::new)
+        .map_ok(|reader| tokio_util::io::ReaderStream::with_capacity(reader, STREAM_CHUNK))
         .try_flatten()
         .map(|r: Result<Bytes, _>| r.map(Frame::data).map_err(|e| Box::new(e) as brume_protocol::codec::BoxError));
     Ok(StreamBody::new(chunks).boxed_unsync())

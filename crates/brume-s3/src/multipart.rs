@@ -6,6 +6,7 @@
 //! [`Part`].
 
 use std::collections::BTreeMap;
+use std::ops::Bound;
 use std::sync::Arc;
 
 use base64::Engine as _;
@@ -21,7 +22,7 @@ use tokio::io::AsyncReadExt as _;
 use crate::bucket::{Owner, owner};
 use crate::checksum::{self, Algorithm, ChecksumType};
 use crate::table::{self, Checksum, Content, KEYSPACE, Version};
-use crate::{S3, body, error, notification, object};
+use crate::{S3, body, error, listing, object};
 
 /// Every part but the last must be at least this large.
 const MIN_PART: u64 = 5 * 1024 * 1024;
@@ -66,6 +67,14 @@ fn uploads_prefix(bucket: &str) -> Vec<u8> {
 
 fn part_key(upload_id: &str, number: i64) -> Vec<u8> {
     key::encode(&["part".into(), upload_id.into(), Element::Int(i128::from(number))])
+}
+
+/// The uploads of `bucket`'s keys that start with `prefix`.
+fn uploads_under(bucket: &str, prefix: &str) -> KeyRange {
+    let mut k = key::encode(&["mpu".into(), bucket.into(), prefix.into()]);
+    // Drop the string terminator so every longer key matches.
+    k.pop();
+    KeyRange::prefix(&k)
 }
 
 fn parts_of(upload_id: &str) -> KeyRange {
@@ -180,6 +189,8 @@ pub struct CopyPartResult {
     #[serde(rename = "ETag")]
     e_tag: String,
     last_modified: Timestamp,
+    #[serde(flatten)]
+    checksum: BTreeMap<String, String>,
 }
 
 #[derive(Serialize)]
@@ -199,6 +210,11 @@ pub struct CompleteInput {
     multipart_upload: Option<CompletedUpload>,
     if_none_match: Option<String>,
     if_match: Option<String>,
+    checksum_type: Option<String>,
+    mpu_object_size: Option<u64>,
+    /// `ChecksumCRC32` and the like: the full-object checksum the client expects.
+    #[serde(flatten)]
+    checksums: BTreeMap<String, serde_json::Value>,
 }
 
 #[derive(Deserialize, Default)]
@@ -213,6 +229,18 @@ pub struct CompletedPart {
     part_number: i64,
     #[serde(rename = "ETag")]
     e_tag: String,
+    /// `ChecksumCRC32` and the like, as UploadPart returned them.
+    #[serde(flatten)]
+    checksums: BTreeMap<String, serde_json::Value>,
+}
+
+impl CompletedPart {
+    fn checksum_members(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.checksums
+            .iter()
+            .filter(|(k, _)| k.starts_with("Checksum"))
+            .filter_map(|(k, v)| Some((k.as_str(), v.as_str()?)))
+    }
 }
 
 #[derive(Serialize)]
@@ -283,9 +311,11 @@ pub struct ListPartsOutput {
 pub struct ListUploadsInput {
     bucket: String,
     prefix: Option<String>,
+    delimiter: Option<String>,
     key_marker: Option<String>,
     upload_id_marker: Option<String>,
     max_uploads: Option<i64>,
+    encoding_type: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -299,6 +329,8 @@ pub struct UploadEntry {
     initiator: Owner,
     #[serde(skip_serializing_if = "Option::is_none")]
     checksum_algorithm: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    checksum_type: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -312,9 +344,20 @@ pub struct ListUploadsOutput {
     #[serde(skip_serializing_if = "Option::is_none")]
     next_upload_id_marker: Option<String>,
     prefix: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    delimiter: Option<String>,
     max_uploads: i64,
     is_truncated: bool,
     uploads: Vec<UploadEntry>,
+    common_prefixes: Vec<CommonPrefix>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    encoding_type: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CommonPrefix {
+    prefix: String,
 }
 
 impl S3 {
@@ -330,13 +373,9 @@ impl S3 {
     ) -> Result<CreateOutput, AwsError> {
         object::check_key(&input.key)?;
         self.bucket(&ctx, &input.bucket)?;
-        let algorithm =
-            match input.checksum_algorithm.as_deref() {
-                None => None,
-                Some(a) => Some(Algorithm::parse(a).ok_or_else(|| {
-                    error::invalid_request(format!("Checksum algorithm provided is unsupported: {a}"))
-                })?),
-            };
+        let tags = input.tagging.as_deref().map(object::parse_tagging).unwrap_or_default();
+        crate::tagging::check_tags(&tags, "BadRequest")?;
+        let algorithm = object::requested_algorithm(&BTreeMap::new(), input.checksum_algorithm.as_deref())?;
         let kind = match (algorithm, input.checksum_type.as_deref()) {
             (None, None) => None,
             (None, Some(_)) => {
@@ -346,13 +385,13 @@ impl S3 {
             }
             (Some(a), None) => Some(a.default_type()),
             (Some(a), Some(t)) => {
-                let t = ChecksumType::parse(t).ok_or_else(|| {
-                    error::invalid_request(format!("Value for x-amz-checksum-type header is invalid: {t}"))
-                })?;
+                let t = ChecksumType::parse(t)
+                    .ok_or_else(|| error::invalid_request("Value for x-amz-checksum-type header is invalid."))?;
                 if !a.supports(t) {
                     return Err(error::invalid_request(format!(
-                        "The {} checksum type cannot be used with the {a} checksum algorithm.",
-                        t.as_str()
+                        "The {} checksum type cannot be used with the {} checksum algorithm.",
+                        t.as_str(),
+                        a.as_str().to_ascii_lowercase()
                     )));
                 }
                 Some(t)
@@ -370,13 +409,13 @@ impl S3 {
         let upload = Upload {
             bucket: input.bucket.clone(),
             key: input.key.clone(),
-            upload_id: uuid_like(),
+            upload_id: new_upload_id(),
             initiated: Timestamp::now().0,
             headers: put.headers(),
             metadata: input.metadata,
             expires: input.expires.map(|t| t.0),
             storage_class: input.storage_class.filter(|c| c != "STANDARD"),
-            tags: input.tagging.as_deref().map(object::parse_tagging).unwrap_or_default(),
+            tags,
             checksum_algorithm: algorithm.map(|a| a.as_str().to_string()),
             checksum_type: kind.map(|k| k.as_str().to_string()),
             owner: ctx.account.clone(),
@@ -444,7 +483,19 @@ impl S3 {
         check_part_number(input.part_number)?;
         let upload = self.upload(&input.bucket, &input.key, &input.upload_id)?;
         let requested = object::requested_algorithm(&input.checksums, input.checksum_algorithm.as_deref())?;
-        let algorithm = requested.or(upload.checksum_algorithm.as_deref().and_then(Algorithm::parse));
+        let expected = upload_algorithm(&upload);
+        if let (Some(want), Some(got)) = (expected, requested)
+            && want != got
+        {
+            return Err(error::invalid_request(format!(
+                "Checksum Type mismatch occurred, expected checksum Type: {}, actual checksum Type: {}",
+                want.as_str().to_ascii_lowercase(),
+                got.as_str().to_ascii_lowercase()
+            )));
+        }
+        // Parts of an upload created with an algorithm always carry its checksum, so that
+        // completion can form the object's.
+        let algorithm = requested.or(expected);
         let ingested = body::ingest(self.blobs.as_ref(), body, algorithm).await?;
         let checksum = match object::verify_body(input.content_md5.as_deref(), &input.checksums, &ingested) {
             Ok(c) => c,
@@ -503,8 +554,10 @@ impl S3 {
             },
         };
         // Copy the range through the blob store, hashing it for the part's ETag.
+        let algorithm = upload_algorithm(&upload);
         let mut writer = self.blobs.create().await?;
         let mut md5 = checksum::Md5::new();
+        let mut hasher = algorithm.map(checksum::Hasher::new);
         let mut reader = tokio_util::io::StreamReader::new(futures_util::TryStreamExt::map_err(
             http_body_util::BodyDataStream::new(body::stream(self.blobs.clone(), &source.content.blobs, start, end)?),
             std::io::Error::other,
@@ -516,6 +569,9 @@ impl S3 {
                 break;
             }
             md5.update(&buf[..n]);
+            if let Some(h) = hasher.as_mut() {
+                h.update(&buf[..n]);
+            }
             writer.write(&buf[..n]).await?;
         }
         let size = writer.len();
@@ -526,13 +582,14 @@ impl S3 {
             blob: blob.to_string(),
             size,
             md5: hex::encode(digest),
-            checksum: None,
+            checksum: hasher.map(checksum::Hasher::finish_base64),
             last_modified: Timestamp::now().0,
         };
         let last_modified = Timestamp(part.last_modified.floor());
+        let members = part_checksum_member(&part, upload.checksum_algorithm.as_deref());
         self.record_part(&upload, part).await?;
         Ok(UploadPartCopyOutput {
-            copy_part_result: CopyPartResult { e_tag: object::quote_etag(&digest), last_modified },
+            copy_part_result: CopyPartResult { e_tag: object::quote_etag(&digest), last_modified, checksum: members },
             copy_source_version_id: (source.version_id != "null").then_some(source.version_id),
         })
     }
@@ -556,13 +613,20 @@ impl S3 {
             )
             .with_field("UploadId", &input.upload_id));
         }
+        if let (Some(asked), Some(kind)) = (input.checksum_type.as_deref(), upload.checksum_type.as_deref())
+            && asked != kind
+        {
+            return Err(error::invalid_request(format!(
+                "The upload was created using the {kind} checksum mode. The complete request must use the same checksum mode."
+            )));
+        }
+        let expected = Expected { size: input.mpu_object_size, checksums: input.checksums };
         let id = input.upload_id.clone();
         let request_id = ctx.request_id.clone();
         let conditions = (input.if_match, input.if_none_match);
         let (version, dead) = self
             .kv
             .transact(move |txn: &mut dyn Txn| {
-                let b = table::get_bucket(txn, &upload.bucket)?.ok_or_else(|| error::no_such_bucket(&upload.bucket))?;
                 if txn.get(KEYSPACE, &upload_key(&upload.bucket, &upload.key, &id))?.is_none() {
                     return Err(no_such_upload(&id));
                 }
@@ -571,59 +635,11 @@ impl S3 {
                     .into_iter()
                     .map(|(_, v)| table::decode::<Part>(&v).map(|p| (p.number, p)))
                     .collect::<Result<_, _>>()?;
-                let mut chosen = Vec::new();
-                for (i, want) in listed.iter().enumerate() {
-                    let part = stored.get(&want.part_number).filter(|p| want.e_tag.trim_matches('"') == p.md5);
-                    let Some(part) = part else {
-                        return Err(AwsError::new(400, "InvalidPart", "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.")
-                            .with_field("UploadId", &id)
-                            .with_field("PartNumber", want.part_number.to_string())
-                            .with_field("ETag", &want.e_tag));
-                    };
-                    if i + 1 < listed.len() && part.size < MIN_PART {
-                        return Err(AwsError::new(400, "EntityTooSmall", "Your proposed upload is smaller than the minimum allowed size")
-                            .with_field("ProposedSize", part.size.to_string())
-                            .with_field("MinSizeAllowed", MIN_PART.to_string())
-                            .with_field("PartNumber", part.number.to_string())
-                            .with_field("ETag", &want.e_tag));
-                    }
-                    chosen.push(part.clone());
-                }
-                let current = table::get_current(txn, &upload.bucket, &upload.key)?.filter(|c| !c.delete_marker);
-                if conditions.1.as_deref().is_some_and(|c| c.trim() == "*") && current.is_some() {
-                    return Err(error::precondition_failed("If-None-Match"));
-                }
-                if let Some(cond) = &conditions.0 {
-                    match &current {
-                        None => return Err(error::no_such_key(&upload.key)),
-                        Some(c) if !object::etag_matches(cond, &c.etag) => return Err(error::precondition_failed("If-Match")),
-                        Some(_) => {}
-                    }
-                }
-                let md5s: Vec<[u8; 16]> = chosen
-                    .iter()
-                    .map(|p| hex::decode(&p.md5).ok().and_then(|d| d.try_into().ok()).unwrap_or([0; 16]))
-                    .collect();
-                let version = Version {
-                    key: upload.key.clone(),
-                    version_id: object::version_id_for(b.versioning.as_deref()),
-                    seq: table::next_seq(txn)?,
-                    last_modified: Timestamp::now().0,
-                    size: chosen.iter().map(|p| p.size).sum(),
-                    etag: format!("\"{}\"", checksum::multipart_etag(&md5s)),
-                    content: Content { blobs: chosen.iter().map(|p| (p.blob.clone(), p.size)).collect() },
-                    headers: upload.headers.clone(),
-                    metadata: upload.metadata.clone(),
-                    expires: upload.expires,
-                    storage_class: upload.storage_class.clone(),
-                    checksum: object_checksum(&upload, &chosen),
-                    parts: chosen.iter().map(|p| p.size).collect(),
-                    tags: upload.tags.clone(),
-                    owner: upload.owner.clone(),
-                    ..Default::default()
-                };
-                let mut dead = table::put_version(txn, &upload.bucket, &version)?;
-                notification::enqueue(txn, &b, "ObjectCreated:CompleteMultipartUpload", &version, &request_id)?;
+                let chosen = choose_parts(&upload, &stored, &listed)?;
+                let version = assemble(&upload, &chosen, &expected)?;
+                let event = "ObjectCreated:CompleteMultipartUpload";
+                let (version, mut dead) =
+                    object::write_version(txn, &upload.bucket, version, &conditions, event, &request_id)?;
                 txn.delete(KEYSPACE, &upload_key(&upload.bucket, &upload.key, &id))?;
                 for (number, part) in &stored {
                     txn.delete(KEYSPACE, &part_key(&id, *number))?;
@@ -692,26 +708,28 @@ impl S3 {
         self.bucket(&ctx, &input.bucket)?;
         let upload = self.upload(&input.bucket, &input.key, &input.upload_id)?;
         let max = input.max_parts.unwrap_or(1000).clamp(0, 1000);
-        let marker = input.part_number_marker.unwrap_or(0);
-        let mut parts = Vec::new();
-        let mut truncated = false;
-        for (_, v) in self.kv.scan(KEYSPACE, &parts_of(&upload.upload_id), Direction::Forward, usize::MAX)? {
-            let p: Part = table::decode(&v)?;
-            if p.number <= marker {
-                continue;
-            }
-            if parts.len() as i64 == max {
-                truncated = true;
-                break;
-            }
-            parts.push(PartEntry {
-                checksum: part_checksum_member(&p, upload.checksum_algorithm.as_deref()),
-                part_number: p.number,
-                last_modified: Timestamp(p.last_modified.floor()),
-                e_tag: format!("\"{}\"", p.md5),
-                size: p.size,
-            });
-        }
+        let marker = input.part_number_marker.unwrap_or(0).max(0);
+        let range = KeyRange {
+            start: Bound::Excluded(part_key(&upload.upload_id, marker)),
+            end: parts_of(&upload.upload_id).end,
+        };
+        // One more than a page, to learn whether the page is the last.
+        let found = self.kv.scan(KEYSPACE, &range, Direction::Forward, max as usize + 1)?;
+        let truncated = found.len() > max as usize;
+        let parts = found
+            .iter()
+            .take(max as usize)
+            .map(|(_, v)| {
+                let p: Part = table::decode(v)?;
+                Ok(PartEntry {
+                    checksum: part_checksum_member(&p, upload.checksum_algorithm.as_deref()),
+                    part_number: p.number,
+                    last_modified: Timestamp(p.last_modified.floor()),
+                    e_tag: format!("\"{}\"", p.md5),
+                    size: p.size,
+                })
+            })
+            .collect::<Result<Vec<_>, StorageError>>()?;
         Ok(ListPartsOutput {
             next_part_number_marker: parts.last().map(|p| p.part_number),
             bucket: upload.bucket,
@@ -735,34 +753,57 @@ impl S3 {
         input: ListUploadsInput,
     ) -> Result<ListUploadsOutput, AwsError> {
         self.bucket(&ctx, &input.bucket)?;
-        let max = input.max_uploads.unwrap_or(1000).clamp(0, 1000);
+        let encode = listing::check_encoding(&input.encoding_type)?;
+        let max = input.max_uploads.unwrap_or(1000).clamp(0, 1000) as usize;
         let prefix = input.prefix.clone().unwrap_or_default();
+        let delimiter = input.delimiter.clone().filter(|d| !d.is_empty());
         let key_marker = input.key_marker.clone().unwrap_or_default();
-        let id_marker = input.upload_id_marker.clone().unwrap_or_default();
-        let mut uploads = Vec::new();
+        // S3 ignores the upload id marker without a key marker.
+        let id_marker = input.upload_id_marker.clone().filter(|_| !key_marker.is_empty()).unwrap_or_default();
+        let mut uploads: Vec<Upload> = Vec::new();
+        let mut prefixes: Vec<String> = Vec::new();
+        let mut last: Option<(String, Option<String>)> = None;
         let mut truncated = false;
-        for u in uploads_of(self.kv.as_ref(), &input.bucket, usize::MAX)? {
-            let after_marker = key_marker.is_empty()
-                || u.key > key_marker
-                || (u.key == key_marker && !id_marker.is_empty() && u.upload_id > id_marker);
-            if !u.key.starts_with(&prefix) || !after_marker {
-                continue;
-            }
-            if uploads.len() as i64 == max {
+        for (_, v) in self.kv.scan(KEYSPACE, &uploads_under(&input.bucket, &prefix), Direction::Forward, usize::MAX)? {
+            let u: Upload = table::decode(&v)?;
+            let rollup = delimiter
+                .as_deref()
+                .and_then(|d| u.key[prefix.len()..].find(d).map(|i| u.key[..prefix.len() + i + d.len()].to_string()));
+            let entry = match rollup {
+                // A common prefix at or before the key marker was on an earlier page.
+                Some(p) if p <= key_marker || prefixes.last() == Some(&p) => continue,
+                Some(p) => (p, None),
+                None => {
+                    let after = key_marker.is_empty()
+                        || u.key > key_marker
+                        || (u.key == key_marker && !id_marker.is_empty() && u.upload_id > id_marker);
+                    if !after {
+                        continue;
+                    }
+                    (u.key.clone(), Some(u.upload_id.clone()))
+                }
+            };
+            if uploads.len() + prefixes.len() == max {
                 truncated = true;
                 break;
             }
-            uploads.push(u);
+            last = Some(entry.clone());
+            match entry.1 {
+                Some(_) => uploads.push(u),
+                None => prefixes.push(entry.0),
+            }
         }
-        let next = truncated.then(|| uploads.last().map(|u| (u.key.clone(), u.upload_id.clone()))).flatten();
+        let next = last.filter(|_| truncated);
+        let enc = |s: &str| listing::url_encode(s, encode);
         Ok(ListUploadsOutput {
             bucket: input.bucket,
-            key_marker,
+            key_marker: enc(&key_marker),
             upload_id_marker: id_marker,
-            next_key_marker: next.as_ref().map(|n| n.0.clone()),
-            next_upload_id_marker: next.map(|n| n.1),
-            prefix,
-            max_uploads: max,
+            next_key_marker: next.as_ref().map(|n| enc(&n.0)),
+            next_upload_id_marker: next.and_then(|n| n.1),
+            prefix: enc(&prefix),
+            delimiter: delimiter.as_deref().map(enc),
+            max_uploads: max as i64,
             is_truncated: truncated,
             uploads: uploads
                 .into_iter()
@@ -772,12 +813,138 @@ impl S3 {
                     owner: owner(&u.owner),
                     initiator: owner(&u.owner),
                     checksum_algorithm: u.checksum_algorithm,
+                    checksum_type: u.checksum_type,
                     upload_id: u.upload_id,
-                    key: u.key,
+                    key: enc(&u.key),
                 })
                 .collect(),
+            common_prefixes: prefixes.iter().map(|p| CommonPrefix { prefix: enc(p) }).collect(),
+            encoding_type: input.encoding_type,
         })
     }
+}
+
+/// What a completion request says the object will be: its size (`x-amz-mp-object-size`)
+/// and full-object checksum (`x-amz-checksum-*`).
+struct Expected {
+    size: Option<u64>,
+    checksums: BTreeMap<String, serde_json::Value>,
+}
+
+fn invalid_part(upload_id: &str, want: &CompletedPart) -> AwsError {
+    AwsError::new(
+        400,
+        "InvalidPart",
+        "One or more of the specified parts could not be found.  The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.",
+    )
+    .with_field("UploadId", upload_id)
+    .with_field("PartNumber", want.part_number.to_string())
+    .with_field("ETag", want.e_tag.trim_matches('"'))
+}
+
+/// The stored parts a completion lists, checked as S3 checks them: each must exist with
+/// the listed ETag (and checksum, when one is listed), a COMPOSITE upload must list every
+/// part's checksum, and every part but the last must be at least 5 MiB.
+fn choose_parts(
+    upload: &Upload,
+    stored: &BTreeMap<i64, Part>,
+    listed: &[CompletedPart],
+) -> Result<Vec<Part>, AwsError> {
+    let algorithm = upload_algorithm(upload);
+    let composite = upload.checksum_type.as_deref() == Some(ChecksumType::Composite.as_str());
+    let mut chosen = Vec::with_capacity(listed.len());
+    for (i, want) in listed.iter().enumerate() {
+        let id = &upload.upload_id;
+        let part = stored
+            .get(&want.part_number)
+            .filter(|p| want.e_tag.trim().trim_matches('"') == p.md5)
+            .ok_or_else(|| invalid_part(id, want))?;
+        match algorithm {
+            None if want.checksum_members().next().is_some() => return Err(invalid_part(id, want)),
+            None => {}
+            Some(a) => match want.checksum_members().find(|(k, _)| *k == a.member_name()) {
+                Some((_, v)) if part.checksum.as_deref() != Some(v) => return Err(invalid_part(id, want)),
+                Some(_) => {}
+                None if composite => {
+                    if let Some((other, _)) = want.checksum_members().next() {
+                        return Err(AwsError::new(
+                            400,
+                            "BadDigest",
+                            format!(
+                                "The {} you specified for part {} did not match what we received.",
+                                other.trim_start_matches("Checksum").to_ascii_lowercase(),
+                                want.part_number
+                            ),
+                        ));
+                    }
+                    return Err(error::invalid_request(format!(
+                        "The upload was created using a {} checksum. The complete request must include the checksum for each part. It was missing for part {} in the request.",
+                        a.as_str().to_ascii_lowercase(),
+                        want.part_number
+                    )));
+                }
+                None => {}
+            },
+        }
+        if i + 1 < listed.len() && part.size < MIN_PART {
+            return Err(AwsError::new(
+                400,
+                "EntityTooSmall",
+                "Your proposed upload is smaller than the minimum allowed size",
+            )
+            .with_field("ProposedSize", part.size.to_string())
+            .with_field("MinSizeAllowed", MIN_PART.to_string())
+            .with_field("PartNumber", part.number.to_string())
+            .with_field("ETag", &part.md5));
+        }
+        chosen.push(part.clone());
+    }
+    Ok(chosen)
+}
+
+/// The object a completion makes of `parts`: their blobs in order, never copied.
+fn assemble(upload: &Upload, parts: &[Part], expected: &Expected) -> Result<Version, AwsError> {
+    let size = parts.iter().map(|p| p.size).sum();
+    if let Some(declared) = expected.size
+        && declared != size
+    {
+        return Err(error::invalid_request(format!(
+            "The provided 'x-amz-mp-object-size' header value {declared} does not match what was computed: {size}"
+        )));
+    }
+    let checksum = object_checksum(upload, parts);
+    if let Some(c) = checksum.as_ref().filter(|c| c.kind == ChecksumType::FullObject.as_str())
+        && let Some(declared) = expected.checksums.get(&format!("Checksum{}", c.algorithm)).and_then(|v| v.as_str())
+        && declared != c.value
+    {
+        return Err(AwsError::new(
+            400,
+            "BadDigest",
+            format!("The {} you specified did not match the calculated checksum.", c.algorithm.to_ascii_lowercase()),
+        ));
+    }
+    let md5s: Vec<[u8; 16]> =
+        parts.iter().map(|p| hex::decode(&p.md5).ok().and_then(|d| d.try_into().ok()).unwrap_or([0; 16])).collect();
+    Ok(Version {
+        key: upload.key.clone(),
+        last_modified: Timestamp::now().0,
+        size,
+        etag: format!("\"{}\"", checksum::multipart_etag(&md5s)),
+        content: Content { blobs: parts.iter().map(|p| (p.blob.clone(), p.size)).collect() },
+        headers: upload.headers.clone(),
+        metadata: upload.metadata.clone(),
+        expires: upload.expires,
+        storage_class: upload.storage_class.clone(),
+        checksum,
+        parts: parts.iter().map(|p| p.size).collect(),
+        tags: upload.tags.clone(),
+        owner: upload.owner.clone(),
+        ..Default::default()
+    })
+}
+
+fn upload_algorithm(upload: &Upload) -> Option<Algorithm> {
+    upload.checksum_algorithm.as_deref().and_then(Algorithm::parse)
 }
 
 /// The object checksum of a completed upload: composite (`b64-N`) or full-object (CRCs
@@ -797,9 +964,10 @@ fn object_checksum(upload: &Upload, parts: &[Part]) -> Option<Checksum> {
     Some(Checksum { algorithm: algorithm.as_str().to_string(), value, kind: kind.as_str().to_string() })
 }
 
-/// An upload id: random, URL-safe, and long like S3's.
-fn uuid_like() -> String {
-    let a: u128 = rand::random();
-    let b: u128 = rand::random();
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode([a.to_be_bytes(), b.to_be_bytes()].concat())
+/// A new upload id: URL-safe, unguessable, and led by the creation time in fixed-width hex,
+/// so that one key's uploads sort (and list) in the order they were initiated.
+fn new_upload_id() -> String {
+    let micros = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_micros();
+    let random: [u8; 24] = rand::random();
+    format!("{:016x}{}", micros as u64, base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random))
 }

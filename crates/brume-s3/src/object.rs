@@ -167,6 +167,42 @@ pub(crate) fn version_id_for(versioning: Option<&str>) -> String {
     if versioning == Some("Enabled") { new_version_id() } else { "null".to_string() }
 }
 
+/// [`S3::write_version_as`] inside a transaction the caller runs, for writes that change
+/// other records atomically with the object (a multipart completion removes its upload).
+/// Returns the version as written and the blobs it left unreferenced, to delete after the
+/// commit.
+pub(crate) fn write_version(
+    txn: &mut dyn Txn,
+    bucket: &str,
+    mut version: Version,
+    (if_match, if_none_match): &(Option<String>, Option<String>),
+    event: &str,
+    request_id: &str,
+) -> Result<(Version, Vec<String>), AwsError> {
+    let b = table::get_bucket(txn, bucket).map_err(error::internal)?.ok_or_else(|| error::no_such_bucket(bucket))?;
+    let current = table::get_current(txn, bucket, &version.key).map_err(error::internal)?.filter(|c| !c.delete_marker);
+    if let Some(cond) = if_none_match {
+        if cond.trim() != "*" {
+            return Err(error::invalid_argument("If-None-Match only supports *", "If-None-Match", cond));
+        }
+        if current.is_some() {
+            return Err(error::precondition_failed("If-None-Match"));
+        }
+    }
+    if let Some(cond) = if_match {
+        match &current {
+            None => return Err(error::no_such_key(&version.key)),
+            Some(c) if !etag_matches(cond, &c.etag) => return Err(error::precondition_failed("If-Match")),
+            Some(_) => {}
+        }
+    }
+    version.version_id = version_id_for(b.versioning.as_deref());
+    version.seq = table::next_seq(txn).map_err(error::internal)?;
+    let dead = table::put_version(txn, bucket, &version).map_err(error::internal)?;
+    crate::notification::enqueue(txn, &b, event, &version, request_id).map_err(error::internal)?;
+    Ok((version, dead))
+}
+
 impl S3 {
     pub(crate) async fn put_object(
         self: Arc<Self>,
@@ -234,8 +270,8 @@ impl S3 {
     pub(crate) async fn write_version_as(
         &self,
         bucket: &str,
-        mut version: Version,
-        (if_match, if_none_match): (Option<String>, Option<String>),
+        version: Version,
+        conditions: (Option<String>, Option<String>),
         event: &'static str,
         request_id: &str,
     ) -> Result<Version, AwsError> {
@@ -243,34 +279,7 @@ impl S3 {
         let request_id = request_id.to_string();
         let (version, dead) = self
             .kv
-            .transact(move |txn: &mut dyn Txn| {
-                let b = table::get_bucket(txn, &bucket)
-                    .map_err(error::internal)?
-                    .ok_or_else(|| error::no_such_bucket(&bucket))?;
-                let current = table::get_current(txn, &bucket, &version.key)
-                    .map_err(error::internal)?
-                    .filter(|c| !c.delete_marker);
-                if let Some(cond) = &if_none_match {
-                    if cond.trim() != "*" {
-                        return Err(error::invalid_argument("If-None-Match only supports *", "If-None-Match", cond));
-                    }
-                    if current.is_some() {
-                        return Err(error::precondition_failed("If-None-Match"));
-                    }
-                }
-                if let Some(cond) = &if_match {
-                    match &current {
-                        None => return Err(error::no_such_key(&version.key)),
-                        Some(c) if !etag_matches(cond, &c.etag) => return Err(error::precondition_failed("If-Match")),
-                        Some(_) => {}
-                    }
-                }
-                version.version_id = version_id_for(b.versioning.as_deref());
-                version.seq = table::next_seq(txn).map_err(error::internal)?;
-                let dead = table::put_version(txn, &bucket, &version).map_err(error::internal)?;
-                crate::notification::enqueue(txn, &b, event, &version, &request_id).map_err(error::internal)?;
-                Ok((version, dead))
-            })
+            .transact(move |txn: &mut dyn Txn| write_version(txn, &bucket, version, &conditions, event, &request_id))
             .await?;
         self.delete_blobs(dead).await;
         Ok(version)

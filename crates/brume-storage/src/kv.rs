@@ -161,7 +161,7 @@ impl dyn Kv + '_ {
         }))
         .await?;
         let result = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
-        result.unwrap_or(Err(StorageError::Closed.into()))
+        result.unwrap_or_else(|| Err(StorageError::Closed.into()))
     }
 }
 
