@@ -12,10 +12,12 @@ use md5::{Digest as _, Md5};
 
 use brume_core::AwsError;
 use brume_protocol::{RequestBody, ResponseBody};
-use brume_storage::{BlobId, Blobs};
+use brume_core::value::Blob;
+use brume_storage::{BlobId, BlobWriter, Blobs};
 
 use crate::checksum::{Algorithm, Hasher};
 use crate::error;
+use crate::table::Content;
 
 /// How much of a blob one response frame carries: large enough that a big GET is a few
 /// hundred frames, small enough that many concurrent GETs stay within a few MB.
@@ -24,9 +26,19 @@ const STREAM_CHUNK: usize = 256 * 1024;
 /// S3's largest single PUT: 5 GiB.
 pub const MAX_PUT: u64 = 5 * 1024 * 1024 * 1024;
 
-/// A body stored as a blob, with what was computed while it streamed past.
+/// Bodies up to this size are kept in the object's record instead of a blob file: small
+/// objects then cost one storage commit, not a file created, written and synced.
+pub const INLINE_MAX: usize = 8 * 1024;
+
+/// Where an ingested body was put.
+pub enum Stored {
+    Inline(Vec<u8>),
+    Blob(BlobId),
+}
+
+/// A stored body, with what was computed while it streamed past.
 pub struct Ingested {
-    pub blob: BlobId,
+    pub stored: Stored,
     pub size: u64,
     pub md5: [u8; 16],
     /// The checksum computed with the algorithm asked for, if any.
@@ -35,41 +47,77 @@ pub struct Ingested {
     pub trailers: HeaderMap,
 }
 
-/// Streams `body` into a new blob. On any error the blob is discarded.
+impl Ingested {
+    /// The record's view of the body.
+    pub fn content(&self) -> Content {
+        match &self.stored {
+            Stored::Inline(bytes) => Content { blobs: Vec::new(), inline: Some(Blob(bytes.clone())) },
+            Stored::Blob(id) => Content { blobs: vec![(id.to_string(), self.size)], inline: None },
+        }
+    }
+
+    /// The blob to delete if the body is not kept after all.
+    pub fn blob(&self) -> Vec<String> {
+        match &self.stored {
+            Stored::Inline(_) => Vec::new(),
+            Stored::Blob(id) => vec![id.to_string()],
+        }
+    }
+}
+
+/// Streams `body` into storage: in memory up to `inline_max` bytes, into a new blob past
+/// that. On any error the blob is discarded.
 pub async fn ingest(
     blobs: &dyn Blobs,
     body: Option<RequestBody>,
     algorithm: Option<Algorithm>,
+    inline_max: usize,
 ) -> Result<Ingested, AwsError> {
-    let mut writer = blobs.create().await.map_err(error::internal)?;
+    let mut buffered: Vec<u8> = Vec::new();
+    let mut writer: Option<Box<dyn BlobWriter>> = None;
     let mut md5 = Md5::new();
     let mut hasher = algorithm.map(Hasher::new);
     let mut trailers = HeaderMap::new();
     let mut size = 0u64;
     let mut body = body;
+    let failed = |writer: Option<Box<dyn BlobWriter>>, err: AwsError| async move {
+        if let Some(w) = writer {
+            let _ = w.abort().await;
+        }
+        Err(err)
+    };
     while let Some(b) = body.as_mut() {
         let frame = match b.frame().await {
             None => break,
             Some(Ok(f)) => f,
-            Some(Err(e)) => {
-                let _ = writer.abort().await;
-                return Err(body_error(e));
-            }
+            Some(Err(e)) => return failed(writer, body_error(e)).await,
         };
         match frame.into_data() {
             Ok(data) => {
                 size += data.len() as u64;
                 if size > MAX_PUT {
-                    let _ = writer.abort().await;
-                    return Err(error::entity_too_large());
+                    return failed(writer, error::entity_too_large()).await;
                 }
                 md5.update(&data);
                 if let Some(h) = hasher.as_mut() {
                     h.update(&data);
                 }
-                if let Err(e) = writer.write(&data).await {
-                    let _ = writer.abort().await;
-                    return Err(error::internal(e));
+                if writer.is_none() && buffered.len() + data.len() <= inline_max {
+                    buffered.extend_from_slice(&data);
+                    continue;
+                }
+                if writer.is_none() {
+                    let mut w = blobs.create().await.map_err(error::internal)?;
+                    if let Err(e) = w.write(&buffered).await {
+                        return failed(Some(w), error::internal(e)).await;
+                    }
+                    buffered = Vec::new();
+                    writer = Some(w);
+                }
+                if let Some(w) = writer.as_mut()
+                    && let Err(e) = w.write(&data).await
+                {
+                    return failed(writer, error::internal(e)).await;
                 }
             }
             Err(frame) => {
@@ -79,9 +127,12 @@ pub async fn ingest(
             }
         }
     }
-    let blob = writer.commit().await.map_err(error::internal)?;
+    let stored = match writer {
+        Some(w) => Stored::Blob(w.commit().await.map_err(error::internal)?),
+        None => Stored::Inline(buffered),
+    };
     Ok(Ingested {
-        blob,
+        stored,
         size,
         md5: md5.finalize().into(),
         checksum: algorithm.zip(hasher).map(|(a, h)| (a, h.finish())),
@@ -102,12 +153,16 @@ fn body_error(e: Box<dyn std::error::Error + Send + Sync>) -> AwsError {
     }
 }
 
-/// The bytes `start..end` of an object stored as `blobs` (in order, with lengths), as a
-/// response body read lazily, blob after blob.
-pub fn stream(store: Arc<dyn Blobs>, blobs: &[(String, u64)], start: u64, end: u64) -> Result<ResponseBody, AwsError> {
+/// The bytes `start..end` of an object's content, as a response body: inline bytes as they
+/// are, blobs read lazily one after the other.
+pub fn stream(store: Arc<dyn Blobs>, content: &Content, start: u64, end: u64) -> Result<ResponseBody, AwsError> {
+    if let Some(inline) = &content.inline {
+        let (start, end) = (start as usize, (end as usize).min(inline.0.len()));
+        return Ok(brume_protocol::full_body(Bytes::copy_from_slice(&inline.0[start.min(end)..end])));
+    }
     let mut segments = Vec::new();
     let mut offset = 0u64;
-    for (id, len) in blobs {
+    for (id, len) in &content.blobs {
         let (seg_start, seg_end) = (offset, offset + len);
         offset = seg_end;
         if seg_end <= start || seg_start >= end {

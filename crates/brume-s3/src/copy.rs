@@ -133,7 +133,8 @@ impl S3 {
                 "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
             ));
         }
-        let (blob, size) = self.copy_bytes(&source).await?;
+        let content = self.copy_bytes(&source).await?;
+        let size = source.size;
         let mut headers = source.headers.clone();
         let mut metadata = source.metadata.clone();
         let mut expires = source.expires;
@@ -156,7 +157,7 @@ impl S3 {
             last_modified: Timestamp::now().0,
             size,
             etag: source.etag.clone(),
-            content: Content { blobs: vec![(blob.clone(), size)] },
+            content: content.clone(),
             headers,
             metadata,
             expires,
@@ -180,7 +181,7 @@ impl S3 {
         let version = match written {
             Ok(v) => v,
             Err(e) => {
-                self.delete_blobs(vec![blob]).await;
+                self.delete_blobs(content.blobs.into_iter().map(|(b, _)| b).collect()).await;
                 return Err(e);
             }
         };
@@ -200,8 +201,12 @@ impl S3 {
         })
     }
 
-    /// A new blob holding the bytes of `source`, copied in bounded chunks.
-    async fn copy_bytes(&self, source: &Version) -> Result<(String, u64), AwsError> {
+    /// A copy of the bytes of `source`: inline bytes as they are, blobs into a new blob in
+    /// bounded chunks.
+    async fn copy_bytes(&self, source: &Version) -> Result<Content, AwsError> {
+        if source.content.inline.is_some() {
+            return Ok(source.content.clone());
+        }
         let mut writer = self.blobs.create().await.map_err(error::internal)?;
         let mut buf = vec![0u8; 256 * 1024];
         for (id, _) in &source.content.blobs {
@@ -217,7 +222,7 @@ impl S3 {
         }
         let size = writer.len();
         let id = writer.commit().await.map_err(error::internal)?;
-        Ok((id.to_string(), size))
+        Ok(Content { blobs: vec![(id.to_string(), size)], inline: None })
     }
 }
 

@@ -496,17 +496,18 @@ impl S3 {
         // Parts of an upload created with an algorithm always carry its checksum, so that
         // completion can form the object's.
         let algorithm = requested.or(expected);
-        let ingested = body::ingest(self.blobs.as_ref(), body, algorithm).await?;
+        // Parts are always blobs: the object is their blobs in order.
+        let ingested = body::ingest(self.blobs.as_ref(), body, algorithm, 0).await?;
         let checksum = match object::verify_body(input.content_md5.as_deref(), &input.checksums, &ingested) {
             Ok(c) => c,
             Err(e) => {
-                self.delete_blobs(vec![ingested.blob.to_string()]).await;
+                self.delete_blobs(ingested.blob()).await;
                 return Err(e);
             }
         };
         let part = Part {
             number: input.part_number,
-            blob: ingested.blob.to_string(),
+            blob: ingested.blob().pop().unwrap_or_default(),
             size: ingested.size,
             md5: hex::encode(ingested.md5),
             checksum: checksum.as_ref().map(|c| c.value.clone()),
@@ -559,7 +560,7 @@ impl S3 {
         let mut md5 = checksum::Md5::new();
         let mut hasher = algorithm.map(checksum::Hasher::new);
         let mut reader = tokio_util::io::StreamReader::new(futures_util::TryStreamExt::map_err(
-            http_body_util::BodyDataStream::new(body::stream(self.blobs.clone(), &source.content.blobs, start, end)?),
+            http_body_util::BodyDataStream::new(body::stream(self.blobs.clone(), &source.content, start, end)?),
             std::io::Error::other,
         ));
         let mut buf = vec![0u8; 256 * 1024];
@@ -930,7 +931,7 @@ fn assemble(upload: &Upload, parts: &[Part], expected: &Expected) -> Result<Vers
         last_modified: Timestamp::now().0,
         size,
         etag: format!("\"{}\"", checksum::multipart_etag(&md5s)),
-        content: Content { blobs: parts.iter().map(|p| (p.blob.clone(), p.size)).collect() },
+        content: Content { blobs: parts.iter().map(|p| (p.blob.clone(), p.size)).collect(), inline: None },
         headers: upload.headers.clone(),
         metadata: upload.metadata.clone(),
         expires: upload.expires,
@@ -970,4 +971,95 @@ fn new_upload_id() -> String {
     let micros = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_micros();
     let random: [u8; 24] = rand::random();
     format!("{:016x}{}", micros as u64, base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn upload(algorithm: Option<Algorithm>, kind: Option<ChecksumType>) -> Upload {
+        Upload {
+            key: "k".into(),
+            upload_id: "u".into(),
+            checksum_algorithm: algorithm.map(|a| a.as_str().to_string()),
+            checksum_type: kind.map(|k| k.as_str().to_string()),
+            ..Default::default()
+        }
+    }
+
+    fn part(number: i64, data: &[u8], algorithm: Option<Algorithm>) -> Part {
+        let mut md5 = checksum::Md5::new();
+        md5.update(data);
+        Part {
+            number,
+            blob: format!("blob{number}"),
+            size: data.len() as u64,
+            md5: md5.finish_hex(),
+            checksum: algorithm.map(|a| BASE64.encode(checksum::compute(a, data))),
+            last_modified: 0.0,
+        }
+    }
+
+    fn listed(p: &Part, checksum: Option<(&str, &str)>) -> CompletedPart {
+        CompletedPart {
+            part_number: p.number,
+            e_tag: format!("\"{}\"", p.md5),
+            checksums: checksum.map(|(k, v)| (k.to_string(), v.into())).into_iter().collect(),
+        }
+    }
+
+    fn code(r: Result<Vec<Part>, AwsError>) -> String {
+        r.map(|_| "ok".to_string()).unwrap_or_else(|e| e.code.to_string())
+    }
+
+    #[test]
+    fn completion_checks_parts_as_s3_does() {
+        let big = vec![7u8; MIN_PART as usize];
+        let (p1, p2) = (part(1, &big, None), part(2, b"tail", None));
+        let stored = BTreeMap::from([(1, p1.clone()), (2, p2.clone())]);
+        let plain = upload(None, None);
+        let check = |list: &[CompletedPart]| code(choose_parts(&plain, &stored, list));
+        assert_eq!(check(&[listed(&p1, None), listed(&p2, None)]), "ok");
+        assert_eq!(check(&[listed(&p2, None), listed(&p1, None)]), "EntityTooSmall");
+        assert_eq!(check(&[listed(&part(3, b"x", None), None)]), "InvalidPart");
+        let wrong_etag = CompletedPart { e_tag: "\"00\"".into(), ..listed(&p1, None) };
+        assert_eq!(check(&[wrong_etag]), "InvalidPart");
+        // A checksum listed for an upload without one matches nothing.
+        assert_eq!(check(&[listed(&p1, Some(("ChecksumCRC32", "AAAAAA==")))]), "InvalidPart");
+    }
+
+    #[test]
+    fn composite_uploads_need_every_part_checksum() {
+        let alg = Algorithm::Crc32c;
+        let p = part(1, b"abc", Some(alg));
+        let stored = BTreeMap::from([(1, p.clone())]);
+        let up = upload(Some(alg), Some(ChecksumType::Composite));
+        let value = p.checksum.clone().unwrap();
+        let check = |c| code(choose_parts(&up, &stored, &[listed(&p, c)]));
+        assert_eq!(check(Some(("ChecksumCRC32C", value.as_str()))), "ok");
+        assert_eq!(check(None), "InvalidRequest");
+        assert_eq!(check(Some(("ChecksumCRC32", value.as_str()))), "BadDigest");
+        assert_eq!(check(Some(("ChecksumCRC32C", "AAAAAA=="))), "InvalidPart");
+        let full = upload(Some(alg), Some(ChecksumType::FullObject));
+        assert_eq!(code(choose_parts(&full, &stored, &[listed(&p, None)])), "ok");
+    }
+
+    #[test]
+    fn assembled_object_refers_to_the_part_blobs() {
+        let alg = Algorithm::Crc32;
+        let parts = [part(1, b"hello ", Some(alg)), part(2, b"world", Some(alg))];
+        let expected = Expected { size: None, checksums: BTreeMap::new() };
+        let full = assemble(&upload(Some(alg), Some(ChecksumType::FullObject)), &parts, &expected).unwrap();
+        assert_eq!(full.content.blobs, vec![("blob1".to_string(), 6), ("blob2".to_string(), 5)]);
+        assert_eq!(full.parts, vec![6, 5]);
+        assert_eq!(full.checksum.unwrap().value, BASE64.encode(checksum::compute(alg, b"hello world")));
+        let md5s: Vec<u8> = parts.iter().flat_map(|p| hex::decode(&p.md5).unwrap()).collect();
+        let mut md5 = checksum::Md5::new();
+        md5.update(&md5s);
+        assert_eq!(full.etag, format!("\"{}-2\"", md5.finish_hex()));
+        let composite = assemble(&upload(Some(alg), Some(ChecksumType::Composite)), &parts, &expected).unwrap();
+        assert!(composite.checksum.unwrap().value.ends_with("-2"));
+        let wrong_size = Expected { size: Some(1), checksums: BTreeMap::new() };
+        assert!(assemble(&upload(None, None), &parts, &wrong_size).is_err());
+    }
 }

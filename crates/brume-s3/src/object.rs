@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::body::{self, Ingested};
 use crate::checksum::Algorithm;
-use crate::table::{self, Checksum, Content, Version};
+use crate::table::{self, Checksum, Version};
 use crate::{S3, error};
 
 /// S3's longest object key, in bytes.
@@ -215,11 +215,11 @@ impl S3 {
         let tags = input.tagging.as_deref().map(parse_tagging).unwrap_or_default();
         crate::tagging::check_tags(&tags, "BadRequest")?;
         let algorithm = requested_algorithm(&input.checksums, input.checksum_algorithm.as_deref())?;
-        let ingested = body::ingest(self.blobs.as_ref(), body, algorithm).await?;
+        let ingested = body::ingest(self.blobs.as_ref(), body, algorithm, body::INLINE_MAX).await?;
         let checksum = match verify_body(input.content_md5.as_deref(), &input.checksums, &ingested) {
             Ok(c) => c,
             Err(e) => {
-                self.delete_blobs(vec![ingested.blob.to_string()]).await;
+                self.delete_blobs(ingested.blob()).await;
                 return Err(e);
             }
         };
@@ -231,7 +231,7 @@ impl S3 {
             last_modified: Timestamp::now().0,
             size: ingested.size,
             etag: quote_etag(&ingested.md5),
-            content: Content { blobs: vec![(ingested.blob.to_string(), ingested.size)] },
+            content: ingested.content(),
             headers: input.headers(),
             metadata: input.metadata.clone(),
             expires: input.expires.map(|t| t.0),
@@ -247,7 +247,7 @@ impl S3 {
         let version = match written {
             Ok(v) => v,
             Err(e) => {
-                self.delete_blobs(vec![ingested.blob.to_string()]).await;
+                self.delete_blobs(ingested.blob()).await;
                 return Err(e);
             }
         };

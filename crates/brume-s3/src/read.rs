@@ -227,7 +227,7 @@ impl S3 {
         _body: Option<brume_protocol::RequestBody>,
     ) -> Result<Streamed<GetObjectOutput>, AwsError> {
         let (v, output, (start, end)) = self.read(&ctx, &input)?;
-        let body = body::stream(self.blobs.clone(), &v.content.blobs, start, end)?;
+        let body = body::stream(self.blobs.clone(), &v.content, start, end)?;
         Ok(Streamed { output, body: Some(body) })
     }
 

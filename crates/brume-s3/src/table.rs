@@ -31,10 +31,13 @@ pub struct Bucket {
 }
 
 /// Where an object's bytes are: its blobs in order (one for a simple upload, one per part
-/// for a multipart upload), with their lengths.
+/// for a multipart upload), with their lengths — or, for a small object, the bytes
+/// themselves.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Content {
     pub blobs: Vec<(String, u64)>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inline: Option<brume_core::value::Blob>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
