@@ -11,8 +11,8 @@ use http_body_util::{BodyExt as _, StreamBody};
 use md5::{Digest as _, Md5};
 
 use brume_core::AwsError;
-use brume_protocol::{RequestBody, ResponseBody};
 use brume_core::value::Blob;
+use brume_protocol::{RequestBody, ResponseBody};
 use brume_storage::{BlobId, BlobWriter, Blobs};
 
 use crate::checksum::{Algorithm, Hasher};
