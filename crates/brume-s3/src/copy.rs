@@ -92,24 +92,21 @@ fn check_source_conditions(v: &Version, input: &CopyObjectInput) -> Result<(), A
 }
 
 impl S3 {
-    pub(crate) async fn copy_object(
-        self: Arc<Self>,
-        ctx: RequestContext,
-        input: CopyObjectInput,
-    ) -> Result<CopyObjectOutput, AwsError> {
-        object::check_key(&input.key)?;
-        self.bucket(&ctx, &input.bucket)?;
-        let (src_bucket, src_key, src_version) = parse_copy_source(&input.copy_source)?;
-        self.bucket(&ctx, &src_bucket)?;
-        let source = match &src_version {
-            None => table::get_current(self.kv.as_ref(), &src_bucket, &src_key)
-                .map_err(error::internal)?
+    /// The bucket, key and version an `x-amz-copy-source` names, readable by the caller.
+    pub(crate) fn copy_source(
+        &self,
+        ctx: &RequestContext,
+        copy_source: &str,
+    ) -> Result<(String, String, Version), AwsError> {
+        let (bucket, key, version_id) = parse_copy_source(copy_source)?;
+        self.bucket(ctx, &bucket)?;
+        let version = match &version_id {
+            None => table::get_current(self.kv.as_ref(), &bucket, &key)?
                 .filter(|v| !v.delete_marker)
-                .ok_or_else(|| error::no_such_key(&src_key))?,
+                .ok_or_else(|| error::no_such_key(&key))?,
             Some(id) => {
-                let (_, v) = table::find_version(self.kv.as_ref(), &src_bucket, &src_key, id)
-                    .map_err(error::internal)?
-                    .ok_or_else(|| error::no_such_version(&src_key, id))?;
+                let (_, v) = table::find_version(self.kv.as_ref(), &bucket, &key, id)?
+                    .ok_or_else(|| error::no_such_version(&key, id))?;
                 if v.delete_marker {
                     return Err(error::invalid_request(
                         "The source of a copy request may not specifically refer to a delete marker by version id.",
@@ -118,6 +115,17 @@ impl S3 {
                 v
             }
         };
+        Ok((bucket, key, version))
+    }
+
+    pub(crate) async fn copy_object(
+        self: Arc<Self>,
+        ctx: RequestContext,
+        input: CopyObjectInput,
+    ) -> Result<CopyObjectOutput, AwsError> {
+        object::check_key(&input.key)?;
+        self.bucket(&ctx, &input.bucket)?;
+        let (src_bucket, src_key, source) = self.copy_source(&ctx, &input.copy_source)?;
         check_source_conditions(&source, &input)?;
         let replace = match input.metadata_directive.as_deref() {
             None | Some("COPY") => false,

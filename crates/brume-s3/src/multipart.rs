@@ -530,17 +530,7 @@ impl S3 {
         self.bucket(&ctx, &input.bucket)?;
         check_part_number(input.part_number)?;
         let upload = self.upload(&input.bucket, &input.key, &input.upload_id)?;
-        let (src_bucket, src_key, src_version) = crate::copy::parse_copy_source(&input.copy_source)?;
-        self.bucket(&ctx, &src_bucket)?;
-        let source = match &src_version {
-            None => table::get_current(self.kv.as_ref(), &src_bucket, &src_key)?
-                .filter(|v| !v.delete_marker)
-                .ok_or_else(|| error::no_such_key(&src_key))?,
-            Some(id) => table::find_version(self.kv.as_ref(), &src_bucket, &src_key, id)?
-                .map(|(_, v)| v)
-                .filter(|v| !v.delete_marker)
-                .ok_or_else(|| error::no_such_version(&src_key, id))?,
-        };
+        let (_, _, source) = self.copy_source(&ctx, &input.copy_source)?;
         let (start, end) = match &input.copy_source_range {
             None => (0, source.size),
             Some(r) => match crate::read::parse_range(r, source.size) {
