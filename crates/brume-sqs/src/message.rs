@@ -352,33 +352,22 @@ impl Sqs {
         input: ReceiveMessageInput,
     ) -> Result<ReceiveMessageOutput, AwsError> {
         let queue = self.queue(&ctx, &input.queue_url)?;
-        let max = match input.max_number_of_messages {
-            None => 1,
-            Some(n @ 1..=10) => n as usize,
-            Some(n) => {
-                return Err(error::invalid_parameter(format!(
-                    "Value {n} for parameter MaxNumberOfMessages is invalid. Reason: Must be between 1 and 10, if provided."
-                )));
-            }
-        };
-        let visibility = match input.visibility_timeout {
-            None => queue.number("VisibilityTimeout", 30),
-            Some(v @ 0..=43_200) => v as u64,
-            Some(v) => {
-                return Err(error::invalid_parameter(format!(
-                    "Value {v} for parameter VisibilityTimeout is invalid. Reason: Must be between 0 and 43200, if provided."
-                )));
-            }
-        };
-        let wait = match input.wait_time_seconds {
-            None => queue.number("ReceiveMessageWaitTimeSeconds", 0),
-            Some(w @ 0..=20) => w as u64,
-            Some(w) => {
-                return Err(error::invalid_parameter(format!(
-                    "Value {w} for parameter WaitTimeSeconds is invalid. Reason: Must be >= 0 and <= 20, if provided."
-                )));
-            }
-        };
+        let max = bounded(input.max_number_of_messages, 1, 1..=10, "MaxNumberOfMessages", "Must be between 1 and 10")?
+            as usize;
+        let visibility = bounded(
+            input.visibility_timeout,
+            queue.number("VisibilityTimeout", 30),
+            0..=43_200,
+            "VisibilityTimeout",
+            "Must be between 0 and 43200",
+        )?;
+        let wait = bounded(
+            input.wait_time_seconds,
+            queue.number("ReceiveMessageWaitTimeSeconds", 0),
+            0..=20,
+            "WaitTimeSeconds",
+            "Must be >= 0 and <= 20",
+        )?;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
         let notify = self.waiter(&queue);
         loop {
@@ -543,6 +532,23 @@ impl Sqs {
         // A timeout of zero makes the message visible now: wake any long poll.
         self.wake(&queue);
         Ok(Empty {})
+    }
+}
+
+/// A request parameter within SQS's bounds, or `default` when absent.
+fn bounded(
+    value: Option<i64>,
+    default: u64,
+    range: std::ops::RangeInclusive<i64>,
+    name: &str,
+    reason: &str,
+) -> Result<u64, AwsError> {
+    match value {
+        None => Ok(default),
+        Some(v) if range.contains(&v) => Ok(v as u64),
+        Some(v) => Err(error::invalid_parameter(format!(
+            "Value {v} for parameter {name} is invalid. Reason: {reason}, if provided."
+        ))),
     }
 }
 
