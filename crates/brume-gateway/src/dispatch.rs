@@ -92,8 +92,14 @@ impl Gateway {
             log.operation = "PostObject".into();
             return self.form_upload(parts, body, bucket, request_id).await;
         }
-        if let Target::Service(name) = target
-            && let Some(op) = streaming_operation(name, parts)
+        // REST operations are known from the request head: resolve once, and stream the
+        // body of those whose payload streams.
+        let rest_op = match target {
+            Target::Service(name) => rest_operation(name, parts),
+            _ => None,
+        };
+        if let (Target::Service(name), Some(op)) = (target, rest_op)
+            && is_streaming(name, op)
         {
             log.service = name;
             log.operation = op.name.clone();
@@ -133,7 +139,10 @@ impl Gateway {
         let protocol = codec::detect_protocol(model, &req);
         let result = async {
             let (ctx, _) = self.authenticate(parts, PayloadHash::Body(&body), model, request_id)?;
-            let op = codec::resolve(model, protocol, &req)?;
+            let op = match rest_op {
+                Some(op) => op,
+                None => codec::resolve(model, protocol, &req)?,
+            };
             log.operation = op.name.clone();
             let input = codec::decode(model, protocol, op, &req)?;
             self.call(name, op, protocol, ctx, input, None, request_id).await
@@ -236,17 +245,21 @@ impl Gateway {
     }
 }
 
-/// The operation of a REST request whose input payload is streamed, known from the
-/// request head alone.
-fn streaming_operation(name: &'static str, parts: &Parts) -> Option<&'static Operation> {
+/// The operation of a REST request, known from its head alone.
+fn rest_operation(name: &'static str, parts: &Parts) -> Option<&'static Operation> {
     let model = model(name).expect("routing names embedded models");
     if !matches!(model.default_protocol(), Protocol::RestXml | Protocol::RestJson1) {
         return None;
     }
     let uri = codec_uri(name, parts);
     let req = codec::Request { method: &parts.method, uri: &uri, headers: &parts.headers, body: &[] };
-    let op = codec::resolve(model, model.default_protocol(), &req).ok()?;
-    model.streaming_payload(&op.input.as_ref()?.shape).map(|_| op)
+    codec::resolve(model, model.default_protocol(), &req).ok()
+}
+
+/// True when the operation's input payload is a streaming blob (S3 uploads).
+fn is_streaming(name: &'static str, op: &Operation) -> bool {
+    let model = model(name).expect("routing names embedded models");
+    op.input.as_ref().is_some_and(|i| model.streaming_payload(&i.shape).is_some())
 }
 
 /// The request target the codec reads: S3's virtual-host requests in path style.
