@@ -29,14 +29,6 @@ impl Timestamp {
         Timestamp(secs as f64)
     }
 
-    pub fn as_unix_seconds(self) -> i64 {
-        self.0.floor() as i64
-    }
-
-    pub fn plus_seconds(self, secs: i64) -> Self {
-        Timestamp(self.0 + secs as f64)
-    }
-
     pub fn to_offset_datetime(self) -> time::OffsetDateTime {
         // Rounded to the microsecond: f64 seconds cannot hold nanoseconds exactly, and a
         // stored `.123` must not print as `.122`.
@@ -77,6 +69,5 @@ mod tests {
     fn timestamp_keeps_milliseconds() {
         let t = Timestamp(1_700_000_000.123);
         assert_eq!(t.to_offset_datetime().millisecond(), 123);
-        assert_eq!(t.as_unix_seconds(), 1_700_000_000);
     }
 }

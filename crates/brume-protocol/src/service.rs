@@ -62,10 +62,6 @@ impl Service {
         }
     }
 
-    pub fn implements(&self, name: &str) -> bool {
-        self.handlers.contains_key(name)
-    }
-
     /// The implemented operations, sorted (for health output and the compatibility docs).
     pub fn operations(&self) -> Vec<&'static str> {
         let mut ops: Vec<_> = self.handlers.keys().copied().collect();
