@@ -50,10 +50,23 @@ pub(super) fn raw_body(model: &ServiceModel, member: &MemberRef, value: &Value) 
 }
 
 pub(super) fn decode(model: &ServiceModel, op: &Operation, req: &Request) -> Result<Value, AwsError> {
+    decode_rest(model, PROTOCOL, op, req, |shape, body| to_canonical(model, shape, parse_json(body)?, PROTOCOL))
+}
+
+/// The input of a REST operation, for restJson1 and restXml alike: the members bound to the
+/// URI, query string and headers, and the body — a blob or string payload taken raw, or a
+/// structure (the payload member's, or the body members') read by `structure`.
+pub(super) fn decode_rest(
+    model: &ServiceModel,
+    protocol: Protocol,
+    op: &Operation,
+    req: &Request,
+    structure: impl Fn(&str, &[u8]) -> Result<Value, AwsError>,
+) -> Result<Value, AwsError> {
     let Some(input) = &op.input else {
         return Ok(Value::Object(Map::new()));
     };
-    let mut out = http_bindings::decode(model, PROTOCOL, op, req)?;
+    let mut out = http_bindings::decode(model, protocol, op, req)?;
     let body_is_empty = req.body.iter().all(u8::is_ascii_whitespace);
     match payload_member(model, &input.shape) {
         Some((name, member)) => {
@@ -62,14 +75,14 @@ pub(super) fn decode(model: &ServiceModel, op: &Operation, req: &Request) -> Res
             } else if body_is_empty {
                 None
             } else {
-                Some(to_canonical(model, &member.shape, parse_json(req.body)?, PROTOCOL)?)
+                Some(structure(&member.shape, req.body)?)
             };
             if let Some(v) = value {
                 out.insert(name.to_string(), v);
             }
         }
         None if !body_is_empty => {
-            if let Value::Object(body) = to_canonical(model, &input.shape, parse_json(req.body)?, PROTOCOL)? {
+            if let Value::Object(body) = structure(&input.shape, req.body)? {
                 // Bound members win over body keys of the same name.
                 for (k, v) in body {
                     out.entry(k).or_insert(v);

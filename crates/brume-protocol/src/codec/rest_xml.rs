@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use brume_core::{AwsError, Fault};
 
-use super::rest_json::{payload_member, raw_body, raw_payload};
+use super::rest_json::{decode_rest, payload_member, raw_body};
 use super::xml::{Writer, escape};
 use super::{Request, ResponseBody, http_bindings, response, xml_read};
 use crate::model::{Operation, Protocol, ServiceModel, ShapeType, XmlNamespace};
@@ -42,41 +42,12 @@ fn is_s3(model: &ServiceModel) -> bool {
 }
 
 pub(super) fn decode(model: &ServiceModel, op: &Operation, req: &Request) -> Result<Value, AwsError> {
-    let Some(input) = &op.input else {
-        return Ok(Value::Object(Default::default()));
-    };
-    let mut out = http_bindings::decode(model, PROTOCOL, op, req)?;
-    let body_is_empty = req.body.iter().all(u8::is_ascii_whitespace);
-    match payload_member(model, &input.shape) {
-        Some((name, member)) => {
-            let value = if model.shape(&member.shape).kind != ShapeType::Structure {
-                (!req.body.is_empty()).then(|| raw_payload(model, member, req.body))
-            } else if body_is_empty {
-                None
-            } else {
-                // The root element's name is not checked: S3 accepts any, as clients differ.
-                let root = xml_read::parse(req.body).map_err(|e| malformed(model, &e))?;
-                let v = xml_read::structure(model, &member.shape, &root).map_err(|e| malformed(model, &e))?;
-                Some(v)
-            };
-            if let Some(v) = value {
-                out.insert(name.to_string(), v);
-            }
-        }
-        // Body members without a payload (Route 53's style) sit under a root element.
-        None if !body_is_empty => {
-            let root = xml_read::parse(req.body).map_err(|e| malformed(model, &e))?;
-            if let Value::Object(body) =
-                xml_read::structure(model, &input.shape, &root).map_err(|e| malformed(model, &e))?
-            {
-                for (k, v) in body {
-                    out.entry(k).or_insert(v);
-                }
-            }
-        }
-        None => {}
-    }
-    Ok(Value::Object(out))
+    // The root element's name is not checked: S3 accepts any, as clients differ. Body
+    // members without a payload (Route 53's style) sit under a root element too.
+    decode_rest(model, PROTOCOL, op, req, |shape, body| {
+        let root = xml_read::parse(body).map_err(|e| malformed(model, &e))?;
+        xml_read::structure(model, shape, &root).map_err(|e| malformed(model, &e))
+    })
 }
 
 /// The namespace of the service's documents: S3's and CloudFront's are not in the models'
