@@ -4,6 +4,7 @@
 //! This crate knows no wire format: the protocol layer renders an [`AwsError`] the way each
 //! AWS protocol does.
 
+pub mod clients;
 mod context;
 pub mod cors;
 mod error;

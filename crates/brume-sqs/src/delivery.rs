@@ -1,15 +1,37 @@
-//! Deliveries from other services into queues (S3 event notifications now; SNS fan-out and
-//! Lambda destinations later): the outbox's handler for the `sqs` target. The event's
-//! payload names the queue by ARN and carries the message, an object (sent as its JSON
-//! text) or a string.
+//! What other services ask of SQS: the typed [`SqsClient`] (SNS fan-out, Lambda
+//! destinations), and the outbox handler for the `sqs` target (S3 event notifications),
+//! whose event payload names the queue by ARN (`arn`) and carries the message (`message`:
+//! an object is sent as its JSON text).
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use brume_core::AwsError;
+use brume_core::clients::{OutgoingMessage, SqsClient};
 use brume_events::{DeliveryError, Event, Handler};
 
-use crate::Sqs;
 use crate::table::{self, KEYSPACE, Queue};
+use crate::{Sqs, error};
+
+impl Sqs {
+    fn queue_by_arn(&self, arn: &str) -> Result<Queue, AwsError> {
+        let mut parts = arn.rsplitn(3, ':');
+        let (Some(name), Some(account)) = (parts.next(), parts.next()) else {
+            return Err(error::queue_does_not_exist());
+        };
+        let found = self.kv.get(KEYSPACE, &table::queue_key(account, name))?;
+        found.map(|b| table::decode(&b)).transpose()?.ok_or_else(error::queue_does_not_exist)
+    }
+}
+
+#[async_trait]
+impl SqsClient for Sqs {
+    async fn send_message(&self, queue_arn: &str, message: OutgoingMessage) -> Result<String, AwsError> {
+        let queue = self.queue_by_arn(queue_arn)?;
+        let m = self.new_message(&queue, message.body, None, message.attributes)?;
+        Ok(self.store(&queue, vec![m]).await?.remove(0).id)
+    }
+}
 
 /// The outbox handler that sends events' messages to SQS queues.
 pub struct Delivery(pub Arc<Sqs>);
@@ -23,24 +45,11 @@ impl Handler for Delivery {
             Some(other) => other.to_string(),
             None => return Err(DeliveryError::Permanent("event has no message".into())),
         };
-        let mut parts = arn.rsplitn(3, ':');
-        let (Some(name), Some(account)) = (parts.next(), parts.next()) else {
-            return Err(DeliveryError::Permanent(format!("not a queue ARN: {arn}")));
-        };
-        let queue = self
-            .0
-            .kv
-            .get(KEYSPACE, &table::queue_key(account, name))
-            .map_err(|e| DeliveryError::Retryable(e.to_string()))?;
-        let Some(queue) = queue else {
-            return Err(DeliveryError::Permanent(format!("queue {arn} does not exist")));
-        };
-        let queue: Queue = table::decode(&queue).map_err(|e| DeliveryError::Retryable(e.to_string()))?;
-        let message = self
-            .0
-            .new_message(&queue, body, None, Default::default())
-            .map_err(|e| DeliveryError::Permanent(e.message))?;
-        self.0.store(&queue, vec![message]).await.map_err(|e| DeliveryError::Retryable(e.message))?;
-        Ok(())
+        let message = OutgoingMessage { body, ..Default::default() };
+        match SqsClient::send_message(self.0.as_ref(), arn, message).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.status >= 500 => Err(DeliveryError::Retryable(e.message)),
+            Err(e) => Err(DeliveryError::Permanent(format!("{arn}: {}", e.message))),
+        }
     }
 }

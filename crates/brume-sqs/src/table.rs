@@ -8,7 +8,6 @@
 
 use std::collections::BTreeMap;
 
-use brume_core::value::Blob;
 use brume_storage::key::{self, Element};
 use brume_storage::{KeyRange, StorageError};
 use serde::{Deserialize, Serialize};
@@ -39,15 +38,8 @@ impl Queue {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct AttributeValue {
-    pub data_type: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub string_value: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub binary_value: Option<Blob>,
-}
+/// Message attributes are stored as other services send them.
+pub use brume_core::clients::MessageAttribute as AttributeValue;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Message {

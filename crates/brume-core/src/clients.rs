@@ -1,0 +1,40 @@
+//! The typed in-process clients services call each other through (a trait per service), so
+//! that no service reaches into another's storage and the same call could later cross
+//! machines. The binary wires each trait to the service that implements it.
+
+use std::collections::BTreeMap;
+
+use crate::AwsError;
+use crate::value::Blob;
+
+/// A message attribute as SQS and SNS carry it (`String`, `Number`, `Binary`, and their
+/// custom `Type.label` forms).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MessageAttribute {
+    pub data_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub string_value: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub binary_value: Option<Blob>,
+}
+
+/// One message for [`SqsClient::send_message`].
+#[derive(Clone, Debug, Default)]
+pub struct OutgoingMessage {
+    pub body: String,
+    pub attributes: BTreeMap<String, MessageAttribute>,
+    /// FIFO queues: the message group (required) and deduplication id (or the queue's
+    /// content-based deduplication).
+    pub group_id: Option<String>,
+    pub deduplication_id: Option<String>,
+}
+
+/// What other services may ask of SQS.
+#[async_trait::async_trait]
+pub trait SqsClient: Send + Sync {
+    /// Sends a message to the queue `queue_arn` names, as SendMessage would (same
+    /// validation, same errors: `AWS.SimpleQueueService.NonExistentQueue` when it does not
+    /// exist). Returns the new message's id once it is durable.
+    async fn send_message(&self, queue_arn: &str, message: OutgoingMessage) -> Result<String, AwsError>;
+}
