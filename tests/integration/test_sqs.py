@@ -147,8 +147,18 @@ def test_batches(sqs):
 
 def test_limits_and_parameter_errors(sqs):
     url = sqs.create_queue(QueueName="limits")["QueueUrl"]
-    code, message, _ = error_of(lambda: sqs.send_message(QueueUrl=url, MessageBody="x" * 262_145))
-    assert code == "InvalidParameterValue" and "shorter than 262144 bytes" in message
+    # SQS's limit is 1 MiB since 2025 (it was 256 KiB).
+    sqs.send_message(QueueUrl=url, MessageBody="x" * 1_048_576)
+    code, message, _ = error_of(lambda: sqs.send_message(QueueUrl=url, MessageBody="x" * 1_048_577))
+    assert code == "InvalidParameterValue" and "shorter than 1048576 bytes" in message
+    small = sqs.create_queue(QueueName="small", Attributes={"MaximumMessageSize": "1024"})["QueueUrl"]
+    code, message, _ = error_of(lambda: sqs.send_message(QueueUrl=small, MessageBody="x" * 1025))
+    assert code == "InvalidParameterValue" and "shorter than 1024 bytes" in message
+    code, message, _ = error_of(lambda: sqs.send_message_batch(QueueUrl=url, Entries=[
+        {"Id": str(i), "MessageBody": "x" * 300_000} for i in range(4)]))
+    assert code == "BatchRequestTooLong" and "1200000 bytes" in message
+    code, message, _ = error_of(lambda: sqs.send_message(QueueUrl=url, MessageBody="x", MessageDeduplicationId="d"))
+    assert code == "InvalidParameterValue" and "MessageDeduplicationId" in message
     code, message, _ = error_of(lambda: sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=11))
     assert code == "InvalidParameterValue" and "MaxNumberOfMessages" in message
     assert error_of(lambda: sqs.send_message(QueueUrl=url, MessageBody="bad \x00 char"))[0] == "InvalidMessageContents"
@@ -185,9 +195,27 @@ def test_tags(sqs):
     assert sqs.list_queue_tags(QueueUrl=url)["Tags"] == {"env": "dev"}
 
 
-def test_fifo_queues_are_refused_until_built(sqs):
-    code, _, status = error_of(lambda: sqs.create_queue(QueueName="f.fifo", Attributes={"FifoQueue": "true"}))
-    assert (code, status) == ("NotImplemented", 501)
+def test_change_visibility_batch_and_system_attributes(sqs):
+    url = sqs.create_queue(QueueName="vis")["QueueUrl"]
+    sent = sqs.send_message(QueueUrl=url, MessageBody="traced", MessageSystemAttributes={
+        "AWSTraceHeader": {"DataType": "String", "StringValue": "Root=1-5759e988-bd862e3fe1be46a994272793"}})
+    assert len(sent["MD5OfMessageSystemAttributes"]) == 32
+    sqs.send_message(QueueUrl=url, MessageBody="second")
+    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageSystemAttributeNames=["AWSTraceHeader"])["Messages"]
+    assert len(got) == 2
+    traced = next(m for m in got if m["Body"] == "traced")
+    assert traced["Attributes"] == {"AWSTraceHeader": "Root=1-5759e988-bd862e3fe1be46a994272793"}
+    out = sqs.change_message_visibility_batch(QueueUrl=url, Entries=[
+        {"Id": "a", "ReceiptHandle": got[0]["ReceiptHandle"], "VisibilityTimeout": 0},
+        {"Id": "b", "ReceiptHandle": got[1]["ReceiptHandle"], "VisibilityTimeout": 0},
+        {"Id": "c", "ReceiptHandle": "garbage", "VisibilityTimeout": 0}])
+    assert sorted(e["Id"] for e in out["Successful"]) == ["a", "b"]
+    assert out["Failed"][0]["Id"] == "c" and out["Failed"][0]["Code"] == "ReceiptHandleIsInvalid"
+    assert out["Failed"][0]["SenderFault"] is True
+    assert len(sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]) == 2
+    code, _, _ = error_of(lambda: sqs.send_message(QueueUrl=url, MessageBody="x", MessageSystemAttributes={
+        "Other": {"DataType": "String", "StringValue": "v"}}))
+    assert code == "InvalidParameterValue"
 
 
 def test_cli(server):

@@ -10,6 +10,7 @@ use brume_core::AwsError;
 use brume_core::clients::{OutgoingMessage, SqsClient};
 use brume_events::{DeliveryError, Event, Handler};
 
+use crate::message::Outgoing;
 use crate::table::{self, KEYSPACE, Queue};
 use crate::{Sqs, error};
 
@@ -28,7 +29,14 @@ impl Sqs {
 impl SqsClient for Sqs {
     async fn send_message(&self, queue_arn: &str, message: OutgoingMessage) -> Result<String, AwsError> {
         let queue = self.queue_by_arn(queue_arn)?;
-        let m = self.new_message(&queue, message.body, None, message.attributes)?;
+        let out = Outgoing {
+            message_body: message.body,
+            message_attributes: message.attributes,
+            message_group_id: message.group_id,
+            message_deduplication_id: message.deduplication_id,
+            ..Default::default()
+        };
+        let m = self.new_message(&queue, out)?;
         Ok(self.store(&queue, vec![m]).await?.remove(0).id)
     }
 }

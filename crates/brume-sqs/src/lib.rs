@@ -3,13 +3,16 @@
 //! visibility timeouts, long-polled without busy loops, and moved to a dead-letter queue
 //! after the redrive policy's receive count.
 //!
-//! FIFO queues are refused at creation until their ordering and deduplication are built.
+//! FIFO queues keep each message group in order with one batch of it in flight at a time,
+//! deduplicate over five minutes, and replay receive attempts; dead-letter queues get
+//! their messages back through message move tasks.
 
 mod delivery;
 mod error;
 mod md5;
 mod message;
 mod queue;
+mod redrive;
 mod table;
 
 use std::collections::HashMap;
@@ -32,13 +35,21 @@ pub struct Sqs {
 
 impl Sqs {
     fn waiter(&self, queue: &table::Queue) -> Arc<Notify> {
+        self.waiter_named(&queue.account, &queue.name)
+    }
+
+    fn waiter_named(&self, account: &str, name: &str) -> Arc<Notify> {
         let mut waiters = self.waiters.lock().unwrap_or_else(|e| e.into_inner());
-        waiters.entry((queue.account.clone(), queue.name.clone())).or_default().clone()
+        waiters.entry((account.to_string(), name.to_string())).or_default().clone()
     }
 
     /// Wakes the long polls waiting on `queue`.
     fn wake(&self, queue: &table::Queue) {
-        self.waiter(queue).notify_waiters();
+        self.wake_named(&queue.account, &queue.name);
+    }
+
+    fn wake_named(&self, account: &str, name: &str) {
+        self.waiter_named(account, name).notify_waiters();
     }
 }
 
@@ -56,6 +67,7 @@ impl Sqs {
 
 /// The SQS service, ready for the gateway.
 pub fn service(state: Arc<Sqs>) -> Service {
+    state.resume_moves();
     ServiceBuilder::new("sqs", state)
         .op("CreateQueue", Sqs::create_queue)
         .op("GetQueueUrl", Sqs::get_queue_url)
@@ -73,5 +85,10 @@ pub fn service(state: Arc<Sqs>) -> Service {
         .op("DeleteMessage", Sqs::delete_message)
         .op("DeleteMessageBatch", Sqs::delete_message_batch)
         .op("ChangeMessageVisibility", Sqs::change_message_visibility)
+        .op("ChangeMessageVisibilityBatch", Sqs::change_message_visibility_batch)
+        .op("ListDeadLetterSourceQueues", Sqs::list_dead_letter_source_queues)
+        .op("StartMessageMoveTask", Sqs::start_message_move_task)
+        .op("ListMessageMoveTasks", Sqs::list_message_move_tasks)
+        .op("CancelMessageMoveTask", Sqs::cancel_message_move_task)
         .build()
 }

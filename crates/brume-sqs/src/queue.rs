@@ -14,7 +14,7 @@ use crate::{Sqs, error, now_ms};
 /// Settable attributes with their defaults and (min, max) for the numeric ones.
 const NUMERIC: &[(&str, u64, u64, u64)] = &[
     ("DelaySeconds", 0, 0, 900),
-    ("MaximumMessageSize", 262_144, 1024, 262_144),
+    ("MaximumMessageSize", crate::message::MAX_MESSAGE_SIZE, 1024, crate::message::MAX_MESSAGE_SIZE),
     ("MessageRetentionPeriod", 345_600, 60, 1_209_600),
     ("ReceiveMessageWaitTimeSeconds", 0, 0, 20),
     ("VisibilityTimeout", 30, 0, 43_200),
@@ -45,14 +45,51 @@ const COMPUTED: &[&str] = &[
 /// One purge per queue per minute.
 const PURGE_INTERVAL_MS: u64 = 60_000;
 
-fn validate(attributes: &BTreeMap<String, String>) -> Result<(), AwsError> {
+/// FIFO queues' own attributes, with their defaults.
+const FIFO_DEFAULTS: &[(&str, &str)] = &[
+    ("FifoQueue", "true"),
+    ("ContentBasedDeduplication", "false"),
+    ("DeduplicationScope", "queue"),
+    ("FifoThroughputLimit", "perQueue"),
+];
+
+fn validate(attributes: &BTreeMap<String, String>, fifo: bool) -> Result<(), AwsError> {
     for (name, value) in attributes {
-        if let Some((_, _, min, max)) = NUMERIC.iter().find(|(n, ..)| n == name) {
+        let allowed: &[&str] = match name.as_str() {
+            "FifoQueue" => &["true"],
+            "ContentBasedDeduplication" => &["true", "false"],
+            "DeduplicationScope" => &["messageGroup", "queue"],
+            "FifoThroughputLimit" => &["perQueue", "perMessageGroupId"],
+            _ => &[],
+        };
+        if !allowed.is_empty() {
+            if !fifo {
+                return Err(error::invalid_attribute_name(name));
+            }
+            if !allowed.contains(&value.as_str()) {
+                return Err(error::invalid_attribute_value(name));
+            }
+        } else if name == "RedriveAllowPolicy" {
+            let policy: serde_json::Value =
+                serde_json::from_str(value).map_err(|_| error::invalid_attribute_value(name))?;
+            let permission = policy.get("redrivePermission").and_then(|p| p.as_str());
+            let sources = policy.get("sourceQueueArns").and_then(|s| s.as_array());
+            let valid = match permission {
+                Some("allowAll" | "denyAll") => sources.is_none(),
+                Some("byQueue") => sources.is_some_and(|s| (1..=10).contains(&s.len())),
+                _ => false,
+            };
+            if !valid {
+                return Err(error::invalid_parameter(format!(
+                    "Value {value} for parameter RedriveAllowPolicy is invalid. Reason: Amazon SQS can't create the redrive allow policy, as it's in an unsupported format."
+                )));
+            }
+        } else if let Some((_, _, min, max)) = NUMERIC.iter().find(|(n, ..)| n == name) {
             match value.parse::<u64>() {
                 Ok(v) if (*min..=*max).contains(&v) => {}
                 _ => return Err(error::invalid_attribute_value(name)),
             }
-        } else if name == "RedrivePolicy" {
+        } else if name == "RedrivePolicy" && !value.is_empty() {
             let policy: serde_json::Value = serde_json::from_str(value)
                 .map_err(|_| error::invalid_parameter("Value for parameter RedrivePolicy is invalid."))?;
             let count = policy.get("maxReceiveCount").and_then(|c| c.as_u64().or_else(|| c.as_str()?.parse().ok()));
@@ -210,16 +247,18 @@ impl Sqs {
                 error::invalid_attribute_name("FifoQueue")
             });
         }
-        if fifo {
-            // Ordering and deduplication of FIFO queues are not built yet; refusing is
-            // better than accepting a queue that would not keep its promises.
-            return Err(AwsError::not_implemented("SQS", "CreateQueue for FIFO queues"));
-        }
-        validate(&input.attributes)?;
+        validate(&input.attributes, fifo)?;
+        let arn = format!("arn:aws:sqs:{}:{}:{name}", ctx.region, ctx.account);
+        self.check_redrive(&arn, &input.attributes)?;
         let now = (now_ms() / 1000) as i64;
         let mut attributes: BTreeMap<String, String> =
             NUMERIC.iter().map(|(n, default, ..)| (n.to_string(), default.to_string())).collect();
         attributes.insert("SqsManagedSseEnabled".into(), "true".into());
+        if fifo {
+            for (n, v) in FIFO_DEFAULTS {
+                attributes.insert(n.to_string(), v.to_string());
+            }
+        }
         attributes.extend(input.attributes.clone());
         let queue = Queue {
             account: ctx.account.clone(),
@@ -311,7 +350,7 @@ impl Sqs {
         self.kv
             .transact(move |txn: &mut dyn Txn| {
                 txn.delete(KEYSPACE, &table::queue_key(&queue.account, &queue.name))?;
-                clear_messages(txn, &queue)
+                clear(txn, &queue, &["msg", "grp", "gmsg", "dedup", "attempt"])
             })
             .await?;
         Ok(Empty {})
@@ -339,7 +378,7 @@ impl Sqs {
                 q.last_purge_ms = Some(now);
                 txn.put(KEYSPACE, &key, &table::encode(&q))?;
                 tracing::debug!(queue = %url, "purged");
-                clear_messages(txn, &q)
+                clear(txn, &q, &["msg", "grp", "gmsg", "attempt"])
             })
             .await?;
         Ok(Empty {})
@@ -402,10 +441,11 @@ impl Sqs {
         input: SetAttributesInput,
     ) -> Result<Empty, AwsError> {
         let queue = self.queue(&ctx, &input.queue_url)?;
-        if input.attributes.contains_key("FifoQueue") {
+        if input.attributes.contains_key("FifoQueue") && !table::is_fifo(&queue.name) {
             return Err(error::invalid_attribute_name("FifoQueue"));
         }
-        validate(&input.attributes)?;
+        validate(&input.attributes, table::is_fifo(&queue.name))?;
+        self.check_redrive(&queue.arn(), &input.attributes)?;
         self.update(queue, move |q| {
             q.attributes.extend(input.attributes);
             q.last_modified = (now_ms() / 1000) as i64;
@@ -456,17 +496,20 @@ fn after_name(urls: &[String]) -> String {
     urls.last().and_then(|u| u.rsplit('/').next()).unwrap_or_default().to_string()
 }
 
-fn clear_messages(txn: &mut dyn Txn, queue: &Queue) -> Result<(), AwsError> {
-    let range = table::messages_of(&queue.account, &queue.name);
-    loop {
-        let batch = txn.scan(KEYSPACE, &range, Direction::Forward, 1000)?;
-        if batch.is_empty() {
-            return Ok(());
-        }
-        for (k, _) in batch {
-            txn.delete(KEYSPACE, &k)?;
+/// Deletes the queue's records of the given kinds (see `table`).
+fn clear(txn: &mut dyn Txn, queue: &Queue, kinds: &[&str]) -> Result<(), AwsError> {
+    for range in table::queue_records(&queue.account, &queue.name, kinds) {
+        loop {
+            let batch = txn.scan(KEYSPACE, &range, Direction::Forward, 1000)?;
+            if batch.is_empty() {
+                break;
+            }
+            for (k, _) in batch {
+                txn.delete(KEYSPACE, &k)?;
+            }
         }
     }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -485,11 +528,30 @@ mod tests {
     #[test]
     fn attributes_are_validated() {
         let attrs = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        assert!(validate(&attrs(&[("VisibilityTimeout", "60"), ("DelaySeconds", "900")])).is_ok());
-        assert_eq!(validate(&attrs(&[("VisibilityTimeout", "43201")])).unwrap_err().code, "InvalidAttributeValue");
-        assert_eq!(validate(&attrs(&[("Nope", "1")])).unwrap_err().code, "InvalidAttributeName");
+        assert!(validate(&attrs(&[("VisibilityTimeout", "60"), ("DelaySeconds", "900")]), false).is_ok());
+        assert_eq!(
+            validate(&attrs(&[("VisibilityTimeout", "43201")]), false).unwrap_err().code,
+            "InvalidAttributeValue"
+        );
+        assert_eq!(validate(&attrs(&[("Nope", "1")]), false).unwrap_err().code, "InvalidAttributeName");
         let redrive = r#"{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:000000000000:dlq","maxReceiveCount":"3"}"#;
-        assert!(validate(&attrs(&[("RedrivePolicy", redrive)])).is_ok());
-        assert!(validate(&attrs(&[("RedrivePolicy", "{}")])).is_err());
+        assert!(validate(&attrs(&[("RedrivePolicy", redrive)]), false).is_ok());
+        assert!(validate(&attrs(&[("RedrivePolicy", "{}")]), false).is_err());
+        assert_eq!(
+            validate(&attrs(&[("ContentBasedDeduplication", "true")]), false).unwrap_err().code,
+            "InvalidAttributeName"
+        );
+        assert!(
+            validate(&attrs(&[("ContentBasedDeduplication", "true"), ("DeduplicationScope", "messageGroup")]), true)
+                .is_ok()
+        );
+        assert_eq!(
+            validate(&attrs(&[("DeduplicationScope", "group")]), true).unwrap_err().code,
+            "InvalidAttributeValue"
+        );
+        let allow = r#"{"redrivePermission":"byQueue","sourceQueueArns":["arn:aws:sqs:us-east-1:000000000000:src"]}"#;
+        assert!(validate(&attrs(&[("RedriveAllowPolicy", allow)]), false).is_ok());
+        let bad = r#"{"redrivePermission":"byQueue"}"#;
+        assert_eq!(validate(&attrs(&[("RedriveAllowPolicy", bad)]), false).unwrap_err().code, "InvalidParameterValue");
     }
 }
