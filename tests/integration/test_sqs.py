@@ -3,6 +3,7 @@ visibility, long polling, dead letters, durability."""
 import json
 import threading
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -40,14 +41,15 @@ def test_create_get_list_delete_queue(server, sqs):
     assert len(rest["QueueUrls"]) == 2 and "NextToken" not in rest
     sqs.delete_queue(QueueUrl=url)
     code, message, status = error_of(lambda: sqs.get_queue_url(QueueName="jobs"))
-    assert status == 400 and code in ("QueueDoesNotExist", "AWS.SimpleQueueService.NonExistentQueue")
+    # As from SQS, boto3 reports the awsQuery code (and raises QueueDoesNotExist).
+    assert status == 400 and code == "AWS.SimpleQueueService.NonExistentQueue"
     assert message == "The specified queue does not exist."
 
 
 def test_create_with_different_attributes_conflicts(sqs):
     sqs.create_queue(QueueName="q", Attributes={"VisibilityTimeout": "60"})
     code, message, _ = error_of(lambda: sqs.create_queue(QueueName="q", Attributes={"VisibilityTimeout": "61"}))
-    assert code in ("QueueNameExists", "QueueAlreadyExists")
+    assert code == "QueueAlreadyExists"
     assert "VisibilityTimeout" in message
 
 
@@ -141,8 +143,8 @@ def test_batches(sqs):
     assert sorted(m["Body"] for m in got) == sorted(f"body {i}" for i in range(10))
     deleted = sqs.delete_message_batch(QueueUrl=url, Entries=[{"Id": f"d{i}", "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)])
     assert len(deleted["Successful"]) == 10
-    assert error_of(lambda: sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": "x", "MessageBody": "a"}, {"Id": "x", "MessageBody": "b"}]))[0] == "BatchEntryIdsNotDistinct"
-    assert error_of(lambda: sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": f"e{i}", "MessageBody": "a"} for i in range(11)]))[0] == "TooManyEntriesInBatchRequest"
+    assert error_of(lambda: sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": "x", "MessageBody": "a"}, {"Id": "x", "MessageBody": "b"}]))[0] == "AWS.SimpleQueueService.BatchEntryIdsNotDistinct"
+    assert error_of(lambda: sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": f"e{i}", "MessageBody": "a"} for i in range(11)]))[0] == "AWS.SimpleQueueService.TooManyEntriesInBatchRequest"
 
 
 def test_limits_and_parameter_errors(sqs):
@@ -156,7 +158,7 @@ def test_limits_and_parameter_errors(sqs):
     assert code == "InvalidParameterValue" and "shorter than 1024 bytes" in message
     code, message, _ = error_of(lambda: sqs.send_message_batch(QueueUrl=url, Entries=[
         {"Id": str(i), "MessageBody": "x" * 300_000} for i in range(4)]))
-    assert code == "BatchRequestTooLong" and "1200000 bytes" in message
+    assert code == "AWS.SimpleQueueService.BatchRequestTooLong" and "1200000 bytes" in message
     code, message, _ = error_of(lambda: sqs.send_message(QueueUrl=url, MessageBody="x", MessageDeduplicationId="d"))
     assert code == "InvalidParameterValue" and "MessageDeduplicationId" in message
     code, message, _ = error_of(lambda: sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=11))
@@ -184,7 +186,7 @@ def test_purge_and_its_sixty_second_rule(sqs):
     sqs.purge_queue(QueueUrl=url)
     assert "Messages" not in sqs.receive_message(QueueUrl=url)
     code, _, status = error_of(lambda: sqs.purge_queue(QueueUrl=url))
-    assert code in ("PurgeQueueInProgress", "AWS.SimpleQueueService.PurgeQueueInProgress") and status == 403
+    assert code == "AWS.SimpleQueueService.PurgeQueueInProgress" and status == 403
 
 
 def test_tags(sqs):
@@ -227,32 +229,60 @@ def test_cli(server):
 
 
 def query(server, params):
-    """A signed awsQuery request, as older SDKs send SQS calls."""
+    """A signed awsQuery request, as older SDKs send SQS calls: (status, XML text)."""
     body = urllib.parse.urlencode({**params, "Version": "2012-11-05"})
     req = botocore.awsrequest.AWSRequest(method="POST", url=server.endpoint + "/", data=body,
                                          headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
     botocore.auth.SigV4Auth(botocore.credentials.Credentials("test", "test"), "sqs", "us-east-1").add_auth(req)
     p = req.prepare()
     r = urllib.request.Request(p.url, data=body.encode(), headers=dict(p.headers), method="POST")
-    with urllib.request.urlopen(r, timeout=10) as resp:
-        return resp.read().decode()
+    try:
+        with urllib.request.urlopen(r, timeout=10) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
 
 
 def test_query_protocol(server):
-    xml = query(server, {"Action": "CreateQueue", "QueueName": "legacy", "Attribute.1.Name": "VisibilityTimeout", "Attribute.1.Value": "45"})
+    """The 2012-11-05 awsQuery names: `Attribute.N.Name`, `AttributeName.N`,
+    `MessageAttribute.N.Value.*`, `SendMessageBatchRequestEntry.N.*`, flattened `<Message>`,
+    `<Attribute><Name/><Value/></Attribute>`, and the legacy error codes."""
+    _, xml = query(server, {"Action": "CreateQueue", "QueueName": "legacy", "Attribute.1.Name": "VisibilityTimeout",
+                            "Attribute.1.Value": "45", "Tag.1.Key": "team", "Tag.1.Value": "a"})
     assert "<CreateQueueResponse" in xml and "/000000000000/legacy</QueueUrl>" in xml
     url = f"http://localhost:{server.port}/000000000000/legacy"
-    query(server, {"Action": "SendMessage", "QueueUrl": url, "MessageBody": "old school",
-                   "MessageAttribute.1.Name": "k", "MessageAttribute.1.Value.DataType": "String", "MessageAttribute.1.Value.StringValue": "v"})
-    xml = query(server, {"Action": "ReceiveMessage", "QueueUrl": url, "MessageAttributeName.1": "All"})
-    assert "<Body>old school</Body>" in xml
-    # Known gap (noted on the SQS issue): the current SQS model no longer carries the
-    # awsQuery element names, so flattened lists and maps use the member names
-    # (`<Messages>` where SQS writes `<Message>`, `<key>`/`<value>` for `<Name>`/`<Value>`).
-    # The same gap on input: the legacy `AttributeName.N` is not read, so nothing is returned.
-    assert "<Messages><MessageId>" in xml
-    xml = query(server, {"Action": "GetQueueAttributes", "QueueUrl": url, "AttributeName.1": "VisibilityTimeout"})
-    assert "<GetQueueAttributesResult></GetQueueAttributesResult>" in xml
+    _, xml = query(server, {"Action": "SendMessage", "QueueUrl": url, "MessageBody": "old school",
+                            "MessageAttribute.1.Name": "k", "MessageAttribute.1.Value.DataType": "String",
+                            "MessageAttribute.1.Value.StringValue": "v"})
+    assert "<MD5OfMessageBody>" in xml and "<MD5OfMessageAttributes>" in xml
+    _, xml = query(server, {"Action": "SendMessageBatch", "QueueUrl": url,
+                            "SendMessageBatchRequestEntry.1.Id": "one", "SendMessageBatchRequestEntry.1.MessageBody": "b1",
+                            "SendMessageBatchRequestEntry.2.Id": "two", "SendMessageBatchRequestEntry.2.MessageBody": "b2"})
+    assert xml.count("<SendMessageBatchResultEntry>") == 2 and "<Id>one</Id>" in xml
+    _, xml = query(server, {"Action": "ReceiveMessage", "QueueUrl": url, "MaxNumberOfMessages": "10",
+                            "AttributeName.1": "SentTimestamp", "MessageAttributeName.1": "All"})
+    assert xml.count("<Message>") == 3 and "<Body>old school</Body>" in xml
+    assert "<Attribute><Name>SentTimestamp</Name><Value>" in xml
+    assert "<MessageAttribute><Name>k</Name><Value><StringValue>v</StringValue><DataType>String</DataType></Value></MessageAttribute>" in xml
+    _, xml = query(server, {"Action": "GetQueueAttributes", "QueueUrl": url, "AttributeName.1": "VisibilityTimeout"})
+    assert "<Attribute><Name>VisibilityTimeout</Name><Value>45</Value></Attribute>" in xml
+    _, xml = query(server, {"Action": "ListQueueTags", "QueueUrl": url})
+    assert "<Tag><Key>team</Key><Value>a</Value></Tag>" in xml
+    _, xml = query(server, {"Action": "ListQueues"})
+    assert f"<QueueUrl>{url}</QueueUrl>" in xml
+    status, xml = query(server, {"Action": "GetQueueUrl", "QueueName": "missing"})
+    assert status == 400 and "<Code>AWS.SimpleQueueService.NonExistentQueue</Code>" in xml
+
+
+def test_json_errors_carry_the_query_code(server, sqs):
+    """boto3 reads the awsQuery code from `x-amzn-query-error`, as with SQS itself."""
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        sqs.get_queue_url(QueueName="missing")
+    headers = e.value.response["ResponseMetadata"]["HTTPHeaders"]
+    assert headers["x-amzn-query-error"] == "AWS.SimpleQueueService.NonExistentQueue;Sender"
+    assert e.value.response["Error"]["Code"] == "AWS.SimpleQueueService.NonExistentQueue"
+    with pytest.raises(sqs.exceptions.QueueDoesNotExist):
+        sqs.get_queue_url(QueueName="missing")
 
 
 def test_messages_survive_restart_and_in_flight_ones_return(start_brume, tmp_path):

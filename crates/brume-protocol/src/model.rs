@@ -85,6 +85,10 @@ pub struct MemberRef {
     pub shape: String,
     pub location: Option<Location>,
     pub location_name: Option<String>,
+    /// The member's name in awsQuery requests and responses when it differs from its JSON
+    /// name: a Brume extension for services that moved from awsQuery to JSON (see
+    /// `scripts/gen-models`).
+    pub query_name: Option<String>,
     #[serde(default)]
     pub flattened: bool,
     #[serde(default)]
@@ -97,6 +101,12 @@ pub struct MemberRef {
     #[serde(default)]
     pub host_label: bool,
     pub timestamp_format: Option<String>,
+}
+impl MemberRef {
+    /// The member's name on the awsQuery wire and in XML.
+    pub fn query_name<'a>(&'a self, member: &'a str) -> &'a str {
+        self.query_name.as_deref().or(self.location_name.as_deref()).unwrap_or(member)
+    }
 }
 
 /// Where a member of a REST input or output lives on the HTTP message.

@@ -125,7 +125,7 @@ fn handle_of(task: &MoveTask) -> String {
 
 fn not_found(what: &str) -> AwsError {
     AwsError::new(
-        400,
+        404,
         "ResourceNotFoundException",
         format!("The resource that you specified for the {what} parameter doesn't exist."),
     )
@@ -339,7 +339,7 @@ impl Sqs {
         ctx: RequestContext,
         input: CancelMoveInput,
     ) -> Result<CancelMoveOutput, AwsError> {
-        let missing = || AwsError::new(400, "ResourceNotFoundException", "Task does not exist.");
+        let missing = || AwsError::new(404, "ResourceNotFoundException", "Task does not exist.");
         let handle: Handle = B64
             .decode(&input.task_handle)
             .ok()

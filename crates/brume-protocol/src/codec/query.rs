@@ -55,7 +55,7 @@ fn structure(model: &ServiceModel, shape_name: &str, prefix: &str, params: &Para
     let shape = model.shape(shape_name);
     let mut out = Map::new();
     for (name, m) in shape.members.iter() {
-        let key = join(prefix, m.location_name.as_deref().unwrap_or(name));
+        let key = join(prefix, m.query_name(name));
         if let Some(v) = member(model, m, &key, params)? {
             out.insert(name.to_string(), v);
         }

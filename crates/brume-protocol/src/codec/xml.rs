@@ -75,7 +75,7 @@ impl<'m> Writer<'m> {
                 continue;
             }
             if let Some(v) = obj.get(name) {
-                let element = member.location_name.as_deref().unwrap_or(name);
+                let element = member.query_name(name);
                 self.element(element, member, v);
             }
         }
