@@ -1,5 +1,6 @@
 //! `/_brume/*`: health (also at LocalStack's `/_localstack/health`, for tooling that waits
-//! on it) and reset, which wipes all state or one service's without a restart.
+//! on it), reset, which wipes all state or one service's without a restart, jobs, and the
+//! read-only views services register.
 
 use http::request::Parts;
 use http::{Method, Response, StatusCode};
@@ -29,6 +30,9 @@ impl Gateway {
             (&Method::GET, "/_brume/events") => Some(self.pending_events()),
             (&Method::POST, _) if path.starts_with("/_brume/jobs/") => {
                 Some(self.run_job(&path["/_brume/jobs/".len()..]).await)
+            }
+            (&Method::GET, _) if path.strip_prefix("/_brume/").is_some_and(|n| self.views.contains_key(n)) => {
+                Some(self.view(&path["/_brume/".len()..], parts.uri.query()).await)
             }
             _ if path.starts_with("/_brume/") => {
                 Some(json_response(StatusCode::NOT_FOUND, json!({"error": format!("no admin endpoint {path}")})))
@@ -63,6 +67,25 @@ impl Gateway {
             Ok(summary) => json_response(StatusCode::OK, summary),
             Err(e) => {
                 tracing::error!(job = name, error = %e, "job failed");
+                json_response(StatusCode::INTERNAL_SERVER_ERROR, json!({"error": e}))
+            }
+        }
+    }
+
+    async fn view(&self, name: &str, query: Option<&str>) -> Response<ResponseBody> {
+        let Some(view) = self.views.get(name) else {
+            return json_response(StatusCode::NOT_FOUND, json!({"error": format!("no admin endpoint /_brume/{name}")}));
+        };
+        match view(query.map(str::to_string)).await {
+            Ok((content_type, body)) => {
+                let mut resp = Response::new(full_body(body));
+                if let Ok(value) = http::HeaderValue::from_str(content_type) {
+                    resp.headers_mut().insert(http::header::CONTENT_TYPE, value);
+                }
+                resp
+            }
+            Err(e) => {
+                tracing::error!(view = name, error = %e, "admin view failed");
                 json_response(StatusCode::INTERNAL_SERVER_ERROR, json!({"error": e}))
             }
         }

@@ -124,7 +124,10 @@ impl Gateway {
         let name = match target {
             Target::Service(name) => *name,
             Target::UnsignedQuery => {
-                let action = form_urlencoded::parse(&body).find(|(k, _)| k == "Action").map(|(_, v)| v.into_owned());
+                let action = form_urlencoded::parse(&body)
+                    .find(|(k, _)| k == "Action")
+                    .map(|(_, v)| v.into_owned())
+                    .or_else(|| route::query_action(parts));
                 match action.as_deref().and_then(route::query_service) {
                     Some(name) => name,
                     None => return unknown_service(parts, "query", request_id),
@@ -138,7 +141,14 @@ impl Gateway {
         let req = codec::Request { method: &parts.method, uri: &uri, headers: &parts.headers, body: &body };
         let protocol = codec::detect_protocol(model, &req);
         let result = async {
-            let (ctx, _) = self.authenticate(parts, PayloadHash::Body(&body), model, request_id)?;
+            // An unsigned request reaches only the operations AWS serves unsigned.
+            let anonymous = *target == Target::UnsignedQuery
+                && codec::resolve(model, protocol, &req).is_ok_and(|op| route::allows_anonymous(name, &op.name));
+            let ctx = if anonymous {
+                self.anonymous_context(request_id)
+            } else {
+                self.authenticate(parts, PayloadHash::Body(&body), model, request_id)?.0
+            };
             let op = match rest_op {
                 Some(op) => op,
                 None => codec::resolve(model, protocol, &req)?,
@@ -208,6 +218,13 @@ impl Gateway {
             }
             codec::encode_error(Some(model), protocol, &err, request_id, &parts.method)
         })
+    }
+
+    fn anonymous_context(&self, request_id: &str) -> RequestContext {
+        let mut ctx = RequestContext::new(self.verifier.store().default_account(), self.settings.region.clone());
+        ctx.request_id = request_id.to_string();
+        ctx.principal = brume_core::Principal::Anonymous;
+        ctx
     }
 
     fn authenticate(

@@ -36,6 +36,13 @@ type Factory = Box<dyn Fn() -> Service + Send + Sync>;
 /// (so tests need not wait for its period). It answers a JSON summary.
 pub type Job = Arc<dyn Fn() -> brume_protocol::service::BoxFuture<Result<serde_json::Value, String>> + Send + Sync>;
 
+/// A read-only admin view a service serves at `GET /_brume/NAME`: given the request's
+/// query string, it answers a content type and a body (what SNS "sent" to email
+/// endpoints, its signing certificate).
+pub type View = Arc<
+    dyn Fn(Option<String>) -> brume_protocol::service::BoxFuture<Result<(&'static str, String), String>> + Send + Sync,
+>;
+
 struct Entry {
     /// The storage keyspaces the service owns, wiped by `/_brume/reset`.
     keyspaces: &'static [&'static str],
@@ -51,6 +58,7 @@ pub struct Gateway {
     /// The CORS rules of S3 buckets, for browsers' requests.
     cors: Option<Arc<dyn brume_core::cors::CorsPolicy>>,
     jobs: BTreeMap<&'static str, Job>,
+    views: BTreeMap<&'static str, View>,
     verifier: Arc<Verifier>,
     storage: Storage,
     settings: Settings,
@@ -64,6 +72,7 @@ impl Gateway {
             dispatcher: None,
             cors: None,
             jobs: BTreeMap::new(),
+            views: BTreeMap::new(),
             verifier,
             storage,
             settings,
@@ -84,6 +93,11 @@ impl Gateway {
     /// Registers a job that `POST /_brume/jobs/NAME` runs.
     pub fn register_job(&mut self, name: &'static str, job: Job) {
         self.jobs.insert(name, job);
+    }
+
+    /// Registers a view that `GET /_brume/NAME` answers (`NAME` may contain slashes).
+    pub fn register_view(&mut self, name: &'static str, view: View) {
+        self.views.insert(name, view);
     }
 
     /// Registers a service by its model name, built by `factory` on first use.

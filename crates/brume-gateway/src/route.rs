@@ -19,6 +19,25 @@ pub enum Target {
 /// The awsQuery services, in the order an unsigned request's `Action` is looked up.
 const QUERY_SERVICES: &[&str] = &["sts", "sns", "sqs", "iam", "cloudformation", "cloudwatch"];
 
+/// Operations AWS serves without a signature, by service: SNS's SubscribeURL and
+/// UnsubscribeURL are plain links an endpoint owner visits, the token or subscription ARN
+/// in them being the credential.
+const ANONYMOUS_OPERATIONS: &[(&str, &str)] = &[("sns", "ConfirmSubscription"), ("sns", "Unsubscribe")];
+
+/// Whether `operation` of `service` may be called unsigned.
+pub fn allows_anonymous(service: &str, operation: &str) -> bool {
+    ANONYMOUS_OPERATIONS.iter().any(|(s, o)| *s == service && *o == operation)
+}
+
+/// The `Action` of an awsQuery request sent as a plain link (`GET /?Action=...`).
+pub fn query_action(parts: &Parts) -> Option<String> {
+    if parts.uri.path() != "/" {
+        return None;
+    }
+    let query = parts.uri.query()?;
+    form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "Action").map(|(_, v)| v.into_owned())
+}
+
 /// The query service that has operation `action`.
 pub fn query_service(action: &str) -> Option<&'static str> {
     QUERY_SERVICES
@@ -103,7 +122,8 @@ pub fn identify(parts: &Parts) -> Target {
         };
     }
     let form = header("content-type").is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
-    if form && parts.method == http::Method::POST {
+    if (form && parts.method == http::Method::POST) || query_action(parts).is_some_and(|a| query_service(&a).is_some())
+    {
         return Target::UnsignedQuery;
     }
     // Unsigned requests with no other mark are S3's (anonymous reads, browser uploads).
@@ -169,6 +189,11 @@ mod tests {
         let form = [("content-type", "application/x-www-form-urlencoded")];
         let post = http::Request::post("/").header(form[0].0, form[0].1).body(()).unwrap().into_parts().0;
         assert_eq!(identify(&post), Target::UnsignedQuery);
+        let link =
+            parts("/?Action=ConfirmSubscription&TopicArn=arn%3Aaws%3Asns%3Aus-east-1%3A000000000000%3At&Token=x", &[]);
+        assert_eq!(identify(&link), Target::UnsignedQuery);
+        assert_eq!(identify(&parts("/bucket?Action=ConfirmSubscription", &[])), Target::Service("s3"));
+        assert!(allows_anonymous("sns", "ConfirmSubscription") && !allows_anonymous("sns", "Publish"));
         assert_eq!(query_service("GetCallerIdentity"), Some("sts"));
         assert_eq!(query_service("Publish"), Some("sns"));
         assert_eq!(query_service("Nothing"), None);

@@ -12,9 +12,21 @@ const PARTIAL: &[(&str, &str, &str)] = &[
     ("sqs", "CreateQueue", "FIFO queues are refused with NotImplemented; queue policies are stored and not evaluated"),
     ("sqs", "ReceiveMessage", "ReceiveRequestAttemptId (FIFO) is ignored"),
     (
+        "sns",
+        "CreateTopic",
+        "topic policies are stored and not evaluated; KMS keys, tracing and archive policies are stored and not applied",
+    ),
+    (
+        "sns",
+        "Subscribe",
+        "lambda subscriptions are accepted and their deliveries queued for the Lambda service, which is not built yet; https endpoints are accepted but Brume has no TLS client, so their deliveries fail into the retry and dead-letter path; application and firehose endpoints answer NotImplemented",
+    ),
+    ("sns", "Publish", "mobile push (application endpoint TargetArn) is refused; SMS is kept locally, not sent"),
+    ("sns", "PutDataProtectionPolicy", "the policy is stored and not applied"),
+    (
         "s3",
         "PutBucketNotificationConfiguration",
-        "events are queued durably and delivered to SQS; SNS and Lambda deliveries wait for those services; destinations are not checked for existence",
+        "events are queued durably and delivered to SQS and SNS; Lambda deliveries wait for that service; destinations are not checked for existence",
     ),
 ];
 

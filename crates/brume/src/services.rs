@@ -4,9 +4,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use brume_auth::CredentialStore;
+use brume_core::clients::SqsClient;
 use brume_core::value::Timestamp;
 use brume_events::{DeliveryError, Dispatcher, Event, Handler};
-use brume_gateway::{Gateway, Job};
+use brume_gateway::{Gateway, Job, View};
 use brume_storage::Storage;
 
 /// Registers every built service with the gateway, each with the keyspaces it owns.
@@ -36,7 +37,29 @@ pub fn register(
     gateway.register("s3", &[brume_s3::KEYSPACE], move || brume_s3::service(s3.clone()));
     let sqs = brume_sqs::Sqs::new(storage.kv.clone(), endpoint.to_string());
     dispatcher.register("sqs", Arc::new(brume_sqs::Delivery(sqs.clone())));
+    let sqs_client: Arc<dyn SqsClient> = sqs.clone();
     gateway.register("sqs", &[brume_sqs::KEYSPACE], move || brume_sqs::service(sqs.clone()));
+    let sns = brume_sns::Sns::new(storage.kv.clone(), sqs_client, endpoint.to_string());
+    dispatcher.register("sns", Arc::new(brume_sns::Delivery(sns.clone())));
+    let messages = sns.clone();
+    let sent: View = Arc::new(move |query| {
+        let sns = messages.clone();
+        Box::pin(async move {
+            let endpoint = query.as_deref().and_then(|q| {
+                form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "endpoint").map(|(_, v)| v.into_owned())
+            });
+            let messages = sns.local_messages(endpoint.as_deref()).map_err(|e| e.message)?;
+            Ok(("application/json", serde_json::json!({ "messages": messages }).to_string()))
+        })
+    });
+    gateway.register_view("sns/messages", sent);
+    let signer = sns.clone();
+    let certificate: View = Arc::new(move |_| {
+        let sns = signer.clone();
+        Box::pin(async move { Ok(("application/x-pem-file", sns.certificate_pem().await.map_err(|e| e.message)?)) })
+    });
+    gateway.register_view(&brume_sns::CERTIFICATE_PATH["/_brume/".len()..], certificate);
+    gateway.register("sns", &[brume_sns::KEYSPACE], move || brume_sns::service(sns.clone()));
     dispatcher.set_dead_letter(Arc::new(LogDeadLetters));
 }
 

@@ -1,0 +1,99 @@
+//! Amazon SNS (awsQuery) for Brume: standard and FIFO topics, subscriptions with filter
+//! policies, and fan-out through the durable outbox: one event per matching subscription
+//! is written in the publish's transaction, then delivered at least once to SQS queues,
+//! HTTP endpoints (with SNS's confirmation handshake and delivery-policy retries) and
+//! local stand-ins for email and SMS (kept in SNS's keyspace, readable at
+//! `/_brume/sns/messages`). Deliveries that exhaust their retries go to the subscription's
+//! dead-letter queue. Messages are signed (SignatureVersion 1 and 2) with a local key
+//! whose certificate is served at the `SigningCertURL`.
+
+mod delivery;
+mod envelope;
+mod error;
+pub mod filter;
+mod publish;
+mod signing;
+mod subscription;
+mod table;
+mod topic;
+
+use std::sync::Arc;
+
+use brume_core::AwsError;
+use brume_core::clients::SqsClient;
+use brume_protocol::{Service, ServiceBuilder};
+use brume_storage::Kv;
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use tokio::sync::OnceCell;
+
+pub use delivery::Delivery;
+pub use table::{KEYSPACE, SIGNING_KEYSPACE};
+
+/// Where the signing certificate is served, under the endpoint.
+pub const CERTIFICATE_PATH: &str = "/_brume/sns/SimpleNotificationService-brume.pem";
+
+/// SNS's state: the store, SQS to deliver to, the endpoint its URLs start with, the
+/// signing key (made on first use) and the HTTP client of http subscriptions.
+pub struct Sns {
+    kv: Arc<dyn Kv>,
+    sqs: Arc<dyn SqsClient>,
+    endpoint: String,
+    signer: OnceCell<Arc<signing::Signer>>,
+    http: Client<HttpConnector, Full<Bytes>>,
+}
+
+impl Sns {
+    /// SNS's state over `kv`; SubscribeURL, UnsubscribeURL and SigningCertURL start with
+    /// `endpoint` (`http://localhost:4566`). Cheap: nothing is read until needed.
+    pub fn new(kv: Arc<dyn Kv>, sqs: Arc<dyn SqsClient>, endpoint: String) -> Arc<Sns> {
+        let http = Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
+        Arc::new(Sns { kv, sqs, endpoint, signer: OnceCell::new(), http })
+    }
+
+    async fn signer(&self) -> Result<Arc<signing::Signer>, AwsError> {
+        self.signer.get_or_try_init(|| signing::Signer::load_or_create(self.kv.clone())).await.cloned()
+    }
+
+    /// The PEM certificate messages are signed with (served at [`CERTIFICATE_PATH`]).
+    pub async fn certificate_pem(&self) -> Result<String, AwsError> {
+        Ok(self.signer().await?.certificate_pem().to_string())
+    }
+
+    /// What was sent to email, email-json and sms endpoints, oldest first, as JSON
+    /// objects; only those to `endpoint` when given.
+    pub fn local_messages(&self, endpoint: Option<&str>) -> Result<Vec<serde_json::Value>, AwsError> {
+        delivery::local_messages(self.kv.as_ref(), endpoint)
+    }
+}
+
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_millis() as u64
+}
+
+/// The SNS service, ready for the gateway.
+pub fn service(state: Arc<Sns>) -> Service {
+    ServiceBuilder::new("sns", state)
+        .op("CreateTopic", Sns::create_topic)
+        .op("DeleteTopic", Sns::delete_topic)
+        .op("GetTopicAttributes", Sns::get_topic_attributes)
+        .op("SetTopicAttributes", Sns::set_topic_attributes)
+        .op("ListTopics", Sns::list_topics)
+        .op("TagResource", Sns::tag_resource)
+        .op("UntagResource", Sns::untag_resource)
+        .op("ListTagsForResource", Sns::list_tags_for_resource)
+        .op("GetDataProtectionPolicy", Sns::get_data_protection_policy)
+        .op("PutDataProtectionPolicy", Sns::put_data_protection_policy)
+        .op("Subscribe", Sns::subscribe)
+        .op("ConfirmSubscription", Sns::confirm_subscription)
+        .op("Unsubscribe", Sns::unsubscribe)
+        .op("ListSubscriptions", Sns::list_subscriptions)
+        .op("ListSubscriptionsByTopic", Sns::list_subscriptions_by_topic)
+        .op("GetSubscriptionAttributes", Sns::get_subscription_attributes)
+        .op("SetSubscriptionAttributes", Sns::set_subscription_attributes)
+        .op("Publish", Sns::publish)
+        .op("PublishBatch", Sns::publish_batch)
+        .build()
+}
