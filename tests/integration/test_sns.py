@@ -201,6 +201,22 @@ def test_tags_and_data_protection_policy(sns):
     assert code == "InvalidParameter"
 
 
+def test_add_and_remove_permission_edit_the_policy(sns):
+    arn = sns.create_topic(Name="shared")["TopicArn"]
+    sns.add_permission(TopicArn=arn, Label="partners", AWSAccountId=["111122223333"], ActionName=["Publish", "Subscribe"])
+    statements = json.loads(sns.get_topic_attributes(TopicArn=arn)["Attributes"]["Policy"])["Statement"]
+    assert [s["Sid"] for s in statements] == ["__default_statement_ID", "partners"]
+    assert statements[1]["Principal"] == {"AWS": "arn:aws:iam::111122223333:root"}
+    assert statements[1]["Action"] == ["SNS:Publish", "SNS:Subscribe"] and statements[1]["Resource"] == arn
+    code, message, _ = error_of(lambda: sns.add_permission(TopicArn=arn, Label="partners", AWSAccountId=["1"], ActionName=["Publish"]))
+    assert (code, message) == ("InvalidParameter", "Invalid parameter: Statement already exists")
+    sns.remove_permission(TopicArn=arn, Label="partners")
+    statements = json.loads(sns.get_topic_attributes(TopicArn=arn)["Attributes"]["Policy"])["Statement"]
+    assert [s["Sid"] for s in statements] == ["__default_statement_ID"]
+    code, _, _ = error_of(lambda: sns.remove_permission(TopicArn=arn, Label="partners"))
+    assert code == "InvalidParameter"
+
+
 # --- subscriptions ------------------------------------------------------------------------
 
 
@@ -518,6 +534,22 @@ def test_failed_sqs_delivery_goes_to_the_dead_letter_queue(sns, sqs):
     message_id = sns.publish(TopicArn=topic, Message="lost?")["MessageId"]
     doc = json.loads(receive(sqs, dlq_url)[0]["Body"])
     assert (doc["MessageId"], doc["Message"]) == (message_id, "lost?")
+
+
+def test_lambda_deliveries_wait_for_the_lambda_service(server, sns):
+    topic = sns.create_topic(Name="to-functions")["TopicArn"]
+    function = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:handler"
+    sub = sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=function)["SubscriptionArn"]
+    assert sub.startswith(topic + ":")
+    message_id = sns.publish(TopicArn=topic, Message="for the function", Subject="S")["MessageId"]
+    with urllib.request.urlopen(server.endpoint + "/_brume/events", timeout=5) as r:
+        events = [e for e in json.load(r)["events"] if e["target"] == "lambda"]
+    assert [e["payload"]["arn"] for e in events] == [function]
+    record = events[0]["payload"]["message"]["Records"][0]
+    assert (record["EventSource"], record["EventSubscriptionArn"]) == ("aws:sns", sub)
+    assert (record["Sns"]["MessageId"], record["Sns"]["Message"], record["Sns"]["Subject"]) == (message_id, "for the function", "S")
+    assert record["Sns"]["MessageAttributes"] == {}
+    verify_signature(server, record["Sns"])
 
 
 def test_s3_notifications_reach_queues_through_a_topic(server, sns, sqs):

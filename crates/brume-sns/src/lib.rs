@@ -84,6 +84,8 @@ pub fn service(state: Arc<Sns>) -> Service {
         .op("TagResource", Sns::tag_resource)
         .op("UntagResource", Sns::untag_resource)
         .op("ListTagsForResource", Sns::list_tags_for_resource)
+        .op("AddPermission", Sns::add_permission)
+        .op("RemovePermission", Sns::remove_permission)
         .op("GetDataProtectionPolicy", Sns::get_data_protection_policy)
         .op("PutDataProtectionPolicy", Sns::put_data_protection_policy)
         .op("Subscribe", Sns::subscribe)

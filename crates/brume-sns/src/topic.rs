@@ -212,6 +212,23 @@ pub struct DataProtectionPolicyOutput {
     data_protection_policy: Option<String>,
 }
 
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AddPermissionInput {
+    topic_arn: String,
+    label: String,
+    #[serde(rename = "AWSAccountId")]
+    aws_account_id: Vec<String>,
+    action_name: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RemovePermissionInput {
+    topic_arn: String,
+    label: String,
+}
+
 #[derive(Serialize)]
 pub struct Empty {}
 
@@ -522,6 +539,80 @@ impl Sns {
         self.update_topic(&topic, move |t| {
             t.data_protection_policy = (!policy.is_empty()).then_some(policy);
             Ok(())
+        })
+        .await?;
+        Ok(Empty {})
+    }
+}
+
+/// The topic's policy document with `change` applied to its statements.
+fn edit_statements(
+    topic: &mut Topic,
+    change: impl FnOnce(&mut Vec<serde_json::Value>) -> Result<(), AwsError>,
+) -> Result<(), AwsError> {
+    let arn = topic.arn();
+    let text = topic.attributes.get("Policy").cloned().unwrap_or_else(|| default_policy(&arn, &topic.account));
+    let mut policy: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|_| json!({"Statement": []}));
+    let mut statements = match policy.get_mut("Statement").map(serde_json::Value::take) {
+        Some(serde_json::Value::Array(list)) => list,
+        Some(one @ serde_json::Value::Object(_)) => vec![one],
+        _ => Vec::new(),
+    };
+    change(&mut statements)?;
+    policy["Statement"] = serde_json::Value::Array(statements);
+    topic.attributes.insert("Policy".into(), policy.to_string());
+    Ok(())
+}
+
+impl Sns {
+    pub(crate) async fn add_permission(
+        self: Arc<Self>,
+        ctx: RequestContext,
+        input: AddPermissionInput,
+    ) -> Result<Empty, AwsError> {
+        let topic = self.topic(&ctx, &input.topic_arn)?;
+        if input.aws_account_id.is_empty() || input.action_name.is_empty() {
+            return Err(error::invalid_parameter("Policy statement action out of service scope!"));
+        }
+        let arn = topic.arn();
+        let principals: Vec<String> = input.aws_account_id.iter().map(|a| format!("arn:aws:iam::{a}:root")).collect();
+        let actions: Vec<String> = input.action_name.iter().map(|a| format!("SNS:{a}")).collect();
+        let statement = json!({
+            "Sid": input.label,
+            "Effect": "Allow",
+            "Principal": {"AWS": if principals.len() == 1 { json!(principals[0]) } else { json!(principals) }},
+            "Action": if actions.len() == 1 { json!(actions[0]) } else { json!(actions) },
+            "Resource": arn,
+        });
+        self.update_topic(&topic, move |t| {
+            edit_statements(t, |statements| {
+                if statements.iter().any(|s| s["Sid"] == statement["Sid"]) {
+                    return Err(error::invalid_parameter("Statement already exists"));
+                }
+                statements.push(statement);
+                Ok(())
+            })
+        })
+        .await?;
+        Ok(Empty {})
+    }
+
+    pub(crate) async fn remove_permission(
+        self: Arc<Self>,
+        ctx: RequestContext,
+        input: RemovePermissionInput,
+    ) -> Result<Empty, AwsError> {
+        let topic = self.topic(&ctx, &input.topic_arn)?;
+        let label = input.label;
+        self.update_topic(&topic, move |t| {
+            edit_statements(t, |statements| {
+                let before = statements.len();
+                statements.retain(|s| s["Sid"] != label.as_str());
+                if statements.len() == before {
+                    return Err(error::invalid_parameter("Statement doesn't exist"));
+                }
+                Ok(())
+            })
         })
         .await?;
         Ok(Empty {})

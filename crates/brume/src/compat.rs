@@ -23,6 +23,7 @@ const PARTIAL: &[(&str, &str, &str)] = &[
     ),
     ("sns", "Publish", "mobile push (application endpoint TargetArn) is refused; SMS is kept locally, not sent"),
     ("sns", "PutDataProtectionPolicy", "the policy is stored and not applied"),
+    ("sns", "AddPermission", "the statement is added to the topic policy, which is not evaluated"),
     (
         "s3",
         "PutBucketNotificationConfiguration",
