@@ -24,12 +24,24 @@ pub struct AwsError {
     pub fields: Vec<(String, String)>,
     /// Extra response headers (`Retry-After`, S3's `x-amz-delete-marker`…).
     pub headers: Vec<(String, String)>,
+    /// Members of the error shape that are not strings (DynamoDB's `CancellationReasons`
+    /// list, the `Item` of a failed condition), in the canonical form; the JSON protocols
+    /// render them beside the message. Boxed: errors travel in every `Result` and stay small.
+    pub members: Option<Box<serde_json::Map<String, serde_json::Value>>>,
 }
 
 impl AwsError {
     pub fn new(status: u16, code: impl Into<Cow<'static, str>>, message: impl Into<String>) -> Self {
         let fault = if status >= 500 { Fault::Receiver } else { Fault::Sender };
-        AwsError { code: code.into(), status, message: message.into(), fault, fields: Vec::new(), headers: Vec::new() }
+        AwsError {
+            code: code.into(),
+            status,
+            message: message.into(),
+            fault,
+            fields: Vec::new(),
+            headers: Vec::new(),
+            members: None,
+        }
     }
 
     /// A 400 `ValidationError`/`ValidationException` is service-specific; this is the
@@ -54,6 +66,11 @@ impl AwsError {
 
     pub fn with_field(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.fields.push((name.into(), value.into()));
+        self
+    }
+
+    pub fn with_member(mut self, name: impl Into<String>, value: serde_json::Value) -> Self {
+        self.members.get_or_insert_default().insert(name.into(), value);
         self
     }
 

@@ -214,6 +214,14 @@ pub(super) fn encode_error(
     for (k, v) in &err.fields {
         body.insert(k.clone(), Value::String(v.clone()));
     }
+    for (k, v) in err.members.iter().flat_map(|m| m.iter()) {
+        let shape = model.and_then(|m| m.shapes.get(err.code.as_ref())).and_then(|s| s.members.get(k.as_str()));
+        let v = match (model, shape) {
+            (Some(m), Some(member)) => from_canonical(m, &member.shape, v),
+            _ => v.clone(),
+        };
+        body.insert(k.clone(), v);
+    }
     let mut resp =
         response(err.status, content_type(protocol), serde_json::to_vec(&Value::Object(body)).unwrap_or_default());
     if model.is_some_and(|m| m.metadata.aws_query_compatible.is_some()) {
@@ -238,6 +246,20 @@ mod tests {
         assert_eq!(err.code, "SerializationException");
         let ok = to_canonical(m, "ListTablesInput", json!({"Limit": 10, "Unknown": 1}), Protocol::AwsJson1_0).unwrap();
         assert_eq!(ok, json!({"Limit": 10}));
+    }
+
+    #[test]
+    fn structured_error_members_are_rendered_with_their_shape() {
+        let m = model("dynamodb").unwrap();
+        let reasons = json!([{"Code": "None"}, {"Code": "ConditionalCheckFailed", "Item": {"k": {"S": "v"}}}]);
+        let err = AwsError::new(400, "TransactionCanceledException", "cancelled")
+            .with_member("CancellationReasons", reasons.clone());
+        let resp = encode_error(Some(m), Protocol::AwsJson1_0, &err);
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let bytes = rt.block_on(http_body_util::BodyExt::collect(resp.into_body())).unwrap().to_bytes();
+        let body: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(body["CancellationReasons"], reasons);
+        assert_eq!(body["Message"], "cancelled");
     }
 
     #[test]
