@@ -59,7 +59,7 @@ def client_error(call):
 @pytest.mark.parametrize(
     "service,call",
     [
-        ("dynamodb", lambda c: c.list_tables()),  # awsJson 1.0
+        ("dynamodb", lambda c: c.list_backups()),  # awsJson 1.0
         ("logs", lambda c: c.describe_log_groups()),  # awsJson 1.1
         ("sns", lambda c: c.list_platform_applications()),  # awsQuery
         ("sqs", lambda c: c.list_message_move_tasks(SourceArn="arn:aws:sqs:us-east-1:000000000000:q")),  # awsJson 1.0, query-compatible

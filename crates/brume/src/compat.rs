@@ -29,6 +29,40 @@ const PARTIAL: &[(&str, &str, &str)] = &[
         "PutBucketNotificationConfiguration",
         "events are queued durably and delivered to SQS and SNS; Lambda deliveries wait for that service; destinations are not checked for existence",
     ),
+    (
+        "dynamodb",
+        "CreateTable",
+        "SSE and table class are stored, not applied; streams are recorded in the description, no stream records are written yet",
+    ),
+    (
+        "dynamodb",
+        "UpdateTable",
+        "indexes are built at once (no CREATING/backfilling phase); replicas, warm throughput and on-demand limits are not supported",
+    ),
+    ("dynamodb", "UpdateTimeToLive", "the setting is stored; expired items are not deleted yet"),
+    (
+        "dynamodb",
+        "PutItem",
+        "the legacy Expected and ConditionalOperator parameters answer NotImplemented; ReturnItemCollectionMetrics is ignored",
+    ),
+    (
+        "dynamodb",
+        "UpdateItem",
+        "the legacy AttributeUpdates, Expected and ConditionalOperator parameters answer NotImplemented",
+    ),
+    ("dynamodb", "DeleteItem", "the legacy Expected and ConditionalOperator parameters answer NotImplemented"),
+    ("dynamodb", "GetItem", "the legacy AttributesToGet parameter answers NotImplemented"),
+    (
+        "dynamodb",
+        "Query",
+        "the legacy KeyConditions, QueryFilter, AttributesToGet and ConditionalOperator parameters answer NotImplemented; ConsumedCapacity reports the table only",
+    ),
+    (
+        "dynamodb",
+        "Scan",
+        "the legacy ScanFilter, AttributesToGet and ConditionalOperator parameters answer NotImplemented; ConsumedCapacity reports the table only",
+    ),
+    ("dynamodb", "BatchGetItem", "the legacy AttributesToGet parameter answers NotImplemented"),
 ];
 
 /// The markdown table of one service.

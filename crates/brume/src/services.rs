@@ -60,6 +60,8 @@ pub fn register(
     });
     gateway.register_view(&brume_sns::CERTIFICATE_PATH["/_brume/".len()..], certificate);
     gateway.register("sns", &[brume_sns::KEYSPACE], move || brume_sns::service(sns.clone()));
+    let dynamodb = brume_dynamodb::Ddb::new(storage.kv.clone());
+    gateway.register("dynamodb", &[brume_dynamodb::KEYSPACE], move || brume_dynamodb::service(dynamodb.clone()));
     dispatcher.set_dead_letter(Arc::new(LogDeadLetters));
 }
 

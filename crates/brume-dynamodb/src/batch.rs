@@ -1,0 +1,202 @@
+//! BatchGetItem and BatchWriteItem.
+//!
+//! Brume processes every request of a batch (there is no throughput to exceed), so
+//! `UnprocessedKeys`/`UnprocessedItems` are always empty; a batch's writes are applied in
+//! one storage transaction.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use brume_core::{AwsError, RequestContext};
+use brume_storage::Txn;
+use brume_storage::key::Element;
+use serde::Deserialize;
+use serde_json::{Value as Json, json};
+
+use crate::error::{constraint, resource_not_found, validation};
+use crate::expr::{self, Path};
+use crate::item::{
+    Wire, check_new_item, consumed, placeholders, read_units, refuse_legacy, refuse_unusable, write_units,
+};
+use crate::table::{self, Table};
+use crate::value::{Item, item_from_wire, item_size};
+use crate::{Ddb, table_name};
+
+/// The most keys one BatchGetItem reads, and writes one BatchWriteItem makes.
+const MAX_GETS: usize = 100;
+const MAX_WRITES: usize = 25;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct KeysAndAttributes {
+    keys: Vec<Wire>,
+    attributes_to_get: Option<Json>,
+    consistent_read: Option<bool>,
+    projection_expression: Option<String>,
+    expression_attribute_names: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct BatchGetItemInput {
+    request_items: BTreeMap<String, KeysAndAttributes>,
+    return_consumed_capacity: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PutRequest {
+    item: Wire,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DeleteRequest {
+    key: Wire,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct WriteRequest {
+    put_request: Option<PutRequest>,
+    delete_request: Option<DeleteRequest>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct BatchWriteItemInput {
+    request_items: BTreeMap<String, Vec<WriteRequest>>,
+    return_consumed_capacity: Option<String>,
+}
+
+fn duplicates() -> AwsError {
+    validation("Provided list of item keys contains duplicates")
+}
+
+fn load(kv: &dyn brume_storage::ReadView, ctx: &RequestContext, name: &str) -> Result<Table, AwsError> {
+    table::load_table(kv, &ctx.account, &ctx.region, table_name(name))?.ok_or_else(resource_not_found)
+}
+
+impl Ddb {
+    pub async fn batch_get_item(
+        self: Arc<Self>,
+        ctx: RequestContext,
+        input: BatchGetItemInput,
+    ) -> Result<Json, AwsError> {
+        if input.request_items.is_empty() {
+            return Err(constraint("{}", "requestItems", "Member must have length greater than or equal to 1"));
+        }
+        if input.request_items.values().map(|r| r.keys.len()).sum::<usize>() > MAX_GETS {
+            return Err(validation("Too many items requested for the BatchGetItem call"));
+        }
+        let view = self.kv.snapshot()?;
+        let mut responses = serde_json::Map::new();
+        let mut capacity = Vec::new();
+        for (name, request) in input.request_items {
+            refuse_legacy(&[("AttributesToGet", request.attributes_to_get.is_some())])?;
+            let mut ph = placeholders(request.expression_attribute_names, None)?;
+            let projection: Option<Vec<Path>> =
+                request.projection_expression.as_deref().map(|p| expr::parse_projection(p, &mut ph)).transpose()?;
+            if projection.is_none() {
+                refuse_unusable(&ph, "")?;
+            }
+            ph.finish()?;
+            let table = load(&*view, &ctx, &name)?;
+            let mut seen: Vec<Vec<Element>> = Vec::new();
+            let mut items = Vec::new();
+            let mut bytes = 0;
+            for key in &request.keys {
+                let elements = table.check_key(&item_from_wire(key)?)?;
+                if seen.contains(&elements) {
+                    return Err(duplicates());
+                }
+                if let Some(item) = table::get_item(&*view, &table, &elements)? {
+                    bytes += item_size(&item);
+                    items.push(match &projection {
+                        Some(paths) => expr::project(paths, &item),
+                        None => item,
+                    });
+                }
+                seen.push(elements);
+            }
+            let units =
+                read_units(bytes, request.consistent_read.unwrap_or(false)).max(request.keys.len() as f64 / 2.0);
+            capacity.extend(consumed(input.return_consumed_capacity.as_deref(), &table.name, units));
+            responses.insert(name, serde_json::to_value(items).unwrap_or_default());
+        }
+        let mut out = json!({ "Responses": responses, "UnprocessedKeys": {} });
+        if !capacity.is_empty() {
+            out["ConsumedCapacity"] = Json::Array(capacity);
+        }
+        Ok(out)
+    }
+
+    pub async fn batch_write_item(
+        self: Arc<Self>,
+        ctx: RequestContext,
+        input: BatchWriteItemInput,
+    ) -> Result<Json, AwsError> {
+        if input.request_items.is_empty() {
+            return Err(constraint("{}", "requestItems", "Member must have length greater than or equal to 1"));
+        }
+        if input.request_items.values().map(Vec::len).sum::<usize>() > MAX_WRITES {
+            return Err(validation("Too many items requested for the BatchWriteItem call"));
+        }
+        // Everything is read and checked before the transaction, which only writes.
+        let mut writes: Vec<(String, Item, bool)> = Vec::new();
+        for (name, requests) in &input.request_items {
+            for request in requests {
+                match (&request.put_request, &request.delete_request) {
+                    (Some(put), None) => writes.push((name.clone(), item_from_wire(&put.item)?, true)),
+                    (None, Some(delete)) => writes.push((name.clone(), item_from_wire(&delete.key)?, false)),
+                    _ => {
+                        return Err(validation(
+                            "A WriteRequest must contain exactly one of PutRequest or DeleteRequest",
+                        ));
+                    }
+                }
+            }
+        }
+        let (account, region) = (ctx.account.clone(), ctx.region.clone());
+        let mode = input.return_consumed_capacity.clone();
+        let capacity = self
+            .kv
+            .transact(move |txn: &mut dyn Txn| {
+                let mut tables: BTreeMap<String, Table> = BTreeMap::new();
+                let mut seen: Vec<(String, Vec<Element>)> = Vec::new();
+                let mut planned = Vec::new();
+                for (name, item, is_put) in writes {
+                    if !tables.contains_key(&name) {
+                        let t = table::load_table(txn, &account, &region, table_name(&name))?
+                            .ok_or_else(resource_not_found)?;
+                        tables.insert(name.clone(), t);
+                    }
+                    let table = &tables[&name];
+                    let elements =
+                        if is_put { check_new_item(table, &item, false)? } else { table.check_key(&item)? };
+                    if seen.contains(&(name.clone(), elements.clone())) {
+                        return Err(duplicates());
+                    }
+                    seen.push((name.clone(), elements.clone()));
+                    planned.push((name, elements, is_put.then_some(item)));
+                }
+                let mut units: BTreeMap<String, f64> = BTreeMap::new();
+                for (name, elements, new) in planned {
+                    let table = &tables[&name];
+                    let old = table::get_item(txn, table, &elements)?;
+                    if old.is_some() || new.is_some() {
+                        table::write_item(txn, table, &elements, old.as_ref(), new.as_ref())?;
+                    }
+                    let size = new.as_ref().map_or(0, item_size).max(old.as_ref().map_or(0, item_size));
+                    *units.entry(table.name.clone()).or_default() += write_units(size);
+                }
+                Ok(units.into_iter().filter_map(|(t, u)| consumed(mode.as_deref(), &t, u)).collect::<Vec<_>>())
+            })
+            .await?;
+        let mut out = json!({ "UnprocessedItems": {} });
+        if !capacity.is_empty() {
+            out["ConsumedCapacity"] = Json::Array(capacity);
+        }
+        Ok(out)
+    }
+}

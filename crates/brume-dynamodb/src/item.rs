@@ -1,0 +1,403 @@
+//! Single-item operations: PutItem, GetItem, DeleteItem, UpdateItem.
+//!
+//! Each write reads the current item, checks its condition and writes the item and its
+//! index entries in one storage transaction, so conditional writes are atomic under
+//! concurrent clients.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use brume_core::{AwsError, RequestContext};
+use brume_storage::Txn;
+use brume_storage::key::Element;
+use serde::Deserialize;
+use serde_json::{Value as Json, json};
+
+use crate::error::{conditional_check_failed, invalid, resource_not_found, validation};
+use crate::expr::{self, Cond, Kind, Path, Placeholders, Update};
+use crate::table::{self, Table};
+use crate::value::{Item, MAX_ITEM_SIZE, item_from_wire, item_size};
+use crate::{Ddb, table_name};
+
+pub type Wire = BTreeMap<String, Json>;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PutItemInput {
+    table_name: String,
+    item: Wire,
+    expected: Option<Json>,
+    conditional_operator: Option<String>,
+    condition_expression: Option<String>,
+    expression_attribute_names: Option<BTreeMap<String, String>>,
+    expression_attribute_values: Option<Wire>,
+    return_values: Option<String>,
+    return_consumed_capacity: Option<String>,
+    return_values_on_condition_check_failure: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetItemInput {
+    table_name: String,
+    key: Wire,
+    attributes_to_get: Option<Vec<String>>,
+    consistent_read: Option<bool>,
+    projection_expression: Option<String>,
+    expression_attribute_names: Option<BTreeMap<String, String>>,
+    return_consumed_capacity: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DeleteItemInput {
+    table_name: String,
+    key: Wire,
+    expected: Option<Json>,
+    conditional_operator: Option<String>,
+    condition_expression: Option<String>,
+    expression_attribute_names: Option<BTreeMap<String, String>>,
+    expression_attribute_values: Option<Wire>,
+    return_values: Option<String>,
+    return_consumed_capacity: Option<String>,
+    return_values_on_condition_check_failure: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UpdateItemInput {
+    table_name: String,
+    key: Wire,
+    attribute_updates: Option<Json>,
+    expected: Option<Json>,
+    conditional_operator: Option<String>,
+    update_expression: Option<String>,
+    condition_expression: Option<String>,
+    expression_attribute_names: Option<BTreeMap<String, String>>,
+    expression_attribute_values: Option<Wire>,
+    return_values: Option<String>,
+    return_consumed_capacity: Option<String>,
+    return_values_on_condition_check_failure: Option<String>,
+}
+
+/// Refuses the pre-expression parameters (`Expected`, `AttributeUpdates`,
+/// `AttributesToGet`…), which Brume does not implement yet, rather than ignoring them.
+pub fn refuse_legacy(given: &[(&str, bool)]) -> Result<(), AwsError> {
+    match given.iter().find(|(_, g)| *g) {
+        Some((name, _)) => Err(AwsError::new(
+            501,
+            "NotImplemented",
+            format!("Brume does not implement the legacy parameter {name} yet; use the expression parameters"),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// `ExpressionAttributeNames`/`Values`, read and checked.
+pub fn placeholders(names: Option<BTreeMap<String, String>>, values: Option<Wire>) -> Result<Placeholders, AwsError> {
+    let values = values
+        .map(|v| {
+            v.iter()
+                .map(|(k, json)| {
+                    let value = crate::value::Value::from_wire(json).map_err(|e| {
+                        validation(format!(
+                            "ExpressionAttributeValues contains invalid value: {} for key {k}",
+                            e.message
+                        ))
+                    })?;
+                    Ok((k.clone(), value))
+                })
+                .collect::<Result<Item, AwsError>>()
+        })
+        .transpose()?;
+    Placeholders::new(names, values)
+}
+
+/// Names or values given with no expression to use them.
+pub fn refuse_unusable(placeholders: &Placeholders, expressions: &str) -> Result<(), AwsError> {
+    match placeholders.given() {
+        (true, _) => Err(validation("ExpressionAttributeNames can only be specified when using expressions")),
+        (_, true) => Err(validation(format!(
+            "ExpressionAttributeValues can only be specified when using expressions: {expressions} null"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+pub fn check_return_values(given: Option<&str>, allowed: &[&str]) -> Result<(), AwsError> {
+    match given {
+        Some(v) if !allowed.contains(&v) && v != "NONE" => Err(validation("Return values set to invalid value")),
+        _ => Ok(()),
+    }
+}
+
+/// `ALL_OLD` makes a failed condition carry the item as it is.
+pub fn check_failure_return(given: Option<&str>) -> Result<bool, AwsError> {
+    match given {
+        None | Some("NONE") => Ok(false),
+        Some("ALL_OLD") => Ok(true),
+        Some(other) => Err(crate::error::constraint(
+            other,
+            "returnValuesOnConditionCheckFailure",
+            "Member must satisfy enum value set: [ALL_OLD, NONE]",
+        )),
+    }
+}
+
+/// The error of a failed condition, with the item when the request asked for it.
+pub fn condition_failed(old: Option<&Item>, return_old: bool) -> AwsError {
+    let err = conditional_check_failed();
+    match old {
+        Some(item) if return_old => err.with_member("Item", serde_json::to_value(item).unwrap_or_default()),
+        _ => err,
+    }
+}
+
+/// Capacity units of a write of `size` bytes: one per started KB.
+pub fn write_units(size: usize) -> f64 {
+    size.div_ceil(1024).max(1) as f64
+}
+
+/// Capacity units of a read of `size` bytes: one per started 4 KB, half when eventually
+/// consistent.
+pub fn read_units(size: usize, consistent: bool) -> f64 {
+    let units = size.div_ceil(4096).max(1) as f64;
+    if consistent { units } else { units / 2.0 }
+}
+
+/// The ConsumedCapacity member for `ReturnConsumedCapacity`.
+pub fn consumed(mode: Option<&str>, table: &str, units: f64) -> Option<Json> {
+    match mode {
+        Some("TOTAL") => Some(json!({"TableName": table, "CapacityUnits": units})),
+        Some("INDEXES") => Some(json!({"TableName": table, "CapacityUnits": units, "Table": {"CapacityUnits": units}})),
+        _ => None,
+    }
+}
+
+pub fn parse_condition(source: Option<&str>, placeholders: &mut Placeholders) -> Result<Option<Cond>, AwsError> {
+    source.map(|s| expr::parse_condition(Kind::Condition, s, placeholders)).transpose()
+}
+
+/// Checks an item about to be stored: its key, its index keys, its size.
+pub fn check_new_item(table: &Table, item: &Item, updating: bool) -> Result<Vec<Element>, AwsError> {
+    let key = table.check_item_key(item)?;
+    table.check_index_types(item)?;
+    if item_size(item) > MAX_ITEM_SIZE {
+        return Err(validation(if updating {
+            "Item size to update has exceeded the maximum allowed size"
+        } else {
+            "Item size has exceeded the maximum allowed size"
+        }));
+    }
+    Ok(key)
+}
+
+fn with_consumed(mut out: Json, capacity: Option<Json>) -> Json {
+    if let Some(c) = capacity {
+        out["ConsumedCapacity"] = c;
+    }
+    out
+}
+
+fn attributes(mut out: Json, item: Option<Item>) -> Json {
+    if let Some(item) = item.filter(|i| !i.is_empty()) {
+        out["Attributes"] = serde_json::to_value(item).unwrap_or_default();
+    }
+    out
+}
+
+/// One write decided inside a transaction: what to store at the key, given what is there.
+pub type Decide = Box<dyn FnOnce(&Table, Option<&Item>) -> Result<Option<Item>, AwsError> + Send>;
+
+impl Ddb {
+    /// Runs `decide` on the item at `key` of `table_name` and stores its answer, all in one
+    /// transaction; answers the table, the old item and the new one.
+    pub async fn write_one(
+        &self,
+        ctx: &RequestContext,
+        table_name: &str,
+        key: Item,
+        from_item: bool,
+        decide: Decide,
+    ) -> Result<(Table, Option<Item>, Option<Item>), AwsError> {
+        let (account, region, name) = (ctx.account.clone(), ctx.region.clone(), table_name.to_string());
+        self.kv
+            .transact(move |txn: &mut dyn Txn| {
+                let table = table::load_table(txn, &account, &region, &name)?.ok_or_else(resource_not_found)?;
+                let elements = if from_item { check_new_item(&table, &key, false)? } else { table.check_key(&key)? };
+                let old = table::get_item(txn, &table, &elements)?;
+                let new = decide(&table, old.as_ref())?;
+                if old.is_some() || new.is_some() {
+                    table::write_item(txn, &table, &elements, old.as_ref(), new.as_ref())?;
+                }
+                Ok((table, old, new))
+            })
+            .await
+    }
+
+    pub async fn put_item(self: Arc<Self>, ctx: RequestContext, input: PutItemInput) -> Result<Json, AwsError> {
+        refuse_legacy(&[
+            ("Expected", input.expected.is_some()),
+            ("ConditionalOperator", input.conditional_operator.is_some()),
+        ])?;
+        check_return_values(input.return_values.as_deref(), &["ALL_OLD"])?;
+        let return_old_on_failure = check_failure_return(input.return_values_on_condition_check_failure.as_deref())?;
+        let item = item_from_wire(&input.item)?;
+        let mut ph = placeholders(input.expression_attribute_names, input.expression_attribute_values)?;
+        let condition = parse_condition(input.condition_expression.as_deref(), &mut ph)?;
+        if condition.is_none() {
+            refuse_unusable(&ph, "ConditionExpression is")?;
+        }
+        ph.finish()?;
+        let size = item_size(&item);
+        let stored = item.clone();
+        let (table, old, _) = self
+            .write_one(
+                &ctx,
+                table_name(&input.table_name),
+                item,
+                true,
+                Box::new(move |_, old| {
+                    if let Some(c) = &condition
+                        && !expr::evaluate(c, old.unwrap_or(&Item::new()))
+                    {
+                        return Err(condition_failed(old, return_old_on_failure));
+                    }
+                    Ok(Some(stored))
+                }),
+            )
+            .await?;
+        let size = size.max(old.as_ref().map_or(0, item_size));
+        let capacity = consumed(input.return_consumed_capacity.as_deref(), &table.name, write_units(size));
+        let returned = (input.return_values.as_deref() == Some("ALL_OLD")).then_some(old).flatten();
+        Ok(with_consumed(attributes(json!({}), returned), capacity))
+    }
+
+    pub async fn get_item(self: Arc<Self>, ctx: RequestContext, input: GetItemInput) -> Result<Json, AwsError> {
+        refuse_legacy(&[("AttributesToGet", input.attributes_to_get.is_some())])?;
+        let key = item_from_wire(&input.key)?;
+        let mut ph = placeholders(input.expression_attribute_names, None)?;
+        let projection =
+            input.projection_expression.as_deref().map(|p| expr::parse_projection(p, &mut ph)).transpose()?;
+        if projection.is_none() {
+            refuse_unusable(&ph, "")?;
+        }
+        ph.finish()?;
+        let name = table_name(&input.table_name);
+        let table = table::load_table(&*self.kv, &ctx.account, &ctx.region, name)?.ok_or_else(resource_not_found)?;
+        let elements = table.check_key(&key)?;
+        let item = table::get_item(&*self.kv, &table, &elements)?;
+        let units = read_units(item.as_ref().map_or(0, item_size), input.consistent_read.unwrap_or(false));
+        let capacity = consumed(input.return_consumed_capacity.as_deref(), &table.name, units);
+        let mut out = json!({});
+        if let Some(item) = item {
+            let item = match &projection {
+                Some(paths) => expr::project(paths, &item),
+                None => item,
+            };
+            out["Item"] = serde_json::to_value(item).unwrap_or_default();
+        }
+        Ok(with_consumed(out, capacity))
+    }
+
+    pub async fn delete_item(self: Arc<Self>, ctx: RequestContext, input: DeleteItemInput) -> Result<Json, AwsError> {
+        refuse_legacy(&[
+            ("Expected", input.expected.is_some()),
+            ("ConditionalOperator", input.conditional_operator.is_some()),
+        ])?;
+        check_return_values(input.return_values.as_deref(), &["ALL_OLD"])?;
+        let return_old_on_failure = check_failure_return(input.return_values_on_condition_check_failure.as_deref())?;
+        let key = item_from_wire(&input.key)?;
+        let mut ph = placeholders(input.expression_attribute_names, input.expression_attribute_values)?;
+        let condition = parse_condition(input.condition_expression.as_deref(), &mut ph)?;
+        if condition.is_none() {
+            refuse_unusable(&ph, "ConditionExpression is")?;
+        }
+        ph.finish()?;
+        let (table, old, _) = self
+            .write_one(
+                &ctx,
+                table_name(&input.table_name),
+                key,
+                false,
+                Box::new(move |_, old| {
+                    if let Some(c) = &condition
+                        && !expr::evaluate(c, old.unwrap_or(&Item::new()))
+                    {
+                        return Err(condition_failed(old, return_old_on_failure));
+                    }
+                    Ok(None)
+                }),
+            )
+            .await?;
+        let capacity = consumed(
+            input.return_consumed_capacity.as_deref(),
+            &table.name,
+            write_units(old.as_ref().map_or(0, item_size)),
+        );
+        let returned = (input.return_values.as_deref() == Some("ALL_OLD")).then_some(old).flatten();
+        Ok(with_consumed(attributes(json!({}), returned), capacity))
+    }
+
+    pub async fn update_item(self: Arc<Self>, ctx: RequestContext, input: UpdateItemInput) -> Result<Json, AwsError> {
+        refuse_legacy(&[
+            ("AttributeUpdates", input.attribute_updates.is_some()),
+            ("Expected", input.expected.is_some()),
+            ("ConditionalOperator", input.conditional_operator.is_some()),
+        ])?;
+        check_return_values(input.return_values.as_deref(), &["ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"])?;
+        let return_old_on_failure = check_failure_return(input.return_values_on_condition_check_failure.as_deref())?;
+        let key = item_from_wire(&input.key)?;
+        let mut ph = placeholders(input.expression_attribute_names, input.expression_attribute_values)?;
+        let update = input.update_expression.as_deref().map(|u| expr::parse_update(u, &mut ph)).transpose()?;
+        let condition = parse_condition(input.condition_expression.as_deref(), &mut ph)?;
+        if update.is_none() && condition.is_none() {
+            refuse_unusable(&ph, "UpdateExpression and ConditionExpression are")?;
+        }
+        ph.finish()?;
+        let update = update.unwrap_or(Update { actions: Vec::new() });
+        let paths: Vec<Path> = update.paths();
+        let (table, old, new) = self
+            .write_one(
+                &ctx,
+                table_name(&input.table_name),
+                key.clone(),
+                false,
+                Box::new(move |table, old| {
+                    if let Some(c) = &condition
+                        && !expr::evaluate(c, old.unwrap_or(&Item::new()))
+                    {
+                        return Err(condition_failed(old, return_old_on_failure));
+                    }
+                    let new = updated(old, &key, &update)?;
+                    check_new_item(table, &new, true)?;
+                    Ok(Some(new))
+                }),
+            )
+            .await?;
+        let new = new.expect("an update always leaves an item");
+        let size = item_size(&new).max(old.as_ref().map_or(0, item_size));
+        let capacity = consumed(input.return_consumed_capacity.as_deref(), &table.name, write_units(size));
+        let returned = match input.return_values.as_deref() {
+            Some("ALL_OLD") => old,
+            Some("ALL_NEW") => Some(new),
+            Some("UPDATED_OLD") => old.map(|o| expr::project(&paths, &o)),
+            Some("UPDATED_NEW") => Some(expr::project(&paths, &new)),
+            _ => None,
+        };
+        Ok(with_consumed(attributes(json!({}), returned), capacity))
+    }
+}
+
+/// The item an update leaves: the old one (or just the key, when there was none) with the
+/// update applied. Key attributes may not be touched.
+pub fn updated(old: Option<&Item>, key: &Item, update: &Update) -> Result<Item, AwsError> {
+    for action in &update.actions {
+        let head = action.path().head();
+        if key.contains_key(head) {
+            return Err(invalid(&format!("Cannot update attribute {head}. This attribute is part of the key")));
+        }
+    }
+    let base = old.cloned().unwrap_or_else(|| key.clone());
+    expr::apply(update, &base)
+}

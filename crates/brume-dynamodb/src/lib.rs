@@ -1,0 +1,76 @@
+//! Amazon DynamoDB (awsJson 1.0) for Brume: tables with their secondary indexes, items of
+//! every attribute type, the whole expression language, Query and Scan with DynamoDB's
+//! ordering and paging, batches and transactions.
+//!
+//! Items and index entries live in the `dynamodb` keyspace under order-preserving keys
+//! (see [`table`]); every write, with its index maintenance, is one storage transaction,
+//! durable when the request is answered. The expression language is a pure core
+//! ([`expr`]) over the attribute values of [`value`].
+
+mod batch;
+mod control;
+mod error;
+mod expr;
+mod item;
+mod number;
+mod query;
+mod table;
+mod transact;
+mod value;
+
+use std::sync::Arc;
+
+use brume_protocol::{Service, ServiceBuilder};
+use brume_storage::Kv;
+
+pub use table::KEYSPACE;
+
+/// DynamoDB's state: the store.
+pub struct Ddb {
+    kv: Arc<dyn Kv>,
+}
+
+impl Ddb {
+    /// DynamoDB over `kv`. Cheap: nothing is read until a request needs it.
+    pub fn new(kv: Arc<dyn Kv>) -> Arc<Ddb> {
+        Arc::new(Ddb { kv })
+    }
+}
+
+/// Data-plane operations take a table name or its ARN.
+fn table_name(name_or_arn: &str) -> &str {
+    match name_or_arn.strip_prefix("arn:") {
+        Some(_) => {
+            name_or_arn.split_once(":table/").map_or(name_or_arn, |(_, rest)| rest.split('/').next().unwrap_or(rest))
+        }
+        None => name_or_arn,
+    }
+}
+
+/// The DynamoDB service, ready for the gateway.
+pub fn service(state: Arc<Ddb>) -> Service {
+    ServiceBuilder::new("dynamodb", state)
+        .op("CreateTable", Ddb::create_table)
+        .op("DescribeTable", Ddb::describe_table)
+        .op("ListTables", Ddb::list_tables)
+        .op("DeleteTable", Ddb::delete_table)
+        .op("UpdateTable", Ddb::update_table)
+        .op("TagResource", Ddb::tag_resource)
+        .op("UntagResource", Ddb::untag_resource)
+        .op("ListTagsOfResource", Ddb::list_tags_of_resource)
+        .op("UpdateTimeToLive", Ddb::update_time_to_live)
+        .op("DescribeTimeToLive", Ddb::describe_time_to_live)
+        .op("DescribeLimits", Ddb::describe_limits)
+        .op("DescribeEndpoints", Ddb::describe_endpoints)
+        .op("PutItem", Ddb::put_item)
+        .op("GetItem", Ddb::get_item)
+        .op("DeleteItem", Ddb::delete_item)
+        .op("UpdateItem", Ddb::update_item)
+        .op("Query", Ddb::query)
+        .op("Scan", Ddb::scan)
+        .op("BatchGetItem", Ddb::batch_get_item)
+        .op("BatchWriteItem", Ddb::batch_write_item)
+        .op("TransactGetItems", Ddb::transact_get_items)
+        .op("TransactWriteItems", Ddb::transact_write_items)
+        .build()
+}

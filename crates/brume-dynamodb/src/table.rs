@@ -1,0 +1,482 @@
+//! DynamoDB's records in the `dynamodb` keyspace.
+//!
+//! - `t/<account>/<region>/<name>` → [`Table`]: the definition
+//! - `i/<table id>/<partition key>[/<sort key>]` → an item (its wire JSON), so a partition
+//!   is one prefix and its items come in sort-key order (numbers by value, binaries
+//!   bytewise, strings by UTF-8 bytes)
+//! - `x/<table id>/<index>/<index partition key>[/<index sort key>]/<table key…>` → the
+//!   item's projection into a secondary index, written in the same transaction as the item
+//! - `s/<table id>` → [`Stats`]: live item counts and sizes of the table and its indexes
+//!
+//! Tables are keyed by a random id as well as their name, so a table deleted and created
+//! again never sees its predecessor's records.
+
+use std::collections::BTreeMap;
+
+use brume_core::AwsError;
+use brume_storage::key::{self, Element};
+use brume_storage::{Direction, KeyRange, ReadView, StorageError, Txn};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value as Json, json};
+
+use crate::error::{invalid, key_mismatch, validation};
+use crate::value::{Item, Value, item_from_wire, item_size};
+
+pub const KEYSPACE: &str = "dynamodb";
+
+/// The largest partition and sort key values.
+const MAX_HASH_KEY: usize = 2048;
+const MAX_RANGE_KEY: usize = 1024;
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct KeyAttr {
+    pub name: String,
+    /// `S`, `N` or `B`.
+    pub ty: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct KeySchema {
+    pub hash: KeyAttr,
+    pub range: Option<KeyAttr>,
+}
+
+impl KeySchema {
+    pub fn names(&self) -> Vec<&str> {
+        let mut names = vec![self.hash.name.as_str()];
+        names.extend(self.range.as_ref().map(|r| r.name.as_str()));
+        names
+    }
+
+    pub fn describe(&self) -> Json {
+        let mut out = vec![json!({"AttributeName": self.hash.name, "KeyType": "HASH"})];
+        if let Some(r) = &self.range {
+            out.push(json!({"AttributeName": r.name, "KeyType": "RANGE"}));
+        }
+        Json::Array(out)
+    }
+
+    /// The key attributes of `item`, if it has all of them (index keys may be absent).
+    pub fn key_of(&self, item: &Item) -> Option<Item> {
+        let mut key = Item::new();
+        for name in self.names() {
+            key.insert(name.to_string(), item.get(name)?.clone());
+        }
+        Some(key)
+    }
+
+    /// The key elements of `item` when it belongs in an index with this schema: every key
+    /// attribute present with the declared type (sparse indexes skip the others).
+    pub fn elements(&self, item: &Item) -> Option<Vec<Element>> {
+        let mut out = Vec::with_capacity(2);
+        for attr in std::iter::once(&self.hash).chain(self.range.as_ref()) {
+            let v = item.get(&attr.name)?;
+            if v.type_code() != attr.ty {
+                return None;
+            }
+            out.push(element(v)?);
+        }
+        Some(out)
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Projection {
+    /// `ALL`, `KEYS_ONLY` or `INCLUDE`.
+    pub ty: String,
+    pub non_key: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Index {
+    pub name: String,
+    pub key: KeySchema,
+    pub projection: Projection,
+    pub read: u64,
+    pub write: u64,
+}
+
+impl Index {
+    /// What of `item` the index keeps: everything, or the table's and index's keys plus
+    /// the included attributes.
+    pub fn project(&self, table_key: &KeySchema, item: &Item) -> Item {
+        if self.projection.ty == "ALL" {
+            return item.clone();
+        }
+        item.iter()
+            .filter(|(k, _)| {
+                table_key.names().contains(&k.as_str())
+                    || self.key.names().contains(&k.as_str())
+                    || self.projection.non_key.contains(k)
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Table {
+    pub account: String,
+    pub region: String,
+    pub name: String,
+    pub id: String,
+    pub created: f64,
+    pub attributes: Vec<KeyAttr>,
+    pub key: KeySchema,
+    pub billing: String,
+    pub read: u64,
+    pub write: u64,
+    pub billing_switched: Option<f64>,
+    pub gsis: Vec<Index>,
+    pub lsis: Vec<Index>,
+    pub stream_view: Option<String>,
+    pub stream_label: Option<String>,
+    pub tags: BTreeMap<String, String>,
+    pub deletion_protection: bool,
+    pub ttl_attribute: Option<String>,
+    pub sse: Option<Json>,
+    pub table_class: Option<String>,
+}
+
+/// Live counts: the table's, then each index's, by name.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Stats {
+    pub items: i64,
+    pub bytes: i64,
+    pub indexes: BTreeMap<String, (i64, i64)>,
+}
+
+impl Table {
+    pub fn arn(&self) -> String {
+        format!("arn:aws:dynamodb:{}:{}:table/{}", self.region, self.account, self.name)
+    }
+
+    pub fn index(&self, name: &str) -> Option<&Index> {
+        self.gsis.iter().chain(&self.lsis).find(|i| i.name == name)
+    }
+
+    pub fn is_gsi(&self, name: &str) -> bool {
+        self.gsis.iter().any(|i| i.name == name)
+    }
+
+    pub fn stream_arn(&self) -> Option<String> {
+        self.stream_label.as_ref().map(|l| format!("{}/stream/{l}", self.arn()))
+    }
+
+    /// The item's key, checked against the schema: exactly the key attributes, of the
+    /// declared types, non-empty and within the size limits.
+    pub fn check_key(&self, key: &Item) -> Result<Vec<Element>, AwsError> {
+        if key.len() != self.key.names().len() {
+            return Err(key_mismatch());
+        }
+        let mut out = Vec::with_capacity(2);
+        for (attr, limit) in
+            std::iter::once((&self.key.hash, MAX_HASH_KEY)).chain(self.key.range.as_ref().map(|r| (r, MAX_RANGE_KEY)))
+        {
+            let v = key.get(&attr.name).ok_or_else(key_mismatch)?;
+            if v.type_code() != attr.ty {
+                return Err(key_mismatch());
+            }
+            out.push(self.key_element(attr, v, limit)?);
+        }
+        Ok(out)
+    }
+
+    /// The key of an item being written: every key attribute present with its type.
+    pub fn check_item_key(&self, item: &Item) -> Result<Vec<Element>, AwsError> {
+        let mut out = Vec::with_capacity(2);
+        for (attr, limit) in
+            std::iter::once((&self.key.hash, MAX_HASH_KEY)).chain(self.key.range.as_ref().map(|r| (r, MAX_RANGE_KEY)))
+        {
+            let v =
+                item.get(&attr.name).ok_or_else(|| invalid(&format!("Missing the key {} in the item", attr.name)))?;
+            if v.type_code() != attr.ty {
+                return Err(invalid(&format!(
+                    "Type mismatch for key {} expected: {} actual: {}",
+                    attr.name,
+                    attr.ty,
+                    v.type_code()
+                )));
+            }
+            out.push(self.key_element(attr, v, limit)?);
+        }
+        Ok(out)
+    }
+
+    fn key_element(&self, attr: &KeyAttr, v: &Value, limit: usize) -> Result<Element, AwsError> {
+        let size = v.size();
+        if size == 0 {
+            let what = if attr.ty == "B" { "binary" } else { "string" };
+            return Err(validation(format!(
+                "One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty {what} value. Key: {}",
+                attr.name
+            )));
+        }
+        if size > limit {
+            return Err(invalid(&if limit == MAX_HASH_KEY {
+                format!("Size of hashkey has exceeded the maximum size limit of{MAX_HASH_KEY} bytes")
+            } else {
+                format!("Aggregated size of all range keys has exceeded the size limit of {MAX_RANGE_KEY} bytes")
+            }));
+        }
+        Ok(element(v).expect("key types are S, N or B"))
+    }
+
+    /// Index key attributes an item carries must have the declared type (they may be
+    /// absent, which leaves the item out of the index).
+    pub fn check_index_types(&self, item: &Item) -> Result<(), AwsError> {
+        for index in self.gsis.iter().chain(&self.lsis) {
+            for attr in std::iter::once(&index.key.hash).chain(index.key.range.as_ref()) {
+                if let Some(v) = item.get(&attr.name) {
+                    if v.type_code() != attr.ty {
+                        return Err(invalid(&format!(
+                            "Type mismatch for Index Key {} Expected: {} Actual: {} IndexName: {}",
+                            attr.name,
+                            attr.ty,
+                            v.type_code(),
+                            index.name
+                        )));
+                    }
+                    if v.size() == 0 {
+                        return Err(invalid(&format!(
+                            "One or more parameter values are not valid. A value specified for a secondary index key is not supported. The AttributeValue for a key attribute cannot contain an empty string value. IndexName: {}, IndexKey: {}",
+                            index.name, attr.name
+                        )));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The key element of a key attribute value.
+pub fn element(v: &Value) -> Option<Element> {
+    Some(match v {
+        Value::S(s) => Element::String(s.clone()),
+        Value::N(n) => Element::Number(n.to_key()),
+        Value::B(b) => Element::Bytes(b.clone()),
+        _ => return None,
+    })
+}
+
+pub fn table_key(account: &str, region: &str, name: &str) -> Vec<u8> {
+    key::encode(&["t".into(), account.into(), region.into(), name.into()])
+}
+
+pub fn tables_of(account: &str, region: &str) -> KeyRange {
+    KeyRange::prefix(&key::encode(&["t".into(), account.into(), region.into()]))
+}
+
+pub fn item_key(table: &Table, key: &[Element]) -> Vec<u8> {
+    let mut parts = vec!["i".into(), table.id.as_str().into()];
+    parts.extend(key.iter().cloned());
+    key::encode(&parts)
+}
+
+pub fn items_of(table: &Table) -> KeyRange {
+    KeyRange::prefix(&key::encode(&["i".into(), table.id.as_str().into()]))
+}
+
+pub fn index_prefix(table: &Table, index: &str) -> Vec<Element> {
+    vec!["x".into(), table.id.as_str().into(), index.into()]
+}
+
+fn index_entry_key(table: &Table, index: &Index, item: &Item, base: &[Element]) -> Option<Vec<u8>> {
+    let mut parts = index_prefix(table, &index.name);
+    parts.extend(index.key.elements(item)?);
+    parts.extend(base.iter().cloned());
+    Some(key::encode(&parts))
+}
+
+fn stats_key(table: &Table) -> Vec<u8> {
+    key::encode(&["s".into(), table.id.as_str().into()])
+}
+
+pub fn load_table(view: &dyn ReadView, account: &str, region: &str, name: &str) -> Result<Option<Table>, AwsError> {
+    match view.get(KEYSPACE, &table_key(account, region, name))? {
+        Some(bytes) => Ok(Some(serde_json::from_slice(&bytes).map_err(|e| corrupt(&e))?)),
+        None => Ok(None),
+    }
+}
+
+pub fn save_table(txn: &mut dyn Txn, table: &Table) -> Result<(), AwsError> {
+    let bytes = serde_json::to_vec(table).map_err(|e| corrupt(&e))?;
+    txn.put(KEYSPACE, &table_key(&table.account, &table.region, &table.name), &bytes)?;
+    Ok(())
+}
+
+pub fn load_stats(view: &dyn ReadView, table: &Table) -> Result<Stats, AwsError> {
+    match view.get(KEYSPACE, &stats_key(table))? {
+        Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| corrupt(&e)),
+        None => Ok(Stats::default()),
+    }
+}
+
+fn corrupt(e: &dyn std::fmt::Display) -> AwsError {
+    tracing::error!(error = %e, "unreadable DynamoDB record");
+    AwsError::internal()
+}
+
+pub fn decode_item(bytes: &[u8]) -> Result<Item, AwsError> {
+    let wire: BTreeMap<String, Json> = serde_json::from_slice(bytes).map_err(|e| corrupt(&e))?;
+    item_from_wire(&wire)
+}
+
+pub fn encode_item(item: &Item) -> Vec<u8> {
+    serde_json::to_vec(item).expect("items serialize")
+}
+
+pub fn get_item(view: &dyn ReadView, table: &Table, key: &[Element]) -> Result<Option<Item>, AwsError> {
+    view.get(KEYSPACE, &item_key(table, key))?.map(|b| decode_item(&b)).transpose()
+}
+
+/// Replaces the item at `key` (`old` is what is there now) with `new`, or deletes it when
+/// `new` is `None`, keeping every index and the counts in step.
+pub fn write_item(
+    txn: &mut dyn Txn,
+    table: &Table,
+    key: &[Element],
+    old: Option<&Item>,
+    new: Option<&Item>,
+) -> Result<(), AwsError> {
+    let k = item_key(table, key);
+    match new {
+        Some(item) => txn.put(KEYSPACE, &k, &encode_item(item))?,
+        None => txn.delete(KEYSPACE, &k)?,
+    }
+    let mut stats = load_stats(txn, table)?;
+    let size = |i: Option<&Item>| i.map_or(0, |i| item_size(i) as i64);
+    stats.items += i64::from(new.is_some()) - i64::from(old.is_some());
+    stats.bytes += size(new) - size(old);
+    for index in table.gsis.iter().chain(&table.lsis) {
+        let entry = stats.indexes.entry(index.name.clone()).or_default();
+        if let Some(k) = old.and_then(|o| index_entry_key(table, index, o, key)) {
+            txn.delete(KEYSPACE, &k)?;
+            entry.0 -= 1;
+            entry.1 -= size(old);
+        }
+        if let Some(item) = new
+            && let Some(k) = index_entry_key(table, index, item, key)
+        {
+            txn.put(KEYSPACE, &k, &encode_item(&index.project(&table.key, item)))?;
+            entry.0 += 1;
+            entry.1 += size(new);
+        }
+    }
+    save_stats(txn, table, &stats)
+}
+
+/// Builds index `index` from the table's items (a GSI added by UpdateTable).
+pub fn backfill(txn: &mut dyn Txn, table: &Table, index: &Index) -> Result<(), AwsError> {
+    let mut stats = load_stats(txn, table)?;
+    let entry = stats.indexes.entry(index.name.clone()).or_default();
+    for (k, bytes) in txn.scan(KEYSPACE, &items_of(table), Direction::Forward, usize::MAX)? {
+        let item = decode_item(&bytes)?;
+        let base = key::decode(&k).map_err(|e| corrupt(&e))?.split_off(2);
+        if let Some(ik) = index_entry_key(table, index, &item, &base) {
+            txn.put(KEYSPACE, &ik, &encode_item(&index.project(&table.key, &item)))?;
+            entry.0 += 1;
+            entry.1 += item_size(&item) as i64;
+        }
+    }
+    save_stats(txn, table, &stats)
+}
+
+/// Deletes index `name`'s entries and counts (a GSI removed by UpdateTable).
+pub fn drop_index(txn: &mut dyn Txn, table: &Table, name: &str) -> Result<(), AwsError> {
+    delete_range(txn, &KeyRange::prefix(&key::encode(&index_prefix(table, name))))?;
+    let mut stats = load_stats(txn, table)?;
+    stats.indexes.remove(name);
+    save_stats(txn, table, &stats)
+}
+
+fn save_stats(txn: &mut dyn Txn, table: &Table, stats: &Stats) -> Result<(), AwsError> {
+    txn.put(KEYSPACE, &stats_key(table), &serde_json::to_vec(stats).map_err(|e| corrupt(&e))?)?;
+    Ok(())
+}
+
+/// Deletes every record under `range`.
+pub fn delete_range(txn: &mut dyn Txn, range: &KeyRange) -> Result<(), StorageError> {
+    for (k, _) in txn.scan(KEYSPACE, range, Direction::Forward, usize::MAX)? {
+        txn.delete(KEYSPACE, &k)?;
+    }
+    Ok(())
+}
+
+/// Deletes a table and everything under it.
+pub fn drop_table(txn: &mut dyn Txn, table: &Table) -> Result<(), AwsError> {
+    txn.delete(KEYSPACE, &table_key(&table.account, &table.region, &table.name))?;
+    delete_range(txn, &items_of(table))?;
+    delete_range(txn, &KeyRange::prefix(&key::encode(&["x".into(), table.id.as_str().into()])))?;
+    txn.delete(KEYSPACE, &stats_key(table))?;
+    Ok(())
+}
+
+/// The description DescribeTable (and the other control-plane answers) give.
+pub fn describe(table: &Table, stats: &Stats, status: &str) -> Json {
+    let throughput = |read: u64, write: u64| json!({"NumberOfDecreasesToday": 0, "ReadCapacityUnits": read, "WriteCapacityUnits": write});
+    let projection = |p: &Projection| {
+        let mut out = json!({"ProjectionType": p.ty});
+        if p.ty == "INCLUDE" {
+            out["NonKeyAttributes"] = json!(p.non_key);
+        }
+        out
+    };
+    let index = |i: &Index, global: bool| {
+        let (count, bytes) = stats.indexes.get(&i.name).copied().unwrap_or_default();
+        let mut out = json!({
+            "IndexName": i.name,
+            "KeySchema": i.key.describe(),
+            "Projection": projection(&i.projection),
+            "IndexSizeBytes": bytes,
+            "ItemCount": count,
+            "IndexArn": format!("{}/index/{}", table.arn(), i.name),
+        });
+        if global {
+            out["IndexStatus"] = json!("ACTIVE");
+            out["ProvisionedThroughput"] = throughput(i.read, i.write);
+        }
+        out
+    };
+    let mut out = json!({
+        "AttributeDefinitions": table.attributes.iter().map(|a| json!({"AttributeName": a.name, "AttributeType": a.ty})).collect::<Vec<_>>(),
+        "TableName": table.name,
+        "KeySchema": table.key.describe(),
+        "TableStatus": status,
+        "CreationDateTime": table.created,
+        "ProvisionedThroughput": throughput(table.read, table.write),
+        "TableSizeBytes": stats.bytes,
+        "ItemCount": stats.items,
+        "TableArn": table.arn(),
+        "TableId": table.id,
+        "DeletionProtectionEnabled": table.deletion_protection,
+    });
+    if table.billing == "PAY_PER_REQUEST" || table.billing_switched.is_some() {
+        let mut summary = json!({"BillingMode": table.billing});
+        if let Some(at) = table.billing_switched {
+            summary["LastUpdateToPayPerRequestDateTime"] = json!(at);
+        }
+        out["BillingModeSummary"] = summary;
+    }
+    if !table.gsis.is_empty() {
+        out["GlobalSecondaryIndexes"] = Json::Array(table.gsis.iter().map(|i| index(i, true)).collect());
+    }
+    if !table.lsis.is_empty() {
+        out["LocalSecondaryIndexes"] = Json::Array(table.lsis.iter().map(|i| index(i, false)).collect());
+    }
+    if let Some(view) = &table.stream_view {
+        out["StreamSpecification"] = json!({"StreamEnabled": true, "StreamViewType": view});
+    }
+    if let (Some(label), Some(arn)) = (&table.stream_label, table.stream_arn()) {
+        out["LatestStreamLabel"] = json!(label);
+        out["LatestStreamArn"] = json!(arn);
+    }
+    if let Some(sse) = &table.sse {
+        out["SSEDescription"] = sse.clone();
+    }
+    if let Some(class) = &table.table_class {
+        out["TableClassSummary"] = json!({"TableClass": class});
+    }
+    out
+}
