@@ -1,0 +1,685 @@
+"""DynamoDB through boto3 (client and resource APIs) and the AWS CLI: tables and indexes,
+items of every type, expressions, Query/Scan, batches, transactions, concurrency and
+durability."""
+import base64
+import concurrent.futures
+import signal
+import threading
+from decimal import Decimal
+
+import boto3
+import botocore.exceptions
+import pytest
+from boto3.dynamodb.conditions import Attr, Key
+
+
+@pytest.fixture
+def ddb(server):
+    return server.client("dynamodb")
+
+
+@pytest.fixture
+def resource(server):
+    return boto3.resource(
+        "dynamodb", endpoint_url=server.endpoint, region_name="us-east-1",
+        aws_access_key_id="test", aws_secret_access_key="test",
+    )
+
+
+def error_of(call):
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        call()
+    r = e.value.response
+    return r["Error"]["Code"], r["Error"].get("Message", ""), r
+
+
+def make_table(ddb, name="items", hash_type="S", range_type=None, **extra):
+    attrs = [{"AttributeName": "pk", "AttributeType": hash_type}]
+    schema = [{"AttributeName": "pk", "KeyType": "HASH"}]
+    if range_type:
+        attrs.append({"AttributeName": "sk", "AttributeType": range_type})
+        schema.append({"AttributeName": "sk", "KeyType": "RANGE"})
+    attrs += extra.pop("more_attributes", [])
+    return ddb.create_table(
+        TableName=name, AttributeDefinitions=attrs, KeySchema=schema, BillingMode="PAY_PER_REQUEST", **extra
+    )["TableDescription"]
+
+
+# --- control plane ---------------------------------------------------------------------
+
+
+def test_create_describe_list_delete_table(ddb):
+    desc = make_table(ddb, "orders", range_type="N", Tags=[{"Key": "team", "Value": "core"}])
+    assert desc["TableName"] == "orders" and desc["TableStatus"] == "ACTIVE"
+    assert desc["TableArn"] == "arn:aws:dynamodb:us-east-1:000000000000:table/orders"
+    assert desc["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    assert desc["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}]
+    ddb.put_item(TableName="orders", Item={"pk": {"S": "a"}, "sk": {"N": "1"}, "v": {"S": "hello"}})
+    table = ddb.describe_table(TableName="orders")["Table"]
+    assert table["ItemCount"] == 1 and table["TableSizeBytes"] == len("pk") + 1 + len("sk") + 2 + len("v") + 5
+    assert ddb.list_tags_of_resource(ResourceArn=desc["TableArn"])["Tags"] == [{"Key": "team", "Value": "core"}]
+    for name in ["alpha", "beta", "gamma"]:
+        make_table(ddb, name)
+    assert ddb.list_tables()["TableNames"] == ["alpha", "beta", "gamma", "orders"]
+    page = ddb.list_tables(Limit=2)
+    assert page["TableNames"] == ["alpha", "beta"] and page["LastEvaluatedTableName"] == "beta"
+    rest = ddb.list_tables(ExclusiveStartTableName="beta")
+    assert rest["TableNames"] == ["gamma", "orders"] and "LastEvaluatedTableName" not in rest
+    assert ddb.delete_table(TableName="orders")["TableDescription"]["TableStatus"] == "DELETING"
+    code, message, _ = error_of(lambda: ddb.describe_table(TableName="orders"))
+    assert (code, message) == ("ResourceNotFoundException", "Requested resource not found: Table: orders not found")
+    code, message, _ = error_of(lambda: ddb.get_item(TableName="orders", Key={"pk": {"S": "a"}, "sk": {"N": "1"}}))
+    assert (code, message) == ("ResourceNotFoundException", "Requested resource not found")
+    # A table created again under the same name starts empty.
+    make_table(ddb, "orders", range_type="N")
+    assert ddb.scan(TableName="orders")["Count"] == 0
+
+
+def test_create_table_validation(ddb):
+    make_table(ddb, "dupe")
+    code, message, _ = error_of(lambda: make_table(ddb, "dupe"))
+    assert (code, message) == ("ResourceInUseException", "Table already exists: dupe")
+    code, message, _ = error_of(lambda: make_table(ddb, "ab"))
+    assert code == "ValidationException"
+    assert message == ("1 validation error detected: Value 'ab' at 'tableName' failed to satisfy constraint: "
+                       "Member must have length greater than or equal to 3")
+    code, message, _ = error_of(lambda: ddb.create_table(
+        TableName="bad", AttributeDefinitions=[{"AttributeName": "x", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}], BillingMode="PAY_PER_REQUEST"))
+    assert message == ("One or more parameter values were invalid: Some index key attributes are not defined in "
+                       "AttributeDefinitions. Keys: [pk], AttributeDefinitions: [x]")
+    code, message, _ = error_of(lambda: make_table(ddb, "extra", more_attributes=[{"AttributeName": "z", "AttributeType": "S"}]))
+    assert message == ("One or more parameter values were invalid: Number of attributes in KeySchema does not exactly "
+                       "match number of attributes defined in AttributeDefinitions")
+    code, message, _ = error_of(lambda: ddb.create_table(
+        TableName="prov", AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}]))
+    assert message == "No provisioned throughput specified for the table"
+    code, message, _ = error_of(lambda: ddb.create_table(
+        TableName="range", AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "RANGE"}], BillingMode="PAY_PER_REQUEST"))
+    assert message == "Invalid KeySchema: The first KeySchemaElement is not a HASH key type"
+    code, message, _ = error_of(lambda: make_table(
+        ddb, "nolsirange", LocalSecondaryIndexes=[{
+            "IndexName": "lsi", "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "x", "KeyType": "RANGE"}],
+            "Projection": {"ProjectionType": "ALL"}}],
+        more_attributes=[{"AttributeName": "x", "AttributeType": "S"}]))
+    assert message == ("One or more parameter values were invalid: Table KeySchema does not have a range key, "
+                       "which is required when specifying a LocalSecondaryIndex")
+
+
+def test_provisioned_table_and_update_table(ddb):
+    ddb.create_table(
+        TableName="prov", AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        ProvisionedThroughput={"ReadCapacityUnits": 5, "WriteCapacityUnits": 3},
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        DeletionProtectionEnabled=True,
+    )
+    table = ddb.describe_table(TableName="prov")["Table"]
+    assert table["ProvisionedThroughput"]["ReadCapacityUnits"] == 5
+    assert table["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+    assert table["LatestStreamArn"] == f"{table['TableArn']}/stream/{table['LatestStreamLabel']}"
+    code, message, _ = error_of(lambda: ddb.delete_table(TableName="prov"))
+    assert code == "ValidationException" and "protected against deletion" in message
+    updated = ddb.update_table(TableName="prov", BillingMode="PAY_PER_REQUEST", DeletionProtectionEnabled=False)["TableDescription"]
+    assert updated["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    assert updated["ProvisionedThroughput"]["ReadCapacityUnits"] == 0
+    code, message, _ = error_of(lambda: ddb.update_table(TableName="prov", StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"}))
+    assert message == "Table already has an enabled stream: TableName: prov"
+    off = ddb.update_table(TableName="prov", StreamSpecification={"StreamEnabled": False})["TableDescription"]
+    assert "StreamSpecification" not in off
+    ddb.delete_table(TableName="prov")
+
+
+def test_tags_ttl_limits_endpoints(ddb):
+    arn = make_table(ddb, "tagged")["TableArn"]
+    ddb.tag_resource(ResourceArn=arn, Tags=[{"Key": "a", "Value": "1"}, {"Key": "b", "Value": "2"}])
+    ddb.untag_resource(ResourceArn=arn, TagKeys=["a"])
+    assert ddb.list_tags_of_resource(ResourceArn=arn)["Tags"] == [{"Key": "b", "Value": "2"}]
+    code, _, _ = error_of(lambda: ddb.list_tags_of_resource(ResourceArn=arn + "x"))
+    assert code == "ResourceNotFoundException"
+    assert ddb.describe_time_to_live(TableName="tagged")["TimeToLiveDescription"] == {"TimeToLiveStatus": "DISABLED"}
+    spec = {"Enabled": True, "AttributeName": "expires"}
+    assert ddb.update_time_to_live(TableName="tagged", TimeToLiveSpecification=spec)["TimeToLiveSpecification"] == spec
+    assert ddb.describe_time_to_live(TableName="tagged")["TimeToLiveDescription"] == {
+        "TimeToLiveStatus": "ENABLED", "AttributeName": "expires"}
+    code, message, _ = error_of(lambda: ddb.update_time_to_live(TableName="tagged", TimeToLiveSpecification=spec))
+    assert (code, message) == ("ValidationException", "TimeToLive is already enabled")
+    assert ddb.describe_limits()["TableMaxReadCapacityUnits"] == 40000
+    assert ddb.describe_endpoints()["Endpoints"][0]["Address"] == "dynamodb.us-east-1.amazonaws.com"
+
+
+def test_cli_waiter_and_items(server):
+    server.cli("dynamodb", "create-table", "--table-name", "clitable",
+               "--attribute-definitions", "AttributeName=id,AttributeType=S",
+               "--key-schema", "AttributeName=id,KeyType=HASH", "--billing-mode", "PAY_PER_REQUEST")
+    server.cli("dynamodb", "wait", "table-exists", "--table-name", "clitable")
+    server.cli("dynamodb", "put-item", "--table-name", "clitable", "--item", '{"id": {"S": "1"}, "n": {"N": "42"}}')
+    _, out, _ = server.cli("dynamodb", "get-item", "--table-name", "clitable", "--key", '{"id": {"S": "1"}}')
+    assert out["Item"] == {"id": {"S": "1"}, "n": {"N": "42"}}
+    _, out, _ = server.cli("dynamodb", "scan", "--table-name", "clitable")
+    assert out["Count"] == 1
+    code, _, err = server.cli("dynamodb", "get-item", "--table-name", "nosuch", "--key", '{"id": {"S": "1"}}', check=False)
+    assert code != 0 and "ResourceNotFoundException" in err
+    server.cli("dynamodb", "delete-table", "--table-name", "clitable")
+    server.cli("dynamodb", "wait", "table-not-exists", "--table-name", "clitable")
+
+
+# --- items -----------------------------------------------------------------------------
+
+
+def test_every_attribute_type_round_trips(ddb, resource):
+    make_table(ddb, "types")
+    item = {
+        "pk": {"S": "all"}, "s": {"S": "text ünïcode"}, "n": {"N": "-12.50"}, "big": {"N": "12345678901234567890123456789012345678"},
+        "b": {"B": b"\x00\x01\xff"}, "t": {"BOOL": True}, "nil": {"NULL": True}, "empty": {"S": ""},
+        "m": {"M": {"inner": {"L": [{"N": "1"}, {"S": "two"}, {"M": {}}]}}},
+        "ss": {"SS": ["a", "b"]}, "ns": {"NS": ["1", "2.5"]}, "bs": {"BS": [b"x", b"y"]},
+    }
+    ddb.put_item(TableName="types", Item=item)
+    got = ddb.get_item(TableName="types", Key={"pk": {"S": "all"}}, ConsistentRead=True)["Item"]
+    assert got["n"] == {"N": "-12.5"}  # normalised as DynamoDB stores it
+    assert got["big"] == item["big"] and got["b"] == item["b"] and got["m"] == item["m"]
+    assert sorted(got["ss"]["SS"]) == ["a", "b"] and sorted(got["ns"]["NS"]) == ["1", "2.5"]
+    assert sorted(got["bs"]["BS"]) == [b"x", b"y"]
+    table = resource.Table("types")
+    table.put_item(Item={"pk": "res", "price": Decimal("19.99"), "tags": {"x", "y"}, "doc": {"list": [1, "a", None, True]}})
+    got = table.get_item(Key={"pk": "res"})["Item"]
+    assert got == {"pk": "res", "price": Decimal("19.99"), "tags": {"x", "y"}, "doc": {"list": [Decimal(1), "a", None, True]}}
+
+
+@pytest.mark.parametrize("item,message", [
+    ({"pk": {"S": "k"}, "s": {"SS": []}}, "One or more parameter values were invalid: An string set  may not be empty"),
+    ({"pk": {"S": "k"}, "s": {"NS": []}}, "One or more parameter values were invalid: An number set  may not be empty"),
+    ({"pk": {"S": "k"}, "s": {"SS": ["a", "a"]}}, "One or more parameter values were invalid: Input collection [a, a] contains duplicates."),
+    ({"pk": {"S": "k"}, "n": {"N": "abc"}}, "A value provided cannot be converted into a number"),
+    ({"pk": {"S": "k"}, "n": {"N": "1" * 39}}, "Attempting to store more than 38 significant digits in a Number"),
+    ({"pk": {"S": "k"}, "n": {"N": "1E+126"}}, "Number overflow. Attempting to store a number with magnitude larger than supported range"),
+    ({"pk": {"S": "k"}, "n": {"N": "1E-131"}}, "Number underflow. Attempting to store a number with magnitude smaller than supported range"),
+    ({"pk": {"S": "k"}, "x": {"NULL": False}}, "One or more parameter values were invalid: Null attribute value types must have the value of true"),
+    ({"other": {"S": "k"}}, "One or more parameter values were invalid: Missing the key pk in the item"),
+    ({"pk": {"N": "1"}}, "One or more parameter values were invalid: Type mismatch for key pk expected: S actual: N"),
+    ({"pk": {"S": ""}}, "One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty string value. Key: pk"),
+    ({"pk": {"S": "x" * 2049}}, "One or more parameter values were invalid: Size of hashkey has exceeded the maximum size limit of2048 bytes"),
+    ({"pk": {"S": "k"}, "big": {"S": "x" * 409600}}, "Item size has exceeded the maximum allowed size"),
+])
+def test_invalid_items_are_refused_with_dynamodb_messages(ddb, item, message):
+    make_table(ddb, "strict")
+    code, got, _ = error_of(lambda: ddb.put_item(TableName="strict", Item=item))
+    assert (code, got) == ("ValidationException", message)
+
+
+def test_largest_item_fits(ddb):
+    make_table(ddb, "sized")
+    # 400 KB exactly: name "pk" + "k" (3 bytes) plus "big" + value.
+    ddb.put_item(TableName="sized", Item={"pk": {"S": "k"}, "big": {"S": "x" * (409600 - 3 - 3)}})
+    assert len(ddb.get_item(TableName="sized", Key={"pk": {"S": "k"}})["Item"]["big"]["S"]) == 409594
+
+
+def test_key_validation_on_reads(ddb):
+    make_table(ddb, "keyed", range_type="N")
+    for key in [{"pk": {"S": "a"}}, {"pk": {"S": "a"}, "sk": {"S": "1"}}, {"pk": {"S": "a"}, "sk": {"N": "1"}, "x": {"S": "y"}}]:
+        code, message, _ = error_of(lambda: ddb.get_item(TableName="keyed", Key=key))
+        assert (code, message) == ("ValidationException", "The provided key element does not match the schema")
+    assert "Item" not in ddb.get_item(TableName="keyed", Key={"pk": {"S": "a"}, "sk": {"N": "1"}})
+
+
+def test_conditional_writes_and_return_values(ddb):
+    make_table(ddb, "cond")
+    key = {"pk": {"S": "a"}}
+    ddb.put_item(TableName="cond", Item={**key, "v": {"N": "1"}}, ConditionExpression="attribute_not_exists(pk)")
+    code, message, r = error_of(lambda: ddb.put_item(
+        TableName="cond", Item={**key, "v": {"N": "2"}}, ConditionExpression="attribute_not_exists(pk)",
+        ReturnValuesOnConditionCheckFailure="ALL_OLD"))
+    assert (code, message) == ("ConditionalCheckFailedException", "The conditional request failed")
+    assert r["Item"] == {**key, "v": {"N": "1"}}
+    old = ddb.put_item(TableName="cond", Item={**key, "v": {"N": "3"}}, ConditionExpression="v = :one",
+                       ExpressionAttributeValues={":one": {"N": "1"}}, ReturnValues="ALL_OLD")
+    assert old["Attributes"] == {**key, "v": {"N": "1"}}
+    code, message, _ = error_of(lambda: ddb.delete_item(TableName="cond", Key=key, ConditionExpression="v > :n",
+                                                        ExpressionAttributeValues={":n": {"N": "5"}}))
+    assert code == "ConditionalCheckFailedException"
+    gone = ddb.delete_item(TableName="cond", Key=key, ReturnValues="ALL_OLD", ReturnConsumedCapacity="TOTAL")
+    assert gone["Attributes"]["v"] == {"N": "3"}
+    assert gone["ConsumedCapacity"] == {"TableName": "cond", "CapacityUnits": 1.0}
+    code, message, _ = error_of(lambda: ddb.put_item(TableName="cond", Item=key, ReturnValues="ALL_NEW"))
+    assert (code, message) == ("ValidationException", "Return values set to invalid value")
+
+
+def test_update_expressions(ddb, resource):
+    make_table(ddb, "upd")
+    key = {"pk": {"S": "u"}}
+
+    def update(expr, names=None, values=None, **kw):
+        args = {"TableName": "upd", "Key": key, "UpdateExpression": expr, "ReturnValues": "ALL_NEW", **kw}
+        if names:
+            args["ExpressionAttributeNames"] = names
+        if values:
+            args["ExpressionAttributeValues"] = values
+        return ddb.update_item(**args)["Attributes"]
+
+    got = update("SET n = if_not_exists(n, :zero) + :one, #s = :s, doc = :doc, l = :l",
+                 names={"#s": "status"}, values={":zero": {"N": "0"}, ":one": {"N": "1"}, ":s": {"S": "new"},
+                                                 ":doc": {"M": {"a": {"N": "1"}}}, ":l": {"L": [{"S": "x"}]}})
+    assert got == {**key, "n": {"N": "1"}, "status": {"S": "new"}, "doc": {"M": {"a": {"N": "1"}}}, "l": {"L": [{"S": "x"}]}}
+    got = update("SET n = n + :five, doc.b = :s, l = list_append(l, :more) ADD tags :tags REMOVE #s",
+                 names={"#s": "status"},
+                 values={":five": {"N": "5"}, ":s": {"S": "deep"}, ":more": {"L": [{"S": "y"}]}, ":tags": {"SS": ["t1", "t2"]}})
+    assert got["n"] == {"N": "6"} and got["doc"]["M"]["b"] == {"S": "deep"} and "status" not in got
+    assert got["l"] == {"L": [{"S": "x"}, {"S": "y"}]} and sorted(got["tags"]["SS"]) == ["t1", "t2"]
+    got = update("DELETE tags :t REMOVE l[0]", values={":t": {"SS": ["t1"]}})
+    assert got["tags"] == {"SS": ["t2"]} and got["l"] == {"L": [{"S": "y"}]}
+    partial = ddb.update_item(TableName="upd", Key=key, UpdateExpression="SET n = n - :one",
+                              ExpressionAttributeValues={":one": {"N": "1"}}, ReturnValues="UPDATED_OLD")
+    assert partial["Attributes"] == {"n": {"N": "6"}}
+    partial = ddb.update_item(TableName="upd", Key=key, UpdateExpression="SET doc.a = :v",
+                              ExpressionAttributeValues={":v": {"N": "9"}}, ReturnValues="UPDATED_NEW")
+    assert partial["Attributes"] == {"doc": {"M": {"a": {"N": "9"}}}}
+    # A missing item is created from the key.
+    ddb.update_item(TableName="upd", Key={"pk": {"S": "fresh"}}, UpdateExpression="SET v = :v",
+                    ExpressionAttributeValues={":v": {"BOOL": False}})
+    assert ddb.get_item(TableName="upd", Key={"pk": {"S": "fresh"}})["Item"] == {"pk": {"S": "fresh"}, "v": {"BOOL": False}}
+    # The resource API's conditions and updates.
+    table = resource.Table("upd")
+    table.update_item(Key={"pk": "res"}, UpdateExpression="ADD hits :one", ExpressionAttributeValues={":one": 1})
+    table.update_item(Key={"pk": "res"}, UpdateExpression="ADD hits :one", ExpressionAttributeValues={":one": 1},
+                      ConditionExpression=Attr("hits").eq(1))
+    assert table.get_item(Key={"pk": "res"})["Item"]["hits"] == 2
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"UpdateExpression": "SET status = :v", "ExpressionAttributeValues": {":v": {"S": "x"}}},
+     "Invalid UpdateExpression: Attribute name is a reserved keyword; reserved keyword: status"),
+    ({"UpdateExpression": "SET a = :v", "ExpressionAttributeValues": {":v": {"S": "x"}, ":w": {"S": "y"}}},
+     "Value provided in ExpressionAttributeValues unused in expressions: keys: {:w}"),
+    ({"UpdateExpression": "SET a = :v", "ExpressionAttributeValues": {":v": {"S": "x"}}, "ExpressionAttributeNames": {"#a": "a"}},
+     "Value provided in ExpressionAttributeNames unused in expressions: keys: {#a}"),
+    ({"UpdateExpression": "SET #a = :v", "ExpressionAttributeValues": {":v": {"S": "x"}}},
+     "Invalid UpdateExpression: An expression attribute name used in the document path is not defined; attribute name: #a"),
+    ({"UpdateExpression": "SET a = :nope"},
+     "Invalid UpdateExpression: An expression attribute value used in expression is not defined; attribute value: :nope"),
+    ({"UpdateExpression": "SET a = :v", "ExpressionAttributeValues": {"v": {"S": "x"}}},
+     "ExpressionAttributeValues contains invalid key: Syntax error; key: \"v\""),
+    ({"UpdateExpression": "SET a = :v", "ExpressionAttributeValues": {}}, "ExpressionAttributeValues must not be empty"),
+    ({"UpdateExpression": "SET a :v", "ExpressionAttributeValues": {":v": {"S": "x"}}},
+     "Invalid UpdateExpression: Syntax error; token: \":v\", near: \"a :v\""),
+    ({"UpdateExpression": "SET pk = :v", "ExpressionAttributeValues": {":v": {"S": "x"}}},
+     "One or more parameter values were invalid: Cannot update attribute pk. This attribute is part of the key"),
+    ({"UpdateExpression": "SET a = :v, a = :v", "ExpressionAttributeValues": {":v": {"S": "x"}}},
+     "Invalid UpdateExpression: Two document paths overlap with each other; must remove or rewrite one of these paths; path one: [a], path two: [a]"),
+    ({"UpdateExpression": "SET n = n + :v", "ExpressionAttributeValues": {":v": {"N": "1"}}},
+     "The provided expression refers to an attribute that does not exist in the item"),
+    ({"UpdateExpression": "SET s = s + :v", "ExpressionAttributeValues": {":v": {"N": "1"}}},
+     "An operand in the update expression has an incorrect data type"),
+    ({"UpdateExpression": "ADD s :v", "ExpressionAttributeValues": {":v": {"S": "x"}}},
+     "Invalid UpdateExpression: Incorrect operand type for operator or function; operator: ADD, operand type: STRING"),
+    ({"UpdateExpression": "SET m.x = :v", "ExpressionAttributeValues": {":v": {"S": "x"}}},
+     "The document path provided in the update expression is invalid for update"),
+    ({"ConditionExpression": "a = :v"},
+     "Invalid ConditionExpression: An expression attribute value used in expression is not defined; attribute value: :v"),
+    ({"ExpressionAttributeValues": {":v": {"S": "x"}}},
+     "ExpressionAttributeValues can only be specified when using expressions: UpdateExpression and ConditionExpression are null"),
+])
+def test_update_errors_match_dynamodb(ddb, kwargs, message):
+    make_table(ddb, "upderr")
+    ddb.put_item(TableName="upderr", Item={"pk": {"S": "k"}, "s": {"S": "text"}})
+    code, got, _ = error_of(lambda: ddb.update_item(TableName="upderr", Key={"pk": {"S": "k"}}, **kwargs))
+    assert (code, got) == ("ValidationException", message)
+
+
+def test_condition_functions(ddb):
+    make_table(ddb, "funcs")
+    ddb.put_item(TableName="funcs", Item={
+        "pk": {"S": "f"}, "name": {"S": "brume"}, "tags": {"SS": ["a", "b"]}, "n": {"N": "10"}, "l": {"L": [{"N": "1"}]}})
+    ok = [
+        ("attribute_exists(#n) AND attribute_not_exists(nope)", {}),
+        ("attribute_type(#n, :s)", {":s": {"S": "S"}}),
+        ("begins_with(#n, :p)", {":p": {"S": "br"}}),
+        ("contains(tags, :a) AND contains(#n, :u)", {":a": {"S": "a"}, ":u": {"S": "ru"}}),
+        ("size(tags) = :two AND size(#n) > :two", {":two": {"N": "2"}}),
+        ("n BETWEEN :lo AND :hi", {":lo": {"N": "5"}, ":hi": {"N": "10"}}),
+        ("n IN (:a, :b) OR NOT (n < :b)", {":a": {"N": "1"}, ":b": {"N": "10"}}),
+        ("l[0] = :one", {":one": {"N": "1"}}),
+    ]
+    for expr, values in ok:
+        args = {"TableName": "funcs", "Key": {"pk": {"S": "f"}}, "UpdateExpression": "SET touched = :t",
+                "ConditionExpression": expr, "ExpressionAttributeValues": {":t": {"BOOL": True}, **values}}
+        if "#n" in expr:
+            args["ExpressionAttributeNames"] = {"#n": "name"}
+        ddb.update_item(**args)
+    code, message, _ = error_of(lambda: ddb.delete_item(
+        TableName="funcs", Key={"pk": {"S": "f"}}, ConditionExpression="attribute_type(n, :t)",
+        ExpressionAttributeValues={":t": {"S": "X"}}))
+    assert message == "Invalid ConditionExpression: Invalid attribute type name found; type: X, valid types: {B,NULL,SS,BOOL,L,BS,N,NS,S,M}"
+    code, message, _ = error_of(lambda: ddb.delete_item(
+        TableName="funcs", Key={"pk": {"S": "f"}}, ConditionExpression="n BETWEEN :hi AND :lo",
+        ExpressionAttributeValues={":lo": {"N": "1"}, ":hi": {"N": "9"}}))
+    assert message == ("Invalid ConditionExpression: The BETWEEN operator requires upper bound to be greater than or equal to lower bound; "
+                       "lower bound operand: AttributeValue: {N:9}, upper bound operand: AttributeValue: {N:1}")
+
+
+def test_projection_expressions(ddb):
+    make_table(ddb, "proj")
+    ddb.put_item(TableName="proj", Item={
+        "pk": {"S": "p"}, "a": {"S": "x"}, "doc": {"M": {"keep": {"N": "1"}, "drop": {"N": "2"}}},
+        "l": {"L": [{"S": "0"}, {"S": "1"}, {"S": "2"}]}})
+    got = ddb.get_item(TableName="proj", Key={"pk": {"S": "p"}}, ProjectionExpression="a, doc.keep, l[2], #l[0]",
+                       ExpressionAttributeNames={"#l": "l"})["Item"]
+    assert got == {"a": {"S": "x"}, "doc": {"M": {"keep": {"N": "1"}}}, "l": {"L": [{"S": "0"}, {"S": "2"}]}}
+    code, message, _ = error_of(lambda: ddb.get_item(TableName="proj", Key={"pk": {"S": "p"}}, ProjectionExpression="a, a.b"))
+    assert message == ("Invalid ProjectionExpression: Two document paths overlap with each other; must remove or rewrite "
+                       "one of these paths; path one: [a], path two: [a, b]")
+
+
+# --- query and scan --------------------------------------------------------------------
+
+
+def test_query_orders_by_sort_key_type(ddb):
+    make_table(ddb, "numbers", range_type="N")
+    for n in ["10", "-1", "2", "0.5", "1E+3", "-20"]:
+        ddb.put_item(TableName="numbers", Item={"pk": {"S": "p"}, "sk": {"N": n}})
+    ddb.put_item(TableName="numbers", Item={"pk": {"S": "other"}, "sk": {"N": "1"}})
+    items = ddb.query(TableName="numbers", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "p"}})["Items"]
+    assert [i["sk"]["N"] for i in items] == ["-20", "-1", "0.5", "2", "10", "1000"]
+    back = ddb.query(TableName="numbers", KeyConditionExpression="pk = :p AND sk BETWEEN :a AND :b", ScanIndexForward=False,
+                     ExpressionAttributeValues={":p": {"S": "p"}, ":a": {"N": "-1"}, ":b": {"N": "10"}})["Items"]
+    assert [i["sk"]["N"] for i in back] == ["10", "2", "0.5", "-1"]
+    make_table(ddb, "strings", range_type="S")
+    for s in ["b", "a", "ab", "B", "é", "a\u0000z"]:
+        ddb.put_item(TableName="strings", Item={"pk": {"S": "p"}, "sk": {"S": s}})
+    items = ddb.query(TableName="strings", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "p"}})["Items"]
+    assert [i["sk"]["S"] for i in items] == ["B", "a", "a\u0000z", "ab", "b", "é"]
+    prefixed = ddb.query(TableName="strings", KeyConditionExpression="pk = :p AND begins_with(sk, :a)",
+                         ExpressionAttributeValues={":p": {"S": "p"}, ":a": {"S": "a"}})["Items"]
+    assert [i["sk"]["S"] for i in prefixed] == ["a", "a\u0000z", "ab"]
+    make_table(ddb, "binaries", range_type="B")
+    for b in [b"\x80", b"\x00\x01", b"\x7f", b"\x00"]:
+        ddb.put_item(TableName="binaries", Item={"pk": {"S": "p"}, "sk": {"B": b}})
+    items = ddb.query(TableName="binaries", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "p"}})["Items"]
+    assert [i["sk"]["B"] for i in items] == [b"\x00", b"\x00\x01", b"\x7f", b"\x80"]
+
+
+def test_query_paging_filters_and_select(ddb, resource):
+    make_table(ddb, "paged", range_type="N")
+    table = resource.Table("paged")
+    with table.batch_writer() as batch:
+        for i in range(10):
+            batch.put_item(Item={"pk": "p", "sk": i, "even": i % 2 == 0, "payload": "x" * i})
+    first = ddb.query(TableName="paged", KeyConditionExpression="pk = :p", Limit=4, ExpressionAttributeValues={":p": {"S": "p"}})
+    assert first["Count"] == 4 and first["LastEvaluatedKey"] == {"pk": {"S": "p"}, "sk": {"N": "3"}}
+    second = ddb.query(TableName="paged", KeyConditionExpression="pk = :p", Limit=4, ExclusiveStartKey=first["LastEvaluatedKey"],
+                       ExpressionAttributeValues={":p": {"S": "p"}})
+    assert [i["sk"]["N"] for i in second["Items"]] == ["4", "5", "6", "7"]
+    # Limit counts items read, before the filter.
+    filtered = ddb.query(TableName="paged", KeyConditionExpression="pk = :p", FilterExpression="even = :t", Limit=5,
+                         ExpressionAttributeValues={":p": {"S": "p"}, ":t": {"BOOL": True}})
+    assert filtered["ScannedCount"] == 5 and filtered["Count"] == 3
+    counted = ddb.query(TableName="paged", KeyConditionExpression="pk = :p", Select="COUNT", ExpressionAttributeValues={":p": {"S": "p"}})
+    assert counted["Count"] == 10 and "Items" not in counted
+    projected = ddb.query(TableName="paged", KeyConditionExpression="pk = :p AND sk >= :n", ProjectionExpression="sk",
+                          ExpressionAttributeValues={":p": {"S": "p"}, ":n": {"N": "8"}})
+    assert projected["Items"] == [{"sk": {"N": "8"}}, {"sk": {"N": "9"}}]
+    # The resource API with boto3's condition builders, and a paginator over every page.
+    assert [i["sk"] for i in table.query(KeyConditionExpression=Key("pk").eq("p") & Key("sk").lt(3))["Items"]] == [0, 1, 2]
+    pages = ddb.get_paginator("query").paginate(TableName="paged", KeyConditionExpression="pk = :p",
+                                                ExpressionAttributeValues={":p": {"S": "p"}}, PaginationConfig={"PageSize": 3})
+    assert sum(p["Count"] for p in pages) == 10
+
+
+@pytest.mark.parametrize("kce,values,message", [
+    ("sk = :n", {":n": {"N": "1"}}, "Query condition missed key schema element: pk"),
+    ("pk > :p", {":p": {"S": "p"}}, "Query key condition not supported"),
+    ("pk = :p OR sk = :n", {":p": {"S": "p"}, ":n": {"N": "1"}}, "Invalid KeyConditionExpression: Invalid operator used in KeyConditionExpression: OR"),
+    ("pk = :n", {":n": {"N": "1"}}, "One or more parameter values were invalid: Condition parameter type does not match schema type"),
+])
+def test_query_key_condition_errors(ddb, kce, values, message):
+    make_table(ddb, "qerr", range_type="N")
+    code, got, _ = error_of(lambda: ddb.query(TableName="qerr", KeyConditionExpression=kce, ExpressionAttributeValues=values))
+    assert (code, got) == ("ValidationException", message)
+
+
+def test_scan_pages_and_segments(ddb):
+    make_table(ddb, "scanned", hash_type="N")
+    for i in range(30):
+        ddb.put_item(TableName="scanned", Item={"pk": {"N": str(i)}, "odd": {"BOOL": i % 2 == 1}})
+    seen = []
+    start = None
+    while True:
+        kwargs = {"ExclusiveStartKey": start} if start else {}
+        page = ddb.scan(TableName="scanned", Limit=7, **kwargs)
+        seen += [i["pk"]["N"] for i in page["Items"]]
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            break
+    assert sorted(seen, key=int) == [str(i) for i in range(30)]
+    segments = [ddb.scan(TableName="scanned", Segment=s, TotalSegments=3)["Items"] for s in range(3)]
+    keys = [i["pk"]["N"] for seg in segments for i in seg]
+    assert sorted(keys, key=int) == [str(i) for i in range(30)] and all(segments)
+    odd = ddb.scan(TableName="scanned", FilterExpression="odd = :t", ExpressionAttributeValues={":t": {"BOOL": True}})
+    assert odd["Count"] == 15 and odd["ScannedCount"] == 30
+    code, message, _ = error_of(lambda: ddb.scan(TableName="scanned", Segment=3, TotalSegments=3))
+    assert message == "The Segment parameter is zero-based and must be less than parameter TotalSegments: Segment: 3 is not less than TotalSegments: 3"
+
+
+def test_page_stops_at_one_megabyte(ddb):
+    make_table(ddb, "heavy", range_type="N")
+    for i in range(12):
+        ddb.put_item(TableName="heavy", Item={"pk": {"S": "p"}, "sk": {"N": str(i)}, "blob": {"S": "x" * 100_000}})
+    page = ddb.query(TableName="heavy", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "p"}})
+    assert 10 <= page["Count"] < 12 and "LastEvaluatedKey" in page
+
+
+# --- indexes ---------------------------------------------------------------------------
+
+
+def test_global_and_local_secondary_indexes(ddb):
+    make_table(
+        ddb, "indexed", range_type="S",
+        more_attributes=[{"AttributeName": "email", "AttributeType": "S"}, {"AttributeName": "age", "AttributeType": "N"}],
+        GlobalSecondaryIndexes=[
+            {"IndexName": "by-email", "KeySchema": [{"AttributeName": "email", "KeyType": "HASH"}], "Projection": {"ProjectionType": "KEYS_ONLY"}},
+        ],
+        LocalSecondaryIndexes=[
+            {"IndexName": "by-age", "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "age", "KeyType": "RANGE"}],
+             "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["nick"]}},
+        ],
+    )
+    people = [("u1", "a@x", 40, "al"), ("u2", "b@x", 25, "bo"), ("u3", None, 33, "cy")]
+    for sk, email, age, nick in people:
+        item = {"pk": {"S": "team"}, "sk": {"S": sk}, "age": {"N": str(age)}, "nick": {"S": nick}, "secret": {"S": "s"}}
+        if email:
+            item["email"] = {"S": email}
+        ddb.put_item(TableName="indexed", Item=item)
+    by_email = ddb.query(TableName="indexed", IndexName="by-email", KeyConditionExpression="email = :e",
+                         ExpressionAttributeValues={":e": {"S": "b@x"}})["Items"]
+    assert by_email == [{"pk": {"S": "team"}, "sk": {"S": "u2"}, "email": {"S": "b@x"}}]
+    assert ddb.scan(TableName="indexed", IndexName="by-email")["Count"] == 2  # sparse: u3 has no email
+    by_age = ddb.query(TableName="indexed", IndexName="by-age", KeyConditionExpression="pk = :p AND age > :a",
+                       ExpressionAttributeValues={":p": {"S": "team"}, ":a": {"N": "30"}})["Items"]
+    assert [i["sk"]["S"] for i in by_age] == ["u3", "u1"] and all("secret" not in i and "nick" in i for i in by_age)
+    # An LSI reads unprojected attributes from the table.
+    full = ddb.query(TableName="indexed", IndexName="by-age", KeyConditionExpression="pk = :p", Select="ALL_ATTRIBUTES",
+                     ExpressionAttributeValues={":p": {"S": "team"}})["Items"]
+    assert [i["secret"] for i in full] == [{"S": "s"}] * 3
+    # Index entries follow updates and deletes.
+    ddb.update_item(TableName="indexed", Key={"pk": {"S": "team"}, "sk": {"S": "u2"}}, UpdateExpression="SET email = :e",
+                    ExpressionAttributeValues={":e": {"S": "new@x"}})
+    ddb.delete_item(TableName="indexed", Key={"pk": {"S": "team"}, "sk": {"S": "u1"}})
+    emails = sorted(i["email"]["S"] for i in ddb.scan(TableName="indexed", IndexName="by-email")["Items"])
+    assert emails == ["new@x"]
+    desc = ddb.describe_table(TableName="indexed")["Table"]
+    assert desc["GlobalSecondaryIndexes"][0]["ItemCount"] == 1 and desc["GlobalSecondaryIndexes"][0]["IndexStatus"] == "ACTIVE"
+    assert desc["LocalSecondaryIndexes"][0]["ItemCount"] == 2
+    code, message, _ = error_of(lambda: ddb.query(TableName="indexed", IndexName="by-email", ConsistentRead=True,
+                                                  KeyConditionExpression="email = :e", ExpressionAttributeValues={":e": {"S": "b@x"}}))
+    assert message == "Consistent reads are not supported on global secondary indexes"
+    code, message, _ = error_of(lambda: ddb.query(TableName="indexed", IndexName="nope", KeyConditionExpression="pk = :p",
+                                                  ExpressionAttributeValues={":p": {"S": "team"}}))
+    assert message == "The table does not have the specified index: nope"
+    code, message, _ = error_of(lambda: ddb.put_item(TableName="indexed", Item={"pk": {"S": "t"}, "sk": {"S": "x"}, "email": {"N": "1"}}))
+    assert message == "One or more parameter values were invalid: Type mismatch for Index Key email Expected: S Actual: N IndexName: by-email"
+
+
+def test_update_table_adds_and_removes_a_gsi(ddb):
+    make_table(ddb, "evolving")
+    for i in range(5):
+        ddb.put_item(TableName="evolving", Item={"pk": {"S": f"k{i}"}, "colour": {"S": "red" if i < 3 else "blue"}})
+    desc = ddb.update_table(
+        TableName="evolving", AttributeDefinitions=[{"AttributeName": "colour", "AttributeType": "S"}],
+        GlobalSecondaryIndexUpdates=[{"Create": {
+            "IndexName": "by-colour", "KeySchema": [{"AttributeName": "colour", "KeyType": "HASH"}],
+            "Projection": {"ProjectionType": "ALL"}}}],
+    )["TableDescription"]
+    assert desc["GlobalSecondaryIndexes"][0]["IndexName"] == "by-colour"
+    red = ddb.query(TableName="evolving", IndexName="by-colour", KeyConditionExpression="colour = :c",
+                    ExpressionAttributeValues={":c": {"S": "red"}})
+    assert red["Count"] == 3
+    ddb.update_table(TableName="evolving", GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": "by-colour"}}])
+    assert "GlobalSecondaryIndexes" not in ddb.describe_table(TableName="evolving")["Table"]
+    code, message, _ = error_of(lambda: ddb.query(TableName="evolving", IndexName="by-colour", KeyConditionExpression="colour = :c",
+                                                  ExpressionAttributeValues={":c": {"S": "red"}}))
+    assert message == "The table does not have the specified index: by-colour"
+
+
+# --- batches and transactions ----------------------------------------------------------
+
+
+def test_batch_get_and_write(ddb):
+    make_table(ddb, "batch")
+    make_table(ddb, "batch2")
+    writes = [{"PutRequest": {"Item": {"pk": {"S": f"k{i}"}, "v": {"N": str(i)}}}} for i in range(20)]
+    assert ddb.batch_write_item(RequestItems={"batch": writes, "batch2": writes[:5]})["UnprocessedItems"] == {}
+    ddb.batch_write_item(RequestItems={"batch": [{"DeleteRequest": {"Key": {"pk": {"S": "k0"}}}}]})
+    got = ddb.batch_get_item(RequestItems={
+        "batch": {"Keys": [{"pk": {"S": "k0"}}, {"pk": {"S": "k1"}}, {"pk": {"S": "k19"}}], "ProjectionExpression": "v"},
+        "batch2": {"Keys": [{"pk": {"S": "k4"}}]},
+    })
+    assert sorted(i["v"]["N"] for i in got["Responses"]["batch"]) == ["1", "19"]
+    assert got["Responses"]["batch2"] == [{"pk": {"S": "k4"}, "v": {"N": "4"}}] and got["UnprocessedKeys"] == {}
+    too_many = [{"PutRequest": {"Item": {"pk": {"S": f"x{i}"}}}} for i in range(26)]
+    code, message, _ = error_of(lambda: ddb.batch_write_item(RequestItems={"batch": too_many}))
+    assert (code, message) == ("ValidationException", "Too many items requested for the BatchWriteItem call")
+    code, message, _ = error_of(lambda: ddb.batch_get_item(RequestItems={"batch": {"Keys": [{"pk": {"S": f"k{i}"}} for i in range(101)]}}))
+    assert message == "Too many items requested for the BatchGetItem call"
+    code, message, _ = error_of(lambda: ddb.batch_write_item(RequestItems={"batch": writes[:1] * 2}))
+    assert message == "Provided list of item keys contains duplicates"
+    code, message, _ = error_of(lambda: ddb.batch_get_item(RequestItems={"nosuch": {"Keys": [{"pk": {"S": "a"}}]}}))
+    assert code == "ResourceNotFoundException"
+
+
+def test_transactions(ddb, resource):
+    make_table(ddb, "accounts")
+    ddb.put_item(TableName="accounts", Item={"pk": {"S": "alice"}, "balance": {"N": "100"}})
+    ddb.put_item(TableName="accounts", Item={"pk": {"S": "bob"}, "balance": {"N": "0"}})
+    ddb.put_item(TableName="accounts", Item={"pk": {"S": "bank"}, "open": {"BOOL": True}})
+
+    def transfer(amount, token=None):
+        items = [
+            {"Update": {"TableName": "accounts", "Key": {"pk": {"S": "alice"}}, "UpdateExpression": "SET balance = balance - :a",
+                        "ConditionExpression": "balance >= :a", "ExpressionAttributeValues": {":a": {"N": str(amount)}},
+                        "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}},
+            {"Update": {"TableName": "accounts", "Key": {"pk": {"S": "bob"}}, "UpdateExpression": "SET balance = balance + :a",
+                        "ExpressionAttributeValues": {":a": {"N": str(amount)}}}},
+            {"ConditionCheck": {"TableName": "accounts", "Key": {"pk": {"S": "bank"}}, "ConditionExpression": "#o = :t",
+                                "ExpressionAttributeNames": {"#o": "open"}, "ExpressionAttributeValues": {":t": {"BOOL": True}}}},
+        ]
+        kwargs = {"ClientRequestToken": token} if token else {}
+        return ddb.transact_write_items(TransactItems=items, **kwargs)
+
+    transfer(60, token="t-1")
+    transfer(60, token="t-1")  # the same request again: answered, not applied twice
+    balances = ddb.transact_get_items(TransactItems=[
+        {"Get": {"TableName": "accounts", "Key": {"pk": {"S": "alice"}}}},
+        {"Get": {"TableName": "accounts", "Key": {"pk": {"S": "bob"}}}},
+        {"Get": {"TableName": "accounts", "Key": {"pk": {"S": "nobody"}}}},
+    ])["Responses"]
+    assert [r.get("Item", {}).get("balance") for r in balances] == [{"N": "40"}, {"N": "60"}, None]
+    code, message, r = error_of(lambda: transfer(60))
+    assert code == "TransactionCanceledException"
+    assert message == "Transaction cancelled, please refer cancellation reasons for specific reasons [ConditionalCheckFailed, None, None]"
+    assert r["CancellationReasons"] == [
+        {"Code": "ConditionalCheckFailed", "Message": "The conditional request failed",
+         "Item": {"pk": {"S": "alice"}, "balance": {"N": "40"}}},
+        {"Code": "None"}, {"Code": "None"},
+    ]
+    assert ddb.get_item(TableName="accounts", Key={"pk": {"S": "bob"}})["Item"]["balance"] == {"N": "60"}  # nothing applied
+    code, message, _ = error_of(lambda: transfer(1, token="t-1"))
+    assert code == "IdempotentParameterMismatchException"
+    code, message, _ = error_of(lambda: ddb.transact_write_items(TransactItems=[
+        {"Put": {"TableName": "accounts", "Item": {"pk": {"S": "carol"}}}},
+        {"Delete": {"TableName": "accounts", "Key": {"pk": {"S": "carol"}}}},
+    ]))
+    assert (code, message) == ("ValidationException", "Transaction request cannot include multiple operations on one item")
+    # boto3 raises the modeled exception class, whose response carries the reasons.
+    with pytest.raises(ddb.exceptions.TransactionCanceledException):
+        transfer(1000)
+
+
+def test_concurrent_conditional_increments_lose_nothing(server, ddb):
+    make_table(ddb, "counter")
+    ddb.put_item(TableName="counter", Item={"pk": {"S": "c"}, "n": {"N": "0"}})
+    workers, per_worker = 8, 25
+
+    def work(_):
+        client = server.client("dynamodb")
+        done = 0
+        while done < per_worker:
+            n = client.get_item(TableName="counter", Key={"pk": {"S": "c"}}, ConsistentRead=True)["Item"]["n"]["N"]
+            try:
+                client.update_item(TableName="counter", Key={"pk": {"S": "c"}}, UpdateExpression="SET n = :new",
+                                   ConditionExpression="n = :old",
+                                   ExpressionAttributeValues={":new": {"N": str(int(n) + 1)}, ":old": {"N": n}})
+                done += 1
+            except client.exceptions.ConditionalCheckFailedException:
+                pass  # someone else won this round: read again
+
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        list(pool.map(work, range(workers)))
+    final = ddb.get_item(TableName="counter", Key={"pk": {"S": "c"}})["Item"]["n"]["N"]
+    assert final == str(workers * per_worker)
+
+
+def test_kill_9_keeps_every_acknowledged_item(start_brume, tmp_path):
+    first = start_brume(data_dir=str(tmp_path))
+    make_table(first.client("dynamodb"), "durable", range_type="N",
+               more_attributes=[{"AttributeName": "g", "AttributeType": "S"}],
+               GlobalSecondaryIndexes=[{"IndexName": "by-g", "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                                        "Projection": {"ProjectionType": "ALL"}}])
+    acknowledged = []
+    lock = threading.Lock()
+    enough = threading.Event()
+
+    def worker(w):
+        client = first.client("dynamodb")
+        i = 0
+        while True:
+            item = {"pk": {"S": f"w{w}"}, "sk": {"N": str(i)}, "g": {"S": f"g{i % 3}"}, "body": {"B": base64.b64decode("AAEC")}}
+            try:
+                client.put_item(TableName="durable", Item=item)
+            except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError):
+                return
+            with lock:
+                acknowledged.append((f"w{w}", i))
+                if len(acknowledged) >= 200:
+                    enough.set()
+            i += 1
+
+    threads = [threading.Thread(target=worker, args=(w,), daemon=True) for w in range(6)]
+    for t in threads:
+        t.start()
+    assert enough.wait(timeout=120)
+    first.proc.send_signal(signal.SIGKILL)
+    first.proc.wait()
+    for t in threads:
+        t.join(timeout=30)
+    second = start_brume(data_dir=str(tmp_path))
+    client = second.client("dynamodb")
+    for pk, sk in acknowledged:
+        item = client.get_item(TableName="durable", Key={"pk": {"S": pk}, "sk": {"N": str(sk)}})["Item"]
+        assert item["body"] == {"B": b"\x00\x01\x02"}
+    in_index = sum(
+        client.query(TableName="durable", IndexName="by-g", KeyConditionExpression="g = :g",
+                     ExpressionAttributeValues={":g": {"S": f"g{n}"}}, Select="COUNT")["Count"] for n in range(3))
+    assert in_index >= len(acknowledged)
+    assert client.describe_table(TableName="durable")["Table"]["ItemCount"] == in_index
