@@ -372,6 +372,38 @@ def test_projection_expressions(ddb):
                        "one of these paths; path one: [a], path two: [a, b]")
 
 
+def test_legacy_parameters(ddb):
+    make_table(ddb, "legacy", range_type="N")
+    key = {"pk": {"S": "a"}, "sk": {"N": "1"}}
+    ddb.put_item(TableName="legacy", Item={**key, "n": {"N": "1"}}, Expected={"pk": {"Exists": False}})
+    code, message, _ = error_of(lambda: ddb.put_item(TableName="legacy", Item=key, Expected={"pk": {"Exists": False}}))
+    assert (code, message) == ("ConditionalCheckFailedException", "The conditional request failed")
+    got = ddb.update_item(
+        TableName="legacy", Key=key, ReturnValues="ALL_NEW",
+        AttributeUpdates={"n": {"Action": "ADD", "Value": {"N": "5"}}, "s": {"Action": "PUT", "Value": {"S": "x"}},
+                          "l": {"Action": "ADD", "Value": {"L": [{"N": "1"}]}}},
+        Expected={"s": {"ComparisonOperator": "NULL"}, "n": {"Value": {"N": "1"}}},
+    )["Attributes"]
+    assert got == {**key, "n": {"N": "6"}, "s": {"S": "x"}, "l": {"L": [{"N": "1"}]}}
+    assert ddb.get_item(TableName="legacy", Key=key, AttributesToGet=["n", "s"])["Item"] == {"n": {"N": "6"}, "s": {"S": "x"}}
+    for i in range(2, 6):
+        ddb.put_item(TableName="legacy", Item={"pk": {"S": "a"}, "sk": {"N": str(i)}, "n": {"N": str(i * 10)}})
+    queried = ddb.query(TableName="legacy", KeyConditions={
+        "pk": {"ComparisonOperator": "EQ", "AttributeValueList": [{"S": "a"}]},
+        "sk": {"ComparisonOperator": "GT", "AttributeValueList": [{"N": "2"}]},
+    }, QueryFilter={"n": {"ComparisonOperator": "GE", "AttributeValueList": [{"N": "40"}]}})
+    assert [i["sk"]["N"] for i in queried["Items"]] == ["4", "5"] and queried["ScannedCount"] == 3
+    scanned = ddb.scan(TableName="legacy", ConditionalOperator="OR", ScanFilter={
+        "s": {"ComparisonOperator": "NOT_NULL"}, "n": {"ComparisonOperator": "IN", "AttributeValueList": [{"N": "20"}]}})
+    assert sorted(i["sk"]["N"] for i in scanned["Items"]) == ["1", "2"]
+    code, message, _ = error_of(lambda: ddb.get_item(TableName="legacy", Key=key, AttributesToGet=["n"], ProjectionExpression="s"))
+    assert message == ("Can not use both expression and non-expression parameters in the same request: "
+                       "Non-expression parameters: {AttributesToGet} Expression parameters: {ProjectionExpression}")
+    code, message, _ = error_of(lambda: ddb.query(TableName="legacy", KeyConditions={
+        "pk": {"ComparisonOperator": "NE", "AttributeValueList": [{"S": "a"}]}}))
+    assert message == "Attempted conditional constraint is not an indexable operation"
+
+
 # --- query and scan --------------------------------------------------------------------
 
 

@@ -15,9 +15,7 @@ use serde_json::{Value as Json, json};
 
 use crate::error::{constraint, resource_not_found, validation};
 use crate::expr::{self, Path};
-use crate::item::{
-    Wire, check_new_item, consumed, placeholders, read_units, refuse_legacy, refuse_unusable, write_units,
-};
+use crate::item::{Wire, check_new_item, consumed, placeholders, projection, read_units, write_units};
 use crate::table::{self, Table};
 use crate::value::{Item, item_from_wire, item_size};
 use crate::{Ddb, table_name};
@@ -30,7 +28,7 @@ const MAX_WRITES: usize = 25;
 #[serde(rename_all = "PascalCase")]
 pub struct KeysAndAttributes {
     keys: Vec<Wire>,
-    attributes_to_get: Option<Json>,
+    attributes_to_get: Option<Vec<String>>,
     consistent_read: Option<bool>,
     projection_expression: Option<String>,
     expression_attribute_names: Option<BTreeMap<String, String>>,
@@ -93,13 +91,9 @@ impl Ddb {
         let mut responses = serde_json::Map::new();
         let mut capacity = Vec::new();
         for (name, request) in input.request_items {
-            refuse_legacy(&[("AttributesToGet", request.attributes_to_get.is_some())])?;
             let mut ph = placeholders(request.expression_attribute_names, None)?;
             let projection: Option<Vec<Path>> =
-                request.projection_expression.as_deref().map(|p| expr::parse_projection(p, &mut ph)).transpose()?;
-            if projection.is_none() {
-                refuse_unusable(&ph, "")?;
-            }
+                projection(request.attributes_to_get.as_deref(), request.projection_expression.as_deref(), &mut ph)?;
             ph.finish()?;
             let table = load(&*view, &ctx, &name)?;
             let mut seen: Vec<Vec<Element>> = Vec::new();

@@ -17,7 +17,7 @@ use crate::error::{conditional_check_failed, invalid, resource_not_found, valida
 use crate::expr::{self, Cond, Kind, Path, Placeholders, Update};
 use crate::table::{self, Table};
 use crate::value::{Item, MAX_ITEM_SIZE, item_from_wire, item_size};
-use crate::{Ddb, table_name};
+use crate::{Ddb, legacy, table_name};
 
 pub type Wire = BTreeMap<String, Json>;
 
@@ -26,7 +26,7 @@ pub type Wire = BTreeMap<String, Json>;
 pub struct PutItemInput {
     table_name: String,
     item: Wire,
-    expected: Option<Json>,
+    expected: Option<Wire>,
     conditional_operator: Option<String>,
     condition_expression: Option<String>,
     expression_attribute_names: Option<BTreeMap<String, String>>,
@@ -53,7 +53,7 @@ pub struct GetItemInput {
 pub struct DeleteItemInput {
     table_name: String,
     key: Wire,
-    expected: Option<Json>,
+    expected: Option<Wire>,
     conditional_operator: Option<String>,
     condition_expression: Option<String>,
     expression_attribute_names: Option<BTreeMap<String, String>>,
@@ -68,8 +68,8 @@ pub struct DeleteItemInput {
 pub struct UpdateItemInput {
     table_name: String,
     key: Wire,
-    attribute_updates: Option<Json>,
-    expected: Option<Json>,
+    attribute_updates: Option<Wire>,
+    expected: Option<Wire>,
     conditional_operator: Option<String>,
     update_expression: Option<String>,
     condition_expression: Option<String>,
@@ -80,16 +80,26 @@ pub struct UpdateItemInput {
     return_values_on_condition_check_failure: Option<String>,
 }
 
-/// Refuses the pre-expression parameters (`Expected`, `AttributeUpdates`,
-/// `AttributesToGet`…), which Brume does not implement yet, rather than ignoring them.
-pub fn refuse_legacy(given: &[(&str, bool)]) -> Result<(), AwsError> {
-    match given.iter().find(|(_, g)| *g) {
-        Some((name, _)) => Err(AwsError::new(
-            501,
-            "NotImplemented",
-            format!("Brume does not implement the legacy parameter {name} yet; use the expression parameters"),
-        )),
-        None => Ok(()),
+/// The condition of a write: its ConditionExpression, or the legacy `Expected` (never
+/// both).
+pub fn write_condition(
+    expected: Option<&Wire>,
+    operator: Option<&str>,
+    expression: Option<&str>,
+    ph: &mut Placeholders,
+) -> Result<Option<Cond>, AwsError> {
+    let (names, values) = ph.given();
+    legacy::check_mixing(
+        &[("Expected", expected.is_some()), ("ConditionalOperator", operator.is_some())],
+        &[
+            ("ConditionExpression", expression.is_some()),
+            ("ExpressionAttributeNames", names),
+            ("ExpressionAttributeValues", values),
+        ],
+    )?;
+    match expected {
+        Some(e) => legacy::conditions(e, operator, true),
+        None => parse_condition(expression, ph),
     }
 }
 
@@ -174,6 +184,28 @@ pub fn consumed(mode: Option<&str>, table: &str, units: f64) -> Option<Json> {
     }
 }
 
+/// The attributes a read returns: its ProjectionExpression, or the legacy
+/// `AttributesToGet` (never both); `None` for all of them.
+pub fn projection(
+    attributes_to_get: Option<&[String]>,
+    expression: Option<&str>,
+    ph: &mut Placeholders,
+) -> Result<Option<Vec<Path>>, AwsError> {
+    let (names, _) = ph.given();
+    legacy::check_mixing(
+        &[("AttributesToGet", attributes_to_get.is_some())],
+        &[("ProjectionExpression", expression.is_some()), ("ExpressionAttributeNames", names)],
+    )?;
+    if let Some(names) = attributes_to_get {
+        return legacy::attributes_to_get(names).map(Some);
+    }
+    let projection = expression.map(|p| expr::parse_projection(p, ph)).transpose()?;
+    if projection.is_none() {
+        refuse_unusable(ph, "")?;
+    }
+    Ok(projection)
+}
+
 pub fn parse_condition(source: Option<&str>, placeholders: &mut Placeholders) -> Result<Option<Cond>, AwsError> {
     source.map(|s| expr::parse_condition(Kind::Condition, s, placeholders)).transpose()
 }
@@ -236,16 +268,17 @@ impl Ddb {
     }
 
     pub async fn put_item(self: Arc<Self>, ctx: RequestContext, input: PutItemInput) -> Result<Json, AwsError> {
-        refuse_legacy(&[
-            ("Expected", input.expected.is_some()),
-            ("ConditionalOperator", input.conditional_operator.is_some()),
-        ])?;
         check_return_values(input.return_values.as_deref(), &["ALL_OLD"])?;
         let return_old_on_failure = check_failure_return(input.return_values_on_condition_check_failure.as_deref())?;
         let item = item_from_wire(&input.item)?;
         let mut ph = placeholders(input.expression_attribute_names, input.expression_attribute_values)?;
-        let condition = parse_condition(input.condition_expression.as_deref(), &mut ph)?;
-        if condition.is_none() {
+        let condition = write_condition(
+            input.expected.as_ref(),
+            input.conditional_operator.as_deref(),
+            input.condition_expression.as_deref(),
+            &mut ph,
+        )?;
+        if input.condition_expression.is_none() {
             refuse_unusable(&ph, "ConditionExpression is")?;
         }
         ph.finish()?;
@@ -274,14 +307,10 @@ impl Ddb {
     }
 
     pub async fn get_item(self: Arc<Self>, ctx: RequestContext, input: GetItemInput) -> Result<Json, AwsError> {
-        refuse_legacy(&[("AttributesToGet", input.attributes_to_get.is_some())])?;
         let key = item_from_wire(&input.key)?;
         let mut ph = placeholders(input.expression_attribute_names, None)?;
         let projection =
-            input.projection_expression.as_deref().map(|p| expr::parse_projection(p, &mut ph)).transpose()?;
-        if projection.is_none() {
-            refuse_unusable(&ph, "")?;
-        }
+            projection(input.attributes_to_get.as_deref(), input.projection_expression.as_deref(), &mut ph)?;
         ph.finish()?;
         let name = table_name(&input.table_name);
         let table = table::load_table(&*self.kv, &ctx.account, &ctx.region, name)?.ok_or_else(resource_not_found)?;
@@ -301,16 +330,17 @@ impl Ddb {
     }
 
     pub async fn delete_item(self: Arc<Self>, ctx: RequestContext, input: DeleteItemInput) -> Result<Json, AwsError> {
-        refuse_legacy(&[
-            ("Expected", input.expected.is_some()),
-            ("ConditionalOperator", input.conditional_operator.is_some()),
-        ])?;
         check_return_values(input.return_values.as_deref(), &["ALL_OLD"])?;
         let return_old_on_failure = check_failure_return(input.return_values_on_condition_check_failure.as_deref())?;
         let key = item_from_wire(&input.key)?;
         let mut ph = placeholders(input.expression_attribute_names, input.expression_attribute_values)?;
-        let condition = parse_condition(input.condition_expression.as_deref(), &mut ph)?;
-        if condition.is_none() {
+        let condition = write_condition(
+            input.expected.as_ref(),
+            input.conditional_operator.as_deref(),
+            input.condition_expression.as_deref(),
+            &mut ph,
+        )?;
+        if input.condition_expression.is_none() {
             refuse_unusable(&ph, "ConditionExpression is")?;
         }
         ph.finish()?;
@@ -340,18 +370,35 @@ impl Ddb {
     }
 
     pub async fn update_item(self: Arc<Self>, ctx: RequestContext, input: UpdateItemInput) -> Result<Json, AwsError> {
-        refuse_legacy(&[
-            ("AttributeUpdates", input.attribute_updates.is_some()),
-            ("Expected", input.expected.is_some()),
-            ("ConditionalOperator", input.conditional_operator.is_some()),
-        ])?;
         check_return_values(input.return_values.as_deref(), &["ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"])?;
         let return_old_on_failure = check_failure_return(input.return_values_on_condition_check_failure.as_deref())?;
         let key = item_from_wire(&input.key)?;
         let mut ph = placeholders(input.expression_attribute_names, input.expression_attribute_values)?;
-        let update = input.update_expression.as_deref().map(|u| expr::parse_update(u, &mut ph)).transpose()?;
-        let condition = parse_condition(input.condition_expression.as_deref(), &mut ph)?;
-        if update.is_none() && condition.is_none() {
+        let (names, values) = ph.given();
+        legacy::check_mixing(
+            &[
+                ("AttributeUpdates", input.attribute_updates.is_some()),
+                ("Expected", input.expected.is_some()),
+                ("ConditionalOperator", input.conditional_operator.is_some()),
+            ],
+            &[
+                ("UpdateExpression", input.update_expression.is_some()),
+                ("ConditionExpression", input.condition_expression.is_some()),
+                ("ExpressionAttributeNames", names),
+                ("ExpressionAttributeValues", values),
+            ],
+        )?;
+        let update = match &input.attribute_updates {
+            Some(updates) => Some(legacy::attribute_updates(updates)?),
+            None => input.update_expression.as_deref().map(|u| expr::parse_update(u, &mut ph)).transpose()?,
+        };
+        let condition = write_condition(
+            input.expected.as_ref(),
+            input.conditional_operator.as_deref(),
+            input.condition_expression.as_deref(),
+            &mut ph,
+        )?;
+        if input.update_expression.is_none() && input.condition_expression.is_none() {
             refuse_unusable(&ph, "UpdateExpression and ConditionExpression are")?;
         }
         ph.finish()?;

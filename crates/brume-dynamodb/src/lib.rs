@@ -12,6 +12,7 @@ mod control;
 mod error;
 mod expr;
 mod item;
+mod legacy;
 mod number;
 mod query;
 mod table;

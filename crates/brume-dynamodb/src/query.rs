@@ -16,10 +16,10 @@ use serde_json::{Value as Json, json};
 
 use crate::error::{constraint, invalid, resource_not_found, validation};
 use crate::expr::{self, Cmp, Cond, Kind, Operand, Path, Placeholders, Step};
-use crate::item::{Wire, consumed, placeholders, read_units, refuse_legacy, refuse_unusable};
+use crate::item::{Wire, consumed, placeholders, read_units, refuse_unusable};
 use crate::table::{self, Index, KeyAttr, KeySchema, Table};
 use crate::value::{Item, Value, item_from_wire, item_size};
-use crate::{Ddb, table_name};
+use crate::{Ddb, legacy, table_name};
 
 /// DynamoDB stops a Query or Scan page after reading this much.
 const PAGE_BYTES: usize = 1024 * 1024;
@@ -32,11 +32,11 @@ pub struct QueryInput {
     table_name: String,
     index_name: Option<String>,
     select: Option<String>,
-    attributes_to_get: Option<Json>,
+    attributes_to_get: Option<Vec<String>>,
     limit: Option<i64>,
     consistent_read: Option<bool>,
-    key_conditions: Option<Json>,
-    query_filter: Option<Json>,
+    key_conditions: Option<Wire>,
+    query_filter: Option<Wire>,
     conditional_operator: Option<String>,
     scan_index_forward: Option<bool>,
     exclusive_start_key: Option<Wire>,
@@ -53,10 +53,10 @@ pub struct QueryInput {
 pub struct ScanInput {
     table_name: String,
     index_name: Option<String>,
-    attributes_to_get: Option<Json>,
+    attributes_to_get: Option<Vec<String>>,
     limit: Option<i64>,
     select: Option<String>,
-    scan_filter: Option<Json>,
+    scan_filter: Option<Wire>,
     conditional_operator: Option<String>,
     exclusive_start_key: Option<Wire>,
     return_consumed_capacity: Option<String>,
@@ -474,35 +474,84 @@ fn answer(result: PageResult, select_count: bool, mode: Option<&str>, table: &Ta
     out
 }
 
-fn parse_common(
-    ph: &mut Placeholders,
-    filter: Option<&str>,
-    projection: Option<&str>,
-) -> Result<(Option<Cond>, Option<Vec<Path>>), AwsError> {
-    let filter = filter.map(|f| expr::parse_condition(Kind::Filter, f, ph)).transpose()?;
-    let projection = projection.map(|p| expr::parse_projection(p, ph)).transpose()?;
+/// The legacy and expression forms of a read's filter and projection.
+struct ReadParameters<'a> {
+    filter_expression: Option<&'a str>,
+    projection_expression: Option<&'a str>,
+    key_condition_expression: Option<&'a str>,
+    legacy_filter: Option<(&'static str, &'a Wire)>,
+    key_conditions: Option<&'a Wire>,
+    attributes_to_get: Option<&'a [String]>,
+    conditional_operator: Option<&'a str>,
+}
+
+/// Parses a read's filter and projection, refusing a mix of legacy and expression
+/// parameters.
+fn parse_common(ph: &mut Placeholders, p: &ReadParameters) -> Result<(Option<Cond>, Option<Vec<Path>>), AwsError> {
+    let (names, values) = ph.given();
+    let filter_name = p.legacy_filter.map_or("QueryFilter", |(n, _)| n);
+    legacy::check_mixing(
+        &[
+            ("KeyConditions", p.key_conditions.is_some()),
+            (filter_name, p.legacy_filter.is_some()),
+            ("AttributesToGet", p.attributes_to_get.is_some()),
+            ("ConditionalOperator", p.conditional_operator.is_some()),
+        ],
+        &[
+            ("KeyConditionExpression", p.key_condition_expression.is_some()),
+            ("FilterExpression", p.filter_expression.is_some()),
+            ("ProjectionExpression", p.projection_expression.is_some()),
+            ("ExpressionAttributeNames", names),
+            ("ExpressionAttributeValues", values),
+        ],
+    )?;
+    let filter = match p.legacy_filter {
+        Some((_, conditions)) => legacy::conditions(conditions, p.conditional_operator, false)?,
+        None => p.filter_expression.map(|f| expr::parse_condition(Kind::Filter, f, ph)).transpose()?,
+    };
+    let projection = match p.attributes_to_get {
+        Some(names) => Some(legacy::attributes_to_get(names)?),
+        None => p.projection_expression.map(|e| expr::parse_projection(e, ph)).transpose()?,
+    };
     Ok((filter, projection))
+}
+
+/// The legacy KeyConditions as the condition a key condition expression parses to; only
+/// the operators a key can serve are allowed.
+fn legacy_key_conditions(conditions: &Wire) -> Result<Cond, AwsError> {
+    for spec in conditions.values() {
+        let op = spec.get("ComparisonOperator").and_then(Json::as_str).unwrap_or_default();
+        if !["EQ", "LE", "LT", "GE", "GT", "BEGINS_WITH", "BETWEEN"].contains(&op) {
+            return Err(validation("Attempted conditional constraint is not an indexable operation"));
+        }
+    }
+    legacy::conditions(conditions, None, false)?.ok_or_else(|| validation("Conditions can be of length 1 or 2 only"))
 }
 
 impl Ddb {
     pub async fn query(self: Arc<Self>, ctx: RequestContext, input: QueryInput) -> Result<Json, AwsError> {
-        refuse_legacy(&[
-            ("KeyConditions", input.key_conditions.is_some()),
-            ("QueryFilter", input.query_filter.is_some()),
-            ("AttributesToGet", input.attributes_to_get.is_some()),
-            ("ConditionalOperator", input.conditional_operator.is_some()),
-        ])?;
         let limit = check_limit(input.limit)?;
         let consistent = input.consistent_read.unwrap_or(false);
         let mut ph = placeholders(input.expression_attribute_names, input.expression_attribute_values)?;
-        let Some(kce) = input.key_condition_expression.as_deref() else {
-            return Err(validation(
-                "Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.",
-            ));
+        let parameters = ReadParameters {
+            filter_expression: input.filter_expression.as_deref(),
+            projection_expression: input.projection_expression.as_deref(),
+            key_condition_expression: input.key_condition_expression.as_deref(),
+            legacy_filter: input.query_filter.as_ref().map(|f| ("QueryFilter", f)),
+            key_conditions: input.key_conditions.as_ref(),
+            attributes_to_get: input.attributes_to_get.as_deref(),
+            conditional_operator: input.conditional_operator.as_deref(),
         };
-        let cond = expr::parse_condition(Kind::KeyCondition, kce, &mut ph)?;
-        let (filter, projection) =
-            parse_common(&mut ph, input.filter_expression.as_deref(), input.projection_expression.as_deref())?;
+        let (filter, projection) = parse_common(&mut ph, &parameters)?;
+        let cond = match (&input.key_conditions, input.key_condition_expression.as_deref()) {
+            (Some(conditions), _) => legacy_key_conditions(conditions)?,
+            (None, Some(kce)) => expr::parse_condition(Kind::KeyCondition, kce, &mut ph)?,
+            (None, None) => {
+                return Err(validation(
+                    "Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.",
+                ));
+            }
+        };
         ph.finish()?;
         let view = self.kv.snapshot()?;
         let table = table::load_table(&*view, &ctx.account, &ctx.region, table_name(&input.table_name))?
@@ -526,11 +575,6 @@ impl Ddb {
     }
 
     pub async fn scan(self: Arc<Self>, ctx: RequestContext, input: ScanInput) -> Result<Json, AwsError> {
-        refuse_legacy(&[
-            ("ScanFilter", input.scan_filter.is_some()),
-            ("AttributesToGet", input.attributes_to_get.is_some()),
-            ("ConditionalOperator", input.conditional_operator.is_some()),
-        ])?;
         let limit = check_limit(input.limit)?;
         let segment = match (input.segment, input.total_segments) {
             (None, None) => None,
@@ -562,9 +606,17 @@ impl Ddb {
         };
         let consistent = input.consistent_read.unwrap_or(false);
         let mut ph = placeholders(input.expression_attribute_names, input.expression_attribute_values)?;
-        let (filter, projection) =
-            parse_common(&mut ph, input.filter_expression.as_deref(), input.projection_expression.as_deref())?;
-        if filter.is_none() && projection.is_none() {
+        let parameters = ReadParameters {
+            filter_expression: input.filter_expression.as_deref(),
+            projection_expression: input.projection_expression.as_deref(),
+            key_condition_expression: None,
+            legacy_filter: input.scan_filter.as_ref().map(|f| ("ScanFilter", f)),
+            key_conditions: None,
+            attributes_to_get: input.attributes_to_get.as_deref(),
+            conditional_operator: input.conditional_operator.as_deref(),
+        };
+        let (filter, projection) = parse_common(&mut ph, &parameters)?;
+        if input.filter_expression.is_none() && input.projection_expression.is_none() {
             refuse_unusable(&ph, "FilterExpression and ProjectionExpression are")?;
         }
         ph.finish()?;

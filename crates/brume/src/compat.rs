@@ -40,29 +40,11 @@ const PARTIAL: &[(&str, &str, &str)] = &[
         "indexes are built at once (no CREATING/backfilling phase); replicas, warm throughput and on-demand limits are not supported",
     ),
     ("dynamodb", "UpdateTimeToLive", "the setting is stored; expired items are not deleted yet"),
-    (
-        "dynamodb",
-        "PutItem",
-        "the legacy Expected and ConditionalOperator parameters answer NotImplemented; ReturnItemCollectionMetrics is ignored",
-    ),
-    (
-        "dynamodb",
-        "UpdateItem",
-        "the legacy AttributeUpdates, Expected and ConditionalOperator parameters answer NotImplemented",
-    ),
-    ("dynamodb", "DeleteItem", "the legacy Expected and ConditionalOperator parameters answer NotImplemented"),
-    ("dynamodb", "GetItem", "the legacy AttributesToGet parameter answers NotImplemented"),
-    (
-        "dynamodb",
-        "Query",
-        "the legacy KeyConditions, QueryFilter, AttributesToGet and ConditionalOperator parameters answer NotImplemented; ConsumedCapacity reports the table only",
-    ),
-    (
-        "dynamodb",
-        "Scan",
-        "the legacy ScanFilter, AttributesToGet and ConditionalOperator parameters answer NotImplemented; ConsumedCapacity reports the table only",
-    ),
-    ("dynamodb", "BatchGetItem", "the legacy AttributesToGet parameter answers NotImplemented"),
+    ("dynamodb", "PutItem", "ReturnItemCollectionMetrics is accepted and answers nothing"),
+    ("dynamodb", "UpdateItem", "ReturnItemCollectionMetrics is accepted and answers nothing"),
+    ("dynamodb", "DeleteItem", "ReturnItemCollectionMetrics is accepted and answers nothing"),
+    ("dynamodb", "Query", "ReturnConsumedCapacity INDEXES reports the table's units only"),
+    ("dynamodb", "Scan", "ReturnConsumedCapacity INDEXES reports the table's units only"),
 ];
 
 /// The markdown table of one service.

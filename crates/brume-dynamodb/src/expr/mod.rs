@@ -18,7 +18,7 @@ use crate::value::{Item, Value};
 
 pub use eval::{evaluate, project};
 pub use parse::{parse_condition, parse_projection, parse_update};
-pub use update::{Update, apply};
+pub use update::{Action, Update, apply};
 
 /// Which expression parameter an expression came from; DynamoDB names it in its errors.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
