@@ -5,6 +5,9 @@ import base64
 import concurrent.futures
 import signal
 import threading
+import json
+import time
+import urllib.request
 from decimal import Decimal
 
 import boto3
@@ -148,6 +151,31 @@ def test_tags_ttl_limits_endpoints(ddb):
     assert (code, message) == ("ValidationException", "TimeToLive is already enabled")
     assert ddb.describe_limits()["TableMaxReadCapacityUnits"] == 40000
     assert ddb.describe_endpoints()["Endpoints"][0]["Address"] == "dynamodb.us-east-1.amazonaws.com"
+
+
+def test_ttl_sweep_deletes_expired_items(server, ddb):
+    make_table(ddb, "expiring", more_attributes=[{"AttributeName": "g", "AttributeType": "S"}],
+               GlobalSecondaryIndexes=[{"IndexName": "by-g", "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                                        "Projection": {"ProjectionType": "KEYS_ONLY"}}])
+    ddb.update_time_to_live(TableName="expiring", TimeToLiveSpecification={"Enabled": True, "AttributeName": "exp"})
+    now = int(time.time())
+    items = {
+        "past": {"N": str(now - 60)},
+        "future": {"N": str(now + 3600)},
+        "ancient": {"N": str(now - 6 * 365 * 24 * 3600)},  # more than five years: ignored
+        "text": {"S": str(now - 60)},  # not a number: ignored
+    }
+    for name, exp in items.items():
+        ddb.put_item(TableName="expiring", Item={"pk": {"S": name}, "exp": exp, "g": {"S": "all"}})
+    ddb.put_item(TableName="expiring", Item={"pk": {"S": "none"}, "g": {"S": "all"}})
+    req = urllib.request.Request(server.endpoint + "/_brume/jobs/dynamodb-ttl", method="POST")
+    with urllib.request.urlopen(req, timeout=10) as r:
+        assert json.load(r)["removed"] == 1
+    left = sorted(i["pk"]["S"] for i in ddb.scan(TableName="expiring")["Items"])
+    assert left == ["ancient", "future", "none", "text"]
+    assert ddb.query(TableName="expiring", IndexName="by-g", KeyConditionExpression="g = :g",
+                     ExpressionAttributeValues={":g": {"S": "all"}})["Count"] == 4
+    assert ddb.describe_table(TableName="expiring")["Table"]["ItemCount"] == 4
 
 
 def test_cli_waiter_and_items(server):

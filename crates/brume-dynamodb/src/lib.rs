@@ -17,6 +17,7 @@ mod number;
 mod query;
 mod table;
 mod transact;
+mod ttl;
 mod value;
 
 use std::sync::Arc;

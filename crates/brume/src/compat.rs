@@ -39,7 +39,11 @@ const PARTIAL: &[(&str, &str, &str)] = &[
         "UpdateTable",
         "indexes are built at once (no CREATING/backfilling phase); replicas, warm throughput and on-demand limits are not supported",
     ),
-    ("dynamodb", "UpdateTimeToLive", "the setting is stored; expired items are not deleted yet"),
+    (
+        "dynamodb",
+        "UpdateTimeToLive",
+        "expired items are deleted by a sweep every minute; the REMOVE stream records wait for DynamoDB Streams",
+    ),
     ("dynamodb", "PutItem", "ReturnItemCollectionMetrics is accepted and answers nothing"),
     ("dynamodb", "UpdateItem", "ReturnItemCollectionMetrics is accepted and answers nothing"),
     ("dynamodb", "DeleteItem", "ReturnItemCollectionMetrics is accepted and answers nothing"),

@@ -61,12 +61,25 @@ pub fn register(
     gateway.register_view(&brume_sns::CERTIFICATE_PATH["/_brume/".len()..], certificate);
     gateway.register("sns", &[brume_sns::KEYSPACE], move || brume_sns::service(sns.clone()));
     let dynamodb = brume_dynamodb::Ddb::new(storage.kv.clone());
+    let ttl_state = dynamodb.clone();
+    let ttl: Job = Arc::new(move || {
+        let ddb = ttl_state.clone();
+        Box::pin(async move {
+            let removed = ddb.expire(Timestamp::now().0).await.map_err(|e| e.message)?;
+            Ok(serde_json::json!({ "removed": removed }))
+        })
+    });
+    gateway.register_job("dynamodb-ttl", ttl.clone());
+    every(TTL_PERIOD, ttl);
     gateway.register("dynamodb", &[brume_dynamodb::KEYSPACE], move || brume_dynamodb::service(dynamodb.clone()));
     dispatcher.set_dead_letter(Arc::new(LogDeadLetters));
 }
 
 /// How often lifecycle rules are applied.
 const LIFECYCLE_PERIOD: Duration = Duration::from_secs(60);
+
+/// How often expired DynamoDB items are swept.
+const TTL_PERIOD: Duration = Duration::from_secs(60);
 
 /// Runs `job` every `period` in the background, logging failures.
 fn every(period: Duration, job: Job) {
