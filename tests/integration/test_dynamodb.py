@@ -225,7 +225,6 @@ def test_every_attribute_type_round_trips(ddb, resource):
     ({"pk": {"S": "k"}, "n": {"N": "1" * 39}}, "Attempting to store more than 38 significant digits in a Number"),
     ({"pk": {"S": "k"}, "n": {"N": "1E+126"}}, "Number overflow. Attempting to store a number with magnitude larger than supported range"),
     ({"pk": {"S": "k"}, "n": {"N": "1E-131"}}, "Number underflow. Attempting to store a number with magnitude smaller than supported range"),
-    ({"pk": {"S": "k"}, "x": {"NULL": False}}, "One or more parameter values were invalid: Null attribute value types must have the value of true"),
     ({"other": {"S": "k"}}, "One or more parameter values were invalid: Missing the key pk in the item"),
     ({"pk": {"N": "1"}}, "One or more parameter values were invalid: Type mismatch for key pk expected: S actual: N"),
     ({"pk": {"S": ""}}, "One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty string value. Key: pk"),
@@ -236,6 +235,19 @@ def test_invalid_items_are_refused_with_dynamodb_messages(ddb, item, message):
     make_table(ddb, "strict")
     code, got, _ = error_of(lambda: ddb.put_item(TableName="strict", Item=item))
     assert (code, got) == ("ValidationException", message)
+
+
+def test_null_false_is_stored_as_null_and_nesting_is_limited(ddb):
+    make_table(ddb, "nulls")
+    ddb.put_item(TableName="nulls", Item={"pk": {"S": "k"}, "x": {"NULL": False}})
+    assert ddb.get_item(TableName="nulls", Key={"pk": {"S": "k"}})["Item"]["x"] == {"NULL": True}
+    deep = {"S": "leaf"}
+    for _ in range(31):
+        deep = {"M": {"d": deep}}
+    ddb.put_item(TableName="nulls", Item={"pk": {"S": "deep"}, "doc": deep})
+    code, message, _ = error_of(lambda: ddb.put_item(TableName="nulls", Item={"pk": {"S": "deeper"}, "doc": {"L": [deep]}}))
+    assert (code, message) == ("ValidationException", "Nesting Levels have exceeded supported limits: "
+                               "Attributes in the item have nested levels beyond supported limit")
 
 
 def test_largest_item_fits(ddb):
@@ -385,6 +397,13 @@ def test_condition_functions(ddb):
         ExpressionAttributeValues={":lo": {"N": "1"}, ":hi": {"N": "9"}}))
     assert message == ("Invalid ConditionExpression: The BETWEEN operator requires upper bound to be greater than or equal to lower bound; "
                        "lower bound operand: AttributeValue: {N:9}, upper bound operand: AttributeValue: {N:1}")
+    code, message, _ = error_of(lambda: ddb.delete_item(
+        TableName="funcs", Key={"pk": {"S": "f"}}, ConditionExpression="((attribute_exists(pk)))"))
+    assert message == "Invalid ConditionExpression: The expression has redundant parentheses;"
+    code, message, _ = error_of(lambda: ddb.delete_item(
+        TableName="funcs", Key={"pk": {"S": "f"}}, ConditionExpression="contains(#a, #a)", ExpressionAttributeNames={"#a": "data"}))
+    assert message == ("Invalid ConditionExpression: The first operand must be distinct from the remaining operands for this "
+                       "operator or function; operator: contains, first operand: [data]")
 
 
 def test_projection_expressions(ddb):
@@ -499,7 +518,7 @@ def test_query_key_condition_errors(ddb, kce, values, message):
     assert (code, got) == ("ValidationException", message)
 
 
-def test_scan_pages_and_segments(ddb):
+def test_scan_pages_and_segments(server, ddb):
     make_table(ddb, "scanned", hash_type="N")
     for i in range(30):
         ddb.put_item(TableName="scanned", Item={"pk": {"N": str(i)}, "odd": {"BOOL": i % 2 == 1}})
@@ -518,6 +537,12 @@ def test_scan_pages_and_segments(ddb):
     assert sorted(keys, key=int) == [str(i) for i in range(30)] and all(segments)
     odd = ddb.scan(TableName="scanned", FilterExpression="odd = :t", ExpressionAttributeValues={":t": {"BOOL": True}})
     assert odd["Count"] == 15 and odd["ScannedCount"] == 30
+    unchecked = server.client("dynamodb", parameter_validation=False)  # boto3 would refuse these itself
+    code, message, _ = error_of(lambda: unchecked.scan(TableName="scanned", Limit=0))
+    assert message == "1 validation error detected: Value '0' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1"
+    code, message, _ = error_of(lambda: unchecked.query(TableName="scanned", Limit=0, KeyConditionExpression="pk = :p",
+                                                  ExpressionAttributeValues={":p": {"N": "1"}}))
+    assert message == "1 validation error detected: Value at 'Limit' failed to satisfy constraint: Member must have value greater than or equal to 1"
     code, message, _ = error_of(lambda: ddb.scan(TableName="scanned", Segment=3, TotalSegments=3))
     assert message == "The Segment parameter is zero-based and must be less than parameter TotalSegments: Segment: 3 is not less than TotalSegments: 3"
 
@@ -619,16 +644,29 @@ def test_batch_get_and_write(ddb):
     assert got["Responses"]["batch2"] == [{"pk": {"S": "k4"}, "v": {"N": "4"}}] and got["UnprocessedKeys"] == {}
     too_many = [{"PutRequest": {"Item": {"pk": {"S": f"x{i}"}}}} for i in range(26)]
     code, message, _ = error_of(lambda: ddb.batch_write_item(RequestItems={"batch": too_many}))
+    assert code == "ValidationException"
+    assert message.startswith("1 validation error detected: Value '{batch=[") and message.endswith(
+        "]}' at 'requestItems' failed to satisfy constraint: Map value must satisfy constraint: "
+        "[Member must have length less than or equal to 25, Member must have length greater than or equal to 1]")
+    code, message, _ = error_of(lambda: ddb.batch_write_item(RequestItems={"batch": too_many[:13], "batch2": too_many[13:]}))
     assert (code, message) == ("ValidationException", "Too many items requested for the BatchWriteItem call")
     code, message, _ = error_of(lambda: ddb.batch_get_item(RequestItems={"batch": {"Keys": [{"pk": {"S": f"k{i}"}} for i in range(101)]}}))
+    assert message == ("1 validation error detected: Value at 'RequestItems.batch.member.Keys' failed to satisfy constraint: "
+                       "Member must have length less than or equal to 100")
+    code, message, _ = error_of(lambda: ddb.batch_get_item(RequestItems={
+        "batch": {"Keys": [{"pk": {"S": f"k{i}"}} for i in range(60)]}, "batch2": {"Keys": [{"pk": {"S": f"k{i}"}} for i in range(41)]}}))
     assert message == "Too many items requested for the BatchGetItem call"
+    code, message, _ = error_of(lambda: ddb.batch_write_item(RequestItems={}))
+    assert message == "The requestItems parameter is required for BatchWriteItem"
+    code, message, _ = error_of(lambda: ddb.batch_write_item(RequestItems={"batch": [{"PutRequest": {"Item": {"pk": {"N": "1"}}}}]}))
+    assert message == "The provided key element does not match the schema"
     code, message, _ = error_of(lambda: ddb.batch_write_item(RequestItems={"batch": writes[:1] * 2}))
     assert message == "Provided list of item keys contains duplicates"
     code, message, _ = error_of(lambda: ddb.batch_get_item(RequestItems={"nosuch": {"Keys": [{"pk": {"S": "a"}}]}}))
     assert code == "ResourceNotFoundException"
 
 
-def test_transactions(ddb, resource):
+def test_transactions(server, ddb):
     make_table(ddb, "accounts")
     ddb.put_item(TableName="accounts", Item={"pk": {"S": "alice"}, "balance": {"N": "100"}})
     ddb.put_item(TableName="accounts", Item={"pk": {"S": "bob"}, "balance": {"N": "0"}})
@@ -674,6 +712,23 @@ def test_transactions(ddb, resource):
     # boto3 raises the modeled exception class, whose response carries the reasons.
     with pytest.raises(ddb.exceptions.TransactionCanceledException):
         transfer(1000)
+    # Keys of the wrong type cancel with a reason; empty key values fail the request.
+    code, message, r = error_of(lambda: ddb.transact_write_items(TransactItems=[
+        {"Put": {"TableName": "accounts", "Item": {"pk": {"N": "5"}}}},
+        {"Delete": {"TableName": "accounts", "Key": {"pk": {"N": "5"}}}},
+    ]))
+    assert code == "TransactionCanceledException"
+    assert r["CancellationReasons"] == [
+        {"Code": "ValidationError", "Message": "One or more parameter values were invalid: Type mismatch for key pk expected: S actual: N"},
+        {"Code": "ValidationError", "Message": "The provided key element does not match the schema"},
+    ]
+    code, message, _ = error_of(lambda: ddb.transact_write_items(TransactItems=[
+        {"ConditionCheck": {"TableName": "accounts", "Key": {"pk": {"S": ""}}, "ConditionExpression": "attribute_exists(pk)"}}]))
+    assert (code, message) == ("ValidationException", "One or more parameter values are not valid. The AttributeValue for a "
+                               "key attribute cannot contain an empty string value. Key: pk")
+    unchecked = server.client("dynamodb", parameter_validation=False)  # boto3 would refuse these itself
+    code, message, _ = error_of(lambda: unchecked.transact_write_items(TransactItems=[]))
+    assert message == "1 validation error detected: Value '[]' at 'transactItems' failed to satisfy constraint: Member must have length greater than or equal to 1"
 
 
 def test_concurrent_conditional_increments_lose_nothing(server, ddb):

@@ -13,12 +13,12 @@ use brume_storage::key::Element;
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
 
-use crate::error::{constraint, resource_not_found, validation};
+use crate::error::{key_mismatch, resource_not_found, validation};
 use crate::expr::{self, Path};
-use crate::item::{Wire, check_new_item, consumed, placeholders, projection, read_units, write_units};
+use crate::item::{Wire, check_item_body, consumed, placeholders, projection, read_units, write_units};
 use crate::table::{self, Table};
 use crate::value::{Item, item_from_wire, item_size};
-use crate::{Ddb, table_name};
+use crate::{Ddb, legacy, table_name};
 
 /// The most keys one BatchGetItem reads, and writes one BatchWriteItem makes.
 const MAX_GETS: usize = 100;
@@ -67,6 +67,18 @@ pub struct BatchWriteItemInput {
     return_consumed_capacity: Option<String>,
 }
 
+impl WriteRequest {
+    /// The request as DynamoDB echoes it in validation errors.
+    fn describe(&self) -> String {
+        let show = |w: &Wire| serde_json::to_string(w).unwrap_or_default();
+        match (&self.put_request, &self.delete_request) {
+            (Some(p), _) => format!("WriteRequest(PutRequest=PutRequest(Item={}))", show(&p.item)),
+            (_, Some(d)) => format!("WriteRequest(DeleteRequest=DeleteRequest(Key={}))", show(&d.key)),
+            _ => "WriteRequest()".to_string(),
+        }
+    }
+}
+
 fn duplicates() -> AwsError {
     validation("Provided list of item keys contains duplicates")
 }
@@ -82,11 +94,22 @@ impl Ddb {
         input: BatchGetItemInput,
     ) -> Result<Json, AwsError> {
         if input.request_items.is_empty() {
-            return Err(constraint("{}", "requestItems", "Member must have length greater than or equal to 1"));
+            return Err(validation("The requestItems parameter is required for BatchGetItem"));
+        }
+        if let Some((name, _)) = input.request_items.iter().find(|(_, r)| r.keys.len() > MAX_GETS) {
+            return Err(validation(format!(
+                "1 validation error detected: Value at 'RequestItems.{name}.member.Keys' failed to satisfy constraint: Member must have length less than or equal to {MAX_GETS}"
+            )));
         }
         if input.request_items.values().map(|r| r.keys.len()).sum::<usize>() > MAX_GETS {
             return Err(validation("Too many items requested for the BatchGetItem call"));
         }
+        // One request may not project with expressions for one table and the legacy
+        // way for another.
+        legacy::check_mixing(
+            &[("AttributesToGet", input.request_items.values().any(|r| r.attributes_to_get.is_some()))],
+            &[("ProjectionExpression", input.request_items.values().any(|r| r.projection_expression.is_some()))],
+        )?;
         let view = self.kv.snapshot()?;
         let mut responses = serde_json::Map::new();
         let mut capacity = Vec::new();
@@ -131,7 +154,14 @@ impl Ddb {
         input: BatchWriteItemInput,
     ) -> Result<Json, AwsError> {
         if input.request_items.is_empty() {
-            return Err(constraint("{}", "requestItems", "Member must have length greater than or equal to 1"));
+            return Err(validation("The requestItems parameter is required for BatchWriteItem"));
+        }
+        if let Some((name, requests)) = input.request_items.iter().find(|(_, r)| r.is_empty() || r.len() > MAX_WRITES) {
+            let shown: Vec<String> = requests.iter().map(WriteRequest::describe).collect();
+            return Err(validation(format!(
+                "1 validation error detected: Value '{{{name}=[{}]}}' at 'requestItems' failed to satisfy constraint: Map value must satisfy constraint: [Member must have length less than or equal to {MAX_WRITES}, Member must have length greater than or equal to 1]",
+                shown.join(", ")
+            )));
         }
         if input.request_items.values().map(Vec::len).sum::<usize>() > MAX_WRITES {
             return Err(validation("Too many items requested for the BatchWriteItem call"));
@@ -166,8 +196,16 @@ impl Ddb {
                         tables.insert(name.clone(), t);
                     }
                     let table = &tables[&name];
-                    let elements =
-                        if is_put { check_new_item(table, &item, false)? } else { table.check_key(&item)? };
+                    if let Some(e) = table.empty_key_error(&item, false) {
+                        return Err(e);
+                    }
+                    // A put's key is checked as a key: a wrong type is a schema mismatch
+                    // here, not PutItem's type-mismatch message.
+                    let key = if is_put { table.key.key_of(&item).ok_or_else(key_mismatch)? } else { item.clone() };
+                    let elements = table.check_key(&key)?;
+                    if is_put {
+                        check_item_body(table, &item, false)?;
+                    }
                     if seen.contains(&(name.clone(), elements.clone())) {
                         return Err(duplicates());
                     }

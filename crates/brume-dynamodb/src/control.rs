@@ -208,6 +208,15 @@ fn key_schema(elements: &[KeySchemaElement], defs: &BTreeMap<String, String>, at
                 .join(", ")
         )));
     }
+    for (i, e) in elements.iter().enumerate() {
+        if e.key_type != "HASH" && e.key_type != "RANGE" {
+            return Err(constraint(
+                &e.key_type,
+                &format!("{at}.{}.member.keyType", i + 1),
+                "Member must satisfy enum value set: [HASH, RANGE]",
+            ));
+        }
+    }
     if elements[0].key_type != "HASH" {
         return Err(validation("Invalid KeySchema: The first KeySchemaElement is not a HASH key type"));
     }
@@ -216,7 +225,7 @@ fn key_schema(elements: &[KeySchemaElement], defs: &BTreeMap<String, String>, at
             return Err(validation("Invalid KeySchema: The second KeySchemaElement is not a RANGE key type"));
         }
         if elements[0].attribute_name == elements[1].attribute_name {
-            return Err(validation("Both the Hash Key and the Range Key element in the KeySchema have the same name"));
+            return Err(validation("Invalid KeySchema: Some index key attribute have no definition"));
         }
     }
     let attr = |e: &KeySchemaElement| -> Result<KeyAttr, AwsError> {

@@ -16,7 +16,7 @@ use serde_json::{Value as Json, json};
 use crate::error::{conditional_check_failed, invalid, resource_not_found, validation};
 use crate::expr::{self, Cond, Kind, Path, Placeholders, Update};
 use crate::table::{self, Table};
-use crate::value::{Item, MAX_ITEM_SIZE, item_from_wire, item_size};
+use crate::value::{Item, MAX_DEPTH, MAX_ITEM_SIZE, item_from_wire, item_size};
 use crate::{Ddb, legacy, table_name};
 
 pub type Wire = BTreeMap<String, Json>;
@@ -210,10 +210,21 @@ pub fn parse_condition(source: Option<&str>, placeholders: &mut Placeholders) ->
     source.map(|s| expr::parse_condition(Kind::Condition, s, placeholders)).transpose()
 }
 
-/// Checks an item about to be stored: its key, its index keys, its size.
+/// Checks an item about to be stored: its key, its index keys, its nesting, its size.
 pub fn check_new_item(table: &Table, item: &Item, updating: bool) -> Result<Vec<Element>, AwsError> {
     let key = table.check_item_key(item)?;
-    table.check_index_types(item)?;
+    check_item_body(table, item, updating)?;
+    Ok(key)
+}
+
+/// The checks of an item about to be stored beyond its table key.
+pub fn check_item_body(table: &Table, item: &Item, updating: bool) -> Result<(), AwsError> {
+    table.check_index_keys(item, updating)?;
+    if item.values().any(|v| v.depth() > MAX_DEPTH) {
+        return Err(validation(
+            "Nesting Levels have exceeded supported limits: Attributes in the item have nested levels beyond supported limit",
+        ));
+    }
     if item_size(item) > MAX_ITEM_SIZE {
         return Err(validation(if updating {
             "Item size to update has exceeded the maximum allowed size"
@@ -221,7 +232,7 @@ pub fn check_new_item(table: &Table, item: &Item, updating: bool) -> Result<Vec<
             "Item size has exceeded the maximum allowed size"
         }));
     }
-    Ok(key)
+    Ok(())
 }
 
 fn with_consumed(mut out: Json, capacity: Option<Json>) -> Json {
@@ -436,15 +447,21 @@ impl Ddb {
     }
 }
 
-/// The item an update leaves: the old one (or just the key, when there was none) with the
-/// update applied. Key attributes may not be touched.
-pub fn updated(old: Option<&Item>, key: &Item, update: &Update) -> Result<Item, AwsError> {
+/// Key attributes may not be the target of an update.
+pub fn check_key_untouched(update: &Update, key: &Item) -> Result<(), AwsError> {
     for action in &update.actions {
         let head = action.path().head();
         if key.contains_key(head) {
             return Err(invalid(&format!("Cannot update attribute {head}. This attribute is part of the key")));
         }
     }
+    Ok(())
+}
+
+/// The item an update leaves: the old one (or just the key, when there was none) with the
+/// update applied. Key attributes may not be touched.
+pub fn updated(old: Option<&Item>, key: &Item, update: &Update) -> Result<Item, AwsError> {
+    check_key_untouched(update, key)?;
     let base = old.cloned().unwrap_or_else(|| key.clone());
     expr::apply(update, &base)
 }

@@ -207,8 +207,12 @@ fn segment_of(partition: &Element, total: u64) -> u64 {
     (h ^ (h >> 31)) % total
 }
 
-fn check_limit(limit: Option<i64>) -> Result<Option<usize>, AwsError> {
+/// `Limit` must be positive. Query and Scan word the error differently, as DynamoDB does.
+fn check_limit(limit: Option<i64>, query: bool) -> Result<Option<usize>, AwsError> {
     match limit {
+        Some(l) if l < 1 && query => Err(validation(
+            "1 validation error detected: Value at 'Limit' failed to satisfy constraint: Member must have value greater than or equal to 1",
+        )),
         Some(l) if l < 1 => Err(constraint(l, "limit", "Member must have value greater than or equal to 1")),
         l => Ok(l.map(|l| l as usize)),
     }
@@ -530,7 +534,7 @@ fn legacy_key_conditions(conditions: &Wire) -> Result<Cond, AwsError> {
 
 impl Ddb {
     pub async fn query(self: Arc<Self>, ctx: RequestContext, input: QueryInput) -> Result<Json, AwsError> {
-        let limit = check_limit(input.limit)?;
+        let limit = check_limit(input.limit, true)?;
         let consistent = input.consistent_read.unwrap_or(false);
         let mut ph = placeholders(input.expression_attribute_names, input.expression_attribute_values)?;
         let parameters = ReadParameters {
@@ -575,7 +579,7 @@ impl Ddb {
     }
 
     pub async fn scan(self: Arc<Self>, ctx: RequestContext, input: ScanInput) -> Result<Json, AwsError> {
-        let limit = check_limit(input.limit)?;
+        let limit = check_limit(input.limit, false)?;
         let segment = match (input.segment, input.total_segments) {
             (None, None) => None,
             (Some(_), None) => {

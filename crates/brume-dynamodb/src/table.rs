@@ -206,11 +206,7 @@ impl Table {
     fn key_element(&self, attr: &KeyAttr, v: &Value, limit: usize) -> Result<Element, AwsError> {
         let size = v.size();
         if size == 0 {
-            let what = if attr.ty == "B" { "binary" } else { "string" };
-            return Err(validation(format!(
-                "One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty {what} value. Key: {}",
-                attr.name
-            )));
+            return Err(empty_key(v, &attr.name));
         }
         if size > limit {
             return Err(invalid(&if limit == MAX_HASH_KEY {
@@ -222,13 +218,24 @@ impl Table {
         Ok(element(v).expect("key types are S, N or B"))
     }
 
-    /// Index key attributes an item carries must have the declared type (they may be
-    /// absent, which leaves the item out of the index).
-    pub fn check_index_types(&self, item: &Item) -> Result<(), AwsError> {
-        for index in self.gsis.iter().chain(&self.lsis) {
+    /// The secondary indexes in name order: when an attribute keys several, DynamoDB's
+    /// errors name the first.
+    fn indexes_by_name(&self) -> Vec<&Index> {
+        let mut indexes: Vec<&Index> = self.gsis.iter().chain(&self.lsis).collect();
+        indexes.sort_by(|a, b| a.name.cmp(&b.name));
+        indexes
+    }
+
+    /// Index key attributes an item carries must not be empty and must have the declared
+    /// type (they may be absent, which leaves the item out of the index).
+    pub fn check_index_keys(&self, item: &Item, updating: bool) -> Result<(), AwsError> {
+        if let Some(e) = self.empty_index_key(item, updating) {
+            return Err(e);
+        }
+        for index in self.indexes_by_name() {
             for attr in std::iter::once(&index.key.hash).chain(index.key.range.as_ref()) {
-                if let Some(v) = item.get(&attr.name) {
-                    if v.type_code() != attr.ty {
+                match item.get(&attr.name) {
+                    Some(v) if v.type_code() != attr.ty => {
                         return Err(invalid(&format!(
                             "Type mismatch for Index Key {} Expected: {} Actual: {} IndexName: {}",
                             attr.name,
@@ -237,17 +244,58 @@ impl Table {
                             index.name
                         )));
                     }
-                    if v.size() == 0 {
-                        return Err(invalid(&format!(
-                            "One or more parameter values are not valid. A value specified for a secondary index key is not supported. The AttributeValue for a key attribute cannot contain an empty string value. IndexName: {}, IndexKey: {}",
-                            index.name, attr.name
-                        )));
-                    }
+                    _ => {}
                 }
             }
         }
         Ok(())
     }
+
+    fn empty_index_key(&self, item: &Item, updating: bool) -> Option<AwsError> {
+        for index in self.indexes_by_name() {
+            for attr in std::iter::once(&index.key.hash).chain(index.key.range.as_ref()) {
+                let Some(v @ (Value::S(_) | Value::B(_))) = item.get(&attr.name) else {
+                    continue;
+                };
+                if v.size() > 0 {
+                    continue;
+                }
+                let what = if matches!(v, Value::B(_)) { "binary" } else { "string" };
+                return Some(validation(if updating {
+                    format!(
+                        "One or more parameter values are not valid. The update expression attempted to update a secondary index key to a value that is not supported. The AttributeValue for a key attribute cannot contain an empty {what} value."
+                    )
+                } else {
+                    format!(
+                        "One or more parameter values are not valid. A value specified for a secondary index key is not supported. The AttributeValue for a key attribute cannot contain an empty {what} value. IndexName: {}, IndexKey: {}",
+                        index.name, attr.name
+                    )
+                }));
+            }
+        }
+        None
+    }
+
+    /// The error for a key attribute of `item` (the table's or an index's) holding an
+    /// empty string or binary: DynamoDB raises it before anything else, even inside
+    /// transactions.
+    pub fn empty_key_error(&self, item: &Item, updating: bool) -> Option<AwsError> {
+        for attr in std::iter::once(&self.key.hash).chain(self.key.range.as_ref()) {
+            if let Some(v @ (Value::S(_) | Value::B(_))) = item.get(&attr.name)
+                && v.size() == 0
+            {
+                return Some(empty_key(v, &attr.name));
+            }
+        }
+        self.empty_index_key(item, updating)
+    }
+}
+
+fn empty_key(v: &Value, name: &str) -> AwsError {
+    let what = if matches!(v, Value::B(_)) { "binary" } else { "string" };
+    validation(format!(
+        "One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty {what} value. Key: {name}"
+    ))
 }
 
 /// The key element of a key attribute value.

@@ -19,8 +19,8 @@ use serde_json::{Value as Json, json};
 use crate::error::{constraint, resource_not_found, validation};
 use crate::expr::{self, Cond, Path, Update};
 use crate::item::{
-    Wire, check_failure_return, check_new_item, consumed, parse_condition, placeholders, read_units, updated,
-    write_units,
+    Wire, check_failure_return, check_item_body, check_key_untouched, check_new_item, consumed, parse_condition,
+    placeholders, read_units, updated, write_units,
 };
 use crate::table::{self, KEYSPACE, Table};
 use crate::value::{Item, item_from_wire, item_size};
@@ -67,13 +67,13 @@ pub struct TransactGetItemsInput {
     return_consumed_capacity: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct GetItem {
     get: Get,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Get {
     table_name: String,
@@ -154,6 +154,17 @@ fn plan(json: &Json) -> Result<Planned, AwsError> {
     Ok(Planned { table: op.table_name, key, condition, write, return_old })
 }
 
+/// One to 100 items, refused with the list echoed as DynamoDB does.
+fn check_count<T: Serialize>(items: &[T]) -> Result<(), AwsError> {
+    let bound = match items.len() {
+        0 => "greater than or equal to 1",
+        n if n > MAX_ITEMS => "less than or equal to 100",
+        _ => return Ok(()),
+    };
+    let shown: Vec<String> = items.iter().map(|i| serde_json::to_string(i).unwrap_or_default()).collect();
+    Err(constraint(format!("[{}]", shown.join(", ")), "transactItems", &format!("Member must have length {bound}")))
+}
+
 fn missing(member: &str) -> AwsError {
     validation(format!(
         "1 validation error detected: Value null at '{member}' failed to satisfy constraint: Member must not be null"
@@ -178,11 +189,7 @@ impl Ddb {
         ctx: RequestContext,
         input: TransactWriteItemsInput,
     ) -> Result<Json, AwsError> {
-        let n = input.transact_items.len();
-        if n == 0 || n > MAX_ITEMS {
-            let bound = if n == 0 { "greater than or equal to 1" } else { "less than or equal to 100" };
-            return Err(constraint(format!("{n} items"), "transactItems", &format!("Member must have length {bound}")));
-        }
+        check_count(&input.transact_items)?;
         let planned: Vec<Planned> = input.transact_items.iter().map(plan).collect::<Result<_, _>>()?;
         let digest = digest(serde_json::to_string(&input.transact_items).unwrap_or_default().as_bytes());
         let token = input.client_request_token.clone();
@@ -226,11 +233,7 @@ impl Ddb {
         ctx: RequestContext,
         input: TransactGetItemsInput,
     ) -> Result<Json, AwsError> {
-        let n = input.transact_items.len();
-        if n == 0 || n > MAX_ITEMS {
-            let bound = if n == 0 { "greater than or equal to 1" } else { "less than or equal to 100" };
-            return Err(constraint(format!("{n} items"), "transactItems", &format!("Member must have length {bound}")));
-        }
+        check_count(&input.transact_items)?;
         let view = self.kv.snapshot()?;
         let mut tables: BTreeMap<String, Table> = BTreeMap::new();
         let mut seen: Vec<(String, Vec<Element>)> = Vec::new();
@@ -277,6 +280,10 @@ impl Ddb {
 }
 
 /// Checks every item's condition, then applies every write, inside the transaction.
+///
+/// Empty key values and updates of key attributes fail the whole request; a key of the
+/// wrong type, a failed condition or an update that cannot apply cancel the transaction
+/// with a reason for that item.
 fn run_writes(
     txn: &mut dyn Txn,
     account: &str,
@@ -296,14 +303,26 @@ fn run_writes(
     let mut keyed = Vec::new();
     for p in planned {
         let table = &tables[table_name(&p.table)];
-        let elements = match &p.write {
-            Write::Put(item) => check_new_item(table, item, false)?,
-            _ => table.check_key(&p.key)?,
+        let probe = match &p.write {
+            Write::Put(item) => item,
+            _ => &p.key,
         };
-        if seen.contains(&(table.name.clone(), elements.clone())) {
-            return Err(validation("Transaction request cannot include multiple operations on one item"));
+        if let Some(e) = table.empty_key_error(probe, false) {
+            return Err(e);
         }
-        seen.push((table.name.clone(), elements.clone()));
+        if let Write::Update(u) = &p.write {
+            check_key_untouched(u, &p.key)?;
+        }
+        let elements = match &p.write {
+            Write::Put(item) => check_new_item(table, item, false),
+            _ => table.check_key(&p.key),
+        };
+        if let Ok(elements) = &elements {
+            if seen.contains(&(table.name.clone(), elements.clone())) {
+                return Err(validation("Transaction request cannot include multiple operations on one item"));
+            }
+            seen.push((table.name.clone(), elements.clone()));
+        }
         keyed.push((p, elements));
     }
     let mut reasons = Vec::new();
@@ -311,6 +330,14 @@ fn run_writes(
     let mut outcomes = Vec::new();
     for (p, elements) in &keyed {
         let table = &tables[table_name(&p.table)];
+        let elements = match elements {
+            Ok(e) => e,
+            Err(e) => {
+                failed = true;
+                reasons.push(reason("ValidationError", Some(&e.message), None));
+                continue;
+            }
+        };
         let old = table::get_item(txn, table, elements)?;
         if let Some(c) = &p.condition
             && !expr::evaluate(c, old.as_ref().unwrap_or(&Item::new()))
@@ -328,14 +355,23 @@ fn run_writes(
             Write::Put(item) => Some(item.clone()),
             Write::Delete => None,
             Write::Update(u) => {
-                match updated(old.as_ref(), &p.key, u).and_then(|n| check_new_item(table, &n, true).map(|_| n)) {
-                    Ok(n) => Some(n),
+                let new = match updated(old.as_ref(), &p.key, u) {
+                    Ok(n) => n,
                     Err(e) => {
                         failed = true;
                         reasons.push(reason("ValidationError", Some(&e.message), None));
                         continue;
                     }
+                };
+                if let Some(e) = table.empty_key_error(&new, true) {
+                    return Err(e);
                 }
+                if let Err(e) = check_item_body(table, &new, true) {
+                    failed = true;
+                    reasons.push(reason("ValidationError", Some(&e.message), None));
+                    continue;
+                }
+                Some(new)
             }
         };
         reasons.push(reason("None", None, None));

@@ -17,6 +17,8 @@ pub type Item = BTreeMap<String, Value>;
 
 /// The largest item DynamoDB stores.
 pub const MAX_ITEM_SIZE: usize = 400 * 1024;
+/// The deepest an attribute value may nest (31 maps or lists around a scalar).
+pub const MAX_DEPTH: usize = 32;
 
 #[derive(Clone, Debug)]
 pub enum Value {
@@ -104,10 +106,9 @@ impl Value {
             "N" => Value::N(number(&string(v)?)?),
             "B" => Value::B(unb64(&string(v)?)?),
             "BOOL" => Value::Bool(v.as_bool().ok_or_else(|| serialization(ty))?),
+            // DynamoDB once refused `{"NULL": false}`; it now stores it as NULL.
             "NULL" => {
-                if v.as_bool() != Some(true) {
-                    return Err(invalid("Null attribute value types must have the value of true"));
-                }
+                v.as_bool().ok_or_else(|| serialization(ty))?;
                 Value::Null
             }
             "M" => {
@@ -154,6 +155,15 @@ impl Value {
             Value::SS(ss) => ss.iter().map(String::len).sum(),
             Value::NS(ns) => ns.iter().map(number_size).sum(),
             Value::BS(bs) => bs.iter().map(Vec::len).sum(),
+        }
+    }
+
+    /// Levels of nesting: 1 for a scalar or set, one more for each map or list around it.
+    pub fn depth(&self) -> usize {
+        match self {
+            Value::M(m) => 1 + m.values().map(Value::depth).max().unwrap_or(0),
+            Value::L(l) => 1 + l.iter().map(Value::depth).max().unwrap_or(0),
+            _ => 1,
         }
     }
 
@@ -268,10 +278,7 @@ mod tests {
                 "Supplied AttributeValue has more than one datatypes set, must contain exactly one of the supported datatypes",
             ),
         );
-        check(
-            json!({"NULL": false}),
-            Err("One or more parameter values were invalid: Null attribute value types must have the value of true"),
-        );
+        check(json!({"NULL": false}), Ok(json!({"NULL": true})));
         check(json!({"N": "x"}), Err("A value provided cannot be converted into a number"));
         check(
             json!({"N": "1E+200"}),
@@ -312,6 +319,16 @@ mod tests {
         assert_eq!(size_of(json!({"SS": ["a", "bc"]})), 3);
         let item: Item = [("name".to_string(), Value::S("abc".into()))].into();
         assert_eq!(item_size(&item), 7);
+    }
+
+    #[test]
+    fn depth_counts_documents() {
+        let mut v = json!({"S": "x"});
+        for _ in 0..31 {
+            v = json!({"M": {"k": v}});
+        }
+        assert_eq!(Value::from_wire(&v).unwrap().depth(), MAX_DEPTH);
+        assert_eq!(Value::from_wire(&json!({"L": [{"M": {}}]})).unwrap().depth(), 2);
     }
 
     #[test]

@@ -151,6 +151,24 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
+    /// The index of the `)` closing the `(` at token `open`.
+    fn matching_close(&self, open: usize) -> Option<usize> {
+        let mut depth = 0usize;
+        for (i, t) in self.tokens.iter().enumerate().skip(open) {
+            match t.tok {
+                Tok::Sym("(") => depth += 1,
+                Tok::Sym(")") => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Some(i);
+                    }
+                }
+                _ => {}
+            }
+        }
+        None
+    }
+
     fn end(&self) -> Result<(), AwsError> {
         if *self.peek() == Tok::Eof { Ok(()) } else { Err(self.error()) }
     }
@@ -292,7 +310,12 @@ impl<'a> Parser<'a> {
     fn primary(&mut self) -> Result<Cond, AwsError> {
         if self.sym("(") {
             self.next();
+            let inner_open = self.sym("(").then_some(self.pos);
             let inner = self.condition()?;
+            // `((…))`: the inner group closing right before this one closes.
+            if inner_open.is_some_and(|at| self.matching_close(at) == Some(self.pos - 1)) && self.sym(")") {
+                return Err(self.invalid("The expression has redundant parentheses;"));
+            }
             self.expect_sym(")")?;
             return Ok(inner);
         }
@@ -428,6 +451,13 @@ impl<'a> Parser<'a> {
             _ => {
                 let mut args = self.arguments(function, 2, Self::operand)?;
                 let needle = args.remove(1);
+                if let (Operand::Path(a), Operand::Path(b)) = (&args[0], &needle)
+                    && a == b
+                {
+                    return Err(self.invalid(format!(
+                        "The first operand must be distinct from the remaining operands for this operator or function; operator: contains, first operand: {a}"
+                    )));
+                }
                 Cond::Contains(args.remove(0), needle)
             }
         })
@@ -647,6 +677,9 @@ mod tests {
         check("a = :one OR b = :one AND c = :one", Ok("Or(Cmp"));
         check("NOT a = :one AND b = :one", Ok("And(Not("));
         check("(a = :one OR b = :one) AND c = :one", Ok("And(Or("));
+        check("(attribute_exists(a)) AND (attribute_not_exists(b))", Ok("And(Exists("));
+        check("(attribute_exists(a) AND (attribute_not_exists(b)))", Ok("And(Exists("));
+        check("((a = :one) AND b = :one)", Ok("And(Cmp"));
         check("a BETWEEN :one AND :five", Ok("Between("));
         check("a IN (:one, :five, :s)", Ok("In("));
         check(
@@ -681,6 +714,13 @@ mod tests {
         check("a != :one", Err("Invalid ConditionExpression: Syntax error; token: \"!\", near: \"a !=\""));
         check("a = :one b", Err("Invalid ConditionExpression: Syntax error; token: \"b\", near: \":one b\""));
         check("", Err("Invalid ConditionExpression: The expression can not be empty;"));
+        check("((attribute_exists(a)))", Err("Invalid ConditionExpression: The expression has redundant parentheses;"));
+        check(
+            "contains(#a, #a)",
+            Err(
+                "Invalid ConditionExpression: The first operand must be distinct from the remaining operands for this operator or function; operator: contains, first operand: [a]",
+            ),
+        );
         check("foo(a)", Err("Invalid ConditionExpression: Invalid function name; function: foo"));
         check(
             "begins_with(a)",
