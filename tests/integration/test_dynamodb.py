@@ -461,6 +461,9 @@ def test_query_orders_by_sort_key_type(ddb):
     ddb.put_item(TableName="numbers", Item={"pk": {"S": "other"}, "sk": {"N": "1"}})
     items = ddb.query(TableName="numbers", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "p"}})["Items"]
     assert [i["sk"]["N"] for i in items] == ["-20", "-1", "0.5", "2", "10", "1000"]
+    reversed_operands = ddb.query(TableName="numbers", KeyConditionExpression=":p = pk AND :lo <= sk",
+                                  ExpressionAttributeValues={":p": {"S": "p"}, ":lo": {"N": "2"}})["Items"]
+    assert [i["sk"]["N"] for i in reversed_operands] == ["2", "10", "1000"]
     back = ddb.query(TableName="numbers", KeyConditionExpression="pk = :p AND sk BETWEEN :a AND :b", ScanIndexForward=False,
                      ExpressionAttributeValues={":p": {"S": "p"}, ":a": {"N": "-1"}, ":b": {"N": "10"}})["Items"]
     assert [i["sk"]["N"] for i in back] == ["10", "2", "0.5", "-1"]
@@ -511,6 +514,9 @@ def test_query_paging_filters_and_select(ddb, resource):
     ("pk > :p", {":p": {"S": "p"}}, "Query key condition not supported"),
     ("pk = :p OR sk = :n", {":p": {"S": "p"}, ":n": {"N": "1"}}, "Invalid KeyConditionExpression: Invalid operator used in KeyConditionExpression: OR"),
     ("pk = :n", {":n": {"N": "1"}}, "One or more parameter values were invalid: Condition parameter type does not match schema type"),
+    ("pk = :p AND sk.x = :n", {":p": {"S": "p"}, ":n": {"N": "1"}},
+     "Invalid KeyConditionExpression: KeyConditionExpressions cannot have conditions on nested attributes"),
+    ("attr1 = :p", {":p": {"S": "p"}}, "Query condition missed key schema element: pk"),
 ])
 def test_query_key_condition_errors(ddb, kce, values, message):
     make_table(ddb, "qerr", range_type="N")

@@ -21,6 +21,9 @@ use crate::table::{self, Index, KeyAttr, KeySchema, Table};
 use crate::value::{Item, Value, item_from_wire, item_size};
 use crate::{Ddb, legacy, table_name};
 
+/// Which of Query and Scan is reading, where their messages differ.
+const QUERY: bool = true;
+
 /// DynamoDB stops a Query or Scan page after reading this much.
 const PAGE_BYTES: usize = 1024 * 1024;
 /// Records read from the store at a time while filling a page.
@@ -237,6 +240,7 @@ fn selection(
     index: Option<&Index>,
     select: Option<&str>,
     projection: Option<Vec<Path>>,
+    query: bool,
 ) -> Result<(Select, bool), AwsError> {
     let projected_all = index.is_none_or(|i| i.projection.ty == "ALL");
     let lsi = index.is_some_and(|i| !table.is_gsi(&i.name));
@@ -252,9 +256,10 @@ fn selection(
             ));
         }
         (Some("ALL_PROJECTED_ATTRIBUTES"), None) if index.is_none() => {
-            return Err(invalid(
-                "Select type ALL_PROJECTED_ATTRIBUTES is not supported when IndexName is not specified",
-            ));
+            let reading = if query { "Querying" } else { "Scanning" };
+            return Err(invalid(&format!(
+                "ALL_PROJECTED_ATTRIBUTES can be used only when {reading} using an IndexName"
+            )));
         }
         (Some("ALL_PROJECTED_ATTRIBUTES"), None) => Select::Projected,
         (Some("ALL_ATTRIBUTES"), None) if !projected_all && !lsi => {
@@ -332,23 +337,31 @@ fn key_condition(cond: Cond, schema: &KeySchema) -> Result<KeyCondition, AwsErro
     }
     let mut parts = Vec::new();
     flatten(cond, &mut parts)?;
-    let attribute_of = |c: &Cond| -> Option<String> {
-        let op = match c {
-            Cond::Cmp(_, op, _) | Cond::Between(op, ..) | Cond::BeginsWith(op, _) => op,
-            _ => return None,
-        };
-        match op {
-            Operand::Path(Path(steps)) if steps.len() == 1 => match &steps[0] {
-                Step::Key(k) => Some(k.clone()),
-                Step::Index(_) => None,
-            },
-            _ => None,
-        }
-    };
     let mut hash = None;
     let mut range = None;
     for part in parts {
-        let attribute = attribute_of(&part).ok_or_else(key_not_supported)?;
+        // `:lo <= sk` is `sk >= :lo`.
+        let part = match part {
+            Cond::Cmp(cmp, v @ Operand::Value(_), p @ Operand::Path(_)) => Cond::Cmp(cmp.reversed(), p, v),
+            other => other,
+        };
+        let op = match &part {
+            Cond::Cmp(_, op, _) | Cond::Between(op, ..) | Cond::BeginsWith(op, _) => op,
+            _ => return Err(key_not_supported()),
+        };
+        let attribute = match op {
+            Operand::Path(Path(steps)) if steps.len() > 1 => {
+                return Err(crate::expr::invalid_expression(
+                    Kind::KeyCondition,
+                    "KeyConditionExpressions cannot have conditions on nested attributes",
+                ));
+            }
+            Operand::Path(Path(steps)) => match &steps[0] {
+                Step::Key(k) => k.clone(),
+                Step::Index(_) => return Err(key_not_supported()),
+            },
+            _ => return Err(key_not_supported()),
+        };
         if attribute == schema.hash.name {
             if hash.is_some() {
                 return Err(crate::expr::invalid_expression(
@@ -534,7 +547,7 @@ fn legacy_key_conditions(conditions: &Wire) -> Result<Cond, AwsError> {
 
 impl Ddb {
     pub async fn query(self: Arc<Self>, ctx: RequestContext, input: QueryInput) -> Result<Json, AwsError> {
-        let limit = check_limit(input.limit, true)?;
+        let limit = check_limit(input.limit, QUERY)?;
         let consistent = input.consistent_read.unwrap_or(false);
         let mut ph = placeholders(input.expression_attribute_names, input.expression_attribute_values)?;
         let parameters = ReadParameters {
@@ -566,7 +579,7 @@ impl Ddb {
         if let Some(f) = &filter {
             check_filter_keys(f, source.schema())?;
         }
-        let (select, fetch_base) = selection(&table, index, input.select.as_deref(), projection)?;
+        let (select, fetch_base) = selection(&table, index, input.select.as_deref(), projection, QUERY)?;
         let count_only = matches!(select, Select::Count);
         let direction = if input.scan_index_forward.unwrap_or(true) { Direction::Forward } else { Direction::Reverse };
         let mut range = key_range(source.prefix(), &kc);
@@ -579,7 +592,7 @@ impl Ddb {
     }
 
     pub async fn scan(self: Arc<Self>, ctx: RequestContext, input: ScanInput) -> Result<Json, AwsError> {
-        let limit = check_limit(input.limit, false)?;
+        let limit = check_limit(input.limit, !QUERY)?;
         let segment = match (input.segment, input.total_segments) {
             (None, None) => None,
             (Some(_), None) => {
@@ -629,7 +642,7 @@ impl Ddb {
             .ok_or_else(resource_not_found)?;
         let index = resolve_index(&table, input.index_name.as_deref(), consistent)?;
         let source = Source { table: &table, index };
-        let (select, fetch_base) = selection(&table, index, input.select.as_deref(), projection)?;
+        let (select, fetch_base) = selection(&table, index, input.select.as_deref(), projection, !QUERY)?;
         let count_only = matches!(select, Select::Count);
         let mut range = KeyRange::prefix(&key::encode(&source.prefix()));
         if let Some(start) = &input.exclusive_start_key {

@@ -138,6 +138,17 @@ pub enum Cmp {
 }
 
 impl Cmp {
+    /// The comparison with its operands swapped: `a < b` is `b > a`.
+    pub fn reversed(self) -> Cmp {
+        match self {
+            Cmp::Lt => Cmp::Gt,
+            Cmp::Le => Cmp::Ge,
+            Cmp::Gt => Cmp::Lt,
+            Cmp::Ge => Cmp::Le,
+            same => same,
+        }
+    }
+
     pub fn symbol(self) -> &'static str {
         match self {
             Cmp::Eq => "=",
