@@ -612,6 +612,47 @@ def test_global_and_local_secondary_indexes(ddb):
     assert message == "One or more parameter values were invalid: Type mismatch for Index Key email Expected: S Actual: N IndexName: by-email"
 
 
+def test_index_write_capacity(ddb):
+    make_table(
+        ddb, "metered", range_type="S",
+        more_attributes=[{"AttributeName": "gsiPk", "AttributeType": "S"}, {"AttributeName": "lsiSk", "AttributeType": "S"}],
+        GlobalSecondaryIndexes=[{"IndexName": "gsi-inc", "KeySchema": [{"AttributeName": "gsiPk", "KeyType": "HASH"}],
+                                 "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["proj"]}}],
+        LocalSecondaryIndexes=[{"IndexName": "lsi1", "Projection": {"ProjectionType": "ALL"},
+                                "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "lsiSk", "KeyType": "RANGE"}]}],
+    )
+
+    def arms(cc):
+        return (cc["CapacityUnits"], cc["Table"]["CapacityUnits"],
+                cc.get("GlobalSecondaryIndexes", {}).get("gsi-inc", {}).get("CapacityUnits"),
+                cc.get("LocalSecondaryIndexes", {}).get("lsi1", {}).get("CapacityUnits"))
+
+    def put(pk, **attrs):
+        item = {"pk": {"S": pk}, "sk": {"S": "1"}, **{k: {"S": v} for k, v in attrs.items()}}
+        return arms(ddb.put_item(TableName="metered", Item=item, ReturnConsumedCapacity="INDEXES")["ConsumedCapacity"])
+
+    def update(pk, expr, values=None):
+        kwargs = {"ExpressionAttributeValues": values} if values else {}
+        return arms(ddb.update_item(TableName="metered", Key={"pk": {"S": pk}, "sk": {"S": "1"}}, UpdateExpression=expr,
+                                    ReturnConsumedCapacity="INDEXES", **kwargs)["ConsumedCapacity"])
+
+    full = {"gsiPk": "g", "lsiSk": "L1", "proj": "p", "misc": "o"}
+    assert put("a", gsiPk="g1", proj="p") == (2.0, 1.0, 1.0, None)
+    assert put("b", other="o") == (1.0, 1.0, None, None)
+    assert put("c", **full) == (3.0, 1.0, 1.0, 1.0)
+    assert put("c", **full) == (1.0, 1.0, None, None)  # an identical overwrite changes no index
+    assert update("c", "SET misc = :v", {":v": {"S": "o2"}}) == (2.0, 1.0, None, 1.0)
+    assert update("c", "SET proj = :v", {":v": {"S": "p2"}}) == (3.0, 1.0, 1.0, 1.0)
+    assert update("c", "SET gsiPk = :v", {":v": {"S": "moved"}}) == (4.0, 1.0, 2.0, 1.0)
+    assert update("c", "REMOVE gsiPk") == (3.0, 1.0, 1.0, 1.0)
+    assert update("c", "SET lsiSk = :v", {":v": {"S": "L2"}}) == (3.0, 1.0, None, 2.0)
+    deleted = ddb.delete_item(TableName="metered", Key={"pk": {"S": "a"}, "sk": {"S": "1"}}, ReturnConsumedCapacity="TOTAL")
+    assert deleted["ConsumedCapacity"] == {"TableName": "metered", "CapacityUnits": 2.0}
+    read = ddb.query(TableName="metered", IndexName="lsi1", KeyConditionExpression="pk = :p",
+                     ExpressionAttributeValues={":p": {"S": "c"}}, ReturnConsumedCapacity="INDEXES")["ConsumedCapacity"]
+    assert read == {"TableName": "metered", "CapacityUnits": 0.5, "LocalSecondaryIndexes": {"lsi1": {"CapacityUnits": 0.5}}}
+
+
 def test_update_table_adds_and_removes_a_gsi(ddb):
     make_table(ddb, "evolving")
     for i in range(5):

@@ -13,9 +13,10 @@ use brume_storage::key::Element;
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
 
+use crate::capacity::{Consumed, read_units, write_units};
 use crate::error::{key_mismatch, resource_not_found, validation};
 use crate::expr::{self, Path};
-use crate::item::{Wire, check_item_body, consumed, placeholders, projection, read_units, write_units};
+use crate::item::{Wire, check_item_body, placeholders, projection};
 use crate::table::{self, Table};
 use crate::value::{Item, item_from_wire, item_size};
 use crate::{Ddb, legacy, table_name};
@@ -138,7 +139,7 @@ impl Ddb {
             }
             let units =
                 read_units(bytes, request.consistent_read.unwrap_or(false)).max(request.keys.len() as f64 / 2.0);
-            capacity.extend(consumed(input.return_consumed_capacity.as_deref(), &table.name, units));
+            capacity.extend(Consumed::table(units).report(input.return_consumed_capacity.as_deref(), &table.name));
             responses.insert(name, serde_json::to_value(items).unwrap_or_default());
         }
         let mut out = json!({ "Responses": responses, "UnprocessedKeys": {} });
@@ -212,17 +213,17 @@ impl Ddb {
                     seen.push((name.clone(), elements.clone()));
                     planned.push((name, elements, is_put.then_some(item)));
                 }
-                let mut units: BTreeMap<String, f64> = BTreeMap::new();
+                let mut units: BTreeMap<String, Consumed> = BTreeMap::new();
                 for (name, elements, new) in planned {
                     let table = &tables[&name];
                     let old = table::get_item(txn, table, &elements)?;
-                    if old.is_some() || new.is_some() {
-                        table::write_item(txn, table, &elements, old.as_ref(), new.as_ref())?;
-                    }
-                    let size = new.as_ref().map_or(0, item_size).max(old.as_ref().map_or(0, item_size));
-                    *units.entry(table.name.clone()).or_default() += write_units(size);
+                    let consumed = match (&old, &new) {
+                        (None, None) => Consumed::table(write_units(0)),
+                        _ => table::write_item(txn, table, &elements, old.as_ref(), new.as_ref())?,
+                    };
+                    units.entry(table.name.clone()).or_default().add(&consumed);
                 }
-                Ok(units.into_iter().filter_map(|(t, u)| consumed(mode.as_deref(), &t, u)).collect::<Vec<_>>())
+                Ok(units.iter().filter_map(|(t, c)| c.report(mode.as_deref(), t)).collect::<Vec<_>>())
             })
             .await?;
         let mut out = json!({ "UnprocessedItems": {} });

@@ -13,6 +13,7 @@ use brume_storage::key::Element;
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
 
+use crate::capacity::{Consumed, read_units, write_units};
 use crate::error::{conditional_check_failed, invalid, resource_not_found, validation};
 use crate::expr::{self, Cond, Kind, Path, Placeholders, Update};
 use crate::table::{self, Table};
@@ -163,27 +164,6 @@ pub fn condition_failed(old: Option<&Item>, return_old: bool) -> AwsError {
     }
 }
 
-/// Capacity units of a write of `size` bytes: one per started KB.
-pub fn write_units(size: usize) -> f64 {
-    size.div_ceil(1024).max(1) as f64
-}
-
-/// Capacity units of a read of `size` bytes: one per started 4 KB, half when eventually
-/// consistent.
-pub fn read_units(size: usize, consistent: bool) -> f64 {
-    let units = size.div_ceil(4096).max(1) as f64;
-    if consistent { units } else { units / 2.0 }
-}
-
-/// The ConsumedCapacity member for `ReturnConsumedCapacity`.
-pub fn consumed(mode: Option<&str>, table: &str, units: f64) -> Option<Json> {
-    match mode {
-        Some("TOTAL") => Some(json!({"TableName": table, "CapacityUnits": units})),
-        Some("INDEXES") => Some(json!({"TableName": table, "CapacityUnits": units, "Table": {"CapacityUnits": units}})),
-        _ => None,
-    }
-}
-
 /// The attributes a read returns: its ProjectionExpression, or the legacy
 /// `AttributesToGet` (never both); `None` for all of them.
 pub fn projection(
@@ -249,6 +229,14 @@ fn attributes(mut out: Json, item: Option<Item>) -> Json {
     out
 }
 
+/// What a single-item write did: the table, the item before and after, the units.
+pub struct Written {
+    pub table: Table,
+    pub old: Option<Item>,
+    pub new: Option<Item>,
+    pub consumed: Consumed,
+}
+
 /// One write decided inside a transaction: what to store at the key, given what is there.
 pub type Decide = Box<dyn FnOnce(&Table, Option<&Item>) -> Result<Option<Item>, AwsError> + Send>;
 
@@ -262,7 +250,7 @@ impl Ddb {
         key: Item,
         from_item: bool,
         decide: Decide,
-    ) -> Result<(Table, Option<Item>, Option<Item>), AwsError> {
+    ) -> Result<Written, AwsError> {
         let (account, region, name) = (ctx.account.clone(), ctx.region.clone(), table_name.to_string());
         self.kv
             .transact(move |txn: &mut dyn Txn| {
@@ -270,10 +258,12 @@ impl Ddb {
                 let elements = if from_item { check_new_item(&table, &key, false)? } else { table.check_key(&key)? };
                 let old = table::get_item(txn, &table, &elements)?;
                 let new = decide(&table, old.as_ref())?;
-                if old.is_some() || new.is_some() {
-                    table::write_item(txn, &table, &elements, old.as_ref(), new.as_ref())?;
-                }
-                Ok((table, old, new))
+                let consumed = match (&old, &new) {
+                    // Deleting nothing still costs a write.
+                    (None, None) => Consumed::table(write_units(0)),
+                    _ => table::write_item(txn, &table, &elements, old.as_ref(), new.as_ref())?,
+                };
+                Ok(Written { table, old, new, consumed })
             })
             .await
     }
@@ -293,9 +283,8 @@ impl Ddb {
             refuse_unusable(&ph, "ConditionExpression is")?;
         }
         ph.finish()?;
-        let size = item_size(&item);
         let stored = item.clone();
-        let (table, old, _) = self
+        let Written { table, old, consumed, .. } = self
             .write_one(
                 &ctx,
                 table_name(&input.table_name),
@@ -311,8 +300,7 @@ impl Ddb {
                 }),
             )
             .await?;
-        let size = size.max(old.as_ref().map_or(0, item_size));
-        let capacity = consumed(input.return_consumed_capacity.as_deref(), &table.name, write_units(size));
+        let capacity = consumed.report(input.return_consumed_capacity.as_deref(), &table.name);
         let returned = (input.return_values.as_deref() == Some("ALL_OLD")).then_some(old).flatten();
         Ok(with_consumed(attributes(json!({}), returned), capacity))
     }
@@ -328,7 +316,7 @@ impl Ddb {
         let elements = table.check_key(&key)?;
         let item = table::get_item(&*self.kv, &table, &elements)?;
         let units = read_units(item.as_ref().map_or(0, item_size), input.consistent_read.unwrap_or(false));
-        let capacity = consumed(input.return_consumed_capacity.as_deref(), &table.name, units);
+        let capacity = Consumed::table(units).report(input.return_consumed_capacity.as_deref(), &table.name);
         let mut out = json!({});
         if let Some(item) = item {
             let item = match &projection {
@@ -355,7 +343,7 @@ impl Ddb {
             refuse_unusable(&ph, "ConditionExpression is")?;
         }
         ph.finish()?;
-        let (table, old, _) = self
+        let Written { table, old, consumed, .. } = self
             .write_one(
                 &ctx,
                 table_name(&input.table_name),
@@ -371,11 +359,7 @@ impl Ddb {
                 }),
             )
             .await?;
-        let capacity = consumed(
-            input.return_consumed_capacity.as_deref(),
-            &table.name,
-            write_units(old.as_ref().map_or(0, item_size)),
-        );
+        let capacity = consumed.report(input.return_consumed_capacity.as_deref(), &table.name);
         let returned = (input.return_values.as_deref() == Some("ALL_OLD")).then_some(old).flatten();
         Ok(with_consumed(attributes(json!({}), returned), capacity))
     }
@@ -415,7 +399,7 @@ impl Ddb {
         ph.finish()?;
         let update = update.unwrap_or(Update { actions: Vec::new() });
         let paths: Vec<Path> = update.paths();
-        let (table, old, new) = self
+        let Written { table, old, new, consumed } = self
             .write_one(
                 &ctx,
                 table_name(&input.table_name),
@@ -434,8 +418,7 @@ impl Ddb {
             )
             .await?;
         let new = new.expect("an update always leaves an item");
-        let size = item_size(&new).max(old.as_ref().map_or(0, item_size));
-        let capacity = consumed(input.return_consumed_capacity.as_deref(), &table.name, write_units(size));
+        let capacity = consumed.report(input.return_consumed_capacity.as_deref(), &table.name);
         let returned = match input.return_values.as_deref() {
             Some("ALL_OLD") => old,
             Some("ALL_NEW") => Some(new),

@@ -8,6 +8,7 @@
 //! ([`expr`]) over the attribute values of [`value`].
 
 mod batch;
+mod capacity;
 mod control;
 mod error;
 mod expr;

@@ -14,9 +14,10 @@ use brume_storage::{Direction, KeyRange, ReadView};
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
 
+use crate::capacity::{Consumed, read_units};
 use crate::error::{constraint, invalid, resource_not_found, validation};
 use crate::expr::{self, Cmp, Cond, Kind, Operand, Path, Placeholders, Step};
-use crate::item::{Wire, consumed, placeholders, read_units, refuse_unusable};
+use crate::item::{Wire, placeholders, refuse_unusable};
 use crate::table::{self, Index, KeyAttr, KeySchema, Table};
 use crate::value::{Item, Value, item_from_wire, item_size};
 use crate::{Ddb, legacy, table_name};
@@ -477,7 +478,16 @@ fn after(mut range: KeyRange, start: Vec<u8>, direction: Direction) -> KeyRange 
     range
 }
 
-fn answer(result: PageResult, select_count: bool, mode: Option<&str>, table: &Table, consistent: bool) -> Json {
+/// The page as the response: items (unless only counted), counts, where to resume, and
+/// the read units, charged to the index when one was read.
+fn answer(
+    result: PageResult,
+    select_count: bool,
+    mode: Option<&str>,
+    table: &Table,
+    index: Option<&str>,
+    consistent: bool,
+) -> Json {
     let mut out = json!({ "Count": result.count, "ScannedCount": result.scanned });
     if !select_count {
         out["Items"] = serde_json::to_value(&result.items).unwrap_or_default();
@@ -485,7 +495,15 @@ fn answer(result: PageResult, select_count: bool, mode: Option<&str>, table: &Ta
     if let Some(last) = result.last {
         out["LastEvaluatedKey"] = serde_json::to_value(last).unwrap_or_default();
     }
-    if let Some(c) = consumed(mode, &table.name, read_units(result.bytes, consistent)) {
+    let units = read_units(result.bytes, consistent);
+    let consumed = match index {
+        Some(name) if table.is_gsi(name) => {
+            Consumed { gsis: [(name.to_string(), units)].into(), ..Consumed::default() }
+        }
+        Some(name) => Consumed { lsis: [(name.to_string(), units)].into(), ..Consumed::default() },
+        None => Consumed::table(units),
+    };
+    if let Some(c) = consumed.report(mode, &table.name) {
         out["ConsumedCapacity"] = c;
     }
     out
@@ -588,7 +606,8 @@ impl Ddb {
         }
         let page = Page { source, range, direction, limit, filter, select, segment: None, fetch_base };
         let result = read_page(&*view, page)?;
-        Ok(answer(result, count_only, input.return_consumed_capacity.as_deref(), &table, consistent))
+        let mode = input.return_consumed_capacity.as_deref();
+        Ok(answer(result, count_only, mode, &table, input.index_name.as_deref(), consistent))
     }
 
     pub async fn scan(self: Arc<Self>, ctx: RequestContext, input: ScanInput) -> Result<Json, AwsError> {
@@ -650,7 +669,8 @@ impl Ddb {
         }
         let page = Page { source, range, direction: Direction::Forward, limit, filter, select, segment, fetch_base };
         let result = read_page(&*view, page)?;
-        Ok(answer(result, count_only, input.return_consumed_capacity.as_deref(), &table, consistent))
+        let mode = input.return_consumed_capacity.as_deref();
+        Ok(answer(result, count_only, mode, &table, input.index_name.as_deref(), consistent))
     }
 }
 

@@ -19,6 +19,7 @@ use brume_storage::{Direction, KeyRange, ReadView, StorageError, Txn};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
+use crate::capacity::{Consumed, write_units};
 use crate::error::{invalid, key_mismatch, validation};
 use crate::value::{Item, Value, item_from_wire, item_size};
 
@@ -380,39 +381,54 @@ pub fn get_item(view: &dyn ReadView, table: &Table, key: &[Element]) -> Result<O
 }
 
 /// Replaces the item at `key` (`old` is what is there now) with `new`, or deletes it when
-/// `new` is `None`, keeping every index and the counts in step.
+/// `new` is `None`, keeping every index and the counts in step. Answers the write's
+/// capacity units: the table's, and each index's whose content the write changed (an
+/// entry moved to another index key costs its delete and its insert).
 pub fn write_item(
     txn: &mut dyn Txn,
     table: &Table,
     key: &[Element],
     old: Option<&Item>,
     new: Option<&Item>,
-) -> Result<(), AwsError> {
+) -> Result<Consumed, AwsError> {
     let k = item_key(table, key);
     match new {
         Some(item) => txn.put(KEYSPACE, &k, &encode_item(item))?,
         None => txn.delete(KEYSPACE, &k)?,
     }
     let mut stats = load_stats(txn, table)?;
-    let size = |i: Option<&Item>| i.map_or(0, |i| item_size(i) as i64);
+    let size = |i: Option<&Item>| i.map_or(0, item_size);
     stats.items += i64::from(new.is_some()) - i64::from(old.is_some());
-    stats.bytes += size(new) - size(old);
+    stats.bytes += size(new) as i64 - size(old) as i64;
+    let mut consumed = Consumed::table(write_units(size(new).max(size(old))));
     for index in table.gsis.iter().chain(&table.lsis) {
-        let entry = stats.indexes.entry(index.name.clone()).or_default();
-        if let Some(k) = old.and_then(|o| index_entry_key(table, index, o, key)) {
-            txn.delete(KEYSPACE, &k)?;
-            entry.0 -= 1;
-            entry.1 -= size(old);
+        let entry_of = |item: Option<&Item>| {
+            let item = item?;
+            Some((index_entry_key(table, index, item, key)?, index.project(&table.key, item)))
+        };
+        let (before, after) = (entry_of(old), entry_of(new));
+        let units = match (&before, &after) {
+            (None, None) => continue,
+            (Some((bk, b)), Some((ak, a))) if bk == ak && b == a => continue,
+            (Some((bk, b)), Some((ak, a))) if bk == ak => write_units(item_size(b).max(item_size(a))),
+            (b, a) => b.iter().chain(a).map(|(_, p)| write_units(item_size(p))).sum(),
+        };
+        let counts = stats.indexes.entry(index.name.clone()).or_default();
+        if let Some((bk, b)) = &before {
+            txn.delete(KEYSPACE, bk)?;
+            counts.0 -= 1;
+            counts.1 -= item_size(b) as i64;
         }
-        if let Some(item) = new
-            && let Some(k) = index_entry_key(table, index, item, key)
-        {
-            txn.put(KEYSPACE, &k, &encode_item(&index.project(&table.key, item)))?;
-            entry.0 += 1;
-            entry.1 += size(new);
+        if let Some((ak, a)) = &after {
+            txn.put(KEYSPACE, ak, &encode_item(a))?;
+            counts.0 += 1;
+            counts.1 += item_size(a) as i64;
         }
+        let arms = if table.is_gsi(&index.name) { &mut consumed.gsis } else { &mut consumed.lsis };
+        arms.insert(index.name.clone(), units);
     }
-    save_stats(txn, table, &stats)
+    save_stats(txn, table, &stats)?;
+    Ok(consumed)
 }
 
 /// Builds index `index` from the table's items (a GSI added by UpdateTable).
@@ -423,9 +439,10 @@ pub fn backfill(txn: &mut dyn Txn, table: &Table, index: &Index) -> Result<(), A
         let item = decode_item(&bytes)?;
         let base = key::decode(&k).map_err(|e| corrupt(&e))?.split_off(2);
         if let Some(ik) = index_entry_key(table, index, &item, &base) {
-            txn.put(KEYSPACE, &ik, &encode_item(&index.project(&table.key, &item)))?;
+            let projected = index.project(&table.key, &item);
+            txn.put(KEYSPACE, &ik, &encode_item(&projected))?;
             entry.0 += 1;
-            entry.1 += item_size(&item) as i64;
+            entry.1 += item_size(&projected) as i64;
         }
     }
     save_stats(txn, table, &stats)

@@ -16,11 +16,12 @@ use brume_storage::key::{self, Element};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
+use crate::capacity::{Consumed, read_units, write_units};
 use crate::error::{constraint, resource_not_found, validation};
 use crate::expr::{self, Cond, Path, Update};
 use crate::item::{
-    Wire, check_failure_return, check_item_body, check_key_untouched, check_new_item, consumed, parse_condition,
-    placeholders, read_units, updated, write_units,
+    Wire, check_failure_return, check_item_body, check_key_untouched, check_new_item, parse_condition, placeholders,
+    updated,
 };
 use crate::table::{self, KEYSPACE, Table};
 use crate::value::{Item, item_from_wire, item_size};
@@ -270,8 +271,8 @@ impl Ddb {
             });
         }
         let mut out = json!({ "Responses": responses });
-        let capacity: Vec<Json> =
-            units.into_iter().filter_map(|(t, u)| consumed(input.return_consumed_capacity.as_deref(), &t, u)).collect();
+        let mode = input.return_consumed_capacity.as_deref();
+        let capacity: Vec<Json> = units.into_iter().filter_map(|(t, u)| Consumed::table(u).report(mode, &t)).collect();
         if !capacity.is_empty() {
             out["ConsumedCapacity"] = Json::Array(capacity);
         }
@@ -328,6 +329,7 @@ fn run_writes(
     let mut reasons = Vec::new();
     let mut failed = false;
     let mut outcomes = Vec::new();
+    let mut checked: Vec<(String, usize)> = Vec::new();
     for (p, elements) in &keyed {
         let table = &tables[table_name(&p.table)];
         let elements = match elements {
@@ -350,6 +352,7 @@ fn run_writes(
         let new = match &p.write {
             Write::Check => {
                 reasons.push(reason("None", None, None));
+                checked.push((table.name.clone(), old.as_ref().map_or(0, item_size)));
                 continue;
             }
             Write::Put(item) => Some(item.clone()),
@@ -389,13 +392,18 @@ fn run_writes(
         )
         .with_member("CancellationReasons", Json::Array(reasons)));
     }
-    let mut units: BTreeMap<String, f64> = BTreeMap::new();
+    // Transactional writes cost twice what plain ones do.
+    let mut units: BTreeMap<String, Consumed> = BTreeMap::new();
     for (table, elements, old, new) in outcomes {
-        if old.is_some() || new.is_some() {
-            table::write_item(txn, &table, &elements, old.as_ref(), new.as_ref())?;
-        }
-        let size = new.as_ref().map_or(0, item_size).max(old.as_ref().map_or(0, item_size));
-        *units.entry(table.name.clone()).or_default() += 2.0 * write_units(size);
+        let consumed = match (&old, &new) {
+            (None, None) => Consumed::table(write_units(0)),
+            _ => table::write_item(txn, &table, &elements, old.as_ref(), new.as_ref())?,
+        };
+        units.entry(table.name.clone()).or_default().add(&consumed.scaled(2.0));
     }
-    Ok(units.into_iter().filter_map(|(t, u)| consumed(mode, &t, u)).collect())
+    // A condition check is metered as a transactional write of the item it reads.
+    for (table, size) in checked {
+        units.entry(table).or_default().add(&Consumed::table(2.0 * write_units(size)));
+    }
+    Ok(units.iter().filter_map(|(t, c)| c.report(mode, t)).collect())
 }

@@ -47,8 +47,6 @@ const PARTIAL: &[(&str, &str, &str)] = &[
     ("dynamodb", "PutItem", "ReturnItemCollectionMetrics is accepted and answers nothing"),
     ("dynamodb", "UpdateItem", "ReturnItemCollectionMetrics is accepted and answers nothing"),
     ("dynamodb", "DeleteItem", "ReturnItemCollectionMetrics is accepted and answers nothing"),
-    ("dynamodb", "Query", "ReturnConsumedCapacity INDEXES reports the table's units only"),
-    ("dynamodb", "Scan", "ReturnConsumedCapacity INDEXES reports the table's units only"),
 ];
 
 /// The markdown table of one service.
