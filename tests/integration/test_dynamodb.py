@@ -280,7 +280,9 @@ def test_conditional_writes_and_return_values(ddb):
     code, message, _ = error_of(lambda: ddb.delete_item(TableName="cond", Key=key, ConditionExpression="v > :n",
                                                         ExpressionAttributeValues={":n": {"N": "5"}}))
     assert code == "ConditionalCheckFailedException"
-    gone = ddb.delete_item(TableName="cond", Key=key, ReturnValues="ALL_OLD", ReturnConsumedCapacity="TOTAL")
+    gone = ddb.delete_item(TableName="cond", Key=key, ReturnValues="ALL_OLD", ReturnConsumedCapacity="TOTAL",
+                           ReturnItemCollectionMetrics="SIZE")
+    assert "ItemCollectionMetrics" not in gone  # only tables with local secondary indexes have item collections
     assert gone["Attributes"]["v"] == {"N": "3"}
     assert gone["ConsumedCapacity"] == {"TableName": "cond", "CapacityUnits": 1.0}
     code, message, _ = error_of(lambda: ddb.put_item(TableName="cond", Item=key, ReturnValues="ALL_NEW"))
@@ -582,6 +584,9 @@ def test_global_and_local_secondary_indexes(ddb):
         if email:
             item["email"] = {"S": email}
         ddb.put_item(TableName="indexed", Item=item)
+    metrics = ddb.update_item(TableName="indexed", Key={"pk": {"S": "team"}, "sk": {"S": "u3"}}, UpdateExpression="SET nick = :n",
+                              ExpressionAttributeValues={":n": {"S": "cyd"}}, ReturnItemCollectionMetrics="SIZE")
+    assert metrics["ItemCollectionMetrics"] == {"ItemCollectionKey": {"pk": {"S": "team"}}, "SizeEstimateRangeGB": [0.0, 1.0]}
     by_email = ddb.query(TableName="indexed", IndexName="by-email", KeyConditionExpression="email = :e",
                          ExpressionAttributeValues={":e": {"S": "b@x"}})["Items"]
     assert by_email == [{"pk": {"S": "team"}, "sk": {"S": "u2"}, "email": {"S": "b@x"}}]

@@ -35,6 +35,7 @@ pub struct PutItemInput {
     return_values: Option<String>,
     return_consumed_capacity: Option<String>,
     return_values_on_condition_check_failure: Option<String>,
+    return_item_collection_metrics: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -62,6 +63,7 @@ pub struct DeleteItemInput {
     return_values: Option<String>,
     return_consumed_capacity: Option<String>,
     return_values_on_condition_check_failure: Option<String>,
+    return_item_collection_metrics: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -79,6 +81,7 @@ pub struct UpdateItemInput {
     return_values: Option<String>,
     return_consumed_capacity: Option<String>,
     return_values_on_condition_check_failure: Option<String>,
+    return_item_collection_metrics: Option<String>,
 }
 
 /// The condition of a write: its ConditionExpression, or the legacy `Expected` (never
@@ -215,6 +218,13 @@ pub fn check_item_body(table: &Table, item: &Item, updating: bool) -> Result<(),
     Ok(())
 }
 
+fn with_metrics(mut out: Json, metrics: Option<Json>) -> Json {
+    if let Some(m) = metrics {
+        out["ItemCollectionMetrics"] = m;
+    }
+    out
+}
+
 fn with_consumed(mut out: Json, capacity: Option<Json>) -> Json {
     if let Some(c) = capacity {
         out["ConsumedCapacity"] = c;
@@ -241,6 +251,24 @@ pub struct Written {
 pub type Decide = Box<dyn FnOnce(&Table, Option<&Item>) -> Result<Option<Item>, AwsError> + Send>;
 
 impl Ddb {
+    /// ItemCollectionMetrics for `ReturnItemCollectionMetrics` SIZE: the size of the
+    /// written item's collection (its partition, on tables with local secondary indexes,
+    /// the only ones DynamoDB reports it for), as a range of gigabytes.
+    fn collection_metrics(&self, mode: Option<&str>, table: &Table, key: &Item) -> Result<Option<Json>, AwsError> {
+        if mode != Some("SIZE") || table.lsis.is_empty() {
+            return Ok(None);
+        }
+        let Some(partition) = key.get(&table.key.hash.name) else {
+            return Ok(None);
+        };
+        let bytes = table::collection_size(&*self.kv, table, partition)?;
+        let gb = (bytes as f64 / (1u64 << 30) as f64).floor();
+        Ok(Some(json!({
+            "ItemCollectionKey": { &table.key.hash.name: partition },
+            "SizeEstimateRangeGB": [gb, gb + 1.0],
+        })))
+    }
+
     /// Runs `decide` on the item at `key` of `table_name` and stores its answer, all in one
     /// transaction; answers the table, the old item and the new one.
     pub async fn write_one(
@@ -284,6 +312,8 @@ impl Ddb {
         }
         ph.finish()?;
         let stored = item.clone();
+        // Only the partition key is needed, and only when metrics are asked for.
+        let key_of_write = if input.return_item_collection_metrics.is_some() { item.clone() } else { Item::new() };
         let Written { table, old, consumed, .. } = self
             .write_one(
                 &ctx,
@@ -302,7 +332,9 @@ impl Ddb {
             .await?;
         let capacity = consumed.report(input.return_consumed_capacity.as_deref(), &table.name);
         let returned = (input.return_values.as_deref() == Some("ALL_OLD")).then_some(old).flatten();
-        Ok(with_consumed(attributes(json!({}), returned), capacity))
+        let metrics =
+            self.collection_metrics(input.return_item_collection_metrics.as_deref(), &table, &key_of_write)?;
+        Ok(with_metrics(with_consumed(attributes(json!({}), returned), capacity), metrics))
     }
 
     pub async fn get_item(self: Arc<Self>, ctx: RequestContext, input: GetItemInput) -> Result<Json, AwsError> {
@@ -343,6 +375,7 @@ impl Ddb {
             refuse_unusable(&ph, "ConditionExpression is")?;
         }
         ph.finish()?;
+        let key_of_write = key.clone();
         let Written { table, old, consumed, .. } = self
             .write_one(
                 &ctx,
@@ -361,7 +394,9 @@ impl Ddb {
             .await?;
         let capacity = consumed.report(input.return_consumed_capacity.as_deref(), &table.name);
         let returned = (input.return_values.as_deref() == Some("ALL_OLD")).then_some(old).flatten();
-        Ok(with_consumed(attributes(json!({}), returned), capacity))
+        let metrics =
+            self.collection_metrics(input.return_item_collection_metrics.as_deref(), &table, &key_of_write)?;
+        Ok(with_metrics(with_consumed(attributes(json!({}), returned), capacity), metrics))
     }
 
     pub async fn update_item(self: Arc<Self>, ctx: RequestContext, input: UpdateItemInput) -> Result<Json, AwsError> {
@@ -399,6 +434,7 @@ impl Ddb {
         ph.finish()?;
         let update = update.unwrap_or(Update { actions: Vec::new() });
         let paths: Vec<Path> = update.paths();
+        let key_of_write = key.clone();
         let Written { table, old, new, consumed } = self
             .write_one(
                 &ctx,
@@ -426,7 +462,9 @@ impl Ddb {
             Some("UPDATED_NEW") => Some(expr::project(&paths, &new)),
             _ => None,
         };
-        Ok(with_consumed(attributes(json!({}), returned), capacity))
+        let metrics =
+            self.collection_metrics(input.return_item_collection_metrics.as_deref(), &table, &key_of_write)?;
+        Ok(with_metrics(with_consumed(attributes(json!({}), returned), capacity), metrics))
     }
 }
 

@@ -380,6 +380,27 @@ pub fn get_item(view: &dyn ReadView, table: &Table, key: &[Element]) -> Result<O
     view.get(KEYSPACE, &item_key(table, key))?.map(|b| decode_item(&b)).transpose()
 }
 
+/// The bytes of an item collection: the items of one partition and their local index
+/// entries.
+pub fn collection_size(view: &dyn ReadView, table: &Table, partition: &Value) -> Result<usize, AwsError> {
+    let Some(element) = element(partition) else {
+        return Ok(0);
+    };
+    let mut total = 0;
+    let mut ranges = vec![KeyRange::prefix(&key::encode(&["i".into(), table.id.as_str().into(), element.clone()]))];
+    for lsi in &table.lsis {
+        let mut prefix = index_prefix(table, &lsi.name);
+        prefix.push(element.clone());
+        ranges.push(KeyRange::prefix(&key::encode(&prefix)));
+    }
+    for range in ranges {
+        for (_, bytes) in view.scan(KEYSPACE, &range, Direction::Forward, usize::MAX)? {
+            total += item_size(&decode_item(&bytes)?);
+        }
+    }
+    Ok(total)
+}
+
 /// Replaces the item at `key` (`old` is what is there now) with `new`, or deletes it when
 /// `new` is `None`, keeping every index and the counts in step. Answers the write's
 /// capacity units: the table's, and each index's whose content the write changed (an

@@ -44,9 +44,8 @@ const PARTIAL: &[(&str, &str, &str)] = &[
         "UpdateTimeToLive",
         "expired items are deleted by a sweep every minute; the REMOVE stream records wait for DynamoDB Streams",
     ),
-    ("dynamodb", "PutItem", "ReturnItemCollectionMetrics is accepted and answers nothing"),
-    ("dynamodb", "UpdateItem", "ReturnItemCollectionMetrics is accepted and answers nothing"),
-    ("dynamodb", "DeleteItem", "ReturnItemCollectionMetrics is accepted and answers nothing"),
+    ("dynamodb", "BatchWriteItem", "ReturnItemCollectionMetrics is accepted and answers nothing"),
+    ("dynamodb", "TransactWriteItems", "ReturnItemCollectionMetrics is accepted and answers nothing"),
 ];
 
 /// The markdown table of one service.
