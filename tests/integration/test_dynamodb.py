@@ -617,6 +617,29 @@ def test_global_and_local_secondary_indexes(ddb):
     assert message == "One or more parameter values were invalid: Type mismatch for Index Key email Expected: S Actual: N IndexName: by-email"
 
 
+def test_index_pages_resume_between_items_sharing_an_index_key(ddb):
+    arn = make_table(ddb, "shared", more_attributes=[{"AttributeName": "kind", "AttributeType": "S"}],
+                     GlobalSecondaryIndexes=[{"IndexName": "by-kind", "KeySchema": [{"AttributeName": "kind", "KeyType": "HASH"}],
+                                              "Projection": {"ProjectionType": "ALL"}}])["TableArn"]
+    for i in range(7):
+        ddb.put_item(TableName=arn, Item={"pk": {"S": f"k{i}"}, "kind": {"S": "same"}})  # tables are named by ARN too
+    seen, start = [], None
+    while True:
+        kwargs = {"ExclusiveStartKey": start} if start else {}
+        page = ddb.query(TableName="shared", IndexName="by-kind", KeyConditionExpression="kind = :k", Limit=3,
+                         ExpressionAttributeValues={":k": {"S": "same"}}, **kwargs)
+        seen += [i["pk"]["S"] for i in page["Items"]]
+        start = page.get("LastEvaluatedKey")
+        if start:
+            assert set(start) == {"pk", "kind"}  # the table's key and the index's
+        else:
+            break
+    assert sorted(seen) == [f"k{i}" for i in range(7)]
+    code, message, _ = error_of(lambda: ddb.query(TableName="shared", IndexName="by-kind", KeyConditionExpression="kind = :k",
+                                                  ExpressionAttributeValues={":k": {"S": "same"}}, ExclusiveStartKey={"pk": {"S": "k1"}}))
+    assert message == "The provided starting key is invalid: The provided key element does not match the schema"
+
+
 def test_index_write_capacity(ddb):
     make_table(
         ddb, "metered", range_type="S",
