@@ -21,7 +21,7 @@ use serde_json::{Value as Json, json};
 
 use crate::capacity::{Consumed, write_units};
 use crate::error::{invalid, key_mismatch, validation};
-use crate::value::{Item, Value, item_from_wire, item_size};
+use crate::value::{Item, Value, item_size};
 
 pub const KEYSPACE: &str = "dynamodb";
 
@@ -368,8 +368,7 @@ fn corrupt(e: &dyn std::fmt::Display) -> AwsError {
 }
 
 pub fn decode_item(bytes: &[u8]) -> Result<Item, AwsError> {
-    let wire: BTreeMap<String, Json> = serde_json::from_slice(bytes).map_err(|e| corrupt(&e))?;
-    item_from_wire(&wire)
+    serde_json::from_slice(bytes).map_err(|e| corrupt(&e))
 }
 
 pub fn encode_item(item: &Item) -> Vec<u8> {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use serde::ser::{SerializeMap, SerializeSeq};
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value as Json;
 
 use crate::error::{invalid, validation};
@@ -235,6 +235,42 @@ impl Serialize for Value {
     }
 }
 
+/// Stored items are read straight into values: they were validated when written, so only
+/// their numbers and binaries need decoding.
+impl<'de> Deserialize<'de> for Value {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        enum Stored {
+            S(String),
+            N(String),
+            B(String),
+            #[serde(rename = "BOOL")]
+            Bool(bool),
+            #[serde(rename = "NULL")]
+            Null(serde::de::IgnoredAny),
+            M(Item),
+            L(Vec<Value>),
+            SS(Vec<String>),
+            NS(Vec<String>),
+            BS(Vec<String>),
+        }
+        let number = |s: &str| Num::parse(s).map_err(|e| serde::de::Error::custom(e.message()));
+        let bytes = |s: &str| base64::engine::general_purpose::STANDARD.decode(s).map_err(serde::de::Error::custom);
+        Ok(match Stored::deserialize(d)? {
+            Stored::S(s) => Value::S(s),
+            Stored::N(n) => Value::N(number(&n)?),
+            Stored::B(b) => Value::B(bytes(&b)?),
+            Stored::Bool(b) => Value::Bool(b),
+            Stored::Null(_) => Value::Null,
+            Stored::M(m) => Value::M(m),
+            Stored::L(l) => Value::L(l),
+            Stored::SS(ss) => Value::SS(ss),
+            Stored::NS(ns) => Value::NS(ns.iter().map(|n| number(n)).collect::<Result<_, _>>()?),
+            Stored::BS(bs) => Value::BS(bs.iter().map(|b| bytes(b)).collect::<Result<_, _>>()?),
+        })
+    }
+}
+
 /// A list of displayable values written as strings.
 struct Strings<'a, T>(&'a [T]);
 
@@ -329,6 +365,21 @@ mod tests {
         }
         assert_eq!(Value::from_wire(&v).unwrap().depth(), MAX_DEPTH);
         assert_eq!(Value::from_wire(&json!({"L": [{"M": {}}]})).unwrap().depth(), 2);
+    }
+
+    #[test]
+    fn stored_items_read_back() {
+        let item = item_from_wire(
+            &serde_json::from_value(json!({
+                "a": {"M": {"n": {"N": "1.50"}, "l": {"L": [{"B": "AAE="}, {"NULL": true}, {"BOOL": false}]}}},
+                "s": {"SS": ["x"]}, "ns": {"NS": ["2"]}, "bs": {"BS": ["AA=="]}
+            }))
+            .unwrap(),
+        )
+        .unwrap();
+        let stored = serde_json::to_vec(&item).unwrap();
+        let back: Item = serde_json::from_slice(&stored).unwrap();
+        assert_eq!(back, item);
     }
 
     #[test]
