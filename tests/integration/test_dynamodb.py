@@ -109,6 +109,18 @@ def test_create_table_validation(ddb):
         more_attributes=[{"AttributeName": "x", "AttributeType": "S"}]))
     assert message == ("One or more parameter values were invalid: Table KeySchema does not have a range key, "
                        "which is required when specifying a LocalSecondaryIndex")
+    code, message, _ = error_of(lambda: make_table(ddb, "streamoff", StreamSpecification={"StreamEnabled": False, "StreamViewType": "NEW_IMAGE"}))
+    assert message == ("One or more parameter values were invalid: Table is being created with a stream disabled, "
+                       "UpdateViewType should not be specified")
+    code, message, _ = error_of(lambda: make_table(
+        ddb, "include", more_attributes=[{"AttributeName": "g", "AttributeType": "S"}],
+        GlobalSecondaryIndexes=[{"IndexName": "gsi", "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                                 "Projection": {"ProjectionType": "INCLUDE"}}]))
+    assert message == "One or more parameter values were invalid: ProjectionType is INCLUDE, but NonKeyAttributes is not specified"
+    code, message, _ = error_of(lambda: ddb.create_table(
+        TableName="samekey", AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "pk", "KeyType": "RANGE"}]))
+    assert message == "Invalid KeySchema: Some index key attribute have no definition"
 
 
 def test_provisioned_table_and_update_table(ddb):

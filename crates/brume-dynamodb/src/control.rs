@@ -241,13 +241,13 @@ fn key_schema(elements: &[KeySchemaElement], defs: &BTreeMap<String, String>, at
     Ok(KeySchema { hash: attr(&elements[0])?, range: elements.get(1).map(attr).transpose()? })
 }
 
-fn projection(p: &ProjectionInput, index: &str) -> Result<Projection, AwsError> {
+fn projection(p: &ProjectionInput) -> Result<Projection, AwsError> {
     let ty = p.projection_type.clone().unwrap_or_else(|| "KEYS_ONLY".to_string());
     let non_key = p.non_key_attributes.clone().unwrap_or_default();
     match ty.as_str() {
-        "INCLUDE" if non_key.is_empty() => Err(invalid(&format!(
-            "ProjectionType is INCLUDE, but NonKeyAttributes is not specified for index: {index}"
-        ))),
+        "INCLUDE" if non_key.is_empty() => {
+            Err(invalid("ProjectionType is INCLUDE, but NonKeyAttributes is not specified"))
+        }
         "ALL" | "KEYS_ONLY" if !non_key.is_empty() => {
             Err(invalid(&format!("ProjectionType is {ty}, but NonKeyAttributes is specified")))
         }
@@ -387,7 +387,7 @@ impl Ddb {
             }
             names.push(&lsi.index_name);
             used.extend(ikey.names().into_iter().map(str::to_string));
-            let projection = projection(&lsi.projection, &lsi.index_name)?;
+            let projection = projection(&lsi.projection)?;
             lsis.push(Index { name: lsi.index_name.clone(), key: ikey, projection, read, write });
         }
         let mut gsis = Vec::new();
@@ -399,13 +399,20 @@ impl Ddb {
             }
             names.push(&gsi.index_name);
             used.extend(ikey.names().into_iter().map(str::to_string));
-            let projection = projection(&gsi.projection, &gsi.index_name)?;
+            let projection = projection(&gsi.projection)?;
             let (r, w) = index_throughput(&billing, gsi.provisioned_throughput, &gsi.index_name)?;
             gsis.push(Index { name: gsi.index_name.clone(), key: ikey, projection, read: r, write: w });
         }
         if defs.keys().any(|d| !used.contains(d)) {
             return Err(invalid(
                 "Number of attributes in KeySchema does not exactly match number of attributes defined in AttributeDefinitions",
+            ));
+        }
+        if let Some(StreamSpecification { stream_enabled: false, stream_view_type: Some(_) }) =
+            &input.stream_specification
+        {
+            return Err(invalid(
+                "Table is being created with a stream disabled, UpdateViewType should not be specified",
             ));
         }
         let stream_view = input.stream_specification.as_ref().map(stream_view).transpose()?.flatten();
@@ -557,7 +564,7 @@ impl Ddb {
                             )));
                         }
                         let key = key_schema(&c.key_schema, &defs, "globalSecondaryIndexUpdates.member.create.keySchema")?;
-                        let projection = projection(&c.projection, &c.index_name)?;
+                        let projection = projection(&c.projection)?;
                         let (read, write) = index_throughput(&table.billing, c.provisioned_throughput, &c.index_name)?;
                         let index = Index { name: c.index_name.clone(), key, projection, read, write };
                         created.push(index.clone());
