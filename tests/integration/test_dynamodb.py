@@ -137,11 +137,15 @@ def test_provisioned_table_and_update_table(ddb):
     assert table["LatestStreamArn"] == f"{table['TableArn']}/stream/{table['LatestStreamLabel']}"
     code, message, _ = error_of(lambda: ddb.delete_table(TableName="prov"))
     assert code == "ValidationException" and "protected against deletion" in message
+    code, message, _ = error_of(lambda: ddb.update_table(
+        TableName="prov", BillingMode="PROVISIONED", ProvisionedThroughput={"ReadCapacityUnits": 5, "WriteCapacityUnits": 3}))
+    assert message.startswith("The provisioned throughput for the table will not change. The requested value equals the current value.")
     updated = ddb.update_table(TableName="prov", BillingMode="PAY_PER_REQUEST", DeletionProtectionEnabled=False)["TableDescription"]
     assert updated["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
     assert updated["ProvisionedThroughput"]["ReadCapacityUnits"] == 0
     code, message, _ = error_of(lambda: ddb.update_table(TableName="prov", StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"}))
     assert message == "Table already has an enabled stream: TableName: prov"
+    ddb.update_table(TableName="prov", BillingMode="PAY_PER_REQUEST")  # the same mode again is accepted
     off = ddb.update_table(TableName="prov", StreamSpecification={"StreamEnabled": False})["TableDescription"]
     assert "StreamSpecification" not in off
     ddb.delete_table(TableName="prov")

@@ -516,7 +516,10 @@ impl Ddb {
             .kv
             .transact(move |txn: &mut dyn Txn| {
                 let mut table = table::load_table(txn, &account, &region, &name)?.ok_or_else(|| table_not_found(&name))?;
-                let mut changed = false;
+                // Naming the current billing mode again is accepted as a change that
+                // changes nothing, as DynamoDB accepts it.
+                let mut changed = input.billing_mode.is_some();
+                let switching = input.billing_mode.as_ref().is_some_and(|m| *m != table.billing);
                 if let Some(mode) = &input.billing_mode {
                     if !["PROVISIONED", "PAY_PER_REQUEST"].contains(&mode.as_str()) {
                         return Err(constraint(mode, "billingMode", "Member must satisfy enum value set: [PROVISIONED, PAY_PER_REQUEST]"));
@@ -535,7 +538,6 @@ impl Ddb {
                             ));
                         }
                         table.billing = mode.clone();
-                        changed = true;
                     }
                 }
                 if let Some(t) = input.provisioned_throughput {
@@ -544,7 +546,13 @@ impl Ddb {
                             "Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST",
                         ));
                     }
-                    (table.read, table.write) = throughput(t, "provisionedThroughput")?;
+                    let (read, write) = throughput(t, "provisionedThroughput")?;
+                    if !switching && (read, write) == (table.read, table.write) {
+                        return Err(validation(format!(
+                            "The provisioned throughput for the table will not change. The requested value equals the current value. Current ReadCapacityUnits provisioned for the table: {read}. Requested ReadCapacityUnits: {read}. Current WriteCapacityUnits provisioned for the table: {write}. Requested WriteCapacityUnits: {write}. Refer to the Amazon DynamoDB Developer Guide for current limits and how to request higher limits."
+                        )));
+                    }
+                    (table.read, table.write) = (read, write);
                     changed = true;
                 }
                 for d in &input.attribute_definitions {
@@ -699,6 +707,13 @@ impl Ddb {
     ) -> Result<Json, AwsError> {
         let name = table_name(&input.table_name).to_string();
         let spec = input.time_to_live_specification;
+        if spec.attribute_name.is_empty() {
+            return Err(constraint(
+                "",
+                "timeToLiveSpecification.attributeName",
+                "Member must have length greater than or equal to 1",
+            ));
+        }
         let (account, region) = (ctx.account.clone(), ctx.region.clone());
         let (enabled, attribute) = (spec.enabled, spec.attribute_name.clone());
         self.kv
