@@ -629,6 +629,8 @@ def test_global_and_local_secondary_indexes(ddb):
     code, message, _ = error_of(lambda: ddb.query(TableName="indexed", IndexName="nope", KeyConditionExpression="pk = :p",
                                                   ExpressionAttributeValues={":p": {"S": "team"}}))
     assert message == "The table does not have the specified index: nope"
+    code, message, _ = error_of(lambda: ddb.scan(TableName="indexed", Select="ALL_PROJECTED_ATTRIBUTES"))
+    assert message == "One or more parameter values were invalid: ALL_PROJECTED_ATTRIBUTES can be used only when Querying using an IndexName"
     code, message, _ = error_of(lambda: ddb.put_item(TableName="indexed", Item={"pk": {"S": "t"}, "sk": {"S": "x"}, "email": {"N": "1"}}))
     assert message == "One or more parameter values were invalid: Type mismatch for Index Key email Expected: S Actual: N IndexName: by-email"
 
@@ -817,6 +819,11 @@ def test_transactions(server, ddb):
         {"ConditionCheck": {"TableName": "accounts", "Key": {"pk": {"S": ""}}, "ConditionExpression": "attribute_exists(pk)"}}]))
     assert (code, message) == ("ValidationException", "One or more parameter values are not valid. The AttributeValue for a "
                                "key attribute cannot contain an empty string value. Key: pk")
+    code, message, r = error_of(lambda: ddb.transact_get_items(TransactItems=[
+        {"Get": {"TableName": "accounts", "Key": {"pk": {"S": "alice"}}}}, {"Get": {"TableName": "accounts", "Key": {}}}]))
+    assert code == "TransactionCanceledException"
+    assert r["CancellationReasons"] == [
+        {"Code": "None"}, {"Code": "ValidationError", "Message": "The provided key element does not match the schema"}]
     unchecked = server.client("dynamodb", parameter_validation=False)  # boto3 would refuse these itself
     code, message, _ = error_of(lambda: unchecked.transact_write_items(TransactItems=[]))
     assert message == "1 validation error detected: Value '[]' at 'transactItems' failed to satisfy constraint: Member must have length greater than or equal to 1"

@@ -241,7 +241,6 @@ fn selection(
     index: Option<&Index>,
     select: Option<&str>,
     projection: Option<Vec<Path>>,
-    query: bool,
 ) -> Result<(Select, bool), AwsError> {
     let projected_all = index.is_none_or(|i| i.projection.ty == "ALL");
     let lsi = index.is_some_and(|i| !table.is_gsi(&i.name));
@@ -256,11 +255,9 @@ fn selection(
                 "1 validation error detected: SPECIFIC_ATTRIBUTES requires ProjectionExpression or AttributesToGet",
             ));
         }
+        // DynamoDB says "Querying" for Scans too.
         (Some("ALL_PROJECTED_ATTRIBUTES"), None) if index.is_none() => {
-            let reading = if query { "Querying" } else { "Scanning" };
-            return Err(invalid(&format!(
-                "ALL_PROJECTED_ATTRIBUTES can be used only when {reading} using an IndexName"
-            )));
+            return Err(invalid("ALL_PROJECTED_ATTRIBUTES can be used only when Querying using an IndexName"));
         }
         (Some("ALL_PROJECTED_ATTRIBUTES"), None) => Select::Projected,
         (Some("ALL_ATTRIBUTES"), None) if !projected_all && !lsi => {
@@ -597,7 +594,7 @@ impl Ddb {
         if let Some(f) = &filter {
             check_filter_keys(f, source.schema())?;
         }
-        let (select, fetch_base) = selection(&table, index, input.select.as_deref(), projection, QUERY)?;
+        let (select, fetch_base) = selection(&table, index, input.select.as_deref(), projection)?;
         let count_only = matches!(select, Select::Count);
         let direction = if input.scan_index_forward.unwrap_or(true) { Direction::Forward } else { Direction::Reverse };
         let mut range = key_range(source.prefix(), &kc);
@@ -661,7 +658,7 @@ impl Ddb {
             .ok_or_else(resource_not_found)?;
         let index = resolve_index(&table, input.index_name.as_deref(), consistent)?;
         let source = Source { table: &table, index };
-        let (select, fetch_base) = selection(&table, index, input.select.as_deref(), projection, !QUERY)?;
+        let (select, fetch_base) = selection(&table, index, input.select.as_deref(), projection)?;
         let count_only = matches!(select, Select::Count);
         let mut range = KeyRange::prefix(&key::encode(&source.prefix()));
         if let Some(start) = &input.exclusive_start_key {

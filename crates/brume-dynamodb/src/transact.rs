@@ -238,8 +238,11 @@ impl Ddb {
         let view = self.kv.snapshot()?;
         let mut tables: BTreeMap<String, Table> = BTreeMap::new();
         let mut seen: Vec<(String, Vec<Element>)> = Vec::new();
-        let mut responses = Vec::new();
-        let mut units: BTreeMap<String, f64> = BTreeMap::new();
+        // Everything is parsed and checked first: request-level problems fail the
+        // request, a key that does not fit its table cancels with a reason for that item.
+        let mut gets = Vec::new();
+        let mut reasons = Vec::new();
+        let mut failed = false;
         for item in input.transact_items {
             let get = item.get;
             let mut ph = placeholders(get.expression_attribute_names, None)?;
@@ -247,17 +250,37 @@ impl Ddb {
                 get.projection_expression.as_deref().map(|p| expr::parse_projection(p, &mut ph)).transpose()?;
             ph.finish()?;
             let name = table_name(&get.table_name).to_string();
-            if !tables.contains_key(&name) {
+            if let std::collections::btree_map::Entry::Vacant(slot) = tables.entry(name.clone()) {
                 let t = table::load_table(&*view, &ctx.account, &ctx.region, &name)?.ok_or_else(resource_not_found)?;
-                tables.insert(name.clone(), t);
+                slot.insert(t);
             }
             let table = &tables[&name];
-            let elements = table.check_key(&item_from_wire(&get.key)?)?;
-            if seen.contains(&(name.clone(), elements.clone())) {
-                return Err(validation("Transaction request cannot include multiple operations on one item"));
+            let key = item_from_wire(&get.key)?;
+            if let Some(e) = table.empty_key_error(&key, false) {
+                return Err(e);
             }
-            seen.push((name.clone(), elements.clone()));
-            let found = table::get_item(&*view, table, &elements)?;
+            match table.check_key(&key) {
+                Ok(elements) => {
+                    if seen.contains(&(name.clone(), elements.clone())) {
+                        return Err(validation("Transaction request cannot include multiple operations on one item"));
+                    }
+                    seen.push((name.clone(), elements.clone()));
+                    reasons.push(reason("None", None, None));
+                    gets.push((name, elements, projection));
+                }
+                Err(e) => {
+                    failed = true;
+                    reasons.push(reason("ValidationError", Some(&e.message), None));
+                }
+            }
+        }
+        if failed {
+            return Err(cancelled(reasons));
+        }
+        let mut responses = Vec::new();
+        let mut units: BTreeMap<String, f64> = BTreeMap::new();
+        for (name, elements, projection) in gets {
+            let found = table::get_item(&*view, &tables[&name], &elements)?;
             *units.entry(name).or_default() += 2.0 * read_units(found.as_ref().map_or(0, item_size), true);
             responses.push(match found {
                 Some(item) => {
@@ -278,6 +301,14 @@ impl Ddb {
         }
         Ok(out)
     }
+}
+
+/// TransactionCanceledException with one reason per item, summarised in the message.
+fn cancelled(reasons: Vec<Json>) -> AwsError {
+    let codes: Vec<&str> = reasons.iter().map(|r| r["Code"].as_str().unwrap_or("None")).collect();
+    let message =
+        format!("Transaction cancelled, please refer cancellation reasons for specific reasons [{}]", codes.join(", "));
+    AwsError::new(400, "TransactionCanceledException", message).with_member("CancellationReasons", Json::Array(reasons))
 }
 
 /// Checks every item's condition, then applies every write, inside the transaction.
