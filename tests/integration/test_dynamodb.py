@@ -158,6 +158,10 @@ def test_tags_ttl_limits_endpoints(ddb):
     assert ddb.list_tags_of_resource(ResourceArn=arn)["Tags"] == [{"Key": "b", "Value": "2"}]
     code, _, _ = error_of(lambda: ddb.list_tags_of_resource(ResourceArn=arn + "x"))
     assert code == "ResourceNotFoundException"
+    code, _, _ = error_of(lambda: ddb.list_tags_of_resource(ResourceArn=arn.replace("000000000000", "111111111111")))
+    assert code == "AccessDeniedException"  # another account's table
+    code, message, _ = error_of(lambda: ddb.tag_resource(ResourceArn="not-a-valid-arn", Tags=[{"Key": "k", "Value": "v"}]))
+    assert (code, message) == ("ValidationException", "Invalid TableArn: Invalid ResourceArn provided as input not-a-valid-arn")
     assert ddb.describe_time_to_live(TableName="tagged")["TimeToLiveDescription"] == {"TimeToLiveStatus": "DISABLED"}
     spec = {"Enabled": True, "AttributeName": "expires"}
     assert ddb.update_time_to_live(TableName="tagged", TimeToLiveSpecification=spec)["TimeToLiveSpecification"] == spec

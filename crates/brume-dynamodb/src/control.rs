@@ -316,12 +316,28 @@ fn sse_description(spec: &Json) -> Option<Json> {
 }
 
 /// The table an ARN names, checked to be of this account and region.
-fn table_of_arn(ctx: &RequestContext, arn: &str) -> Result<String, AwsError> {
-    let prefix = format!("arn:aws:dynamodb:{}:{}:table/", ctx.region, ctx.account);
-    match arn.strip_prefix(&prefix) {
-        Some(rest) if !rest.is_empty() => Ok(rest.split('/').next().unwrap_or(rest).to_string()),
-        _ => Err(validation(format!("Invalid TableArn: Invalid ResourceArn provided as input {arn}"))),
+/// A table ARN of another account is refused as IAM refuses it; `action` names the
+/// operation in that refusal.
+fn table_of_arn(ctx: &RequestContext, arn: &str, action: &str) -> Result<String, AwsError> {
+    let invalid_arn = || validation(format!("Invalid TableArn: Invalid ResourceArn provided as input {arn}"));
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [_, _, "dynamodb", region, account, resource] = parts[..] else {
+        return Err(invalid_arn());
+    };
+    let Some(name) = resource.strip_prefix("table/").and_then(|r| r.split('/').next()).filter(|n| !n.is_empty()) else {
+        return Err(invalid_arn());
+    };
+    if account != ctx.account || region != ctx.region {
+        return Err(AwsError::new(
+            400,
+            "AccessDeniedException",
+            format!(
+                "User: {} is not authorized to perform: dynamodb:{action} on resource: {arn} because no resource-based policy allows the dynamodb:{action} action",
+                ctx.caller_arn()
+            ),
+        ));
     }
+    Ok(name.to_string())
 }
 
 impl Ddb {
@@ -647,9 +663,10 @@ impl Ddb {
         &self,
         ctx: &RequestContext,
         arn: &str,
+        action: &str,
         f: impl FnOnce(&mut Table) + Send + 'static,
     ) -> Result<(), AwsError> {
-        let name = table_of_arn(ctx, arn)?;
+        let name = table_of_arn(ctx, arn, action)?;
         let (account, region) = (ctx.account.clone(), ctx.region.clone());
         let arn = arn.to_string();
         self.kv
@@ -669,7 +686,7 @@ impl Ddb {
 
     pub async fn tag_resource(self: Arc<Self>, ctx: RequestContext, input: TagResourceInput) -> Result<Json, AwsError> {
         let tags: Vec<(String, String)> = input.tags.into_iter().map(|t| (t.key, t.value)).collect();
-        self.with_table_arn(&ctx, &input.resource_arn, move |t| t.tags.extend(tags)).await?;
+        self.with_table_arn(&ctx, &input.resource_arn, "TagResource", move |t| t.tags.extend(tags)).await?;
         Ok(json!({}))
     }
 
@@ -679,7 +696,10 @@ impl Ddb {
         input: UntagResourceInput,
     ) -> Result<Json, AwsError> {
         let keys = input.tag_keys;
-        self.with_table_arn(&ctx, &input.resource_arn, move |t| t.tags.retain(|k, _| !keys.contains(k))).await?;
+        self.with_table_arn(&ctx, &input.resource_arn, "UntagResource", move |t| {
+            t.tags.retain(|k, _| !keys.contains(k))
+        })
+        .await?;
         Ok(json!({}))
     }
 
@@ -688,7 +708,7 @@ impl Ddb {
         ctx: RequestContext,
         input: ListTagsInput,
     ) -> Result<Json, AwsError> {
-        let name = table_of_arn(&ctx, &input.resource_arn)?;
+        let name = table_of_arn(&ctx, &input.resource_arn, "ListTagsOfResource")?;
         let table = table::load_table(&*self.kv, &ctx.account, &ctx.region, &name)?.ok_or_else(|| {
             AwsError::new(
                 400,
