@@ -718,7 +718,9 @@ def test_update_table_adds_and_removes_a_gsi(ddb):
                     ExpressionAttributeValues={":c": {"S": "red"}})
     assert red["Count"] == 3
     ddb.update_table(TableName="evolving", GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": "by-colour"}}])
-    assert "GlobalSecondaryIndexes" not in ddb.describe_table(TableName="evolving")["Table"]
+    table = ddb.describe_table(TableName="evolving")["Table"]
+    assert "GlobalSecondaryIndexes" not in table
+    assert table["AttributeDefinitions"] == [{"AttributeName": "pk", "AttributeType": "S"}]
     code, message, _ = error_of(lambda: ddb.query(TableName="evolving", IndexName="by-colour", KeyConditionExpression="colour = :c",
                                                   ExpressionAttributeValues={":c": {"S": "red"}}))
     assert message == "The table does not have the specified index: by-colour"

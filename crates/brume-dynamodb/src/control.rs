@@ -612,6 +612,13 @@ impl Ddb {
                             ));
                         }
                         table::drop_index(txn, &table, &d.index_name)?;
+                        // Definitions only that index used go with it.
+                        let keyed: Vec<String> = std::iter::once(&table.key)
+                            .chain(table.gsis.iter().chain(&table.lsis).map(|i| &i.key))
+                            .flat_map(|k| k.names())
+                            .map(str::to_string)
+                            .collect();
+                        table.attributes.retain(|a| keyed.contains(&a.name));
                     }
                     changed = true;
                 }
