@@ -31,7 +31,8 @@ fn operand<'a>(op: &'a Operand, item: &'a Item) -> Option<Cow<'a, Value>> {
         Operand::Value(v) => Some(Cow::Borrowed(v)),
         Operand::Size(p) => {
             let n = match resolve(p, item)? {
-                Value::S(s) => s.chars().count(),
+                // DynamoDB counts UTF-16 code units.
+                Value::S(s) => s.encode_utf16().count(),
                 Value::B(b) => b.len(),
                 Value::SS(s) => s.len(),
                 Value::NS(s) => s.len(),
@@ -231,9 +232,11 @@ mod tests {
             ":NULL": {"S": "NULL"}, ":L": {"S": "L"}, ":b01": {"B": "AAE="}, ":three": {"N": "3"}, ":t": {"BOOL": true},
             ":ell": {"S": "ell"}, ":two": {"N": "2"}
         }));
+        let mut sample = sample();
+        sample.insert("clef".into(), Value::S("é𝄞".into()));
         let mut ph = Placeholders::new(None, Some(values)).unwrap();
         let cond = parse_condition(Kind::Condition, src, &mut ph).unwrap();
-        assert_eq!(evaluate(&cond, &sample()), expected, "{src}");
+        assert_eq!(evaluate(&cond, &sample), expected, "{src}");
     }
 
     #[test]
@@ -273,6 +276,7 @@ mod tests {
         check("size(id) = :three", true);
         check("size(things) > :two", true);
         check("size(absent) = :one", false);
+        check("size(clef) = :three", true);
         check("NOT attribute_exists(absent) AND (n = :n5 OR flag = :t)", true);
         check("doc.leaf = :three", true);
         check("things[1] = :two", true);

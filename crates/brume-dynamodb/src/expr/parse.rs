@@ -12,6 +12,8 @@ use crate::value::Value;
 
 /// The most operands `IN` takes.
 const MAX_IN_OPERANDS: usize = 100;
+/// The longest expression, in bytes.
+const MAX_EXPRESSION_BYTES: usize = 4096;
 
 #[derive(Clone, Debug, PartialEq)]
 enum Tok {
@@ -105,6 +107,12 @@ impl<'a> Parser<'a> {
     fn new(kind: Kind, src: &'a str, placeholders: &'a mut Placeholders) -> Result<Parser<'a>, AwsError> {
         if src.trim().is_empty() {
             return Err(invalid_expression(kind, "The expression can not be empty;"));
+        }
+        if src.len() > MAX_EXPRESSION_BYTES {
+            return Err(invalid_expression(
+                kind,
+                format!("Expression size has exceeded the maximum allowed size; expression size: {}", src.len()),
+            ));
         }
         let tokens = lex(kind, src)?;
         Ok(Parser { kind, src, tokens, pos: 0, placeholders })
@@ -714,6 +722,13 @@ mod tests {
         check("a != :one", Err("Invalid ConditionExpression: Syntax error; token: \"!\", near: \"a !=\""));
         check("a = :one b", Err("Invalid ConditionExpression: Syntax error; token: \"b\", near: \":one b\""));
         check("", Err("Invalid ConditionExpression: The expression can not be empty;"));
+        let long = vec!["a = :one"; 500].join(" OR ");
+        check(
+            &long,
+            Err(
+                "Invalid ConditionExpression: Expression size has exceeded the maximum allowed size; expression size: 5996",
+            ),
+        );
         check("((attribute_exists(a)))", Err("Invalid ConditionExpression: The expression has redundant parentheses;"));
         check(
             "contains(#a, #a)",
