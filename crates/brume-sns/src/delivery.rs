@@ -290,7 +290,6 @@ impl Sns {
     }
 
     async fn signed_notification(&self, sub: &Subscription, p: &Payload) -> Result<Value, AwsError> {
-        let signer = self.signer().await?;
         let arn = sub.arn();
         let topic_arn = sub.topic_arn();
         let n = Notification {
@@ -304,7 +303,7 @@ impl Sns {
             sequence_number: p.sequence_number.as_deref(),
             signature_version: &p.signature_version,
         };
-        self.notification(&signer, &n, false)
+        self.notification(&n, false).await
     }
 
     async fn to_sqs(&self, sub: &Subscription, p: &Payload) -> Result<(), Failure> {
@@ -326,10 +325,8 @@ impl Sns {
         let topic_arn = sub.topic_arn();
         let raw = !confirmation && sub.flag("RawMessageDelivery");
         let body = if confirmation {
-            let signer = self.signer().await?;
             let token = p.token.as_deref().unwrap_or_default();
-            self.confirmation(&signer, &p.message_id, &topic_arn, token, &p.timestamp, &p.signature_version)?
-                .to_string()
+            self.confirmation(&p.message_id, &topic_arn, token, &p.timestamp, &p.signature_version).await?.to_string()
         } else if raw {
             p.message.clone()
         } else {

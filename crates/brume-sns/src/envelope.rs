@@ -9,7 +9,7 @@ use brume_core::AwsError;
 use brume_core::clients::MessageAttribute;
 use serde_json::{Map, Value, json};
 
-use crate::signing::{Signer, canonical};
+use crate::signing::canonical;
 use crate::{CERTIFICATE_PATH, Sns};
 
 /// A notification as the outbox carries it, before it is given its signature.
@@ -78,7 +78,7 @@ impl Sns {
 
     /// The signed JSON notification. `lambda` spells two URL keys the way Lambda's SNS
     /// event records do (`SigningCertUrl`, `UnsubscribeUrl`).
-    pub fn notification(&self, signer: &Signer, n: &Notification, lambda: bool) -> Result<Value, AwsError> {
+    pub async fn notification(&self, n: &Notification<'_>, lambda: bool) -> Result<Value, AwsError> {
         let fields = [
             ("Message", Some(n.message)),
             ("MessageId", Some(n.message_id)),
@@ -87,7 +87,7 @@ impl Sns {
             ("TopicArn", Some(n.topic_arn)),
             ("Type", Some("Notification")),
         ];
-        let signature = signer.sign(n.signature_version, &canonical(&fields))?;
+        let signature = self.sign(n.signature_version, canonical(&fields)).await?;
         let mut doc = Map::new();
         doc.insert("Type".into(), json!("Notification"));
         doc.insert("MessageId".into(), json!(n.message_id));
@@ -113,9 +113,8 @@ impl Sns {
     }
 
     /// The signed SubscriptionConfirmation sent to an endpoint that must confirm.
-    pub fn confirmation(
+    pub async fn confirmation(
         &self,
-        signer: &Signer,
         message_id: &str,
         topic_arn: &str,
         token: &str,
@@ -135,7 +134,7 @@ impl Sns {
             ("TopicArn", Some(topic_arn)),
             ("Type", Some("SubscriptionConfirmation")),
         ];
-        let signature = signer.sign(signature_version, &canonical(&fields))?;
+        let signature = self.sign(signature_version, canonical(&fields)).await?;
         Ok(json!({
             "Type": "SubscriptionConfirmation",
             "MessageId": message_id,

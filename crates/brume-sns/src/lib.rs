@@ -17,7 +17,8 @@ mod subscription;
 mod table;
 mod topic;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use brume_core::AwsError;
 use brume_core::clients::SqsClient;
@@ -27,7 +28,8 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use tokio::sync::OnceCell;
+use sha2::Digest as _;
+use tokio::sync::{OnceCell, Semaphore};
 
 pub use delivery::Delivery;
 pub use table::{KEYSPACE, SIGNING_KEYSPACE};
@@ -35,13 +37,22 @@ pub use table::{KEYSPACE, SIGNING_KEYSPACE};
 /// Where the signing certificate is served, under the endpoint.
 pub const CERTIFICATE_PATH: &str = "/_brume/sns/SimpleNotificationService-brume.pem";
 
+/// Signatures remembered, so that a message fanned out to many subscriptions is signed
+/// once; the memory is dropped whole when it reaches this size.
+const REMEMBERED_SIGNATURES: usize = 4096;
+
 /// SNS's state: the store, SQS to deliver to, the endpoint its URLs start with, the
-/// signing key (made on first use) and the HTTP client of http subscriptions.
+/// signing key (made on first use), recent signatures, and the HTTP client of http
+/// subscriptions.
 pub struct Sns {
     kv: Arc<dyn Kv>,
     sqs: Arc<dyn SqsClient>,
     endpoint: String,
     signer: OnceCell<Arc<signing::Signer>>,
+    signatures: Mutex<HashMap<[u8; 32], String>>,
+    /// An RSA signature takes milliseconds of CPU: they run on the blocking pool, on at most
+    /// half the cores, so that a burst of deliveries leaves the others to requests.
+    signing: Semaphore,
     http: Client<HttpConnector, Full<Bytes>>,
 }
 
@@ -50,11 +61,45 @@ impl Sns {
     /// `endpoint` (`http://localhost:4566`). Cheap: nothing is read until needed.
     pub fn new(kv: Arc<dyn Kv>, sqs: Arc<dyn SqsClient>, endpoint: String) -> Arc<Sns> {
         let http = Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
-        Arc::new(Sns { kv, sqs, endpoint, signer: OnceCell::new(), http })
+        Arc::new(Sns {
+            kv,
+            sqs,
+            endpoint,
+            signer: OnceCell::new(),
+            signatures: Mutex::new(HashMap::new()),
+            signing: Semaphore::new(std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))),
+            http,
+        })
     }
 
     async fn signer(&self) -> Result<Arc<signing::Signer>, AwsError> {
         self.signer.get_or_try_init(|| signing::Signer::load_or_create(self.kv.clone())).await.cloned()
+    }
+
+    /// The base64 signature of `canonical` for SignatureVersion `version`.
+    async fn sign(&self, version: &str, canonical: String) -> Result<String, AwsError> {
+        let id: [u8; 32] =
+            sha2::Sha256::new().chain_update(version).chain_update([0]).chain_update(&canonical).finalize().into();
+        let remembered = |id: &[u8; 32]| self.signatures.lock().unwrap_or_else(|p| p.into_inner()).get(id).cloned();
+        if let Some(signature) = remembered(&id) {
+            return Ok(signature);
+        }
+        let _permit = self.signing.acquire().await.map_err(|_| AwsError::internal())?;
+        // Another delivery of the same message may have signed it while this one waited.
+        if let Some(signature) = remembered(&id) {
+            return Ok(signature);
+        }
+        let signer = self.signer().await?;
+        let version = version.to_string();
+        let signature = tokio::task::spawn_blocking(move || signer.sign(&version, &canonical))
+            .await
+            .map_err(|_| AwsError::internal())??;
+        let mut signatures = self.signatures.lock().unwrap_or_else(|p| p.into_inner());
+        if signatures.len() >= REMEMBERED_SIGNATURES {
+            signatures.clear();
+        }
+        signatures.insert(id, signature.clone());
+        Ok(signature)
     }
 
     /// The PEM certificate messages are signed with (served at [`CERTIFICATE_PATH`]).

@@ -497,7 +497,6 @@ impl Sns {
         timestamp: &str,
         signature_version: &str,
     ) -> Result<Value, AwsError> {
-        let signer = self.signer().await?;
         let arn = sub.arn();
         let topic_arn = sub.topic_arn();
         let n = Notification {
@@ -511,7 +510,7 @@ impl Sns {
             sequence_number: None,
             signature_version,
         };
-        let mut sns = self.notification(&signer, &n, true)?;
+        let mut sns = self.notification(&n, true).await?;
         // Lambda's records always carry these two keys.
         sns["Subject"] = p.subject.as_deref().map_or(Value::Null, |s| json!(s));
         sns["MessageAttributes"] = envelope::attributes_json(&p.attributes);

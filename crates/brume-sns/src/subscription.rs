@@ -339,8 +339,7 @@ impl Sns {
         let message_id = uuid::Uuid::new_v4().to_string();
         let timestamp = envelope::iso_time(now);
         let body = if sub.protocol == "email-json" {
-            let signer = self.signer().await?;
-            self.confirmation(&signer, &message_id, &topic_arn, &token, &timestamp, signature_version)?.to_string()
+            self.confirmation(&message_id, &topic_arn, &token, &timestamp, signature_version).await?.to_string()
         } else {
             format!(
                 "You have chosen to subscribe to the topic:\n{topic_arn}\n\nTo confirm this subscription, visit:\n{}",
