@@ -82,12 +82,13 @@ fn syntax_error(kind: Kind, src: &str, before: &[Token], start: usize, end: usiz
     let token = if start >= src.len() { "<EOF>" } else { &src[start..end] };
     let near_start = before.last().map_or(start, |t| t.start);
     let rest = &src[end..];
-    let next_len = rest.split_whitespace().next().map_or(0, |w| {
-        let w = w.as_bytes();
+    let next_len = rest.split_whitespace().next().map_or(0, |word| {
+        let w = word.as_bytes();
         if is_word_byte(w[0]) || w[0] == b'#' || w[0] == b':' {
             1 + w[1..].iter().take_while(|b| is_word_byte(**b)).count()
         } else {
-            SYMBOLS.iter().find(|s| w.starts_with(s.as_bytes())).map_or(1, |s| s.len())
+            let first = word.chars().next().map_or(1, char::len_utf8);
+            SYMBOLS.iter().find(|s| w.starts_with(s.as_bytes())).map_or(first, |s| s.len())
         }
     });
     let near_end = end + (rest.len() - rest.trim_start().len()) + next_len;
@@ -720,6 +721,8 @@ mod tests {
         );
         check("a =", Err("Invalid ConditionExpression: Syntax error; token: \"<EOF>\", near: \"=\""));
         check("a != :one", Err("Invalid ConditionExpression: Syntax error; token: \"!\", near: \"a !=\""));
+        check("a = :one é", Err("Invalid ConditionExpression: Syntax error; token: \"é\", near: \":one é\""));
+        check("a ≠ :one", Err("Invalid ConditionExpression: Syntax error; token: \"≠\", near: \"a ≠ :one\""));
         check("a = :one b", Err("Invalid ConditionExpression: Syntax error; token: \"b\", near: \":one b\""));
         check("", Err("Invalid ConditionExpression: The expression can not be empty;"));
         let long = vec!["a = :one"; 500].join(" OR ");
