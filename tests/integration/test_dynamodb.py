@@ -169,6 +169,13 @@ def test_tags_ttl_limits_endpoints(ddb):
         "TimeToLiveStatus": "ENABLED", "AttributeName": "expires"}
     code, message, _ = error_of(lambda: ddb.update_time_to_live(TableName="tagged", TimeToLiveSpecification=spec))
     assert (code, message) == ("ValidationException", "TimeToLive is already enabled")
+    backups = ddb.describe_continuous_backups(TableName="tagged")["ContinuousBackupsDescription"]
+    assert backups == {"ContinuousBackupsStatus": "ENABLED", "PointInTimeRecoveryDescription": {"PointInTimeRecoveryStatus": "DISABLED"}}
+    enabled = ddb.update_continuous_backups(TableName="tagged", PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
+    pitr = enabled["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]
+    assert pitr["PointInTimeRecoveryStatus"] == "ENABLED" and pitr["RecoveryPeriodInDays"] == 35
+    code, message, _ = error_of(lambda: ddb.describe_continuous_backups(TableName="nosuch"))
+    assert (code, message) == ("TableNotFoundException", "Table not found: nosuch")
     assert ddb.describe_limits()["TableMaxReadCapacityUnits"] == 40000
     assert ddb.describe_endpoints()["Endpoints"][0]["Address"] == "dynamodb.us-east-1.amazonaws.com"
 

@@ -180,7 +180,48 @@ pub struct UpdateTtlInput {
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PitrSpecification {
+    point_in_time_recovery_enabled: bool,
+    recovery_period_in_days: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UpdateContinuousBackupsInput {
+    table_name: String,
+    point_in_time_recovery_specification: PitrSpecification,
+}
+
+#[derive(Deserialize)]
 pub struct Empty {}
+
+/// How long point-in-time recovery keeps, unless the request says otherwise.
+const PITR_DEFAULT_DAYS: u64 = 35;
+
+/// The continuous-backups operations name a missing table their own way.
+fn backups_table_not_found(name: &str) -> AwsError {
+    AwsError::new(400, "TableNotFoundException", format!("Table not found: {name}"))
+}
+
+fn continuous_backups(table: &Table) -> Json {
+    let pitr = match table.pitr {
+        Some((since, days)) => {
+            let now = Timestamp::now().0;
+            json!({
+                "PointInTimeRecoveryStatus": "ENABLED",
+                "RecoveryPeriodInDays": days,
+                "EarliestRestorableDateTime": since.max(now - days as f64 * 86400.0),
+                "LatestRestorableDateTime": now,
+            })
+        }
+        None => json!({"PointInTimeRecoveryStatus": "DISABLED"}),
+    };
+    json!({ "ContinuousBackupsDescription": {
+        "ContinuousBackupsStatus": "ENABLED",
+        "PointInTimeRecoveryDescription": pitr,
+    }})
+}
 
 /// Table and index names: 3 to 255 of `[a-zA-Z0-9_.-]`.
 fn check_name(name: &str, at: &str) -> Result<(), AwsError> {
@@ -457,6 +498,7 @@ impl Ddb {
             ttl_attribute: None,
             sse: input.sse_specification.as_ref().and_then(sse_description),
             table_class: input.table_class.clone(),
+            pitr: None,
         };
         let description = table::describe(&table, &table::Stats::default(), "ACTIVE");
         self.kv
@@ -776,6 +818,52 @@ impl Ddb {
             Some(attribute) => json!({"TimeToLiveStatus": "ENABLED", "AttributeName": attribute}),
             None => json!({"TimeToLiveStatus": "DISABLED"}),
         }}))
+    }
+
+    pub async fn describe_continuous_backups(
+        self: Arc<Self>,
+        ctx: RequestContext,
+        input: TableNameInput,
+    ) -> Result<Json, AwsError> {
+        let name = table_name(&input.table_name);
+        let table = table::load_table(&*self.kv, &ctx.account, &ctx.region, name)?
+            .ok_or_else(|| backups_table_not_found(name))?;
+        Ok(continuous_backups(&table))
+    }
+
+    pub async fn update_continuous_backups(
+        self: Arc<Self>,
+        ctx: RequestContext,
+        input: UpdateContinuousBackupsInput,
+    ) -> Result<Json, AwsError> {
+        let spec = input.point_in_time_recovery_specification;
+        let days = match spec.recovery_period_in_days {
+            None => PITR_DEFAULT_DAYS,
+            Some(d) if (1..=35).contains(&d) => d as u64,
+            Some(d) => {
+                let bound = if d < 1 { "greater than or equal to 1" } else { "less than or equal to 35" };
+                return Err(constraint(
+                    d,
+                    "pointInTimeRecoverySpecification.recoveryPeriodInDays",
+                    &format!("Member must have value {bound}"),
+                ));
+            }
+        };
+        let name = table_name(&input.table_name).to_string();
+        let (account, region) = (ctx.account.clone(), ctx.region.clone());
+        self.kv
+            .transact(move |txn: &mut dyn Txn| {
+                let mut table =
+                    table::load_table(txn, &account, &region, &name)?.ok_or_else(|| backups_table_not_found(&name))?;
+                table.pitr = match (spec.point_in_time_recovery_enabled, table.pitr) {
+                    (false, _) => None,
+                    (true, Some((since, _))) => Some((since, days)),
+                    (true, None) => Some((Timestamp::now().0, days)),
+                };
+                table::save_table(txn, &table)?;
+                Ok(continuous_backups(&table))
+            })
+            .await
     }
 
     pub async fn describe_limits(self: Arc<Self>, _ctx: RequestContext, _input: Empty) -> Result<Json, AwsError> {

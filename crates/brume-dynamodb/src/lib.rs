@@ -63,6 +63,8 @@ pub fn service(state: Arc<Ddb>) -> Service {
         .op("ListTagsOfResource", Ddb::list_tags_of_resource)
         .op("UpdateTimeToLive", Ddb::update_time_to_live)
         .op("DescribeTimeToLive", Ddb::describe_time_to_live)
+        .op("DescribeContinuousBackups", Ddb::describe_continuous_backups)
+        .op("UpdateContinuousBackups", Ddb::update_continuous_backups)
         .op("DescribeLimits", Ddb::describe_limits)
         .op("DescribeEndpoints", Ddb::describe_endpoints)
         .op("PutItem", Ddb::put_item)

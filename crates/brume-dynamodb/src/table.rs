@@ -137,6 +137,9 @@ pub struct Table {
     pub ttl_attribute: Option<String>,
     pub sse: Option<Json>,
     pub table_class: Option<String>,
+    /// Point-in-time recovery: since when (epoch seconds) and for how many days.
+    #[serde(default)]
+    pub pitr: Option<(f64, u64)>,
 }
 
 /// Live counts: the table's, then each index's, by name.

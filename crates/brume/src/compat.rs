@@ -46,6 +46,11 @@ const PARTIAL: &[(&str, &str, &str)] = &[
     ),
     ("dynamodb", "BatchWriteItem", "ReturnItemCollectionMetrics is accepted and answers nothing"),
     ("dynamodb", "TransactWriteItems", "ReturnItemCollectionMetrics is accepted and answers nothing"),
+    (
+        "dynamodb",
+        "UpdateContinuousBackups",
+        "point-in-time recovery is recorded and described; there is no restore yet",
+    ),
 ];
 
 /// The markdown table of one service.
