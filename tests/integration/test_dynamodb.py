@@ -531,6 +531,16 @@ def test_query_paging_filters_and_select(ddb, resource):
     projected = ddb.query(TableName="paged", KeyConditionExpression="pk = :p AND sk >= :n", ProjectionExpression="sk",
                           ExpressionAttributeValues={":p": {"S": "p"}, ":n": {"N": "8"}})
     assert projected["Items"] == [{"sk": {"N": "8"}}, {"sk": {"N": "9"}}]
+    backwards, start = [], None
+    while True:
+        kwargs = {"ExclusiveStartKey": start} if start else {}
+        page = ddb.query(TableName="paged", KeyConditionExpression="pk = :p AND sk < :n", ScanIndexForward=False, Limit=3,
+                         ExpressionAttributeValues={":p": {"S": "p"}, ":n": {"N": "8"}}, **kwargs)
+        backwards += [int(i["sk"]["N"]) for i in page["Items"]]
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            break
+    assert backwards == [7, 6, 5, 4, 3, 2, 1, 0]
     # The resource API with boto3's condition builders, and a paginator over every page.
     assert [i["sk"] for i in table.query(KeyConditionExpression=Key("pk").eq("p") & Key("sk").lt(3))["Items"]] == [0, 1, 2]
     pages = ddb.get_paginator("query").paginate(TableName="paged", KeyConditionExpression="pk = :p",
