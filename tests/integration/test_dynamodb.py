@@ -151,6 +151,20 @@ def test_provisioned_table_and_update_table(ddb):
     ddb.delete_table(TableName="prov")
 
 
+def test_table_settings_round_trip(ddb):
+    desc = make_table(ddb, "settings", SSESpecification={"Enabled": True}, TableClass="STANDARD_INFREQUENT_ACCESS",
+                      OnDemandThroughput={"MaxReadRequestUnits": 10, "MaxWriteRequestUnits": 5})
+    assert desc["SSEDescription"]["Status"] == "ENABLED" and desc["SSEDescription"]["SSEType"] == "KMS"
+    assert desc["SSEDescription"]["KMSMasterKeyArn"].startswith("arn:aws:kms:us-east-1:000000000000:key/")
+    assert desc["TableClassSummary"] == {"TableClass": "STANDARD_INFREQUENT_ACCESS"}
+    assert desc["OnDemandThroughput"] == {"MaxReadRequestUnits": 10, "MaxWriteRequestUnits": 5}
+    ddb.update_table(TableName="settings", OnDemandThroughput={"MaxReadRequestUnits": 20, "MaxWriteRequestUnits": 15})
+    table = ddb.describe_table(TableName="settings")["Table"]
+    assert table["OnDemandThroughput"] == {"MaxReadRequestUnits": 20, "MaxWriteRequestUnits": 15}
+    assert table["SSEDescription"] == desc["SSEDescription"]
+    assert "SSEDescription" not in make_table(ddb, "plain")
+
+
 def test_tags_ttl_limits_endpoints(ddb):
     arn = make_table(ddb, "tagged")["TableArn"]
     ddb.tag_resource(ResourceArn=arn, Tags=[{"Key": "a", "Value": "1"}, {"Key": "b", "Value": "2"}])

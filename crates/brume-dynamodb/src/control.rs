@@ -84,6 +84,7 @@ pub struct CreateTableInput {
     tags: Option<Vec<Tag>>,
     table_class: Option<String>,
     deletion_protection_enabled: Option<bool>,
+    on_demand_throughput: Option<Json>,
 }
 
 #[derive(Deserialize)]
@@ -143,6 +144,7 @@ pub struct UpdateTableInput {
     sse_specification: Option<Json>,
     table_class: Option<String>,
     deletion_protection_enabled: Option<bool>,
+    on_demand_throughput: Option<Json>,
 }
 
 #[derive(Deserialize)]
@@ -345,18 +347,24 @@ fn stream_label() -> String {
     now.format(format).unwrap_or_default()
 }
 
-fn sse_description(spec: &Json) -> Option<Json> {
+/// What DescribeTable says of an SSESpecification: encryption with the named KMS key, or
+/// with the account's AWS-managed key (an ARN made up once, as KMS would make it).
+fn sse_description(ctx: &RequestContext, spec: &Json) -> Option<Json> {
     if spec.get("Enabled").and_then(Json::as_bool) != Some(true) {
         return None;
     }
-    let mut out = json!({"Status": "ENABLED", "SSEType": spec.get("SSEType").and_then(Json::as_str).unwrap_or("KMS")});
-    if let Some(key) = spec.get("KMSMasterKeyId") {
-        out["KMSMasterKeyArn"] = key.clone();
-    }
-    Some(out)
+    let key = match spec.get("KMSMasterKeyId").and_then(Json::as_str) {
+        Some(arn) if arn.starts_with("arn:") => arn.to_string(),
+        Some(id) => format!("arn:aws:kms:{}:{}:key/{id}", ctx.region, ctx.account),
+        None => format!("arn:aws:kms:{}:{}:key/{}", ctx.region, ctx.account, uuid::Uuid::new_v4()),
+    };
+    Some(json!({
+        "Status": "ENABLED",
+        "SSEType": spec.get("SSEType").and_then(Json::as_str).unwrap_or("KMS"),
+        "KMSMasterKeyArn": key,
+    }))
 }
 
-/// The table an ARN names, checked to be of this account and region.
 /// A table ARN of another account is refused as IAM refuses it; `action` names the
 /// operation in that refusal.
 fn table_of_arn(ctx: &RequestContext, arn: &str, action: &str) -> Result<String, AwsError> {
@@ -496,7 +504,8 @@ impl Ddb {
             tags: input.tags.iter().flatten().map(|t| (t.key.clone(), t.value.clone())).collect(),
             deletion_protection: input.deletion_protection_enabled.unwrap_or(false),
             ttl_attribute: None,
-            sse: input.sse_specification.as_ref().and_then(sse_description),
+            sse: input.sse_specification.as_ref().and_then(|spec| sse_description(&ctx, spec)),
+            on_demand: input.on_demand_throughput.clone(),
             table_class: input.table_class.clone(),
             pitr: None,
         };
@@ -680,7 +689,11 @@ impl Ddb {
                     changed = true;
                 }
                 if let Some(sse) = &input.sse_specification {
-                    table.sse = sse_description(sse);
+                    table.sse = sse_description(&ctx, sse);
+                    changed = true;
+                }
+                if let Some(limits) = &input.on_demand_throughput {
+                    table.on_demand = Some(limits.clone());
                     changed = true;
                 }
                 if let Some(class) = &input.table_class {

@@ -140,6 +140,9 @@ pub struct Table {
     /// Point-in-time recovery: since when (epoch seconds) and for how many days.
     #[serde(default)]
     pub pitr: Option<(f64, u64)>,
+    /// OnDemandThroughput as given (request-unit caps), recorded and described.
+    #[serde(default)]
+    pub on_demand: Option<Json>,
 }
 
 /// Live counts: the table's, then each index's, by name.
@@ -565,6 +568,9 @@ pub fn describe(table: &Table, stats: &Stats, status: &str) -> Json {
     }
     if let Some(class) = &table.table_class {
         out["TableClassSummary"] = json!({"TableClass": class});
+    }
+    if let Some(limits) = &table.on_demand {
+        out["OnDemandThroughput"] = limits.clone();
     }
     out
 }

@@ -32,7 +32,7 @@ const PARTIAL: &[(&str, &str, &str)] = &[
     (
         "dynamodb",
         "CreateTable",
-        "SSE and table class are stored, not applied; streams are recorded in the description, no stream records are written yet",
+        "SSE (with a made-up AWS-managed key ARN), table class and on-demand throughput caps are recorded and described, not applied; streams are recorded in the description, no stream records are written yet",
     ),
     (
         "dynamodb",
