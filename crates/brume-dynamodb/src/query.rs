@@ -650,7 +650,7 @@ impl Ddb {
         };
         let (filter, projection) = parse_common(&mut ph, &parameters)?;
         if input.filter_expression.is_none() && input.projection_expression.is_none() {
-            refuse_unusable(&ph, "FilterExpression and ProjectionExpression are")?;
+            refuse_unusable(&ph, "FilterExpression is")?;
         }
         ph.finish()?;
         let view = self.kv.snapshot()?;
