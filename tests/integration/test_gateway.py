@@ -62,8 +62,6 @@ def client_error(call):
         ("dynamodb", lambda c: c.list_backups()),  # awsJson 1.0
         ("logs", lambda c: c.describe_log_groups()),  # awsJson 1.1
         ("sns", lambda c: c.list_platform_applications()),  # awsQuery
-        ("sqs", lambda c: c.add_permission(QueueUrl="http://localhost/000000000000/q", Label="l",
-                                           AWSAccountIds=["111111111111"], Actions=["SendMessage"])),  # awsJson 1.0, query-compatible
         ("lambda", lambda c: c.list_functions()),  # restJson1
         ("s3", lambda c: c.get_bucket_analytics_configuration(Bucket="b", Id="i")),  # restXml
         ("cloudwatch", lambda c: c.list_metrics()),  # smithy-rpc-v2-cbor

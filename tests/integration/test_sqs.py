@@ -304,3 +304,22 @@ def test_messages_survive_restart_and_in_flight_ones_return(start_brume, tmp_pat
             bodies.append(m["Body"])
             sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
     assert sorted(bodies) == [f"m{i}" for i in range(5)]
+
+
+def test_add_and_remove_permission(sqs):
+    url = sqs.create_queue(QueueName="shared")["QueueUrl"]
+    sqs.add_permission(QueueUrl=url, Label="send", AWSAccountIds=["111111111111"], Actions=["SendMessage"])
+    sqs.add_permission(QueueUrl=url, Label="recv", AWSAccountIds=["222222222222"], Actions=["ReceiveMessage", "DeleteMessage"])
+    policy = json.loads(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])["Attributes"]["Policy"])
+    assert policy["Version"] == "2012-10-17"
+    assert [s["Sid"] for s in policy["Statement"]] == ["send", "recv"]
+    send = policy["Statement"][0]
+    assert send["Principal"] == {"AWS": ["arn:aws:iam::111111111111:root"]} and send["Action"] == ["SQS:SendMessage"]
+    assert send["Resource"].endswith(":shared") and send["Effect"] == "Allow"
+    code, message, _ = error_of(lambda: sqs.add_permission(QueueUrl=url, Label="send", AWSAccountIds=["1"], Actions=["SendMessage"]))
+    assert code == "InvalidParameterValue" and "Already exists" in message
+    sqs.remove_permission(QueueUrl=url, Label="send")
+    sqs.remove_permission(QueueUrl=url, Label="recv")
+    assert "Policy" not in sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    code, _, _ = error_of(lambda: sqs.remove_permission(QueueUrl=url, Label="send"))
+    assert code == "InvalidParameterValue"

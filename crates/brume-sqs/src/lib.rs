@@ -31,6 +31,7 @@ pub struct Sqs {
     kv: Arc<dyn Kv>,
     endpoint: String,
     waiters: Mutex<HashMap<(String, String), Arc<Notify>>>,
+    marks: Arc<table::Marks>,
 }
 
 impl Sqs {
@@ -61,7 +62,7 @@ impl Sqs {
     /// SQS's state over `kv`; queue URLs start with `endpoint` (`http://localhost:4566`).
     /// Cheap: nothing is read until a request or a delivery needs it.
     pub fn new(kv: Arc<dyn Kv>, endpoint: String) -> Arc<Sqs> {
-        Arc::new(Sqs { kv, endpoint, waiters: Mutex::new(HashMap::new()) })
+        Arc::new(Sqs { kv, endpoint, waiters: Mutex::new(HashMap::new()), marks: Arc::default() })
     }
 }
 
@@ -76,6 +77,8 @@ pub fn service(state: Arc<Sqs>) -> Service {
         .op("PurgeQueue", Sqs::purge_queue)
         .op("GetQueueAttributes", Sqs::get_queue_attributes)
         .op("SetQueueAttributes", Sqs::set_queue_attributes)
+        .op("AddPermission", Sqs::add_permission)
+        .op("RemovePermission", Sqs::remove_permission)
         .op("TagQueue", Sqs::tag_queue)
         .op("UntagQueue", Sqs::untag_queue)
         .op("ListQueueTags", Sqs::list_queue_tags)

@@ -385,6 +385,7 @@ impl Sqs {
     pub(crate) async fn store(&self, queue: &Queue, messages: Vec<Message>) -> Result<Vec<Message>, AwsError> {
         let (account, name) = (queue.account.clone(), queue.name.clone());
         let by_group = queue.attributes.get("DeduplicationScope").is_some_and(|s| s == "messageGroup");
+        let marks = self.marks.clone();
         let stored = self
             .kv
             .transact(move |txn: &mut dyn Txn| {
@@ -413,7 +414,7 @@ impl Sqs {
                     } else {
                         m.seq = next_seq(txn)?;
                     }
-                    table::insert(txn, &account, &name, &m)?;
+                    table::insert(txn, &marks, &account, &name, &m)?;
                     stored.push(m);
                 }
                 Ok::<_, AwsError>(stored)
@@ -528,6 +529,7 @@ impl Sqs {
         attempt: Option<String>,
     ) -> Result<(Vec<Message>, Option<u64>), AwsError> {
         let receiver = Receiver {
+            marks: self.marks.clone(),
             account: queue.account.clone(),
             name: queue.name.clone(),
             arn: queue.arn(),
@@ -554,11 +556,16 @@ impl Sqs {
                     };
                     txn.put(KEYSPACE, &key, &table::encode(&record))?;
                 }
-                let next = txn.scan(KEYSPACE, &table::messages_of(&r.account, &r.name), Direction::Forward, 1)?;
-                let next_visible = match next.first() {
-                    Some((_, v)) => Some(table::decode::<Message>(v)?.visible_ms),
-                    None => None,
-                };
+                // Only a receive that found nothing sleeps until the next message is due.
+                let mut next_visible = None;
+                if out.is_empty() {
+                    let from = r.marks.get(&r.account, &r.name);
+                    let next =
+                        txn.scan(KEYSPACE, &table::messages_from(&r.account, &r.name, from), Direction::Forward, 1)?;
+                    if let Some((_, v)) = next.first() {
+                        next_visible = Some(table::decode::<Message>(v)?.visible_ms);
+                    }
+                }
                 Ok::<_, AwsError>((out, next_visible))
             })
             .await
@@ -655,7 +662,7 @@ impl Sqs {
             )));
         }
         let seconds = timeout as u64;
-        let (account, name) = (queue.account.clone(), queue.name.clone());
+        let (account, name, marks) = (queue.account.clone(), queue.name.clone(), self.marks.clone());
         self.by_receipt(queue, handle, move |txn, mut m| {
             let now = now_ms();
             if m.visible_ms <= now {
@@ -667,7 +674,7 @@ impl Sqs {
             }
             table::remove(txn, &account, &name, &m)?;
             m.visible_ms = now + seconds * 1000;
-            table::insert(txn, &account, &name, &m)?;
+            table::insert(txn, &marks, &account, &name, &m)?;
             Ok(())
         })
         .await?;
@@ -679,6 +686,7 @@ impl Sqs {
 
 /// One receive's view of its queue, used inside the receiving transaction.
 struct Receiver {
+    marks: Arc<table::Marks>,
     account: String,
     name: String,
     arn: String,
@@ -692,12 +700,24 @@ impl Receiver {
     /// Standard queues: the visible messages, oldest visible time first.
     fn take_standard(&self, txn: &mut dyn Txn, max: usize) -> Result<Vec<Message>, AwsError> {
         let mut out = Vec::new();
-        let visible = table::visible_at(&self.account, &self.name, self.now);
-        for (_, v) in txn.scan(KEYSPACE, &visible, Direction::Forward, usize::MAX)? {
+        let mark = self.marks.of(&self.account, &self.name);
+        let from = mark.load(std::sync::atomic::Ordering::Acquire);
+        let visible = txn.scan(
+            KEYSPACE,
+            &table::visible_at(&self.account, &self.name, from, self.now),
+            Direction::Forward,
+            usize::MAX,
+        )?;
+        let messages: Vec<Message> = visible.iter().map(|(_, v)| table::decode(v)).collect::<Result<_, _>>()?;
+        // Nothing lives before the first visible message (or, when there is none, before
+        // now); the messages received below lower the mark again as they are re-stored.
+        let first = messages.first().map_or(self.now + 1, |m| m.visible_ms);
+        mark.store(first, std::sync::atomic::Ordering::Release);
+        for m in messages {
             if out.len() == max {
                 break;
             }
-            if let Some(m) = self.receive(txn, table::decode(&v)?)? {
+            if let Some(m) = self.receive(txn, m)? {
                 out.push(m);
             }
         }
@@ -760,14 +780,14 @@ impl Receiver {
             m.visible_ms = self.now;
             m.receipt_token.clear();
             m.dead_letter_source = Some(self.arn.clone());
-            table::insert(txn, dlq_account, dlq_name, &m)?;
+            table::insert(txn, &self.marks, dlq_account, dlq_name, &m)?;
             return Ok(None);
         }
         m.receive_count += 1;
         m.first_receive_ms.get_or_insert(self.now);
         m.receipt_token = uuid::Uuid::new_v4().simple().to_string();
         m.visible_ms = self.now + self.visibility_ms;
-        table::insert(txn, &self.account, &self.name, &m)?;
+        table::insert(txn, &self.marks, &self.account, &self.name, &m)?;
         Ok(Some(m))
     }
 

@@ -212,6 +212,36 @@ pub struct TagsOutput {
 #[derive(Serialize)]
 pub struct Empty {}
 
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AddPermissionInput {
+    queue_url: String,
+    label: String,
+    #[serde(default, rename = "AWSAccountIds")]
+    a_w_s_account_ids: Vec<String>,
+    #[serde(default)]
+    actions: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RemovePermissionInput {
+    queue_url: String,
+    label: String,
+}
+
+/// The queue's policy document, or an empty one in the form AddPermission starts from.
+fn policy_of(queue: &Queue) -> serde_json::Value {
+    queue
+        .attributes
+        .get("Policy")
+        .and_then(|p| serde_json::from_str::<serde_json::Value>(p).ok())
+        .filter(|p| p["Statement"].is_array())
+        .unwrap_or_else(|| {
+            serde_json::json!({"Version": "2012-10-17", "Id": format!("{}/SQSDefaultPolicy", queue.arn()), "Statement": []})
+        })
+}
+
 impl Sqs {
     pub(crate) fn url(&self, queue: &Queue) -> String {
         format!("{}/{}/{}", self.endpoint, queue.account, queue.name)
@@ -347,12 +377,14 @@ impl Sqs {
         input: QueueUrlInput,
     ) -> Result<Empty, AwsError> {
         let queue = self.queue(&ctx, &input.queue_url)?;
+        let (account, name) = (queue.account.clone(), queue.name.clone());
         self.kv
             .transact(move |txn: &mut dyn Txn| {
                 txn.delete(KEYSPACE, &table::queue_key(&queue.account, &queue.name))?;
                 clear(txn, &queue, &["msg", "grp", "gmsg", "dedup", "attempt"])
             })
             .await?;
+        self.marks.forget(&account, &name);
         Ok(Empty {})
     }
 
@@ -422,9 +454,12 @@ impl Sqs {
     fn counts(&self, queue: &Queue) -> Result<(u64, u64, u64), AwsError> {
         let now = now_ms();
         let (mut visible, mut in_flight, mut delayed) = (0, 0, 0);
-        for (_, v) in
-            self.kv.scan(KEYSPACE, &table::messages_of(&queue.account, &queue.name), Direction::Forward, usize::MAX)?
-        {
+        for (_, v) in self.kv.scan(
+            KEYSPACE,
+            &table::messages_from(&queue.account, &queue.name, self.marks.get(&queue.account, &queue.name)),
+            Direction::Forward,
+            usize::MAX,
+        )? {
             let m: Message = table::decode(&v)?;
             match (m.visible_ms <= now, m.receive_count > 0) {
                 (true, _) => visible += 1,
@@ -476,6 +511,69 @@ impl Sqs {
         input: QueueUrlInput,
     ) -> Result<TagsOutput, AwsError> {
         Ok(TagsOutput { tags: self.queue(&ctx, &input.queue_url)?.tags })
+    }
+
+    pub(crate) async fn add_permission(
+        self: Arc<Self>,
+        ctx: RequestContext,
+        input: AddPermissionInput,
+    ) -> Result<Empty, AwsError> {
+        let queue = self.queue(&ctx, &input.queue_url)?;
+        if input.a_w_s_account_ids.is_empty() || input.actions.is_empty() {
+            return Err(AwsError::new(
+                400,
+                "MissingParameter",
+                "The request must contain the parameter Actions and AWSAccountIds.",
+            ));
+        }
+        let label = input.label;
+        let arn = queue.arn();
+        let mut policy = policy_of(&queue);
+        let statements = policy["Statement"].as_array_mut().ok_or_else(AwsError::internal)?;
+        if statements.iter().any(|s| s["Sid"] == label.as_str()) {
+            return Err(error::invalid_parameter(format!(
+                "Value {label} for parameter Label is invalid. Reason: Already exists."
+            )));
+        }
+        let principals: Vec<String> =
+            input.a_w_s_account_ids.iter().map(|a| format!("arn:aws:iam::{a}:root")).collect();
+        let actions: Vec<String> = input.actions.iter().map(|a| format!("SQS:{a}")).collect();
+        statements.push(serde_json::json!({
+            "Sid": label, "Effect": "Allow", "Principal": {"AWS": principals}, "Action": actions, "Resource": arn,
+        }));
+        self.update(queue, move |q| {
+            q.attributes.insert("Policy".into(), policy.to_string());
+        })
+        .await?;
+        Ok(Empty {})
+    }
+
+    pub(crate) async fn remove_permission(
+        self: Arc<Self>,
+        ctx: RequestContext,
+        input: RemovePermissionInput,
+    ) -> Result<Empty, AwsError> {
+        let queue = self.queue(&ctx, &input.queue_url)?;
+        let label = input.label;
+        let mut policy = policy_of(&queue);
+        let statements = policy["Statement"].as_array_mut().ok_or_else(AwsError::internal)?;
+        let before = statements.len();
+        statements.retain(|s| s["Sid"] != label.as_str());
+        if statements.len() == before {
+            return Err(error::invalid_parameter(format!(
+                "Value {label} for parameter Label is invalid. Reason: can't find label on existing policy."
+            )));
+        }
+        let empty = statements.is_empty();
+        self.update(queue, move |q| {
+            if empty {
+                q.attributes.remove("Policy");
+            } else {
+                q.attributes.insert("Policy".into(), policy.to_string());
+            }
+        })
+        .await?;
+        Ok(Empty {})
     }
 
     /// Applies `change` to the stored queue record in one transaction.

@@ -251,7 +251,12 @@ impl Sqs {
             .kv
             .scan(
                 KEYSPACE,
-                &table::visible_at(&source.account, &source.name, now_ms()),
+                &table::visible_at(
+                    &source.account,
+                    &source.name,
+                    self.marks.get(&source.account, &source.name),
+                    now_ms(),
+                ),
                 Direction::Forward,
                 usize::MAX,
             )?
@@ -397,8 +402,8 @@ impl Sqs {
             let key = table::task_key(&task.source_arn, task.started_ms, &task.id);
             let per_step = task.max_per_second.unwrap_or(MOVE_BATCH);
             loop {
-                let key = key.clone();
-                let step = state.kv.transact(move |txn: &mut dyn Txn| move_step(txn, &key, per_step)).await;
+                let (key, marks) = (key.clone(), state.marks.clone());
+                let step = state.kv.transact(move |txn: &mut dyn Txn| move_step(txn, &marks, &key, per_step)).await;
                 match step {
                     Ok((woken, true)) => {
                         state.wake_arns(&woken);
@@ -426,7 +431,7 @@ impl Sqs {
 
 /// Moves up to `limit` messages for the task at `key`; answers the queues it sent to and
 /// whether the task goes on.
-fn move_step(txn: &mut dyn Txn, key: &[u8], limit: u64) -> Result<(Vec<String>, bool), AwsError> {
+fn move_step(txn: &mut dyn Txn, marks: &table::Marks, key: &[u8], limit: u64) -> Result<(Vec<String>, bool), AwsError> {
     let Some(v) = txn.get(KEYSPACE, key)? else { return Ok((Vec::new(), false)) };
     let mut task: MoveTask = table::decode(&v)?;
     let finish = |txn: &mut dyn Txn, task: &mut MoveTask, status: &str| {
@@ -440,7 +445,8 @@ fn move_step(txn: &mut dyn Txn, key: &[u8], limit: u64) -> Result<(Vec<String>, 
     let Some((account, name)) = parse_arn(&task.source_arn) else { return Ok((Vec::new(), false)) };
     let now = now_ms();
     let remaining = task.to_move.saturating_sub(task.moved).min(limit) as usize;
-    let batch = txn.scan(KEYSPACE, &table::visible_at(&account, &name, now), Direction::Forward, remaining)?;
+    let from = marks.get(&account, &name);
+    let batch = txn.scan(KEYSPACE, &table::visible_at(&account, &name, from, now), Direction::Forward, remaining)?;
     let mut woken = Vec::new();
     for (_, v) in &batch {
         let mut m: Message = table::decode(v)?;
@@ -464,7 +470,7 @@ fn move_step(txn: &mut dyn Txn, key: &[u8], limit: u64) -> Result<(Vec<String>, 
         m.first_receive_ms = None;
         m.receipt_token.clear();
         m.dead_letter_source = None;
-        table::insert(txn, &dest_account, &dest_name, &m)?;
+        table::insert(txn, marks, &dest_account, &dest_name, &m)?;
         task.moved += 1;
         if !woken.contains(&destination) {
             woken.push(destination);

@@ -17,7 +17,9 @@
 //! `task/<source arn>/<started ms>/<id>` → [`MoveTask`]: message move tasks out of
 //! dead-letter queues.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use brume_storage::key::{self, Element};
 use brume_storage::{KeyRange, StorageError, Txn};
@@ -138,14 +140,17 @@ pub fn message_key(account: &str, name: &str, visible_ms: u64, seq: u64) -> Vec<
     key::encode(&["msg".into(), account.into(), name.into(), Element::from(visible_ms), Element::from(seq)])
 }
 
-/// All messages of a queue, and those visible at `now_ms`.
-pub fn messages_of(account: &str, name: &str) -> KeyRange {
-    KeyRange::prefix(&key::encode(&["msg".into(), account.into(), name.into()]))
+/// A queue's messages visible from `from_ms` on (pass the queue's mark), and those of them
+/// visible at `now_ms`.
+pub fn messages_from(account: &str, name: &str, from_ms: u64) -> KeyRange {
+    let start = key::encode(&["msg".into(), account.into(), name.into(), Element::from(from_ms)]);
+    let end = KeyRange::prefix(&key::encode(&["msg".into(), account.into(), name.into()])).end;
+    KeyRange { start: std::ops::Bound::Included(start), end }
 }
 
-pub fn visible_at(account: &str, name: &str, now_ms: u64) -> KeyRange {
-    let prefix = key::encode(&["msg".into(), account.into(), name.into()]);
-    KeyRange::between(&prefix, &key::encode(&["msg".into(), account.into(), name.into(), Element::from(now_ms + 1)]))
+pub fn visible_at(account: &str, name: &str, from_ms: u64, now_ms: u64) -> KeyRange {
+    let start = key::encode(&["msg".into(), account.into(), name.into(), Element::from(from_ms)]);
+    KeyRange::between(&start, &key::encode(&["msg".into(), account.into(), name.into(), Element::from(now_ms + 1)]))
 }
 
 pub fn group_key(account: &str, name: &str, group: &str) -> Vec<u8> {
@@ -207,8 +212,35 @@ pub fn is_fifo(name: &str) -> bool {
     name.ends_with(".fifo")
 }
 
-/// Stores `m` in queue `account`/`name`, keeping a FIFO queue's group records in step.
-pub fn insert(txn: &mut dyn Txn, account: &str, name: &str, m: &Message) -> Result<(), StorageError> {
+/// Where each queue's live messages start: every live `msg` record of a queue is visible at
+/// or after its mark. Deleted messages leave tombstones that a range scan would otherwise
+/// step over one by one, and a busy queue leaves many; scans start at the mark instead.
+/// Marks live in memory (zero, always safe, after a restart). They change only inside
+/// transactions, which the store runs one at a time: [`insert`] lowers a mark, and a
+/// receive raises it to the first live message its scan found.
+#[derive(Default)]
+pub struct Marks(Mutex<HashMap<(String, String), Arc<AtomicU64>>>);
+
+impl Marks {
+    pub fn of(&self, account: &str, name: &str) -> Arc<AtomicU64> {
+        let mut marks = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        marks.entry((account.to_string(), name.to_string())).or_default().clone()
+    }
+
+    pub fn get(&self, account: &str, name: &str) -> u64 {
+        self.of(account, name).load(Ordering::Acquire)
+    }
+
+    /// Forgets a deleted queue's mark.
+    pub fn forget(&self, account: &str, name: &str) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(&(account.to_string(), name.to_string()));
+    }
+}
+
+/// Stores `m` in queue `account`/`name`, lowering the queue's mark to it and keeping a FIFO
+/// queue's group records in step.
+pub fn insert(txn: &mut dyn Txn, marks: &Marks, account: &str, name: &str, m: &Message) -> Result<(), StorageError> {
+    marks.of(account, name).fetch_min(m.visible_ms, Ordering::AcqRel);
     txn.put(KEYSPACE, &message_key(account, name, m.visible_ms, m.seq), &encode(m))?;
     let Some(group) = m.group_id.as_deref().filter(|_| is_fifo(name)) else { return Ok(()) };
     txn.put(KEYSPACE, &group_message_key(account, name, group, m.seq), &encode(&(m.visible_ms, m.seq)))?;

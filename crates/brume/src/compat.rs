@@ -9,8 +9,7 @@ const PARTIAL: &[(&str, &str, &str)] = &[
     ("s3", "CreateBucket", "ACL, grant and object-lock headers are accepted and not applied"),
     ("s3", "PutObject", "ACL grants, SSE-C/SSE-KMS parameters and object-lock headers are accepted and not applied"),
     ("s3", "CopyObject", "ACL grants, SSE-C/SSE-KMS parameters and object-lock headers are accepted and not applied"),
-    ("sqs", "CreateQueue", "FIFO queues are refused with NotImplemented; queue policies are stored and not evaluated"),
-    ("sqs", "ReceiveMessage", "ReceiveRequestAttemptId (FIFO) is ignored"),
+    ("sqs", "CreateQueue", "queue policies are stored and not evaluated; QueueDeletedRecently is not enforced"),
     (
         "sns",
         "CreateTopic",
