@@ -82,7 +82,7 @@ pub fn run<R: Requests>(
 }
 
 /// One keep-alive connection.
-async fn connect(addr: SocketAddr) -> Result<SendRequest<Memory>> {
+pub async fn connect(addr: SocketAddr) -> Result<SendRequest<Memory>> {
     let stream = tokio::net::TcpStream::connect(addr).await?;
     stream.set_nodelay(true)?;
     let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;

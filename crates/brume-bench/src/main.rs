@@ -13,6 +13,12 @@
 //!   references: the disk's sequential write rate and the same transfers to the bare
 //!   server. 1 KiB PutObject/GetObject at concurrency 32; references: the bare server
 //!   (ceiling) and, with `--moto`, moto's server (the peer).
+//! - **sqs**: SendMessage + ReceiveMessage + DeleteMessage round trips at concurrency 32;
+//!   references: the bare server's request rate (ceiling) and, with `--moto`, moto's round
+//!   trips; and how soon a long poll answers after a message arrives.
+//! - **sns**: Publish at concurrency 32 to a topic with one SQS subscription; references:
+//!   the bare server's request rate (ceiling) and, with `--moto`, moto's publishes; and the
+//!   time from a Publish to its message answering a long poll on the subscribed queue.
 //!
 //! Timings are reported, never asserted: this binary is a measuring tool, not a test.
 
@@ -24,6 +30,8 @@ mod report;
 mod s3;
 mod server;
 mod sign;
+mod sns;
+mod sqs;
 mod stats;
 
 use std::path::PathBuf;
@@ -78,6 +86,8 @@ enum Which {
     Http,
     Kv,
     S3,
+    Sqs,
+    Sns,
 }
 
 fn main() -> Result<()> {
@@ -138,6 +148,12 @@ impl Bench {
         }
         if self.wants(Which::S3) {
             self.s3().context("S3 benchmark")?;
+        }
+        if self.wants(Which::Sqs) {
+            self.sqs().context("SQS benchmark")?;
+        }
+        if self.wants(Which::Sns) {
+            self.sns().context("SNS benchmark")?;
         }
         Ok(())
     }
@@ -365,24 +381,186 @@ impl Bench {
         Ok(())
     }
 
-    fn small_objects(&mut self, brume: &Server, bare: &Server) -> Result<()> {
-        let moto = match &self.cli.moto {
-            Some(line) => {
-                progress("starting moto");
-                let (moto, took) = Server::start(Target::Command { line })?;
-                s3::create_bucket(moto.port)?;
-                self.report.notes.push(format!("moto: `{line}`, first answer after {:.1} s", took.as_secs_f64()));
-                Some(moto)
-            }
-            None => {
-                self.report.notes.push(
-                    "moto: not measured; install it (see crates/brume-bench/README.md) and pass \
-                     --moto '.venv/bin/moto_server -p {port}'"
-                        .to_string(),
-                );
-                None
-            }
+    /// moto's server when `--moto` says how to start it, noting how it was measured.
+    fn moto(&mut self) -> Result<Option<Server>> {
+        let Some(line) = self.cli.moto.clone() else {
+            self.report.notes.push(
+                "moto: not measured; install it (see crates/brume-bench/README.md) and pass \
+                 --moto '.venv/bin/moto_server -p {port}'"
+                    .to_string(),
+            );
+            return Ok(None);
         };
+        progress("starting moto");
+        let (moto, took) = Server::start(Target::Command { line: &line })?;
+        self.report.notes.push(format!("moto: `{line}`, first answer after {:.1} s", took.as_secs_f64()));
+        Ok(Some(moto))
+    }
+
+    fn sqs(&mut self) -> Result<()> {
+        const CONCURRENCY: usize = 32;
+        let dir = self.fresh_dir();
+        let (brume, _) = Server::start(Target::Brume { exe: &self.cli.brume, data_dir: &dir })?;
+        let (bare, _) = Server::start(Target::Bare)?;
+        let moto = self.moto()?;
+        let warmup = Duration::from_secs(1);
+        let measure = Duration::from_secs(self.cli.seconds);
+        progress(&format!("SQS round trips at concurrency {CONCURRENCY}"));
+        let ceiling = load::run(bare.port, CONCURRENCY, warmup, measure, load::CallerIdentity::new)?;
+        let got = sqs::round_trips(brume.port, CONCURRENCY, warmup, measure)?;
+        let figure = format!("SQS send+receive+delete round trips/s, c={CONCURRENCY}");
+        let detail = format!(
+            "{} failed; p50 {:.2} ms, p99 {:.2} ms",
+            got.errors,
+            ms(got.latency.median()),
+            ms(got.latency.percentile(99.0))
+        );
+        self.report.rows.push(Row::new(
+            format!("SQS HTTP req/s in round trips (3 each), c={CONCURRENCY}"),
+            (got.per_second * 3.0, "req/s"),
+            &detail,
+            (BARE, ceiling.per_second),
+            Goal::RatioAtLeast(0.3),
+        ));
+        if let Some(moto) = &moto {
+            progress(&format!("moto SQS round trips at concurrency {CONCURRENCY}"));
+            let peer = sqs::round_trips(moto.port, CONCURRENCY, warmup, measure)?;
+            self.report.rows.push(Row::new(
+                format!("{figure}, vs moto"),
+                (got.per_second, "trips/s"),
+                format!("moto: {} failed, p50 {:.1} ms", peer.errors, ms(peer.latency.median())),
+                ("moto", peer.per_second),
+                Goal::RatioAtLeast(50.0),
+            ));
+        }
+        progress("long polls woken by arrivals");
+        let (after_stored, after_sent) = sqs::long_poll_wakes(brume.port, 50)?;
+        self.report.rows.push(Row::new(
+            "SQS long poll answer after the SendMessage answer, p50",
+            (ms(after_stored.median()), "ms"),
+            format!(
+                "p99 {:.2} ms; from the SendMessage request: p50 {:.2} ms, p99 {:.2} ms",
+                ms(after_stored.percentile(99.0)),
+                ms(after_sent.median()),
+                ms(after_sent.percentile(99.0))
+            ),
+            ("goal", 5.0),
+            Goal::Below(5.0),
+        ));
+        self.report.notes.push(format!(
+            "sqs: awsJson 1.0, every request SigV4-signed; each of the {CONCURRENCY} workers has \
+             its own queue and keep-alive connection and sends a 64 B message, receives it \
+             (MaxNumberOfMessages 1) and deletes it, {}s measured after 1 s; the HTTP ceiling \
+             is signed GetCallerIdentity against the bare server at the same concurrency; long \
+             polls: 50 samples of a ReceiveMessage (WaitTimeSeconds 20) on an empty queue \
+             woken by a SendMessage from another connection 50 ms later",
+            self.cli.seconds
+        ));
+        Ok(())
+    }
+
+    /// Each Brume figure is taken on a fresh server: the publish load leaves tens of
+    /// thousands of deliveries behind it, which would weigh on the others.
+    fn sns(&mut self) -> Result<()> {
+        const CONCURRENCY: usize = 32;
+        const SAMPLES: usize = 100;
+        const FAN_OUT: usize = 2000;
+        let (bare, _) = Server::start(Target::Bare)?;
+        let moto = self.moto()?;
+        let warmup = Duration::from_secs(1);
+        let measure = Duration::from_secs(self.cli.seconds);
+        let detail = |l: &load::Load| {
+            format!(
+                "{} failed; p50 {:.2} ms, p99 {:.2} ms",
+                l.errors,
+                ms(l.latency.median()),
+                ms(l.latency.percentile(99.0))
+            )
+        };
+
+        let dir = self.fresh_dir();
+        let (brume, _) = Server::start(Target::Brume { exe: &self.cli.brume, data_dir: &dir })?;
+        for (raw, what) in [(false, "signed JSON notifications"), (true, "raw messages")] {
+            let name = if raw { "bench-fan-out-raw" } else { "bench-fan-out" };
+            progress(&format!("SNS fan-out of {FAN_OUT} {what} to a queue"));
+            let (topic, url) = sns::topic_with_queue(brume.port, name, raw)?;
+            let took = sns::fan_out(brume.port, &topic, &url, FAN_OUT)?;
+            let reference = match &moto {
+                Some(moto) => {
+                    progress(&format!("moto SNS fan-out of {FAN_OUT} {what} to a queue"));
+                    let (topic, url) = sns::topic_with_queue(moto.port, name, raw)?;
+                    let took = sns::fan_out(moto.port, &topic, &url, FAN_OUT)?;
+                    ("moto", FAN_OUT as f64 / took.as_secs_f64())
+                }
+                None => ("goal", 1000.0),
+            };
+            self.report.rows.push(Row::new(
+                format!("SNS messages published and in the subscribed queue /s, {what}"),
+                (FAN_OUT as f64 / took.as_secs_f64(), "msg/s"),
+                format!("{FAN_OUT} messages in {:.2} s", took.as_secs_f64()),
+                reference,
+                if moto.is_some() { Goal::RatioAtLeast(10.0) } else { Goal::RatioAtLeast(1.0) },
+            ));
+        }
+        progress("SNS publish to receivable");
+        let (topic, url) = sns::topic_with_queue(brume.port, "bench-latency", false)?;
+        let latency = sns::publish_to_receive(brume.port, &topic, &url, SAMPLES)?;
+        drop(brume);
+        self.report.rows.push(Row::new(
+            "SNS Publish request to the message answering a long poll, p50",
+            (ms(latency.median()), "ms"),
+            format!("p99 {:.2} ms, min {:.2} ms", ms(latency.percentile(99.0)), ms(latency.min())),
+            ("goal", 10.0),
+            Goal::Below(10.0),
+        ));
+
+        let dir = self.fresh_dir();
+        let (brume, _) = Server::start(Target::Brume { exe: &self.cli.brume, data_dir: &dir })?;
+        progress(&format!("SNS Publish at concurrency {CONCURRENCY}"));
+        let ceiling = load::run(bare.port, CONCURRENCY, warmup, measure, load::CallerIdentity::new)?;
+        let (topic, _) = sns::topic_with_queue(brume.port, "bench-publish", false)?;
+        let got = sns::publishes(brume.port, &topic, CONCURRENCY, warmup, measure)?;
+        let figure = format!("SNS Publish/s (one SQS subscription), c={CONCURRENCY}");
+        self.report.rows.push(Row::new(
+            figure.clone(),
+            (got.per_second, "req/s"),
+            detail(&got),
+            (BARE, ceiling.per_second),
+            Goal::RatioAtLeast(0.3),
+        ));
+        if let Some(moto) = &moto {
+            progress(&format!("moto SNS Publish at concurrency {CONCURRENCY}"));
+            let (moto_topic, _) = sns::topic_with_queue(moto.port, "bench-publish", false)?;
+            let peer = sns::publishes(moto.port, &moto_topic, CONCURRENCY, warmup, measure)?;
+            self.report.rows.push(Row::new(
+                format!("{figure}, vs moto"),
+                (got.per_second, "req/s"),
+                format!("moto: {}", detail(&peer)),
+                ("moto", peer.per_second),
+                Goal::RatioAtLeast(50.0),
+            ));
+        }
+        self.report.notes.push(format!(
+            "sns: awsQuery, every request SigV4-signed; deliveries go through the durable outbox; \
+             fan-out: {FAN_OUT} messages in PublishBatch calls of 10 (8 callers) to a topic with \
+             one SQS subscription, getting the signed JSON notification (RSA-2048, one signature \
+             per message) or the raw message, timed until GetQueueAttributes counts them all in \
+             the queue; publish to receivable: \
+             {SAMPLES} samples of a Publish while a ReceiveMessage (WaitTimeSeconds 20) waits on \
+             the subscribed queue (signed notifications); Publish/s: a fresh server, {CONCURRENCY} workers each on its \
+             own keep-alive connection publishing 64 B messages to one topic with one SQS \
+             subscription, {}s measured after 1 s (the deliveries trail behind: see fan-out); \
+             the HTTP ceiling is signed GetCallerIdentity against the bare server",
+            self.cli.seconds
+        ));
+        Ok(())
+    }
+
+    fn small_objects(&mut self, brume: &Server, bare: &Server) -> Result<()> {
+        let moto = self.moto()?;
+        if let Some(moto) = &moto {
+            s3::create_bucket(moto.port)?;
+        }
         s3::create_bucket(bare.port)?;
         let warmup = Duration::from_secs(1);
         let measure = Duration::from_secs(self.cli.seconds);

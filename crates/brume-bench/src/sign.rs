@@ -56,6 +56,18 @@ impl Signer {
         self.sign_request(method, path, payload_hash, &[("x-amz-content-sha256", payload_hash)])
     }
 
+    /// Signs an awsJson request (`POST /` with `X-Amz-Target`) whose body has the SHA-256
+    /// `payload_hash` (hex).
+    pub fn sign_json(&mut self, payload_hash: &str, content_type: &str, target: &str) -> Signed {
+        self.sign_request("POST", "/", payload_hash, &[("content-type", content_type), ("x-amz-target", target)])
+    }
+
+    /// Signs an awsQuery request (form-encoded `POST /`) whose body has the SHA-256
+    /// `payload_hash` (hex).
+    pub fn sign_query(&mut self, payload_hash: &str) -> Signed {
+        self.sign_request("POST", "/", payload_hash, &[("content-type", CONTENT_TYPE)])
+    }
+
     /// Signs `host`, `x-amz-date` and the lowercase `headers`, for the current time.
     fn sign_request(&mut self, method: &str, path: &str, payload_hash: &str, headers: &[(&str, &str)]) -> Signed {
         let amz_date = OffsetDateTime::now_utc()
