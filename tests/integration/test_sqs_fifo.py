@@ -3,6 +3,7 @@ deduplication (explicit, content-based, per group), receive attempt ids, sequenc
 FIFO dead-letter queues, and the errors for parameters that do not fit the queue type."""
 import hashlib
 import json
+import time
 
 import botocore.exceptions
 import pytest
@@ -156,3 +157,28 @@ def test_fifo_dead_letter_queue_keeps_group(sqs):
     assert [x["Body"] for x in got] == ["next"]
     moved = sqs.receive_message(QueueUrl=dlq, AttributeNames=["All"])["Messages"][0]
     assert moved["Body"] == "poison" and moved["Attributes"]["MessageGroupId"] == "g"
+
+
+def test_fifo_order_and_dedup_survive_kill(start_brume, tmp_path):
+    first = start_brume(data_dir=str(tmp_path))
+    sqs = first.client("sqs")
+    url = fifo(sqs, "durable.fifo", ContentBasedDeduplication="true")
+    for i in range(5):
+        sqs.send_message(QueueUrl=url, MessageBody=f"m{i}", MessageGroupId="g")
+    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=2, VisibilityTimeout=1)["Messages"]
+    assert [m["Body"] for m in got] == ["m0", "m1"]
+    first.proc.kill()
+    first.proc.wait()
+    second = start_brume(data_dir=str(tmp_path))
+    sqs = second.client("sqs")
+    url = url.replace(str(first.port), str(second.port))
+    # Deduplication records outlive the crash too.
+    sqs.send_message(QueueUrl=url, MessageBody="m0", MessageGroupId="g")
+    bodies = []
+    deadline = time.monotonic() + 10
+    while len(bodies) < 5 and time.monotonic() < deadline:
+        for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=2).get("Messages", []):
+            bodies.append(m["Body"])
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    assert bodies == [f"m{i}" for i in range(5)]
+    assert "Messages" not in sqs.receive_message(QueueUrl=url)
