@@ -159,3 +159,18 @@ def start_brume():
         if b.proc.poll() is None:
             b.proc.kill()
             b.proc.wait()
+
+
+@pytest.fixture
+def localhost_names(monkeypatch):
+    """Resolves `*.localhost` to loopback in this process, as systemd-resolved and
+    browsers do; this machine's libc resolver does not."""
+    import socket
+    real = socket.getaddrinfo
+
+    def resolve(host, *args, **kwargs):
+        if isinstance(host, str) and host.endswith(".localhost"):
+            host = "127.0.0.1"
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)

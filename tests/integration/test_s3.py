@@ -351,21 +351,6 @@ def test_list_encoding_type_url(s3, bucket):
 
 # --- addressing, presigned URLs, the CLI -----------------------------------------------------
 
-@pytest.fixture
-def localhost_names(monkeypatch):
-    """Resolves `*.localhost` to loopback in this process, as systemd-resolved and
-    browsers do; this machine's libc resolver does not."""
-    import socket
-    real = socket.getaddrinfo
-
-    def resolve(host, *args, **kwargs):
-        if isinstance(host, str) and host.endswith(".localhost"):
-            host = "127.0.0.1"
-        return real(host, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", resolve)
-
-
 @pytest.mark.parametrize("signature", ["s3v4", "s3"])
 def test_virtual_host_addressing(server, bucket, localhost_names, signature):
     import boto3

@@ -323,3 +323,16 @@ def test_add_and_remove_permission(sqs):
     assert "Policy" not in sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     code, _, _ = error_of(lambda: sqs.remove_permission(QueueUrl=url, Label="send"))
     assert code == "InvalidParameterValue"
+
+
+def test_queue_urls_in_the_host_form(server, localhost_names):
+    """SDKs configured with the regional endpoint form reach the same queues."""
+    import boto3
+    from botocore.config import Config
+    regional = boto3.client("sqs", endpoint_url=f"http://sqs.us-east-1.localhost:{server.port}", region_name="us-east-1",
+                            aws_access_key_id="test", aws_secret_access_key="test", config=Config(retries={"max_attempts": 1}))
+    regional.create_queue(QueueName="hosted")
+    host_form = f"http://sqs.us-east-1.localhost:{server.port}/000000000000/hosted"
+    regional.send_message(QueueUrl=host_form, MessageBody="via host form")
+    path_form = server.client("sqs").get_queue_url(QueueName="hosted")["QueueUrl"]
+    assert server.client("sqs").receive_message(QueueUrl=path_form)["Messages"][0]["Body"] == "via host form"
