@@ -772,6 +772,9 @@ def test_batch_get_and_write(ddb):
     })
     assert sorted(i["v"]["N"] for i in got["Responses"]["batch"]) == ["1", "19"]
     assert got["Responses"]["batch2"] == [{"pk": {"S": "k4"}, "v": {"N": "4"}}] and got["UnprocessedKeys"] == {}
+    metered = ddb.batch_get_item(RequestItems={"batch": {"Keys": [{"pk": {"S": "k1"}}, {"pk": {"S": "k0"}}], "ConsistentRead": True}},
+                                 ReturnConsumedCapacity="TOTAL")
+    assert metered["ConsumedCapacity"] == [{"TableName": "batch", "CapacityUnits": 2.0}]  # per key, found or not
     too_many = [{"PutRequest": {"Item": {"pk": {"S": f"x{i}"}}}} for i in range(26)]
     code, message, _ = error_of(lambda: ddb.batch_write_item(RequestItems={"batch": too_many}))
     assert code == "ValidationException"

@@ -122,14 +122,17 @@ impl Ddb {
             let table = load(&*view, &ctx, &name)?;
             let mut seen: Vec<Vec<Element>> = Vec::new();
             let mut items = Vec::new();
-            let mut bytes = 0;
+            let consistent = request.consistent_read.unwrap_or(false);
+            // Each item is metered on its own, rounded up to 4 KB, found or not.
+            let mut units = 0.0;
             for key in &request.keys {
                 let elements = table.check_key(&item_from_wire(key)?)?;
                 if seen.contains(&elements) {
                     return Err(duplicates());
                 }
-                if let Some(item) = table::get_item(&*view, &table, &elements)? {
-                    bytes += item_size(&item);
+                let found = table::get_item(&*view, &table, &elements)?;
+                units += read_units(found.as_ref().map_or(0, item_size), consistent);
+                if let Some(item) = found {
                     items.push(match &projection {
                         Some(paths) => expr::project(paths, &item),
                         None => item,
@@ -137,8 +140,6 @@ impl Ddb {
                 }
                 seen.push(elements);
             }
-            let units =
-                read_units(bytes, request.consistent_read.unwrap_or(false)).max(request.keys.len() as f64 / 2.0);
             capacity.extend(Consumed::table(units).report(input.return_consumed_capacity.as_deref(), &table.name));
             responses.insert(name, serde_json::to_value(items).unwrap_or_default());
         }
