@@ -198,25 +198,40 @@ def test_ttl_sweep_deletes_expired_items(server, ddb):
     make_table(ddb, "expiring", more_attributes=[{"AttributeName": "g", "AttributeType": "S"}],
                GlobalSecondaryIndexes=[{"IndexName": "by-g", "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
                                         "Projection": {"ProjectionType": "KEYS_ONLY"}}])
-    ddb.update_time_to_live(TableName="expiring", TimeToLiveSpecification={"Enabled": True, "AttributeName": "exp"})
     now = int(time.time())
+    # Written before TTL is enabled: enabling it must find them.
+    ddb.put_item(TableName="expiring", Item={"pk": {"S": "early"}, "exp": {"N": str(now - 60)}, "g": {"S": "all"}})
+    ddb.update_time_to_live(TableName="expiring", TimeToLiveSpecification={"Enabled": True, "AttributeName": "exp"})
     items = {
         "past": {"N": str(now - 60)},
         "future": {"N": str(now + 3600)},
+        "later": {"N": str(now + 3600)},
         "ancient": {"N": str(now - 6 * 365 * 24 * 3600)},  # more than five years: ignored
         "text": {"S": str(now - 60)},  # not a number: ignored
     }
     for name, exp in items.items():
         ddb.put_item(TableName="expiring", Item={"pk": {"S": name}, "exp": exp, "g": {"S": "all"}})
     ddb.put_item(TableName="expiring", Item={"pk": {"S": "none"}, "g": {"S": "all"}})
-    req = urllib.request.Request(server.endpoint + "/_brume/jobs/dynamodb-ttl", method="POST")
-    with urllib.request.urlopen(req, timeout=10) as r:
-        assert json.load(r)["removed"] == 1
+    # An update moves an item's expiry into the past.
+    ddb.update_item(TableName="expiring", Key={"pk": {"S": "later"}}, UpdateExpression="SET #e = :t",
+                    ExpressionAttributeNames={"#e": "exp"}, ExpressionAttributeValues={":t": {"N": str(now - 1)}})
+
+    def sweep():
+        req = urllib.request.Request(server.endpoint + "/_brume/jobs/dynamodb-ttl", method="POST")
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.load(r)["removed"]
+
+    assert sweep() == 3
+    assert sweep() == 0
     left = sorted(i["pk"]["S"] for i in ddb.scan(TableName="expiring")["Items"])
     assert left == ["ancient", "future", "none", "text"]
     assert ddb.query(TableName="expiring", IndexName="by-g", KeyConditionExpression="g = :g",
                      ExpressionAttributeValues={":g": {"S": "all"}})["Count"] == 4
     assert ddb.describe_table(TableName="expiring")["Table"]["ItemCount"] == 4
+    # Disabled, nothing expires any more.
+    ddb.update_time_to_live(TableName="expiring", TimeToLiveSpecification={"Enabled": False, "AttributeName": "exp"})
+    ddb.put_item(TableName="expiring", Item={"pk": {"S": "past2"}, "exp": {"N": str(now - 60)}})
+    assert sweep() == 0
 
 
 def test_cli_waiter_and_items(server):

@@ -813,6 +813,7 @@ impl Ddb {
                     _ => {}
                 }
                 table.ttl_attribute = enabled.then(|| attribute.clone());
+                table::reindex_expiries(txn, &table)?;
                 table::save_table(txn, &table)
             })
             .await?;

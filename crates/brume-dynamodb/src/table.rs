@@ -7,6 +7,8 @@
 //! - `x/<table id>/<index>/<index partition key>[/<index sort key>]/<table key…>` → the
 //!   item's projection into a secondary index, written in the same transaction as the item
 //! - `s/<table id>` → [`Stats`]: live item counts and sizes of the table and its indexes
+//! - `e/<table id>/<expiry time>/<table key…>` → nothing: the items of a table with TTL
+//!   enabled, by the time in their TTL attribute, so expiry is a range scan
 //!
 //! Tables are keyed by a random id as well as their name, so a table deleted and created
 //! again never sees its predecessor's records.
@@ -453,8 +455,49 @@ pub fn write_item(
         let arms = if table.is_gsi(&index.name) { &mut consumed.gsis } else { &mut consumed.lsis };
         arms.insert(index.name.clone(), units);
     }
+    let (before, after) = (old.and_then(|o| expiry_key(table, o, key)), new.and_then(|n| expiry_key(table, n, key)));
+    if before != after {
+        if let Some(k) = before {
+            txn.delete(KEYSPACE, &k)?;
+        }
+        if let Some(k) = after {
+            txn.put(KEYSPACE, &k, &[])?;
+        }
+    }
     save_stats(txn, table, &stats)?;
     Ok(consumed)
+}
+
+/// Where an item waits for its expiry: under its TTL time, so the sweep reads only the
+/// items whose time has come. Only items whose TTL attribute is a number have one.
+fn expiry_key(table: &Table, item: &Item, base: &[Element]) -> Option<Vec<u8>> {
+    let Value::N(at) = item.get(table.ttl_attribute.as_deref()?)? else {
+        return None;
+    };
+    let mut parts = expiries_prefix(table);
+    parts.push(Element::Number(at.to_key()));
+    parts.extend(base.iter().cloned());
+    Some(key::encode(&parts))
+}
+
+pub fn expiries_prefix(table: &Table) -> Vec<Element> {
+    vec!["e".into(), table.id.as_str().into()]
+}
+
+/// Records every item's expiry (TTL just enabled), or forgets them all (`table` without a
+/// TTL attribute: just disabled).
+pub fn reindex_expiries(txn: &mut dyn Txn, table: &Table) -> Result<(), AwsError> {
+    delete_range(txn, &KeyRange::prefix(&key::encode(&expiries_prefix(table))))?;
+    if table.ttl_attribute.is_none() {
+        return Ok(());
+    }
+    for (k, bytes) in txn.scan(KEYSPACE, &items_of(table), Direction::Forward, usize::MAX)? {
+        let base = key::decode(&k).map_err(|e| corrupt(&e))?.split_off(2);
+        if let Some(e) = expiry_key(table, &decode_item(&bytes)?, &base) {
+            txn.put(KEYSPACE, &e, &[])?;
+        }
+    }
+    Ok(())
 }
 
 /// Builds index `index` from the table's items (a GSI added by UpdateTable).
@@ -500,6 +543,7 @@ pub fn drop_table(txn: &mut dyn Txn, table: &Table) -> Result<(), AwsError> {
     txn.delete(KEYSPACE, &table_key(&table.account, &table.region, &table.name))?;
     delete_range(txn, &items_of(table))?;
     delete_range(txn, &KeyRange::prefix(&key::encode(&["x".into(), table.id.as_str().into()])))?;
+    delete_range(txn, &KeyRange::prefix(&key::encode(&expiries_prefix(table))))?;
     txn.delete(KEYSPACE, &stats_key(table))?;
     Ok(())
 }
