@@ -559,7 +559,7 @@ impl Ddb {
     pub async fn delete_table(self: Arc<Self>, ctx: RequestContext, input: TableNameInput) -> Result<Json, AwsError> {
         let name = table_name(&input.table_name).to_string();
         let (account, region) = (ctx.account.clone(), ctx.region.clone());
-        let description = self
+        let (description, id) = self
             .kv
             .transact(move |txn: &mut dyn Txn| {
                 let table = table::load_table(txn, &account, &region, &name)?.ok_or_else(|| table_not_found(&name))?;
@@ -570,9 +570,10 @@ impl Ddb {
                 }
                 let stats = table::load_stats(txn, &table)?;
                 table::drop_table(txn, &table)?;
-                Ok(table::describe(&table, &stats, "DELETING"))
+                Ok((table::describe(&table, &stats, "DELETING"), table.id))
             })
             .await?;
+        self.purge(id);
         Ok(json!({ "TableDescription": description }))
     }
 

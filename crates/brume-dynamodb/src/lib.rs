@@ -40,6 +40,37 @@ impl Ddb {
     }
 }
 
+/// Records of a dropped table deleted per storage transaction.
+const PURGE_BATCH: usize = 1000;
+
+impl Ddb {
+    /// Deletes a dropped table's records in the background, a batch per transaction.
+    fn purge(self: &Arc<Self>, id: String) {
+        let state = self.clone();
+        tokio::spawn(async move {
+            loop {
+                let id = id.clone();
+                match state.kv.transact(move |txn| table::purge_step(txn, &id, PURGE_BATCH)).await {
+                    Ok(true) => return,
+                    Ok(false) => {}
+                    Err(e) => return tracing::warn!(error = %e, "could not delete a dropped table's items"),
+                }
+            }
+        });
+    }
+
+    /// Resumes the deletions a stop interrupted.
+    fn resume_purges(self: &Arc<Self>) {
+        let state = self.clone();
+        tokio::spawn(async move {
+            match table::tombstones(&*state.kv) {
+                Ok(ids) => ids.into_iter().for_each(|id| state.purge(id)),
+                Err(e) => tracing::warn!(error = %e, "could not read dropped tables"),
+            }
+        });
+    }
+}
+
 /// Data-plane operations take a table name or its ARN.
 fn table_name(name_or_arn: &str) -> &str {
     match name_or_arn.strip_prefix("arn:") {
@@ -52,6 +83,7 @@ fn table_name(name_or_arn: &str) -> &str {
 
 /// The DynamoDB service, ready for the gateway.
 pub fn service(state: Arc<Ddb>) -> Service {
+    state.resume_purges();
     ServiceBuilder::new("dynamodb", state)
         .op("CreateTable", Ddb::create_table)
         .op("DescribeTable", Ddb::describe_table)

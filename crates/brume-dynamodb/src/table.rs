@@ -10,6 +10,8 @@
 //! - `e/<table id>/<expiry time>/<table key…>` → nothing: the items of a table with TTL
 //!   enabled, by the time in their TTL attribute, so expiry is a range scan
 //!
+//! - `d/<table id>` → nothing: a dropped table whose records are still being deleted
+//!
 //! Tables are keyed by a random id as well as their name, so a table deleted and created
 //! again never sees its predecessor's records.
 
@@ -538,14 +540,47 @@ pub fn delete_range(txn: &mut dyn Txn, range: &KeyRange) -> Result<(), StorageEr
     Ok(())
 }
 
-/// Deletes a table and everything under it.
+/// Deletes a table: its definition and counts at once, in the caller's transaction; its
+/// items, index entries and expiries are left under a tombstone for [`purge_step`], so
+/// deleting a large table does not hold the store's writer.
 pub fn drop_table(txn: &mut dyn Txn, table: &Table) -> Result<(), AwsError> {
     txn.delete(KEYSPACE, &table_key(&table.account, &table.region, &table.name))?;
-    delete_range(txn, &items_of(table))?;
-    delete_range(txn, &KeyRange::prefix(&key::encode(&["x".into(), table.id.as_str().into()])))?;
-    delete_range(txn, &KeyRange::prefix(&key::encode(&expiries_prefix(table))))?;
     txn.delete(KEYSPACE, &stats_key(table))?;
+    txn.put(KEYSPACE, &tombstone_key(&table.id), &[])?;
     Ok(())
+}
+
+fn tombstone_key(id: &str) -> Vec<u8> {
+    key::encode(&["d".into(), id.into()])
+}
+
+/// The ids of dropped tables whose records are still being deleted.
+pub fn tombstones(view: &dyn ReadView) -> Result<Vec<String>, AwsError> {
+    let mut ids = Vec::new();
+    for (k, _) in view.scan(KEYSPACE, &KeyRange::prefix(&key::encode(&["d".into()])), Direction::Forward, usize::MAX)? {
+        if let Some(Element::String(id)) = key::decode(&k).map_err(|e| corrupt(&e))?.pop() {
+            ids.push(id);
+        }
+    }
+    Ok(ids)
+}
+
+/// Deletes up to `limit` records of dropped table `id`; answers true once none is left
+/// (and the tombstone is gone too).
+pub fn purge_step(txn: &mut dyn Txn, id: &str, limit: usize) -> Result<bool, AwsError> {
+    let mut budget = limit;
+    for kind in ["i", "x", "e"] {
+        let range = KeyRange::prefix(&key::encode(&[kind.into(), id.into()]));
+        for (k, _) in txn.scan(KEYSPACE, &range, Direction::Forward, budget)? {
+            txn.delete(KEYSPACE, &k)?;
+            budget -= 1;
+        }
+        if budget == 0 {
+            return Ok(false);
+        }
+    }
+    txn.delete(KEYSPACE, &tombstone_key(id))?;
+    Ok(true)
 }
 
 /// The description DescribeTable (and the other control-plane answers) give.
@@ -617,4 +652,78 @@ pub fn describe(table: &Table, stats: &Stats, status: &str) -> Json {
         out["OnDemandThroughput"] = limits.clone();
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use brume_storage::Storage;
+
+    fn table() -> Table {
+        let attr = |name: &str| KeyAttr { name: name.into(), ty: "S".into() };
+        Table {
+            account: "000000000000".into(),
+            region: "us-east-1".into(),
+            name: "t".into(),
+            id: "id-1".into(),
+            created: 0.0,
+            attributes: vec![attr("pk"), attr("g")],
+            key: KeySchema { hash: attr("pk"), range: None },
+            billing: "PAY_PER_REQUEST".into(),
+            read: 0,
+            write: 0,
+            billing_switched: None,
+            gsis: vec![Index {
+                name: "by-g".into(),
+                key: KeySchema { hash: attr("g"), range: None },
+                projection: Projection { ty: "ALL".into(), non_key: vec![] },
+                read: 0,
+                write: 0,
+            }],
+            lsis: vec![],
+            stream_view: None,
+            stream_label: None,
+            tags: BTreeMap::new(),
+            deletion_protection: false,
+            ttl_attribute: Some("exp".into()),
+            sse: None,
+            table_class: None,
+            pitr: None,
+            on_demand: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_dropped_table_is_purged_in_steps() {
+        let kv = Storage::in_memory().kv;
+        let t = table();
+        kv.transact(move |txn: &mut dyn Txn| -> Result<(), AwsError> {
+            save_table(txn, &t)?;
+            for i in 0..25 {
+                let item: Item = [
+                    ("pk".to_string(), Value::S(format!("k{i}"))),
+                    ("g".to_string(), Value::S("g".into())),
+                    ("exp".to_string(), Value::N(crate::number::Num::parse("5").unwrap())),
+                ]
+                .into();
+                let key = t.check_item_key(&item)?;
+                write_item(txn, &t, &key, None, Some(&item))?;
+            }
+            drop_table(txn, &t)
+        })
+        .await
+        .unwrap();
+        assert_eq!(tombstones(&*kv).unwrap(), vec!["id-1".to_string()]);
+        let mut steps = 0;
+        loop {
+            steps += 1;
+            let done = kv.transact(|txn: &mut dyn Txn| purge_step(txn, "id-1", 10)).await.unwrap();
+            if done {
+                break;
+            }
+        }
+        // 25 items, 25 index entries and 25 expiries, ten at a time.
+        assert_eq!(steps, 8);
+        assert!(kv.scan(KEYSPACE, &KeyRange::all(), Direction::Forward, usize::MAX).unwrap().is_empty());
+    }
 }
