@@ -36,7 +36,7 @@ const PARTIAL: &[(&str, &str, &str)] = &[
     (
         "dynamodb",
         "UpdateTable",
-        "indexes are built at once (no CREATING/backfilling phase); replicas, warm throughput and on-demand limits are not supported",
+        "a new index is built at once, in one storage transaction (no CREATING/backfilling phase); replicas and warm throughput are not supported",
     ),
     (
         "dynamodb",
