@@ -453,6 +453,7 @@ impl Sqs {
     /// Visible, in flight, and delayed messages, counted from the records.
     fn counts(&self, queue: &Queue) -> Result<(u64, u64, u64), AwsError> {
         let now = now_ms();
+        let retention_ms = queue.number("MessageRetentionPeriod", 345_600) * 1000;
         let (mut visible, mut in_flight, mut delayed) = (0, 0, 0);
         for (_, v) in self.kv.scan(
             KEYSPACE,
@@ -461,6 +462,10 @@ impl Sqs {
             usize::MAX,
         )? {
             let m: Message = table::decode(&v)?;
+            // Messages past retention are gone for SQS, though removed only when next met.
+            if m.sent_ms + retention_ms <= now {
+                continue;
+            }
             match (m.visible_ms <= now, m.receive_count > 0) {
                 (true, _) => visible += 1,
                 (false, true) => in_flight += 1,
