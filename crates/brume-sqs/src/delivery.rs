@@ -11,17 +11,13 @@ use brume_core::clients::{OutgoingMessage, SqsClient};
 use brume_events::{DeliveryError, Event, Handler};
 
 use crate::message::Outgoing;
-use crate::table::{self, KEYSPACE, Queue};
+use crate::table::{self, Queue};
 use crate::{Sqs, error};
 
 impl Sqs {
     fn queue_by_arn(&self, arn: &str) -> Result<Queue, AwsError> {
-        let mut parts = arn.rsplitn(3, ':');
-        let (Some(name), Some(account)) = (parts.next(), parts.next()) else {
-            return Err(error::queue_does_not_exist());
-        };
-        let found = self.kv.get(KEYSPACE, &table::queue_key(account, name))?;
-        found.map(|b| table::decode(&b)).transpose()?.ok_or_else(error::queue_does_not_exist)
+        let (account, name) = table::parse_arn(arn).ok_or_else(error::queue_does_not_exist)?;
+        self.queue_at(&account, &name)?.ok_or_else(error::queue_does_not_exist)
     }
 }
 

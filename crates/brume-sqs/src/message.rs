@@ -273,6 +273,11 @@ fn check_batch<T>(entries: &[T], id: impl Fn(&T) -> &str) -> Result<(), AwsError
 /// The largest message, and the largest batch, SQS accepts (1 MiB).
 pub(crate) const MAX_MESSAGE_SIZE: u64 = 1_048_576;
 
+/// Messages a receive reads beyond its batch size, for those it drops (past retention) or
+/// moves to the dead-letter queue instead of handing out; a receive that meets more than
+/// this answers fewer messages, and the next one goes on.
+const SCAN_HEADROOM: usize = 16;
+
 /// FIFO deduplication and receive attempts last five minutes.
 const FIFO_WINDOW_MS: u64 = 300_000;
 
@@ -533,7 +538,7 @@ impl Sqs {
             account: queue.account.clone(),
             name: queue.name.clone(),
             arn: queue.arn(),
-            redrive: redrive_target(queue),
+            redrive: crate::redrive::redrive_target(queue),
             retention_ms: queue.number("MessageRetentionPeriod", 345_600) * 1000,
             visibility_ms: visibility * 1000,
             now: 0,
@@ -706,7 +711,7 @@ impl Receiver {
             KEYSPACE,
             &table::visible_at(&self.account, &self.name, from, self.now),
             Direction::Forward,
-            usize::MAX,
+            max + SCAN_HEADROOM,
         )?;
         let messages: Vec<Message> = visible.iter().map(|(_, v)| table::decode(v)).collect::<Result<_, _>>()?;
         // Nothing lives before the first visible message (or, when there is none, before
@@ -739,12 +744,12 @@ impl Receiver {
                 continue;
             }
             let Some(id) = table::group_of_key(&gk) else { continue };
-            // Enough of the group's head to fill the batch, with room for expired messages.
+            // Enough of the group's head to fill the batch.
             let head = txn.scan(
                 KEYSPACE,
                 &table::group_messages(&self.account, &self.name, &id),
                 Direction::Forward,
-                max - out.len() + 16,
+                max - out.len() + SCAN_HEADROOM,
             )?;
             for (_, pointer) in head {
                 if out.len() == max {
@@ -841,17 +846,6 @@ fn next_seq(txn: &mut dyn Txn) -> Result<u64, AwsError> {
     };
     txn.put(KEYSPACE, &k, &(current + 1).to_be_bytes())?;
     Ok(current + 1)
-}
-
-/// (account, name, maxReceiveCount) of the queue's dead-letter queue, if it has one.
-fn redrive_target(queue: &Queue) -> Option<(String, String, u64)> {
-    let policy: serde_json::Value = serde_json::from_str(queue.attributes.get("RedrivePolicy")?).ok()?;
-    let arn = policy.get("deadLetterTargetArn")?.as_str()?;
-    let count = policy.get("maxReceiveCount").and_then(|c| c.as_u64().or_else(|| c.as_str()?.parse().ok()))?;
-    let mut parts = arn.rsplitn(3, ':');
-    let name = parts.next()?.to_string();
-    let account = parts.next()?.to_string();
-    Some((account, name, count))
 }
 
 /// A received message as ReceiveMessage answers it, with the attributes asked for.

@@ -247,6 +247,11 @@ impl Sqs {
         format!("{}/{}/{}", self.endpoint, queue.account, queue.name)
     }
 
+    /// The queue `account`/`name`, if it exists.
+    pub(crate) fn queue_at(&self, account: &str, name: &str) -> Result<Option<Queue>, AwsError> {
+        Ok(self.kv.get(KEYSPACE, &table::queue_key(account, name))?.map(|b| table::decode(&b)).transpose()?)
+    }
+
     /// The queue a URL names, when the caller's account owns it.
     pub(crate) fn queue(&self, ctx: &RequestContext, url: &str) -> Result<Queue, AwsError> {
         let (account, name) = parse_url(url)?;

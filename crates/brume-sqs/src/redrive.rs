@@ -12,7 +12,7 @@ use brume_core::{AwsError, RequestContext};
 use brume_storage::{Direction, Txn};
 use serde::{Deserialize, Serialize};
 
-use crate::table::{self, KEYSPACE, Message, MoveTask, Queue};
+use crate::table::{self, KEYSPACE, Message, MoveTask, Queue, parse_arn};
 use crate::{Sqs, error, now_ms};
 
 /// Messages moved per transaction when the task sets no rate.
@@ -20,21 +20,17 @@ const MOVE_BATCH: u64 = 100;
 /// SQS keeps the last ten tasks of each source queue.
 const TASKS_KEPT: usize = 10;
 
-/// `(account, name)` of a queue ARN.
-pub(crate) fn parse_arn(arn: &str) -> Option<(String, String)> {
-    let mut parts = arn.splitn(6, ':');
-    let (Some("arn"), Some(_), Some("sqs"), Some(_), Some(account), Some(name)) =
-        (parts.next(), parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return None;
-    };
-    Some((account.to_string(), name.to_string()))
+/// (account, name, maxReceiveCount) of the queue's dead-letter queue, if it has one.
+pub(crate) fn redrive_target(queue: &Queue) -> Option<(String, String, u64)> {
+    let policy: serde_json::Value = serde_json::from_str(queue.attributes.get("RedrivePolicy")?).ok()?;
+    let (account, name) = parse_arn(policy.get("deadLetterTargetArn")?.as_str()?)?;
+    let count = policy.get("maxReceiveCount").and_then(|c| c.as_u64().or_else(|| c.as_str()?.parse().ok()))?;
+    Some((account, name, count))
 }
 
-/// The dead-letter target ARN of a queue's RedrivePolicy.
-fn target_of(queue: &Queue) -> Option<String> {
-    let policy: serde_json::Value = serde_json::from_str(queue.attributes.get("RedrivePolicy")?).ok()?;
-    Some(policy.get("deadLetterTargetArn")?.as_str()?.to_string())
+/// Whether `queue`'s dead-letter queue is `dlq`.
+fn redrives_to(queue: &Queue, dlq: &Queue) -> bool {
+    redrive_target(queue).is_some_and(|(account, name, _)| account == dlq.account && name == dlq.name)
 }
 
 #[derive(Deserialize)]
@@ -132,10 +128,6 @@ fn not_found(what: &str) -> AwsError {
 }
 
 impl Sqs {
-    fn queue_at(&self, account: &str, name: &str) -> Result<Option<Queue>, AwsError> {
-        Ok(self.kv.get(KEYSPACE, &table::queue_key(account, name))?.map(|b| table::decode(&b)).transpose()?)
-    }
-
     fn all_queues(&self, account: &str) -> Result<Vec<Queue>, AwsError> {
         self.kv
             .scan(KEYSPACE, &table::queues_of(account), Direction::Forward, usize::MAX)?
@@ -201,11 +193,10 @@ impl Sqs {
             }
         };
         let after = input.next_token.unwrap_or_default();
-        let arn = dlq.arn();
         let mut queue_urls = Vec::new();
         let mut next_token = None;
         for q in self.all_queues(&ctx.account)? {
-            if target_of(&q).as_deref() != Some(arn.as_str()) || (!after.is_empty() && q.name <= after) {
+            if !redrives_to(&q, &dlq) || (!after.is_empty() && q.name <= after) {
                 continue;
             }
             if queue_urls.len() == max {
@@ -229,7 +220,7 @@ impl Sqs {
             .flatten()
             .ok_or_else(|| not_found("SourceArn"))?;
         let source_arn = source.arn();
-        if !self.all_queues(&ctx.account)?.iter().any(|q| target_of(q).as_deref() == Some(source_arn.as_str())) {
+        if !self.all_queues(&ctx.account)?.iter().any(|q| redrives_to(q, &source)) {
             return Err(error::invalid_parameter("Source queue must be configured as a Dead Letter Queue."));
         }
         if let Some(destination) = &input.destination_arn {

@@ -41,6 +41,17 @@ pub struct Queue {
     pub last_purge_ms: Option<u64>,
 }
 
+/// `(account, name)` of a queue ARN, the inverse of [`Queue::arn`].
+pub fn parse_arn(arn: &str) -> Option<(String, String)> {
+    let mut parts = arn.splitn(6, ':');
+    let (Some("arn"), Some(_), Some("sqs"), Some(_), Some(account), Some(name)) =
+        (parts.next(), parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return None;
+    };
+    Some((account.to_string(), name.to_string()))
+}
+
 impl Queue {
     pub fn arn(&self) -> String {
         format!("arn:aws:sqs:{}:{}:{}", self.region, self.account, self.name)
