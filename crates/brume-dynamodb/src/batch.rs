@@ -66,6 +66,7 @@ pub struct WriteRequest {
 pub struct BatchWriteItemInput {
     request_items: BTreeMap<String, Vec<WriteRequest>>,
     return_consumed_capacity: Option<String>,
+    return_item_collection_metrics: Option<String>,
 }
 
 impl WriteRequest {
@@ -183,6 +184,8 @@ impl Ddb {
                 }
             }
         }
+        let written: Vec<(String, Item)> =
+            writes.iter().map(|(name, item, _)| (table_name(name).to_string(), item.clone())).collect();
         let (account, region) = (ctx.account.clone(), ctx.region.clone());
         let mode = input.return_consumed_capacity.clone();
         let capacity = self
@@ -230,6 +233,10 @@ impl Ddb {
         let mut out = json!({ "UnprocessedItems": {} });
         if !capacity.is_empty() {
             out["ConsumedCapacity"] = Json::Array(capacity);
+        }
+        let metrics_mode = input.return_item_collection_metrics.as_deref();
+        if let Some(metrics) = self.collections_metrics(&ctx, metrics_mode, &written)? {
+            out["ItemCollectionMetrics"] = metrics;
         }
         Ok(out)
     }

@@ -254,7 +254,7 @@ impl Ddb {
     /// ItemCollectionMetrics for `ReturnItemCollectionMetrics` SIZE: the size of the
     /// written item's collection (its partition, on tables with local secondary indexes,
     /// the only ones DynamoDB reports it for), as a range of gigabytes.
-    fn collection_metrics(&self, mode: Option<&str>, table: &Table, key: &Item) -> Result<Option<Json>, AwsError> {
+    pub fn collection_metrics(&self, mode: Option<&str>, table: &Table, key: &Item) -> Result<Option<Json>, AwsError> {
         if mode != Some("SIZE") || table.lsis.is_empty() {
             return Ok(None);
         }
@@ -267,6 +267,35 @@ impl Ddb {
             "ItemCollectionKey": { &table.key.hash.name: partition },
             "SizeEstimateRangeGB": [gb, gb + 1.0],
         })))
+    }
+
+    /// ItemCollectionMetrics of a write of several items (BatchWriteItem,
+    /// TransactWriteItems): per table with local secondary indexes, one entry for each
+    /// item collection written.
+    pub fn collections_metrics(
+        &self,
+        ctx: &RequestContext,
+        mode: Option<&str>,
+        written: &[(String, Item)],
+    ) -> Result<Option<Json>, AwsError> {
+        if mode != Some("SIZE") {
+            return Ok(None);
+        }
+        let mut tables: BTreeMap<String, Option<Table>> = BTreeMap::new();
+        let mut out = serde_json::Map::new();
+        for (name, key) in written {
+            if !tables.contains_key(name) {
+                tables.insert(name.clone(), table::load_table(&*self.kv, &ctx.account, &ctx.region, name)?);
+            }
+            let Some(table) = &tables[name] else { continue };
+            let Some(metrics) = self.collection_metrics(mode, table, key)? else { continue };
+            if let Json::Array(list) = out.entry(table.name.clone()).or_insert_with(|| json!([]))
+                && !list.contains(&metrics)
+            {
+                list.push(metrics);
+            }
+        }
+        Ok((!out.is_empty()).then_some(Json::Object(out)))
     }
 
     /// Runs `decide` on the item at `key` of `table_name` and stores its answer, all in one

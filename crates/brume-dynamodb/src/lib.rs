@@ -15,6 +15,7 @@ mod expr;
 mod item;
 mod legacy;
 mod number;
+mod partiql;
 mod query;
 mod table;
 mod transact;
@@ -109,5 +110,8 @@ pub fn service(state: Arc<Ddb>) -> Service {
         .op("BatchWriteItem", Ddb::batch_write_item)
         .op("TransactGetItems", Ddb::transact_get_items)
         .op("TransactWriteItems", Ddb::transact_write_items)
+        .op("ExecuteStatement", Ddb::execute_statement)
+        .op("BatchExecuteStatement", Ddb::batch_execute_statement)
+        .op("ExecuteTransaction", Ddb::execute_transaction)
         .build()
 }

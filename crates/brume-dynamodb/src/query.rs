@@ -492,18 +492,59 @@ fn answer(
     if let Some(last) = result.last {
         out["LastEvaluatedKey"] = serde_json::to_value(last).unwrap_or_default();
     }
-    let units = read_units(result.bytes, consistent);
-    let consumed = match index {
+    if let Some(c) = read_consumed(table, index, result.bytes, consistent).report(mode, &table.name) {
+        out["ConsumedCapacity"] = c;
+    }
+    out
+}
+
+/// The read units of `bytes` read, charged to the index when one was read.
+pub fn read_consumed(table: &Table, index: Option<&str>, bytes: usize, consistent: bool) -> Consumed {
+    let units = read_units(bytes, consistent);
+    match index {
         Some(name) if table.is_gsi(name) => {
             Consumed { gsis: [(name.to_string(), units)].into(), ..Consumed::default() }
         }
         Some(name) => Consumed { lsis: [(name.to_string(), units)].into(), ..Consumed::default() },
         None => Consumed::table(units),
-    };
-    if let Some(c) = consumed.report(mode, &table.name) {
-        out["ConsumedCapacity"] = c;
     }
-    out
+}
+
+/// A read planned by another front end (PartiQL's SELECT): a key condition as a
+/// KeyConditionExpression parses to (a Query) or none (a Scan), with a filter and a
+/// projection, run as Query and Scan run.
+pub struct Read<'a> {
+    pub table: &'a Table,
+    pub index: Option<&'a Index>,
+    pub key: Option<Cond>,
+    pub filter: Option<Cond>,
+    pub projection: Option<Vec<Path>>,
+    pub limit: Option<usize>,
+    pub start: Option<Item>,
+    pub forward: bool,
+}
+
+/// One page of a [`Read`]: the items, where to resume, and the bytes read.
+pub struct ReadPage {
+    pub items: Vec<Item>,
+    pub last: Option<Item>,
+    pub bytes: usize,
+}
+
+pub fn read(view: &dyn ReadView, r: Read) -> Result<ReadPage, AwsError> {
+    let source = Source { table: r.table, index: r.index };
+    let mut range = match r.key {
+        Some(cond) => key_range(source.prefix(), &key_condition(cond, source.schema())?),
+        None => KeyRange::prefix(&key::encode(&source.prefix())),
+    };
+    let direction = if r.forward { Direction::Forward } else { Direction::Reverse };
+    if let Some(start) = &r.start {
+        range = after(range, source.position(start)?, direction);
+    }
+    let (select, fetch_base) = selection(r.table, r.index, None, r.projection)?;
+    let page = Page { source, range, direction, limit: r.limit, filter: r.filter, select, segment: None, fetch_base };
+    let result = read_page(view, page)?;
+    Ok(ReadPage { items: result.items, last: result.last, bytes: result.bytes })
 }
 
 /// The legacy and expression forms of a read's filter and projection.

@@ -36,6 +36,7 @@ const TOKEN_SECONDS: f64 = 600.0;
 pub struct TransactWriteItemsInput {
     transact_items: Vec<Json>,
     return_consumed_capacity: Option<String>,
+    return_item_collection_metrics: Option<String>,
     client_request_token: Option<String>,
 }
 
@@ -84,7 +85,7 @@ pub struct Get {
 }
 
 /// What one transaction item does once its condition holds.
-enum Write {
+pub enum Write {
     Check,
     Put(Item),
     Delete,
@@ -92,13 +93,18 @@ enum Write {
 }
 
 /// One transaction item, parsed and checked before the transaction runs.
-struct Planned {
-    table: String,
-    key: Item,
-    condition: Option<Cond>,
-    write: Write,
-    return_old: bool,
+pub struct Planned {
+    pub table: String,
+    pub key: Item,
+    pub condition: Option<Cond>,
+    pub write: Write,
+    pub return_old: bool,
+    /// The cancellation reason when the condition fails: code and message.
+    pub failure: (&'static str, &'static str),
 }
+
+/// The reason of a failed ConditionExpression.
+pub const CONDITION_FAILED: (&str, &str) = ("ConditionalCheckFailed", "The conditional request failed");
 
 /// A remembered ClientRequestToken: a digest of the request it came with.
 #[derive(Serialize, Deserialize)]
@@ -112,7 +118,7 @@ fn token_key(account: &str, token: &str) -> Vec<u8> {
 }
 
 /// FNV-1a: stable across runs, unlike the standard hasher.
-fn digest(bytes: &[u8]) -> u64 {
+pub fn digest(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf29ce484222325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100000001b3))
 }
 
@@ -152,7 +158,7 @@ fn plan(json: &Json) -> Result<Planned, AwsError> {
             (key, write)
         }
     };
-    Ok(Planned { table: op.table_name, key, condition, write, return_old })
+    Ok(Planned { table: op.table_name, key, condition, write, return_old, failure: CONDITION_FAILED })
 }
 
 /// One to 100 items, refused with the list echoed as DynamoDB does.
@@ -193,11 +199,38 @@ impl Ddb {
         check_count(&input.transact_items)?;
         let planned: Vec<Planned> = input.transact_items.iter().map(plan).collect::<Result<_, _>>()?;
         let digest = digest(serde_json::to_string(&input.transact_items).unwrap_or_default().as_bytes());
-        let token = input.client_request_token.clone();
-        let (account, region) = (ctx.account.clone(), ctx.region.clone());
-        let mode = input.return_consumed_capacity.clone();
+        let written: Vec<(String, Item)> = planned
+            .iter()
+            .filter(|p| !matches!(p.write, Write::Check))
+            .map(|p| (table_name(&p.table).to_string(), p.key.clone()))
+            .collect();
         let capacity = self
-            .kv
+            .run_transaction(&ctx, planned, digest, input.client_request_token, input.return_consumed_capacity)
+            .await?;
+        let mut out = json!({});
+        if !capacity.is_empty() {
+            out["ConsumedCapacity"] = Json::Array(capacity);
+        }
+        let mode = input.return_item_collection_metrics.as_deref();
+        if let Some(metrics) = self.collections_metrics(&ctx, mode, &written)? {
+            out["ItemCollectionMetrics"] = metrics;
+        }
+        Ok(out)
+    }
+
+    /// Runs planned writes as one transaction, remembering `token` (with the request's
+    /// `digest`) so that a retry is answered without being applied again; answers the
+    /// ConsumedCapacity entries.
+    pub async fn run_transaction(
+        &self,
+        ctx: &RequestContext,
+        planned: Vec<Planned>,
+        digest: u64,
+        token: Option<String>,
+        mode: Option<String>,
+    ) -> Result<Vec<Json>, AwsError> {
+        let (account, region) = (ctx.account.clone(), ctx.region.clone());
+        self.kv
             .transact(move |txn: &mut dyn Txn| {
                 let now = Timestamp::now().0;
                 if let Some(token) = &token {
@@ -221,12 +254,7 @@ impl Ddb {
                 }
                 run_writes(txn, &account, &region, planned, mode.as_deref())
             })
-            .await?;
-        let mut out = json!({});
-        if !capacity.is_empty() {
-            out["ConsumedCapacity"] = Json::Array(capacity);
-        }
-        Ok(out)
+            .await
     }
 
     pub async fn transact_get_items(
@@ -377,7 +405,7 @@ fn run_writes(
         {
             failed = true;
             let item = old.as_ref().filter(|_| p.return_old);
-            reasons.push(reason("ConditionalCheckFailed", Some("The conditional request failed"), item));
+            reasons.push(reason(p.failure.0, Some(p.failure.1), item));
             continue;
         }
         let new = match &p.write {

@@ -43,8 +43,11 @@ const PARTIAL: &[(&str, &str, &str)] = &[
         "UpdateTimeToLive",
         "expired items are deleted by a sweep every minute; the REMOVE stream records wait for DynamoDB Streams",
     ),
-    ("dynamodb", "BatchWriteItem", "ReturnItemCollectionMetrics is accepted and answers nothing"),
-    ("dynamodb", "TransactWriteItems", "ReturnItemCollectionMetrics is accepted and answers nothing"),
+    (
+        "dynamodb",
+        "ExecuteStatement",
+        "a SELECT whose partition key is given by IN scans the table and filters (DynamoDB queries each value); IS takes MISSING only",
+    ),
     (
         "dynamodb",
         "UpdateContinuousBackups",

@@ -16,7 +16,7 @@ use brume_core::AwsError;
 use crate::error::validation;
 use crate::value::{Item, Value};
 
-pub use eval::{evaluate, project};
+pub use eval::{compare, evaluate, project};
 pub use parse::{parse_condition, parse_projection, parse_update};
 pub use update::{Action, Update, apply};
 

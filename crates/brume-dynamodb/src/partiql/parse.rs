@@ -1,0 +1,1077 @@
+//! The PartiQL statements DynamoDB runs, parsed into the expression trees of [`crate::expr`]
+//! so that they are evaluated, projected and applied by the same code as the expression
+//! parameters of the item API.
+//!
+//! `?` parameters are bound while parsing, in order, from the request's `Parameters`.
+//! Keywords are case-insensitive; names are bare or double-quoted; literals are strings
+//! in single quotes (`''` for a quote), numbers, `TRUE`/`FALSE`, `NULL`, maps `{'k': v}`,
+//! lists `[v, …]` and sets `<<v, …>>`.
+
+use brume_core::AwsError;
+
+use crate::error::validation;
+use crate::expr::{Action, Cmp, Cond, Operand, Path, Step};
+use crate::number::Num;
+use crate::value::{Item, Value};
+
+/// A statement, ready to run.
+#[derive(Debug, PartialEq)]
+pub enum Statement {
+    Select(Select),
+    Insert {
+        table: String,
+        item: Item,
+    },
+    Update {
+        table: String,
+        actions: Vec<Action>,
+        condition: Cond,
+        returning: Option<Returning>,
+    },
+    Delete {
+        table: String,
+        condition: Cond,
+        returning: Option<Returning>,
+    },
+    /// `EXISTS(SELECT …)`: a condition check, inside ExecuteTransaction only.
+    Exists(Select),
+}
+
+impl Statement {
+    /// The table the statement reads or writes.
+    pub fn table(&self) -> &str {
+        match self {
+            Statement::Select(s) | Statement::Exists(s) => &s.table,
+            Statement::Insert { table, .. } | Statement::Update { table, .. } | Statement::Delete { table, .. } => {
+                table
+            }
+        }
+    }
+}
+
+#[derive(Debug, PartialEq)]
+pub struct Select {
+    pub table: String,
+    pub index: Option<String>,
+    /// `None` for `*`.
+    pub projection: Option<Vec<Path>>,
+    pub condition: Option<Cond>,
+    /// `ORDER BY` keys, each with `true` for descending.
+    pub order: Vec<(String, bool)>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Returning {
+    AllOld,
+    ModifiedOld,
+    AllNew,
+    ModifiedNew,
+}
+
+impl Returning {
+    pub fn text(self) -> &'static str {
+        match self {
+            Returning::AllOld => "ALL OLD *",
+            Returning::ModifiedOld => "MODIFIED OLD *",
+            Returning::AllNew => "ALL NEW *",
+            Returning::ModifiedNew => "MODIFIED NEW *",
+        }
+    }
+}
+
+/// `Statement wasn't well formed, can't be processed: …`, DynamoDB's syntax error.
+pub fn malformed(detail: impl std::fmt::Display) -> AwsError {
+    validation(format!("Statement wasn't well formed, can't be processed: {detail}"))
+}
+
+fn unsupported(detail: impl std::fmt::Display) -> AwsError {
+    validation(format!("Unsupported operation: {detail}"))
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum Tok {
+    Word(String),
+    Quoted(String),
+    Str(String),
+    Num(String),
+    Sym(&'static str),
+    Eof,
+}
+
+impl std::fmt::Display for Tok {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Tok::Word(w) | Tok::Num(w) => f.write_str(w),
+            Tok::Quoted(q) => write!(f, "\"{q}\""),
+            Tok::Str(s) => write!(f, "'{s}'"),
+            Tok::Sym(s) => f.write_str(s),
+            Tok::Eof => f.write_str("<EOF>"),
+        }
+    }
+}
+
+/// Longest first, so `<<` is not read as two `<`.
+const SYMBOLS: &[&str] = &[
+    "<<", ">>", "<>", "!=", "<=", ">=", "=", "<", ">", "(", ")", "[", "]", "{", "}", ",", ".", ":", "*", "+", "-", "?",
+    ";",
+];
+
+fn lex(src: &str) -> Result<Vec<Tok>, AwsError> {
+    let b = src.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c.is_ascii_whitespace() {
+            i += 1;
+        } else if src[i..].starts_with("--") {
+            i = src[i..].find('\n').map_or(b.len(), |n| i + n);
+        } else if src[i..].starts_with("/*") {
+            let end = src[i + 2..].find("*/").ok_or_else(|| malformed("Unterminated comment"))?;
+            i += end + 4;
+        } else if c == b'\'' || c == b'"' {
+            // A doubled quote stands for one.
+            let mut text = String::new();
+            let mut j = i + 1;
+            loop {
+                let rest = &src[j..];
+                let Some(at) = rest.find(c as char) else {
+                    return Err(malformed(if c == b'\'' {
+                        "Invalid string literal"
+                    } else {
+                        "Invalid quoted identifier"
+                    }));
+                };
+                text.push_str(&rest[..at]);
+                j += at + 1;
+                if b.get(j) == Some(&c) {
+                    text.push(c as char);
+                    j += 1;
+                } else {
+                    break;
+                }
+            }
+            out.push(if c == b'\'' { Tok::Str(text) } else { Tok::Quoted(text) });
+            i = j;
+        } else if c.is_ascii_digit() || (c == b'.' && b.get(i + 1).is_some_and(u8::is_ascii_digit)) {
+            let start = i;
+            while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'.') {
+                i += 1;
+            }
+            if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
+                let mut j = i + 1;
+                if j < b.len() && (b[j] == b'+' || b[j] == b'-') {
+                    j += 1;
+                }
+                if j < b.len() && b[j].is_ascii_digit() {
+                    i = j;
+                    while i < b.len() && b[i].is_ascii_digit() {
+                        i += 1;
+                    }
+                }
+            }
+            out.push(Tok::Num(src[start..i].to_string()));
+        } else if c.is_ascii_alphabetic() || c == b'_' || c == b'$' {
+            let start = i;
+            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] == b'$') {
+                i += 1;
+            }
+            out.push(Tok::Word(src[start..i].to_string()));
+        } else if let Some(sym) = SYMBOLS.iter().find(|s| src[i..].starts_with(**s)) {
+            out.push(Tok::Sym(sym));
+            i += sym.len();
+        } else {
+            let ch = src[i..].chars().next().unwrap_or('?');
+            return Err(malformed(format!("Unexpected character: {ch}")));
+        }
+    }
+    out.push(Tok::Eof);
+    Ok(out)
+}
+
+/// Words a bare name may not be: they would read as part of the statement.
+const KEYWORDS: &[&str] = &[
+    "ALL",
+    "AND",
+    "AS",
+    "ASC",
+    "BETWEEN",
+    "BY",
+    "DELETE",
+    "DESC",
+    "EXISTS",
+    "FALSE",
+    "FROM",
+    "IN",
+    "INSERT",
+    "INTO",
+    "IS",
+    "MISSING",
+    "MODIFIED",
+    "NEW",
+    "NOT",
+    "NULL",
+    "OLD",
+    "OR",
+    "ORDER",
+    "REMOVE",
+    "RETURNING",
+    "SELECT",
+    "SET",
+    "TRUE",
+    "UPDATE",
+    "VALUE",
+    "VALUES",
+    "WHERE",
+];
+
+struct Parser<'a> {
+    toks: Vec<Tok>,
+    pos: usize,
+    params: &'a [Value],
+    used: usize,
+}
+
+/// Parses one statement, binding its `?` from `params`.
+pub fn parse(src: &str, params: &[Value]) -> Result<Statement, AwsError> {
+    let mut p = Parser { toks: lex(src)?, pos: 0, params, used: 0 };
+    let statement = p.statement()?;
+    if p.sym(";") {
+        p.next();
+    }
+    if *p.peek() != Tok::Eof {
+        return Err(malformed("Unexpected token after expression"));
+    }
+    Ok(statement)
+}
+
+impl Parser<'_> {
+    fn peek(&self) -> &Tok {
+        &self.toks[self.pos]
+    }
+
+    fn next(&mut self) -> Tok {
+        let t = self.toks[self.pos].clone();
+        if self.pos < self.toks.len() - 1 {
+            self.pos += 1;
+        }
+        t
+    }
+
+    fn keyword(&self, word: &str) -> bool {
+        matches!(self.peek(), Tok::Word(w) if w.eq_ignore_ascii_case(word))
+    }
+
+    fn eat_keyword(&mut self, word: &str) -> bool {
+        let found = self.keyword(word);
+        if found {
+            self.next();
+        }
+        found
+    }
+
+    fn expect_keyword(&mut self, word: &str) -> Result<(), AwsError> {
+        if self.eat_keyword(word) { Ok(()) } else { Err(self.unexpected(&format!("Expected {word}"))) }
+    }
+
+    fn sym(&self, s: &str) -> bool {
+        matches!(self.peek(), Tok::Sym(x) if *x == s)
+    }
+
+    fn expect_sym(&mut self, s: &str) -> Result<(), AwsError> {
+        if self.sym(s) {
+            self.next();
+            Ok(())
+        } else {
+            Err(self.unexpected(&format!("Expected {s}")))
+        }
+    }
+
+    fn unexpected(&self, expected: &str) -> AwsError {
+        match self.peek() {
+            Tok::Eof => malformed("Unexpected end of statement"),
+            t => malformed(format!("{expected}, found {t}")),
+        }
+    }
+
+    fn statement(&mut self) -> Result<Statement, AwsError> {
+        let Tok::Word(first) = self.peek().clone() else {
+            return Err(malformed("Expected data manipulation"));
+        };
+        self.next();
+        match first.to_ascii_uppercase().as_str() {
+            "SELECT" => Ok(Statement::Select(self.select()?)),
+            "INSERT" => self.insert(),
+            "UPDATE" => self.update(),
+            "DELETE" => self.delete(),
+            "EXISTS" => {
+                self.expect_sym("(")?;
+                self.expect_keyword("SELECT")?;
+                let select = self.select()?;
+                self.expect_sym(")")?;
+                Ok(Statement::Exists(select))
+            }
+            "UPSERT" | "REPLACE" => Err(unsupported(first.to_ascii_uppercase())),
+            _ => Err(malformed("Expected data manipulation")),
+        }
+    }
+
+    /// A table or attribute name: bare (not a keyword) or double-quoted.
+    fn name(&mut self) -> Result<String, AwsError> {
+        match self.peek().clone() {
+            Tok::Quoted(q) => {
+                self.next();
+                Ok(q)
+            }
+            Tok::Word(w) if !KEYWORDS.contains(&w.to_ascii_uppercase().as_str()) => {
+                self.next();
+                Ok(w)
+            }
+            _ => Err(self.unexpected("Expected identifier")),
+        }
+    }
+
+    fn path(&mut self) -> Result<Path, AwsError> {
+        let mut steps = vec![Step::Key(self.name()?)];
+        loop {
+            if self.sym(".") {
+                self.next();
+                steps.push(Step::Key(self.name()?));
+            } else if self.sym("[") {
+                self.next();
+                match self.next() {
+                    Tok::Num(n) => {
+                        let index = n.parse().map_err(|_| malformed(format!("Invalid list index: {n}")))?;
+                        steps.push(Step::Index(index));
+                    }
+                    Tok::Str(s) => steps.push(Step::Key(s)),
+                    t => return Err(malformed(format!("Expected list index, found {t}"))),
+                }
+                self.expect_sym("]")?;
+            } else {
+                return Ok(Path(steps));
+            }
+        }
+    }
+
+    fn select(&mut self) -> Result<Select, AwsError> {
+        let projection = if self.sym("*") {
+            self.next();
+            if self.sym(",") {
+                return Err(validation("Other attributes should not be present in the projection when '*' is used."));
+            }
+            None
+        } else {
+            let mut paths = vec![self.path()?];
+            while self.sym(",") {
+                self.next();
+                if self.sym("*") {
+                    return Err(validation(
+                        "Other attributes should not be present in the projection when '*' is used.",
+                    ));
+                }
+                paths.push(self.path()?);
+            }
+            Some(paths)
+        };
+        self.expect_keyword("FROM")?;
+        let table = self.name()?;
+        let index = if self.sym(".") {
+            self.next();
+            Some(self.name()?)
+        } else {
+            None
+        };
+        if self.sym(",") || self.keyword("AS") {
+            return Err(validation("Only select from a single table or index is supported."));
+        }
+        let condition = if self.eat_keyword("WHERE") { Some(self.condition()?) } else { None };
+        let mut order = Vec::new();
+        if self.eat_keyword("ORDER") {
+            self.expect_keyword("BY")?;
+            loop {
+                let key = self.name()?;
+                let descending = if self.eat_keyword("DESC") {
+                    true
+                } else {
+                    self.eat_keyword("ASC");
+                    false
+                };
+                order.push((key, descending));
+                if !self.sym(",") {
+                    break;
+                }
+                self.next();
+            }
+        }
+        Ok(Select { table, index, projection, condition, order })
+    }
+
+    fn insert(&mut self) -> Result<Statement, AwsError> {
+        self.expect_keyword("INTO")?;
+        let table = self.name()?;
+        if self.keyword("VALUES") {
+            return Err(unsupported(
+                "Inserting multiple items in a single statement is not supported, use \"INSERT INTO tableName VALUE item\" instead",
+            ));
+        }
+        self.expect_keyword("VALUE")?;
+        if !self.sym("{") && !self.sym("?") {
+            return Err(validation(
+                "Unsupported format in item expression. Please use struct format {...} to express item values for insert statement.",
+            ));
+        }
+        let item = match self.value()? {
+            Value::M(item) => item,
+            _ => {
+                return Err(validation(
+                    "Unsupported format in item expression. Please use struct format {...} to express item values for insert statement.",
+                ));
+            }
+        };
+        if self.sym(",") {
+            return Err(unsupported(
+                "Inserting multiple items in a single statement is not supported, use \"INSERT INTO tableName VALUE item\" instead",
+            ));
+        }
+        if self.keyword("RETURNING") {
+            return Err(validation("RETURNING is not supported in INSERT"));
+        }
+        Ok(Statement::Insert { table, item })
+    }
+
+    fn update(&mut self) -> Result<Statement, AwsError> {
+        let table = self.name()?;
+        let mut actions = Vec::new();
+        loop {
+            if self.eat_keyword("SET") {
+                loop {
+                    actions.push(self.assignment()?);
+                    if !self.sym(",") {
+                        break;
+                    }
+                    self.next();
+                }
+            } else if self.eat_keyword("REMOVE") {
+                loop {
+                    actions.push(Action::Remove(self.path()?));
+                    if !self.sym(",") {
+                        break;
+                    }
+                    self.next();
+                }
+            } else {
+                break;
+            }
+        }
+        if actions.is_empty() {
+            return Err(self.unexpected("Expected SET or REMOVE"));
+        }
+        self.expect_keyword("WHERE")?;
+        let condition = self.condition()?;
+        let returning = self.returning()?;
+        Ok(Statement::Update { table, actions, condition, returning })
+    }
+
+    fn delete(&mut self) -> Result<Statement, AwsError> {
+        self.expect_keyword("FROM")?;
+        let table = self.name()?;
+        self.expect_keyword("WHERE")?;
+        let condition = self.condition()?;
+        let returning = self.returning()?;
+        if let Some(r) = returning.filter(|r| *r != Returning::AllOld) {
+            return Err(validation(format!(
+                "Invalid returning clause: RETURNING {}. Only RETURNING ALL OLD * is allowed in DELETE statements.",
+                r.text()
+            )));
+        }
+        Ok(Statement::Delete { table, condition, returning })
+    }
+
+    fn returning(&mut self) -> Result<Option<Returning>, AwsError> {
+        if !self.eat_keyword("RETURNING") {
+            return Ok(None);
+        }
+        let all = if self.eat_keyword("ALL") {
+            true
+        } else if self.eat_keyword("MODIFIED") {
+            false
+        } else {
+            return Err(self.unexpected("Expected ALL or MODIFIED"));
+        };
+        let old = if self.eat_keyword("OLD") {
+            true
+        } else if self.eat_keyword("NEW") {
+            false
+        } else {
+            return Err(self.unexpected("Expected OLD or NEW"));
+        };
+        if !self.sym("*") {
+            return Err(validation("Expected '*' after ( MODIFIED | ALL ) ( NEW | OLD ) in RETURNING clause"));
+        }
+        self.next();
+        if self.sym(",") {
+            return Err(validation("Invalid syntax with multiple returning elements in RETURNING clause"));
+        }
+        Ok(Some(match (all, old) {
+            (true, true) => Returning::AllOld,
+            (true, false) => Returning::AllNew,
+            (false, true) => Returning::ModifiedOld,
+            (false, false) => Returning::ModifiedNew,
+        }))
+    }
+
+    /// `path = value`, `path = a + b`, `path = list_append(a, b)`, `path = set_add(path, set)`…
+    fn assignment(&mut self) -> Result<Action, AwsError> {
+        let path = self.path()?;
+        self.expect_sym("=")?;
+        if let Some(f) = self.function_name() {
+            let upper = f.to_ascii_uppercase();
+            if upper == "SET_ADD" || upper == "SET_DELETE" {
+                self.next();
+                self.expect_sym("(")?;
+                let target = self.path()?;
+                if !self.sym(",") {
+                    return Err(validation(format!("{upper} must have exactly two arguments")));
+                }
+                self.next();
+                let set = self.value()?;
+                if !self.sym(")") {
+                    return Err(validation(format!("{upper} must have exactly two arguments")));
+                }
+                self.next();
+                if target != path {
+                    return Err(validation(format!("The first argument to {upper} must equal the assignment value")));
+                }
+                if !matches!(set, Value::SS(_) | Value::NS(_) | Value::BS(_)) {
+                    return Err(validation(format!("The second argument to {upper} must be a value with type SET")));
+                }
+                return Ok(if upper == "SET_ADD" { Action::Add(path, set) } else { Action::Delete(path, set) });
+            }
+        }
+        Ok(Action::Set(path, self.set_value()?))
+    }
+
+    fn set_value(&mut self) -> Result<Operand, AwsError> {
+        let left = self.set_term()?;
+        if self.sym("+") || self.sym("-") {
+            let plus = self.sym("+");
+            self.next();
+            let right = self.set_term()?;
+            return Ok(if plus {
+                Operand::Plus(Box::new(left), Box::new(right))
+            } else {
+                Operand::Minus(Box::new(left), Box::new(right))
+            });
+        }
+        Ok(left)
+    }
+
+    fn set_term(&mut self) -> Result<Operand, AwsError> {
+        if let Some(f) = self.function_name() {
+            self.next();
+            self.expect_sym("(")?;
+            let out = match f.to_ascii_lowercase().as_str() {
+                "list_append" => {
+                    let a = self.set_value()?;
+                    self.expect_sym(",")?;
+                    let b = self.set_value()?;
+                    Operand::ListAppend(Box::new(a), Box::new(b))
+                }
+                "if_not_exists" => {
+                    let p = self.path()?;
+                    self.expect_sym(",")?;
+                    Operand::IfNotExists(p, Box::new(self.set_value()?))
+                }
+                _ => return Err(validation(format!("Unrecognized function: {f}"))),
+            };
+            self.expect_sym(")")?;
+            return Ok(out);
+        }
+        self.operand_plain()
+    }
+
+    /// A name followed by `(`.
+    fn function_name(&self) -> Option<String> {
+        match (self.peek(), self.toks.get(self.pos + 1)) {
+            (Tok::Word(w), Some(Tok::Sym("("))) => Some(w.clone()),
+            _ => None,
+        }
+    }
+
+    fn is_value_start(&self) -> bool {
+        match self.peek() {
+            Tok::Str(_) | Tok::Num(_) => true,
+            Tok::Sym(s) => ["{", "[", "<<", "?", "-"].contains(s),
+            Tok::Word(w) => ["TRUE", "FALSE", "NULL"].contains(&w.to_ascii_uppercase().as_str()),
+            _ => false,
+        }
+    }
+
+    /// A path or a literal.
+    fn operand_plain(&mut self) -> Result<Operand, AwsError> {
+        if self.is_value_start() { Ok(Operand::Value(self.value()?)) } else { Ok(Operand::Path(self.path()?)) }
+    }
+
+    /// A condition operand: a path, a literal or `size(path)`.
+    fn operand(&mut self) -> Result<Operand, AwsError> {
+        if let Some(f) = self.function_name() {
+            if f.eq_ignore_ascii_case("size") {
+                self.next();
+                self.expect_sym("(")?;
+                let p = self.path()?;
+                self.expect_sym(")")?;
+                return Ok(Operand::Size(p));
+            }
+            return Err(validation(format!("Unrecognized function: {f}")));
+        }
+        self.operand_plain()
+    }
+
+    fn condition(&mut self) -> Result<Cond, AwsError> {
+        let mut left = self.conjunction()?;
+        while self.eat_keyword("OR") {
+            left = Cond::Or(Box::new(left), Box::new(self.conjunction()?));
+        }
+        Ok(left)
+    }
+
+    fn conjunction(&mut self) -> Result<Cond, AwsError> {
+        let mut left = self.negation()?;
+        while self.eat_keyword("AND") {
+            left = Cond::And(Box::new(left), Box::new(self.negation()?));
+        }
+        Ok(left)
+    }
+
+    fn negation(&mut self) -> Result<Cond, AwsError> {
+        if self.eat_keyword("NOT") {
+            return Ok(Cond::Not(Box::new(self.negation()?)));
+        }
+        self.predicate()
+    }
+
+    fn predicate(&mut self) -> Result<Cond, AwsError> {
+        if self.sym("(") {
+            self.next();
+            let inner = self.condition()?;
+            self.expect_sym(")")?;
+            return Ok(inner);
+        }
+        if let Some(f) = self.function_name() {
+            let lower = f.to_ascii_lowercase();
+            let arity = match lower.as_str() {
+                "attribute_exists" | "attribute_not_exists" | "exists" | "missing" => Some(1),
+                "begins_with" | "contains" | "attribute_type" => Some(2),
+                _ => None,
+            };
+            if let Some(arity) = arity {
+                self.next();
+                self.expect_sym("(")?;
+                let path = self.path()?;
+                let second = if arity == 2 {
+                    self.expect_sym(",")?;
+                    Some(self.operand()?)
+                } else {
+                    None
+                };
+                self.expect_sym(")")?;
+                let target = Operand::Path(path.clone());
+                return Ok(match (lower.as_str(), second) {
+                    ("attribute_exists" | "exists", _) => Cond::Exists(path),
+                    ("attribute_not_exists" | "missing", _) => Cond::NotExists(path),
+                    ("begins_with", Some(prefix)) => Cond::BeginsWith(target, prefix),
+                    ("contains", Some(needle)) => Cond::Contains(target, needle),
+                    (_, Some(ty)) => Cond::Type(path, ty),
+                    _ => unreachable!("arity checked above"),
+                });
+            }
+        }
+        let left = self.operand()?;
+        if self.eat_keyword("IS") {
+            let negated = self.eat_keyword("NOT");
+            if !self.eat_keyword("MISSING") {
+                let found = self.peek().to_string();
+                return Err(validation(format!(
+                    "Unsupported data type for IS operator: {found}. Supported data types are [MISSING]"
+                )));
+            }
+            let Operand::Path(p) = left else {
+                return Err(validation(
+                    "The left hand side argument to IS must be a Variable Reference, Literal, or Path",
+                ));
+            };
+            return Ok(if negated { Cond::Exists(p) } else { Cond::NotExists(p) });
+        }
+        if self.eat_keyword("BETWEEN") {
+            let low = self.operand()?;
+            self.expect_keyword("AND")?;
+            let high = self.operand()?;
+            return Ok(Cond::Between(left, low, high));
+        }
+        let negated_in = self.keyword("NOT")
+            && matches!(self.toks.get(self.pos + 1), Some(Tok::Word(w)) if w.eq_ignore_ascii_case("IN"));
+        if negated_in {
+            self.next();
+        }
+        if self.eat_keyword("IN") {
+            let close = if self.sym("[") {
+                "]"
+            } else if self.sym("(") {
+                ")"
+            } else {
+                return Err(validation(
+                    "IN operator must have a left hand argument of type Variable Reference and right hand argument of type Seq with at least one member",
+                ));
+            };
+            self.next();
+            let mut options = Vec::new();
+            while !self.sym(close) {
+                options.push(self.operand()?);
+                if !self.sym(",") {
+                    break;
+                }
+                self.next();
+            }
+            self.expect_sym(close)?;
+            if options.is_empty() {
+                return Err(validation(
+                    "IN operator must have a left hand argument of type Variable Reference and right hand argument of type Seq with at least one member",
+                ));
+            }
+            let cond = Cond::In(left, options);
+            return Ok(if negated_in { Cond::Not(Box::new(cond)) } else { cond });
+        }
+        let cmp = match self.peek() {
+            Tok::Sym("=") => Cmp::Eq,
+            Tok::Sym("<>" | "!=") => Cmp::Ne,
+            Tok::Sym("<") => Cmp::Lt,
+            Tok::Sym("<=") => Cmp::Le,
+            Tok::Sym(">") => Cmp::Gt,
+            Tok::Sym(">=") => Cmp::Ge,
+            _ => return Err(self.unexpected("Expected comparison")),
+        };
+        self.next();
+        Ok(Cond::Cmp(cmp, left, self.operand()?))
+    }
+
+    /// A literal (or a bound parameter).
+    fn value(&mut self) -> Result<Value, AwsError> {
+        match self.next() {
+            Tok::Str(s) => Ok(Value::S(s)),
+            Tok::Num(n) => number(&n),
+            Tok::Sym("-") => match self.next() {
+                Tok::Num(n) => number(&format!("-{n}")),
+                t => Err(malformed(format!("Expected number, found {t}"))),
+            },
+            Tok::Sym("?") => {
+                let v = self
+                    .params
+                    .get(self.used)
+                    .cloned()
+                    .ok_or_else(|| validation("Number of parameters in request and statement don't match."))?;
+                self.used += 1;
+                Ok(v)
+            }
+            Tok::Word(w) if w.eq_ignore_ascii_case("TRUE") => Ok(Value::Bool(true)),
+            Tok::Word(w) if w.eq_ignore_ascii_case("FALSE") => Ok(Value::Bool(false)),
+            Tok::Word(w) if w.eq_ignore_ascii_case("NULL") => Ok(Value::Null),
+            Tok::Sym("{") => {
+                let mut map = Item::new();
+                while !self.sym("}") {
+                    let key = match self.next() {
+                        Tok::Str(k) | Tok::Quoted(k) => k,
+                        t => return Err(validation(format!("Tuple keys must be of type String. Actual type: {t}"))),
+                    };
+                    self.expect_sym(":")?;
+                    let v = self.value()?;
+                    if map.insert(key.clone(), v).is_some() {
+                        return Err(validation(format!("Duplicate keys in tuple. Key: {key}")));
+                    }
+                    if !self.sym(",") {
+                        break;
+                    }
+                    self.next();
+                }
+                self.expect_sym("}")?;
+                Ok(Value::M(map))
+            }
+            Tok::Sym("[") => {
+                let mut list = Vec::new();
+                while !self.sym("]") {
+                    list.push(self.value()?);
+                    if !self.sym(",") {
+                        break;
+                    }
+                    self.next();
+                }
+                self.expect_sym("]")?;
+                Ok(Value::L(list))
+            }
+            Tok::Sym("<<") => {
+                let mut members = Vec::new();
+                while !self.sym(">>") {
+                    if self.sym("?") {
+                        return Err(validation(
+                            "Unsupported data type in Bag. DynamoDB only supports either numbers or strings in bags",
+                        ));
+                    }
+                    members.push(self.value()?);
+                    if !self.sym(",") {
+                        break;
+                    }
+                    self.next();
+                }
+                self.expect_sym(">>")?;
+                set_of(members)
+            }
+            Tok::Eof => Err(malformed("Unexpected end of statement")),
+            t => Err(malformed(format!("Expected value, found {t}"))),
+        }
+    }
+}
+
+fn number(text: &str) -> Result<Value, AwsError> {
+    Num::parse(text).map(Value::N).map_err(|e| validation(e.message()))
+}
+
+/// `<<…>>`: a string set or a number set.
+fn set_of(members: Vec<Value>) -> Result<Value, AwsError> {
+    if members.is_empty() {
+        return Err(validation("Empty bags are not supported"));
+    }
+    let bag_error =
+        || validation("Unsupported data type in Bag. DynamoDB only supports either numbers or strings in bags");
+    let duplicates = || validation("Input collection contains duplicates");
+    match &members[0] {
+        Value::S(_) => {
+            let mut set: Vec<String> = Vec::new();
+            for m in members {
+                let Value::S(s) = m else { return Err(bag_error()) };
+                if set.contains(&s) {
+                    return Err(duplicates());
+                }
+                set.push(s);
+            }
+            Ok(Value::SS(set))
+        }
+        Value::N(_) => {
+            let mut set: Vec<Num> = Vec::new();
+            for m in members {
+                let Value::N(n) = m else { return Err(bag_error()) };
+                if set.contains(&n) {
+                    return Err(duplicates());
+                }
+                set.push(n);
+            }
+            Ok(Value::NS(set))
+        }
+        _ => Err(bag_error()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &str) -> Value {
+        Value::S(v.into())
+    }
+
+    fn n(v: &str) -> Value {
+        Value::N(Num::parse(v).unwrap())
+    }
+
+    fn path(names: &[&str]) -> Path {
+        Path(names.iter().map(|p| p.parse().map(Step::Index).unwrap_or_else(|_| Step::Key(p.to_string()))).collect())
+    }
+
+    fn check(src: &str, params: &[Value], expected: Result<Statement, &str>) {
+        assert_eq!(parse(src, params).map_err(|e| e.message), expected.map_err(str::to_string), "{src}");
+    }
+
+    fn eq(name: &str, v: Value) -> Cond {
+        Cond::Cmp(Cmp::Eq, Operand::Path(path(&[name])), Operand::Value(v))
+    }
+
+    fn and(a: Cond, b: Cond) -> Cond {
+        Cond::And(Box::new(a), Box::new(b))
+    }
+
+    #[test]
+    fn selects() {
+        check(
+            r#"SELECT * FROM "music" WHERE pk = 'a' AND sk >= 2"#,
+            &[],
+            Ok(Statement::Select(Select {
+                table: "music".into(),
+                index: None,
+                projection: None,
+                condition: Some(and(
+                    eq("pk", s("a")),
+                    Cond::Cmp(Cmp::Ge, Operand::Path(path(&["sk"])), Operand::Value(n("2"))),
+                )),
+                order: vec![],
+            })),
+        );
+        check(
+            r#"select a, "b c".d, e[0] from t."by-colour" where colour in ['red', ?] order by sk desc;"#,
+            &[s("blue")],
+            Ok(Statement::Select(Select {
+                table: "t".into(),
+                index: Some("by-colour".into()),
+                projection: Some(vec![path(&["a"]), path(&["b c", "d"]), path(&["e", "0"])]),
+                condition: Some(Cond::In(
+                    Operand::Path(path(&["colour"])),
+                    vec![Operand::Value(s("red")), Operand::Value(s("blue"))],
+                )),
+                order: vec![("sk".into(), true)],
+            })),
+        );
+        check(
+            "SELECT * FROM t WHERE x IS NOT MISSING AND NOT (y <> 'it''s' OR size(z) BETWEEN 1 AND 3) -- note",
+            &[],
+            Ok(Statement::Select(Select {
+                table: "t".into(),
+                index: None,
+                projection: None,
+                condition: Some(and(
+                    Cond::Exists(path(&["x"])),
+                    Cond::Not(Box::new(Cond::Or(
+                        Box::new(Cond::Cmp(Cmp::Ne, Operand::Path(path(&["y"])), Operand::Value(s("it's")))),
+                        Box::new(Cond::Between(
+                            Operand::Size(path(&["z"])),
+                            Operand::Value(n("1")),
+                            Operand::Value(n("3")),
+                        )),
+                    ))),
+                )),
+                order: vec![],
+            })),
+        );
+    }
+
+    #[test]
+    fn literals_of_every_kind() {
+        let Statement::Insert { item, .. } = parse(
+            "INSERT INTO t VALUE {'pk': 'a', 'n': -1.50, 'b': true, 'z': null, 'm': {'l': [1, 'x']}, 'ss': <<'a', 'b'>>, 'ns': <<1, 2>>, 'p': ?}",
+            &[Value::B(vec![1])],
+        )
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!(item["n"], n("-1.5"));
+        assert_eq!(item["b"], Value::Bool(true));
+        assert_eq!(item["z"], Value::Null);
+        assert_eq!(item["m"], Value::M([("l".to_string(), Value::L(vec![n("1"), s("x")]))].into()));
+        assert_eq!(item["ss"], Value::SS(vec!["a".into(), "b".into()]));
+        assert_eq!(item["ns"], Value::NS(vec![Num::parse("1").unwrap(), Num::parse("2").unwrap()]));
+        assert_eq!(item["p"], Value::B(vec![1]));
+    }
+
+    #[test]
+    fn updates_and_deletes() {
+        check(
+            "UPDATE t SET a = 1, b = b + 2 SET l = list_append(l, [3]) REMOVE c, d.e WHERE pk = 'x' RETURNING MODIFIED NEW *",
+            &[],
+            Ok(Statement::Update {
+                table: "t".into(),
+                actions: vec![
+                    Action::Set(path(&["a"]), Operand::Value(n("1"))),
+                    Action::Set(
+                        path(&["b"]),
+                        Operand::Plus(Box::new(Operand::Path(path(&["b"]))), Box::new(Operand::Value(n("2")))),
+                    ),
+                    Action::Set(
+                        path(&["l"]),
+                        Operand::ListAppend(
+                            Box::new(Operand::Path(path(&["l"]))),
+                            Box::new(Operand::Value(Value::L(vec![n("3")]))),
+                        ),
+                    ),
+                    Action::Remove(path(&["c"])),
+                    Action::Remove(path(&["d", "e"])),
+                ],
+                condition: eq("pk", s("x")),
+                returning: Some(Returning::ModifiedNew),
+            }),
+        );
+        check(
+            "UPDATE t SET tags = set_add(tags, <<'x'>>) WHERE pk = ?",
+            &[s("k")],
+            Ok(Statement::Update {
+                table: "t".into(),
+                actions: vec![Action::Add(path(&["tags"]), Value::SS(vec!["x".into()]))],
+                condition: eq("pk", s("k")),
+                returning: None,
+            }),
+        );
+        check(
+            "DELETE FROM t WHERE pk = 'x' RETURNING ALL OLD *",
+            &[],
+            Ok(Statement::Delete {
+                table: "t".into(),
+                condition: eq("pk", s("x")),
+                returning: Some(Returning::AllOld),
+            }),
+        );
+    }
+
+    #[test]
+    fn errors_read_as_dynamodb_writes_them() {
+        check(
+            "SLECT * FROM t",
+            &[],
+            Err("Statement wasn't well formed, can't be processed: Expected data manipulation"),
+        );
+        check(
+            "SELECT * FROM t WHERE pk = 'a' garbage",
+            &[],
+            Err("Statement wasn't well formed, can't be processed: Unexpected token after expression"),
+        );
+        check("SELECT * FROM t WHERE pk = ?", &[], Err("Number of parameters in request and statement don't match."));
+        check(
+            "SELECT *, a FROM t",
+            &[],
+            Err("Other attributes should not be present in the projection when '*' is used."),
+        );
+        check(
+            "DELETE FROM t WHERE pk = 'a' RETURNING MODIFIED OLD *",
+            &[],
+            Err(
+                "Invalid returning clause: RETURNING MODIFIED OLD *. Only RETURNING ALL OLD * is allowed in DELETE statements.",
+            ),
+        );
+        check("INSERT INTO t VALUE {'pk': 'a'} RETURNING ALL OLD *", &[], Err("RETURNING is not supported in INSERT"));
+        check(
+            "INSERT INTO t VALUES {'pk': 'a'}",
+            &[],
+            Err(
+                "Unsupported operation: Inserting multiple items in a single statement is not supported, use \"INSERT INTO tableName VALUE item\" instead",
+            ),
+        );
+        check("INSERT INTO t VALUE {'s': <<>>}", &[], Err("Empty bags are not supported"));
+        check("INSERT INTO t VALUE {'s': <<'a', 'a'>>}", &[], Err("Input collection contains duplicates"));
+        check(
+            "INSERT INTO t VALUE {'s': <<'a', 1>>}",
+            &[],
+            Err("Unsupported data type in Bag. DynamoDB only supports either numbers or strings in bags"),
+        );
+        check("SELECT * FROM t WHERE foo(a)", &[], Err("Unrecognized function: foo"));
+        check(
+            "UPDATE t SET a = set_add(b, <<1>>) WHERE pk = 'a'",
+            &[],
+            Err("The first argument to SET_ADD must equal the assignment value"),
+        );
+        check(
+            "SELECT * FROM t WHERE a = 'open",
+            &[],
+            Err("Statement wasn't well formed, can't be processed: Invalid string literal"),
+        );
+        check(
+            "SELECT * FROM t WHERE",
+            &[],
+            Err("Statement wasn't well formed, can't be processed: Unexpected end of statement"),
+        );
+    }
+}
