@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use brume_storage::{Direction, KeyRange, Kv, StorageError, Txn};
+use brume_storage::{Direction, Kv, StorageError, Txn};
 use rand::Rng;
 use tokio::sync::Notify;
 use tokio::task::{JoinHandle, JoinSet};
@@ -159,10 +159,20 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// What settling one event does to the outbox.
+enum Settled {
+    /// Delivered, dead-lettered or undecodable: gone.
+    Remove(Vec<u8>),
+    /// To be tried again at its new due time.
+    Reschedule(Vec<u8>, Event),
+}
+
 impl Inner {
     async fn run(self: Arc<Self>) {
+        // The last ready-queue key settled: later passes read the ready queue after it.
+        let mut cursor = None;
         while !self.stopping.load(Ordering::SeqCst) {
-            let wait = match self.pass().await {
+            let wait = match self.pass(&mut cursor).await {
                 Ok(wait) => wait,
                 Err(e) => {
                     tracing::error!(error = %e, "event dispatcher cannot read or update the outbox");
@@ -188,33 +198,46 @@ impl Inner {
         self.handlers.read().unwrap_or_else(|p| p.into_inner()).get(target).cloned()
     }
 
-    /// Delivers one batch of due events, or, when none is due, says how long to sleep
-    /// (`None`: until notified, the outbox is empty).
-    async fn pass(&self) -> Result<Option<Duration>, StorageError> {
+    /// Delivers one batch of due events and settles them in one transaction, or, when none
+    /// is due, says how long to sleep (`None`: until notified, nothing is scheduled).
+    async fn pass(&self, cursor: &mut Option<Vec<u8>>) -> Result<Option<Duration>, StorageError> {
         let now = self.clock.now_ms();
-        let due = self.kv.scan(EVENTS_KEYSPACE, &event::due_range(now), Direction::Forward, self.config.batch_size)?;
+        let batch = self.config.batch_size;
+        let mut due =
+            self.kv.scan(EVENTS_KEYSPACE, &event::ready_after(cursor.as_deref()), Direction::Forward, batch)?;
+        let last_ready = due.last().map(|(key, _)| key.clone());
+        if due.len() < batch {
+            due.extend(self.kv.scan(
+                EVENTS_KEYSPACE,
+                &event::scheduled_until(now),
+                Direction::Forward,
+                batch - due.len(),
+            )?);
+        }
         if due.is_empty() {
-            let first = self.kv.scan(EVENTS_KEYSPACE, &KeyRange::all(), Direction::Forward, 1)?;
+            let first = self.kv.scan(EVENTS_KEYSPACE, &event::scheduled_until(u64::MAX), Direction::Forward, 1)?;
             return Ok(first
                 .first()
                 .and_then(|(key, _)| event::due_of(key))
                 .map(|due| Duration::from_millis(due.saturating_sub(now).max(1))));
         }
+        let mut settled = Vec::with_capacity(due.len());
         let mut deliveries = JoinSet::new();
         let mut in_flight = HashMap::new();
         for (key, value) in due {
-            let event = match event::decode(&value) {
+            let mut event = match event::decode(&value) {
                 Ok(event) => event,
                 Err(e) => {
                     tracing::error!(error = %e, "dropping an undecodable outbox record");
-                    self.kv.transact(move |txn: &mut dyn Txn| txn.delete(EVENTS_KEYSPACE, &key)).await?;
+                    settled.push(Settled::Remove(key));
                     continue;
                 }
             };
             let Some(handler) = self.handler(&event.target) else {
                 // No service delivers to this target yet: the event stays pending, looked
                 // at again after the longest back-off, and loses no attempt.
-                self.park(key, event).await?;
+                event.due_ms = now.saturating_add(self.config.max_delay.as_millis() as u64);
+                settled.push(Settled::Reschedule(key, event));
                 continue;
             };
             let delivered = event.clone();
@@ -227,31 +250,32 @@ impl Inner {
                 Err(e) => (e.id(), Err(DeliveryError::Retryable(format!("delivery handler failed: {e}")))),
             };
             if let Some((key, event)) = in_flight.remove(&id) {
-                self.settle(key, event, outcome).await?;
+                settled.push(self.settle(key, event, outcome).await);
             }
         }
-        // Rescan at once: more may be due, and settled events were moved to the future.
+        self.kv
+            .transact(move |txn: &mut dyn Txn| {
+                settled.iter().try_for_each(|s| match s {
+                    Settled::Remove(key) => txn.delete(EVENTS_KEYSPACE, key),
+                    Settled::Reschedule(key, event) => {
+                        txn.delete(EVENTS_KEYSPACE, key)?;
+                        event::enqueue(txn, event)
+                    }
+                })
+            })
+            .await?;
+        if last_ready.is_some() {
+            *cursor = last_ready;
+        }
+        // Rescan at once: more may be due.
         Ok(Some(Duration::ZERO))
     }
 
-    async fn park(&self, key: Vec<u8>, mut event: Event) -> Result<(), StorageError> {
-        event.due_ms = self.clock.now_ms().saturating_add(self.config.max_delay.as_millis() as u64);
-        self.kv
-            .transact(move |txn: &mut dyn Txn| {
-                txn.delete(EVENTS_KEYSPACE, &key)?;
-                event::enqueue(txn, &event)
-            })
-            .await
-    }
-
-    async fn settle(
-        &self,
-        key: Vec<u8>,
-        mut event: Event,
-        outcome: Result<(), DeliveryError>,
-    ) -> Result<(), StorageError> {
+    /// What becomes of a delivered event: removed, or rescheduled after a back-off; the
+    /// hopeless ones go to the dead-letter handler first.
+    async fn settle(&self, key: Vec<u8>, mut event: Event, outcome: Result<(), DeliveryError>) -> Settled {
         let error = match outcome {
-            Ok(()) => return self.kv.transact(move |txn: &mut dyn Txn| txn.delete(EVENTS_KEYSPACE, &key)).await,
+            Ok(()) => return Settled::Remove(key),
             Err(error) => error,
         };
         event.attempts += 1;
@@ -259,16 +283,11 @@ impl Inner {
         let permanent = matches!(error, DeliveryError::Permanent(_));
         if permanent || event.attempts >= event.max_attempts {
             self.dead_letter(&event).await;
-            return self.kv.transact(move |txn: &mut dyn Txn| txn.delete(EVENTS_KEYSPACE, &key)).await;
+            return Settled::Remove(key);
         }
         tracing::debug!(id = %event.id, target = %event.target, attempts = event.attempts, %error, "event delivery failed; will retry");
         event.due_ms = self.clock.now_ms().saturating_add(self.config.backoff(event.attempts).as_millis() as u64);
-        self.kv
-            .transact(move |txn: &mut dyn Txn| {
-                txn.delete(EVENTS_KEYSPACE, &key)?;
-                event::enqueue(txn, &event)
-            })
-            .await
+        Settled::Reschedule(key, event)
     }
 
     async fn dead_letter(&self, event: &Event) {

@@ -1,5 +1,10 @@
 //! The stored form of an event and how it is keyed.
 
+use std::ops::Bound;
+use std::sync::LazyLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
 use brume_storage::key::{self, Element};
 use brume_storage::{KeyRange, StorageError, Txn};
 use serde::{Deserialize, Serialize};
@@ -57,16 +62,40 @@ impl Event {
         self.due_ms = due_ms;
         self
     }
-
-    pub(crate) fn key(&self) -> Vec<u8> {
-        key::encode(&[Element::from(self.due_ms), Element::from(self.id.as_str())])
+    /// Due when made: it goes to the ready queue rather than the schedule.
+    fn due_at_once(&self) -> bool {
+        self.due_ms <= self.created_ms
     }
+}
+
+/// Key prefixes of the two parts of the outbox. Ready events are keyed by the order their
+/// transactions ran in, so the dispatcher reads them from a cursor and never walks back over
+/// the deletions of the ones it delivered (the store keeps deleted keys as tombstones until
+/// it compacts, and a scan from the start would step over every one). Scheduled events
+/// (delayed, or retried after a back-off) are keyed by due time.
+const READY: i64 = 0;
+const SCHEDULED: i64 = 1;
+
+/// The next ready-queue position. Transactions run one at a time and commit in that order,
+/// so positions taken inside them become visible in increasing order; one counter serves
+/// every store of the process. It starts at the wall clock in nanoseconds, so positions
+/// taken after a restart sort after those stored before it.
+fn next_position() -> u64 {
+    static NEXT: LazyLock<AtomicU64> = LazyLock::new(|| {
+        AtomicU64::new(SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64))
+    });
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 /// Writes `event` into the outbox as part of `txn`: it will be delivered if and only if
 /// `txn` commits. Call [`crate::Dispatcher::notify`] after the commit.
 pub fn enqueue(txn: &mut dyn Txn, event: &Event) -> Result<(), StorageError> {
-    txn.put(EVENTS_KEYSPACE, &event.key(), &encode(event))
+    let key = if event.due_at_once() {
+        key::encode(&[READY.into(), next_position().into(), event.id.as_str().into()])
+    } else {
+        key::encode(&[SCHEDULED.into(), event.due_ms.into(), event.id.as_str().into()])
+    };
+    txn.put(EVENTS_KEYSPACE, &key, &encode(event))
 }
 
 pub(crate) fn encode(event: &Event) -> Vec<u8> {
@@ -78,26 +107,39 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Event, serde_json::Error> {
     serde_json::from_slice(bytes)
 }
 
-/// Every event due at or before `now_ms`.
-pub(crate) fn due_range(now_ms: u64) -> KeyRange {
-    // Keys start with the encoded due time, so the bare encoding of `now + 1` is above
-    // every key due at or before `now` and below every later one.
+/// The ready queue after `cursor` (the last key read from it), or all of it.
+pub(crate) fn ready_after(cursor: Option<&[u8]>) -> KeyRange {
     KeyRange {
-        start: std::ops::Bound::Unbounded,
-        end: std::ops::Bound::Excluded(key::encode(&[Element::from(now_ms.saturating_add(1))])),
+        start: match cursor {
+            Some(key) => Bound::Excluded(key.to_vec()),
+            None => Bound::Included(key::encode(&[READY.into()])),
+        },
+        end: Bound::Excluded(key::encode(&[SCHEDULED.into()])),
     }
 }
 
-/// The due time recorded in an outbox key.
+/// Scheduled events due at or before `now_ms`; with `u64::MAX`, all of them.
+pub(crate) fn scheduled_until(now_ms: u64) -> KeyRange {
+    // The bare prefix `(SCHEDULED, now + 1)` is above every key due at or before `now` and
+    // below every later one.
+    let end = match now_ms.checked_add(1) {
+        Some(after) => key::encode(&[SCHEDULED.into(), after.into()]),
+        None => key::encode(&[(SCHEDULED + 1).into()]),
+    };
+    KeyRange { start: Bound::Included(key::encode(&[SCHEDULED.into()])), end: Bound::Excluded(end) }
+}
+
+/// The due time recorded in a scheduled event's key.
 pub(crate) fn due_of(key_bytes: &[u8]) -> Option<u64> {
-    match key::decode(key_bytes).ok()?.first()? {
-        Element::Int(due) => u64::try_from(*due).ok(),
+    match key::decode(key_bytes).ok()?.get(..2)? {
+        [Element::Int(part), Element::Int(due)] if *part == i128::from(SCHEDULED) => u64::try_from(*due).ok(),
         _ => None,
     }
 }
 
-/// Up to `limit` events waiting in the outbox, soonest due first (for diagnostics, and for
-/// checking that a service queued what it should).
+/// Up to `limit` events waiting in the outbox, the ready ones first, then the scheduled
+/// ones soonest due first (for diagnostics, and for checking that a service queued what it
+/// should).
 pub fn pending(view: &dyn brume_storage::ReadView, limit: usize) -> Result<Vec<Event>, StorageError> {
     view.scan(EVENTS_KEYSPACE, &KeyRange::all(), brume_storage::Direction::Forward, limit)?
         .into_iter()
@@ -109,13 +151,33 @@ pub fn pending(view: &dyn brume_storage::ReadView, limit: usize) -> Result<Vec<E
 mod tests {
     use super::*;
 
-    #[test]
-    fn keys_sort_by_due_time() {
-        let early = Event::new("t", "k", serde_json::Value::Null, 9);
-        let late = Event::new("t", "k", serde_json::Value::Null, 10);
-        assert!(early.key() < late.key());
-        assert!(due_range(9).contains(&early.key()) && !due_range(9).contains(&late.key()));
-        assert_eq!(due_of(&late.key()), Some(10));
-        assert_eq!(decode(&encode(&late)).unwrap(), late);
+    use brume_storage::{Direction, Kv, Storage};
+
+    fn ids(kv: &dyn Kv, range: &KeyRange) -> Vec<(Vec<u8>, String)> {
+        let found = kv.scan(EVENTS_KEYSPACE, range, Direction::Forward, usize::MAX).unwrap();
+        found.into_iter().map(|(k, v)| (k, decode(&v).unwrap().id)).collect()
+    }
+
+    #[tokio::test]
+    async fn ready_events_keep_commit_order_and_scheduled_ones_their_due_time() {
+        let storage = Storage::in_memory();
+        let event = |id: &str, due: u64| {
+            let mut e = Event::new("t", "k", serde_json::Value::Null, 10).with_due_ms(due);
+            e.id = id.into();
+            e
+        };
+        for e in [event("z-first", 10), event("later", 20), event("a-second", 5), event("soon", 15)] {
+            storage.kv.transact(move |txn: &mut dyn Txn| enqueue(txn, &e)).await.unwrap();
+        }
+        let ready = ids(&*storage.kv, &ready_after(None));
+        assert_eq!(ready.iter().map(|(_, id)| id.as_str()).collect::<Vec<_>>(), ["z-first", "a-second"]);
+        let rest = ids(&*storage.kv, &ready_after(Some(&ready[0].0)));
+        assert_eq!(rest.iter().map(|(_, id)| id.as_str()).collect::<Vec<_>>(), ["a-second"]);
+        assert!(ids(&*storage.kv, &scheduled_until(14)).is_empty());
+        let due = ids(&*storage.kv, &scheduled_until(20));
+        assert_eq!(due.iter().map(|(_, id)| id.as_str()).collect::<Vec<_>>(), ["soon", "later"]);
+        assert_eq!(due_of(&due[1].0), Some(20));
+        assert_eq!(due_of(&ready[0].0), None);
+        assert_eq!(ids(&*storage.kv, &scheduled_until(u64::MAX)).len(), 2);
     }
 }

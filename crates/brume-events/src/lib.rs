@@ -9,10 +9,11 @@
 //! The [`Dispatcher`] is one background task per store. It delivers due events to the
 //! [`Handler`] registered for their target, deletes them on success, reschedules them with
 //! exponential back-off and jitter on a retryable failure, and hands them to the dead-letter
-//! handler when they fail permanently or run out of attempts. Events live in the `events`
-//! keyspace keyed by `(due time, id)`, so the due ones are a prefix scan away and a restart
+//! handler when they fail permanently or run out of attempts; each batch is settled in one
+//! transaction. Events live in the `events` keyspace: those due at once in a ready queue in
+//! commit order, the others in a schedule keyed by due time (see [`enqueue`]), so a restart
 //! loses nothing: what was pending is delivered after reopen. Delivery is at least once:
-//! a crash between a delivery and its deletion delivers the event again.
+//! a crash between a delivery and its settling delivers the event again.
 
 mod dispatcher;
 mod event;

@@ -3,7 +3,7 @@
 
 use std::sync::atomic::AtomicU32;
 
-use brume_storage::{Durability, Storage};
+use brume_storage::{Durability, KeyRange, Storage};
 use serde_json::json;
 use tokio::sync::mpsc;
 
