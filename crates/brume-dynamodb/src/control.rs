@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde_json::{Value as Json, json};
 
 use crate::error::{constraint, invalid, resource_in_use, table_not_found, validation};
+use crate::stream;
 use crate::table::{self, Index, KeyAttr, KeySchema, Projection, Table};
 use crate::{Ddb, table_name};
 
@@ -339,14 +340,6 @@ fn stream_view(spec: &StreamSpecification) -> Result<Option<String>, AwsError> {
     }
 }
 
-/// The label DynamoDB gives a stream: its creation time, ISO 8601 with milliseconds.
-fn stream_label() -> String {
-    let now = Timestamp::now().to_offset_datetime();
-    let format =
-        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]");
-    now.format(format).unwrap_or_default()
-}
-
 /// What DescribeTable says of an SSESpecification: encryption with the named KMS key, or
 /// with the account's AWS-managed key (an ARN made up once, as KMS would make it).
 fn sse_description(ctx: &RequestContext, spec: &Json) -> Option<Json> {
@@ -481,12 +474,13 @@ impl Ddb {
             ));
         }
         let stream_view = input.stream_specification.as_ref().map(stream_view).transpose()?.flatten();
+        let now = Timestamp::now().0;
         let table = Table {
             account: ctx.account.clone(),
             region: ctx.region.clone(),
             name: input.table_name.clone(),
             id: uuid::Uuid::new_v4().to_string(),
-            created: Timestamp::now().0,
+            created: now,
             attributes: input
                 .attribute_definitions
                 .iter()
@@ -499,7 +493,7 @@ impl Ddb {
             billing_switched: None,
             gsis,
             lsis,
-            stream_label: stream_view.as_ref().map(|_| stream_label()),
+            stream_label: stream_view.as_ref().map(|_| stream::label(now)),
             stream_view,
             tags: input.tags.iter().flatten().map(|t| (t.key.clone(), t.value.clone())).collect(),
             deletion_protection: input.deletion_protection_enabled.unwrap_or(false),
@@ -515,7 +509,8 @@ impl Ddb {
                 if table::load_table(txn, &table.account, &table.region, &table.name)?.is_some() {
                     return Err(resource_in_use(format!("Table already exists: {}", table.name)));
                 }
-                table::save_table(txn, &table)
+                table::save_table(txn, &table)?;
+                stream::open(txn, &table, now)
             })
             .await?;
         Ok(json!({ "TableDescription": description }))
@@ -569,7 +564,7 @@ impl Ddb {
                     ));
                 }
                 let stats = table::load_stats(txn, &table)?;
-                table::drop_table(txn, &table)?;
+                table::drop_table(txn, &table, Timestamp::now().0)?;
                 Ok((table::describe(&table, &stats, "DELETING"), table.id))
             })
             .await?;
@@ -676,6 +671,7 @@ impl Ddb {
                 }
                 if let Some(spec) = &input.stream_specification {
                     let view = stream_view(spec)?;
+                    let now = Timestamp::now().0;
                     match (&table.stream_view, &view) {
                         (Some(_), Some(_)) => {
                             return Err(validation(format!("Table already has an enabled stream: TableName: {}", table.name)));
@@ -683,10 +679,12 @@ impl Ddb {
                         (None, None) => {
                             return Err(validation(format!("Table already has stream disabled: TableName: {}", table.name)));
                         }
-                        (None, Some(_)) => table.stream_label = Some(stream_label()),
-                        (Some(_), None) => {}
+                        (None, Some(_)) => table.stream_label = Some(stream::label(now)),
+                        (Some(_), None) => stream::close(txn, &table, now)?,
                     }
                     table.stream_view = view;
+                    // Enabling again makes a new stream; the old one stays readable.
+                    stream::open(txn, &table, now)?;
                     changed = true;
                 }
                 if let Some(sse) = &input.sse_specification {

@@ -6,6 +6,9 @@
 //! (see [`table`]); every write, with its index maintenance, is one storage transaction,
 //! durable when the request is answered. The expression language is a pure core
 //! ([`expr`]) over the attribute values of [`value`].
+//!
+//! Tables with a stream get a record of every change in the transaction of the change
+//! ([`stream`]); [`streams_service`] serves the DynamoDB Streams API that reads them.
 
 mod batch;
 mod capacity;
@@ -17,6 +20,8 @@ mod legacy;
 mod number;
 mod partiql;
 mod query;
+mod stream;
+mod streams_api;
 mod table;
 mod transact;
 mod ttl;
@@ -27,6 +32,7 @@ use std::sync::Arc;
 use brume_protocol::{Service, ServiceBuilder};
 use brume_storage::Kv;
 
+pub use stream::{Batch, Position};
 pub use table::KEYSPACE;
 
 /// DynamoDB's state: the store.
@@ -113,5 +119,16 @@ pub fn service(state: Arc<Ddb>) -> Service {
         .op("ExecuteStatement", Ddb::execute_statement)
         .op("BatchExecuteStatement", Ddb::batch_execute_statement)
         .op("ExecuteTransaction", Ddb::execute_transaction)
+        .build()
+}
+
+/// The DynamoDB Streams service (`dynamodbstreams`), reading the records the DynamoDB
+/// service's writes leave.
+pub fn streams_service(state: Arc<Ddb>) -> Service {
+    ServiceBuilder::new("dynamodbstreams", state)
+        .op("ListStreams", Ddb::list_streams)
+        .op("DescribeStream", Ddb::describe_stream)
+        .op("GetShardIterator", Ddb::get_shard_iterator)
+        .op("GetRecords", Ddb::get_records)
         .build()
 }

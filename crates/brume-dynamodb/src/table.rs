@@ -11,6 +11,7 @@
 //!   enabled, by the time in their TTL attribute, so expiry is a range scan
 //!
 //! - `d/<table id>` → nothing: a dropped table whose records are still being deleted
+//! - `st/…` and `r/…`: streams and their records (see [`crate::stream`])
 //!
 //! Tables are keyed by a random id as well as their name, so a table deleted and created
 //! again never sees its predecessor's records.
@@ -25,6 +26,7 @@ use serde_json::{Value as Json, json};
 
 use crate::capacity::{Consumed, write_units};
 use crate::error::{invalid, key_mismatch, validation};
+use crate::stream::{self, Writer};
 use crate::value::{Item, Value, item_size};
 
 pub const KEYSPACE: &str = "dynamodb";
@@ -155,6 +157,9 @@ pub struct Stats {
     pub items: i64,
     pub bytes: i64,
     pub indexes: BTreeMap<String, (i64, i64)>,
+    /// The sequence number of the table's last stream record.
+    #[serde(default)]
+    pub stream_seq: u64,
 }
 
 impl Table {
@@ -413,13 +418,26 @@ pub fn collection_size(view: &dyn ReadView, table: &Table, partition: &Value) ->
 /// Replaces the item at `key` (`old` is what is there now) with `new`, or deletes it when
 /// `new` is `None`, keeping every index and the counts in step. Answers the write's
 /// capacity units: the table's, and each index's whose content the write changed (an
-/// entry moved to another index key costs its delete and its insert).
+/// entry moved to another index key costs its delete and its insert). The change goes to
+/// the table's stream too, when it has one.
 pub fn write_item(
     txn: &mut dyn Txn,
     table: &Table,
     key: &[Element],
     old: Option<&Item>,
     new: Option<&Item>,
+) -> Result<Consumed, AwsError> {
+    write_item_by(txn, table, key, old, new, Writer::Client)
+}
+
+/// [`write_item`] on behalf of `writer`, whom the stream record names.
+pub fn write_item_by(
+    txn: &mut dyn Txn,
+    table: &Table,
+    key: &[Element],
+    old: Option<&Item>,
+    new: Option<&Item>,
+    writer: Writer,
 ) -> Result<Consumed, AwsError> {
     let k = item_key(table, key);
     match new {
@@ -466,6 +484,7 @@ pub fn write_item(
             txn.put(KEYSPACE, &k, &[])?;
         }
     }
+    stream::emit(txn, table, &mut stats.stream_seq, old, new, writer)?;
     save_stats(txn, table, &stats)?;
     Ok(consumed)
 }
@@ -542,8 +561,10 @@ pub fn delete_range(txn: &mut dyn Txn, range: &KeyRange) -> Result<(), StorageEr
 
 /// Deletes a table: its definition and counts at once, in the caller's transaction; its
 /// items, index entries and expiries are left under a tombstone for [`purge_step`], so
-/// deleting a large table does not hold the store's writer.
-pub fn drop_table(txn: &mut dyn Txn, table: &Table) -> Result<(), AwsError> {
+/// deleting a large table does not hold the store's writer. Its stream is disabled and
+/// stays readable for a day, as DynamoDB keeps it.
+pub fn drop_table(txn: &mut dyn Txn, table: &Table, at: f64) -> Result<(), AwsError> {
+    stream::close(txn, table, at)?;
     txn.delete(KEYSPACE, &table_key(&table.account, &table.region, &table.name))?;
     txn.delete(KEYSPACE, &stats_key(table))?;
     txn.put(KEYSPACE, &tombstone_key(&table.id), &[])?;
@@ -655,11 +676,11 @@ pub fn describe(table: &Table, stats: &Stats, status: &str) -> Json {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use brume_storage::Storage;
 
-    fn table() -> Table {
+    pub(crate) fn table() -> Table {
         let attr = |name: &str| KeyAttr { name: name.into(), ty: "S".into() };
         Table {
             account: "000000000000".into(),
@@ -709,7 +730,7 @@ mod tests {
                 let key = t.check_item_key(&item)?;
                 write_item(txn, &t, &key, None, Some(&item))?;
             }
-            drop_table(txn, &t)
+            drop_table(txn, &t, 0.0)
         })
         .await
         .unwrap();

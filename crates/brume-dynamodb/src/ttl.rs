@@ -3,7 +3,8 @@
 //! than five years past are left alone, as DynamoDB documents.
 //!
 //! Items wait under their expiry time (see [`table`]), so a sweep reads only the items
-//! that are due, however large the table.
+//! that are due, however large the table. Their REMOVE stream records name DynamoDB's
+//! service as the user.
 
 use std::ops::Bound;
 
@@ -13,6 +14,7 @@ use brume_storage::{Direction, KeyRange, Txn};
 
 use crate::Ddb;
 use crate::number::Num;
+use crate::stream::Writer;
 use crate::table::{self, KEYSPACE, Table};
 
 /// Items deleted per storage transaction.
@@ -67,7 +69,7 @@ fn sweep(txn: &mut dyn Txn, table: &Table, now: f64) -> Result<usize, AwsError> 
         let base: Vec<Element> = key::decode(k).map_err(|_| AwsError::internal())?.split_off(3);
         match table::get_item(txn, &table, &base)? {
             Some(item) => {
-                table::write_item(txn, &table, &base, Some(&item), None)?;
+                table::write_item_by(txn, &table, &base, Some(&item), None, Writer::Ttl)?;
             }
             // Never left behind by writes; cleared so a sweep cannot stall on it.
             None => txn.delete(KEYSPACE, k)?,

@@ -71,6 +71,20 @@ pub fn register(
     });
     gateway.register_job("dynamodb-ttl", ttl.clone());
     every(TTL_PERIOD, ttl);
+    let trim_state = dynamodb.clone();
+    let trim: Job = Arc::new(move || {
+        let ddb = trim_state.clone();
+        Box::pin(async move {
+            let removed = ddb.trim_streams(Timestamp::now().0).await.map_err(|e| e.message)?;
+            Ok(serde_json::json!({ "removed": removed }))
+        })
+    });
+    gateway.register_job("dynamodb-streams-trim", trim.clone());
+    every(TTL_PERIOD, trim);
+    let streams = dynamodb.clone();
+    gateway.register("dynamodbstreams", &[brume_dynamodb::KEYSPACE], move || {
+        brume_dynamodb::streams_service(streams.clone())
+    });
     gateway.register("dynamodb", &[brume_dynamodb::KEYSPACE], move || brume_dynamodb::service(dynamodb.clone()));
     dispatcher.set_dead_letter(Arc::new(LogDeadLetters));
 }
@@ -78,7 +92,8 @@ pub fn register(
 /// How often lifecycle rules are applied.
 const LIFECYCLE_PERIOD: Duration = Duration::from_secs(60);
 
-/// How often expired DynamoDB items are swept.
+/// How often expired DynamoDB items are swept, and stream records older than a day
+/// trimmed.
 const TTL_PERIOD: Duration = Duration::from_secs(60);
 
 /// Runs `job` every `period` in the background, logging failures.
