@@ -80,6 +80,12 @@ def test_select_queries_and_scans(ddb):
     assert sks(run(ddb, "SELECT * FROM music WHERE pk = 'band' AND NOT sk IN (1, 3)")) == [2, 4, 5]
     assert sks(run(ddb, "SELECT * FROM music WHERE pk = 'band' AND colour IS MISSING")) == [2, 4]
     assert sks(run(ddb, "SELECT * FROM music WHERE pk = 'band' AND colour IS NOT MISSING")) == [1, 3, 5]
+    assert sks(run(ddb, "SELECT * FROM music WHERE colour IS STRING AND meta IS STRUCT AND plays IS NOT BOOLEAN")) == [1, 3, 5]
+    # IN on the partition key reads each partition; ORDER BY then needs the partition key.
+    both = run(ddb, "SELECT pk, sk FROM music WHERE pk IN ['solo', 'band'] AND sk <= 2 ORDER BY pk DESC, sk DESC")
+    assert [(i["pk"]["S"], int(i["sk"]["N"])) for i in both["Items"]] == [("solo", 1), ("band", 2), ("band", 1)]
+    code, message, _ = error_of(lambda: run(ddb, "SELECT * FROM music WHERE pk IN ['solo', 'band'] ORDER BY sk"))
+    assert message == "Must have hash key in ORDER BY clause when more than one hash key condition specified in WHERE clause."
     assert sks(run(ddb, "SELECT * FROM music WHERE pk = 'band' AND attribute_exists(colour) AND sk <= 3")) == [1, 3]
     assert sks(run(ddb, "SELECT * FROM music WHERE pk = 'band' AND attribute_not_exists(colour)")) == [2, 4]
     assert sks(run(ddb, "SELECT * FROM music WHERE begins_with(title, 'song') AND meta.\"year\" >= 2004")) == [4, 5]
@@ -116,7 +122,8 @@ def test_select_on_indexes(ddb):
 
 def test_select_pages_with_next_token(ddb):
     seed(ddb)
-    for statement in ["SELECT * FROM music WHERE pk = 'band'", "SELECT * FROM music", "SELECT * FROM music WHERE plays > 0"]:
+    for statement in ["SELECT * FROM music WHERE pk = 'band'", "SELECT * FROM music", "SELECT * FROM music WHERE plays > 0",
+                      "SELECT * FROM music WHERE pk IN ['band', 'solo', 'nobody']"]:
         seen, token, pages = [], None, 0
         while True:
             kwargs = {"NextToken": token} if token else {}
@@ -126,7 +133,7 @@ def test_select_pages_with_next_token(ddb):
             token = page.get("NextToken")
             if not token:
                 break
-        expected = 5 if "pk" in statement or "plays" in statement else 6
+        expected = 5 if "pk =" in statement or "plays" in statement else 6
         assert len(seen) == expected and len(set(seen)) == expected, statement
         assert pages >= 3
     first = run(ddb, "SELECT * FROM music WHERE pk = 'band'", Limit=2)

@@ -524,10 +524,11 @@ pub struct Read<'a> {
     pub forward: bool,
 }
 
-/// One page of a [`Read`]: the items, where to resume, and the bytes read.
+/// One page of a [`Read`]: the items, where to resume, the items and bytes read.
 pub struct ReadPage {
     pub items: Vec<Item>,
     pub last: Option<Item>,
+    pub scanned: usize,
     pub bytes: usize,
 }
 
@@ -544,7 +545,7 @@ pub fn read(view: &dyn ReadView, r: Read) -> Result<ReadPage, AwsError> {
     let (select, fetch_base) = selection(r.table, r.index, None, r.projection)?;
     let page = Page { source, range, direction, limit: r.limit, filter: r.filter, select, segment: None, fetch_base };
     let result = read_page(view, page)?;
-    Ok(ReadPage { items: result.items, last: result.last, bytes: result.bytes })
+    Ok(ReadPage { items: result.items, last: result.last, scanned: result.scanned, bytes: result.bytes })
 }
 
 /// The legacy and expression forms of a read's filter and projection.

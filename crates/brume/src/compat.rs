@@ -47,7 +47,7 @@ const PARTIAL: &[(&str, &str, &str)] = &[
     (
         "dynamodb",
         "ExecuteStatement",
-        "a SELECT whose partition key is given by IN scans the table and filters (DynamoDB queries each value); IS takes MISSING only",
+        "bare names are refused when they are keywords of the statement forms Brume parses, not for every word PartiQL reserves",
     ),
     (
         "dynamodb",

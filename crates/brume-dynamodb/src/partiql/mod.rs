@@ -2,7 +2,8 @@
 //!
 //! Statements are parsed ([`parse`]) into the trees of [`crate::expr`] and run by the
 //! machinery of the item API: a SELECT is a Query when its WHERE fixes the partition key
-//! with an equality (a sort-key condition narrows it), a Scan otherwise, both through
+//! with an equality (one Query per value for `IN`; a sort-key condition narrows each), a
+//! Scan otherwise, both through
 //! [`crate::query::read`]; INSERT, UPDATE and DELETE go through [`Ddb::write_one`], the
 //! write of PutItem, UpdateItem and DeleteItem; ExecuteTransaction plans its statements
 //! as TransactWriteItems plans its items and runs them through
@@ -168,32 +169,53 @@ fn key_of_where(schema: &KeySchema, cond: &Cond) -> Result<(Item, Option<Cond>),
     Ok((key, and_all(rest)))
 }
 
-/// The key condition a SELECT's WHERE holds: the partition key's equality and at most
-/// one sort-key condition a key range can serve, of the key's types. `None` when the
-/// partition key is not fixed: the SELECT scans.
-fn key_condition(schema: &KeySchema, cond: &Cond) -> Option<Cond> {
+/// The partitions a SELECT's WHERE fixes: the partition key's equality, or its `IN` list,
+/// with values of the key's type. `None` when it fixes none: the SELECT scans.
+fn partitions(schema: &KeySchema, cond: &Cond) -> Option<Vec<Value>> {
+    let hash = &schema.hash;
+    let on_hash = |o: &Operand| matches!(o, Operand::Path(Path(s)) if s.as_slice() == [Step::Key(hash.name.clone())]);
     let terms = conjuncts(cond);
-    let hash = terms
-        .iter()
-        .find(|t| equality(t).is_some_and(|(name, v)| name == schema.hash.name && v.type_code() == schema.hash.ty))?;
-    let mut key = (*hash).clone();
-    let Some(range) = &schema.range else {
-        return Some(key);
-    };
+    if let Some((_, v)) =
+        terms.iter().filter_map(|t| equality(t)).find(|(name, v)| *name == hash.name && v.type_code() == hash.ty)
+    {
+        return Some(vec![v.clone()]);
+    }
+    terms.iter().find_map(|t| match t {
+        Cond::In(a, options) if on_hash(a) => {
+            let mut values: Vec<Value> = Vec::new();
+            for o in options {
+                match o {
+                    Operand::Value(v) if v.type_code() == hash.ty => {
+                        if !values.contains(v) {
+                            values.push(v.clone());
+                        }
+                    }
+                    _ => return None,
+                }
+            }
+            Some(values)
+        }
+        _ => None,
+    })
+}
+
+/// The sort-key condition of a SELECT's WHERE a key range can serve (one term, of the
+/// key's type), if there is one.
+fn range_condition(schema: &KeySchema, cond: &Cond) -> Option<Cond> {
+    let range = schema.range.as_ref()?;
     let on_range = |o: &Operand| matches!(o, Operand::Path(Path(s)) if s.as_slice() == [Step::Key(range.name.clone())]);
     let typed = |v: &Value| v.type_code() == range.ty;
-    let serves = |t: &&&Cond| match t {
-        Cond::Cmp(cmp, a, Operand::Value(v)) => *cmp != Cmp::Ne && on_range(a) && typed(v),
-        Cond::Between(a, Operand::Value(lo), Operand::Value(hi)) => {
-            on_range(a) && typed(lo) && typed(hi) && expr::compare(lo, hi).is_some_and(|o| o.is_le())
-        }
-        Cond::BeginsWith(a, Operand::Value(v)) => on_range(a) && typed(v) && range.ty != "N",
-        _ => false,
-    };
-    if let Some(term) = terms.iter().find(serves) {
-        key = Cond::And(Box::new(key), Box::new((*term).clone()));
-    }
-    Some(key)
+    conjuncts(cond)
+        .into_iter()
+        .find(|t| match t {
+            Cond::Cmp(cmp, a, Operand::Value(v)) => *cmp != Cmp::Ne && on_range(a) && typed(v),
+            Cond::Between(a, Operand::Value(lo), Operand::Value(hi)) => {
+                on_range(a) && typed(lo) && typed(hi) && expr::compare(lo, hi).is_some_and(|o| o.is_le())
+            }
+            Cond::BeginsWith(a, Operand::Value(v)) => on_range(a) && typed(v) && range.ty != "N",
+            _ => false,
+        })
+        .cloned()
 }
 
 /// A NextToken: where the page stopped, and which statement it belongs to.
@@ -263,15 +285,21 @@ impl Ddb {
             None => None,
         };
         let schema = index.map_or(&table.key, |i| &i.key);
-        let key = s.condition.as_ref().and_then(|c| key_condition(schema, c));
+        let mut hashes = s.condition.as_ref().and_then(|c| partitions(schema, c));
+        let range = s.condition.as_ref().and_then(|c| range_condition(schema, c));
         let mut forward = true;
         if !s.order.is_empty() {
             if s.condition.is_none() {
                 return Err(validation("Must have WHERE clause in the statement when using ORDER BY clause."));
             }
-            if key.is_none() {
+            let Some(values) = &mut hashes else {
                 return Err(validation(
                     "Must have at least one non-optional hash key condition in WHERE clause when using ORDER BY clause.",
+                ));
+            };
+            if values.len() > 1 && !s.order.iter().any(|(name, _)| *name == schema.hash.name) {
+                return Err(validation(
+                    "Must have hash key in ORDER BY clause when more than one hash key condition specified in WHERE clause.",
                 ));
             }
             for (name, descending) in &s.order {
@@ -283,13 +311,63 @@ impl Ddb {
                 if schema.range.as_ref().is_some_and(|r| &r.name == name) {
                     forward = !descending;
                 }
+                if *name == schema.hash.name {
+                    values.sort_by(|a, b| expr::compare(a, b).unwrap_or(std::cmp::Ordering::Equal));
+                    if *descending {
+                        values.reverse();
+                    }
+                }
             }
         }
-        let read =
-            Read { table: &table, index, key, filter: s.condition, projection: s.projection, limit, start, forward };
-        let page = query::read(&*view, read)?;
-        let consumed = query::read_consumed(&table, s.index.as_deref(), page.bytes, consistent);
-        Ok(Selected { items: page.items, last: page.last, consumed, table })
+        let Some(hashes) = hashes else {
+            let read = Read {
+                table: &table,
+                index,
+                key: None,
+                filter: s.condition,
+                projection: s.projection,
+                limit,
+                start,
+                forward,
+            };
+            let page = query::read(&*view, read)?;
+            let consumed = query::read_consumed(&table, s.index.as_deref(), page.bytes, consistent);
+            return Ok(Selected { items: page.items, last: page.last, consumed, table });
+        };
+        // A Query of each partition in turn, resuming in the partition the page stopped in.
+        let first = match &start {
+            Some(key) => hashes.iter().position(|h| key.get(&schema.hash.name) == Some(h)).unwrap_or(hashes.len()),
+            None => 0,
+        };
+        let mut start = start;
+        let (mut items, mut last, mut scanned, mut bytes) = (Vec::new(), None, 0, 0);
+        for hash in &hashes[first..] {
+            let equal = Cond::Cmp(Cmp::Eq, Operand::Path(attribute(&schema.hash.name)), Operand::Value(hash.clone()));
+            let key = match &range {
+                Some(r) => Cond::And(Box::new(equal), Box::new(r.clone())),
+                None => equal,
+            };
+            let read = Read {
+                table: &table,
+                index,
+                key: Some(key),
+                filter: s.condition.clone(),
+                projection: s.projection.clone(),
+                limit: limit.map(|l| l - scanned),
+                start: start.take(),
+                forward,
+            };
+            let page = query::read(&*view, read)?;
+            items.extend(page.items);
+            scanned += page.scanned;
+            bytes += page.bytes;
+            if page.last.is_some() {
+                last = page.last;
+                break;
+            }
+        }
+        let consumed = query::read_consumed(&table, s.index.as_deref(), bytes, consistent);
+        Ok(Selected { items, last, consumed, table })
     }
 
     /// Runs an INSERT, UPDATE or DELETE through the item API's single-item write.

@@ -690,18 +690,34 @@ impl Parser<'_> {
         let left = self.operand()?;
         if self.eat_keyword("IS") {
             let negated = self.eat_keyword("NOT");
-            if !self.eat_keyword("MISSING") {
-                let found = self.peek().to_string();
-                return Err(validation(format!(
-                    "Unsupported data type for IS operator: {found}. Supported data types are [MISSING]"
-                )));
-            }
             let Operand::Path(p) = left else {
                 return Err(validation(
                     "The left hand side argument to IS must be a Variable Reference, Literal, or Path",
                 ));
             };
-            return Ok(if negated { Cond::Exists(p) } else { Cond::NotExists(p) });
+            let ty = self.peek().to_string().to_ascii_uppercase();
+            // MISSING is absence; the other PartiQL types are DynamoDB's attribute types.
+            let code = match ty.as_str() {
+                "MISSING" => None,
+                "NULL" => Some("NULL"),
+                "BOOLEAN" => Some("BOOL"),
+                "BLOB" => Some("B"),
+                "STRING" => Some("S"),
+                "NUMERIC" => Some("N"),
+                "STRUCT" | "TUPLE" => Some("M"),
+                "LIST" => Some("L"),
+                _ => {
+                    return Err(validation(format!(
+                        "Unsupported data type for IS operator: {ty}. Supported data types are [MISSING, NULL, BOOLEAN, BLOB, STRING, NUMERIC, STRUCT, TUPLE, LIST]"
+                    )));
+                }
+            };
+            self.next();
+            let is = match code {
+                None => Cond::NotExists(p),
+                Some(code) => Cond::Type(p, Operand::Value(Value::S(code.to_string()))),
+            };
+            return Ok(if negated { Cond::Not(Box::new(is)) } else { is });
         }
         if self.eat_keyword("BETWEEN") {
             let low = self.operand()?;
@@ -936,7 +952,7 @@ mod tests {
                 index: None,
                 projection: None,
                 condition: Some(and(
-                    Cond::Exists(path(&["x"])),
+                    Cond::Not(Box::new(Cond::NotExists(path(&["x"])))),
                     Cond::Not(Box::new(Cond::Or(
                         Box::new(Cond::Cmp(Cmp::Ne, Operand::Path(path(&["y"])), Operand::Value(s("it's")))),
                         Box::new(Cond::Between(
@@ -1058,6 +1074,13 @@ mod tests {
             Err("Unsupported data type in Bag. DynamoDB only supports either numbers or strings in bags"),
         );
         check("SELECT * FROM t WHERE foo(a)", &[], Err("Unrecognized function: foo"));
+        check(
+            "SELECT * FROM t WHERE a IS DATE",
+            &[],
+            Err(
+                "Unsupported data type for IS operator: DATE. Supported data types are [MISSING, NULL, BOOLEAN, BLOB, STRING, NUMERIC, STRUCT, TUPLE, LIST]",
+            ),
+        );
         check(
             "UPDATE t SET a = set_add(b, <<1>>) WHERE pk = 'a'",
             &[],
