@@ -6,9 +6,9 @@
 //!   disabled stream (or one whose table was deleted) stays readable for 24 hours
 //! - `r/<table id>/<label>/<sequence number>` → one record, in its GetRecords form
 //!
-//! Sequence numbers come from a counter in the table's [`Stats`] record, which every write
-//! already reads and rewrites: they increase per table (across its successive streams),
-//! survive restarts and cost no extra read. A stream has a single shard.
+//! Sequence numbers come from a counter in the table's [`table::Stats`] record, which every
+//! write already reads and rewrites: they increase per table (across its successive
+//! streams), survive restarts and cost no extra read. A stream has a single shard.
 
 use base64::Engine as _;
 use brume_core::AwsError;
