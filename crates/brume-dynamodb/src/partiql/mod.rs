@@ -731,3 +731,65 @@ fn batch_error(e: &AwsError, table: Option<String>) -> Json {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::table::KeyAttr;
+
+    fn schema() -> KeySchema {
+        KeySchema {
+            hash: KeyAttr { name: "pk".into(), ty: "S".into() },
+            range: Some(KeyAttr { name: "sk".into(), ty: "N".into() }),
+        }
+    }
+
+    fn where_of(src: &str) -> Cond {
+        match parse(&format!("SELECT * FROM t WHERE {src}"), &[]).unwrap() {
+            Statement::Select(Select { condition: Some(c), .. }) => c,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn check_key(src: &str, expected: Result<(&str, bool), &str>) {
+        let got = key_of_where(&schema(), &where_of(src)).map_err(|e| e.message);
+        let got = got.map(|(key, rest)| (serde_json::to_string(&key).unwrap(), rest.is_some()));
+        let expected = expected.map(|(k, rest)| (k.to_string(), rest)).map_err(str::to_string);
+        assert_eq!(got, expected, "{src}");
+    }
+
+    #[test]
+    fn writes_name_one_item_by_its_key() {
+        check_key("pk = 'a' AND sk = 1", Ok((r#"{"pk":{"S":"a"},"sk":{"N":"1"}}"#, false)));
+        check_key("1 = sk AND pk = 'a' AND n > 2", Ok((r#"{"pk":{"S":"a"},"sk":{"N":"1"}}"#, true)));
+        let incomplete = "Where clause does not contain a mandatory equality on all key attributes";
+        check_key("pk = 'a'", Err(incomplete));
+        check_key("pk = 'a' OR sk = 1", Err(incomplete));
+        check_key("pk = 'a' AND sk > 1", Err(incomplete));
+        check_key(
+            "pk = 'a' AND sk = '1'",
+            Err("Key attribute's data type should match its data type in table's schema: Key sk"),
+        );
+    }
+
+    fn check_read(src: &str, hashes: Option<&[&str]>, range: bool) {
+        let cond = where_of(src);
+        let got = partitions(&schema(), &cond)
+            .map(|v| v.iter().map(|h| if let Value::S(s) = h { s.clone() } else { String::new() }).collect::<Vec<_>>());
+        assert_eq!(got, hashes.map(|h| h.iter().map(|s| s.to_string()).collect()), "{src}");
+        assert_eq!(range_condition(&schema(), &cond).is_some(), range, "{src}");
+    }
+
+    #[test]
+    fn selects_query_when_the_partition_is_fixed() {
+        check_read("pk = 'a'", Some(&["a"]), false);
+        check_read("pk = 'a' AND sk BETWEEN 1 AND 3", Some(&["a"]), true);
+        check_read("sk > 1 AND pk IN ['b', 'a', 'b']", Some(&["b", "a"]), true);
+        check_read("pk = 1", None, false);
+        check_read("pk = 'a' OR pk = 'b'", None, false);
+        check_read("pk > 'a'", None, false);
+        check_read("pk = 'a' AND sk <> 1", Some(&["a"]), false);
+        check_read("pk = 'a' AND sk BETWEEN 3 AND 1", Some(&["a"]), false);
+        check_read("pk = 'a' AND begins_with(sk, '1')", Some(&["a"]), false);
+    }
+}

@@ -719,16 +719,18 @@ impl Parser<'_> {
             };
             return Ok(if negated { Cond::Not(Box::new(is)) } else { is });
         }
+        // `x NOT BETWEEN …` and `x NOT IN …` negate the predicate.
+        let negated = self.keyword("NOT")
+            && matches!(self.toks.get(self.pos + 1), Some(Tok::Word(w)) if w.eq_ignore_ascii_case("IN") || w.eq_ignore_ascii_case("BETWEEN"));
+        if negated {
+            self.next();
+        }
+        let negate = |c: Cond| if negated { Cond::Not(Box::new(c)) } else { c };
         if self.eat_keyword("BETWEEN") {
             let low = self.operand()?;
             self.expect_keyword("AND")?;
             let high = self.operand()?;
-            return Ok(Cond::Between(left, low, high));
-        }
-        let negated_in = self.keyword("NOT")
-            && matches!(self.toks.get(self.pos + 1), Some(Tok::Word(w)) if w.eq_ignore_ascii_case("IN"));
-        if negated_in {
-            self.next();
+            return Ok(negate(Cond::Between(left, low, high)));
         }
         if self.eat_keyword("IN") {
             let close = if self.sym("[") {
@@ -755,8 +757,7 @@ impl Parser<'_> {
                     "IN operator must have a left hand argument of type Variable Reference and right hand argument of type Seq with at least one member",
                 ));
             }
-            let cond = Cond::In(left, options);
-            return Ok(if negated_in { Cond::Not(Box::new(cond)) } else { cond });
+            return Ok(negate(Cond::In(left, options)));
         }
         let cmp = match self.peek() {
             Tok::Sym("=") => Cmp::Eq,
@@ -1074,6 +1075,12 @@ mod tests {
             Err("Unsupported data type in Bag. DynamoDB only supports either numbers or strings in bags"),
         );
         check("SELECT * FROM t WHERE foo(a)", &[], Err("Unrecognized function: foo"));
+        let Ok(Statement::Select(Select { condition: Some(Cond::Not(inner)), .. })) =
+            parse("SELECT * FROM t WHERE a NOT BETWEEN 1 AND 2", &[])
+        else {
+            panic!("NOT BETWEEN")
+        };
+        assert!(matches!(*inner, Cond::Between(..)));
         check(
             "SELECT * FROM t WHERE a IS DATE",
             &[],
