@@ -222,6 +222,7 @@ def test_update_forms_and_returning(ddb):
     everything = run(ddb, "UPDATE music SET x = 'y' WHERE pk = 'band' AND sk = 2 RETURNING ALL OLD *")["Items"]
     assert everything[0]["title"] == {"S": "song 2"} and "x" not in everything[0]
     assert run(ddb, "UPDATE music SET x = 'z' WHERE pk = 'band' AND sk = 2")["Items"] == []
+    assert run(ddb, "UPDATE music REMOVE nothing WHERE pk = 'band' AND sk = 2 RETURNING MODIFIED NEW *")["Items"] == []
     run(ddb, "UPDATE music SET genres = set_add(genres, <<'rock'>>) WHERE pk = 'solo' AND sk = 1")
     run(ddb, "UPDATE music SET genres = set_delete(genres, <<'jazz'>>) WHERE pk = ? AND sk = ?", {"S": "solo"}, {"N": "1"})
     genres = ddb.get_item(TableName="music", Key={"pk": {"S": "solo"}, "sk": {"N": "1"}})["Item"]["genres"]["SS"]

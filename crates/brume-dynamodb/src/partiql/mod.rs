@@ -507,7 +507,9 @@ impl Ddb {
                 return Err(validation("Invalid NextToken"));
             }
             let outcome = self.write_statement(&ctx, statement, return_old).await?;
-            let mut out = json!({ "Items": outcome.returned.into_iter().collect::<Vec<_>>() });
+            // An empty MODIFIED projection is no item.
+            let returned: Vec<Item> = outcome.returned.into_iter().filter(|i| !i.is_empty()).collect();
+            let mut out = json!({ "Items": returned });
             if let Some(c) = outcome.consumed.report(mode, &outcome.table.name) {
                 out["ConsumedCapacity"] = c;
             }
