@@ -20,7 +20,7 @@ use serde_json::{Value as Json, json};
 
 use crate::Ddb;
 use crate::error::validation;
-use crate::table::{self, KEYSPACE, KeySchema, Table};
+use crate::table::{self, KEYSPACE, KeySchema, Table, corrupt};
 use crate::value::{Item, item_size};
 
 /// How long records are kept, and a disabled stream stays readable.
@@ -134,11 +134,6 @@ fn record_key(table_id: &str, label: &str, seq: u64) -> Vec<u8> {
     let mut parts = records_of(table_id, label);
     parts.push(Element::Int(i128::from(seq)));
     key::encode(&parts)
-}
-
-fn corrupt(e: &dyn std::fmt::Display) -> AwsError {
-    tracing::error!(error = %e, "unreadable DynamoDB stream record");
-    AwsError::internal()
 }
 
 pub fn decode_stream(bytes: &[u8]) -> Result<Stream, AwsError> {

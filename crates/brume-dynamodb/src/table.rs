@@ -377,7 +377,8 @@ pub fn load_stats(view: &dyn ReadView, table: &Table) -> Result<Stats, AwsError>
     }
 }
 
-fn corrupt(e: &dyn std::fmt::Display) -> AwsError {
+/// A stored record that does not decode: logged, and answered as an internal failure.
+pub fn corrupt(e: &dyn std::fmt::Display) -> AwsError {
     tracing::error!(error = %e, "unreadable DynamoDB record");
     AwsError::internal()
 }
