@@ -165,6 +165,20 @@ def test_statement_errors(ddb, statement, message):
     assert (code, got) == ("ValidationException", message)
 
 
+def test_model_constraints(server, ddb):
+    make_music(ddb)
+    unchecked = server.client("dynamodb", parameter_validation=False)  # boto3 would refuse these itself
+    code, message, _ = error_of(lambda: unchecked.execute_statement(Statement="SELECT * FROM music", Parameters=[]))
+    assert (code, message) == ("ValidationException", "1 validation error detected: Value '[]' at 'parameters' "
+                               "failed to satisfy constraint: Member must have length greater than or equal to 1")
+    code, message, _ = error_of(lambda: unchecked.execute_statement(Statement="SELECT * FROM music", Limit=0))
+    assert message == ("1 validation error detected: Value '0' at 'limit' failed to satisfy constraint: "
+                       "Member must have value greater than or equal to 1")
+    long = "SELECT * FROM music WHERE pk = '" + "x" * 8200 + "'"
+    code, message, _ = error_of(lambda: unchecked.execute_statement(Statement=long))
+    assert message.endswith("at 'statement' failed to satisfy constraint: Member must have length less than or equal to 8192")
+
+
 def test_unknown_table(ddb):
     code, message, _ = error_of(lambda: run(ddb, 'SELECT * FROM "missing"'))
     assert (code, message) == ("ResourceNotFoundException", "Requested resource not found")

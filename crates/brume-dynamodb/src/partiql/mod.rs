@@ -84,9 +84,25 @@ pub struct ExecuteTransactionInput {
     return_consumed_capacity: Option<String>,
 }
 
+/// The longest statement the model allows.
+const MAX_STATEMENT: usize = 8192;
+
 /// The request's `Parameters`, read as attribute values.
 fn parameters(raw: Option<&[Json]>) -> Result<Vec<Value>, AwsError> {
+    if raw.is_some_and(<[Json]>::is_empty) {
+        return Err(constraint("[]", "parameters", "Member must have length greater than or equal to 1"));
+    }
     raw.unwrap_or_default().iter().map(Value::from_wire).collect()
+}
+
+/// The model's length constraints on a statement.
+fn check_statement(statement: &str) -> Result<(), AwsError> {
+    let bound = match statement.chars().count() {
+        0 => "greater than or equal to 1".to_string(),
+        n if n > MAX_STATEMENT => format!("less than or equal to {MAX_STATEMENT}"),
+        _ => return Ok(()),
+    };
+    Err(constraint(statement, "statement", &format!("Member must have length {bound}")))
 }
 
 fn duplicate_item() -> AwsError {
@@ -498,6 +514,7 @@ impl Ddb {
             }
             l => l.map(|l| l as usize),
         };
+        check_statement(&input.statement)?;
         let return_old = check_failure_return(input.return_values_on_condition_check_failure.as_deref())?;
         let params = parameters(input.parameters.as_deref())?;
         let mode = input.return_consumed_capacity.as_deref();
