@@ -328,6 +328,11 @@ def test_errors(server, ddb, streams):
     assert message.endswith("Member must have value greater than or equal to 1")
     code, message, _ = error_of(lambda: unchecked.describe_stream(StreamArn="arn:aws:dynamodb"))
     assert (code, message) == ("ValidationException", "1 validation error detected: Value 'arn:aws:dynamodb' at 'streamArn' failed to satisfy constraint: Member must have length greater than or equal to 37")
+    code, message, _ = error_of(lambda: unchecked.get_shard_iterator(StreamArn=arn, ShardId="shardId-1", ShardIteratorType="LATEST"))
+    assert (code, message) == ("ValidationException", "1 validation error detected: Value 'shardId-1' at 'shardId' failed to satisfy constraint: Member must have length greater than or equal to 28")
+    code, message, _ = error_of(lambda: unchecked.get_shard_iterator(
+        StreamArn=arn, ShardId=shard, ShardIteratorType="AT_SEQUENCE_NUMBER", SequenceNumber="12"))
+    assert message.startswith("1 validation error detected: Value '12' at 'sequenceNumber' failed to satisfy constraint")
     code, message, _ = error_of(lambda: unchecked.get_records())
     assert (code, message) == ("ValidationException", "1 validation error detected: Value null at 'shardIterator' failed to satisfy constraint: Member must not be null")
     # An iterator older than 15 minutes: the same stream and position, issued long ago.

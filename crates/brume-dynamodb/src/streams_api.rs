@@ -73,14 +73,20 @@ fn limit(given: Option<i64>, max: usize, default: usize) -> Result<usize, AwsErr
     }
 }
 
+/// A string member within the lengths the model gives it.
+fn check_len(value: &str, member: &str, min: usize, max: usize) -> Result<(), AwsError> {
+    if value.len() < min {
+        return Err(constraint(value, member, &format!("Member must have length greater than or equal to {min}")));
+    }
+    if value.len() > max {
+        return Err(constraint(value, member, &format!("Member must have length less than or equal to {max}")));
+    }
+    Ok(())
+}
+
 /// A stream ARN as the model constrains it, then as a stream of the caller's account.
 fn check_arn(ctx: &RequestContext, arn: &str, member: &str) -> Result<(), AwsError> {
-    if arn.len() < 37 {
-        return Err(constraint(arn, member, "Member must have length greater than or equal to 37"));
-    }
-    if arn.len() > 1024 {
-        return Err(constraint(arn, member, "Member must have length less than or equal to 1024"));
-    }
+    check_len(arn, member, 37, 1024)?;
     match stream::parse_arn(arn) {
         None => Err(validation(format!("Invalid StreamArn: {arn}"))),
         Some((account, region, _, _)) if account != ctx.account || region != ctx.region => {
@@ -117,6 +123,9 @@ fn summary(s: &Stream) -> Json {
 impl Ddb {
     pub async fn list_streams(self: Arc<Self>, ctx: RequestContext, input: ListStreamsInput) -> Result<Json, AwsError> {
         let limit = limit(input.limit, 100, 100)?;
+        if let Some(name) = &input.table_name {
+            check_len(name, "tableName", 3, 255)?;
+        }
         let start = match &input.exclusive_start_stream_arn {
             Some(arn) => {
                 check_arn(&ctx, arn, "exclusiveStartStreamArn")?;
@@ -159,6 +168,9 @@ impl Ddb {
     ) -> Result<Json, AwsError> {
         check_arn(&ctx, &input.stream_arn, "streamArn")?;
         limit(input.limit, 100, 100)?;
+        if let Some(start) = &input.exclusive_start_shard_id {
+            check_len(start, "exclusiveStartShardId", 28, 65)?;
+        }
         let view = self.kv.snapshot()?;
         let s = stream::find(&*view, &input.stream_arn, Timestamp::now().0)?;
         let shard_id = s.shard_id();
@@ -204,6 +216,10 @@ impl Ddb {
         input: GetShardIteratorInput,
     ) -> Result<Json, AwsError> {
         check_arn(&ctx, &input.stream_arn, "streamArn")?;
+        check_len(&input.shard_id, "shardId", 28, 65)?;
+        if let Some(seq) = &input.sequence_number {
+            check_len(seq, "sequenceNumber", 21, 40)?;
+        }
         let sequence = |kind: &str| -> Result<u64, AwsError> {
             let given = input.sequence_number.as_deref().ok_or_else(|| {
                 validation(format!("SequenceNumber must be provided when ShardIteratorType is {kind}"))
@@ -237,6 +253,7 @@ impl Ddb {
     }
 
     pub async fn get_records(self: Arc<Self>, ctx: RequestContext, input: GetRecordsInput) -> Result<Json, AwsError> {
+        check_len(&input.shard_iterator, "shardIterator", 1, 2048)?;
         let limit = limit(input.limit, stream::MAX_RECORDS, stream::MAX_RECORDS)?;
         let (arn, after, issued) = stream::parse_iterator(&input.shard_iterator).ok_or_else(invalid_iterator)?;
         if stream::parse_arn(arn).is_none_or(|(account, region, _, _)| account != ctx.account || region != ctx.region) {
