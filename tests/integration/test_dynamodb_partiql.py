@@ -156,6 +156,9 @@ def test_select_pages_with_next_token(ddb):
     ("SELECT * FROM music WHERE pk = ?", "Number of parameters in request and statement don't match."),
     ("SELECT *, title FROM music", "Other attributes should not be present in the projection when '*' is used."),
     ("SELECT * FROM music WHERE frob(title)", "Unrecognized function: frob"),
+    # PartiQL's reserved words name attributes only when quoted.
+    ("SELECT * FROM music WHERE pad = 1", "Statement wasn't well formed, can't be processed: Unexpected keyword"),
+    ("SELECT meta.size FROM music", "Statement wasn't well formed, can't be processed: Invalid path dot component"),
     ("EXISTS(SELECT * FROM music WHERE pk = 'band' AND sk = 1 AND plays > 1)",
      "EXISTS can only be used in ExecuteTransaction write requests."),
 ])
@@ -236,7 +239,7 @@ def test_update_forms_and_returning(ddb):
     everything = run(ddb, "UPDATE music SET x = 'y' WHERE pk = 'band' AND sk = 2 RETURNING ALL OLD *")["Items"]
     assert everything[0]["title"] == {"S": "song 2"} and "x" not in everything[0]
     assert run(ddb, "UPDATE music SET x = 'z' WHERE pk = 'band' AND sk = 2")["Items"] == []
-    assert run(ddb, "UPDATE music REMOVE nothing WHERE pk = 'band' AND sk = 2 RETURNING MODIFIED NEW *")["Items"] == []
+    assert run(ddb, "UPDATE music REMOVE absent WHERE pk = 'band' AND sk = 2 RETURNING MODIFIED NEW *")["Items"] == []
     run(ddb, "UPDATE music SET genres = set_add(genres, <<'rock'>>) WHERE pk = 'solo' AND sk = 1")
     run(ddb, "UPDATE music SET genres = set_delete(genres, <<'jazz'>>) WHERE pk = ? AND sk = ?", {"S": "solo"}, {"N": "1"})
     genres = ddb.get_item(TableName="music", Key={"pk": {"S": "solo"}, "sk": {"N": "1"}})["Item"]["genres"]["SS"]

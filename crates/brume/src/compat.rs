@@ -46,11 +46,6 @@ const PARTIAL: &[(&str, &str, &str)] = &[
     ),
     (
         "dynamodb",
-        "ExecuteStatement",
-        "bare names are refused when they are keywords of the statement forms Brume parses, not for every word PartiQL reserves",
-    ),
-    (
-        "dynamodb",
         "UpdateContinuousBackups",
         "point-in-time recovery is recorded and described; there is no restore yet",
     ),

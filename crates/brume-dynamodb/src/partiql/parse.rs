@@ -7,6 +7,9 @@
 //! in single quotes (`''` for a quote), numbers, `TRUE`/`FALSE`, `NULL`, maps `{'k': v}`,
 //! lists `[v, …]` and sets `<<v, …>>`.
 
+use std::collections::HashSet;
+use std::sync::OnceLock;
+
 use brume_core::AwsError;
 
 use crate::error::validation;
@@ -189,41 +192,13 @@ fn lex(src: &str) -> Result<Vec<Tok>, AwsError> {
     Ok(out)
 }
 
-/// Words a bare name may not be: they would read as part of the statement.
-const KEYWORDS: &[&str] = &[
-    "ALL",
-    "AND",
-    "AS",
-    "ASC",
-    "BETWEEN",
-    "BY",
-    "DELETE",
-    "DESC",
-    "EXISTS",
-    "FALSE",
-    "FROM",
-    "IN",
-    "INSERT",
-    "INTO",
-    "IS",
-    "MISSING",
-    "MODIFIED",
-    "NEW",
-    "NOT",
-    "NULL",
-    "OLD",
-    "OR",
-    "ORDER",
-    "REMOVE",
-    "RETURNING",
-    "SELECT",
-    "SET",
-    "TRUE",
-    "UPDATE",
-    "VALUE",
-    "VALUES",
-    "WHERE",
-];
+/// PartiQL's reserved words: a bare name may not be one of them (a quoted one may).
+fn is_reserved(word: &str) -> bool {
+    static WORDS: OnceLock<HashSet<&'static str>> = OnceLock::new();
+    WORDS
+        .get_or_init(|| include_str!("reserved.txt").split_whitespace().collect())
+        .contains(word.to_ascii_uppercase().as_str())
+}
 
 struct Parser<'a> {
     toks: Vec<Tok>,
@@ -323,7 +298,8 @@ impl Parser<'_> {
                 self.next();
                 Ok(q)
             }
-            Tok::Word(w) if !KEYWORDS.contains(&w.to_ascii_uppercase().as_str()) => {
+            Tok::Word(w) if is_reserved(&w) => Err(malformed("Unexpected keyword")),
+            Tok::Word(w) => {
                 self.next();
                 Ok(w)
             }
@@ -336,6 +312,9 @@ impl Parser<'_> {
         loop {
             if self.sym(".") {
                 self.next();
+                if matches!(self.peek(), Tok::Word(w) if is_reserved(w)) {
+                    return Err(malformed("Invalid path dot component"));
+                }
                 steps.push(Step::Key(self.name()?));
             } else if self.sym("[") {
                 self.next();
@@ -1075,6 +1054,18 @@ mod tests {
             Err("Unsupported data type in Bag. DynamoDB only supports either numbers or strings in bags"),
         );
         check("SELECT * FROM t WHERE foo(a)", &[], Err("Unrecognized function: foo"));
+        check(
+            "SELECT * FROM t WHERE pad = 1",
+            &[],
+            Err("Statement wasn't well formed, can't be processed: Unexpected keyword"),
+        );
+        check("SELECT * FROM user", &[], Err("Statement wasn't well formed, can't be processed: Unexpected keyword"));
+        check(
+            "SELECT payload.size FROM t",
+            &[],
+            Err("Statement wasn't well formed, can't be processed: Invalid path dot component"),
+        );
+        assert!(parse(r#"SELECT payload."size", "user" FROM "user" WHERE "pad" = 1"#, &[]).is_ok());
         let Ok(Statement::Select(Select { condition: Some(Cond::Not(inner)), .. })) =
             parse("SELECT * FROM t WHERE a NOT BETWEEN 1 AND 2", &[])
         else {
