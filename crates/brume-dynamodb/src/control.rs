@@ -671,7 +671,7 @@ impl Ddb {
                 }
                 if let Some(spec) = &input.stream_specification {
                     let view = stream_view(spec)?;
-                    let now = Timestamp::now().0;
+                    let mut now = Timestamp::now().0;
                     match (&table.stream_view, &view) {
                         (Some(_), Some(_)) => {
                             return Err(validation(format!("Table already has an enabled stream: TableName: {}", table.name)));
@@ -679,7 +679,10 @@ impl Ddb {
                         (None, None) => {
                             return Err(validation(format!("Table already has stream disabled: TableName: {}", table.name)));
                         }
-                        (None, Some(_)) => table.stream_label = Some(stream::label(now)),
+                        (None, Some(_)) => {
+                            now = stream::unused_moment(txn, &table, now)?;
+                            table.stream_label = Some(stream::label(now));
+                        }
                         (Some(_), None) => stream::close(txn, &table, now)?,
                     }
                     table.stream_view = view;

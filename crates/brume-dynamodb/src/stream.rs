@@ -156,6 +156,16 @@ pub fn load(
     view.get(KEYSPACE, &stream_key(account, region, table, label))?.map(|b| decode_stream(&b)).transpose()
 }
 
+/// `at`, or the first millisecond after it whose label no stream of `table` has yet: a
+/// stream enabled again within the millisecond it was disabled must not take the old one's
+/// name.
+pub fn unused_moment(view: &dyn ReadView, table: &Table, mut at: f64) -> Result<f64, AwsError> {
+    while load(view, &table.account, &table.region, &table.name, &label(at))?.is_some() {
+        at = ((at * 1000.0).round() + 1.0) / 1000.0;
+    }
+    Ok(at)
+}
+
 /// Records the stream `table` has just been given (its label set at `at`).
 pub fn open(txn: &mut dyn Txn, table: &Table, at: f64) -> Result<(), AwsError> {
     let (Some(view), Some(label)) = (&table.stream_view, &table.stream_label) else {
@@ -591,5 +601,18 @@ mod tests {
         assert_eq!(code(ddb.read_records(&arn, 3, 10)).as_deref(), Some("ResourceNotFoundException"));
         let left = kv.scan(KEYSPACE, &KeyRange::prefix(&key::encode(&["st".into()])), Direction::Forward, 10).unwrap();
         assert!(left.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_stream_enabled_again_within_the_millisecond_gets_a_new_label() {
+        let kv = Storage::in_memory().kv;
+        let mut t = table::tests::table();
+        t.stream_view = Some("KEYS_ONLY".into());
+        t.stream_label = Some(label(1_700_000_000.5));
+        let opened = t.clone();
+        kv.transact(move |txn: &mut dyn Txn| open(txn, &opened, 1_700_000_000.5)).await.unwrap();
+        assert_eq!(unused_moment(&*kv, &t, 1_700_000_000.4).unwrap(), 1_700_000_000.4);
+        let next = unused_moment(&*kv, &t, 1_700_000_000.5).unwrap();
+        assert_eq!(label(next), "2023-11-14T22:13:20.501");
     }
 }
