@@ -155,7 +155,22 @@ def test_select_pages_with_next_token(ddb):
      "Statement wasn't well formed, can't be processed: Unexpected token after expression"),
     ("SELECT * FROM music WHERE pk = ?", "Number of parameters in request and statement don't match."),
     ("SELECT *, title FROM music", "Other attributes should not be present in the projection when '*' is used."),
-    ("SELECT * FROM music WHERE frob(title)", "Unrecognized function: frob"),
+    # Some messages point at the token: line, column and length.
+    ("SELECT * FROM music WHERE frob(title)", "Unrecognized function: frob at 1:27:4"),
+    ("SELECT * FROM music WHERE pk = 'band' AND\n EXISTS(title)", "Unrecognized function: exists at 2:2:6"),
+    ("SELECT attribute_exists(title) FROM music", "Unexpected path component at 1:8:16"),
+    ("SELECT * FROM music WHERE attribute_exists('title')",
+     "Operator or function requires a document path; operator or function: attribute_exists"),
+    ("SELECT * FROM music WHERE attribute_exists(title, plays)",
+     "Incorrect number of operands for operator or function; operator or function: attribute_exists, number of operands: 2"),
+    ("UPDATE music SET tags = set_add(genres, <<'x'>>) WHERE pk = 'band' AND sk = 1",
+     "The first argument to SET_ADD must equal the assignment value at 1:25:7"),
+    ("UPDATE music SET tags = set_add(tags, 'x') WHERE pk = 'band' AND sk = 1",
+     "The second argument to SET_ADD must be a value with type SET at 1:33:4"),
+    ("UPDATE music SET tags = set_add(tags) WHERE pk = 'band' AND sk = 1",
+     "SET_ADD must have exactly two arguments at 1:25:7"),
+    ("UPDATE music SET tags = set_add(tags, <<'x', 'x'>>) WHERE pk = 'band' AND sk = 1",
+     "One or more parameter values were invalid: Input collection [x, x] contains duplicates."),
     # PartiQL's reserved words name attributes only when quoted.
     ("SELECT * FROM music WHERE pad = 1", "Statement wasn't well formed, can't be processed: Unexpected keyword"),
     ("SELECT meta.size FROM music", "Statement wasn't well formed, can't be processed: Invalid path dot component"),
@@ -254,6 +269,11 @@ def test_update_forms_and_returning(ddb):
     code, message, _ = error_of(lambda: run(ddb, "UPDATE music SET x = 1 WHERE pk = 'band' AND sk = 99"))
     assert (code, message) == ("ConditionalCheckFailedException", "The conditional request failed")
     assert "Item" not in ddb.get_item(TableName="music", Key={"pk": {"S": "band"}, "sk": {"N": "99"}})
+    # PartiQL's FROM-first form of the same statement.
+    assert run(ddb, "from music where pk = ? and sk = 3 set x = 2 remove meta returning all new *",
+               {"S": "band"})["Items"][0]["x"] == {"N": "2"}
+    code, message, _ = error_of(lambda: run(ddb, "FROM music WHERE pk = 'band' AND sk = 3 AND x = 7 SET x = 3"))
+    assert code == "ConditionalCheckFailedException"
     code, message, _ = error_of(lambda: run(ddb, "UPDATE music SET x = 1 WHERE pk = 'band'"))
     assert (code, message) == ("ValidationException",
                                "Where clause does not contain a mandatory equality on all key attributes")
@@ -404,7 +424,13 @@ def test_execute_transaction(ddb):
                                "ExecuteTransaction API does not support both read and write operations in the same request.")
     code, message, _ = error_of(lambda: ddb.execute_transaction(TransactStatements=[
         {"Statement": "SELECT * FROM music WHERE pk = 'band'"}]))
-    assert message == "Select statements within ExecuteTransaction must specify the primary key in the where clause."
+    assert message == ("Validation failed in TransactStatements[0]: "
+                       "Select statements within ExecuteTransaction must specify the primary key in the where clause.")
+    code, message, _ = error_of(lambda: ddb.execute_transaction(TransactStatements=[
+        {"Statement": "UPDATE music SET a = 1 WHERE pk = 'band' AND sk = 1"},
+        {"Statement": "EXISTS(SELECT * FROM music WHERE pk = 'band' AND sk = 2)"}]))
+    assert message == ("Validation failed in TransactStatements[1]: "
+                       "EXISTS() must contain a single item read with additional condition")
     code, message, _ = error_of(lambda: ddb.execute_transaction(TransactStatements=[
         {"Statement": "UPDATE music SET a = 1 WHERE pk = 'band' AND sk = 1"},
         {"Statement": "DELETE FROM music WHERE pk = 'band' AND sk = 1"},

@@ -615,9 +615,12 @@ impl Ddb {
     ) -> Result<Json, AwsError> {
         check_count(&input.transact_statements, MAX_TRANSACTION, "transactStatements")?;
         let mut statements = Vec::new();
-        for s in &input.transact_statements {
-            let return_old = check_failure_return(s.return_values_on_condition_check_failure.as_deref())?;
-            statements.push((parse(&s.statement, &parameters(s.parameters.as_deref())?)?, return_old));
+        for (i, s) in input.transact_statements.iter().enumerate() {
+            let return_old =
+                check_failure_return(s.return_values_on_condition_check_failure.as_deref()).map_err(in_statement(i))?;
+            let statement =
+                parameters(s.parameters.as_deref()).and_then(|p| parse(&s.statement, &p)).map_err(in_statement(i))?;
+            statements.push((statement, return_old));
         }
         let reads = statements.iter().filter(|(s, _)| matches!(s, Statement::Select(_))).count();
         if reads > 0 && reads < statements.len() {
@@ -630,8 +633,8 @@ impl Ddb {
             return self.read_transaction(&ctx, statements.into_iter().map(|(s, _)| s).collect(), mode.as_deref());
         }
         let mut planned = Vec::new();
-        for (statement, return_old) in statements {
-            planned.push(self.plan(&ctx, statement, return_old)?);
+        for (i, (statement, return_old)) in statements.into_iter().enumerate() {
+            planned.push(self.plan(&ctx, statement, return_old).map_err(in_statement(i))?);
         }
         let digest = digest(serde_json::to_string(&input.transact_statements).unwrap_or_default().as_bytes());
         let capacity = self.run_transaction(&ctx, planned, digest, input.client_request_token, mode).await?;
@@ -652,14 +655,14 @@ impl Ddb {
         let view = self.kv.snapshot()?;
         let mut responses = Vec::new();
         let mut units: BTreeMap<String, f64> = BTreeMap::new();
-        for statement in statements {
+        for (i, statement) in statements.into_iter().enumerate() {
             let Statement::Select(s) = statement else { continue };
             if s.index.is_some() {
-                return Err(validation("Reads on indices are not supported within transactions."));
+                return Err(in_statement(i)(validation("Reads on indices are not supported within transactions.")));
             }
             let refused =
                 "Select statements within ExecuteTransaction must specify the primary key in the where clause.";
-            let (table, item) = self.get_one(ctx, &*view, &s, refused)?;
+            let (table, item) = self.get_one(ctx, &*view, &s, refused).map_err(in_statement(i))?;
             // Transactional reads cost twice a consistent read.
             *units.entry(table.name).or_default() += 2.0 * read_units(item.as_ref().map_or(0, item_size), true);
             responses.push(match item {
@@ -730,6 +733,14 @@ impl Ddb {
             Statement::Select(_) => return Err(validation("Unsupported operation in transaction.")),
         };
         Ok(Planned { table, key, condition, write, return_old, failure })
+    }
+}
+
+/// A transaction's validation errors name the statement at fault.
+fn in_statement(index: usize) -> impl Fn(AwsError) -> AwsError {
+    move |e| match e.code.as_ref() {
+        "ValidationException" => validation(format!("Validation failed in TransactStatements[{index}]: {}", e.message)),
+        _ => e,
     }
 }
 

@@ -119,12 +119,14 @@ const SYMBOLS: &[&str] = &[
     ";",
 ];
 
-fn lex(src: &str) -> Result<Vec<Tok>, AwsError> {
+/// The tokens of `src`, each with the byte range it was written in.
+fn lex(src: &str) -> Result<Vec<(Tok, usize, usize)>, AwsError> {
     let b = src.as_bytes();
-    let mut out = Vec::new();
+    let mut out: Vec<(Tok, usize, usize)> = Vec::new();
     let mut i = 0;
     while i < b.len() {
         let c = b[i];
+        let begin = i;
         if c.is_ascii_whitespace() {
             i += 1;
         } else if src[i..].starts_with("--") {
@@ -154,7 +156,7 @@ fn lex(src: &str) -> Result<Vec<Tok>, AwsError> {
                     break;
                 }
             }
-            out.push(if c == b'\'' { Tok::Str(text) } else { Tok::Quoted(text) });
+            out.push((if c == b'\'' { Tok::Str(text) } else { Tok::Quoted(text) }, begin, j));
             i = j;
         } else if c.is_ascii_digit() || (c == b'.' && b.get(i + 1).is_some_and(u8::is_ascii_digit)) {
             let start = i;
@@ -173,22 +175,22 @@ fn lex(src: &str) -> Result<Vec<Tok>, AwsError> {
                     }
                 }
             }
-            out.push(Tok::Num(src[start..i].to_string()));
+            out.push((Tok::Num(src[start..i].to_string()), begin, i));
         } else if c.is_ascii_alphabetic() || c == b'_' || c == b'$' {
             let start = i;
             while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] == b'$') {
                 i += 1;
             }
-            out.push(Tok::Word(src[start..i].to_string()));
+            out.push((Tok::Word(src[start..i].to_string()), begin, i));
         } else if let Some(sym) = SYMBOLS.iter().find(|s| src[i..].starts_with(**s)) {
-            out.push(Tok::Sym(sym));
             i += sym.len();
+            out.push((Tok::Sym(sym), begin, i));
         } else {
             let ch = src[i..].chars().next().unwrap_or('?');
             return Err(malformed(format!("Unexpected character: {ch}")));
         }
     }
-    out.push(Tok::Eof);
+    out.push((Tok::Eof, src.len(), src.len()));
     Ok(out)
 }
 
@@ -201,7 +203,10 @@ fn is_reserved(word: &str) -> bool {
 }
 
 struct Parser<'a> {
+    src: &'a str,
     toks: Vec<Tok>,
+    /// The byte range of each token in `src`.
+    spans: Vec<(usize, usize)>,
     pos: usize,
     params: &'a [Value],
     used: usize,
@@ -209,7 +214,8 @@ struct Parser<'a> {
 
 /// Parses one statement, binding its `?` from `params`.
 pub fn parse(src: &str, params: &[Value]) -> Result<Statement, AwsError> {
-    let mut p = Parser { toks: lex(src)?, pos: 0, params, used: 0 };
+    let (toks, spans) = lex(src)?.into_iter().map(|(t, a, b)| (t, (a, b))).unzip();
+    let mut p = Parser { src, toks, spans, pos: 0, params, used: 0 };
     let statement = p.statement()?;
     if p.sym(";") {
         p.next();
@@ -221,6 +227,16 @@ pub fn parse(src: &str, params: &[Value]) -> Result<Statement, AwsError> {
 }
 
 impl Parser<'_> {
+    /// ` at <line>:<column>:<length>`, where DynamoDB's messages point at token `index`
+    /// (counted in characters from 1).
+    fn at(&self, index: usize) -> String {
+        let (start, end) = self.spans[index.min(self.spans.len() - 1)];
+        let before = &self.src[..start];
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+        format!(" at {line}:{column}:{}", self.src[start..end].chars().count())
+    }
+
     fn peek(&self) -> &Tok {
         &self.toks[self.pos]
     }
@@ -279,6 +295,7 @@ impl Parser<'_> {
             "INSERT" => self.insert(),
             "UPDATE" => self.update(),
             "DELETE" => self.delete(),
+            "FROM" => self.from_update(),
             "EXISTS" => {
                 self.expect_sym("(")?;
                 self.expect_keyword("SELECT")?;
@@ -333,6 +350,14 @@ impl Parser<'_> {
         }
     }
 
+    /// A path of a SELECT's projection (functions have no place there).
+    fn projected_path(&mut self) -> Result<Path, AwsError> {
+        if self.function_name().is_some() {
+            return Err(validation(format!("Unexpected path component{}", self.at(self.pos))));
+        }
+        self.path()
+    }
+
     fn select(&mut self) -> Result<Select, AwsError> {
         let projection = if self.sym("*") {
             self.next();
@@ -341,7 +366,7 @@ impl Parser<'_> {
             }
             None
         } else {
-            let mut paths = vec![self.path()?];
+            let mut paths = vec![self.projected_path()?];
             while self.sym(",") {
                 self.next();
                 if self.sym("*") {
@@ -349,7 +374,7 @@ impl Parser<'_> {
                         "Other attributes should not be present in the projection when '*' is used.",
                     ));
                 }
-                paths.push(self.path()?);
+                paths.push(self.projected_path()?);
             }
             Some(paths)
         };
@@ -421,6 +446,25 @@ impl Parser<'_> {
 
     fn update(&mut self) -> Result<Statement, AwsError> {
         let table = self.name()?;
+        let actions = self.update_actions()?;
+        self.expect_keyword("WHERE")?;
+        let condition = self.condition()?;
+        let returning = self.returning()?;
+        Ok(Statement::Update { table, actions, condition, returning })
+    }
+
+    /// PartiQL's FROM-first UPDATE: `FROM t WHERE … SET … REMOVE …`.
+    fn from_update(&mut self) -> Result<Statement, AwsError> {
+        let table = self.name()?;
+        self.expect_keyword("WHERE")?;
+        let condition = self.condition()?;
+        let actions = self.update_actions()?;
+        let returning = self.returning()?;
+        Ok(Statement::Update { table, actions, condition, returning })
+    }
+
+    /// `SET` and `REMOVE` clauses, one or more, in any order.
+    fn update_actions(&mut self) -> Result<Vec<Action>, AwsError> {
         let mut actions = Vec::new();
         loop {
             if self.eat_keyword("SET") {
@@ -446,10 +490,7 @@ impl Parser<'_> {
         if actions.is_empty() {
             return Err(self.unexpected("Expected SET or REMOVE"));
         }
-        self.expect_keyword("WHERE")?;
-        let condition = self.condition()?;
-        let returning = self.returning()?;
-        Ok(Statement::Update { table, actions, condition, returning })
+        Ok(actions)
     }
 
     fn delete(&mut self) -> Result<Statement, AwsError> {
@@ -507,28 +548,73 @@ impl Parser<'_> {
         if let Some(f) = self.function_name() {
             let upper = f.to_ascii_uppercase();
             if upper == "SET_ADD" || upper == "SET_DELETE" {
+                let at = self.at(self.pos);
                 self.next();
-                self.expect_sym("(")?;
-                let target = self.path()?;
-                if !self.sym(",") {
-                    return Err(validation(format!("{upper} must have exactly two arguments")));
+                let mut args = self.arguments(Self::operand_plain)?;
+                if args.len() != 2 {
+                    return Err(validation(format!("{upper} must have exactly two arguments{at}")));
                 }
-                self.next();
-                let set = self.value()?;
-                if !self.sym(")") {
-                    return Err(validation(format!("{upper} must have exactly two arguments")));
+                let (set, _) = args.remove(1);
+                let (target, target_at) = args.remove(0);
+                if target != Operand::Path(path.clone()) {
+                    return Err(validation(format!(
+                        "The first argument to {upper} must equal the assignment value{at}"
+                    )));
                 }
-                self.next();
-                if target != path {
-                    return Err(validation(format!("The first argument to {upper} must equal the assignment value")));
-                }
-                if !matches!(set, Value::SS(_) | Value::NS(_) | Value::BS(_)) {
-                    return Err(validation(format!("The second argument to {upper} must be a value with type SET")));
-                }
+                let Operand::Value(set @ (Value::SS(_) | Value::NS(_) | Value::BS(_))) = set else {
+                    return Err(validation(format!(
+                        "The second argument to {upper} must be a value with type SET{}",
+                        self.at(target_at)
+                    )));
+                };
                 return Ok(if upper == "SET_ADD" { Action::Add(path, set) } else { Action::Delete(path, set) });
             }
         }
         Ok(Action::Set(path, self.set_value()?))
+    }
+
+    /// The arguments of a call whose name was just read, each parsed by `arg` and paired
+    /// with the index of its first token.
+    fn arguments<T>(
+        &mut self,
+        mut arg: impl FnMut(&mut Self) -> Result<T, AwsError>,
+    ) -> Result<Vec<(T, usize)>, AwsError> {
+        self.expect_sym("(")?;
+        let mut args = Vec::new();
+        if !self.sym(")") {
+            loop {
+                let at = self.pos;
+                args.push((arg(self)?, at));
+                if !self.sym(",") {
+                    break;
+                }
+                self.next();
+            }
+        }
+        self.expect_sym(")")?;
+        Ok(args)
+    }
+
+    /// The arguments of function `name`: exactly `count` of them, the first a path when
+    /// `path_first`; DynamoDB's messages otherwise.
+    fn checked_arguments(&mut self, name: &str, count: usize, path_first: bool) -> Result<Vec<Operand>, AwsError> {
+        let args: Vec<Operand> = self.arguments(Self::operand)?.into_iter().map(|(a, _)| a).collect();
+        if args.len() != count {
+            return Err(validation(format!(
+                "Incorrect number of operands for operator or function; operator or function: {name}, number of operands: {}",
+                args.len()
+            )));
+        }
+        if path_first && !matches!(args[0], Operand::Path(_)) {
+            return Err(validation(format!(
+                "Operator or function requires a document path; operator or function: {name}"
+            )));
+        }
+        Ok(args)
+    }
+
+    fn unrecognized(&self, name: &str) -> AwsError {
+        validation(format!("Unrecognized function: {}{}", name.to_ascii_lowercase(), self.at(self.pos)))
     }
 
     fn set_value(&mut self) -> Result<Operand, AwsError> {
@@ -548,24 +634,27 @@ impl Parser<'_> {
 
     fn set_term(&mut self) -> Result<Operand, AwsError> {
         if let Some(f) = self.function_name() {
+            let lower = f.to_ascii_lowercase();
+            if lower != "list_append" && lower != "if_not_exists" {
+                return Err(self.unrecognized(&f));
+            }
             self.next();
-            self.expect_sym("(")?;
-            let out = match f.to_ascii_lowercase().as_str() {
-                "list_append" => {
-                    let a = self.set_value()?;
-                    self.expect_sym(",")?;
-                    let b = self.set_value()?;
-                    Operand::ListAppend(Box::new(a), Box::new(b))
-                }
-                "if_not_exists" => {
-                    let p = self.path()?;
-                    self.expect_sym(",")?;
-                    Operand::IfNotExists(p, Box::new(self.set_value()?))
-                }
-                _ => return Err(validation(format!("Unrecognized function: {f}"))),
+            let args = self.arguments(Self::set_value)?;
+            if args.len() != 2 {
+                return Err(validation(format!(
+                    "Incorrect number of operands for operator or function; operator or function: {lower}, number of operands: {}",
+                    args.len()
+                )));
+            }
+            let mut args = args.into_iter().map(|(a, _)| a);
+            let (first, second) = (args.next().expect("two"), args.next().expect("two"));
+            return match (lower.as_str(), first) {
+                ("list_append", first) => Ok(Operand::ListAppend(Box::new(first), Box::new(second))),
+                (_, Operand::Path(p)) => Ok(Operand::IfNotExists(p, Box::new(second))),
+                _ => Err(validation(
+                    "Operator or function requires a document path; operator or function: if_not_exists",
+                )),
             };
-            self.expect_sym(")")?;
-            return Ok(out);
         }
         self.operand_plain()
     }
@@ -595,14 +684,13 @@ impl Parser<'_> {
     /// A condition operand: a path, a literal or `size(path)`.
     fn operand(&mut self) -> Result<Operand, AwsError> {
         if let Some(f) = self.function_name() {
-            if f.eq_ignore_ascii_case("size") {
-                self.next();
-                self.expect_sym("(")?;
-                let p = self.path()?;
-                self.expect_sym(")")?;
-                return Ok(Operand::Size(p));
+            if !f.eq_ignore_ascii_case("size") {
+                return Err(self.unrecognized(&f));
             }
-            return Err(validation(format!("Unrecognized function: {f}")));
+            self.next();
+            let mut args = self.checked_arguments("size", 1, true)?;
+            let Operand::Path(p) = args.remove(0) else { unreachable!("checked to be a path") };
+            return Ok(Operand::Size(p));
         }
         self.operand_plain()
     }
@@ -637,34 +725,27 @@ impl Parser<'_> {
             self.expect_sym(")")?;
             return Ok(inner);
         }
-        if let Some(f) = self.function_name() {
+        // size() is an operand, compared below.
+        if let Some(f) = self.function_name().filter(|f| !f.eq_ignore_ascii_case("size")) {
             let lower = f.to_ascii_lowercase();
-            let arity = match lower.as_str() {
-                "attribute_exists" | "attribute_not_exists" | "exists" | "missing" => Some(1),
-                "begins_with" | "contains" | "attribute_type" => Some(2),
-                _ => None,
+            let (arity, path_first) = match lower.as_str() {
+                "attribute_exists" | "attribute_not_exists" => (1, true),
+                "attribute_type" => (2, true),
+                "begins_with" | "contains" => (2, false),
+                _ => return Err(self.unrecognized(&f)),
             };
-            if let Some(arity) = arity {
-                self.next();
-                self.expect_sym("(")?;
-                let path = self.path()?;
-                let second = if arity == 2 {
-                    self.expect_sym(",")?;
-                    Some(self.operand()?)
-                } else {
-                    None
-                };
-                self.expect_sym(")")?;
-                let target = Operand::Path(path.clone());
-                return Ok(match (lower.as_str(), second) {
-                    ("attribute_exists" | "exists", _) => Cond::Exists(path),
-                    ("attribute_not_exists" | "missing", _) => Cond::NotExists(path),
-                    ("begins_with", Some(prefix)) => Cond::BeginsWith(target, prefix),
-                    ("contains", Some(needle)) => Cond::Contains(target, needle),
-                    (_, Some(ty)) => Cond::Type(path, ty),
-                    _ => unreachable!("arity checked above"),
-                });
-            }
+            self.next();
+            let mut args = self.checked_arguments(&lower, arity, path_first)?.into_iter();
+            let first = args.next().expect("checked count");
+            let second = args.next();
+            return Ok(match (lower.as_str(), first, second) {
+                ("attribute_exists", Operand::Path(p), _) => Cond::Exists(p),
+                ("attribute_not_exists", Operand::Path(p), _) => Cond::NotExists(p),
+                ("attribute_type", Operand::Path(p), Some(ty)) => Cond::Type(p, ty),
+                ("begins_with", a, Some(prefix)) => Cond::BeginsWith(a, prefix),
+                (_, a, Some(needle)) => Cond::Contains(a, needle),
+                _ => unreachable!("arguments checked above"),
+            });
         }
         let left = self.operand()?;
         if self.eat_keyword("IS") {
@@ -753,6 +834,9 @@ impl Parser<'_> {
 
     /// A literal (or a bound parameter).
     fn value(&mut self) -> Result<Value, AwsError> {
+        if let Some(f) = self.function_name() {
+            return Err(validation(format!("Unsupported data type: {f} under key root{}", self.at(self.pos))));
+        }
         match self.next() {
             Tok::Str(s) => Ok(Value::S(s)),
             Tok::Num(n) => number(&n),
@@ -838,16 +922,18 @@ fn set_of(members: Vec<Value>) -> Result<Value, AwsError> {
     }
     let bag_error =
         || validation("Unsupported data type in Bag. DynamoDB only supports either numbers or strings in bags");
-    let duplicates = || validation("Input collection contains duplicates");
+    let duplicates = |shown: Vec<String>| {
+        crate::error::invalid(&format!("Input collection [{}] contains duplicates.", shown.join(", ")))
+    };
     match &members[0] {
         Value::S(_) => {
             let mut set: Vec<String> = Vec::new();
             for m in members {
                 let Value::S(s) = m else { return Err(bag_error()) };
-                if set.contains(&s) {
-                    return Err(duplicates());
-                }
                 set.push(s);
+            }
+            if set.iter().enumerate().any(|(i, x)| set[..i].contains(x)) {
+                return Err(duplicates(set));
             }
             Ok(Value::SS(set))
         }
@@ -855,10 +941,10 @@ fn set_of(members: Vec<Value>) -> Result<Value, AwsError> {
             let mut set: Vec<Num> = Vec::new();
             for m in members {
                 let Value::N(n) = m else { return Err(bag_error()) };
-                if set.contains(&n) {
-                    return Err(duplicates());
-                }
                 set.push(n);
+            }
+            if set.iter().enumerate().any(|(i, x)| set[..i].contains(x)) {
+                return Err(duplicates(set.iter().map(Num::to_string).collect()));
             }
             Ok(Value::NS(set))
         }
@@ -1003,6 +1089,16 @@ mod tests {
             }),
         );
         check(
+            "from t where pk = ? and n = 1 set a = 1 remove b returning all new *",
+            &[s("x")],
+            Ok(Statement::Update {
+                table: "t".into(),
+                actions: vec![Action::Set(path(&["a"]), Operand::Value(n("1"))), Action::Remove(path(&["b"]))],
+                condition: and(eq("pk", s("x")), eq("n", n("1"))),
+                returning: Some(Returning::AllNew),
+            }),
+        );
+        check(
             "DELETE FROM t WHERE pk = 'x' RETURNING ALL OLD *",
             &[],
             Ok(Statement::Delete {
@@ -1047,13 +1143,46 @@ mod tests {
             ),
         );
         check("INSERT INTO t VALUE {'s': <<>>}", &[], Err("Empty bags are not supported"));
-        check("INSERT INTO t VALUE {'s': <<'a', 'a'>>}", &[], Err("Input collection contains duplicates"));
+        check(
+            "INSERT INTO t VALUE {'s': <<'a', 'a'>>}",
+            &[],
+            Err("One or more parameter values were invalid: Input collection [a, a] contains duplicates."),
+        );
         check(
             "INSERT INTO t VALUE {'s': <<'a', 1>>}",
             &[],
             Err("Unsupported data type in Bag. DynamoDB only supports either numbers or strings in bags"),
         );
-        check("SELECT * FROM t WHERE foo(a)", &[], Err("Unrecognized function: foo"));
+        check("SELECT * FROM t WHERE foo(a)", &[], Err("Unrecognized function: foo at 1:23:3"));
+        check("SELECT * FROM t\nWHERE EXISTS(a)", &[], Err("Unrecognized function: exists at 2:7:6"));
+        check("SELECT size(a) FROM t", &[], Err("Unexpected path component at 1:8:4"));
+        check(
+            "SELECT * FROM t WHERE attribute_exists('a')",
+            &[],
+            Err("Operator or function requires a document path; operator or function: attribute_exists"),
+        );
+        check(
+            "SELECT * FROM t WHERE attribute_exists()",
+            &[],
+            Err(
+                "Incorrect number of operands for operator or function; operator or function: attribute_exists, number of operands: 0",
+            ),
+        );
+        check(
+            "UPDATE t SET s = set_add(s) WHERE pk = 'a'",
+            &[],
+            Err("SET_ADD must have exactly two arguments at 1:18:7"),
+        );
+        check(
+            "UPDATE t SET s = set_delete(s, 'x') WHERE pk = 'a'",
+            &[],
+            Err("The second argument to SET_DELETE must be a value with type SET at 1:29:1"),
+        );
+        check(
+            "INSERT INTO t VALUE {'pk': 'a', 's': set_add(<<'a'>>, <<'b'>>)}",
+            &[],
+            Err("Unsupported data type: set_add under key root at 1:38:7"),
+        );
         check(
             "SELECT * FROM t WHERE pad = 1",
             &[],
@@ -1082,7 +1211,7 @@ mod tests {
         check(
             "UPDATE t SET a = set_add(b, <<1>>) WHERE pk = 'a'",
             &[],
-            Err("The first argument to SET_ADD must equal the assignment value"),
+            Err("The first argument to SET_ADD must equal the assignment value at 1:18:7"),
         );
         check(
             "SELECT * FROM t WHERE a = 'open",
