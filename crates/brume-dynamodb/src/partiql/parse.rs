@@ -295,7 +295,7 @@ impl Parser<'_> {
             "INSERT" => self.insert(),
             "UPDATE" => self.update(),
             "DELETE" => self.delete(),
-            "FROM" => self.from_update(),
+            "FROM" => self.update_from_first(),
             "EXISTS" => {
                 self.expect_sym("(")?;
                 self.expect_keyword("SELECT")?;
@@ -454,7 +454,7 @@ impl Parser<'_> {
     }
 
     /// PartiQL's FROM-first UPDATE: `FROM t WHERE … SET … REMOVE …`.
-    fn from_update(&mut self) -> Result<Statement, AwsError> {
+    fn update_from_first(&mut self) -> Result<Statement, AwsError> {
         let table = self.name()?;
         self.expect_keyword("WHERE")?;
         let condition = self.condition()?;
