@@ -18,6 +18,11 @@ use brume_events::{Dispatcher, DispatcherConfig};
 use brume_gateway::{Gateway, Settings};
 use brume_storage::{Durability, Storage};
 
+/// Requests allocate many small short-lived buffers (headers, decoded inputs, JSON trees);
+/// mimalloc serves them in a fraction of glibc's time.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "brume", version, about = "The serverless side of AWS, on one machine, in one binary.")]
 struct Cli {
