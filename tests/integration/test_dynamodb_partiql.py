@@ -171,6 +171,16 @@ def test_select_pages_with_next_token(ddb):
      "SET_ADD must have exactly two arguments at 1:25:7"),
     ("UPDATE music SET tags = set_add(tags, <<'x', 'x'>>) WHERE pk = 'band' AND sk = 1",
      "One or more parameter values were invalid: Input collection [x, x] contains duplicates."),
+    ("SELECT * FROM music WHERE", "Statement wasn't well formed, can't be processed: Unexpected term"),
+    ("SELECT * FROM music WHERE pk = 'band' AND",
+     "Statement wasn't well formed, can't be processed: Missing right-hand side expression of infix operator"),
+    ("DELETE FROM WHERE pk = 'a'", "Statement wasn't well formed, can't be processed: Expected identifier for simple path"),
+    ("SELECT * FROM music m WHERE pk = 'band'", "Aliasing is not supported"),
+    ("SELECT * FROM music WHERE pk = 'band' /* open", "Statement wasn't well formed, can't be processed: "),
+    ("INSERT INTO music VALUE {'pk': 'a', 'sk': 1, 'm': {'x': 1e126}}",
+     "Number overflow. Attempting to store a number with magnitude larger than supported range under root.x"),
+    ("SELECT * FROM music WHERE title IS FOO", "Statement wasn't well formed, can't be processed: Expected type name"),
+    ("UPDATE music SET x = 1", "Where clause does not contain a mandatory equality on all key attributes"),
     # PartiQL's reserved words name attributes only when quoted.
     ("SELECT * FROM music WHERE pad = 1", "Statement wasn't well formed, can't be processed: Unexpected keyword"),
     ("SELECT meta.size FROM music", "Statement wasn't well formed, can't be processed: Invalid path dot component"),
@@ -327,6 +337,7 @@ def test_batch_execute_statement(ddb):
         {"Statement": "SELECT * FROM music WHERE pk = 'band'"},
         {"Statement": "SELECT * FROM nowhere WHERE pk = 'a'"},
         {"Statement": "SLECT nonsense"},
+        {"Statement": "SELECT * FROM music WHERE"},
     ], ReturnConsumedCapacity="TOTAL")
     assert reads["Responses"] == [
         {"TableName": "music", "Item": {"title": {"S": "song 1"}}},
@@ -336,6 +347,7 @@ def test_batch_execute_statement(ddb):
         {"Error": {"Code": "ResourceNotFound", "Message": "Requested resource not found"}},
         {"Error": {"Code": "ValidationError",
                    "Message": "Statement wasn't well formed, can't be processed: Expected data manipulation"}},
+        {"Error": {"Code": "ValidationError", "Message": "Statement wasn't well formed, can't be processed: Unexpected term"}},
     ]
     assert reads["ConsumedCapacity"] == [{"TableName": "music", "CapacityUnits": 1.0}]
     writes = ddb.batch_execute_statement(Statements=[

@@ -87,6 +87,43 @@ pub fn malformed(detail: impl std::fmt::Display) -> AwsError {
     validation(format!("Statement wasn't well formed, can't be processed: {detail}"))
 }
 
+/// PartiQL's type names beyond those DynamoDB tests with IS.
+const PARTIQL_TYPES: &[&str] = &[
+    "BOOL",
+    "SMALLINT",
+    "INT2",
+    "INTEGER2",
+    "INT4",
+    "INTEGER4",
+    "INT8",
+    "INTEGER8",
+    "INT",
+    "INTEGER",
+    "BIGINT",
+    "FLOAT",
+    "REAL",
+    "DOUBLE PRECISION",
+    "DECIMAL",
+    "DEC",
+    "TIMESTAMP",
+    "CHAR",
+    "CHARACTER",
+    "VARCHAR",
+    "CHARACTER VARYING",
+    "SYMBOL",
+    "CLOB",
+    "SEXP",
+    "BAG",
+    "DATE",
+    "TIME",
+    "ANY",
+];
+
+/// A write with no WHERE names no item.
+fn missing_where() -> AwsError {
+    validation("Where clause does not contain a mandatory equality on all key attributes")
+}
+
 fn unsupported(detail: impl std::fmt::Display) -> AwsError {
     validation(format!("Unsupported operation: {detail}"))
 }
@@ -132,7 +169,7 @@ fn lex(src: &str) -> Result<Vec<(Tok, usize, usize)>, AwsError> {
         } else if src[i..].starts_with("--") {
             i = src[i..].find('\n').map_or(b.len(), |n| i + n);
         } else if src[i..].starts_with("/*") {
-            let end = src[i + 2..].find("*/").ok_or_else(|| malformed("Unterminated comment"))?;
+            let end = src[i + 2..].find("*/").ok_or_else(|| malformed(""))?;
             i += end + 4;
         } else if c == b'\'' || c == b'"' {
             // A doubled quote stands for one.
@@ -141,11 +178,7 @@ fn lex(src: &str) -> Result<Vec<(Tok, usize, usize)>, AwsError> {
             loop {
                 let rest = &src[j..];
                 let Some(at) = rest.find(c as char) else {
-                    return Err(malformed(if c == b'\'' {
-                        "Invalid string literal"
-                    } else {
-                        "Invalid quoted identifier"
-                    }));
+                    return Err(malformed(""));
                 };
                 text.push_str(&rest[..at]);
                 j += at + 1;
@@ -163,6 +196,7 @@ fn lex(src: &str) -> Result<Vec<(Tok, usize, usize)>, AwsError> {
             while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'.') {
                 i += 1;
             }
+            let mantissa = i;
             if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
                 let mut j = i + 1;
                 if j < b.len() && (b[j] == b'+' || b[j] == b'-') {
@@ -175,6 +209,7 @@ fn lex(src: &str) -> Result<Vec<(Tok, usize, usize)>, AwsError> {
                     }
                 }
             }
+            check_scale(&src[start..mantissa], &src[mantissa..i])?;
             out.push((Tok::Num(src[start..i].to_string()), begin, i));
         } else if c.is_ascii_alphabetic() || c == b'_' || c == b'$' {
             let start = i;
@@ -186,12 +221,22 @@ fn lex(src: &str) -> Result<Vec<(Tok, usize, usize)>, AwsError> {
             i += sym.len();
             out.push((Tok::Sym(sym), begin, i));
         } else {
-            let ch = src[i..].chars().next().unwrap_or('?');
-            return Err(malformed(format!("Unexpected character: {ch}")));
+            return Err(malformed(""));
         }
     }
     out.push((Tok::Eof, src.len(), src.len()));
     Ok(out)
+}
+
+/// The lexer reads a number's exponent and scale (digits after the point less the
+/// exponent) as 32-bit integers; a literal beyond them is not read at all.
+fn check_scale(mantissa: &str, exponent: &str) -> Result<(), AwsError> {
+    let fraction = mantissa.split_once('.').map_or(0, |(_, f)| f.len()) as i64;
+    let exp = match exponent.get(1..) {
+        None | Some("") => 0,
+        Some(e) => e.parse::<i32>().map_err(|_| malformed(""))?,
+    };
+    i32::try_from(fraction - i64::from(exp)).map(|_| ()).map_err(|_| malformed(""))
 }
 
 /// PartiQL's reserved words: a bare name may not be one of them (a quoted one may).
@@ -278,6 +323,39 @@ impl Parser<'_> {
         }
     }
 
+    /// Where an expression should start: DynamoDB's parser says what it found instead.
+    fn term_error(&self) -> AwsError {
+        malformed(match self.peek() {
+            Tok::Eof | Tok::Sym(";" | ")" | "," | "]" | "}") => "Unexpected term",
+            Tok::Word(w) if ["IS", "LIKE", "AND", "OR", "IN", "BETWEEN"].contains(&w.to_ascii_uppercase().as_str()) => {
+                "Unexpected operator"
+            }
+            Tok::Word(_) => "Unexpected keyword",
+            Tok::Sym(_) => "Unexpected operator",
+            _ => "Unexpected term",
+        })
+    }
+
+    /// The table a write names.
+    fn dml_table(&mut self) -> Result<String, AwsError> {
+        match self.peek() {
+            Tok::Quoted(_) => self.name(),
+            Tok::Word(w) if !is_reserved(w) => self.name(),
+            _ => Err(malformed("Expected identifier for simple path")),
+        }
+    }
+
+    /// A name after the table is an alias, which DynamoDB refuses.
+    fn refuse_alias(&self) -> Result<(), AwsError> {
+        match self.peek() {
+            Tok::Quoted(_) => Err(validation("Aliasing is not supported")),
+            Tok::Word(w) if w.eq_ignore_ascii_case("AS") || !is_reserved(w) => {
+                Err(validation("Aliasing is not supported"))
+            }
+            _ => Ok(()),
+        }
+    }
+
     fn unexpected(&self, expected: &str) -> AwsError {
         match self.peek() {
             Tok::Eof => malformed("Unexpected end of statement"),
@@ -315,12 +393,11 @@ impl Parser<'_> {
                 self.next();
                 Ok(q)
             }
-            Tok::Word(w) if is_reserved(&w) => Err(malformed("Unexpected keyword")),
-            Tok::Word(w) => {
+            Tok::Word(w) if !is_reserved(&w) => {
                 self.next();
                 Ok(w)
             }
-            _ => Err(self.unexpected("Expected identifier")),
+            _ => Err(self.term_error()),
         }
     }
 
@@ -386,9 +463,10 @@ impl Parser<'_> {
         } else {
             None
         };
-        if self.sym(",") || self.keyword("AS") {
+        if self.sym(",") {
             return Err(validation("Only select from a single table or index is supported."));
         }
+        self.refuse_alias()?;
         let condition = if self.eat_keyword("WHERE") { Some(self.condition()?) } else { None };
         let mut order = Vec::new();
         if self.eat_keyword("ORDER") {
@@ -413,19 +491,21 @@ impl Parser<'_> {
 
     fn insert(&mut self) -> Result<Statement, AwsError> {
         self.expect_keyword("INTO")?;
-        let table = self.name()?;
+        let table = self.dml_table()?;
         if self.keyword("VALUES") {
             return Err(unsupported(
                 "Inserting multiple items in a single statement is not supported, use \"INSERT INTO tableName VALUE item\" instead",
             ));
         }
-        self.expect_keyword("VALUE")?;
+        if !self.eat_keyword("VALUE") {
+            return Err(malformed("Unexpected token after expression"));
+        }
         if !self.sym("{") && !self.sym("?") {
             return Err(validation(
                 "Unsupported format in item expression. Please use struct format {...} to express item values for insert statement.",
             ));
         }
-        let item = match self.value()? {
+        let item = match self.value_at("root", true)? {
             Value::M(item) => item,
             _ => {
                 return Err(validation(
@@ -445,22 +525,39 @@ impl Parser<'_> {
     }
 
     fn update(&mut self) -> Result<Statement, AwsError> {
-        let table = self.name()?;
+        let table = self.dml_table()?;
+        self.refuse_alias()?;
         let actions = self.update_actions()?;
-        self.expect_keyword("WHERE")?;
-        let condition = self.condition()?;
+        let condition = self.where_clause()?;
         let returning = self.returning()?;
         Ok(Statement::Update { table, actions, condition, returning })
     }
 
     /// PartiQL's FROM-first UPDATE: `FROM t WHERE … SET … REMOVE …`.
     fn update_from_first(&mut self) -> Result<Statement, AwsError> {
-        let table = self.name()?;
-        self.expect_keyword("WHERE")?;
-        let condition = self.condition()?;
+        let table = self.dml_table()?;
+        self.refuse_alias()?;
+        let condition = if self.keyword("WHERE") { Some(self.where_clause()?) } else { None };
         let actions = self.update_actions()?;
         let returning = self.returning()?;
+        // Tokens left over are reported before the missing WHERE.
+        let condition = match (condition, self.peek()) {
+            (Some(c), _) => c,
+            (None, Tok::Eof | Tok::Sym(";")) => return Err(missing_where()),
+            (None, _) => return Err(malformed("Unexpected token after expression")),
+        };
         Ok(Statement::Update { table, actions, condition, returning })
+    }
+
+    /// The WHERE a write needs to name its item.
+    fn where_clause(&mut self) -> Result<Cond, AwsError> {
+        if !self.eat_keyword("WHERE") {
+            return match self.peek() {
+                Tok::Eof | Tok::Sym(";") => Err(missing_where()),
+                _ => Err(self.term_error()),
+            };
+        }
+        self.condition()
     }
 
     /// `SET` and `REMOVE` clauses, one or more, in any order.
@@ -495,9 +592,9 @@ impl Parser<'_> {
 
     fn delete(&mut self) -> Result<Statement, AwsError> {
         self.expect_keyword("FROM")?;
-        let table = self.name()?;
-        self.expect_keyword("WHERE")?;
-        let condition = self.condition()?;
+        let table = self.dml_table()?;
+        self.refuse_alias()?;
+        let condition = self.where_clause()?;
         let returning = self.returning()?;
         if let Some(r) = returning.filter(|r| *r != Returning::AllOld) {
             return Err(validation(format!(
@@ -698,6 +795,7 @@ impl Parser<'_> {
     fn condition(&mut self) -> Result<Cond, AwsError> {
         let mut left = self.conjunction()?;
         while self.eat_keyword("OR") {
+            self.right_side()?;
             left = Cond::Or(Box::new(left), Box::new(self.conjunction()?));
         }
         Ok(left)
@@ -706,9 +804,18 @@ impl Parser<'_> {
     fn conjunction(&mut self) -> Result<Cond, AwsError> {
         let mut left = self.negation()?;
         while self.eat_keyword("AND") {
+            self.right_side()?;
             left = Cond::And(Box::new(left), Box::new(self.negation()?));
         }
         Ok(left)
+    }
+
+    /// An infix operator at the end of the statement has nothing on its right.
+    fn right_side(&self) -> Result<(), AwsError> {
+        match self.peek() {
+            Tok::Eof | Tok::Sym(";") => Err(malformed("Missing right-hand side expression of infix operator")),
+            _ => Ok(()),
+        }
     }
 
     fn negation(&mut self) -> Result<Cond, AwsError> {
@@ -755,8 +862,18 @@ impl Parser<'_> {
                     "The left hand side argument to IS must be a Variable Reference, Literal, or Path",
                 ));
             };
-            let ty = self.peek().to_string().to_ascii_uppercase();
-            // MISSING is absence; the other PartiQL types are DynamoDB's attribute types.
+            let Tok::Word(word) = self.peek().clone() else {
+                return Err(malformed("Expected type name"));
+            };
+            let mut ty = word.to_ascii_uppercase();
+            self.next();
+            // PartiQL's two-word type names.
+            for (first, second) in [("DOUBLE", "PRECISION"), ("CHARACTER", "VARYING")] {
+                if ty == first && self.eat_keyword(second) {
+                    ty = format!("{first} {second}");
+                }
+            }
+            // MISSING is absence; the other types DynamoDB tests are its attribute types.
             let code = match ty.as_str() {
                 "MISSING" => None,
                 "NULL" => Some("NULL"),
@@ -766,13 +883,13 @@ impl Parser<'_> {
                 "NUMERIC" => Some("N"),
                 "STRUCT" | "TUPLE" => Some("M"),
                 "LIST" => Some("L"),
-                _ => {
+                t if PARTIQL_TYPES.contains(&t) => {
                     return Err(validation(format!(
-                        "Unsupported data type for IS operator: {ty}. Supported data types are [MISSING, NULL, BOOLEAN, BLOB, STRING, NUMERIC, STRUCT, TUPLE, LIST]"
+                        "Unsupported data type for IS operator: {t}. Supported data types are [MISSING, NULL, BOOLEAN, BLOB, STRING, NUMERIC, STRUCT, TUPLE, LIST]"
                     )));
                 }
+                _ => return Err(malformed("Expected type name")),
             };
-            self.next();
             let is = match code {
                 None => Cond::NotExists(p),
                 Some(code) => Cond::Type(p, Operand::Value(Value::S(code.to_string()))),
@@ -834,6 +951,15 @@ impl Parser<'_> {
 
     /// A literal (or a bound parameter).
     fn value(&mut self) -> Result<Value, AwsError> {
+        self.value_at("root", false)
+    }
+
+    /// A literal at `at` (how DynamoDB names a place inside a value in its number errors:
+    /// `root`, `root.key`, `root[1]`); `item` for the map of an INSERT, whose attributes
+    /// are each at `root`.
+    fn value_at(&mut self, at: &str, item: bool) -> Result<Value, AwsError> {
+        let number =
+            |text: &str| Num::parse(text).map(Value::N).map_err(|e| validation(format!("{} under {at}", e.message())));
         if let Some(f) = self.function_name() {
             return Err(validation(format!("Unsupported data type: {f} under key root{}", self.at(self.pos))));
         }
@@ -864,7 +990,8 @@ impl Parser<'_> {
                         t => return Err(validation(format!("Tuple keys must be of type String. Actual type: {t}"))),
                     };
                     self.expect_sym(":")?;
-                    let v = self.value()?;
+                    let inner = if item { at.to_string() } else { format!("{at}.{key}") };
+                    let v = self.value_at(&inner, false)?;
                     if map.insert(key.clone(), v).is_some() {
                         return Err(validation(format!("Duplicate keys in tuple. Key: {key}")));
                     }
@@ -879,7 +1006,8 @@ impl Parser<'_> {
             Tok::Sym("[") => {
                 let mut list = Vec::new();
                 while !self.sym("]") {
-                    list.push(self.value()?);
+                    let inner = format!("{at}[{}]", list.len());
+                    list.push(self.value_at(&inner, false)?);
                     if !self.sym(",") {
                         break;
                     }
@@ -896,7 +1024,7 @@ impl Parser<'_> {
                             "Unsupported data type in Bag. DynamoDB only supports either numbers or strings in bags",
                         ));
                     }
-                    members.push(self.value()?);
+                    members.push(self.value_at(at, false)?);
                     if !self.sym(",") {
                         break;
                     }
@@ -909,10 +1037,6 @@ impl Parser<'_> {
             t => Err(malformed(format!("Expected value, found {t}"))),
         }
     }
-}
-
-fn number(text: &str) -> Result<Value, AwsError> {
-    Num::parse(text).map(Value::N).map_err(|e| validation(e.message()))
 }
 
 /// `<<…>>`: a string set or a number set.
@@ -1109,6 +1233,70 @@ mod tests {
         );
     }
 
+    /// Messages AWS is known to give for each statement.
+    #[test]
+    fn grammar_errors_read_as_dynamodb_writes_them() {
+        let malformed = |d: &str| format!("Statement wasn't well formed, can't be processed: {d}");
+        let cases: &[(&str, String)] = &[
+            ("SELECT * FROM t WHERE pk = 1)", malformed("Unexpected token after expression")),
+            ("SELECT * FROM t ORDER BY pk WHERE pk = 1", malformed("Unexpected token after expression")),
+            ("DELETE FROM t WHERE pk = 1 ORDER BY pk", malformed("Unexpected token after expression")),
+            ("SELECT * FROM t WHERE pk = 1 # note", malformed("")),
+            ("SELECT * FROM t WHERE pk = 1 /* note", malformed("")),
+            ("SELECT * FROM t WHERE pk = 1e2147483648", malformed("")),
+            ("SELECT * FROM t WHERE pk = 1.5e-2147483647", malformed("")),
+            ("SELECT * FROM t WHERE", malformed("Unexpected term")),
+            ("SELECT * FROM t WHERE;", malformed("Unexpected term")),
+            ("SELECT * FROM t WHERE NOT", malformed("Unexpected term")),
+            ("SELECT * FROM t WHERE (", malformed("Unexpected term")),
+            ("UPDATE t SET a = 1 WHERE", malformed("Unexpected term")),
+            ("SELECT * FROM", malformed("Unexpected term")),
+            ("SELECT * FROM t WHERE pk = 'p1' AND", malformed("Missing right-hand side expression of infix operator")),
+            ("SELECT * FROM t WHERE pk = 'p1' OR", malformed("Missing right-hand side expression of infix operator")),
+            ("SELECT * FROM t WHERE ORDER BY pk", malformed("Unexpected keyword")),
+            ("SELECT * FROM t WHERE IS NULL", malformed("Unexpected operator")),
+            ("SELECT * FROM t WHERE pk = LIKE", malformed("Unexpected operator")),
+            ("SELECT * FROM t WHERE pk = 'a' AND x IS FOO", malformed("Expected type name")),
+            ("DELETE FROM", malformed("Expected identifier for simple path")),
+            ("DELETE FROM;", malformed("Expected identifier for simple path")),
+            ("DELETE FROM WHERE pk = 'a'", malformed("Expected identifier for simple path")),
+            ("SELECT * FROM \"t\" t WHERE pk = 'x'", "Aliasing is not supported".into()),
+            ("SELECT * FROM t AS x WHERE pk = 'x'", "Aliasing is not supported".into()),
+            ("UPDATE t x SET a = 3 WHERE pk = 'x'", "Aliasing is not supported".into()),
+            ("DELETE FROM t x WHERE pk = 'x'", "Aliasing is not supported".into()),
+            ("INSERT INTO t x VALUE {'pk': 'x'}", malformed("Unexpected token after expression")),
+            ("FROM t SET c = 1", "Where clause does not contain a mandatory equality on all key attributes".into()),
+            ("FROM t REMOVE a", "Where clause does not contain a mandatory equality on all key attributes".into()),
+            ("FROM t SET c = 1 WHERE pk = 'x'", malformed("Unexpected token after expression")),
+            (
+                "SELECT * FROM t WHERE pk = 1e126",
+                "Number overflow. Attempting to store a number with magnitude larger than supported range under root".into(),
+            ),
+            (
+                "UPDATE t SET a = 1e-131 WHERE pk = 1",
+                "Number underflow. Attempting to store a number with magnitude smaller than supported range under root"
+                    .into(),
+            ),
+            (
+                "INSERT INTO t VALUE {'pk': 1, 'm': {'x': 1e126}}",
+                "Number overflow. Attempting to store a number with magnitude larger than supported range under root.x"
+                    .into(),
+            ),
+            (
+                "INSERT INTO t VALUE {'pk': 1, 'l': [1, 1e126]}",
+                "Number overflow. Attempting to store a number with magnitude larger than supported range under root[1]"
+                    .into(),
+            ),
+            (
+                "SELECT * FROM t WHERE a IS INT4",
+                "Unsupported data type for IS operator: INT4. Supported data types are [MISSING, NULL, BOOLEAN, BLOB, STRING, NUMERIC, STRUCT, TUPLE, LIST]".into(),
+            ),
+        ];
+        for (src, message) in cases {
+            assert_eq!(parse(src, &[]).map_err(|e| e.message), Err(message.clone()), "{src}");
+        }
+    }
+
     #[test]
     fn errors_read_as_dynamodb_writes_them() {
         check(
@@ -1213,15 +1401,6 @@ mod tests {
             &[],
             Err("The first argument to SET_ADD must equal the assignment value at 1:18:7"),
         );
-        check(
-            "SELECT * FROM t WHERE a = 'open",
-            &[],
-            Err("Statement wasn't well formed, can't be processed: Invalid string literal"),
-        );
-        check(
-            "SELECT * FROM t WHERE",
-            &[],
-            Err("Statement wasn't well formed, can't be processed: Unexpected end of statement"),
-        );
+        check("SELECT * FROM t WHERE a = 'open", &[], Err("Statement wasn't well formed, can't be processed: "));
     }
 }
