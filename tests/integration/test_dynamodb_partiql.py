@@ -212,6 +212,12 @@ def test_unknown_table(ddb):
     assert (code, message) == ("ResourceNotFoundException", "Requested resource not found")
     code, message, _ = error_of(lambda: run(ddb, "INSERT INTO nowhere VALUE {'pk': 'a'}"))
     assert code == "ResourceNotFoundException"
+    # What is wrong with the statement itself is reported before the table is looked up.
+    code, message, _ = error_of(lambda: run(ddb, 'SELECT pk FROM "nowhere" WHERE pk = ? AND val < ?', {"S": "x"}, {"BOOL": True}))
+    assert (code, message) == ("ValidationException",
+                               "Incorrect operand type for operator or function; operator: <, operand type: BOOL")
+    code, message, _ = error_of(lambda: run(ddb, "SELECT * FROM \"\" WHERE pk = 'x'"))
+    assert (code, message) == ("ValidationException", "Path component cannot be an empty string")
 
 
 # --- INSERT, UPDATE, DELETE --------------------------------------------------------------

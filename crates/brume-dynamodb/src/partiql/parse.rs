@@ -389,6 +389,7 @@ impl Parser<'_> {
     /// A table or attribute name: bare (not a keyword) or double-quoted.
     fn name(&mut self) -> Result<String, AwsError> {
         match self.peek().clone() {
+            Tok::Quoted(q) if q.is_empty() => Err(validation("Path component cannot be an empty string")),
             Tok::Quoted(q) => {
                 self.next();
                 Ok(q)
@@ -848,8 +849,23 @@ impl Parser<'_> {
             return Ok(match (lower.as_str(), first, second) {
                 ("attribute_exists", Operand::Path(p), _) => Cond::Exists(p),
                 ("attribute_not_exists", Operand::Path(p), _) => Cond::NotExists(p),
-                ("attribute_type", Operand::Path(p), Some(ty)) => Cond::Type(p, ty),
-                ("begins_with", a, Some(prefix)) => Cond::BeginsWith(a, prefix),
+                ("attribute_type", Operand::Path(p), Some(ty)) => {
+                    check_type_name(&ty)?;
+                    Cond::Type(p, ty)
+                }
+                ("begins_with", a, Some(prefix)) => {
+                    for op in [&a, &prefix] {
+                        if let Operand::Value(v) = op
+                            && !matches!(v, Value::S(_) | Value::B(_))
+                        {
+                            return Err(validation(format!(
+                                "Incorrect operand type for operator or function; operator or function: begins_with, operand type: {}",
+                                v.type_code()
+                            )));
+                        }
+                    }
+                    Cond::BeginsWith(a, prefix)
+                }
                 (_, a, Some(needle)) => Cond::Contains(a, needle),
                 _ => unreachable!("arguments checked above"),
             });
@@ -907,6 +923,9 @@ impl Parser<'_> {
             let low = self.operand()?;
             self.expect_keyword("AND")?;
             let high = self.operand()?;
+            for op in [&left, &low, &high] {
+                check_ordered("BETWEEN", op)?;
+            }
             return Ok(negate(Cond::Between(left, low, high)));
         }
         if self.eat_keyword("IN") {
@@ -946,7 +965,12 @@ impl Parser<'_> {
             _ => return Err(self.unexpected("Expected comparison")),
         };
         self.next();
-        Ok(Cond::Cmp(cmp, left, self.operand()?))
+        let right = self.operand()?;
+        if !matches!(cmp, Cmp::Eq | Cmp::Ne) {
+            check_ordered(cmp.symbol(), &left)?;
+            check_ordered(cmp.symbol(), &right)?;
+        }
+        Ok(Cond::Cmp(cmp, left, right))
     }
 
     /// A literal (or a bound parameter).
@@ -1036,6 +1060,32 @@ impl Parser<'_> {
             Tok::Eof => Err(malformed("Unexpected end of statement")),
             t => Err(malformed(format!("Expected value, found {t}"))),
         }
+    }
+}
+
+/// Ordering comparisons take strings, numbers and binaries only.
+fn check_ordered(operator: &str, operand: &Operand) -> Result<(), AwsError> {
+    match operand {
+        Operand::Value(v) if !matches!(v, Value::S(_) | Value::N(_) | Value::B(_)) => Err(validation(format!(
+            "Incorrect operand type for operator or function; operator: {operator}, operand type: {}",
+            v.type_code()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// attribute_type's second operand names one of DynamoDB's types.
+fn check_type_name(ty: &Operand) -> Result<(), AwsError> {
+    const TYPES: &[&str] = &["S", "SS", "N", "NS", "B", "BS", "BOOL", "NULL", "L", "M"];
+    match ty {
+        Operand::Value(Value::S(t)) if !TYPES.contains(&t.as_str()) => Err(validation(format!(
+            "Invalid attribute type name found; type: {t}, valid types: {{B,NULL,SS,BOOL,L,BS,N,NS,S,M}}"
+        ))),
+        Operand::Value(v) if !matches!(v, Value::S(_)) => Err(validation(format!(
+            "Incorrect operand type for operator or function; operator or function: attribute_type, operand type: {}",
+            v.type_code()
+        ))),
+        _ => Ok(()),
     }
 }
 
@@ -1342,6 +1392,22 @@ mod tests {
             Err("Unsupported data type in Bag. DynamoDB only supports either numbers or strings in bags"),
         );
         check("SELECT * FROM t WHERE foo(a)", &[], Err("Unrecognized function: foo at 1:23:3"));
+        check(
+            "SELECT * FROM t WHERE pk = ? AND val < ?",
+            &[s("x"), Value::Bool(true)],
+            Err("Incorrect operand type for operator or function; operator: <, operand type: BOOL"),
+        );
+        check(
+            "SELECT * FROM t WHERE begins_with(a, 1)",
+            &[],
+            Err("Incorrect operand type for operator or function; operator or function: begins_with, operand type: N"),
+        );
+        check(
+            "SELECT * FROM t WHERE attribute_type(a, 'Q')",
+            &[],
+            Err("Invalid attribute type name found; type: Q, valid types: {B,NULL,SS,BOOL,L,BS,N,NS,S,M}"),
+        );
+        check("SELECT * FROM \"\" WHERE pk = 'x'", &[], Err("Path component cannot be an empty string"));
         check("SELECT * FROM t\nWHERE EXISTS(a)", &[], Err("Unrecognized function: exists at 2:7:6"));
         check("SELECT size(a) FROM t", &[], Err("Unexpected path component at 1:8:4"));
         check(
