@@ -3,11 +3,10 @@
 //! Statements are parsed ([`parse`]) into the trees of [`crate::expr`] and run by the
 //! machinery of the item API: a SELECT is a Query when its WHERE fixes the partition key
 //! with an equality (one Query per value for `IN`; a sort-key condition narrows each), a
-//! Scan otherwise, both through
-//! [`crate::query::read`]; INSERT, UPDATE and DELETE go through [`Ddb::write_one`], the
-//! write of PutItem, UpdateItem and DeleteItem; ExecuteTransaction plans its statements
-//! as TransactWriteItems plans its items and runs them through
-//! [`Ddb::run_transaction`].
+//! Scan otherwise, both through [`crate::query::read`]; INSERT, UPDATE and DELETE go
+//! through [`Ddb::write_one`], the write of PutItem, UpdateItem and DeleteItem;
+//! ExecuteTransaction plans its statements as TransactWriteItems plans its items and runs
+//! them through [`Ddb::run_transaction`].
 
 mod parse;
 
@@ -28,7 +27,7 @@ use crate::query::{self, Read};
 use crate::table::{self, KeySchema, Table};
 use crate::transact::{CONDITION_FAILED, Planned, Write, digest};
 use crate::value::{Item, Value, item_from_wire, item_size};
-use parse::{Returning, Select, Statement, parse};
+use parse::{Returning, Select, Statement, missing_where, parse};
 
 const MAX_BATCH: usize = 25;
 const MAX_TRANSACTION: usize = 100;
@@ -109,10 +108,6 @@ fn duplicate_item() -> AwsError {
     AwsError::new(400, "DuplicateItemException", "Duplicate primary key exists in table")
 }
 
-fn incomplete_key() -> AwsError {
-    validation("Where clause does not contain a mandatory equality on all key attributes")
-}
-
 /// One to `max` statements, refused with the list echoed as DynamoDB does.
 fn check_count<T: Serialize>(items: &[T], max: usize, member: &str) -> Result<(), AwsError> {
     let bound = match items.len() {
@@ -174,7 +169,7 @@ fn key_of_where(schema: &KeySchema, cond: &Cond) -> Result<(Item, Option<Cond>),
         }
     }
     for attr in std::iter::once(&schema.hash).chain(schema.range.as_ref()) {
-        let v = key.get(&attr.name).ok_or_else(incomplete_key)?;
+        let v = key.get(&attr.name).ok_or_else(missing_where)?;
         if v.type_code() != attr.ty {
             return Err(validation(format!(
                 "Key attribute's data type should match its data type in table's schema: Key {}",

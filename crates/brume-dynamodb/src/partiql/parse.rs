@@ -119,8 +119,8 @@ const PARTIQL_TYPES: &[&str] = &[
     "ANY",
 ];
 
-/// A write with no WHERE names no item.
-fn missing_where() -> AwsError {
+/// A write whose WHERE does not name one item by its whole key.
+pub fn missing_where() -> AwsError {
     validation("Where clause does not contain a mandatory equality on all key attributes")
 }
 
