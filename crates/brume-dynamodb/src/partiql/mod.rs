@@ -180,9 +180,19 @@ fn key_of_where(schema: &KeySchema, cond: &Cond) -> Result<(Item, Option<Cond>),
     Ok((key, and_all(rest)))
 }
 
-/// The partitions a SELECT's WHERE fixes: the partition key's equality, or its `IN` list,
-/// with values of the key's type. `None` when it fixes none: the SELECT scans.
+/// The partitions a SELECT's WHERE fixes: the partition key's equality or `IN` list, or
+/// an OR of conditions that each fix some, with values of the key's type. `None` when it
+/// fixes none: the SELECT scans.
 fn partitions(schema: &KeySchema, cond: &Cond) -> Option<Vec<Value>> {
+    if let Cond::Or(a, b) = cond {
+        let mut values = partitions(schema, a)?;
+        for v in partitions(schema, b)? {
+            if !values.contains(&v) {
+                values.push(v);
+            }
+        }
+        return Some(values);
+    }
     let hash = &schema.hash;
     let on_hash = |o: &Operand| matches!(o, Operand::Path(Path(s)) if s.as_slice() == [Step::Key(hash.name.clone())]);
     let terms = conjuncts(cond);
@@ -811,7 +821,8 @@ mod tests {
         check_read("pk = 'a' AND sk BETWEEN 1 AND 3", Some(&["a"]), true);
         check_read("sk > 1 AND pk IN ['b', 'a', 'b']", Some(&["b", "a"]), true);
         check_read("pk = 1", None, false);
-        check_read("pk = 'a' OR pk = 'b'", None, false);
+        check_read("pk = 'a' OR pk = 'b' AND n = 1 OR pk IN ['c', 'a']", Some(&["a", "b", "c"]), false);
+        check_read("pk = 'a' OR n = 1", None, false);
         check_read("pk > 'a'", None, false);
         check_read("pk = 'a' AND sk <> 1", Some(&["a"]), false);
         check_read("pk = 'a' AND sk BETWEEN 3 AND 1", Some(&["a"]), false);
