@@ -187,6 +187,8 @@ def test_select_pages_with_next_token(ddb):
      "Number overflow. Attempting to store a number with magnitude larger than supported range under root.x"),
     ("SELECT * FROM music WHERE title IS FOO", "Statement wasn't well formed, can't be processed: Expected type name"),
     ("UPDATE music SET x = 1", "Where clause does not contain a mandatory equality on all key attributes"),
+    ("SELECT * FROM music WHERE pk = 'band' AND title = 'x' OR pk = 'band' AND sk = 2",
+     "Overlapping conditions with range keys are not supported in where clause"),
     # PartiQL's reserved words name attributes only when quoted.
     ("SELECT * FROM music WHERE pad = 1", "Statement wasn't well formed, can't be processed: Unexpected keyword"),
     ("SELECT meta.size FROM music", "Statement wasn't well formed, can't be processed: Invalid path dot component"),

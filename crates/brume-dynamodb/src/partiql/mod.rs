@@ -2,11 +2,11 @@
 //!
 //! Statements are parsed ([`parse`]) into the trees of [`crate::expr`] and run by the
 //! machinery of the item API: a SELECT is a Query when its WHERE fixes the partition key
-//! with an equality (one Query per value for `IN`; a sort-key condition narrows each), a
-//! Scan otherwise, both through [`crate::query::read`]; INSERT, UPDATE and DELETE go
-//! through [`Ddb::write_one`], the write of PutItem, UpdateItem and DeleteItem;
-//! ExecuteTransaction plans its statements as TransactWriteItems plans its items and runs
-//! them through [`Ddb::run_transaction`].
+//! with an equality (one Query per value for `IN` or an OR of such conditions; a sort-key
+//! condition narrows each), a Scan otherwise, both through [`crate::query::read`];
+//! INSERT, UPDATE and DELETE go through [`Ddb::write_one`], the write of PutItem,
+//! UpdateItem and DeleteItem; ExecuteTransaction plans its statements as
+//! TransactWriteItems plans its items and runs them through [`Ddb::run_transaction`].
 
 mod parse;
 
@@ -220,6 +220,32 @@ fn partitions(schema: &KeySchema, cond: &Cond) -> Option<Vec<Value>> {
     })
 }
 
+/// OR branches reading one partition may not mix a whole-partition read with a sort-key
+/// range: DynamoDB refuses reads that would overlap.
+fn check_overlap(schema: &KeySchema, cond: &Cond) -> Result<(), AwsError> {
+    fn branches<'a>(c: &'a Cond, out: &mut Vec<&'a Cond>) {
+        match c {
+            Cond::Or(a, b) => {
+                branches(a, out);
+                branches(b, out);
+            }
+            other => out.push(other),
+        }
+    }
+    let mut all = Vec::new();
+    branches(cond, &mut all);
+    let mut whole: Vec<Value> = Vec::new();
+    let mut ranged: Vec<Value> = Vec::new();
+    for branch in all {
+        let into = if range_condition(schema, branch).is_some() { &mut ranged } else { &mut whole };
+        into.extend(partitions(schema, branch).unwrap_or_default());
+    }
+    if whole.iter().any(|v| ranged.contains(v)) {
+        return Err(validation("Overlapping conditions with range keys are not supported in where clause"));
+    }
+    Ok(())
+}
+
 /// The sort-key condition of a SELECT's WHERE a key range can serve (one term, of the
 /// key's type), if there is one.
 fn range_condition(schema: &KeySchema, cond: &Cond) -> Option<Cond> {
@@ -307,6 +333,9 @@ impl Ddb {
         };
         let schema = index.map_or(&table.key, |i| &i.key);
         let mut hashes = s.condition.as_ref().and_then(|c| partitions(schema, c));
+        if let (Some(c), Some(_)) = (&s.condition, &hashes) {
+            check_overlap(schema, c)?;
+        }
         let range = s.condition.as_ref().and_then(|c| range_condition(schema, c));
         let mut forward = true;
         if !s.order.is_empty() {
