@@ -152,7 +152,7 @@ pub fn populate(dir: &Path, total: u64) -> Result<Populated> {
     Ok(Populated { keys, value_bytes: VALUE, transactions, took: started.elapsed(), on_disk: dir_size(dir)? })
 }
 
-fn dir_size(dir: &Path) -> Result<u64> {
+pub fn dir_size(dir: &Path) -> Result<u64> {
     let mut total = 0;
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;

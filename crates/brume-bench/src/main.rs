@@ -16,6 +16,10 @@
 //! - **sqs**: SendMessage + ReceiveMessage + DeleteMessage round trips at concurrency 32;
 //!   references: the bare server's request rate (ceiling) and, with `--moto`, moto's round
 //!   trips; and how soon a long poll answers after a message arrives.
+//! - **dynamodb**: GetItem and PutItem of ~200-byte items at concurrency 32 and a Query
+//!   answering 100 items; references: the bare server's request rate (ceiling) and, with
+//!   `--moto`, moto's; and on a table of `--ddb-items` items, restart to the first answered
+//!   GetItem and the Query's latency, against the same on a small table.
 //! - **sns**: Publish at concurrency 32 to a topic with one SQS subscription; references:
 //!   the bare server's request rate (ceiling) and, with `--moto`, moto's publishes; and the
 //!   time from a Publish to its message answering a long poll on the subscribed queue.
@@ -24,6 +28,8 @@
 
 mod bare;
 mod body;
+mod dynamodb;
+mod json;
 mod kv;
 mod load;
 mod report;
@@ -70,6 +76,9 @@ struct Cli {
     /// Where temporary data directories go; the sync-write reference measures this disk.
     #[arg(long)]
     scratch: Option<PathBuf>,
+    /// Items in the large DynamoDB table (loaded with BatchWriteItem into a fresh data dir).
+    #[arg(long, default_value_t = 1_000_000)]
+    ddb_items: usize,
     /// Command line starting moto's server for the S3 comparison, `{port}` standing for the
     /// port, e.g. ".venv/bin/moto_server -p {port}".
     #[arg(long)]
@@ -88,6 +97,7 @@ enum Which {
     S3,
     Sqs,
     Sns,
+    Dynamodb,
 }
 
 fn main() -> Result<()> {
@@ -154,6 +164,9 @@ impl Bench {
         }
         if self.wants(Which::Sns) {
             self.sns().context("SNS benchmark")?;
+        }
+        if self.wants(Which::Dynamodb) {
+            self.dynamodb().context("DynamoDB benchmark")?;
         }
         Ok(())
     }
@@ -555,6 +568,186 @@ impl Bench {
              subscription, {}s measured after 1 s (the deliveries trail behind: see fan-out); \
              the HTTP ceiling is signed GetCallerIdentity against the bare server",
             self.cli.seconds
+        ));
+        Ok(())
+    }
+
+    /// The small-table figures first, each load against the bare server, Brume, then moto;
+    /// then the large table, loaded into a fresh data dir, whose restarts and Query
+    /// latencies are taken in turn with the small table's.
+    fn dynamodb(&mut self) -> Result<()> {
+        use dynamodb::{ITEMS_TABLE, KEYS, LOADERS, Op, PARTITION, QUERY_TABLE};
+        const CONCURRENCY: usize = 32;
+        // moto answers a 100-item Query in about 90 ms: at 32 callers each would wait ~3 s,
+        // and only calls wholly inside the measured window count, which would shortchange it.
+        const QUERY_CONCURRENCY: usize = 4;
+        let items = self.cli.ddb_items;
+        if items < PARTITION {
+            anyhow::bail!("--ddb-items must be at least {PARTITION}");
+        }
+        let small_dir = self.fresh_dir();
+        let exe = self.cli.brume.clone();
+        let (brume, _) = Server::start(Target::Brume { exe: &exe, data_dir: &small_dir })?;
+        let (bare, _) = Server::start(Target::Bare)?;
+        let moto = self.moto()?;
+        progress("creating and filling the small DynamoDB tables");
+        for server in std::iter::once(&brume).chain(&moto) {
+            dynamodb::create_tables(server.port)?;
+            dynamodb::put_items(server.port, ITEMS_TABLE, 0..KEYS, dynamodb::item, LOADERS)?;
+            let partition = dynamodb::partition_items(items);
+            dynamodb::put_items(server.port, QUERY_TABLE, partition, dynamodb::query_item, LOADERS)?;
+            dynamodb::check_item(server.port)?;
+            dynamodb::check_query(server.port, items)?;
+        }
+        let warmup = Duration::from_secs(1);
+        let measure = Duration::from_secs(self.cli.seconds);
+        let load = |server: &Server, op: Op, concurrency: usize| -> Result<load::Load> {
+            let bodies = op.bodies()?;
+            load::run(server.port, concurrency, warmup, measure, |addr, w| {
+                dynamodb::Calls::new(addr, op, bodies.clone(), w, concurrency)
+            })
+        };
+        let detail = |l: &load::Load| {
+            format!(
+                "{} non-200; p50 {:.2} ms, p99 {:.2} ms",
+                l.errors,
+                ms(l.latency.median()),
+                ms(l.latency.percentile(99.0))
+            )
+        };
+        let mut put_rate = 0.0;
+        for op in [Op::GetItem, Op::PutItem] {
+            progress(&format!("DynamoDB {} at concurrency {CONCURRENCY}", op.name()));
+            let ceiling = load::run(bare.port, CONCURRENCY, warmup, measure, load::CallerIdentity::new)?;
+            if ceiling.errors > 0 {
+                anyhow::bail!("the bare server answered {} requests with non-200", ceiling.errors);
+            }
+            let got = load(&brume, op, CONCURRENCY)?;
+            let figure = format!("DynamoDB {} ~200 B req/s, c={CONCURRENCY}", op.name());
+            self.report.rows.push(Row::new(
+                &figure,
+                (got.per_second, "req/s"),
+                detail(&got),
+                (BARE, ceiling.per_second),
+                Goal::RatioAtLeast(0.5),
+            ));
+            self.report.rows.push(Row::new(
+                format!("DynamoDB {} p99 latency, c={CONCURRENCY}", op.name()),
+                (ms(got.latency.percentile(99.0)), "ms"),
+                format!("p50 {:.2} ms", ms(got.latency.median())),
+                (format!("{BARE} p99"), ms(ceiling.latency.percentile(99.0))),
+                Goal::Below(5.0),
+            ));
+            if let Some(moto) = &moto {
+                progress(&format!("moto DynamoDB {} at concurrency {CONCURRENCY}", op.name()));
+                let peer = load(moto, op, CONCURRENCY)?;
+                self.report.rows.push(Row::new(
+                    format!("{figure}, vs moto"),
+                    (got.per_second, "req/s"),
+                    format!("moto: {}", detail(&peer)),
+                    ("moto", peer.per_second),
+                    Goal::RatioAtLeast(30.0),
+                ));
+            }
+            if let Op::PutItem = op {
+                put_rate = got.per_second;
+            }
+        }
+        progress(&format!("DynamoDB Query of {PARTITION} items at concurrency {QUERY_CONCURRENCY}"));
+        let got = load(&brume, Op::Query(items), QUERY_CONCURRENCY)?;
+        let figure = format!("DynamoDB Query of {PARTITION} items req/s, c={QUERY_CONCURRENCY}");
+        match &moto {
+            Some(moto) => {
+                progress(&format!("moto DynamoDB Query at concurrency {QUERY_CONCURRENCY}"));
+                let peer = load(moto, Op::Query(items), QUERY_CONCURRENCY)?;
+                self.report.rows.push(Row::new(
+                    format!("{figure}, vs moto"),
+                    (got.per_second, "req/s"),
+                    format!("{}; moto: {}", detail(&got), detail(&peer)),
+                    ("moto", peer.per_second),
+                    Goal::RatioAtLeast(100.0),
+                ));
+            }
+            None => {
+                let ceiling = load::run(bare.port, QUERY_CONCURRENCY, warmup, measure, load::CallerIdentity::new)?;
+                self.report.rows.push(Row::new(
+                    figure,
+                    (got.per_second, "req/s"),
+                    detail(&got),
+                    (BARE, ceiling.per_second),
+                    Goal::None,
+                ));
+            }
+        }
+        drop((brume, bare, moto));
+
+        let big_dir = self.fresh_dir();
+        let (loader, _) = Server::start(Target::Brume { exe: &exe, data_dir: &big_dir })?;
+        dynamodb::create_tables(loader.port)?;
+        progress(&format!("loading {items} items into a DynamoDB table"));
+        let took = dynamodb::put_items(loader.port, QUERY_TABLE, 0..items, dynamodb::query_item, LOADERS)?;
+        dynamodb::check_query(loader.port, items)?;
+        drop(loader);
+        self.report.rows.push(Row::new(
+            format!("DynamoDB BatchWriteItem loading {items} items, items/s"),
+            (items as f64 / took.as_secs_f64(), "items/s"),
+            format!("{:.1} s; {} MiB data dir", took.as_secs_f64(), kv::dir_size(&big_dir)? >> 20),
+            (format!("PutItem c={CONCURRENCY}"), put_rate),
+            Goal::None,
+        ));
+
+        progress(&format!("DynamoDB restarts to the first GetItem, {} runs each", self.cli.runs));
+        let (mut small, mut big) = (Vec::new(), Vec::new());
+        for _ in 0..self.cli.runs {
+            for (dir, sample) in [(&small_dir, &mut small), (&big_dir, &mut big)] {
+                let target = Target::Brume { exe: &exe, data_dir: dir };
+                sample.push(Server::start_answering(target, |addr| dynamodb::probe(addr, items))?.1);
+            }
+        }
+        let first = big[0];
+        let (small, big) = (Latencies::new(small), Latencies::new(big));
+        self.report.rows.push(Row::new(
+            format!("DynamoDB restart to first GetItem, {items}-item table (median)"),
+            (ms(big.median()), "ms"),
+            format!(
+                "first after loading {:.1} ms, min {:.1} ms, max {:.1} ms",
+                ms(first),
+                ms(big.min()),
+                ms(big.percentile(100.0))
+            ),
+            ("small table, median", ms(small.median())),
+            Goal::Below(1000.0),
+        ));
+
+        progress(&format!("DynamoDB Query latency, {items}-item table and small table in turn"));
+        let (small, _) = Server::start(Target::Brume { exe: &exe, data_dir: &small_dir })?;
+        let (big, _) = Server::start(Target::Brume { exe: &exe, data_dir: &big_dir })?;
+        let latencies = dynamodb::query_latencies(&[small.port, big.port], items, warmup, measure)?;
+        let (small, big) = (&latencies[0], &latencies[1]);
+        self.report.rows.push(Row::new(
+            format!("DynamoDB Query of {PARTITION} items p50 latency, {items}-item table"),
+            (ms(big.median()), "ms"),
+            format!("p99 {:.2} ms (small table: p99 {:.2} ms)", ms(big.percentile(99.0)), ms(small.percentile(99.0))),
+            ("small table, p50", ms(small.median())),
+            Goal::RatioAtMost(1.2),
+        ));
+        self.report.notes.push(format!(
+            "dynamodb: awsJson 1.0, every request SigV4-signed, request bodies serialized before \
+             the clock starts; items of 200 B by DynamoDB's item size (a 176-char string, a \
+             number, a boolean and the key), tables on demand; GetItem/PutItem: {CONCURRENCY} \
+             workers on keep-alive connections, worker w sending its n-th request to key \
+             ({CONCURRENCY}n + w) mod {KEYS}, all {KEYS} items existing first, {}s measured after \
+             1 s, the ceiling being signed GetCallerIdentity against the bare server just before; \
+             Query: the {PARTITION} items of one partition (KeyConditionExpression pk = :p, one \
+             page) at c={QUERY_CONCURRENCY}, low enough that moto's calls fit the window; large \
+             table: {items} items in partitions of {PARTITION}, written with BatchWriteItem (25 \
+             a call, {LOADERS} callers) into a fresh data dir, then stopped; restarts: {} runs, \
+             each starting the large table's and the small table's servers in turn (SIGTERM \
+             between), timed from spawn until a signed GetItem of an item of the queried \
+             partition is answered 200 (probed on a fresh connection every ~1 ms); Query latency: \
+             the same Query (same partition and items) on both servers, one call at a time, \
+             alternating, {}s after 1 s",
+            self.cli.seconds, self.cli.runs, self.cli.seconds
         ));
         Ok(())
     }

@@ -10,6 +10,8 @@ pub enum Goal {
     Below(f64),
     /// value / reference must be at least this.
     RatioAtLeast(f64),
+    /// value / reference must be at most this.
+    RatioAtMost(f64),
     /// Reported for context only.
     None,
 }
@@ -41,6 +43,7 @@ impl Row {
         let (target, met) = match goal {
             Goal::Below(limit) => (format!("< {limit} {unit}"), Some(value < limit)),
             Goal::RatioAtLeast(r) => (format!(">= {r:.2}x ref"), Some(ratio >= r)),
+            Goal::RatioAtMost(r) => (format!("<= {r:.2}x ref"), Some(ratio <= r)),
             Goal::None => ("-".to_string(), None),
         };
         Row {

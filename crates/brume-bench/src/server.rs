@@ -43,10 +43,17 @@ impl Server {
     /// Starts `target` on a free port and returns it with the time from spawn to its first
     /// successful signed `GetCallerIdentity`.
     pub fn start(target: Target) -> Result<(Server, Duration)> {
+        Server::start_answering(target, |addr| Signer::new(addr.to_string()).raw_request())
+    }
+
+    /// Starts `target` on a free port and returns it with the time from spawn to the first
+    /// 200 answer to `request(addr)`: the raw bytes of one request asking for the
+    /// connection to be closed, sent on a fresh connection per attempt.
+    pub fn start_answering(target: Target, request: impl FnOnce(SocketAddr) -> Vec<u8>) -> Result<(Server, Duration)> {
         let port = free_port()?;
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
         // Signed before the clock starts: a signature stays valid for 15 minutes.
-        let request = Signer::new(addr.to_string()).raw_request();
+        let request = request(addr);
         let mut command = match target {
             Target::Brume { exe, data_dir } => {
                 let mut c = Command::new(exe);

@@ -60,10 +60,10 @@ fn element(xml: &str, name: &str) -> Option<String> {
 pub fn topic_with_queue(port: u16, name: &str, raw: bool) -> Result<(String, String)> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async move {
-        let mut queues = sqs::Client::new(port).await?;
-        let url = queues.create_queue(name).await?;
+        let mut queues = sqs::client(port);
+        let url = sqs::create_queue(&mut queues, name).await?;
         let (status, attributes) =
-            queues.call("GetQueueAttributes", json!({ "QueueUrl": url, "AttributeNames": ["QueueArn"] })).await?;
+            queues.call("GetQueueAttributes", &json!({ "QueueUrl": url, "AttributeNames": ["QueueArn"] })).await?;
         let queue_arn = attributes["Attributes"]["QueueArn"].as_str().filter(|_| status == StatusCode::OK);
         let queue_arn = queue_arn.context("GetQueueAttributes without QueueArn")?.to_string();
         let created = call(port, &[("Action", "CreateTopic"), ("Version", "2010-03-31"), ("Name", name)]).await?;
@@ -153,10 +153,10 @@ pub fn fan_out(port: u16, topic: &str, url: &str, count: usize) -> Result<Durati
         for c in callers {
             c.await.context("publisher panicked")??;
         }
-        let mut queues = sqs::Client::new(port).await?;
+        let mut queues = sqs::client(port);
         loop {
             let input = json!({ "QueueUrl": url, "AttributeNames": ["ApproximateNumberOfMessages"] });
-            let (_, out) = queues.call("GetQueueAttributes", input).await?;
+            let (_, out) = queues.call("GetQueueAttributes", &input).await?;
             let held: usize =
                 out["Attributes"]["ApproximateNumberOfMessages"].as_str().and_then(|n| n.parse().ok()).unwrap_or(0);
             if held >= count {
@@ -176,14 +176,14 @@ pub fn fan_out(port: u16, topic: &str, url: &str, count: usize) -> Result<Durati
 pub fn publish_to_receive(port: u16, topic: &str, url: &str, samples: usize) -> Result<Latencies> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async move {
-        let mut sender = sqs::Client::new(port).await?;
+        let mut sender = sqs::client(port);
         let mut took = Vec::with_capacity(samples);
         for _ in 0..samples {
-            let mut poller = sqs::Client::new(port).await?;
+            let mut poller = sqs::client(port);
             let poll_url = url.to_string();
             let poll = tokio::spawn(async move {
                 let input = json!({ "QueueUrl": poll_url, "WaitTimeSeconds": 20, "MaxNumberOfMessages": 1 });
-                let out = poller.call("ReceiveMessage", input).await;
+                let out = poller.call("ReceiveMessage", &input).await;
                 (Instant::now(), out)
             });
             // Let the poll reach the server and start waiting.
@@ -196,7 +196,7 @@ pub fn publish_to_receive(port: u16, topic: &str, url: &str, samples: usize) -> 
             let Some(handle) = out["Messages"][0]["ReceiptHandle"].as_str() else {
                 bail!("the long poll answered without the message: {out}");
             };
-            sender.call("DeleteMessage", json!({ "QueueUrl": url, "ReceiptHandle": handle })).await?;
+            sender.call("DeleteMessage", &json!({ "QueueUrl": url, "ReceiptHandle": handle })).await?;
             took.push(received_at - published_at);
         }
         Ok(Latencies::new(took))

@@ -3,80 +3,26 @@
 //! its own keep-alive connection, signing every request), and how soon a long poll wakes
 //! after a message arrives.
 
-use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use bytes::Bytes;
-use http_body_util::BodyExt;
-use hyper::client::conn::http1::SendRequest;
-use hyper::header::{AUTHORIZATION, CONNECTION, CONTENT_TYPE, HOST};
-use hyper::{Request, StatusCode};
-use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
+use hyper::StatusCode;
+use serde_json::json;
 
-use crate::body::Memory;
-use crate::load::connect;
-use crate::sign::Signer;
+use crate::json::{Api, Client};
 use crate::stats::Latencies;
 
-const JSON: &str = "application/x-amz-json-1.0";
+pub const API: Api = Api { service: "sqs", target_prefix: "AmazonSQS" };
 
-/// One signed SQS client on one keep-alive connection (reconnecting when a server closes it).
-pub struct Client {
-    addr: SocketAddr,
-    signer: Signer,
-    sender: Option<SendRequest<Memory>>,
+/// A signed SQS client on one keep-alive connection.
+pub fn client(port: u16) -> Client {
+    Client::new(port, API)
 }
 
-impl Client {
-    pub async fn new(port: u16) -> Result<Client> {
-        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-        Ok(Client { addr, signer: Signer::for_service(addr.to_string(), "sqs"), sender: None })
-    }
-
-    /// Calls `operation` with `input`; answers the status and the parsed output.
-    pub async fn call(&mut self, operation: &str, input: Value) -> Result<(StatusCode, Value)> {
-        let body = serde_json::to_vec(&input)?;
-        let target = format!("AmazonSQS.{operation}");
-        let signed = self.signer.sign_json(&hex::encode(Sha256::digest(&body)), JSON, &target);
-        let request = Request::post("/")
-            .header(HOST, self.signer.host())
-            .header(CONTENT_TYPE, JSON)
-            .header("x-amz-target", &target)
-            .header("x-amz-date", signed.amz_date)
-            .header(AUTHORIZATION, signed.authorization)
-            .body(Memory::whole(Bytes::from(body)))?;
-        let mut sender = match self.sender.take() {
-            Some(mut s) => match s.ready().await {
-                Ok(()) => s,
-                Err(_) => connect(self.addr).await?,
-            },
-            None => connect(self.addr).await?,
-        };
-        let response = sender.send_request(request).await?;
-        let status = response.status();
-        let close = response.headers().get(CONNECTION).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
-        let bytes = response.into_body().collect().await?.to_bytes();
-        if !close {
-            self.sender = Some(sender);
-        }
-        let value = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes)? };
-        Ok((status, value))
-    }
-
-    async fn ok(&mut self, operation: &str, input: Value) -> Result<Value> {
-        let (status, out) = self.call(operation, input).await?;
-        if status != StatusCode::OK {
-            bail!("{operation} answered {status}: {out}");
-        }
-        Ok(out)
-    }
-
-    pub async fn create_queue(&mut self, name: &str) -> Result<String> {
-        let out = self.ok("CreateQueue", json!({ "QueueName": name })).await?;
-        out["QueueUrl"].as_str().map(str::to_string).context("CreateQueue without QueueUrl")
-    }
+/// Creates queue `name` (or finds it); answers its URL.
+pub async fn create_queue(client: &mut Client, name: &str) -> Result<String> {
+    let out = client.ok("CreateQueue", &json!({ "QueueName": name })).await?;
+    out["QueueUrl"].as_str().map(str::to_string).context("CreateQueue without QueueUrl")
 }
 
 /// What the round-trip load measured.
@@ -95,8 +41,8 @@ pub fn round_trips(port: u16, concurrency: usize, warmup: Duration, measure: Dur
     runtime.block_on(async move {
         let mut clients = Vec::new();
         for w in 0..concurrency {
-            let mut client = Client::new(port).await?;
-            let url = client.create_queue(&format!("bench-{w}")).await?;
+            let mut client = client(port);
+            let url = create_queue(&mut client, &format!("bench-{w}")).await?;
             clients.push((client, url));
         }
         let from = Instant::now() + warmup;
@@ -128,14 +74,14 @@ async fn round_trip_worker(
         if start >= until {
             return Ok((latencies, errors));
         }
-        let (sent, _) = client.call("SendMessage", json!({ "QueueUrl": url, "MessageBody": body })).await?;
+        let (sent, _) = client.call("SendMessage", &json!({ "QueueUrl": url, "MessageBody": body })).await?;
         let (received, out) =
-            client.call("ReceiveMessage", json!({ "QueueUrl": url, "MaxNumberOfMessages": 1 })).await?;
+            client.call("ReceiveMessage", &json!({ "QueueUrl": url, "MaxNumberOfMessages": 1 })).await?;
         let mut ok = sent == StatusCode::OK && received == StatusCode::OK;
         match out["Messages"][0]["ReceiptHandle"].as_str() {
             Some(handle) => {
                 let input = json!({ "QueueUrl": url, "ReceiptHandle": handle });
-                let (deleted, _) = client.call("DeleteMessage", input).await?;
+                let (deleted, _) = client.call("DeleteMessage", &input).await?;
                 ok &= deleted == StatusCode::OK;
             }
             None => ok = false,
@@ -158,26 +104,26 @@ async fn round_trip_worker(
 pub fn long_poll_wakes(port: u16, samples: usize) -> Result<(Latencies, Latencies)> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async move {
-        let mut sender = Client::new(port).await?;
-        let url = sender.create_queue("bench-long-poll").await?;
+        let mut sender = client(port);
+        let url = create_queue(&mut sender, "bench-long-poll").await?;
         let (mut after_stored, mut after_sent) = (Vec::new(), Vec::new());
         for _ in 0..samples {
-            let mut poller = Client::new(port).await?;
+            let mut poller = client(port);
             let poll_url = url.clone();
             let poll = tokio::spawn(async move {
                 let input = json!({ "QueueUrl": poll_url, "WaitTimeSeconds": 20, "MaxNumberOfMessages": 1 });
-                let out = poller.ok("ReceiveMessage", input).await;
+                let out = poller.ok("ReceiveMessage", &input).await;
                 (Instant::now(), out)
             });
             // Let the poll reach the server and start waiting.
             tokio::time::sleep(Duration::from_millis(50)).await;
             let sent_at = Instant::now();
-            sender.ok("SendMessage", json!({ "QueueUrl": url, "MessageBody": "wake" })).await?;
+            sender.ok("SendMessage", &json!({ "QueueUrl": url, "MessageBody": "wake" })).await?;
             let stored_at = Instant::now();
             let (received_at, out) = poll.await.context("long poll panicked")?;
             let handle = out?["Messages"][0]["ReceiptHandle"].as_str().map(str::to_string);
             let Some(handle) = handle else { bail!("the long poll answered without the message") };
-            sender.ok("DeleteMessage", json!({ "QueueUrl": url, "ReceiptHandle": handle })).await?;
+            sender.ok("DeleteMessage", &json!({ "QueueUrl": url, "ReceiptHandle": handle })).await?;
             after_stored.push(received_at.saturating_duration_since(stored_at));
             after_sent.push(received_at - sent_at);
         }
