@@ -51,14 +51,14 @@ def free_port():
 class Brume:
     """One running Brume process."""
 
-    def __init__(self, data_dir=None, args=()):
+    def __init__(self, data_dir=None, args=(), env=None):
         self.port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         self.data_dir = data_dir
         cmd = [BRUME_BIN, "up", "--port", str(self.port), "--log-level", "warn", *args]
         cmd += ["--data-dir", data_dir] if data_dir else ["--ephemeral"]
         self.log = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
         self.wait_healthy()
 
     def wait_healthy(self, timeout=20):
@@ -149,8 +149,8 @@ def start_brume():
     """Starts extra servers (own data dirs, flags); stops them at the end of the test."""
     started = []
 
-    def start(data_dir=None, args=()):
-        b = Brume(data_dir=data_dir, args=args)
+    def start(data_dir=None, args=(), env=None):
+        b = Brume(data_dir=data_dir, args=args, env=env)
         started.append(b)
         return b
 

@@ -8,6 +8,7 @@ import json
 import os
 import re
 import signal
+import ssl
 import subprocess
 import tempfile
 import threading
@@ -575,7 +576,7 @@ def test_s3_notifications_reach_queues_through_a_topic(server, sns, sqs):
 class Endpoint:
     """A tiny HTTP server that records what SNS posts, and answers `status`."""
 
-    def __init__(self):
+    def __init__(self, tls=None):
         self.requests = []
         self.status = 200
         outer = self
@@ -592,7 +593,13 @@ class Endpoint:
                 pass
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/sns"
+        scheme = "http"
+        if tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+            scheme = "https"
+        self.url = f"{scheme}://127.0.0.1:{self.httpd.server_address[1]}/sns"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
     def of_type(self, kind):
@@ -636,6 +643,40 @@ def test_http_subscription_handshake_and_notification(server, sns, endpoint):
     sns.publish(TopicArn=topic, Message="raw body")
     headers, body = wait_for(lambda: [r for r in endpoint.of_type("Notification") if r[1] == "raw body"])[0]
     assert headers["x-amz-sns-rawdelivery"] == "true"
+
+
+@pytest.fixture
+def test_ca(tmp_path):
+    """A CA and a certificate it issued for 127.0.0.1, made with openssl."""
+    run = lambda *args: subprocess.run(["openssl", *args], cwd=tmp_path, check=True, capture_output=True)
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=brume-test-ca")
+    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "leaf.key", "-out", "leaf.csr", "-subj", "/CN=127.0.0.1")
+    (tmp_path / "leaf.ext").write_text(
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n"
+    )
+    run("x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "leaf.pem", "-days", "2", "-extfile", "leaf.ext")
+    return {"ca": str(tmp_path / "ca.pem"), "cert": (str(tmp_path / "leaf.pem"), str(tmp_path / "leaf.key"))}
+
+
+def test_https_subscription_over_tls_trusting_ssl_cert_file(start_brume, test_ca):
+    # Brume trusts the system's CA certificates, or the bundle SSL_CERT_FILE names.
+    brume = start_brume(env={"SSL_CERT_FILE": test_ca["ca"]})
+    sns = brume.client("sns")
+    endpoint = Endpoint(tls=test_ca["cert"])
+    try:
+        topic = sns.create_topic(Name="secure")["TopicArn"]
+        assert sns.subscribe(TopicArn=topic, Protocol="https", Endpoint=endpoint.url)["SubscriptionArn"] == "pending confirmation"
+        _, doc = wait_for(lambda: endpoint.of_type("SubscriptionConfirmation"))[0]
+        verify_signature(brume, doc)
+        with urllib.request.urlopen(doc["SubscribeURL"].replace("localhost", "127.0.0.1"), timeout=5) as r:
+            arn = re.search(r"<SubscriptionArn>(.*)</SubscriptionArn>", r.read().decode()).group(1)
+        assert sns.get_subscription_attributes(SubscriptionArn=arn)["Attributes"]["PendingConfirmation"] == "false"
+        message_id = sns.publish(TopicArn=topic, Message="over tls")["MessageId"]
+        headers, doc = wait_for(lambda: endpoint.of_type("Notification"))[0]
+        assert headers["x-amz-sns-message-id"] == message_id and doc["Message"] == "over tls"
+        verify_signature(brume, doc)
+    finally:
+        endpoint.close()
 
 
 def test_http_retries_per_delivery_policy_then_dead_letter(server, sns, sqs, endpoint):

@@ -351,7 +351,7 @@ impl Sns {
         let request = request
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| Failure::Client(format!("invalid endpoint: {e}")))?;
-        match tokio::time::timeout(HTTP_TIMEOUT, self.http.request(request)).await {
+        match tokio::time::timeout(HTTP_TIMEOUT, self.http().request(request)).await {
             Ok(Ok(response)) if response.status().is_success() => Ok(()),
             Ok(Ok(response)) => Err(Failure::Retry(format!("endpoint answered {}", response.status()))),
             Ok(Err(e)) => Err(Failure::Retry(format!("endpoint unreachable: {e}"))),

@@ -18,7 +18,7 @@ mod table;
 mod topic;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use brume_core::AwsError;
 use brume_core::clients::SqsClient;
@@ -26,6 +26,7 @@ use brume_protocol::{Service, ServiceBuilder};
 use brume_storage::Kv;
 use bytes::Bytes;
 use http_body_util::Full;
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use sha2::Digest as _;
@@ -53,14 +54,16 @@ pub struct Sns {
     /// An RSA signature takes milliseconds of CPU: they run on the blocking pool, on at most
     /// half the cores, so that a burst of deliveries leaves the others to requests.
     signing: Semaphore,
-    http: Client<HttpConnector, Full<Bytes>>,
+    /// Made on the first delivery to a web hook: it reads the system's CA certificates.
+    http: OnceLock<HttpClient>,
 }
+
+type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 impl Sns {
     /// SNS's state over `kv`; SubscribeURL, UnsubscribeURL and SigningCertURL start with
     /// `endpoint` (`http://localhost:4566`). Cheap: nothing is read until needed.
     pub fn new(kv: Arc<dyn Kv>, sqs: Arc<dyn SqsClient>, endpoint: String) -> Arc<Sns> {
-        let http = Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
         Arc::new(Sns {
             kv,
             sqs,
@@ -68,7 +71,24 @@ impl Sns {
             signer: OnceCell::new(),
             signatures: Mutex::new(HashMap::new()),
             signing: Semaphore::new(std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))),
-            http,
+            http: OnceLock::new(),
+        })
+    }
+
+    /// The client of http and https subscriptions. HTTPS endpoints must present a
+    /// certificate the system trusts (`SSL_CERT_FILE` names another bundle), as SNS requires
+    /// a CA-signed one; without any system certificates, the Mozilla roots are used.
+    fn http(&self) -> &HttpClient {
+        self.http.get_or_init(|| {
+            let builder = HttpsConnectorBuilder::new();
+            let builder = match builder.with_native_roots() {
+                Ok(native) => native,
+                Err(e) => {
+                    tracing::warn!(error = %e, "no system CA certificates; https deliveries trust the Mozilla roots");
+                    HttpsConnectorBuilder::new().with_webpki_roots()
+                }
+            };
+            Client::builder(hyper_util::rt::TokioExecutor::new()).build(builder.https_or_http().enable_http1().build())
         })
     }
 

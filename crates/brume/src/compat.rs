@@ -18,7 +18,7 @@ const PARTIAL: &[(&str, &str, &str)] = &[
     (
         "sns",
         "Subscribe",
-        "lambda subscriptions are accepted and their deliveries queued for the Lambda service, which is not built yet; https endpoints are accepted but Brume has no TLS client, so their deliveries fail into the retry and dead-letter path; application and firehose endpoints answer NotImplemented",
+        "lambda subscriptions are accepted and their deliveries queued for the Lambda service, which is not built yet; application and firehose endpoints answer NotImplemented",
     ),
     ("sns", "Publish", "mobile push (application endpoint TargetArn) is refused; SMS is kept locally, not sent"),
     ("sns", "PutDataProtectionPolicy", "the policy is stored and not applied"),
