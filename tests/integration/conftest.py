@@ -10,12 +10,14 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.request
 
 from unittest import mock
 
 import boto3
+import botocore.exceptions
 import pytest
 from botocore.config import Config
 
@@ -174,3 +176,38 @@ def localhost_names(monkeypatch):
         return real(host, *args, **kwargs)
 
     monkeypatch.setattr(socket, "getaddrinfo", resolve)
+
+
+def kill_9_during_writes(brume, service, write, enough, writers=6):
+    """Runs `write(client, w, i)` for i = 0, 1, ... on `writers` threads, each with its own
+    `service` client of `brume`; kills `brume` with SIGKILL once `enough` writes were
+    acknowledged, and answers what each acknowledged write returned. A write that raises
+    (the server died under it) ends its thread: what it was doing was never acknowledged."""
+    acknowledged = []
+    lock = threading.Lock()
+    done = threading.Event()
+
+    def worker(w):
+        client = brume.client(service)
+        i = 0
+        while True:
+            try:
+                result = write(client, w, i)
+            except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError):
+                return
+            with lock:
+                acknowledged.append(result)
+                if len(acknowledged) >= enough:
+                    done.set()
+            i += 1
+
+    threads = [threading.Thread(target=worker, args=(w,), daemon=True) for w in range(writers)]
+    for t in threads:
+        t.start()
+    assert done.wait(timeout=120)
+    brume.proc.send_signal(signal.SIGKILL)
+    brume.proc.wait()
+    for t in threads:
+        t.join(timeout=30)
+    return acknowledged
+

@@ -4,46 +4,17 @@ data directory, and check every acknowledged write.
 The write path exercised end to end is STS's: each issued temporary credential is a
 durable storage commit before the answer, and must work after the restart.
 """
-import signal
-import threading
-
-import botocore.exceptions
 import pytest
 
-
-def write_until_killed(server, workers=8, acknowledged_before_kill=150):
-    acknowledged = []
-    lock = threading.Lock()
-    enough = threading.Event()
-
-    def worker():
-        sts = server.client("sts")
-        while True:
-            try:
-                c = sts.get_session_token(DurationSeconds=900)["Credentials"]
-            except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError):
-                return  # the server died under us: this request was never acknowledged
-            with lock:
-                acknowledged.append(c)
-                if len(acknowledged) >= acknowledged_before_kill:
-                    enough.set()
-
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(workers)]
-    for t in threads:
-        t.start()
-    assert enough.wait(timeout=120), "the server did not acknowledge enough writes"
-    server.proc.send_signal(signal.SIGKILL)  # requests are still in flight
-    server.proc.wait()
-    for t in threads:
-        t.join(timeout=30)
-    with lock:
-        return list(acknowledged)
+from conftest import kill_9_during_writes
 
 
 @pytest.mark.parametrize("fsync", ["default", "always"])
 def test_kill_9_under_write_load_loses_nothing_acknowledged(start_brume, tmp_path, fsync):
     first = start_brume(data_dir=str(tmp_path), args=["--fsync", fsync])
-    acknowledged = write_until_killed(first)
+    acknowledged = kill_9_during_writes(
+        first, "sts", lambda sts, w, i: sts.get_session_token(DurationSeconds=900)["Credentials"], enough=150, writers=8
+    )
     second = start_brume(data_dir=str(tmp_path), args=["--fsync", fsync])
     for c in acknowledged:
         sts = second.client("sts", access_key=c["AccessKeyId"], secret_key=c["SecretAccessKey"], token=c["SessionToken"])
@@ -55,35 +26,15 @@ def test_kill_9_during_s3_uploads_keeps_every_acknowledged_object(start_brume, t
     import os
     first = start_brume(data_dir=str(tmp_path))
     first.client("s3").create_bucket(Bucket="crash")
-    acknowledged = {}
-    lock = threading.Lock()
-    enough = threading.Event()
 
-    def worker(n):
-        s3 = first.client("s3")
-        i = 0
-        while True:
-            key = f"w{n}/obj{i}"
-            # Sizes from a few bytes to a few hundred KiB, so some uploads are mid-body at the kill.
-            body = os.urandom(17 + (i * 7919) % 400_000)
-            try:
-                s3.put_object(Bucket="crash", Key=key, Body=body)
-            except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError):
-                return
-            with lock:
-                acknowledged[key] = hashlib.md5(body).hexdigest()
-                if len(acknowledged) >= 120:
-                    enough.set()
-            i += 1
+    def write(s3, n, i):
+        key = f"w{n}/obj{i}"
+        # Sizes from a few bytes to a few hundred KiB, so some uploads are mid-body at the kill.
+        body = os.urandom(17 + (i * 7919) % 400_000)
+        s3.put_object(Bucket="crash", Key=key, Body=body)
+        return key, hashlib.md5(body).hexdigest()
 
-    threads = [threading.Thread(target=worker, args=(n,), daemon=True) for n in range(6)]
-    for t in threads:
-        t.start()
-    assert enough.wait(timeout=120)
-    first.proc.send_signal(signal.SIGKILL)
-    first.proc.wait()
-    for t in threads:
-        t.join(timeout=30)
+    acknowledged = dict(kill_9_during_writes(first, "s3", write, enough=120))
     second = start_brume(data_dir=str(tmp_path))
     s3 = second.client("s3")
     for key, md5 in acknowledged.items():

@@ -3,8 +3,6 @@ items of every type, expressions, Query/Scan, batches, transactions, concurrency
 durability."""
 import base64
 import concurrent.futures
-import signal
-import threading
 import json
 import time
 import urllib.request
@@ -14,6 +12,8 @@ import boto3
 import botocore.exceptions
 import pytest
 from boto3.dynamodb.conditions import Attr, Key
+
+from conftest import kill_9_during_writes
 
 
 @pytest.fixture
@@ -914,33 +914,13 @@ def test_kill_9_keeps_every_acknowledged_item(start_brume, tmp_path):
                more_attributes=[{"AttributeName": "g", "AttributeType": "S"}],
                GlobalSecondaryIndexes=[{"IndexName": "by-g", "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
                                         "Projection": {"ProjectionType": "ALL"}}])
-    acknowledged = []
-    lock = threading.Lock()
-    enough = threading.Event()
 
-    def worker(w):
-        client = first.client("dynamodb")
-        i = 0
-        while True:
-            item = {"pk": {"S": f"w{w}"}, "sk": {"N": str(i)}, "g": {"S": f"g{i % 3}"}, "body": {"B": base64.b64decode("AAEC")}}
-            try:
-                client.put_item(TableName="durable", Item=item)
-            except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError):
-                return
-            with lock:
-                acknowledged.append((f"w{w}", i))
-                if len(acknowledged) >= 200:
-                    enough.set()
-            i += 1
+    def write(client, w, i):
+        item = {"pk": {"S": f"w{w}"}, "sk": {"N": str(i)}, "g": {"S": f"g{i % 3}"}, "body": {"B": base64.b64decode("AAEC")}}
+        client.put_item(TableName="durable", Item=item)
+        return f"w{w}", i
 
-    threads = [threading.Thread(target=worker, args=(w,), daemon=True) for w in range(6)]
-    for t in threads:
-        t.start()
-    assert enough.wait(timeout=120)
-    first.proc.send_signal(signal.SIGKILL)
-    first.proc.wait()
-    for t in threads:
-        t.join(timeout=30)
+    acknowledged = kill_9_during_writes(first, "dynamodb", write, enough=200)
     second = start_brume(data_dir=str(tmp_path))
     client = second.client("dynamodb")
     for pk, sk in acknowledged:

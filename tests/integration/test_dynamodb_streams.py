@@ -3,13 +3,13 @@ every write path in each view type, shard iterators of every type, paging, error
 disabled streams, TTL deletions, and records surviving kill -9."""
 import base64
 import json
-import signal
-import threading
 import time
 import urllib.request
 
 import botocore.exceptions
 import pytest
+
+from conftest import kill_9_during_writes
 
 
 @pytest.fixture
@@ -380,32 +380,12 @@ def test_disabled_and_reenabled_streams(ddb, streams):
 def test_kill_9_keeps_every_acknowledged_write_and_its_record(start_brume, tmp_path):
     first = start_brume(data_dir=str(tmp_path))
     arn = make_table(first.client("dynamodb"), "durable", view="NEW_IMAGE")["LatestStreamArn"]
-    acknowledged = []
-    lock = threading.Lock()
-    enough = threading.Event()
 
-    def worker(w):
-        client = first.client("dynamodb")
-        i = 0
-        while True:
-            try:
-                client.put_item(TableName="durable", Item={"pk": {"S": f"w{w}-{i}"}, "n": {"N": str(i)}})
-            except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError):
-                return
-            with lock:
-                acknowledged.append(f"w{w}-{i}")
-                if len(acknowledged) >= 200:
-                    enough.set()
-            i += 1
+    def write(client, w, i):
+        client.put_item(TableName="durable", Item={"pk": {"S": f"w{w}-{i}"}, "n": {"N": str(i)}})
+        return f"w{w}-{i}"
 
-    threads = [threading.Thread(target=worker, args=(w,), daemon=True) for w in range(6)]
-    for t in threads:
-        t.start()
-    assert enough.wait(timeout=120)
-    first.proc.send_signal(signal.SIGKILL)
-    first.proc.wait()
-    for t in threads:
-        t.join(timeout=30)
+    acknowledged = kill_9_during_writes(first, "dynamodb", write, enough=200)
     second = start_brume(data_dir=str(tmp_path))
     ddb, streams = second.client("dynamodb"), second.client("dynamodbstreams")
     records = read_all(streams, arn, limit=1000)
