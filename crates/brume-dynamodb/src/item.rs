@@ -375,10 +375,18 @@ impl Ddb {
         let name = table_name(&input.table_name);
         let table = table::load_table(&*self.kv, &ctx.account, &ctx.region, name)?.ok_or_else(resource_not_found)?;
         let elements = table.check_key(&key)?;
-        let item = table::get_item(&*self.kv, &table, &elements)?;
-        let units = read_units(item.as_ref().map_or(0, item_size), input.consistent_read.unwrap_or(false));
-        let capacity = Consumed::table(units).report(input.return_consumed_capacity.as_deref(), &table.name);
+        let stored = self.kv.get(table::KEYSPACE, &table::item_key(&table, &elements))?;
+        let mode = input.return_consumed_capacity.as_deref();
         let mut out = json!({});
+        if let (Some(bytes), None, None | Some("NONE")) = (&stored, &projection, mode) {
+            // The record is the item's wire form: with nothing to project or meter, it is
+            // answered as it is rather than decoded into values and encoded back.
+            out["Item"] = serde_json::from_slice(bytes).map_err(|e| table::corrupt(&e))?;
+            return Ok(out);
+        }
+        let item = stored.map(|b| table::decode_item(&b)).transpose()?;
+        let units = read_units(item.as_ref().map_or(0, item_size), input.consistent_read.unwrap_or(false));
+        let capacity = Consumed::table(units).report(mode, &table.name);
         if let Some(item) = item {
             let item = match &projection {
                 Some(paths) => expr::project(paths, &item),
