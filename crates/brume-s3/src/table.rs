@@ -151,6 +151,17 @@ pub fn find_version(
     Ok(None)
 }
 
+/// The `null` version of `key`, if any. Usually it is the current one (always, in a bucket
+/// that never had versioning), found by its sequence number without a scan: each overwrite
+/// leaves the replaced version's record behind as a tombstone until the store compacts,
+/// and a scan of the key's versions would step over every one.
+fn find_null_version(view: &dyn ReadView, bucket: &str, key: &str) -> Result<Option<(Vec<u8>, Version)>, StorageError> {
+    match get_current(view, bucket, key)? {
+        Some(current) if current.version_id == "null" => Ok(Some((version_key(bucket, key, current.seq), current))),
+        _ => find_version(view, bucket, key, "null"),
+    }
+}
+
 /// The next version sequence number.
 pub fn next_seq(txn: &mut dyn Txn) -> Result<u64, StorageError> {
     let k = key::encode(&["seq".into()]);
@@ -168,7 +179,7 @@ pub fn next_seq(txn: &mut dyn Txn) -> Result<u64, StorageError> {
 pub fn put_version(txn: &mut dyn Txn, bucket: &str, version: &Version) -> Result<Vec<String>, StorageError> {
     let mut dead = Vec::new();
     if version.version_id == "null"
-        && let Some((k, old)) = find_version(txn, bucket, &version.key, "null")?
+        && let Some((k, old)) = find_null_version(txn, bucket, &version.key)?
     {
         txn.delete(KEYSPACE, &k)?;
         dead.extend(old.content.blobs.into_iter().map(|(b, _)| b));
