@@ -59,7 +59,7 @@ fn match_path<'t>(template: &'t str, path: &str) -> Option<Vec<(&'t str, String)
                 return None;
             }
             labels.push((label, percent_decoded(head)));
-        } else if percent_decoded(head) != *seg {
+        } else if percent_decode_str(head).decode_utf8_lossy() != *seg {
             return None;
         }
         match tail {
@@ -107,16 +107,18 @@ pub(super) fn resolve(
             continue;
         }
         let template = &op.http.request_uri;
-        let tpath = template_path(template);
-        if match_path(tpath, path).is_none() {
-            continue;
-        }
+        // The literal query parts first: comparing them is cheaper than matching the path,
+        // and they rule out most of the operations sharing a path (S3's `?acl`, `?tagging`…).
         let mut literal_query = 0;
         let query_ok = template_query(template).all(|(k, v)| {
             literal_query += 1;
             query.iter().any(|(qk, qv)| qk == k && v.is_none_or(|v| v == qv))
         });
         if !query_ok {
+            continue;
+        }
+        let tpath = template_path(template);
+        if match_path(tpath, path).is_none() {
             continue;
         }
         let literal_path = tpath.split('/').filter(|s| !s.is_empty() && !s.starts_with('{')).count();
