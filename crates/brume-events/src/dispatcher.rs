@@ -169,6 +169,9 @@ enum Settled {
 
 impl Inner {
     async fn run(self: Arc<Self>) {
+        if let Err(e) = self.adopt_earlier_layout().await {
+            tracing::error!(error = %e, "event dispatcher cannot move events of the earlier outbox layout");
+        }
         // The last ready-queue key settled: later passes read the ready queue after it.
         let mut cursor = None;
         while !self.stopping.load(Ordering::SeqCst) {
@@ -191,6 +194,31 @@ impl Inner {
                 }
                 None => self.wake.notified().await,
             }
+        }
+    }
+
+    /// Re-queues, in the current layout, the events a data directory kept under the earlier
+    /// `(due time, id)` keys, so that none is stranded by the change of layout.
+    async fn adopt_earlier_layout(&self) -> Result<(), StorageError> {
+        loop {
+            let found = self.kv.scan(EVENTS_KEYSPACE, &event::earlier_layout(), Direction::Forward, 256)?;
+            if found.is_empty() {
+                return Ok(());
+            }
+            self.kv
+                .transact(move |txn: &mut dyn Txn| {
+                    found.iter().try_for_each(|(key, value)| {
+                        txn.delete(EVENTS_KEYSPACE, key)?;
+                        match event::decode(value) {
+                            Ok(event) => event::enqueue(txn, &event),
+                            Err(e) => {
+                                tracing::error!(error = %e, "dropping an undecodable outbox record");
+                                Ok(())
+                            }
+                        }
+                    })
+                })
+                .await?;
         }
     }
 

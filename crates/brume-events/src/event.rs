@@ -129,6 +129,12 @@ pub(crate) fn scheduled_until(now_ms: u64) -> KeyRange {
     KeyRange { start: Bound::Included(key::encode(&[SCHEDULED.into()])), end: Bound::Excluded(end) }
 }
 
+/// Keys of the earlier layout, `(due time, id)`: a due time (milliseconds since 1970) sorts
+/// after both parts' prefixes. Such events are moved into the current layout at start.
+pub(crate) fn earlier_layout() -> KeyRange {
+    KeyRange { start: Bound::Included(key::encode(&[(SCHEDULED + 1).into()])), end: Bound::Unbounded }
+}
+
 /// The due time recorded in a scheduled event's key.
 pub(crate) fn due_of(key_bytes: &[u8]) -> Option<u64> {
     match key::decode(key_bytes).ok()?.get(..2)? {
