@@ -1,7 +1,8 @@
 //! Verification of a request's SigV4 signature, from the `Authorization` header or from
 //! presigned query parameters, against the [`CredentialStore`].
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use brume_core::{Principal, RequestContext};
@@ -102,7 +103,13 @@ pub struct Verifier {
     store: Arc<CredentialStore>,
     mode: AuthMode,
     clock: Arc<dyn Clock>,
+    /// Signing keys derived lately, by secret and scope: a key serves a whole day of a
+    /// client's requests to one service and region, and deriving it is four HMACs.
+    keys: Mutex<HashMap<String, [u8; 32]>>,
 }
+
+/// Derived signing keys remembered; the memory is dropped whole when it reaches this size.
+const REMEMBERED_KEYS: usize = 1024;
 
 /// The signature parameters, from the header or the query string.
 struct SignatureInput {
@@ -124,11 +131,24 @@ struct SignatureInput {
 
 impl Verifier {
     pub fn new(store: Arc<CredentialStore>, mode: AuthMode, clock: Arc<dyn Clock>) -> Self {
-        Verifier { store, mode, clock }
+        Verifier { store, mode, clock, keys: Mutex::default() }
     }
 
     pub fn store(&self) -> &Arc<CredentialStore> {
         &self.store
+    }
+
+    fn signing_key(&self, secret: &str, date: &str, region: &str, service: &str) -> [u8; 32] {
+        // Each part after its length, so that no two scopes read the same.
+        let scope = [secret, date, region, service].iter().map(|p| format!("{}:{p}", p.len())).collect::<String>();
+        let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(key) = keys.get(&scope) {
+            return *key;
+        }
+        if keys.len() >= REMEMBERED_KEYS {
+            keys.clear();
+        }
+        *keys.entry(scope).or_insert_with(|| sigv4::signing_key(secret, date, region, service))
     }
 
     /// Verifies the signature of a request. `parts.uri` must be the request target as
@@ -166,7 +186,7 @@ impl Verifier {
         }
         check_time(&input, s3, now)?;
 
-        let key = sigv4::signing_key(&credential.secret_access_key, &input.date, &input.region, &input.service);
+        let key = self.signing_key(&credential.secret_access_key, &input.date, &input.region, &input.service);
         let scope = format!("{}/{}/{}/aws4_request", input.date, input.region, input.service);
         let signed: Vec<&str> = input.signed_headers.split(';').collect();
         let headers = sigv4::canonical_headers(&parts.headers, parts.uri.authority().map(|a| a.as_str()), &signed);
