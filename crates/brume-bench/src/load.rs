@@ -14,6 +14,7 @@ use hyper::Request;
 use hyper::client::conn::http1::SendRequest;
 use hyper::header::{AUTHORIZATION, CONNECTION, CONTENT_TYPE, HOST};
 use hyper_util::rt::TokioIo;
+use tokio::task::JoinHandle;
 
 use crate::body::Memory;
 use crate::sign::{BODY, Signer};
@@ -68,17 +69,53 @@ pub fn run<R: Requests>(
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
         let from = Instant::now() + warmup;
         let until = from + measure;
-        let workers: Vec<_> =
-            (0..concurrency).map(|w| tokio::spawn(worker(addr, requests(addr, w), from, until))).collect();
-        let mut all = Vec::new();
-        let mut errors = 0;
-        for w in workers {
-            let (latencies, failed) = w.await.context("load worker panicked")??;
-            all.extend(latencies);
-            errors += failed;
-        }
-        Ok(Load { per_second: all.len() as f64 / measure.as_secs_f64(), latency: Latencies::new(all), errors })
+        let workers = (0..concurrency).map(|w| tokio::spawn(worker(addr, requests(addr, w), Tally::new(from, until))));
+        gather(workers.collect(), measure).await
     })
+}
+
+/// What one worker counted of the measured window `from..until`: the latencies of the calls
+/// that succeeded entirely within it, and how many others in it failed.
+pub struct Tally {
+    from: Instant,
+    until: Instant,
+    latencies: Vec<Duration>,
+    errors: u64,
+}
+
+impl Tally {
+    pub fn new(from: Instant, until: Instant) -> Tally {
+        Tally { from, until, latencies: Vec::new(), errors: 0 }
+    }
+
+    /// Whether the window is over, so a call starting `now` would not count.
+    pub fn over(&self, now: Instant) -> bool {
+        now >= self.until
+    }
+
+    /// Counts a call that started at `start` and has just ended.
+    pub fn record(&mut self, start: Instant, ok: bool) {
+        let end = Instant::now();
+        if start >= self.from && end <= self.until {
+            if ok {
+                self.latencies.push(end - start);
+            } else {
+                self.errors += 1;
+            }
+        }
+    }
+}
+
+/// The workers' tallies together, as calls per second over `measure`.
+pub async fn gather(workers: Vec<JoinHandle<Result<Tally>>>, measure: Duration) -> Result<Load> {
+    let mut all = Vec::new();
+    let mut errors = 0;
+    for w in workers {
+        let tally = w.await.context("load worker panicked")??;
+        all.extend(tally.latencies);
+        errors += tally.errors;
+    }
+    Ok(Load { per_second: all.len() as f64 / measure.as_secs_f64(), latency: Latencies::new(all), errors })
 }
 
 /// One keep-alive connection.
@@ -96,20 +133,13 @@ pub async fn connect(addr: SocketAddr) -> Result<SendRequest<Memory>> {
 /// within `from..until`, and how many others in that window were not 200. A server that
 /// closes the connection after an answer (moto does after each one) gets a new connection
 /// for the next request, as an SDK's pool would open one; the request's latency includes it.
-async fn worker(
-    addr: SocketAddr,
-    mut requests: impl Requests,
-    from: Instant,
-    until: Instant,
-) -> Result<(Vec<Duration>, u64)> {
+async fn worker(addr: SocketAddr, mut requests: impl Requests, mut tally: Tally) -> Result<Tally> {
     let mut sender = connect(addr).await?;
     let mut reconnect = false;
-    let mut latencies = Vec::new();
-    let mut errors = 0;
     loop {
         let start = Instant::now();
-        if start >= until {
-            return Ok((latencies, errors));
+        if tally.over(start) {
+            return Ok(tally);
         }
         let request = requests.next()?;
         if reconnect || sender.ready().await.is_err() {
@@ -119,13 +149,6 @@ async fn worker(
         let ok = response.status() == hyper::StatusCode::OK;
         reconnect = response.headers().get(CONNECTION).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
         response.into_body().collect().await?;
-        let end = Instant::now();
-        if start >= from && end <= until {
-            if ok {
-                latencies.push(end - start);
-            } else {
-                errors += 1;
-            }
-        }
+        tally.record(start, ok);
     }
 }

@@ -10,6 +10,7 @@ use hyper::StatusCode;
 use serde_json::json;
 
 use crate::json::{Api, Client};
+use crate::load::{Load, Tally, gather};
 use crate::stats::Latencies;
 
 pub const API: Api = Api { service: "sqs", target_prefix: "AmazonSQS" };
@@ -25,18 +26,9 @@ pub async fn create_queue(client: &mut Client, name: &str) -> Result<String> {
     out["QueueUrl"].as_str().map(str::to_string).context("CreateQueue without QueueUrl")
 }
 
-/// What the round-trip load measured.
-pub struct RoundTrips {
-    /// Completed send + receive + delete round trips per second.
-    pub per_second: f64,
-    pub latency: Latencies,
-    /// Calls that did not answer 200.
-    pub errors: u64,
-}
-
 /// `concurrency` workers each send a message to their own queue, receive it and delete it,
 /// back to back, for `warmup` (not counted) and then `measure`.
-pub fn round_trips(port: u16, concurrency: usize, warmup: Duration, measure: Duration) -> Result<RoundTrips> {
+pub fn round_trips(port: u16, concurrency: usize, warmup: Duration, measure: Duration) -> Result<Load> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async move {
         let mut clients = Vec::new();
@@ -47,32 +39,20 @@ pub fn round_trips(port: u16, concurrency: usize, warmup: Duration, measure: Dur
         }
         let from = Instant::now() + warmup;
         let until = from + measure;
-        let workers: Vec<_> = clients
+        let workers = clients
             .into_iter()
-            .map(|(client, url)| tokio::spawn(round_trip_worker(client, url, from, until)))
-            .collect();
-        let (mut all, mut errors) = (Vec::new(), 0);
-        for w in workers {
-            let (latencies, failed) = w.await.context("SQS worker panicked")??;
-            all.extend(latencies);
-            errors += failed;
-        }
-        Ok(RoundTrips { per_second: all.len() as f64 / measure.as_secs_f64(), latency: Latencies::new(all), errors })
+            .map(|(client, url)| tokio::spawn(round_trip_worker(client, url, Tally::new(from, until))));
+        gather(workers.collect(), measure).await
     })
 }
 
-async fn round_trip_worker(
-    mut client: Client,
-    url: String,
-    from: Instant,
-    until: Instant,
-) -> Result<(Vec<Duration>, u64)> {
-    let (mut latencies, mut errors) = (Vec::new(), 0);
+/// One worker: each send + receive + delete round trip counts as one call of the load.
+async fn round_trip_worker(mut client: Client, url: String, mut tally: Tally) -> Result<Tally> {
     let body = "x".repeat(64);
     loop {
         let start = Instant::now();
-        if start >= until {
-            return Ok((latencies, errors));
+        if tally.over(start) {
+            return Ok(tally);
         }
         let (sent, _) = client.call("SendMessage", &json!({ "QueueUrl": url, "MessageBody": body })).await?;
         let (received, out) =
@@ -86,14 +66,7 @@ async fn round_trip_worker(
             }
             None => ok = false,
         }
-        let end = Instant::now();
-        if start >= from && end <= until {
-            if ok {
-                latencies.push(end - start);
-            } else {
-                errors += 1;
-            }
-        }
+        tally.record(start, ok);
     }
 }
 
