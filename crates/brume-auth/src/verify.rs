@@ -140,7 +140,13 @@ impl Verifier {
 
     fn signing_key(&self, secret: &str, date: &str, region: &str, service: &str) -> [u8; 32] {
         // Each part after its length, so that no two scopes read the same.
-        let scope = [secret, date, region, service].iter().map(|p| format!("{}:{p}", p.len())).collect::<String>();
+        let scope = format!(
+            "{}:{secret}{}:{date}{}:{region}{}:{service}",
+            secret.len(),
+            date.len(),
+            region.len(),
+            service.len()
+        );
         let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(key) = keys.get(&scope) {
             return *key;
