@@ -38,3 +38,27 @@ pub trait SqsClient: Send + Sync {
     /// exist). Returns the new message's id once it is durable.
     async fn send_message(&self, queue_arn: &str, message: OutgoingMessage) -> Result<String, AwsError>;
 }
+
+/// One log event for [`LogsClient::put_log_events`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogEvent {
+    /// Milliseconds since the Unix epoch.
+    pub timestamp_ms: i64,
+    pub message: String,
+}
+
+/// What other services may ask of CloudWatch Logs.
+#[async_trait::async_trait]
+pub trait LogsClient: Send + Sync {
+    /// Appends `events` (in timestamp order) to stream `stream` of log group `group` in
+    /// `account` and `region`, creating the group and the stream when they do not exist,
+    /// as Lambda's service role does. Returns once they are durable.
+    async fn put_log_events(
+        &self,
+        account: &str,
+        region: &str,
+        group: &str,
+        stream: &str,
+        events: Vec<LogEvent>,
+    ) -> Result<(), AwsError>;
+}

@@ -66,6 +66,12 @@ struct Up {
     /// A file of further access keys: `ACCESS_KEY_ID SECRET ACCOUNT [USER]` per line.
     #[arg(long)]
     credentials: Option<PathBuf>,
+    /// Lambda execution environments busy at once, across all functions.
+    #[arg(long, env = "BRUME_LAMBDA_CONCURRENCY", default_value_t = 1000)]
+    lambda_concurrency: u32,
+    /// Seconds an idle Lambda execution environment is kept warm.
+    #[arg(long, env = "BRUME_LAMBDA_IDLE_SECONDS", default_value_t = 600)]
+    lambda_idle_seconds: u64,
     /// Log filter: error, warn, info, debug, trace, or a tracing directive.
     #[arg(long, default_value = "info")]
     log_level: String,
@@ -155,7 +161,15 @@ async fn run(up: Up, started: Instant) -> Result<()> {
     };
     let dispatcher =
         Dispatcher::start(storage.kv.clone(), DispatcherConfig::default(), Arc::new(brume_events::SystemClock));
-    services::register(&mut gateway, &dispatcher, &storage, credentials, &endpoint);
+    // Unpacked Lambda code and the environments' private directories: beside the data, or
+    // in a temporary directory removed on exit.
+    let scratch = if up.ephemeral { Some(tempfile::tempdir().context("creating a work directory")?) } else { None };
+    let work_dir = scratch.as_ref().map_or(up.data_dir.clone(), |t| t.path().to_path_buf());
+    let lambda = services::LambdaLimits {
+        concurrency: up.lambda_concurrency,
+        idle: std::time::Duration::from_secs(up.lambda_idle_seconds),
+    };
+    services::register(&mut gateway, &dispatcher, &storage, credentials, &endpoint, &work_dir, &lambda);
     gateway.set_dispatcher(dispatcher.clone());
     let services = gateway.service_names().join(", ");
     let where_ = if up.ephemeral { "in memory".to_string() } else { format!("in {}", up.data_dir.display()) };

@@ -1,16 +1,16 @@
 //! Which services this binary serves, and what each is built from.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use brume_auth::CredentialStore;
-use brume_core::clients::SqsClient;
+use brume_core::clients::{LogsClient, SqsClient};
 use brume_core::value::Timestamp;
 use brume_events::{DeliveryError, Dispatcher, Event, Handler};
 use brume_gateway::{Gateway, Job, View};
 use brume_storage::Storage;
 
-/// Registers every built service with the gateway, each with the keyspaces it owns.
 /// Registers every built service with the gateway, each with the keyspaces it owns, and
 /// the handlers that deliver the outbox's events between them. `endpoint` is the URL
 /// clients reach Brume at (queue URLs start with it).
@@ -20,8 +20,11 @@ pub fn register(
     storage: &Storage,
     credentials: Arc<CredentialStore>,
     endpoint: &str,
+    work_dir: &Path,
+    lambda: &LambdaLimits,
 ) {
-    gateway.register("sts", &[brume_sts::KEYSPACE], move || brume_sts::service(credentials.clone()));
+    let sts_credentials = credentials.clone();
+    gateway.register("sts", &[brume_sts::KEYSPACE], move || brume_sts::service(sts_credentials.clone()));
     gateway.set_cors(Arc::new(brume_s3::BucketCors(storage.kv.clone())));
     let s3 = brume_s3::S3::new(storage);
     let lifecycle_state = s3.clone();
@@ -39,7 +42,7 @@ pub fn register(
     dispatcher.register("sqs", Arc::new(brume_sqs::Delivery(sqs.clone())));
     let sqs_client: Arc<dyn SqsClient> = sqs.clone();
     gateway.register("sqs", &[brume_sqs::KEYSPACE], move || brume_sqs::service(sqs.clone()));
-    let sns = brume_sns::Sns::new(storage.kv.clone(), sqs_client, endpoint.to_string());
+    let sns = brume_sns::Sns::new(storage.kv.clone(), sqs_client.clone(), endpoint.to_string());
     dispatcher.register("sns", Arc::new(brume_sns::Delivery(sns.clone())));
     let messages = sns.clone();
     let sent: View = Arc::new(move |query| {
@@ -86,7 +89,31 @@ pub fn register(
         brume_dynamodb::streams_service(streams.clone())
     });
     gateway.register("dynamodb", &[brume_dynamodb::KEYSPACE], move || brume_dynamodb::service(dynamodb.clone()));
+    let logs = brume_logs::Logs::new(storage.kv.clone());
+    let logs_client: Arc<dyn LogsClient> = logs.clone();
+    gateway.register("logs", &[brume_logs::KEYSPACE], move || brume_logs::service(logs.clone()));
+    let settings = brume_lambda::Settings {
+        work_dir: work_dir.join("lambda"),
+        endpoint: endpoint.to_string(),
+        concurrency: lambda.concurrency,
+        idle: lambda.idle,
+    };
+    let lambda = brume_lambda::Lambda::new(
+        storage.kv.clone(),
+        storage.blobs.clone(),
+        settings,
+        credentials,
+        logs_client,
+        sqs_client.clone(),
+    );
+    gateway.register("lambda", &[brume_lambda::KEYSPACE], move || brume_lambda::service(lambda.clone()));
     dispatcher.set_dead_letter(Arc::new(LogDeadLetters));
+}
+
+/// Lambda's limits from the command line.
+pub struct LambdaLimits {
+    pub concurrency: u32,
+    pub idle: Duration,
 }
 
 /// How often lifecycle rules are applied.

@@ -1,0 +1,97 @@
+//! AWS Lambda (restJson1) for Brume. Functions run as local processes that speak the real
+//! Lambda Runtime API, so a `provided.*` bootstrap, a Python handler or a Node.js handler
+//! runs unchanged, and a cold start costs what starting the process costs.
+//!
+//! - [`function`], [`code`], [`version`], [`alias`], [`policy`], [`concurrency`],
+//!   [`config`], [`layer`]: the control plane, records in the `lambda` keyspace, code
+//!   packages in the blob store and unpacked once per code hash under the work directory.
+//! - [`executor`]: execution environments (one process each, with its own Runtime API
+//!   endpoint), warm reuse, concurrency limits, timeouts, memory limits, logs.
+//! - [`invoke`]: the Invoke operation (RequestResponse, Event, DryRun).
+//! - [`async_invoke`]: Event invocations queued durably in the outbox, retried, and sent to
+//!   their destinations.
+//! - [`esm`]: event source mappings that poll SQS queues and DynamoDB streams.
+
+mod alias;
+mod async_invoke;
+mod code;
+mod concurrency;
+mod config;
+mod error;
+mod esm;
+pub mod executor;
+mod function;
+mod invoke;
+mod layer;
+mod policy;
+mod table;
+mod version;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use brume_auth::CredentialStore;
+use brume_core::clients::{LogsClient, SqsClient};
+use brume_protocol::{Service, ServiceBuilder};
+use brume_storage::{Blobs, Kv};
+
+pub use table::KEYSPACE;
+
+/// What Lambda is built from.
+pub struct Settings {
+    /// Where code packages are unpacked and environments keep their `/tmp`.
+    pub work_dir: PathBuf,
+    /// The URL clients reach Brume at: functions get it as `AWS_ENDPOINT_URL`, and
+    /// `GetFunction`'s `Code.Location` starts with it.
+    pub endpoint: String,
+    /// Environments busy at once across all functions, and how long idle ones are kept.
+    pub concurrency: u32,
+    pub idle: std::time::Duration,
+}
+
+/// Lambda's state: the store, the environments, and the clients of the services it
+/// delivers to.
+pub struct Lambda {
+    kv: Arc<dyn Kv>,
+    blobs: Arc<dyn Blobs>,
+    settings: Settings,
+    credentials: Arc<CredentialStore>,
+    executor: executor::Executor,
+    logs: Arc<dyn LogsClient>,
+    sqs: Arc<dyn SqsClient>,
+}
+
+impl Lambda {
+    pub fn new(
+        kv: Arc<dyn Kv>,
+        blobs: Arc<dyn Blobs>,
+        settings: Settings,
+        credentials: Arc<CredentialStore>,
+        logs: Arc<dyn LogsClient>,
+        sqs: Arc<dyn SqsClient>,
+    ) -> Arc<Lambda> {
+        let config = executor::Config {
+            endpoint: settings.endpoint.clone(),
+            work_dir: settings.work_dir.join("environments"),
+            concurrency: settings.concurrency,
+            idle: settings.idle,
+        };
+        let executor = executor::Executor::new(config, logs.clone(), credentials.clone());
+        Arc::new(Lambda { kv, blobs, settings, credentials, executor, logs, sqs })
+    }
+}
+
+/// The Lambda service, ready for the gateway.
+pub fn service(state: Arc<Lambda>) -> Service {
+    let builder = ServiceBuilder::new("lambda", state);
+    let builder = function::ops(builder);
+    let builder = version::ops(builder);
+    let builder = alias::ops(builder);
+    let builder = policy::ops(builder);
+    let builder = concurrency::ops(builder);
+    let builder = config::ops(builder);
+    let builder = layer::ops(builder);
+    let builder = invoke::ops(builder);
+    let builder = esm::ops(builder);
+    builder.build()
+}
