@@ -24,6 +24,12 @@
 //!   the bare server's request rate (ceiling) and, with `--moto`, moto's publishes; and the
 //!   time from a Publish to its message answering a long poll on the subscribed queue.
 //!
+//! - **lambda**: cold starts (CreateFunction answered → first Invoke answered) of a Python
+//!   handler and of a Rust `lambda_runtime` bootstrap (tests/fixtures/rust-function, built
+//!   with cargo), references: the interpreter's and the binary's own start-to-exit time;
+//!   warm no-op invocations at concurrency 1, reference: the bare server's request latency;
+//!   1,000 Event invocations sent at once, counted as the function records them.
+//!
 //! Timings are reported, never asserted: this binary is a measuring tool, not a test.
 
 mod bare;
@@ -31,6 +37,7 @@ mod body;
 mod dynamodb;
 mod json;
 mod kv;
+mod lambda;
 mod load;
 mod report;
 mod s3;
@@ -40,7 +47,7 @@ mod sns;
 mod sqs;
 mod stats;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -98,6 +105,7 @@ enum Which {
     Sqs,
     Sns,
     Dynamodb,
+    Lambda,
 }
 
 fn main() -> Result<()> {
@@ -164,6 +172,9 @@ impl Bench {
         }
         if self.wants(Which::Sns) {
             self.sns().context("SNS benchmark")?;
+        }
+        if self.wants(Which::Lambda) {
+            self.lambda().context("Lambda benchmark")?;
         }
         if self.wants(Which::Dynamodb) {
             self.dynamodb().context("DynamoDB benchmark")?;
@@ -474,6 +485,72 @@ impl Bench {
 
     /// Each Brume figure is taken on a fresh server: the publish load leaves tens of
     /// thousands of deliveries behind it, which would weigh on the others.
+    fn lambda(&mut self) -> Result<()> {
+        const COLD: usize = 10;
+        const WARM: usize = 500;
+        const EVENTS: usize = 1000;
+        let dir = self.fresh_dir();
+        let (brume, _) = Server::start(Target::Brume { exe: &self.cli.brume, data_dir: &dir })?;
+
+        progress("Python cold starts");
+        let python_zip = lambda::zip(&[("index.py", lambda::PYTHON_NOOP.as_bytes())])?;
+        let cold = lambda::cold_starts(brume.port, "cold-py", "python3.12", "index.handler", &python_zip, COLD)?;
+        let python = std::env::var("BRUME_LAMBDA_PYTHON").unwrap_or_else(|_| "python3".into());
+        let floor = lambda::process_floor(Path::new(&python), &["-c", "import json, http.client, logging"], COLD)?;
+        self.report.rows.push(Row::new(
+            "Lambda cold start, Python no-op handler, p50",
+            (ms(cold.median()), "ms"),
+            format!("min {:.1} ms, max {:.1} ms, {COLD} functions", ms(cold.min()), ms(cold.percentile(100.0))),
+            (format!("{python} start to exit"), ms(floor)),
+            Goal::Below(150.0),
+        ));
+
+        progress("building the Rust fixture function");
+        let bootstrap = build_rust_fixture()?;
+        let rust_zip = lambda::zip(&[("bootstrap", &std::fs::read(&bootstrap)?)])?;
+        let cold = lambda::cold_starts(brume.port, "cold-rs", "provided.al2023", "bootstrap", &rust_zip, COLD)?;
+        let floor = lambda::process_floor(&bootstrap, &[], COLD)?;
+        self.report.rows.push(Row::new(
+            "Lambda cold start, Rust lambda_runtime bootstrap, p50",
+            (ms(cold.median()), "ms"),
+            format!("min {:.1} ms, max {:.1} ms, {COLD} functions", ms(cold.min()), ms(cold.percentile(100.0))),
+            ("the bootstrap's own start to exit", ms(floor)),
+            Goal::Below(30.0),
+        ));
+
+        progress("warm invocations of a no-op handler");
+        let (bare, _) = Server::start(Target::Bare)?;
+        let floor = load::run(bare.port, 1, Duration::from_millis(200), Duration::from_secs(1), load::CallerIdentity::new)?;
+        let warm = lambda::warm_invokes(brume.port, "cold-py-0", 50, WARM)?;
+        self.report.rows.push(Row::new(
+            "Lambda warm Invoke of a no-op Python handler, c=1, p50",
+            (ms(warm.median()), "ms"),
+            format!("p99 {:.2} ms, {WARM} invocations", ms(warm.percentile(99.0))),
+            (format!("{BARE} request, c=1, p50"), ms(floor.latency.median())),
+            Goal::Below(1.0),
+        ));
+
+        progress(&format!("{EVENTS} Event invocations at once"));
+        let out = self.scratch.path().join("events.txt");
+        let recorder = lambda::zip(&[("index.py", lambda::PYTHON_RECORD.as_bytes())])?;
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        runtime.block_on(async {
+            let variables = serde_json::json!({ "BENCH_OUT": out.display().to_string() });
+            lambda::Client::new(brume.port)
+                .create_function("events", ("python3.12", "index.handler"), &recorder, variables)
+                .await
+        })?;
+        let (took, lost) = lambda::event_burst(brume.port, "events", &out, EVENTS, 50, Duration::from_secs(300))?;
+        self.report.rows.push(Row::new(
+            format!("Lambda Event invocations completed /s ({EVENTS} sent at once by 50 callers)"),
+            (EVENTS as f64 / took.as_secs_f64(), "inv/s"),
+            format!("{lost} lost; all done in {:.2} s", took.as_secs_f64()),
+            ("lost", lost as f64),
+            Goal::None,
+        ));
+        Ok(())
+    }
+
     fn sns(&mut self) -> Result<()> {
         const CONCURRENCY: usize = 32;
         const SAMPLES: usize = 100;
@@ -815,6 +892,23 @@ fn idle_rss(target: Target) -> Result<f64> {
     server.warm(10)?;
     std::thread::sleep(Duration::from_secs(1));
     Ok(server.rss_bytes()? as f64 / 1e6)
+}
+
+/// Builds tests/fixtures/rust-function (the official Rust runtime) and answers its binary.
+fn build_rust_fixture() -> Result<PathBuf> {
+    let manifest = Path::new("tests/fixtures/rust-function/Cargo.toml");
+    let target = Path::new("target/fixtures");
+    let status = std::process::Command::new("cargo")
+        .args(["build", "--quiet", "--release", "--manifest-path"])
+        .arg(manifest)
+        .arg("--target-dir")
+        .arg(target)
+        .status()
+        .context("running cargo")?;
+    if !status.success() {
+        anyhow::bail!("building {} failed", manifest.display());
+    }
+    Ok(target.join("release").join("bootstrap"))
 }
 
 fn progress(what: &str) {

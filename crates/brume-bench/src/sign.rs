@@ -69,7 +69,7 @@ impl Signer {
     }
 
     /// Signs `host`, `x-amz-date` and the lowercase `headers`, for the current time.
-    fn sign_request(&mut self, method: &str, path: &str, payload_hash: &str, headers: &[(&str, &str)]) -> Signed {
+    pub fn sign_request(&mut self, method: &str, path: &str, payload_hash: &str, headers: &[(&str, &str)]) -> Signed {
         let amz_date = OffsetDateTime::now_utc()
             .format(format_description!("[year][month][day]T[hour][minute][second]Z"))
             .unwrap_or_else(|_| unreachable!("a fixed format of a valid date"));
