@@ -47,6 +47,8 @@ pub struct Settings {
     /// Environments busy at once across all functions, and how long idle ones are kept.
     pub concurrency: u32,
     pub idle: std::time::Duration,
+    /// Run runtimes under bubblewrap.
+    pub sandbox: Option<executor::Sandbox>,
 }
 
 /// Lambda's state: the store, the environments, and the clients of the services it
@@ -75,6 +77,7 @@ impl Lambda {
             work_dir: settings.work_dir.join("environments"),
             concurrency: settings.concurrency,
             idle: settings.idle,
+            sandbox: settings.sandbox.clone(),
         };
         let executor = executor::Executor::new(config, logs.clone(), credentials.clone());
         Arc::new(Lambda { kv, blobs, settings, credentials, executor, logs, sqs })

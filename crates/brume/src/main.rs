@@ -34,6 +34,13 @@ struct Cli {
 enum Command {
     /// Start Brume: every service on one HTTP port.
     Up(Up),
+    /// Runs inside a Lambda sandbox: forwards the runtime's loopback ports to Brume, then
+    /// runs the runtime (started by Brume, not by hand).
+    #[command(hide = true)]
+    LambdaBridge {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 #[derive(Parser)]
@@ -72,6 +79,10 @@ struct Up {
     /// Seconds an idle Lambda execution environment is kept warm.
     #[arg(long, env = "BRUME_LAMBDA_IDLE_SECONDS", default_value_t = 600)]
     lambda_idle_seconds: u64,
+    /// Run Lambda functions under bubblewrap (`bwrap` on PATH): a read-only view of the
+    /// machine without Brume's data, a private /tmp, and no network but Brume's endpoint.
+    #[arg(long)]
+    sandbox: bool,
     /// Log filter: error, warn, info, debug, trace, or a tracing directive.
     #[arg(long, default_value = "info")]
     log_level: String,
@@ -106,6 +117,7 @@ fn main() -> Result<()> {
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             runtime.block_on(run(up, started))
         }
+        Command::LambdaBridge { args } => std::process::exit(brume_lambda::executor::bridge(&args)),
     }
 }
 
@@ -165,9 +177,17 @@ async fn run(up: Up, started: Instant) -> Result<()> {
     // in a temporary directory removed on exit.
     let scratch = if up.ephemeral { Some(tempfile::tempdir().context("creating a work directory")?) } else { None };
     let work_dir = scratch.as_ref().map_or(up.data_dir.clone(), |t| t.path().to_path_buf());
+    let sandbox = if up.sandbox {
+        let bwrap = find_program("bwrap").context("--sandbox needs bubblewrap's `bwrap` on PATH")?;
+        let hide = vec![std::path::absolute(&work_dir)?];
+        Some(brume_lambda::executor::Sandbox { bwrap, bridge: std::env::current_exe()?, hide })
+    } else {
+        None
+    };
     let lambda = services::LambdaLimits {
         concurrency: up.lambda_concurrency,
         idle: std::time::Duration::from_secs(up.lambda_idle_seconds),
+        sandbox,
     };
     services::register(&mut gateway, &dispatcher, &storage, credentials, &endpoint, &work_dir, &lambda);
     gateway.set_dispatcher(dispatcher.clone());
@@ -185,6 +205,11 @@ async fn run(up: Up, started: Instant) -> Result<()> {
     storage.flush().await.context("flushing storage at shutdown")?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The first executable `name` on PATH.
+fn find_program(name: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?).map(|dir| dir.join(name)).find(|p| p.is_file())
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -97,6 +97,7 @@ pub fn register(
         endpoint: endpoint.to_string(),
         concurrency: lambda.concurrency,
         idle: lambda.idle,
+        sandbox: lambda.sandbox.clone(),
     };
     let lambda = brume_lambda::Lambda::new(
         storage.kv.clone(),
@@ -114,6 +115,7 @@ pub fn register(
 pub struct LambdaLimits {
     pub concurrency: u32,
     pub idle: Duration,
+    pub sandbox: Option<brume_lambda::executor::Sandbox>,
 }
 
 /// How often lifecycle rules are applied.

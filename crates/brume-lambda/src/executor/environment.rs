@@ -13,7 +13,8 @@ use rustix::process::{Pid, Signal};
 use tokio::net::unix::pipe;
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::runtime_api::{Job, RuntimeApi, RuntimeResult};
+use super::runtime_api::{Job, Listener, RuntimeApi, RuntimeResult};
+use super::sandbox::{self, Sandbox};
 use super::{FunctionError, FunctionSpec, Invocation, Outcome};
 
 /// How long a runtime may take to initialise before its first invocation fails, as on
@@ -52,6 +53,15 @@ pub(super) struct Environment {
     _tmp: tempfile::TempDir,
 }
 
+/// What a sandboxed environment is started with besides its own directories.
+pub(super) struct Sandboxed {
+    pub sandbox: Sandbox,
+    pub runtimes: PathBuf,
+    /// The Unix socket that leads to Brume's endpoint, and the port it answers on inside.
+    pub brume_socket: PathBuf,
+    pub brume_port: u16,
+}
+
 /// The environment variables, program and arguments a runtime starts with.
 pub(super) struct Launch {
     pub program: PathBuf,
@@ -67,13 +77,38 @@ impl Environment {
         mut launch: Launch,
         work_dir: &Path,
         log_stream: String,
+        sandbox: Option<&Sandboxed>,
     ) -> Result<Environment, String> {
         std::fs::create_dir_all(work_dir).map_err(|e| format!("creating {}: {e}", work_dir.display()))?;
         let tmp = tempfile::Builder::new().prefix("env-").tempdir_in(work_dir).map_err(|e| e.to_string())?;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
-        let address = listener.local_addr().map_err(|e| e.to_string())?;
-        launch.env.insert("AWS_LAMBDA_RUNTIME_API".into(), address.to_string());
-        launch.env.insert("TMPDIR".into(), tmp.path().display().to_string());
+        let listener = match sandbox {
+            None => {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
+                let address = listener.local_addr().map_err(|e| e.to_string())?;
+                launch.env.insert("AWS_LAMBDA_RUNTIME_API".into(), address.to_string());
+                launch.env.insert("TMPDIR".into(), tmp.path().display().to_string());
+                Listener::Tcp(listener)
+            }
+            Some(sandboxed) => {
+                let (private, run) = (tmp.path().join("tmp"), tmp.path().join("run"));
+                for dir in [&private, &run] {
+                    std::fs::create_dir(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+                }
+                let socket = run.join(sandbox::RUNTIME_SOCKET);
+                let listener = tokio::net::UnixListener::bind(&socket).map_err(|e| e.to_string())?;
+                let mounts = sandbox::Mounts {
+                    code: &spec.code_dir,
+                    layers: &spec.layer_dirs,
+                    runtimes: &sandboxed.runtimes,
+                    tmp: &private,
+                    run: &run,
+                    brume_socket: &sandboxed.brume_socket,
+                    brume_port: sandboxed.brume_port,
+                };
+                launch = sandboxed.sandbox.wrap(launch, &mounts);
+                Listener::Unix(listener)
+            }
+        };
 
         let (sender, receiver) = pipe::pipe().map_err(|e| e.to_string())?;
         let writer = sender.into_blocking_fd().map_err(|e| e.to_string())?;
@@ -382,14 +417,32 @@ async fn watch_memory(pid: Pid, limit: u64) {
     let mut ticks = tokio::time::interval(MEMORY_CHECK);
     loop {
         ticks.tick().await;
-        if status_field(pid, "VmRSS:").is_some_and(|rss| rss > limit) {
+        if tree(pid).into_iter().filter_map(|p| status_field(p, "VmRSS:")).sum::<u64>() > limit {
             return;
         }
     }
 }
 
+/// The peak resident memory of the process tree (each process's own peak, summed).
 fn peak_memory(pid: Pid) -> Option<u64> {
-    status_field(pid, "VmHWM:")
+    let peaks: Vec<u64> = tree(pid).into_iter().filter_map(|p| status_field(p, "VmHWM:")).collect();
+    (!peaks.is_empty()).then(|| peaks.iter().sum())
+}
+
+/// `pid` and its descendants: a runtime may start processes (a sandbox always does).
+fn tree(pid: Pid) -> Vec<Pid> {
+    let mut all = vec![pid];
+    let mut next = 0;
+    while next < all.len() && all.len() < 64 {
+        let parent = all[next].as_raw_nonzero();
+        next += 1;
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{parent}/task")) else { continue };
+        for task in tasks.flatten() {
+            let children = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+            all.extend(children.split_whitespace().filter_map(|c| Pid::from_raw(c.parse().ok()?)));
+        }
+    }
+    all
 }
 
 /// A `kB` field of `/proc/PID/status`, in bytes.

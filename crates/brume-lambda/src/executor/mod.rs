@@ -6,6 +6,7 @@
 mod environment;
 mod runtime_api;
 mod runtimes;
+mod sandbox;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -17,7 +18,8 @@ use brume_core::clients::{LogEvent, LogsClient};
 use brume_core::{AwsError, Principal};
 use bytes::Bytes;
 
-use environment::Environment;
+use environment::{Environment, Sandboxed};
+pub use sandbox::{Sandbox, bridge};
 
 /// How the executor behaves.
 #[derive(Clone, Debug)]
@@ -30,6 +32,8 @@ pub struct Config {
     pub concurrency: u32,
     /// How long an idle environment is kept warm.
     pub idle: Duration,
+    /// Run runtimes under bubblewrap (`--sandbox`).
+    pub sandbox: Option<Sandbox>,
 }
 
 /// What an execution environment is started from: one version of a function as it is now.
@@ -111,7 +115,7 @@ pub struct Executor {
     logs: Arc<dyn LogsClient>,
     credentials: Arc<CredentialStore>,
     runtimes: runtimes::Runtimes,
-    installed: OnceLock<Result<(), String>>,
+    installed: OnceLock<Result<Option<Arc<Sandboxed>>, String>>,
     pool: Arc<Mutex<Pool>>,
 }
 
@@ -217,12 +221,7 @@ impl Executor {
     }
 
     async fn start(&self, spec: &FunctionSpec) -> Result<Environment, String> {
-        self.installed
-            .get_or_init(|| {
-                self.reap_idle();
-                self.runtimes.install().map_err(|e| format!("installing the runtimes: {e}"))
-            })
-            .clone()?;
+        let sandboxed = self.installed.get_or_init(|| self.install()).clone()?;
         let log_stream = log_stream_name(&spec.version);
         let role_name = spec.role.rsplit('/').next().unwrap_or("lambda").to_string();
         let principal = Principal::AssumedRole { role_name, session_name: spec.name.clone() };
@@ -233,7 +232,27 @@ impl Executor {
             .map_err(|e| format!("issuing the role's credentials: {e}"))?;
         let credentials = (session.access_key_id, session.secret_access_key, session.session_token);
         let launch = self.runtimes.launch(spec, &self.config.endpoint, &log_stream, credentials)?;
-        Environment::start(spec, launch, &self.config.work_dir, log_stream).await
+        Environment::start(spec, launch, &self.config.work_dir, log_stream, sandboxed.as_deref()).await
+    }
+
+    /// Done once, at the first start: writes the runtime loops, starts the reaper and, in
+    /// sandbox mode, the socket that leads sandboxes to Brume's endpoint.
+    fn install(&self) -> Result<Option<Arc<Sandboxed>>, String> {
+        self.reap_idle();
+        self.runtimes.install().map_err(|e| format!("installing the runtimes: {e}"))?;
+        let Some(sandbox) = &self.config.sandbox else { return Ok(None) };
+        let port = endpoint_port(&self.config.endpoint).ok_or("the endpoint has no port")?;
+        let brume_socket = self.config.work_dir.join("brume.sock");
+        std::fs::create_dir_all(&self.config.work_dir).map_err(|e| e.to_string())?;
+        let target = std::net::SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, port));
+        // The task lives as long as the process: sandboxes may start at any time.
+        drop(sandbox::serve_endpoint(&brume_socket, target).map_err(|e| format!("{}: {e}", brume_socket.display()))?);
+        Ok(Some(Arc::new(Sandboxed {
+            sandbox: sandbox.clone(),
+            runtimes: self.runtimes.dir().to_path_buf(),
+            brume_socket,
+            brume_port: port,
+        })))
     }
 
     /// Stops environments idle for longer than the configured time, in the background.
@@ -288,6 +307,11 @@ impl Executor {
     }
 }
 
+/// The port of `http://host:port`.
+fn endpoint_port(endpoint: &str) -> Option<u16> {
+    endpoint.rsplit(':').next()?.trim_end_matches('/').parse().ok()
+}
+
 /// How long the role credentials an environment starts with stay valid.
 const CREDENTIALS_LIFETIME: Duration = Duration::from_secs(12 * 3600);
 
@@ -338,6 +362,7 @@ mod tests {
             work_dir: dir.join("environments"),
             concurrency,
             idle: Duration::from_secs(60),
+            sandbox: None,
         };
         (Executor::new(config, logs.clone(), credentials), logs)
     }

@@ -11,10 +11,17 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use super::Invocation;
+
+/// Where an environment's Runtime API listens: loopback TCP, or a Unix socket that a
+/// sandboxed runtime reaches through its bridge.
+pub(super) enum Listener {
+    Tcp(TcpListener),
+    Unix(UnixListener),
+}
 
 /// The largest response a synchronous invocation may return, as Lambda counts it.
 pub(super) const MAX_RESPONSE: usize = 6 * 1024 * 1024;
@@ -63,25 +70,40 @@ impl RuntimeApi {
     }
 
     /// Serves the API on `listener` until the environment drops the returned task.
-    pub fn serve(self: &Arc<Self>, listener: TcpListener) -> tokio::task::JoinHandle<()> {
+    pub fn serve(self: &Arc<Self>, listener: Listener) -> tokio::task::JoinHandle<()> {
         let api = self.clone();
         tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
-                let _ = stream.set_nodelay(true);
-                let api = api.clone();
-                let svc = service_fn(move |req| {
-                    let api = api.clone();
-                    async move { Ok::<_, Infallible>(api.handle(req).await) }
-                });
-                tokio::spawn(async move {
-                    let conn = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), svc);
-                    if let Err(e) = conn.await {
-                        tracing::debug!(error = %e, "runtime API connection ended with an error");
+                match &listener {
+                    Listener::Tcp(tcp) => {
+                        let Ok((stream, _)) = tcp.accept().await else { continue };
+                        let _ = stream.set_nodelay(true);
+                        api.connection(stream);
                     }
-                });
+                    Listener::Unix(unix) => {
+                        let Ok((stream, _)) = unix.accept().await else { continue };
+                        api.connection(stream);
+                    }
+                }
             }
         })
+    }
+
+    fn connection<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static>(
+        self: &Arc<Self>,
+        stream: S,
+    ) {
+        let api = self.clone();
+        let svc = service_fn(move |req| {
+            let api = api.clone();
+            async move { Ok::<_, Infallible>(api.handle(req).await) }
+        });
+        tokio::spawn(async move {
+            let conn = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), svc);
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "runtime API connection ended with an error");
+            }
+        });
     }
 
     async fn handle(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {

@@ -27,6 +27,10 @@ impl Runtimes {
         }
     }
 
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+
     /// Writes the runtime loops (again: an older Brume may have left other versions).
     pub fn install(&self) -> std::io::Result<()> {
         std::fs::create_dir_all(&self.dir)?;

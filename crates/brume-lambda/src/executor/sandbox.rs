@@ -1,0 +1,218 @@
+//! The `--sandbox` mode: each runtime runs under bubblewrap (`bwrap`) with a read-only
+//! view of the machine, Brume's data directory hidden but for the function's own code and
+//! layers, a private `/tmp`, and a network namespace of its own that has nothing but
+//! loopback. Inside, Brume's bridge ([`bridge`]) listens on the loopback ports the runtime
+//! expects — the Runtime API and Brume's endpoint — and forwards each connection to a
+//! Unix socket bound into the sandbox, so the function reaches Brume and nothing else.
+
+use std::path::{Path, PathBuf};
+
+use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
+
+use super::environment::Launch;
+
+/// Where the Runtime API answers inside a sandbox.
+pub(super) const RUNTIME_API_PORT: u16 = 9001;
+
+/// How runtimes are sandboxed.
+#[derive(Clone, Debug)]
+pub struct Sandbox {
+    /// The `bwrap` program.
+    pub bwrap: PathBuf,
+    /// The Brume executable, which runs the bridge (`brume lambda-bridge`).
+    pub bridge: PathBuf,
+    /// Directories the function must not see (Brume's data).
+    pub hide: Vec<PathBuf>,
+}
+
+/// The sockets and directories of one sandboxed environment.
+pub(super) struct Mounts<'a> {
+    pub code: &'a Path,
+    pub layers: &'a [PathBuf],
+    pub runtimes: &'a Path,
+    /// Bound at `/tmp`.
+    pub tmp: &'a Path,
+    /// Holds the Runtime API socket; bound at its own path.
+    pub run: &'a Path,
+    /// The socket that leads to Brume's endpoint.
+    pub brume_socket: &'a Path,
+    pub brume_port: u16,
+}
+
+impl Sandbox {
+    /// `launch` run inside a sandbox: bwrap's arguments, then the bridge's, then the
+    /// runtime's. The environment variables stay as they are (bwrap passes them on).
+    pub(super) fn wrap(&self, launch: Launch, mounts: &Mounts) -> Launch {
+        let mut args: Vec<String> = [
+            "--die-with-parent",
+            "--unshare-pid",
+            "--unshare-net",
+            "--unshare-ipc",
+            "--unshare-uts",
+            "--ro-bind",
+            "/",
+            "/",
+            "--dev",
+            "/dev",
+            "--proc",
+            "/proc",
+        ]
+        .map(String::from)
+        .to_vec();
+        let path = |p: &Path| p.display().to_string();
+        for hidden in &self.hide {
+            args.extend(["--tmpfs".into(), path(hidden)]);
+        }
+        let mut bind = |kind: &str, from: &Path, to: &Path| args.extend([kind.into(), path(from), path(to)]);
+        bind("--ro-bind", mounts.code, mounts.code);
+        for layer in mounts.layers {
+            bind("--ro-bind", layer, layer);
+        }
+        bind("--ro-bind", mounts.runtimes, mounts.runtimes);
+        bind("--bind", mounts.tmp, Path::new("/tmp"));
+        bind("--bind", mounts.run, mounts.run);
+        bind("--bind", mounts.brume_socket, mounts.brume_socket);
+        args.extend([
+            "--".into(),
+            path(&self.bridge),
+            "lambda-bridge".into(),
+            path(&mounts.run.join(RUNTIME_SOCKET)),
+            path(mounts.brume_socket),
+            mounts.brume_port.to_string(),
+            path(&launch.program),
+        ]);
+        args.extend(launch.args);
+        let mut env = launch.env;
+        env.insert("AWS_LAMBDA_RUNTIME_API".into(), format!("127.0.0.1:{RUNTIME_API_PORT}"));
+        env.insert("TMPDIR".into(), "/tmp".into());
+        Launch { program: self.bwrap.clone(), args, env }
+    }
+}
+
+/// The Runtime API socket's name in an environment's `run` directory.
+pub(super) const RUNTIME_SOCKET: &str = "runtime.sock";
+
+/// Forwards every connection to the Unix socket `path` to Brume's endpoint `target`, for
+/// as long as the returned task runs.
+pub(super) fn serve_endpoint(
+    path: &Path,
+    target: std::net::SocketAddr,
+) -> std::io::Result<tokio::task::JoinHandle<()>> {
+    let _ = std::fs::remove_file(path);
+    let listener = UnixListener::bind(path)?;
+    Ok(tokio::spawn(async move {
+        loop {
+            let Ok((mut inside, _)) = listener.accept().await else { continue };
+            tokio::spawn(async move {
+                if let Ok(mut brume) = TcpStream::connect(target).await {
+                    let _ = brume.set_nodelay(true);
+                    let _ = tokio::io::copy_bidirectional(&mut inside, &mut brume).await;
+                }
+            });
+        }
+    }))
+}
+
+/// The bridge inside a sandbox (`brume lambda-bridge RUNTIME_SOCKET BRUME_SOCKET PORT
+/// PROGRAM ARGS...`): forwards loopback port 9001 to the Runtime API socket and Brume's
+/// port to Brume's socket, runs the runtime, and exits as it exits.
+pub fn bridge(args: &[String]) -> i32 {
+    let [runtime_socket, brume_socket, port, program, rest @ ..] = args else {
+        eprintln!("usage: brume lambda-bridge RUNTIME_SOCKET BRUME_SOCKET PORT PROGRAM [ARGS...]");
+        return 2;
+    };
+    let Ok(port) = port.parse::<u16>() else {
+        eprintln!("lambda-bridge: bad port {port}");
+        return 2;
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("lambda-bridge: {e}");
+            return 1;
+        }
+    };
+    runtime.block_on(async move {
+        let forwards = [
+            (format!("127.0.0.1:{RUNTIME_API_PORT}"), PathBuf::from(runtime_socket)),
+            (format!("127.0.0.1:{port}"), PathBuf::from(brume_socket)),
+            (format!("[::1]:{port}"), PathBuf::from(brume_socket)),
+        ];
+        for (address, socket) in forwards {
+            match TcpListener::bind(&address).await {
+                Ok(listener) => {
+                    tokio::spawn(forward(listener, socket));
+                }
+                // Loopback without IPv6: the IPv4 address is enough.
+                Err(_) if address.starts_with('[') => {}
+                Err(e) => {
+                    eprintln!("lambda-bridge: listening on {address}: {e}");
+                    return 1;
+                }
+            }
+        }
+        match tokio::process::Command::new(program).args(rest).status().await {
+            Ok(status) => status.code().unwrap_or(137),
+            Err(e) => {
+                eprintln!("fork/exec {program}: {e}");
+                1
+            }
+        }
+    })
+}
+
+async fn forward(listener: TcpListener, socket: PathBuf) {
+    loop {
+        let Ok((mut tcp, _)) = listener.accept().await else { continue };
+        let socket = socket.clone();
+        tokio::spawn(async move {
+            if let Ok(mut unix) = UnixStream::connect(&socket).await {
+                let _ = tcp.set_nodelay(true);
+                let _ = tokio::io::copy_bidirectional(&mut tcp, &mut unix).await;
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    #[test]
+    fn runtimes_are_wrapped_with_their_mounts_and_the_bridge() {
+        let sandbox =
+            Sandbox { bwrap: "/usr/bin/bwrap".into(), bridge: "/usr/bin/brume".into(), hide: vec!["/data".into()] };
+        let launch = Launch {
+            program: "/usr/bin/python3".into(),
+            args: vec!["/data/lambda/runtimes/bootstrap.py".into()],
+            env: BTreeMap::from([("AWS_LAMBDA_RUNTIME_API".to_string(), "127.0.0.1:1234".to_string())]),
+        };
+        let mounts = Mounts {
+            code: Path::new("/data/lambda/code/abc"),
+            layers: &[PathBuf::from("/data/lambda/layers/l1")],
+            runtimes: Path::new("/data/lambda/runtimes"),
+            tmp: Path::new("/data/lambda/environments/env-1/tmp"),
+            run: Path::new("/data/lambda/environments/env-1/run"),
+            brume_socket: Path::new("/data/lambda/environments/brume.sock"),
+            brume_port: 4566,
+        };
+        let wrapped = sandbox.wrap(launch, &mounts);
+        assert_eq!(wrapped.program, PathBuf::from("/usr/bin/bwrap"));
+        let args = wrapped.args.join(" ");
+        assert!(args.contains("--unshare-net"), "{args}");
+        assert!(args.contains("--ro-bind / / "), "{args}");
+        // The data directory is hidden first, then the function's own parts shown again.
+        let hidden = args.find("--tmpfs /data").unwrap();
+        assert!(hidden < args.find("--ro-bind /data/lambda/code/abc /data/lambda/code/abc").unwrap(), "{args}");
+        assert!(args.contains("--ro-bind /data/lambda/layers/l1 /data/lambda/layers/l1"), "{args}");
+        assert!(args.contains("--bind /data/lambda/environments/env-1/tmp /tmp"), "{args}");
+        assert!(args.ends_with(
+            "-- /usr/bin/brume lambda-bridge /data/lambda/environments/env-1/run/runtime.sock \
+             /data/lambda/environments/brume.sock 4566 /usr/bin/python3 /data/lambda/runtimes/bootstrap.py"
+        ));
+        assert_eq!(wrapped.env["AWS_LAMBDA_RUNTIME_API"], "127.0.0.1:9001");
+        assert_eq!(wrapped.env["TMPDIR"], "/tmp");
+    }
+}
