@@ -1,0 +1,61 @@
+"""Lambda's --sandbox mode: functions run under bubblewrap, see a read-only machine without
+Brume's data, write only to their own /tmp, and reach nothing on the network but Brume."""
+import json
+import socket
+import threading
+
+from test_lambda_invoke import create, invoke
+
+PROBE = """
+import os, socket, boto3
+
+def attempt(action):
+    try:
+        return "ok: " + str(action())
+    except Exception as e:
+        return "denied: " + type(e).__name__
+
+def handler(event, context):
+    def write(path):
+        with open(path, "w") as f:
+            f.write("x")
+        return path
+    def connect():
+        s = socket.create_connection(("127.0.0.1", event["port"]), timeout=2)
+        s.close()
+        return "connected"
+    boto3.client("s3").put_object(Bucket="sandboxed", Key="k", Body=b"from the sandbox")
+    return {
+        "data": sorted(os.listdir(event["data_dir"])),
+        "write_code": attempt(lambda: write(os.path.join(os.environ["LAMBDA_TASK_ROOT"], "x"))),
+        "write_tmp": attempt(lambda: write("/tmp/scratch")),
+        "tmpdir": os.environ.get("TMPDIR"),
+        "network": attempt(connect),
+        "code": os.listdir(os.environ["LAMBDA_TASK_ROOT"]),
+    }
+"""
+
+
+def test_sandboxed_functions_see_only_their_code_tmp_and_brume(start_brume, tmp_path):
+    data_dir = str(tmp_path / "data")
+    brume = start_brume(data_dir=data_dir, args=["--sandbox"])
+    # A service on the host that an unsandboxed function could reach.
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    threading.Thread(target=lambda: listener.accept(), daemon=True).start()
+    brume.client("s3").create_bucket(Bucket="sandboxed")
+    lam = brume.client("lambda")
+    create(lam, "probe", {"index.py": PROBE}, Timeout=30)
+    response, body = invoke(lam, "probe", {"data_dir": data_dir, "port": listener.getsockname()[1]})
+    assert "FunctionError" not in response, body
+    # Brume's data directory is hidden: only the mount points of the function's own parts.
+    assert body["data"] == ["lambda"], body
+    assert body["write_code"].startswith("denied: "), body
+    assert body["write_tmp"] == "ok: /tmp/scratch", body
+    assert body["tmpdir"] == "/tmp"
+    assert body["network"].startswith("denied: "), body
+    assert body["code"] == ["index.py"]
+    # The function reached Brume's S3 through the sandbox's bridge.
+    assert brume.client("s3").get_object(Bucket="sandboxed", Key="k")["Body"].read() == b"from the sandbox"
+    listener.close()
