@@ -31,6 +31,10 @@ impl Gateway {
         if let Some(resp) = self.admin(&parts).await {
             return resp;
         }
+        let body = match self.endpoint(&parts, body, &request_id).await {
+            Ok(resp) => return resp,
+            Err(body) => body,
+        };
         let target = route::identify(&parts);
         let is_s3 = target == Target::Service("s3");
         if is_s3 && cors::is_preflight(&parts) {

@@ -8,6 +8,7 @@
 mod admin;
 mod cors;
 mod dispatch;
+mod endpoint;
 mod form_upload;
 mod payload;
 pub mod route;
@@ -21,6 +22,7 @@ use brume_auth::Verifier;
 use brume_protocol::Service;
 use brume_storage::Storage;
 
+pub use endpoint::{Caller, EndpointRequest, HostEndpoint};
 pub use server::serve;
 
 /// How one Brume instance answers: region and account defaults.
@@ -59,6 +61,8 @@ pub struct Gateway {
     cors: Option<Arc<dyn brume_core::cors::CorsPolicy>>,
     jobs: BTreeMap<&'static str, Job>,
     views: BTreeMap<&'static str, View>,
+    /// Services' own endpoints by the host label that names them (`lambda-url`).
+    endpoints: BTreeMap<&'static str, HostEndpoint>,
     verifier: Arc<Verifier>,
     storage: Storage,
     settings: Settings,
@@ -73,6 +77,7 @@ impl Gateway {
             cors: None,
             jobs: BTreeMap::new(),
             views: BTreeMap::new(),
+            endpoints: BTreeMap::new(),
             verifier,
             storage,
             settings,
