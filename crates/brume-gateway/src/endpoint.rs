@@ -4,43 +4,19 @@
 //! it likes. A request signed with SigV4 is verified first; the endpoint decides what an
 //! unsigned or unverifiable one may do.
 
-use std::sync::Arc;
-
-use bytes::Bytes;
 use http::request::Parts;
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 
 use brume_auth::{PayloadHash, ServiceFamily};
-use brume_core::{AwsError, RequestContext};
 use brume_protocol::codec::{ResponseBody, full_body};
-use brume_protocol::service::BoxFuture;
+use brume_protocol::endpoint::{Caller, EndpointRequest, HostEndpoint};
 
 use crate::Gateway;
 
 /// The largest request body an endpoint gets (Lambda's 6 MB payload and its envelope).
 const MAX_BODY: usize = 8 * 1024 * 1024;
-
-/// The caller as the signature says, when the request was signed.
-pub enum Caller {
-    Unsigned,
-    Signed(RequestContext),
-    /// Signed, but the signature does not verify: the error AWS would answer.
-    Rejected(AwsError),
-}
-
-/// What an endpoint gets: the `ID` label of the host, the caller, and the request.
-pub struct EndpointRequest {
-    pub id: String,
-    pub caller: Caller,
-    pub request: Request<Bytes>,
-    /// The region of the host name, or Brume's.
-    pub region: String,
-    pub request_id: String,
-}
-
-pub type HostEndpoint = Arc<dyn Fn(EndpointRequest) -> BoxFuture<Response<Bytes>> + Send + Sync>;
 
 /// `(ID, NAME, REGION)` of an `ID.NAME[.REGION].localhost[:PORT]` host.
 fn endpoint_host(parts: &Parts) -> Option<(&str, &str, Option<&str>)> {

@@ -22,7 +22,6 @@ use brume_auth::Verifier;
 use brume_protocol::Service;
 use brume_storage::Storage;
 
-pub use endpoint::{Caller, EndpointRequest, HostEndpoint};
 pub use server::serve;
 
 /// How one Brume instance answers: region and account defaults.
@@ -62,7 +61,7 @@ pub struct Gateway {
     jobs: BTreeMap<&'static str, Job>,
     views: BTreeMap<&'static str, View>,
     /// Services' own endpoints by the host label that names them (`lambda-url`).
-    endpoints: BTreeMap<&'static str, HostEndpoint>,
+    endpoints: BTreeMap<&'static str, brume_protocol::endpoint::HostEndpoint>,
     verifier: Arc<Verifier>,
     storage: Storage,
     settings: Settings,

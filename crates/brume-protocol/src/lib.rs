@@ -7,6 +7,7 @@
 //! declare operations with [`service::ServiceBuilder::op`] and nothing else.
 
 pub mod codec;
+pub mod endpoint;
 pub mod model;
 pub mod registry;
 pub mod service;
