@@ -1,0 +1,131 @@
+//! FilterLogEvents' filter patterns, in their term forms: `ERROR Exception` (every term),
+//! `"quoted phrase"` (the exact text), `?ERROR ?WARN` (any of them), `ERROR -Exiting`
+//! (without that term). Terms are case-sensitive substrings of the message, as in AWS.
+//! JSON (`{ … }`), space-delimited (`[ … ]`) and regex (`%…%`) patterns are refused.
+
+use brume_core::AwsError;
+
+use crate::error;
+
+#[derive(Debug, PartialEq)]
+enum Kind {
+    Required,
+    Optional,
+    Excluded,
+}
+
+/// A parsed term pattern.
+#[derive(Debug)]
+pub struct Pattern {
+    terms: Vec<(Kind, String)>,
+}
+
+impl Pattern {
+    pub fn parse(text: &str) -> Result<Pattern, AwsError> {
+        let trimmed = text.trim();
+        if trimmed.starts_with(['{', '[', '%']) {
+            return Err(error::invalid_parameter(
+                "Brume supports only term filter patterns (words, \"quoted phrases\", ?any-of, -excluded); JSON, space-delimited and regex patterns are not implemented.",
+            ));
+        }
+        let mut terms = Vec::new();
+        let mut chars = trimmed.chars().peekable();
+        loop {
+            while chars.next_if(|c| c.is_whitespace()).is_some() {}
+            let Some(&first) = chars.peek() else { break };
+            let kind = match first {
+                '?' => Kind::Optional,
+                '-' => Kind::Excluded,
+                _ => Kind::Required,
+            };
+            if kind != Kind::Required {
+                chars.next();
+            }
+            let mut term = String::new();
+            if chars.next_if_eq(&'"').is_some() {
+                let mut closed = false;
+                while let Some(c) = chars.next() {
+                    match c {
+                        '\\' => term.extend(chars.next()),
+                        '"' => {
+                            closed = true;
+                            break;
+                        }
+                        c => term.push(c),
+                    }
+                }
+                if !closed {
+                    return Err(error::invalid_parameter("Invalid character(s) in term '\"'"));
+                }
+            } else {
+                while let Some(c) = chars.next_if(|c| !c.is_whitespace()) {
+                    term.push(c);
+                }
+            }
+            terms.push((kind, term));
+        }
+        Ok(Pattern { terms })
+    }
+
+    pub fn matches(&self, message: &str) -> bool {
+        let mut any_optional = false;
+        let mut optional_found = false;
+        for (kind, term) in &self.terms {
+            let found = message.contains(term.as_str());
+            match kind {
+                Kind::Required if !found => return false,
+                Kind::Excluded if found => return false,
+                Kind::Optional => {
+                    any_optional = true;
+                    optional_found |= found;
+                }
+                _ => {}
+            }
+        }
+        !any_optional || optional_found
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(pattern: &str, message: &str, expected: bool) {
+        let p = Pattern::parse(pattern).unwrap_or_else(|e| panic!("{pattern:?} did not parse: {e}"));
+        assert_eq!(p.matches(message), expected, "pattern {pattern:?} on {message:?}");
+    }
+
+    #[test]
+    fn term_patterns() {
+        let cases = [
+            ("", "anything", true),
+            ("   ", "anything", true),
+            ("ERROR", "2024 ERROR disk full", true),
+            ("ERROR", "2024 error disk full", false),
+            ("ERROR disk", "ERROR: disk full", true),
+            ("ERROR memory", "ERROR: disk full", false),
+            ("\"disk full\"", "ERROR: disk full", true),
+            ("\"full disk\"", "ERROR: disk full", false),
+            ("\"say \\\"hi\\\"\"", "they say \"hi\"", true),
+            ("?ERROR ?WARN", "WARN low memory", true),
+            ("?ERROR ?WARN", "INFO all good", false),
+            ("ERROR -Exiting", "ERROR retrying", true),
+            ("ERROR -Exiting", "ERROR Exiting now", false),
+            ("-DEBUG", "INFO started", true),
+            ("-\"DEBUG line\"", "a DEBUG line here", false),
+            ("START ?ERROR ?WARN", "START ok", false),
+            ("START ?ERROR ?WARN", "START WARN", true),
+        ];
+        for (pattern, message, expected) in cases {
+            check(pattern, message, expected);
+        }
+    }
+
+    #[test]
+    fn unsupported_patterns_are_refused() {
+        for pattern in ["{ $.level = \"ERROR\" }", "[ip, user, ...]", "%ERR.R%", "\"unclosed"] {
+            let err = Pattern::parse(pattern).unwrap_err();
+            assert_eq!(err.code, "InvalidParameterException", "{pattern}");
+        }
+    }
+}
