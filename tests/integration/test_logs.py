@@ -2,6 +2,7 @@
 log streams (orders, paging), PutLogEvents (ordering rules, rejected events), GetLogEvents
 tokens, FilterLogEvents patterns and paging, `aws logs tail` (with --follow), and events
 that survive a kill -9."""
+import json
 import os
 import queue
 import signal
@@ -9,6 +10,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import urllib.request
 
 import botocore.exceptions
 import pytest
@@ -109,7 +111,7 @@ def test_retention_policy(logs):
     assert error_of(lambda: logs.delete_retention_policy(logGroupName="nope"))[0] == "ResourceNotFoundException"
 
 
-def test_retention_hides_older_events(logs):
+def test_retention_hides_then_deletes_older_events(server, logs):
     group_with_stream(logs)
     now = now_ms()
     logs.put_log_events(logGroupName="g", logStreamName="s", logEvents=[
@@ -120,6 +122,17 @@ def test_retention_hides_older_events(logs):
     logs.put_retention_policy(logGroupName="g", retentionInDays=1)
     assert messages(logs.filter_log_events(logGroupName="g")) == ["new"]
     assert messages(logs.get_log_events(logGroupName="g", logStreamName="s", startFromHead=True)) == ["new"]
+
+    # The retention job deletes them, and they no longer count as stored.
+    def sweep():
+        req = urllib.request.Request(server.endpoint + "/_brume/jobs/logs-retention", method="POST")
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.load(r)["removed"]
+
+    assert sweep() == 2
+    assert sweep() == 0
+    assert logs.describe_log_groups()["logGroups"][0]["storedBytes"] == len("new") + 26
+    assert messages(logs.filter_log_events(logGroupName="g")) == ["new"]
 
     # Past the retention period, new events are refused as expired.
     r = logs.put_log_events(logGroupName="g", logStreamName="s", logEvents=[

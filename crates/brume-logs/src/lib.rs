@@ -4,11 +4,13 @@
 //!
 //! A group's events are kept in one time-ordered range (see [`table`]), so FilterLogEvents
 //! and `aws logs tail --follow` read a slice of it; GetLogEvents reads a per-stream index.
+//! Reads leave out events past their group's retention period; [`Logs::expire`] deletes them.
 
 mod error;
 mod events;
 mod group;
 mod pattern;
+mod retention;
 mod stream;
 mod table;
 

@@ -109,6 +109,19 @@ pub fn groups_of(account: &str, region: &str) -> KeyRange {
     KeyRange::prefix(&key::encode(&["group".into(), account.into(), region.into()]))
 }
 
+/// Every group of every account and region, for the retention sweep.
+pub fn all_groups() -> KeyRange {
+    KeyRange::prefix(&key::encode(&["group".into()]))
+}
+
+/// `(account, region)` of a `group` key.
+pub fn owner_of_group_key(k: &[u8]) -> Result<(String, String), StorageError> {
+    match key::decode(k).map_err(|e| StorageError::Engine(format!("corrupt logs key: {e}")))?.as_slice() {
+        [_, Element::String(account), Element::String(region), _] => Ok((account.clone(), region.clone())),
+        _ => Err(StorageError::Engine("corrupt logs group key".into())),
+    }
+}
+
 pub fn stream_key(account: &str, region: &str, group: &str, name: &str) -> Vec<u8> {
     key::encode(&["stream".into(), account.into(), region.into(), group.into(), name.into()])
 }

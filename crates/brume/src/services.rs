@@ -90,6 +90,16 @@ pub fn register(
     });
     gateway.register("dynamodb", &[brume_dynamodb::KEYSPACE], move || brume_dynamodb::service(dynamodb.clone()));
     let logs = brume_logs::Logs::new(storage.kv.clone());
+    let retention_state = logs.clone();
+    let retention: Job = Arc::new(move || {
+        let logs = retention_state.clone();
+        Box::pin(async move {
+            let removed = logs.expire((Timestamp::now().0 * 1000.0) as i64).await.map_err(|e| e.message)?;
+            Ok(serde_json::json!({ "removed": removed }))
+        })
+    });
+    gateway.register_job("logs-retention", retention.clone());
+    every(RETENTION_PERIOD, retention);
     let logs_client: Arc<dyn LogsClient> = logs.clone();
     gateway.register("logs", &[brume_logs::KEYSPACE], move || brume_logs::service(logs.clone()));
     let settings = brume_lambda::Settings {
@@ -124,6 +134,9 @@ const LIFECYCLE_PERIOD: Duration = Duration::from_secs(60);
 /// How often expired DynamoDB items are swept, and stream records older than a day
 /// trimmed.
 const TTL_PERIOD: Duration = Duration::from_secs(60);
+
+/// How often log events past their group's retention period are deleted.
+const RETENTION_PERIOD: Duration = Duration::from_secs(300);
 
 /// Runs `job` every `period` in the background, logging failures.
 fn every(period: Duration, job: Job) {
