@@ -62,3 +62,20 @@ pub trait LogsClient: Send + Sync {
         events: Vec<LogEvent>,
     ) -> Result<(), AwsError>;
 }
+
+/// What other services may ask of S3.
+#[async_trait::async_trait]
+pub trait S3Client: Send + Sync {
+    /// The bytes of object `key` in `bucket` (its current version, or `version_id`), read
+    /// as `account`, which must own the bucket. S3's errors (`NoSuchBucket`, `NoSuchKey`,
+    /// `NoSuchVersion`, `AccessDenied`); `EntityTooLarge` when the object is larger than
+    /// `max_size` bytes.
+    async fn get_object_bytes(
+        &self,
+        account: &str,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        max_size: u64,
+    ) -> Result<Vec<u8>, AwsError>;
+}

@@ -39,9 +39,11 @@ pub type Job = Arc<dyn Fn() -> brume_protocol::service::BoxFuture<Result<serde_j
 
 /// A read-only admin view a service serves at `GET /_brume/NAME`: given the request's
 /// query string, it answers a content type and a body (what SNS "sent" to email
-/// endpoints, its signing certificate).
+/// endpoints, its signing certificate, a Lambda function's code package).
 pub type View = Arc<
-    dyn Fn(Option<String>) -> brume_protocol::service::BoxFuture<Result<(&'static str, String), String>> + Send + Sync,
+    dyn Fn(Option<String>) -> brume_protocol::service::BoxFuture<Result<(&'static str, bytes::Bytes), String>>
+        + Send
+        + Sync,
 >;
 
 struct Entry {

@@ -31,10 +31,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use brume_auth::CredentialStore;
-use brume_core::clients::{LogsClient, SqsClient};
+use brume_core::clients::{LogsClient, S3Client, SqsClient};
 use brume_protocol::{Service, ServiceBuilder};
 use brume_storage::{Blobs, Kv};
 
+pub use function::CODE_VIEW;
 pub use table::KEYSPACE;
 
 /// What Lambda is built from.
@@ -61,6 +62,7 @@ pub struct Lambda {
     executor: executor::Executor,
     logs: Arc<dyn LogsClient>,
     sqs: Arc<dyn SqsClient>,
+    s3: Arc<dyn S3Client>,
 }
 
 impl Lambda {
@@ -71,6 +73,7 @@ impl Lambda {
         credentials: Arc<CredentialStore>,
         logs: Arc<dyn LogsClient>,
         sqs: Arc<dyn SqsClient>,
+        s3: Arc<dyn S3Client>,
     ) -> Arc<Lambda> {
         let config = executor::Config {
             endpoint: settings.endpoint.clone(),
@@ -80,7 +83,7 @@ impl Lambda {
             sandbox: settings.sandbox.clone(),
         };
         let executor = executor::Executor::new(config, logs.clone(), credentials.clone());
-        Arc::new(Lambda { kv, blobs, settings, credentials, executor, logs, sqs })
+        Arc::new(Lambda { kv, blobs, settings, credentials, executor, logs, sqs, s3 })
     }
 }
 

@@ -9,6 +9,7 @@ mod attributes;
 mod body;
 mod bucket;
 pub mod checksum;
+mod client;
 mod config;
 mod copy;
 mod cors;

@@ -118,7 +118,12 @@ pub fn parse_range(header: &str, size: u64) -> Result<Option<(u64, u64)>, ()> {
 impl S3 {
     /// The version a read names: the current one, or `version_id`; a delete marker as
     /// S3 reports it.
-    fn version_to_read(&self, bucket: &str, key: &str, version_id: Option<&str>) -> Result<Version, AwsError> {
+    pub(crate) fn version_to_read(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<Version, AwsError> {
         match version_id {
             None => {
                 let v = table::get_current(self.kv.as_ref(), bucket, key)

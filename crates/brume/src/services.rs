@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use brume_auth::CredentialStore;
-use brume_core::clients::{LogsClient, SqsClient};
+use brume_core::clients::{LogsClient, S3Client, SqsClient};
 use brume_core::value::Timestamp;
 use brume_events::{DeliveryError, Dispatcher, Event, Handler};
 use brume_gateway::{Gateway, Job, View};
@@ -27,6 +27,7 @@ pub fn register(
     gateway.register("sts", &[brume_sts::KEYSPACE], move || brume_sts::service(sts_credentials.clone()));
     gateway.set_cors(Arc::new(brume_s3::BucketCors(storage.kv.clone())));
     let s3 = brume_s3::S3::new(storage);
+    let s3_client: Arc<dyn S3Client> = s3.clone();
     let lifecycle_state = s3.clone();
     let lifecycle: Job = Arc::new(move || {
         let s3 = lifecycle_state.clone();
@@ -52,14 +53,16 @@ pub fn register(
                 form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "endpoint").map(|(_, v)| v.into_owned())
             });
             let messages = sns.local_messages(endpoint.as_deref()).map_err(|e| e.message)?;
-            Ok(("application/json", serde_json::json!({ "messages": messages }).to_string()))
+            Ok(("application/json", serde_json::json!({ "messages": messages }).to_string().into()))
         })
     });
     gateway.register_view("sns/messages", sent);
     let signer = sns.clone();
     let certificate: View = Arc::new(move |_| {
         let sns = signer.clone();
-        Box::pin(async move { Ok(("application/x-pem-file", sns.certificate_pem().await.map_err(|e| e.message)?)) })
+        Box::pin(
+            async move { Ok(("application/x-pem-file", sns.certificate_pem().await.map_err(|e| e.message)?.into())) },
+        )
     });
     gateway.register_view(&brume_sns::CERTIFICATE_PATH["/_brume/".len()..], certificate);
     gateway.register("sns", &[brume_sns::KEYSPACE], move || brume_sns::service(sns.clone()));
@@ -116,7 +119,14 @@ pub fn register(
         credentials,
         logs_client,
         sqs_client.clone(),
+        s3_client,
     );
+    let packages = lambda.clone();
+    let code: View = Arc::new(move |query| {
+        let lambda = packages.clone();
+        Box::pin(async move { Ok(("application/zip", lambda.code_package(query.as_deref()).await?.into())) })
+    });
+    gateway.register_view(&brume_lambda::CODE_VIEW["_brume/".len()..], code);
     gateway.register("lambda", &[brume_lambda::KEYSPACE], move || brume_lambda::service(lambda.clone()));
     dispatcher.set_dead_letter(Arc::new(LogDeadLetters));
 }
