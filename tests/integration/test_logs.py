@@ -303,12 +303,28 @@ def test_filter_log_events_patterns_and_streams(logs):
     assert [[e["message"] for e in p["events"]] for p in pages] == [
         ["ERROR disk full", "query took 5ms"], ["WARN low memory", "INFO started"], ["ERROR Exiting"]]
 
-    code, message, _ = error_of(lambda: logs.filter_log_events(logGroupName="g", filterPattern='{ $.level = "x" }'))
+    code, message, _ = error_of(lambda: logs.filter_log_events(logGroupName="g", filterPattern="[ip, user, ...]"))
     assert code == "InvalidParameterException" and "not implemented" in message
     code, _, _ = error_of(lambda: logs.filter_log_events(
         logGroupName="g", logStreamNames=["a"], logStreamNamePrefix="a"))
     assert code == "InvalidParameterException"
     assert error_of(lambda: logs.filter_log_events(logGroupName="nope"))[1] == "The specified log group does not exist."
+
+
+def test_filter_log_events_json_patterns(logs):
+    group_with_stream(logs)
+    put(logs, "g", "s", '{"level": "ERROR", "latency": 250, "user": {"id": "u-1"}}',
+        '{"level": "INFO", "latency": 20, "user": {"id": "u-2"}}', "plain text ERROR")
+
+    def messages(pattern):
+        return [e["message"] for e in logs.filter_log_events(logGroupName="g", filterPattern=pattern)["events"]]
+
+    assert messages('{ $.level = "ERROR" }') == ['{"level": "ERROR", "latency": 250, "user": {"id": "u-1"}}']
+    assert messages("{ $.latency < 100 && $.user.id = u-* }") == [
+        '{"level": "INFO", "latency": 20, "user": {"id": "u-2"}}']
+    assert len(messages("{ $.level = ERROR || $.level = INFO }")) == 2
+    assert messages("{ $.missing NOT EXISTS && $.latency > 1000 }") == []
+    assert error_of(lambda: messages("{ $.level = }"))[:2] == ("InvalidParameterException", "Invalid filter pattern")
 
 
 def test_tags_by_arn_and_legacy(logs):

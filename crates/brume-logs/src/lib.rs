@@ -9,6 +9,7 @@
 mod error;
 mod events;
 mod group;
+mod json_pattern;
 mod pattern;
 mod retention;
 mod stream;

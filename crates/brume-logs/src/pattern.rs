@@ -1,31 +1,37 @@
-//! FilterLogEvents' filter patterns, in their term forms: `ERROR Exception` (every term),
+//! FilterLogEvents' filter patterns. Term forms: `ERROR Exception` (every term),
 //! `"quoted phrase"` (the exact text), `?ERROR ?WARN` (any of them), `ERROR -Exiting`
-//! (without that term). Terms are case-sensitive substrings of the message, as in AWS.
-//! JSON (`{ … }`), space-delimited (`[ … ]`) and regex (`%…%`) patterns are refused.
+//! (without that term); terms are case-sensitive substrings of the message, as in AWS.
+//! JSON patterns (`{ … }`) are [`JsonPattern`]s. Space-delimited (`[ … ]`) and regex
+//! (`%…%`) patterns are refused.
 
 use brume_core::AwsError;
 
 use crate::error;
+use crate::json_pattern::JsonPattern;
 
 #[derive(Debug, PartialEq)]
-enum Kind {
+pub enum Kind {
     Required,
     Optional,
     Excluded,
 }
 
-/// A parsed term pattern.
+/// A parsed filter pattern.
 #[derive(Debug)]
-pub struct Pattern {
-    terms: Vec<(Kind, String)>,
+pub enum Pattern {
+    Terms(Vec<(Kind, String)>),
+    Json(JsonPattern),
 }
 
 impl Pattern {
     pub fn parse(text: &str) -> Result<Pattern, AwsError> {
         let trimmed = text.trim();
-        if trimmed.starts_with(['{', '[', '%']) {
+        if trimmed.starts_with('{') {
+            return Ok(Pattern::Json(JsonPattern::parse(trimmed)?));
+        }
+        if trimmed.starts_with(['[', '%']) {
             return Err(error::invalid_parameter(
-                "Brume supports only term filter patterns (words, \"quoted phrases\", ?any-of, -excluded); JSON, space-delimited and regex patterns are not implemented.",
+                "Brume supports term and JSON filter patterns; space-delimited and regex patterns are not implemented.",
             ));
         }
         let mut terms = Vec::new();
@@ -64,13 +70,17 @@ impl Pattern {
             }
             terms.push((kind, term));
         }
-        Ok(Pattern { terms })
+        Ok(Pattern::Terms(terms))
     }
 
     pub fn matches(&self, message: &str) -> bool {
+        let terms = match self {
+            Pattern::Terms(terms) => terms,
+            Pattern::Json(json) => return json.matches(message),
+        };
         let mut any_optional = false;
         let mut optional_found = false;
-        for (kind, term) in &self.terms {
+        for (kind, term) in terms {
             let found = message.contains(term.as_str());
             match kind {
                 Kind::Required if !found => return false,
@@ -115,6 +125,27 @@ mod tests {
             ("-\"DEBUG line\"", "a DEBUG line here", false),
             ("START ?ERROR ?WARN", "START ok", false),
             ("START ?ERROR ?WARN", "START WARN", true),
+            (r#"{ $.level = "ERROR" }"#, r#"{"level": "ERROR"}"#, true),
+            (r#"{ $.level = "ERROR" }"#, r#"{"level": "WARN"}"#, false),
+            (r#"{ $.level = ERROR }"#, r#"{"level": "ERROR"}"#, true),
+            (r#"{ $.level = "ERR*" }"#, r#"{"level": "ERROR"}"#, true),
+            (r#"{ $.path = "/api/*/items" }"#, r#"{"path": "/api/v1/items"}"#, true),
+            (r#"{ $.path = "/api/*/items" }"#, r#"{"path": "/api/v1/users"}"#, false),
+            (r#"{ $.level != "DEBUG" }"#, r#"{"level": "INFO"}"#, true),
+            (r#"{ $.level != "DEBUG" }"#, r#"{"level": "DEBUG"}"#, false),
+            ("{ $.latency > 100 }", r#"{"latency": 150.5}"#, true),
+            ("{ $.latency > 100 }", r#"{"latency": 100}"#, false),
+            ("{ $.latency >= 100 }", r#"{"latency": 100}"#, true),
+            ("{ $.code = 200 }", r#"{"code": 200}"#, true),
+            ("{ $.code = 200 }", r#"{"code": "200"}"#, true),
+            ("{ $.user.id = 7 && $.tags[1] = \"b\" }", r#"{"user": {"id": 7}, "tags": ["a", "b"]}"#, true),
+            ("{ $.user.id = 7 && $.tags[1] = \"a\" }", r#"{"user": {"id": 7}, "tags": ["a", "b"]}"#, false),
+            ("{ ($.a = 1 || $.b = 2) && $.c IS TRUE }", r#"{"b": 2, "c": true}"#, true),
+            ("{ ($.a = 1 || $.b = 2) && $.c IS TRUE }", r#"{"b": 2, "c": false}"#, false),
+            ("{ $.x IS NULL }", r#"{"x": null}"#, true),
+            ("{ $.x NOT EXISTS }", r#"{"y": 1}"#, true),
+            ("{ $.x NOT EXISTS }", r#"{"x": 1}"#, false),
+            (r#"{ $.level = "ERROR" }"#, "ERROR not json", false),
         ];
         for (pattern, message, expected) in cases {
             check(pattern, message, expected);
@@ -122,8 +153,10 @@ mod tests {
     }
 
     #[test]
-    fn unsupported_patterns_are_refused() {
-        for pattern in ["{ $.level = \"ERROR\" }", "[ip, user, ...]", "%ERR.R%", "\"unclosed"] {
+    fn invalid_and_unsupported_patterns_are_refused() {
+        let refused =
+            ["[ip, user, ...]", "%ERR.R%", "\"unclosed", "{ $.a = }", "{ $.a > \"x\" }", "{ level = 1 }", "{ $.a = 1"];
+        for pattern in refused {
             let err = Pattern::parse(pattern).unwrap_err();
             assert_eq!(err.code, "InvalidParameterException", "{pattern}");
         }
