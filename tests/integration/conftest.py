@@ -60,7 +60,9 @@ class Brume:
         cmd = [BRUME_BIN, "up", "--port", str(self.port), "--log-level", "warn", *args]
         cmd += ["--data-dir", data_dir] if data_dir else ["--ephemeral"]
         self.log = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+        # Python functions run on the test interpreter, which has boto3 as Lambda's does.
+        base = {**os.environ, "BRUME_LAMBDA_PYTHON": os.sys.executable}
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env={**base, **(env or {})})
         self.wait_healthy()
 
     def wait_healthy(self, timeout=20):

@@ -25,6 +25,7 @@ mod invoke;
 mod layer;
 mod policy;
 mod table;
+mod url;
 mod version;
 
 use std::path::PathBuf;
@@ -101,3 +102,4 @@ pub fn service(state: Arc<Lambda>) -> Service {
     let builder = esm::ops(builder);
     builder.build()
 }
+    let builder = url::ops(builder);

@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use brume_core::clients::LogEvent;
 use brume_core::{AwsError, RequestContext};
-use brume_storage::{Direction, KeyRange, ReadView, Txn};
+use brume_storage::{Direction, KeyRange, Txn};
 use serde::{Deserialize, Serialize};
 
-use crate::group::group_name;
+use crate::group::{self, group_name};
 use crate::pattern::Pattern;
 use crate::table::{self, DAY_MS, Event, Group, KEYSPACE, Stream};
 use crate::{Logs, error, now_ms};
@@ -300,13 +300,6 @@ fn earlier_end(a: Bound<Vec<u8>>, b: Bound<Vec<u8>>) -> Bound<Vec<u8>> {
     }
 }
 
-fn read_group(view: &dyn ReadView, ctx: &RequestContext, name: &str) -> Result<Group, AwsError> {
-    match view.get(KEYSPACE, &table::group_key(&ctx.account, &ctx.region, name))? {
-        Some(bytes) => Ok(table::decode(&bytes)?),
-        None => Err(error::group_not_found()),
-    }
-}
-
 impl Logs {
     pub(crate) async fn put_log_events_op(
         self: Arc<Self>,
@@ -328,7 +321,7 @@ impl Logs {
         let group_name = group_name(input.log_group_name, input.log_group_identifier)?;
         let limit = events_limit(input.limit)?;
         let view = self.kv.snapshot()?;
-        let group = read_group(view.as_ref(), &ctx, &group_name)?;
+        let group = group::load(view.as_ref(), &ctx, &group_name)?;
         let stream = &input.log_stream_name;
         if view.get(KEYSPACE, &table::stream_key(&ctx.account, &ctx.region, &group_name, stream))?.is_none() {
             return Err(error::stream_not_found());
@@ -397,7 +390,7 @@ impl Logs {
         let limit = events_limit(input.limit)?;
         let pattern = Pattern::parse(input.filter_pattern.as_deref().unwrap_or(""))?;
         let view = self.kv.snapshot()?;
-        let group = read_group(view.as_ref(), &ctx, &group_name)?;
+        let group = group::load(view.as_ref(), &ctx, &group_name)?;
         let wanted = |stream: &str| match (&input.log_stream_names, &input.log_stream_name_prefix) {
             (Some(names), _) => names.iter().any(|n| n == stream),
             (_, Some(prefix)) => stream.starts_with(prefix.as_str()),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use brume_core::{AwsError, RequestContext};
-use brume_storage::{Direction, KeyRange, Txn};
+use brume_storage::{Direction, KeyRange, ReadView, Txn};
 use serde::{Deserialize, Serialize};
 
 use crate::table::{self, Group, KEYSPACE};
@@ -61,8 +61,9 @@ fn parse_group_arn(arn: &str) -> Option<(String, String, String)> {
     (!name.is_empty() && !name.contains(':')).then(|| (region.to_string(), account.to_string(), name.to_string()))
 }
 
-fn load(txn: &dyn Txn, ctx: &RequestContext, name: &str) -> Result<Group, AwsError> {
-    match txn.get(KEYSPACE, &table::group_key(&ctx.account, &ctx.region, name))? {
+/// Group `name` of the caller's account and region, or AWS's ResourceNotFoundException.
+pub(crate) fn load(view: &dyn ReadView, ctx: &RequestContext, name: &str) -> Result<Group, AwsError> {
+    match view.get(KEYSPACE, &table::group_key(&ctx.account, &ctx.region, name))? {
         Some(bytes) => Ok(table::decode(&bytes)?),
         None => Err(error::group_not_found()),
     }
@@ -366,10 +367,7 @@ impl Logs {
     }
 
     fn tags(&self, ctx: &RequestContext, name: &str) -> Result<TagsOutput, AwsError> {
-        match self.kv.get(KEYSPACE, &table::group_key(&ctx.account, &ctx.region, name))? {
-            Some(bytes) => Ok(TagsOutput { tags: table::decode::<Group>(&bytes)?.tags }),
-            None => Err(error::group_not_found()),
-        }
+        Ok(TagsOutput { tags: load(self.kv.as_ref(), ctx, name)?.tags })
     }
 
     async fn add_tags(

@@ -5,10 +5,10 @@ use std::sync::Arc;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use brume_core::{AwsError, RequestContext};
-use brume_storage::{Direction, KeyRange, ReadView};
+use brume_storage::{Direction, KeyRange};
 use serde::{Deserialize, Serialize};
 
-use crate::group::group_name;
+use crate::group::{self, group_name};
 use crate::table::{self, KEYSPACE, Stream};
 use crate::{Empty, Logs, error, now_ms};
 
@@ -23,13 +23,6 @@ fn validate_stream_name(name: &str) -> Result<(), AwsError> {
         return Err(error::constraint(name, "logStreamName", "Member must satisfy regular expression pattern: [^:*]*"));
     }
     Ok(())
-}
-
-fn group_exists(view: &dyn ReadView, ctx: &RequestContext, group: &str) -> Result<(), AwsError> {
-    match view.get(KEYSPACE, &table::group_key(&ctx.account, &ctx.region, group))? {
-        Some(_) => Ok(()),
-        None => Err(error::group_not_found()),
-    }
 }
 
 #[derive(Deserialize)]
@@ -100,7 +93,7 @@ impl Logs {
         validate_stream_name(&input.log_stream_name)?;
         self.kv
             .transact(move |txn| {
-                group_exists(txn, &ctx, &input.log_group_name)?;
+                group::load(txn, &ctx, &input.log_group_name)?;
                 let key = table::stream_key(&ctx.account, &ctx.region, &input.log_group_name, &input.log_stream_name);
                 if txn.get(KEYSPACE, &key)?.is_some() {
                     return Err(error::stream_exists());
@@ -120,7 +113,7 @@ impl Logs {
             .transact(move |txn| {
                 let (account, region) = (&ctx.account, &ctx.region);
                 let (group_name, stream) = (&input.log_group_name, &input.log_stream_name);
-                group_exists(txn, &ctx, group_name)?;
+                let mut group = group::load(txn, &ctx, group_name)?;
                 let key = table::stream_key(account, region, group_name, stream);
                 let Some(bytes) = txn.get(KEYSPACE, &key)? else { return Err(error::stream_not_found()) };
                 let record: Stream = table::decode(&bytes)?;
@@ -131,12 +124,8 @@ impl Logs {
                     txn.delete(KEYSPACE, &table::event_key(account, region, group_name, ts, seq))?;
                     txn.delete(KEYSPACE, &k)?;
                 }
-                let group_key = table::group_key(account, region, group_name);
-                if let Some(bytes) = txn.get(KEYSPACE, &group_key)? {
-                    let mut group: table::Group = table::decode(&bytes)?;
-                    group.stored_bytes = (group.stored_bytes - record.stored_bytes).max(0);
-                    txn.put(KEYSPACE, &group_key, &table::encode(&group))?;
-                }
+                group.stored_bytes = (group.stored_bytes - record.stored_bytes).max(0);
+                txn.put(KEYSPACE, &table::group_key(account, region, group_name), &table::encode(&group))?;
                 Ok(Empty {})
             })
             .await
@@ -174,7 +163,7 @@ impl Logs {
         let after = input.next_token.as_deref().map(decode_token).transpose()?;
 
         let view = self.kv.snapshot()?;
-        group_exists(view.as_ref(), &ctx, &group_name)?;
+        group::load(view.as_ref(), &ctx, &group_name)?;
         let range = match &input.log_stream_name_prefix {
             Some(prefix) => {
                 let key = table::stream_key(&ctx.account, &ctx.region, &group_name, prefix);

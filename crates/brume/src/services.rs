@@ -132,6 +132,8 @@ pub fn register(
 }
 
 /// Lambda's limits from the command line.
+    let urls = lambda.clone();
+    gateway.register_endpoint("lambda-url", Arc::new(move |request| Box::pin(urls.clone().serve_url(request))));
 pub struct LambdaLimits {
     pub concurrency: u32,
     pub idle: Duration,

@@ -51,12 +51,16 @@ pub(super) struct Environment {
     pub last_used: Mutex<Instant>,
     /// The environment's `/tmp`, removed with it.
     _tmp: tempfile::TempDir,
+    /// A sandboxed environment's Runtime API socket directory.
+    _sockets: Option<tempfile::TempDir>,
 }
 
 /// What a sandboxed environment is started with besides its own directories.
 pub(super) struct Sandboxed {
     pub sandbox: Sandbox,
     pub runtimes: PathBuf,
+    /// A short directory for the sockets (Unix socket paths are limited to 108 bytes).
+    pub sockets: tempfile::TempDir,
     /// The Unix socket that leads to Brume's endpoint, and the port it answers on inside.
     pub brume_socket: PathBuf,
     pub brume_port: u16,
@@ -81,6 +85,7 @@ impl Environment {
     ) -> Result<Environment, String> {
         std::fs::create_dir_all(work_dir).map_err(|e| format!("creating {}: {e}", work_dir.display()))?;
         let tmp = tempfile::Builder::new().prefix("env-").tempdir_in(work_dir).map_err(|e| e.to_string())?;
+        let mut sockets = None;
         let listener = match sandbox {
             None => {
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
@@ -90,22 +95,23 @@ impl Environment {
                 Listener::Tcp(listener)
             }
             Some(sandboxed) => {
-                let (private, run) = (tmp.path().join("tmp"), tmp.path().join("run"));
-                for dir in [&private, &run] {
-                    std::fs::create_dir(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
-                }
-                let socket = run.join(sandbox::RUNTIME_SOCKET);
-                let listener = tokio::net::UnixListener::bind(&socket).map_err(|e| e.to_string())?;
+                // Socket paths must be short (108 bytes): the sockets live in a directory of
+                // their own under the machine's temporary directory.
+                let run = tempfile::Builder::new().prefix("").tempdir_in(sandboxed.sockets.path()).map_err(|e| e.to_string())?;
+                let private = tmp.path().to_path_buf();
+                let socket = run.path().join(sandbox::RUNTIME_SOCKET);
+                let listener = tokio::net::UnixListener::bind(&socket).map_err(|e| format!("{}: {e}", socket.display()))?;
                 let mounts = sandbox::Mounts {
                     code: &spec.code_dir,
                     layers: &spec.layer_dirs,
                     runtimes: &sandboxed.runtimes,
                     tmp: &private,
-                    run: &run,
+                    run: run.path(),
                     brume_socket: &sandboxed.brume_socket,
                     brume_port: sandboxed.brume_port,
                 };
                 launch = sandboxed.sandbox.wrap(launch, &mounts);
+                sockets = Some(run);
                 Listener::Unix(listener)
             }
         };
@@ -152,6 +158,7 @@ impl Environment {
             initialised: Mutex::new(false),
             last_used: Mutex::new(Instant::now()),
             _tmp: tmp,
+            _sockets: sockets,
         })
     }
 

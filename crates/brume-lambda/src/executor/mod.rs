@@ -226,9 +226,11 @@ impl Executor {
         let role_name = spec.role.rsplit('/').next().unwrap_or("lambda").to_string();
         let principal = Principal::AssumedRole { role_name, session_name: spec.name.clone() };
         let expiration = SystemTime::now() + CREDENTIALS_LIFETIME;
-        let session = self
-            .credentials
-            .issue_session(&spec.account, principal, expiration)
+        // Sessions are persisted with a blocking write: off the async workers, as STS does.
+        let (store, account) = (self.credentials.clone(), spec.account.clone());
+        let session = tokio::task::spawn_blocking(move || store.issue_session(&account, principal, expiration))
+            .await
+            .map_err(|e| e.to_string())?
             .map_err(|e| format!("issuing the role's credentials: {e}"))?;
         let credentials = (session.access_key_id, session.secret_access_key, session.session_token);
         let launch = self.runtimes.launch(spec, &self.config.endpoint, &log_stream, credentials)?;
@@ -242,14 +244,15 @@ impl Executor {
         self.runtimes.install().map_err(|e| format!("installing the runtimes: {e}"))?;
         let Some(sandbox) = &self.config.sandbox else { return Ok(None) };
         let port = endpoint_port(&self.config.endpoint).ok_or("the endpoint has no port")?;
-        let brume_socket = self.config.work_dir.join("brume.sock");
-        std::fs::create_dir_all(&self.config.work_dir).map_err(|e| e.to_string())?;
+        let sockets = tempfile::Builder::new().prefix("brume-").tempdir().map_err(|e| e.to_string())?;
+        let brume_socket = sockets.path().join("brume.sock");
         let target = std::net::SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, port));
         // The task lives as long as the process: sandboxes may start at any time.
         drop(sandbox::serve_endpoint(&brume_socket, target).map_err(|e| format!("{}: {e}", brume_socket.display()))?);
         Ok(Some(Arc::new(Sandboxed {
             sandbox: sandbox.clone(),
             runtimes: self.runtimes.dir().to_path_buf(),
+            sockets,
             brume_socket,
             brume_port: port,
         })))

@@ -32,7 +32,7 @@ pub(super) struct Mounts<'a> {
     pub runtimes: &'a Path,
     /// Bound at `/tmp`.
     pub tmp: &'a Path,
-    /// Holds the Runtime API socket; bound at its own path.
+    /// Holds the Runtime API socket; bound at `/run/brume`.
     pub run: &'a Path,
     /// The socket that leads to Brume's endpoint.
     pub brume_socket: &'a Path,
@@ -43,23 +43,30 @@ impl Sandbox {
     /// `launch` run inside a sandbox: bwrap's arguments, then the bridge's, then the
     /// runtime's. The environment variables stay as they are (bwrap passes them on).
     pub(super) fn wrap(&self, launch: Launch, mounts: &Mounts) -> Launch {
-        let mut args: Vec<String> = [
-            "--die-with-parent",
-            "--unshare-pid",
-            "--unshare-net",
-            "--unshare-ipc",
-            "--unshare-uts",
-            "--ro-bind",
-            "/",
-            "/",
-            "--dev",
-            "/dev",
-            "--proc",
-            "/proc",
-        ]
-        .map(String::from)
-        .to_vec();
         let path = |p: &Path| p.display().to_string();
+        let mut args: Vec<String> =
+            ["--die-with-parent", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts"]
+                .map(String::from)
+                .to_vec();
+        // The sandbox's root is a fresh tmpfs: the machine's top-level directories are
+        // bound into it read-only, but for the ones every sandbox gets its own of.
+        for entry in std::fs::read_dir("/").into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if OWN.contains(&name.as_str()) {
+                continue;
+            }
+            let at = format!("/{name}");
+            match std::fs::read_link(entry.path()) {
+                Ok(target) => args.extend(["--symlink".into(), path(&target), at]),
+                Err(_) if entry.path().is_dir() => args.extend(["--ro-bind".into(), at.clone(), at]),
+                Err(_) => {}
+            }
+        }
+        args.extend(["--proc", "/proc", "--dev", "/dev", "--ro-bind", "/sys", "/sys", "--tmpfs", "/run"].map(String::from));
+        let mut bind = |kind: &str, from: &Path, to: &Path| args.extend([kind.into(), path(from), path(to)]);
+        bind("--bind", mounts.tmp, Path::new("/tmp"));
+        bind("--bind", mounts.run, Path::new(RUN));
+        bind("--bind", mounts.brume_socket, Path::new(BRUME_SOCKET));
         for hidden in &self.hide {
             args.extend(["--tmpfs".into(), path(hidden)]);
         }
@@ -69,15 +76,12 @@ impl Sandbox {
             bind("--ro-bind", layer, layer);
         }
         bind("--ro-bind", mounts.runtimes, mounts.runtimes);
-        bind("--bind", mounts.tmp, Path::new("/tmp"));
-        bind("--bind", mounts.run, mounts.run);
-        bind("--bind", mounts.brume_socket, mounts.brume_socket);
         args.extend([
             "--".into(),
             path(&self.bridge),
             "lambda-bridge".into(),
-            path(&mounts.run.join(RUNTIME_SOCKET)),
-            path(mounts.brume_socket),
+            format!("{RUN}/{RUNTIME_SOCKET}"),
+            BRUME_SOCKET.into(),
             mounts.brume_port.to_string(),
             path(&launch.program),
         ]);
@@ -88,6 +92,13 @@ impl Sandbox {
         Launch { program: self.bwrap.clone(), args, env }
     }
 }
+
+/// Top-level directories a sandbox has its own of, not the machine's.
+const OWN: &[&str] = &["proc", "dev", "sys", "tmp", "run"];
+
+/// Where the environment's sockets are inside the sandbox.
+const RUN: &str = "/run/brume";
+const BRUME_SOCKET: &str = "/run/brume.sock";
 
 /// The Runtime API socket's name in an environment's `run` directory.
 pub(super) const RUNTIME_SOCKET: &str = "runtime.sock";
@@ -182,8 +193,11 @@ mod tests {
 
     #[test]
     fn runtimes_are_wrapped_with_their_mounts_and_the_bridge() {
-        let sandbox =
-            Sandbox { bwrap: "/usr/bin/bwrap".into(), bridge: "/usr/bin/brume".into(), hide: vec!["/data".into()] };
+        let sandbox = Sandbox {
+            bwrap: "/usr/bin/bwrap".into(),
+            bridge: "/usr/bin/brume".into(),
+            hide: vec!["/data".into()],
+        };
         let launch = Launch {
             program: "/usr/bin/python3".into(),
             args: vec!["/data/lambda/runtimes/bootstrap.py".into()],
@@ -193,24 +207,26 @@ mod tests {
             code: Path::new("/data/lambda/code/abc"),
             layers: &[PathBuf::from("/data/lambda/layers/l1")],
             runtimes: Path::new("/data/lambda/runtimes"),
-            tmp: Path::new("/data/lambda/environments/env-1/tmp"),
-            run: Path::new("/data/lambda/environments/env-1/run"),
-            brume_socket: Path::new("/data/lambda/environments/brume.sock"),
+            tmp: Path::new("/data/lambda/environments/env-1"),
+            run: Path::new("/tmp/brume-x/env-1"),
+            brume_socket: Path::new("/tmp/brume-x/brume.sock"),
             brume_port: 4566,
         };
         let wrapped = sandbox.wrap(launch, &mounts);
         assert_eq!(wrapped.program, PathBuf::from("/usr/bin/bwrap"));
         let args = wrapped.args.join(" ");
         assert!(args.contains("--unshare-net"), "{args}");
-        assert!(args.contains("--ro-bind / / "), "{args}");
+        assert!(args.contains("--ro-bind /usr /usr"), "{args}");
+        assert!(!args.contains("--ro-bind /tmp /tmp") && !args.contains("--ro-bind /proc /proc"), "{args}");
         // The data directory is hidden first, then the function's own parts shown again.
         let hidden = args.find("--tmpfs /data").unwrap();
         assert!(hidden < args.find("--ro-bind /data/lambda/code/abc /data/lambda/code/abc").unwrap(), "{args}");
         assert!(args.contains("--ro-bind /data/lambda/layers/l1 /data/lambda/layers/l1"), "{args}");
-        assert!(args.contains("--bind /data/lambda/environments/env-1/tmp /tmp"), "{args}");
+        assert!(args.contains("--bind /data/lambda/environments/env-1 /tmp"), "{args}");
+        assert!(args.contains("--bind /tmp/brume-x/env-1 /run/brume"), "{args}");
         assert!(args.ends_with(
-            "-- /usr/bin/brume lambda-bridge /data/lambda/environments/env-1/run/runtime.sock \
-             /data/lambda/environments/brume.sock 4566 /usr/bin/python3 /data/lambda/runtimes/bootstrap.py"
+            "-- /usr/bin/brume lambda-bridge /run/brume/runtime.sock /run/brume.sock 4566 \
+             /usr/bin/python3 /data/lambda/runtimes/bootstrap.py"
         ));
         assert_eq!(wrapped.env["AWS_LAMBDA_RUNTIME_API"], "127.0.0.1:9001");
         assert_eq!(wrapped.env["TMPDIR"], "/tmp");
