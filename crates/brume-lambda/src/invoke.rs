@@ -145,8 +145,12 @@ fn check_json(payload: &[u8]) -> Result<(), AwsError> {
 /// The JSON text of a base64 client context.
 fn decode_client_context(encoded: &str) -> Result<String, AwsError> {
     let invalid = || {
-        AwsError::new(400, "InvalidRequestContentException", "Client context must be a valid Base64-encoded JSON object.")
-            .with_member("Type", serde_json::Value::String("User".into()))
+        AwsError::new(
+            400,
+            "InvalidRequestContentException",
+            "Client context must be a valid Base64-encoded JSON object.",
+        )
+        .with_member("Type", serde_json::Value::String("User".into()))
     };
     if encoded.len() > MAX_CLIENT_CONTEXT {
         return Err(error::invalid_parameter(format!(

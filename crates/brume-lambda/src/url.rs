@@ -10,8 +10,8 @@ use std::sync::Arc;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use brume_core::{AwsError, RequestContext};
-use brume_protocol::endpoint::{Caller, EndpointRequest};
 use brume_protocol::ServiceBuilder;
+use brume_protocol::endpoint::{Caller, EndpointRequest};
 use brume_storage::{Direction, KeyRange};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
@@ -102,9 +102,8 @@ fn function_key(function: &str, qualifier: Option<&str>) -> Vec<u8> {
 }
 
 fn now() -> String {
-    let format = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
-    );
+    let format =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
     time::OffsetDateTime::now_utc().format(&format).unwrap_or_default()
 }
 
@@ -161,7 +160,8 @@ impl Lambda {
 
     async fn url_record(&self, ctx: &RequestContext, target: &UrlTarget) -> Result<UrlRecord, AwsError> {
         check_qualifier(target.qualifier.as_deref())?;
-        let resolved = self.resolve(&ctx.account, &ctx.region, &target.function_name, target.qualifier.as_deref()).await?;
+        let resolved =
+            self.resolve(&ctx.account, &ctx.region, &target.function_name, target.qualifier.as_deref()).await?;
         let key = function_key(&resolved.spec.arn, target.qualifier.as_deref());
         let id = self.kv.get(KEYSPACE, &key)?.ok_or_else(not_found)?;
         let raw = self.kv.get(KEYSPACE, &url_key(&String::from_utf8_lossy(&id)))?.ok_or_else(not_found)?;
@@ -180,7 +180,8 @@ impl Lambda {
                 "1 validation error detected: Value null at 'authType' failed to satisfy constraint: Member must not be null",
             )
         })?;
-        let resolved = self.resolve(&ctx.account, &ctx.region, &input.function_name, input.qualifier.as_deref()).await?;
+        let resolved =
+            self.resolve(&ctx.account, &ctx.region, &input.function_name, input.qualifier.as_deref()).await?;
         let stamp = now();
         let record = UrlRecord {
             id: uuid::Uuid::new_v4().simple().to_string(),
@@ -213,7 +214,11 @@ impl Lambda {
         Ok(self.url_config(&record, false))
     }
 
-    async fn get_function_url_config(self: Arc<Self>, ctx: RequestContext, input: UrlTarget) -> Result<UrlConfig, AwsError> {
+    async fn get_function_url_config(
+        self: Arc<Self>,
+        ctx: RequestContext,
+        input: UrlTarget,
+    ) -> Result<UrlConfig, AwsError> {
         let record = self.url_record(&ctx, &input).await?;
         Ok(self.url_config(&record, true))
     }
@@ -320,8 +325,9 @@ impl Lambda {
             payload: Bytes::from(event.to_string()),
             ..Default::default()
         };
-        let outcome =
-            self.invoke_function(&record.account, &record.region, &record.function, record.qualifier.as_deref(), invocation).await;
+        let outcome = self
+            .invoke_function(&record.account, &record.region, &record.function, record.qualifier.as_deref(), invocation)
+            .await;
         let mut response = match outcome {
             Ok((_, outcome)) if outcome.function_error.is_none() => http_response(&outcome.payload),
             Ok(_) => message(StatusCode::BAD_GATEWAY, "Internal Server Error"),
@@ -371,7 +377,9 @@ fn url_event(record: &UrlRecord, request: &EndpointRequest, iam: Option<&Request
         .headers()
         .get_all(http::header::COOKIE)
         .iter()
-        .flat_map(|v| String::from_utf8_lossy(v.as_bytes()).split(';').map(|c| c.trim().to_string()).collect::<Vec<_>>())
+        .flat_map(|v| {
+            String::from_utf8_lossy(v.as_bytes()).split(';').map(|c| c.trim().to_string()).collect::<Vec<_>>()
+        })
         .filter(|c| !c.is_empty())
         .collect();
     let raw_query = req.uri().query().unwrap_or("").to_string();
@@ -382,9 +390,8 @@ fn url_event(record: &UrlRecord, request: &EndpointRequest, iam: Option<&Request
     let body = req.body();
     let text = is_text(headers.get("content-type").map(String::as_str)) && std::str::from_utf8(body).is_ok();
     let now = time::OffsetDateTime::now_utc();
-    let time_format = time::macros::format_description!(
-        "[day]/[month repr:short]/[year]:[hour]:[minute]:[second] +0000"
-    );
+    let time_format =
+        time::macros::format_description!("[day]/[month repr:short]/[year]:[hour]:[minute]:[second] +0000");
     let host = headers.get("host").cloned().unwrap_or_default();
     let mut context = json!({
         "accountId": if iam.is_some() { Value::from(record.account.clone()) } else { Value::from("anonymous") },
@@ -490,7 +497,13 @@ struct Cors {
 impl Cors {
     fn from_config(config: &Value) -> Cors {
         let list = |name: &str| -> Vec<String> {
-            config.get(name).and_then(Value::as_array).into_iter().flatten().filter_map(|v| v.as_str().map(str::to_string)).collect()
+            config
+                .get(name)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
         };
         Cors {
             origins: list("AllowOrigins"),
@@ -532,7 +545,9 @@ impl Cors {
         }
         self.decorate(origin, response.headers_mut());
         let headers = response.headers_mut();
-        for (name, values) in [("access-control-allow-methods", &self.methods), ("access-control-allow-headers", &self.headers)] {
+        for (name, values) in
+            [("access-control-allow-methods", &self.methods), ("access-control-allow-headers", &self.headers)]
+        {
             if let Ok(v) = HeaderValue::from_str(&values.join(",")) {
                 headers.insert(name, v);
             }

@@ -97,10 +97,14 @@ impl Environment {
             Some(sandboxed) => {
                 // Socket paths must be short (108 bytes): the sockets live in a directory of
                 // their own under the machine's temporary directory.
-                let run = tempfile::Builder::new().prefix("").tempdir_in(sandboxed.sockets.path()).map_err(|e| e.to_string())?;
+                let run = tempfile::Builder::new()
+                    .prefix("")
+                    .tempdir_in(sandboxed.sockets.path())
+                    .map_err(|e| e.to_string())?;
                 let private = tmp.path().to_path_buf();
                 let socket = run.path().join(sandbox::RUNTIME_SOCKET);
-                let listener = tokio::net::UnixListener::bind(&socket).map_err(|e| format!("{}: {e}", socket.display()))?;
+                let listener =
+                    tokio::net::UnixListener::bind(&socket).map_err(|e| format!("{}: {e}", socket.display()))?;
                 let mounts = sandbox::Mounts {
                     code: &spec.code_dir,
                     layers: &spec.layer_dirs,

@@ -62,7 +62,9 @@ impl Sandbox {
                 Err(_) => {}
             }
         }
-        args.extend(["--proc", "/proc", "--dev", "/dev", "--ro-bind", "/sys", "/sys", "--tmpfs", "/run"].map(String::from));
+        args.extend(
+            ["--proc", "/proc", "--dev", "/dev", "--ro-bind", "/sys", "/sys", "--tmpfs", "/run"].map(String::from),
+        );
         let mut bind = |kind: &str, from: &Path, to: &Path| args.extend([kind.into(), path(from), path(to)]);
         bind("--bind", mounts.tmp, Path::new("/tmp"));
         bind("--bind", mounts.run, Path::new(RUN));
@@ -193,11 +195,8 @@ mod tests {
 
     #[test]
     fn runtimes_are_wrapped_with_their_mounts_and_the_bridge() {
-        let sandbox = Sandbox {
-            bwrap: "/usr/bin/bwrap".into(),
-            bridge: "/usr/bin/brume".into(),
-            hide: vec!["/data".into()],
-        };
+        let sandbox =
+            Sandbox { bwrap: "/usr/bin/bwrap".into(), bridge: "/usr/bin/brume".into(), hide: vec!["/data".into()] };
         let launch = Launch {
             program: "/usr/bin/python3".into(),
             args: vec!["/data/lambda/runtimes/bootstrap.py".into()],
