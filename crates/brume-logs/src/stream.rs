@@ -200,7 +200,7 @@ impl Logs {
                 first_event_timestamp: stream.first_event_ms,
                 last_event_timestamp: stream.last_event_ms,
                 last_ingestion_time: stream.last_ingestion_ms,
-                upload_sequence_token: Some(table::sequence_token(stream.puts.max(1))),
+                upload_sequence_token: (stream.puts > 0).then(|| table::sequence_token(stream.puts)),
                 stored_bytes: stream.stored_bytes,
                 log_stream_name: stream.name,
             });
