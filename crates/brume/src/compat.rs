@@ -98,7 +98,18 @@ mod tests {
             Default::default(),
             std::sync::Arc::new(brume_events::SystemClock),
         );
-        crate::services::register(&mut gateway, &dispatcher, &storage, store, "http://localhost:4566");
+        let work = tempfile::tempdir().unwrap();
+        let lambda =
+            crate::services::LambdaLimits { concurrency: 10, idle: std::time::Duration::from_secs(60), sandbox: None };
+        crate::services::register(
+            &mut gateway,
+            &dispatcher,
+            &storage,
+            store,
+            "http://localhost:4566",
+            work.path(),
+            &lambda,
+        );
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/compatibility");
         let bless = std::env::var_os("BRUME_BLESS").is_some();
         let mut stale = Vec::new();
