@@ -18,14 +18,17 @@ use crate::table::{self, Config, Function, KEYSPACE, LayerRef, Package};
 use crate::{Lambda, error};
 
 pub(crate) fn ops(builder: ServiceBuilder<Lambda>) -> ServiceBuilder<Lambda> {
-    builder
+    let builder = builder
         .op("CreateFunction", Lambda::create_function)
         .op("GetFunction", Lambda::get_function)
         .op("GetFunctionConfiguration", Lambda::get_function_configuration)
         .op("DeleteFunction", Lambda::delete_function)
         .op("ListFunctions", Lambda::list_functions)
         .op("UpdateFunctionCode", Lambda::update_function_code)
-        .op("UpdateFunctionConfiguration", Lambda::update_function_configuration)
+        .op("UpdateFunctionConfiguration", Lambda::update_function_configuration);
+    // Tags and account settings belong to the function as a whole.
+    let builder = crate::tags::ops(builder);
+    crate::account::ops(builder)
 }
 
 /// A function version ready to run.
@@ -67,6 +70,29 @@ const OTHER_RUNTIMES: &[&str] = &[
     "ruby3.2",
     "ruby3.3",
     "ruby3.4",
+];
+
+/// Variables the runtime sets, which functions may not.
+const RESERVED_VARIABLES: &[&str] = &[
+    "_HANDLER",
+    "_X_AMZN_TRACE_ID",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_DEFAULT_REGION",
+    "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE",
+    "AWS_LAMBDA_LOG_GROUP_NAME",
+    "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_LAMBDA_RUNTIME_API",
+    "AWS_REGION",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_XRAY_CONTEXT_MISSING",
+    "AWS_XRAY_DAEMON_ADDRESS",
+    "LAMBDA_RUNTIME_DIR",
+    "LAMBDA_TASK_ROOT",
 ];
 
 /// The admin view `Code.Location` points at (`GET /_brume/lambda/code`).
@@ -425,8 +451,16 @@ impl Lambda {
                 return Err(validation(
                     bad,
                     "environment.variables",
-                    "Member must satisfy regular expression pattern: [a-zA-Z]([a-zA-Z0-9_])+",
+                    "Map keys must satisfy constraint: [Member must satisfy regular expression pattern: [a-zA-Z]([a-zA-Z0-9_])+]",
                 ));
+            }
+            let reserved: Vec<&str> =
+                environment.variables.keys().map(String::as_str).filter(|k| RESERVED_VARIABLES.contains(k)).collect();
+            if !reserved.is_empty() {
+                return Err(error::invalid_parameter(format!(
+                    "Lambda was unable to configure your environment variables because the environment variables you have provided contains reserved keys that are currently not supported for modification. Reserved keys used in this request: {}",
+                    reserved.join(", ")
+                )));
             }
             let size: usize = environment.variables.iter().map(|(k, v)| k.len() + v.len()).sum();
             if size > 4096 {
@@ -528,6 +562,7 @@ impl Lambda {
             tags: input.tags,
             next_version: 1,
             last_published: None,
+            published_revision: None,
             reserved_concurrency: None,
             policies: BTreeMap::new(),
             policy_revision: table::new_revision(),
@@ -911,7 +946,7 @@ impl Lambda {
 /// The additional version an invocation goes to under `routing` (version → weight), if
 /// the draw picks it.
 fn pick_routed(routing: &BTreeMap<String, f64>) -> Option<String> {
-    let draw = (uuid::Uuid::new_v4().as_u128() % 1_000_000) as f64 / 1_000_000.0;
+    let draw = (uuid::Uuid::new_v4().as_u64_pair().0 % 1_000_000) as f64 / 1_000_000.0;
     let mut acc = 0.0;
     for (version, weight) in routing {
         acc += weight;

@@ -12,6 +12,7 @@
 //!   their destinations.
 //! - [`esm`]: event source mappings that poll SQS queues and DynamoDB streams.
 
+mod account;
 mod alias;
 mod async_invoke;
 mod code;
@@ -25,6 +26,7 @@ mod invoke;
 mod layer;
 mod policy;
 mod table;
+mod tags;
 mod url;
 mod version;
 
@@ -99,7 +101,7 @@ pub fn service(state: Arc<Lambda>) -> Service {
     let builder = config::ops(builder);
     let builder = layer::ops(builder);
     let builder = invoke::ops(builder);
+    let builder = url::ops(builder);
     let builder = esm::ops(builder);
     builder.build()
 }
-    let builder = url::ops(builder);

@@ -85,6 +85,9 @@ pub struct Function {
     pub next_version: u64,
     /// The last published version, which PublishVersion returns again when nothing changed.
     pub last_published: Option<u64>,
+    /// The `$LATEST` revision the last published version was made from.
+    #[serde(default)]
+    pub published_revision: Option<String>,
     pub reserved_concurrency: Option<u32>,
     /// Resource policy statements, by qualifier (`""` for the unqualified function).
     #[serde(default)]
@@ -180,6 +183,11 @@ pub fn layer_version_key(account: &str, region: &str, name: &str, version: u64) 
     let mut k = elements(&["layer", account, region, "v", name]);
     k.push(Element::Int(version as i128));
     key::encode(&k)
+}
+
+/// Every layer version of `account` in `region`.
+pub fn layer_versions_in(account: &str, region: &str) -> KeyRange {
+    KeyRange::prefix(&key::encode(&elements(&["layer", account, region, "v"])))
 }
 
 pub fn layer_versions_of(account: &str, region: &str, name: &str) -> KeyRange {

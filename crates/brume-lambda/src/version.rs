@@ -18,19 +18,6 @@ pub(crate) fn ops(builder: ServiceBuilder<Lambda>) -> ServiceBuilder<Lambda> {
     builder.op("PublishVersion", Lambda::publish_version).op("ListVersionsByFunction", Lambda::list_versions)
 }
 
-/// What makes two versions the same for PublishVersion: everything but the version's own
-/// identity.
-fn same_content(a: &Config, b: &Config) -> bool {
-    let strip = |c: &Config| Config {
-        version: String::new(),
-        revision_id: String::new(),
-        last_modified: String::new(),
-        description: String::new(),
-        ..c.clone()
-    };
-    strip(a) == strip(b)
-}
-
 pub(crate) fn read<T: serde::de::DeserializeOwned>(
     view: &dyn brume_storage::ReadView,
     key: &[u8],
@@ -45,11 +32,11 @@ pub(crate) fn publish(
     function: &mut Function,
     description: Option<String>,
 ) -> Result<Config, AwsError> {
-    if let Some(last) = function.last_published {
+    if let Some(last) = function.last_published
+        && function.published_revision.as_ref() == Some(&function.latest.revision_id)
+    {
         let key = table::version_key(&function.account, &function.region, &function.name, last);
-        if let Some(existing) = read::<Config>(txn, &key)?
-            && same_content(&existing, &function.latest)
-        {
+        if let Some(existing) = read::<Config>(txn, &key)? {
             return Ok(existing);
         }
     }
@@ -68,6 +55,7 @@ pub(crate) fn publish(
     )?;
     function.next_version = n + 1;
     function.last_published = Some(n);
+    function.published_revision = Some(function.latest.revision_id.clone());
     Ok(version)
 }
 
