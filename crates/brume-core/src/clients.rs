@@ -37,6 +37,74 @@ pub trait SqsClient: Send + Sync {
     /// validation, same errors: `AWS.SimpleQueueService.NonExistentQueue` when it does not
     /// exist). Returns the new message's id once it is durable.
     async fn send_message(&self, queue_arn: &str, message: OutgoingMessage) -> Result<String, AwsError>;
+
+    /// Receives up to `max` (1–10) messages of queue `queue_arn`, as ReceiveMessage would with
+    /// every attribute asked for: each becomes invisible for `visibility_timeout` seconds (the
+    /// queue's own when `None`), and the redrive policy applies. Waits up to `wait` for one
+    /// to arrive.
+    async fn receive_messages(
+        &self,
+        queue_arn: &str,
+        max: usize,
+        visibility_timeout: Option<u64>,
+        wait: std::time::Duration,
+    ) -> Result<Vec<ReceivedMessage>, AwsError>;
+
+    /// Deletes the messages these receipt handles were issued for, as DeleteMessage would.
+    async fn delete_messages(&self, queue_arn: &str, receipt_handles: Vec<String>) -> Result<(), AwsError>;
+}
+
+/// A message [`SqsClient::receive_messages`] received.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReceivedMessage {
+    pub message_id: String,
+    pub receipt_handle: String,
+    pub body: String,
+    pub md5_of_body: String,
+    /// The system attributes (`ApproximateReceiveCount`, `SentTimestamp`, `SenderId`,
+    /// `ApproximateFirstReceiveTimestamp`, and for FIFO queues the group and sequence).
+    pub attributes: BTreeMap<String, String>,
+    pub message_attributes: BTreeMap<String, MessageAttribute>,
+}
+
+/// What other services may ask of SNS.
+#[async_trait::async_trait]
+pub trait SnsClient: Send + Sync {
+    /// Publishes `message` to topic `topic_arn` on behalf of a service (Lambda destinations),
+    /// as Publish would; `NotFound` when the topic does not exist.
+    async fn publish(&self, topic_arn: &str, message: String) -> Result<(), AwsError>;
+}
+
+/// Where a DynamoDB stream reader starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StreamStart {
+    TrimHorizon,
+    Latest,
+}
+
+/// Records read from a DynamoDB stream's shard.
+#[derive(Clone, Debug)]
+pub struct StreamRecords {
+    /// The records as GetRecords answers them (`eventID`, `eventName`, `dynamodb`, ...).
+    pub records: Vec<serde_json::Value>,
+    /// The position after these records, to read on from.
+    pub position: u64,
+    /// The shard is closed and nothing is left after `position`.
+    pub finished: bool,
+    /// The stream's (one) shard.
+    pub shard_id: String,
+}
+
+/// What other services may ask of DynamoDB Streams.
+#[async_trait::async_trait]
+pub trait DynamoDbStreamsClient: Send + Sync {
+    /// The position `start` names in stream `stream_arn` (`ResourceNotFoundException` when
+    /// there is no such stream).
+    async fn stream_position(&self, stream_arn: &str, start: StreamStart) -> Result<u64, AwsError>;
+
+    /// Up to `limit` records after `after`, oldest first (`TrimmedDataAccessException` when
+    /// that position has been trimmed away).
+    async fn read_records(&self, stream_arn: &str, after: u64, limit: usize) -> Result<StreamRecords, AwsError>;
 }
 
 /// One log event for [`LogsClient::put_log_events`].

@@ -12,6 +12,7 @@
 
 mod batch;
 mod capacity;
+mod client;
 mod control;
 mod error;
 mod expr;

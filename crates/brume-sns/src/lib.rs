@@ -7,6 +7,7 @@
 //! dead-letter queue. Messages are signed (SignatureVersion 1 and 2) with a local key
 //! whose certificate is served at the `SigningCertURL`.
 
+mod client;
 mod delivery;
 mod envelope;
 mod error;

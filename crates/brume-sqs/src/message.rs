@@ -225,7 +225,7 @@ struct Receipt {
     t: String,
 }
 
-fn encode_receipt(m: &Message) -> String {
+pub(crate) fn encode_receipt(m: &Message) -> String {
     B64.encode(
         serde_json::to_vec(&Receipt { v: m.visible_ms, s: m.seq, t: m.receipt_token.clone() }).unwrap_or_default(),
     )
@@ -526,7 +526,7 @@ impl Sqs {
     /// maxReceiveCount move to the dead-letter queue instead. FIFO queues hand out each
     /// group's messages in order, and none of a group while one of it is in flight. Also
     /// returns when the next message becomes visible, to bound a long poll's sleep.
-    async fn take(
+    pub(crate) async fn take(
         &self,
         queue: &Queue,
         max: usize,
@@ -579,7 +579,7 @@ impl Sqs {
     /// Finds the message a receipt handle was issued for and applies `f` to its record
     /// key. A handle from an earlier receive of a message received again since is accepted
     /// and changes nothing, as in SQS.
-    async fn by_receipt(
+    pub(crate) async fn by_receipt(
         &self,
         queue: &Queue,
         handle: &str,
