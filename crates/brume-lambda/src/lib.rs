@@ -38,6 +38,8 @@ use brume_core::clients::{LogsClient, S3Client, SqsClient};
 use brume_protocol::{Service, ServiceBuilder};
 use brume_storage::{Blobs, Kv};
 
+pub use async_invoke::{Events, Links};
+pub use esm::start;
 pub use function::CODE_VIEW;
 pub use table::KEYSPACE;
 
@@ -66,9 +68,14 @@ pub struct Lambda {
     logs: Arc<dyn LogsClient>,
     sqs: Arc<dyn SqsClient>,
     s3: Arc<dyn S3Client>,
+    events: brume_events::Dispatcher,
+    sns: Arc<dyn brume_core::clients::SnsClient>,
+    streams: Arc<dyn brume_core::clients::DynamoDbStreamsClient>,
+    pollers: esm::Pollers,
 }
 
 impl Lambda {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         kv: Arc<dyn Kv>,
         blobs: Arc<dyn Blobs>,
@@ -77,6 +84,7 @@ impl Lambda {
         logs: Arc<dyn LogsClient>,
         sqs: Arc<dyn SqsClient>,
         s3: Arc<dyn S3Client>,
+        links: Links,
     ) -> Arc<Lambda> {
         let config = executor::Config {
             endpoint: settings.endpoint.clone(),
@@ -86,7 +94,9 @@ impl Lambda {
             sandbox: settings.sandbox.clone(),
         };
         let executor = executor::Executor::new(config, logs.clone(), credentials.clone());
-        Arc::new(Lambda { kv, blobs, settings, credentials, executor, logs, sqs, s3 })
+        let Links { events, sns, streams } = links;
+        let pollers = esm::Pollers::default();
+        Arc::new(Lambda { kv, blobs, settings, credentials, executor, logs, sqs, s3, events, sns, streams, pollers })
     }
 }
 

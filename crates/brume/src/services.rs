@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use brume_auth::CredentialStore;
-use brume_core::clients::{LogsClient, S3Client, SqsClient};
+use brume_core::clients::{DynamoDbStreamsClient, LogsClient, S3Client, SnsClient, SqsClient};
 use brume_core::value::Timestamp;
 use brume_events::{DeliveryError, Dispatcher, Event, Handler};
 use brume_gateway::{Gateway, Job, View};
@@ -23,6 +23,9 @@ pub fn register(
     work_dir: &Path,
     lambda: &LambdaLimits,
 ) {
+    // First, so that Lambda's pending events find their handler (see `brume_lambda::Events`).
+    let lambda_events = Arc::new(brume_lambda::Events::default());
+    dispatcher.register("lambda", lambda_events.clone());
     let sts_credentials = credentials.clone();
     gateway.register("sts", &[brume_sts::KEYSPACE], move || brume_sts::service(sts_credentials.clone()));
     gateway.set_cors(Arc::new(brume_s3::BucketCors(storage.kv.clone())));
@@ -45,6 +48,7 @@ pub fn register(
     gateway.register("sqs", &[brume_sqs::KEYSPACE], move || brume_sqs::service(sqs.clone()));
     let sns = brume_sns::Sns::new(storage.kv.clone(), sqs_client.clone(), endpoint.to_string());
     dispatcher.register("sns", Arc::new(brume_sns::Delivery(sns.clone())));
+    let sns_client: Arc<dyn SnsClient> = sns.clone();
     let messages = sns.clone();
     let sent: View = Arc::new(move |query| {
         let sns = messages.clone();
@@ -67,6 +71,7 @@ pub fn register(
     gateway.register_view(&brume_sns::CERTIFICATE_PATH["/_brume/".len()..], certificate);
     gateway.register("sns", &[brume_sns::KEYSPACE], move || brume_sns::service(sns.clone()));
     let dynamodb = brume_dynamodb::Ddb::new(storage.kv.clone());
+    let streams_client: Arc<dyn DynamoDbStreamsClient> = dynamodb.clone();
     let ttl_state = dynamodb.clone();
     let ttl: Job = Arc::new(move || {
         let ddb = ttl_state.clone();
@@ -120,20 +125,23 @@ pub fn register(
         logs_client,
         sqs_client.clone(),
         s3_client,
+        brume_lambda::Links { events: dispatcher.clone(), sns: sns_client, streams: streams_client },
     );
+    lambda_events.bind(lambda.clone());
+    brume_lambda::start(&lambda);
     let packages = lambda.clone();
     let code: View = Arc::new(move |query| {
         let lambda = packages.clone();
         Box::pin(async move { Ok(("application/zip", lambda.code_package(query.as_deref()).await?.into())) })
     });
     gateway.register_view(&brume_lambda::CODE_VIEW["_brume/".len()..], code);
+    let urls = lambda.clone();
+    gateway.register_endpoint("lambda-url", Arc::new(move |request| Box::pin(urls.clone().serve_url(request))));
     gateway.register("lambda", &[brume_lambda::KEYSPACE], move || brume_lambda::service(lambda.clone()));
     dispatcher.set_dead_letter(Arc::new(LogDeadLetters));
 }
 
 /// Lambda's limits from the command line.
-    let urls = lambda.clone();
-    gateway.register_endpoint("lambda-url", Arc::new(move |request| Box::pin(urls.clone().serve_url(request))));
 pub struct LambdaLimits {
     pub concurrency: u32,
     pub idle: Duration,
