@@ -96,6 +96,12 @@ def test_create_function_validations(server):
     assert (code, status) == ("InvalidParameterValueException", 400)
     assert message.startswith("Value python2.9 at 'runtime' failed to satisfy constraint: Member must satisfy enum value set: [")
 
+    code, message, _ = error_of(lam.create_function, FunctionName="f", **{**base, "Runtime": "python3.7"})
+    assert (code, message) == ("InvalidParameterValueException",
+                               "The runtime parameter of python3.7 is no longer supported for creating or updating AWS "
+                               "Lambda functions. We recommend you use the new runtime (python3.13) while creating or "
+                               "updating functions.")
+
     no_handler = {k: v for k, v in base.items() if k != "Handler"}
     code, message, _ = error_of(lam.create_function, FunctionName="f", **no_handler)
     assert (code, message) == ("InvalidParameterValueException",
@@ -418,8 +424,11 @@ def test_layers(server):
     assert [(l["LayerName"], l["LatestMatchingVersion"]["Version"]) for l in layers] == [("helpers", 2)]
     assert lam.list_layers(CompatibleRuntime="python3.12")["Layers"][0]["LatestMatchingVersion"]["Version"] == 1
 
-    created = create(lam, "with-layer", Layers=[layer_arn + ":1"])
+    uses_layer = zip_of({"index.py": "import helper\n\ndef handler(event, context):\n    return helper.VALUE\n"})
+    created = create(lam, "with-layer", code=uses_layer, Layers=[layer_arn + ":1"])
     assert created["Layers"] == [{"Arn": layer_arn + ":1", "CodeSize": len(content)}]
+    # The layer is unpacked where the runtime finds it, as /opt/python on Lambda.
+    assert json.loads(lam.invoke(FunctionName="with-layer")["Payload"].read()) == 1
     code, message, _ = error_of(create, lam, "bad-layer", Layers=[layer_arn + ":9"])
     assert (code, message) == ("InvalidParameterValueException", f"Layer version {layer_arn}:9 does not exist.")
 
@@ -429,6 +438,8 @@ def test_layers(server):
     # Deleting twice is fine, and the function that uses it keeps its layer.
     lam.delete_layer_version(LayerName="helpers", VersionNumber=1)
     assert lam.get_function_configuration(FunctionName="with-layer")["Layers"][0]["Arn"] == layer_arn + ":1"
+    lam.update_function_configuration(FunctionName="with-layer", Description="cold again")
+    assert json.loads(lam.invoke(FunctionName="with-layer")["Payload"].read()) == 1
 
 
 def test_cli_creates_and_reads_a_function(server, tmp_path):

@@ -19,6 +19,8 @@ use crate::table::Package;
 
 /// The largest zip a request may carry directly (`CodeSizeZipped`).
 pub const MAX_ZIPPED: u64 = 52_428_800;
+/// The largest request carrying a zip directly: `MAX_ZIPPED` in base64.
+const MAX_REQUEST: u64 = 69_905_067;
 /// The largest unzipped function and layers (`CodeSizeUnzipped`).
 pub const MAX_UNZIPPED: u64 = 262_144_000;
 
@@ -54,8 +56,8 @@ fn check_zip(bytes: &[u8]) -> Result<u64, AwsError> {
 }
 
 impl Lambda {
-    /// The zip `code` carries or names in S3.
-    pub(crate) async fn code_bytes(&self, account: &str, code: CodeInput) -> Result<Bytes, AwsError> {
+    /// The zip `code` carries or names in S3, for `operation`.
+    pub(crate) async fn code_bytes(&self, account: &str, code: CodeInput, operation: &str) -> Result<Bytes, AwsError> {
         if code.image_uri.is_some() {
             return Err(error::invalid_parameter(
                 "Please don't provide ImageUri when updating a function with packageType Zip.",
@@ -67,8 +69,14 @@ impl Lambda {
                     "Please do not provide other FunctionCode parameters when providing a ZipFile.",
                 ));
             }
+            // Lambda limits the request, in which the zip travels as base64.
             if zip.0.len() as u64 > MAX_ZIPPED {
-                return Err(error::request_too_large(format!("Zipped size must be smaller than {MAX_ZIPPED} bytes")));
+                return Err(AwsError::new(
+                    413,
+                    "RequestEntityTooLargeException",
+                    format!("Request must be smaller than {MAX_REQUEST} bytes for the {operation} operation"),
+                )
+                .with_member("Type", serde_json::Value::String("User".into())));
             }
             return Ok(Bytes::from(zip.0));
         }

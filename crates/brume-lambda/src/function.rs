@@ -328,9 +328,38 @@ pub struct FunctionInput {
     pub qualifier: Option<String>,
 }
 
+/// Runtimes Lambda no longer takes for new or updated functions, with the family's newest
+/// (which Lambda's error recommends).
+const DEPRECATED_RUNTIMES: &[(&str, &[&str])] = &[
+    (
+        "nodejs22.x",
+        &[
+            "nodejs",
+            "nodejs4.3",
+            "nodejs4.3-edge",
+            "nodejs6.10",
+            "nodejs8.10",
+            "nodejs10.x",
+            "nodejs12.x",
+            "nodejs14.x",
+            "nodejs16.x",
+        ],
+    ),
+    ("python3.13", &["python2.7", "python3.6", "python3.7", "python3.8"]),
+    ("java21", &["java8"]),
+    ("dotnet8", &["dotnetcore1.0", "dotnetcore2.0", "dotnetcore2.1", "dotnetcore3.1", "dotnet6"]),
+    ("ruby3.4", &["ruby2.5", "ruby2.7"]),
+    ("provided.al2023", &["go1.x"]),
+];
+
 fn check_runtime(runtime: &str) -> Result<(), AwsError> {
     if RUNTIMES.contains(&runtime) || OTHER_RUNTIMES.contains(&runtime) {
         return Ok(());
+    }
+    if let Some((newest, _)) = DEPRECATED_RUNTIMES.iter().find(|(_, old)| old.contains(&runtime)) {
+        return Err(error::invalid_parameter(format!(
+            "The runtime parameter of {runtime} is no longer supported for creating or updating AWS Lambda functions. We recommend you use the new runtime ({newest}) while creating or updating functions."
+        )));
     }
     let all: Vec<&str> = RUNTIMES.iter().chain(OTHER_RUNTIMES).copied().collect();
     Err(error::invalid_parameter(format!(
@@ -529,7 +558,7 @@ impl Lambda {
         if input.code.is_empty() {
             return Err(error::invalid_parameter("Please provide a source for function code."));
         }
-        let zip = self.code_bytes(&ctx.account, input.code).await?;
+        let zip = self.code_bytes(&ctx.account, input.code, "CreateFunction").await?;
         let mut config = Config {
             version: "$LATEST".into(),
             runtime: None,
@@ -747,7 +776,7 @@ impl Lambda {
         if input.code.is_empty() {
             return Err(error::invalid_parameter("Please provide a source for function code."));
         }
-        let zip = self.code_bytes(&ctx.account, input.code).await?;
+        let zip = self.code_bytes(&ctx.account, input.code, "UpdateFunctionCode").await?;
         if input.dry_run {
             let mut config = current.latest.clone();
             use base64::Engine as _;
@@ -1056,6 +1085,7 @@ mod tests {
         assert!(check_role("not-a-role").is_err());
         assert!(check_runtime("python3.12").is_ok());
         assert_eq!(check_runtime("python2.9").unwrap_err().code, "InvalidParameterValueException");
+        assert!(check_runtime("nodejs12.x").unwrap_err().message.contains("(nodejs22.x)"));
     }
 
     #[test]

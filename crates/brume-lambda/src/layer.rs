@@ -191,7 +191,7 @@ impl Lambda {
         if input.content.is_empty() {
             return Err(error::invalid_parameter("Please provide a source for the layer's content."));
         }
-        let zip = self.code_bytes(&ctx.account, input.content).await?;
+        let zip = self.code_bytes(&ctx.account, input.content, "PublishLayerVersion").await?;
         let package = self.store_package(&zip).await?;
         let layer = LayerVersion {
             name: name.clone(),
