@@ -260,3 +260,30 @@ def test_no_event_invoke_is_lost_to_kill_9(tmp_path):
         assert set(acknowledged) - seen == set()
     finally:
         second.stop()
+
+
+def test_destinations_may_be_topics_and_functions(brume):
+    lam, sqs, sns = brume.client("lambda"), brume.client("sqs"), brume.client("sns")
+    url, qarn = queue(sqs, "final")
+    topic = sns.create_topic(Name="failures")["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=qarn, Attributes={"RawMessageDelivery": "true"})
+    next_arn = create(lam, "next", ECHO)
+    lam.put_function_event_invoke_config(FunctionName="next", DestinationConfig={"OnSuccess": {"Destination": qarn}})
+    create(lam, "echo", ECHO)
+    create(lam, "fails", FAIL)
+    lam.put_function_event_invoke_config(FunctionName="echo",
+                                         DestinationConfig={"OnSuccess": {"Destination": next_arn}})
+    lam.put_function_event_invoke_config(FunctionName="fails", MaximumRetryAttempts=0,
+                                         DestinationConfig={"OnFailure": {"Destination": topic}})
+    lam.invoke(FunctionName="echo", InvocationType="Event", Payload=json.dumps({"n": 1}))
+    lam.invoke(FunctionName="fails", InvocationType="Event", Payload=json.dumps({"n": 2}))
+    records = [json.loads(m["Body"]) for m in receive(sqs, url, 2)]
+    by_condition = {r["requestContext"]["condition"]: r for r in records}
+    # The function destination received echo's Success record as its event.
+    chained = by_condition["Success"]
+    assert chained["requestContext"]["functionArn"] == next_arn + ":$LATEST"
+    assert chained["requestPayload"]["requestContext"]["condition"] == "Success"
+    assert chained["requestPayload"]["responsePayload"] == {"echo": {"n": 1}}
+    failed = by_condition["RetriesExhausted"]
+    assert failed["requestPayload"] == {"n": 2}
+    assert failed["requestContext"]["approximateInvokeCount"] == 1

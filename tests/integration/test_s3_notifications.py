@@ -1,7 +1,7 @@
 """S3 event notifications: configuration round trip and validation, S3 event records
 queued durably in the outbox for each matching object change, and their delivery to SQS
-and, through SNS topics, to the topics' subscribers. Events for Lambda stay queued until
-that service exists; the tests below look at them there."""
+and, through SNS topics, to the topics' subscribers, and to Lambda functions (whose Event
+invocations report to a queue here, through an OnSuccess destination)."""
 import json
 import urllib.request
 
@@ -11,6 +11,36 @@ import pytest
 QUEUE = "arn:aws:sqs:us-east-1:000000000000:uploads"
 TOPIC = "arn:aws:sns:us-east-1:000000000000:changes"
 FUNCTION = "arn:aws:lambda:us-east-1:000000000000:function:thumbnails"
+
+
+def thumbnails(server, source="def handler(event, context):\n    return event\n"):
+    """The function of FUNCTION (by default answering its event); its Event invocations
+    report to a queue, whose records this answers as they arrive (deleted), up to `count`."""
+    import io
+    import time
+    import zipfile
+    lam, sqs = server.client("lambda"), server.client("sqs")
+    url = sqs.create_queue(QueueName="thumbnails-done")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("index.py", source)
+    lam.create_function(FunctionName="thumbnails", Runtime="python3.12", Handler="index.handler",
+                        Role="arn:aws:iam::000000000000:role/lambda-role", Code={"ZipFile": buf.getvalue()})
+    lam.get_waiter("function_active_v2").wait(FunctionName="thumbnails")
+    lam.put_function_event_invoke_config(FunctionName="thumbnails",
+                                         DestinationConfig={"OnSuccess": {"Destination": arn}})
+
+    def records(count):
+        got = []
+        deadline = time.monotonic() + 30
+        while len(got) < count and time.monotonic() < deadline:
+            for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", []):
+                got.append(json.loads(m["Body"]))
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+        return got
+
+    return records
 
 
 def pending(server):
@@ -76,20 +106,18 @@ def test_empty_configuration_reads_back_empty(s3):
 
 
 def test_object_changes_queue_s3_event_records(server, s3, topic_queue):
+    invoked = thumbnails(server)
     s3.put_bucket_notification_configuration(Bucket="notified", NotificationConfiguration=CONFIG)
     s3.put_object(Bucket="notified", Key="images/a cat.jpg", Body=b"meow")
     s3.put_object(Bucket="notified", Key="images/a.png", Body=b"no")  # filtered out by suffix
     s3.put_object(Bucket="notified", Key="docs/b.jpg", Body=b"no")  # filtered out by prefix
     s3.copy_object(Bucket="notified", Key="images/copy.jpg", CopySource="notified/images/a cat.jpg")
     s3.delete_object(Bucket="notified", Key="docs/b.jpg")
-    # Events to the topic are delivered as they come: the ones waiting are Lambda's.
-    events = [e for e in pending(server) if e["target"] == "lambda"]
-    kinds = [(e["target"], e["kind"]) for e in events]
-    assert sorted(kinds) == [("lambda", "s3:ObjectCreated:Copy"), ("lambda", "s3:ObjectCreated:Put")]
+    events = [r["requestPayload"] for r in invoked(2)]
+    assert sorted(e["Records"][0]["eventName"] for e in events) == ["ObjectCreated:Copy", "ObjectCreated:Put"]
     through_topic = [b for b in received(topic_queue, 2) if "Records" in b]
     assert [b["Records"][0]["eventName"] for b in through_topic] == ["ObjectRemoved:Delete"]
-    put = next(e for e in events if e["kind"] == "s3:ObjectCreated:Put")
-    record = put["payload"]["message"]["Records"][0]
+    record = next(e for e in events if e["Records"][0]["eventName"] == "ObjectCreated:Put")["Records"][0]
     assert record["eventSource"] == "aws:s3"
     assert record["eventName"] == "ObjectCreated:Put"
     assert record["awsRegion"] == "us-east-1"
@@ -104,15 +132,23 @@ def test_object_changes_queue_s3_event_records(server, s3, topic_queue):
 
 def test_events_are_durable_across_restart(start_brume, tmp_path):
     first = start_brume(data_dir=str(tmp_path))
+    thumbnails(first)
     s3 = first.client("s3")
     s3.create_bucket(Bucket="durable-events")
     s3.put_bucket_notification_configuration(Bucket="durable-events", NotificationConfiguration={
         "LambdaFunctionConfigurations": [{"LambdaFunctionArn": FUNCTION, "Events": ["s3:ObjectCreated:Put"]}]})
     s3.put_object(Bucket="durable-events", Key="k", Body=b"x")
-    first.stop()
+    first.proc.kill()
+    first.proc.wait()
     second = start_brume(data_dir=str(tmp_path))
-    kinds = [e["kind"] for e in pending(second)]
-    assert kinds.count("s3:ObjectCreated:Put") == 1
+    sqs = second.client("sqs")
+    url = sqs.get_queue_url(QueueName="thumbnails-done")["QueueUrl"]
+    got = []
+    deadline = __import__("time").monotonic() + 30
+    while not got and __import__("time").monotonic() < deadline:
+        got = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages", [])
+    event = json.loads(got[0]["Body"])["requestPayload"]
+    assert event["Records"][0]["eventName"] == "ObjectCreated:Put"
 
 
 @pytest.mark.parametrize("config,message", [
@@ -129,9 +165,14 @@ def test_invalid_configurations(s3, config, message):
 
 
 def test_reset_empties_the_outbox(server, s3):
+    thumbnails(server, "def handler(event, context):\n    raise RuntimeError('later')\n")
     s3.put_bucket_notification_configuration(Bucket="notified", NotificationConfiguration=CONFIG)
-    s3.put_object(Bucket="notified", Key="images/a.jpg", Body=b"x")  # for Lambda: stays queued
-    assert pending(server)
+    s3.put_object(Bucket="notified", Key="images/a.jpg", Body=b"x")
+    # The function fails: its retry waits in the outbox for a minute.
+    deadline = __import__("time").monotonic() + 30
+    while not any(e["kind"] == "invoke" for e in pending(server)):
+        assert __import__("time").monotonic() < deadline
+        __import__("time").sleep(0.05)
     server.reset()
     assert pending(server) == []
 

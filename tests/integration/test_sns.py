@@ -537,16 +537,32 @@ def test_failed_sqs_delivery_goes_to_the_dead_letter_queue(sns, sqs):
     assert (doc["MessageId"], doc["Message"]) == (message_id, "lost?")
 
 
-def test_lambda_deliveries_wait_for_the_lambda_service(server, sns):
+def echo_function(server, name):
+    """A function answering its event, whose Event invocations report to a new queue;
+    answers the function's ARN and the queue's URL."""
+    import io
+    import zipfile
+    lam, sqs = server.client("lambda"), server.client("sqs")
+    url, arn = queue(sqs, f"{name}-done")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("index.py", "def handler(event, context):\n    return event\n")
+    function = lam.create_function(FunctionName=name, Runtime="python3.12", Handler="index.handler",
+                                   Role=f"arn:aws:iam::{ACCOUNT}:role/lambda-role",
+                                   Code={"ZipFile": buf.getvalue()})["FunctionArn"]
+    lam.get_waiter("function_active_v2").wait(FunctionName=name)
+    lam.put_function_event_invoke_config(FunctionName=name, DestinationConfig={"OnSuccess": {"Destination": arn}})
+    return function, url
+
+
+def test_lambda_subscriptions_invoke_the_function_with_the_sns_record(server, sns, sqs):
     topic = sns.create_topic(Name="to-functions")["TopicArn"]
-    function = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:handler"
+    function, done = echo_function(server, "handler")
     sub = sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=function)["SubscriptionArn"]
     assert sub.startswith(topic + ":")
     message_id = sns.publish(TopicArn=topic, Message="for the function", Subject="S")["MessageId"]
-    with urllib.request.urlopen(server.endpoint + "/_brume/events", timeout=5) as r:
-        events = [e for e in json.load(r)["events"] if e["target"] == "lambda"]
-    assert [e["payload"]["arn"] for e in events] == [function]
-    record = events[0]["payload"]["message"]["Records"][0]
+    event = json.loads(receive(sqs, done)[0]["Body"])["requestPayload"]
+    record = event["Records"][0]
     assert (record["EventSource"], record["EventSubscriptionArn"]) == ("aws:sns", sub)
     assert (record["Sns"]["MessageId"], record["Sns"]["Message"], record["Sns"]["Subject"]) == (message_id, "for the function", "S")
     assert record["Sns"]["MessageAttributes"] == {}
