@@ -167,8 +167,12 @@ def test_get_and_delete_errors(server):
     # Every way of naming the function reaches it.
     for name in ["there", ARN + "there", "000000000000:function:there", ARN + "there:$LATEST"]:
         assert lam.get_function_configuration(FunctionName=name)["FunctionName"] == "there"
+    lam.put_function_event_invoke_config(FunctionName="there", MaximumRetryAttempts=0)
     lam.delete_function(FunctionName=ARN + "there")
     assert error_of(lam.get_function, FunctionName="there")[0] == "ResourceNotFoundException"
+    # A function created again under the name starts without the old one's settings.
+    create(lam, "there")
+    assert error_of(lam.get_function_event_invoke_config, FunctionName="there")[0] == "ResourceNotFoundException"
 
 
 def test_list_functions_paginates_and_lists_versions(server):
@@ -483,3 +487,25 @@ def test_functions_versions_and_aliases_survive_kill_9(start_brume, tmp_path):
     assert lam.get_layer_version_by_arn(Arn=layer)["Version"] == 1
     response = lam.invoke(FunctionName="durable", Qualifier="live", Payload=b'{"back": true}')
     assert json.loads(response["Payload"].read()) == {"back": True}
+
+
+def test_replaced_and_deleted_packages_leave_the_blob_store(start_brume, tmp_path):
+    import os
+    data = str(tmp_path / "data")
+    brume = start_brume(data_dir=data)
+    lam = brume.client("lambda")
+
+    def blobs():
+        return sorted(f for _, _, files in os.walk(os.path.join(data, "blobs")) for f in files
+                      if len(f) == 32 and all(c in "0123456789abcdef" for c in f))
+
+    create(lam, "stored", Publish=True)
+    assert len(blobs()) == 1
+    # Version 1 keeps the first package; the replaced $LATEST package without a version goes.
+    lam.update_function_code(FunctionName="stored", ZipFile=zip_of({"index.py": HANDLER + "# 2\n"}))
+    lam.update_function_code(FunctionName="stored", ZipFile=zip_of({"index.py": HANDLER + "# 3\n"}))
+    assert len(blobs()) == 2
+    lam.delete_function(FunctionName="stored", Qualifier="1")
+    assert len(blobs()) == 1
+    lam.delete_function(FunctionName="stored")
+    assert blobs() == []

@@ -284,7 +284,9 @@ impl Lambda {
                     return Err(alias_not_found(&target, &input.name));
                 }
                 txn.delete(KEYSPACE, &key)?;
-                // The alias's permissions go with it, as Lambda drops its policy.
+                let config = crate::config::config_key(&target.account, &target.region, &target.name, &input.name);
+                txn.delete(KEYSPACE, &config)?;
+                // The alias's permissions and event invoke configuration go with it.
                 if function.policies.remove(&input.name).is_some() {
                     txn.put(KEYSPACE, &function_key, &table::encode(&function))?;
                 }

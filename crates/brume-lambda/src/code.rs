@@ -203,4 +203,18 @@ mod tests {
         let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(left.len(), 1, "no temporary directory is left behind");
     }
+
+    #[test]
+    fn concurrent_unpacks_of_one_package_all_succeed() {
+        let zip = zip_of(&[("index.py", "def handler(e, c):\n    return e\n")]);
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("pkg");
+        std::thread::scope(|s| {
+            for _ in 0..8 {
+                s.spawn(|| unpack(&zip, dir.path(), &target).unwrap());
+            }
+        });
+        assert!(target.join("index.py").is_file());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
 }

@@ -898,14 +898,24 @@ impl Lambda {
                             .transpose()?
                             .ok_or_else(|| error::function_not_found(&target.arn()))?;
                         let mut packages = vec![function.latest.code];
+                        let mut qualifiers = vec!["$LATEST".to_string()];
                         let versions = table::versions_of(&target.account, &target.region, &target.name);
                         for (k, v) in txn.scan(KEYSPACE, &versions, Direction::Forward, usize::MAX)? {
-                            packages.push(table::decode::<Config>(&v)?.code);
+                            let version: Config = table::decode(&v)?;
+                            qualifiers.push(version.version);
+                            packages.push(version.code);
                             txn.delete(KEYSPACE, &k)?;
                         }
                         let aliases = table::aliases_of(&target.account, &target.region, &target.name);
-                        for (k, _) in txn.scan(KEYSPACE, &aliases, Direction::Forward, usize::MAX)? {
+                        for (k, v) in txn.scan(KEYSPACE, &aliases, Direction::Forward, usize::MAX)? {
+                            qualifiers.push(table::decode::<table::Alias>(&v)?.name);
                             txn.delete(KEYSPACE, &k)?;
+                        }
+                        // The event invoke configurations of every qualifier go with the function.
+                        for qualifier in &qualifiers {
+                            let config =
+                                crate::config::config_key(&target.account, &target.region, &target.name, qualifier);
+                            txn.delete(KEYSPACE, &config)?;
                         }
                         txn.delete(KEYSPACE, &key)?;
                         packages.sort_by(|a, b| a.blob.cmp(&b.blob));

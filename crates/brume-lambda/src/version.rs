@@ -96,6 +96,7 @@ pub(crate) fn delete_version(txn: &mut dyn Txn, target: &FunctionRef, n: u64) ->
         )));
     }
     txn.delete(KEYSPACE, &key)?;
+    txn.delete(KEYSPACE, &crate::config::config_key(&target.account, &target.region, &target.name, &version.version))?;
     let in_use = packages_in_use(txn, &function)?;
     Ok(if in_use.contains(&version.code.blob) { Vec::new() } else { vec![version.code] })
 }
