@@ -283,8 +283,10 @@ def test_mapping_crud_and_states(brume):
     lam, sqs = brume.client("lambda"), brume.client("sqs")
     reporter(brume)
     _, arn = queue(sqs, "source")
-    m = lam.create_event_source_mapping(EventSourceArn=arn, FunctionName="reporter", BatchSize=5)
+    m = lam.create_event_source_mapping(EventSourceArn=arn, FunctionName="reporter", BatchSize=5,
+                                        ScalingConfig={"MaximumConcurrency": 2})
     uuid = m["UUID"]
+    assert m["ScalingConfig"] == {"MaximumConcurrency": 2}
     assert m["FunctionArn"].endswith(":function:reporter")
     assert m["EventSourceMappingArn"] == f"arn:aws:lambda:us-east-1:000000000000:event-source-mapping:{uuid}"
     assert m["StateTransitionReason"] == "USER_INITIATED"

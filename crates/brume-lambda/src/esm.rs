@@ -5,9 +5,10 @@
 //! read up to) under `esm/cp/<uuid>`, written after each batch is done with, so a restart
 //! resumes where the last one stopped. Each enabled mapping has one poller task: started at
 //! startup ([`start`]) and on create or update, stopped on disable or delete (and when its
-//! record has gone, as after a reset). A poller runs one batch at a time, so a shard's
-//! records reach the function in order; `ScalingConfig` and `ParallelizationFactor` are
-//! accepted and reported.
+//! record has gone, as after a reset). A stream's poller runs one batch at a time, so the
+//! shard's records reach the function in order (`ParallelizationFactor` is accepted and
+//! reported); a queue's runs five batches at once, or `ScalingConfig.MaximumConcurrency`
+//! if lower.
 //!
 //! SQS: a batch is received (waiting up to the batching window to fill it); records the
 //! filter criteria reject are deleted unseen, as Lambda does; a successful invocation
@@ -35,7 +36,7 @@ use brume_storage::{Direction, KeyRange, Txn};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use tokio::task::JoinHandle;
+use tokio::task::{JoinHandle, JoinSet};
 
 use crate::config::{self, DestinationConfig, decode, encode};
 use crate::executor::Invocation;
@@ -48,6 +49,9 @@ pub use filter::Filters;
 const STREAM_POLL: Duration = Duration::from_millis(250);
 /// The longest long poll of an SQS poller, so it notices changes to its mapping.
 const SQS_WAIT: Duration = Duration::from_secs(2);
+/// SQS batches in flight at once for one mapping (its ScalingConfig may lower it), as
+/// Lambda starts with five pollers.
+const SQS_POLLERS: usize = 5;
 
 /// The running pollers, by mapping UUID.
 #[derive(Default)]
@@ -617,6 +621,23 @@ impl Lambda {
 
     /// The mapping's poll loop; returns when the mapping is disabled or gone.
     async fn poll(self: &Arc<Self>, uuid: &str) {
+        let workers = match self.load_mapping(uuid) {
+            Ok(Some(m)) if m.is_sqs() => {
+                let limit = m.scaling_config.and_then(|c| c.maximum_concurrency).unwrap_or(SQS_POLLERS as i64);
+                limit.clamp(1, SQS_POLLERS as i64) as usize
+            }
+            _ => 1,
+        };
+        let mut running = JoinSet::new();
+        for _ in 0..workers {
+            let (lambda, uuid) = (self.clone(), uuid.to_string());
+            running.spawn(async move { lambda.poll_loop(&uuid).await });
+        }
+        while running.join_next().await.is_some() {}
+    }
+
+    /// One poller's loop.
+    async fn poll_loop(self: &Arc<Self>, uuid: &str) {
         loop {
             let m = match self.load_mapping(uuid) {
                 Ok(Some(m)) if m.enabled => m,
@@ -722,7 +743,14 @@ impl Lambda {
             None => self.streams.stream_position(arn, StreamStart::TrimHorizon).await?,
         };
         let limit = m.batch_size.max(1) as usize;
-        let mut read = self.streams.read_records(arn, after, limit).await?;
+        let (after, mut read) = match self.streams.read_records(arn, after, limit).await {
+            // Records older than a day are trimmed: what is left is read from its start.
+            Err(e) if e.code == "TrimmedDataAccessException" => {
+                let horizon = self.streams.stream_position(arn, StreamStart::TrimHorizon).await?;
+                (horizon, self.streams.read_records(arn, horizon, limit).await?)
+            }
+            read => (after, read?),
+        };
         if read.records.is_empty() {
             return Ok(false);
         }
