@@ -287,3 +287,29 @@ def test_destinations_may_be_topics_and_functions(brume):
     failed = by_condition["RetriesExhausted"]
     assert failed["requestPayload"] == {"n": 2}
     assert failed["requestContext"]["approximateInvokeCount"] == 1
+
+
+def test_throttled_events_wait_without_using_attempts(brume):
+    lam, sqs = brume.client("lambda"), brume.client("sqs")
+    create(lam, "echo", ECHO)
+    url, qarn = queue(sqs, "success")
+    lam.put_function_event_invoke_config(FunctionName="echo", MaximumRetryAttempts=0,
+                                         DestinationConfig={"OnSuccess": {"Destination": qarn}})
+    lam.put_function_concurrency(FunctionName="echo", ReservedConcurrentExecutions=0)
+    assert lam.invoke(FunctionName="echo", InvocationType="Event", Payload=b'{"n": 1}')["StatusCode"] == 202
+    # Throttled for as long as the function may not run; none of that counts as an attempt.
+    deadline = time.monotonic() + 30
+    while not any(e["kind"] == "invoke" and e["attempts"] == 0 and e["due_ms"] > e["created_ms"]
+                  for e in pending_events(brume)):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    lam.delete_function_concurrency(FunctionName="echo")
+    record = json.loads(receive(sqs, url, 1)[0]["Body"])
+    assert record["requestContext"]["condition"] == "Success"
+    assert record["requestContext"]["approximateInvokeCount"] == 1
+
+
+def pending_events(brume):
+    import urllib.request
+    with urllib.request.urlopen(brume.endpoint + "/_brume/events", timeout=5) as r:
+        return json.load(r)["events"]
