@@ -11,6 +11,8 @@ import zipfile
 import botocore.exceptions
 import pytest
 
+from conftest import kill_9_during_writes
+
 ROLE = "arn:aws:iam::000000000000:role/lambda-role"
 ARN = "arn:aws:lambda:us-east-1:000000000000:function:"
 HANDLER = "def handler(event, context):\n    return event\n"
@@ -296,6 +298,12 @@ def test_aliases(server):
     assert code == "InvalidParameterValueException"
 
     assert lam.get_alias(FunctionName="al", Name="live")["RoutingConfig"]["AdditionalVersionWeights"] == {"2": 0.25}
+    # Invocations of the alias follow its weights: all of them, at weight 1.
+    lam.update_alias(FunctionName="al", Name="live", RoutingConfig={"AdditionalVersionWeights": {"2": 1.0}})
+    assert lam.invoke(FunctionName="al", Qualifier="live")["ExecutedVersion"] == "2"
+    lam.update_alias(FunctionName="al", Name="live", RoutingConfig={"AdditionalVersionWeights": {"2": 0.0}})
+    assert lam.invoke(FunctionName="al:live")["ExecutedVersion"] == "1"
+    lam.update_alias(FunctionName="al", Name="live", RoutingConfig={"AdditionalVersionWeights": {"2": 0.25}})
     assert lam.get_function_configuration(FunctionName="al", Qualifier="live")["Version"] in ("1", "2")
     lam.create_alias(FunctionName="al", Name="latest", FunctionVersion="$LATEST")
     assert [a["Name"] for a in lam.list_aliases(FunctionName="al")["Aliases"]] == ["latest", "live"]
@@ -509,3 +517,35 @@ def test_replaced_and_deleted_packages_leave_the_blob_store(start_brume, tmp_pat
     assert len(blobs()) == 1
     lam.delete_function(FunctionName="stored")
     assert blobs() == []
+
+
+def test_kill_9_during_creates_and_publishes_keeps_every_acknowledged_version(start_brume, tmp_path):
+    data = str(tmp_path / "data")
+    first = start_brume(data_dir=data)
+
+    def write(lam, w, i):
+        # Each writer creates a function, then publishes a changed version of it.
+        name = f"crash-{w}-{i // 2}"
+        code = zip_of({"index.py": HANDLER + f"# {w} {i}\n"})
+        if i % 2 == 0:
+            created = create(lam, name, code=code)
+            return name, "$LATEST", created["CodeSha256"], code
+        lam.update_function_code(FunctionName=name, ZipFile=code)
+        published = lam.publish_version(FunctionName=name)
+        return name, published["Version"], published["CodeSha256"], code
+
+    acknowledged = kill_9_during_writes(first, "lambda", write, enough=40)
+    lam = start_brume(data_dir=data).client("lambda")
+    for name, version, sha, code in acknowledged:
+        got = lam.get_function(FunctionName=name, Qualifier=version)
+        if version == "$LATEST":
+            # An update after the create may have landed without its answer.
+            continue
+        assert got["Configuration"]["CodeSha256"] == sha, (name, version)
+        with urllib.request.urlopen(got["Code"]["Location"]) as r:
+            assert r.read() == code, (name, version)
+    # Nothing half-made is visible: every listed version has its package.
+    for f in lam.list_functions(FunctionVersion="ALL")["Functions"]:
+        got = lam.get_function(FunctionName=f["FunctionName"], Qualifier=f["Version"])
+        with urllib.request.urlopen(got["Code"]["Location"]) as r:
+            assert sha256_b64(r.read()) == f["CodeSha256"]
