@@ -147,6 +147,10 @@ def test_code_from_s3_and_the_errors_of_a_missing_object(server):
                                 Handler="index.handler", Code={"S3Bucket": "code", "S3Key": "nope.zip"})
     assert code == "InvalidParameterValueException"
     assert message.startswith("Error occurred while GetObject. S3 Error Code: NoSuchKey.")
+    code, message, _ = error_of(lam.create_function, FunctionName="missing", Runtime="python3.12", Role=ROLE,
+                                Handler="index.handler", Code={"S3Bucket": "no-such-bucket", "S3Key": "fn.zip"})
+    assert (code, message) == ("InvalidParameterValueException", "Error occurred while GetObject. S3 Error Code: "
+                               "NoSuchBucket. S3 Error Message: The specified bucket does not exist")
 
     other = zip_of({"index.py": HANDLER + "# v2\n"})
     s3.put_object(Bucket="code", Key="v2.zip", Body=other)

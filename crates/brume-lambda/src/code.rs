@@ -86,12 +86,15 @@ impl Lambda {
                     .s3
                     .get_object_bytes(account, &bucket, &key, code.s3_object_version.as_deref(), MAX_UNZIPPED)
                     .await
-                    .map_err(|e| match e.code.as_ref() {
-                        "NoSuchKey" | "NoSuchBucket" | "NoSuchVersion" => error::invalid_parameter(format!(
+                    .map_err(|e| {
+                        // S3's refusals reach the caller as Lambda words them.
+                        if e.status >= 500 {
+                            return e;
+                        }
+                        error::invalid_parameter(format!(
                             "Error occurred while GetObject. S3 Error Code: {}. S3 Error Message: {}",
                             e.code, e.message
-                        )),
-                        _ => e,
+                        ))
                     })?;
                 Ok(Bytes::from(bytes))
             }
