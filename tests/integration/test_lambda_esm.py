@@ -122,7 +122,7 @@ def test_sqs_batches_reach_the_function_as_lambda_shapes_them(brume):
                          MessageAttributes={"n": {"DataType": "Number", "StringValue": str(i)}})
     m = lam.create_event_source_mapping(EventSourceArn=arn, FunctionName="reporter", BatchSize=10)
     assert m["State"] == "Creating"
-    assert m["BatchSize"] == 10
+    assert (m["BatchSize"], m["MaximumBatchingWindowInSeconds"], m["FunctionResponseTypes"]) == (10, 0, [])
     got = records(events(sqs, out, lambda e: len(records(e)) >= 3))
     assert sorted(r["body"] for r in got) == ["m0", "m1", "m2"]
     r = got[0]

@@ -388,7 +388,7 @@ impl Lambda {
                 .or((kind == Source::DynamoDb).then_some(false)),
             maximum_retry_attempts: input.maximum_retry_attempts.or((kind == Source::DynamoDb).then_some(-1)),
             tumbling_window_in_seconds: input.tumbling_window_in_seconds.or((kind == Source::DynamoDb).then_some(0)),
-            function_response_types: input.function_response_types,
+            function_response_types: Some(input.function_response_types.unwrap_or_default()),
             scaling_config: input.scaling_config,
             event_source_mapping_arn: format!(
                 "arn:aws:lambda:{}:{}:event-source-mapping:{uuid}",
