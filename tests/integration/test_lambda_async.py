@@ -313,3 +313,21 @@ def pending_events(brume):
     import urllib.request
     with urllib.request.urlopen(brume.endpoint + "/_brume/events", timeout=5) as r:
         return json.load(r)["events"]
+
+
+def test_dead_letter_topic_gets_the_event_with_the_error_attributes(brume):
+    lam, sqs, sns = brume.client("lambda"), brume.client("sqs"), brume.client("sns")
+    url, qarn = queue(sqs, "dead-letters")
+    topic = sns.create_topic(Name="dead-letters")["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=qarn)
+    create(lam, "fails", FAIL, DeadLetterConfig={"TargetArn": topic})
+    lam.put_function_event_invoke_config(FunctionName="fails", MaximumRetryAttempts=0)
+    r = lam.invoke(FunctionName="fails", InvocationType="Event", Payload=json.dumps({"n": 4}))
+    notification = json.loads(receive(sqs, url, 1)[0]["Body"])
+    assert notification["TopicArn"] == topic
+    assert json.loads(notification["Message"]) == {"n": 4}
+    assert notification["MessageAttributes"] == {
+        "RequestID": {"Type": "String", "Value": r["ResponseMetadata"]["RequestId"]},
+        "ErrorCode": {"Type": "Number", "Value": "200"},
+        "ErrorMessage": {"Type": "String", "Value": "no good: 4"},
+    }

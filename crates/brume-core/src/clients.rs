@@ -70,9 +70,15 @@ pub struct ReceivedMessage {
 /// What other services may ask of SNS.
 #[async_trait::async_trait]
 pub trait SnsClient: Send + Sync {
-    /// Publishes `message` to topic `topic_arn` on behalf of a service (Lambda destinations),
-    /// as Publish would; `NotFound` when the topic does not exist.
-    async fn publish(&self, topic_arn: &str, message: String) -> Result<(), AwsError>;
+    /// Publishes `message` with `attributes` to topic `topic_arn` on behalf of a service
+    /// (Lambda's dead-letter topics), as Publish would (same validation, same errors:
+    /// `NotFound` when the topic does not exist). Returns the message id.
+    async fn publish(
+        &self,
+        topic_arn: &str,
+        message: String,
+        attributes: BTreeMap<String, MessageAttribute>,
+    ) -> Result<String, AwsError>;
 }
 
 /// Where a DynamoDB stream reader starts.

@@ -400,30 +400,27 @@ impl Lambda {
             None => "Event age exceeded".to_string(),
         };
         let error_message: String = error_message.chars().take(1024).collect();
-        if dlq.split(':').nth(2) == Some("sqs") {
-            let string = |v: &str| MessageAttribute {
-                data_type: "String".into(),
-                string_value: Some(v.to_string()),
-                binary_value: None,
-            };
-            let attributes = BTreeMap::from([
-                ("RequestID".to_string(), string(&job.request_id)),
-                (
-                    "ErrorCode".to_string(),
-                    MessageAttribute {
-                        data_type: "Number".into(),
-                        string_value: Some("200".into()),
-                        binary_value: None,
-                    },
-                ),
-                ("ErrorMessage".to_string(), string(&error_message)),
-            ]);
+        let string = |v: &str| MessageAttribute {
+            data_type: "String".into(),
+            string_value: Some(v.to_string()),
+            binary_value: None,
+        };
+        let attributes = BTreeMap::from([
+            ("RequestID".to_string(), string(&job.request_id)),
+            (
+                "ErrorCode".to_string(),
+                MessageAttribute { data_type: "Number".into(), string_value: Some("200".into()), binary_value: None },
+            ),
+            ("ErrorMessage".to_string(), string(&error_message)),
+        ]);
+        let sent = if dlq.split(':').nth(2) == Some("sqs") {
             let message = OutgoingMessage { body: job.payload.clone(), attributes, ..Default::default() };
-            if let Err(e) = self.sqs.send_message(&dlq, message).await {
-                tracing::warn!(queue = %dlq, error = %e.message, "cannot send a failed Event invocation to its dead-letter queue");
-            }
-        } else if let Err(e) = self.sns.publish(&dlq, job.payload.clone()).await {
-            tracing::warn!(topic = %dlq, error = %e.message, "cannot send a failed Event invocation to its dead-letter topic");
+            self.sqs.send_message(&dlq, message).await
+        } else {
+            self.sns.publish(&dlq, job.payload.clone(), attributes).await
+        };
+        if let Err(e) = sent {
+            tracing::warn!(target = %dlq, error = %e.message, "cannot send a failed Event invocation to its dead-letter queue or topic");
         }
     }
 

@@ -33,6 +33,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use sha2::Digest as _;
 use tokio::sync::{OnceCell, Semaphore};
 
+pub use client::Publisher;
 pub use delivery::Delivery;
 pub use table::{KEYSPACE, SIGNING_KEYSPACE};
 

@@ -48,7 +48,7 @@ pub fn register(
     gateway.register("sqs", &[brume_sqs::KEYSPACE], move || brume_sqs::service(sqs.clone()));
     let sns = brume_sns::Sns::new(storage.kv.clone(), sqs_client.clone(), endpoint.to_string());
     dispatcher.register("sns", Arc::new(brume_sns::Delivery(sns.clone())));
-    let sns_client: Arc<dyn SnsClient> = sns.clone();
+    let sns_client: Arc<dyn SnsClient> = Arc::new(brume_sns::Publisher(sns.clone()));
     let messages = sns.clone();
     let sent: View = Arc::new(move |query| {
         let sns = messages.clone();
