@@ -279,6 +279,28 @@ def test_dynamodb_stream_bisects_a_failing_batch_and_reports_the_bad_record(brum
     assert keys[:4] == [["k1", "k2", "bad", "k4"], ["k1", "k2"], ["bad", "k4"], ["bad"]]
 
 
+def test_dynamodb_stream_retries_then_reports_through_a_topic(brume):
+    lam, sqs, ddb, sns = brume.client("lambda"), brume.client("sqs"), brume.client("dynamodb"), brume.client("sns")
+    out = reporter(brume)
+    failures, failures_arn = queue(sqs, "failures")
+    topic = sns.create_topic(Name="stream-failures")["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=failures_arn, Attributes={"RawMessageDelivery": "true"})
+    stream = table_with_stream(ddb, "items")
+    put(ddb, "items", "bad")
+    put(ddb, "items", "good")
+    lam.create_event_source_mapping(EventSourceArn=stream, FunctionName="reporter", StartingPosition="TRIM_HORIZON",
+                                    BatchSize=1, MaximumRetryAttempts=1,
+                                    DestinationConfig={"OnFailure": {"Destination": topic}})
+    [message] = events(sqs, failures, lambda e: len(e) >= 1)
+    assert message["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    assert message["requestContext"]["approximateInvokeCount"] == 2
+    assert message["DDBStreamBatchInfo"]["batchSize"] == 1
+    # Given up on, the bad record is passed: the next one reaches the function.
+    keys = [r["dynamodb"]["Keys"]["id"]["S"] for r in records(events(
+        sqs, out, lambda e: any(r["dynamodb"]["Keys"]["id"]["S"] == "good" for r in records(e))))]
+    assert keys == ["bad", "bad", "good"]
+
+
 def test_mapping_crud_and_states(brume):
     lam, sqs = brume.client("lambda"), brume.client("sqs")
     reporter(brume)

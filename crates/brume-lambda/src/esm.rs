@@ -837,7 +837,8 @@ impl Lambda {
                     None
                 };
                 if let Some(condition) = condition {
-                    self.stream_failure(m, shard_id, &batch, condition, attempts, &version, &failed).await;
+                    let given_up = GivenUp { condition, attempts, version: &version, function_error: &failed };
+                    self.stream_failure(m, shard_id, &batch, given_up).await;
                     break;
                 }
                 tokio::time::sleep(STREAM_POLL).await;
@@ -847,17 +848,8 @@ impl Lambda {
     }
 
     /// Sends the description of a batch given up on to the mapping's OnFailure destination.
-    #[allow(clippy::too_many_arguments)]
-    async fn stream_failure(
-        &self,
-        m: &Mapping,
-        shard_id: &str,
-        batch: &[Value],
-        condition: &str,
-        attempts: u32,
-        version: &str,
-        function_error: &str,
-    ) {
+    async fn stream_failure(&self, m: &Mapping, shard_id: &str, batch: &[Value], given_up: GivenUp<'_>) {
+        let GivenUp { condition, attempts, version, function_error } = given_up;
         let Some(arn) = m.destination_config.as_ref().and_then(|d| d.on_failure()).map(str::to_string) else {
             return;
         };
@@ -897,6 +889,14 @@ impl Lambda {
             }
         }
     }
+}
+
+/// Why a stream batch was given up on, and its last invocation.
+struct GivenUp<'a> {
+    condition: &'a str,
+    attempts: u32,
+    version: &'a str,
+    function_error: &'a str,
 }
 
 /// The account, region, name and qualifier of a mapping's function ARN.
