@@ -308,7 +308,11 @@ def test_aliases(server):
     lam.update_alias(FunctionName="al", Name="live", RoutingConfig={"AdditionalVersionWeights": {"2": 0.0}})
     assert lam.invoke(FunctionName="al:live")["ExecutedVersion"] == "1"
     lam.update_alias(FunctionName="al", Name="live", RoutingConfig={"AdditionalVersionWeights": {"2": 0.25}})
-    assert lam.get_function_configuration(FunctionName="al", Qualifier="live")["Version"] in ("1", "2")
+    by_alias = lam.get_function_configuration(FunctionName="al", Qualifier="live")
+    # The alias's version, under the ARN the caller named.
+    assert (by_alias["Version"], by_alias["FunctionArn"]) == ("1", ARN + "al:live")
+    assert lam.get_function(FunctionName="al:$LATEST")["Configuration"]["FunctionArn"] == ARN + "al:$LATEST"
+    assert lam.get_function(FunctionName="al")["Configuration"]["FunctionArn"] == ARN + "al"
     lam.create_alias(FunctionName="al", Name="latest", FunctionVersion="$LATEST")
     assert [a["Name"] for a in lam.list_aliases(FunctionName="al")["Aliases"]] == ["latest", "live"]
     assert [a["Name"] for a in lam.list_aliases(FunctionName="al", FunctionVersion="2")["Aliases"]] == ["live"]

@@ -663,7 +663,7 @@ impl Lambda {
         let function = self.function(&target)?;
         let (config, _) = self.version_config(&function, &target)?;
         let mut out = json!({
-            "Configuration": configuration(&function, &config),
+            "Configuration": configuration_as_named(&function, &config, &target),
             "Code": {"RepositoryType": "S3", "Location": self.code_location(&function, &config)},
         });
         if !function.tags.is_empty() {
@@ -683,7 +683,7 @@ impl Lambda {
         let target = FunctionRef::parse(&ctx.account, &ctx.region, &input.function_name, input.qualifier.as_deref())?;
         let function = self.function(&target)?;
         let (config, _) = self.version_config(&function, &target)?;
-        Ok(configuration(&function, &config))
+        Ok(configuration_as_named(&function, &config, &target))
     }
 
     pub(crate) async fn list_functions(
@@ -1013,6 +1013,17 @@ fn check_architectures(architectures: &[String]) -> Result<(), AwsError> {
             "Member must have length less than or equal to 1",
         )),
     }
+}
+
+/// A version's `FunctionConfiguration` as GetFunction and GetFunctionConfiguration answer
+/// it: with the ARN as the caller qualified it (by version, `$LATEST` or alias), or
+/// unqualified when the caller did not.
+fn configuration_as_named(function: &Function, config: &Config, target: &FunctionRef) -> Value {
+    let mut out = configuration(function, config);
+    if target.qualifier.is_some() {
+        out["FunctionArn"] = json!(target.qualified_arn());
+    }
+    out
 }
 
 /// A version's `FunctionConfiguration`, as Lambda answers it.
