@@ -33,6 +33,7 @@ use serde_json::{Value, json};
 use crate::Lambda;
 use crate::config::{self, DEFAULT_MAX_AGE_SECONDS, DEFAULT_RETRIES};
 use crate::executor::{Invocation, Outcome};
+use crate::function::Resolved;
 use crate::table::KEYSPACE;
 
 /// The largest Event invocation payload.
@@ -67,6 +68,17 @@ pub(crate) struct Target {
     /// The version that ran.
     pub version: String,
     pub dead_letter_arn: Option<String>,
+}
+
+impl Target {
+    fn of(resolved: &Resolved) -> Target {
+        Target {
+            name: resolved.spec.name.clone(),
+            arn: resolved.spec.arn.clone(),
+            version: resolved.spec.version.clone(),
+            dead_letter_arn: resolved.dead_letter_arn.clone(),
+        }
+    }
 }
 
 /// One Event invocation, as the outbox carries it.
@@ -221,13 +233,7 @@ impl Lambda {
         function: &str,
         qualifier: Option<&str>,
     ) -> Result<Target, AwsError> {
-        let resolved = self.resolve(account, region, function, qualifier).await?;
-        Ok(Target {
-            name: resolved.spec.name.clone(),
-            arn: resolved.spec.arn.clone(),
-            version: resolved.spec.version.clone(),
-            dead_letter_arn: resolved.dead_letter_arn.clone(),
-        })
+        Ok(Target::of(&self.resolve(account, region, function, qualifier).await?))
     }
 
     /// Runs one invocation of `function` at `qualifier`, as a RequestResponse Invoke would.
@@ -240,13 +246,7 @@ impl Lambda {
         invocation: Invocation,
     ) -> Result<(Target, Outcome), AwsError> {
         let (resolved, outcome) = self.invoke_function(account, region, function, qualifier, invocation).await?;
-        let target = Target {
-            name: resolved.spec.name.clone(),
-            arn: resolved.spec.arn.clone(),
-            version: resolved.spec.version.clone(),
-            dead_letter_arn: resolved.dead_letter_arn.clone(),
-        };
-        Ok((target, outcome))
+        Ok((Target::of(&resolved), outcome))
     }
 
     /// Queues an Event invocation of `function` at `qualifier`: once this returns, the event
@@ -285,15 +285,8 @@ impl Lambda {
             attempts: 0,
             last: None,
         };
-        self.enqueue_jobs(vec![job]).await
-    }
-
-    async fn enqueue_jobs(&self, jobs: Vec<Job>) -> Result<(), AwsError> {
-        let now = self.events.now_ms();
-        let events: Vec<Event> = jobs.iter().map(|job| job_event(job, now)).collect();
-        self.kv
-            .transact(move |txn: &mut dyn Txn| events.iter().try_for_each(|e| brume_events::enqueue(txn, e)))
-            .await?;
+        let event = job_event(&job, job.created_ms);
+        self.kv.transact(move |txn: &mut dyn Txn| brume_events::enqueue(txn, &event)).await?;
         self.events.notify();
         Ok(())
     }
