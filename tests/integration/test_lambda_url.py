@@ -132,3 +132,16 @@ def test_cors_and_iam_auth(server):
     event = json.loads(body)
     assert event["requestContext"]["authorizer"]["iam"]["userArn"] == "arn:aws:iam::000000000000:root"
     assert headers["access-control-allow-origin"] == "https://app.example"
+
+
+def test_deleting_a_function_deletes_its_urls(server):
+    lam = server.client("lambda")
+    create(lam, "short-lived", {"index.py": HANDLER})
+    url = lam.create_function_url_config(FunctionName="short-lived", AuthType="NONE")["FunctionUrl"]
+    lam.delete_function(FunctionName="short-lived")
+    assert call(server, url)[0] == 404
+    create(lam, "short-lived", {"index.py": HANDLER})
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        lam.get_function_url_config(FunctionName="short-lived")
+    assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    assert lam.create_function_url_config(FunctionName="short-lived", AuthType="NONE")["FunctionUrl"] != url

@@ -121,7 +121,14 @@ pub fn zip(files: &[(&str, &[u8])]) -> Result<Vec<u8>> {
 
 /// Cold starts: for each of `runs` new functions made from `package`, the time from the
 /// CreateFunction answer to the first Invoke answer.
-pub fn cold_starts(port: u16, prefix: &str, runtime: &str, handler: &str, package: &[u8], runs: usize) -> Result<Latencies> {
+pub fn cold_starts(
+    port: u16,
+    prefix: &str,
+    runtime: &str,
+    handler: &str,
+    package: &[u8],
+    runs: usize,
+) -> Result<Latencies> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     rt.block_on(async move {
         let mut client = Client::new(port);

@@ -520,7 +520,8 @@ impl Bench {
 
         progress("warm invocations of a no-op handler");
         let (bare, _) = Server::start(Target::Bare)?;
-        let floor = load::run(bare.port, 1, Duration::from_millis(200), Duration::from_secs(1), load::CallerIdentity::new)?;
+        let floor =
+            load::run(bare.port, 1, Duration::from_millis(200), Duration::from_secs(1), load::CallerIdentity::new)?;
         let warm = lambda::warm_invokes(brume.port, "cold-py-0", 50, WARM)?;
         self.report.rows.push(Row::new(
             "Lambda warm Invoke of a no-op Python handler, c=1, p50",

@@ -917,6 +917,7 @@ impl Lambda {
                                 crate::config::config_key(&target.account, &target.region, &target.name, qualifier);
                             txn.delete(KEYSPACE, &config)?;
                         }
+                        crate::url::delete_function_urls(txn, &target.arn())?;
                         txn.delete(KEYSPACE, &key)?;
                         packages.sort_by(|a, b| a.blob.cmp(&b.blob));
                         packages.dedup();

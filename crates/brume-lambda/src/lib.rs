@@ -63,9 +63,7 @@ pub struct Lambda {
     kv: Arc<dyn Kv>,
     blobs: Arc<dyn Blobs>,
     settings: Settings,
-    credentials: Arc<CredentialStore>,
     executor: executor::Executor,
-    logs: Arc<dyn LogsClient>,
     sqs: Arc<dyn SqsClient>,
     s3: Arc<dyn S3Client>,
     events: brume_events::Dispatcher,
@@ -93,10 +91,10 @@ impl Lambda {
             idle: settings.idle,
             sandbox: settings.sandbox.clone(),
         };
-        let executor = executor::Executor::new(config, logs.clone(), credentials.clone());
+        let executor = executor::Executor::new(config, logs, credentials);
         let Links { events, sns, streams } = links;
         let pollers = esm::Pollers::default();
-        Arc::new(Lambda { kv, blobs, settings, credentials, executor, logs, sqs, s3, events, sns, streams, pollers })
+        Arc::new(Lambda { kv, blobs, settings, executor, sqs, s3, events, sns, streams, pollers })
     }
 }
 

@@ -101,6 +101,17 @@ fn function_key(function: &str, qualifier: Option<&str>) -> Vec<u8> {
     format!("urlfn/{function}/{}", qualifier.unwrap_or("")).into_bytes()
 }
 
+/// Removes the URLs of function `function` (its unqualified ARN), in the transaction
+/// that deletes it.
+pub(crate) fn delete_function_urls(txn: &mut dyn brume_storage::Txn, function: &str) -> Result<(), AwsError> {
+    let prefix = format!("urlfn/{function}/").into_bytes();
+    for (key, id) in txn.scan(KEYSPACE, &KeyRange::prefix(&prefix), Direction::Forward, usize::MAX)? {
+        txn.delete(KEYSPACE, &url_key(&String::from_utf8_lossy(&id)))?;
+        txn.delete(KEYSPACE, &key)?;
+    }
+    Ok(())
+}
+
 fn now() -> String {
     let format =
         time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z");
