@@ -105,6 +105,15 @@ impl Dispatcher {
     /// Starts the dispatcher on the current tokio runtime. Events already pending (from
     /// before a restart) are delivered as soon as their target has a handler.
     pub fn start(kv: Arc<dyn Kv>, config: DispatcherConfig, clock: Arc<dyn Clock>) -> Self {
+        let dispatcher = Dispatcher::new(kv, config, clock);
+        dispatcher.run();
+        dispatcher
+    }
+
+    /// A dispatcher that delivers nothing until [`Dispatcher::run`]: register the
+    /// handlers first, so that events pending from before a restart find theirs on the
+    /// first pass instead of waiting out the longest back-off.
+    pub fn new(kv: Arc<dyn Kv>, config: DispatcherConfig, clock: Arc<dyn Clock>) -> Self {
         let inner = Arc::new(Inner {
             kv,
             clock,
@@ -115,9 +124,15 @@ impl Dispatcher {
             stopping: AtomicBool::new(false),
             task: Mutex::new(None),
         });
-        let task = tokio::spawn(Arc::clone(&inner).run());
-        *lock(&inner.task) = Some(task);
         Dispatcher { inner }
+    }
+
+    /// Starts delivering on the current tokio runtime (once; later calls do nothing).
+    pub fn run(&self) {
+        let mut task = lock(&self.inner.task);
+        if task.is_none() && !self.inner.stopping.load(Ordering::SeqCst) {
+            *task = Some(tokio::spawn(Arc::clone(&self.inner).run()));
+        }
     }
 
     /// Routes events whose `target` is `target` to `handler` (replacing any previous one).

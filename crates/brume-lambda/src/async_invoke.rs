@@ -17,7 +17,7 @@
 //! Throttles are retried without counting as attempts.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, LazyLock, OnceLock};
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
@@ -480,24 +480,13 @@ fn job_event(job: &Job, now: u64) -> Event {
 }
 
 /// The outbox handler for the `lambda` target: Event invocations, and SNS and S3 records
-/// for functions. It is registered before Lambda is built ([`Events::bind`] completes it),
-/// so that the dispatcher, which runs from the start, never finds the target without a
-/// handler: it would put the events pending since before a restart off for minutes.
-#[derive(Default)]
-pub struct Events(OnceLock<Arc<Lambda>>);
-
-impl Events {
-    pub fn bind(&self, lambda: Arc<Lambda>) {
-        let _ = self.0.set(lambda);
-    }
-}
+/// for functions.
+pub struct Events(pub Arc<Lambda>);
 
 #[async_trait]
 impl Handler for Events {
     async fn deliver(&self, event: &Event) -> Result<(), DeliveryError> {
-        let Some(lambda) = self.0.get() else {
-            return Err(DeliveryError::Retryable("Lambda is starting".into()));
-        };
+        let lambda = &self.0;
         let job = if event.kind == INVOKE {
             serde_json::from_value::<Job>(event.payload.clone())
                 .map_err(|e| DeliveryError::Permanent(format!("malformed Event invocation: {e}")))?

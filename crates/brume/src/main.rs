@@ -172,7 +172,7 @@ async fn run(up: Up, started: Instant) -> Result<()> {
         format!("http://{local}")
     };
     let dispatcher =
-        Dispatcher::start(storage.kv.clone(), DispatcherConfig::default(), Arc::new(brume_events::SystemClock));
+        Dispatcher::new(storage.kv.clone(), DispatcherConfig::default(), Arc::new(brume_events::SystemClock));
     // Unpacked Lambda code and the environments' private directories: beside the data, or
     // in a temporary directory removed on exit.
     let scratch = if up.ephemeral { Some(tempfile::tempdir().context("creating a work directory")?) } else { None };
@@ -191,6 +191,8 @@ async fn run(up: Up, started: Instant) -> Result<()> {
     };
     services::register(&mut gateway, &dispatcher, &storage, credentials, &endpoint, &work_dir, &lambda);
     gateway.set_dispatcher(dispatcher.clone());
+    // Every handler is registered: events pending from before a restart go out at once.
+    dispatcher.run();
     let services = gateway.service_names().join(", ");
     let where_ = if up.ephemeral { "in memory".to_string() } else { format!("in {}", up.data_dir.display()) };
     println!(

@@ -23,9 +23,6 @@ pub fn register(
     work_dir: &Path,
     lambda: &LambdaLimits,
 ) {
-    // First, so that Lambda's pending events find their handler (see `brume_lambda::Events`).
-    let lambda_events = Arc::new(brume_lambda::Events::default());
-    dispatcher.register("lambda", lambda_events.clone());
     let sts_credentials = credentials.clone();
     gateway.register("sts", &[brume_sts::KEYSPACE], move || brume_sts::service(sts_credentials.clone()));
     gateway.set_cors(Arc::new(brume_s3::BucketCors(storage.kv.clone())));
@@ -127,7 +124,7 @@ pub fn register(
         s3_client,
         brume_lambda::Links { events: dispatcher.clone(), sns: sns_client, streams: streams_client },
     );
-    lambda_events.bind(lambda.clone());
+    dispatcher.register("lambda", Arc::new(brume_lambda::Events(lambda.clone())));
     brume_lambda::start(&lambda);
     let packages = lambda.clone();
     let code: View = Arc::new(move |query| {

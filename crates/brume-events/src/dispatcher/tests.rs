@@ -240,15 +240,34 @@ async fn events_kept_under_the_earlier_key_layout_are_delivered() {
     let earlier = brume_storage::key::encode(&[event.due_ms.into(), event.id.as_str().into()]);
     let stored = crate::event::encode(&event);
     storage.kv.transact(move |txn: &mut dyn Txn| txn.put(EVENTS_KEYSPACE, &earlier, &stored)).await.unwrap();
-    // A short longest back-off, in case the first pass runs before the handler is registered.
-    let config = DispatcherConfig { max_delay: Duration::from_millis(50), ..config() };
-    let dispatcher = Dispatcher::start(Arc::clone(&storage.kv), config, Arc::clone(&clock));
+    let dispatcher = Dispatcher::new(Arc::clone(&storage.kv), config(), Arc::clone(&clock));
     let (sqs, mut seen) = recorder(&clock, None, 0);
     dispatcher.register("sqs", sqs);
+    dispatcher.run();
     let delivered = tokio::time::timeout(Duration::from_secs(30), seen.recv()).await.expect("never delivered");
     assert_eq!(delivered.unwrap().0.id, event.id);
     dispatcher.shutdown().await;
     assert_eq!(pending(&storage.kv), 0);
+}
+
+/// Events pending at start (from before a restart) go out on the first pass when the
+/// handlers are registered before the dispatcher runs, not after the longest back-off.
+#[tokio::test(start_paused = true)]
+async fn pending_events_go_out_at_once_when_handlers_come_first() {
+    let storage = Storage::in_memory();
+    let clock = clock();
+    let event = Event::new("sqs", "send", json!("waiting"), clock.now_ms());
+    enqueue_all(&storage.kv, vec![event.clone()]).await;
+    let dispatcher = Dispatcher::new(Arc::clone(&storage.kv), config(), Arc::clone(&clock));
+    let (sqs, mut seen) = recorder(&clock, None, 0);
+    dispatcher.register("sqs", sqs);
+    let started = clock.now_ms();
+    dispatcher.run();
+    let (delivered, at) = seen.recv().await.unwrap();
+    assert_eq!(delivered.id, event.id);
+    // Tokio's paused clock: no back-off was waited out (nothing else advances it).
+    assert!(at - started < config().max_delay.as_millis() as u64, "put off {} ms", at - started);
+    dispatcher.shutdown().await;
 }
 
 #[test]
