@@ -117,6 +117,8 @@ pub struct Executor {
     runtimes: runtimes::Runtimes,
     installed: OnceLock<Result<Option<Arc<Sandboxed>>, String>>,
     pool: Arc<Mutex<Pool>>,
+    /// Environments of one version starting at once: the machine's cores.
+    parallel_starts: u32,
 }
 
 /// Environments by function version, and how many are busy.
@@ -125,6 +127,46 @@ struct Pool {
     idle: HashMap<String, Vec<Arc<Environment>>>,
     busy: u32,
     busy_by_function: HashMap<String, u32>,
+    /// Environments of each version started and not yet through their first invocation.
+    starting: HashMap<String, u32>,
+    /// Woken (one waiter at a time) when an environment of the version becomes idle or a
+    /// start ends.
+    wakes: HashMap<String, Arc<tokio::sync::Notify>>,
+}
+
+impl Pool {
+    fn wake(&mut self, key: &str) {
+        if let Some(wake) = self.wakes.get(key) {
+            wake.notify_one();
+        }
+    }
+}
+
+/// How an invocation got its environment.
+enum Ready {
+    Warm(Arc<Environment>),
+    /// Started for it: the slot is given back once its first invocation is over.
+    Started(Arc<Environment>, StartSlot),
+}
+
+/// One of a version's [`Executor::parallel_starts`], held from the start of an
+/// environment to the end of its first invocation.
+struct StartSlot {
+    pool: Arc<Mutex<Pool>>,
+    key: String,
+}
+
+impl Drop for StartSlot {
+    fn drop(&mut self) {
+        let mut pool = lock(&self.pool);
+        if let Some(n) = pool.starting.get_mut(&self.key) {
+            *n -= 1;
+            if *n == 0 {
+                pool.starting.remove(&self.key);
+            }
+        }
+        pool.wake(&self.key);
+    }
 }
 
 /// A claim on one unit of concurrency, given back when dropped (also when the caller
@@ -154,7 +196,16 @@ fn lock(pool: &Mutex<Pool>) -> std::sync::MutexGuard<'_, Pool> {
 impl Executor {
     pub fn new(config: Config, logs: Arc<dyn LogsClient>, credentials: Arc<CredentialStore>) -> Executor {
         let runtimes = runtimes::Runtimes::new(config.work_dir.join("runtimes"));
-        Executor { config, logs, credentials, runtimes, installed: OnceLock::new(), pool: Arc::default() }
+        let parallel_starts = std::thread::available_parallelism().map_or(2, |n| n.get() as u32).max(2);
+        Executor {
+            config,
+            logs,
+            credentials,
+            runtimes,
+            installed: OnceLock::new(),
+            pool: Arc::default(),
+            parallel_starts,
+        }
     }
 
     /// Runs `invocation` in a warm environment of `spec`, or a new one. Errors are AWS's
@@ -162,10 +213,11 @@ impl Executor {
     /// function that fails still gives an [`Outcome`], with its error.
     pub async fn invoke(&self, spec: &FunctionSpec, mut invocation: Invocation) -> Result<Outcome, AwsError> {
         let (claim, warm) = self.claim(spec)?;
-        let environment = match warm {
-            Some(environment) => environment,
-            None => match self.start(spec).await {
-                Ok(environment) => Arc::new(environment),
+        let (environment, starting) = match warm {
+            Some(environment) => (environment, None),
+            None => match self.environment_or_start(spec).await {
+                Ok(Ready::Warm(environment)) => (environment, None),
+                Ok(Ready::Started(environment, slot)) => (environment, Some(slot)),
                 Err(message) => {
                     tracing::warn!(function = %spec.arn, error = %message, "cannot start the runtime");
                     let doc = serde_json::json!({
@@ -188,8 +240,12 @@ impl Executor {
         self.write_logs(spec, &environment.log_stream, lines);
         if finished.reusable && environment.alive() {
             *environment.last_used.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
-            lock(&self.pool).idle.entry(environment.key.clone()).or_default().push(environment);
+            let mut pool = lock(&self.pool);
+            let key = environment.key.clone();
+            pool.idle.entry(key.clone()).or_default().push(environment);
+            pool.wake(&key);
         }
+        drop(starting);
         drop(claim);
         Ok(finished.outcome)
     }
@@ -218,6 +274,35 @@ impl Executor {
         }
         drop(pool);
         Ok((Claim { pool: self.pool.clone(), function: spec.arn.clone() }, warm))
+    }
+
+    /// A warm environment of `spec` that became idle, or a new one. At most
+    /// [`Executor::parallel_starts`] environments of a version start at once: further
+    /// invocations wait for one of them (or another) to be free rather than each starting
+    /// its own, so a burst costs a few cold starts, not one per invocation.
+    async fn environment_or_start(&self, spec: &FunctionSpec) -> Result<Ready, String> {
+        let key = format!("{}:{}", spec.arn, spec.version);
+        loop {
+            let wake = {
+                let mut pool = lock(&self.pool);
+                if let Some(idle) = pool.idle.get_mut(&key) {
+                    idle.retain(|e| e.revision == spec.revision && e.alive());
+                    if let Some(environment) = idle.pop() {
+                        return Ok(Ready::Warm(environment));
+                    }
+                }
+                let starting = pool.starting.entry(key.clone()).or_default();
+                if *starting < self.parallel_starts {
+                    *starting += 1;
+                    break;
+                }
+                pool.wakes.entry(key.clone()).or_default().clone()
+            };
+            // A wake that came before this wait left a permit: nothing is missed.
+            wake.notified().await;
+        }
+        let slot = StartSlot { pool: self.pool.clone(), key };
+        Ok(Ready::Started(Arc::new(self.start(spec).await?), slot))
     }
 
     async fn start(&self, spec: &FunctionSpec) -> Result<Environment, String> {
@@ -454,6 +539,29 @@ mod tests {
 
         let ok = executor.invoke(&spec, invocation("\"again\"")).await.unwrap();
         assert_eq!(&ok.payload[..], b"\"ok\"");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_burst_waits_for_environments_instead_of_starting_one_each() {
+        let dir = tempfile::tempdir().unwrap();
+        let (executor, _) = executor(dir.path(), 100);
+        let executor = Arc::new(executor);
+        let spec = python(dir.path(), "import os\ndef handler(event, context):\n    return os.getpid()\n");
+        let burst: Vec<_> = (0..12)
+            .map(|_| {
+                let (executor, spec) = (executor.clone(), spec.clone());
+                tokio::spawn(async move { executor.invoke(&spec, invocation("{}")).await.unwrap() })
+            })
+            .collect();
+        let mut pids = std::collections::HashSet::new();
+        for outcome in burst {
+            let outcome = outcome.await.unwrap();
+            assert_eq!(outcome.function_error, None);
+            pids.insert(String::from_utf8(outcome.payload.to_vec()).unwrap());
+        }
+        // Each environment that finishes its first invocation serves a waiter warm.
+        assert!(pids.len() < 12, "{} environments for 12 invocations", pids.len());
+        assert!(lock(&executor.pool).starting.is_empty());
     }
 
     #[tokio::test]
