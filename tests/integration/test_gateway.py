@@ -60,9 +60,9 @@ def client_error(call):
     "service,call",
     [
         ("dynamodb", lambda c: c.list_backups()),  # awsJson 1.0
-        ("logs", lambda c: c.describe_log_groups()),  # awsJson 1.1
+        ("logs", lambda c: c.describe_destinations()),  # awsJson 1.1
         ("sns", lambda c: c.list_platform_applications()),  # awsQuery
-        ("lambda", lambda c: c.list_functions()),  # restJson1
+        ("lambda", lambda c: c.list_code_signing_configs()),  # restJson1
         ("s3", lambda c: c.get_bucket_analytics_configuration(Bucket="b", Id="i")),  # restXml
         ("cloudwatch", lambda c: c.list_metrics()),  # smithy-rpc-v2-cbor
     ],
