@@ -15,18 +15,14 @@ const PARTIAL: &[(&str, &str, &str)] = &[
         "CreateTopic",
         "topic policies are stored and not evaluated; KMS keys, tracing and archive policies are stored and not applied",
     ),
-    (
-        "sns",
-        "Subscribe",
-        "lambda subscriptions are accepted and their deliveries queued for the Lambda service, which is not built yet; application and firehose endpoints answer NotImplemented",
-    ),
+    ("sns", "Subscribe", "application and firehose endpoints answer NotImplemented"),
     ("sns", "Publish", "mobile push (application endpoint TargetArn) is refused; SMS is kept locally, not sent"),
     ("sns", "PutDataProtectionPolicy", "the policy is stored and not applied"),
     ("sns", "AddPermission", "the statement is added to the topic policy, which is not evaluated"),
     (
         "s3",
         "PutBucketNotificationConfiguration",
-        "events are queued durably and delivered to SQS and SNS; Lambda deliveries wait for that service; destinations are not checked for existence",
+        "events are queued durably and delivered to SQS, SNS and Lambda; destinations are not checked for existence",
     ),
     (
         "dynamodb",
@@ -49,6 +45,25 @@ const PARTIAL: &[(&str, &str, &str)] = &[
         "UpdateContinuousBackups",
         "point-in-time recovery is recorded and described; there is no restore yet",
     ),
+    (
+        "lambda",
+        "CreateFunction",
+        "zip packages only (PackageType Image is refused); VPC, KMS, Active tracing and SnapStart are stored and not applied; Java, .NET and Ruby runtimes are accepted and cannot run",
+    ),
+    ("lambda", "AddPermission", "the resource policy is stored and not evaluated"),
+    ("lambda", "PutFunctionEventInvokeConfig", "EventBridge and S3 destinations are accepted and not delivered to"),
+    (
+        "lambda",
+        "CreateEventSourceMapping",
+        "SQS queues and DynamoDB streams only; AT_TIMESTAMP is refused; a stream is read one batch at a time (ParallelizationFactor and TumblingWindowInSeconds are accepted and not applied)",
+    ),
+    (
+        "lambda",
+        "CreateFunctionUrlConfig",
+        "RESPONSE_STREAM answers buffered; AuthType NONE does not check the resource policy for lambda:InvokeFunctionUrl",
+    ),
+    ("logs", "FilterLogEvents", "space-delimited and regular-expression filter patterns are refused"),
+    ("logs", "CreateLogGroup", "kmsKeyId and deletionProtectionEnabled are ignored"),
 ];
 
 /// The markdown table of one service.
