@@ -3,14 +3,16 @@
 //! runs unchanged, and a cold start costs what starting the process costs.
 //!
 //! - [`function`], [`code`], [`version`], [`alias`], [`policy`], [`concurrency`],
-//!   [`config`], [`layer`]: the control plane, records in the `lambda` keyspace, code
-//!   packages in the blob store and unpacked once per code hash under the work directory.
+//!   [`layer`], [`tags`], [`account`]: the control plane, records in the `lambda` keyspace
+//!   ([`table`]), code packages in the blob store and unpacked once per code hash under the
+//!   work directory; [`config`]: event invoke configurations.
 //! - [`executor`]: execution environments (one process each, with its own Runtime API
 //!   endpoint), warm reuse, concurrency limits, timeouts, memory limits, logs.
 //! - [`invoke`]: the Invoke operation (RequestResponse, Event, DryRun).
 //! - [`async_invoke`]: Event invocations queued durably in the outbox, retried, and sent to
 //!   their destinations.
 //! - [`esm`]: event source mappings that poll SQS queues and DynamoDB streams.
+//! - [`url`]: function URLs and the HTTP endpoint that serves them.
 
 mod account;
 mod alias;
