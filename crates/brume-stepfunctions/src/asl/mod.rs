@@ -6,8 +6,29 @@
 //! Parallel, Map, Pass) → the state's work → [`parameters`] again as ResultSelector →
 //! [`result_path`] → [`output_path`]. `context` is the context object `$$` the engine
 //! builds (Execution, State, StateMachine, Task, Map.Item).
+//!
+//! Failure causes: a [`Failure`]'s cause is the part of AWS's cause that follows the state
+//! (`Invalid path '$.missing' : No results for path: $['missing']`); the engine prefixes
+//! `An error occurred while executing the state '<name>' (entered at the event id #<n>). `
+//! for the failures raised while processing a state's data (`States.Runtime`,
+//! `States.ParameterPathFailure`, `States.ResultPathMatchFailure`,
+//! `States.IntrinsicFailure`). `States.NoChoiceMatched` and the Retry/Catch results are
+//! complete as returned.
 
+mod intrinsics;
+mod path;
+mod template;
+
+pub use intrinsics::{INTRINSIC_FAILURE, random_in_range};
+pub use template::PARAMETER_PATH_FAILURE;
+
+use path::Path;
 use serde_json::Value;
+
+/// `States.Runtime`: a path found nothing or could not be applied; never retried or caught.
+pub const RUNTIME: &str = "States.Runtime";
+/// `States.ResultPathMatchFailure`: ResultPath could not place the result in the input.
+pub const RESULT_PATH_MATCH_FAILURE: &str = "States.ResultPathMatchFailure";
 
 /// A failure as ASL names it: the error (`States.Runtime`, `States.NoChoiceMatched`, a
 /// task's own error name…) and its cause, matched by Retry and Catch.
@@ -51,29 +72,46 @@ pub fn invalid_definition_message(errors: &[Diagnostic]) -> String {
 /// InputPath or OutputPath: `None` (field absent) selects `$`, JSON `null` gives `{}`,
 /// a path string selects from `input` (or `$$` from `context`).
 pub fn input_path(path: Option<&Value>, input: &Value, context: &Value) -> Result<Value, Failure> {
-    let _ = (path, context);
-    Ok(input.clone())
+    match path {
+        None => Ok(input.clone()),
+        Some(Value::Null) => Ok(Value::Object(serde_json::Map::new())),
+        Some(Value::String(path)) => select(path, input, context),
+        Some(other) => Err(Failure::new(RUNTIME, format!("Invalid path '{other}' : the path must be a string"))),
+    }
 }
 
 /// Parameters, ItemSelector, ResultSelector and Pass/Task payload templates: `key.$`
 /// fields replaced by the path's value or the intrinsic function's result.
 pub fn parameters(template: &Value, input: &Value, context: &Value) -> Result<Value, Failure> {
-    let _ = (input, context);
-    Ok(template.clone())
+    template::apply(template, input, context)
 }
 
 /// ResultPath: where `result` goes in `input` (`None`: `$`, replacing it; JSON `null`:
 /// discarded, `input` kept).
 pub fn result_path(path: Option<&Value>, input: &Value, result: Value) -> Result<Value, Failure> {
-    let _ = (path, input);
-    Ok(result)
+    let text = match path {
+        None => return Ok(result),
+        Some(Value::Null) => return Ok(input.clone()),
+        Some(Value::String(text)) => text.as_str(),
+        Some(other) => {
+            return Err(Failure::new(RUNTIME, format!("Invalid path '{other}' : the path must be a string")));
+        }
+    };
+    let parsed =
+        Path::parse(text).map_err(|reason| Failure::new(RUNTIME, format!("Invalid path '{text}' : {reason}")))?;
+    path::place(&parsed, input, result).map_err(|()| {
+        Failure::new(RESULT_PATH_MATCH_FAILURE, format!("Unable to apply ReferencePath {text} to input {input}"))
+    })
 }
 
 /// The value a reference path (`$.a.b[2]`, `$$.Execution.Id`) selects: ItemsPath,
 /// SecondsPath, TimestampPath, `*Path` comparisons, ErrorPath, CausePath.
 pub fn select(path: &str, input: &Value, context: &Value) -> Result<Value, Failure> {
-    let _ = (path, context);
-    Ok(input.clone())
+    let parsed =
+        Path::parse(path).map_err(|reason| Failure::new(RUNTIME, format!("Invalid path '{path}' : {reason}")))?;
+    parsed
+        .evaluate(if parsed.context { context } else { input })
+        .map_err(|reason| Failure::new(RUNTIME, format!("Invalid path '{path}' : {reason}")))
 }
 
 /// A Choice state's next state for `input`: the first rule of `choices` that matches,
@@ -95,4 +133,71 @@ pub fn retry_delay(retriers: &[Value], error: &str, attempts: &mut Vec<u32>, ran
 pub fn catch(catchers: &[Value], error: &str) -> Option<(String, Option<Value>)> {
     let _ = (catchers, error);
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The value, or the failure's error and cause.
+    type Expected = Result<Value, (&'static str, &'static str)>;
+
+    fn check<T: std::fmt::Debug + PartialEq>(got: Result<T, Failure>, expected: Result<T, (&str, &str)>) {
+        assert_eq!(got, expected.map_err(|(e, c)| Failure::new(e, c)));
+    }
+
+    #[test]
+    fn input_and_output_paths() {
+        let context = json!({"Execution": {"Id": "arn:x"}});
+        let input = json!({"a": {"b": 1}, "l": [{"v": 1}, {"v": 2}]});
+        let cases: Vec<(Option<Value>, Expected)> = vec![
+            (None, Ok(input.clone())),
+            (Some(json!(null)), Ok(json!({}))),
+            (Some(json!("$")), Ok(input.clone())),
+            (Some(json!("$.a")), Ok(json!({"b": 1}))),
+            (Some(json!("$.l[*].v")), Ok(json!([1, 2]))),
+            (Some(json!("$..v")), Ok(json!([1, 2]))),
+            (Some(json!("$.l[?(@.v > 1)]")), Ok(json!([{"v": 2}]))),
+            (Some(json!("$$.Execution.Id")), Ok(json!("arn:x"))),
+            (Some(json!("$.missing")), Err((RUNTIME, "Invalid path '$.missing' : No results for path: $['missing']"))),
+            (Some(json!("$.a.c")), Err((RUNTIME, "Invalid path '$.a.c' : No results for path: $['a']['c']"))),
+            (Some(json!("nope")), Err((RUNTIME, "Invalid path 'nope' : Path must start with '$': nope"))),
+        ];
+        for (path, expected) in cases {
+            check(input_path(path.as_ref(), &input, &context), expected);
+        }
+    }
+
+    #[test]
+    fn result_paths() {
+        let cases: Vec<(Option<Value>, Value, Expected)> = vec![
+            (None, json!({"a": 1}), Ok(json!("R"))),
+            (Some(json!(null)), json!({"a": 1}), Ok(json!({"a": 1}))),
+            (Some(json!("$")), json!({"a": 1}), Ok(json!("R"))),
+            (Some(json!("$.r")), json!({"a": 1}), Ok(json!({"a": 1, "r": "R"}))),
+            (Some(json!("$.x.y")), json!({}), Ok(json!({"x": {"y": "R"}}))),
+            (
+                Some(json!("$.x")),
+                json!("text"),
+                Err((RESULT_PATH_MATCH_FAILURE, "Unable to apply ReferencePath $.x to input \"text\"")),
+            ),
+            (
+                Some(json!("$.a.b")),
+                json!({"a": 1}),
+                Err((RESULT_PATH_MATCH_FAILURE, "Unable to apply ReferencePath $.a.b to input {\"a\":1}")),
+            ),
+        ];
+        for (path, input, expected) in cases {
+            check(result_path(path.as_ref(), &input, json!("R")), expected);
+        }
+    }
+
+    #[test]
+    fn selects_reference_paths() {
+        let context = json!({"State": {"RetryCount": 0}});
+        check(select("$.items[1]", &json!({"items": [1, 2]}), &context), Ok(json!(2)));
+        check(select("$$.State.RetryCount", &json!({}), &context), Ok(json!(0)));
+        check(select("$.x", &json!({}), &context), Err((RUNTIME, "Invalid path '$.x' : No results for path: $['x']")));
+    }
 }
