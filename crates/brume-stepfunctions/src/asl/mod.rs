@@ -15,11 +15,15 @@
 //! `States.IntrinsicFailure`). `States.NoChoiceMatched` and the Retry/Catch results are
 //! complete as returned.
 
+mod choice;
 mod intrinsics;
 mod path;
+mod retry;
 mod template;
 
+pub use choice::{string_matches, timestamp};
 pub use intrinsics::{INTRINSIC_FAILURE, random_in_range};
+pub use retry::{ALL, TASK_FAILED, error_matches};
 pub use template::PARAMETER_PATH_FAILURE;
 
 use path::Path;
@@ -117,22 +121,19 @@ pub fn select(path: &str, input: &Value, context: &Value) -> Result<Value, Failu
 /// A Choice state's next state for `input`: the first rule of `choices` that matches,
 /// else `default`, else `States.NoChoiceMatched`.
 pub fn choose(choices: &[Value], default: Option<&str>, input: &Value, context: &Value) -> Result<String, Failure> {
-    let _ = (choices, input, context);
-    default.map(str::to_string).ok_or_else(|| Failure::new("States.NoChoiceMatched", "No Choice Rules matched"))
+    choice::choose(choices, default, input, context)
 }
 
 /// Whether a state's Retry retries `error`, and after how long (milliseconds). `attempts`
 /// holds how many times each retrier has retried so far (grown to `retriers.len()` and
 /// updated here); `random` in [0, 1) is used by `JitterStrategy: FULL`.
 pub fn retry_delay(retriers: &[Value], error: &str, attempts: &mut Vec<u32>, random: f64) -> Option<u64> {
-    let _ = (retriers, error, attempts, random);
-    None
+    retry::retry_delay(retriers, error, attempts, random)
 }
 
 /// The Catch that catches `error`: its Next state and its ResultPath (`None`: absent, `$`).
 pub fn catch(catchers: &[Value], error: &str) -> Option<(String, Option<Value>)> {
-    let _ = (catchers, error);
-    None
+    retry::catch(catchers, error)
 }
 
 #[cfg(test)]
