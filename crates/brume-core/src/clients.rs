@@ -153,3 +153,30 @@ pub trait S3Client: Send + Sync {
         max_size: u64,
     ) -> Result<Vec<u8>, AwsError>;
 }
+
+/// What a synchronous invocation through [`LambdaClient::invoke`] answered.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LambdaResult {
+    /// The function's response, or its error JSON when it failed.
+    pub payload: Vec<u8>,
+    /// `Handled` or `Unhandled` when the function failed, as `X-Amz-Function-Error` says.
+    pub function_error: Option<String>,
+    /// The version that ran (`$LATEST`, `3`).
+    pub executed_version: String,
+}
+
+/// What other services may ask of Lambda.
+#[async_trait::async_trait]
+pub trait LambdaClient: Send + Sync {
+    /// Invokes `function` (a name, a partial or a full ARN, possibly qualified) of
+    /// `account` in `region` with `payload`, as a RequestResponse Invoke would. Lambda's
+    /// errors (`ResourceNotFoundException`, `TooManyRequestsException`) are the caller's;
+    /// a function that failed answers `Ok` with its `function_error` set.
+    async fn invoke(
+        &self,
+        account: &str,
+        region: &str,
+        function: &str,
+        payload: Vec<u8>,
+    ) -> Result<LambdaResult, AwsError>;
+}

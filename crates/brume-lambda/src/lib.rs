@@ -17,6 +17,7 @@
 mod account;
 mod alias;
 mod async_invoke;
+mod client;
 mod code;
 mod concurrency;
 mod config;

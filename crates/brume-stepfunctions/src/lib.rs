@@ -3,5 +3,129 @@
 //!
 //! - [`asl`]: the language as pure functions of their inputs (validation, paths, payload
 //!   templates, intrinsic functions, Choice rules, Retry and Catch), no IO.
+//! - `machine`: the state machine operations and tags.
+//! - `execution`: the execution operations (start, describe, list, stop, history).
+//! - `engine`: runs a definition, recording AWS's history events; a STANDARD execution
+//!   saves its progress at each transition of its top-level states and [`start`] resumes
+//!   the running ones after a restart.
 
 pub mod asl;
+mod engine;
+mod error;
+mod execution;
+mod machine;
+mod table;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use brume_core::clients::LambdaClient;
+use brume_protocol::{Service, ServiceBuilder};
+use brume_storage::Kv;
+
+pub use table::KEYSPACE;
+
+/// Step Functions' state: the store, the services tasks call, and the running executions.
+pub struct StepFunctions {
+    kv: Arc<dyn Kv>,
+    lambda: Arc<dyn LambdaClient>,
+    /// The tasks running executions, by execution ARN, so StopExecution can end them.
+    running: Mutex<HashMap<String, tokio::task::AbortHandle>>,
+}
+
+impl StepFunctions {
+    pub fn new(kv: Arc<dyn Kv>, lambda: Arc<dyn LambdaClient>) -> Arc<StepFunctions> {
+        Arc::new(StepFunctions { kv, lambda, running: Mutex::new(HashMap::new()) })
+    }
+
+    fn running(&self) -> std::sync::MutexGuard<'_, HashMap<String, tokio::task::AbortHandle>> {
+        self.running.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Resumes the STANDARD executions that were running when Brume stopped.
+pub fn start(state: &Arc<StepFunctions>) {
+    let state = state.clone();
+    tokio::spawn(async move {
+        if let Err(e) = engine::resume_all(&state) {
+            tracing::error!(error = %e, "resuming Step Functions executions failed");
+        }
+    });
+}
+
+/// The Step Functions service, ready for the gateway.
+pub fn service(state: Arc<StepFunctions>) -> Service {
+    ServiceBuilder::new("stepfunctions", state)
+        .op("CreateStateMachine", StepFunctions::create_state_machine)
+        .op("DescribeStateMachine", StepFunctions::describe_state_machine)
+        .op("UpdateStateMachine", StepFunctions::update_state_machine)
+        .op("DeleteStateMachine", StepFunctions::delete_state_machine)
+        .op("ListStateMachines", StepFunctions::list_state_machines)
+        .op("ValidateStateMachineDefinition", StepFunctions::validate_state_machine_definition)
+        .op("TagResource", StepFunctions::tag_resource)
+        .op("UntagResource", StepFunctions::untag_resource)
+        .op("ListTagsForResource", StepFunctions::list_tags_for_resource)
+        .op("StartExecution", StepFunctions::start_execution)
+        .op("StartSyncExecution", StepFunctions::start_sync_execution)
+        .op("DescribeExecution", StepFunctions::describe_execution)
+        .op("ListExecutions", StepFunctions::list_executions)
+        .op("StopExecution", StepFunctions::stop_execution)
+        .op("GetExecutionHistory", StepFunctions::get_execution_history)
+        .op("DescribeStateMachineForExecution", StepFunctions::describe_state_machine_for_execution)
+        .build()
+}
+
+pub(crate) fn now() -> f64 {
+    brume_core::value::Timestamp::now().0
+}
+
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_millis() as u64
+}
+
+/// `2026-11-27T02:32:07.123Z`, as the context object and Wait's Timestamp write times.
+pub(crate) fn iso(ms: u64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
+}
+
+/// A page token: the position to go on from, opaque to clients.
+pub(crate) fn encode_token(position: usize) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(format!("brume:{position}"))
+}
+
+pub(crate) fn decode_token(token: &str) -> Result<usize, brume_core::AwsError> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(token)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| s.strip_prefix("brume:").and_then(|n| n.parse().ok()))
+        .ok_or_else(|| error::invalid_token(token))
+}
+
+/// Names of state machines and executions: 1 to 80 characters, none of whitespace,
+/// brackets, wildcards, punctuation AWS reserves, or control characters.
+pub(crate) fn check_name(name: &str) -> Result<(), brume_core::AwsError> {
+    let bad = |c: char| {
+        c.is_whitespace()
+            || c.is_control()
+            || "<>{}[]?*\"#%\\^|~`$&,;:/".contains(c)
+            || ('\u{7f}'..='\u{9f}').contains(&c)
+    };
+    if name.is_empty() || name.chars().count() > 80 || name.chars().any(bad) {
+        return Err(error::invalid_name(name));
+    }
+    Ok(())
+}

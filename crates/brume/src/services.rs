@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use brume_auth::CredentialStore;
-use brume_core::clients::{DynamoDbStreamsClient, LogsClient, S3Client, SnsClient, SqsClient};
+use brume_core::clients::{DynamoDbStreamsClient, LambdaClient, LogsClient, S3Client, SnsClient, SqsClient};
 use brume_core::value::Timestamp;
 use brume_events::{DeliveryError, Dispatcher, Event, Handler};
 use brume_gateway::{Gateway, Job, View};
@@ -134,7 +134,12 @@ pub fn register(
     gateway.register_view(&brume_lambda::CODE_VIEW["_brume/".len()..], code);
     let urls = lambda.clone();
     gateway.register_endpoint("lambda-url", Arc::new(move |request| Box::pin(urls.clone().serve_url(request))));
+    let lambda_client: Arc<dyn LambdaClient> = lambda.clone();
     gateway.register("lambda", &[brume_lambda::KEYSPACE], move || brume_lambda::service(lambda.clone()));
+    let sfn = brume_stepfunctions::StepFunctions::new(storage.kv.clone(), lambda_client);
+    brume_stepfunctions::start(&sfn);
+    gateway
+        .register("stepfunctions", &[brume_stepfunctions::KEYSPACE], move || brume_stepfunctions::service(sfn.clone()));
     dispatcher.set_dead_letter(Arc::new(LogDeadLetters));
 }
 

@@ -1,0 +1,740 @@
+//! Runs a definition: each state's data flow through [`crate::asl`], the work of Task,
+//! Parallel and Map, Retry and Catch, and the history events AWS records for them.
+//!
+//! A STANDARD execution saves its [`Progress`] (the top-level state, its input, its
+//! retry counters, the end of a wait in progress) with the history at each transition,
+//! so [`resume_all`] continues it after a restart where it was; waits keep their end time.
+//! Parallel and Map states save nothing inside: after a crash they start over. EXPRESS
+//! executions keep everything in memory.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use brume_core::AwsError;
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+
+use crate::asl::{self, Failure};
+use crate::table::{self, Execution, Progress};
+use crate::{StepFunctions, iso, now, now_ms};
+
+const LAMBDA_INVOKE: &str = "arn:aws:states:::lambda:invoke";
+
+type Boxed<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// How an execution ended.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum End {
+    Succeeded(Value),
+    Failed(Failure),
+    TimedOut,
+}
+
+/// One execution being run.
+pub(crate) struct Run {
+    sfn: Arc<StepFunctions>,
+    pub(crate) account: String,
+    pub(crate) region: String,
+    pub(crate) arn: String,
+    name: String,
+    machine_arn: String,
+    machine_name: String,
+    role_arn: String,
+    start_ms: u64,
+    input: Value,
+    /// The record's key; `None` for EXPRESS executions, which are not stored.
+    key: Option<Vec<u8>>,
+    history: Mutex<Vec<Value>>,
+}
+
+/// What a state leads to.
+enum Step {
+    Next(String, Value),
+    End(Value),
+}
+
+impl Run {
+    pub(crate) fn new(sfn: Arc<StepFunctions>, execution: &Execution, durable: bool) -> Run {
+        Run {
+            sfn,
+            account: execution.account.clone(),
+            region: execution.region.clone(),
+            arn: execution.arn.clone(),
+            name: execution.name.clone(),
+            machine_arn: execution.machine_arn.clone(),
+            machine_name: execution.machine.clone(),
+            role_arn: execution.role_arn.clone(),
+            start_ms: (execution.start * 1000.0).round() as u64,
+            input: serde_json::from_str(&execution.input).unwrap_or(Value::Null),
+            key: durable.then(|| {
+                table::execution_key(&execution.account, &execution.region, &execution.machine, &execution.name)
+            }),
+            history: Mutex::new(execution.history.clone()),
+        }
+    }
+
+    fn events(&self) -> std::sync::MutexGuard<'_, Vec<Value>> {
+        self.history.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn history(&self) -> Vec<Value> {
+        self.events().clone()
+    }
+
+    /// Records an event after `prev` (the previous event of the same sequence), and makes
+    /// it the sequence's latest.
+    fn emit(&self, prev: &mut u64, kind: &str, details: Option<(&str, Value)>) {
+        let mut events = self.events();
+        let id = events.len() as u64 + 1;
+        let mut event = json!({ "timestamp": now(), "type": kind, "id": id, "previousEventId": *prev });
+        if let Some((name, value)) = details {
+            event[name] = value;
+        }
+        events.push(event);
+        *prev = id;
+    }
+
+    fn last_id(&self) -> u64 {
+        self.events().len() as u64
+    }
+
+    /// `$$` for a state.
+    fn context(&self, state: &str, progress: &Progress, item: Option<(usize, &Value)>) -> Value {
+        let mut ctx = json!({
+            "Execution": {
+                "Id": self.arn,
+                "Input": self.input,
+                "Name": self.name,
+                "RoleArn": self.role_arn,
+                "StartTime": iso(self.start_ms),
+            },
+            "State": { "EnteredTime": progress.entered, "Name": state, "RetryCount": progress.retry_count },
+            "StateMachine": { "Id": self.machine_arn, "Name": self.machine_name },
+        });
+        if let Some((index, value)) = item {
+            ctx["Map"] = json!({ "Item": { "Index": index, "Value": value } });
+        }
+        ctx
+    }
+
+    /// Saves `progress` and the history, unless the execution stopped meanwhile.
+    async fn save(&self, progress: &Progress) {
+        let Some(key) = self.key.clone() else { return };
+        let history = self.history();
+        let progress = progress.clone();
+        let saved = self
+            .sfn
+            .kv
+            .transact(move |txn| {
+                let Some(mut e) = table::get::<Execution>(txn, &key)? else { return Ok(()) };
+                if e.status == "RUNNING" {
+                    e.history = history;
+                    e.progress = Some(progress);
+                    table::put(txn, &key, &e)?;
+                }
+                Ok::<_, AwsError>(())
+            })
+            .await;
+        if let Err(e) = saved {
+            tracing::warn!(execution = %self.arn, error = %e.message, "saving execution progress failed");
+        }
+    }
+
+    /// Runs the execution from `progress` to its end, and records the end.
+    pub(crate) async fn drive(self: Arc<Self>, machine: Value, progress: Progress, timeout: Option<u64>) -> End {
+        let mut prev = progress.last_event;
+        let work = self.run_states(&machine, progress.input.clone(), &mut prev, Some(progress));
+        let result = match timeout {
+            Some(seconds) => {
+                let deadline = self.start_ms + seconds * 1000;
+                let left = Duration::from_millis(deadline.saturating_sub(now_ms()));
+                tokio::time::timeout(left, work).await.ok()
+            }
+            None => Some(work.await),
+        };
+        let mut prev = self.last_id();
+        let end = match result {
+            Some(Ok(output)) => {
+                let details = json!({ "output": output.to_string(), "outputDetails": { "truncated": false } });
+                self.emit(&mut prev, "ExecutionSucceeded", Some(("executionSucceededEventDetails", details)));
+                End::Succeeded(output)
+            }
+            Some(Err(f)) => {
+                let details = json!({ "error": f.error, "cause": f.cause });
+                self.emit(&mut prev, "ExecutionFailed", Some(("executionFailedEventDetails", details)));
+                End::Failed(f)
+            }
+            None => {
+                let details = json!({ "error": "States.Timeout" });
+                self.emit(&mut prev, "ExecutionTimedOut", Some(("executionTimedOutEventDetails", details)));
+                End::TimedOut
+            }
+        };
+        self.finish(&end).await;
+        end
+    }
+
+    async fn finish(&self, end: &End) {
+        self.sfn.running().remove(&self.arn);
+        let Some(key) = self.key.clone() else { return };
+        let history = self.history();
+        let end = end.clone();
+        let saved = self
+            .sfn
+            .kv
+            .transact(move |txn| {
+                let Some(mut e) = table::get::<Execution>(txn, &key)? else { return Ok(()) };
+                if e.status != "RUNNING" {
+                    return Ok(());
+                }
+                match end {
+                    End::Succeeded(output) => {
+                        e.status = "SUCCEEDED".into();
+                        e.output = Some(output.to_string());
+                    }
+                    End::Failed(f) => {
+                        e.status = "FAILED".into();
+                        e.error = Some(f.error);
+                        e.cause = Some(f.cause);
+                    }
+                    End::TimedOut => {
+                        e.status = "TIMED_OUT".into();
+                        e.error = Some("States.Timeout".into());
+                    }
+                }
+                e.stop = Some(now());
+                e.history = history;
+                e.progress = None;
+                table::put(txn, &key, &e)?;
+                Ok::<_, AwsError>(())
+            })
+            .await;
+        if let Err(e) = saved {
+            tracing::warn!(execution = %self.arn, error = %e.message, "recording the end of an execution failed");
+        }
+    }
+
+    /// Runs the states of `machine` (a definition, a Parallel branch or a Map's
+    /// processor) from its StartAt, or from `resume` for a top-level sequence, which is
+    /// then saved at each transition.
+    fn run_states<'a>(
+        &'a self,
+        machine: &'a Value,
+        input: Value,
+        prev: &'a mut u64,
+        resume: Option<Progress>,
+    ) -> Boxed<'a, Result<Value, Failure>> {
+        Box::pin(async move {
+            let top = resume.is_some();
+            let mut p = resume.unwrap_or_else(|| Progress {
+                state: machine["StartAt"].as_str().unwrap_or_default().to_string(),
+                input,
+                ..Progress::default()
+            });
+            loop {
+                let state = machine["States"]
+                    .get(&p.state)
+                    .ok_or_else(|| Failure::new("States.Runtime", format!("State '{}' does not exist", p.state)))?;
+                let kind = state["Type"].as_str().unwrap_or_default().to_string();
+                if !p.started {
+                    p.entered = iso(now_ms());
+                    let details = json!({
+                        "name": p.state, "input": p.input.to_string(), "inputDetails": { "truncated": false },
+                    });
+                    self.emit(prev, &format!("{kind}StateEntered"), Some(("stateEnteredEventDetails", details)));
+                    p.started = true;
+                    p.last_event = *prev;
+                    if top {
+                        self.save(&p).await;
+                    }
+                }
+                let step = self.run_state(state, &kind, &mut p, prev, top).await?;
+                let output = match &step {
+                    Step::Next(_, o) | Step::End(o) => o,
+                };
+                let details =
+                    json!({ "name": p.state, "output": output.to_string(), "outputDetails": { "truncated": false } });
+                self.emit(prev, &format!("{kind}StateExited"), Some(("stateExitedEventDetails", details)));
+                match step {
+                    Step::End(output) => return Ok(output),
+                    Step::Next(next, output) => {
+                        p = Progress { state: next, input: output, last_event: *prev, ..Progress::default() };
+                        if top {
+                            self.save(&p).await;
+                        }
+                    }
+                }
+            }
+        })
+    }
+
+    async fn run_state(
+        &self,
+        state: &Value,
+        kind: &str,
+        p: &mut Progress,
+        prev: &mut u64,
+        top: bool,
+    ) -> Result<Step, Failure> {
+        let ctx = self.context(&p.state, p, None);
+        let raw = p.input.clone();
+        match kind {
+            "Pass" => {
+                let input = asl::input_path(state.get("InputPath"), &raw, &ctx)?;
+                let result = match (state.get("Result"), state.get("Parameters")) {
+                    (Some(result), _) => result.clone(),
+                    (None, Some(template)) => asl::parameters(template, &input, &ctx)?,
+                    (None, None) => input,
+                };
+                let output = asl::result_path(state.get("ResultPath"), &raw, result)?;
+                next_or_end(state, asl::input_path(state.get("OutputPath"), &output, &ctx)?)
+            }
+            "Succeed" => {
+                let input = asl::input_path(state.get("InputPath"), &raw, &ctx)?;
+                Ok(Step::End(asl::input_path(state.get("OutputPath"), &input, &ctx)?))
+            }
+            "Fail" => {
+                let text = |field: &str, path: &str| -> Result<String, Failure> {
+                    if let Some(v) = state.get(field).and_then(Value::as_str) {
+                        return Ok(v.to_string());
+                    }
+                    match state.get(path).and_then(Value::as_str) {
+                        Some(path) => match asl::select(path, &raw, &ctx)? {
+                            Value::String(s) => Ok(s),
+                            other => Ok(other.to_string()),
+                        },
+                        None => Ok(String::new()),
+                    }
+                };
+                Err(Failure::new(text("Error", "ErrorPath")?, text("Cause", "CausePath")?))
+            }
+            "Choice" => {
+                let input = asl::input_path(state.get("InputPath"), &raw, &ctx)?;
+                let choices = state["Choices"].as_array().map(Vec::as_slice).unwrap_or_default();
+                let next = asl::choose(choices, state["Default"].as_str(), &input, &ctx)?;
+                Ok(Step::Next(next, asl::input_path(state.get("OutputPath"), &input, &ctx)?))
+            }
+            "Wait" => {
+                let input = asl::input_path(state.get("InputPath"), &raw, &ctx)?;
+                if p.until_ms.is_none() {
+                    p.until_ms = Some(wait_until(state, &input, &ctx)?);
+                    if top {
+                        self.save(p).await;
+                    }
+                }
+                sleep_until(p.until_ms.unwrap_or_default()).await;
+                p.until_ms = None;
+                next_or_end(state, asl::input_path(state.get("OutputPath"), &input, &ctx)?)
+            }
+            "Task" | "Parallel" | "Map" => self.run_with_retries(state, kind, p, prev, top).await,
+            other => Err(Failure::new("States.Runtime", format!("Unsupported state type {other}"))),
+        }
+    }
+
+    /// A Task, Parallel or Map state: its work, retried as its Retry says, caught as its
+    /// Catch says.
+    async fn run_with_retries(
+        &self,
+        state: &Value,
+        kind: &str,
+        p: &mut Progress,
+        prev: &mut u64,
+        top: bool,
+    ) -> Result<Step, Failure> {
+        let raw = p.input.clone();
+        loop {
+            if let Some(until) = p.until_ms {
+                sleep_until(until).await;
+                p.until_ms = None;
+            }
+            let ctx = self.context(&p.state, p, None);
+            let outcome = async {
+                let input = asl::input_path(state.get("InputPath"), &raw, &ctx)?;
+                let result = match kind {
+                    "Task" => {
+                        let effective = match state.get("Parameters") {
+                            Some(template) => asl::parameters(template, &input, &ctx)?,
+                            None => input,
+                        };
+                        self.task(state, effective, prev).await?
+                    }
+                    "Parallel" => {
+                        let effective = match state.get("Parameters") {
+                            Some(template) => asl::parameters(template, &input, &ctx)?,
+                            None => input,
+                        };
+                        self.parallel(state, effective, prev).await?
+                    }
+                    _ => self.map(state, &p.state, input, p, prev).await?,
+                };
+                let result = match state.get("ResultSelector") {
+                    Some(selector) => asl::parameters(selector, &result, &ctx)?,
+                    None => result,
+                };
+                let output = asl::result_path(state.get("ResultPath"), &raw, result)?;
+                asl::input_path(state.get("OutputPath"), &output, &ctx)
+            }
+            .await;
+            let failure = match outcome {
+                Ok(output) => return next_or_end(state, output),
+                Err(f) => f,
+            };
+            let retriers = state["Retry"].as_array().map(Vec::as_slice).unwrap_or_default();
+            if let Some(delay) = asl::retry_delay(retriers, &failure.error, &mut p.attempts, rand::random::<f64>()) {
+                p.retry_count += 1;
+                p.until_ms = Some(now_ms() + delay);
+                p.last_event = *prev;
+                if top {
+                    self.save(p).await;
+                }
+                continue;
+            }
+            let catchers = state["Catch"].as_array().map(Vec::as_slice).unwrap_or_default();
+            if let Some((next, result_path)) = asl::catch(catchers, &failure.error) {
+                let error = json!({ "Error": failure.error, "Cause": failure.cause });
+                let output = asl::result_path(result_path.as_ref(), &raw, error)?;
+                return Ok(Step::Next(next, output));
+            }
+            return Err(failure);
+        }
+    }
+
+    /// A Task's work: a Lambda function through `lambda:invoke` or its ARN.
+    async fn task(&self, state: &Value, input: Value, prev: &mut u64) -> Result<Value, Failure> {
+        let resource = state["Resource"].as_str().unwrap_or_default();
+        let timeout = state["TimeoutSeconds"].as_u64();
+        let (function, payload, integration) = if resource == LAMBDA_INVOKE {
+            let function = input["FunctionName"].as_str().unwrap_or_default().to_string();
+            let payload = match input.get("Payload") {
+                Some(Value::String(s)) => s.clone(),
+                Some(v) => v.to_string(),
+                None => "{}".to_string(),
+            };
+            let mut details = json!({
+                "resourceType": "lambda", "resource": "invoke", "region": self.region,
+                "parameters": input.to_string(),
+            });
+            if let Some(t) = timeout {
+                details["timeoutInSeconds"] = json!(t);
+            }
+            if let Some(h) = state["HeartbeatSeconds"].as_u64() {
+                details["heartbeatInSeconds"] = json!(h);
+            }
+            self.emit(prev, "TaskScheduled", Some(("taskScheduledEventDetails", details)));
+            let started = json!({ "resourceType": "lambda", "resource": "invoke" });
+            self.emit(prev, "TaskStarted", Some(("taskStartedEventDetails", started)));
+            (function, payload, true)
+        } else if resource.starts_with("arn:aws:lambda:") {
+            let mut details =
+                json!({ "resource": resource, "input": input.to_string(), "inputDetails": { "truncated": false } });
+            if let Some(t) = timeout {
+                details["timeoutInSeconds"] = json!(t);
+            }
+            self.emit(prev, "LambdaFunctionScheduled", Some(("lambdaFunctionScheduledEventDetails", details)));
+            self.emit(prev, "LambdaFunctionStarted", None);
+            (resource.to_string(), input.to_string(), false)
+        } else {
+            return Err(Failure::new("States.Runtime", format!("The resource '{resource}' is not supported by Brume")));
+        };
+        let call = self.sfn.lambda.invoke(&self.account, &self.region, &function, payload.into_bytes());
+        let answered = match timeout {
+            Some(seconds) => tokio::time::timeout(Duration::from_secs(seconds), call).await.ok(),
+            None => Some(call.await),
+        };
+        let result = match answered {
+            None => Err((Failure::new("States.Timeout", ""), true)),
+            Some(Err(e)) => Err((lambda_service_failure(&e), false)),
+            Some(Ok(r)) => {
+                let body: Value = serde_json::from_slice(&r.payload)
+                    .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&r.payload).into_owned()));
+                match r.function_error {
+                    Some(_) => {
+                        let error = body["errorType"].as_str().unwrap_or("Lambda.Unknown").to_string();
+                        Err((Failure::new(error, String::from_utf8_lossy(&r.payload).into_owned()), false))
+                    }
+                    None if integration => Ok(invoke_result(body, &r.executed_version)),
+                    None => Ok(body),
+                }
+            }
+        };
+        match (result, integration) {
+            (Ok(output), true) => {
+                let details = json!({
+                    "resourceType": "lambda", "resource": "invoke",
+                    "output": output.to_string(), "outputDetails": { "truncated": false },
+                });
+                self.emit(prev, "TaskSucceeded", Some(("taskSucceededEventDetails", details)));
+                Ok(output)
+            }
+            (Ok(output), false) => {
+                let details = json!({ "output": output.to_string(), "outputDetails": { "truncated": false } });
+                self.emit(prev, "LambdaFunctionSucceeded", Some(("lambdaFunctionSucceededEventDetails", details)));
+                Ok(output)
+            }
+            (Err((f, timed_out)), true) => {
+                let mut details = json!({ "resourceType": "lambda", "resource": "invoke", "error": f.error });
+                if !f.cause.is_empty() {
+                    details["cause"] = json!(f.cause);
+                }
+                if timed_out {
+                    self.emit(prev, "TaskTimedOut", Some(("taskTimedOutEventDetails", details)));
+                } else {
+                    self.emit(prev, "TaskFailed", Some(("taskFailedEventDetails", details)));
+                }
+                Err(f)
+            }
+            (Err((f, timed_out)), false) => {
+                let mut details = json!({ "error": f.error });
+                if !f.cause.is_empty() {
+                    details["cause"] = json!(f.cause);
+                }
+                if timed_out {
+                    self.emit(prev, "LambdaFunctionTimedOut", Some(("lambdaFunctionTimedOutEventDetails", details)));
+                } else {
+                    self.emit(prev, "LambdaFunctionFailed", Some(("lambdaFunctionFailedEventDetails", details)));
+                }
+                Err(f)
+            }
+        }
+    }
+
+    /// A Parallel state's branches, run at once on the same input; the first to fail
+    /// stops the others.
+    async fn parallel(&self, state: &Value, input: Value, prev: &mut u64) -> Result<Value, Failure> {
+        self.emit(prev, "ParallelStateStarted", None);
+        let start = *prev;
+        let branches = state["Branches"].as_array().cloned().unwrap_or_default();
+        let runs = branches.iter().map(|branch| {
+            let input = input.clone();
+            async move {
+                let mut last = start;
+                self.run_states(branch, input, &mut last, None).await
+            }
+        });
+        let result = futures_util::future::try_join_all(runs).await;
+        *prev = self.last_id();
+        match result {
+            Ok(outputs) => {
+                self.emit(prev, "ParallelStateSucceeded", None);
+                Ok(Value::Array(outputs))
+            }
+            Err(f) => {
+                self.emit(prev, "ParallelStateFailed", None);
+                Err(f)
+            }
+        }
+    }
+
+    /// An inline Map state: its ItemProcessor run on each item, at most MaxConcurrency at
+    /// once, results in item order.
+    async fn map(
+        &self,
+        state: &Value,
+        name: &str,
+        input: Value,
+        p: &Progress,
+        prev: &mut u64,
+    ) -> Result<Value, Failure> {
+        let ctx = self.context(name, p, None);
+        let items = match state.get("ItemsPath").and_then(Value::as_str) {
+            Some(path) => asl::select(path, &input, &ctx)?,
+            None => input.clone(),
+        };
+        let Value::Array(items) = items else {
+            return Err(Failure::new(
+                "States.Runtime",
+                format!(
+                    "An error occurred while executing the state '{name}'. The ItemsPath field's value must be a JSON array"
+                ),
+            ));
+        };
+        let processor = state.get("ItemProcessor").or_else(|| state.get("Iterator")).cloned().unwrap_or(Value::Null);
+        let selector = state.get("ItemSelector").or_else(|| state.get("Parameters"));
+        let count = items.len();
+        self.emit(prev, "MapStateStarted", Some(("mapStateStartedEventDetails", json!({ "length": count }))));
+        let start = *prev;
+        let limit = match state["MaxConcurrency"].as_u64() {
+            Some(n) if n > 0 => n as usize,
+            _ => count.max(1),
+        };
+        let tolerated_count = state["ToleratedFailureCount"].as_u64();
+        let tolerated_percentage = state["ToleratedFailurePercentage"].as_f64();
+        let tolerant = tolerated_count.is_some() || tolerated_percentage.is_some();
+        let runs = items.into_iter().enumerate().map(|(index, item)| {
+            let processor = &processor;
+            let input = &input;
+            async move {
+                let item_input = match selector {
+                    Some(template) => asl::parameters(template, input, &self.context(name, p, Some((index, &item))))?,
+                    None => item,
+                };
+                let mut last = start;
+                let details = json!({ "name": name, "index": index });
+                self.emit(&mut last, "MapIterationStarted", Some(("mapIterationStartedEventDetails", details.clone())));
+                let result = self.run_states(processor, item_input, &mut last, None).await;
+                match &result {
+                    Ok(_) => self.emit(
+                        &mut last,
+                        "MapIterationSucceeded",
+                        Some(("mapIterationSucceededEventDetails", details)),
+                    ),
+                    Err(_) => {
+                        self.emit(&mut last, "MapIterationFailed", Some(("mapIterationFailedEventDetails", details)))
+                    }
+                }
+                result
+            }
+        });
+        let mut results = futures_util::stream::iter(runs).buffered(limit);
+        let mut outputs = Vec::with_capacity(count);
+        let mut failures = 0usize;
+        let mut failed = None;
+        while let Some(result) = results.next().await {
+            match result {
+                Ok(output) => outputs.push(output),
+                Err(f) if tolerant => {
+                    failures += 1;
+                    outputs.push(json!({ "Error": f.error, "Cause": f.cause }));
+                }
+                Err(f) => {
+                    failed = Some(f);
+                    break;
+                }
+            }
+        }
+        drop(results);
+        if failed.is_none() && tolerant {
+            let over_count = tolerated_count.is_some_and(|n| failures as u64 > n);
+            let over_percentage =
+                tolerated_percentage.is_some_and(|pct| count > 0 && failures as f64 * 100.0 / count as f64 > pct);
+            if over_count || over_percentage {
+                failed = Some(Failure::new(
+                    "States.ExceedToleratedFailureThreshold",
+                    "The specified tolerated failure threshold was exceeded",
+                ));
+            }
+        }
+        *prev = self.last_id();
+        match failed {
+            None => {
+                self.emit(prev, "MapStateSucceeded", None);
+                Ok(Value::Array(outputs))
+            }
+            Some(f) => {
+                self.emit(prev, "MapStateFailed", None);
+                Err(f)
+            }
+        }
+    }
+}
+
+fn next_or_end(state: &Value, output: Value) -> Result<Step, Failure> {
+    match state["Next"].as_str() {
+        Some(next) => Ok(Step::Next(next.to_string(), output)),
+        None => Ok(Step::End(output)),
+    }
+}
+
+/// When a Wait state ends, in ms since the epoch.
+fn wait_until(state: &Value, input: &Value, ctx: &Value) -> Result<u64, Failure> {
+    let seconds = |v: &Value| -> Result<u64, Failure> {
+        v.as_f64().filter(|s| *s >= 0.0).map(|s| now_ms() + (s * 1000.0) as u64).ok_or_else(|| {
+            Failure::new("States.Runtime", format!("The SecondsPath parameter does not reference a valid integer: {v}"))
+        })
+    };
+    let timestamp = |v: &Value| -> Result<u64, Failure> {
+        v.as_str()
+            .and_then(|s| time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok())
+            .map(|t| (t.unix_timestamp_nanos() / 1_000_000).max(0) as u64)
+            .ok_or_else(|| {
+                Failure::new(
+                    "States.Runtime",
+                    format!("The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: {v}"),
+                )
+            })
+    };
+    if let Some(v) = state.get("Seconds") {
+        return seconds(v);
+    }
+    if let Some(v) = state.get("Timestamp") {
+        return timestamp(v);
+    }
+    if let Some(path) = state["SecondsPath"].as_str() {
+        return seconds(&asl::select(path, input, ctx)?);
+    }
+    if let Some(path) = state["TimestampPath"].as_str() {
+        return timestamp(&asl::select(path, input, ctx)?);
+    }
+    Ok(now_ms())
+}
+
+async fn sleep_until(until_ms: u64) {
+    let left = until_ms.saturating_sub(now_ms());
+    if left > 0 {
+        tokio::time::sleep(Duration::from_millis(left)).await;
+    }
+}
+
+/// A Lambda service error as the task's failure (`Lambda.ResourceNotFoundException`).
+fn lambda_service_failure(e: &AwsError) -> Failure {
+    Failure::new(
+        format!("Lambda.{}", e.code),
+        format!(
+            "{} (Service: AWSLambda; Status Code: {}; Error Code: {}; Request ID: {}; Proxy: null)",
+            e.message,
+            e.status,
+            e.code,
+            uuid::Uuid::new_v4()
+        ),
+    )
+}
+
+/// What `lambda:invoke` answers: the Invoke response as the SDK gives it.
+fn invoke_result(payload: Value, version: &str) -> Value {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let headers = json!({
+        "Connection": "keep-alive",
+        "Content-Type": "application/json",
+        "X-Amz-Executed-Version": version,
+        "x-amzn-Remapped-Content-Length": "0",
+        "x-amzn-RequestId": request_id,
+    });
+    let all: serde_json::Map<String, Value> =
+        headers.as_object().into_iter().flatten().map(|(k, v)| (k.clone(), json!([v]))).collect();
+    json!({
+        "ExecutedVersion": version,
+        "Payload": payload,
+        "SdkHttpMetadata": { "AllHttpHeaders": all, "HttpHeaders": headers, "HttpStatusCode": 200 },
+        "SdkResponseMetadata": { "RequestId": request_id },
+        "StatusCode": 200,
+    })
+}
+
+/// The definition an execution runs, parsed, and its TimeoutSeconds.
+pub(crate) fn parse(definition: &str) -> (Value, Option<u64>) {
+    let machine: Value = serde_json::from_str(definition).unwrap_or(Value::Null);
+    let timeout = machine["TimeoutSeconds"].as_u64();
+    (machine, timeout)
+}
+
+/// Starts running a stored STANDARD execution from its saved progress.
+pub(crate) fn spawn(sfn: &Arc<StepFunctions>, execution: &Execution) {
+    let Some(progress) = execution.progress.clone() else { return };
+    let run = Arc::new(Run::new(sfn.clone(), execution, true));
+    let (machine, timeout) = parse(&execution.definition);
+    let mut running = sfn.running();
+    let task = tokio::spawn(run.drive(machine, progress, timeout));
+    running.insert(execution.arn.clone(), task.abort_handle());
+}
+
+/// Resumes every STANDARD execution the store says is running.
+pub(crate) fn resume_all(sfn: &Arc<StepFunctions>) -> Result<(), brume_storage::StorageError> {
+    let executions: Vec<Execution> = table::scan(&*sfn.kv, &table::all_executions_prefix())?;
+    for execution in executions.iter().filter(|e| e.status == "RUNNING") {
+        tracing::info!(execution = %execution.arn, "resuming execution");
+        spawn(sfn, execution);
+    }
+    Ok(())
+}

@@ -1,0 +1,499 @@
+//! Executions: start (with AWS's idempotency rule), start synchronously (EXPRESS), describe,
+//! list, stop, and their history.
+
+use std::sync::Arc;
+
+use brume_core::{AwsError, RequestContext};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::engine::{self, End, Run};
+use crate::machine::{page_size, parse_machine_arn};
+use crate::table::{self, Execution, Progress, StateMachine};
+use crate::{StepFunctions, error, now};
+
+/// The largest execution input, in bytes.
+const MAX_INPUT: usize = 256 * 1024;
+
+/// `(account, region, machine, name)` of an execution ARN.
+fn parse_execution_arn(arn: &str) -> Result<(String, String, String, String), AwsError> {
+    let parts: Vec<&str> = arn.split(':').collect();
+    if parts.len() < 6 || parts[0] != "arn" || parts[2] != "states" {
+        return Err(error::invalid_arn_message(format!("Invalid Arn: 'Invalid ARN prefix: {arn}'")));
+    }
+    if parts[5] != "execution" {
+        return Err(error::invalid_arn_message(format!(
+            "Invalid Arn: 'Resource type not valid in this context: {}'",
+            parts[5]
+        )));
+    }
+    if parts.len() != 8 || parts[6].is_empty() || parts[7].is_empty() {
+        return Err(error::invalid_arn(arn));
+    }
+    Ok((parts[4].to_string(), parts[3].to_string(), parts[6].to_string(), parts[7].to_string()))
+}
+
+fn check_input(input: Option<&str>) -> Result<Value, AwsError> {
+    let text = input.unwrap_or("{}");
+    if text.len() > MAX_INPUT {
+        return Err(error::validation(format!(
+            "1 validation error detected: Value at 'input' failed to satisfy constraint: Member must have length less than or equal to {MAX_INPUT}"
+        )));
+    }
+    serde_json::from_str(text).map_err(|e| {
+        error::invalid_execution_input(format!("Invalid State Machine Execution Input: 'Unrecognized token: {e}'"))
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StartExecutionInput {
+    state_machine_arn: String,
+    name: Option<String>,
+    input: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StartExecutionOutput {
+    execution_arn: String,
+    start_date: f64,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StartSyncExecutionOutput {
+    execution_arn: String,
+    state_machine_arn: String,
+    name: String,
+    start_date: f64,
+    stop_date: f64,
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cause: Option<String>,
+    input: String,
+    input_details: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    output: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    output_details: Option<Value>,
+    billing_details: Value,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecutionArnInput {
+    execution_arn: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DescribeExecutionOutput {
+    execution_arn: String,
+    state_machine_arn: String,
+    name: String,
+    status: String,
+    start_date: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stop_date: Option<f64>,
+    input: String,
+    input_details: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    output: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    output_details: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cause: Option<String>,
+    redrive_count: u32,
+    redrive_status: &'static str,
+    redrive_status_reason: &'static str,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListExecutionsInput {
+    state_machine_arn: String,
+    status_filter: Option<String>,
+    max_results: Option<usize>,
+    next_token: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecutionItem {
+    execution_arn: String,
+    state_machine_arn: String,
+    name: String,
+    status: String,
+    start_date: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stop_date: Option<f64>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListExecutionsOutput {
+    executions: Vec<ExecutionItem>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StopExecutionInput {
+    execution_arn: String,
+    error: Option<String>,
+    cause: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StopExecutionOutput {
+    stop_date: f64,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryInput {
+    execution_arn: String,
+    max_results: Option<usize>,
+    #[serde(default)]
+    reverse_order: bool,
+    next_token: Option<String>,
+    include_execution_data: Option<bool>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryOutput {
+    events: Vec<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_token: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DescribeForExecutionOutput {
+    state_machine_arn: String,
+    name: String,
+    definition: String,
+    role_arn: String,
+    update_date: f64,
+    logging_configuration: Value,
+    tracing_configuration: Value,
+    revision_id: String,
+}
+
+fn data_details() -> Value {
+    serde_json::json!({ "included": true })
+}
+
+impl StepFunctions {
+    async fn execution(&self, arn: &str) -> Result<Execution, AwsError> {
+        let (account, region, machine, name) = parse_execution_arn(arn)?;
+        table::get(&*self.kv, &table::execution_key(&account, &region, &machine, &name))?
+            .ok_or_else(|| error::execution_does_not_exist(arn))
+    }
+
+    fn new_execution(m: &StateMachine, name: String, input: &Value, text: String) -> Execution {
+        let start = now();
+        let arn = format!("arn:aws:states:{}:{}:execution:{}:{}", m.region, m.account, m.name, name);
+        let details = serde_json::json!({
+            "input": text, "inputDetails": { "truncated": false }, "roleArn": m.role_arn,
+        });
+        let started = serde_json::json!({
+            "timestamp": start, "type": "ExecutionStarted", "id": 1, "previousEventId": 0,
+            "executionStartedEventDetails": details,
+        });
+        let start_at = engine::parse(&m.definition).0["StartAt"].as_str().unwrap_or_default().to_string();
+        Execution {
+            account: m.account.clone(),
+            region: m.region.clone(),
+            machine: m.name.clone(),
+            name,
+            machine_arn: m.arn(),
+            arn,
+            status: "RUNNING".into(),
+            input: text,
+            output: None,
+            error: None,
+            cause: None,
+            start,
+            stop: None,
+            definition: m.definition.clone(),
+            role_arn: m.role_arn.clone(),
+            machine_updated: m.updated,
+            revision_id: m.revision_id.clone(),
+            history: vec![started],
+            progress: Some(Progress { state: start_at, input: input.clone(), last_event: 1, ..Progress::default() }),
+        }
+    }
+
+    pub(crate) async fn start_execution(
+        self: Arc<Self>,
+        _ctx: RequestContext,
+        input: StartExecutionInput,
+    ) -> Result<StartExecutionOutput, AwsError> {
+        let m = self.machine(&input.state_machine_arn).await?;
+        let name = input.name.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        crate::check_name(&name)?;
+        let value = check_input(input.input.as_deref())?;
+        let text = input.input.unwrap_or_else(|| "{}".to_string());
+        let mut execution = Self::new_execution(&m, name.clone(), &value, text);
+        if m.kind == "EXPRESS" {
+            execution.arn = format!(
+                "arn:aws:states:{}:{}:express:{}:{}:{}",
+                m.region,
+                m.account,
+                m.name,
+                name,
+                uuid::Uuid::new_v4()
+            );
+            let start_date = execution.start;
+            let arn = execution.arn.clone();
+            let run = Arc::new(Run::new(self.clone(), &execution, false));
+            let (machine, timeout) = engine::parse(&execution.definition);
+            let progress = execution.progress.clone().unwrap_or_default();
+            tokio::spawn(run.drive(machine, progress, timeout));
+            return Ok(StartExecutionOutput { execution_arn: arn, start_date });
+        }
+        let key = table::execution_key(&m.account, &m.region, &m.name, &name);
+        let (execution, fresh) = self
+            .kv
+            .transact(move |txn| {
+                if let Some(existing) = table::get::<Execution>(txn, &key)? {
+                    if existing.status == "RUNNING" && existing.input == execution.input {
+                        return Ok((existing, false));
+                    }
+                    return Err(error::execution_already_exists(&existing.arn));
+                }
+                table::put(txn, &key, &execution)?;
+                Ok::<_, AwsError>((execution, true))
+            })
+            .await?;
+        if fresh {
+            engine::spawn(&self, &execution);
+        }
+        Ok(StartExecutionOutput { execution_arn: execution.arn, start_date: execution.start })
+    }
+
+    pub(crate) async fn start_sync_execution(
+        self: Arc<Self>,
+        _ctx: RequestContext,
+        input: StartExecutionInput,
+    ) -> Result<StartSyncExecutionOutput, AwsError> {
+        let m = self.machine(&input.state_machine_arn).await?;
+        if m.kind != "EXPRESS" {
+            return Err(error::state_machine_type_not_supported(
+                "This operation is not supported by this type of state machine",
+            ));
+        }
+        let name = input.name.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        crate::check_name(&name)?;
+        let value = check_input(input.input.as_deref())?;
+        let text = input.input.unwrap_or_else(|| "{}".to_string());
+        let mut execution = Self::new_execution(&m, name.clone(), &value, text.clone());
+        execution.arn =
+            format!("arn:aws:states:{}:{}:express:{}:{}:{}", m.region, m.account, m.name, name, uuid::Uuid::new_v4());
+        let run = Arc::new(Run::new(self.clone(), &execution, false));
+        let (machine, timeout) = engine::parse(&execution.definition);
+        let progress = execution.progress.clone().unwrap_or_default();
+        let started = execution.start;
+        let end = run.drive(machine, progress, timeout).await;
+        let stop = now();
+        let billed_ms = (((stop - started) * 1000.0).ceil() as u64).max(100);
+        let mut out = StartSyncExecutionOutput {
+            execution_arn: execution.arn,
+            state_machine_arn: m.arn(),
+            name,
+            start_date: started,
+            stop_date: stop,
+            status: "SUCCEEDED",
+            error: None,
+            cause: None,
+            input: text,
+            input_details: data_details(),
+            output: None,
+            output_details: None,
+            billing_details: serde_json::json!({ "billedMemoryUsedInMB": 64, "billedDurationInMilliseconds": billed_ms }),
+        };
+        match end {
+            End::Succeeded(output) => {
+                out.output = Some(output.to_string());
+                out.output_details = Some(data_details());
+            }
+            End::Failed(f) => {
+                out.status = "FAILED";
+                out.error = Some(f.error);
+                out.cause = Some(f.cause);
+            }
+            End::TimedOut => {
+                out.status = "TIMED_OUT";
+                out.error = Some("States.Timeout".into());
+            }
+        }
+        Ok(out)
+    }
+
+    pub(crate) async fn describe_execution(
+        self: Arc<Self>,
+        _ctx: RequestContext,
+        input: ExecutionArnInput,
+    ) -> Result<DescribeExecutionOutput, AwsError> {
+        let e = self.execution(&input.execution_arn).await?;
+        Ok(DescribeExecutionOutput {
+            execution_arn: e.arn,
+            state_machine_arn: e.machine_arn,
+            name: e.name,
+            status: e.status,
+            start_date: e.start,
+            stop_date: e.stop,
+            input: e.input,
+            input_details: data_details(),
+            output_details: e.output.as_ref().map(|_| data_details()),
+            output: e.output,
+            error: e.error,
+            cause: e.cause,
+            redrive_count: 0,
+            redrive_status: "NOT_REDRIVABLE",
+            redrive_status_reason: "Execution is RUNNING and cannot be redriven",
+        })
+    }
+
+    pub(crate) async fn list_executions(
+        self: Arc<Self>,
+        _ctx: RequestContext,
+        input: ListExecutionsInput,
+    ) -> Result<ListExecutionsOutput, AwsError> {
+        let m = self.machine(&input.state_machine_arn).await?;
+        if let Some(status) = &input.status_filter
+            && !["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE"].contains(&status.as_str())
+        {
+            return Err(error::validation(format!(
+                "1 validation error detected: Value '{status}' at 'statusFilter' failed to satisfy constraint: Member must satisfy enum value set: [SUCCEEDED, TIMED_OUT, PENDING_REDRIVE, ABORTED, FAILED, RUNNING]"
+            )));
+        }
+        let start = input.next_token.as_deref().map(crate::decode_token).transpose()?.unwrap_or(0);
+        let size = page_size(input.max_results);
+        let mut all: Vec<Execution> =
+            table::scan(&*self.kv, &table::executions_prefix(&m.account, &m.region, &m.name))?;
+        all.retain(|e| input.status_filter.as_ref().is_none_or(|s| *s == e.status));
+        all.sort_by(|a, b| b.start.total_cmp(&a.start).then_with(|| a.name.cmp(&b.name)));
+        let end = (start + size).min(all.len());
+        let executions = all[start.min(all.len())..end]
+            .iter()
+            .map(|e| ExecutionItem {
+                execution_arn: e.arn.clone(),
+                state_machine_arn: e.machine_arn.clone(),
+                name: e.name.clone(),
+                status: e.status.clone(),
+                start_date: e.start,
+                stop_date: e.stop,
+            })
+            .collect();
+        let next_token = (end < all.len()).then(|| crate::encode_token(end));
+        Ok(ListExecutionsOutput { executions, next_token })
+    }
+
+    pub(crate) async fn stop_execution(
+        self: Arc<Self>,
+        _ctx: RequestContext,
+        input: StopExecutionInput,
+    ) -> Result<StopExecutionOutput, AwsError> {
+        let (account, region, machine, name) = parse_execution_arn(&input.execution_arn)?;
+        let key = table::execution_key(&account, &region, &machine, &name);
+        let arn = input.execution_arn.clone();
+        let stop = self
+            .kv
+            .transact(move |txn| {
+                let mut e: Execution = table::get(txn, &key)?.ok_or_else(|| error::execution_does_not_exist(&arn))?;
+                if e.status != "RUNNING" {
+                    return Ok(e.stop.unwrap_or_else(now));
+                }
+                let time = now();
+                let mut details = serde_json::Map::new();
+                if let Some(error) = &input.error {
+                    details.insert("error".into(), Value::String(error.clone()));
+                }
+                if let Some(cause) = &input.cause {
+                    details.insert("cause".into(), Value::String(cause.clone()));
+                }
+                let id = e.history.len() as u64 + 1;
+                e.history.push(serde_json::json!({
+                    "timestamp": time, "type": "ExecutionAborted", "id": id, "previousEventId": id - 1,
+                    "executionAbortedEventDetails": details,
+                }));
+                e.status = "ABORTED".into();
+                e.error = input.error;
+                e.cause = input.cause;
+                e.stop = Some(time);
+                e.progress = None;
+                table::put(txn, &key, &e)?;
+                Ok::<_, AwsError>(time)
+            })
+            .await?;
+        if let Some(task) = self.running().remove(&input.execution_arn) {
+            task.abort();
+        }
+        Ok(StopExecutionOutput { stop_date: stop })
+    }
+
+    pub(crate) async fn get_execution_history(
+        self: Arc<Self>,
+        _ctx: RequestContext,
+        input: HistoryInput,
+    ) -> Result<HistoryOutput, AwsError> {
+        let e = self.execution(&input.execution_arn).await?;
+        let mut events = e.history;
+        if input.reverse_order {
+            events.reverse();
+        }
+        if input.include_execution_data == Some(false) {
+            for event in &mut events {
+                for details in event.as_object_mut().into_iter().flat_map(|o| o.values_mut()) {
+                    if let Some(d) = details.as_object_mut() {
+                        d.remove("input");
+                        d.remove("output");
+                    }
+                }
+            }
+        }
+        let start = input.next_token.as_deref().map(crate::decode_token).transpose()?.unwrap_or(0);
+        let size = page_size(input.max_results);
+        let end = (start + size).min(events.len());
+        let next_token = (end < events.len()).then(|| crate::encode_token(end));
+        let events = events[start.min(events.len())..end].to_vec();
+        Ok(HistoryOutput { events, next_token })
+    }
+
+    pub(crate) async fn describe_state_machine_for_execution(
+        self: Arc<Self>,
+        _ctx: RequestContext,
+        input: ExecutionArnInput,
+    ) -> Result<DescribeForExecutionOutput, AwsError> {
+        let e = self.execution(&input.execution_arn).await?;
+        let (account, region, _) = parse_machine_arn(&e.machine_arn)?;
+        let current: Option<StateMachine> = table::get(&*self.kv, &table::machine_key(&account, &region, &e.machine))?;
+        let (logging, tracing) = match &current {
+            Some(m) => (crate::machine::logging(m), crate::machine::tracing(m)),
+            None => (
+                serde_json::json!({ "level": "OFF", "includeExecutionData": false }),
+                serde_json::json!({ "enabled": false }),
+            ),
+        };
+        Ok(DescribeForExecutionOutput {
+            state_machine_arn: e.machine_arn,
+            name: e.machine,
+            definition: e.definition,
+            role_arn: e.role_arn,
+            update_date: e.machine_updated,
+            logging_configuration: logging,
+            tracing_configuration: tracing,
+            revision_id: e.revision_id,
+        })
+    }
+}

@@ -1,0 +1,129 @@
+//! Step Functions' records in the `states` keyspace.
+//!
+//! - `sm/<account>/<region>/<name>` → [`StateMachine`]
+//! - `ex/<account>/<region>/<machine>/<execution>` → [`Execution`]: its summary, the
+//!   definition it runs, its history so far and, while it runs, its [`Progress`]
+//!
+//! Express executions are never stored: they live in memory only, as AWS keeps no record
+//! of them beyond their logs.
+
+use std::collections::BTreeMap;
+
+use brume_storage::key::{self, Element};
+use brume_storage::{Direction, KeyRange, ReadView, StorageError, Txn};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub const KEYSPACE: &str = "states";
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StateMachine {
+    pub account: String,
+    pub region: String,
+    pub name: String,
+    pub definition: String,
+    pub role_arn: String,
+    /// `STANDARD` or `EXPRESS`.
+    pub kind: String,
+    pub created: f64,
+    pub updated: f64,
+    pub revision_id: String,
+    pub logging: Option<Value>,
+    pub tracing: Option<Value>,
+    pub tags: BTreeMap<String, String>,
+}
+
+impl StateMachine {
+    pub fn arn(&self) -> String {
+        format!("arn:aws:states:{}:{}:stateMachine:{}", self.region, self.account, self.name)
+    }
+}
+
+/// Where a running STANDARD execution is, saved at each transition of its top-level states
+/// so that a restart resumes it there.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Progress {
+    /// The state being run and its raw input.
+    pub state: String,
+    pub input: Value,
+    /// When the state was entered (`$$.State.EnteredTime`).
+    pub entered: String,
+    /// Whether its `…StateEntered` event has been recorded.
+    pub started: bool,
+    /// How many times each of its retriers has retried.
+    pub attempts: Vec<u32>,
+    pub retry_count: u32,
+    /// The end of the wait in progress (a Wait state or a retry's back-off), in ms.
+    pub until_ms: Option<u64>,
+    /// The id of the last history event of the top-level sequence.
+    pub last_event: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Execution {
+    pub account: String,
+    pub region: String,
+    pub machine: String,
+    pub name: String,
+    pub machine_arn: String,
+    pub arn: String,
+    /// `RUNNING`, `SUCCEEDED`, `FAILED`, `TIMED_OUT`, `ABORTED`.
+    pub status: String,
+    pub input: String,
+    pub output: Option<String>,
+    pub error: Option<String>,
+    pub cause: Option<String>,
+    pub start: f64,
+    pub stop: Option<f64>,
+    /// The state machine as it was when the execution started.
+    pub definition: String,
+    pub role_arn: String,
+    pub machine_updated: f64,
+    pub revision_id: String,
+    pub history: Vec<Value>,
+    pub progress: Option<Progress>,
+}
+
+pub fn machine_key(account: &str, region: &str, name: &str) -> Vec<u8> {
+    key::encode(&["sm".into(), account.into(), region.into(), name.into()])
+}
+
+pub fn machines_prefix(account: &str, region: &str) -> Vec<u8> {
+    key::encode(&["sm".into(), account.into(), region.into()])
+}
+
+pub fn execution_key(account: &str, region: &str, machine: &str, name: &str) -> Vec<u8> {
+    key::encode(&["ex".into(), account.into(), region.into(), machine.into(), name.into()])
+}
+
+pub fn executions_prefix(account: &str, region: &str, machine: &str) -> Vec<u8> {
+    key::encode(&["ex".into(), account.into(), region.into(), machine.into()])
+}
+
+pub fn all_executions_prefix() -> Vec<u8> {
+    key::encode(&[Element::String("ex".into())])
+}
+
+pub fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, StorageError> {
+    serde_json::from_slice(bytes).map_err(|e| StorageError::Engine(format!("corrupt states record: {e}")))
+}
+
+pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    serde_json::to_vec(value).expect("records serialize")
+}
+
+pub fn get<T: serde::de::DeserializeOwned>(view: &dyn ReadView, key: &[u8]) -> Result<Option<T>, StorageError> {
+    view.get(KEYSPACE, key)?.map(|b| decode(&b)).transpose()
+}
+
+pub fn put<T: Serialize>(txn: &mut dyn Txn, key: &[u8], value: &T) -> Result<(), StorageError> {
+    txn.put(KEYSPACE, key, &encode(value))
+}
+
+/// Every record under `prefix`, in key order.
+pub fn scan<T: serde::de::DeserializeOwned>(view: &dyn ReadView, prefix: &[u8]) -> Result<Vec<T>, StorageError> {
+    view.scan(KEYSPACE, &KeyRange::prefix(prefix), Direction::Forward, usize::MAX)?
+        .iter()
+        .map(|(_, v)| decode(v))
+        .collect()
+}
