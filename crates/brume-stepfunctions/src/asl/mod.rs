@@ -20,11 +20,16 @@ mod intrinsics;
 mod path;
 mod retry;
 mod template;
+mod validate;
 
 pub use choice::{string_matches, timestamp};
 pub use intrinsics::{INTRINSIC_FAILURE, random_in_range};
 pub use retry::{ALL, TASK_FAILED, error_matches};
 pub use template::PARAMETER_PATH_FAILURE;
+pub use validate::{
+    INVALID_JSON_DESCRIPTION, INVALID_STATE_NAME, MISSING_END_STATE, MISSING_TRANSITION_TARGET,
+    SCHEMA_VALIDATION_FAILED, parse_definition,
+};
 
 use path::Path;
 use serde_json::Value;
@@ -62,15 +67,13 @@ pub struct Diagnostic {
 
 /// Checks a definition as CreateStateMachine does; the errors found, if any.
 pub fn validate(definition: &Value) -> Vec<Diagnostic> {
-    let _ = definition;
-    Vec::new()
+    validate::validate(definition)
 }
 
 /// The message of CreateStateMachine's `InvalidDefinition` for these errors
 /// (`Invalid State Machine Definition: 'SCHEMA_VALIDATION_FAILED: … at /States/…'`).
 pub fn invalid_definition_message(errors: &[Diagnostic]) -> String {
-    let _ = errors;
-    "Invalid State Machine Definition".to_string()
+    validate::invalid_definition_message(errors)
 }
 
 /// InputPath or OutputPath: `None` (field absent) selects `$`, JSON `null` gives `{}`,
