@@ -110,7 +110,8 @@ pub struct DescribeExecutionOutput {
     cause: Option<String>,
     redrive_count: u32,
     redrive_status: &'static str,
-    redrive_status_reason: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    redrive_status_reason: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -345,6 +346,7 @@ impl StepFunctions {
         input: ExecutionArnInput,
     ) -> Result<DescribeExecutionOutput, AwsError> {
         let e = self.execution(&input.execution_arn).await?;
+        let redrive_status_reason = Some(format!("Execution is {} and cannot be redriven", e.status));
         Ok(DescribeExecutionOutput {
             execution_arn: e.arn,
             state_machine_arn: e.machine_arn,
@@ -360,7 +362,7 @@ impl StepFunctions {
             cause: e.cause,
             redrive_count: 0,
             redrive_status: "NOT_REDRIVABLE",
-            redrive_status_reason: "Execution is RUNNING and cannot be redriven",
+            redrive_status_reason,
         })
     }
 
