@@ -6,8 +6,8 @@
 //! Failures are `States.IntrinsicFailure`; a path argument that finds nothing is
 //! `States.Runtime`, as for any path.
 
-use super::Failure;
 use super::path::{Path, json_equal};
+use super::{Failure, RUNTIME};
 use base64::Engine;
 use serde_json::{Map, Value};
 
@@ -226,6 +226,11 @@ pub fn evaluate(
     Evaluator { input, context, random, uuid }.eval(&call)
 }
 
+/// [`evaluate`] with fresh randomness and UUIDs, as executions run it.
+pub fn run(text: &str, input: &Value, context: &Value) -> Result<Value, Failure> {
+    evaluate(text, input, context, &mut fresh_random, &mut || uuid::Uuid::new_v4().to_string())
+}
+
 struct Evaluator<'a> {
     input: &'a Value,
     context: &'a Value,
@@ -247,7 +252,7 @@ impl Evaluator<'_> {
             Arg::Path { text, path } => {
                 let root = if path.context { self.context } else { self.input };
                 path.evaluate(root)
-                    .map_err(|reason| Failure::new("States.Runtime", format!("Invalid path '{text}' : {reason}")))?
+                    .map_err(|reason| Failure::new(RUNTIME, format!("Invalid path '{text}' : {reason}")))?
             }
             Arg::Call(name, args) => self.call(name, args)?,
         })
@@ -670,6 +675,10 @@ mod tests {
             assert!((0.0..1.0).contains(&seeded_random(seed)));
         }
         assert!((0.0..1.0).contains(&fresh_random()));
+        let uuid = run("States.UUID()", &json!({}), &json!({})).unwrap();
+        assert_eq!(uuid::Uuid::parse_str(uuid.as_str().unwrap()).unwrap().get_version_num(), 4);
+        let random = run("States.MathRandom(1, 3)", &json!({}), &json!({})).unwrap();
+        assert!(random == json!(1) || random == json!(2));
         let seeded = "States.MathRandom(0, 100, 42)";
         let a = evaluate(seeded, &json!({}), &json!({}), &mut || 0.1, &mut String::new).unwrap();
         let b = evaluate(seeded, &json!({}), &json!({}), &mut || 0.9, &mut String::new).unwrap();

@@ -11,8 +11,7 @@
 //! (`Invalid path '$.missing' : No results for path: $['missing']`); the engine prefixes
 //! `An error occurred while executing the state '<name>' (entered at the event id #<n>). `
 //! for the failures raised while processing a state's data (`States.Runtime`,
-//! `States.ParameterPathFailure`, `States.ResultPathMatchFailure`,
-//! `States.IntrinsicFailure`). `States.NoChoiceMatched` and the Retry/Catch results are
+//! `States.ResultPathMatchFailure`, `States.IntrinsicFailure`). `States.NoChoiceMatched` and the Retry/Catch results are
 //! complete as returned.
 
 mod choice;
@@ -25,7 +24,6 @@ mod validate;
 pub use choice::{string_matches, timestamp};
 pub use intrinsics::{INTRINSIC_FAILURE, random_in_range};
 pub use retry::{ALL, TASK_FAILED, error_matches};
-pub use template::PARAMETER_PATH_FAILURE;
 pub use validate::{
     INVALID_JSON_DESCRIPTION, INVALID_STATE_NAME, MISSING_END_STATE, MISSING_TRANSITION_TARGET,
     SCHEMA_VALIDATION_FAILED, parse_definition,
@@ -112,8 +110,13 @@ pub fn result_path(path: Option<&Value>, input: &Value, result: Value) -> Result
 }
 
 /// The value a reference path (`$.a.b[2]`, `$$.Execution.Id`) selects: ItemsPath,
-/// SecondsPath, TimestampPath, `*Path` comparisons, ErrorPath, CausePath.
+/// SecondsPath, TimestampPath, `*Path` comparisons, ErrorPath, CausePath. An intrinsic
+/// function call (`States.Format('{}', $.a)`, which ErrorPath and CausePath allow) is
+/// evaluated instead.
 pub fn select(path: &str, input: &Value, context: &Value) -> Result<Value, Failure> {
+    if path.starts_with("States.") {
+        return intrinsics::run(path, input, context);
+    }
     let parsed =
         Path::parse(path).map_err(|reason| Failure::new(RUNTIME, format!("Invalid path '{path}' : {reason}")))?;
     parsed
@@ -203,5 +206,6 @@ mod tests {
         check(select("$.items[1]", &json!({"items": [1, 2]}), &context), Ok(json!(2)));
         check(select("$$.State.RetryCount", &json!({}), &context), Ok(json!(0)));
         check(select("$.x", &json!({}), &context), Err((RUNTIME, "Invalid path '$.x' : No results for path: $['x']")));
+        check(select("States.Format('retry {}', $$.State.RetryCount)", &json!({}), &context), Ok(json!("retry 0")));
     }
 }

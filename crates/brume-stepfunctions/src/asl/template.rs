@@ -1,14 +1,16 @@
 //! Payload templates (Parameters, ItemSelector, ResultSelector): objects and arrays walked
 //! recursively, each `key.$` field replaced by `key` and the value of its path (`$…` from
 //! the input, `$$…` from the context object) or of its intrinsic function call.
+//!
+//! A path that finds nothing fails with `States.Runtime`, not the documented
+//! `States.ParameterPathFailure`: AWS's execution histories show `States.Runtime` with
+//! the cause "The JSONPath '$.x' specified for the field 'x.$' could not be found in the
+//! input '{}'".
 
-use super::Failure;
 use super::intrinsics;
 use super::path::Path;
+use super::{Failure, RUNTIME};
 use serde_json::{Map, Value};
-
-/// `States.ParameterPathFailure`: a template's path found nothing.
-pub const PARAMETER_PATH_FAILURE: &str = "States.ParameterPathFailure";
 
 pub fn apply(template: &Value, input: &Value, context: &Value) -> Result<Value, Failure> {
     match template {
@@ -37,21 +39,19 @@ pub fn apply(template: &Value, input: &Value, context: &Value) -> Result<Value, 
 fn dynamic(key: &str, value: &Value, input: &Value, context: &Value) -> Result<Value, Failure> {
     let Some(expression) = value.as_str() else {
         return Err(Failure::new(
-            "States.Runtime",
+            RUNTIME,
             format!("The value for the field '{key}' must be a valid JSONPath or a valid intrinsic function call"),
         ));
     };
     if !expression.starts_with('$') {
-        return intrinsics::evaluate(expression, input, context, &mut intrinsics::fresh_random, &mut || {
-            uuid::Uuid::new_v4().to_string()
-        });
+        return intrinsics::run(expression, input, context);
     }
     let path = Path::parse(expression)
-        .map_err(|reason| Failure::new("States.Runtime", format!("Invalid path '{expression}' : {reason}")))?;
+        .map_err(|reason| Failure::new(RUNTIME, format!("Invalid path '{expression}' : {reason}")))?;
     let root = if path.context { context } else { input };
     path.evaluate(root).map_err(|_| {
         Failure::new(
-            PARAMETER_PATH_FAILURE,
+            RUNTIME,
             format!(
                 "The JSONPath '{expression}' specified for the field '{key}' could not be found in the input '{root}'"
             ),
@@ -101,7 +101,7 @@ mod tests {
                 json!({"y.$": "$.x"}),
                 json!({"a": 1}),
                 Err((
-                    PARAMETER_PATH_FAILURE,
+                    RUNTIME,
                     "The JSONPath '$.x' specified for the field 'y.$' could not be found in the input '{\"a\":1}'",
                 )),
             ),
@@ -109,7 +109,7 @@ mod tests {
                 json!({"deep": {"y.$": "$$.Nope"}}),
                 json!({}),
                 Err((
-                    PARAMETER_PATH_FAILURE,
+                    RUNTIME,
                     "The JSONPath '$$.Nope' specified for the field 'y.$' could not be found in the input '{\"Execution\":{\"Id\":\"arn:exec\"},\"Map\":{\"Item\":{\"Index\":2}},\"DayOfWeek\":\"TUESDAY\"}'",
                 )),
             ),
@@ -117,7 +117,7 @@ mod tests {
                 json!({"y.$": 3}),
                 json!({}),
                 Err((
-                    "States.Runtime",
+                    RUNTIME,
                     "The value for the field 'y.$' must be a valid JSONPath or a valid intrinsic function call",
                 )),
             ),
