@@ -78,6 +78,17 @@ impl Sandbox {
             bind("--ro-bind", layer, layer);
         }
         bind("--ro-bind", mounts.runtimes, mounts.runtimes);
+        // The bridge and the runtime's program may live where the sandbox has its own
+        // directories (a checkout or a virtualenv under /tmp): shown read-only. For the
+        // program, its installation (a virtualenv's root: the parent of its `bin`).
+        if !self.visible(&self.bridge) {
+            bind("--ro-bind", &self.bridge, &self.bridge);
+        }
+        if !self.visible(&launch.program)
+            && let Some(root) = launch.program.parent().and_then(Path::parent)
+        {
+            bind("--ro-bind", root, root);
+        }
         args.extend([
             "--".into(),
             path(&self.bridge),
@@ -92,6 +103,15 @@ impl Sandbox {
         env.insert("AWS_LAMBDA_RUNTIME_API".into(), format!("127.0.0.1:{RUNTIME_API_PORT}"));
         env.insert("TMPDIR".into(), "/tmp".into());
         Launch { program: self.bwrap.clone(), args, env }
+    }
+}
+
+impl Sandbox {
+    /// Whether `path` is seen inside a sandbox as it is outside (not under a directory the
+    /// sandbox has its own of, nor hidden).
+    fn visible(&self, path: &Path) -> bool {
+        let top = path.components().nth(1).map(|c| c.as_os_str().to_string_lossy().into_owned());
+        !top.is_some_and(|t| OWN.contains(&t.as_str())) && !self.hide.iter().any(|h| path.starts_with(h))
     }
 }
 
@@ -194,6 +214,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn programs_under_the_sandboxs_own_directories_are_shown_read_only() {
+        let sandbox = Sandbox {
+            bwrap: "/usr/bin/bwrap".into(),
+            bridge: "/tmp/checkout/target/debug/brume".into(),
+            hide: vec!["/data".into()],
+        };
+        let launch = Launch { program: "/tmp/checkout/.venv/bin/python".into(), args: vec![], env: BTreeMap::new() };
+        let mounts = Mounts {
+            code: Path::new("/data/code"),
+            layers: &[],
+            runtimes: Path::new("/data/runtimes"),
+            tmp: Path::new("/data/env"),
+            run: Path::new("/tmp/brume-x/env-1"),
+            brume_socket: Path::new("/tmp/brume-x/brume.sock"),
+            brume_port: 4566,
+        };
+        let args = sandbox.wrap(launch, &mounts).args.join(" ");
+        assert!(args.contains("--ro-bind /tmp/checkout/target/debug/brume /tmp/checkout/target/debug/brume"), "{args}");
+        assert!(args.contains("--ro-bind /tmp/checkout/.venv /tmp/checkout/.venv"), "{args}");
+        // After /tmp is the environment's own, or the binds would be hidden under it.
+        assert!(args.find("--bind /data/env /tmp").unwrap() < args.find("--ro-bind /tmp/checkout/.venv").unwrap());
+    }
+
+    #[test]
     fn runtimes_are_wrapped_with_their_mounts_and_the_bridge() {
         let sandbox =
             Sandbox { bwrap: "/usr/bin/bwrap".into(), bridge: "/usr/bin/brume".into(), hide: vec!["/data".into()] };
@@ -227,6 +271,7 @@ mod tests {
             "-- /usr/bin/brume lambda-bridge /run/brume/runtime.sock /run/brume.sock 4566 \
              /usr/bin/python3 /data/lambda/runtimes/bootstrap.py"
         ));
+        assert!(!args.contains("--ro-bind /usr/bin/brume"), "visible programs are not bound again: {args}");
         assert_eq!(wrapped.env["AWS_LAMBDA_RUNTIME_API"], "127.0.0.1:9001");
         assert_eq!(wrapped.env["TMPDIR"], "/tmp");
     }
