@@ -3,16 +3,15 @@
 //!
 //! Arguments are string literals in single quotes (`\'`, `\\`, `\{`, `\}` escapes),
 //! numbers, `true`/`false`, `null`, paths (`$.a`, `$$.Execution.Id`) and nested calls.
-//! Failures are `States.IntrinsicFailure`; a path argument that finds nothing is
-//! `States.Runtime`, as for any path.
+//! Failures are `States.Runtime` with the cause `Invalid arguments in States.X`, as AWS
+//! reports them at run time (not the documented `States.IntrinsicFailure`); a path
+//! argument that finds nothing is `States.Runtime` too, as for any path. Fractional
+//! numbers are truncated where an integer is expected, except MathAdd, which rounds.
 
 use super::path::{Path, json_equal};
 use super::{Failure, RUNTIME};
 use base64::Engine;
 use serde_json::{Map, Value};
-
-/// `States.IntrinsicFailure`: an intrinsic function's arguments were not what it takes.
-pub const INTRINSIC_FAILURE: &str = "States.IntrinsicFailure";
 
 /// The longest string Base64Encode, Base64Decode and Hash accept.
 const MAX_STRING: usize = 10_000;
@@ -157,6 +156,10 @@ impl Parser {
                 None => return Err("Unterminated string literal".to_string()),
                 Some('\\') => {
                     let escaped = self.chars.get(self.pos + 1).copied().ok_or("Unterminated string literal")?;
+                    // Only the reserved characters may be escaped.
+                    if !matches!(escaped, '\'' | '{' | '}' | '\\') {
+                        return Err(format!("Invalid escape sequence '\\{escaped}' at position {}", self.pos));
+                    }
                     raw.push('\\');
                     raw.push(escaped);
                     value.push(escaped);
@@ -222,7 +225,7 @@ pub fn evaluate(
     random: &mut dyn FnMut() -> f64,
     uuid: &mut dyn FnMut() -> String,
 ) -> Result<Value, Failure> {
-    let call = parse(text).map_err(|e| Failure::new(INTRINSIC_FAILURE, e))?;
+    let call = parse(text).map_err(|e| Failure::new(RUNTIME, e))?;
     Evaluator { input, context, random, uuid }.eval(&call)
 }
 
@@ -238,8 +241,9 @@ struct Evaluator<'a> {
     uuid: &'a mut dyn FnMut() -> String,
 }
 
-fn fail(function: &str, reason: impl std::fmt::Display) -> Failure {
-    Failure::new(INTRINSIC_FAILURE, format!("Invalid arguments in {function}: {reason}"))
+/// AWS's failure for arguments a function does not take: `States.Runtime`, no details.
+fn fail(function: &str) -> Failure {
+    Failure::new(RUNTIME, format!("Invalid arguments in {function}"))
 }
 
 impl Evaluator<'_> {
@@ -263,36 +267,26 @@ impl Evaluator<'_> {
             return self.format(args);
         }
         let values = args.iter().map(|a| self.eval(a)).collect::<Result<Vec<_>, _>>()?;
-        let string =
-            |i: usize| values[i].as_str().ok_or_else(|| fail(name, format!("argument {} must be a string", i + 1)));
-        let array =
-            |i: usize| values[i].as_array().ok_or_else(|| fail(name, format!("argument {} must be an array", i + 1)));
-        let integer = |i: usize| {
-            integer_arg(&values[i]).ok_or_else(|| fail(name, format!("argument {} must be an integer", i + 1)))
-        };
+        let string = |i: usize| values[i].as_str().ok_or_else(|| fail(name));
+        let array = |i: usize| values[i].as_array().ok_or_else(|| fail(name));
+        // AWS truncates fractional integer arguments (ArrayPartition(…, 2.6) takes 2).
+        let integer =
+            |i: usize| values[i].as_f64().filter(|f| f.is_finite()).map(|f| f.trunc() as i64).ok_or_else(|| fail(name));
         Ok(match name {
-            "States.StringToJson" => serde_json::from_str(string(0)?)
-                .map_err(|e| fail(name, format!("the string is not valid JSON: {e}")))?,
+            "States.StringToJson" => serde_json::from_str(string(0)?).map_err(|_| fail(name))?,
             "States.JsonToString" => Value::String(values[0].to_string()),
             "States.Array" => Value::Array(values),
             "States.ArrayPartition" => {
-                let size = integer(1)?;
-                if size <= 0 {
-                    return Err(fail(name, "the chunk size must be greater than 0"));
-                }
-                Value::Array(array(0)?.chunks(size as usize).map(|c| Value::Array(c.to_vec())).collect())
+                let size = usize::try_from(integer(1)?).ok().filter(|s| *s > 0).ok_or_else(|| fail(name))?;
+                Value::Array(array(0)?.chunks(size).map(|c| Value::Array(c.to_vec())).collect())
             }
             "States.ArrayContains" => Value::Bool(array(0)?.iter().any(|v| json_equal(v, &values[1]))),
             "States.ArrayRange" => {
-                Value::Array(range(integer(0)?, integer(1)?, integer(2)?).map_err(|e| fail(name, e))?)
+                Value::Array(range(integer(0)?, integer(1)?, integer(2)?).ok_or_else(|| fail(name))?)
             }
             "States.ArrayGetItem" => {
                 let (items, index) = (array(0)?, integer(1)?);
-                usize::try_from(index)
-                    .ok()
-                    .and_then(|i| items.get(i))
-                    .cloned()
-                    .ok_or_else(|| fail(name, format!("the index {index} is out of bounds")))?
+                usize::try_from(index).ok().and_then(|i| items.get(i)).cloned().ok_or_else(|| fail(name))?
             }
             "States.ArrayLength" => Value::from(array(0)?.len()),
             "States.ArrayUnique" => {
@@ -310,26 +304,23 @@ impl Evaluator<'_> {
             }
             "States.Base64Decode" => {
                 let data = limited(name, string(0)?)?;
-                let bytes = base64::engine::general_purpose::STANDARD
-                    .decode(data)
-                    .map_err(|_| fail(name, "the string is not valid Base64"))?;
-                Value::String(String::from_utf8(bytes).map_err(|_| fail(name, "the decoded data is not UTF-8"))?)
+                let bytes = base64::engine::general_purpose::STANDARD.decode(data).map_err(|_| fail(name))?;
+                Value::String(String::from_utf8(bytes).map_err(|_| fail(name))?)
             }
             "States.Hash" => {
                 let data = match &values[0] {
                     Value::String(s) => s.clone(),
                     other => other.to_string(),
                 };
-                let digest = hash(limited(name, &data)?, string(1)?)
-                    .ok_or_else(|| fail(name, "the algorithm must be one of MD5, SHA-1, SHA-256, SHA-384, SHA-512"))?;
-                Value::String(digest)
+                Value::String(hash(limited(name, &data)?, string(1)?).ok_or_else(|| fail(name))?)
             }
             "States.JsonMerge" => {
                 let (Some(a), Some(b)) = (values[0].as_object(), values[1].as_object()) else {
-                    return Err(fail(name, "the first two arguments must be JSON objects"));
+                    return Err(fail(name));
                 };
+                // Only the shallow merge exists: the deep-merge flag must be false.
                 if values[2] != Value::Bool(false) {
-                    return Err(fail(name, "deep merge is not supported: the third argument must be false"));
+                    return Err(fail(name));
                 }
                 let mut merged: Map<String, Value> = a.clone();
                 merged.extend(b.iter().map(|(k, v)| (k.clone(), v.clone())));
@@ -338,18 +329,26 @@ impl Evaluator<'_> {
             "States.MathRandom" => {
                 let (start, end) = (integer(0)?, integer(1)?);
                 if start >= end {
-                    return Err(fail(name, "the start must be less than the end"));
+                    return Err(fail(name));
                 }
                 let random = if values.len() == 3 { seeded_random(integer(2)?) } else { (self.random)() };
                 Value::from(random_in_range(start, end, random))
             }
             "States.MathAdd" => {
-                let (a, b) = (integer(0)?, integer(1)?);
-                let int32 = i64::from(i32::MIN)..=i64::from(i32::MAX);
-                if !int32.contains(&a) || !int32.contains(&b) {
-                    return Err(fail(name, "the arguments must be between -2147483648 and 2147483647"));
+                // MathAdd rounds its operands to the nearest integer; all stays in int32.
+                let operand = |i: usize| {
+                    values[i]
+                        .as_f64()
+                        .map(f64::round)
+                        .filter(|f| INT32.contains(f))
+                        .map(|f| f as i64)
+                        .ok_or_else(|| fail(name))
+                };
+                let sum = operand(0)? + operand(1)?;
+                if !INT32.contains(&(sum as f64)) {
+                    return Err(fail(name));
                 }
-                Value::from(a + b)
+                Value::from(sum)
             }
             "States.StringSplit" => {
                 let (text, delimiters) = (string(0)?, string(1)?);
@@ -361,18 +360,19 @@ impl Evaluator<'_> {
                 )
             }
             "States.UUID" => Value::String((self.uuid)()),
-            _ => return Err(Failure::new(INTRINSIC_FAILURE, format!("Unsupported intrinsic function '{name}'"))),
+            _ => return Err(Failure::new(RUNTIME, format!("Unsupported intrinsic function '{name}'"))),
         })
     }
 
-    /// States.Format: `{}` placeholders filled in order; `\{`, `\}`, `\'` and `\\` literal.
+    /// States.Format: `{}` placeholders filled in order; `\{`, `\}`, `\'` and `\\` literal;
+    /// any other brace is an error. Null is written `null`.
     fn format(&mut self, args: &[Arg]) -> Result<Value, Failure> {
         let name = "States.Format";
         let template = match &args[0] {
             Arg::Str { raw, .. } => raw.clone(),
             other => match self.eval(other)? {
                 Value::String(s) => s,
-                _ => return Err(fail(name, "the template must be a string")),
+                _ => return Err(fail(name)),
             },
         };
         let mut values = Vec::new();
@@ -380,7 +380,7 @@ impl Evaluator<'_> {
             values.push(match self.eval(arg)? {
                 Value::String(s) => s,
                 v @ (Value::Number(_) | Value::Bool(_) | Value::Null) => v.to_string(),
-                _ => return Err(fail(name, "the arguments must be strings, numbers, booleans or null")),
+                _ => return Err(fail(name)),
             });
         }
         let mut out = String::new();
@@ -395,46 +395,36 @@ impl Evaluator<'_> {
                     placeholders += 1;
                     out.push_str(&next.next().unwrap_or_default());
                 }
+                '{' | '}' => return Err(fail(name)),
                 c => out.push(c),
             }
         }
         if placeholders != args.len() - 1 {
-            return Err(fail(
-                name,
-                format!(
-                    "the number of arguments ({}) does not match the number of placeholders ({placeholders})",
-                    args.len() - 1
-                ),
-            ));
+            return Err(fail(name));
         }
         Ok(Value::String(out))
     }
 }
 
-fn integer_arg(value: &Value) -> Option<i64> {
-    match value {
-        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64)),
-        _ => None,
-    }
-}
+const INT32: std::ops::RangeInclusive<f64> = (i32::MIN as f64)..=(i32::MAX as f64);
 
 fn limited<'a>(name: &str, data: &'a str) -> Result<&'a str, Failure> {
     if data.chars().count() > MAX_STRING {
-        return Err(fail(name, format!("the input must be at most {MAX_STRING} characters")));
+        return Err(fail(name));
     }
     Ok(data)
 }
 
 /// States.ArrayRange: from `start` to `end` inclusive by `step`, at most 1000 elements.
-fn range(start: i64, end: i64, step: i64) -> Result<Vec<Value>, String> {
+fn range(start: i64, end: i64, step: i64) -> Option<Vec<Value>> {
     if step == 0 {
-        return Err("the step must not be 0".to_string());
+        return None;
     }
     let count = if (end - start).signum() * step.signum() < 0 { 0 } else { (end - start) / step + 1 };
     if count > MAX_RANGE {
-        return Err(format!("the range must have at most {MAX_RANGE} elements"));
+        return None;
     }
-    Ok((0..count).map(|i| Value::from(start + i * step)).collect())
+    Some((0..count).map(|i| Value::from(start + i * step)).collect())
 }
 
 /// The lowercase hex digest of `data` under AWS's algorithm name.
@@ -483,7 +473,7 @@ mod tests {
         let got = evaluate(expression, &input, &context, &mut || 0.5, &mut || "u-u-i-d".to_string());
         match expected {
             Ok(value) => assert_eq!(got, Ok(value), "{expression}"),
-            Err(cause) => assert_eq!(got.map_err(|f| f.cause), Err(cause.to_string()), "{expression}"),
+            Err(cause) => assert_eq!(got, Err(Failure::new(RUNTIME, cause)), "{expression}"),
         }
     }
 
@@ -584,75 +574,84 @@ mod tests {
     }
 
     #[test]
+    fn aws_number_and_format_rules() {
+        let cases: Vec<(&str, Value, Value)> = vec![
+            ("States.MathAdd($.a, $.b)", json!({"a": 1.6, "b": 2.7}), json!(5)),
+            ("States.MathAdd($.a, $.b)", json!({"a": 0.1, "b": 0.2}), json!(0)),
+            ("States.MathAdd(2147483646, 1)", json!({}), json!(2147483647)),
+            ("States.MathAdd(-2147483647, -1)", json!({}), json!(-2147483648)),
+            ("States.ArrayPartition($.arr, 2.6)", json!({"arr": [1, 2, 3, 4, 5]}), json!([[1, 2], [3, 4], [5]])),
+            ("States.ArrayPartition($.arr, 2147483647)", json!({"arr": [1, 2, 3]}), json!([[1, 2, 3]])),
+            ("States.ArrayPartition(States.Array(1,2,3,4,5), 2)", json!({}), json!([[1, 2], [3, 4], [5]])),
+            (
+                "States.Format('{}|{}|{}|{}', $.n, $.b, $.f, $.s)",
+                json!({"n": null, "b": false, "f": 3.5, "s": "x"}),
+                json!("null|false|3.5|x"),
+            ),
+            ("States.Format('no placeholders')", json!({}), json!("no placeholders")),
+            ("States.Format('  {}  ', 'x')", json!({}), json!("  x  ")),
+            (
+                "States.Format('probe={}', States.JsonToString($.p))",
+                json!({"p": [null, "", 0, true, [1]]}),
+                json!("probe=[null,\"\",0,true,[1]]"),
+            ),
+            (
+                "States.Format('Name: \\'{}\\', Surname: \"{}\"', 'G', 'M')",
+                json!({}),
+                json!("Name: 'G', Surname: \"M\""),
+            ),
+        ];
+        for (expression, input, expected) in cases {
+            check(expression, input, Ok(expected));
+        }
+    }
+
+    #[test]
     fn failures() {
         let cases: Vec<(&str, Value, &str)> = vec![
-            (
-                "States.Format('{} {}', 1)",
-                json!({}),
-                "Invalid arguments in States.Format: the number of arguments (1) does not match the number of placeholders (2)",
-            ),
-            (
-                "States.Format('{}', $.o)",
-                json!({"o": {}}),
-                "Invalid arguments in States.Format: the arguments must be strings, numbers, booleans or null",
-            ),
-            (
-                "States.ArrayGetItem($.a, 3)",
-                json!({"a": [1]}),
-                "Invalid arguments in States.ArrayGetItem: the index 3 is out of bounds",
-            ),
-            (
-                "States.ArrayPartition($.a, 0)",
-                json!({"a": [1]}),
-                "Invalid arguments in States.ArrayPartition: the chunk size must be greater than 0",
-            ),
-            (
-                "States.ArrayRange(1, 2000, 1)",
-                json!({}),
-                "Invalid arguments in States.ArrayRange: the range must have at most 1000 elements",
-            ),
-            ("States.ArrayRange(1, 2, 0)", json!({}), "Invalid arguments in States.ArrayRange: the step must not be 0"),
-            (
-                "States.ArrayLength('x')",
-                json!({}),
-                "Invalid arguments in States.ArrayLength: argument 1 must be an array",
-            ),
-            (
-                "States.Hash('x', 'SHA-3')",
-                json!({}),
-                "Invalid arguments in States.Hash: the algorithm must be one of MD5, SHA-1, SHA-256, SHA-384, SHA-512",
-            ),
-            (
-                "States.JsonMerge($.a, $.a, true)",
-                json!({"a": {}}),
-                "Invalid arguments in States.JsonMerge: deep merge is not supported: the third argument must be false",
-            ),
-            (
-                "States.MathRandom(5, 5)",
-                json!({}),
-                "Invalid arguments in States.MathRandom: the start must be less than the end",
-            ),
-            ("States.MathAdd(1.5, 1)", json!({}), "Invalid arguments in States.MathAdd: argument 1 must be an integer"),
-            (
-                "States.MathAdd(2147483648, 1)",
-                json!({}),
-                "Invalid arguments in States.MathAdd: the arguments must be between -2147483648 and 2147483647",
-            ),
-            (
-                "States.StringToJson('{x')",
-                json!({}),
-                "Invalid arguments in States.StringToJson: the string is not valid JSON: key must be a string at line 1 column 2",
-            ),
-            (
-                "States.Base64Decode('***')",
-                json!({}),
-                "Invalid arguments in States.Base64Decode: the string is not valid Base64",
-            ),
+            ("States.Format('{} {}', 1)", json!({}), "Invalid arguments in States.Format"),
+            ("States.Format('{}', 1, 2)", json!({}), "Invalid arguments in States.Format"),
+            ("States.Format('{}', $.o)", json!({"o": {}}), "Invalid arguments in States.Format"),
+            ("States.Format('Hello {', 'x')", json!({}), "Invalid arguments in States.Format"),
+            ("States.Format('Hello {{}}', 'x')", json!({}), "Invalid arguments in States.Format"),
+            ("States.Format('}')", json!({}), "Invalid arguments in States.Format"),
+            ("States.Format($.t, 'x')", json!({"t": 123}), "Invalid arguments in States.Format"),
+            ("States.ArrayGetItem($.a, 3)", json!({"a": [1]}), "Invalid arguments in States.ArrayGetItem"),
+            ("States.ArrayGetItem($.a, -1)", json!({"a": [1]}), "Invalid arguments in States.ArrayGetItem"),
+            ("States.ArrayPartition($.a, 0)", json!({"a": [1]}), "Invalid arguments in States.ArrayPartition"),
+            ("States.ArrayPartition($.a, 0.6)", json!({"a": [1]}), "Invalid arguments in States.ArrayPartition"),
+            ("States.ArrayPartition($.a, -1)", json!({"a": [1]}), "Invalid arguments in States.ArrayPartition"),
+            ("States.ArrayPartition($.a, '2')", json!({"a": [1]}), "Invalid arguments in States.ArrayPartition"),
+            ("States.ArrayPartition('x', 2)", json!({}), "Invalid arguments in States.ArrayPartition"),
+            ("States.ArrayRange(1, 2000, 1)", json!({}), "Invalid arguments in States.ArrayRange"),
+            ("States.ArrayRange(1, 2, 0)", json!({}), "Invalid arguments in States.ArrayRange"),
+            ("States.ArrayRange('a', 5, 1)", json!({}), "Invalid arguments in States.ArrayRange"),
+            ("States.ArrayLength('x')", json!({}), "Invalid arguments in States.ArrayLength"),
+            ("States.ArrayContains('x', 1)", json!({}), "Invalid arguments in States.ArrayContains"),
+            ("States.Hash('x', 'SHA-3')", json!({}), "Invalid arguments in States.Hash"),
+            ("States.JsonMerge($.a, $.a, true)", json!({"a": {}}), "Invalid arguments in States.JsonMerge"),
+            ("States.JsonMerge($.a, 1, false)", json!({"a": {}}), "Invalid arguments in States.JsonMerge"),
+            ("States.MathRandom(5, 5)", json!({}), "Invalid arguments in States.MathRandom"),
+            ("States.MathRandom(1.4, 1.6)", json!({}), "Invalid arguments in States.MathRandom"),
+            ("States.MathAdd(2147483647, 1)", json!({}), "Invalid arguments in States.MathAdd"),
+            ("States.MathAdd(-2147483648, -1)", json!({}), "Invalid arguments in States.MathAdd"),
+            ("States.MathAdd(3000000000, 1)", json!({}), "Invalid arguments in States.MathAdd"),
+            ("States.MathAdd('1', 2)", json!({}), "Invalid arguments in States.MathAdd"),
+            ("States.MathAdd(true, 1)", json!({}), "Invalid arguments in States.MathAdd"),
+            ("States.MathAdd(null, 1)", json!({}), "Invalid arguments in States.MathAdd"),
+            ("States.StringToJson('{x')", json!({}), "Invalid arguments in States.StringToJson"),
+            ("States.StringToJson($.o)", json!({"o": {"a": 1}}), "Invalid arguments in States.StringToJson"),
+            ("States.StringSplit(1, ',')", json!({}), "Invalid arguments in States.StringSplit"),
+            ("States.Base64Decode('***')", json!({}), "Invalid arguments in States.Base64Decode"),
+            ("States.Base64Encode($.s)", json!({"s": "x".repeat(10_001)}), "Invalid arguments in States.Base64Encode"),
             ("States.Nope(1)", json!({}), "Unsupported intrinsic function 'States.Nope'"),
             ("States.UUID(1)", json!({}), "Invalid number of arguments for States.UUID: 1"),
+            ("States.MathAdd(1)", json!({}), "Invalid number of arguments for States.MathAdd: 1"),
             ("States.Array(1", json!({}), "Expected ',' or ')' in States.Array at position 14"),
             ("States.Array('x)", json!({}), "Unterminated string literal"),
+            ("States.Array('a\\nb')", json!({}), "Invalid escape sequence '\\n' at position 15"),
             ("States.Array(1) x", json!({}), "Unexpected text after the function call at position 16"),
+            ("States.ArrayPartition($.arr, )", json!({}), "Invalid argument at position 29"),
             (
                 "States.ArrayLength($.missing)",
                 json!({}),

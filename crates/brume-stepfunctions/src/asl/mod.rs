@@ -4,14 +4,14 @@
 //!
 //! Data flow through a state, in AWS's order: [`input_path`] → [`parameters`] (Task,
 //! Parallel, Map, Pass) → the state's work → [`parameters`] again as ResultSelector →
-//! [`result_path`] → [`output_path`]. `context` is the context object `$$` the engine
-//! builds (Execution, State, StateMachine, Task, Map.Item).
+//! [`result_path`] → [`input_path`] again as OutputPath. `context` is the context object `$$`
+//! the engine builds (Execution, State, StateMachine, Task, Map.Item).
 //!
 //! Failure causes: a [`Failure`]'s cause is the part of AWS's cause that follows the state
 //! (`Invalid path '$.missing' : No results for path: $['missing']`); the engine prefixes
 //! `An error occurred while executing the state '<name>' (entered at the event id #<n>). `
 //! for the failures raised while processing a state's data (`States.Runtime`,
-//! `States.ResultPathMatchFailure`, `States.IntrinsicFailure`). `States.NoChoiceMatched` and the Retry/Catch results are
+//! `States.ResultPathMatchFailure`). `States.NoChoiceMatched` and the Retry/Catch results are
 //! complete as returned.
 
 mod choice;
@@ -22,7 +22,7 @@ mod template;
 mod validate;
 
 pub use choice::{string_matches, timestamp};
-pub use intrinsics::{INTRINSIC_FAILURE, random_in_range};
+pub use intrinsics::random_in_range;
 pub use retry::{ALL, TASK_FAILED, error_matches};
 pub use validate::{
     INVALID_JSON_DESCRIPTION, INVALID_STATE_NAME, MISSING_END_STATE, MISSING_TRANSITION_TARGET,
