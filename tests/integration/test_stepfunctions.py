@@ -2,6 +2,7 @@
 Catch, Lambda tasks, history event sequences as AWS records them, and executions that
 survive kill -9."""
 
+import hashlib
 import json
 import signal
 import tempfile
@@ -524,3 +525,117 @@ def test_a_standard_execution_survives_kill_9_and_keeps_its_wait(start_brume):
         "PassStateEntered", "PassStateExited", "ExecutionSucceeded",
     ]
     assert [e["id"] for e in events] == list(range(1, 9))
+
+
+def test_sqs_send_message_and_sns_publish_integrations(server):
+    sfn = server.client("stepfunctions")
+    sqs = server.client("sqs")
+    sns = server.client("sns")
+    queue = sqs.create_queue(QueueName="from-sfn")["QueueUrl"]
+    topic = sns.create_topic(Name="sfn-topic")["TopicArn"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
+    arn = machine(sfn, "messages", {
+        "StartAt": "Send",
+        "States": {
+            "Send": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage",
+                     "Parameters": {"QueueUrl": queue, "MessageBody": {"hello.$": "$.who"}},
+                     "ResultPath": "$.sent", "Next": "Publish"},
+            "Publish": {"Type": "Task", "Resource": "arn:aws:states:::sns:publish",
+                        "Parameters": {"TopicArn": topic, "Message": "published"},
+                        "ResultPath": "$.published", "End": True},
+        },
+    })
+    done = run(sfn, arn, {"who": "world"})
+    assert done["status"] == "SUCCEEDED", done
+    output = json.loads(done["output"])
+    assert output["sent"]["MD5OfMessageBody"] == hashlib.md5(b'{"hello":"world"}').hexdigest()
+    bodies = []
+    deadline = time.monotonic() + 10
+    while len(bodies) < 2 and time.monotonic() < deadline:
+        for m in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", []):
+            bodies.append(m["Body"])
+    assert sorted(bodies) == sorted(['{"hello":"world"}', "published"])
+    assert output["sent"]["MessageId"]
+    assert output["published"]["MessageId"]
+    scheduled = [e for e in history(sfn, done["executionArn"]) if e["type"] == "TaskScheduled"]
+    assert [(e["taskScheduledEventDetails"]["resourceType"], e["taskScheduledEventDetails"]["resource"])
+            for e in scheduled] == [("sqs", "sendMessage"), ("sns", "publish")]
+
+
+def token_machine(sfn, name, queue, **task):
+    return machine(sfn, name, {
+        "StartAt": "Ask",
+        "States": {"Ask": {
+            "Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+            "Parameters": {"QueueUrl": queue, "MessageBody": {"token.$": "$$.Task.Token", "input.$": "$"}},
+            "End": True, **task,
+        }},
+    })
+
+
+def received_token(sqs, queue):
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        for m in sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=1).get("Messages", []):
+            sqs.delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
+            return json.loads(m["Body"])["token"]
+    raise AssertionError("no task token arrived")
+
+
+def test_wait_for_task_token_success_failure_and_heartbeat(server):
+    sfn = server.client("stepfunctions")
+    sqs = server.client("sqs")
+    queue = sqs.create_queue(QueueName="tokens")["QueueUrl"]
+    arn = token_machine(sfn, "tokens", queue)
+    execution = sfn.start_execution(stateMachineArn=arn, input='{"q": 1}')["executionArn"]
+    token = received_token(sqs, queue)
+    sfn.send_task_success(taskToken=token, output='{"answer": 42}')
+    done = finished(sfn, execution)
+    assert done["status"] == "SUCCEEDED"
+    assert json.loads(done["output"]) == {"answer": 42}
+    assert types(history(sfn, execution)) == [
+        "ExecutionStarted", "TaskStateEntered", "TaskScheduled", "TaskStarted", "TaskSubmitted", "TaskSucceeded",
+        "TaskStateExited", "ExecutionSucceeded",
+    ]
+    err = error_of(sfn.send_task_success, taskToken=token, output="{}")
+    assert err["Code"] == "TaskTimedOut"
+    err = error_of(sfn.send_task_success, taskToken="garbage", output="{}")
+    assert err["Code"] == "InvalidToken"
+
+    execution = sfn.start_execution(stateMachineArn=arn)["executionArn"]
+    sfn.send_task_failure(taskToken=received_token(sqs, queue), error="Denied", cause="no")
+    done = finished(sfn, execution)
+    assert (done["status"], done["error"], done["cause"]) == ("FAILED", "Denied", "no")
+
+    beats = token_machine(sfn, "heartbeats", queue, HeartbeatSeconds=1)
+    execution = sfn.start_execution(stateMachineArn=beats)["executionArn"]
+    token = received_token(sqs, queue)
+    sfn.send_task_heartbeat(taskToken=token)
+    done = finished(sfn, execution)
+    assert (done["status"], done["error"]) == ("FAILED", "States.HeartbeatTimeout")
+    assert types(history(sfn, execution))[-2:] == ["TaskTimedOut", "ExecutionFailed"]
+
+
+def test_a_task_waiting_for_its_token_survives_kill_9(start_brume):
+    data_dir = tempfile.mkdtemp(prefix="brume-sfn-")
+    brume = start_brume(data_dir=data_dir)
+    sfn = brume.client("stepfunctions")
+    sqs = brume.client("sqs")
+    queue = sqs.create_queue(QueueName="durable-tokens")["QueueUrl"]
+    arn = token_machine(sfn, "durabletokens", queue)
+    execution = sfn.start_execution(stateMachineArn=arn)["executionArn"]
+    token = received_token(sqs, queue)
+    deadline = time.monotonic() + 10
+    while "TaskSubmitted" not in types(history(sfn, execution)):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    brume.proc.send_signal(signal.SIGKILL)
+    brume.proc.wait()
+    restarted = start_brume(data_dir=data_dir)
+    sfn = restarted.client("stepfunctions")
+    sfn.send_task_success(taskToken=token, output='"ok"')
+    done = finished(sfn, execution)
+    assert done["status"] == "SUCCEEDED"
+    assert json.loads(done["output"]) == "ok"
+    assert types(history(sfn, execution)).count("TaskScheduled") == 1

@@ -20,8 +20,6 @@ use crate::asl::{self, Failure};
 use crate::table::{self, Execution, Progress};
 use crate::{StepFunctions, iso, now, now_ms};
 
-const LAMBDA_INVOKE: &str = "arn:aws:states:::lambda:invoke";
-
 type Boxed<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// How an execution ended.
@@ -349,7 +347,12 @@ impl Run {
                 sleep_until(until).await;
                 p.until_ms = None;
             }
-            let ctx = self.context(&p.state, p, None);
+            let mut ctx = self.context(&p.state, p, None);
+            let token = waits_for_token(state).then(|| p.token.clone().unwrap_or_else(crate::token::new_token));
+            if let Some(token) = &token {
+                ctx["Task"] = json!({ "Token": token });
+            }
+            let name = p.state.clone();
             let outcome = async {
                 let input = asl::input_path(state.get("InputPath"), &raw, &ctx)?;
                 let result = match kind {
@@ -358,7 +361,7 @@ impl Run {
                             Some(template) => asl::parameters(template, &input, &ctx)?,
                             None => input,
                         };
-                        self.task(state, effective, prev).await?
+                        self.task(state, effective, token, p, prev, top).await?
                     }
                     "Parallel" => {
                         let effective = match state.get("Parameters") {
@@ -367,7 +370,7 @@ impl Run {
                         };
                         self.parallel(state, effective, prev).await?
                     }
-                    _ => self.map(state, &p.state, input, p, prev).await?,
+                    _ => self.map(state, &name, input, p, prev).await?,
                 };
                 let result = match state.get("ResultSelector") {
                     Some(selector) => asl::parameters(selector, &result, &ctx)?,
@@ -401,80 +404,94 @@ impl Run {
         }
     }
 
-    /// A Task's work: a Lambda function through `lambda:invoke` or its ARN.
-    async fn task(&self, state: &Value, input: Value, prev: &mut u64) -> Result<Value, Failure> {
+    /// A Task's work: a Lambda function by its ARN, or a service integration
+    /// (`arn:aws:states:::lambda:invoke`, `sqs:sendMessage`, `sns:publish`), optionally
+    /// waiting for its task token; TimeoutSeconds and HeartbeatSeconds bound it.
+    async fn task(
+        &self,
+        state: &Value,
+        input: Value,
+        token: Option<String>,
+        p: &mut Progress,
+        prev: &mut u64,
+        top: bool,
+    ) -> Result<Value, Failure> {
         let resource = state["Resource"].as_str().unwrap_or_default();
         let timeout = state["TimeoutSeconds"].as_u64();
-        let (function, payload, integration) = if resource == LAMBDA_INVOKE {
-            let function = input["FunctionName"].as_str().unwrap_or_default().to_string();
-            let payload = match input.get("Payload") {
-                Some(Value::String(s)) => s.clone(),
-                Some(v) => v.to_string(),
-                None => "{}".to_string(),
-            };
-            let mut details = json!({
-                "resourceType": "lambda", "resource": "invoke", "region": self.region,
-                "parameters": input.to_string(),
-            });
-            if let Some(t) = timeout {
-                details["timeoutInSeconds"] = json!(t);
-            }
-            if let Some(h) = state["HeartbeatSeconds"].as_u64() {
-                details["heartbeatInSeconds"] = json!(h);
-            }
-            self.emit(prev, "TaskScheduled", Some(("taskScheduledEventDetails", details)));
-            let started = json!({ "resourceType": "lambda", "resource": "invoke" });
-            self.emit(prev, "TaskStarted", Some(("taskStartedEventDetails", started)));
-            (function, payload, true)
-        } else if resource.starts_with("arn:aws:lambda:") {
-            let mut details =
-                json!({ "resource": resource, "input": input.to_string(), "inputDetails": { "truncated": false } });
-            if let Some(t) = timeout {
-                details["timeoutInSeconds"] = json!(t);
-            }
-            self.emit(prev, "LambdaFunctionScheduled", Some(("lambdaFunctionScheduledEventDetails", details)));
-            self.emit(prev, "LambdaFunctionStarted", None);
-            (resource.to_string(), input.to_string(), false)
-        } else {
+        let heartbeat = state["HeartbeatSeconds"].as_u64();
+        let deadline = timeout.map(|t| now_ms() + t * 1000);
+        if resource.starts_with("arn:aws:lambda:") {
+            return self.plain_function(resource, input, timeout, prev).await;
+        }
+        let Some((service, action)) = resource.strip_prefix("arn:aws:states:::").and_then(|r| r.split_once(':')) else {
             return Err(Failure::new("States.Runtime", format!("The resource '{resource}' is not supported by Brume")));
         };
-        let call = self.sfn.lambda.invoke(&self.account, &self.region, &function, payload.into_bytes());
-        let answered = match timeout {
-            Some(seconds) => tokio::time::timeout(Duration::from_secs(seconds), call).await.ok(),
-            None => Some(call.await),
-        };
-        let result = match answered {
-            None => Err((Failure::new("States.Timeout", ""), true)),
-            Some(Err(e)) => Err((lambda_service_failure(&e), false)),
-            Some(Ok(r)) => {
-                let body: Value = serde_json::from_slice(&r.payload)
-                    .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&r.payload).into_owned()));
-                match r.function_error {
-                    Some(_) => {
-                        let error = body["errorType"].as_str().unwrap_or("Lambda.Unknown").to_string();
-                        Err((Failure::new(error, String::from_utf8_lossy(&r.payload).into_owned()), false))
-                    }
-                    None if integration => Ok(invoke_result(body, &r.executed_version)),
-                    None => Ok(body),
+        let action = action.strip_suffix(".waitForTaskToken").unwrap_or(action);
+        let resource_name = resource["arn:aws:states:::".len() + service.len() + 1..].to_string();
+        let mut details = json!({
+            "resourceType": service, "resource": resource_name, "region": self.region,
+            "parameters": input.to_string(),
+        });
+        if let Some(t) = timeout {
+            details["timeoutInSeconds"] = json!(t);
+        }
+        if let Some(h) = heartbeat {
+            details["heartbeatInSeconds"] = json!(h);
+        }
+        let submitted = token.is_some() && token == p.token;
+        if !submitted {
+            self.emit(prev, "TaskScheduled", Some(("taskScheduledEventDetails", details)));
+            let started = json!({ "resourceType": service, "resource": resource_name });
+            self.emit(prev, "TaskStarted", Some(("taskStartedEventDetails", started)));
+        }
+        let outcome = async {
+            if !submitted {
+                if let Some(token) = &token {
+                    self.sfn
+                        .issue_token(token, self.key.clone())
+                        .await
+                        .map_err(|e| (Failure::new("States.Runtime", e.message), false))?;
+                }
+                let call = self.sfn.integrate(&self.account, &self.region, service, action, &input);
+                let answer = match deadline {
+                    Some(d) => tokio::time::timeout(Duration::from_millis(d.saturating_sub(now_ms())), call)
+                        .await
+                        .map_err(|_| (Failure::new("States.Timeout", ""), true))?,
+                    None => call.await,
+                };
+                let answer = answer.map_err(|f| (f, false))?;
+                let Some(token) = &token else { return Ok(answer) };
+                let details = json!({
+                    "resourceType": service, "resource": resource_name,
+                    "output": answer.to_string(), "outputDetails": { "truncated": false },
+                });
+                self.emit(prev, "TaskSubmitted", Some(("taskSubmittedEventDetails", details)));
+                p.token = Some(token.clone());
+                p.last_event = *prev;
+                if top {
+                    self.save(p).await;
                 }
             }
-        };
-        match (result, integration) {
-            (Ok(output), true) => {
-                let details = json!({
-                    "resourceType": "lambda", "resource": "invoke",
-                    "output": output.to_string(), "outputDetails": { "truncated": false },
-                });
+            let token = token.clone().unwrap_or_default();
+            self.await_token(&token, heartbeat, deadline).await
+        }
+        .await;
+        if let Some(token) = &token {
+            self.sfn.drop_token(token).await;
+            p.token = None;
+        }
+        let head = json!({ "resourceType": service, "resource": resource_name });
+        match outcome {
+            Ok(output) => {
+                let mut details = head;
+                details["output"] = json!(output.to_string());
+                details["outputDetails"] = json!({ "truncated": false });
                 self.emit(prev, "TaskSucceeded", Some(("taskSucceededEventDetails", details)));
                 Ok(output)
             }
-            (Ok(output), false) => {
-                let details = json!({ "output": output.to_string(), "outputDetails": { "truncated": false } });
-                self.emit(prev, "LambdaFunctionSucceeded", Some(("lambdaFunctionSucceededEventDetails", details)));
-                Ok(output)
-            }
-            (Err((f, timed_out)), true) => {
-                let mut details = json!({ "resourceType": "lambda", "resource": "invoke", "error": f.error });
+            Err((f, timed_out)) => {
+                let mut details = head;
+                details["error"] = json!(f.error);
                 if !f.cause.is_empty() {
                     details["cause"] = json!(f.cause);
                 }
@@ -485,17 +502,89 @@ impl Run {
                 }
                 Err(f)
             }
-            (Err((f, timed_out)), false) => {
-                let mut details = json!({ "error": f.error });
-                if !f.cause.is_empty() {
-                    details["cause"] = json!(f.cause);
+        }
+    }
+
+    /// Waits for the answer to `token`: SendTaskSuccess's output or SendTaskFailure's
+    /// error, unless the task times out (`States.Timeout`) or misses a heartbeat
+    /// (`States.HeartbeatTimeout`).
+    async fn await_token(
+        &self,
+        token: &str,
+        heartbeat: Option<u64>,
+        deadline: Option<u64>,
+    ) -> Result<Value, (Failure, bool)> {
+        let notify = self.sfn.notifier(token);
+        loop {
+            let notified = notify.notified();
+            let record = self
+                .sfn
+                .token_record(token)
+                .map_err(|e| (Failure::new("States.Runtime", e.message), false))?
+                .ok_or_else(|| (Failure::new("States.Runtime", "The task token is gone"), false))?;
+            match record.outcome {
+                Some(crate::token::Outcome::Success(output)) => {
+                    return Ok(serde_json::from_str(&output).unwrap_or(Value::String(output)));
                 }
-                if timed_out {
-                    self.emit(prev, "LambdaFunctionTimedOut", Some(("lambdaFunctionTimedOutEventDetails", details)));
-                } else {
-                    self.emit(prev, "LambdaFunctionFailed", Some(("lambdaFunctionFailedEventDetails", details)));
+                Some(crate::token::Outcome::Failure { error, cause }) => {
+                    return Err((Failure::new(error, cause), false));
                 }
+                None => {}
+            }
+            let now = now_ms();
+            let beat = heartbeat.map(|h| record.heartbeat_ms + h * 1000);
+            if deadline.is_some_and(|d| now >= d) {
+                return Err((Failure::new("States.Timeout", ""), true));
+            }
+            if beat.is_some_and(|b| now >= b) {
+                return Err((Failure::new("States.HeartbeatTimeout", ""), true));
+            }
+            let wake = [deadline, beat].into_iter().flatten().min();
+            match wake {
+                Some(at) => {
+                    let _ = tokio::time::timeout(Duration::from_millis(at.saturating_sub(now)), notified).await;
+                }
+                None => notified.await,
+            }
+        }
+    }
+
+    /// A Task whose Resource is a function's ARN: the function's payload is the result.
+    async fn plain_function(
+        &self,
+        resource: &str,
+        input: Value,
+        timeout: Option<u64>,
+        prev: &mut u64,
+    ) -> Result<Value, Failure> {
+        let mut details =
+            json!({ "resource": resource, "input": input.to_string(), "inputDetails": { "truncated": false } });
+        if let Some(t) = timeout {
+            details["timeoutInSeconds"] = json!(t);
+        }
+        self.emit(prev, "LambdaFunctionScheduled", Some(("lambdaFunctionScheduledEventDetails", details)));
+        self.emit(prev, "LambdaFunctionStarted", None);
+        let call = self.sfn.invoke(&self.account, &self.region, resource, input.to_string().into_bytes());
+        let answered = match timeout {
+            Some(seconds) => tokio::time::timeout(Duration::from_secs(seconds), call).await.ok(),
+            None => Some(call.await),
+        };
+        match answered {
+            Some(Ok(invoked)) => {
+                let output = invoked.payload;
+                let details = json!({ "output": output.to_string(), "outputDetails": { "truncated": false } });
+                self.emit(prev, "LambdaFunctionSucceeded", Some(("lambdaFunctionSucceededEventDetails", details)));
+                Ok(output)
+            }
+            Some(Err(f)) => {
+                let details = json!({ "error": f.error, "cause": f.cause });
+                self.emit(prev, "LambdaFunctionFailed", Some(("lambdaFunctionFailedEventDetails", details)));
                 Err(f)
+            }
+            None => {
+                let details = json!({ "error": "States.Timeout" });
+                self.emit(prev, "LambdaFunctionTimedOut", Some(("lambdaFunctionTimedOutEventDetails", details)));
+                Err(Failure::new("States.Timeout", ""))
             }
         }
     }
@@ -677,39 +766,9 @@ async fn sleep_until(until_ms: u64) {
     }
 }
 
-/// A Lambda service error as the task's failure (`Lambda.ResourceNotFoundException`).
-fn lambda_service_failure(e: &AwsError) -> Failure {
-    Failure::new(
-        format!("Lambda.{}", e.code),
-        format!(
-            "{} (Service: AWSLambda; Status Code: {}; Error Code: {}; Request ID: {}; Proxy: null)",
-            e.message,
-            e.status,
-            e.code,
-            uuid::Uuid::new_v4()
-        ),
-    )
-}
-
-/// What `lambda:invoke` answers: the Invoke response as the SDK gives it.
-fn invoke_result(payload: Value, version: &str) -> Value {
-    let request_id = uuid::Uuid::new_v4().to_string();
-    let headers = json!({
-        "Connection": "keep-alive",
-        "Content-Type": "application/json",
-        "X-Amz-Executed-Version": version,
-        "x-amzn-Remapped-Content-Length": "0",
-        "x-amzn-RequestId": request_id,
-    });
-    let all: serde_json::Map<String, Value> =
-        headers.as_object().into_iter().flatten().map(|(k, v)| (k.clone(), json!([v]))).collect();
-    json!({
-        "ExecutedVersion": version,
-        "Payload": payload,
-        "SdkHttpMetadata": { "AllHttpHeaders": all, "HttpHeaders": headers, "HttpStatusCode": 200 },
-        "SdkResponseMetadata": { "RequestId": request_id },
-        "StatusCode": 200,
-    })
+/// Whether a Task waits for its task token.
+fn waits_for_token(state: &Value) -> bool {
+    state["Resource"].as_str().is_some_and(|r| r.ends_with(".waitForTaskToken"))
 }
 
 /// The definition an execution runs, parsed, and its TimeoutSeconds.

@@ -5,6 +5,8 @@
 //!   templates, intrinsic functions, Choice rules, Retry and Catch), no IO.
 //! - `machine`: the state machine operations and tags.
 //! - `execution`: the execution operations (start, describe, list, stop, history).
+//! - `integration`: what Task resources call (Lambda, SQS, SNS); `token`: the task tokens
+//!   of `.waitForTaskToken` tasks and SendTaskSuccess/Failure/Heartbeat.
 //! - `engine`: runs a definition, recording AWS's history events; a STANDARD execution
 //!   saves its progress at each transition of its top-level states and [`start`] resumes
 //!   the running ones after a restart.
@@ -13,13 +15,15 @@ pub mod asl;
 mod engine;
 mod error;
 mod execution;
+mod integration;
 mod machine;
 mod table;
+mod token;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use brume_core::clients::LambdaClient;
+use brume_core::clients::{LambdaClient, SnsClient, SqsClient};
 use brume_protocol::{Service, ServiceBuilder};
 use brume_storage::Kv;
 
@@ -29,13 +33,23 @@ pub use table::KEYSPACE;
 pub struct StepFunctions {
     kv: Arc<dyn Kv>,
     lambda: Arc<dyn LambdaClient>,
+    sqs: Arc<dyn SqsClient>,
+    sns: Arc<dyn SnsClient>,
+    /// Wakes the task waiting for a task token when it is answered.
+    tokens: Mutex<HashMap<String, Arc<tokio::sync::Notify>>>,
     /// The tasks running executions, by execution ARN, so StopExecution can end them.
     running: Mutex<HashMap<String, tokio::task::AbortHandle>>,
 }
 
 impl StepFunctions {
-    pub fn new(kv: Arc<dyn Kv>, lambda: Arc<dyn LambdaClient>) -> Arc<StepFunctions> {
-        Arc::new(StepFunctions { kv, lambda, running: Mutex::new(HashMap::new()) })
+    pub fn new(
+        kv: Arc<dyn Kv>,
+        lambda: Arc<dyn LambdaClient>,
+        sqs: Arc<dyn SqsClient>,
+        sns: Arc<dyn SnsClient>,
+    ) -> Arc<StepFunctions> {
+        let (tokens, running) = (Mutex::default(), Mutex::default());
+        Arc::new(StepFunctions { kv, lambda, sqs, sns, tokens, running })
     }
 
     fn running(&self) -> std::sync::MutexGuard<'_, HashMap<String, tokio::task::AbortHandle>> {
@@ -72,6 +86,9 @@ pub fn service(state: Arc<StepFunctions>) -> Service {
         .op("StopExecution", StepFunctions::stop_execution)
         .op("GetExecutionHistory", StepFunctions::get_execution_history)
         .op("DescribeStateMachineForExecution", StepFunctions::describe_state_machine_for_execution)
+        .op("SendTaskSuccess", StepFunctions::send_task_success)
+        .op("SendTaskFailure", StepFunctions::send_task_failure)
+        .op("SendTaskHeartbeat", StepFunctions::send_task_heartbeat)
         .build()
 }
 

@@ -4,6 +4,8 @@
 //! - `ex/<account>/<region>/<machine>/<execution>` → [`Execution`]: its summary, the
 //!   definition it runs, its history so far and, while it runs, its [`Progress`]
 //!
+//! - `tok/<token>` → [`crate::token::TaskToken`]
+//!
 //! Express executions are never stored: they live in memory only, as AWS keeps no record
 //! of them beyond their logs.
 
@@ -57,6 +59,10 @@ pub struct Progress {
     pub until_ms: Option<u64>,
     /// The id of the last history event of the top-level sequence.
     pub last_event: u64,
+    /// The token of a `.waitForTaskToken` task whose request was sent: a resumed task
+    /// waits for it again rather than sending anew.
+    #[serde(default)]
+    pub token: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -122,7 +122,7 @@ pub fn register(
         logs_client,
         sqs_client.clone(),
         s3_client,
-        brume_lambda::Links { events: dispatcher.clone(), sns: sns_client, streams: streams_client },
+        brume_lambda::Links { events: dispatcher.clone(), sns: sns_client.clone(), streams: streams_client },
     );
     dispatcher.register("lambda", Arc::new(brume_lambda::Events(lambda.clone())));
     brume_lambda::start(&lambda);
@@ -136,7 +136,7 @@ pub fn register(
     gateway.register_endpoint("lambda-url", Arc::new(move |request| Box::pin(urls.clone().serve_url(request))));
     let lambda_client: Arc<dyn LambdaClient> = lambda.clone();
     gateway.register("lambda", &[brume_lambda::KEYSPACE], move || brume_lambda::service(lambda.clone()));
-    let sfn = brume_stepfunctions::StepFunctions::new(storage.kv.clone(), lambda_client);
+    let sfn = brume_stepfunctions::StepFunctions::new(storage.kv.clone(), lambda_client, sqs_client, sns_client);
     brume_stepfunctions::start(&sfn);
     gateway
         .register("stepfunctions", &[brume_stepfunctions::KEYSPACE], move || brume_stepfunctions::service(sfn.clone()));
