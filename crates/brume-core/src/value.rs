@@ -29,6 +29,27 @@ impl Timestamp {
         Timestamp(secs as f64)
     }
 
+    /// `ms` milliseconds since the Unix epoch.
+    pub fn from_unix_millis(ms: u64) -> Self {
+        Timestamp(ms as f64 / 1000.0)
+    }
+
+    /// `2024-01-31T12:00:00.123Z`: UTC with milliseconds, as AWS writes times in XML
+    /// and in the JSON documents its services send (notifications, event records).
+    pub fn iso8601(self) -> String {
+        let t = self.to_offset_datetime();
+        format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+            t.year(),
+            u8::from(t.month()),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second(),
+            t.millisecond()
+        )
+    }
+
     pub fn to_offset_datetime(self) -> time::OffsetDateTime {
         // Rounded to the microsecond: f64 seconds cannot hold nanoseconds exactly, and a
         // stored `.123` must not print as `.122`.
@@ -57,6 +78,12 @@ impl<'de> Deserialize<'de> for Blob {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn iso8601_times_have_milliseconds_and_z() {
+        assert_eq!(Timestamp::from_unix_millis(1_700_000_000_123).iso8601(), "2023-11-14T22:13:20.123Z");
+        assert_eq!(Timestamp::from_unix_millis(0).iso8601(), "1970-01-01T00:00:00.000Z");
+    }
 
     #[test]
     fn blob_round_trips_through_base64() {

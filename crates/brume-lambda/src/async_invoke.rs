@@ -126,22 +126,6 @@ fn running() -> KeyRange {
     KeyRange::prefix(&key::encode(&["eic".into(), "run".into()]))
 }
 
-/// `ms` since the epoch as destination records write times.
-pub(crate) fn iso_time(ms: u64) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        t.year(),
-        t.month() as u8,
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.millisecond()
-    )
-}
-
 /// The parts of a function ARN: account, region, name and qualifier.
 fn parse_function_arn(arn: &str) -> Option<(String, String, String, Option<String>)> {
     let parts: Vec<&str> = arn.split(':').collect();
@@ -197,7 +181,7 @@ impl Job {
     fn record(&self, function_arn: &str, condition: &str) -> Value {
         let mut record = json!({
             "version": "1.0",
-            "timestamp": iso_time(now_ms()),
+            "timestamp": brume_core::value::Timestamp::from_unix_millis(now_ms()).iso8601(),
             "requestContext": {
                 "requestId": self.request_id,
                 "functionArn": format!("{function_arn}:{}", self.qualifier()),

@@ -856,7 +856,7 @@ impl Lambda {
         let sequence = |r: Option<&Value>| r.map(|r| r["dynamodb"]["SequenceNumber"].clone()).unwrap_or(Value::Null);
         let arrival = |r: Option<&Value>| {
             let at = r.and_then(|r| r["dynamodb"]["ApproximateCreationDateTime"].as_f64()).unwrap_or(0.0);
-            json!(crate::async_invoke::iso_time((at * 1000.0) as u64))
+            json!(Timestamp(at).iso8601())
         };
         let record = json!({
             "requestContext": {
@@ -867,7 +867,7 @@ impl Lambda {
             },
             "responseContext": {"statusCode": 200, "executedVersion": version, "functionError": function_error},
             "version": "1.0",
-            "timestamp": crate::async_invoke::iso_time(Timestamp::now().0 as u64 * 1000),
+            "timestamp": Timestamp::now().iso8601(),
             "DDBStreamBatchInfo": {
                 "shardId": shard_id,
                 "startSequenceNumber": sequence(batch.first()),

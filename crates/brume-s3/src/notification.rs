@@ -175,20 +175,6 @@ fn now_ms() -> u64 {
     SystemClock.now_ms()
 }
 
-fn iso_now() -> String {
-    let t = Timestamp::now().to_offset_datetime();
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        t.year(),
-        t.month() as u8,
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.millisecond()
-    )
-}
-
 /// Keys in event records are URL-encoded the way S3 encodes them (spaces as `+`, `/` kept).
 fn event_key(key: &str) -> String {
     key.split('/')
@@ -214,7 +200,7 @@ fn record(bucket: &Bucket, event: &str, version: &Version, configuration_id: &st
         "eventVersion": "2.1",
         "eventSource": "aws:s3",
         "awsRegion": bucket.region,
-        "eventTime": iso_now(),
+        "eventTime": Timestamp::now().iso8601(),
         "eventName": event,
         "userIdentity": {"principalId": format!("AWS:{}", version.owner)},
         "requestParameters": {"sourceIPAddress": "127.0.0.1"},
@@ -293,7 +279,7 @@ impl S3 {
                 let test = json!({
                     "Service": "Amazon S3",
                     "Event": "s3:TestEvent",
-                    "Time": iso_now(),
+                    "Time": Timestamp::now().iso8601(),
                     "Bucket": name,
                     "RequestId": request_id,
                     "HostId": request_id,

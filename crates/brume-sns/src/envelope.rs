@@ -25,22 +25,6 @@ pub struct Notification<'a> {
     pub signature_version: &'a str,
 }
 
-/// `ms` since the epoch as SNS writes times: ISO-8601, milliseconds, `Z`.
-pub fn iso_time(ms: u64) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        t.year(),
-        t.month() as u8,
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.millisecond()
-    )
-}
-
 /// Message attributes as notifications carry them: `{"Name": {"Type": .., "Value": ..}}`,
 /// binary values in base64.
 pub fn attributes_json(attributes: &BTreeMap<String, MessageAttribute>) -> Value {
@@ -153,12 +137,6 @@ impl Sns {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn times_have_milliseconds_and_z() {
-        assert_eq!(iso_time(1_700_000_000_123), "2023-11-14T22:13:20.123Z");
-        assert_eq!(iso_time(0), "1970-01-01T00:00:00.000Z");
-    }
 
     #[test]
     fn attributes_carry_type_and_value() {

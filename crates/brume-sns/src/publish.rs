@@ -442,7 +442,7 @@ impl Sns {
             kind: "Notification".into(),
             subject: None,
             body: m.message,
-            timestamp: envelope::iso_time(now),
+            timestamp: brume_core::value::Timestamp::from_unix_millis(now).iso8601(),
             token: None,
         };
         let message_id = message.id.clone();
@@ -460,7 +460,7 @@ impl Sns {
         let subscriptions: Vec<Subscription> =
             self.subscriptions_of(topic)?.into_iter().filter(|s| !s.pending()).collect();
         let now = now_ms();
-        let timestamp = envelope::iso_time(now);
+        let timestamp = brume_core::value::Timestamp::from_unix_millis(now).iso8601();
         let signature_version = topic.attributes.get("SignatureVersion").cloned().unwrap_or_else(|| "1".into());
         let mut fanouts = Vec::with_capacity(messages.len());
         for prepared in messages {

@@ -15,7 +15,7 @@ use serde_json::json;
 use crate::filter::{self, Scope};
 use crate::table::{self, KEYSPACE, LocalMessage, Subscription, Topic};
 use crate::topic::{self, AttributesOutput, Empty, ListInput, PAGE};
-use crate::{Sns, envelope, error, now_ms};
+use crate::{Sns, error, now_ms};
 
 /// Attributes Subscribe and SetSubscriptionAttributes accept.
 const SETTABLE: &[&str] = &[
@@ -330,14 +330,14 @@ impl Sns {
             let payload = json!({
                 "message_id": uuid::Uuid::new_v4().to_string(),
                 "token": token,
-                "timestamp": envelope::iso_time(now),
+                "timestamp": brume_core::value::Timestamp::from_unix_millis(now).iso8601(),
                 "signature_version": signature_version,
             });
             return Ok(Confirmation::Event(Event::new("sns", CONFIRMATION, payload, now)));
         }
         let topic_arn = sub.topic_arn();
         let message_id = uuid::Uuid::new_v4().to_string();
-        let timestamp = envelope::iso_time(now);
+        let timestamp = brume_core::value::Timestamp::from_unix_millis(now).iso8601();
         let body = if sub.protocol == "email-json" {
             self.confirmation(&message_id, &topic_arn, &token, &timestamp, signature_version).await?.to_string()
         } else {

@@ -230,7 +230,7 @@ impl Environment {
                 let timeout = spec.timeout.as_secs_f64();
                 let mut lines = lines;
                 lines.extend(self.output.drain());
-                lines.push((now_ms(), format!("{} {id} Task timed out after {timeout:.2} seconds", iso_now())));
+                lines.push((now_ms(), format!("{} {id} Task timed out after {timeout:.2} seconds", brume_core::value::Timestamp::now().iso8601())));
                 let message = format!("Task timed out after {timeout:.2} seconds");
                 let mut finished = self.failed(&id, "Sandbox.Timedout", message, tail, Vec::new());
                 finished.reusable = false;
@@ -404,13 +404,6 @@ fn ms(d: Duration) -> f64 {
 
 pub(super) fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_millis() as i64
-}
-
-fn iso_now() -> String {
-    let now = time::OffsetDateTime::now_utc();
-    let format =
-        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
-    now.format(&format).unwrap_or_default()
 }
 
 fn describe_exit(status: std::process::ExitStatus) -> String {

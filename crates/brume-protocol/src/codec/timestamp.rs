@@ -25,21 +25,6 @@ impl Format {
     }
 }
 
-/// `2024-01-31T12:00:00.000Z`, with milliseconds as S3 and STS write them.
-pub fn iso8601(ts: Timestamp) -> String {
-    let t = ts.to_offset_datetime();
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        t.year(),
-        t.month() as u8,
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.millisecond()
-    )
-}
-
 /// `Wed, 31 Jan 2024 12:00:00 GMT`, the HTTP date of RFC 7231.
 pub fn http_date(ts: Timestamp) -> String {
     let t = ts.to_offset_datetime();
@@ -61,7 +46,7 @@ pub fn http_date(ts: Timestamp) -> String {
 /// is the text form used in XML, query strings and headers).
 pub fn to_text(ts: Timestamp, format: Format) -> String {
     match format {
-        Format::Iso8601 => iso8601(ts),
+        Format::Iso8601 => ts.iso8601(),
         Format::Rfc822 => http_date(ts),
         Format::UnixTimestamp => epoch_text(ts),
     }
@@ -114,7 +99,7 @@ mod tests {
     #[test]
     fn writes_each_format() {
         let ts = Timestamp(1_706_702_400.5);
-        assert_eq!(iso8601(ts), "2024-01-31T12:00:00.500Z");
+        assert_eq!(ts.iso8601(), "2024-01-31T12:00:00.500Z");
         assert_eq!(http_date(ts), "Wed, 31 Jan 2024 12:00:00 GMT");
         assert_eq!(to_text(Timestamp(1_706_702_400.0), Format::UnixTimestamp), "1706702400");
     }
