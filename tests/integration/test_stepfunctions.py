@@ -639,3 +639,72 @@ def test_a_task_waiting_for_its_token_survives_kill_9(start_brume):
     assert done["status"] == "SUCCEEDED"
     assert json.loads(done["output"]) == "ok"
     assert types(history(sfn, execution)).count("TaskScheduled") == 1
+
+
+def test_data_flow_paths_and_the_context_object(server):
+    sfn = server.client("stepfunctions")
+    arn = machine(sfn, "dataflow", {
+        "StartAt": "Shape",
+        "States": {
+            "Shape": {
+                "Type": "Pass",
+                "InputPath": "$.order",
+                "Parameters": {
+                    "id.$": "$.id",
+                    "delay.$": "$.delay",
+                    "execution.$": "$$.Execution.Name",
+                    "state.$": "$$.State.Name",
+                    "machine.$": "$$.StateMachine.Name",
+                    "role.$": "$$.Execution.RoleArn",
+                    "original.$": "$$.Execution.Input.order.id",
+                },
+                "ResultPath": "$.shaped",
+                "OutputPath": "$.shaped",
+                "Next": "Pause",
+            },
+            "Pause": {"Type": "Wait", "SecondsPath": "$.delay", "Next": "Until"},
+            "Until": {"Type": "Wait", "Timestamp": "2000-01-01T00:00:00Z", "Next": "Done"},
+            "Done": {"Type": "Pass", "ResultPath": None, "End": True},
+        },
+    })
+    done = run(sfn, arn, {"order": {"id": "o-1", "delay": 0}}, name="flow-1")
+    assert done["status"] == "SUCCEEDED", done
+    assert json.loads(done["output"]) == {
+        "id": "o-1", "delay": 0, "execution": "flow-1", "state": "Shape", "machine": "dataflow", "role": ROLE, "original": "o-1",
+    }
+
+
+def test_a_path_that_selects_nothing_fails_with_states_runtime(server):
+    sfn = server.client("stepfunctions")
+    arn = machine(sfn, "badpath", {
+        "StartAt": "P", "States": {"P": {"Type": "Pass", "InputPath": "$.missing", "End": True}},
+    })
+    done = run(sfn, arn, {"present": 1})
+    assert done["status"] == "FAILED"
+    assert done["error"] == "States.Runtime"
+
+
+def test_map_tolerated_failures(server):
+    sfn = server.client("stepfunctions")
+    processor = {
+        "StartAt": "Check",
+        "States": {
+            "Check": {"Type": "Choice", "Choices": [{"Variable": "$", "NumericGreaterThan": 1, "Next": "Bad"}],
+                      "Default": "Good"},
+            "Bad": {"Type": "Fail", "Error": "TooBig"},
+            "Good": {"Type": "Pass", "End": True},
+        },
+    }
+    tolerant = machine(sfn, "tolerant", {"StartAt": "M", "States": {"M": {
+        "Type": "Map", "ItemProcessor": processor, "ToleratedFailureCount": 1, "End": True}}})
+    done = run(sfn, tolerant, [0, 1, 2])
+    assert done["status"] == "SUCCEEDED", done
+    assert json.loads(done["output"])[:2] == [0, 1]
+    assert types(history(sfn, done["executionArn"])).count("MapIterationFailed") == 1
+    done = run(sfn, tolerant, [2, 3])
+    assert (done["status"], done["error"]) == ("FAILED", "States.ExceedToleratedFailureThreshold")
+    strict = machine(sfn, "strict", {"StartAt": "M", "States": {"M": {
+        "Type": "Map", "ItemProcessor": processor, "End": True}}})
+    done = run(sfn, strict, [0, 5])
+    assert (done["status"], done["error"]) == ("FAILED", "TooBig")
+    assert types(history(sfn, done["executionArn"]))[-2:] == ["MapStateFailed", "ExecutionFailed"]
