@@ -398,7 +398,7 @@ impl StepFunctions {
         &self,
         arn: &str,
         f: impl FnOnce(&mut BTreeMap<String, String>) + Send + 'static,
-    ) -> Result<BTreeMap<String, String>, AwsError> {
+    ) -> Result<(), AwsError> {
         let (account, region, name) = parse_machine_arn(arn).map_err(|_| error::resource_not_found(arn))?;
         let key = table::machine_key(&account, &region, &name);
         let arn = arn.to_string();
@@ -407,7 +407,7 @@ impl StepFunctions {
                 let mut m: StateMachine = table::get(txn, &key)?.ok_or_else(|| error::resource_not_found(&arn))?;
                 f(&mut m.tags);
                 table::put(txn, &key, &m)?;
-                Ok::<_, AwsError>(m.tags)
+                Ok::<_, AwsError>(())
             })
             .await
     }
@@ -443,8 +443,11 @@ impl StepFunctions {
         _ctx: RequestContext,
         input: ListTagsInput,
     ) -> Result<ListTagsOutput, AwsError> {
-        let tags = self.update_tags(&input.resource_arn, |_| {}).await?;
-        Ok(ListTagsOutput { tags: tags.into_iter().map(|(key, value)| Tag { key, value }).collect() })
+        let arn = &input.resource_arn;
+        let (account, region, name) = parse_machine_arn(arn).map_err(|_| error::resource_not_found(arn))?;
+        let m: StateMachine = table::get(&*self.kv, &table::machine_key(&account, &region, &name))?
+            .ok_or_else(|| error::resource_not_found(arn))?;
+        Ok(ListTagsOutput { tags: m.tags.into_iter().map(|(key, value)| Tag { key, value }).collect() })
     }
 }
 
