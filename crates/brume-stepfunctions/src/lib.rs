@@ -18,6 +18,8 @@ mod execution;
 mod integration;
 mod machine;
 mod table;
+#[cfg(test)]
+mod tests;
 mod token;
 
 use std::collections::HashMap;
