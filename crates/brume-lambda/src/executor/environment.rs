@@ -469,7 +469,18 @@ struct Output {
 struct Lines {
     partial: Vec<u8>,
     done: Vec<(i64, String)>,
+    /// Bytes in `done`, and bytes dropped beyond [`MAX_BUFFERED`] since the last drain.
+    buffered: usize,
+    dropped: usize,
 }
+
+/// The longest event CloudWatch Logs takes (256 KiB less its 26 bytes of overhead):
+/// longer lines are split, as Lambda splits them.
+const MAX_EVENT: usize = 262_144 - 26;
+
+/// The output one invocation may hold in Brume's memory; beyond it lines are counted and
+/// dropped, so a function printing without end cannot exhaust Brume.
+const MAX_BUFFERED: usize = 16 * 1024 * 1024;
 
 impl Output {
     fn start(pipe: pipe::Receiver) -> Arc<Output> {
@@ -509,7 +520,18 @@ impl Output {
 
     fn drain(&self) -> Vec<(i64, String)> {
         self.read_available();
-        std::mem::take(&mut self.state.lock().unwrap_or_else(|e| e.into_inner()).done)
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if state.dropped > 0 {
+            let note = format!(
+                "[brume] {} bytes of output dropped: more than {} MiB in one invocation",
+                state.dropped,
+                MAX_BUFFERED >> 20
+            );
+            state.done.push((now_ms(), note));
+        }
+        state.buffered = 0;
+        state.dropped = 0;
+        std::mem::take(&mut state.done)
     }
 }
 
@@ -517,10 +539,58 @@ impl Lines {
     fn push(&mut self, bytes: &[u8]) {
         let now = now_ms();
         self.partial.extend_from_slice(bytes);
-        while let Some(end) = self.partial.iter().position(|&b| b == b'\n') {
-            let line: Vec<u8> = self.partial.drain(..=end).collect();
-            let text = String::from_utf8_lossy(&line[..line.len() - 1]);
-            self.done.push((now, text.trim_end_matches('\r').to_string()));
+        loop {
+            let end = match self.partial.iter().position(|&b| b == b'\n') {
+                Some(newline) if newline < MAX_EVENT => newline + 1,
+                _ if self.partial.len() > MAX_EVENT => {
+                    // Split at a character boundary.
+                    let mut cut = MAX_EVENT;
+                    while cut > 0 && self.partial[cut] & 0xC0 == 0x80 {
+                        cut -= 1;
+                    }
+                    cut
+                }
+                _ => break,
+            };
+            let line: Vec<u8> = self.partial.drain(..end).collect();
+            let text = String::from_utf8_lossy(&line).trim_end_matches(['\n', '\r']).to_string();
+            if self.buffered + text.len() > MAX_BUFFERED {
+                self.dropped += text.len();
+                continue;
+            }
+            self.buffered += text.len();
+            self.done.push((now, text));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_splits_into_lines_of_at_most_one_log_event() {
+        let mut lines = Lines::default();
+        lines.push(b"one\r\ntw");
+        lines.push(b"o\n");
+        let long = "é".repeat(MAX_EVENT);
+        lines.push(long.as_bytes());
+        lines.push(b"\n");
+        let texts: Vec<&str> = lines.done.iter().map(|(_, t)| t.as_str()).collect();
+        assert_eq!(&texts[..2], ["one", "two"]);
+        assert!(texts[2..].iter().all(|t| t.len() <= MAX_EVENT && t.chars().all(|c| c == 'é')), "split on characters");
+        assert_eq!(texts[2..].iter().map(|t| t.len()).sum::<usize>(), long.len());
+    }
+
+    #[test]
+    fn output_beyond_the_cap_is_counted_not_kept() {
+        let mut lines = Lines::default();
+        let line = format!("{}\n", "x".repeat(100_000));
+        for _ in 0..200 {
+            lines.push(line.as_bytes());
+        }
+        let kept = MAX_BUFFERED / 100_000;
+        assert_eq!(lines.done.len(), kept);
+        assert_eq!(lines.dropped, (200 - kept) * 100_000);
     }
 }
