@@ -176,6 +176,18 @@ def handler(event, context):
     assert body["errorMessage"] == "Handler 'handler' missing on module 'index'"
 
 
+def test_responses_over_the_limit_are_function_errors(server):
+    lam = server.client("lambda")
+    create(lam, "big", {"index.py": "def handler(e, c):\n    return 'A' * e['n']\n"}, MemorySize=512)
+    response, body = invoke(lam, "big", {"n": 7_000_000})
+    assert response["StatusCode"] == 200 and response["FunctionError"] == "Unhandled"
+    assert body == {"errorMessage": "Response payload size exceeded maximum allowed payload size (6291556 bytes).",
+                    "errorType": "Function.ResponseSizeTooLarge"}
+    # The environment is still good: a response under the limit goes through.
+    response, body = invoke(lam, "big", {"n": 6_000_000})
+    assert "FunctionError" not in response and len(body) == 6_000_000
+
+
 def test_timeouts_kill_the_environment(server):
     lam = server.client("lambda")
     code = """

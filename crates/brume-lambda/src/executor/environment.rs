@@ -260,9 +260,9 @@ impl Environment {
                 let outcome = Outcome { payload: body, function_error: Some(FunctionError::Unhandled), log_tail: None };
                 (Finished { outcome, reusable: true }, None)
             }
-            Some(RuntimeResult::TooLarge(size)) => {
+            Some(RuntimeResult::TooLarge) => {
                 let message = format!(
-                    "Response payload size ({size} bytes) exceeded maximum allowed payload size ({} bytes).",
+                    "Response payload size exceeded maximum allowed payload size ({} bytes).",
                     super::runtime_api::MAX_RESPONSE
                 );
                 let doc = serde_json::json!({ "errorMessage": message, "errorType": "Function.ResponseSizeTooLarge" });

@@ -23,8 +23,9 @@ pub(super) enum Listener {
     Unix(UnixListener),
 }
 
-/// The largest response a synchronous invocation may return, as Lambda counts it.
-pub(super) const MAX_RESPONSE: usize = 6 * 1024 * 1024;
+/// The largest response a synchronous invocation may return: Lambda's "6 MB" is 6,291,556
+/// bytes, as its error message says.
+pub(super) const MAX_RESPONSE: usize = 6_291_556;
 
 /// An invocation handed to the runtime, and where its result goes.
 pub(super) struct Job {
@@ -42,7 +43,7 @@ pub(super) enum RuntimeResult {
     /// The error document, and the `Lambda-Runtime-Function-Error-Type` header.
     Error(Bytes, Option<String>),
     /// The response was larger than [`MAX_RESPONSE`].
-    TooLarge(usize),
+    TooLarge,
 }
 
 /// The state one environment's Runtime API serves from.
@@ -127,7 +128,7 @@ impl RuntimeApi {
                 let id = id.to_string();
                 let result = match (what, read_body(req).await) {
                     ("response", Ok(body)) => RuntimeResult::Response(body),
-                    ("response", Err(size)) => RuntimeResult::TooLarge(size),
+                    ("response", Err(())) => RuntimeResult::TooLarge,
                     ("error", body) => RuntimeResult::Error(body.unwrap_or_default(), error_type),
                     _ => return reply(StatusCode::NOT_FOUND, error_doc("InvalidRequest", "unknown path")),
                 };
@@ -174,7 +175,7 @@ impl RuntimeApi {
         match current.take() {
             Some((held, done)) if held == id => {
                 let status = match result {
-                    RuntimeResult::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+                    RuntimeResult::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
                     _ => StatusCode::ACCEPTED,
                 };
                 let _ = done.send(result);
@@ -192,13 +193,9 @@ fn header(req: &Request<Incoming>, name: &str) -> Option<String> {
     req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
 }
 
-/// The body, or its size when it is larger than [`MAX_RESPONSE`] (counted up to the limit).
-async fn read_body(req: Request<Incoming>) -> Result<Bytes, usize> {
-    let declared = req.headers().get("content-length").and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
-    match Limited::new(req.into_body(), MAX_RESPONSE).collect().await {
-        Ok(body) => Ok(body.to_bytes()),
-        Err(_) => Err(declared.unwrap_or(MAX_RESPONSE + 1)),
-    }
+/// The body, unless it is larger than [`MAX_RESPONSE`].
+async fn read_body(req: Request<Incoming>) -> Result<Bytes, ()> {
+    Limited::new(req.into_body(), MAX_RESPONSE).collect().await.map(|body| body.to_bytes()).map_err(|_| ())
 }
 
 fn error_doc(kind: &str, message: &str) -> Bytes {
