@@ -157,7 +157,8 @@ def test_pass_choice_wait_succeed_history_as_aws_records_it(server):
         "ExecutionSucceeded",
     ]
     assert [e["id"] for e in events] == list(range(1, 11))
-    assert [e["previousEventId"] for e in events] == list(range(0, 10))
+    # The first state's entry points at no event, as ExecutionStarted does.
+    assert [e["previousEventId"] for e in events] == [0, 0] + list(range(2, 10))
     assert events[0]["executionStartedEventDetails"]["roleArn"] == ROLE
     assert json.loads(events[0]["executionStartedEventDetails"]["input"]) == {"a": 2}
     assert events[1]["stateEnteredEventDetails"]["name"] == "Init"
@@ -708,3 +709,86 @@ def test_map_tolerated_failures(server):
     done = run(sfn, strict, [0, 5])
     assert (done["status"], done["error"]) == ("FAILED", "TooBig")
     assert types(history(sfn, done["executionArn"]))[-2:] == ["MapStateFailed", "ExecutionFailed"]
+
+
+def chain(events):
+    return [(e["id"], e["previousEventId"], e["type"]) for e in events]
+
+
+def test_map_and_parallel_event_ids_chain_as_aws_records_them(server):
+    # Sequences recorded from AWS for the same machines: an iteration's end event and
+    # MapStateSucceeded/ParallelStateSucceeded are side branches of the previousEventId chain.
+    sfn = server.client("stepfunctions")
+    mapped = machine(sfn, "mapchain", {
+        "StartAt": "Start",
+        "States": {
+            "Start": {"Type": "Pass", "Next": "M"},
+            "M": {"Type": "Map", "ItemsPath": "$.arr", "MaxConcurrency": 1, "End": True,
+                  "ItemProcessor": {"StartAt": "Item", "States": {"Item": {"Type": "Pass", "End": True}}}},
+        },
+    })
+    done = run(sfn, mapped, {"arr": [1, 2]})
+    assert chain(history(sfn, done["executionArn"])) == [
+        (1, 0, "ExecutionStarted"), (2, 0, "PassStateEntered"), (3, 2, "PassStateExited"),
+        (4, 3, "MapStateEntered"), (5, 4, "MapStateStarted"),
+        (6, 5, "MapIterationStarted"), (7, 6, "PassStateEntered"), (8, 7, "PassStateExited"),
+        (9, 8, "MapIterationSucceeded"),
+        (10, 8, "MapIterationStarted"), (11, 10, "PassStateEntered"), (12, 11, "PassStateExited"),
+        (13, 12, "MapIterationSucceeded"),
+        (14, 13, "MapStateSucceeded"), (15, 13, "MapStateExited"), (16, 15, "ExecutionSucceeded"),
+    ]
+    caught = machine(sfn, "mapcatch", {
+        "StartAt": "M",
+        "States": {
+            "M": {"Type": "Map", "Next": "Caught",
+                  "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}],
+                  "ItemProcessor": {"StartAt": "Bad", "States": {"Bad": {"Type": "Fail", "Error": "E", "Cause": "C"}}}},
+            "Caught": {"Type": "Pass", "End": True},
+        },
+    })
+    done = run(sfn, caught, [1])
+    assert json.loads(done["output"]) == {"Error": "E", "Cause": "C"}
+    assert chain(history(sfn, done["executionArn"])) == [
+        (1, 0, "ExecutionStarted"), (2, 0, "MapStateEntered"), (3, 2, "MapStateStarted"),
+        (4, 3, "MapIterationStarted"), (5, 4, "FailStateEntered"), (6, 5, "MapIterationFailed"),
+        (7, 5, "MapStateFailed"), (8, 7, "MapStateExited"), (9, 8, "PassStateEntered"), (10, 9, "PassStateExited"),
+        (11, 10, "ExecutionSucceeded"),
+    ]
+    parallel = machine(sfn, "parallelfail", {
+        "StartAt": "P",
+        "States": {"P": {"Type": "Parallel", "End": True, "Branches": [
+            {"StartAt": "Bad", "States": {"Bad": {"Type": "Fail", "Error": "FailureType"}}}]}},
+    })
+    done = run(sfn, parallel)
+    assert (done["status"], done["error"], done.get("cause")) == ("FAILED", "FailureType", None)
+    events = history(sfn, done["executionArn"])
+    assert chain(events) == [
+        (1, 0, "ExecutionStarted"), (2, 0, "ParallelStateEntered"), (3, 2, "ParallelStateStarted"),
+        (4, 3, "FailStateEntered"), (5, 4, "ParallelStateFailed"), (6, 5, "ExecutionFailed"),
+    ]
+    assert events[-1]["executionFailedEventDetails"] == {"error": "FailureType"}
+    ok = machine(sfn, "parallelok", {
+        "StartAt": "P",
+        "States": {"P": {"Type": "Parallel", "End": True, "Branches": [
+            {"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}}]}},
+    })
+    done = run(sfn, ok)
+    assert chain(history(sfn, done["executionArn"])) == [
+        (1, 0, "ExecutionStarted"), (2, 0, "ParallelStateEntered"), (3, 2, "ParallelStateStarted"),
+        (4, 3, "PassStateEntered"), (5, 4, "PassStateExited"), (6, 5, "ParallelStateSucceeded"),
+        (7, 5, "ParallelStateExited"), (8, 7, "ExecutionSucceeded"),
+    ]
+
+
+def test_runtime_failures_name_the_state_and_its_entered_event(server):
+    sfn = server.client("stepfunctions")
+    arn = machine(sfn, "runtime", {
+        "StartAt": "First",
+        "States": {
+            "First": {"Type": "Pass", "Next": "Broken"},
+            "Broken": {"Type": "Pass", "InputPath": "$.missing", "End": True},
+        },
+    })
+    done = run(sfn, arn, {"present": 1})
+    assert done["error"] == "States.Runtime"
+    assert done["cause"].startswith("An error occurred while executing the state 'Broken' (entered at the event id #4). ")

@@ -20,6 +20,9 @@ use crate::asl::{self, Failure};
 use crate::table::{self, Execution, Progress};
 use crate::{StepFunctions, iso, now, now_ms};
 
+/// How AWS's cause of a failure processing a state's data starts.
+const RUNTIME_PREFIX: &str = "An error occurred while executing the state";
+
 type Boxed<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// How an execution ended.
@@ -160,7 +163,7 @@ impl Run {
                 End::Succeeded(output)
             }
             Some(Err(f)) => {
-                let details = json!({ "error": f.error, "cause": f.cause });
+                let details = error_details(&f);
                 self.emit(&mut prev, "ExecutionFailed", Some(("executionFailedEventDetails", details)));
                 End::Failed(f)
             }
@@ -194,8 +197,8 @@ impl Run {
                     }
                     End::Failed(f) => {
                         e.status = "FAILED".into();
-                        e.error = Some(f.error);
-                        e.cause = Some(f.cause);
+                        e.error = Some(f.error).filter(|s| !s.is_empty());
+                        e.cause = Some(f.cause).filter(|s| !s.is_empty());
                     }
                     End::TimedOut => {
                         e.status = "TIMED_OUT".into();
@@ -243,12 +246,25 @@ impl Run {
                     });
                     self.emit(prev, &format!("{kind}StateEntered"), Some(("stateEnteredEventDetails", details)));
                     p.started = true;
+                    p.entered_event = *prev;
                     p.last_event = *prev;
                     if top {
                         self.save(&p).await;
                     }
                 }
-                let step = self.run_state(state, &kind, &mut p, prev, top).await?;
+                let step = match self.run_state(state, &kind, &mut p, prev, top).await {
+                    Ok(step) => step,
+                    Err(mut f) => {
+                        let data = f.error == asl::RUNTIME || f.error == asl::RESULT_PATH_MATCH_FAILURE;
+                        if data && !f.cause.starts_with(RUNTIME_PREFIX) {
+                            f.cause = format!(
+                                "{RUNTIME_PREFIX} '{}' (entered at the event id #{}). {}",
+                                p.state, p.entered_event, f.cause
+                            );
+                        }
+                        return Err(f);
+                    }
+                };
                 let output = match &step {
                     Step::Next(_, o) | Step::End(o) => o,
                 };
@@ -577,7 +593,7 @@ impl Run {
                 Ok(output)
             }
             Some(Err(f)) => {
-                let details = json!({ "error": f.error, "cause": f.cause });
+                let details = error_details(&f);
                 self.emit(prev, "LambdaFunctionFailed", Some(("lambdaFunctionFailedEventDetails", details)));
                 Err(f)
             }
@@ -606,7 +622,10 @@ impl Run {
         *prev = self.last_id();
         match result {
             Ok(outputs) => {
+                // AWS chains the state's exit to the event before ParallelStateSucceeded.
+                let before = *prev;
                 self.emit(prev, "ParallelStateSucceeded", None);
+                *prev = before;
                 Ok(Value::Array(outputs))
             }
             Err(f) => {
@@ -651,18 +670,24 @@ impl Run {
         let tolerated_count = state["ToleratedFailureCount"].as_u64();
         let tolerated_percentage = state["ToleratedFailurePercentage"].as_f64();
         let tolerant = tolerated_count.is_some() || tolerated_percentage.is_some();
+        // AWS chains an iteration's start to the last state event of the iteration before,
+        // and its MapIteration{Succeeded,Failed} event is a side branch of that chain.
+        let chain = Mutex::new(start);
         let runs = items.into_iter().enumerate().map(|(index, item)| {
             let processor = &processor;
             let input = &input;
+            let chain = &chain;
             async move {
                 let item_input = match selector {
-                    Some(template) => asl::parameters(template, input, &self.context(name, p, Some((index, &item))))?,
+                    Some(template) => asl::parameters(template, input, &self.context(name, p, Some((index, &item))))
+                        .map_err(|f| (f, start))?,
                     None => item,
                 };
-                let mut last = start;
+                let mut last = *chain.lock().unwrap_or_else(|e| e.into_inner());
                 let details = json!({ "name": name, "index": index });
                 self.emit(&mut last, "MapIterationStarted", Some(("mapIterationStartedEventDetails", details.clone())));
                 let result = self.run_states(processor, item_input, &mut last, None).await;
+                let state_last = last;
                 match &result {
                     Ok(_) => self.emit(
                         &mut last,
@@ -673,7 +698,8 @@ impl Run {
                         self.emit(&mut last, "MapIterationFailed", Some(("mapIterationFailedEventDetails", details)))
                     }
                 }
-                result
+                *chain.lock().unwrap_or_else(|e| e.into_inner()) = state_last;
+                result.map_err(|f| (f, state_last))
             }
         });
         let mut results = futures_util::stream::iter(runs).buffered(limit);
@@ -683,12 +709,12 @@ impl Run {
         while let Some(result) = results.next().await {
             match result {
                 Ok(output) => outputs.push(output),
-                Err(f) if tolerant => {
+                Err((f, _)) if tolerant => {
                     failures += 1;
                     outputs.push(json!({ "Error": f.error, "Cause": f.cause }));
                 }
-                Err(f) => {
-                    failed = Some(f);
+                Err((f, state_last)) => {
+                    failed = Some((f, state_last));
                     break;
                 }
             }
@@ -699,24 +725,40 @@ impl Run {
             let over_percentage =
                 tolerated_percentage.is_some_and(|pct| count > 0 && failures as f64 * 100.0 / count as f64 > pct);
             if over_count || over_percentage {
-                failed = Some(Failure::new(
+                let f = Failure::new(
                     "States.ExceedToleratedFailureThreshold",
                     "The specified tolerated failure threshold was exceeded",
-                ));
+                );
+                failed = Some((f, self.last_id()));
             }
         }
-        *prev = self.last_id();
         match failed {
             None => {
+                *prev = self.last_id();
+                let before = *prev;
                 self.emit(prev, "MapStateSucceeded", None);
+                *prev = before;
                 Ok(Value::Array(outputs))
             }
-            Some(f) => {
+            Some((f, state_last)) => {
+                *prev = state_last;
                 self.emit(prev, "MapStateFailed", None);
                 Err(f)
             }
         }
     }
+}
+
+/// `{error, cause}` of a failure's event, without the empty ones, as AWS leaves them out.
+fn error_details(f: &Failure) -> Value {
+    let mut details = serde_json::Map::new();
+    if !f.error.is_empty() {
+        details.insert("error".into(), json!(f.error));
+    }
+    if !f.cause.is_empty() {
+        details.insert("cause".into(), json!(f.cause));
+    }
+    Value::Object(details)
 }
 
 fn next_or_end(state: &Value, output: Value) -> Result<Step, Failure> {

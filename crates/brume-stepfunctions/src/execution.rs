@@ -230,7 +230,8 @@ impl StepFunctions {
             machine_updated: m.updated,
             revision_id: m.revision_id.clone(),
             history: vec![started],
-            progress: Some(Progress { state: start_at, input: input.clone(), last_event: 1, ..Progress::default() }),
+            // AWS records the first state's entry with previousEventId 0, as ExecutionStarted.
+            progress: Some(Progress { state: start_at, input: input.clone(), last_event: 0, ..Progress::default() }),
         }
     }
 
@@ -329,8 +330,8 @@ impl StepFunctions {
             }
             End::Failed(f) => {
                 out.status = "FAILED";
-                out.error = Some(f.error);
-                out.cause = Some(f.cause);
+                out.error = Some(f.error).filter(|s| !s.is_empty());
+                out.cause = Some(f.cause).filter(|s| !s.is_empty());
             }
             End::TimedOut => {
                 out.status = "TIMED_OUT";

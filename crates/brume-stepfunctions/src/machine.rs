@@ -33,9 +33,8 @@ pub(crate) fn parse_machine_arn(arn: &str) -> Result<(String, String, String), A
 
 /// The parsed definition, or AWS's InvalidDefinition for it.
 pub(crate) fn check_definition(definition: &str) -> Result<Value, AwsError> {
-    let value: Value = serde_json::from_str(definition).map_err(|e| {
-        error::invalid_definition(format!("Invalid State Machine Definition: 'INVALID_JSON_DESCRIPTION: {e} at /'"))
-    })?;
+    let value = asl::parse_definition(definition)
+        .map_err(|d| error::invalid_definition(asl::invalid_definition_message(&[d])))?;
     let errors: Vec<asl::Diagnostic> = asl::validate(&value).into_iter().filter(|d| d.severity == "ERROR").collect();
     if !errors.is_empty() {
         return Err(error::invalid_definition(asl::invalid_definition_message(&errors)));
@@ -375,14 +374,9 @@ impl StepFunctions {
         input: ValidateInput,
     ) -> Result<ValidateOutput, AwsError> {
         check_type(input.kind.as_deref())?;
-        let mut diagnostics = match serde_json::from_str::<Value>(&input.definition) {
+        let mut diagnostics = match asl::parse_definition(&input.definition) {
             Ok(value) => asl::validate(&value),
-            Err(e) => vec![asl::Diagnostic {
-                severity: "ERROR".into(),
-                code: "INVALID_JSON_DESCRIPTION".into(),
-                message: e.to_string(),
-                location: String::new(),
-            }],
+            Err(d) => vec![d],
         };
         if input.severity.as_deref() == Some("ERROR") {
             diagnostics.retain(|d| d.severity == "ERROR");

@@ -50,8 +50,10 @@ pub struct Progress {
     pub input: Value,
     /// When the state was entered (`$$.State.EnteredTime`).
     pub entered: String,
-    /// Whether its `…StateEntered` event has been recorded.
+    /// Whether its `…StateEntered` event has been recorded, and its id.
     pub started: bool,
+    #[serde(default)]
+    pub entered_event: u64,
     /// How many times each of its retriers has retried.
     pub attempts: Vec<u32>,
     pub retry_count: u32,
