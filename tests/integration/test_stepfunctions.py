@@ -99,6 +99,12 @@ def test_create_is_idempotent_for_the_same_machine_only(server):
     again = sfn.create_state_machine(name="same", definition=json.dumps(PASS_CHOICE), roleArn=ROLE)
     assert again["stateMachineArn"] == first["stateMachineArn"]
     assert again["creationDate"] == first["creationDate"]
+    other_role = "arn:aws:iam::000000000000:role/other"
+    ignored = sfn.create_state_machine(name="same", definition=json.dumps(PASS_CHOICE), roleArn=other_role,
+                                       tags=[{"key": "k", "value": "v"}])
+    assert ignored["stateMachineArn"] == first["stateMachineArn"]
+    assert sfn.describe_state_machine(stateMachineArn=first["stateMachineArn"])["roleArn"] == ROLE
+    assert sfn.list_tags_for_resource(resourceArn=first["stateMachineArn"])["tags"] == []
     other = dict(PASS_CHOICE, Comment="different")
     err = error_of(sfn.create_state_machine, name="same", definition=json.dumps(other), roleArn=ROLE)
     assert err["Code"] == "StateMachineAlreadyExists"

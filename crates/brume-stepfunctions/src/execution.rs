@@ -12,6 +12,9 @@ use crate::machine::{page_size, parse_machine_arn};
 use crate::table::{self, Execution, Progress, StateMachine};
 use crate::{StepFunctions, error, now};
 
+/// How long a closed execution keeps its name from being used again.
+const NAME_REUSE_SECONDS: f64 = 90.0 * 24.0 * 3600.0;
+
 /// The largest execution input, in bytes.
 const MAX_INPUT: usize = 256 * 1024;
 
@@ -271,7 +274,11 @@ impl StepFunctions {
                     if existing.status == "RUNNING" && existing.input == execution.input {
                         return Ok((existing, false));
                     }
-                    return Err(error::execution_already_exists(&existing.arn));
+                    // A closed execution's name can be used again after 90 days.
+                    let forgotten = existing.stop.is_some_and(|stop| execution.start - stop > NAME_REUSE_SECONDS);
+                    if !forgotten {
+                        return Err(error::execution_already_exists(&existing.arn));
+                    }
                 }
                 table::put(txn, &key, &execution)?;
                 Ok::<_, AwsError>((execution, true))

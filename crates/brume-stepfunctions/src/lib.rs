@@ -142,6 +142,7 @@ pub(crate) fn check_name(name: &str) -> Result<(), brume_core::AwsError> {
             || c.is_control()
             || "<>{}[]?*\"#%\\^|~`$&,;:/".contains(c)
             || ('\u{7f}'..='\u{9f}').contains(&c)
+            || ('\u{fffe}'..='\u{ffff}').contains(&c)
     };
     if name.is_empty() || name.chars().count() > 80 || name.chars().any(bad) {
         return Err(error::invalid_name(name));

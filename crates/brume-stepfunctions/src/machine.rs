@@ -242,9 +242,12 @@ impl StepFunctions {
             .kv
             .transact(move |txn| {
                 if let Some(existing) = table::get::<StateMachine>(txn, &key)? {
+                    // AWS's idempotency check: a different role or tags are ignored (and
+                    // not applied), any other difference is a conflict.
                     let same = existing.definition == machine.definition
-                        && existing.role_arn == machine.role_arn
-                        && existing.kind == machine.kind;
+                        && existing.kind == machine.kind
+                        && existing.logging == machine.logging
+                        && existing.tracing == machine.tracing;
                     if !same {
                         return Err(error::state_machine_already_exists(&existing.arn()));
                     }
