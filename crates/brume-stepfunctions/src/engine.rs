@@ -120,7 +120,8 @@ impl Run {
         ctx
     }
 
-    /// Saves `progress` and the history, unless the execution stopped meanwhile.
+    /// Saves `progress` and the history. An execution stopped (or deleted by a reset)
+    /// meanwhile ends its own task instead: nothing more of it is to run.
     async fn save(&self, progress: &Progress) {
         let Some(key) = self.key.clone() else { return };
         let history = self.history();
@@ -129,17 +130,25 @@ impl Run {
             .sfn
             .kv
             .transact(move |txn| {
-                let Some(mut e) = table::get::<Execution>(txn, &key)? else { return Ok(()) };
-                if e.status == "RUNNING" {
-                    e.history = history;
-                    e.progress = Some(progress);
-                    table::put(txn, &key, &e)?;
+                let Some(mut e) = table::get::<Execution>(txn, &key)? else { return Ok(false) };
+                if e.status != "RUNNING" {
+                    return Ok(false);
                 }
-                Ok::<_, AwsError>(())
+                e.history = history;
+                e.progress = Some(progress);
+                table::put(txn, &key, &e)?;
+                Ok::<_, AwsError>(true)
             })
             .await;
-        if let Err(e) = saved {
-            tracing::warn!(execution = %self.arn, error = %e.message, "saving execution progress failed");
+        match saved {
+            Ok(true) => {}
+            Ok(false) => {
+                if let Some(task) = self.sfn.running().remove(&self.arn) {
+                    task.abort();
+                }
+                std::future::pending::<()>().await;
+            }
+            Err(e) => tracing::warn!(execution = %self.arn, error = %e.message, "saving execution progress failed"),
         }
     }
 

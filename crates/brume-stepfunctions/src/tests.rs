@@ -185,6 +185,102 @@ async fn service_errors_are_caught_by_their_prefixed_names() {
     assert_eq!(types.last().unwrap(), "ExecutionFailed");
 }
 
+/// Stores execution `name` of `machine` as a crash would have left it: running, with
+/// `history` and `progress`.
+async fn crashed(
+    storage: &Storage,
+    sfn: &Arc<StepFunctions>,
+    machine: &str,
+    name: &str,
+    history: Vec<Value>,
+    progress: Progress,
+) -> String {
+    let described = sfn.clone().describe_state_machine(ctx(), from(json!({ "stateMachineArn": machine }))).await;
+    let definition = serde_json::to_value(described.unwrap()).unwrap()["definition"].as_str().unwrap().to_string();
+    let machine_name = machine.rsplit(':').next().unwrap().to_string();
+    let arn = format!("arn:aws:states:us-east-1:000000000000:execution:{machine_name}:{name}");
+    let execution = Execution {
+        account: "000000000000".into(),
+        region: "us-east-1".into(),
+        machine: machine_name.clone(),
+        name: name.into(),
+        machine_arn: machine.into(),
+        arn: arn.clone(),
+        status: "RUNNING".into(),
+        input: "{}".into(),
+        output: None,
+        error: None,
+        cause: None,
+        start: crate::now(),
+        stop: None,
+        definition,
+        role_arn: "arn:aws:iam::000000000000:role/r".into(),
+        machine_updated: 0.0,
+        revision_id: "r".into(),
+        history,
+        progress: Some(progress),
+    };
+    let key = table::execution_key("000000000000", "us-east-1", &machine_name, name);
+    storage.kv.transact(move |txn| table::put(txn, &key, &execution)).await.unwrap();
+    arn
+}
+
+#[tokio::test]
+async fn a_retry_back_off_saved_before_a_crash_runs_the_task_again() {
+    let storage = Storage::in_memory();
+    let sfn = service(&storage, 0);
+    let machine = create(
+        &sfn,
+        "backoff",
+        json!({
+            "StartAt": "Call",
+            "States": {"Call": {
+                "Type": "Task", "Resource": "arn:aws:lambda:us-east-1:000000000000:function:flaky",
+                "Retry": [{"ErrorEquals": ["Flaky"], "IntervalSeconds": 1, "MaxAttempts": 2}],
+                "End": true,
+            }},
+        }),
+    )
+    .await;
+    let events: Vec<Value> = [
+        "ExecutionStarted",
+        "TaskStateEntered",
+        "LambdaFunctionScheduled",
+        "LambdaFunctionStarted",
+        "LambdaFunctionFailed",
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, kind)| json!({"timestamp": 1.0, "type": kind, "id": i + 1, "previousEventId": i}))
+    .collect();
+    let progress = Progress {
+        state: "Call".into(),
+        input: json!({"again": true}),
+        started: true,
+        entered_event: 2,
+        attempts: vec![1],
+        retry_count: 1,
+        until_ms: Some(crate::now_ms()),
+        last_event: 5,
+        ..Progress::default()
+    };
+    let arn = crashed(&storage, &sfn, &machine, "backoff", events, progress).await;
+    crate::engine::resume_all(&sfn).unwrap();
+    let done = finished(&sfn, &arn).await;
+    assert_eq!(done["status"], "SUCCEEDED");
+    assert_eq!(serde_json::from_str::<Value>(done["output"].as_str().unwrap()).unwrap(), json!({"again": true}));
+    assert_eq!(
+        history(&storage, &arn)[5..],
+        [
+            "LambdaFunctionScheduled",
+            "LambdaFunctionStarted",
+            "LambdaFunctionSucceeded",
+            "TaskStateExited",
+            "ExecutionSucceeded"
+        ]
+    );
+}
+
 #[tokio::test]
 async fn saved_progress_in_a_wait_resumes_at_its_deadline() {
     let storage = Storage::in_memory();
@@ -201,49 +297,21 @@ async fn saved_progress_in_a_wait_resumes_at_its_deadline() {
         }),
     )
     .await;
-    let definition = serde_json::to_value(
-        sfn.clone().describe_state_machine(ctx(), from(json!({ "stateMachineArn": machine }))).await.unwrap(),
-    )
-    .unwrap()["definition"]
-        .as_str()
-        .unwrap()
-        .to_string();
     let entered = json!({
-        "timestamp": 1.0, "type": "WaitStateEntered", "id": 2, "previousEventId": 1,
+        "timestamp": 1.0, "type": "WaitStateEntered", "id": 2, "previousEventId": 0,
         "stateEnteredEventDetails": {"name": "W", "input": "{}", "inputDetails": {"truncated": false}},
     });
     let started = json!({"timestamp": 1.0, "type": "ExecutionStarted", "id": 1, "previousEventId": 0});
-    let arn = "arn:aws:states:us-east-1:000000000000:execution:resume:saved".to_string();
-    let execution = Execution {
-        account: "000000000000".into(),
-        region: "us-east-1".into(),
-        machine: "resume".into(),
-        name: "saved".into(),
-        machine_arn: machine.clone(),
-        arn: arn.clone(),
-        status: "RUNNING".into(),
-        input: "{}".into(),
-        output: None,
-        error: None,
-        cause: None,
-        start: crate::now(),
-        stop: None,
-        definition,
-        role_arn: "arn:aws:iam::000000000000:role/r".into(),
-        machine_updated: 0.0,
-        revision_id: "r".into(),
-        history: vec![started, entered],
-        progress: Some(Progress {
-            state: "W".into(),
-            input: json!({}),
-            started: true,
-            until_ms: Some(crate::now_ms()),
-            last_event: 2,
-            ..Progress::default()
-        }),
+    let progress = Progress {
+        state: "W".into(),
+        input: json!({}),
+        started: true,
+        entered_event: 2,
+        until_ms: Some(crate::now_ms()),
+        last_event: 2,
+        ..Progress::default()
     };
-    let key = table::execution_key("000000000000", "us-east-1", "resume", "saved");
-    storage.kv.transact(move |txn| table::put(txn, &key, &execution)).await.unwrap();
+    let arn = crashed(&storage, &sfn, &machine, "saved", vec![started, entered], progress).await;
     crate::engine::resume_all(&sfn).unwrap();
     let done = finished(&sfn, &arn).await;
     assert_eq!(done["status"], "SUCCEEDED");
