@@ -458,6 +458,22 @@ def test_task_timeout(server, functions):
     assert types(history(sfn, done["executionArn"]))[-2:] == ["TaskTimedOut", "ExecutionFailed"]
 
 
+def test_timeout_seconds_path(server, functions):
+    sfn = server.client("stepfunctions")
+    arn = machine(sfn, "timeoutpath", {
+        "StartAt": "Call",
+        "States": {"Call": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                            "TimeoutSecondsPath": "$.limit",
+                            "Parameters": {"FunctionName": "slow", "Payload": {}}, "End": True}},
+    })
+    done = run(sfn, arn, {"limit": 1})
+    assert (done["status"], done["error"]) == ("FAILED", "States.Timeout")
+    scheduled = next(e for e in history(sfn, done["executionArn"]) if e["type"] == "TaskScheduled")
+    assert scheduled["taskScheduledEventDetails"]["timeoutInSeconds"] == 1
+    done = run(sfn, arn, {"limit": "soon"})
+    assert (done["status"], done["error"]) == ("FAILED", "States.Runtime")
+
+
 def test_express_machines_run_synchronously(server):
     sfn = server.client("stepfunctions", inject_host_prefix=False)
     arn = machine(sfn, "express", PASS_CHOICE, type="EXPRESS")

@@ -50,6 +50,29 @@ pub(crate) struct Run {
     history: Mutex<Vec<Value>>,
 }
 
+/// A Task's TimeoutSeconds and HeartbeatSeconds (given or read through their `…Path`),
+/// and its task token when it waits for one.
+struct TaskOptions {
+    timeout: Option<u64>,
+    heartbeat: Option<u64>,
+    token: Option<String>,
+}
+
+/// The value of `field` (`TimeoutSeconds`) or of the reference path in `fieldPath`.
+fn seconds(state: &Value, field: &str, input: &Value, ctx: &Value) -> Result<Option<u64>, Failure> {
+    if let Some(v) = state.get(field) {
+        return Ok(v.as_u64());
+    }
+    let Some(path) = state.get(format!("{field}Path")).and_then(Value::as_str) else { return Ok(None) };
+    match asl::select(path, input, ctx)? {
+        Value::Number(n) if n.as_u64().is_some_and(|n| n > 0) => Ok(n.as_u64()),
+        other => Err(Failure::new(
+            asl::RUNTIME,
+            format!("The {field}Path parameter does not reference a valid positive integer: {other}"),
+        )),
+    }
+}
+
 /// What a state leads to.
 enum Step {
     Next(String, Value),
@@ -382,11 +405,16 @@ impl Run {
                 let input = asl::input_path(state.get("InputPath"), &raw, &ctx)?;
                 let result = match kind {
                     "Task" => {
+                        let options = TaskOptions {
+                            timeout: seconds(state, "TimeoutSeconds", &input, &ctx)?,
+                            heartbeat: seconds(state, "HeartbeatSeconds", &input, &ctx)?,
+                            token: token.clone(),
+                        };
                         let effective = match state.get("Parameters") {
                             Some(template) => asl::parameters(template, &input, &ctx)?,
                             None => input,
                         };
-                        self.task(state, effective, token, p, prev, top).await?
+                        self.task(state, effective, options, p, prev, top).await?
                     }
                     "Parallel" => {
                         let effective = match state.get("Parameters") {
@@ -436,14 +464,13 @@ impl Run {
         &self,
         state: &Value,
         input: Value,
-        token: Option<String>,
+        options: TaskOptions,
         p: &mut Progress,
         prev: &mut u64,
         top: bool,
     ) -> Result<Value, Failure> {
         let resource = state["Resource"].as_str().unwrap_or_default();
-        let timeout = state["TimeoutSeconds"].as_u64();
-        let heartbeat = state["HeartbeatSeconds"].as_u64();
+        let TaskOptions { timeout, heartbeat, token } = options;
         let deadline = timeout.map(|t| now_ms() + t * 1000);
         if resource.starts_with("arn:aws:lambda:") {
             return self.plain_function(resource, input, timeout, prev).await;
