@@ -489,6 +489,8 @@ def test_express_machines_run_synchronously(server):
     standard = machine(sfn, "standard", PASS_CHOICE)
     err = error_of(sfn.start_sync_execution, stateMachineArn=standard)
     assert err["Code"] == "StateMachineTypeNotSupported"
+    err = error_of(sfn.list_executions, stateMachineArn=arn)
+    assert err["Code"] == "StateMachineTypeNotSupported"
 
 
 def test_tags(server):

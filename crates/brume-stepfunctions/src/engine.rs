@@ -2,7 +2,8 @@
 //! Parallel and Map, Retry and Catch, and the history events AWS records for them.
 //!
 //! A STANDARD execution saves its [`Progress`] (the top-level state, its input, its
-//! retry counters, the end of a wait in progress) with the history at each transition,
+//! retry counters, the end of a wait in progress, the token of a task waiting for one)
+//! with the history at each transition,
 //! so [`resume_all`] continues it after a restart where it was; waits keep their end time.
 //! Parallel and Map states save nothing inside: after a crash they start over. EXPRESS
 //! executions keep everything in memory.
@@ -36,9 +37,9 @@ pub(crate) enum End {
 /// One execution being run.
 pub(crate) struct Run {
     sfn: Arc<StepFunctions>,
-    pub(crate) account: String,
-    pub(crate) region: String,
-    pub(crate) arn: String,
+    account: String,
+    region: String,
+    arn: String,
     name: String,
     machine_arn: String,
     machine_name: String,
@@ -103,7 +104,7 @@ impl Run {
         self.history.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub(crate) fn history(&self) -> Vec<Value> {
+    fn history(&self) -> Vec<Value> {
         self.events().clone()
     }
 

@@ -380,6 +380,11 @@ impl StepFunctions {
         input: ListExecutionsInput,
     ) -> Result<ListExecutionsOutput, AwsError> {
         let m = self.machine(&input.state_machine_arn).await?;
+        if m.kind == "EXPRESS" {
+            return Err(error::state_machine_type_not_supported(
+                "This operation is not supported by this type of state machine",
+            ));
+        }
         if let Some(status) = &input.status_filter
             && !["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE"].contains(&status.as_str())
         {
