@@ -133,6 +133,13 @@ def test_names_arns_and_definitions_are_validated(server):
     assert err["Code"] == "InvalidExecutionInput"
     err = error_of(sfn.start_execution, stateMachineArn=arn, name="bad name")
     assert err["Code"] == "InvalidName"
+    err = error_of(sfn.start_execution, stateMachineArn=arn, input="")
+    assert err == {"Code": "InvalidExecutionInput",
+                   "Message": "Invalid State Machine Execution Input: 'Invalid execution input.'"}
+    err = error_of(sfn.list_state_machines, maxResults=1001)
+    assert err["Code"] == "ValidationException"
+    assert err["Message"] == ("1 validation error detected: Value '1001' at 'maxResults' failed to satisfy "
+                              "constraint: Member must have value less than or equal to 1000")
 
 
 def test_validate_state_machine_definition(server):
@@ -283,6 +290,7 @@ def test_start_execution_idempotency_and_stop(server):
     events = history(sfn, first["executionArn"])
     assert types(events) == ["ExecutionStarted", "WaitStateEntered", "ExecutionAborted"]
     assert events[-1]["executionAbortedEventDetails"] == {"error": "Stopped.ByTest", "cause": "enough"}
+    assert events[-1]["previousEventId"] == 0
     err = error_of(sfn.start_execution, stateMachineArn=arn, name="once", input='{"a": 1}')
     assert err["Code"] == "ExecutionAlreadyExists"
     assert sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")["executions"] == []

@@ -38,6 +38,11 @@ fn parse_execution_arn(arn: &str) -> Result<(String, String, String, String), Aw
 
 fn check_input(input: Option<&str>) -> Result<Value, AwsError> {
     let text = input.unwrap_or("{}");
+    if text.is_empty() {
+        return Err(error::invalid_execution_input(
+            "Invalid State Machine Execution Input: 'Invalid execution input.'",
+        ));
+    }
     if text.len() > MAX_INPUT {
         return Err(error::validation(format!(
             "1 validation error detected: Value at 'input' failed to satisfy constraint: Member must have length less than or equal to {MAX_INPUT}"
@@ -136,6 +141,7 @@ pub struct ExecutionItem {
     start_date: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     stop_date: Option<f64>,
+    redrive_count: u32,
 }
 
 #[derive(Serialize)]
@@ -393,7 +399,7 @@ impl StepFunctions {
             )));
         }
         let start = input.next_token.as_deref().map(crate::decode_token).transpose()?.unwrap_or(0);
-        let size = page_size(input.max_results);
+        let size = page_size(input.max_results)?;
         let mut all: Vec<Execution> =
             table::scan(&*self.kv, &table::executions_prefix(&m.account, &m.region, &m.name))?;
         all.retain(|e| input.status_filter.as_ref().is_none_or(|s| *s == e.status));
@@ -408,6 +414,7 @@ impl StepFunctions {
                 status: e.status.clone(),
                 start_date: e.start,
                 stop_date: e.stop,
+                redrive_count: 0,
             })
             .collect();
         let next_token = (end < all.len()).then(|| crate::encode_token(end));
@@ -437,9 +444,10 @@ impl StepFunctions {
                 if let Some(cause) = &input.cause {
                     details.insert("cause".into(), Value::String(cause.clone()));
                 }
+                // AWS records the abort with previousEventId 0, outside the states' chain.
                 let id = e.history.len() as u64 + 1;
                 e.history.push(serde_json::json!({
-                    "timestamp": time, "type": "ExecutionAborted", "id": id, "previousEventId": id - 1,
+                    "timestamp": time, "type": "ExecutionAborted", "id": id, "previousEventId": 0,
                     "executionAbortedEventDetails": details,
                 }));
                 e.status = "ABORTED".into();
@@ -478,7 +486,7 @@ impl StepFunctions {
             }
         }
         let start = input.next_token.as_deref().map(crate::decode_token).transpose()?.unwrap_or(0);
-        let size = page_size(input.max_results);
+        let size = page_size(input.max_results)?;
         let end = (start + size).min(events.len());
         let next_token = (end < events.len()).then(|| crate::encode_token(end));
         let events = events[start.min(events.len())..end].to_vec();

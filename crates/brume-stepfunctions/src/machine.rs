@@ -199,10 +199,13 @@ pub struct ListTagsOutput {
 pub(crate) const DEFAULT_PAGE: usize = 100;
 pub(crate) const MAX_PAGE: usize = 1000;
 
-pub(crate) fn page_size(max_results: Option<usize>) -> usize {
+pub(crate) fn page_size(max_results: Option<usize>) -> Result<usize, AwsError> {
     match max_results {
-        None | Some(0) => DEFAULT_PAGE,
-        Some(n) => n.min(MAX_PAGE),
+        None | Some(0) => Ok(DEFAULT_PAGE),
+        Some(n) if n > MAX_PAGE => Err(error::validation(format!(
+            "1 validation error detected: Value '{n}' at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to {MAX_PAGE}"
+        ))),
+        Some(n) => Ok(n),
     }
 }
 
@@ -353,7 +356,7 @@ impl StepFunctions {
         input: ListInput,
     ) -> Result<ListStateMachinesOutput, AwsError> {
         let start = input.next_token.as_deref().map(crate::decode_token).transpose()?.unwrap_or(0);
-        let size = page_size(input.max_results);
+        let size = page_size(input.max_results)?;
         let all: Vec<StateMachine> = table::scan(&*self.kv, &table::machines_prefix(&ctx.account, &ctx.region))?;
         let end = (start + size).min(all.len());
         let state_machines = all
