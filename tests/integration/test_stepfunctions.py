@@ -646,8 +646,12 @@ def test_wait_for_task_token_success_failure_and_heartbeat(server):
     token = received_token(sqs, queue)
     sfn.send_task_heartbeat(taskToken=token)
     done = finished(sfn, execution)
-    assert (done["status"], done["error"]) == ("FAILED", "States.HeartbeatTimeout")
-    assert types(history(sfn, execution))[-2:] == ["TaskTimedOut", "ExecutionFailed"]
+    # AWS records a missed heartbeat as States.Timeout.
+    assert (done["status"], done["error"]) == ("FAILED", "States.Timeout")
+    events = history(sfn, execution)
+    assert types(events)[-2:] == ["TaskTimedOut", "ExecutionFailed"]
+    assert events[-2]["taskTimedOutEventDetails"] == {
+        "error": "States.Timeout", "resource": "sendMessage.waitForTaskToken", "resourceType": "sqs"}
 
 
 def test_a_task_waiting_for_its_token_survives_kill_9(start_brume):

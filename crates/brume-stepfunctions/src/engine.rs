@@ -559,8 +559,7 @@ impl Run {
     }
 
     /// Waits for the answer to `token`: SendTaskSuccess's output or SendTaskFailure's
-    /// error, unless the task times out (`States.Timeout`) or misses a heartbeat
-    /// (`States.HeartbeatTimeout`).
+    /// error, unless the task times out or misses a heartbeat (`States.Timeout`).
     async fn await_token(
         &self,
         token: &str,
@@ -589,8 +588,9 @@ impl Run {
             if deadline.is_some_and(|d| now >= d) {
                 return Err((Failure::new("States.Timeout", ""), true));
             }
+            // AWS records a missed heartbeat as `States.Timeout` too.
             if beat.is_some_and(|b| now >= b) {
-                return Err((Failure::new("States.HeartbeatTimeout", ""), true));
+                return Err((Failure::new("States.Timeout", ""), true));
             }
             let wake = [deadline, beat].into_iter().flatten().min();
             match wake {
