@@ -133,15 +133,27 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// A service's error as the task's failure, worded as the AWS SDK for Java words it.
+/// A service's error as the task's failure: the error is named after the exception class
+/// of the AWS SDK for Java that Step Functions calls with (`SQS.AmazonSQSException` for
+/// errors without one of their own), the cause worded as that SDK words it.
 fn service_failure(prefix: &str, service: &str, e: &AwsError) -> Failure {
+    let code = e.code.as_ref();
+    let class = match (prefix, code) {
+        (_, c) if c.ends_with("Exception") => c.to_string(),
+        ("SQS", "AWS.SimpleQueueService.NonExistentQueue" | "QueueDoesNotExist") => {
+            "QueueDoesNotExistException".to_string()
+        }
+        ("SNS", "NotFound" | "InvalidParameter" | "AuthorizationError" | "InvalidParameterValue") => {
+            format!("{code}Exception")
+        }
+        _ => format!("{service}Exception"),
+    };
     Failure::new(
-        format!("{prefix}.{}", e.code),
+        format!("{prefix}.{class}"),
         format!(
-            "{} (Service: {service}; Status Code: {}; Error Code: {}; Request ID: {}; Proxy: null)",
+            "{} (Service: {service}; Status Code: {}; Error Code: {code}; Request ID: {}; Proxy: null)",
             e.message,
             e.status,
-            e.code,
             uuid::Uuid::new_v4()
         ),
     )

@@ -179,7 +179,7 @@ async fn service_errors_are_caught_by_their_prefixed_names() {
     let arn = start(&sfn, &machine, json!({})).await;
     let done = finished(&sfn, &arn).await;
     assert_eq!(done["status"], "FAILED");
-    assert_eq!(done["error"], "SQS.AWS.SimpleQueueService.NonExistentQueue");
+    assert_eq!(done["error"], "SQS.QueueDoesNotExistException");
     let types = history(&storage, &arn);
     assert_eq!(types[5], "TaskStateExited", "{types:?}");
     assert_eq!(types.last().unwrap(), "ExecutionFailed");
