@@ -641,6 +641,24 @@ def test_wait_for_task_token_success_failure_and_heartbeat(server):
     done = finished(sfn, execution)
     assert (done["status"], done["error"], done["cause"]) == ("FAILED", "Denied", "no")
 
+    caught = machine(sfn, "tokencatch", {
+        "StartAt": "Ask",
+        "States": {
+            "Ask": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                    "Parameters": {"QueueUrl": queue, "MessageBody": {"token.$": "$$.Task.Token"}},
+                    "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.failed", "Next": "Caught"}],
+                    "End": True},
+            "Caught": {"Type": "Pass", "End": True},
+        },
+    })
+    execution = sfn.start_execution(stateMachineArn=caught, input='{"k": 1}')["executionArn"]
+    sfn.send_task_failure(taskToken=received_token(sqs, queue))
+    done = finished(sfn, execution)
+    # What SendTaskFailure left out is absent from TaskFailed and null in the caught error.
+    assert json.loads(done["output"]) == {"k": 1, "failed": {"Error": None, "Cause": None}}
+    failed = next(e for e in history(sfn, execution) if e["type"] == "TaskFailed")
+    assert failed["taskFailedEventDetails"] == {"resource": "sendMessage.waitForTaskToken", "resourceType": "sqs"}
+
     beats = token_machine(sfn, "heartbeats", queue, HeartbeatSeconds=1)
     execution = sfn.start_execution(stateMachineArn=beats)["executionArn"]
     token = received_token(sqs, queue)

@@ -450,7 +450,9 @@ impl Run {
             }
             let catchers = state["Catch"].as_array().map(Vec::as_slice).unwrap_or_default();
             if let Some((next, result_path)) = asl::catch(catchers, &failure.error) {
-                let error = json!({ "Error": failure.error, "Cause": failure.cause });
+                // What SendTaskFailure left out is null in the caught error, as in AWS.
+                let text = |s: &str| if s.is_empty() { Value::Null } else { json!(s) };
+                let error = json!({ "Error": text(&failure.error), "Cause": text(&failure.cause) });
                 let output = asl::result_path(result_path.as_ref(), &raw, error)?;
                 return Ok(Step::Next(next, output));
             }
@@ -544,9 +546,8 @@ impl Run {
             }
             Err((f, timed_out)) => {
                 let mut details = head;
-                details["error"] = json!(f.error);
-                if !f.cause.is_empty() {
-                    details["cause"] = json!(f.cause);
+                if let (Some(details), Value::Object(error)) = (details.as_object_mut(), error_details(&f)) {
+                    details.extend(error);
                 }
                 if timed_out {
                     self.emit(prev, "TaskTimedOut", Some(("taskTimedOutEventDetails", details)));
