@@ -87,6 +87,8 @@ def test_state_machine_lifecycle_and_pagination(server):
     answer = sfn.update_state_machine(stateMachineArn=arns[1], definition=json.dumps(updated))
     assert answer["revisionId"] != described["revisionId"]
     assert json.loads(sfn.describe_state_machine(stateMachineArn=arns[1])["definition"])["Comment"] == "new"
+    same = sfn.update_state_machine(stateMachineArn=arns[1], definition=json.dumps(updated))
+    assert same["revisionId"] == answer["revisionId"]
     sfn.delete_state_machine(stateMachineArn=arns[2])
     err = error_of(sfn.describe_state_machine, stateMachineArn=arns[2])
     assert err["Code"] == "StateMachineDoesNotExist"

@@ -313,6 +313,7 @@ impl StepFunctions {
             .transact(move |txn| {
                 let mut m: StateMachine =
                     table::get(txn, &key)?.ok_or_else(|| error::state_machine_does_not_exist(&arn))?;
+                let before = (m.definition.clone(), m.role_arn.clone(), m.logging.clone(), m.tracing.clone());
                 if let Some(d) = input.definition {
                     m.definition = d;
                 }
@@ -326,7 +327,10 @@ impl StepFunctions {
                     m.tracing = input.tracing_configuration;
                 }
                 m.updated = now();
-                m.revision_id = uuid::Uuid::new_v4().to_string();
+                // An update that changes nothing keeps the revision, as in AWS.
+                if before != (m.definition.clone(), m.role_arn.clone(), m.logging.clone(), m.tracing.clone()) {
+                    m.revision_id = uuid::Uuid::new_v4().to_string();
+                }
                 table::put(txn, &key, &m)?;
                 Ok::<_, AwsError>(m)
             })
