@@ -35,7 +35,7 @@ pub(crate) enum End {
 }
 
 /// One execution being run.
-pub(crate) struct Run {
+struct Run {
     sfn: Arc<StepFunctions>,
     account: String,
     region: String,
@@ -81,7 +81,7 @@ enum Step {
 }
 
 impl Run {
-    pub(crate) fn new(sfn: Arc<StepFunctions>, execution: &Execution, durable: bool) -> Run {
+    fn new(sfn: Arc<StepFunctions>, execution: &Execution, durable: bool) -> Run {
         Run {
             sfn,
             account: execution.account.clone(),
@@ -177,7 +177,7 @@ impl Run {
     }
 
     /// Runs the execution from `progress` to its end, and records the end.
-    pub(crate) async fn drive(self: Arc<Self>, machine: Value, progress: Progress, timeout: Option<u64>) -> End {
+    async fn drive(self: Arc<Self>, machine: Value, progress: Progress, timeout: Option<u64>) -> End {
         let mut prev = progress.last_event;
         let work = self.run_states(&machine, progress.input.clone(), &mut prev, Some(progress));
         let result = match timeout {
@@ -856,6 +856,16 @@ pub(crate) fn parse(definition: &str) -> (Value, Option<u64>) {
     let machine: Value = serde_json::from_str(definition).unwrap_or(Value::Null);
     let timeout = machine["TimeoutSeconds"].as_u64();
     (machine, timeout)
+}
+
+/// Runs an EXPRESS execution, kept in memory only, to its end.
+pub(crate) fn run_in_memory(
+    sfn: &Arc<StepFunctions>,
+    execution: &Execution,
+) -> impl Future<Output = End> + Send + 'static {
+    let run = Arc::new(Run::new(sfn.clone(), execution, false));
+    let (machine, timeout) = parse(&execution.definition);
+    run.drive(machine, execution.progress.clone().unwrap_or_default(), timeout)
 }
 
 /// Starts running a stored STANDARD execution from its saved progress.

@@ -7,7 +7,7 @@ use brume_core::{AwsError, RequestContext};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::engine::{self, End, Run};
+use crate::engine::{self, End};
 use crate::machine::{page_size, parse_machine_arn};
 use crate::table::{self, Execution, Progress, StateMachine};
 use crate::{StepFunctions, error, now};
@@ -211,7 +211,17 @@ impl StepFunctions {
 
     fn new_execution(m: &StateMachine, name: String, input: &Value, text: String) -> Execution {
         let start = now();
-        let arn = format!("arn:aws:states:{}:{}:execution:{}:{}", m.region, m.account, m.name, name);
+        let arn = match m.kind.as_str() {
+            "EXPRESS" => format!(
+                "arn:aws:states:{}:{}:express:{}:{}:{}",
+                m.region,
+                m.account,
+                m.name,
+                name,
+                uuid::Uuid::new_v4()
+            ),
+            _ => format!("arn:aws:states:{}:{}:execution:{}:{}", m.region, m.account, m.name, name),
+        };
         let details = serde_json::json!({
             "input": text, "inputDetails": { "truncated": false }, "roleArn": m.role_arn,
         });
@@ -254,23 +264,10 @@ impl StepFunctions {
         crate::check_name(&name)?;
         let value = check_input(input.input.as_deref())?;
         let text = input.input.unwrap_or_else(|| "{}".to_string());
-        let mut execution = Self::new_execution(&m, name.clone(), &value, text);
+        let execution = Self::new_execution(&m, name.clone(), &value, text);
         if m.kind == "EXPRESS" {
-            execution.arn = format!(
-                "arn:aws:states:{}:{}:express:{}:{}:{}",
-                m.region,
-                m.account,
-                m.name,
-                name,
-                uuid::Uuid::new_v4()
-            );
-            let start_date = execution.start;
-            let arn = execution.arn.clone();
-            let run = Arc::new(Run::new(self.clone(), &execution, false));
-            let (machine, timeout) = engine::parse(&execution.definition);
-            let progress = execution.progress.clone().unwrap_or_default();
-            tokio::spawn(run.drive(machine, progress, timeout));
-            return Ok(StartExecutionOutput { execution_arn: arn, start_date });
+            tokio::spawn(engine::run_in_memory(&self, &execution));
+            return Ok(StartExecutionOutput { execution_arn: execution.arn, start_date: execution.start });
         }
         let key = table::execution_key(&m.account, &m.region, &m.name, &name);
         let (execution, fresh) = self
@@ -311,14 +308,9 @@ impl StepFunctions {
         crate::check_name(&name)?;
         let value = check_input(input.input.as_deref())?;
         let text = input.input.unwrap_or_else(|| "{}".to_string());
-        let mut execution = Self::new_execution(&m, name.clone(), &value, text.clone());
-        execution.arn =
-            format!("arn:aws:states:{}:{}:express:{}:{}:{}", m.region, m.account, m.name, name, uuid::Uuid::new_v4());
-        let run = Arc::new(Run::new(self.clone(), &execution, false));
-        let (machine, timeout) = engine::parse(&execution.definition);
-        let progress = execution.progress.clone().unwrap_or_default();
+        let execution = Self::new_execution(&m, name.clone(), &value, text.clone());
         let started = execution.start;
-        let end = run.drive(machine, progress, timeout).await;
+        let end = engine::run_in_memory(&self, &execution).await;
         let stop = now();
         let billed_ms = (((stop - started) * 1000.0).ceil() as u64).max(100);
         let mut out = StartSyncExecutionOutput {
