@@ -848,3 +848,30 @@ def test_runtime_failures_name_the_state_and_its_entered_event(server):
     done = run(sfn, arn, {"present": 1})
     assert done["error"] == "States.Runtime"
     assert done["cause"].startswith("An error occurred while executing the state 'Broken' (entered at the event id #4). ")
+
+
+def test_a_parallel_state_interrupted_by_kill_9_runs_again_after_restart(start_brume):
+    data_dir = tempfile.mkdtemp(prefix="brume-sfn-")
+    brume = start_brume(data_dir=data_dir)
+    sfn = brume.client("stepfunctions")
+    arn = machine(sfn, "durableparallel", {
+        "StartAt": "Both",
+        "States": {"Both": {"Type": "Parallel", "End": True, "Branches": [
+            {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 2, "End": True}}},
+            {"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": "p", "End": True}}},
+        ]}},
+    })
+    execution = sfn.start_execution(stateMachineArn=arn, input='{"n": 1}')["executionArn"]
+    deadline = time.monotonic() + 10
+    while "ParallelStateEntered" not in types(history(sfn, execution)):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    brume.proc.send_signal(signal.SIGKILL)
+    brume.proc.wait()
+    sfn = start_brume(data_dir=data_dir).client("stepfunctions")
+    done = finished(sfn, execution)
+    assert done["status"] == "SUCCEEDED"
+    assert json.loads(done["output"]) == [{"n": 1}, "p"]
+    kinds = types(history(sfn, execution))
+    assert kinds.count("ParallelStateEntered") == 1
+    assert kinds[-3:] == ["ParallelStateSucceeded", "ParallelStateExited", "ExecutionSucceeded"]
