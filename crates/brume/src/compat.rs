@@ -62,6 +62,18 @@ const PARTIAL: &[(&str, &str, &str)] = &[
         "CreateFunctionUrlConfig",
         "RESPONSE_STREAM answers buffered; AuthType NONE does not check the resource policy for lambda:InvokeFunctionUrl",
     ),
+    (
+        "stepfunctions",
+        "CreateStateMachine",
+        "JSONata (QueryLanguage) is accepted and not run; distributed Map, activities, `.sync` and aws-sdk integrations are not built; logging and tracing configurations are stored, not applied",
+    ),
+    (
+        "stepfunctions",
+        "StartExecution",
+        "a Parallel or Map state interrupted by a restart runs again from its beginning; event ids inside concurrently running branches may be ordered differently from AWS's",
+    ),
+    ("stepfunctions", "DescribeExecution", "EXPRESS executions are not described (InvalidArn)"),
+    ("stepfunctions", "GetExecutionHistory", "includeExecutionData=false only leaves out inputs and outputs"),
     ("logs", "FilterLogEvents", "space-delimited and regular-expression filter patterns are refused"),
     ("logs", "CreateLogGroup", "kmsKeyId and deletionProtectionEnabled are ignored"),
 ];
