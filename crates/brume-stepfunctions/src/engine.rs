@@ -49,6 +49,8 @@ struct Run {
     /// The record's key; `None` for EXPRESS executions, which are not stored.
     key: Option<Vec<u8>>,
     history: Mutex<Vec<Value>>,
+    /// How many of `history`'s events are stored.
+    saved: Mutex<usize>,
 }
 
 /// A Task's TimeoutSeconds and HeartbeatSeconds (given or read through their `…Path`),
@@ -97,6 +99,7 @@ impl Run {
                 table::execution_key(&execution.account, &execution.region, &execution.machine, &execution.name)
             }),
             history: Mutex::new(execution.history.clone()),
+            saved: Mutex::new(execution.history.len()),
         }
     }
 
@@ -104,8 +107,16 @@ impl Run {
         self.history.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn history(&self) -> Vec<Value> {
-        self.events().clone()
+    /// The events recorded since the last save, and how many there are in all with them.
+    fn unsaved(&self) -> (usize, Vec<Value>) {
+        let events = self.events();
+        let saved = *self.saved.lock().unwrap_or_else(|e| e.into_inner());
+        (events.len(), events[saved.min(events.len())..].to_vec())
+    }
+
+    /// Notes that the first `count` events are stored.
+    fn saved(&self, count: usize) {
+        *self.saved.lock().unwrap_or_else(|e| e.into_inner()) = count;
     }
 
     /// Records an event after `prev` (the previous event of the same sequence), and makes
@@ -148,7 +159,7 @@ impl Run {
     /// meanwhile ends its own task instead: nothing more of it is to run.
     async fn save(&self, progress: &Progress) {
         let Some(key) = self.key.clone() else { return };
-        let history = self.history();
+        let (count, history) = self.unsaved();
         let progress = progress.clone();
         let saved = self
             .sfn
@@ -158,14 +169,14 @@ impl Run {
                 if e.status != "RUNNING" {
                     return Ok(false);
                 }
-                e.history = history;
+                table::append_history(txn, &key, &history)?;
                 e.progress = Some(progress);
                 table::put(txn, &key, &e)?;
                 Ok::<_, AwsError>(true)
             })
             .await;
         match saved {
-            Ok(true) => {}
+            Ok(true) => self.saved(count),
             Ok(false) => {
                 if let Some(task) = self.sfn.running().remove(&self.arn) {
                     task.abort();
@@ -213,7 +224,7 @@ impl Run {
     async fn finish(&self, end: &End) {
         self.sfn.running().remove(&self.arn);
         let Some(key) = self.key.clone() else { return };
-        let history = self.history();
+        let (_, history) = self.unsaved();
         let end = end.clone();
         let saved = self
             .sfn
@@ -239,7 +250,7 @@ impl Run {
                     }
                 }
                 e.stop = Some(now());
-                e.history = history;
+                table::append_history(txn, &key, &history)?;
                 e.progress = None;
                 table::put(txn, &key, &e)?;
                 Ok::<_, AwsError>(())
@@ -881,9 +892,11 @@ pub(crate) fn spawn(sfn: &Arc<StepFunctions>, execution: &Execution) {
 /// Resumes every STANDARD execution the store says is running.
 pub(crate) fn resume_all(sfn: &Arc<StepFunctions>) -> Result<(), brume_storage::StorageError> {
     let executions: Vec<Execution> = table::scan(&*sfn.kv, &table::all_executions_prefix())?;
-    for execution in executions.iter().filter(|e| e.status == "RUNNING") {
+    for mut execution in executions.into_iter().filter(|e| e.status == "RUNNING") {
         tracing::info!(execution = %execution.arn, "resuming execution");
-        spawn(sfn, execution);
+        let key = table::execution_key(&execution.account, &execution.region, &execution.machine, &execution.name);
+        execution.history = table::read_history(&*sfn.kv, &key)?;
+        spawn(sfn, &execution);
     }
     Ok(())
 }

@@ -282,8 +282,10 @@ impl StepFunctions {
                     if !forgotten {
                         return Err(error::execution_already_exists(&existing.arn));
                     }
+                    table::delete_history(txn, &key)?;
                 }
                 table::put(txn, &key, &execution)?;
+                table::append_history(txn, &key, &execution.history)?;
                 Ok::<_, AwsError>((execution, true))
             })
             .await?;
@@ -437,11 +439,12 @@ impl StepFunctions {
                     details.insert("cause".into(), Value::String(cause.clone()));
                 }
                 // AWS records the abort with previousEventId 0, outside the states' chain.
-                let id = e.history.len() as u64 + 1;
-                e.history.push(serde_json::json!({
+                let id = table::last_event_id(txn, &key)? + 1;
+                let aborted = serde_json::json!({
                     "timestamp": time, "type": "ExecutionAborted", "id": id, "previousEventId": 0,
                     "executionAbortedEventDetails": details,
-                }));
+                });
+                table::append_history(txn, &key, &[aborted])?;
                 e.status = "ABORTED".into();
                 e.error = input.error;
                 e.cause = input.cause;
@@ -462,8 +465,10 @@ impl StepFunctions {
         _ctx: RequestContext,
         input: HistoryInput,
     ) -> Result<HistoryOutput, AwsError> {
-        let e = self.execution(&input.execution_arn).await?;
-        let mut events = e.history;
+        let (account, region, machine, name) = parse_execution_arn(&input.execution_arn)?;
+        let key = table::execution_key(&account, &region, &machine, &name);
+        self.execution(&input.execution_arn).await?;
+        let mut events = table::read_history(&*self.kv, &key)?;
         if input.reverse_order {
             events.reverse();
         }

@@ -88,6 +88,9 @@ pub struct Execution {
     pub role_arn: String,
     pub machine_updated: f64,
     pub revision_id: String,
+    /// The history in memory. It is stored event by event under [`history_prefix`],
+    /// appended at each transition and never rewritten, not in this record.
+    #[serde(skip)]
     pub history: Vec<Value>,
     pub progress: Option<Progress>,
 }
@@ -102,6 +105,42 @@ pub fn machines_prefix(account: &str, region: &str) -> Vec<u8> {
 
 pub fn execution_key(account: &str, region: &str, machine: &str, name: &str) -> Vec<u8> {
     key::encode(&["ex".into(), account.into(), region.into(), machine.into(), name.into()])
+}
+
+/// Where the history events of the execution stored at `execution_key` are kept, each
+/// under its id.
+pub fn history_prefix(execution_key: &[u8]) -> Vec<u8> {
+    [key::encode(&["hist".into()]).as_slice(), execution_key].concat()
+}
+
+/// Stores `events` (each with its `id`) in the history of the execution at `execution_key`.
+pub fn append_history(txn: &mut dyn Txn, execution_key: &[u8], events: &[Value]) -> Result<(), StorageError> {
+    let prefix = history_prefix(execution_key);
+    for event in events {
+        let id = event["id"].as_u64().unwrap_or(0);
+        txn.put(KEYSPACE, &[prefix.as_slice(), &id.to_be_bytes()].concat(), &encode(event))?;
+    }
+    Ok(())
+}
+
+/// The stored history of the execution at `execution_key`, oldest first.
+pub fn read_history(view: &dyn ReadView, execution_key: &[u8]) -> Result<Vec<Value>, StorageError> {
+    scan(view, &history_prefix(execution_key))
+}
+
+/// The id of the last stored event of the execution at `execution_key` (0: none).
+pub fn last_event_id(view: &dyn ReadView, execution_key: &[u8]) -> Result<u64, StorageError> {
+    let last = view.scan(KEYSPACE, &KeyRange::prefix(&history_prefix(execution_key)), Direction::Reverse, 1)?;
+    Ok(last.first().and_then(|(_, v)| decode::<Value>(v).ok()).and_then(|e| e["id"].as_u64()).unwrap_or(0))
+}
+
+/// Forgets the history of the execution at `execution_key`.
+pub fn delete_history(txn: &mut dyn Txn, execution_key: &[u8]) -> Result<(), StorageError> {
+    let prefix = history_prefix(execution_key);
+    for (key, _) in txn.scan(KEYSPACE, &KeyRange::prefix(&prefix), Direction::Forward, usize::MAX)? {
+        txn.delete(KEYSPACE, &key)?;
+    }
+    Ok(())
 }
 
 pub fn executions_prefix(account: &str, region: &str, machine: &str) -> Vec<u8> {

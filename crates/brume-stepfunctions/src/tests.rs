@@ -113,8 +113,7 @@ async fn finished(sfn: &Arc<StepFunctions>, arn: &str) -> Value {
 fn history(storage: &Storage, arn: &str) -> Vec<String> {
     let parts: Vec<&str> = arn.split(':').collect();
     let key = table::execution_key(parts[4], parts[3], parts[6], parts[7]);
-    let e: Execution = table::get(&*storage.kv, &key).unwrap().unwrap();
-    e.history.iter().map(|e| e["type"].as_str().unwrap().to_string()).collect()
+    table::read_history(&*storage.kv, &key).unwrap().iter().map(|e| e["type"].as_str().unwrap().to_string()).collect()
 }
 
 #[tokio::test]
@@ -221,7 +220,14 @@ async fn crashed(
         progress: Some(progress),
     };
     let key = table::execution_key("000000000000", "us-east-1", &machine_name, name);
-    storage.kv.transact(move |txn| table::put(txn, &key, &execution)).await.unwrap();
+    storage
+        .kv
+        .transact(move |txn| {
+            table::put(txn, &key, &execution)?;
+            table::append_history(txn, &key, &execution.history)
+        })
+        .await
+        .unwrap();
     arn
 }
 
