@@ -104,18 +104,7 @@ pub(crate) fn now_ms() -> u64 {
 
 /// `2026-11-27T02:32:07.123Z`, as the context object and Wait's Timestamp write times.
 pub(crate) fn iso(ms: u64) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.millisecond()
-    )
+    brume_core::value::Timestamp::from_unix_millis(ms).iso8601()
 }
 
 /// A page token: the position to go on from, opaque to clients.
