@@ -62,7 +62,7 @@ struct TaskOptions {
 }
 
 /// The value of `field` (`TimeoutSeconds`) or of the reference path in `fieldPath`.
-fn seconds(state: &Value, field: &str, input: &Value, ctx: &Value) -> Result<Option<u64>, Failure> {
+fn seconds(state: &Value, field: &str, input: &Value, ctx: &asl::Scope) -> Result<Option<u64>, Failure> {
     if let Some(v) = state.get(field) {
         return Ok(v.as_u64());
     }
@@ -136,8 +136,8 @@ impl Run {
         self.events().len() as u64
     }
 
-    /// `$$` for a state.
-    fn context(&self, state: &str, progress: &Progress, item: Option<(usize, &Value)>) -> Value {
+    /// `$$` for a state, and the variables it sees.
+    fn context(&self, state: &str, progress: &Progress, item: Option<(usize, &Value)>) -> asl::Scope {
         let mut ctx = json!({
             "Execution": {
                 "Id": self.arn,
@@ -152,7 +152,7 @@ impl Run {
         if let Some((index, value)) = item {
             ctx["Map"] = json!({ "Item": { "Index": index, "Value": value } });
         }
-        ctx
+        asl::Scope { context: ctx, variables: progress.variables.clone() }
     }
 
     /// Saves `progress` and the history. An execution stopped (or deleted by a reset)
@@ -410,7 +410,7 @@ impl Run {
             let mut ctx = self.context(&p.state, p, None);
             let token = waits_for_token(state).then(|| p.token.clone().unwrap_or_else(crate::token::new_token));
             if let Some(token) = &token {
-                ctx["Task"] = json!({ "Token": token });
+                ctx.context["Task"] = json!({ "Token": token });
             }
             let name = p.state.clone();
             let outcome = async {
@@ -818,7 +818,7 @@ fn next_or_end(state: &Value, output: Value) -> Result<Step, Failure> {
 }
 
 /// When a Wait state ends, in ms since the epoch.
-fn wait_until(state: &Value, input: &Value, ctx: &Value) -> Result<u64, Failure> {
+fn wait_until(state: &Value, input: &Value, ctx: &asl::Scope) -> Result<u64, Failure> {
     let seconds = |v: &Value| -> Result<u64, Failure> {
         v.as_f64().filter(|s| *s >= 0.0).map(|s| now_ms() + (s * 1000.0) as u64).ok_or_else(|| {
             Failure::new("States.Runtime", format!("The SecondsPath parameter does not reference a valid integer: {v}"))

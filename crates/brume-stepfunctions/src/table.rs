@@ -14,9 +14,10 @@ use std::collections::BTreeMap;
 use brume_storage::key::{self, Element};
 use brume_storage::{Direction, KeyRange, ReadView, StorageError, Txn};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 pub const KEYSPACE: &str = "states";
+use std::sync::Arc;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct StateMachine {
@@ -72,6 +73,9 @@ pub struct Execution {
     pub account: String,
     pub region: String,
     pub machine: String,
+    /// The workflow variables in scope (Assign), shared until one is assigned.
+    #[serde(default)]
+    pub variables: Arc<Map<String, Value>>,
     pub name: String,
     pub machine_arn: String,
     pub arn: String,

@@ -3,7 +3,7 @@
 //! between values of different types is false, as in AWS.
 
 use super::path::{Path, json_equal};
-use super::{Failure, RUNTIME};
+use super::{Failure, RUNTIME, Scope};
 use serde_json::Value;
 use std::cmp::Ordering;
 use time::OffsetDateTime;
@@ -54,9 +54,9 @@ pub const OPERATORS: &[&str] = &[
 
 /// The first rule that matches gives the next state; else `default`; else
 /// `States.NoChoiceMatched`.
-pub fn choose(choices: &[Value], default: Option<&str>, input: &Value, context: &Value) -> Result<String, Failure> {
+pub fn choose(choices: &[Value], default: Option<&str>, input: &Value, scope: &Scope) -> Result<String, Failure> {
     for rule in choices {
-        if matches(rule, input, context)? {
+        if matches(rule, input, scope)? {
             return rule
                 .get("Next")
                 .and_then(Value::as_str)
@@ -68,10 +68,10 @@ pub fn choose(choices: &[Value], default: Option<&str>, input: &Value, context: 
 }
 
 /// Whether one rule (data-test or boolean expression) matches.
-pub fn matches(rule: &Value, input: &Value, context: &Value) -> Result<bool, Failure> {
+pub fn matches(rule: &Value, input: &Value, scope: &Scope) -> Result<bool, Failure> {
     if let Some(rules) = rule.get("And").and_then(Value::as_array) {
         for r in rules {
-            if !matches(r, input, context)? {
+            if !matches(r, input, scope)? {
                 return Ok(false);
             }
         }
@@ -79,14 +79,14 @@ pub fn matches(rule: &Value, input: &Value, context: &Value) -> Result<bool, Fai
     }
     if let Some(rules) = rule.get("Or").and_then(Value::as_array) {
         for r in rules {
-            if matches(r, input, context)? {
+            if matches(r, input, scope)? {
                 return Ok(true);
             }
         }
         return Ok(false);
     }
     if let Some(inner) = rule.get("Not") {
-        return Ok(!matches(inner, input, context)?);
+        return Ok(!matches(inner, input, scope)?);
     }
     let variable = rule.get("Variable").and_then(Value::as_str).unwrap_or("$");
     let Some((operator, operand)) =
@@ -94,7 +94,7 @@ pub fn matches(rule: &Value, input: &Value, context: &Value) -> Result<bool, Fai
     else {
         return Err(Failure::new(RUNTIME, "A Choice Rule has no comparison operator"));
     };
-    let value = lookup(variable, input, context);
+    let value = lookup(variable, input, scope);
     if operator == "IsPresent" {
         return Ok(value.is_some() == (operand == &Value::Bool(true)));
     }
@@ -107,7 +107,7 @@ pub fn matches(rule: &Value, input: &Value, context: &Value) -> Result<bool, Fai
     let operand = match operator.strip_suffix("Path") {
         Some(_) => {
             let path = operand.as_str().unwrap_or_default();
-            lookup(path, input, context).ok_or_else(|| {
+            lookup(path, input, scope).ok_or_else(|| {
                 Failure::new(
                     RUNTIME,
                     format!("Invalid path '{path}': The choice state's condition path references an invalid value."),
@@ -119,9 +119,8 @@ pub fn matches(rule: &Value, input: &Value, context: &Value) -> Result<bool, Fai
     Ok(compare(operator.trim_end_matches("Path"), &value, &operand))
 }
 
-fn lookup(path: &str, input: &Value, context: &Value) -> Option<Value> {
-    let path = Path::parse(path).ok()?;
-    path.evaluate(if path.context { context } else { input }).ok()
+fn lookup(path: &str, input: &Value, scope: &Scope) -> Option<Value> {
+    scope.evaluate(&Path::parse(path).ok()?, input).ok()
 }
 
 fn compare(operator: &str, value: &Value, operand: &Value) -> bool {
@@ -217,7 +216,7 @@ mod tests {
     use serde_json::json;
 
     fn check(rule: Value, input: Value, expected: Result<bool, &str>) {
-        let context = json!({"Execution": {"Name": "run"}});
+        let context = Scope::new(json!({"Execution": {"Name": "run"}}));
         let got = matches(&rule, &input, &context).map_err(|f| f.cause);
         assert_eq!(got, expected.map_err(str::to_string), "{rule} on {input}");
     }
@@ -332,7 +331,7 @@ mod tests {
             ], "Next": "ValueInTwenties"}),
             json!({"Variable": "$.rating", "NumericGreaterThanPath": "$.auditThreshold", "Next": "StartAudit"}),
         ];
-        let context = json!({});
+        let context = Scope::new(json!({}));
         let cases: Vec<(Value, Option<&str>, Result<&str, &str>)> = vec![
             (json!({"type": "Public"}), None, Ok("Public")),
             (json!({"type": "Private", "value": 25}), None, Ok("ValueInTwenties")),

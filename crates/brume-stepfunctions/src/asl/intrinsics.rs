@@ -9,7 +9,7 @@
 //! numbers are truncated where an integer is expected, except MathAdd, which rounds.
 
 use super::path::{Path, json_equal};
-use super::{Failure, RUNTIME};
+use super::{Failure, RUNTIME, Scope};
 use base64::Engine;
 use serde_json::{Map, Value};
 
@@ -221,22 +221,22 @@ impl Parser {
 pub fn evaluate(
     text: &str,
     input: &Value,
-    context: &Value,
+    scope: &Scope,
     random: &mut dyn FnMut() -> f64,
     uuid: &mut dyn FnMut() -> String,
 ) -> Result<Value, Failure> {
     let call = parse(text).map_err(|e| Failure::new(RUNTIME, e))?;
-    Evaluator { input, context, random, uuid }.eval(&call)
+    Evaluator { input, scope, random, uuid }.eval(&call)
 }
 
 /// [`evaluate`] with fresh randomness and UUIDs, as executions run it.
-pub fn run(text: &str, input: &Value, context: &Value) -> Result<Value, Failure> {
-    evaluate(text, input, context, &mut fresh_random, &mut || uuid::Uuid::new_v4().to_string())
+pub fn run(text: &str, input: &Value, scope: &Scope) -> Result<Value, Failure> {
+    evaluate(text, input, scope, &mut fresh_random, &mut || uuid::Uuid::new_v4().to_string())
 }
 
 struct Evaluator<'a> {
     input: &'a Value,
-    context: &'a Value,
+    scope: &'a Scope,
     random: &'a mut dyn FnMut() -> f64,
     uuid: &'a mut dyn FnMut() -> String,
 }
@@ -253,11 +253,10 @@ impl Evaluator<'_> {
             Arg::Number(n) => Value::Number(n.clone()),
             Arg::Bool(b) => Value::Bool(*b),
             Arg::Null => Value::Null,
-            Arg::Path { text, path } => {
-                let root = if path.context { self.context } else { self.input };
-                path.evaluate(root)
-                    .map_err(|reason| Failure::new(RUNTIME, format!("Invalid path '{text}' : {reason}")))?
-            }
+            Arg::Path { text, path } => self
+                .scope
+                .evaluate(path, self.input)
+                .map_err(|reason| Failure::new(RUNTIME, format!("Invalid path '{text}' : {reason}")))?,
             Arg::Call(name, args) => self.call(name, args)?,
         })
     }
@@ -469,7 +468,7 @@ mod tests {
     use serde_json::json;
 
     fn check(expression: &str, input: Value, expected: Result<Value, &str>) {
-        let context = json!({"Execution": {"Name": "run-1"}});
+        let context = Scope::new(json!({"Execution": {"Name": "run-1"}}));
         let got = evaluate(expression, &input, &context, &mut || 0.5, &mut || "u-u-i-d".to_string());
         match expected {
             Ok(value) => assert_eq!(got, Ok(value), "{expression}"),
@@ -682,13 +681,13 @@ mod tests {
             assert!((0.0..1.0).contains(&seeded_random(seed)));
         }
         assert!((0.0..1.0).contains(&fresh_random()));
-        let uuid = run("States.UUID()", &json!({}), &json!({})).unwrap();
+        let uuid = run("States.UUID()", &json!({}), &Scope::default()).unwrap();
         assert_eq!(uuid::Uuid::parse_str(uuid.as_str().unwrap()).unwrap().get_version_num(), 4);
-        let random = run("States.MathRandom(1, 3)", &json!({}), &json!({})).unwrap();
+        let random = run("States.MathRandom(1, 3)", &json!({}), &Scope::default()).unwrap();
         assert!(random == json!(1) || random == json!(2));
         let seeded = "States.MathRandom(0, 100, 42)";
-        let a = evaluate(seeded, &json!({}), &json!({}), &mut || 0.1, &mut String::new).unwrap();
-        let b = evaluate(seeded, &json!({}), &json!({}), &mut || 0.9, &mut String::new).unwrap();
+        let a = evaluate(seeded, &json!({}), &Scope::default(), &mut || 0.1, &mut String::new).unwrap();
+        let b = evaluate(seeded, &json!({}), &Scope::default(), &mut || 0.9, &mut String::new).unwrap();
         assert_eq!(a, b);
     }
 }

@@ -29,8 +29,10 @@ pub use validate::{
     SCHEMA_VALIDATION_FAILED, parse_definition,
 };
 
-use path::Path;
-use serde_json::Value;
+use std::sync::Arc;
+
+use path::{Path, Root};
+use serde_json::{Map, Value};
 
 /// `States.Runtime`: a path found nothing or could not be applied; never retried or caught.
 pub const RUNTIME: &str = "States.Runtime";
@@ -48,6 +50,37 @@ pub struct Failure {
 impl Failure {
     pub fn new(error: impl Into<String>, cause: impl Into<String>) -> Failure {
         Failure { error: error.into(), cause: cause.into() }
+    }
+}
+
+/// What paths select from besides the state's input: the context object (`$$`) and the
+/// workflow variables in scope (`$name`).
+#[derive(Clone, Debug, Default)]
+pub struct Scope {
+    pub context: Value,
+    pub variables: Arc<Map<String, Value>>,
+}
+
+impl Scope {
+    /// A scope without variables.
+    pub fn new(context: Value) -> Scope {
+        Scope { context, variables: Arc::default() }
+    }
+
+    /// The value `path` starts from; the error is why there is none (an unassigned variable).
+    fn root<'a>(&'a self, path: &Path, input: &'a Value) -> Result<&'a Value, String> {
+        match &path.root {
+            Root::Input => Ok(input),
+            Root::Context => Ok(&self.context),
+            Root::Variable(name) => {
+                self.variables.get(name).ok_or_else(|| format!("The variable '{name}' has not been assigned"))
+            }
+        }
+    }
+
+    /// What `path` selects; the error is Jayway's reason or [`Scope::root`]'s.
+    fn evaluate(&self, path: &Path, input: &Value) -> Result<Value, String> {
+        path.evaluate(self.root(path, input)?)
     }
 }
 
@@ -75,20 +108,20 @@ pub fn invalid_definition_message(errors: &[Diagnostic]) -> String {
 }
 
 /// InputPath or OutputPath: `None` (field absent) selects `$`, JSON `null` gives `{}`,
-/// a path string selects from `input` (or `$$` from `context`).
-pub fn input_path(path: Option<&Value>, input: &Value, context: &Value) -> Result<Value, Failure> {
+/// a path string selects from `input` (or from `scope`).
+pub fn input_path(path: Option<&Value>, input: &Value, scope: &Scope) -> Result<Value, Failure> {
     match path {
         None => Ok(input.clone()),
         Some(Value::Null) => Ok(Value::Object(serde_json::Map::new())),
-        Some(Value::String(path)) => select(path, input, context),
+        Some(Value::String(path)) => select(path, input, scope),
         Some(other) => Err(Failure::new(RUNTIME, format!("Invalid path '{other}' : the path must be a string"))),
     }
 }
 
 /// Parameters, ItemSelector, ResultSelector and Pass/Task payload templates: `key.$`
 /// fields replaced by the path's value or the intrinsic function's result.
-pub fn parameters(template: &Value, input: &Value, context: &Value) -> Result<Value, Failure> {
-    template::apply(template, input, context)
+pub fn parameters(template: &Value, input: &Value, scope: &Scope) -> Result<Value, Failure> {
+    template::apply(template, input, scope)
 }
 
 /// ResultPath: where `result` goes in `input` (`None`: `$`, replacing it; JSON `null`:
@@ -113,21 +146,19 @@ pub fn result_path(path: Option<&Value>, input: &Value, result: Value) -> Result
 /// SecondsPath, TimestampPath, `*Path` comparisons, ErrorPath, CausePath. An intrinsic
 /// function call (`States.Format('{}', $.a)`, which ErrorPath and CausePath allow) is
 /// evaluated instead.
-pub fn select(path: &str, input: &Value, context: &Value) -> Result<Value, Failure> {
+pub fn select(path: &str, input: &Value, scope: &Scope) -> Result<Value, Failure> {
     if path.starts_with("States.") {
-        return intrinsics::run(path, input, context);
+        return intrinsics::run(path, input, scope);
     }
     let parsed =
         Path::parse(path).map_err(|reason| Failure::new(RUNTIME, format!("Invalid path '{path}' : {reason}")))?;
-    parsed
-        .evaluate(if parsed.context { context } else { input })
-        .map_err(|reason| Failure::new(RUNTIME, format!("Invalid path '{path}' : {reason}")))
+    scope.evaluate(&parsed, input).map_err(|reason| Failure::new(RUNTIME, format!("Invalid path '{path}' : {reason}")))
 }
 
 /// A Choice state's next state for `input`: the first rule of `choices` that matches,
 /// else `default`, else `States.NoChoiceMatched`.
-pub fn choose(choices: &[Value], default: Option<&str>, input: &Value, context: &Value) -> Result<String, Failure> {
-    choice::choose(choices, default, input, context)
+pub fn choose(choices: &[Value], default: Option<&str>, input: &Value, scope: &Scope) -> Result<String, Failure> {
+    choice::choose(choices, default, input, scope)
 }
 
 /// Whether a state's Retry retries `error`, and after how long (milliseconds). `attempts`
@@ -156,7 +187,7 @@ mod tests {
 
     #[test]
     fn input_and_output_paths() {
-        let context = json!({"Execution": {"Id": "arn:x"}});
+        let context = Scope::new(json!({"Execution": {"Id": "arn:x"}}));
         let input = json!({"a": {"b": 1}, "l": [{"v": 1}, {"v": 2}]});
         let cases: Vec<(Option<Value>, Expected)> = vec![
             (None, Ok(input.clone())),
@@ -202,10 +233,31 @@ mod tests {
 
     #[test]
     fn selects_reference_paths() {
-        let context = json!({"State": {"RetryCount": 0}});
+        let context = Scope::new(json!({"State": {"RetryCount": 0}}));
         check(select("$.items[1]", &json!({"items": [1, 2]}), &context), Ok(json!(2)));
         check(select("$$.State.RetryCount", &json!({}), &context), Ok(json!(0)));
         check(select("$.x", &json!({}), &context), Err((RUNTIME, "Invalid path '$.x' : No results for path: $['x']")));
         check(select("States.Format('retry {}', $$.State.RetryCount)", &json!({}), &context), Ok(json!("retry 0")));
+    }
+
+    #[test]
+    fn selects_variables() {
+        let variables = json!({"order": {"items": [{"id": "a"}, {"id": "b"}]}, "_n2": 3});
+        let scope = Scope { context: json!({}), variables: Arc::new(variables.as_object().cloned().unwrap()) };
+        check(select("$order.items[1].id", &json!({}), &scope), Ok(json!("b")));
+        check(select("$_n2", &json!({}), &scope), Ok(json!(3)));
+        check(select("States.MathAdd($_n2, 1)", &json!({}), &scope), Ok(json!(4)));
+        check(
+            parameters(&json!({"first.$": "$order.items[0].id", "all.$": "$order.items[*].id"}), &json!({}), &scope),
+            Ok(json!({"first": "a", "all": ["a", "b"]})),
+        );
+        check(
+            select("$missing", &json!({}), &scope),
+            Err((RUNTIME, "Invalid path '$missing' : The variable 'missing' has not been assigned")),
+        );
+        check(
+            result_path(Some(&json!("$order")), &json!({}), json!(1)),
+            Err((RESULT_PATH_MATCH_FAILURE, "Unable to apply ReferencePath $order to input {}")),
+        );
     }
 }

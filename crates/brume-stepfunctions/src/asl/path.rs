@@ -1,8 +1,8 @@
 //! JSONPath as Step Functions evaluates it (AWS uses Jayway JsonPath): parsing, selection
 //! from the input or the context object, and ResultPath's placement of a result.
 //!
-//! Supported: `$`, `$$` (context), `.name`, `['name']`, `["name"]`, `[n]` and `[-n]`,
-//! `[*]` and `.*`, `..name` and `..*` (deep scan), unions `['a','b']` and `[0,2]`, slices
+//! Supported: `$`, `$$` (context), `$name` (a workflow variable), `.name`, `['name']`,
+//! `["name"]`, `[n]` and `[-n]`, `[*]` and `.*`, `..name` and `..*` (deep scan), unions `['a','b']` and `[0,2]`, slices
 //! `[start:end:step]`, filters `[?(@.x > 1 && @.y == 'z')]` with `== != < <= > >=`, `&&`,
 //! `||`, `!`, parentheses and existence tests (`[?(@.x)]`). Not supported: filter
 //! functions (`length()`, `min()`…), regex `=~` and the `in`/`nin`/`subsetof` operators.
@@ -16,9 +16,16 @@ use std::cmp::Ordering;
 /// A parsed JSONPath.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Path {
-    /// `$$`: the path selects from the context object.
-    pub context: bool,
+    pub root: Root,
     pub segments: Vec<Segment>,
+}
+
+/// What a path selects from: `$` the input, `$$` the context object, `$name` a variable.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Root {
+    Input,
+    Context,
+    Variable(String),
 }
 
 /// One step of a path; `deep` for `..`, which applies the selector at every depth.
@@ -76,7 +83,17 @@ impl Path {
         if !parser.eat('$') {
             return Err(format!("Path must start with '$': {text}"));
         }
-        let context = parser.eat('$');
+        let root = if parser.eat('$') {
+            Root::Context
+        } else if parser.peek().is_some_and(|c| c.is_alphabetic() || c == '_') {
+            let start = parser.pos;
+            while parser.peek().is_some_and(|c| c.is_alphanumeric() || c == '_') {
+                parser.pos += 1;
+            }
+            Root::Variable(parser.chars[start..parser.pos].iter().collect())
+        } else {
+            Root::Input
+        };
         let segments = parser.segments(false)?;
         if parser.pos < parser.chars.len() {
             return Err(format!(
@@ -85,7 +102,7 @@ impl Path {
                 parser.pos
             ));
         }
-        Ok(Path { context, segments })
+        Ok(Path { root, segments })
     }
 
     /// A definite path selects at most one value: names and single indices only.
@@ -95,7 +112,11 @@ impl Path {
 
     /// Jayway's normalized form of a definite prefix: `$['a'][0]`.
     pub fn normalized(&self, upto: usize) -> String {
-        let mut out = String::from(if self.context { "$$" } else { "$" });
+        let mut out = match &self.root {
+            Root::Input => "$".to_string(),
+            Root::Context => "$$".to_string(),
+            Root::Variable(name) => format!("${name}"),
+        };
         for segment in &self.segments[..upto.min(self.segments.len())] {
             match &segment.selector {
                 Selector::Name(name) => out.push_str(&format!("['{name}']")),
@@ -270,7 +291,7 @@ fn operand_value(operand: &Operand, item: &Value, root: &Value) -> Option<Value>
     match operand {
         Operand::Literal(value) => Some(value.clone()),
         Operand::Path { current, segments } => {
-            let path = Path { context: false, segments: segments.clone() };
+            let path = Path { root: Root::Input, segments: segments.clone() };
             let value = path.evaluate(if *current { item } else { root }).ok()?;
             if path.is_definite() { Some(value) } else { value.as_array().and_then(|items| items.first().cloned()) }
         }
@@ -545,7 +566,7 @@ impl Parser {
 /// ResultPath: `result` placed in `input` at `path` (a definite path on the input),
 /// creating missing objects on the way. The error is why it could not be placed.
 pub fn place(path: &Path, input: &Value, result: Value) -> Result<Value, ()> {
-    if path.context || !path.is_definite() {
+    if path.root != Root::Input || !path.is_definite() {
         return Err(());
     }
     if path.segments.is_empty() {

@@ -9,34 +9,34 @@
 
 use super::intrinsics;
 use super::path::Path;
-use super::{Failure, RUNTIME};
+use super::{Failure, RUNTIME, Scope};
 use serde_json::{Map, Value};
 
-pub fn apply(template: &Value, input: &Value, context: &Value) -> Result<Value, Failure> {
+pub fn apply(template: &Value, input: &Value, scope: &Scope) -> Result<Value, Failure> {
     match template {
         Value::Object(fields) => {
             let mut out = Map::new();
             for (key, value) in fields {
                 match key.strip_suffix(".$") {
                     Some(name) => {
-                        out.insert(name.to_string(), dynamic(key, value, input, context)?);
+                        out.insert(name.to_string(), dynamic(key, value, input, scope)?);
                     }
                     None => {
-                        out.insert(key.clone(), apply(value, input, context)?);
+                        out.insert(key.clone(), apply(value, input, scope)?);
                     }
                 }
             }
             Ok(Value::Object(out))
         }
         Value::Array(items) => {
-            Ok(Value::Array(items.iter().map(|item| apply(item, input, context)).collect::<Result<Vec<_>, _>>()?))
+            Ok(Value::Array(items.iter().map(|item| apply(item, input, scope)).collect::<Result<Vec<_>, _>>()?))
         }
         other => Ok(other.clone()),
     }
 }
 
 /// The value of a `key.$` field: a path's selection or an intrinsic function's result.
-fn dynamic(key: &str, value: &Value, input: &Value, context: &Value) -> Result<Value, Failure> {
+fn dynamic(key: &str, value: &Value, input: &Value, scope: &Scope) -> Result<Value, Failure> {
     let Some(expression) = value.as_str() else {
         return Err(Failure::new(
             RUNTIME,
@@ -44,11 +44,16 @@ fn dynamic(key: &str, value: &Value, input: &Value, context: &Value) -> Result<V
         ));
     };
     if !expression.starts_with('$') {
-        return intrinsics::run(expression, input, context);
+        return intrinsics::run(expression, input, scope);
     }
     let path = Path::parse(expression)
         .map_err(|reason| Failure::new(RUNTIME, format!("Invalid path '{expression}' : {reason}")))?;
-    let root = if path.context { context } else { input };
+    let root = scope.root(&path, input).map_err(|reason| {
+        Failure::new(
+            RUNTIME,
+            format!("The JSONPath '{expression}' specified for the field '{key}' could not be found: {reason}"),
+        )
+    })?;
     path.evaluate(root).map_err(|_| {
         Failure::new(
             RUNTIME,
@@ -68,7 +73,8 @@ mod tests {
     type Expected = Result<Value, (&'static str, &'static str)>;
 
     fn check(template: Value, input: Value, expected: Result<Value, (&str, &str)>) {
-        let context = json!({"Execution": {"Id": "arn:exec"}, "Map": {"Item": {"Index": 2}}, "DayOfWeek": "TUESDAY"});
+        let context =
+            Scope::new(json!({"Execution": {"Id": "arn:exec"}, "Map": {"Item": {"Index": 2}}, "DayOfWeek": "TUESDAY"}));
         let got = apply(&template, &input, &context);
         assert_eq!(got, expected.map_err(|(e, c)| Failure::new(e, c)), "{template}");
     }

@@ -430,10 +430,9 @@ fn check_paths(fields: &Map<String, Value>, at: &str, out: &mut Vec<Diagnostic>)
         if value.is_null() && *nullable {
             continue;
         }
-        let valid = value
-            .as_str()
-            .and_then(|p| Path::parse(p).ok())
-            .is_some_and(|p| !*reference || (p.is_definite() && !(*field == "ResultPath" && p.context)));
+        let valid = value.as_str().and_then(|p| Path::parse(p).ok()).is_some_and(|p| {
+            !*reference || (p.is_definite() && !(*field == "ResultPath" && p.root != super::path::Root::Input))
+        });
         if !valid {
             let what = if *reference { "ReferencePath" } else { "JSONPath" };
             out.push(error(
