@@ -101,6 +101,10 @@ pub struct ExecutionArnInput {
 pub struct DescribeExecutionOutput {
     execution_arn: String,
     state_machine_arn: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    state_machine_version_arn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    state_machine_alias_arn: Option<String>,
     name: String,
     status: String,
     start_date: f64,
@@ -136,6 +140,10 @@ pub struct ListExecutionsInput {
 pub struct ExecutionItem {
     execution_arn: String,
     state_machine_arn: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    state_machine_version_arn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    state_machine_alias_arn: Option<String>,
     name: String,
     status: String,
     start_date: f64,
@@ -259,7 +267,7 @@ impl StepFunctions {
         _ctx: RequestContext,
         input: StartExecutionInput,
     ) -> Result<StartExecutionOutput, AwsError> {
-        let m = self.machine(&input.state_machine_arn).await?;
+        let (m, target) = self.machine_for_execution(&input.state_machine_arn)?;
         let name = input.name.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         crate::check_name(&name)?;
         let value = check_input(input.input.as_deref())?;
@@ -270,6 +278,8 @@ impl StepFunctions {
             return Ok(StartExecutionOutput { execution_arn: execution.arn, start_date: execution.start });
         }
         let key = table::execution_key(&m.account, &m.region, &m.name, &name);
+        let target_key = table::target_key(&m.account, &m.region, &m.name, &name);
+        let target = target.map(|t| table::ExecutionTarget { execution: name.clone(), ..t });
         let (execution, fresh) = self
             .kv
             .transact(move |txn| {
@@ -286,6 +296,10 @@ impl StepFunctions {
                 }
                 table::put(txn, &key, &execution)?;
                 table::append_history(txn, &key, &execution.history)?;
+                match &target {
+                    Some(target) => table::put(txn, &target_key, target)?,
+                    None => txn.delete(table::KEYSPACE, &target_key)?,
+                }
                 Ok::<_, AwsError>((execution, true))
             })
             .await?;
@@ -300,7 +314,7 @@ impl StepFunctions {
         _ctx: RequestContext,
         input: StartExecutionInput,
     ) -> Result<StartSyncExecutionOutput, AwsError> {
-        let m = self.machine(&input.state_machine_arn).await?;
+        let (m, _) = self.machine_for_execution(&input.state_machine_arn)?;
         if m.kind != "EXPRESS" {
             return Err(error::state_machine_type_not_supported(
                 "This operation is not supported by this type of state machine",
@@ -354,10 +368,13 @@ impl StepFunctions {
         input: ExecutionArnInput,
     ) -> Result<DescribeExecutionOutput, AwsError> {
         let e = self.execution(&input.execution_arn).await?;
+        let target = self.execution_target(&e.account, &e.region, &e.machine, &e.name)?;
         let redrive_status_reason = Some(format!("Execution is {} and cannot be redriven", e.status));
         Ok(DescribeExecutionOutput {
             execution_arn: e.arn,
             state_machine_arn: e.machine_arn,
+            state_machine_version_arn: target.as_ref().map(|t| t.version_arn.clone()),
+            state_machine_alias_arn: target.and_then(|t| t.alias_arn),
             name: e.name,
             status: e.status,
             start_date: e.start,
@@ -379,7 +396,7 @@ impl StepFunctions {
         _ctx: RequestContext,
         input: ListExecutionsInput,
     ) -> Result<ListExecutionsOutput, AwsError> {
-        let m = self.machine(&input.state_machine_arn).await?;
+        let (m, filter) = self.machine_for_listing(&input.state_machine_arn)?;
         if m.kind == "EXPRESS" {
             return Err(error::state_machine_type_not_supported(
                 "This operation is not supported by this type of state machine",
@@ -397,6 +414,8 @@ impl StepFunctions {
         let mut all: Vec<Execution> =
             table::scan(&*self.kv, &table::executions_prefix(&m.account, &m.region, &m.name))?;
         all.retain(|e| input.status_filter.as_ref().is_none_or(|s| *s == e.status));
+        let targets = self.execution_targets(&m.account, &m.region, &m.name)?;
+        all.retain(|e| filter.as_ref().is_none_or(|f| f.keeps(targets.get(&e.name))));
         all.sort_by(|a, b| b.start.total_cmp(&a.start).then_with(|| a.name.cmp(&b.name)));
         let end = (start + size).min(all.len());
         let executions = all[start.min(all.len())..end]
@@ -404,6 +423,8 @@ impl StepFunctions {
             .map(|e| ExecutionItem {
                 execution_arn: e.arn.clone(),
                 state_machine_arn: e.machine_arn.clone(),
+                state_machine_version_arn: targets.get(&e.name).map(|t| t.version_arn.clone()),
+                state_machine_alias_arn: targets.get(&e.name).and_then(|t| t.alias_arn.clone()),
                 name: e.name.clone(),
                 status: e.status.clone(),
                 start_date: e.start,

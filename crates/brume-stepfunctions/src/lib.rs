@@ -7,6 +7,7 @@
 //! - `execution`: the execution operations (start, describe, list, stop, history).
 //! - `integration`: what Task resources call (Lambda, SQS, SNS); `token`: the task tokens
 //!   of `.waitForTaskToken` tasks and SendTaskSuccess/Failure/Heartbeat.
+//! - `version`: published versions of state machines and the aliases that route to them.
 //! - `engine`: runs a definition, recording AWS's history events; a STANDARD execution
 //!   saves its progress at each transition of its top-level states and [`start`] resumes
 //!   the running ones after a restart.
@@ -21,6 +22,7 @@ mod table;
 #[cfg(test)]
 mod tests;
 mod token;
+mod version;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -91,6 +93,14 @@ pub fn service(state: Arc<StepFunctions>) -> Service {
         .op("SendTaskSuccess", StepFunctions::send_task_success)
         .op("SendTaskFailure", StepFunctions::send_task_failure)
         .op("SendTaskHeartbeat", StepFunctions::send_task_heartbeat)
+        .op("PublishStateMachineVersion", StepFunctions::publish_state_machine_version)
+        .op("ListStateMachineVersions", StepFunctions::list_state_machine_versions)
+        .op("DeleteStateMachineVersion", StepFunctions::delete_state_machine_version)
+        .op("CreateStateMachineAlias", StepFunctions::create_state_machine_alias)
+        .op("DescribeStateMachineAlias", StepFunctions::describe_state_machine_alias)
+        .op("UpdateStateMachineAlias", StepFunctions::update_state_machine_alias)
+        .op("DeleteStateMachineAlias", StepFunctions::delete_state_machine_alias)
+        .op("ListStateMachineAliases", StepFunctions::list_state_machine_aliases)
         .build()
 }
 

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::table::{self, StateMachine};
-use crate::{StepFunctions, asl, error, now};
+use crate::{StepFunctions, asl, error, now, version};
 
 const ROLE_PREFIX: &str = "arn:aws:iam::";
 
@@ -76,6 +76,9 @@ pub struct CreateStateMachineInput {
     tracing_configuration: Option<Value>,
     #[serde(default)]
     tags: Vec<Tag>,
+    #[serde(default)]
+    publish: bool,
+    version_description: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -83,6 +86,8 @@ pub struct CreateStateMachineInput {
 pub struct CreateStateMachineOutput {
     state_machine_arn: String,
     creation_date: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    state_machine_version_arn: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -105,6 +110,8 @@ pub struct DescribeStateMachineOutput {
     logging_configuration: Value,
     tracing_configuration: Value,
     revision_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -115,6 +122,9 @@ pub struct UpdateStateMachineInput {
     role_arn: Option<String>,
     logging_configuration: Option<Value>,
     tracing_configuration: Option<Value>,
+    #[serde(default)]
+    publish: bool,
+    version_description: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -122,6 +132,8 @@ pub struct UpdateStateMachineInput {
 pub struct UpdateStateMachineOutput {
     update_date: f64,
     revision_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    state_machine_version_arn: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -225,6 +237,8 @@ impl StepFunctions {
         check_definition(&input.definition)?;
         check_role(&input.role_arn)?;
         let kind = check_type(input.kind.as_deref())?;
+        version::check_version_description(input.publish, input.version_description.as_deref())?;
+        let (publish, version_description) = (input.publish, input.version_description);
         let time = now();
         let machine = StateMachine {
             account: ctx.account.clone(),
@@ -241,26 +255,36 @@ impl StepFunctions {
             tags: input.tags.into_iter().map(|t| (t.key, t.value)).collect(),
         };
         let key = table::machine_key(&ctx.account, &ctx.region, &input.name);
-        let created = self
+        let (created, version) = self
             .kv
             .transact(move |txn| {
-                if let Some(existing) = table::get::<StateMachine>(txn, &key)? {
-                    // AWS's idempotency check: a different role or tags are ignored (and
-                    // not applied), any other difference is a conflict.
-                    let same = existing.definition == machine.definition
-                        && existing.kind == machine.kind
-                        && existing.logging == machine.logging
-                        && existing.tracing == machine.tracing;
-                    if !same {
-                        return Err(error::state_machine_already_exists(&existing.arn()));
+                let created = match table::get::<StateMachine>(txn, &key)? {
+                    Some(existing) => {
+                        // AWS's idempotency check: a different role or tags are ignored (and
+                        // not applied), any other difference is a conflict.
+                        let same = existing.definition == machine.definition
+                            && existing.kind == machine.kind
+                            && existing.logging == machine.logging
+                            && existing.tracing == machine.tracing;
+                        if !same {
+                            return Err(error::state_machine_already_exists(&existing.arn()));
+                        }
+                        existing
                     }
-                    return Ok(existing);
-                }
-                table::put(txn, &key, &machine)?;
-                Ok::<_, AwsError>(machine)
+                    None => {
+                        table::put(txn, &key, &machine)?;
+                        machine
+                    }
+                };
+                let version = publish.then(|| version::publish(txn, &created, version_description)).transpose()?;
+                Ok::<_, AwsError>((created, version))
             })
             .await?;
-        Ok(CreateStateMachineOutput { state_machine_arn: created.arn(), creation_date: created.created })
+        Ok(CreateStateMachineOutput {
+            state_machine_arn: created.arn(),
+            creation_date: created.created,
+            state_machine_version_arn: version.map(|v| v.arn()),
+        })
     }
 
     pub(crate) async fn describe_state_machine(
@@ -268,18 +292,25 @@ impl StepFunctions {
         _ctx: RequestContext,
         input: MachineArnInput,
     ) -> Result<DescribeStateMachineOutput, AwsError> {
-        let m = self.machine(&input.state_machine_arn).await?;
+        let arn = &input.state_machine_arn;
+        // A version ARN describes that version: its definition, configuration and description.
+        let version = self.version_named(arn)?;
+        let m = match &version {
+            Some(_) => self.machine_for_execution(arn)?.0,
+            None => self.machine(arn).await?,
+        };
         Ok(DescribeStateMachineOutput {
-            state_machine_arn: m.arn(),
+            state_machine_arn: version.as_ref().map_or_else(|| m.arn(), |v| v.arn()),
             name: m.name.clone(),
             status: "ACTIVE",
             definition: m.definition.clone(),
             role_arn: m.role_arn.clone(),
             kind: m.kind.clone(),
-            creation_date: m.created,
+            creation_date: version.as_ref().map_or(m.created, |v| v.created),
             logging_configuration: logging(&m),
             tracing_configuration: tracing(&m),
             revision_id: m.revision_id,
+            description: version.and_then(|v| v.description),
         })
     }
 
@@ -306,9 +337,10 @@ impl StepFunctions {
         if let Some(role) = &input.role_arn {
             check_role(role)?;
         }
+        version::check_version_description(input.publish, input.version_description.as_deref())?;
         let key = table::machine_key(&account, &region, &name);
         let arn = input.state_machine_arn.clone();
-        let m = self
+        let (m, version) = self
             .kv
             .transact(move |txn| {
                 let mut m: StateMachine =
@@ -332,10 +364,16 @@ impl StepFunctions {
                     m.revision_id = uuid::Uuid::new_v4().to_string();
                 }
                 table::put(txn, &key, &m)?;
-                Ok::<_, AwsError>(m)
+                let version =
+                    input.publish.then(|| version::publish(txn, &m, input.version_description)).transpose()?;
+                Ok::<_, AwsError>((m, version))
             })
             .await?;
-        Ok(UpdateStateMachineOutput { update_date: m.updated, revision_id: m.revision_id })
+        Ok(UpdateStateMachineOutput {
+            update_date: m.updated,
+            revision_id: m.revision_id,
+            state_machine_version_arn: version.map(|v| v.arn()),
+        })
     }
 
     pub(crate) async fn delete_state_machine(
@@ -348,6 +386,7 @@ impl StepFunctions {
         self.kv
             .transact(move |txn| {
                 txn.delete(table::KEYSPACE, &key)?;
+                version::delete_all(txn, &account, &region, &name)?;
                 Ok::<_, AwsError>(())
             })
             .await?;

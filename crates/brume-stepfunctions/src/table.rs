@@ -5,6 +5,10 @@
 //!   definition it runs, its history so far and, while it runs, its [`Progress`]
 //!
 //! - `tok/<token>` → [`crate::token::TaskToken`]
+//! - `smv/<account>/<region>/<machine>/<number>` → [`Version`]; `smvn/…/<machine>` → the last
+//!   version number given; `sma/…/<machine>/<alias>` → [`Alias`]
+//! - `exv/<account>/<region>/<machine>/<execution>` → [`ExecutionTarget`] of an execution started
+//!   through a version or an alias
 //!
 //! Express executions are never stored: they live in memory only, as AWS keeps no record
 //! of them beyond their logs.
@@ -177,4 +181,91 @@ pub fn scan<T: serde::de::DeserializeOwned>(view: &dyn ReadView, prefix: &[u8]) 
         .iter()
         .map(|(_, v)| decode(v))
         .collect()
+}
+
+/// A published version of a state machine: its definition and configuration when published.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Version {
+    pub account: String,
+    pub region: String,
+    pub machine: String,
+    pub number: u64,
+    pub definition: String,
+    pub role_arn: String,
+    pub kind: String,
+    pub logging: Option<Value>,
+    pub tracing: Option<Value>,
+    pub revision_id: String,
+    pub description: Option<String>,
+    pub created: f64,
+}
+
+impl Version {
+    pub fn arn(&self) -> String {
+        format!("arn:aws:states:{}:{}:stateMachine:{}:{}", self.region, self.account, self.machine, self.number)
+    }
+}
+
+/// One version an alias routes to, and the percentage of executions it gets.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Route {
+    pub state_machine_version_arn: String,
+    pub weight: u32,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Alias {
+    pub account: String,
+    pub region: String,
+    pub machine: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub routing: Vec<Route>,
+    pub created: f64,
+    pub updated: f64,
+}
+
+impl Alias {
+    pub fn arn(&self) -> String {
+        format!("arn:aws:states:{}:{}:stateMachine:{}:{}", self.region, self.account, self.machine, self.name)
+    }
+}
+
+/// The version (and alias) an execution started through a qualified state machine ARN runs.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ExecutionTarget {
+    pub execution: String,
+    pub version_arn: String,
+    pub alias_arn: Option<String>,
+}
+
+pub fn version_key(account: &str, region: &str, machine: &str, number: u64) -> Vec<u8> {
+    key::encode(&["smv".into(), account.into(), region.into(), machine.into(), Element::Int(number.into())])
+}
+
+pub fn versions_prefix(account: &str, region: &str, machine: &str) -> Vec<u8> {
+    key::encode(&["smv".into(), account.into(), region.into(), machine.into()])
+}
+
+/// The last version number given to a machine's versions, kept apart from them so that a
+/// deleted version's number is never given again.
+pub fn version_counter_key(account: &str, region: &str, machine: &str) -> Vec<u8> {
+    key::encode(&["smvn".into(), account.into(), region.into(), machine.into()])
+}
+
+pub fn alias_key(account: &str, region: &str, machine: &str, name: &str) -> Vec<u8> {
+    key::encode(&["sma".into(), account.into(), region.into(), machine.into(), name.into()])
+}
+
+pub fn aliases_prefix(account: &str, region: &str, machine: &str) -> Vec<u8> {
+    key::encode(&["sma".into(), account.into(), region.into(), machine.into()])
+}
+
+pub fn target_key(account: &str, region: &str, machine: &str, execution: &str) -> Vec<u8> {
+    key::encode(&["exv".into(), account.into(), region.into(), machine.into(), execution.into()])
+}
+
+pub fn targets_prefix(account: &str, region: &str, machine: &str) -> Vec<u8> {
+    key::encode(&["exv".into(), account.into(), region.into(), machine.into()])
 }
