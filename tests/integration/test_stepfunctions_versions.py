@@ -6,6 +6,9 @@ import json
 import signal
 import tempfile
 
+import botocore.exceptions
+import pytest
+
 from test_stepfunctions import ACCOUNT, REGION, ROLE, error_of, finished, machine
 
 ARN = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine"
@@ -62,7 +65,7 @@ def test_publish_on_create_and_update_and_describe_a_version(server):
 def test_publish_is_idempotent_checks_the_revision_and_never_reuses_numbers(server):
     sfn = server.client("stepfunctions")
     arn = machine(sfn, "numbers", pass_result(1))
-    first = sfn.publish_state_machine_version(stateMachineArn=arn, description="one")
+    first = sfn.publish_state_machine_version(stateMachineArn=arn, description="one", revisionId="INITIAL")
     assert first["stateMachineVersionArn"] == f"{arn}:1"
     again = sfn.publish_state_machine_version(stateMachineArn=arn)
     assert again == {**again, "stateMachineVersionArn": f"{arn}:1", "creationDate": first["creationDate"]}
@@ -71,7 +74,10 @@ def test_publish_is_idempotent_checks_the_revision_and_never_reuses_numbers(serv
 
     stale = sfn.describe_state_machine(stateMachineArn=arn)["revisionId"]
     current = update(sfn, arn, 2)["revisionId"]
-    err = error_of(sfn.publish_state_machine_version, stateMachineArn=arn, revisionId=stale)
+    with pytest.raises(botocore.exceptions.ClientError) as raised:
+        sfn.publish_state_machine_version(stateMachineArn=arn, revisionId=stale)
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 409
+    err = raised.value.response["Error"]
     assert err == {"Code": "ConflictException",
                    "Message": f"Failed to publish the State Machine version for revision {stale}. "
                               f"The current State Machine revision is {current}."}
@@ -326,3 +332,16 @@ def test_versions_and_aliases_survive_kill_9(start_brume):
     update(sfn, arn, "after")
     assert sfn.publish_state_machine_version(stateMachineArn=arn)["stateMachineVersionArn"] == f"{arn}:3"
     assert output(sfn, alias)[0] == "kept"
+
+
+def test_a_machine_has_at_most_1000_versions(server):
+    sfn = server.client("stepfunctions")
+    arn = machine(sfn, "crowded", pass_result(0), publish=True)
+    for i in range(1, 1000):
+        update(sfn, arn, i, publish=True)
+    update(sfn, arn, 1000)
+    err = error_of(sfn.publish_state_machine_version, stateMachineArn=arn)
+    assert err == {"Code": "ServiceQuotaExceededException",
+                   "Message": f"Maximum number of versions (1000) reached for state machine '{arn}'"}
+    sfn.delete_state_machine_version(stateMachineVersionArn=f"{arn}:1")
+    assert sfn.publish_state_machine_version(stateMachineArn=arn)["stateMachineVersionArn"] == f"{arn}:1001"

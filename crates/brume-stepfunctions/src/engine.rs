@@ -51,6 +51,8 @@ struct Run {
     history: Mutex<Vec<Value>>,
     /// How many of `history`'s events are stored.
     saved: Mutex<usize>,
+    /// Where the history events are logged, when the state machine logs them.
+    log: Option<crate::logging::Sink>,
 }
 
 /// A Task's TimeoutSeconds and HeartbeatSeconds (given or read through their `…Path`),
@@ -84,6 +86,7 @@ enum Step {
 
 impl Run {
     fn new(sfn: Arc<StepFunctions>, execution: &Execution, durable: bool) -> Run {
+        let log = open_log(&sfn, execution);
         Run {
             sfn,
             account: execution.account.clone(),
@@ -100,6 +103,7 @@ impl Run {
             }),
             history: Mutex::new(execution.history.clone()),
             saved: Mutex::new(execution.history.len()),
+            log,
         }
     }
 
@@ -158,6 +162,7 @@ impl Run {
     /// Saves `progress` and the history. An execution stopped (or deleted by a reset)
     /// meanwhile ends its own task instead: nothing more of it is to run.
     async fn save(&self, progress: &Progress) {
+        self.log_events(progress.until_ms.is_some() || progress.token.is_some());
         let Some(key) = self.key.clone() else { return };
         let (count, history) = self.unsaved();
         let progress = progress.clone();
@@ -221,7 +226,22 @@ impl Run {
         end
     }
 
+    /// Hands the events not logged yet to the log when a batch is due, or `now`.
+    fn log_events(&self, now: bool) {
+        let Some(log) = &self.log else { return };
+        let events = self.events();
+        if now || log.due(events.len()) {
+            let pending = events[log.handed().min(events.len())..].to_vec();
+            drop(events);
+            log.hand(&pending);
+        }
+    }
+
     async fn finish(&self, end: &End) {
+        if let Some(log) = &self.log {
+            let pending = self.events()[log.handed()..].to_vec();
+            log.close(&pending).await;
+        }
         self.sfn.running().remove(&self.arn);
         let Some(key) = self.key.clone() else { return };
         let (_, history) = self.unsaved();
@@ -312,6 +332,9 @@ impl Run {
                 let output = match &step {
                     Step::Next(_, o) | Step::End(o) => o,
                 };
+                if over_data_limit(output) {
+                    return Err(data_limit_exceeded(&p.state));
+                }
                 let details =
                     json!({ "name": p.state, "output": output.to_string(), "outputDetails": { "truncated": false } });
                 self.emit(prev, &format!("{kind}StateExited"), Some(("stateExitedEventDetails", details)));
@@ -437,12 +460,20 @@ impl Run {
                     }
                     _ => self.map(state, &name, input, p, prev).await?,
                 };
+                // A task's own result counts; Map and Parallel may drop theirs.
+                if kind == "Task" && over_data_limit(&result) {
+                    return Err(data_limit_exceeded(&name));
+                }
                 let result = match state.get("ResultSelector") {
                     Some(selector) => asl::parameters(selector, &result, &ctx)?,
                     None => result,
                 };
                 let output = asl::result_path(state.get("ResultPath"), &raw, result)?;
-                asl::input_path(state.get("OutputPath"), &output, &ctx)
+                let output = asl::input_path(state.get("OutputPath"), &output, &ctx)?;
+                if over_data_limit(&output) {
+                    return Err(data_limit_exceeded(&name));
+                }
+                Ok(output)
             }
             .await;
             let failure = match outcome {
@@ -817,6 +848,39 @@ fn next_or_end(state: &Value, output: Value) -> Result<Step, Failure> {
     }
 }
 
+/// AWS's limit on the data passed between states, in bytes of UTF-8 JSON.
+const MAX_DATA_BYTES: usize = 262_144;
+
+/// Whether `value`, as JSON text, is over AWS's 256 KiB limit on the data passed between states.
+fn over_data_limit(value: &Value) -> bool {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    // Small values are under the limit whatever their encoding: skip counting them.
+    if matches!(value, Value::Null | Value::Bool(_) | Value::Number(_)) {
+        return false;
+    }
+    let mut count = Count(0);
+    serde_json::to_writer(&mut count, value).is_ok() && count.0 > MAX_DATA_BYTES
+}
+
+/// The terminal failure of a state whose data is over the limit, as AWS words it.
+fn data_limit_exceeded(state: &str) -> Failure {
+    Failure::new(
+        "States.DataLimitExceeded",
+        format!(
+            "The state/task '{state}' returned a result with a size exceeding the maximum number of bytes service limit."
+        ),
+    )
+}
+
 /// When a Wait state ends, in ms since the epoch.
 fn wait_until(state: &Value, input: &Value, ctx: &asl::Scope) -> Result<u64, Failure> {
     let seconds = |v: &Value| -> Result<u64, Failure> {
@@ -867,6 +931,23 @@ pub(crate) fn parse(definition: &str) -> (Value, Option<u64>) {
     let machine: Value = serde_json::from_str(definition).unwrap_or(Value::Null);
     let timeout = machine["TimeoutSeconds"].as_u64();
     (machine, timeout)
+}
+
+/// The log of `execution`, when its state machine logs. A resumed execution logged what
+/// it had saved (its first save comes after the events of its start).
+fn open_log(sfn: &Arc<StepFunctions>, execution: &Execution) -> Option<crate::logging::Sink> {
+    let key = table::machine_key(&execution.account, &execution.region, &execution.machine);
+    let machine: table::StateMachine = table::get(&*sfn.kv, &key).ok().flatten()?;
+    let handed = if execution.history.len() <= 1 { 0 } else { execution.history.len() };
+    let start_ms = (execution.start * 1000.0).round() as u64;
+    crate::logging::Sink::open(
+        &sfn.logs,
+        machine.logging.as_ref(),
+        &execution.machine,
+        &execution.arn,
+        start_ms,
+        handed,
+    )
 }
 
 /// Runs an EXPRESS execution, kept in memory only, to its end.

@@ -24,6 +24,10 @@ fn parse_execution_arn(arn: &str) -> Result<(String, String, String, String), Aw
     if parts.len() < 6 || parts[0] != "arn" || parts[2] != "states" {
         return Err(error::invalid_arn_message(format!("Invalid Arn: 'Invalid ARN prefix: {arn}'")));
     }
+    // AWS keeps no record of EXPRESS executions: their history is only in their logs.
+    if parts[5] == "express" && parts.len() == 9 && parts[6..].iter().all(|p| !p.is_empty()) {
+        return Err(error::execution_does_not_exist(arn));
+    }
     if parts[5] != "execution" {
         return Err(error::invalid_arn_message(format!(
             "Invalid Arn: 'Resource type not valid in this context: {}'",
@@ -449,7 +453,7 @@ impl StepFunctions {
             .transact(move |txn| {
                 let mut e: Execution = table::get(txn, &key)?.ok_or_else(|| error::execution_does_not_exist(&arn))?;
                 if e.status != "RUNNING" {
-                    return Ok(e.stop.unwrap_or_else(now));
+                    return Ok((e.stop.unwrap_or_else(now), None));
                 }
                 let time = now();
                 let mut details = serde_json::Map::new();
@@ -465,20 +469,27 @@ impl StepFunctions {
                     "timestamp": time, "type": "ExecutionAborted", "id": id, "previousEventId": 0,
                     "executionAbortedEventDetails": details,
                 });
-                table::append_history(txn, &key, &[aborted])?;
+                table::append_history(txn, &key, std::slice::from_ref(&aborted))?;
                 e.status = "ABORTED".into();
                 e.error = input.error;
                 e.cause = input.cause;
                 e.stop = Some(time);
                 e.progress = None;
                 table::put(txn, &key, &e)?;
-                Ok::<_, AwsError>(time)
+                Ok::<_, AwsError>((time, Some((aborted, e))))
             })
             .await?;
         if let Some(task) = self.running().remove(&input.execution_arn) {
             task.abort();
         }
-        Ok(StopExecutionOutput { stop_date: stop })
+        if let (_, Some((aborted, e))) = &stop {
+            let machine: Option<StateMachine> =
+                table::get(&*self.kv, &table::machine_key(&e.account, &e.region, &e.machine))?;
+            let config = machine.and_then(|m| m.logging);
+            let start_ms = (e.start * 1000.0).round() as u64;
+            crate::logging::log_one(&self.logs, config.as_ref(), &e.machine, &e.arn, start_ms, aborted).await;
+        }
+        Ok(StopExecutionOutput { stop_date: stop.0 })
     }
 
     pub(crate) async fn get_execution_history(

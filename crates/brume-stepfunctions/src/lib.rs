@@ -7,6 +7,7 @@
 //! - `execution`: the execution operations (start, describe, list, stop, history).
 //! - `integration`: what Task resources call (Lambda, SQS, SNS); `token`: the task tokens
 //!   of `.waitForTaskToken` tasks and SendTaskSuccess/Failure/Heartbeat.
+//! - `logging`: `loggingConfiguration` and the delivery of history events to CloudWatch Logs.
 //! - `version`: published versions of state machines and the aliases that route to them.
 //! - `engine`: runs a definition, recording AWS's history events; a STANDARD execution
 //!   saves its progress at each transition of its top-level states and [`start`] resumes
@@ -17,6 +18,7 @@ mod engine;
 mod error;
 mod execution;
 mod integration;
+mod logging;
 mod machine;
 mod table;
 #[cfg(test)]
@@ -27,7 +29,7 @@ mod version;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use brume_core::clients::{LambdaClient, SnsClient, SqsClient};
+use brume_core::clients::{LambdaClient, LogsClient, SnsClient, SqsClient};
 use brume_protocol::{Service, ServiceBuilder};
 use brume_storage::Kv;
 
@@ -39,6 +41,8 @@ pub struct StepFunctions {
     lambda: Arc<dyn LambdaClient>,
     sqs: Arc<dyn SqsClient>,
     sns: Arc<dyn SnsClient>,
+    /// Where executions log their history events.
+    logs: Arc<dyn LogsClient>,
     /// Wakes the task waiting for a task token when it is answered.
     tokens: Mutex<HashMap<String, Arc<tokio::sync::Notify>>>,
     /// The tasks running executions, by execution ARN, so StopExecution can end them.
@@ -51,9 +55,10 @@ impl StepFunctions {
         lambda: Arc<dyn LambdaClient>,
         sqs: Arc<dyn SqsClient>,
         sns: Arc<dyn SnsClient>,
+        logs: Arc<dyn LogsClient>,
     ) -> Arc<StepFunctions> {
         let (tokens, running) = (Mutex::default(), Mutex::default());
-        Arc::new(StepFunctions { kv, lambda, sqs, sns, tokens, running })
+        Arc::new(StepFunctions { kv, lambda, sqs, sns, logs, tokens, running })
     }
 
     fn running(&self) -> std::sync::MutexGuard<'_, HashMap<String, tokio::task::AbortHandle>> {

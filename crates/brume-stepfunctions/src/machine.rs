@@ -237,6 +237,7 @@ impl StepFunctions {
         check_definition(&input.definition)?;
         check_role(&input.role_arn)?;
         let kind = check_type(input.kind.as_deref())?;
+        let logging = input.logging_configuration.as_ref().map(crate::logging::check).transpose()?;
         version::check_version_description(input.publish, input.version_description.as_deref())?;
         let (publish, version_description) = (input.publish, input.version_description);
         let time = now();
@@ -250,7 +251,7 @@ impl StepFunctions {
             created: time,
             updated: time,
             revision_id: uuid::Uuid::new_v4().to_string(),
-            logging: input.logging_configuration,
+            logging,
             tracing: input.tracing_configuration,
             tags: input.tags.into_iter().map(|t| (t.key, t.value)).collect(),
         };
@@ -337,6 +338,7 @@ impl StepFunctions {
         if let Some(role) = &input.role_arn {
             check_role(role)?;
         }
+        let logging = input.logging_configuration.as_ref().map(crate::logging::check).transpose()?;
         version::check_version_description(input.publish, input.version_description.as_deref())?;
         let key = table::machine_key(&account, &region, &name);
         let arn = input.state_machine_arn.clone();
@@ -352,8 +354,8 @@ impl StepFunctions {
                 if let Some(r) = input.role_arn {
                     m.role_arn = r;
                 }
-                if input.logging_configuration.is_some() {
-                    m.logging = input.logging_configuration;
+                if logging.is_some() {
+                    m.logging = logging;
                 }
                 if input.tracing_configuration.is_some() {
                     m.tracing = input.tracing_configuration;

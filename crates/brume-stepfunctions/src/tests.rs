@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use brume_core::clients::{
-    LambdaClient, LambdaResult, MessageAttribute, OutgoingMessage, ReceivedMessage, SnsClient, SqsClient,
+    LambdaClient, LambdaResult, LogEvent, LogsClient, MessageAttribute, OutgoingMessage, ReceivedMessage, SnsClient,
+    SqsClient,
 };
 use brume_core::{AwsError, RequestContext};
 use brume_storage::Storage;
@@ -70,9 +71,16 @@ impl SnsClient for NoQueues {
     }
 }
 
+#[async_trait::async_trait]
+impl LogsClient for NoQueues {
+    async fn put_log_events(&self, _: &str, _: &str, _: &str, _: &str, _: Vec<LogEvent>) -> Result<(), AwsError> {
+        Ok(())
+    }
+}
+
 fn service(storage: &Storage, failures: u32) -> Arc<StepFunctions> {
     let lambda = Arc::new(FakeLambda { calls: AtomicU32::new(0), failures });
-    StepFunctions::new(storage.kv.clone(), lambda, Arc::new(NoQueues), Arc::new(NoQueues))
+    StepFunctions::new(storage.kv.clone(), lambda, Arc::new(NoQueues), Arc::new(NoQueues), Arc::new(NoQueues))
 }
 
 fn ctx() -> RequestContext {

@@ -145,6 +145,11 @@ impl StepFunctions {
         _ctx: RequestContext,
         input: SendTaskSuccessInput,
     ) -> Result<Empty, AwsError> {
+        if input.output.len() > 262_144 {
+            return Err(crate::error::validation(
+                "1 validation error detected: Value at 'output' failed to satisfy constraint: Member must have length less than or equal to 262144",
+            ));
+        }
         if serde_json::from_str::<serde_json::Value>(&input.output).is_err() {
             return Err(AwsError::new(400, "InvalidOutput", "Invalid State Machine Execution Output"));
         }

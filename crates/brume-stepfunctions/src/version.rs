@@ -67,7 +67,7 @@ pub(crate) fn parse_qualified_arn(arn: &str) -> Result<MachineRef, AwsError> {
 }
 
 fn conflict(message: impl Into<String>) -> AwsError {
-    AwsError::new(400, "ConflictException", message)
+    AwsError::new(409, "ConflictException", message)
 }
 
 fn alias_not_found() -> AwsError {
@@ -197,13 +197,17 @@ fn check_versions_exist(txn: &dyn Txn, routing: &[Route]) -> Result<(), AwsError
     Ok(())
 }
 
-/// Publishes the machine's current revision as a new version, unless the latest version
-/// already has it (the same revision, or the same definition and role): AWS answers that
-/// version instead.
+/// Publishes the machine's current revision as a new version, unless a version of that
+/// revision exists or the latest version has the same definition and role: AWS answers
+/// that version instead.
 pub(crate) fn publish(txn: &mut dyn Txn, m: &StateMachine, description: Option<String>) -> Result<Version, AwsError> {
     let versions: Vec<Version> = table::scan(txn, &table::versions_prefix(&m.account, &m.region, &m.name))?;
+    if let Some(same) = versions.iter().rev().find(|v| v.revision_id == m.revision_id) {
+        return Ok(same.clone());
+    }
     if let Some(latest) = versions.last()
-        && (latest.revision_id == m.revision_id || (latest.definition == m.definition && latest.role_arn == m.role_arn))
+        && latest.definition == m.definition
+        && latest.role_arn == m.role_arn
     {
         return Ok(latest.clone());
     }
@@ -515,8 +519,10 @@ impl StepFunctions {
             .transact(move |txn| {
                 let m: StateMachine =
                     table::get(txn, &key)?.ok_or_else(|| error::state_machine_does_not_exist(&arn))?;
+                // `INITIAL` names the revision of a machine never updated since its creation.
                 if let Some(expected) = &input.revision_id
                     && *expected != m.revision_id
+                    && !(expected == "INITIAL" && m.updated == m.created)
                 {
                     return Err(conflict(format!(
                         "Failed to publish the State Machine version for revision {expected}. The current State Machine revision is {}.",

@@ -106,6 +106,7 @@ pub fn register(
     gateway.register_job("logs-retention", retention.clone());
     every(RETENTION_PERIOD, retention);
     let logs_client: Arc<dyn LogsClient> = logs.clone();
+    let sfn_logs = logs_client.clone();
     gateway.register("logs", &[brume_logs::KEYSPACE], move || brume_logs::service(logs.clone()));
     let settings = brume_lambda::Settings {
         work_dir: work_dir.join("lambda"),
@@ -136,7 +137,8 @@ pub fn register(
     gateway.register_endpoint("lambda-url", Arc::new(move |request| Box::pin(urls.clone().serve_url(request))));
     let lambda_client: Arc<dyn LambdaClient> = lambda.clone();
     gateway.register("lambda", &[brume_lambda::KEYSPACE], move || brume_lambda::service(lambda.clone()));
-    let sfn = brume_stepfunctions::StepFunctions::new(storage.kv.clone(), lambda_client, sqs_client, sns_client);
+    let sfn =
+        brume_stepfunctions::StepFunctions::new(storage.kv.clone(), lambda_client, sqs_client, sns_client, sfn_logs);
     brume_stepfunctions::start(&sfn);
     gateway
         .register("stepfunctions", &[brume_stepfunctions::KEYSPACE], move || brume_stepfunctions::service(sfn.clone()));
