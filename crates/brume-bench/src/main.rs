@@ -29,6 +29,12 @@
 //!   with cargo), references: the interpreter's and the binary's own start-to-exit time;
 //!   warm no-op invocations at concurrency 1, reference: the bare server's request latency;
 //!   1,000 Event invocations sent at once, counted as the function records them.
+//! - **stepfunctions**: state transitions per second of an EXPRESS execution looping
+//!   through Pass and Choice states (StartSyncExecution), without and with logging to
+//!   CloudWatch Logs, and of 16 STANDARD executions saving every transition durably;
+//!   an inline Map over 100,000 items (MaxConcurrency 100) each invoking a no-op Python
+//!   function, checked by its history's last event; reference: the bare server's request
+//!   rate at concurrency 1.
 //!
 //! Timings are reported, never asserted: this binary is a measuring tool, not a test.
 
@@ -46,6 +52,7 @@ mod sign;
 mod sns;
 mod sqs;
 mod stats;
+mod stepfunctions;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -106,6 +113,7 @@ enum Which {
     Sns,
     Dynamodb,
     Lambda,
+    Stepfunctions,
 }
 
 fn main() -> Result<()> {
@@ -175,6 +183,9 @@ impl Bench {
         }
         if self.wants(Which::Lambda) {
             self.lambda().context("Lambda benchmark")?;
+        }
+        if self.wants(Which::Stepfunctions) {
+            self.stepfunctions().context("Step Functions benchmark")?;
         }
         if self.wants(Which::Dynamodb) {
             self.dynamodb().context("DynamoDB benchmark")?;
@@ -547,6 +558,71 @@ impl Bench {
             (EVENTS as f64 / took.as_secs_f64(), "inv/s"),
             format!("{lost} lost; all done in {:.2} s", took.as_secs_f64()),
             ("lost", lost as f64),
+            Goal::None,
+        ));
+        Ok(())
+    }
+
+    fn stepfunctions(&mut self) -> Result<()> {
+        const LOOP: usize = 5000;
+        const STANDARD_LOOP: usize = 250;
+        const STANDARD_EXECUTIONS: usize = 16;
+        const ITEMS: usize = 100_000;
+        const MAP_CONCURRENCY: usize = 100;
+        let (bare, _) = Server::start(Target::Bare)?;
+        let floor =
+            load::run(bare.port, 1, Duration::from_millis(200), Duration::from_secs(1), load::CallerIdentity::new)?;
+        let reference = (format!("{BARE} requests/s, c=1"), floor.per_second);
+        let dir = self.fresh_dir();
+        let (brume, _) = Server::start(Target::Brume { exe: &self.cli.brume, data_dir: &dir })?;
+
+        let transitions = stepfunctions::loop_transitions(LOOP);
+        for (level, goal) in [("OFF", Goal::Above(50_000.0)), ("ALL", Goal::None)] {
+            progress(&format!("EXPRESS loop of {transitions} transitions, logging {level}"));
+            let rate = stepfunctions::express_rate(brume.port, LOOP, 3, level)?;
+            self.report.rows.push(Row::new(
+                format!("Step Functions EXPRESS transitions /s, Pass/Choice loop, logging {level}"),
+                (rate, "tr/s"),
+                format!("best of 3 StartSyncExecution calls of {transitions} transitions"),
+                reference.clone(),
+                goal,
+            ));
+        }
+
+        let transitions = STANDARD_EXECUTIONS * stepfunctions::loop_transitions(STANDARD_LOOP);
+        progress(&format!("{STANDARD_EXECUTIONS} STANDARD loops, {transitions} durable transitions"));
+        let rate = stepfunctions::standard_rate(brume.port, STANDARD_LOOP, STANDARD_EXECUTIONS)?;
+        self.report.rows.push(Row::new(
+            "Step Functions STANDARD transitions /s, each saved durably",
+            (rate, "tr/s"),
+            format!("{STANDARD_EXECUTIONS} executions at once, {transitions} transitions in all"),
+            reference.clone(),
+            Goal::Above(5_000.0),
+        ));
+
+        progress(&format!("inline Map over {ITEMS} items calling a no-op Python function"));
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let noop = lambda::zip(&[("index.py", lambda::PYTHON_NOOP.as_bytes())])?;
+        runtime.block_on(async {
+            lambda::Client::new(brume.port)
+                .create_function("noop", ("python3.12", "index.handler"), &noop, serde_json::json!({}))
+                .await
+        })?;
+        let function = "arn:aws:lambda:us-east-1:000000000000:function:noop";
+        let map = stepfunctions::inline_map(brume.port, function, ITEMS, MAP_CONCURRENCY)?;
+        let expected = stepfunctions::map_events(ITEMS);
+        if (map.last_event, map.last_type.as_str()) != (expected, "ExecutionSucceeded") {
+            anyhow::bail!(
+                "the Map's history ends with #{} {}, not #{expected} ExecutionSucceeded",
+                map.last_event,
+                map.last_type
+            );
+        }
+        self.report.rows.push(Row::new(
+            format!("Step Functions inline Map items /s, {ITEMS} Lambda tasks, MaxConcurrency {MAP_CONCURRENCY}"),
+            (ITEMS as f64 / map.took.as_secs_f64(), "items/s"),
+            format!("done in {:.1} s; history of {} events, as expected", map.took.as_secs_f64(), map.last_event),
+            reference,
             Goal::None,
         ));
         Ok(())

@@ -8,6 +8,8 @@ use serde::Serialize;
 pub enum Goal {
     /// The value itself must stay below this (in the row's unit).
     Below(f64),
+    /// The value itself must reach this (in the row's unit).
+    Above(f64),
     /// value / reference must be at least this.
     RatioAtLeast(f64),
     /// value / reference must be at most this.
@@ -42,6 +44,7 @@ impl Row {
         let ratio = value / reference_value;
         let (target, met) = match goal {
             Goal::Below(limit) => (format!("< {limit} {unit}"), Some(value < limit)),
+            Goal::Above(limit) => (format!(">= {limit} {unit}"), Some(value >= limit)),
             Goal::RatioAtLeast(r) => (format!(">= {r:.2}x ref"), Some(ratio >= r)),
             Goal::RatioAtMost(r) => (format!("<= {r:.2}x ref"), Some(ratio <= r)),
             Goal::None => ("-".to_string(), None),
