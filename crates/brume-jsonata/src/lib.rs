@@ -1,10 +1,32 @@
 //! JSONata 2.x (https://docs.jsonata.org) for Step Functions' `QueryLanguage: "JSONata"`:
 //! [`compile`] parses an expression once, [`Expression::evaluate`] runs it against an input
 //! with variables bound (`$states` and the workflow's variables). Pure functions, no IO.
+//!
+//! - `lexer`, `parser`: the source to the tree of `ast`, as jsonata-js builds it.
+//! - `eval`: the evaluator (paths, sequences, tuple streams of `@`/`#` bindings, lambdas).
+//! - `functions`: the library, with Step Functions' `$partition`, `$range`, `$hash`,
+//!   `$random`, `$uuid` and `$parse`; `signature` checks and coerces their arguments.
+//! - `errors`: jsonata-js's codes and messages.
+
+mod ast;
+mod errors;
+mod eval;
+mod functions;
+mod lexer;
+mod parser;
+mod regex;
+mod signature;
+#[cfg(test)]
+mod tests;
+mod value;
 
 use std::fmt;
+use std::rc::Rc;
+use std::sync::Arc;
 
-use serde_json::{Map, Value};
+use serde_json::{Map, Value as Json};
+
+use crate::value::Value;
 
 /// A JSONata error: its code (`S0101`, `T2001`, `D3030`...) and message, as jsonata-js words them.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,22 +44,50 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
-/// A parsed expression, reusable.
-#[derive(Debug, Clone)]
+/// A parsed expression, reusable (and shareable between threads).
+#[derive(Clone)]
 pub struct Expression {
-    source: String,
+    ast: Arc<ast::Node>,
+}
+
+impl fmt::Debug for Expression {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Expression").finish_non_exhaustive()
+    }
 }
 
 /// Parses `source` into an [`Expression`].
 pub fn compile(source: &str) -> Result<Expression, Error> {
-    Ok(Expression { source: source.to_owned() })
+    Ok(Expression { ast: Arc::new(parser::parse(source)?) })
 }
+
+const _: () = {
+    const fn shareable<T: Send + Sync>() {}
+    shareable::<Expression>();
+};
 
 impl Expression {
     /// Evaluates with `input` as `$` (None = undefined) and `bindings` as variables
     /// (`"states"` -> the $states object, `"x"` -> $x, ...). Ok(None) is JSONata's undefined.
-    pub fn evaluate(&self, input: Option<&Value>, bindings: &Map<String, Value>) -> Result<Option<Value>, Error> {
-        let _ = (input, bindings, &self.source);
-        Err(Error { code: "S0500".into(), message: "JSONata is not implemented yet".into(), position: 0 })
+    pub fn evaluate(&self, input: Option<&Json>, bindings: &Map<String, Json>) -> Result<Option<Json>, Error> {
+        let now = time::OffsetDateTime::now_utc();
+        let now_millis = (now.unix_timestamp_nanos() / 1_000_000) as i64;
+        let env = eval::new_frame(None);
+        for (name, value) in bindings {
+            env.bind(name, Some(Value::from_json(value)));
+        }
+        let input = input.map(Value::from_json);
+        env.bind("$", input.clone());
+        let input = input.map(|v| match v {
+            Value::Array(_) => Value::Array(Rc::new(value::Array {
+                items: vec![v],
+                sequence: true,
+                outer_wrapper: true,
+                ..Default::default()
+            })),
+            v => v,
+        });
+        let result = eval::Evaluator::new(now_millis).eval(&self.ast, input.as_ref(), &env)?;
+        Ok(result.and_then(|v| v.to_json()))
     }
 }
