@@ -53,6 +53,8 @@ struct Run {
     saved: Mutex<usize>,
     /// Where the history events are logged, when the state machine logs them.
     log: Option<crate::logging::Sink>,
+    /// The definition's QueryLanguage, the default of its states.
+    language: std::sync::OnceLock<asl::Language>,
 }
 
 /// A Task's TimeoutSeconds and HeartbeatSeconds (given or read through their `…Path`),
@@ -63,13 +65,20 @@ struct TaskOptions {
     token: Option<String>,
 }
 
-/// The value of `field` (`TimeoutSeconds`) or of the reference path in `fieldPath`.
-fn seconds(state: &Value, field: &str, input: &Value, ctx: &asl::Scope) -> Result<Option<u64>, Failure> {
-    if let Some(v) = state.get(field) {
-        return Ok(v.as_u64());
+/// The value of `field` (`TimeoutSeconds`, a JSONata expression in JSONata states) or of
+/// the reference path in `fieldPath`.
+fn seconds(flow: &asl::Flow, field: &str, input: &Value) -> Result<Option<u64>, Failure> {
+    if let Some(v) = flow.field(field)? {
+        return match v.as_u64() {
+            Some(n) if n > 0 || !flow.jsonata() => Ok(Some(n)),
+            _ => Err(Failure::new(
+                asl::QUERY_EVALUATION_ERROR,
+                format!("The {field} field must evaluate to a positive integer, but it evaluated to {v}"),
+            )),
+        };
     }
-    let Some(path) = state.get(format!("{field}Path")).and_then(Value::as_str) else { return Ok(None) };
-    match asl::select(path, input, ctx)? {
+    let Some(path) = flow.state.get(format!("{field}Path")).and_then(Value::as_str) else { return Ok(None) };
+    match asl::select(path, input, flow.scope)? {
         Value::Number(n) if n.as_u64().is_some_and(|n| n > 0) => Ok(n.as_u64()),
         other => Err(Failure::new(
             asl::RUNTIME,
@@ -78,10 +87,20 @@ fn seconds(state: &Value, field: &str, input: &Value, ctx: &asl::Scope) -> Resul
     }
 }
 
-/// What a state leads to.
-enum Step {
-    Next(String, Value),
-    End(Value),
+/// What a state leads to: the next state (none at the end), its output, and the
+/// variables it assigns.
+struct Step {
+    next: Option<String>,
+    output: Value,
+    assigned: serde_json::Map<String, Value>,
+}
+
+impl Step {
+    /// `outcome`, going on to the state's Next or ending.
+    fn after(state: &Value, outcome: asl::Outcome) -> Step {
+        let next = state["Next"].as_str().map(str::to_string);
+        Step { next, output: outcome.output, assigned: outcome.assigned }
+    }
 }
 
 impl Run {
@@ -104,6 +123,7 @@ impl Run {
             history: Mutex::new(execution.history.clone()),
             saved: Mutex::new(execution.history.len()),
             log,
+            language: std::sync::OnceLock::new(),
         }
     }
 
@@ -194,6 +214,7 @@ impl Run {
 
     /// Runs the execution from `progress` to its end, and records the end.
     async fn drive(self: Arc<Self>, machine: Value, progress: Progress, timeout: Option<u64>) -> End {
+        let _ = self.language.set(asl::Language::of_machine(&machine));
         let mut prev = progress.last_event;
         let work = self.run_states(&machine, progress.input.clone(), &mut prev, Some(progress));
         let result = match timeout {
@@ -291,13 +312,36 @@ impl Run {
         prev: &'a mut u64,
         resume: Option<Progress>,
     ) -> Boxed<'a, Result<Value, Failure>> {
+        let top = resume.is_some();
+        let p = resume.unwrap_or_else(|| Progress {
+            state: machine["StartAt"].as_str().unwrap_or_default().to_string(),
+            input,
+            ..Progress::default()
+        });
+        self.run_sequence(machine, p, prev, top)
+    }
+
+    /// Runs a Parallel branch or a Map iteration, which sees the `variables` of the state
+    /// that runs it; what it assigns stays inside.
+    fn run_branch<'a>(
+        &'a self,
+        machine: &'a Value,
+        input: Value,
+        prev: &'a mut u64,
+        variables: Arc<serde_json::Map<String, Value>>,
+    ) -> Boxed<'a, Result<Value, Failure>> {
+        let state = machine["StartAt"].as_str().unwrap_or_default().to_string();
+        self.run_sequence(machine, Progress { state, input, variables, ..Progress::default() }, prev, false)
+    }
+
+    fn run_sequence<'a>(
+        &'a self,
+        machine: &'a Value,
+        mut p: Progress,
+        prev: &'a mut u64,
+        top: bool,
+    ) -> Boxed<'a, Result<Value, Failure>> {
         Box::pin(async move {
-            let top = resume.is_some();
-            let mut p = resume.unwrap_or_else(|| Progress {
-                state: machine["StartAt"].as_str().unwrap_or_default().to_string(),
-                input,
-                ..Progress::default()
-            });
             loop {
                 let state = machine["States"]
                     .get(&p.state)
@@ -319,7 +363,8 @@ impl Run {
                 let step = match self.run_state(state, &kind, &mut p, prev, top).await {
                     Ok(step) => step,
                     Err(mut f) => {
-                        let data = f.error == asl::RUNTIME || f.error == asl::RESULT_PATH_MATCH_FAILURE;
+                        let data = [asl::RUNTIME, asl::RESULT_PATH_MATCH_FAILURE, asl::QUERY_EVALUATION_ERROR]
+                            .contains(&f.error.as_str());
                         if data && !f.cause.starts_with(RUNTIME_PREFIX) {
                             f.cause = format!(
                                 "{RUNTIME_PREFIX} '{}' (entered at the event id #{}). {}",
@@ -329,26 +374,35 @@ impl Run {
                         return Err(f);
                     }
                 };
-                let output = match &step {
-                    Step::Next(_, o) | Step::End(o) => o,
-                };
-                if over_data_limit(output) {
+                if over_data_limit(&step.output) {
                     return Err(data_limit_exceeded(&p.state));
                 }
-                let details =
-                    json!({ "name": p.state, "output": output.to_string(), "outputDetails": { "truncated": false } });
+                let mut details = json!({
+                    "name": p.state, "output": step.output.to_string(), "outputDetails": { "truncated": false },
+                });
+                if !step.assigned.is_empty() {
+                    let assigned: serde_json::Map<String, Value> =
+                        step.assigned.iter().map(|(name, value)| (name.clone(), json!(value.to_string()))).collect();
+                    details["assignedVariables"] = Value::Object(assigned);
+                    details["assignedVariablesDetails"] = json!({ "truncated": false });
+                }
                 self.emit(prev, &format!("{kind}StateExited"), Some(("stateExitedEventDetails", details)));
-                match step {
-                    Step::End(output) => return Ok(output),
-                    Step::Next(next, output) => {
-                        p = Progress { state: next, input: output, last_event: *prev, ..Progress::default() };
-                        if top {
-                            self.save(&p).await;
-                        }
-                    }
+                let Some(next) = step.next else { return Ok(step.output) };
+                let mut variables = std::mem::take(&mut p.variables);
+                if !step.assigned.is_empty() {
+                    Arc::make_mut(&mut variables).extend(step.assigned);
+                }
+                p = Progress { state: next, input: step.output, last_event: *prev, variables, ..Progress::default() };
+                if top {
+                    self.save(&p).await;
                 }
             }
         })
+    }
+
+    /// The query language `state` is written in.
+    fn language(&self, state: &Value) -> asl::Language {
+        asl::Language::of_state(state, *self.language.get().unwrap_or(&asl::Language::JsonPath))
     }
 
     async fn run_state(
@@ -359,55 +413,60 @@ impl Run {
         prev: &mut u64,
         top: bool,
     ) -> Result<Step, Failure> {
-        let ctx = self.context(&p.state, p, None);
+        let scope = self.context(&p.state, p, None);
         let raw = p.input.clone();
+        let flow = asl::Flow { state, language: self.language(state), raw: &raw, scope: &scope };
         match kind {
             "Pass" => {
-                let input = asl::input_path(state.get("InputPath"), &raw, &ctx)?;
-                let result = match (state.get("Result"), state.get("Parameters")) {
-                    (Some(result), _) => result.clone(),
-                    (None, Some(template)) => asl::parameters(template, &input, &ctx)?,
-                    (None, None) => input,
+                let input = flow.input()?;
+                let result = match (flow.jsonata(), state.get("Result"), state.get("Parameters")) {
+                    (true, _, _) => input,
+                    (false, Some(result), _) => result.clone(),
+                    (false, None, Some(template)) => asl::parameters(template, &input, &scope)?,
+                    (false, None, None) => input,
                 };
-                let output = asl::result_path(state.get("ResultPath"), &raw, result)?;
-                next_or_end(state, asl::input_path(state.get("OutputPath"), &output, &ctx)?)
+                Ok(Step::after(state, flow.with_result(result)?))
             }
             "Succeed" => {
-                let input = asl::input_path(state.get("InputPath"), &raw, &ctx)?;
-                Ok(Step::End(asl::input_path(state.get("OutputPath"), &input, &ctx)?))
+                let outcome = flow.without_result(flow.input()?, state)?;
+                Ok(Step { next: None, output: outcome.output, assigned: outcome.assigned })
             }
             "Fail" => {
                 let text = |field: &str, path: &str| -> Result<String, Failure> {
-                    if let Some(v) = state.get(field).and_then(Value::as_str) {
-                        return Ok(v.to_string());
-                    }
-                    match state.get(path).and_then(Value::as_str) {
-                        Some(path) => match asl::select(path, &raw, &ctx)? {
-                            Value::String(s) => Ok(s),
-                            other => Ok(other.to_string()),
-                        },
-                        None => Ok(String::new()),
+                    let value = match (flow.field(field)?, state.get(path).and_then(Value::as_str)) {
+                        (Some(value), _) => value,
+                        (None, Some(path)) => asl::select(path, &raw, &scope)?,
+                        (None, None) => return Ok(String::new()),
+                    };
+                    match value {
+                        Value::String(s) => Ok(s),
+                        other => Ok(other.to_string()),
                     }
                 };
                 Err(Failure::new(text("Error", "ErrorPath")?, text("Cause", "CausePath")?))
             }
             "Choice" => {
-                let input = asl::input_path(state.get("InputPath"), &raw, &ctx)?;
+                let input = flow.input()?;
                 let choices = state["Choices"].as_array().map(Vec::as_slice).unwrap_or_default();
-                let next = asl::choose(choices, state["Default"].as_str(), &input, &ctx)?;
-                Ok(Step::Next(next, asl::input_path(state.get("OutputPath"), &input, &ctx)?))
+                let default = state["Default"].as_str();
+                let (next, rule) = match flow.language {
+                    asl::Language::Jsonata => asl::choose_by(choices, default, |rule| flow.condition(rule))?,
+                    asl::Language::JsonPath => asl::choose(choices, default, &input, &scope)?,
+                };
+                let outcome = flow.without_result(input, rule.unwrap_or(state))?;
+                Ok(Step { next: Some(next), output: outcome.output, assigned: outcome.assigned })
             }
             "Wait" => {
-                let input = asl::input_path(state.get("InputPath"), &raw, &ctx)?;
+                let input = flow.input()?;
                 if p.until_ms.is_none() {
-                    p.until_ms = Some(wait_until(state, &input, &ctx)?);
+                    p.until_ms = Some(wait_until(&flow, &input)?);
                     if top {
                         self.save(p).await;
                     }
                 }
                 sleep_until(p.until_ms.unwrap_or_default()).await;
                 p.until_ms = None;
-                next_or_end(state, asl::input_path(state.get("OutputPath"), &input, &ctx)?)
+                Ok(Step::after(state, flow.without_result(input, state)?))
             }
             "Task" | "Parallel" | "Map" => self.run_with_retries(state, kind, p, prev, top).await,
             other => Err(Failure::new("States.Runtime", format!("Unsupported state type {other}"))),
@@ -430,33 +489,28 @@ impl Run {
                 sleep_until(until).await;
                 p.until_ms = None;
             }
-            let mut ctx = self.context(&p.state, p, None);
+            let mut scope = self.context(&p.state, p, None);
             let token = waits_for_token(state).then(|| p.token.clone().unwrap_or_else(crate::token::new_token));
             if let Some(token) = &token {
-                ctx.context["Task"] = json!({ "Token": token });
+                scope.context["Task"] = json!({ "Token": token });
             }
+            let flow = asl::Flow { state, language: self.language(state), raw: &raw, scope: &scope };
             let name = p.state.clone();
             let outcome = async {
-                let input = asl::input_path(state.get("InputPath"), &raw, &ctx)?;
+                let input = flow.input()?;
                 let result = match kind {
                     "Task" => {
                         let options = TaskOptions {
-                            timeout: seconds(state, "TimeoutSeconds", &input, &ctx)?,
-                            heartbeat: seconds(state, "HeartbeatSeconds", &input, &ctx)?,
+                            timeout: seconds(&flow, "TimeoutSeconds", &input)?,
+                            heartbeat: seconds(&flow, "HeartbeatSeconds", &input)?,
                             token: token.clone(),
                         };
-                        let effective = match state.get("Parameters") {
-                            Some(template) => asl::parameters(template, &input, &ctx)?,
-                            None => input,
-                        };
+                        let effective = flow.arguments(input)?;
                         self.task(state, effective, options, p, prev, top).await?
                     }
                     "Parallel" => {
-                        let effective = match state.get("Parameters") {
-                            Some(template) => asl::parameters(template, &input, &ctx)?,
-                            None => input,
-                        };
-                        self.parallel(state, effective, prev).await?
+                        let effective = flow.arguments(input)?;
+                        self.parallel(state, effective, &p.variables, prev).await?
                     }
                     _ => self.map(state, &name, input, p, prev).await?,
                 };
@@ -464,20 +518,15 @@ impl Run {
                 if kind == "Task" && over_data_limit(&result) {
                     return Err(data_limit_exceeded(&name));
                 }
-                let result = match state.get("ResultSelector") {
-                    Some(selector) => asl::parameters(selector, &result, &ctx)?,
-                    None => result,
-                };
-                let output = asl::result_path(state.get("ResultPath"), &raw, result)?;
-                let output = asl::input_path(state.get("OutputPath"), &output, &ctx)?;
-                if over_data_limit(&output) {
+                let outcome = flow.with_result(result)?;
+                if over_data_limit(&outcome.output) {
                     return Err(data_limit_exceeded(&name));
                 }
-                Ok(output)
+                Ok(outcome)
             }
             .await;
             let failure = match outcome {
-                Ok(output) => return next_or_end(state, output),
+                Ok(outcome) => return Ok(Step::after(state, outcome)),
                 Err(f) => f,
             };
             let retriers = state["Retry"].as_array().map(Vec::as_slice).unwrap_or_default();
@@ -491,12 +540,12 @@ impl Run {
                 continue;
             }
             let catchers = state["Catch"].as_array().map(Vec::as_slice).unwrap_or_default();
-            if let Some((next, result_path)) = asl::catch(catchers, &failure.error) {
+            if let Some((next, catcher)) = asl::catch(catchers, &failure.error) {
                 // What SendTaskFailure left out is null in the caught error, as in AWS.
                 let text = |s: &str| if s.is_empty() { Value::Null } else { json!(s) };
                 let error = json!({ "Error": text(&failure.error), "Cause": text(&failure.cause) });
-                let output = asl::result_path(result_path.as_ref(), &raw, error)?;
-                return Ok(Step::Next(next, output));
+                let outcome = flow.caught(catcher, error)?;
+                return Ok(Step { next: Some(next), output: outcome.output, assigned: outcome.assigned });
             }
             return Err(failure);
         }
@@ -525,8 +574,13 @@ impl Run {
         };
         let action = action.strip_suffix(".waitForTaskToken").unwrap_or(action);
         let resource_name = resource["arn:aws:states:::".len() + service.len() + 1..].to_string();
+        // AWS records `aws-sdk:s3:getObject` as resource type `aws-sdk:s3`, resource `getObject`.
+        let (resource_type, resource_name) = match (service, resource_name.split_once(':')) {
+            ("aws-sdk", Some((name, call))) => (format!("aws-sdk:{name}"), call.to_string()),
+            _ => (service.to_string(), resource_name),
+        };
         let mut details = json!({
-            "resourceType": service, "resource": resource_name, "region": self.region,
+            "resourceType": resource_type, "resource": resource_name, "region": self.region,
             "parameters": input.to_string(),
         });
         if let Some(t) = timeout {
@@ -538,7 +592,7 @@ impl Run {
         let submitted = token.is_some() && token == p.token;
         if !submitted {
             self.emit(prev, "TaskScheduled", Some(("taskScheduledEventDetails", details)));
-            let started = json!({ "resourceType": service, "resource": resource_name });
+            let started = json!({ "resourceType": resource_type, "resource": resource_name });
             self.emit(prev, "TaskStarted", Some(("taskStartedEventDetails", started)));
         }
         let outcome = async {
@@ -559,7 +613,7 @@ impl Run {
                 let answer = answer.map_err(|f| (f, false))?;
                 let Some(token) = &token else { return Ok(answer) };
                 let details = json!({
-                    "resourceType": service, "resource": resource_name,
+                    "resourceType": resource_type, "resource": resource_name,
                     "output": answer.to_string(), "outputDetails": { "truncated": false },
                 });
                 self.emit(prev, "TaskSubmitted", Some(("taskSubmittedEventDetails", details)));
@@ -687,7 +741,13 @@ impl Run {
 
     /// A Parallel state's branches, run at once on the same input; the first to fail
     /// stops the others.
-    async fn parallel(&self, state: &Value, input: Value, prev: &mut u64) -> Result<Value, Failure> {
+    async fn parallel(
+        &self,
+        state: &Value,
+        input: Value,
+        variables: &Arc<serde_json::Map<String, Value>>,
+        prev: &mut u64,
+    ) -> Result<Value, Failure> {
         self.emit(prev, "ParallelStateStarted", None);
         let start = *prev;
         let branches = state["Branches"].as_array().cloned().unwrap_or_default();
@@ -695,7 +755,7 @@ impl Run {
             let input = input.clone();
             async move {
                 let mut last = start;
-                self.run_states(branch, input, &mut last, None).await
+                self.run_branch(branch, input, &mut last, variables.clone()).await
             }
         });
         let result = futures_util::future::try_join_all(runs).await;
@@ -726,9 +786,11 @@ impl Run {
         prev: &mut u64,
     ) -> Result<Value, Failure> {
         let ctx = self.context(name, p, None);
-        let items = match state.get("ItemsPath").and_then(Value::as_str) {
-            Some(path) => asl::select(path, &input, &ctx)?,
-            None => input.clone(),
+        let flow = asl::Flow { state, language: self.language(state), raw: &input, scope: &ctx };
+        let items = match (flow.field("Items")?, state.get("ItemsPath").and_then(Value::as_str)) {
+            (Some(items), _) => items,
+            (None, Some(path)) => asl::select(path, &input, &ctx)?,
+            (None, None) => input.clone(),
         };
         let Value::Array(items) = items else {
             return Err(Failure::new(
@@ -743,7 +805,7 @@ impl Run {
         let count = items.len();
         self.emit(prev, "MapStateStarted", Some(("mapStateStartedEventDetails", json!({ "length": count }))));
         let start = *prev;
-        let limit = match state["MaxConcurrency"].as_u64() {
+        let limit = match flow.field("MaxConcurrency")?.and_then(|n| n.as_u64()) {
             Some(n) if n > 0 => n as usize,
             _ => count.max(1),
         };
@@ -757,16 +819,25 @@ impl Run {
             let processor = &processor;
             let input = &input;
             let chain = &chain;
+            let flow = &flow;
             async move {
                 let item_input = match selector {
-                    Some(template) => asl::parameters(template, input, &self.context(name, p, Some((index, &item))))
-                        .map_err(|f| (f, start))?,
+                    Some(template) => {
+                        let scope = self.context(name, p, Some((index, &item)));
+                        let selected = if flow.jsonata() {
+                            let states = json!({ "input": input, "context": scope.context });
+                            flow.field_with("ItemSelector", template, &states)
+                        } else {
+                            asl::parameters(template, input, &scope)
+                        };
+                        selected.map_err(|f| (f, start))?
+                    }
                     None => item,
                 };
                 let mut last = *chain.lock().unwrap_or_else(|e| e.into_inner());
                 let details = json!({ "name": name, "index": index });
                 self.emit(&mut last, "MapIterationStarted", Some(("mapIterationStartedEventDetails", details.clone())));
-                let result = self.run_states(processor, item_input, &mut last, None).await;
+                let result = self.run_branch(processor, item_input, &mut last, p.variables.clone()).await;
                 let state_last = last;
                 match &result {
                     Ok(_) => self.emit(
@@ -841,13 +912,6 @@ fn error_details(f: &Failure) -> Value {
     Value::Object(details)
 }
 
-fn next_or_end(state: &Value, output: Value) -> Result<Step, Failure> {
-    match state["Next"].as_str() {
-        Some(next) => Ok(Step::Next(next.to_string(), output)),
-        None => Ok(Step::End(output)),
-    }
-}
-
 /// AWS's limit on the data passed between states, in bytes of UTF-8 JSON.
 const MAX_DATA_BYTES: usize = 262_144;
 
@@ -881,11 +945,12 @@ fn data_limit_exceeded(state: &str) -> Failure {
     )
 }
 
-/// When a Wait state ends, in ms since the epoch.
-fn wait_until(state: &Value, input: &Value, ctx: &asl::Scope) -> Result<u64, Failure> {
+/// When a Wait state ends, in ms since the epoch; `input` is its effective input.
+fn wait_until(flow: &asl::Flow, input: &Value) -> Result<u64, Failure> {
+    let (error, prefix) = if flow.jsonata() { (asl::QUERY_EVALUATION_ERROR, "") } else { (asl::RUNTIME, "Path") };
     let seconds = |v: &Value| -> Result<u64, Failure> {
         v.as_f64().filter(|s| *s >= 0.0).map(|s| now_ms() + (s * 1000.0) as u64).ok_or_else(|| {
-            Failure::new("States.Runtime", format!("The SecondsPath parameter does not reference a valid integer: {v}"))
+            Failure::new(error, format!("The Seconds{prefix} parameter does not reference a valid integer: {v}"))
         })
     };
     let timestamp = |v: &Value| -> Result<u64, Failure> {
@@ -894,22 +959,22 @@ fn wait_until(state: &Value, input: &Value, ctx: &asl::Scope) -> Result<u64, Fai
             .map(|t| (t.unix_timestamp_nanos() / 1_000_000).max(0) as u64)
             .ok_or_else(|| {
                 Failure::new(
-                    "States.Runtime",
-                    format!("The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: {v}"),
+                    error,
+                    format!("The Timestamp{prefix} parameter does not reference a valid ISO-8601 extended offset date-time format string: {v}"),
                 )
             })
     };
-    if let Some(v) = state.get("Seconds") {
-        return seconds(v);
+    if let Some(v) = flow.field("Seconds")? {
+        return seconds(&v);
     }
-    if let Some(v) = state.get("Timestamp") {
-        return timestamp(v);
+    if let Some(v) = flow.field("Timestamp")? {
+        return timestamp(&v);
     }
-    if let Some(path) = state["SecondsPath"].as_str() {
-        return seconds(&asl::select(path, input, ctx)?);
+    if let Some(path) = flow.state["SecondsPath"].as_str() {
+        return seconds(&asl::select(path, input, flow.scope)?);
     }
-    if let Some(path) = state["TimestampPath"].as_str() {
-        return timestamp(&asl::select(path, input, ctx)?);
+    if let Some(path) = flow.state["TimestampPath"].as_str() {
+        return timestamp(&asl::select(path, input, flow.scope)?);
     }
     Ok(now_ms())
 }
@@ -970,10 +1035,22 @@ pub(crate) fn spawn(sfn: &Arc<StepFunctions>, execution: &Execution) {
     running.insert(execution.arn.clone(), task.abort_handle());
 }
 
+/// Runs a stored STANDARD execution from its saved progress to its end in the caller's
+/// task: a distributed Map's child, which its Map run drives and awaits.
+pub(crate) fn run_stored(
+    sfn: &Arc<StepFunctions>,
+    execution: &Execution,
+) -> impl Future<Output = End> + Send + 'static {
+    let run = Arc::new(Run::new(sfn.clone(), execution, true));
+    let (machine, timeout) = parse(&execution.definition);
+    run.drive(machine, execution.progress.clone().unwrap_or_default(), timeout)
+}
+
 /// Resumes every STANDARD execution the store says is running.
 pub(crate) fn resume_all(sfn: &Arc<StepFunctions>) -> Result<(), brume_storage::StorageError> {
     let executions: Vec<Execution> = table::scan(&*sfn.kv, &table::all_executions_prefix())?;
-    for mut execution in executions.into_iter().filter(|e| e.status == "RUNNING") {
+    // A distributed Map's children (of a `<machine>/<label>`) are resumed by their Map run.
+    for mut execution in executions.into_iter().filter(|e| e.status == "RUNNING" && !e.machine.contains('/')) {
         tracing::info!(execution = %execution.arn, "resuming execution");
         let key = table::execution_key(&execution.account, &execution.region, &execution.machine, &execution.name);
         execution.history = table::read_history(&*sfn.kv, &key)?;

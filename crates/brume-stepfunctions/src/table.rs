@@ -70,6 +70,9 @@ pub struct Progress {
     /// waits for it again rather than sending anew.
     #[serde(default)]
     pub token: Option<String>,
+    /// The workflow variables in scope (Assign), shared until one is assigned.
+    #[serde(default)]
+    pub variables: Arc<Map<String, Value>>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -77,9 +80,6 @@ pub struct Execution {
     pub account: String,
     pub region: String,
     pub machine: String,
-    /// The workflow variables in scope (Assign), shared until one is assigned.
-    #[serde(default)]
-    pub variables: Arc<Map<String, Value>>,
     pub name: String,
     pub machine_arn: String,
     pub arn: String,

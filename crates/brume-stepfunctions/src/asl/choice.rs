@@ -52,19 +52,34 @@ pub const OPERATORS: &[&str] = &[
     "IsTimestamp",
 ];
 
-/// The first rule that matches gives the next state; else `default`; else
-/// `States.NoChoiceMatched`.
-pub fn choose(choices: &[Value], default: Option<&str>, input: &Value, scope: &Scope) -> Result<String, Failure> {
+/// The first rule that matches gives the next state (with the rule); else `default`;
+/// else `States.NoChoiceMatched`. `matches` tests one rule.
+pub fn choose_by<'a>(
+    choices: &'a [Value],
+    default: Option<&str>,
+    mut matches: impl FnMut(&Value) -> Result<bool, Failure>,
+) -> Result<(String, Option<&'a Value>), Failure> {
     for rule in choices {
-        if matches(rule, input, scope)? {
-            return rule
+        if matches(rule)? {
+            let next = rule
                 .get("Next")
                 .and_then(Value::as_str)
-                .map(str::to_string)
-                .ok_or_else(|| Failure::new(RUNTIME, "A Choice Rule has no 'Next' field"));
+                .ok_or_else(|| Failure::new(RUNTIME, "A Choice Rule has no 'Next' field"))?;
+            return Ok((next.to_string(), Some(rule)));
         }
     }
-    default.map(str::to_string).ok_or_else(|| Failure::new("States.NoChoiceMatched", "No Choice Rules matched"))
+    let default = default.ok_or_else(|| Failure::new("States.NoChoiceMatched", "No Choice Rules matched"))?;
+    Ok((default.to_string(), None))
+}
+
+/// [`choose_by`] with JSONPath's rules.
+pub fn choose<'a>(
+    choices: &'a [Value],
+    default: Option<&str>,
+    input: &Value,
+    scope: &Scope,
+) -> Result<(String, Option<&'a Value>), Failure> {
+    choose_by(choices, default, |rule| matches(rule, input, scope))
 }
 
 /// Whether one rule (data-test or boolean expression) matches.
@@ -349,7 +364,7 @@ mod tests {
         ];
         for (input, default, expected) in cases {
             let got = choose(&choices, default, &input, &context);
-            assert_eq!(got.as_deref().map_err(|f| f.cause.as_str()), expected, "{input}");
+            assert_eq!(got.as_ref().map(|(next, _)| next.as_str()).map_err(|f| f.cause.as_str()), expected, "{input}");
         }
         let failure = choose(&choices, None, &json!({"type": "Private"}), &context).unwrap_err();
         assert_eq!(failure.error, RUNTIME);

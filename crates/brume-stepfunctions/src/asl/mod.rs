@@ -15,13 +15,15 @@
 //! complete as returned.
 
 mod choice;
+mod flow;
 mod intrinsics;
 mod path;
 mod retry;
 mod template;
 mod validate;
 
-pub use choice::{string_matches, timestamp};
+pub use choice::{choose_by, string_matches, timestamp};
+pub use flow::{Flow, Language, Outcome, QUERY_EVALUATION_ERROR};
 pub use intrinsics::random_in_range;
 pub use retry::{ALL, TASK_FAILED, error_matches};
 pub use validate::{
@@ -157,7 +159,12 @@ pub fn select(path: &str, input: &Value, scope: &Scope) -> Result<Value, Failure
 
 /// A Choice state's next state for `input`: the first rule of `choices` that matches,
 /// else `default`, else `States.NoChoiceMatched`.
-pub fn choose(choices: &[Value], default: Option<&str>, input: &Value, scope: &Scope) -> Result<String, Failure> {
+pub fn choose<'a>(
+    choices: &'a [Value],
+    default: Option<&str>,
+    input: &Value,
+    scope: &Scope,
+) -> Result<(String, Option<&'a Value>), Failure> {
     choice::choose(choices, default, input, scope)
 }
 
@@ -168,8 +175,8 @@ pub fn retry_delay(retriers: &[Value], error: &str, attempts: &mut Vec<u32>, ran
     retry::retry_delay(retriers, error, attempts, random)
 }
 
-/// The Catch that catches `error`: its Next state and its ResultPath (`None`: absent, `$`).
-pub fn catch(catchers: &[Value], error: &str) -> Option<(String, Option<Value>)> {
+/// The Catch that catches `error`: its Next state and the catcher.
+pub fn catch<'a>(catchers: &'a [Value], error: &str) -> Option<(String, &'a Value)> {
     retry::catch(catchers, error)
 }
 

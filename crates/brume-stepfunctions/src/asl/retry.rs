@@ -54,10 +54,10 @@ pub fn retry_delay(retriers: &[Value], error: &str, attempts: &mut Vec<u32>, ran
     Some((seconds * 1000.0).round().clamp(0.0, u64::MAX as f64) as u64)
 }
 
-pub fn catch(catchers: &[Value], error: &str) -> Option<(String, Option<Value>)> {
+pub fn catch<'a>(catchers: &'a [Value], error: &str) -> Option<(String, &'a Value)> {
     let catcher = catchers.iter().find(|c| error_matches(error_equals(c), error))?;
     let next = catcher.get("Next")?.as_str()?.to_string();
-    Some((next, catcher.get("ResultPath").cloned()))
+    Some((next, catcher))
 }
 
 #[cfg(test)]
@@ -146,12 +146,13 @@ mod tests {
             json!({"ErrorEquals": ["States.ALL"], "Next": "HandleAll", "ResultPath": null}),
         ];
         let cases = [
-            ("A", Some(("HandleA".to_string(), None))),
-            ("B", Some(("HandleTask".to_string(), Some(json!("$.error"))))),
-            ("States.Timeout", Some(("HandleAll".to_string(), Some(json!(null))))),
+            ("A", Some(("HandleA", 0))),
+            ("B", Some(("HandleTask", 1))),
+            ("States.Timeout", Some(("HandleAll", 2))),
             ("States.Runtime", None),
         ];
         for (error, expected) in cases {
+            let expected = expected.map(|(next, i)| (next.to_string(), &catchers[i]));
             assert_eq!(catch(&catchers, error), expected, "{error}");
         }
     }

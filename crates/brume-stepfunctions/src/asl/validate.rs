@@ -4,11 +4,16 @@
 //! function syntax. Parallel branches and Map processors are checked as machines of their
 //! own, their locations nested (`/States/P/Branches/0/States/A`).
 //!
-//! Not checked: duplicate state names (a parsed JSON object keeps one), Task resource
-//! ARNs, and the JSONata query language.
+//! JSONata states (the machine's or the state's `QueryLanguage`) are checked for their own
+//! fields (Arguments, Output, Items, Condition…), none of JSONPath's, and each `{% … %}`
+//! expression must parse. Assign's variable names are checked in both languages.
+//!
+//! Not checked: duplicate state names (a parsed JSON object keeps one) and Task resource
+//! ARNs.
 
 use super::Diagnostic;
 use super::choice::{OPERATORS, timestamp};
+use super::flow::{Language, expression};
 use super::intrinsics;
 use super::path::Path;
 use serde_json::{Map, Value};
@@ -105,6 +110,111 @@ fn fields_of(kind: &str) -> &'static [&'static str] {
     }
 }
 
+/// The fields a JSONata state of `kind` accepts beyond [`COMMON_FIELDS`].
+fn jsonata_fields_of(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "Pass" => &["Output", "Assign", "Next", "End"],
+        "Task" => &[
+            "Resource",
+            "Arguments",
+            "Output",
+            "Assign",
+            "Retry",
+            "Catch",
+            "TimeoutSeconds",
+            "HeartbeatSeconds",
+            "Credentials",
+            "Next",
+            "End",
+        ],
+        "Choice" => &["Choices", "Default", "Output", "Assign"],
+        "Wait" => &["Seconds", "Timestamp", "Output", "Assign", "Next", "End"],
+        "Succeed" => &["Output"],
+        "Fail" => &["Error", "Cause"],
+        "Parallel" => &["Branches", "Arguments", "Output", "Assign", "Retry", "Catch", "Next", "End"],
+        "Map" => &[
+            "Items",
+            "ItemProcessor",
+            "ItemSelector",
+            "ItemReader",
+            "ItemBatcher",
+            "ResultWriter",
+            "MaxConcurrency",
+            "ToleratedFailurePercentage",
+            "ToleratedFailureCount",
+            "Label",
+            "Output",
+            "Assign",
+            "Retry",
+            "Catch",
+            "Next",
+            "End",
+        ],
+        _ => &[],
+    }
+}
+
+/// Whether `value` is a `{% … %}` expression of a JSONata state.
+fn expression_in(language: Language, value: &Value) -> bool {
+    language == Language::Jsonata && value.as_str().is_some_and(|s| expression(s).is_some())
+}
+
+/// The longest variable name AWS accepts.
+const MAX_VARIABLE_NAME: usize = 80;
+
+/// Assign's keys: variable names (a letter or `_`, then letters, digits and `_`), and
+/// not `states`, which JSONata states reserve.
+fn check_assign(fields: &Map<String, Value>, at: &str, out: &mut Vec<Diagnostic>) {
+    let Some(assign) = fields.get("Assign") else { return };
+    let here = format!("{at}/Assign");
+    let Some(assign) = assign.as_object() else {
+        if !assign.as_str().is_some_and(|s| expression(s).is_some()) {
+            out.push(error(SCHEMA_VALIDATION_FAILED, "The field 'Assign' must be a JSON object", &here));
+        }
+        return;
+    };
+    for key in assign.keys() {
+        let name = key.strip_suffix(".$").unwrap_or(key);
+        let mut chars = name.chars();
+        let valid = chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
+            && chars.all(|c| c.is_alphanumeric() || c == '_')
+            && name.chars().count() <= MAX_VARIABLE_NAME;
+        if !valid {
+            out.push(error(SCHEMA_VALIDATION_FAILED, format!("The variable name '{name}' is invalid"), &here));
+        } else if name == "states" {
+            out.push(error(SCHEMA_VALIDATION_FAILED, "The variable name 'states' is reserved", &here));
+        }
+    }
+}
+
+/// Every `{% … %}` string in `value` must be a JSONata expression that parses.
+fn check_expressions(value: &Value, at: &str, out: &mut Vec<Diagnostic>) {
+    match value {
+        Value::String(text) => {
+            if let Some(source) = expression(text)
+                && let Err(e) = brume_jsonata::compile(source.trim())
+            {
+                out.push(error(
+                    SCHEMA_VALIDATION_FAILED,
+                    format!("The JSONata expression '{}' is not valid: {e}", source.trim()),
+                    at,
+                ));
+            }
+        }
+        Value::Object(fields) => {
+            for (key, value) in fields {
+                check_expressions(value, &format!("{at}/{key}"), out);
+            }
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                check_expressions(item, &format!("{at}/{i}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
 /// Parses a definition's text; an unparsable one is an `INVALID_JSON_DESCRIPTION`.
 pub fn parse_definition(text: &str) -> Result<Value, Diagnostic> {
     serde_json::from_str(text).map_err(|e| error(INVALID_JSON_DESCRIPTION, e.to_string(), ""))
@@ -130,12 +240,25 @@ pub fn validate(definition: &Value) -> Vec<Diagnostic> {
             out.push(error(SCHEMA_VALIDATION_FAILED, format!("Field '{field}' is not supported"), "/"));
         }
     }
-    check_machine(machine, "", &mut out);
+    check_language(machine, "", &mut out);
+    check_machine(machine, "", Language::of_machine(definition), &mut out);
     out
 }
 
+/// A `QueryLanguage` field's value.
+fn check_language(fields: &Map<String, Value>, at: &str, out: &mut Vec<Diagnostic>) {
+    if fields.get("QueryLanguage").is_some_and(|l| !matches!(l.as_str(), Some("JSONPath" | "JSONata"))) {
+        out.push(error(
+            SCHEMA_VALIDATION_FAILED,
+            "The field 'QueryLanguage' should have one of these values: [JSONPath, JSONata]",
+            &format!("{at}/QueryLanguage"),
+        ));
+    }
+}
+
 /// A machine, branch or item processor: StartAt, States, transitions and reachability.
-fn check_machine(machine: &Map<String, Value>, prefix: &str, out: &mut Vec<Diagnostic>) {
+/// `language` is the definition's query language, the default of the states.
+fn check_machine(machine: &Map<String, Value>, prefix: &str, language: Language, out: &mut Vec<Diagnostic>) {
     let at = if prefix.is_empty() { "/" } else { prefix };
     let missing: Vec<&str> = ["StartAt", "States"].into_iter().filter(|f| !machine.contains_key(*f)).collect();
     if !missing.is_empty() {
@@ -166,7 +289,7 @@ fn check_machine(machine: &Map<String, Value>, prefix: &str, out: &mut Vec<Diagn
         _ => {}
     }
     for (name, state) in states {
-        check_state(name, state, states, &format!("{prefix}/States/{name}"), out);
+        check_state(name, state, states, language, &format!("{prefix}/States/{name}"), out);
     }
     let Some(start) = start.filter(|s| states.contains_key(*s)) else {
         return;
@@ -209,7 +332,14 @@ fn transitions(state: &Value) -> Vec<String> {
     targets
 }
 
-fn check_state(name: &str, state: &Value, states: &Map<String, Value>, at: &str, out: &mut Vec<Diagnostic>) {
+fn check_state(
+    name: &str,
+    state: &Value,
+    states: &Map<String, Value>,
+    machine: Language,
+    at: &str,
+    out: &mut Vec<Diagnostic>,
+) {
     if name.chars().count() > MAX_STATE_NAME {
         out.push(error(
             INVALID_STATE_NAME,
@@ -233,9 +363,25 @@ fn check_state(name: &str, state: &Value, states: &Map<String, Value>, at: &str,
         ));
         return;
     };
+    check_language(fields, at, out);
+    let language = Language::of_state(state, machine);
+    if machine == Language::Jsonata && language == Language::JsonPath {
+        out.push(error(
+            SCHEMA_VALIDATION_FAILED,
+            "A state cannot use the JSONPath query language when the state machine uses JSONata",
+            &format!("{at}/QueryLanguage"),
+        ));
+    }
+    let accepted = if language == Language::Jsonata { jsonata_fields_of(kind) } else { fields_of(kind) };
     for field in fields.keys() {
-        if !COMMON_FIELDS.contains(&field.as_str()) && !fields_of(kind).contains(&field.as_str()) {
+        if !COMMON_FIELDS.contains(&field.as_str()) && !accepted.contains(&field.as_str()) {
             out.push(error(SCHEMA_VALIDATION_FAILED, format!("Field '{field}' is not supported"), at));
+        }
+    }
+    check_assign(fields, at, out);
+    if language == Language::Jsonata {
+        for (field, value) in fields.iter().filter(|(f, _)| !["Branches", "ItemProcessor"].contains(&f.as_str())) {
+            check_expressions(value, &format!("{at}/{field}"), out);
         }
     }
     let required: &[&str] = match kind {
@@ -257,7 +403,7 @@ fn check_state(name: &str, state: &Value, states: &Map<String, Value>, at: &str,
     }
     for (list, is_catch) in [("Retry", false), ("Catch", true)] {
         if let Some(rules) = fields.get(list) {
-            check_rules(rules, is_catch, states, &format!("{at}/{list}"), out);
+            check_rules(rules, is_catch, states, language, &format!("{at}/{list}"), out);
         }
     }
     match kind {
@@ -276,7 +422,7 @@ fn check_state(name: &str, state: &Value, states: &Map<String, Value>, at: &str,
                 out,
             );
             for field in ["TimeoutSeconds", "HeartbeatSeconds"] {
-                if fields.get(field).is_some_and(|v| v.as_u64().is_none_or(|n| n == 0)) {
+                if fields.get(field).is_some_and(|v| !expression_in(language, v) && v.as_u64().is_none_or(|n| n == 0)) {
                     out.push(error(
                         SCHEMA_VALIDATION_FAILED,
                         format!("The field '{field}' must be a positive integer"),
@@ -285,7 +431,7 @@ fn check_state(name: &str, state: &Value, states: &Map<String, Value>, at: &str,
                 }
             }
         }
-        "Choice" => check_choices(fields, states, at, out),
+        "Choice" => check_choices(fields, states, language, at, out),
         "Wait" => {
             let set: Vec<&str> = ["Seconds", "Timestamp", "SecondsPath", "TimestampPath"]
                 .into_iter()
@@ -298,14 +444,17 @@ fn check_state(name: &str, state: &Value, states: &Map<String, Value>, at: &str,
                     at,
                 ));
             }
-            if fields.get("Seconds").is_some_and(|v| v.as_u64().is_none()) {
+            if fields.get("Seconds").is_some_and(|v| !expression_in(language, v) && v.as_u64().is_none()) {
                 out.push(error(
                     SCHEMA_VALIDATION_FAILED,
                     "The field 'Seconds' must be a non-negative integer",
                     &format!("{at}/Seconds"),
                 ));
             }
-            if fields.get("Timestamp").is_some_and(|v| v.as_str().and_then(timestamp).is_none()) {
+            if fields
+                .get("Timestamp")
+                .is_some_and(|v| !expression_in(language, v) && v.as_str().and_then(timestamp).is_none())
+            {
                 out.push(error(
                     SCHEMA_VALIDATION_FAILED,
                     "The field 'Timestamp' must be an RFC 3339 timestamp",
@@ -317,7 +466,7 @@ fn check_state(name: &str, state: &Value, states: &Map<String, Value>, at: &str,
         "Parallel" => match fields.get("Branches").map(|b| b.as_array()) {
             Some(Some(branches)) if !branches.is_empty() => {
                 for (i, branch) in branches.iter().enumerate() {
-                    check_sub_machine(branch, &format!("{at}/Branches/{i}"), out);
+                    check_sub_machine(branch, &format!("{at}/Branches/{i}"), machine, out);
                 }
             }
             Some(_) => out.push(error(
@@ -334,10 +483,10 @@ fn check_state(name: &str, state: &Value, states: &Map<String, Value>, at: &str,
                 .map(|p| ("ItemProcessor", p))
                 .or(fields.get("Iterator").map(|p| ("Iterator", p)))
             {
-                Some((field, processor)) => check_sub_machine(processor, &format!("{at}/{field}"), out),
+                Some((field, processor)) => check_sub_machine(processor, &format!("{at}/{field}"), machine, out),
                 None => out.push(error(SCHEMA_VALIDATION_FAILED, "These fields are required: [ItemProcessor]", at)),
             }
-            if fields.get("MaxConcurrency").is_some_and(|v| v.as_u64().is_none()) {
+            if fields.get("MaxConcurrency").is_some_and(|v| !expression_in(language, v) && v.as_u64().is_none()) {
                 out.push(error(
                     SCHEMA_VALIDATION_FAILED,
                     "The field 'MaxConcurrency' must be a non-negative integer",
@@ -349,7 +498,7 @@ fn check_state(name: &str, state: &Value, states: &Map<String, Value>, at: &str,
     }
 }
 
-fn check_sub_machine(machine: &Value, at: &str, out: &mut Vec<Diagnostic>) {
+fn check_sub_machine(machine: &Value, at: &str, language: Language, out: &mut Vec<Diagnostic>) {
     let Some(fields) = machine.as_object() else {
         out.push(error(SCHEMA_VALIDATION_FAILED, "A branch must be a JSON object", at));
         return;
@@ -359,7 +508,7 @@ fn check_sub_machine(machine: &Value, at: &str, out: &mut Vec<Diagnostic>) {
             out.push(error(SCHEMA_VALIDATION_FAILED, format!("Field '{field}' is not supported"), at));
         }
     }
-    check_machine(fields, at, out);
+    check_machine(fields, at, language, out);
 }
 
 /// Fields of which at most one of each group may be set.
@@ -489,7 +638,14 @@ fn check_template(template: &Value, at: &str, out: &mut Vec<Diagnostic>) {
 
 /// Retry and Catch: ErrorEquals non-empty, `States.ALL` alone in the last rule, Catch's
 /// Next an existing state, Retry's numbers in range.
-fn check_rules(rules: &Value, is_catch: bool, states: &Map<String, Value>, at: &str, out: &mut Vec<Diagnostic>) {
+fn check_rules(
+    rules: &Value,
+    is_catch: bool,
+    states: &Map<String, Value>,
+    language: Language,
+    at: &str,
+    out: &mut Vec<Diagnostic>,
+) {
     let Some(rules) = rules.as_array() else {
         out.push(error(SCHEMA_VALIDATION_FAILED, "The field must be an array", at));
         return;
@@ -500,7 +656,9 @@ fn check_rules(rules: &Value, is_catch: bool, states: &Map<String, Value>, at: &
             out.push(error(SCHEMA_VALIDATION_FAILED, "A rule must be a JSON object", &here));
             continue;
         };
-        let allowed: &[&str] = if is_catch {
+        let allowed: &[&str] = if is_catch && language == Language::Jsonata {
+            &["ErrorEquals", "Next", "Output", "Comment", "Assign"]
+        } else if is_catch {
             &["ErrorEquals", "Next", "ResultPath", "Comment", "Assign"]
         } else {
             &[
@@ -548,6 +706,7 @@ fn check_rules(rules: &Value, is_catch: bool, states: &Map<String, Value>, at: &
             if let Some(next) = fields.get("Next") {
                 check_target(next, states, &format!("{here}/Next"), out);
             }
+            check_assign(fields, &here, out);
             check_paths(fields, &here, out);
             continue;
         }
@@ -578,7 +737,13 @@ fn check_rules(rules: &Value, is_catch: bool, states: &Map<String, Value>, at: &
     }
 }
 
-fn check_choices(fields: &Map<String, Value>, states: &Map<String, Value>, at: &str, out: &mut Vec<Diagnostic>) {
+fn check_choices(
+    fields: &Map<String, Value>,
+    states: &Map<String, Value>,
+    language: Language,
+    at: &str,
+    out: &mut Vec<Diagnostic>,
+) {
     if let Some(default) = fields.get("Default") {
         check_target(default, states, &format!("{at}/Default"), out);
     }
@@ -597,7 +762,37 @@ fn check_choices(fields: &Map<String, Value>, states: &Map<String, Value>, at: &
             Some(next) => check_target(next, states, &format!("{here}/Next"), out),
             None => out.push(error(SCHEMA_VALIDATION_FAILED, "These fields are required: [Next]", &here)),
         }
-        check_rule(rule, true, &here, out);
+        if let Some(rule) = rule.as_object() {
+            check_assign(rule, &here, out);
+        }
+        match language {
+            Language::JsonPath => check_rule(rule, true, &here, out),
+            Language::Jsonata => check_condition(rule, &here, out),
+        }
+    }
+}
+
+/// A JSONata Choice rule: a `Condition` expression, its Next, Assign and Output.
+fn check_condition(rule: &Value, at: &str, out: &mut Vec<Diagnostic>) {
+    let Some(fields) = rule.as_object() else {
+        out.push(error(SCHEMA_VALIDATION_FAILED, "A Choice Rule must be a JSON object", at));
+        return;
+    };
+    for field in fields.keys().filter(|f| !["Condition", "Next", "Assign", "Output", "Comment"].contains(&f.as_str())) {
+        out.push(error(SCHEMA_VALIDATION_FAILED, format!("Field '{field}' is not supported"), at));
+    }
+    match fields.get("Condition") {
+        None => out.push(error(SCHEMA_VALIDATION_FAILED, "These fields are required: [Condition]", at)),
+        Some(Value::Bool(_)) => {}
+        Some(Value::String(text)) if expression(text).is_some() => {}
+        Some(_) => out.push(error(
+            SCHEMA_VALIDATION_FAILED,
+            "The field 'Condition' must be a boolean or a JSONata expression",
+            &format!("{at}/Condition"),
+        )),
+    }
+    for (field, value) in fields {
+        check_expressions(value, &format!("{at}/{field}"), out);
     }
 }
 
@@ -834,6 +1029,67 @@ mod tests {
         ];
         for (definition, expected) in cases {
             check(definition, Some(&format!("Invalid State Machine Definition: '{expected}'")));
+        }
+    }
+
+    #[test]
+    fn checks_jsonata_states_and_variables() {
+        let valid = json!({"QueryLanguage": "JSONata", "StartAt": "A", "States": {
+            "A": {"Type": "Pass", "Assign": {"n": "{% $states.input.n %}"}, "Output": {"x": 1}, "Next": "C"},
+            "C": {"Type": "Choice", "Choices": [
+                {"Condition": "{% $n > 1 %}", "Next": "W", "Assign": {"big": true}}
+            ], "Default": "W"},
+            "W": {"Type": "Wait", "Seconds": "{% $n %}", "Next": "M"},
+            "M": {"Type": "Map", "Items": "{% [1, 2] %}", "ItemProcessor": {"StartAt": "P", "States": {
+                "P": {"Type": "Pass", "End": true}}}, "Next": "T"},
+            "T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Arguments": {"Payload": "{% $n %}"},
+                  "TimeoutSeconds": "{% 3 %}",
+                  "Catch": [{"ErrorEquals": ["States.ALL"], "Output": "{% $states.errorOutput %}", "Next": "F"}],
+                  "End": true},
+            "F": {"Type": "Fail", "Error": "{% 'E' & $n %}"}
+        }});
+        check(valid, None);
+        let mixed = json!({"StartAt": "A", "States": {
+            "A": {"Type": "Pass", "QueryLanguage": "JSONata", "Output": "{% $states.input %}", "Next": "B"},
+            "B": {"Type": "Pass", "Assign": {"x.$": "$.a", "y": 2}, "End": true}
+        }});
+        check(mixed, None);
+        let cases: Vec<(Value, &str)> = vec![
+            (
+                json!({"QueryLanguage": "JSONata", "StartAt": "A", "States": {"A": {"Type": "Pass", "InputPath": "$", "End": true}}}),
+                "SCHEMA_VALIDATION_FAILED: Field 'InputPath' is not supported at /States/A",
+            ),
+            (
+                json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "Output": {}, "End": true}}}),
+                "SCHEMA_VALIDATION_FAILED: Field 'Output' is not supported at /States/A",
+            ),
+            (
+                json!({"QueryLanguage": "JSONata", "StartAt": "A", "States": {"A": {"Type": "Pass", "QueryLanguage": "JSONPath", "End": true}}}),
+                "SCHEMA_VALIDATION_FAILED: A state cannot use the JSONPath query language when the state machine uses JSONata at /States/A/QueryLanguage",
+            ),
+            (
+                json!({"QueryLanguage": "JSONata", "StartAt": "A", "States": {"A": {"Type": "Pass", "Output": "{% $states.input. %}", "End": true}}}),
+                "SCHEMA_VALIDATION_FAILED: The JSONata expression '$states.input.' is not valid",
+            ),
+            (
+                json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "Assign": {"states": 1, "9x": 2}, "End": true}}}),
+                "SCHEMA_VALIDATION_FAILED: The variable name 'states' is reserved at /States/A/Assign, SCHEMA_VALIDATION_FAILED: The variable name '9x' is invalid at /States/A/Assign",
+            ),
+            (
+                json!({"QueryLanguage": "JSONata", "StartAt": "C", "States": {
+                    "C": {"Type": "Choice", "Choices": [{"Variable": "$.x", "BooleanEquals": true, "Next": "E"}]},
+                    "E": {"Type": "Succeed"}}}),
+                "SCHEMA_VALIDATION_FAILED: Field 'Variable' is not supported at /States/C/Choices/0, SCHEMA_VALIDATION_FAILED: Field 'BooleanEquals' is not supported at /States/C/Choices/0, SCHEMA_VALIDATION_FAILED: These fields are required: [Condition] at /States/C/Choices/0",
+            ),
+            (
+                json!({"QueryLanguage": "JSONPathish", "StartAt": "A", "States": {"A": {"Type": "Succeed"}}}),
+                "SCHEMA_VALIDATION_FAILED: The field 'QueryLanguage' should have one of these values: [JSONPath, JSONata] at /QueryLanguage",
+            ),
+        ];
+        for (definition, expected) in cases {
+            let errors = validate(&definition);
+            let got = invalid_definition_message(&errors);
+            assert!(got.contains(expected), "{definition}: {got}");
         }
     }
 
