@@ -272,3 +272,66 @@ pub(crate) async fn log_one(
         sink.close(std::slice::from_ref(event)).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ARN: &str = "arn:aws:logs:us-east-1:000000000000:log-group:/aws/states/x:*";
+
+    fn config(level: &str, data: bool) -> Value {
+        json!({ "level": level, "includeExecutionData": data,
+                "destinations": [{ "cloudWatchLogsLogGroup": { "logGroupArn": ARN } }] })
+    }
+
+    #[test]
+    fn configurations_checked_and_completed() {
+        assert_eq!(check(&json!({})).unwrap(), json!({ "level": "OFF", "includeExecutionData": false }));
+        assert_eq!(check(&config("ERROR", true)).unwrap(), config("ERROR", true));
+        let one = "Invalid Logging Configuration: Must specify exactly one Log Destination.";
+        assert_eq!(check(&json!({ "level": "ALL" })).unwrap_err().message, one);
+        let mut two = config("ALL", false);
+        two["destinations"] = json!([two["destinations"][0], two["destinations"][0]]);
+        assert_eq!(check(&two).unwrap_err().message, one);
+        let mut bare = config("ALL", false);
+        bare["destinations"][0]["cloudWatchLogsLogGroup"]["logGroupArn"] = json!(&ARN[..ARN.len() - 2]);
+        assert_eq!(check(&bare).unwrap_err().code, "InvalidLoggingConfiguration");
+        assert_eq!(check(&json!({ "level": "LOUD" })).unwrap_err().code, "ValidationException");
+    }
+
+    #[test]
+    fn levels_choose_event_types() {
+        assert!(logged("ALL", "PassStateEntered"));
+        assert!(logged("ERROR", "TaskFailed") && !logged("ERROR", "TaskSucceeded"));
+        assert!(logged("FATAL", "ExecutionTimedOut") && !logged("FATAL", "TaskFailed"));
+        assert!(!logged("OFF", "ExecutionFailed"));
+    }
+
+    #[test]
+    fn lines_as_aws_writes_them() {
+        let target = Target {
+            account: "000000000000".into(),
+            region: "us-east-1".into(),
+            group: "g".into(),
+            stream: "s".into(),
+            level: "ALL".into(),
+            data: false,
+            execution_arn: "arn:e".into(),
+        };
+        let event = json!({
+            "timestamp": 1.5, "type": "PassStateExited", "id": 3, "previousEventId": 2,
+            "stateExitedEventDetails": { "name": "P", "output": "{}", "outputDetails": { "truncated": false } },
+        });
+        let line = target.line(&event).unwrap();
+        assert_eq!(line.timestamp_ms, 1500);
+        let message: Value = serde_json::from_str(&line.message).unwrap();
+        assert_eq!(
+            message,
+            json!({
+                "id": "3", "type": "PassStateExited", "previous_event_id": "2", "event_timestamp": "1500",
+                "execution_arn": "arn:e", "redrive_count": "0",
+                "details": { "name": "P", "outputDetails": { "truncated": false } },
+            })
+        );
+    }
+}
