@@ -14,10 +14,6 @@ use crate::functions::{self, Builtin};
 use crate::regex::Regex;
 use crate::value::{Object, Value, deep_equal, format_number};
 
-/// The stack an evaluation may use before failing with U1001: well within the 2 MiB of a
-/// Tokio worker or test thread.
-const STACK_BUDGET: usize = 1 << 20;
-
 pub(crate) enum Function {
     Lambda {
         def: Arc<Lambda>,
@@ -93,6 +89,8 @@ pub(crate) struct Evaluator {
     pub now_millis: i64,
     /// The stack address where the evaluation began.
     stack_base: usize,
+    /// How much stack it may use before failing with U1001.
+    stack_budget: usize,
 }
 
 /// The address of a local: how deep the stack is here.
@@ -109,12 +107,12 @@ fn seq_items(v: Option<Value>) -> Vec<Value> {
 }
 
 impl Evaluator {
-    pub fn new(now_millis: i64) -> Evaluator {
-        Evaluator { now_millis, stack_base: stack_address() }
+    pub fn new(now_millis: i64, stack_budget: usize) -> Evaluator {
+        Evaluator { now_millis, stack_base: stack_address(), stack_budget }
     }
 
     pub fn eval(&mut self, node: &Node, input: Option<&Value>, env: &Env) -> Res {
-        if self.stack_base.abs_diff(stack_address()) > STACK_BUDGET {
+        if self.stack_base.abs_diff(stack_address()) > self.stack_budget {
             return Err(error("U1001", node.pos, &[]));
         }
         self.eval_inner(node, input, env)
@@ -122,6 +120,17 @@ impl Evaluator {
 
     fn eval_inner(&mut self, node: &Node, input: Option<&Value>, env: &Env) -> Res {
         let mut result = self.eval_kind(node, input, env)?;
+        if !node.predicates.is_empty() || node.group.is_some() {
+            result = self.predicates_and_group(node, result, env)?;
+        }
+        Ok(match result {
+            Some(Value::Array(a)) if a.sequence => unwrap_sequence(a, node.keep_array),
+            other => other,
+        })
+    }
+
+    #[inline(never)]
+    fn predicates_and_group(&mut self, node: &Node, mut result: Option<Value>, env: &Env) -> Res {
         for predicate in &node.predicates {
             result = Some(self.filter(predicate, result, env)?);
         }
@@ -134,24 +143,57 @@ impl Evaluator {
             };
             result = Some(self.group(group, items, false, env)?);
         }
-        Ok(match result {
-            Some(Value::Array(a)) if a.sequence => {
-                let keep = a.keep_singleton || node.keep_array;
-                match a.items.len() {
-                    0 => None,
-                    1 if !keep => Some(a.items[0].clone()),
-                    _ if keep && !a.keep_singleton => Some(Value::Array(a).with_flags(|f| f.keep_singleton = true)),
-                    _ => Some(Value::Array(a)),
-                }
-            }
-            other => other,
-        })
+        Ok(result)
     }
 
+    /// Each kind in a function of its own keeps this frame, which every nested evaluation
+    /// adds to the stack, small.
     fn eval_kind(&mut self, node: &Node, input: Option<&Value>, env: &Env) -> Res {
+        match &node.kind {
+            Kind::Path { steps, keep_singleton } => self.path(node, steps, *keep_singleton, input, env),
+            Kind::Binary { op, lhs, rhs } => self.binary(*op, lhs, rhs, input, env, node.pos),
+            Kind::Call { proc, args, partial: false } => self.call(proc, args, None, input, env, node.pos),
+            Kind::Call { proc, args, partial: true } => self.partial(proc, args, input, env, node.pos),
+            Kind::Var(name) => Ok(variable(name, input, env)),
+            Kind::Condition { cond, then, otherwise } => self.condition(cond, then, otherwise.as_deref(), input, env),
+            Kind::Block(exprs) => self.block(exprs, input, env),
+            _ => self.eval_other(node, input, env),
+        }
+    }
+
+    #[inline(never)]
+    fn condition(
+        &mut self,
+        cond: &Node,
+        then: &Node,
+        otherwise: Option<&Node>,
+        input: Option<&Value>,
+        env: &Env,
+    ) -> Res {
+        let c = self.eval(cond, input, env)?;
+        if functions::boolean(c.as_ref()) == Some(true) {
+            self.eval(then, input, env)
+        } else if let Some(otherwise) = otherwise {
+            self.eval(otherwise, input, env)
+        } else {
+            Ok(None)
+        }
+    }
+
+    #[inline(never)]
+    fn block(&mut self, exprs: &[Node], input: Option<&Value>, env: &Env) -> Res {
+        let frame = new_frame(Some(env));
+        let mut last = None;
+        for e in exprs {
+            last = self.eval(e, input, &frame)?;
+        }
+        Ok(last)
+    }
+
+    #[inline(never)]
+    fn eval_other(&mut self, node: &Node, input: Option<&Value>, env: &Env) -> Res {
         let pos = node.pos;
         Ok(match &node.kind {
-            Kind::Path { steps, keep_singleton } => return self.path(node, steps, *keep_singleton, input, env),
             Kind::Name(name) => input.and_then(|i| lookup_field(i, name)),
             Kind::Wildcard => Some(wildcard(input)),
             Kind::Descendant => input.map(|i| {
@@ -164,13 +206,6 @@ impl Evaluator {
             Kind::Bool(b) => Some(Value::Bool(*b)),
             Kind::Null => Some(Value::Null),
             Kind::Regex(re) => Some(Value::Function(Rc::new(Function::Regex(re.clone())))),
-            Kind::Var(name) => match name.as_str() {
-                "" => input.map(|i| match i {
-                    Value::Array(a) if a.outer_wrapper && !a.items.is_empty() => a.items[0].clone(),
-                    v => v.clone(),
-                }),
-                _ => lookup_var(env, name),
-            },
             Kind::Neg(expr) => match self.eval(expr, input, env)? {
                 None => None,
                 Some(Value::Number(n)) => Some(Value::Number(-n)),
@@ -203,17 +238,6 @@ impl Evaluator {
                 let group = Group { pairs: Vec::new(), pos };
                 Some(self.group_pairs(pairs, &group, items, false, env)?)
             }
-            Kind::Binary { op, lhs, rhs } => return self.binary(*op, lhs, rhs, input, env, pos),
-            Kind::Condition { cond, then, otherwise } => {
-                let c = self.eval(cond, input, env)?;
-                if functions::boolean(c.as_ref()) == Some(true) {
-                    self.eval(then, input, env)?
-                } else if let Some(otherwise) = otherwise {
-                    self.eval(otherwise, input, env)?
-                } else {
-                    None
-                }
-            }
             Kind::Elvis { lhs, rhs } => {
                 let l = self.eval(lhs, input, env)?;
                 if functions::boolean(l.as_ref()) == Some(true) { l } else { self.eval(rhs, input, env)? }
@@ -222,21 +246,11 @@ impl Evaluator {
                 Some(v) => Some(v),
                 None => self.eval(rhs, input, env)?,
             },
-            Kind::Block(exprs) => {
-                let frame = new_frame(Some(env));
-                let mut last = None;
-                for e in exprs {
-                    last = self.eval(e, input, &frame)?;
-                }
-                last
-            }
             Kind::Bind { name, value } => {
                 let v = self.eval(value, input, env)?;
                 env.bind(name, v.clone());
                 v
             }
-            Kind::Call { proc, args, partial: false } => return self.call(proc, args, None, input, env, pos),
-            Kind::Call { proc, args, partial: true } => return self.partial(proc, args, input, env, pos),
             Kind::Placeholder => None,
             Kind::Lambda(def) => Some(Value::Function(Rc::new(Function::Lambda {
                 def: def.clone(),
@@ -260,6 +274,14 @@ impl Evaluator {
             Kind::Sort(terms) => {
                 let items = input.cloned().map(Value::into_items).unwrap_or_default();
                 Some(Value::sequence(self.sort(terms, items, |v| (Some(v.clone()), None), env, pos)?))
+            }
+            Kind::Path { .. }
+            | Kind::Binary { .. }
+            | Kind::Call { .. }
+            | Kind::Var(_)
+            | Kind::Condition { .. }
+            | Kind::Block(_) => {
+                return self.eval_kind(node, input, env);
             }
         })
     }
@@ -789,6 +811,29 @@ impl Error {
     pub(crate) fn at(mut self, pos: usize) -> Error {
         self.position = pos;
         self
+    }
+}
+
+/// A sequence as jsonata-js returns it: undefined when empty, its item when alone (unless
+/// kept as an array).
+fn unwrap_sequence(a: Rc<crate::value::Array>, keep_array: bool) -> Option<Value> {
+    let keep = a.keep_singleton || keep_array;
+    match a.items.len() {
+        0 => None,
+        1 if !keep => Some(a.items[0].clone()),
+        _ if keep && !a.keep_singleton => Some(Value::Array(a).with_flags(|f| f.keep_singleton = true)),
+        _ => Some(Value::Array(a)),
+    }
+}
+
+/// `$` (the context, unwrapped from the input's wrapper), `$$` or a named variable.
+fn variable(name: &str, input: Option<&Value>, env: &Env) -> Option<Value> {
+    match name {
+        "" => input.map(|i| match i {
+            Value::Array(a) if a.outer_wrapper && !a.items.is_empty() => a.items[0].clone(),
+            v => v.clone(),
+        }),
+        _ => lookup_var(env, name),
     }
 }
 

@@ -66,12 +66,39 @@ const _: () = {
     shareable::<Expression>();
 };
 
+/// The stack an evaluation first gets on the caller's thread, which may be a 2 MiB Tokio
+/// worker; deeper recursion is evaluated again on a thread of its own.
+const CALLER_STACK_BUDGET: usize = 256 << 10;
+const DEEP_STACK: usize = 64 << 20;
+const DEEP_STACK_BUDGET: usize = DEEP_STACK - (4 << 20);
+
 impl Expression {
     /// Evaluates with `input` as `$` (None = undefined) and `bindings` as variables
     /// (`"states"` -> the $states object, `"x"` -> $x, ...). Ok(None) is JSONata's undefined.
     pub fn evaluate(&self, input: Option<&Json>, bindings: &Map<String, Json>) -> Result<Option<Json>, Error> {
         let now = time::OffsetDateTime::now_utc();
         let now_millis = (now.unix_timestamp_nanos() / 1_000_000) as i64;
+        match self.run(input, bindings, now_millis, CALLER_STACK_BUDGET) {
+            Err(e) if e.code == "U1001" => std::thread::scope(|scope| {
+                std::thread::Builder::new()
+                    .name("jsonata".into())
+                    .stack_size(DEEP_STACK)
+                    .spawn_scoped(scope, || self.run(input, bindings, now_millis, DEEP_STACK_BUDGET))
+                    .map_err(|e| errors::error_message("U1001", 0, &e.to_string()))?
+                    .join()
+                    .unwrap_or_else(|_| Err(errors::error("U1001", 0, &[])))
+            }),
+            other => other,
+        }
+    }
+
+    fn run(
+        &self,
+        input: Option<&Json>,
+        bindings: &Map<String, Json>,
+        now_millis: i64,
+        stack_budget: usize,
+    ) -> Result<Option<Json>, Error> {
         let env = eval::new_frame(None);
         for (name, value) in bindings {
             env.bind(name, Some(Value::from_json(value)));
@@ -87,7 +114,7 @@ impl Expression {
             })),
             v => v,
         });
-        let result = eval::Evaluator::new(now_millis).eval(&self.ast, input.as_ref(), &env)?;
+        let result = eval::Evaluator::new(now_millis, stack_budget).eval(&self.ast, input.as_ref(), &env)?;
         Ok(result.and_then(|v| v.to_json()))
     }
 }

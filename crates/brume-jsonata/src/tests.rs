@@ -554,6 +554,7 @@ fn errors_have_jsonata_codes_and_messages() {
     fails("[{}, {}]^($)", n.clone(), "T2008");
     fails("$eval('1 +')", n.clone(), "D3120");
     fails("($f := function($x){ $f($x) }; $f(1))", n.clone(), "U1001");
+    check("($f := function($n){ $n = 0 ? 0 : 1 + $f($n - 1) }; $f(1000))", n.clone(), json!(1000));
     let syntax = |expr: &str, code: &str| {
         let e = compile(expr).expect_err(expr);
         assert_eq!(e.code, code, "{expr}: {}", e.message);
