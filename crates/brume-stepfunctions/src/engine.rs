@@ -569,6 +569,10 @@ impl Run {
         if resource.starts_with("arn:aws:lambda:") {
             return self.plain_function(resource, input, timeout, prev).await;
         }
+        if crate::activity::is_activity(resource) {
+            let call = crate::activity::Call { resource, input, timeout, heartbeat };
+            return crate::activity::run(self, call, p, prev, top).await;
+        }
         let Some((service, action)) = resource.strip_prefix("arn:aws:states:::").and_then(|r| r.split_once(':')) else {
             return Err(Failure::new("States.Runtime", format!("The resource '{resource}' is not supported by Brume")));
         };
@@ -900,8 +904,32 @@ impl Run {
     }
 }
 
+/// What an activity task records and saves through.
+impl crate::activity::Recorder for Run {
+    fn sfn(&self) -> &Arc<StepFunctions> {
+        &self.sfn
+    }
+
+    fn execution_key(&self) -> Option<Vec<u8>> {
+        self.key.clone()
+    }
+
+    fn emit(&self, prev: &mut u64, kind: &str, details: Option<(&str, Value)>) {
+        Run::emit(self, prev, kind, details)
+    }
+
+    fn event_type(&self, id: u64) -> Option<String> {
+        let events = self.events();
+        events.get((id as usize).checked_sub(1)?).and_then(|e| e["type"].as_str()).map(str::to_string)
+    }
+
+    fn save<'a>(&'a self, progress: &'a Progress) -> crate::activity::Boxed<'a, ()> {
+        Box::pin(Run::save(self, progress))
+    }
+}
+
 /// `{error, cause}` of a failure's event, without the empty ones, as AWS leaves them out.
-fn error_details(f: &Failure) -> Value {
+pub(crate) fn error_details(f: &Failure) -> Value {
     let mut details = serde_json::Map::new();
     if !f.error.is_empty() {
         details.insert("error".into(), json!(f.error));

@@ -7,12 +7,14 @@
 //! - `execution`: the execution operations (start, describe, list, stop, history).
 //! - `integration`: what Task resources call (Lambda, SQS, SNS); `token`: the task tokens
 //!   of `.waitForTaskToken` tasks and SendTaskSuccess/Failure/Heartbeat.
+//! - `activity`: activities, GetActivityTask, and the Task states that schedule their tasks.
 //! - `logging`: `loggingConfiguration` and the delivery of history events to CloudWatch Logs.
 //! - `version`: published versions of state machines and the aliases that route to them.
 //! - `engine`: runs a definition, recording AWS's history events; a STANDARD execution
 //!   saves its progress at each transition of its top-level states and [`start`] resumes
 //!   the running ones after a restart.
 
+mod activity;
 pub mod asl;
 mod engine;
 mod error;
@@ -47,6 +49,8 @@ pub struct StepFunctions {
     tokens: Mutex<HashMap<String, Arc<tokio::sync::Notify>>>,
     /// The tasks running executions, by execution ARN, so StopExecution can end them.
     running: Mutex<HashMap<String, tokio::task::AbortHandle>>,
+    /// Wakes the GetActivityTask calls polling an activity's queue, by the queue's key.
+    activity_polls: Mutex<HashMap<Vec<u8>, Arc<tokio::sync::Notify>>>,
 }
 
 impl StepFunctions {
@@ -57,8 +61,8 @@ impl StepFunctions {
         sns: Arc<dyn SnsClient>,
         logs: Arc<dyn LogsClient>,
     ) -> Arc<StepFunctions> {
-        let (tokens, running) = (Mutex::default(), Mutex::default());
-        Arc::new(StepFunctions { kv, lambda, sqs, sns, logs, tokens, running })
+        let (tokens, running, activity_polls) = (Mutex::default(), Mutex::default(), Mutex::default());
+        Arc::new(StepFunctions { kv, lambda, sqs, sns, logs, tokens, running, activity_polls })
     }
 
     fn running(&self) -> std::sync::MutexGuard<'_, HashMap<String, tokio::task::AbortHandle>> {
@@ -98,6 +102,11 @@ pub fn service(state: Arc<StepFunctions>) -> Service {
         .op("SendTaskSuccess", StepFunctions::send_task_success)
         .op("SendTaskFailure", StepFunctions::send_task_failure)
         .op("SendTaskHeartbeat", StepFunctions::send_task_heartbeat)
+        .op("CreateActivity", StepFunctions::create_activity)
+        .op("DescribeActivity", StepFunctions::describe_activity)
+        .op("ListActivities", StepFunctions::list_activities)
+        .op("DeleteActivity", StepFunctions::delete_activity)
+        .op("GetActivityTask", StepFunctions::get_activity_task)
         .op("PublishStateMachineVersion", StepFunctions::publish_state_machine_version)
         .op("ListStateMachineVersions", StepFunctions::list_state_machine_versions)
         .op("DeleteStateMachineVersion", StepFunctions::delete_state_machine_version)

@@ -444,6 +444,9 @@ impl StepFunctions {
         arn: &str,
         f: impl FnOnce(&mut BTreeMap<String, String>) + Send + 'static,
     ) -> Result<(), AwsError> {
+        if crate::activity::is_activity(arn) {
+            return self.update_activity_tags(arn, f).await;
+        }
         let (account, region, name) = parse_machine_arn(arn).map_err(|_| error::resource_not_found(arn))?;
         let key = table::machine_key(&account, &region, &name);
         let arn = arn.to_string();
@@ -489,10 +492,15 @@ impl StepFunctions {
         input: ListTagsInput,
     ) -> Result<ListTagsOutput, AwsError> {
         let arn = &input.resource_arn;
-        let (account, region, name) = parse_machine_arn(arn).map_err(|_| error::resource_not_found(arn))?;
-        let m: StateMachine = table::get(&*self.kv, &table::machine_key(&account, &region, &name))?
-            .ok_or_else(|| error::resource_not_found(arn))?;
-        Ok(ListTagsOutput { tags: m.tags.into_iter().map(|(key, value)| Tag { key, value }).collect() })
+        let tags = if crate::activity::is_activity(arn) {
+            self.activity_tags(arn)?
+        } else {
+            let (account, region, name) = parse_machine_arn(arn).map_err(|_| error::resource_not_found(arn))?;
+            let m: StateMachine = table::get(&*self.kv, &table::machine_key(&account, &region, &name))?
+                .ok_or_else(|| error::resource_not_found(arn))?;
+            m.tags
+        };
+        Ok(ListTagsOutput { tags: tags.into_iter().map(|(key, value)| Tag { key, value }).collect() })
     }
 }
 

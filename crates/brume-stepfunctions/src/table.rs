@@ -5,6 +5,9 @@
 //!   definition it runs, its history so far and, while it runs, its [`Progress`]
 //!
 //! - `tok/<token>` → [`crate::token::TaskToken`]
+//! - `act/<account>/<region>/<name>` → [`Activity`]
+//! - `aq/<account>/<region>/<activity>/<scheduled ns>/<token>` → [`QueuedTask`]: the
+//!   activity's tasks no worker took yet, oldest first
 //! - `smv/<account>/<region>/<machine>/<number>` → [`Version`]; `smvn/…/<machine>` → the last
 //!   version number given; `sma/…/<machine>/<alias>` → [`Alias`]
 //! - `exv/<account>/<region>/<machine>/<execution>` → [`ExecutionTarget`] of an execution started
@@ -101,6 +104,59 @@ pub struct Execution {
     #[serde(skip)]
     pub history: Vec<Value>,
     pub progress: Option<Progress>,
+}
+
+/// An activity: workers poll it with GetActivityTask for the tasks of the Task states
+/// whose Resource is its ARN.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Activity {
+    pub account: String,
+    pub region: String,
+    pub name: String,
+    pub created: f64,
+    pub tags: BTreeMap<String, String>,
+    pub encryption: Value,
+}
+
+impl Activity {
+    pub fn arn(&self) -> String {
+        format!("arn:aws:states:{}:{}:activity:{}", self.region, self.account, self.name)
+    }
+}
+
+/// A task waiting in its activity's queue for a worker.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct QueuedTask {
+    pub token: String,
+    pub input: String,
+}
+
+/// What the task token of an activity task knows beyond a `.waitForTaskToken` one.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ActivityClaim {
+    /// Where the task waits in its queue until a worker takes it.
+    pub queue_key: Vec<u8>,
+    /// When TimeoutSeconds runs out, counted from the scheduling (ms).
+    pub deadline_ms: Option<u64>,
+    /// Whether a worker took it, and the name it gave.
+    pub taken: bool,
+    pub worker: Option<String>,
+}
+
+pub fn activity_key(account: &str, region: &str, name: &str) -> Vec<u8> {
+    key::encode(&["act".into(), account.into(), region.into(), name.into()])
+}
+
+pub fn activities_prefix(account: &str, region: &str) -> Vec<u8> {
+    key::encode(&["act".into(), account.into(), region.into()])
+}
+
+pub fn activity_queue_prefix(account: &str, region: &str, name: &str) -> Vec<u8> {
+    key::encode(&["aq".into(), account.into(), region.into(), name.into()])
+}
+
+pub fn queued_task_key(account: &str, region: &str, name: &str, scheduled_ns: i128, token: &str) -> Vec<u8> {
+    key::encode(&["aq".into(), account.into(), region.into(), name.into(), Element::Int(scheduled_ns), token.into()])
 }
 
 pub fn machine_key(account: &str, region: &str, name: &str) -> Vec<u8> {

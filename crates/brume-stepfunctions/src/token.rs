@@ -1,6 +1,6 @@
-//! Task tokens of `.waitForTaskToken` tasks: `tok/<token>` records say which execution
-//! waits and, once SendTaskSuccess, SendTaskFailure or SendTaskHeartbeat came, what they
-//! said; a [`Notify`] per token wakes the waiting task.
+//! Task tokens of `.waitForTaskToken` and activity tasks: `tok/<token>` records say which
+//! execution waits and, once SendTaskSuccess, SendTaskFailure or SendTaskHeartbeat came,
+//! what they said; a [`Notify`] per token wakes the waiting task.
 
 use std::sync::Arc;
 
@@ -21,6 +21,9 @@ pub(crate) struct TaskToken {
     pub execution: Option<Vec<u8>>,
     pub outcome: Option<Outcome>,
     pub heartbeat_ms: u64,
+    /// Set for the task of an activity: its place in the queue and whether a worker took it.
+    #[serde(default)]
+    pub activity: Option<table::ActivityClaim>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -34,7 +37,7 @@ pub(crate) fn new_token() -> String {
     base64::engine::general_purpose::STANDARD.encode(format!("{PREFIX}{}", uuid::Uuid::new_v4()))
 }
 
-fn token_key(token: &str) -> Vec<u8> {
+pub(crate) fn token_key(token: &str) -> Vec<u8> {
     key::encode(&["tok".into(), token.into()])
 }
 
@@ -89,7 +92,11 @@ impl StepFunctions {
         self.kv
             .transact(move |txn| {
                 if table::get::<TaskToken>(txn, &key)?.is_none() {
-                    table::put(txn, &key, &TaskToken { execution, outcome: None, heartbeat_ms: now_ms() })?;
+                    table::put(
+                        txn,
+                        &key,
+                        &TaskToken { execution, outcome: None, heartbeat_ms: now_ms(), activity: None },
+                    )?;
                 }
                 Ok::<_, AwsError>(())
             })
