@@ -149,6 +149,15 @@ pub(crate) enum Kind {
     },
     /// The order-by step `^(...)`.
     Sort(Vec<SortTerm>),
+    /// `| pattern | update, delete |`: a function returning a modified copy of its argument.
+    Transform(Arc<Transform>),
+}
+
+#[derive(Debug)]
+pub(crate) struct Transform {
+    pub pattern: Node,
+    pub update: Node,
+    pub delete: Option<Node>,
 }
 
 #[derive(Debug)]

@@ -8,7 +8,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use crate::Error;
-use crate::ast::{BinOp, Group, Kind, Lambda, Node, SortTerm, Stage};
+use crate::ast::{BinOp, Group, Kind, Lambda, Node, SortTerm, Stage, Transform};
 use crate::errors::{Arg, error};
 use crate::functions::{self, Builtin};
 use crate::regex::Regex;
@@ -29,6 +29,10 @@ pub(crate) enum Function {
     Regex(Arc<Regex>),
     /// `f ~> g` of two functions: `g(f(x))`.
     Chain(Value, Value),
+    Transform {
+        def: Arc<Transform>,
+        env: Env,
+    },
 }
 
 impl Function {
@@ -38,7 +42,7 @@ impl Function {
             Function::Lambda { def, .. } => def.params.len(),
             Function::Builtin(b) => b.signature.required(),
             Function::Partial { args, .. } => args.iter().filter(|a| a.is_none()).count(),
-            Function::Regex(_) | Function::Chain(..) => 1,
+            Function::Regex(_) | Function::Chain(..) | Function::Transform { .. } => 1,
         }
     }
 }
@@ -270,6 +274,9 @@ impl Evaluator {
                     Some(f @ Value::Function(_)) => Some(Value::Function(Rc::new(Function::Chain(f, func)))),
                     l => self.apply(&func, vec![l], None, pos)?,
                 }
+            }
+            Kind::Transform(def) => {
+                Some(Value::Function(Rc::new(Function::Transform { def: def.clone(), env: env.clone() })))
             }
             Kind::Sort(terms) => {
                 let items = input.cloned().map(Value::into_items).unwrap_or_default();
@@ -803,7 +810,79 @@ impl Evaluator {
                 let mid = self.apply(first, args, input, pos)?;
                 self.apply(second, vec![mid], input, pos)
             }
+            Function::Transform { def, env } => match args.into_iter().next().flatten() {
+                None => Ok(None),
+                Some(v @ (Value::Object(_) | Value::Array(_))) => self.transform(def, env, &v, pos).map(Some),
+                Some(v) => Err(error(
+                    "T0410",
+                    pos,
+                    &[
+                        ("index", Arg::Value(Some(&Value::Number(1.0)))),
+                        ("token", Arg::Text(name)),
+                        ("value", Arg::Value(Some(&v))),
+                    ],
+                )),
+            },
         }
+    }
+
+    /// A copy of `value` where each object the pattern selects has the update merged in and
+    /// the deleted keys removed.
+    #[inline(never)]
+    fn transform(&mut self, def: &Transform, env: &Env, value: &Value, pos: usize) -> Result<Value, Error> {
+        let matched: Vec<*const Object> = seq_items(self.eval(&def.pattern, Some(value), env)?)
+            .iter()
+            .filter_map(|m| match m {
+                Value::Object(o) => Some(Rc::as_ptr(o)),
+                _ => None,
+            })
+            .collect();
+        self.rebuild(def, env, value, &matched, pos)
+    }
+
+    fn rebuild(
+        &mut self,
+        def: &Transform,
+        env: &Env,
+        value: &Value,
+        matched: &[*const Object],
+        pos: usize,
+    ) -> Result<Value, Error> {
+        Ok(match value {
+            Value::Array(a) => {
+                let mut items = Vec::with_capacity(a.items.len());
+                for item in &a.items {
+                    items.push(self.rebuild(def, env, item, matched, pos)?);
+                }
+                Value::Array(Rc::new(crate::value::Array { items, ..(**a).clone() }))
+            }
+            Value::Object(o) => {
+                let mut out = Object::new();
+                for (k, v) in o.iter() {
+                    out.insert(k.clone(), self.rebuild(def, env, v, matched, pos)?);
+                }
+                if matched.contains(&Rc::as_ptr(o)) {
+                    match self.eval(&def.update, Some(value), env)? {
+                        None => {}
+                        Some(Value::Object(update)) => out.extend(update.iter().map(|(k, v)| (k.clone(), v.clone()))),
+                        Some(other) => return Err(error("T2011", pos, &[("value", Arg::Value(Some(&other)))])),
+                    }
+                    if let Some(delete) = &def.delete
+                        && let Some(keys) = self.eval(delete, Some(value), env)?
+                    {
+                        let names = keys.clone().into_items();
+                        if !names.iter().all(|k| matches!(k, Value::String(_))) {
+                            return Err(error("T2012", pos, &[("value", Arg::Value(Some(&keys)))]));
+                        }
+                        for k in names.iter().filter_map(Value::as_str) {
+                            out.shift_remove(k);
+                        }
+                    }
+                }
+                Value::object(out)
+            }
+            v => v.clone(),
+        })
     }
 }
 

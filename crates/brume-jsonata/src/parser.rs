@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use crate::Error;
-use crate::ast::{BinOp, Group, Kind, Lambda, Node, SortTerm, Stage};
+use crate::ast::{BinOp, Group, Kind, Lambda, Node, SortTerm, Stage, Transform};
 use crate::errors::{Arg, error};
 use crate::lexer::{Tok, Token, tokenize};
 use crate::regex::Regex;
@@ -167,6 +167,19 @@ impl Parser {
                 Node::new(Kind::Array(items), pos)
             }
             Tok::Op("{") => Node::new(Kind::Object(self.object_pairs()?), pos),
+            Tok::Op("|") => {
+                let pattern = self.expression(0)?;
+                self.expect("|")?;
+                let update = self.expression(0)?;
+                let delete = if self.is_op(",") {
+                    self.next();
+                    Some(self.expression(0)?)
+                } else {
+                    None
+                };
+                self.expect("|")?;
+                Node::new(Kind::Transform(Arc::new(Transform { pattern, update, delete })), pos)
+            }
             Tok::End => return Err(error("S0207", pos, &[])),
             Tok::Op(_) => return Err(error("S0211", t.start, &[("token", Arg::Text(&self.text(&t)))])),
         })

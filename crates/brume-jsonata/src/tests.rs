@@ -263,6 +263,25 @@ fn grouping_sorting_and_bindings() {
 }
 
 #[test]
+fn transforms() {
+    let o = orders();
+    check(
+        "$ ~> |Account.Order.Product|{'Price': Price * 2}, ['SKU', 'ProductID']| ~> $lookup('Account') ~> $lookup('Order') ~> $lookup('Product')",
+        o.clone(),
+        json!([
+            {"Product Name": "Bowler Hat", "Price": 68.9, "Quantity": 2},
+            {"Product Name": "Trilby hat", "Price": 43.34, "Quantity": 1},
+            {"Product Name": "Bowler Hat", "Price": 68.9, "Quantity": 4},
+            {"Product Name": "Cloak", "Price": 215.98, "Quantity": 1}
+        ]),
+    );
+    check("$ ~> |a|{'c': 3}, 'b'|", json!({"a": {"b": 1, "x": 2}}), json!({"a": {"x": 2, "c": 3}}));
+    check("$ ~> |$|{}, 'secret'|", json!({"secret": 1, "public": 2}), json!({"public": 2}));
+    fails("$ ~> |a|5|", json!({"a": {}}), "T2011");
+    fails("$ ~> |a|{}, 5|", json!({"a": {}}), "T2012");
+}
+
+#[test]
 fn string_functions() {
     let n = json!({});
     check("$string(5)", n.clone(), json!("5"));
