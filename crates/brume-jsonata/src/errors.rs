@@ -8,7 +8,7 @@ fn template(code: &str) -> &'static str {
     match code {
         "S0101" => "String literal must be terminated by a matching quote",
         "S0102" => "Number out of range: {{token}}",
-        "S0103" => "Unsupported escape sequence: \\{{{token}}}",
+        "S0103" => "Unsupported escape sequence: \\{{token}}",
         "S0104" => "The escape sequence \\u must be followed by 4 hex digits",
         "S0105" => "Quoted property name must be terminated with a backquote (`)",
         "S0106" => "Comment has no closing tag",

@@ -95,6 +95,8 @@ pub(crate) struct Evaluator {
     stack_base: usize,
     /// How much stack it may use before failing with U1001.
     stack_budget: usize,
+    /// The environment of the function call being made, which `$eval` evaluates in.
+    pub call_env: Option<Env>,
 }
 
 /// The address of a local: how deep the stack is here.
@@ -112,7 +114,7 @@ fn seq_items(v: Option<Value>) -> Vec<Value> {
 
 impl Evaluator {
     pub fn new(now_millis: i64, stack_budget: usize) -> Evaluator {
-        Evaluator { now_millis, stack_base: stack_address(), stack_budget }
+        Evaluator { now_millis, stack_base: stack_address(), stack_budget, call_env: None }
     }
 
     pub fn eval(&mut self, node: &Node, input: Option<&Value>, env: &Env) -> Res {
@@ -643,7 +645,7 @@ impl Evaluator {
                     _ => a % b,
                 };
                 if !n.is_finite() {
-                    return Err(error("D1001", pos, &[("value", Arg::Text(&format_number(n)))]));
+                    return Err(error("D1001", pos, &[("value", Arg::Value(Some(&Value::Number(n))))]));
                 }
                 Some(Value::Number(n))
             }
@@ -739,7 +741,10 @@ impl Evaluator {
         let Some(func) = func else {
             return Err(error("T1006", pos, &[("token", Arg::Text(&name))]));
         };
-        self.apply_named(&func, values, input, pos, &name)
+        let outer = self.call_env.replace(env.clone());
+        let result = self.apply_named(&func, values, input, pos, &name);
+        self.call_env = outer;
+        result
     }
 
     fn partial(&mut self, proc: &Node, args: &[Node], input: Option<&Value>, env: &Env, pos: usize) -> Res {

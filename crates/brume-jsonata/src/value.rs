@@ -203,6 +203,7 @@ fn write_json(v: &Value, indent: Option<usize>, level: usize, out: &mut String) 
     match v {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) if !n.is_finite() => out.push_str("null"),
         Value::Number(n) => out.push_str(&format_number(round15(*n))),
         Value::String(s) => out.push_str(&Json::String(s.to_string()).to_string()),
         Value::Function(_) => out.push_str("\"\""),

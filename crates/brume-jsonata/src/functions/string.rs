@@ -258,10 +258,15 @@ pub(super) fn replace(ev: &mut Evaluator, args: Args<'_>, _: Option<&Value>) -> 
 pub(super) fn eval(ev: &mut Evaluator, args: Args<'_>, input: Option<&Value>) -> Res {
     let Some(source) = str_arg(args, 0) else { return Ok(None) };
     let expr = crate::parser::parse(source).map_err(|e| error("D3120", 0, &[("value", Arg::Text(&e.message))]))?;
-    let context = if args.len() > 1 { arg(args, 1) } else { input };
-    let env = crate::eval::new_frame(None);
-    env.bind("$", context.cloned());
-    ev.eval(&expr, context, &env).map_err(|e| error("D3121", 0, &[("value", Arg::Text(&e.message))]))
+    let context = match arg(args, 1) {
+        Some(focus @ Value::Array(a)) if !a.sequence => {
+            Some(Value::sequence(vec![focus.clone()]).with_flags(|f| f.outer_wrapper = true))
+        }
+        Some(focus) => Some(focus.clone()),
+        None => input.cloned(),
+    };
+    let env = ev.call_env.clone().unwrap_or_else(|| crate::eval::new_frame(None));
+    ev.eval(&expr, context.as_ref(), &env).map_err(|e| error("D3121", 0, &[("value", Arg::Text(&e.message))]))
 }
 
 pub(super) fn base64encode(_: &mut Evaluator, args: Args<'_>, _: Option<&Value>) -> Res {
