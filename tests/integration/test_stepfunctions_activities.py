@@ -193,6 +193,27 @@ def test_tasks_are_handed_out_oldest_first_and_once(server):
     assert [json.loads(finished(sfn, e)["output"]) for e in executions] == [{"got": 0}, {"got": 1}, {"got": 2}]
 
 
+def test_parallel_branches_wait_on_their_own_tasks(server):
+    sfn = server.client("stepfunctions")
+    activity = sfn.create_activity(name="branches")["activityArn"]
+
+    def branch(n):
+        return {"StartAt": f"B{n}", "States": {f"B{n}": {
+            "Type": "Task", "Resource": activity, "Parameters": {"branch": n}, "End": True}}}
+
+    arn = machine(sfn, "parallel", {
+        "StartAt": "Both", "States": {"Both": {"Type": "Parallel", "Branches": [branch(1), branch(2)], "End": True}},
+    })
+    execution = sfn.start_execution(stateMachineArn=arn, input="{}")["executionArn"]
+    tasks = [take(server, activity), take(server, activity)]
+    for t in tasks:
+        n = json.loads(t["input"])["branch"]
+        sfn.send_task_success(taskToken=t["taskToken"], output=json.dumps({"from": n}))
+    done = finished(sfn, execution)
+    assert json.loads(done["output"]) == [{"from": 1}, {"from": 2}]
+    assert types(history(sfn, execution)).count("ActivitySucceeded") == 2
+
+
 def test_a_poll_with_nothing_queued_answers_without_a_task(server):
     sfn = server.client("stepfunctions")
     activity = sfn.create_activity(name="idle")["activityArn"]
@@ -237,6 +258,23 @@ def test_failure_recorded_as_aws_does_and_caught_by_catch(server):
     assert types(history(sfn, execution)) == [
         "ExecutionStarted", "TaskStateEntered", "ActivityScheduled", "ActivityStarted", "ActivityFailed",
         "TaskStateExited", "PassStateEntered", "PassStateExited", "ExecutionSucceeded",
+    ]
+
+    # A retried activity task is scheduled again, with a new token.
+    retried = task_machine(sfn, "retried", activity,
+                           Retry=[{"ErrorEquals": ["Flaky"], "IntervalSeconds": 1, "MaxAttempts": 1}])
+    execution = sfn.start_execution(stateMachineArn=retried, input='{"try": 1}')["executionArn"]
+    first = take(server, activity)
+    sfn.send_task_failure(taskToken=first["taskToken"], error="Flaky")
+    second = take(server, activity)
+    assert second["taskToken"] != first["taskToken"]
+    assert json.loads(second["input"]) == {"try": 1}
+    sfn.send_task_success(taskToken=second["taskToken"], output='"second time"')
+    done = finished(sfn, execution)
+    assert (done["status"], json.loads(done["output"])) == ("SUCCEEDED", "second time")
+    assert types(history(sfn, execution))[2:8] == [
+        "ActivityScheduled", "ActivityStarted", "ActivityFailed",
+        "ActivityScheduled", "ActivityStarted", "ActivitySucceeded",
     ]
 
 

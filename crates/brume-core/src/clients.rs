@@ -180,3 +180,30 @@ pub trait LambdaClient: Send + Sync {
         payload: Vec<u8>,
     ) -> Result<LambdaResult, AwsError>;
 }
+
+/// Any operation of any service Brume serves, for Step Functions' `aws-sdk` integrations.
+#[async_trait::async_trait]
+pub trait AwsSdkClient: Send + Sync {
+    /// Calls operation `operation` (`GetObject`) of the service whose model is named `service`
+    /// (`s3`, `stepfunctions`) as `account` in `region`. `input` and the answer are in the
+    /// canonical form of [`crate::value`]; a streamed payload (S3's object bodies) is a blob
+    /// member of the input or the answer like any other. The service's errors are the
+    /// caller's; `UnknownOperationException` when the service has no such operation.
+    async fn call(
+        &self,
+        service: &str,
+        operation: &str,
+        account: &str,
+        region: &str,
+        input: serde_json::Value,
+    ) -> Result<serde_json::Value, AwsError>;
+}
+
+/// What other services may ask of Step Functions.
+#[async_trait::async_trait]
+pub trait StepFunctionsClient: Send + Sync {
+    /// Starts an execution named `name` of state machine `state_machine_arn` with `input`
+    /// (JSON text), as StartExecution would (same validation, same errors, same idempotency:
+    /// the same name and input as a running execution answer that one). Returns its ARN.
+    async fn start_execution(&self, state_machine_arn: &str, name: &str, input: String) -> Result<String, AwsError>;
+}

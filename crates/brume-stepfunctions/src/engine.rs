@@ -292,7 +292,8 @@ impl Run {
                 }
                 e.stop = Some(now());
                 table::append_history(txn, &key, &history)?;
-                e.progress = None;
+                // A failed, timed out or aborted execution is redriven from where it was.
+                e.redrive_from = e.progress.take().filter(|_| e.status != "SUCCEEDED");
                 table::put(txn, &key, &e)?;
                 Ok::<_, AwsError>(())
             })

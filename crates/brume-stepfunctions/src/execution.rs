@@ -125,6 +125,8 @@ pub struct DescribeExecutionOutput {
     #[serde(skip_serializing_if = "Option::is_none")]
     cause: Option<String>,
     redrive_count: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    redrive_date: Option<f64>,
     redrive_status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     redrive_status_reason: Option<String>,
@@ -135,6 +137,8 @@ pub struct DescribeExecutionOutput {
 pub struct ListExecutionsInput {
     state_machine_arn: String,
     status_filter: Option<String>,
+    /// `REDRIVEN` or `NOT_REDRIVEN`.
+    redrive_filter: Option<String>,
     max_results: Option<usize>,
     next_token: Option<String>,
 }
@@ -154,6 +158,10 @@ pub struct ExecutionItem {
     #[serde(skip_serializing_if = "Option::is_none")]
     stop_date: Option<f64>,
     redrive_count: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    redrive_date: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    map_run_arn: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -215,7 +223,7 @@ fn data_details() -> Value {
 }
 
 impl StepFunctions {
-    async fn execution(&self, arn: &str) -> Result<Execution, AwsError> {
+    pub(crate) async fn execution(&self, arn: &str) -> Result<Execution, AwsError> {
         let (account, region, machine, name) = parse_execution_arn(arn)?;
         table::get(&*self.kv, &table::execution_key(&account, &region, &machine, &name))?
             .ok_or_else(|| error::execution_does_not_exist(arn))
@@ -263,6 +271,7 @@ impl StepFunctions {
             history: vec![started],
             // AWS records the first state's entry with previousEventId 0, as ExecutionStarted.
             progress: Some(Progress { state: start_at, input: input.clone(), last_event: 0, ..Progress::default() }),
+            ..Execution::default()
         }
     }
 
@@ -373,7 +382,8 @@ impl StepFunctions {
     ) -> Result<DescribeExecutionOutput, AwsError> {
         let e = self.execution(&input.execution_arn).await?;
         let target = self.execution_target(&e.account, &e.region, &e.machine, &e.name)?;
-        let redrive_status_reason = Some(format!("Execution is {} and cannot be redriven", e.status));
+        let (redrive_status, redrive_status_reason) = crate::redrive::status(&e, now());
+        let map_run_arn = crate::map_run::map_run_of(&self, &e)?;
         Ok(DescribeExecutionOutput {
             execution_arn: e.arn,
             state_machine_arn: e.machine_arn,
@@ -389,8 +399,9 @@ impl StepFunctions {
             output: e.output,
             error: e.error,
             cause: e.cause,
-            redrive_count: 0,
-            redrive_status: "NOT_REDRIVABLE",
+            redrive_count: e.redrive_count,
+            redrive_date: e.redrive_date,
+            redrive_status,
             redrive_status_reason,
         })
     }
@@ -418,6 +429,16 @@ impl StepFunctions {
         let mut all: Vec<Execution> =
             table::scan(&*self.kv, &table::executions_prefix(&m.account, &m.region, &m.name))?;
         all.retain(|e| input.status_filter.as_ref().is_none_or(|s| *s == e.status));
+        match input.redrive_filter.as_deref() {
+            None => {}
+            Some("REDRIVEN") => all.retain(|e| e.redrive_count > 0),
+            Some("NOT_REDRIVEN") => all.retain(|e| e.redrive_count == 0),
+            Some(other) => {
+                return Err(error::validation(format!(
+                    "1 validation error detected: Value '{other}' at 'redriveFilter' failed to satisfy constraint: Member must satisfy enum value set: [REDRIVEN, NOT_REDRIVEN]"
+                )));
+            }
+        }
         let targets = self.execution_targets(&m.account, &m.region, &m.name)?;
         all.retain(|e| filter.as_ref().is_none_or(|f| f.keeps(targets.get(&e.name))));
         all.sort_by(|a, b| b.start.total_cmp(&a.start).then_with(|| a.name.cmp(&b.name)));
@@ -433,7 +454,43 @@ impl StepFunctions {
                 status: e.status.clone(),
                 start_date: e.start,
                 stop_date: e.stop,
-                redrive_count: 0,
+                redrive_count: e.redrive_count,
+                redrive_date: e.redrive_date,
+                map_run_arn: None,
+            })
+            .collect();
+        let next_token = (end < all.len()).then(|| crate::encode_token(end));
+        Ok(ListExecutionsOutput { executions, next_token })
+    }
+
+    /// ListExecutions of a Map run: its STANDARD children, newest first.
+    fn list_map_run_executions(
+        &self,
+        map_run_arn: &str,
+        status: Option<&str>,
+        max_results: Option<usize>,
+        next_token: Option<&str>,
+    ) -> Result<ListExecutionsOutput, AwsError> {
+        let start = next_token.map(crate::decode_token).transpose()?.unwrap_or(0);
+        let size = page_size(max_results)?;
+        let mut all = self.map_run_children(map_run_arn)?;
+        all.retain(|e| status.is_none_or(|s| s == e.status));
+        all.sort_by(|a, b| b.start.total_cmp(&a.start).then_with(|| a.name.cmp(&b.name)));
+        let end = (start + size).min(all.len());
+        let executions = all[start.min(all.len())..end]
+            .iter()
+            .map(|e| ExecutionItem {
+                execution_arn: e.arn.clone(),
+                state_machine_arn: e.machine_arn.clone(),
+                state_machine_version_arn: None,
+                state_machine_alias_arn: None,
+                name: e.name.clone(),
+                status: e.status.clone(),
+                start_date: e.start,
+                stop_date: e.stop,
+                redrive_count: e.redrive_count,
+                redrive_date: e.redrive_date,
+                map_run_arn: Some(map_run_arn.to_string()),
             })
             .collect();
         let next_token = (end < all.len()).then(|| crate::encode_token(end));
@@ -474,7 +531,7 @@ impl StepFunctions {
                 e.error = input.error;
                 e.cause = input.cause;
                 e.stop = Some(time);
-                e.progress = None;
+                e.redrive_from = e.progress.take();
                 table::put(txn, &key, &e)?;
                 Ok::<_, AwsError>((time, Some((aborted, e))))
             })

@@ -5,7 +5,8 @@
 //!   templates, intrinsic functions, Choice rules, Retry and Catch), no IO.
 //! - `machine`: the state machine operations and tags.
 //! - `execution`: the execution operations (start, describe, list, stop, history).
-//! - `integration`: what Task resources call (Lambda, SQS, SNS); `token`: the task tokens
+//! - `integration`: what Task resources call (Lambda, SQS, SNS, DynamoDB, nested executions,
+//!   and any service's operation through `aws-sdk:`); `token`: the task tokens
 //!   of `.waitForTaskToken` tasks and SendTaskSuccess/Failure/Heartbeat.
 //! - `activity`: activities, GetActivityTask, and the Task states that schedule their tasks.
 //! - `logging`: `loggingConfiguration` and the delivery of history events to CloudWatch Logs.
@@ -31,10 +32,11 @@ mod version;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use brume_core::clients::{LambdaClient, LogsClient, SnsClient, SqsClient};
+use brume_core::clients::{AwsSdkClient, LambdaClient, LogsClient, SqsClient};
 use brume_protocol::{Service, ServiceBuilder};
 use brume_storage::Kv;
 
+pub use integration::Executions;
 pub use table::KEYSPACE;
 
 /// Step Functions' state: the store, the services tasks call, and the running executions.
@@ -42,9 +44,10 @@ pub struct StepFunctions {
     kv: Arc<dyn Kv>,
     lambda: Arc<dyn LambdaClient>,
     sqs: Arc<dyn SqsClient>,
-    sns: Arc<dyn SnsClient>,
     /// Where executions log their history events.
     logs: Arc<dyn LogsClient>,
+    /// Any service's operation, for `aws-sdk` integrations and the optimized ones built on it.
+    sdk: Arc<dyn AwsSdkClient>,
     /// Wakes the task waiting for a task token when it is answered.
     tokens: Mutex<HashMap<String, Arc<tokio::sync::Notify>>>,
     /// The tasks running executions, by execution ARN, so StopExecution can end them.
@@ -58,11 +61,11 @@ impl StepFunctions {
         kv: Arc<dyn Kv>,
         lambda: Arc<dyn LambdaClient>,
         sqs: Arc<dyn SqsClient>,
-        sns: Arc<dyn SnsClient>,
         logs: Arc<dyn LogsClient>,
+        sdk: Arc<dyn AwsSdkClient>,
     ) -> Arc<StepFunctions> {
         let (tokens, running, activity_polls) = (Mutex::default(), Mutex::default(), Mutex::default());
-        Arc::new(StepFunctions { kv, lambda, sqs, sns, logs, tokens, running, activity_polls })
+        Arc::new(StepFunctions { kv, lambda, sqs, logs, sdk, tokens, running, activity_polls })
     }
 
     fn running(&self) -> std::sync::MutexGuard<'_, HashMap<String, tokio::task::AbortHandle>> {

@@ -78,7 +78,7 @@ pub struct Progress {
     pub variables: Arc<Map<String, Value>>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Execution {
     pub account: String,
     pub region: String,
@@ -104,6 +104,16 @@ pub struct Execution {
     #[serde(skip)]
     pub history: Vec<Value>,
     pub progress: Option<Progress>,
+    /// Where a failed, timed out or aborted execution stopped: RedriveExecution goes on there.
+    #[serde(default)]
+    pub redrive_from: Option<Progress>,
+    #[serde(default)]
+    pub redrive_count: u32,
+    #[serde(default)]
+    pub redrive_date: Option<f64>,
+    /// The clientToken of the last redrive, which answers a retried request again.
+    #[serde(default)]
+    pub redrive_token: Option<String>,
 }
 
 /// An activity: workers poll it with GetActivityTask for the tasks of the Task states

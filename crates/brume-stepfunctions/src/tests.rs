@@ -226,6 +226,7 @@ async fn crashed(
         revision_id: "r".into(),
         history,
         progress: Some(progress),
+        ..Execution::default()
     };
     let key = table::execution_key("000000000000", "us-east-1", &machine_name, name);
     storage
