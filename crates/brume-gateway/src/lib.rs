@@ -116,8 +116,9 @@ impl Gateway {
         self.services.insert(name, Entry { keyspaces, factory: Box::new(factory), built: OnceLock::new() });
     }
 
-    /// The service named `name`, built now if this is its first request.
-    fn service(&self, name: &str) -> Option<&Arc<Service>> {
+    /// The service named `name`, built now if this is its first request; services call
+    /// each other's operations through it (Step Functions' `aws-sdk` integrations).
+    pub fn service(&self, name: &str) -> Option<&Arc<Service>> {
         let entry = self.services.get(name)?;
         Some(entry.built.get_or_init(|| Arc::new((entry.factory)())))
     }

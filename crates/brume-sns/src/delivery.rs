@@ -23,7 +23,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::envelope::Notification;
-use crate::subscription::{CONFIRMATION, NOTIFICATION};
+use crate::subscription::{CONFIRMATION, NOTIFICATION, STEP_FUNCTIONS};
 use crate::table::{self, KEYSPACE, LocalMessage, Subscription, Topic};
 use crate::topic::{default_delivery_policy, merge};
 use crate::{Sns, now_ms};
@@ -213,6 +213,7 @@ impl Sns {
         let confirmation = event.kind == CONFIRMATION;
         let outcome = match sub.protocol.as_str() {
             "sqs" => self.to_sqs(&sub, &p).await,
+            STEP_FUNCTIONS => self.to_step_functions(&sub, &p).await,
             "http" | "https" => self.to_http(&sub, topic.as_ref(), &p, confirmation).await,
             _ => self.to_local(&sub, &p).await,
         };
@@ -221,7 +222,7 @@ impl Sns {
             Err(Failure::Internal(reason)) => return Err(DeliveryError::Retryable(reason)),
             Err(Failure::Client(reason)) => reason,
             Err(Failure::Retry(reason)) => {
-                let policy = if sub.protocol == "sqs" {
+                let policy = if sub.protocol == "sqs" || sub.protocol == STEP_FUNCTIONS {
                     RetryPolicy::sqs()
                 } else {
                     RetryPolicy::from_json(&effective_http_policy(topic.as_ref(), &sub)["healthyRetryPolicy"])
@@ -310,6 +311,21 @@ impl Sns {
         let message = self.body(sub, p).await?;
         match self.sqs.send_message(&sub.endpoint, message).await {
             Ok(_) => Ok(()),
+            Err(e) if e.status >= 500 => Err(Failure::Retry(e.message)),
+            Err(e) => Err(Failure::Client(format!("{}: {}", e.code, e.message))),
+        }
+    }
+
+    /// Starts an execution named after the message, so that a redelivery finds the one
+    /// it started (StartExecution answers it again, or says it exists once it has ended).
+    async fn to_step_functions(&self, sub: &Subscription, p: &Payload) -> Result<(), Failure> {
+        let Some(sfn) = self.step_functions.get() else {
+            return Err(Failure::Retry("Step Functions is not running".into()));
+        };
+        let message = self.body(sub, p).await?;
+        match sfn.start_execution(&sub.endpoint, &p.message_id, message.body).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.code.as_ref() == "ExecutionAlreadyExists" => Ok(()),
             Err(e) if e.status >= 500 => Err(Failure::Retry(e.message)),
             Err(e) => Err(Failure::Client(format!("{}: {}", e.code, e.message))),
         }

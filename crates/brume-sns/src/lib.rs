@@ -4,8 +4,10 @@
 //! HTTP endpoints (with SNS's confirmation handshake and delivery-policy retries) and
 //! local stand-ins for email and SMS (kept in SNS's keyspace, readable at
 //! `/_brume/sns/messages`). Deliveries that exhaust their retries go to the subscription's
-//! dead-letter queue. Messages are signed (SignatureVersion 1 and 2) with a local key
-//! whose certificate is served at the `SigningCertURL`.
+//! dead-letter queue. Brume adds a `stepfunctions` protocol (endpoint: a state machine ARN):
+//! each message starts one execution, named after the message id. Messages are signed
+//! (SignatureVersion 1 and 2) with a local key whose certificate is served at the
+//! `SigningCertURL`.
 
 mod client;
 mod delivery;
@@ -22,7 +24,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use brume_core::AwsError;
-use brume_core::clients::SqsClient;
+use brume_core::clients::{SqsClient, StepFunctionsClient};
 use brume_protocol::{Service, ServiceBuilder};
 use brume_storage::Kv;
 use bytes::Bytes;
@@ -50,6 +52,8 @@ const REMEMBERED_SIGNATURES: usize = 4096;
 pub struct Sns {
     kv: Arc<dyn Kv>,
     sqs: Arc<dyn SqsClient>,
+    /// Bound after both services are built: Step Functions publishes through SNS too.
+    step_functions: OnceLock<Arc<dyn StepFunctionsClient>>,
     endpoint: String,
     signer: OnceCell<Arc<signing::Signer>>,
     signatures: Mutex<HashMap<[u8; 32], String>>,
@@ -69,12 +73,18 @@ impl Sns {
         Arc::new(Sns {
             kv,
             sqs,
+            step_functions: OnceLock::new(),
             endpoint,
             signer: OnceCell::new(),
             signatures: Mutex::new(HashMap::new()),
             signing: Semaphore::new(std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1))),
             http: OnceLock::new(),
         })
+    }
+
+    /// Where `stepfunctions` subscriptions start executions.
+    pub fn set_step_functions(&self, client: Arc<dyn StepFunctionsClient>) {
+        let _ = self.step_functions.set(client);
     }
 
     /// The client of http and https subscriptions. HTTPS endpoints must present a

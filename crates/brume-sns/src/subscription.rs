@@ -100,6 +100,10 @@ pub struct SetSubscriptionAttributesInput {
     attribute_value: Option<String>,
 }
 
+/// Brume's own protocol (not AWS's): each message starts an execution of the state machine
+/// the endpoint names, its input the notification an SQS subscriber would receive.
+pub(crate) const STEP_FUNCTIONS: &str = "stepfunctions";
+
 /// Checks an endpoint against its protocol, as SNS does at Subscribe.
 fn validate_endpoint(protocol: &str, endpoint: &str) -> Result<(), AwsError> {
     let ok = match protocol {
@@ -117,6 +121,10 @@ fn validate_endpoint(protocol: &str, endpoint: &str) -> Result<(), AwsError> {
             let parts: Vec<&str> = endpoint.split(':').collect();
             parts.len() >= 7 && parts[0] == "arn" && parts[2] == "lambda" && parts[5] == "function"
         }
+        STEP_FUNCTIONS => {
+            let parts: Vec<&str> = endpoint.split(':').collect();
+            parts.len() == 7 && parts[0] == "arn" && parts[2] == "states" && parts[5] == "stateMachine"
+        }
         _ => true,
     };
     if ok {
@@ -125,6 +133,7 @@ fn validate_endpoint(protocol: &str, endpoint: &str) -> Result<(), AwsError> {
     Err(error::invalid_parameter(match protocol {
         "sqs" => "SQS endpoint ARN".to_string(),
         "lambda" => "Lambda endpoint ARN".to_string(),
+        STEP_FUNCTIONS => "Step Functions state machine ARN".to_string(),
         "email" | "email-json" => "Email address".to_string(),
         "sms" => format!("Invalid SMS endpoint: {endpoint}"),
         _ => "Endpoint must match the specified protocol".to_string(),
@@ -151,7 +160,9 @@ fn validate_attribute(
             if !value.eq_ignore_ascii_case("true") && !value.eq_ignore_ascii_case("false") {
                 return Err(error::invalid_parameter("Attributes Reason: RawMessageDelivery: Invalid value"));
             }
-            if !["sqs", "http", "https", "firehose"].contains(&protocol) && value.eq_ignore_ascii_case("true") {
+            if !["sqs", "http", "https", "firehose", STEP_FUNCTIONS].contains(&protocol)
+                && value.eq_ignore_ascii_case("true")
+            {
                 return Err(error::invalid_parameter(format!(
                     "Attributes Reason: Delivery protocol [{protocol}] does not support raw message delivery."
                 )));
@@ -234,7 +245,7 @@ impl Sns {
         let topic = self.topic(&ctx, &input.topic_arn)?;
         let protocol = input.protocol.to_ascii_lowercase();
         match protocol.as_str() {
-            "http" | "https" | "email" | "email-json" | "sms" | "sqs" | "lambda" => {}
+            "http" | "https" | "email" | "email-json" | "sms" | "sqs" | "lambda" | STEP_FUNCTIONS => {}
             "application" | "firehose" => {
                 return Err(AwsError::new(
                     501,

@@ -578,6 +578,14 @@ impl Run {
             return Err(Failure::new("States.Runtime", format!("The resource '{resource}' is not supported by Brume")));
         };
         let action = action.strip_suffix(".waitForTaskToken").unwrap_or(action);
+        // `.sync` waits for the child execution it starts, `.sync:2` answers its output as JSON.
+        let (action, sync) = match action.split_once(".sync") {
+            Some((action, pattern)) => (action, Some(pattern == ":2")),
+            None => (action, None),
+        };
+        if sync.is_some() && (service, action) != ("states", "startExecution") {
+            return Err(Failure::new("States.Runtime", format!("The resource '{resource}' is not supported by Brume")));
+        }
         let resource_name = resource["arn:aws:states:::".len() + service.len() + 1..].to_string();
         // AWS records `aws-sdk:s3:getObject` as resource type `aws-sdk:s3`, resource `getObject`.
         let (resource_type, resource_name) = match (service, resource_name.split_once(':')) {
@@ -594,7 +602,8 @@ impl Run {
         if let Some(h) = heartbeat {
             details["heartbeatInSeconds"] = json!(h);
         }
-        let submitted = token.is_some() && token == p.token;
+        // A resumed `.sync` task finds its child's ARN where a token would be.
+        let submitted = (token.is_some() && token == p.token) || (sync.is_some() && p.token.is_some());
         if !submitted {
             self.emit(prev, "TaskScheduled", Some(("taskScheduledEventDetails", details)));
             let started = json!({ "resourceType": resource_type, "resource": resource_name });
@@ -622,11 +631,23 @@ impl Run {
                     "output": answer.to_string(), "outputDetails": { "truncated": false },
                 });
                 self.emit(prev, "TaskSubmitted", Some(("taskSubmittedEventDetails", details)));
-                p.token = Some(token.clone());
+                let child = answer["ExecutionArn"].as_str().unwrap_or_default().to_string();
+                p.token = Some(token.clone().unwrap_or(child));
                 p.last_event = *prev;
                 if top {
                     self.save(p).await;
                 }
+            }
+            if let Some(parsed) = sync {
+                let child = p.token.clone().unwrap_or_default();
+                let wait = self.sfn.await_child(&self.account, &self.region, &child, parsed);
+                let ended = match deadline {
+                    Some(d) => tokio::time::timeout(Duration::from_millis(d.saturating_sub(now_ms())), wait)
+                        .await
+                        .map_err(|_| (Failure::new("States.Timeout", ""), true))?,
+                    None => wait.await,
+                };
+                return ended.map_err(|f| (f, false));
             }
             let token = token.clone().unwrap_or_default();
             self.await_token(&token, heartbeat, deadline).await
@@ -636,7 +657,10 @@ impl Run {
             self.sfn.drop_token(token).await;
             p.token = None;
         }
-        let head = json!({ "resourceType": service, "resource": resource_name });
+        if sync.is_some() {
+            p.token = None;
+        }
+        let head = json!({ "resourceType": resource_type, "resource": resource_name });
         match outcome {
             Ok(output) => {
                 let mut details = head;

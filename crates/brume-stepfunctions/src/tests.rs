@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use brume_core::clients::{
-    LambdaClient, LambdaResult, LogEvent, LogsClient, MessageAttribute, OutgoingMessage, ReceivedMessage, SnsClient,
-    SqsClient,
+    AwsSdkClient, LambdaClient, LambdaResult, LogEvent, LogsClient, MessageAttribute, OutgoingMessage, ReceivedMessage,
+    SnsClient, SqsClient,
 };
 use brume_core::{AwsError, RequestContext};
 use brume_storage::Storage;
@@ -75,6 +75,13 @@ impl SnsClient for NoQueues {
 impl LogsClient for NoQueues {
     async fn put_log_events(&self, _: &str, _: &str, _: &str, _: &str, _: Vec<LogEvent>) -> Result<(), AwsError> {
         Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl AwsSdkClient for NoQueues {
+    async fn call(&self, _: &str, operation: &str, _: &str, _: &str, _: Value) -> Result<Value, AwsError> {
+        Err(AwsError::new(400, "UnknownOperationException", format!("no operation {operation}")))
     }
 }
 

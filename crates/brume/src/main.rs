@@ -3,6 +3,7 @@
 
 #[cfg(test)]
 mod compat;
+mod sdk;
 mod services;
 
 use std::net::SocketAddr;
@@ -189,7 +190,7 @@ async fn run(up: Up, started: Instant) -> Result<()> {
         idle: std::time::Duration::from_secs(up.lambda_idle_seconds),
         sandbox,
     };
-    services::register(&mut gateway, &dispatcher, &storage, credentials, &endpoint, &work_dir, &lambda);
+    let sdk = services::register(&mut gateway, &dispatcher, &storage, credentials, &endpoint, &work_dir, &lambda);
     gateway.set_dispatcher(dispatcher.clone());
     // Every handler is registered: events pending from before a restart go out at once.
     dispatcher.run();
@@ -202,7 +203,9 @@ async fn run(up: Up, started: Instant) -> Result<()> {
         started.elapsed().as_millis()
     );
 
-    brume_gateway::serve(Arc::new(gateway), listener, shutdown_signal()).await?;
+    let gateway = Arc::new(gateway);
+    sdk.bind(&gateway);
+    brume_gateway::serve(gateway, listener, shutdown_signal()).await?;
     dispatcher.shutdown().await;
     storage.flush().await.context("flushing storage at shutdown")?;
     tracing::info!("stopped");

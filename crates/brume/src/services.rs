@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use brume_auth::CredentialStore;
-use brume_core::clients::{DynamoDbStreamsClient, LambdaClient, LogsClient, S3Client, SnsClient, SqsClient};
+use brume_core::clients::{
+    AwsSdkClient, DynamoDbStreamsClient, LambdaClient, LogsClient, S3Client, SnsClient, SqsClient, StepFunctionsClient,
+};
 use brume_core::value::Timestamp;
 use brume_events::{DeliveryError, Dispatcher, Event, Handler};
 use brume_gateway::{Gateway, Job, View};
@@ -13,7 +15,8 @@ use brume_storage::Storage;
 
 /// Registers every built service with the gateway, each with the keyspaces it owns, and
 /// the handlers that deliver the outbox's events between them. `endpoint` is the URL
-/// clients reach Brume at (queue URLs start with it).
+/// clients reach Brume at (queue URLs start with it). The answer is the client of
+/// Step Functions' `aws-sdk` integrations, to bind to the gateway once it is built.
 pub fn register(
     gateway: &mut Gateway,
     dispatcher: &Dispatcher,
@@ -22,7 +25,7 @@ pub fn register(
     endpoint: &str,
     work_dir: &Path,
     lambda: &LambdaLimits,
-) {
+) -> Arc<crate::sdk::GatewaySdk> {
     let sts_credentials = credentials.clone();
     gateway.register("sts", &[brume_sts::KEYSPACE], move || brume_sts::service(sts_credentials.clone()));
     gateway.set_cors(Arc::new(brume_s3::BucketCors(storage.kv.clone())));
@@ -66,6 +69,7 @@ pub fn register(
         )
     });
     gateway.register_view(&brume_sns::CERTIFICATE_PATH["/_brume/".len()..], certificate);
+    let sns_links = sns.clone();
     gateway.register("sns", &[brume_sns::KEYSPACE], move || brume_sns::service(sns.clone()));
     let dynamodb = brume_dynamodb::Ddb::new(storage.kv.clone());
     let streams_client: Arc<dyn DynamoDbStreamsClient> = dynamodb.clone();
@@ -137,12 +141,17 @@ pub fn register(
     gateway.register_endpoint("lambda-url", Arc::new(move |request| Box::pin(urls.clone().serve_url(request))));
     let lambda_client: Arc<dyn LambdaClient> = lambda.clone();
     gateway.register("lambda", &[brume_lambda::KEYSPACE], move || brume_lambda::service(lambda.clone()));
+    let sdk = crate::sdk::GatewaySdk::new(dispatcher.clone());
+    let sdk_client: Arc<dyn AwsSdkClient> = sdk.clone();
     let sfn =
-        brume_stepfunctions::StepFunctions::new(storage.kv.clone(), lambda_client, sqs_client, sns_client, sfn_logs);
+        brume_stepfunctions::StepFunctions::new(storage.kv.clone(), lambda_client, sqs_client, sfn_logs, sdk_client);
+    let sfn_client: Arc<dyn StepFunctionsClient> = Arc::new(brume_stepfunctions::Executions(sfn.clone()));
+    sns_links.set_step_functions(sfn_client);
     brume_stepfunctions::start(&sfn);
     gateway
         .register("stepfunctions", &[brume_stepfunctions::KEYSPACE], move || brume_stepfunctions::service(sfn.clone()));
     dispatcher.set_dead_letter(Arc::new(LogDeadLetters));
+    sdk
 }
 
 /// Lambda's limits from the command line.
