@@ -288,6 +288,8 @@ fn string_functions() {
     check("$string(0.1 + 0.2)", n.clone(), json!("0.3"));
     check("$string(1e21)", n.clone(), json!("1e+21"));
     check("$string(1e-7)", n.clone(), json!("1e-7"));
+    check("$string(12345678901234567)", n.clone(), json!("12345678901234568"));
+    check("$string([1/3, 2])", n.clone(), json!("[0.333333333333333,2]"));
     check("$string({'a': [1, true, null, 'x']})", n.clone(), json!("{\"a\":[1,true,null,\"x\"]}"));
     check("$string({'a': 1}, true)", n.clone(), json!("{\n  \"a\": 1\n}"));
     check("$string('x')", n.clone(), json!("x"));
@@ -395,6 +397,8 @@ fn numeric_functions() {
     check("$formatNumber(-6, '000')", n.clone(), json!("-006"));
     check("$formatNumber(1234567.891, '#,##0.##')", n.clone(), json!("1,234,567.89"));
     check("$formatNumber(0, '0.00')", n.clone(), json!("0.00"));
+    check("$formatNumber(12.6, '#0')", n.clone(), json!("13"));
+    check("$formatNumber(1234.5678, '0e0')", n.clone(), json!("1e3"));
     check("$formatBase(100, 2)", n.clone(), json!("1100100"));
     check("$formatBase(2555, 16)", n.clone(), json!("9fb"));
     check("$formatBase(-10)", n.clone(), json!("-10"));

@@ -185,8 +185,8 @@ pub(crate) fn format_number(n: f64) -> String {
     format!("{sign}{body}")
 }
 
-/// JSON.stringify of a value, numbers rounded to 15 significant digits as $string does;
-/// `indent` pretty-prints with that many spaces.
+/// JSON.stringify of a value, fractional numbers rounded to 15 significant digits as $string
+/// does; `indent` pretty-prints with that many spaces.
 pub(crate) fn stringify(v: &Value, indent: Option<usize>) -> String {
     let mut out = String::new();
     write_json(v, indent, 0, &mut out);
@@ -204,6 +204,7 @@ fn write_json(v: &Value, indent: Option<usize>, level: usize, out: &mut String) 
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Number(n) if !n.is_finite() => out.push_str("null"),
+        Value::Number(n) if n.fract() == 0.0 => out.push_str(&format_number(*n)),
         Value::Number(n) => out.push_str(&format_number(round15(*n))),
         Value::String(s) => out.push_str(&Json::String(s.to_string()).to_string()),
         Value::Function(_) => out.push_str("\"\""),

@@ -365,7 +365,7 @@ pub(super) fn format_number(_: &mut Evaluator, args: Args<'_>, _: Option<&Value>
             s.insert(pos + dp + 1, p.grouping);
         }
     }
-    if pic.min_fraction == 0 && s.last() == Some(&p.decimal) {
+    if !pic.picture.contains(p.decimal) || s.last() == Some(&p.decimal) {
         s.pop();
     }
     let mut out: String = s.into_iter().collect();
