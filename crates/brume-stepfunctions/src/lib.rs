@@ -23,6 +23,7 @@ mod execution;
 mod integration;
 mod logging;
 mod machine;
+mod redrive;
 mod table;
 #[cfg(test)]
 mod tests;
@@ -100,6 +101,7 @@ pub fn service(state: Arc<StepFunctions>) -> Service {
         .op("DescribeExecution", StepFunctions::describe_execution)
         .op("ListExecutions", StepFunctions::list_executions)
         .op("StopExecution", StepFunctions::stop_execution)
+        .op("RedriveExecution", StepFunctions::redrive_execution)
         .op("GetExecutionHistory", StepFunctions::get_execution_history)
         .op("DescribeStateMachineForExecution", StepFunctions::describe_state_machine_for_execution)
         .op("SendTaskSuccess", StepFunctions::send_task_success)
