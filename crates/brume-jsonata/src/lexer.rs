@@ -35,8 +35,9 @@ const OPERATORS: &[&str] = &[
     "?", "+", "-", "*", "/", "%", "|", "=", "<", ">", "^", "&", "!", "~",
 ];
 
-fn is_operator_char(c: char) -> bool {
-    ".[]{}(),@#;:?+-*/%|=<>^&!~\"'`".contains(c)
+/// What ends a name: whitespace or an operator's character.
+fn ends_name(c: char) -> bool {
+    " \t\n\r.[]{}(),@#;:?+-*/%|=<>^&!~".contains(c)
 }
 
 pub(crate) fn tokenize(source: &str) -> Result<Vec<Token>, Error> {
@@ -44,7 +45,7 @@ pub(crate) fn tokenize(source: &str) -> Result<Vec<Token>, Error> {
     let mut tokens: Vec<Token> = Vec::new();
     let mut i = 0;
     loop {
-        while i < chars.len() && chars[i].is_whitespace() {
+        while i < chars.len() && " \t\n\r".contains(chars[i]) {
             i += 1;
         }
         if i + 1 < chars.len() && chars[i] == '/' && chars[i + 1] == '*' {
@@ -113,14 +114,8 @@ pub(crate) fn tokenize(source: &str) -> Result<Vec<Token>, Error> {
             i += 1;
         }
         let name_start = i;
-        while i < chars.len() && !chars[i].is_whitespace() && !is_operator_char(chars[i]) {
-            if variable && chars[i] == '$' && i > name_start {
-                break;
-            }
+        while i < chars.len() && !ends_name(chars[i]) {
             i += 1;
-            if variable && chars[i - 1] == '$' {
-                break;
-            }
         }
         let name: String = chars[name_start..i].iter().collect();
         let tok = if variable {
@@ -182,7 +177,7 @@ fn string_literal(chars: &[char], start: usize) -> Result<(String, usize), Error
             i += 1;
             let Some(&e) = chars.get(i) else { break };
             match e {
-                '"' | '\\' | '/' | '\'' => out.push(e),
+                '"' | '\\' | '/' => out.push(e),
                 'b' => out.push('\u{8}'),
                 'f' => out.push('\u{c}'),
                 'n' => out.push('\n'),

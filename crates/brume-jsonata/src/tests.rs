@@ -108,6 +108,8 @@ fn paths_and_sequences() {
     check("a[0]", json!({"a": [[1, 2], [3]]}), json!([1, 2]));
     check("a.b", json!({"a": [{"b": [1, 2]}, {"b": 3}]}), json!([1, 2, 3]));
     check("$.a", json!({"a": 5}), json!(5));
+    check("($a$b := 2; $a$b)", json!({}), json!(2));
+    check("\tcafé\n.prix", json!({"café": {"prix": 3}}), json!(3));
     check("$$.a", json!({"a": 5}), json!(5));
     check("a.[b, c]", json!({"a": [{"b": 1, "c": 2}, {"b": 3, "c": 4}]}), json!([[1, 2], [3, 4]]));
     check("a.[b]", json!({"a": {"b": 1}}), json!([1]));
@@ -598,6 +600,7 @@ fn errors_have_jsonata_codes_and_messages() {
     syntax("a@b", "S0214");
     assert_eq!(syntax("'\\q'", "S0103"), "Unsupported escape sequence: \\\"q\"");
     syntax("'\\u12'", "S0104");
+    syntax("'it\\'s'", "S0103");
     syntax("a{'x': 1}{'y': 2}", "S0210");
 }
 
