@@ -334,7 +334,10 @@ impl Parser {
         for (i, arg) in args.into_iter().enumerate() {
             match arg.kind {
                 Kind::Var(name) => params.push(name),
-                _ => return Err(error("S0208", arg.pos, &[("value", Arg::Text(&(i + 1).to_string()))])),
+                _ => {
+                    let index = crate::value::Value::Number((i + 1) as f64);
+                    return Err(error("S0208", arg.pos, &[("value", Arg::Value(Some(&index)))]));
+                }
             }
         }
         let signature = if self.is_op("<") { Some(self.signature()?) } else { None };

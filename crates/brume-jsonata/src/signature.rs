@@ -167,26 +167,30 @@ impl Signature {
         None
     }
 
+    /// jsonata-js's T0410: the parameters' patterns are matched one more at a time, and the
+    /// argument where the match first fails is the bad one.
     fn first_bad(&self, symbols: &[char], args: &[Option<Value>]) -> Mismatch {
-        let mut index = 0;
-        for param in &self.params {
-            if index >= symbols.len() {
-                break;
-            }
-            if !param.accepts.contains(symbols[index]) {
-                if param.optional || param.context {
-                    continue;
-                }
-                break;
-            }
-            index += 1;
-            if param.variadic {
-                while index < symbols.len() && param.accepts.contains(symbols[index]) {
-                    index += 1;
-                }
+        let mut good_to = 0;
+        for upto in 1..=self.params.len() {
+            match self.prefix_end(upto, 0, symbols, 0) {
+                Some(end) => good_to = end,
+                None => break,
             }
         }
-        Mismatch { code: "T0410", index: index + 1, value: args.get(index).cloned().flatten(), item_type: None }
+        Mismatch { code: "T0410", index: good_to + 1, value: args.get(good_to).cloned().flatten(), item_type: None }
+    }
+
+    /// Where the first `upto` parameters' patterns, matched from `at` as a regular
+    /// expression would (greedy, backtracking, unanchored at the end), stop.
+    fn prefix_end(&self, upto: usize, p: usize, symbols: &[char], at: usize) -> Option<usize> {
+        if p == upto {
+            return Some(at);
+        }
+        let param = &self.params[p];
+        let fits = |n: usize| symbols[at..at + n].iter().all(|s| param.accepts.contains(*s));
+        let max = if param.variadic { symbols.len() - at } else { 1.min(symbols.len() - at) };
+        let min = if param.optional || param.context { 0 } else { 1 };
+        (min..=max).rev().filter(|&n| fits(n)).find_map(|n| self.prefix_end(upto, p + 1, symbols, at + n))
     }
 }
 

@@ -555,7 +555,15 @@ fn errors_have_jsonata_codes_and_messages() {
         fails("$substring(1, 2)", n.clone(), "T0411"),
         "Context value is not a compatible type with argument 1 of function \"substring\""
     );
-    fails("$sum(['a'])", n.clone(), "T0412");
+    assert_eq!(
+        fails("$sum(['a'])", n.clone(), "T0412"),
+        "Argument 1 of function \"sum\" must be an array of \"numbers\""
+    );
+    assert_eq!(
+        fails("$substring('a', 'b')", n.clone(), "T0410"),
+        "Argument 2 of function \"substring\" does not match function signature"
+    );
+    fails("$uppercase('a', 'b')", n.clone(), "T0410");
     fails("$uppercase()", json!(5), "T0411");
     fails("-'a'", n.clone(), "D1002");
     fails("{1: 2}", n.clone(), "T1003");
@@ -596,7 +604,10 @@ fn errors_have_jsonata_codes_and_messages() {
     syntax("1 2", "S0201");
     syntax("a.1", "S0213");
     syntax("1 := 2", "S0212");
-    syntax("function(a){1}", "S0208");
+    assert_eq!(
+        syntax("function($a, b){1}", "S0208"),
+        "Parameter 2 of function definition must be a variable name (start with $)"
+    );
     syntax("a@b", "S0214");
     assert_eq!(syntax("'\\q'", "S0103"), "Unsupported escape sequence: \\\"q\"");
     syntax("'\\u12'", "S0104");
