@@ -93,6 +93,11 @@ pub(super) fn pad(_: &mut Evaluator, args: Args<'_>, _: Option<&Value>) -> Res {
     if missing <= 0 {
         return some_str(s);
     }
+    // JavaScript's own limit on a string's length, which keeps a wild width from
+    // exhausting memory.
+    if missing > (1 << 29) {
+        return Err(error_message("D3137", 0, "Invalid string length"));
+    }
     let padding: String = fill.chars().cycle().take(missing as usize).collect();
     some_str(&if width > 0.0 { format!("{s}{padding}") } else { format!("{padding}{s}") })
 }
