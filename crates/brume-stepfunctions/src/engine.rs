@@ -625,7 +625,9 @@ impl Run {
                     None => call.await,
                 };
                 let answer = answer.map_err(|f| (f, false))?;
-                let Some(token) = &token else { return Ok(answer) };
+                if token.is_none() && sync.is_none() {
+                    return Ok(answer);
+                }
                 let details = json!({
                     "resourceType": resource_type, "resource": resource_name,
                     "output": answer.to_string(), "outputDetails": { "truncated": false },
