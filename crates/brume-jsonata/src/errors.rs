@@ -85,6 +85,9 @@ fn template(code: &str) -> &'static str {
         "D3110" => "The argument of the toMillis function must be an ISO 8601 formatted timestamp. Given {{value}}",
         "D3120" => "Syntax error in expression passed to function eval: {{value}}",
         "D3121" => "Dynamic error evaluating the expression passed to function eval: {{value}}",
+        "D3130" => {
+            "Formatting or parsing an integer as a sequence starting with {{value}} is not supported by this implementation"
+        }
         "D3132" => "Unknown component specifier {{value}} in date/time picture string",
         "D3135" => "No matching closing bracket ']' in date/time picture string",
         "D3137" | "D3141" => "{{{message}}}",

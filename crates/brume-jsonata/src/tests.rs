@@ -407,6 +407,28 @@ fn numeric_functions() {
 }
 
 #[test]
+fn integer_pictures() {
+    let n = json!({});
+    check("$formatInteger(2789, 'w')", n.clone(), json!("two thousand, seven hundred and eighty-nine"));
+    check("$formatInteger(1999, 'I')", n.clone(), json!("MCMXCIX"));
+    check("$formatInteger(28, 'A')", n.clone(), json!("AB"));
+    check("$formatInteger(123, '0000')", n.clone(), json!("0123"));
+    check("$formatInteger(1234567, '#,##0')", n.clone(), json!("1,234,567"));
+    check("$formatInteger(12, '0;o')", n.clone(), json!("12th"));
+    check("$formatInteger(22, '0;o')", n.clone(), json!("22nd"));
+    check("$formatInteger(21, 'Ww;o')", n.clone(), json!("Twenty-First"));
+    check("$formatInteger(-5, '00')", n.clone(), json!("-05"));
+    check("$parseInteger('twelve thousand, four hundred and seventy-six', 'w')", n.clone(), json!(12476));
+    check("$parseInteger('MCMXCIX', 'I')", n.clone(), json!(1999));
+    check("$parseInteger('AB', 'A')", n.clone(), json!(28));
+    check("$parseInteger('1,234,567', '#,##0')", n.clone(), json!(1234567));
+    assert_eq!(
+        fails("$formatInteger(1, 'Q')", n, "D3130"),
+        "Formatting or parsing an integer as a sequence starting with \"Q\" is not supported by this implementation"
+    );
+}
+
+#[test]
 fn aggregation_boolean_array_functions() {
     let n = json!({});
     check("$sum([5, 1, 3, 7, 4])", n.clone(), json!(20));

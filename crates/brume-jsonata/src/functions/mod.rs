@@ -3,6 +3,7 @@
 
 mod collection;
 mod datetime;
+mod integer;
 mod numeric;
 mod states;
 mod string;
@@ -59,6 +60,8 @@ const LIBRARY: &[(&str, &str, Imp)] = &[
     ("random", "<n?:n>", states::random),
     ("formatNumber", "<n-so?:s>", numeric::format_number),
     ("formatBase", "<n-n?:s>", numeric::format_base),
+    ("formatInteger", "<n-s:s>", integer::format_integer),
+    ("parseInteger", "<s-s:n>", integer::parse_integer),
     ("sum", "<a<n>:n>", collection::sum),
     ("max", "<a<n>:n>", collection::max),
     ("min", "<a<n>:n>", collection::min),
