@@ -8,7 +8,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use crate::Error;
-use crate::ast::{BinOp, Group, Kind, Lambda, Node, SortTerm, Stage, Transform};
+use crate::ast::{BinOp, Kind, Lambda, Node, SortTerm, Stage, Transform};
 use crate::errors::{Arg, error};
 use crate::functions::{self, Builtin};
 use crate::regex::Regex;
@@ -147,7 +147,7 @@ impl Evaluator {
                 Some(Value::Array(a)) => a.items.iter().map(|v| Tuple { at: Some(v.clone()), vars: vec![] }).collect(),
                 other => vec![Tuple { at: other, vars: vec![] }],
             };
-            result = Some(self.group(group, items, false, env)?);
+            result = Some(self.group(&group.pairs, group.pos, items, false, env)?);
         }
         Ok(result)
     }
@@ -241,8 +241,7 @@ impl Evaluator {
                     }
                     other => vec![Tuple { at: other.cloned(), vars: vec![] }],
                 };
-                let group = Group { pairs: Vec::new(), pos };
-                Some(self.group_pairs(pairs, &group, items, false, env)?)
+                Some(self.group(pairs, pos, items, false, env)?)
             }
             Kind::Elvis { lhs, rhs } => {
                 let l = self.eval(lhs, input, env)?;
@@ -336,7 +335,7 @@ impl Evaluator {
                 Some(stream) => (stream, true),
                 None => (result.into_items().into_iter().map(|v| Tuple { at: Some(v), vars: vec![] }).collect(), false),
             };
-            return Ok(Some(self.group(group, items, reduce, env)?));
+            return Ok(Some(self.group(&group.pairs, group.pos, items, reduce, env)?));
         }
         Ok(Some(result))
     }
@@ -525,16 +524,12 @@ impl Evaluator {
         Ok(keyed.into_iter().map(|(_, item)| item).collect())
     }
 
-    fn group(&mut self, group: &Group, items: Vec<Tuple>, reduce: bool, env: &Env) -> Result<Value, Error> {
-        self.group_pairs(&group.pairs, group, items, reduce, env)
-    }
-
     /// An object constructor over a sequence: items grouped by key, each group's value
     /// evaluated with the group as its context.
-    fn group_pairs(
+    fn group(
         &mut self,
         pairs: &[(Node, Node)],
-        group: &Group,
+        pos: usize,
         mut items: Vec<Tuple>,
         reduce: bool,
         env: &Env,
@@ -555,7 +550,7 @@ impl Evaluator {
                 match groups.get_mut(&key) {
                     Some((data, index)) => {
                         if *index != p {
-                            return Err(error("D1009", group.pos, &[("value", Arg::Text(&key))]));
+                            return Err(error("D1009", pos, &[("value", Arg::Text(&key))]));
                         }
                         data.push(item.clone());
                     }
@@ -656,8 +651,8 @@ impl Evaluator {
             BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
                 let comparable = |v: &Option<Value>| matches!(v, None | Some(Value::Number(_) | Value::String(_)));
                 if !comparable(&l) || !comparable(&r) {
-                    let bad = if comparable(&l) && l.is_some() { r.as_ref() } else { l.as_ref().or(r.as_ref()) };
-                    let bad = if matches!(l, Some(Value::Number(_) | Value::String(_))) { r.as_ref() } else { bad };
+                    let bad =
+                        if matches!(l, Some(Value::Number(_) | Value::String(_))) { r.as_ref() } else { l.as_ref() };
                     return Err(error("T2010", pos, &[("token", Arg::Text(op.symbol())), ("value", Arg::Value(bad))]));
                 }
                 let (Some(a), Some(b)) = (&l, &r) else { return Ok(None) };
