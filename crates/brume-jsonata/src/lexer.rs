@@ -30,6 +30,7 @@ pub(crate) struct Token {
     pub end: usize,
 }
 
+/// Two-character operators first, so that `**` is not read as `*` `*`.
 const OPERATORS: &[&str] = &[
     "**", "..", ":=", "!=", "<=", ">=", "~>", "?:", "??", ".", "[", "]", "{", "}", "(", ")", ",", "@", "#", ";", ":",
     "?", "+", "-", "*", "/", "%", "|", "=", "<", ">", "^", "&", "!", "~",
@@ -104,7 +105,6 @@ pub(crate) fn tokenize(source: &str) -> Result<Vec<Token>, Error> {
             let n = op.chars().count();
             i + n <= chars.len() && chars[i..i + n].iter().copied().eq(op.chars())
         }) {
-            // `..` only between operands; `1.` never starts a range.
             i += op.chars().count();
             tokens.push(Token { tok: Tok::Op(op), start, end: i });
             continue;

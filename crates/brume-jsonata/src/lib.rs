@@ -7,6 +7,8 @@
 //! - `functions`: the library, with Step Functions' `$partition`, `$range`, `$hash`,
 //!   `$random`, `$uuid` and `$parse`; `signature` checks and coerces their arguments.
 //! - `errors`: jsonata-js's codes and messages.
+//!
+//! Not implemented: the parent operator `%` (S0217) and `$toMillis` with a picture string.
 
 mod ast;
 mod errors;
@@ -33,6 +35,7 @@ use crate::value::Value;
 pub struct Error {
     pub code: String,
     pub message: String,
+    /// The character offset in the expression where jsonata-js reports the error.
     pub position: usize,
 }
 
@@ -61,6 +64,7 @@ pub fn compile(source: &str) -> Result<Expression, Error> {
     Ok(Expression { ast: Arc::new(parser::parse(source)?) })
 }
 
+// The engine keeps compiled expressions in state shared between tasks.
 const _: () = {
     const fn shareable<T: Send + Sync>() {}
     shareable::<Expression>();
@@ -84,7 +88,7 @@ impl Expression {
                     .name("jsonata".into())
                     .stack_size(DEEP_STACK)
                     .spawn_scoped(scope, || self.run(input, bindings, now_millis, DEEP_STACK_BUDGET))
-                    .map_err(|e| errors::error_message("U1001", 0, &e.to_string()))?
+                    .map_err(|_| errors::error("U1001", 0, &[]))?
                     .join()
                     .unwrap_or_else(|_| Err(errors::error("U1001", 0, &[])))
             }),
