@@ -55,6 +55,8 @@ struct Run {
     log: Option<crate::logging::Sink>,
     /// The definition's QueryLanguage, the default of its states.
     language: std::sync::OnceLock<asl::Language>,
+    /// Context object fields TestState gives in place of the execution's.
+    given_context: std::sync::OnceLock<serde_json::Map<String, Value>>,
 }
 
 /// A Task's TimeoutSeconds and HeartbeatSeconds (given or read through their `…Path`),
@@ -124,6 +126,7 @@ impl Run {
             saved: Mutex::new(execution.history.len()),
             log,
             language: std::sync::OnceLock::new(),
+            given_context: std::sync::OnceLock::new(),
         }
     }
 
@@ -175,6 +178,9 @@ impl Run {
         });
         if let Some((index, value)) = item {
             ctx["Map"] = json!({ "Item": { "Index": index, "Value": value } });
+        }
+        if let (Some(given), Value::Object(ctx)) = (self.given_context.get(), &mut ctx) {
+            ctx.extend(given.clone());
         }
         asl::Scope { context: ctx, variables: progress.variables.clone() }
     }
@@ -1068,6 +1074,153 @@ fn open_log(sfn: &Arc<StepFunctions>, execution: &Execution) -> Option<crate::lo
         start_ms,
         handed,
     )
+}
+
+/// What TestState runs: one state, once, on `input`.
+pub(crate) struct Trial {
+    pub name: String,
+    pub state: Value,
+    pub language: asl::Language,
+    pub input: Value,
+    pub variables: serde_json::Map<String, Value>,
+    /// Context object fields replacing those an execution would have.
+    pub context: Option<Value>,
+    /// What a Task answers instead of calling its resource.
+    pub mock: Option<Result<Value, Failure>>,
+    /// How many times the state's retriers have retried already.
+    pub retry_count: u32,
+}
+
+/// How a [`Trial`] ended: `SUCCEEDED`, `FAILED`, `RETRIABLE` or `CAUGHT_ERROR`, and the data
+/// TestState inspects, each as JSON text.
+pub(crate) struct TrialEnd {
+    pub status: &'static str,
+    pub output: Option<Value>,
+    pub failure: Option<Failure>,
+    pub next: Option<String>,
+    pub inspection: serde_json::Map<String, Value>,
+    pub error_details: Option<Value>,
+}
+
+/// Runs `trial` in a throwaway in-memory execution: its retriers and catchers are reported,
+/// not followed, and a Wait state does not wait.
+pub(crate) async fn trial(sfn: &Arc<StepFunctions>, execution: &Execution, trial: Trial) -> TrialEnd {
+    let run = Run::new(sfn.clone(), execution, false);
+    let _ = run.language.set(trial.language);
+    let seen = Mutex::new(serde_json::Map::new());
+    let note = |name: &str, value: &Value| {
+        seen.lock().unwrap_or_else(|e| e.into_inner()).insert(name.to_string(), json!(value.to_string()));
+    };
+    note("input", &trial.input);
+    let mut p = Progress {
+        state: trial.name.clone(),
+        input: trial.input.clone(),
+        entered: iso(now_ms()),
+        started: true,
+        variables: Arc::new(trial.variables),
+        ..Progress::default()
+    };
+    let state = &trial.state;
+    let kind = state["Type"].as_str().unwrap_or_default();
+    if let Some(Value::Object(given)) = trial.context {
+        let _ = run.given_context.set(given);
+    }
+    let scope = run.context(&p.state, &p, None);
+    let raw = trial.input.clone();
+    let flow = asl::Flow { state, language: trial.language, raw: &raw, scope: &scope };
+    let jsonpath = !flow.jsonata();
+    let mut prev = 0;
+    let outcome = match kind {
+        "Task" | "Parallel" | "Map" => {
+            async {
+                let input = flow.input()?;
+                if jsonpath {
+                    note("afterInputPath", &input);
+                }
+                let result = match kind {
+                    "Task" | "Parallel" => {
+                        let effective = flow.arguments(input)?;
+                        note(if jsonpath { "afterParameters" } else { "afterArguments" }, &effective);
+                        match (kind, trial.mock.clone()) {
+                            (_, Some(mocked)) => mocked?,
+                            ("Task", None) => {
+                                let options = TaskOptions {
+                                    timeout: seconds(&flow, "TimeoutSeconds", &effective)?,
+                                    heartbeat: seconds(&flow, "HeartbeatSeconds", &effective)?,
+                                    token: None,
+                                };
+                                run.task(state, effective, options, &mut p, &mut prev, false).await?
+                            }
+                            _ => run.parallel(state, effective, &p.variables, &mut prev).await?,
+                        }
+                    }
+                    _ => run.map(state, &trial.name, input, &p, &mut prev).await?,
+                };
+                note("result", &result);
+                let outcome = flow.with_result_seen(result, &mut |name, value| note(name, value))?;
+                Ok(Step::after(state, outcome))
+            }
+            .await
+        }
+        _ => {
+            if jsonpath && let Ok(input) = flow.input() {
+                note("afterInputPath", &input);
+            }
+            p.until_ms = Some(0);
+            run.run_state(state, kind, &mut p, &mut prev, false).await
+        }
+    };
+    let mut end = TrialEnd {
+        status: "SUCCEEDED",
+        output: None,
+        failure: None,
+        next: None,
+        inspection: serde_json::Map::new(),
+        error_details: None,
+    };
+    let variables = |assigned: serde_json::Map<String, Value>| {
+        let mut all = (*p.variables).clone();
+        all.extend(assigned);
+        Value::Object(all)
+    };
+    match outcome {
+        Ok(step) => {
+            note("variables", &variables(step.assigned));
+            (end.output, end.next) = (Some(step.output), step.next);
+        }
+        Err(failure) => {
+            let retriers = state["Retry"].as_array().map(Vec::as_slice).unwrap_or_default();
+            let catchers = state["Catch"].as_array().map(Vec::as_slice).unwrap_or_default();
+            let mut attempts = vec![trial.retry_count; retriers.len()];
+            let retry = asl::retry_delay(retriers, &failure.error, &mut attempts, rand::random::<f64>());
+            let retrier = retriers.iter().position(|r| {
+                asl::error_matches(r["ErrorEquals"].as_array().map(Vec::as_slice).unwrap_or_default(), &failure.error)
+            });
+            let caught = asl::catch(catchers, &failure.error);
+            let text = |s: &str| if s.is_empty() { Value::Null } else { json!(s) };
+            let error = json!({ "Error": text(&failure.error), "Cause": text(&failure.cause) });
+            match (retry, retrier, caught) {
+                (Some(delay), Some(index), _) => {
+                    end.status = "RETRIABLE";
+                    end.error_details = Some(json!({ "retryIndex": index, "retryBackoffIntervalSeconds": delay / 1000 }));
+                    end.failure = Some(failure);
+                }
+                (_, _, Some((next, catcher))) => match flow.caught(catcher, error) {
+                    Ok(outcome) => {
+                        end.status = "CAUGHT_ERROR";
+                        let index = catchers.iter().position(|c| std::ptr::eq(c, catcher)).unwrap_or_default();
+                        end.error_details = Some(json!({ "catchIndex": index }));
+                        note("variables", &variables(outcome.assigned));
+                        (end.output, end.next) = (Some(outcome.output), Some(next));
+                    }
+                    Err(f) => (end.status, end.failure) = ("FAILED", Some(f)),
+                },
+                _ => (end.status, end.failure) = ("FAILED", Some(failure)),
+            }
+        }
+    }
+    end.inspection = seen.into_inner().unwrap_or_else(|e| e.into_inner());
+    end
 }
 
 /// Runs an EXPRESS execution, kept in memory only, to its end.

@@ -40,7 +40,7 @@ fn parse_execution_arn(arn: &str) -> Result<(String, String, String, String), Aw
     Ok((parts[4].to_string(), parts[3].to_string(), parts[6].to_string(), parts[7].to_string()))
 }
 
-fn check_input(input: Option<&str>) -> Result<Value, AwsError> {
+pub(crate) fn check_input(input: Option<&str>) -> Result<Value, AwsError> {
     let text = input.unwrap_or("{}");
     if text.is_empty() {
         return Err(error::invalid_execution_input(

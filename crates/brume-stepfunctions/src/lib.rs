@@ -25,6 +25,7 @@ mod logging;
 mod machine;
 mod redrive;
 mod table;
+mod test_state;
 #[cfg(test)]
 mod tests;
 mod token;
@@ -102,6 +103,7 @@ pub fn service(state: Arc<StepFunctions>) -> Service {
         .op("ListExecutions", StepFunctions::list_executions)
         .op("StopExecution", StepFunctions::stop_execution)
         .op("RedriveExecution", StepFunctions::redrive_execution)
+        .op("TestState", StepFunctions::test_state)
         .op("GetExecutionHistory", StepFunctions::get_execution_history)
         .op("DescribeStateMachineForExecution", StepFunctions::describe_state_machine_for_execution)
         .op("SendTaskSuccess", StepFunctions::send_task_success)

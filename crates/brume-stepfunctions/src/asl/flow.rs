@@ -88,14 +88,22 @@ impl Flow<'_> {
 
     /// Output and assignments of a state whose work gave `result` (Task, Parallel, Map, Pass).
     pub fn with_result(&self, result: Value) -> Result<Outcome, Failure> {
+        self.with_result_seen(result, &mut |_, _| {})
+    }
+
+    /// [`Flow::with_result`], showing `seen` the data between the steps of JSONPath's flow
+    /// (`afterResultSelector`, `afterResultPath`), as TestState inspects it.
+    pub fn with_result_seen(&self, result: Value, seen: &mut dyn FnMut(&str, &Value)) -> Result<Outcome, Failure> {
         match self.language {
             Language::JsonPath => {
                 let result = match self.state.get("ResultSelector") {
                     Some(selector) => parameters(selector, &result, self.scope)?,
                     None => result,
                 };
+                seen("afterResultSelector", &result);
                 let assigned = self.assign_path(self.state, &result)?;
                 let placed = result_path(self.state.get("ResultPath"), self.raw, result)?;
+                seen("afterResultPath", &placed);
                 let output = input_path(self.state.get("OutputPath"), &placed, self.scope)?;
                 Ok(Outcome { output, assigned })
             }
