@@ -120,7 +120,11 @@ impl Parser {
             Tok::Value(None) => Node::new(Kind::Null, pos),
             Tok::Var(ref v) => Node::new(Kind::Var(v.clone()), pos),
             Tok::Regex { ref pattern, ref flags } => {
-                let re = Regex::new(pattern, flags).map_err(|m| crate::errors::error_message("S0302", pos, &m))?;
+                let re = Regex::new(pattern, flags).map_err(|m| Error {
+                    code: "S0302".into(),
+                    message: format!("Invalid regular expression: /{pattern}/: {m}"),
+                    position: pos,
+                })?;
                 Node::new(Kind::Regex(Arc::new(re)), pos)
             }
             Tok::Name(ref name) => name_path(name.clone(), pos),

@@ -634,6 +634,9 @@ fn errors_have_jsonata_codes_and_messages() {
     assert_eq!(syntax("'\\q'", "S0103"), "Unsupported escape sequence: \\\"q\"");
     syntax("'\\u12'", "S0104");
     syntax("'it\\'s'", "S0103");
+    syntax("/(/", "S0302");
+    syntax("/ab", "S0302");
+    syntax("//", "S0301");
     syntax("a{'x': 1}{'y': 2}", "S0210");
 }
 
