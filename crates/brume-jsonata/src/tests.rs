@@ -650,3 +650,73 @@ fn expressions_are_reusable_and_shareable() {
     });
     assert_eq!(handle.join().unwrap().unwrap(), Some(json!(42)));
 }
+
+#[test]
+fn more_sequences_and_functions() {
+    let n = json!({});
+    let nested = json!({"a": [{"b": [{"c": 1}, {"c": [2, 3]}]}, {"b": {"c": 4}}]});
+    check("a.b.c", nested.clone(), json!([1, 2, 3, 4]));
+    check("a.b.c[0]", nested.clone(), json!([1, 2, 4]));
+    check("(a.b.c)[0]", nested.clone(), json!(1));
+    check("a[1].b.c[]", nested.clone(), json!([4]));
+    check("$count(a.b)", nested.clone(), json!(3));
+    check("a.*.c", nested.clone(), json!([1, 2, 3, 4]));
+    check("$sum(**.c)", nested.clone(), json!(10));
+    check("a.b[c = 4].c", nested.clone(), json!(4));
+    check("a.b[2 in c].c", nested.clone(), json!([2, 3]));
+    undefined("a.b[c in [2, 9]].c", nested.clone());
+    check(
+        "$string({'a': [1, {'b': 2}]}, true)",
+        n.clone(),
+        json!("{\n  \"a\": [\n    1,\n    {\n      \"b\": 2\n    }\n  ]\n}"),
+    );
+    check("$boolean(function(){1})", n.clone(), json!(false));
+    check("$boolean([[], 0])", n.clone(), json!(false));
+    check("$match('The Cat sat', /(c)(a)t/i)", n.clone(), json!({"match": "Cat", "index": 4, "groups": ["C", "a"]}));
+    check("$replace('aaa', 'a', 'b', 2)", n.clone(), json!("bba"));
+    check("$replace('2 and 3', /\\d/, function($m){ $string($number($m.match) * 2) })", n.clone(), json!("4 and 6"));
+    check("$split('a1b2c', /\\d/)", n.clone(), json!(["a", "b", "c"]));
+    check("$contains('ABC', /b/)", n.clone(), json!(false));
+    check("($p := $replace(?, 'a', ?); $p('banana', 'o'))", n.clone(), json!("bonono"));
+    check("($f := function($a, $b, $c){ $a & $b & $c }; $g := $f(?, 'x', ?); $g('1', '2'))", n.clone(), json!("1x2"));
+    check("($inc := function($x){ $x + 1 }; $dbl := function($x){ $x * 2 }; ($inc ~> $dbl)(3))", n.clone(), json!(8));
+    check(
+        "$sort([{'k': 1, 'v': 'a'}, {'k': 0, 'v': 'b'}, {'k': 1, 'v': 'c'}], function($l, $r){ $l.k > $r.k }).v",
+        n.clone(),
+        json!(["b", "a", "c"]),
+    );
+    check("[{'k': 1, 'v': 'a'}, {'k': 0, 'v': 'b'}, {'k': 1, 'v': 'c'}]^(>k).v", n.clone(), json!(["a", "c", "b"]));
+    check("[{'k': 'b'}, {'x': 1}, {'k': 'a'}]^(k).k", n.clone(), json!(["a", "b"]));
+    check("$spread([{'a': 1}, {'b': 2, 'c': 3}])", n.clone(), json!([{"a": 1}, {"b": 2}, {"c": 3}]));
+    undefined("$sift({'a': 1}, function($v){ $v > 5 })", n.clone());
+    check("$each({'a': 1}, function($v, $k, $o){ $keys($o) })", n.clone(), json!("a"));
+    check("$lookup([{'a': 1}, {'a': [2, 3]}, {'b': 4}], 'a')", n.clone(), json!([1, 2, 3]));
+    check("$keys([{'a': 1}, {'b': {'c': 2}}])", n.clone(), json!(["a", "b"]));
+    check(
+        "$fromMillis(1510067557121, '[Y]-[M]-[D] [H]:[m]:[s] [Z]', '+0530')",
+        n.clone(),
+        json!("2017-11-7 20:42:37 +05:30"),
+    );
+    check("$fromMillis(0, '[Y0001]-[M01]-[D01]T[H01]:[m01]:[s01][Z01:01t]')", n.clone(), json!("1970-01-01T00:00:00Z"));
+    check("$formatNumber(0.125, '0.0%')", n.clone(), json!("12.5%"));
+    check("$formatNumber(1234.5, '#,##0.0#')", n.clone(), json!("1,234.5"));
+    check("$formatNumber(5, '000;-000')", n.clone(), json!("005"));
+    check("$formatNumber(-5, '000;(000)')", n.clone(), json!("(005)"));
+    check("{'a': [1]}.a", n.clone(), json!([1]));
+    check("{'a': [1]}.a[]", n.clone(), json!([1]));
+    check("[[1]][0]", n.clone(), json!([1]));
+    check("$append([], [])", n.clone(), json!([]));
+    check("$count([[1, 2], 3])", n.clone(), json!(2));
+    check("[1, 2, 3][$ > 1]", n.clone(), json!([2, 3]));
+    check("[1, 2, 3][-1]", n.clone(), json!(3));
+    check("[1, 2, 3][[0, 2]]", n.clone(), json!([1, 3]));
+    fails("{'x': 1} ~> $merge([$, {'y': 2}])", n.clone(), "T0410");
+    check("($o := {'x': 1}; $merge([$o, {'y': 2}]))", n.clone(), json!({"x": 1, "y": 2}));
+    check("$exists($states)", n.clone(), json!(false));
+    check("'abc' & 1.5 & [1, 'x'] & {'a': null}", n.clone(), json!("abc1.5[1,\"x\"]{\"a\":null}"));
+    check("2 * (3 + 4) - 10 / 4", n.clone(), json!(11.5));
+    check("true and (false or true)", n.clone(), json!(true));
+    check("'b' > 'a' and 2 > 1", n.clone(), json!(true));
+    check("$average([1, 2]) = 1.5", n.clone(), json!(true));
+    check("$not([])", n.clone(), json!(true));
+}
