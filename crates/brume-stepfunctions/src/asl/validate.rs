@@ -154,6 +154,26 @@ fn jsonata_fields_of(kind: &str) -> &'static [&'static str] {
     }
 }
 
+/// Whether a service integration's pattern (`.sync`, `.sync:2`, `.waitForTaskToken` or
+/// none) is one the service offers. Other resources (function and activity ARNs,
+/// integrations Brume does not know) are left to run time.
+fn integration_pattern_supported(resource: &str) -> bool {
+    let Some(integration) = resource.strip_prefix("arn:aws:states:::") else { return true };
+    let (call, pattern) = match integration.find(".sync").or_else(|| integration.find(".waitForTaskToken")) {
+        Some(at) => integration.split_at(at),
+        None => (integration, ""),
+    };
+    if ![".sync", ".sync:2", ".waitForTaskToken", ""].contains(&pattern) {
+        return false;
+    }
+    let service = call.split(':').next().unwrap_or_default();
+    match (service, pattern) {
+        ("lambda" | "sqs" | "sns" | "aws-sdk", ".sync" | ".sync:2") => false,
+        ("dynamodb", p) => p.is_empty(),
+        _ => true,
+    }
+}
+
 /// Whether `value` is a `{% … %}` expression of a JSONata state.
 fn expression_in(language: Language, value: &Value) -> bool {
     language == Language::Jsonata && value.as_str().is_some_and(|s| expression(s).is_some())
@@ -412,6 +432,15 @@ fn check_state(
                 out.push(error(
                     SCHEMA_VALIDATION_FAILED,
                     "The field 'Resource' must be a string",
+                    &format!("{at}/Resource"),
+                ));
+            }
+            if let Some(resource) = fields.get("Resource").and_then(Value::as_str)
+                && !integration_pattern_supported(resource)
+            {
+                out.push(error(
+                    SCHEMA_VALIDATION_FAILED,
+                    format!("The resource provided {resource} is not recognized. The value is not a valid resource ARN, or the resource is not available in this region."),
                     &format!("{at}/Resource"),
                 ));
             }
@@ -1029,6 +1058,24 @@ mod tests {
         ];
         for (definition, expected) in cases {
             check(definition, Some(&format!("Invalid State Machine Definition: '{expected}'")));
+        }
+    }
+
+    #[test]
+    fn checks_integration_patterns() {
+        for (resource, ok) in [
+            ("arn:aws:states:::lambda:invoke", true),
+            ("arn:aws:states:::lambda:invoke.waitForTaskToken", true),
+            ("arn:aws:states:::lambda:invoke.sync", false),
+            ("arn:aws:states:::states:startExecution.sync:2", true),
+            ("arn:aws:states:::states:startExecution.sync:3", false),
+            ("arn:aws:states:::dynamodb:putItem", true),
+            ("arn:aws:states:::dynamodb:putItem.waitForTaskToken", false),
+            ("arn:aws:states:::aws-sdk:s3:getObject.sync", false),
+            ("arn:aws:states:::aws-sdk:s3:getObject", true),
+            ("arn:aws:lambda:us-east-1:000000000000:function:f", true),
+        ] {
+            assert_eq!(integration_pattern_supported(resource), ok, "{resource}");
         }
     }
 
