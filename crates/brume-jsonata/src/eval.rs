@@ -6,6 +6,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::Error;
 use crate::ast::{BinOp, Kind, Lambda, Node, SortTerm, Stage, Transform};
@@ -72,6 +73,12 @@ impl Frame {
     }
 }
 
+/// What a lambda's body comes to: a value, or a tail call still to make.
+enum Tail {
+    Done(Option<Value>),
+    Call { func: Value, args: Vec<Option<Value>>, input: Option<Value>, name: String, pos: usize },
+}
+
 /// A tuple of a stream: the context `@` and the variables bound along the path.
 #[derive(Clone)]
 struct Tuple {
@@ -97,6 +104,9 @@ pub(crate) struct Evaluator {
     stack_budget: usize,
     /// The environment of the function call being made, which `$eval` evaluates in.
     pub call_env: Option<Env>,
+    /// When the evaluation gives up (an endless tail recursion never exhausts the stack).
+    deadline: Instant,
+    steps: u32,
 }
 
 /// The address of a local: how deep the stack is here.
@@ -113,13 +123,28 @@ fn seq_items(v: Option<Value>) -> Vec<Value> {
 }
 
 impl Evaluator {
-    pub fn new(now_millis: i64, stack_budget: usize) -> Evaluator {
-        Evaluator { now_millis, stack_base: stack_address(), stack_budget, call_env: None }
+    pub fn new(now_millis: i64, stack_budget: usize, time_limit: Duration) -> Evaluator {
+        Evaluator {
+            now_millis,
+            stack_base: stack_address(),
+            stack_budget,
+            call_env: None,
+            deadline: Instant::now() + time_limit,
+            steps: 0,
+        }
     }
 
     pub fn eval(&mut self, node: &Node, input: Option<&Value>, env: &Env) -> Res {
         if self.stack_base.abs_diff(stack_address()) > self.stack_budget {
             return Err(error("U1001", node.pos, &[]));
+        }
+        self.steps = self.steps.wrapping_add(1);
+        if self.steps.is_multiple_of(4096) && Instant::now() > self.deadline {
+            return Err(Error {
+                code: "U1001".into(),
+                message: "Expression evaluation timeout: Check for infinite loop".into(),
+                position: node.pos,
+            });
         }
         self.eval_inner(node, input, env)
     }
@@ -717,6 +742,23 @@ impl Evaluator {
         env: &Env,
         pos: usize,
     ) -> Res {
+        let (func, values, name) = self.call_target(proc, args, applied, input, env, pos)?;
+        let outer = self.call_env.replace(env.clone());
+        let result = self.apply_named(&func, values, input, pos, &name);
+        self.call_env = outer;
+        result
+    }
+
+    /// The function a call invokes, its arguments and its name.
+    fn call_target(
+        &mut self,
+        proc: &Node,
+        args: &[Node],
+        applied: Option<Option<Value>>,
+        input: Option<&Value>,
+        env: &Env,
+        pos: usize,
+    ) -> Result<(Value, Vec<Option<Value>>, String), Error> {
         let func = self.eval(proc, input, env)?;
         let name = proc_name(proc);
         if func.is_none()
@@ -736,10 +778,49 @@ impl Evaluator {
         let Some(func) = func else {
             return Err(error("T1006", pos, &[("token", Arg::Text(&name))]));
         };
-        let outer = self.call_env.replace(env.clone());
-        let result = self.apply_named(&func, values, input, pos, &name);
-        self.call_env = outer;
-        result
+        Ok((func, values, name))
+    }
+
+    /// A lambda's body, except that a call of a lambda in tail position (through conditions
+    /// and the last expression of blocks) is returned rather than made, so that tail
+    /// recursion runs in a loop, as jsonata-js's thunks do.
+    fn eval_tail(&mut self, node: &Node, input: Option<&Value>, env: &Env) -> Result<Tail, Error> {
+        if !node.predicates.is_empty() || node.group.is_some() || node.keep_array {
+            return Ok(Tail::Done(self.eval(node, input, env)?));
+        }
+        match &node.kind {
+            Kind::Call { proc, args, partial: false } => {
+                let (func, args, name) = self.call_target(proc, args, None, input, env, node.pos)?;
+                if matches!(&func, Value::Function(f) if matches!(**f, Function::Lambda { .. })) {
+                    return Ok(Tail::Call { func, args, input: input.cloned(), name, pos: node.pos });
+                }
+                let outer = self.call_env.replace(env.clone());
+                let result = self.apply_named(&func, args, input, node.pos, &name);
+                self.call_env = outer;
+                Ok(Tail::Done(match result? {
+                    Some(Value::Array(a)) if a.sequence => unwrap_sequence(a, false),
+                    other => other,
+                }))
+            }
+            Kind::Condition { cond, then, otherwise } => {
+                let c = self.eval(cond, input, env)?;
+                if functions::boolean(c.as_ref()) == Some(true) {
+                    self.eval_tail(then, input, env)
+                } else if let Some(otherwise) = otherwise {
+                    self.eval_tail(otherwise, input, env)
+                } else {
+                    Ok(Tail::Done(None))
+                }
+            }
+            Kind::Block(exprs) if !exprs.is_empty() => {
+                let frame = new_frame(Some(env));
+                for e in &exprs[..exprs.len() - 1] {
+                    self.eval(e, input, &frame)?;
+                }
+                self.eval_tail(&exprs[exprs.len() - 1], input, &frame)
+            }
+            _ => Ok(Tail::Done(self.eval(node, input, env)?)),
+        }
     }
 
     fn partial(&mut self, proc: &Node, args: &[Node], input: Option<&Value>, env: &Env, pos: usize) -> Res {
@@ -781,17 +862,36 @@ impl Evaluator {
             return Err(error("T1006", pos, &[("token", Arg::Text(name))]));
         };
         match &**f {
-            Function::Lambda { def, env, input: captured } => {
-                let args = match &def.signature {
-                    Some(sig) => sig.validate(args, input).map_err(|m| mismatch(m, name, pos))?,
-                    None => args,
-                };
-                let frame = new_frame(Some(env));
-                let mut args = args.into_iter();
-                for p in &def.params {
-                    frame.bind(p, args.next().flatten());
+            Function::Lambda { .. } => {
+                let (mut func, mut args, mut input, mut name, mut pos) =
+                    (func.clone(), args, input.cloned(), name.to_owned(), pos);
+                loop {
+                    let Value::Function(f) = &func else { unreachable!("a tail call's target is a lambda") };
+                    let Function::Lambda { def, env, input: captured } = &**f else {
+                        unreachable!("a tail call's target is a lambda")
+                    };
+                    let validated = match &def.signature {
+                        Some(sig) => sig.validate(args, input.as_ref()).map_err(|m| mismatch(m, &name, pos))?,
+                        None => args,
+                    };
+                    let frame = new_frame(Some(env));
+                    let mut given = validated.into_iter();
+                    for p in &def.params {
+                        frame.bind(p, given.next().flatten());
+                    }
+                    match self.eval_tail(&def.body, captured.as_ref(), &frame)? {
+                        Tail::Done(v) => return Ok(v),
+                        Tail::Call {
+                            func: next,
+                            args: next_args,
+                            input: next_input,
+                            name: next_name,
+                            pos: next_pos,
+                        } => {
+                            (func, args, input, name, pos) = (next, next_args, next_input, next_name, next_pos);
+                        }
+                    }
                 }
-                self.eval(&def.body, captured.as_ref(), &frame)
             }
             Function::Builtin(b) => {
                 let args = b.signature.validate(args, input).map_err(|m| mismatch(m, b.name, pos))?;

@@ -25,6 +25,7 @@ mod value;
 use std::fmt;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::{Map, Value as Json};
 
@@ -75,6 +76,8 @@ const _: () = {
 const CALLER_STACK_BUDGET: usize = 256 << 10;
 const DEEP_STACK: usize = 64 << 20;
 const DEEP_STACK_BUDGET: usize = DEEP_STACK - (4 << 20);
+/// How long one evaluation may run: an endless tail recursion never exhausts the stack.
+const TIME_LIMIT: Duration = Duration::from_secs(10);
 
 impl Expression {
     /// Evaluates with `input` as `$` (None = undefined) and `bindings` as variables
@@ -82,12 +85,12 @@ impl Expression {
     pub fn evaluate(&self, input: Option<&Json>, bindings: &Map<String, Json>) -> Result<Option<Json>, Error> {
         let now = time::OffsetDateTime::now_utc();
         let now_millis = (now.unix_timestamp_nanos() / 1_000_000) as i64;
-        match self.run(input, bindings, now_millis, CALLER_STACK_BUDGET) {
-            Err(e) if e.code == "U1001" => std::thread::scope(|scope| {
+        match self.run(input, bindings, now_millis, CALLER_STACK_BUDGET, TIME_LIMIT) {
+            Err(e) if e.code == "U1001" && e.message.starts_with("Stack overflow") => std::thread::scope(|scope| {
                 std::thread::Builder::new()
                     .name("jsonata".into())
                     .stack_size(DEEP_STACK)
-                    .spawn_scoped(scope, || self.run(input, bindings, now_millis, DEEP_STACK_BUDGET))
+                    .spawn_scoped(scope, || self.run(input, bindings, now_millis, DEEP_STACK_BUDGET, TIME_LIMIT))
                     .map_err(|_| errors::error("U1001", 0, &[]))?
                     .join()
                     .unwrap_or_else(|_| Err(errors::error("U1001", 0, &[])))
@@ -102,6 +105,7 @@ impl Expression {
         bindings: &Map<String, Json>,
         now_millis: i64,
         stack_budget: usize,
+        time_limit: Duration,
     ) -> Result<Option<Json>, Error> {
         let env = eval::new_frame(None);
         for (name, value) in bindings {
@@ -118,7 +122,8 @@ impl Expression {
             })),
             v => v,
         });
-        let result = eval::Evaluator::new(now_millis, stack_budget).eval(&self.ast, input.as_ref(), &env)?;
+        let result =
+            eval::Evaluator::new(now_millis, stack_budget, time_limit).eval(&self.ast, input.as_ref(), &env)?;
         Ok(result.and_then(|v| v.to_json()))
     }
 }

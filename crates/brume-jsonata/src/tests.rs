@@ -610,8 +610,13 @@ fn errors_have_jsonata_codes_and_messages() {
     fails("[1, 'a']^($)", n.clone(), "T2007");
     fails("[{}, {}]^($)", n.clone(), "T2008");
     fails("$eval('1 +')", n.clone(), "D3120");
-    fails("($f := function($x){ $f($x) }; $f(1))", n.clone(), "U1001");
     check("($f := function($n){ $n = 0 ? 0 : 1 + $f($n - 1) }; $f(1000))", n.clone(), json!(1000));
+    check(
+        "($loop := function($i, $acc){ $i = 0 ? $acc : ($next := $i - 1; $loop($next, $acc + $i)) }; $loop(100000, 0))",
+        n.clone(),
+        json!(5000050000i64),
+    );
+    fails("($f := function($x){ $f($x) + 1 }; $f(1))", n.clone(), "U1001");
     let syntax = |expr: &str, code: &str| {
         let e = compile(expr).expect_err(expr);
         assert_eq!(e.code, code, "{expr}: {}", e.message);
@@ -638,6 +643,16 @@ fn errors_have_jsonata_codes_and_messages() {
     syntax("/ab", "S0302");
     syntax("//", "S0301");
     syntax("a{'x': 1}{'y': 2}", "S0210");
+}
+
+#[test]
+fn endless_tail_recursion_times_out() {
+    let expr = compile("($f := function($x){ $f($x) }; $f(1))").unwrap();
+    let e = expr.run(None, &Map::new(), 0, 256 << 10, std::time::Duration::from_millis(200)).unwrap_err();
+    assert_eq!(
+        (e.code.as_str(), e.message.as_str()),
+        ("U1001", "Expression evaluation timeout: Check for infinite loop")
+    );
 }
 
 #[test]
