@@ -76,7 +76,20 @@ impl Frame {
 /// What a lambda's body comes to: a value, or a tail call still to make.
 enum Tail {
     Done(Option<Value>),
-    Call { func: Value, args: Vec<Option<Value>>, input: Option<Value>, name: String, pos: usize },
+    Call(LambdaCall),
+}
+
+/// A lambda about to be applied to its arguments.
+struct LambdaCall {
+    def: Arc<Lambda>,
+    env: Env,
+    /// The context the lambda was defined in, which its body sees.
+    captured: Option<Value>,
+    args: Vec<Option<Value>>,
+    /// The context at the call, for the signature's `-` parameters.
+    input: Option<Value>,
+    name: String,
+    pos: usize,
 }
 
 /// A tuple of a stream: the context `@` and the variables bound along the path.
@@ -791,8 +804,18 @@ impl Evaluator {
         match &node.kind {
             Kind::Call { proc, args, partial: false } => {
                 let (func, args, name) = self.call_target(proc, args, None, input, env, node.pos)?;
-                if matches!(&func, Value::Function(f) if matches!(**f, Function::Lambda { .. })) {
-                    return Ok(Tail::Call { func, args, input: input.cloned(), name, pos: node.pos });
+                if let Value::Function(f) = &func
+                    && let Function::Lambda { def, env, input: captured } = &**f
+                {
+                    return Ok(Tail::Call(LambdaCall {
+                        def: def.clone(),
+                        env: env.clone(),
+                        captured: captured.clone(),
+                        args,
+                        input: input.cloned(),
+                        name,
+                        pos: node.pos,
+                    }));
                 }
                 let outer = self.call_env.replace(env.clone());
                 let result = self.apply_named(&func, args, input, node.pos, &name);
@@ -862,34 +885,31 @@ impl Evaluator {
             return Err(error("T1006", pos, &[("token", Arg::Text(name))]));
         };
         match &**f {
-            Function::Lambda { .. } => {
-                let (mut func, mut args, mut input, mut name, mut pos) =
-                    (func.clone(), args, input.cloned(), name.to_owned(), pos);
+            Function::Lambda { def, env, input: captured } => {
+                let mut call = LambdaCall {
+                    def: def.clone(),
+                    env: env.clone(),
+                    captured: captured.clone(),
+                    args,
+                    input: input.cloned(),
+                    name: name.to_owned(),
+                    pos,
+                };
                 loop {
-                    let Value::Function(f) = &func else { unreachable!("a tail call's target is a lambda") };
-                    let Function::Lambda { def, env, input: captured } = &**f else {
-                        unreachable!("a tail call's target is a lambda")
+                    let args = match &call.def.signature {
+                        Some(sig) => sig
+                            .validate(call.args, call.input.as_ref())
+                            .map_err(|m| mismatch(m, &call.name, call.pos))?,
+                        None => call.args,
                     };
-                    let validated = match &def.signature {
-                        Some(sig) => sig.validate(args, input.as_ref()).map_err(|m| mismatch(m, &name, pos))?,
-                        None => args,
-                    };
-                    let frame = new_frame(Some(env));
-                    let mut given = validated.into_iter();
-                    for p in &def.params {
+                    let frame = new_frame(Some(&call.env));
+                    let mut given = args.into_iter();
+                    for p in &call.def.params {
                         frame.bind(p, given.next().flatten());
                     }
-                    match self.eval_tail(&def.body, captured.as_ref(), &frame)? {
+                    match self.eval_tail(&call.def.body, call.captured.as_ref(), &frame)? {
                         Tail::Done(v) => return Ok(v),
-                        Tail::Call {
-                            func: next,
-                            args: next_args,
-                            input: next_input,
-                            name: next_name,
-                            pos: next_pos,
-                        } => {
-                            (func, args, input, name, pos) = (next, next_args, next_input, next_name, next_pos);
-                        }
+                        Tail::Call(next) => call = next,
                     }
                 }
             }
