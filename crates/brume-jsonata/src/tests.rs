@@ -170,6 +170,8 @@ fn literals_and_operators() {
     check("9007199254740993 > 1", n.clone(), json!(true));
     check("2.5 * 2", n.clone(), json!(5));
     check("1.5e300 * 1", n.clone(), json!(1.5e300));
+    check("2 * 4611686018427387904", n.clone(), json!(9223372036854775808u64));
+    check("-1e18", n.clone(), json!(-1000000000000000000i64));
 }
 
 #[test]

@@ -137,10 +137,12 @@ impl Value {
     }
 }
 
-/// Integral numbers as integers, the others as floats.
+/// Integral numbers as integers (i64, or u64 above its range), the others as floats.
 pub(crate) fn number_to_json(n: f64) -> Json {
-    if n.fract() == 0.0 && n.abs() < 9.007_199_254_740_992e15 {
+    if n.fract() == 0.0 && n >= i64::MIN as f64 && n < i64::MAX as f64 {
         Json::from(n as i64)
+    } else if n.fract() == 0.0 && n >= 0.0 && n < u64::MAX as f64 {
+        Json::from(n as u64)
     } else {
         serde_json::Number::from_f64(n).map_or(Json::Null, Json::Number)
     }
