@@ -8,7 +8,7 @@
 //!   `$random`, `$uuid` and `$parse`; `signature` checks and coerces their arguments.
 //! - `errors`: jsonata-js's codes and messages.
 //!
-//! Not implemented: the parent operator `%` (S0217) and `$toMillis` with a picture string.
+//! Not implemented: the parent operator `%` (S0217).
 
 mod ast;
 mod errors;

@@ -519,6 +519,17 @@ fn date_time_functions() {
         json!("2017-11-07T15:12:37.121+00:00"),
     );
     check("$toMillis($fromMillis(1510067557121))", n.clone(), json!(1510067557121i64));
+    check("$toMillis('07/11/2017 15:12', '[D01]/[M01]/[Y0001] [H01]:[m01]')", n.clone(), json!(1510067520000i64));
+    check("$toMillis('20171107', '[Y0001][M01][D01]')", n.clone(), json!(1510012800000i64));
+    check("$toMillis('7 November 2017, 3:12pm', '[D1] [MNn] [Y], [h]:[m01][P]')", n.clone(), json!(1510067520000i64));
+    check(
+        "$toMillis('2017-11-07T16:12:37.121+01:00', '[Y]-[M]-[D]T[H]:[m]:[s].[f][Z]')",
+        n.clone(),
+        json!(1510067557121i64),
+    );
+    undefined("$toMillis('2017/11/07', '[Y]-[M]-[D]')", n.clone());
+    undefined("$toMillis('-11-07', '[Y]-[M]-[D]')", n.clone());
+    undefined("$toMillis('2017-13-07', '[Y]-[M]-[D]')", n.clone());
     let now = run("$now()", None, json!({})).unwrap().unwrap();
     let now = now.as_str().unwrap();
     assert!(now.len() == 24 && now.ends_with('Z'), "{now}");

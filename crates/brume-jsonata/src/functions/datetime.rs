@@ -1,6 +1,6 @@
 //! Date and time: `$now` and `$millis` (one instant per evaluation), `$fromMillis` with
 //! ISO 8601 or an XPath picture (`[Y0001]-[M01]-[D01]`, names, 12-hour clock, time zones),
-//! `$toMillis` from ISO 8601.
+//! `$toMillis` from ISO 8601 or with such a picture.
 
 use time::{Date, Month, OffsetDateTime, UtcOffset};
 
@@ -25,14 +25,185 @@ pub(super) fn from_millis(_: &mut Evaluator, args: Args<'_>, _: Option<&Value>) 
     format(ms.floor() as i64, str_arg(args, 1), str_arg(args, 2)).map(|s| Some(Value::string(&s)))
 }
 
-pub(super) fn to_millis(_: &mut Evaluator, args: Args<'_>, _: Option<&Value>) -> Res {
+pub(super) fn to_millis(ev: &mut Evaluator, args: Args<'_>, _: Option<&Value>) -> Res {
     let Some(s) = str_arg(args, 0) else { return Ok(None) };
-    if str_arg(args, 1).is_some() {
-        return Err(error_message("D3137", 0, "Parsing a timestamp with a picture string is not supported"));
+    if let Some(picture) = str_arg(args, 1) {
+        return Ok(parse_picture(s, picture, ev.now_millis)?.map(|ms| Value::Number(ms as f64)));
     }
     match parse_iso(s) {
         Some(ms) => Ok(Some(Value::Number(ms as f64))),
         None => Err(error("D3110", 0, &[("value", Arg::Text(s))])),
+    }
+}
+
+/// The fields a picture reads from a timestamp.
+#[derive(Default)]
+struct Fields {
+    year: Option<i64>,
+    month: Option<i64>,
+    day: Option<i64>,
+    ordinal_day: Option<i64>,
+    hour: Option<i64>,
+    pm: Option<bool>,
+    minute: i64,
+    second: i64,
+    millis: i64,
+    offset_minutes: i64,
+}
+
+/// A timestamp read with an XPath picture (`[D01]/[M01]/[Y0001] [H01]:[m01]`); undefined
+/// when it does not match. Missing fields are the current year, January, the first, midnight.
+fn parse_picture(s: &str, picture: &str, now_millis: i64) -> Result<Option<i64>, Error> {
+    let text: Vec<char> = s.chars().collect();
+    let pic: Vec<char> = picture.chars().collect();
+    let mut fields = Fields::default();
+    let (mut i, mut p) = (0, 0);
+    while p < pic.len() {
+        let c = pic[p];
+        let escaped = (c == '[' || c == ']') && pic.get(p + 1) == Some(&c);
+        if c != '[' || escaped {
+            if text.get(i) != Some(&c) {
+                return Ok(None);
+            }
+            i += 1;
+            p += if escaped { 2 } else { 1 };
+            continue;
+        }
+        let Some(len) = pic[p..].iter().position(|&c| c == ']') else {
+            return Err(error("D3135", 0, &[]));
+        };
+        let marker: String = pic[p + 1..p + len].iter().filter(|c| !c.is_whitespace()).collect();
+        p += len + 1;
+        let next_is_component = pic.get(p) == Some(&'[') && pic.get(p + 1) != Some(&'[');
+        let mut chars = marker.chars();
+        let Some(spec) = chars.next() else { continue };
+        let presentation: String = chars.take_while(|&c| c != ',').collect();
+        let width = presentation.chars().filter(char::is_ascii_digit).count();
+        let digits = |i: &mut usize| -> Option<i64> {
+            let max = if next_is_component || width > 1 { width.max(1) } else { usize::MAX };
+            let start = *i;
+            while *i < text.len() && *i - start < max && text[*i].is_ascii_digit() {
+                *i += 1;
+            }
+            text[start..*i].iter().collect::<String>().parse().ok()
+        };
+        let letters = |i: &mut usize| -> String {
+            let start = *i;
+            while *i < text.len() && text[*i].is_alphabetic() {
+                *i += 1;
+            }
+            text[start..*i].iter().collect::<String>().to_lowercase()
+        };
+        match spec {
+            'Y' => {
+                let Some(y) = digits(&mut i) else { return Ok(None) };
+                fields.year = Some(if width == 2 { 2000 + y } else { y });
+            }
+            'M' if presentation.starts_with(['N', 'n']) => {
+                let word = letters(&mut i);
+                let found = MONTHS.iter().position(|m| {
+                    let m = m.to_lowercase();
+                    word.len() >= 3 && m.starts_with(&word)
+                });
+                let Some(m) = found else { return Ok(None) };
+                fields.month = Some(m as i64 + 1);
+            }
+            'M' | 'D' | 'd' | 'H' | 'h' | 'm' | 's' => {
+                let Some(v) = digits(&mut i) else { return Ok(None) };
+                match spec {
+                    'M' => fields.month = Some(v),
+                    'D' => fields.day = Some(v),
+                    'd' => fields.ordinal_day = Some(v),
+                    'H' | 'h' => fields.hour = Some(v),
+                    'm' => fields.minute = v,
+                    _ => fields.second = v,
+                }
+            }
+            'F' if presentation.starts_with(['N', 'n']) => {
+                letters(&mut i);
+            }
+            'F' | 'W' => {
+                digits(&mut i);
+            }
+            'P' => {
+                let word = letters(&mut i);
+                fields.pm = match word.as_str() {
+                    "am" => Some(false),
+                    "pm" => Some(true),
+                    _ => return Ok(None),
+                };
+            }
+            'f' => {
+                let start = i;
+                while i < text.len() && text[i].is_ascii_digit() {
+                    i += 1;
+                }
+                let frac: String = text[start..i].iter().take(3).collect();
+                let Ok(ms) = format!("{frac:0<3}").parse() else { return Ok(None) };
+                fields.millis = ms;
+            }
+            'Z' | 'z' => {
+                if spec == 'z' {
+                    if text[i..].starts_with(&['G', 'M', 'T']) {
+                        i += 3;
+                    } else {
+                        return Ok(None);
+                    }
+                }
+                if text.get(i) == Some(&'Z') {
+                    i += 1;
+                } else {
+                    let sign = match text.get(i) {
+                        Some('+') => 1,
+                        Some('-') => -1,
+                        _ => return Ok(None),
+                    };
+                    i += 1;
+                    let rest: String = text[i..].iter().take_while(|c| c.is_ascii_digit() || **c == ':').collect();
+                    i += rest.chars().count();
+                    let d: String = rest.chars().filter(char::is_ascii_digit).collect();
+                    let (h, m) = match d.len() {
+                        1 | 2 => (d.parse::<i64>().unwrap_or(0), 0),
+                        4 => (d[..2].parse::<i64>().unwrap_or(0), d[2..].parse::<i64>().unwrap_or(0)),
+                        _ => return Ok(None),
+                    };
+                    fields.offset_minutes = sign * (h * 60 + m);
+                }
+            }
+            other => return Err(error("D3132", 0, &[("value", Arg::Text(&other.to_string()))])),
+        }
+    }
+    if i != text.len() {
+        return Ok(None);
+    }
+    Ok(fields.millis(now_millis))
+}
+
+impl Fields {
+    fn millis(&self, now_millis: i64) -> Option<i64> {
+        let year = match self.year {
+            Some(y) => y,
+            None => OffsetDateTime::from_unix_timestamp(now_millis.div_euclid(1000)).ok()?.year() as i64,
+        };
+        let date = match self.ordinal_day {
+            Some(d) => Date::from_ordinal_date(year as i32, u16::try_from(d).ok()?).ok()?,
+            None => {
+                let month = Month::try_from(u8::try_from(self.month.unwrap_or(1)).ok()?).ok()?;
+                Date::from_calendar_date(year as i32, month, u8::try_from(self.day.unwrap_or(1)).ok()?).ok()?
+            }
+        };
+        let mut hour = self.hour.unwrap_or(0);
+        match self.pm {
+            Some(true) if hour < 12 => hour += 12,
+            Some(false) if hour == 12 => hour = 0,
+            _ => {}
+        }
+        if !(0..24).contains(&hour) || !(0..60).contains(&self.minute) || !(0..60).contains(&self.second) {
+            return None;
+        }
+        let days =
+            (date.to_julian_day() - Date::from_calendar_date(1970, Month::January, 1).ok()?.to_julian_day()) as i64;
+        Some((((days * 24 + hour) * 60 + self.minute - self.offset_minutes) * 60 + self.second) * 1000 + self.millis)
     }
 }
 
