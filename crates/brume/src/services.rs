@@ -150,6 +150,11 @@ pub fn register(
     brume_stepfunctions::start(&sfn);
     gateway
         .register("stepfunctions", &[brume_stepfunctions::KEYSPACE], move || brume_stepfunctions::service(sfn.clone()));
+    let cloudformation = brume_cloudformation::CloudFormation::new(storage.kv.clone(), sdk.clone());
+    brume_cloudformation::start(&cloudformation);
+    gateway.register("cloudformation", &[brume_cloudformation::KEYSPACE], move || {
+        brume_cloudformation::service(cloudformation.clone())
+    });
     dispatcher.set_dead_letter(Arc::new(LogDeadLetters));
     sdk
 }

@@ -5,6 +5,15 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value};
 
+mod extensions;
+mod functions;
+mod graph;
+mod parameters;
+#[cfg(test)]
+mod tests;
+mod validate;
+mod yaml;
+
 /// A template error, worded as CloudFormation words it (`Template format error: …`,
 /// `Circular dependency between resources: [A, B]`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -80,56 +89,82 @@ pub struct Output {
     pub export_name: Option<String>,
 }
 
-fn not_built() -> TemplateError {
-    TemplateError { message: "Template support is being built".to_string() }
-}
-
 /// Parses a template body, JSON or YAML, into JSON: short-form tags (`!Ref X`, `!GetAtt
 /// A.B`, `!Sub …`) become their long forms (`{"Ref": "X"}`, `{"Fn::GetAtt": ["A", "B"]}`), and
-/// the `AWS::LanguageExtensions` transform is expanded.
+/// the `AWS::LanguageExtensions` transform is expanded (a `Fn::ForEach` collection that is a
+/// `Ref` takes the parameter's Default, the values not being known yet).
 pub fn parse(body: &str) -> Result<Value, TemplateError> {
-    let _ = body;
-    Err(not_built())
+    extensions::expand(yaml::body_to_json(body)?)
 }
 
 /// Checks a template as ValidateTemplate and CreateStack do.
 pub fn validate(template: &Value) -> Result<Summary, TemplateError> {
-    let _ = template;
-    Err(not_built())
+    validate::validate(template)
 }
 
 /// The parameter values: the given ones, else the defaults, checked against the
 /// declarations (type, AllowedValues, AllowedPattern, lengths, MinValue/MaxValue).
 pub fn parameters(template: &Value, given: &BTreeMap<String, String>) -> Result<Map<String, Value>, TemplateError> {
-    let _ = (template, given);
-    Err(not_built())
+    parameters::values(template, given)
 }
 
 /// The template's Conditions, evaluated.
 pub fn conditions(template: &Value, scope: &Scope) -> Result<BTreeMap<String, bool>, TemplateError> {
-    let _ = (template, scope);
-    Err(not_built())
+    graph::conditions(template, scope)
 }
 
 /// The resources whose Condition holds, with their dependencies; a cycle or a reference to
-/// nothing is an error.
+/// nothing is an error. Each `Fn::FindInMap` of the properties carries its mapping (its first
+/// argument `{name: mapping}`), so that [`resolve`] needs no template.
 pub fn resources(
     template: &Value,
     conditions: &BTreeMap<String, bool>,
 ) -> Result<BTreeMap<String, ResourceDecl>, TemplateError> {
-    let _ = (template, conditions);
-    Err(not_built())
+    graph::resources(template, conditions)
 }
 
 /// `value` with every intrinsic function resolved; a property set to `AWS::NoValue` is
-/// dropped.
+/// dropped (and `AWS::NoValue` itself is `null`).
 pub fn resolve(value: &Value, scope: &Scope) -> Result<Value, TemplateError> {
-    let _ = (value, scope);
-    Err(not_built())
+    Ok(functions::resolve(value, scope)?.unwrap_or(Value::Null))
 }
 
 /// The Outputs whose Condition holds, resolved.
 pub fn outputs(template: &Value, scope: &Scope) -> Result<Vec<Output>, TemplateError> {
-    let _ = (template, scope);
-    Err(not_built())
+    let Some(declared) = template.get("Outputs").and_then(Value::as_object) else { return Ok(Vec::new()) };
+    let mappings = graph::mappings(template);
+    let mut out = Vec::new();
+    for (key, output) in declared {
+        if let Some(condition) = output.get("Condition").and_then(Value::as_str) {
+            let holds = scope.conditions.get(condition).copied().ok_or_else(|| {
+                functions::error(format!("Template format error: Unresolved condition dependencies [{condition}]"))
+            })?;
+            if !holds {
+                continue;
+            }
+        }
+        let value = output.get("Value").cloned().unwrap_or(Value::Null);
+        let value = resolve(&graph::inline_mappings(&value, &mappings), scope)?;
+        let export_name = match output.get("Export").and_then(|e| e.get("Name")) {
+            Some(name) => Some(output_text(&resolve(&graph::inline_mappings(name, &mappings), scope)?)),
+            None => None,
+        };
+        out.push(Output {
+            key: key.clone(),
+            value: output_text(&value),
+            description: output.get("Description").and_then(functions::to_text),
+            export_name,
+        });
+    }
+    Ok(out)
+}
+
+/// A resolved value as an output shows it: lists joined with commas, objects as JSON.
+fn output_text(value: &Value) -> String {
+    match value {
+        Value::Array(items) => items.iter().map(output_text).collect::<Vec<_>>().join(","),
+        Value::Null => String::new(),
+        Value::Object(_) => value.to_string(),
+        other => functions::to_text(other).unwrap_or_default(),
+    }
 }
