@@ -1,9 +1,24 @@
 //! Resource providers: how each resource type is created, updated and deleted, through
 //! the owning service's operations ([`AwsSdkClient`]), and which property changes replace it.
+//!
+//! Each service's providers live in their own module; this one holds what they share:
+//! the names CloudFormation generates, the tags it adds, property reading and the
+//! "already gone" errors a delete ignores.
+
+mod cloudformation;
+mod dynamodb;
+mod iam;
+mod lambda;
+mod logs;
+mod s3;
+mod sns;
+mod sqs;
+mod stepfunctions;
+mod zip;
 
 use brume_core::AwsError;
 use brume_core::clients::AwsSdkClient;
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 /// What a provider is asked to act on.
 pub struct Request<'a> {
@@ -49,6 +64,273 @@ pub trait Provider: Send + Sync {
 
 /// The provider of `resource_type` (`AWS::SQS::Queue`), if Brume has one.
 pub fn provider(resource_type: &str) -> Option<&'static dyn Provider> {
-    let _ = resource_type;
-    None
+    Some(match resource_type {
+        "AWS::S3::Bucket" => &s3::Bucket,
+        "AWS::S3::BucketPolicy" => &s3::BucketPolicy,
+        "AWS::SQS::Queue" => &sqs::Queue,
+        "AWS::SQS::QueuePolicy" => &sqs::QueuePolicy,
+        "AWS::SNS::Topic" => &sns::Topic,
+        "AWS::SNS::Subscription" => &sns::Subscription,
+        "AWS::SNS::TopicPolicy" => &sns::TopicPolicy,
+        "AWS::DynamoDB::Table" => &dynamodb::Table,
+        "AWS::Lambda::Function" => &lambda::Function,
+        "AWS::Lambda::Permission" => &lambda::Permission,
+        "AWS::Lambda::EventSourceMapping" => &lambda::EventSourceMapping,
+        "AWS::Lambda::Version" => &lambda::Version,
+        "AWS::Lambda::Alias" => &lambda::Alias,
+        "AWS::Lambda::Url" => &lambda::Url,
+        "AWS::StepFunctions::StateMachine" => &stepfunctions::StateMachine,
+        "AWS::StepFunctions::Activity" => &stepfunctions::Activity,
+        "AWS::Logs::LogGroup" => &logs::LogGroup,
+        "AWS::IAM::Role" => &iam::Role,
+        "AWS::IAM::Policy" => &iam::Policy,
+        "AWS::IAM::ManagedPolicy" => &iam::ManagedPolicy,
+        "AWS::CloudFormation::WaitConditionHandle" => &cloudformation::WaitConditionHandle,
+        _ => return None,
+    })
+}
+
+impl Request<'_> {
+    /// Property `name`, absent when missing or null.
+    fn prop(&self, name: &str) -> Option<&Value> {
+        self.properties.get(name).filter(|v| !v.is_null())
+    }
+
+    /// Property `name` as text (templates write numbers and booleans as strings too).
+    fn text(&self, name: &str) -> Option<String> {
+        self.prop(name).and_then(text)
+    }
+
+    /// The name CloudFormation gives a resource whose name property is absent:
+    /// `<stack>-<logical>-<RANDOM>`, the two names shortened to fit `max` characters.
+    fn generated_name(&self, max: usize) -> String {
+        generated_name(self.stack_name, self.logical_id, max, &random_suffix(12))
+    }
+
+    /// The resource's tags: its `Tags` property, the stack's tags, and the three
+    /// `aws:cloudformation:` tags, as CloudFormation tags what it creates.
+    fn tags(&self) -> Vec<(String, String)> {
+        let mut tags = self.user_tags();
+        for (k, v) in self.tags {
+            if !tags.iter().any(|(key, _)| key == k) {
+                tags.push((k.clone(), v.clone()));
+            }
+        }
+        tags.extend([
+            ("aws:cloudformation:stack-name".to_string(), self.stack_name.to_string()),
+            ("aws:cloudformation:logical-id".to_string(), self.logical_id.to_string()),
+            ("aws:cloudformation:stack-id".to_string(), self.stack_id.to_string()),
+        ]);
+        tags
+    }
+
+    /// The `Tags` property alone (a list of `Key`/`Value`).
+    fn user_tags(&self) -> Vec<(String, String)> {
+        tag_list(self.prop("Tags"))
+    }
+}
+
+/// `[{Key, Value}]` as pairs.
+fn tag_list(tags: Option<&Value>) -> Vec<(String, String)> {
+    tags.and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .filter_map(|t| Some((text(t.get("Key")?)?, t.get("Value").and_then(text).unwrap_or_default())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Tags as a map (`{key: value}`), as SQS, Lambda and CloudWatch Logs take them.
+fn tag_map(tags: &[(String, String)]) -> Value {
+    Value::Object(tags.iter().map(|(k, v)| (k.clone(), json!(v))).collect())
+}
+
+/// Tags as a list of `{Key, Value}`, as SNS, S3 and DynamoDB take them.
+fn tag_objects(tags: &[(String, String)]) -> Value {
+    Value::Array(tags.iter().map(|(k, v)| json!({ "Key": k, "Value": v })).collect())
+}
+
+/// A scalar as text: strings as they are, numbers and booleans written out.
+fn text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// A number written as a number or as a string.
+fn number(v: &Value) -> Option<Value> {
+    match v {
+        Value::Number(_) => Some(v.clone()),
+        Value::String(s) => s.parse::<i64>().ok().map(Value::from).or_else(|| s.parse::<f64>().ok().map(Value::from)),
+        _ => None,
+    }
+}
+
+/// A boolean written as a boolean or as `"true"`/`"false"`.
+fn boolean(v: &Value) -> Option<bool> {
+    match v {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) => s.parse().ok(),
+        _ => None,
+    }
+}
+
+/// A policy or definition document as text: objects serialised, strings kept.
+fn document(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Whether any of `keys` differs between `old` and `new` properties.
+fn changed(old: &Value, new: &Value, keys: &[&str]) -> bool {
+    keys.iter().any(|k| old.get(k).filter(|v| !v.is_null()) != new.get(k).filter(|v| !v.is_null()))
+}
+
+/// `<stack>-<logical>-<suffix>` within `max` characters: the stack and logical names are
+/// cut as CloudFormation cuts them when the whole would be too long.
+fn generated_name(stack: &str, logical: &str, max: usize, suffix: &str) -> String {
+    let budget = max.saturating_sub(suffix.len() + 2);
+    let (mut stack_len, mut logical_len) = (stack.chars().count(), logical.chars().count());
+    while stack_len + logical_len > budget {
+        if stack_len >= logical_len { stack_len -= 1 } else { logical_len -= 1 }
+    }
+    let stack: String = stack.chars().take(stack_len).collect();
+    let logical: String = logical.chars().take(logical_len).collect();
+    format!("{stack}-{logical}-{suffix}")
+}
+
+/// `n` random upper-case letters and digits, as CloudFormation ends the names it makes.
+fn random_suffix(n: usize) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let mut out = String::with_capacity(n);
+    while out.len() < n {
+        for b in uuid::Uuid::new_v4().into_bytes() {
+            if out.len() < n && (b as usize) < 252 {
+                out.push(ALPHABET[b as usize % ALPHABET.len()] as char);
+            }
+        }
+    }
+    out
+}
+
+/// A stable id of `prefix` and 17 upper-case letters and digits drawn from `seed`, as IAM
+/// ids look (`AROA…`), the same on every update of the resource.
+fn stable_id(prefix: &str, seed: &str) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut out = prefix.to_string();
+    for i in 0..17u64 {
+        for b in seed.bytes().chain(i.to_le_bytes()) {
+            hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        out.push(ALPHABET[(hash >> 59) as usize % ALPHABET.len()] as char);
+    }
+    out
+}
+
+/// Whether a delete's error says the resource is already gone.
+fn gone(e: &AwsError) -> bool {
+    e.status == 404
+        || matches!(
+            e.code.as_ref(),
+            "NoSuchBucket"
+                | "NoSuchBucketPolicy"
+                | "AWS.SimpleQueueService.NonExistentQueue"
+                | "QueueDoesNotExist"
+                | "NotFound"
+                | "ResourceNotFoundException"
+                | "StateMachineDoesNotExist"
+                | "ActivityDoesNotExist"
+        )
+}
+
+/// A delete's outcome: the resource already gone is success.
+fn ignore_gone<T>(result: Result<T, AwsError>) -> Result<(), AwsError> {
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) if gone(&e) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Calls `operation` of `service` in the request's account and region.
+async fn call(
+    sdk: &dyn AwsSdkClient,
+    request: &Request<'_>,
+    service: &str,
+    operation: &str,
+    input: Value,
+) -> Result<Value, AwsError> {
+    sdk.call(service, operation, request.account, request.region, input).await
+}
+
+/// An object of the `keys` present in `from`, copied as they are.
+fn copy(from: &Value, keys: &[&str]) -> Map<String, Value> {
+    keys.iter().filter_map(|k| Some((k.to_string(), from.get(*k).filter(|v| !v.is_null())?.clone()))).collect()
+}
+
+/// Provisioned with `attributes`.
+fn provisioned(physical_id: impl Into<String>, attributes: Value) -> Provisioned {
+    Provisioned { physical_id: physical_id.into(), attributes: attributes.as_object().cloned().unwrap_or_default() }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) fn request<'a>(properties: &'a Value, tags: &'a [(String, String)]) -> Request<'a> {
+        Request {
+            account: "123456789012",
+            region: "us-east-1",
+            stack_name: "my-stack",
+            stack_id: "arn:aws:cloudformation:us-east-1:123456789012:stack/my-stack/1",
+            logical_id: "MyQueue",
+            properties,
+            tags,
+        }
+    }
+
+    #[test]
+    fn generated_names_are_stack_logical_random_and_fit() {
+        assert_eq!(generated_name("s", "Q", 80, "ABC"), "s-Q-ABC");
+        let long = "x".repeat(100);
+        let name = generated_name(&long, "Logical", 64, "ABCDEFGHIJKL");
+        assert_eq!(name.len(), 64);
+        assert!(name.ends_with("-Logical-ABCDEFGHIJKL"));
+        assert_eq!(random_suffix(13).len(), 13);
+    }
+
+    #[test]
+    fn tags_are_the_resource_s_then_the_stack_s_then_cloudformation_s() {
+        let props = json!({ "Tags": [{ "Key": "team", "Value": "a" }] });
+        let stack_tags = vec![("team".to_string(), "b".to_string()), ("env".to_string(), "dev".to_string())];
+        let tags = request(&props, &stack_tags).tags();
+        assert_eq!(tags[0], ("team".into(), "a".into()));
+        assert_eq!(tags[1], ("env".into(), "dev".into()));
+        assert_eq!(tags[2], ("aws:cloudformation:stack-name".into(), "my-stack".into()));
+        assert_eq!(tags[3].1, "MyQueue");
+        assert_eq!(tags.len(), 5);
+    }
+
+    #[test]
+    fn stable_ids_are_stable() {
+        let id = stable_id("AROA", "arn:aws:iam::1:role/r");
+        assert_eq!(id.len(), 21);
+        assert_eq!(id, stable_id("AROA", "arn:aws:iam::1:role/r"));
+        assert_ne!(id, stable_id("AROA", "arn:aws:iam::1:role/s"));
+    }
+
+    #[test]
+    fn every_listed_type_has_a_provider() {
+        for t in ["AWS::S3::Bucket", "AWS::Lambda::Url", "AWS::CloudFormation::WaitConditionHandle"] {
+            assert!(provider(t).is_some(), "{t}");
+        }
+        assert!(provider("AWS::EC2::VPC").is_none());
+    }
 }

@@ -1,0 +1,286 @@
+//! AWS::DynamoDB::Table through DynamoDB. Ref is the table's name. Billing, throughput,
+//! streams, global secondary indexes, TTL, point-in-time recovery, deletion protection and
+//! tags change in place; a new name, key schema or local indexes replace the table.
+
+use brume_core::AwsError;
+use brume_core::clients::AwsSdkClient;
+use serde_json::{Map, Value, json};
+
+use super::{Provider, Provisioned, Request, boolean, call, changed, copy, ignore_gone, number, provisioned, tag_list};
+
+pub(super) struct Table;
+
+/// `ProvisionedThroughput` with its units as numbers.
+fn throughput(v: &Value) -> Value {
+    let mut out = Map::new();
+    for unit in ["ReadCapacityUnits", "WriteCapacityUnits"] {
+        if let Some(n) = v.get(unit).and_then(number) {
+            out.insert(unit.into(), n);
+        }
+    }
+    Value::Object(out)
+}
+
+/// A secondary index as CreateTable takes it (CloudFormation's extra members left out).
+fn index(v: &Value) -> Value {
+    let mut out = copy(v, &["IndexName", "KeySchema", "Projection", "OnDemandThroughput"]);
+    if let Some(t) = v.get("ProvisionedThroughput") {
+        out.insert("ProvisionedThroughput".into(), throughput(t));
+    }
+    Value::Object(out)
+}
+
+fn indexes(properties: &Value, name: &str) -> Vec<Value> {
+    properties.get(name).and_then(Value::as_array).map(|l| l.iter().map(index).collect()).unwrap_or_default()
+}
+
+/// `StreamSpecification` as DynamoDB takes it: enabled with its view type.
+fn stream(properties: &Value) -> Option<Value> {
+    let view = properties.pointer("/StreamSpecification/StreamViewType")?;
+    Some(json!({ "StreamEnabled": true, "StreamViewType": view }))
+}
+
+/// CloudFormation's `SSESpecification` (`SSEEnabled`) as DynamoDB's (`Enabled`).
+fn sse(properties: &Value) -> Option<Value> {
+    let spec = properties.get("SSESpecification").filter(|v| !v.is_null())?;
+    let mut out = copy(spec, &["SSEType", "KMSMasterKeyId"]);
+    out.insert("Enabled".into(), json!(spec.get("SSEEnabled").and_then(boolean).unwrap_or(false)));
+    Some(Value::Object(out))
+}
+
+/// The CreateTable input of the properties.
+fn create_input(request: &Request<'_>, name: &str) -> Value {
+    let p = request.properties;
+    let mut input = copy(p, &["AttributeDefinitions", "KeySchema", "BillingMode", "TableClass", "OnDemandThroughput"]);
+    input.insert("TableName".into(), json!(name));
+    if let Some(t) = request.prop("ProvisionedThroughput") {
+        input.insert("ProvisionedThroughput".into(), throughput(t));
+    }
+    for list in ["GlobalSecondaryIndexes", "LocalSecondaryIndexes"] {
+        if request.prop(list).is_some() {
+            input.insert(list.into(), Value::Array(indexes(p, list)));
+        }
+    }
+    if let Some(s) = stream(p) {
+        input.insert("StreamSpecification".into(), s);
+    }
+    if let Some(s) = sse(p) {
+        input.insert("SSESpecification".into(), s);
+    }
+    if let Some(d) = request.prop("DeletionProtectionEnabled").and_then(boolean) {
+        input.insert("DeletionProtectionEnabled".into(), json!(d));
+    }
+    input.insert("Tags".into(), super::tag_objects(&request.tags()));
+    Value::Object(input)
+}
+
+async fn answer(sdk: &dyn AwsSdkClient, request: &Request<'_>, name: &str) -> Result<Provisioned, AwsError> {
+    let out = call(sdk, request, "dynamodb", "DescribeTable", json!({ "TableName": name })).await?;
+    let table = &out["Table"];
+    let mut attributes = json!({ "Arn": table["TableArn"] });
+    if let Some(stream) = table.get("LatestStreamArn").filter(|v| !v.is_null()) {
+        attributes["StreamArn"] = stream.clone();
+    }
+    Ok(provisioned(name, attributes))
+}
+
+/// TimeToLiveSpecification applied: its own when given, the old one's attribute disabled
+/// when removed.
+async fn time_to_live(
+    sdk: &dyn AwsSdkClient,
+    request: &Request<'_>,
+    name: &str,
+    old: Option<&Value>,
+) -> Result<(), AwsError> {
+    let spec = match (request.prop("TimeToLiveSpecification"), old.and_then(|o| o.get("TimeToLiveSpecification"))) {
+        (Some(now), _) => json!({
+            "AttributeName": now["AttributeName"],
+            "Enabled": now.get("Enabled").and_then(boolean).unwrap_or(false),
+        }),
+        (None, Some(before)) if before.get("Enabled").and_then(boolean) == Some(true) => {
+            json!({ "AttributeName": before["AttributeName"], "Enabled": false })
+        }
+        _ => return Ok(()),
+    };
+    let input = json!({ "TableName": name, "TimeToLiveSpecification": spec });
+    call(sdk, request, "dynamodb", "UpdateTimeToLive", input).await.map(|_| ())
+}
+
+async fn point_in_time_recovery(sdk: &dyn AwsSdkClient, request: &Request<'_>, name: &str) -> Result<(), AwsError> {
+    let enabled = request
+        .properties
+        .pointer("/PointInTimeRecoverySpecification/PointInTimeRecoveryEnabled")
+        .and_then(boolean)
+        .unwrap_or(false);
+    let input = json!({
+        "TableName": name,
+        "PointInTimeRecoverySpecification": { "PointInTimeRecoveryEnabled": enabled },
+    });
+    call(sdk, request, "dynamodb", "UpdateContinuousBackups", input).await.map(|_| ())
+}
+
+/// The UpdateTable calls going from `old` to the request's properties needs, one global
+/// secondary index change per call as DynamoDB requires.
+fn table_updates(old: &Value, new: &Value, name: &str) -> Vec<Value> {
+    let mut updates = Vec::new();
+    let mut settings = Map::new();
+    if changed(old, new, &["BillingMode", "ProvisionedThroughput"]) {
+        let billing = new.get("BillingMode").and_then(Value::as_str).unwrap_or("PROVISIONED");
+        settings.insert("BillingMode".into(), json!(billing));
+        if billing == "PROVISIONED"
+            && let Some(t) = new.get("ProvisionedThroughput")
+        {
+            settings.insert("ProvisionedThroughput".into(), throughput(t));
+        }
+    }
+    if changed(old, new, &["SSESpecification"]) {
+        settings.insert("SSESpecification".into(), sse(new).unwrap_or_else(|| json!({ "Enabled": false })));
+    }
+    if changed(old, new, &["TableClass"]) {
+        settings.insert("TableClass".into(), new.get("TableClass").cloned().unwrap_or_else(|| json!("STANDARD")));
+    }
+    if changed(old, new, &["DeletionProtectionEnabled"]) {
+        let d = new.get("DeletionProtectionEnabled").and_then(boolean).unwrap_or(false);
+        settings.insert("DeletionProtectionEnabled".into(), json!(d));
+    }
+    if !settings.is_empty() {
+        settings.insert("TableName".into(), json!(name));
+        updates.push(Value::Object(settings));
+    }
+    let (before, now) = (stream(old), stream(new));
+    if before != now {
+        if before.is_some() {
+            updates.push(json!({ "TableName": name, "StreamSpecification": { "StreamEnabled": false } }));
+        }
+        if let Some(s) = now {
+            updates.push(json!({ "TableName": name, "StreamSpecification": s }));
+        }
+    }
+    let (before, now) = (indexes(old, "GlobalSecondaryIndexes"), indexes(new, "GlobalSecondaryIndexes"));
+    let named = |list: &[Value], n: &Value| list.iter().find(|i| i["IndexName"] == *n).cloned();
+    for gone in before.iter().filter(|i| named(&now, &i["IndexName"]).is_none()) {
+        let update = json!({ "Delete": { "IndexName": gone["IndexName"] } });
+        updates.push(json!({ "TableName": name, "GlobalSecondaryIndexUpdates": [update] }));
+    }
+    for index in &now {
+        match named(&before, &index["IndexName"]) {
+            None => updates.push(json!({
+                "TableName": name,
+                "AttributeDefinitions": new["AttributeDefinitions"],
+                "GlobalSecondaryIndexUpdates": [{ "Create": index }],
+            })),
+            Some(b)
+                if b["ProvisionedThroughput"] != index["ProvisionedThroughput"]
+                    && index.get("ProvisionedThroughput").is_some() =>
+            {
+                let update =
+                    json!({ "IndexName": index["IndexName"], "ProvisionedThroughput": index["ProvisionedThroughput"] });
+                updates.push(json!({ "TableName": name, "GlobalSecondaryIndexUpdates": [{ "Update": update }] }));
+            }
+            Some(_) => {}
+        }
+    }
+    updates
+}
+
+#[async_trait::async_trait]
+impl Provider for Table {
+    async fn create(&self, sdk: &dyn AwsSdkClient, request: &Request<'_>) -> Result<Provisioned, AwsError> {
+        let name = request.text("TableName").unwrap_or_else(|| request.generated_name(255));
+        call(sdk, request, "dynamodb", "CreateTable", create_input(request, &name)).await?;
+        time_to_live(sdk, request, &name, None).await?;
+        if request.prop("PointInTimeRecoverySpecification").is_some() {
+            point_in_time_recovery(sdk, request, &name).await?;
+        }
+        answer(sdk, request, &name).await
+    }
+
+    async fn update(
+        &self,
+        sdk: &dyn AwsSdkClient,
+        request: &Request<'_>,
+        name: &str,
+        old: &Value,
+    ) -> Result<Provisioned, AwsError> {
+        for input in table_updates(old, request.properties, name) {
+            call(sdk, request, "dynamodb", "UpdateTable", input).await?;
+        }
+        if changed(old, request.properties, &["TimeToLiveSpecification"]) {
+            time_to_live(sdk, request, name, Some(old)).await?;
+        }
+        if changed(old, request.properties, &["PointInTimeRecoverySpecification"]) {
+            point_in_time_recovery(sdk, request, name).await?;
+        }
+        let provisioned = answer(sdk, request, name).await?;
+        let arn = provisioned.attributes["Arn"].clone();
+        let tags = request.tags();
+        let removed: Vec<String> = tag_list(old.get("Tags"))
+            .into_iter()
+            .map(|(k, _)| k)
+            .filter(|k| !tags.iter().any(|(n, _)| n == k))
+            .collect();
+        if !removed.is_empty() {
+            call(sdk, request, "dynamodb", "UntagResource", json!({ "ResourceArn": arn, "TagKeys": removed })).await?;
+        }
+        let input = json!({ "ResourceArn": arn, "Tags": super::tag_objects(&tags) });
+        call(sdk, request, "dynamodb", "TagResource", input).await?;
+        Ok(provisioned)
+    }
+
+    async fn delete(&self, sdk: &dyn AwsSdkClient, request: &Request<'_>, name: &str) -> Result<(), AwsError> {
+        ignore_gone(call(sdk, request, "dynamodb", "DeleteTable", json!({ "TableName": name })).await)
+    }
+
+    fn replaces(&self, old: &Value, new: &Value) -> bool {
+        changed(old, new, &["TableName", "KeySchema", "LocalSecondaryIndexes"])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provider::tests::request;
+
+    #[test]
+    fn properties_become_create_table_input() {
+        let props = json!({
+            "AttributeDefinitions": [{ "AttributeName": "pk", "AttributeType": "S" }],
+            "KeySchema": [{ "AttributeName": "pk", "KeyType": "HASH" }],
+            "ProvisionedThroughput": { "ReadCapacityUnits": "5", "WriteCapacityUnits": 2 },
+            "StreamSpecification": { "StreamViewType": "NEW_IMAGE" },
+            "SSESpecification": { "SSEEnabled": true },
+            "GlobalSecondaryIndexes": [{ "IndexName": "g", "KeySchema": [], "Projection": { "ProjectionType": "ALL" },
+                "ContributorInsightsSpecification": { "Enabled": true } }],
+        });
+        let input = create_input(&request(&props, &[]), "t");
+        assert_eq!(input["TableName"], "t");
+        assert_eq!(input["ProvisionedThroughput"], json!({ "ReadCapacityUnits": 5, "WriteCapacityUnits": 2 }));
+        assert_eq!(input["StreamSpecification"], json!({ "StreamEnabled": true, "StreamViewType": "NEW_IMAGE" }));
+        assert_eq!(input["SSESpecification"], json!({ "Enabled": true }));
+        assert!(input["GlobalSecondaryIndexes"][0].get("ContributorInsightsSpecification").is_none());
+        assert_eq!(input["Tags"][0]["Key"], "aws:cloudformation:stack-name");
+    }
+
+    #[test]
+    fn updates_change_billing_streams_and_one_index_at_a_time() {
+        let old = json!({ "BillingMode": "PROVISIONED", "ProvisionedThroughput": { "ReadCapacityUnits": 1, "WriteCapacityUnits": 1 },
+            "StreamSpecification": { "StreamViewType": "KEYS_ONLY" },
+            "GlobalSecondaryIndexes": [{ "IndexName": "a" }] });
+        let new = json!({ "BillingMode": "PAY_PER_REQUEST", "StreamSpecification": { "StreamViewType": "NEW_IMAGE" },
+            "AttributeDefinitions": [], "GlobalSecondaryIndexes": [{ "IndexName": "b" }] });
+        let u = table_updates(&old, &new, "t");
+        assert_eq!(u[0], json!({ "BillingMode": "PAY_PER_REQUEST", "TableName": "t" }));
+        assert_eq!(u[1]["StreamSpecification"], json!({ "StreamEnabled": false }));
+        assert_eq!(u[2]["StreamSpecification"]["StreamViewType"], "NEW_IMAGE");
+        assert_eq!(u[3]["GlobalSecondaryIndexUpdates"][0]["Delete"]["IndexName"], "a");
+        assert_eq!(u[4]["GlobalSecondaryIndexUpdates"][0]["Create"]["IndexName"], "b");
+        assert_eq!(u.len(), 5);
+    }
+
+    #[test]
+    fn name_key_schema_and_local_indexes_replace() {
+        assert!(Table.replaces(&json!({ "KeySchema": [1] }), &json!({ "KeySchema": [2] })));
+        assert!(Table.replaces(&json!({}), &json!({ "LocalSecondaryIndexes": [] })));
+        assert!(!Table.replaces(&json!({ "BillingMode": "A" }), &json!({ "BillingMode": "B" })));
+    }
+}
