@@ -1,0 +1,382 @@
+"""CloudFormation's resource providers: a template per service deployed with boto3, each
+resource then checked through its own service's API (names CloudFormation generates, the
+tags it adds, Ref and Fn::GetAtt answers, updates in place and replacements, deletion)."""
+import io
+import json
+import re
+import time
+import zipfile
+
+import botocore.exceptions
+import pytest
+
+ROLE_TEMPLATE = {
+    "Type": "AWS::IAM::Role",
+    "Properties": {
+        "AssumeRolePolicyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+                           "Action": "sts:AssumeRole"}],
+        },
+    },
+}
+
+
+def wait(cfn, name):
+    """Polls DescribeStacks until the stack's operation ends; its description."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
+        if not stack["StackStatus"].endswith("_IN_PROGRESS"):
+            return stack
+        time.sleep(0.1)
+    raise AssertionError(f"stack {name} still in progress")
+
+
+def reasons(cfn, name):
+    return [(e["LogicalResourceId"], e["ResourceStatus"], e.get("ResourceStatusReason"))
+            for e in cfn.describe_stack_events(StackName=name)["StackEvents"] if "FAILED" in e["ResourceStatus"]]
+
+
+def deploy(cfn, name, template, **kwargs):
+    cfn.create_stack(StackName=name, TemplateBody=json.dumps(template), Capabilities=["CAPABILITY_IAM"], **kwargs)
+    stack = wait(cfn, name)
+    assert stack["StackStatus"] == "CREATE_COMPLETE", reasons(cfn, name)
+    return stack
+
+
+def update(cfn, name, template):
+    cfn.update_stack(StackName=name, TemplateBody=json.dumps(template), Capabilities=["CAPABILITY_IAM"])
+    stack = wait(cfn, name)
+    assert stack["StackStatus"] == "UPDATE_COMPLETE", reasons(cfn, name)
+    return stack
+
+
+def delete(cfn, name):
+    stack_id = cfn.describe_stacks(StackName=name)["Stacks"][0]["StackId"]
+    cfn.delete_stack(StackName=name)
+    stack = wait(cfn, stack_id)
+    assert stack["StackStatus"] == "DELETE_COMPLETE", reasons(cfn, stack_id)
+
+
+def outputs(stack):
+    return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+
+
+def physical(cfn, name, logical):
+    return cfn.describe_stack_resource(StackName=name, LogicalResourceId=logical)[
+        "StackResourceDetail"]["PhysicalResourceId"]
+
+
+def test_sqs_queues_sns_topics_and_policies(server):
+    cfn, sqs, sns = server.client("cloudformation"), server.client("sqs"), server.client("sns")
+    template = {
+        "Resources": {
+            "DeadLetters": {"Type": "AWS::SQS::Queue"},
+            "Work": {"Type": "AWS::SQS::Queue", "Properties": {
+                "VisibilityTimeout": 45,
+                "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": ["DeadLetters", "Arn"]}, "maxReceiveCount": 3},
+                "Tags": [{"Key": "team", "Value": "blue"}],
+            }},
+            "Fifo": {"Type": "AWS::SQS::Queue", "Properties": {"FifoQueue": True, "ContentBasedDeduplication": True}},
+            "Alerts": {"Type": "AWS::SNS::Topic", "Properties": {
+                "DisplayName": "alerts",
+                "Subscription": [{"Protocol": "sqs", "Endpoint": {"Fn::GetAtt": ["Work", "Arn"]}}],
+            }},
+            "Raw": {"Type": "AWS::SNS::Subscription", "Properties": {
+                "TopicArn": {"Ref": "Alerts"}, "Protocol": "sqs", "Endpoint": {"Fn::GetAtt": ["DeadLetters", "Arn"]},
+                "RawMessageDelivery": True, "FilterPolicy": {"kind": ["x"]},
+            }},
+            "Policy": {"Type": "AWS::SQS::QueuePolicy", "Properties": {
+                "Queues": [{"Ref": "Work"}],
+                "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                    "Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"}, "Action": "sqs:SendMessage",
+                    "Resource": {"Fn::GetAtt": ["Work", "Arn"]}}]},
+            }},
+            "TopicPolicy": {"Type": "AWS::SNS::TopicPolicy", "Properties": {
+                "Topics": [{"Ref": "Alerts"}],
+                "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                    "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sns:Publish", "Resource": {"Ref": "Alerts"}}]},
+            }},
+        },
+        "Outputs": {
+            "Url": {"Value": {"Ref": "Work"}},
+            "Name": {"Value": {"Fn::GetAtt": ["Work", "QueueName"]}},
+            "FifoName": {"Value": {"Fn::GetAtt": ["Fifo", "QueueName"]}},
+            "Topic": {"Value": {"Ref": "Alerts"}},
+            "TopicName": {"Value": {"Fn::GetAtt": ["Alerts", "TopicName"]}},
+        },
+    }
+    stack = deploy(cfn, "messaging", template, Tags=[{"Key": "env", "Value": "test"}])
+    out = outputs(stack)
+    assert re.fullmatch(r"messaging-Work-[A-Z0-9]{12}", out["Name"]), out
+    assert re.fullmatch(r"messaging-Fifo-[A-Z0-9]{12}\.fifo", out["FifoName"]), out
+    assert out["Url"] == sqs.get_queue_url(QueueName=out["Name"])["QueueUrl"]
+
+    attrs = sqs.get_queue_attributes(QueueUrl=out["Url"], AttributeNames=["All"])["Attributes"]
+    assert attrs["VisibilityTimeout"] == "45"
+    assert json.loads(attrs["RedrivePolicy"])["maxReceiveCount"] == 3
+    assert json.loads(attrs["Policy"])["Statement"][0]["Action"] == "sqs:SendMessage"
+    tags = sqs.list_queue_tags(QueueUrl=out["Url"])["Tags"]
+    assert tags["team"] == "blue" and tags["env"] == "test"
+    assert tags["aws:cloudformation:stack-name"] == "messaging"
+    assert tags["aws:cloudformation:logical-id"] == "Work"
+    assert tags["aws:cloudformation:stack-id"] == stack["StackId"]
+    fifo_url = sqs.get_queue_url(QueueName=out["FifoName"])["QueueUrl"]
+    fifo = sqs.get_queue_attributes(QueueUrl=fifo_url, AttributeNames=["All"])["Attributes"]
+    assert fifo["FifoQueue"] == "true" and fifo["ContentBasedDeduplication"] == "true"
+
+    topic = out["Topic"]
+    assert topic.endswith(":" + out["TopicName"]) and out["TopicName"].startswith("messaging-Alerts-")
+    assert sns.get_topic_attributes(TopicArn=topic)["Attributes"]["DisplayName"] == "alerts"
+    assert json.loads(sns.get_topic_attributes(TopicArn=topic)["Attributes"]["Policy"])["Statement"][0][
+        "Action"] == "sns:Publish"
+    subs = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+    assert len(subs) == 2
+    raw = physical(cfn, "messaging", "Raw")
+    sub_attrs = sns.get_subscription_attributes(SubscriptionArn=raw)["Attributes"]
+    assert sub_attrs["RawMessageDelivery"] == "true" and json.loads(sub_attrs["FilterPolicy"]) == {"kind": ["x"]}
+
+    sns.publish(TopicArn=topic, Message="hello")
+    received = sqs.receive_message(QueueUrl=out["Url"], WaitTimeSeconds=5)["Messages"]
+    assert json.loads(received[0]["Body"])["Message"] == "hello"
+
+    # VisibilityTimeout changes in place; a new QueueName replaces the queue.
+    template["Resources"]["Work"]["Properties"]["VisibilityTimeout"] = 60
+    template["Resources"]["Fifo"]["Properties"]["QueueName"] = "orders.fifo"
+    out2 = outputs(update(cfn, "messaging", template))
+    assert out2["Url"] == out["Url"]
+    assert sqs.get_queue_attributes(QueueUrl=out["Url"], AttributeNames=["VisibilityTimeout"])[
+        "Attributes"]["VisibilityTimeout"] == "60"
+    assert out2["FifoName"] == "orders.fifo"
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        sqs.get_queue_url(QueueName=out["FifoName"])
+    assert e.value.response["Error"]["Code"] == "AWS.SimpleQueueService.NonExistentQueue"
+
+    delete(cfn, "messaging")
+    assert "QueueUrls" not in sqs.list_queues()
+    assert sns.list_topics()["Topics"] == []
+
+
+def test_s3_buckets_with_their_configuration(server):
+    cfn, s3 = server.client("cloudformation"), server.client("s3")
+    template = {
+        "Resources": {
+            "Site": {"Type": "AWS::S3::Bucket", "Properties": {
+                "VersioningConfiguration": {"Status": "Enabled"},
+                "CorsConfiguration": {"CorsRules": [{"AllowedMethods": ["GET"], "AllowedOrigins": ["*"], "MaxAge": 300}]},
+                "LifecycleConfiguration": {"Rules": [{"Id": "old", "Status": "Enabled", "Prefix": "tmp/",
+                                                      "ExpirationInDays": 7}]},
+                "Tags": [{"Key": "app", "Value": "site"}],
+            }},
+            "Named": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "cfn-named-bucket"}},
+            "NamedPolicy": {"Type": "AWS::S3::BucketPolicy", "Properties": {
+                "Bucket": {"Ref": "Named"},
+                "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                    "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                    "Resource": {"Fn::Sub": "${Named.Arn}/*"}}]},
+            }},
+        },
+        "Outputs": {
+            "Name": {"Value": {"Ref": "Site"}},
+            "Arn": {"Value": {"Fn::GetAtt": ["Site", "Arn"]}},
+            "Domain": {"Value": {"Fn::GetAtt": ["Site", "RegionalDomainName"]}},
+        },
+    }
+    out = outputs(deploy(cfn, "Web-Stack", template))
+    name = out["Name"]
+    assert re.fullmatch(r"web-stack-site-[a-z0-9]{12}", name), name
+    assert out["Arn"] == f"arn:aws:s3:::{name}"
+    assert out["Domain"] == f"{name}.s3.us-east-1.amazonaws.com"
+    assert s3.get_bucket_versioning(Bucket=name)["Status"] == "Enabled"
+    assert s3.get_bucket_cors(Bucket=name)["CORSRules"][0]["MaxAgeSeconds"] == 300
+    rule = s3.get_bucket_lifecycle_configuration(Bucket=name)["Rules"][0]
+    assert rule["ID"] == "old" and rule["Expiration"]["Days"] == 7
+    tags = {t["Key"]: t["Value"] for t in s3.get_bucket_tagging(Bucket=name)["TagSet"]}
+    assert tags["app"] == "site" and tags["aws:cloudformation:logical-id"] == "Site"
+    assert json.loads(s3.get_bucket_policy(Bucket="cfn-named-bucket")["Policy"])["Statement"][0][
+        "Resource"] == "arn:aws:s3:::cfn-named-bucket/*"
+
+    # Removing CORS deletes it; versioning removed suspends it.
+    del template["Resources"]["Site"]["Properties"]["CorsConfiguration"]
+    del template["Resources"]["Site"]["Properties"]["VersioningConfiguration"]
+    update(cfn, "Web-Stack", template)
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.get_bucket_cors(Bucket=name)
+    assert e.value.response["Error"]["Code"] == "NoSuchCORSConfiguration"
+    assert s3.get_bucket_versioning(Bucket=name)["Status"] == "Suspended"
+
+    delete(cfn, "Web-Stack")
+    assert s3.list_buckets()["Buckets"] == []
+
+
+def test_dynamodb_tables_update_in_place(server):
+    cfn, ddb = server.client("cloudformation"), server.client("dynamodb")
+    template = {
+        "Resources": {"Table": {"Type": "AWS::DynamoDB::Table", "Properties": {
+            "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+            "ProvisionedThroughput": {"ReadCapacityUnits": "5", "WriteCapacityUnits": "5"},
+            "StreamSpecification": {"StreamViewType": "NEW_AND_OLD_IMAGES"},
+            "TimeToLiveSpecification": {"AttributeName": "expires", "Enabled": True},
+        }}},
+        "Outputs": {
+            "Name": {"Value": {"Ref": "Table"}},
+            "Arn": {"Value": {"Fn::GetAtt": ["Table", "Arn"]}},
+            "Stream": {"Value": {"Fn::GetAtt": ["Table", "StreamArn"]}},
+        },
+    }
+    out = outputs(deploy(cfn, "data", template))
+    name = out["Name"]
+    assert name.startswith("data-Table-")
+    table = ddb.describe_table(TableName=name)["Table"]
+    assert table["TableArn"] == out["Arn"] and table["LatestStreamArn"] == out["Stream"]
+    assert table["ProvisionedThroughput"]["ReadCapacityUnits"] == 5
+    ttl = ddb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+    assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expires"}
+    tags = {t["Key"]: t["Value"] for t in ddb.list_tags_of_resource(ResourceArn=out["Arn"])["Tags"]}
+    assert tags["aws:cloudformation:stack-name"] == "data"
+
+    props = template["Resources"]["Table"]["Properties"]
+    props["AttributeDefinitions"].append({"AttributeName": "gk", "AttributeType": "S"})
+    props["BillingMode"] = "PAY_PER_REQUEST"
+    del props["ProvisionedThroughput"]
+    props["GlobalSecondaryIndexes"] = [{"IndexName": "byG", "KeySchema": [{"AttributeName": "gk", "KeyType": "HASH"}],
+                                        "Projection": {"ProjectionType": "ALL"}}]
+    assert outputs(update(cfn, "data", template))["Name"] == name
+    table = ddb.describe_table(TableName=name)["Table"]
+    assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    assert [i["IndexName"] for i in table["GlobalSecondaryIndexes"]] == ["byG"]
+
+    delete(cfn, "data")
+    assert ddb.list_tables()["TableNames"] == []
+
+
+def test_lambda_functions_versions_aliases_urls_and_permissions(server):
+    cfn, lam = server.client("cloudformation"), server.client("lambda")
+    template = {
+        "Resources": {
+            "Role": ROLE_TEMPLATE,
+            "Fn": {"Type": "AWS::Lambda::Function", "Properties": {
+                "Runtime": "python3.12", "Handler": "index.handler", "Role": {"Fn::GetAtt": ["Role", "Arn"]},
+                "Timeout": "10",
+                "Environment": {"Variables": {"GREETING": "hello"}},
+                "Code": {"ZipFile": "import os\ndef handler(event, context):\n"
+                                    "    return {'greeting': os.environ['GREETING'], 'event': event}\n"},
+            }},
+            "V1": {"Type": "AWS::Lambda::Version", "Properties": {"FunctionName": {"Ref": "Fn"}}},
+            "Live": {"Type": "AWS::Lambda::Alias", "Properties": {
+                "FunctionName": {"Ref": "Fn"}, "Name": "live", "FunctionVersion": {"Fn::GetAtt": ["V1", "Version"]}}},
+            "Url": {"Type": "AWS::Lambda::Url", "Properties": {
+                "TargetFunctionArn": {"Fn::GetAtt": ["Fn", "Arn"]}, "AuthType": "NONE"}},
+            "Invoke": {"Type": "AWS::Lambda::Permission", "Properties": {
+                "FunctionName": {"Ref": "Fn"}, "Action": "lambda:InvokeFunction", "Principal": "sns.amazonaws.com"}},
+        },
+        "Outputs": {
+            "Name": {"Value": {"Ref": "Fn"}},
+            "Arn": {"Value": {"Fn::GetAtt": ["Fn", "Arn"]}},
+            "RoleArn": {"Value": {"Fn::GetAtt": ["Role", "Arn"]}},
+            "Alias": {"Value": {"Ref": "Live"}},
+            "FunctionUrl": {"Value": {"Fn::GetAtt": ["Url", "FunctionUrl"]}},
+        },
+    }
+    out = outputs(deploy(cfn, "fns", template))
+    name = out["Name"]
+    assert re.fullmatch(r"fns-Fn-[A-Z0-9]{12}", name), name
+    assert re.fullmatch(r"arn:aws:iam::000000000000:role/fns-Role-[A-Z0-9]{12}", out["RoleArn"]), out
+    config = lam.get_function_configuration(FunctionName=name)
+    assert config["Timeout"] == 10 and config["Role"] == out["RoleArn"] and config["FunctionArn"] == out["Arn"]
+    result = json.loads(lam.invoke(FunctionName=name, Payload=b'{"a": 1}')["Payload"].read())
+    assert result == {"greeting": "hello", "event": {"a": 1}}
+    code = lam.get_function(FunctionName=name)["Code"]
+    assert code["RepositoryType"] == "S3"
+    assert lam.get_alias(FunctionName=name, Name="live")["FunctionVersion"] == "1"
+    assert out["Alias"] == f"{out['Arn']}:live"
+    assert lam.get_function_url_config(FunctionName=name)["FunctionUrl"] == out["FunctionUrl"]
+    policy = json.loads(lam.get_policy(FunctionName=name)["Policy"])
+    assert policy["Statement"][0]["Principal"] == {"Service": "sns.amazonaws.com"}
+    assert lam.list_tags(Resource=out["Arn"])["Tags"]["aws:cloudformation:logical-id"] == "Fn"
+
+    # Code and configuration change in place.
+    fn = template["Resources"]["Fn"]["Properties"]
+    fn["Environment"]["Variables"]["GREETING"] = "bonjour"
+    fn["Code"]["ZipFile"] = fn["Code"]["ZipFile"].replace("'event': event", "'updated': True")
+    assert outputs(update(cfn, "fns", template))["Name"] == name
+    result = json.loads(lam.invoke(FunctionName=name, Payload=b"{}")["Payload"].read())
+    assert result == {"greeting": "bonjour", "updated": True}
+
+    delete(cfn, "fns")
+    assert lam.list_functions()["Functions"] == []
+
+
+def test_inline_node_code_is_index_js(server):
+    cfn, lam = server.client("cloudformation"), server.client("lambda")
+    template = {"Resources": {"Fn": {"Type": "AWS::Lambda::Function", "Properties": {
+        "FunctionName": "node-inline", "Runtime": "nodejs20.x", "Handler": "index.handler",
+        "Role": "arn:aws:iam::000000000000:role/r",
+        "Code": {"ZipFile": "exports.handler = async (e) => ({ doubled: e.n * 2 });\n"},
+    }}}}
+    deploy(cfn, "node", template)
+    result = json.loads(lam.invoke(FunctionName="node-inline", Payload=b'{"n": 21}')["Payload"].read())
+    assert result == {"doubled": 42}
+
+
+def test_state_machines_activities_and_log_groups(server):
+    cfn, sfn, logs = server.client("cloudformation"), server.client("stepfunctions"), server.client("logs")
+    template = {
+        "Resources": {
+            "Logs": {"Type": "AWS::Logs::LogGroup", "Properties": {"RetentionInDays": 7}},
+            "Work": {"Type": "AWS::StepFunctions::Activity", "Properties": {"Name": "cfn-activity"}},
+            "Machine": {"Type": "AWS::StepFunctions::StateMachine", "Properties": {
+                "RoleArn": "arn:aws:iam::000000000000:role/sfn",
+                "Definition": {"StartAt": "Greet", "States": {
+                    "Greet": {"Type": "Pass", "Result": {"greeting": "${Greeting}"}, "End": True}}},
+                "DefinitionSubstitutions": {"Greeting": "hi"},
+                "LoggingConfiguration": {"Level": "ALL", "IncludeExecutionData": True, "Destinations": [
+                    {"CloudWatchLogsLogGroup": {"LogGroupArn": {"Fn::GetAtt": ["Logs", "Arn"]}}}]},
+            }},
+        },
+        "Outputs": {
+            "Machine": {"Value": {"Ref": "Machine"}},
+            "MachineName": {"Value": {"Fn::GetAtt": ["Machine", "Name"]}},
+            "Activity": {"Value": {"Ref": "Work"}},
+            "Group": {"Value": {"Ref": "Logs"}},
+        },
+    }
+    out = outputs(deploy(cfn, "flows", template))
+    assert re.fullmatch(r"Machine-[A-Z0-9]{12}", out["MachineName"]), out
+    described = sfn.describe_state_machine(stateMachineArn=out["Machine"])
+    assert json.loads(described["definition"])["States"]["Greet"]["Result"] == {"greeting": "hi"}
+    assert described["loggingConfiguration"]["level"] == "ALL"
+    execution = sfn.start_execution(stateMachineArn=out["Machine"])["executionArn"]
+    deadline = time.monotonic() + 30
+    while (result := sfn.describe_execution(executionArn=execution))["status"] == "RUNNING":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert json.loads(result["output"]) == {"greeting": "hi"}
+    assert sfn.describe_activity(activityArn=out["Activity"])["name"] == "cfn-activity"
+    group = logs.describe_log_groups(logGroupNamePrefix=out["Group"])["logGroups"][0]
+    assert group["retentionInDays"] == 7 and out["Group"].startswith("flows-Logs-")
+
+    template["Resources"]["Machine"]["Properties"]["DefinitionSubstitutions"]["Greeting"] = "hey"
+    template["Resources"]["Logs"]["Properties"]["RetentionInDays"] = 30
+    out2 = outputs(update(cfn, "flows", template))
+    assert out2["Machine"] == out["Machine"]
+    described = sfn.describe_state_machine(stateMachineArn=out["Machine"])
+    assert json.loads(described["definition"])["States"]["Greet"]["Result"] == {"greeting": "hey"}
+    assert logs.describe_log_groups(logGroupNamePrefix=out["Group"])["logGroups"][0]["retentionInDays"] == 30
+
+    delete(cfn, "flows")
+    assert sfn.list_state_machines()["stateMachines"] == []
+    assert sfn.list_activities()["activities"] == []
+    assert logs.describe_log_groups(logGroupNamePrefix="flows-")["logGroups"] == []
+
+
+def test_a_service_error_fails_the_resource_with_its_message(server):
+    cfn = server.client("cloudformation")
+    template = {"Resources": {"Bad": {"Type": "AWS::SQS::Queue", "Properties": {"VisibilityTimeout": 999999}}}}
+    cfn.create_stack(StackName="bad", TemplateBody=json.dumps(template))
+    stack = wait(cfn, "bad")
+    assert stack["StackStatus"] == "ROLLBACK_COMPLETE"
+    failed = [r for r in reasons(cfn, "bad") if r[0] == "Bad"]
+    assert failed and "Resource handler returned message:" in failed[0][2], failed
