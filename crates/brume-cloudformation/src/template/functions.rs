@@ -20,7 +20,7 @@ pub const PSEUDO_PARAMETERS: [&str; 8] = [
 ];
 
 /// The names of the functions a one-key object may call.
-pub const FUNCTIONS: [&str; 19] = [
+pub const FUNCTIONS: [&str; 20] = [
     "Ref",
     "Condition",
     "Fn::GetAtt",
@@ -40,6 +40,7 @@ pub const FUNCTIONS: [&str; 19] = [
     "Fn::ImportValue",
     "Fn::ToJsonString",
     "Fn::Length",
+    "Fn::Transform",
 ];
 
 pub fn error(message: impl Into<String>) -> TemplateError {
@@ -226,6 +227,9 @@ fn function(name: &str, args_value: &Value, scope: &Scope) -> Result<Option<Valu
             Value::String(serde_json::to_string(&value).unwrap_or_default())
         }
         "Fn::Length" => Value::from(list(args_value, scope, name)?.len()),
+        "Fn::Transform" => {
+            return Err(error("Template error: Fn::Transform (AWS::Include and macros) is not supported by Brume"));
+        }
         _ => return Err(error(format!("Template error: unsupported function {name}"))),
     };
     Ok(Some(value))

@@ -16,7 +16,7 @@ fn is_list(kind: &str) -> bool {
 
 /// Checks a declared `Type`; AWS-specific types are accepted as strings.
 pub fn check_type(key: &str, kind: &str) -> Result<(), TemplateError> {
-    if kind.starts_with("AWS::SSM::Parameter::") {
+    if kind.starts_with("AWS::SSM::Parameter::Value<") {
         return Err(error(format!(
             "Template format error: Parameter '{key}' is of type {kind}, which Brume does not support: SSM Parameter Store is not available"
         )));

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use super::extensions::{LANGUAGE_EXTENSIONS, transforms};
-use super::functions::{PSEUDO_PARAMETERS, error, to_text};
+use super::functions::{FUNCTIONS, PSEUDO_PARAMETERS, error, to_text};
 use super::graph::references;
 use super::{Summary, TemplateError, parameters};
 
@@ -86,6 +86,11 @@ pub fn validate(template: &Value) -> Result<Summary, TemplateError> {
         .ok_or_else(|| error("Template format error: At least one Resources member must be defined."))?;
     let outputs = object_section(root, "Outputs")?;
 
+    for section in ["Conditions", "Resources", "Outputs"] {
+        if let Some(value) = root.get(section) {
+            supported_functions(value)?;
+        }
+    }
     let is_parameter =
         |name: &str| declared_parameters.iter().any(|p| p.key == name) || PSEUDO_PARAMETERS.contains(&name);
     let condition_names: BTreeSet<&str> =
@@ -138,8 +143,8 @@ pub fn validate(template: &Value) -> Result<Summary, TemplateError> {
         check_mappings(&properties)?;
         let refs = references(&properties);
         unresolved_conditions.extend(refs.conditions.iter().filter(|c| !condition_names.contains(c.as_str())).cloned());
+        undefined_get_att(&refs.attributes, resources)?;
         let mut targets: Vec<String> = refs.names.into_iter().filter(|n| !is_parameter(n)).collect();
-        targets.extend(refs.attributes);
         match declaration.get("DependsOn") {
             Some(Value::String(s)) => targets.push(s.clone()),
             Some(Value::Array(items)) => targets.extend(items.iter().filter_map(Value::as_str).map(str::to_string)),
@@ -169,6 +174,7 @@ pub fn validate(template: &Value) -> Result<Summary, TemplateError> {
         check_mappings(value)?;
         for part in [Some(value), output.get("Export")].into_iter().flatten() {
             let refs = references(part);
+            undefined_get_att(&refs.attributes, resources)?;
             unresolved_conditions
                 .extend(refs.conditions.iter().filter(|c| !condition_names.contains(c.as_str())).cloned());
             unresolved_outputs.extend(
@@ -237,6 +243,62 @@ pub fn validate(template: &Value) -> Result<Summary, TemplateError> {
     })
 }
 
+/// `Fn::GetAtt` (and `${A.B}`) name declared resources.
+fn undefined_get_att(
+    targets: &BTreeSet<String>,
+    resources: &serde_json::Map<String, Value>,
+) -> Result<(), TemplateError> {
+    match targets.iter().find(|t| !resources.contains_key(*t)) {
+        Some(target) => {
+            Err(error(format!("Template error: instance of Fn::GetAtt references undefined resource {target}")))
+        }
+        None => Ok(()),
+    }
+}
+
+/// Every `Fn::…` key calls a function CloudFormation has.
+fn supported_functions(value: &Value) -> Result<(), TemplateError> {
+    match value {
+        Value::Object(object) => {
+            if let Some(name) = object.keys().find(|k| k.starts_with("Fn::") && !FUNCTIONS.contains(&k.as_str())) {
+                return Err(error(format!(
+                    "Template format error: Encountered unsupported function: {name} Supported functions are: [{}]",
+                    SUPPORTED.join(", ")
+                )));
+            }
+            if object.contains_key("Fn::Transform") {
+                return Err(error("Template error: Fn::Transform (AWS::Include and macros) is not supported by Brume"));
+            }
+            object.values().try_for_each(supported_functions)
+        }
+        Value::Array(items) => items.iter().try_for_each(supported_functions),
+        _ => Ok(()),
+    }
+}
+
+/// The functions named by the unsupported-function error, in CloudFormation's order.
+const SUPPORTED: [&str; 19] = [
+    "Fn::Base64",
+    "Fn::GetAtt",
+    "Fn::GetAZs",
+    "Fn::ImportValue",
+    "Fn::Join",
+    "Fn::Split",
+    "Fn::FindInMap",
+    "Fn::Select",
+    "Ref",
+    "Fn::Equals",
+    "Fn::If",
+    "Fn::Not",
+    "Condition",
+    "Fn::And",
+    "Fn::Or",
+    "Fn::Sub",
+    "Fn::Cidr",
+    "Fn::Length",
+    "Fn::ToJsonString",
+];
+
 /// Every `Fn::FindInMap` names a declared mapping.
 fn find_in_map_names(value: &Value, mappings: Option<&serde_json::Map<String, Value>>) -> Result<(), TemplateError> {
     match value {
@@ -298,11 +360,31 @@ mod tests {
             ),
             (
                 json!({"Resources": {"A": {"Type": "T"}}, "Outputs": {"O": {"Value": {"Fn::GetAtt": ["B", "Arn"]}}}}),
+                "Template error: instance of Fn::GetAtt references undefined resource B",
+            ),
+            (
+                json!({"Resources": {"A": {"Type": "T"}}, "Outputs": {"O": {"Value": {"Ref": "B"}}}}),
                 "Template format error: Unresolved resource dependencies [B] in the Outputs block of the template",
             ),
             (
                 json!({"Resources": {"A": {"Type": "T"}}, "Outputs": {"O": {}}}),
                 "Template format error: Every Outputs member must contain a Value object, the Outputs member O does not",
+            ),
+            (
+                json!({"Resources": {"A": {"Type": "T", "Properties": {"X": {"Fn::GetAtt": ["B", "Arn"]}}}}}),
+                "Template error: instance of Fn::GetAtt references undefined resource B",
+            ),
+            (
+                json!({"Resources": {"A": {"Type": "T", "Properties": {"X": {"Fn::Sub": "${B.Arn}"}}}}}),
+                "Template error: instance of Fn::GetAtt references undefined resource B",
+            ),
+            (
+                json!({"Resources": {"A": {"Type": "T", "Properties": {"X": {"Fn::Foo": "x"}}}}}),
+                "Template format error: Encountered unsupported function: Fn::Foo Supported functions are: [Fn::Base64, Fn::GetAtt, Fn::GetAZs, Fn::ImportValue, Fn::Join, Fn::Split, Fn::FindInMap, Fn::Select, Ref, Fn::Equals, Fn::If, Fn::Not, Condition, Fn::And, Fn::Or, Fn::Sub, Fn::Cidr, Fn::Length, Fn::ToJsonString]",
+            ),
+            (
+                json!({"Resources": {"A": {"Type": "T", "Properties": {"Fn::Transform": {"Name": "AWS::Include"}}}}}),
+                "Template error: Fn::Transform (AWS::Include and macros) is not supported by Brume",
             ),
             (
                 json!({"Resources": {"A": {"Type": "T", "Condition": "C"}}}),
