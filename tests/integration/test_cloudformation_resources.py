@@ -380,3 +380,74 @@ def test_a_service_error_fails_the_resource_with_its_message(server):
     assert stack["StackStatus"] == "ROLLBACK_COMPLETE"
     failed = [r for r in reasons(cfn, "bad") if r[0] == "Bad"]
     assert failed and "Resource handler returned message:" in failed[0][2], failed
+
+
+def test_bucket_notifications_reach_a_queue(server):
+    cfn, s3, sqs = server.client("cloudformation"), server.client("s3"), server.client("sqs")
+    template = {
+        "Resources": {
+            "Events": {"Type": "AWS::SQS::Queue"},
+            "Uploads": {"Type": "AWS::S3::Bucket", "Properties": {
+                "NotificationConfiguration": {"QueueConfigurations": [{
+                    "Event": "s3:ObjectCreated:*", "Queue": {"Fn::GetAtt": ["Events", "Arn"]},
+                    "Filter": {"S3Key": {"Rules": [{"Name": "prefix", "Value": "in/"}]}},
+                }]},
+            }},
+        },
+        "Outputs": {"Bucket": {"Value": {"Ref": "Uploads"}}, "Queue": {"Value": {"Ref": "Events"}}},
+    }
+    out = outputs(deploy(cfn, "uploads", template))
+    config = s3.get_bucket_notification_configuration(Bucket=out["Bucket"])["QueueConfigurations"][0]
+    assert config["Events"] == ["s3:ObjectCreated:*"]
+    [rule] = config["Filter"]["Key"]["FilterRules"]
+    assert (rule["Name"].lower(), rule["Value"]) == ("prefix", "in/")
+    s3.put_object(Bucket=out["Bucket"], Key="in/a.txt", Body=b"x")
+    keys = []
+    deadline = time.monotonic() + 10
+    while not keys and time.monotonic() < deadline:
+        for m in sqs.receive_message(QueueUrl=out["Queue"], WaitTimeSeconds=1).get("Messages", []):
+            keys += [r["s3"]["object"]["key"] for r in json.loads(m["Body"]).get("Records", [])]
+    assert keys == ["in/a.txt"]
+
+
+def test_event_source_mappings_update_in_place(server):
+    cfn, lam = server.client("cloudformation"), server.client("lambda")
+    template = {
+        "Resources": {
+            "Jobs": {"Type": "AWS::SQS::Queue"},
+            "Fn": {"Type": "AWS::Lambda::Function", "Properties": {
+                "Runtime": "python3.12", "Handler": "index.handler", "Role": "arn:aws:iam::000000000000:role/r",
+                "Code": {"ZipFile": "def handler(event, context):\n    return None\n"},
+            }},
+            "Mapping": {"Type": "AWS::Lambda::EventSourceMapping", "Properties": {
+                "EventSourceArn": {"Fn::GetAtt": ["Jobs", "Arn"]}, "FunctionName": {"Ref": "Fn"}, "BatchSize": 5,
+            }},
+        },
+        "Outputs": {"Id": {"Value": {"Ref": "Mapping"}}, "Queue": {"Value": {"Fn::GetAtt": ["Jobs", "Arn"]}}},
+    }
+    out = outputs(deploy(cfn, "jobs", template))
+    mapping = lam.get_event_source_mapping(UUID=out["Id"])
+    assert mapping["BatchSize"] == 5 and mapping["EventSourceArn"] == out["Queue"]
+    template["Resources"]["Mapping"]["Properties"]["BatchSize"] = 7
+    assert outputs(update(cfn, "jobs", template))["Id"] == out["Id"]
+    assert lam.get_event_source_mapping(UUID=out["Id"])["BatchSize"] == 7
+    delete(cfn, "jobs")
+    assert lam.list_event_source_mappings()["EventSourceMappings"] == []
+
+
+def test_resources_deleted_behind_the_stack_s_back_do_not_fail_its_deletion(server):
+    cfn, sqs, sns, ddb = server.client("cloudformation"), server.client("sqs"), server.client("sns"), server.client("dynamodb")
+    template = {"Resources": {
+        "Queue": {"Type": "AWS::SQS::Queue"},
+        "Topic": {"Type": "AWS::SNS::Topic"},
+        "Table": {"Type": "AWS::DynamoDB::Table", "Properties": {
+            "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}], "BillingMode": "PAY_PER_REQUEST"}},
+        "Bucket": {"Type": "AWS::S3::Bucket"},
+    }}
+    deploy(cfn, "gone", template)
+    sqs.delete_queue(QueueUrl=physical(cfn, "gone", "Queue"))
+    sns.delete_topic(TopicArn=physical(cfn, "gone", "Topic"))
+    ddb.delete_table(TableName=physical(cfn, "gone", "Table"))
+    server.client("s3").delete_bucket(Bucket=physical(cfn, "gone", "Bucket"))
+    delete(cfn, "gone")

@@ -17,8 +17,23 @@ fn bucket_name(request: &Request<'_>) -> String {
     request.text("BucketName").unwrap_or_else(|| request.generated_name(63).to_lowercase())
 }
 
+/// The regions whose website endpoints join `s3-website` and the region with a dash; the
+/// others join them with a dot.
+const DASHED_WEBSITE_REGIONS: &[&str] = &[
+    "us-east-1",
+    "us-west-1",
+    "us-west-2",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-northeast-1",
+    "eu-west-1",
+    "sa-east-1",
+    "us-gov-west-1",
+];
+
 fn answer(request: &Request<'_>, name: &str) -> Provisioned {
     let region = request.region;
+    let joiner = if DASHED_WEBSITE_REGIONS.contains(&region) { '-' } else { '.' };
     provisioned(
         name,
         json!({
@@ -26,7 +41,7 @@ fn answer(request: &Request<'_>, name: &str) -> Provisioned {
             "DomainName": format!("{name}.s3.amazonaws.com"),
             "DualStackDomainName": format!("{name}.s3.dualstack.{region}.amazonaws.com"),
             "RegionalDomainName": format!("{name}.s3.{region}.amazonaws.com"),
-            "WebsiteURL": format!("http://{name}.s3-website-{region}.amazonaws.com"),
+            "WebsiteURL": format!("http://{name}.s3-website{joiner}{region}.amazonaws.com"),
         }),
     )
 }
@@ -379,6 +394,8 @@ mod tests {
         assert_eq!(a["DomainName"], "b.s3.amazonaws.com");
         assert_eq!(a["RegionalDomainName"], "b.s3.us-east-1.amazonaws.com");
         assert_eq!(a["WebsiteURL"], "http://b.s3-website-us-east-1.amazonaws.com");
+        let frankfurt = Request { region: "eu-central-1", ..request(&props, &[]) };
+        assert_eq!(answer(&frankfurt, "b").attributes["WebsiteURL"], "http://b.s3-website.eu-central-1.amazonaws.com");
     }
 
     #[test]
