@@ -152,6 +152,40 @@ pub trait S3Client: Send + Sync {
         version_id: Option<&str>,
         max_size: u64,
     ) -> Result<Vec<u8>, AwsError>;
+
+    /// Up to `max` current objects of `bucket` whose keys start with `prefix`, after key
+    /// `after`, in key order, as ListObjectsV2 lists them; and whether more follow.
+    async fn list_objects(
+        &self,
+        account: &str,
+        bucket: &str,
+        prefix: &str,
+        after: Option<&str>,
+        max: usize,
+    ) -> Result<(Vec<ListedObject>, bool), AwsError>;
+
+    /// Stores `body` as object `key` of `bucket`, as PutObject does (durable when this
+    /// returns, notifications sent), with `content_type`. Returns the object's ETag.
+    async fn put_object_bytes(
+        &self,
+        account: &str,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &str,
+    ) -> Result<String, AwsError>;
+}
+
+/// One object of [`S3Client::list_objects`], with what ListObjectsV2 gives of it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ListedObject {
+    pub key: String,
+    pub size: u64,
+    /// Quoted, as S3 gives it.
+    pub etag: String,
+    /// Seconds since the Unix epoch.
+    pub last_modified: f64,
+    pub storage_class: String,
 }
 
 /// What a synchronous invocation through [`LambdaClient::invoke`] answered.
