@@ -9,6 +9,7 @@ mod extensions;
 mod functions;
 mod graph;
 mod parameters;
+mod rules;
 #[cfg(test)]
 mod tests;
 mod validate;
@@ -103,9 +104,12 @@ pub fn validate(template: &Value) -> Result<Summary, TemplateError> {
 }
 
 /// The parameter values: the given ones, else the defaults, checked against the
-/// declarations (type, AllowedValues, AllowedPattern, lengths, MinValue/MaxValue).
+/// declarations (type, AllowedValues, AllowedPattern, lengths, MinValue/MaxValue) and the
+/// template's Rules.
 pub fn parameters(template: &Value, given: &BTreeMap<String, String>) -> Result<Map<String, Value>, TemplateError> {
-    parameters::values(template, given)
+    let values = parameters::values(template, given)?;
+    rules::check(template, &values)?;
+    Ok(values)
 }
 
 /// The template's Conditions, evaluated.

@@ -9,15 +9,18 @@ use serde_json::{Map, Number, Value};
 
 use super::TemplateError;
 
-/// The body as JSON when it starts with `{`, else as YAML.
+/// The body as JSON when it starts with `{` (or as YAML's flow style when it is not JSON),
+/// else as YAML.
 pub fn body_to_json(body: &str) -> Result<Value, TemplateError> {
     if body.trim_start().starts_with('{') {
-        return serde_json::from_str(body).map_err(|e| TemplateError {
-            message: format!(
-                "Template format error: JSON not well-formed. (line {},  column {})",
-                e.line(),
-                e.column()
-            ),
+        return serde_json::from_str(body).or_else(|e| {
+            yaml_to_json(body).map_err(|_| TemplateError {
+                message: format!(
+                    "Template format error: JSON not well-formed. (line {},  column {})",
+                    e.line(),
+                    e.column()
+                ),
+            })
         });
     }
     yaml_to_json(body)
@@ -271,6 +274,7 @@ mod tests {
     fn malformed_bodies_say_where() {
         let err = body_to_json("Resources:\n  A: [1, 2\n").unwrap_err();
         assert!(err.message.starts_with("Template format error: YAML not well-formed. (line "), "{}", err.message);
+        assert_eq!(yaml("{Resources: {A: {Type: !Ref T}}}"), json!({"Resources": {"A": {"Type": {"Ref": "T"}}}}));
         let err = body_to_json("{\n  \"Resources\": {,\n}").unwrap_err();
         assert_eq!(err.message, "Template format error: JSON not well-formed. (line 2,  column 17)");
     }
