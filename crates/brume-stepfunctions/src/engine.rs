@@ -823,6 +823,9 @@ impl Run {
         prev: &mut u64,
     ) -> Result<Value, Failure> {
         let ctx = self.context(name, p, None);
+        if crate::map_run::is_distributed(state) {
+            return self.distributed_map(state, name, input, &ctx, p, prev).await;
+        }
         let flow = asl::Flow { state, language: self.language(state), raw: &input, scope: &ctx };
         let items = match (flow.field("Items")?, state.get("ItemsPath").and_then(Value::as_str)) {
             (Some(items), _) => items,
@@ -931,6 +934,53 @@ impl Run {
             Some((f, state_last)) => {
                 *prev = state_last;
                 self.emit(prev, "MapStateFailed", None);
+                Err(f)
+            }
+        }
+    }
+
+    /// A distributed Map state: a Map run of child executions ([`crate::map_run`]), recorded
+    /// as MapRunStarted, then MapRunSucceeded or MapRunFailed.
+    async fn distributed_map(
+        &self,
+        state: &Value,
+        name: &str,
+        input: Value,
+        scope: &asl::Scope,
+        p: &Progress,
+        prev: &mut u64,
+    ) -> Result<Value, Failure> {
+        let parent = crate::map_run::Parent {
+            sfn: &self.sfn,
+            account: &self.account,
+            region: &self.region,
+            execution_arn: &self.arn,
+            machine_arn: &self.machine_arn,
+            machine_name: &self.machine_name,
+            role_arn: &self.role_arn,
+            state_name: name,
+            entered_event: p.entered_event,
+            retry_count: p.retry_count,
+        };
+        // A resumed Map run was recorded as started before the restart.
+        let started = |arn: &str| {
+            let recorded = self.events().iter().find(|e| e["mapRunStartedEventDetails"]["mapRunArn"] == arn).cloned();
+            match recorded.and_then(|e| e["id"].as_u64()) {
+                Some(id) => *prev = id,
+                None => {
+                    self.emit(prev, "MapRunStarted", Some(("mapRunStartedEventDetails", json!({ "mapRunArn": arn }))))
+                }
+            }
+        };
+        match crate::map_run::run(&parent, state, input, scope, started).await {
+            Ok(output) => {
+                self.emit(prev, "MapRunSucceeded", None);
+                Ok(output)
+            }
+            Err((f, map_run)) => {
+                if map_run.is_some() {
+                    self.emit(prev, "MapRunFailed", Some(("mapRunFailedEventDetails", error_details(&f))));
+                }
                 Err(f)
             }
         }

@@ -130,12 +130,17 @@ pub struct DescribeExecutionOutput {
     redrive_status: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     redrive_status_reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    map_run_arn: Option<String>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ListExecutionsInput {
+    /// Absent when the children of a Map run are listed.
+    #[serde(default)]
     state_machine_arn: String,
+    map_run_arn: Option<String>,
     status_filter: Option<String>,
     /// `REDRIVEN` or `NOT_REDRIVEN`.
     redrive_filter: Option<String>,
@@ -403,6 +408,7 @@ impl StepFunctions {
             redrive_date: e.redrive_date,
             redrive_status,
             redrive_status_reason,
+            map_run_arn,
         })
     }
 
@@ -411,6 +417,14 @@ impl StepFunctions {
         _ctx: RequestContext,
         input: ListExecutionsInput,
     ) -> Result<ListExecutionsOutput, AwsError> {
+        if let Some(arn) = &input.map_run_arn {
+            return self.list_map_run_executions(
+                arn,
+                input.status_filter.as_deref(),
+                input.max_results,
+                input.next_token.as_deref(),
+            );
+        }
         let (m, filter) = self.machine_for_listing(&input.state_machine_arn)?;
         if m.kind == "EXPRESS" {
             return Err(error::state_machine_type_not_supported(

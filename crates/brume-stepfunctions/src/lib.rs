@@ -11,6 +11,8 @@
 //! - `activity`: activities, GetActivityTask, and the Task states that schedule their tasks.
 //! - `logging`: `loggingConfiguration` and the delivery of history events to CloudWatch Logs.
 //! - `version`: published versions of state machines and the aliases that route to them.
+//! - `map_run`: distributed Maps, their child executions and the Map run operations;
+//!   `map_items`: their ItemReader, ItemBatcher and ResultWriter.
 //! - `engine`: runs a definition, recording AWS's history events; a STANDARD execution
 //!   saves its progress at each transition of its top-level states and [`start`] resumes
 //!   the running ones after a restart.
@@ -23,6 +25,8 @@ mod execution;
 mod integration;
 mod logging;
 mod machine;
+mod map_items;
+mod map_run;
 mod redrive;
 mod table;
 mod test_state;
@@ -56,6 +60,8 @@ pub struct StepFunctions {
     running: Mutex<HashMap<String, tokio::task::AbortHandle>>,
     /// Wakes the GetActivityTask calls polling an activity's queue, by the queue's key.
     activity_polls: Mutex<HashMap<Vec<u8>, Arc<tokio::sync::Notify>>>,
+    /// What distributed Maps read their items from and write their results to.
+    s3: Arc<dyn brume_core::clients::S3Client>,
 }
 
 impl StepFunctions {
@@ -65,9 +71,10 @@ impl StepFunctions {
         sqs: Arc<dyn SqsClient>,
         logs: Arc<dyn LogsClient>,
         sdk: Arc<dyn AwsSdkClient>,
+        s3: Arc<dyn brume_core::clients::S3Client>,
     ) -> Arc<StepFunctions> {
         let (tokens, running, activity_polls) = (Mutex::default(), Mutex::default(), Mutex::default());
-        Arc::new(StepFunctions { kv, lambda, sqs, logs, sdk, tokens, running, activity_polls })
+        Arc::new(StepFunctions { kv, lambda, sqs, logs, sdk, tokens, running, activity_polls, s3 })
     }
 
     fn running(&self) -> std::sync::MutexGuard<'_, HashMap<String, tokio::task::AbortHandle>> {
@@ -109,6 +116,9 @@ pub fn service(state: Arc<StepFunctions>) -> Service {
         .op("SendTaskSuccess", StepFunctions::send_task_success)
         .op("SendTaskFailure", StepFunctions::send_task_failure)
         .op("SendTaskHeartbeat", StepFunctions::send_task_heartbeat)
+        .op("DescribeMapRun", StepFunctions::describe_map_run)
+        .op("ListMapRuns", StepFunctions::list_map_runs)
+        .op("UpdateMapRun", StepFunctions::update_map_run)
         .op("CreateActivity", StepFunctions::create_activity)
         .op("DescribeActivity", StepFunctions::describe_activity)
         .op("ListActivities", StepFunctions::list_activities)

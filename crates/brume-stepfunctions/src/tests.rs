@@ -87,7 +87,14 @@ impl AwsSdkClient for NoQueues {
 
 fn service(storage: &Storage, failures: u32) -> Arc<StepFunctions> {
     let lambda = Arc::new(FakeLambda { calls: AtomicU32::new(0), failures });
-    StepFunctions::new(storage.kv.clone(), lambda, Arc::new(NoQueues), Arc::new(NoQueues), Arc::new(NoQueues))
+    StepFunctions::new(
+        storage.kv.clone(),
+        lambda,
+        Arc::new(NoQueues),
+        Arc::new(NoQueues),
+        Arc::new(NoQueues),
+        Arc::new(crate::map_items::NoS3),
+    )
 }
 
 fn ctx() -> RequestContext {

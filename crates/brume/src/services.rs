@@ -126,7 +126,7 @@ pub fn register(
         credentials,
         logs_client,
         sqs_client.clone(),
-        s3_client,
+        s3_client.clone(),
         brume_lambda::Links { events: dispatcher.clone(), sns: sns_client.clone(), streams: streams_client },
     );
     dispatcher.register("lambda", Arc::new(brume_lambda::Events(lambda.clone())));
@@ -143,8 +143,14 @@ pub fn register(
     gateway.register("lambda", &[brume_lambda::KEYSPACE], move || brume_lambda::service(lambda.clone()));
     let sdk = crate::sdk::GatewaySdk::new(dispatcher.clone());
     let sdk_client: Arc<dyn AwsSdkClient> = sdk.clone();
-    let sfn =
-        brume_stepfunctions::StepFunctions::new(storage.kv.clone(), lambda_client, sqs_client, sfn_logs, sdk_client);
+    let sfn = brume_stepfunctions::StepFunctions::new(
+        storage.kv.clone(),
+        lambda_client,
+        sqs_client,
+        sfn_logs,
+        sdk_client,
+        s3_client,
+    );
     let sfn_client: Arc<dyn StepFunctionsClient> = Arc::new(brume_stepfunctions::Executions(sfn.clone()));
     sns_links.set_step_functions(sfn_client);
     brume_stepfunctions::start(&sfn);

@@ -522,8 +522,70 @@ fn check_state(
                     &format!("{at}/MaxConcurrency"),
                 ));
             }
+            check_distributed(fields, at, out);
         }
         _ => {}
+    }
+}
+
+/// A Map's ProcessorConfig, and the fields of distributed mode: ItemReader, ItemBatcher,
+/// ResultWriter, Label and the tolerated failures.
+fn check_distributed(fields: &Map<String, Value>, at: &str, out: &mut Vec<Diagnostic>) {
+    let one_of = |value: &Value, field: &str, allowed: &[&str], at: &str, out: &mut Vec<Diagnostic>| {
+        if value.get(field).is_some_and(|v| !v.as_str().is_some_and(|v| allowed.contains(&v))) {
+            let message = format!("The field '{field}' should have one of these values: [{}]", allowed.join(", "));
+            out.push(error(SCHEMA_VALIDATION_FAILED, message, &format!("{at}/{field}")));
+        }
+    };
+    let config_at = format!("{at}/ItemProcessor/ProcessorConfig");
+    let config = fields.get("ItemProcessor").and_then(|p| p.get("ProcessorConfig")).cloned().unwrap_or_default();
+    one_of(&config, "Mode", &["INLINE", "DISTRIBUTED"], &config_at, out);
+    let distributed = config["Mode"] == "DISTRIBUTED";
+    if distributed {
+        one_of(&config, "ExecutionType", &["STANDARD", "EXPRESS"], &config_at, out);
+        if config.get("ExecutionType").is_none() {
+            out.push(error(SCHEMA_VALIDATION_FAILED, "These fields are required: [ExecutionType]", &config_at));
+        }
+    }
+    for field in ["ItemReader", "ItemBatcher", "ResultWriter", "Label"] {
+        if !distributed && fields.contains_key(field) {
+            let message = format!("The field '{field}' is only supported in DISTRIBUTED mode");
+            out.push(error(SCHEMA_VALIDATION_FAILED, message, &format!("{at}/{field}")));
+        }
+    }
+    if let Some(reader) = fields.get("ItemReader") {
+        let reader_at = format!("{at}/ItemReader");
+        let resources = ["arn:aws:states:::s3:getObject", "arn:aws:states:::s3:listObjectsV2"];
+        one_of(reader, "Resource", &resources, &reader_at, out);
+        let config = reader.get("ReaderConfig").cloned().unwrap_or_default();
+        let config_at = format!("{reader_at}/ReaderConfig");
+        one_of(&config, "InputType", &["CSV", "JSON", "JSONL", "MANIFEST"], &config_at, out);
+        one_of(&config, "CSVHeaderLocation", &["FIRST_ROW", "GIVEN"], &config_at, out);
+        one_of(&config, "CSVDelimiter", &["COMMA", "PIPE", "SEMICOLON", "SPACE", "TAB"], &config_at, out);
+        if config["CSVHeaderLocation"] == "GIVEN" && !config["CSVHeaders"].is_array() {
+            out.push(error(SCHEMA_VALIDATION_FAILED, "These fields are required: [CSVHeaders]", &config_at));
+        }
+        if reader["Resource"] == resources[0] && config.get("InputType").is_none() {
+            out.push(error(SCHEMA_VALIDATION_FAILED, "These fields are required: [InputType]", &config_at));
+        }
+    }
+    if let Some(writer) = fields.get("ResultWriter") {
+        one_of(writer, "Resource", &["arn:aws:states:::s3:putObject"], &format!("{at}/ResultWriter"), out);
+    }
+    if let Some(label) = fields.get("Label") {
+        let valid = label.as_str().is_some_and(|l| {
+            l.chars().count() <= 40 && !l.chars().any(|c| c.is_whitespace() || "<>{}[]?*\"#%\\^|~`$&,;:/".contains(c))
+        });
+        if !valid {
+            let message =
+                "The field 'Label' must be a string of at most 40 characters, without whitespace or special characters";
+            out.push(error(SCHEMA_VALIDATION_FAILED, message, &format!("{at}/Label")));
+        }
+    }
+    let percentage = fields.get("ToleratedFailurePercentage").filter(|v| !v.is_string());
+    if percentage.is_some_and(|v| !v.as_f64().is_some_and(|p| (0.0..=100.0).contains(&p))) {
+        let message = "The field 'ToleratedFailurePercentage' must be a number between 0 and 100";
+        out.push(error(SCHEMA_VALIDATION_FAILED, message, &format!("{at}/ToleratedFailurePercentage")));
     }
 }
 
