@@ -347,23 +347,21 @@ pub fn sub_pieces(template: &str) -> Vec<Piece> {
     pieces
 }
 
+const SUB_ARGUMENTS: &str = "Template error: One or more Fn::Sub intrinsic functions don't specify expected arguments. Specify a string as first argument, and an optional second argument to specify a mapping of values to replace in the string";
+
 fn sub(args_value: &Value, scope: &Scope) -> Result<String, TemplateError> {
     let (template, variables) = match args_value {
         Value::String(s) => (s.clone(), BTreeMap::new()),
         Value::Array(items) if items.len() == 2 => {
-            let template = items[0].as_str().ok_or_else(|| error("Template error: One or more Fn::Sub intrinsic functions don't specify expected arguments. Specify a string as first argument, and an optional second argument to specify a mapping of values to replace in the string"))?;
-            let map = items[1].as_object().ok_or_else(|| error("Template error: One or more Fn::Sub intrinsic functions don't specify expected arguments. Specify a string as first argument, and an optional second argument to specify a mapping of values to replace in the string"))?;
+            let template = items[0].as_str().ok_or_else(|| error(SUB_ARGUMENTS))?;
+            let map = items[1].as_object().ok_or_else(|| error(SUB_ARGUMENTS))?;
             let mut variables = BTreeMap::new();
             for (name, value) in map {
                 variables.insert(name.clone(), required(value, scope, "Fn::Sub")?);
             }
             (template.to_string(), variables)
         }
-        _ => {
-            return Err(error(
-                "Template error: One or more Fn::Sub intrinsic functions don't specify expected arguments. Specify a string as first argument, and an optional second argument to specify a mapping of values to replace in the string",
-            ));
-        }
+        _ => return Err(error(SUB_ARGUMENTS)),
     };
     let mut out = String::new();
     for piece in sub_pieces(&template) {
@@ -446,7 +444,7 @@ fn cidr(block: &str, count: &str, bits: &str) -> Result<Vec<String>, TemplateErr
     } else {
         return Err(invalid());
     };
-    if prefix > width || bits == 0 || bits > width - prefix.min(width) || width - bits < prefix {
+    if prefix > width || bits == 0 || bits > width - prefix {
         return Err(invalid());
     }
     let subnet_prefix = width - bits;
@@ -574,6 +572,18 @@ mod tests {
     #[test]
     fn functions_fail_as_cloudformation_says() {
         let f = fixture();
+        assert_eq!(eval(&f, json!({"Fn::Sub": 3})).unwrap_err().message, SUB_ARGUMENTS);
+        assert_eq!(eval(&f, json!({"Fn::Sub": ["${A}", "x"]})).unwrap_err().message, SUB_ARGUMENTS);
+        for invalid in [
+            json!(["10.0.0.0/24", 2, 9]),
+            json!(["10.0.0.0", 1, 8]),
+            json!(["x/8", 1, 8]),
+            json!(["10.0.0.0/24", 300, 1]),
+        ] {
+            assert!(
+                eval(&f, json!({"Fn::Cidr": invalid})).unwrap_err().message.starts_with("Template error: Fn::Cidr")
+            );
+        }
         let cases = [
             (
                 json!({"Fn::GetAtt": ["Queue", "Nope"]}),

@@ -230,6 +230,15 @@ mod tests {
             ("!Transform {Name: AWS::Include}", json!({"Fn::Transform": {"Name": "AWS::Include"}})),
             ("!ToJsonString {a: 1}", json!({"Fn::ToJsonString": {"a": 1}})),
             ("!Length [1, 2]", json!({"Fn::Length": [1, 2]})),
+            ("!Sub |\n  a ${X}\n", json!({"Fn::Sub": "a ${X}\n"})),
+            (
+                "!Join\n  - ''\n  - - !Ref A\n    - !GetAtt B.Arn\n",
+                json!({"Fn::Join": ["", [{"Ref": "A"}, {"Fn::GetAtt": ["B", "Arn"]}]]}),
+            ),
+            (
+                "{Fn::If: [C, !Ref A, !Ref 'AWS::NoValue']}",
+                json!({"Fn::If": ["C", {"Ref": "A"}, {"Ref": "AWS::NoValue"}]}),
+            ),
         ];
         for (body, expected) in cases {
             assert_eq!(yaml(&format!("V: {body}"))["V"], expected, "{body}");
