@@ -36,6 +36,8 @@ const RESOURCE_ATTRIBUTES: [&str; 10] = [
     "Version",
 ];
 
+const NESTED_STACK: &str = "AWS::CloudFormation::Stack";
+
 /// IAM resource types and the property that names them (CAPABILITY_NAMED_IAM).
 const IAM_NAMES: [(&str, &str); 5] = [
     ("AWS::IAM::Role", "RoleName"),
@@ -151,12 +153,18 @@ pub fn validate(template: &Value) -> Result<Summary, TemplateError> {
             _ => {}
         }
         unresolved.extend(targets.into_iter().filter(|t| !resources.contains_key(t)));
-        if kind.starts_with("AWS::IAM::") {
+        // A nested stack may hold named IAM resources and macros: CloudFormation asks for both.
+        let needs: &[&str] = if kind == NESTED_STACK {
+            &["CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
+        } else if kind.starts_with("AWS::IAM::") {
             let named = IAM_NAMES.iter().any(|(t, property)| *t == kind && properties.get(*property).is_some());
-            capabilities.insert(if named { "CAPABILITY_NAMED_IAM" } else { "CAPABILITY_IAM" });
-            if !capability_types.iter().any(|t| t == kind) {
-                capability_types.push(kind.to_string());
-            }
+            if named { &["CAPABILITY_NAMED_IAM"] } else { &["CAPABILITY_IAM"] }
+        } else {
+            &[]
+        };
+        capabilities.extend(needs.iter().copied());
+        if !needs.is_empty() && !capability_types.iter().any(|t| t == kind) {
+            capability_types.push(kind.to_string());
         }
     }
     if !unresolved.is_empty() {
@@ -224,7 +232,7 @@ pub fn validate(template: &Value) -> Result<Summary, TemplateError> {
         reason = Some(format!("The following resource(s) require capabilities: [{}]", capability_types.join(", ")));
     }
     let macros: Vec<&String> = declared_transforms.iter().filter(|t| *t != LANGUAGE_EXTENSIONS).collect();
-    if !macros.is_empty() {
+    if !macros.is_empty() || capabilities.contains("CAPABILITY_AUTO_EXPAND") {
         capability_list.push("CAPABILITY_AUTO_EXPAND".into());
         if reason.is_none() {
             reason = Some(format!(
@@ -445,6 +453,16 @@ mod tests {
         assert_eq!(
             named.capabilities_reason.as_deref(),
             Some("The following resource(s) require capabilities: [AWS::IAM::Role, AWS::IAM::Policy]")
+        );
+        let nested = validate(&json!({"Resources": {
+            "R": {"Type": "AWS::IAM::Role"},
+            "S": {"Type": "AWS::CloudFormation::Stack", "Properties": {"TemplateURL": "https://t"}},
+        }}))
+        .unwrap();
+        assert_eq!(nested.capabilities, ["CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]);
+        assert_eq!(
+            nested.capabilities_reason.as_deref(),
+            Some("The following resource(s) require capabilities: [AWS::IAM::Role, AWS::CloudFormation::Stack]")
         );
         let plain = validate(&json!({"Resources": {"Q": {"Type": "AWS::SQS::Queue"}}})).unwrap();
         assert!(plain.capabilities.is_empty() && plain.capabilities_reason.is_none());
