@@ -75,7 +75,8 @@ def test_sqs_queues_sns_topics_and_policies(server):
             "DeadLetters": {"Type": "AWS::SQS::Queue"},
             "Work": {"Type": "AWS::SQS::Queue", "Properties": {
                 "VisibilityTimeout": 45,
-                "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": ["DeadLetters", "Arn"]}, "maxReceiveCount": 3},
+                "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": ["DeadLetters", "Arn"]},
+                                  "maxReceiveCount": 3},
                 "Tags": [{"Key": "team", "Value": "blue"}],
             }},
             "Fifo": {"Type": "AWS::SQS::Queue", "Properties": {"FifoQueue": True, "ContentBasedDeduplication": True}},
@@ -96,7 +97,8 @@ def test_sqs_queues_sns_topics_and_policies(server):
             "TopicPolicy": {"Type": "AWS::SNS::TopicPolicy", "Properties": {
                 "Topics": [{"Ref": "Alerts"}],
                 "PolicyDocument": {"Version": "2012-10-17", "Statement": [{
-                    "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sns:Publish", "Resource": {"Ref": "Alerts"}}]},
+                    "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sns:Publish",
+                    "Resource": {"Ref": "Alerts"}}]},
             }},
         },
         "Outputs": {
@@ -164,7 +166,8 @@ def test_s3_buckets_with_their_configuration(server):
         "Resources": {
             "Site": {"Type": "AWS::S3::Bucket", "Properties": {
                 "VersioningConfiguration": {"Status": "Enabled"},
-                "CorsConfiguration": {"CorsRules": [{"AllowedMethods": ["GET"], "AllowedOrigins": ["*"], "MaxAge": 300}]},
+                "CorsConfiguration": {"CorsRules": [{"AllowedMethods": ["GET"], "AllowedOrigins": ["*"],
+                                                     "MaxAge": 300}]},
                 "LifecycleConfiguration": {"Rules": [{"Id": "old", "Status": "Enabled", "Prefix": "tmp/",
                                                       "ExpirationInDays": 7}]},
                 "Tags": [{"Key": "app", "Value": "site"}],
@@ -269,6 +272,8 @@ def test_lambda_functions_versions_aliases_urls_and_permissions(server):
                 "FunctionName": {"Ref": "Fn"}, "Name": "live", "FunctionVersion": {"Fn::GetAtt": ["V1", "Version"]}}},
             "Url": {"Type": "AWS::Lambda::Url", "Properties": {
                 "TargetFunctionArn": {"Fn::GetAtt": ["Fn", "Arn"]}, "AuthType": "NONE"}},
+            "Async": {"Type": "AWS::Lambda::EventInvokeConfig", "Properties": {
+                "FunctionName": {"Ref": "Fn"}, "Qualifier": "$LATEST", "MaximumRetryAttempts": 1}},
             "Invoke": {"Type": "AWS::Lambda::Permission", "Properties": {
                 "FunctionName": {"Ref": "Fn"}, "Action": "lambda:InvokeFunction", "Principal": "sns.amazonaws.com"}},
         },
@@ -296,6 +301,7 @@ def test_lambda_functions_versions_aliases_urls_and_permissions(server):
     policy = json.loads(lam.get_policy(FunctionName=name)["Policy"])
     assert policy["Statement"][0]["Principal"] == {"Service": "sns.amazonaws.com"}
     assert lam.list_tags(Resource=out["Arn"])["Tags"]["aws:cloudformation:logical-id"] == "Fn"
+    assert lam.get_function_event_invoke_config(FunctionName=name)["MaximumRetryAttempts"] == 1
 
     # Code and configuration change in place.
     fn = template["Resources"]["Fn"]["Properties"]
@@ -326,6 +332,12 @@ def test_state_machines_activities_and_log_groups(server):
     template = {
         "Resources": {
             "Logs": {"Type": "AWS::Logs::LogGroup", "Properties": {"RetentionInDays": 7}},
+            "Stream": {"Type": "AWS::Logs::LogStream", "Properties": {
+                "LogGroupName": {"Ref": "Logs"}, "LogStreamName": "audit"}},
+            "V1": {"Type": "AWS::StepFunctions::StateMachineVersion", "Properties": {
+                "StateMachineArn": {"Ref": "Machine"}, "Description": "first"}},
+            "Prod": {"Type": "AWS::StepFunctions::StateMachineAlias", "Properties": {
+                "Name": "prod", "RoutingConfiguration": [{"StateMachineVersionArn": {"Ref": "V1"}, "Weight": 100}]}},
             "Work": {"Type": "AWS::StepFunctions::Activity", "Properties": {"Name": "cfn-activity"}},
             "Machine": {"Type": "AWS::StepFunctions::StateMachine", "Properties": {
                 "RoleArn": "arn:aws:iam::000000000000:role/sfn",
@@ -341,6 +353,8 @@ def test_state_machines_activities_and_log_groups(server):
             "MachineName": {"Value": {"Fn::GetAtt": ["Machine", "Name"]}},
             "Activity": {"Value": {"Ref": "Work"}},
             "Group": {"Value": {"Ref": "Logs"}},
+            "Version": {"Value": {"Ref": "V1"}},
+            "Alias": {"Value": {"Fn::GetAtt": ["Prod", "Arn"]}},
         },
     }
     out = outputs(deploy(cfn, "flows", template))
@@ -357,6 +371,12 @@ def test_state_machines_activities_and_log_groups(server):
     assert sfn.describe_activity(activityArn=out["Activity"])["name"] == "cfn-activity"
     group = logs.describe_log_groups(logGroupNamePrefix=out["Group"])["logGroups"][0]
     assert group["retentionInDays"] == 7 and out["Group"].startswith("flows-Logs-")
+    streams = logs.describe_log_streams(logGroupName=out["Group"], logStreamNamePrefix="audit")["logStreams"]
+    assert [s["logStreamName"] for s in streams] == ["audit"]
+    assert out["Version"] == out["Machine"] + ":1"
+    alias = sfn.describe_state_machine_alias(stateMachineAliasArn=out["Alias"])
+    assert alias["name"] == "prod" and alias["routingConfiguration"] == [
+        {"stateMachineVersionArn": out["Version"], "weight": 100}]
 
     template["Resources"]["Machine"]["Properties"]["DefinitionSubstitutions"]["Greeting"] = "hey"
     template["Resources"]["Logs"]["Properties"]["RetentionInDays"] = 30
@@ -436,7 +456,8 @@ def test_event_source_mappings_update_in_place(server):
 
 
 def test_resources_deleted_behind_the_stack_s_back_do_not_fail_its_deletion(server):
-    cfn, sqs, sns, ddb = server.client("cloudformation"), server.client("sqs"), server.client("sns"), server.client("dynamodb")
+    cfn, sqs, sns = server.client("cloudformation"), server.client("sqs"), server.client("sns")
+    ddb = server.client("dynamodb")
     template = {"Resources": {
         "Queue": {"Type": "AWS::SQS::Queue"},
         "Topic": {"Type": "AWS::SNS::Topic"},

@@ -1,5 +1,5 @@
-//! AWS::Lambda::Function, Permission, EventSourceMapping, Version, Alias and Url through
-//! Lambda. A function's Ref is its name; inline `Code.ZipFile` source is zipped as
+//! AWS::Lambda::Function, Permission, EventSourceMapping, Version, Alias, Url,
+//! LayerVersion and EventInvokeConfig through Lambda. A function's Ref is its name; inline `Code.ZipFile` source is zipped as
 //! CloudFormation zips it, into `index.py` for Python runtimes and `index.js` otherwise.
 
 use brume_core::AwsError;
@@ -18,6 +18,8 @@ pub(super) struct EventSourceMapping;
 pub(super) struct Version;
 pub(super) struct Alias;
 pub(super) struct Url;
+pub(super) struct LayerVersion;
+pub(super) struct EventInvokeConfig;
 
 /// `keys` of `map` that are numbers written as text, made numbers.
 fn numbers(map: &mut Map<String, Value>, keys: &[&str]) {
@@ -446,6 +448,82 @@ impl Provider for Url {
 
     fn replaces(&self, old: &Value, new: &Value) -> bool {
         changed(old, new, &["TargetFunctionArn", "Qualifier"])
+    }
+}
+
+#[async_trait::async_trait]
+impl Provider for LayerVersion {
+    async fn create(&self, sdk: &dyn AwsSdkClient, request: &Request<'_>) -> Result<Provisioned, AwsError> {
+        let mut input = copy(
+            request.properties,
+            &["Description", "Content", "CompatibleRuntimes", "LicenseInfo", "CompatibleArchitectures"],
+        );
+        let name = request.text("LayerName").unwrap_or_else(|| request.generated_name(140));
+        input.insert("LayerName".into(), json!(name));
+        let out = call(sdk, request, "lambda", "PublishLayerVersion", Value::Object(input)).await?;
+        let arn = out["LayerVersionArn"].as_str().unwrap_or_default();
+        Ok(provisioned(arn, json!({ "LayerVersionArn": arn })))
+    }
+
+    async fn update(
+        &self,
+        _: &dyn AwsSdkClient,
+        _: &Request<'_>,
+        arn: &str,
+        _: &Value,
+    ) -> Result<Provisioned, AwsError> {
+        Ok(provisioned(arn, json!({ "LayerVersionArn": arn })))
+    }
+
+    async fn delete(&self, sdk: &dyn AwsSdkClient, request: &Request<'_>, arn: &str) -> Result<(), AwsError> {
+        let (layer, version) = arn.rsplit_once(':').unwrap_or((arn, ""));
+        let Some(version) = version.parse::<i64>().ok() else { return Ok(()) };
+        let input = json!({ "LayerName": layer, "VersionNumber": version });
+        ignore_gone(call(sdk, request, "lambda", "DeleteLayerVersion", input).await)
+    }
+
+    fn replaces(&self, old: &Value, new: &Value) -> bool {
+        old != new
+    }
+}
+
+/// The PutFunctionEventInvokeConfig input of the properties.
+fn invoke_config(properties: &Value) -> Map<String, Value> {
+    let mut input = copy(
+        properties,
+        &["FunctionName", "Qualifier", "MaximumRetryAttempts", "MaximumEventAgeInSeconds", "DestinationConfig"],
+    );
+    numbers(&mut input, &["MaximumRetryAttempts", "MaximumEventAgeInSeconds"]);
+    input
+}
+
+#[async_trait::async_trait]
+impl Provider for EventInvokeConfig {
+    async fn create(&self, sdk: &dyn AwsSdkClient, request: &Request<'_>) -> Result<Provisioned, AwsError> {
+        let input = Value::Object(invoke_config(request.properties));
+        call(sdk, request, "lambda", "PutFunctionEventInvokeConfig", input).await?;
+        Ok(provisioned(request.generated_name(255), json!({})))
+    }
+
+    async fn update(
+        &self,
+        sdk: &dyn AwsSdkClient,
+        request: &Request<'_>,
+        id: &str,
+        _: &Value,
+    ) -> Result<Provisioned, AwsError> {
+        let input = Value::Object(invoke_config(request.properties));
+        call(sdk, request, "lambda", "PutFunctionEventInvokeConfig", input).await?;
+        Ok(provisioned(id, json!({})))
+    }
+
+    async fn delete(&self, sdk: &dyn AwsSdkClient, request: &Request<'_>, _: &str) -> Result<(), AwsError> {
+        let input = Value::Object(copy(request.properties, &["FunctionName", "Qualifier"]));
+        ignore_gone(call(sdk, request, "lambda", "DeleteFunctionEventInvokeConfig", input).await)
+    }
+
+    fn replaces(&self, old: &Value, new: &Value) -> bool {
+        changed(old, new, &["FunctionName", "Qualifier"])
     }
 }
 

@@ -1,4 +1,5 @@
-//! AWS::Logs::LogGroup through CloudWatch Logs. Ref is the group's name. CloudWatch Logs
+//! AWS::Logs::LogGroup and AWS::Logs::LogStream through CloudWatch Logs. Ref is the group's
+//! (the stream's) name. CloudWatch Logs
 //! refuses tag keys starting `aws:`, so the group carries the template's and the stack's
 //! tags without the `aws:cloudformation:` ones.
 
@@ -9,6 +10,7 @@ use serde_json::{Value, json};
 use super::{Provider, Provisioned, Request, call, changed, ignore_gone, number, provisioned, tag_list, tag_map};
 
 pub(super) struct LogGroup;
+pub(super) struct LogStream;
 
 fn tags(request: &Request<'_>) -> Vec<(String, String)> {
     request.tags().into_iter().filter(|(k, _)| !k.starts_with("aws:")).collect()
@@ -85,6 +87,35 @@ impl Provider for LogGroup {
 
     fn replaces(&self, old: &Value, new: &Value) -> bool {
         changed(old, new, &["LogGroupName", "LogGroupClass"])
+    }
+}
+
+#[async_trait::async_trait]
+impl Provider for LogStream {
+    async fn create(&self, sdk: &dyn AwsSdkClient, request: &Request<'_>) -> Result<Provisioned, AwsError> {
+        let name = request.text("LogStreamName").unwrap_or_else(|| request.generated_name(512));
+        let input = json!({ "logGroupName": request.text("LogGroupName"), "logStreamName": name });
+        call(sdk, request, "logs", "CreateLogStream", input).await?;
+        Ok(provisioned(name, json!({})))
+    }
+
+    async fn update(
+        &self,
+        _: &dyn AwsSdkClient,
+        _: &Request<'_>,
+        id: &str,
+        _: &Value,
+    ) -> Result<Provisioned, AwsError> {
+        Ok(provisioned(id, json!({})))
+    }
+
+    async fn delete(&self, sdk: &dyn AwsSdkClient, request: &Request<'_>, name: &str) -> Result<(), AwsError> {
+        let input = json!({ "logGroupName": request.text("LogGroupName"), "logStreamName": name });
+        ignore_gone(call(sdk, request, "logs", "DeleteLogStream", input).await)
+    }
+
+    fn replaces(&self, old: &Value, new: &Value) -> bool {
+        changed(old, new, &["LogGroupName", "LogStreamName"])
     }
 }
 

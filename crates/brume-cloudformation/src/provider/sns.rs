@@ -1,5 +1,5 @@
-//! AWS::SNS::Topic (with its `Subscription` list), AWS::SNS::Subscription and
-//! AWS::SNS::TopicPolicy through SNS. A topic's Ref is its ARN, a subscription's its ARN.
+//! AWS::SNS::Topic (with its `Subscription` list), AWS::SNS::Subscription,
+//! AWS::SNS::TopicPolicy and AWS::SNS::TopicInlinePolicy through SNS. A topic's Ref is its ARN, a subscription's its ARN.
 
 use brume_core::AwsError;
 use brume_core::clients::AwsSdkClient;
@@ -13,6 +13,7 @@ use super::{
 pub(super) struct Topic;
 pub(super) struct Subscription;
 pub(super) struct TopicPolicy;
+pub(super) struct TopicInlinePolicy;
 
 /// The topic properties that are topic attributes of the same name.
 const TOPIC_ATTRIBUTES: &[&str] = &[
@@ -307,6 +308,34 @@ impl Provider for TopicPolicy {
 
     fn replaces(&self, _: &Value, _: &Value) -> bool {
         false
+    }
+}
+
+#[async_trait::async_trait]
+impl Provider for TopicInlinePolicy {
+    async fn create(&self, sdk: &dyn AwsSdkClient, request: &Request<'_>) -> Result<Provisioned, AwsError> {
+        let policy = request.prop("PolicyDocument").map(document).unwrap_or_default();
+        let topic = request.text("TopicArn").unwrap_or_default();
+        set_topic_attribute(sdk, request, &topic, "Policy", &policy).await?;
+        Ok(provisioned(topic, json!({})))
+    }
+
+    async fn update(
+        &self,
+        sdk: &dyn AwsSdkClient,
+        request: &Request<'_>,
+        _: &str,
+        _: &Value,
+    ) -> Result<Provisioned, AwsError> {
+        self.create(sdk, request).await
+    }
+
+    async fn delete(&self, sdk: &dyn AwsSdkClient, request: &Request<'_>, topic: &str) -> Result<(), AwsError> {
+        ignore_gone(set_topic_attribute(sdk, request, topic, "Policy", &default_policy(topic)).await)
+    }
+
+    fn replaces(&self, old: &Value, new: &Value) -> bool {
+        changed(old, new, &["TopicArn"])
     }
 }
 

@@ -1,4 +1,4 @@
-//! AWS::SQS::Queue and AWS::SQS::QueuePolicy through SQS. A queue's Ref is its URL; its
+//! AWS::SQS::Queue, AWS::SQS::QueuePolicy and AWS::SQS::QueueInlinePolicy through SQS. A queue's Ref is its URL; its
 //! properties are the queue attributes (numbers and booleans as text, the redrive
 //! policies as JSON documents).
 
@@ -13,6 +13,7 @@ use super::{
 
 pub(super) struct Queue;
 pub(super) struct QueuePolicy;
+pub(super) struct QueueInlinePolicy;
 
 /// The queue attributes a template may set, with the value SQS has when none is given
 /// (what an update removing the property goes back to).
@@ -173,6 +174,34 @@ impl Provider for QueuePolicy {
 
     fn replaces(&self, _: &Value, _: &Value) -> bool {
         false
+    }
+}
+
+#[async_trait::async_trait]
+impl Provider for QueueInlinePolicy {
+    async fn create(&self, sdk: &dyn AwsSdkClient, request: &Request<'_>) -> Result<Provisioned, AwsError> {
+        let policy = request.prop("PolicyDocument").map(document).unwrap_or_default();
+        let url = request.text("Queue").unwrap_or_default();
+        set_policy(sdk, request, &url, &policy).await?;
+        Ok(provisioned(url, json!({})))
+    }
+
+    async fn update(
+        &self,
+        sdk: &dyn AwsSdkClient,
+        request: &Request<'_>,
+        _: &str,
+        _: &Value,
+    ) -> Result<Provisioned, AwsError> {
+        self.create(sdk, request).await
+    }
+
+    async fn delete(&self, sdk: &dyn AwsSdkClient, request: &Request<'_>, url: &str) -> Result<(), AwsError> {
+        ignore_gone(set_policy(sdk, request, url, "").await)
+    }
+
+    fn replaces(&self, old: &Value, new: &Value) -> bool {
+        changed(old, new, &["Queue"])
     }
 }
 

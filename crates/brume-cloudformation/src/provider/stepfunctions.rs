@@ -1,5 +1,5 @@
-//! AWS::StepFunctions::StateMachine and AWS::StepFunctions::Activity through Step
-//! Functions. Both answer their ARN as Ref. The definition is `Definition` (an object),
+//! AWS::StepFunctions::StateMachine, Activity, StateMachineVersion and StateMachineAlias
+//! through Step Functions. Each answers its ARN as Ref. The definition is `Definition` (an object),
 //! `DefinitionString` or `DefinitionS3Location` (read from S3), with each
 //! `${name}` of `DefinitionSubstitutions` replaced.
 
@@ -12,6 +12,8 @@ use super::{Provider, Provisioned, Request, call, changed, document, ignore_gone
 
 pub(super) struct StateMachine;
 pub(super) struct Activity;
+pub(super) struct StateMachineVersion;
+pub(super) struct StateMachineAlias;
 
 /// CloudFormation's PascalCase members as Step Functions' camelCase ones, all the way down.
 fn camel(v: &Value) -> Value {
@@ -185,6 +187,89 @@ impl Provider for Activity {
     }
 }
 
+#[async_trait::async_trait]
+impl Provider for StateMachineVersion {
+    async fn create(&self, sdk: &dyn AwsSdkClient, request: &Request<'_>) -> Result<Provisioned, AwsError> {
+        let mut input = json!({ "stateMachineArn": request.text("StateMachineArn") });
+        for (property, member) in [("StateMachineRevisionId", "revisionId"), ("Description", "description")] {
+            if let Some(v) = request.text(property) {
+                input[member] = json!(v);
+            }
+        }
+        let out = call(sdk, request, "stepfunctions", "PublishStateMachineVersion", input).await?;
+        let arn = out["stateMachineVersionArn"].as_str().unwrap_or_default();
+        Ok(provisioned(arn, json!({ "Arn": arn })))
+    }
+
+    async fn update(
+        &self,
+        _: &dyn AwsSdkClient,
+        _: &Request<'_>,
+        arn: &str,
+        _: &Value,
+    ) -> Result<Provisioned, AwsError> {
+        Ok(provisioned(arn, json!({ "Arn": arn })))
+    }
+
+    async fn delete(&self, sdk: &dyn AwsSdkClient, request: &Request<'_>, arn: &str) -> Result<(), AwsError> {
+        let input = json!({ "stateMachineVersionArn": arn });
+        ignore_gone(call(sdk, request, "stepfunctions", "DeleteStateMachineVersion", input).await)
+    }
+
+    fn replaces(&self, old: &Value, new: &Value) -> bool {
+        old != new
+    }
+}
+
+/// An alias's routing: `RoutingConfiguration`, or all of it to `DeploymentPreference`'s
+/// version (deployed at once).
+fn routing(properties: &Value) -> Value {
+    if let Some(list) = properties.get("RoutingConfiguration").and_then(Value::as_array) {
+        return camel(&Value::Array(list.clone()));
+    }
+    let version = properties.pointer("/DeploymentPreference/StateMachineVersionArn").cloned().unwrap_or_default();
+    json!([{ "stateMachineVersionArn": version, "weight": 100 }])
+}
+
+#[async_trait::async_trait]
+impl Provider for StateMachineAlias {
+    async fn create(&self, sdk: &dyn AwsSdkClient, request: &Request<'_>) -> Result<Provisioned, AwsError> {
+        let name = request.text("Name").unwrap_or_else(|| request.generated_name(80));
+        let mut input = json!({ "name": name, "routingConfiguration": routing(request.properties) });
+        if let Some(d) = request.text("Description") {
+            input["description"] = json!(d);
+        }
+        let out = call(sdk, request, "stepfunctions", "CreateStateMachineAlias", input).await?;
+        let arn = out["stateMachineAliasArn"].as_str().unwrap_or_default();
+        Ok(provisioned(arn, json!({ "Arn": arn })))
+    }
+
+    async fn update(
+        &self,
+        sdk: &dyn AwsSdkClient,
+        request: &Request<'_>,
+        arn: &str,
+        _: &Value,
+    ) -> Result<Provisioned, AwsError> {
+        let input = json!({
+            "stateMachineAliasArn": arn,
+            "description": request.text("Description").unwrap_or_default(),
+            "routingConfiguration": routing(request.properties),
+        });
+        call(sdk, request, "stepfunctions", "UpdateStateMachineAlias", input).await?;
+        Ok(provisioned(arn, json!({ "Arn": arn })))
+    }
+
+    async fn delete(&self, sdk: &dyn AwsSdkClient, request: &Request<'_>, arn: &str) -> Result<(), AwsError> {
+        let input = json!({ "stateMachineAliasArn": arn });
+        ignore_gone(call(sdk, request, "stepfunctions", "DeleteStateMachineAlias", input).await)
+    }
+
+    fn replaces(&self, old: &Value, new: &Value) -> bool {
+        changed(old, new, &["Name"])
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,6 +282,14 @@ mod tests {
             substitute(r#"{"Resource":"${Fn}","Seconds":${N},"Other":"${X}"}"#, Some(&subs)),
             r#"{"Resource":"arn:aws:lambda:us-east-1:1:function:f","Seconds":3,"Other":"${X}"}"#
         );
+    }
+
+    #[test]
+    fn alias_routing_is_its_configuration_or_the_deployed_version() {
+        let props = json!({ "RoutingConfiguration": [{ "StateMachineVersionArn": "v1", "Weight": 100 }] });
+        assert_eq!(routing(&props), json!([{ "stateMachineVersionArn": "v1", "weight": 100 }]));
+        let props = json!({ "DeploymentPreference": { "StateMachineVersionArn": "v2", "Type": "ALL_AT_ONCE" } });
+        assert_eq!(routing(&props), json!([{ "stateMachineVersionArn": "v2", "weight": 100 }]));
     }
 
     #[test]
