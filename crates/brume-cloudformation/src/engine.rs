@@ -117,6 +117,8 @@ async fn drive(cf: &Arc<CloudFormation>, account: &str, region: &str, id: &str, 
             "CREATE_IN_PROGRESS" => create(&mut run).await?,
             "ROLLBACK_IN_PROGRESS" | "DELETE_IN_PROGRESS" => teardown(&mut run).await?,
             "UPDATE_IN_PROGRESS" if first && resumed => {
+                run.stack.done.clear();
+                run.stack.cleanup.clear();
                 run.stack_status(
                     "UPDATE_ROLLBACK_IN_PROGRESS",
                     Some("The update was interrupted by a restart of Brume.".to_string()),
@@ -411,8 +413,10 @@ async fn apply(run: &mut Run, updating: bool) -> Result<Result<(), (Vec<String>,
     Ok(Ok(()))
 }
 
+/// Why an operation failed: the resources that failed (the text ends with a space, as
+/// AWS's does), or the stack-wide message, ended as a sentence.
 fn failure_reason(failed: &[String], created: bool, message: Option<String>) -> String {
-    message.unwrap_or_else(|| {
+    message.map(|m| if m.ends_with('.') { format!("{m} ") } else { format!("{m}. ") }).unwrap_or_else(|| {
         let verb = if created { "create" } else { "update" };
         format!("The following resource(s) failed to {verb}: [{}]. ", failed.join(", "))
     })
@@ -544,6 +548,8 @@ async fn update(run: &mut Run) -> Result<(), AwsError> {
             if run.stack.disable_rollback {
                 run.stack_status("UPDATE_FAILED", Some(reason));
             } else {
+                // The replaced resources are the ones being restored: not to be deleted.
+                run.stack.cleanup.clear();
                 run.stack_status("UPDATE_ROLLBACK_IN_PROGRESS", Some(reason));
             }
         }
@@ -594,11 +600,6 @@ async fn cleanup(run: &mut Run) -> Result<(), AwsError> {
 /// the cleanup phase.
 async fn update_rollback(run: &mut Run) -> Result<(), AwsError> {
     let previous = run.stack.previous_resources.clone().unwrap_or_default();
-    if !run.stack.done.contains("") {
-        // The update's own cleanup list names the resources being restored: drop it once.
-        run.stack.cleanup.clear();
-        run.stack.done.insert(String::new());
-    }
     let ids: Vec<String> = run.stack.resources.keys().chain(previous.keys()).cloned().collect();
     let mut failed = Vec::new();
     for id in ids {

@@ -1,0 +1,485 @@
+"""CloudFormation: stacks created, updated and deleted through the services' own operations,
+with the AWS CLI's `cloudformation deploy`, boto3's change sets and waiters, rollbacks,
+DeletionPolicy Retain, exports and imports, and a creation interrupted by kill -9."""
+import json
+import os
+import signal
+import tempfile
+import time
+
+import botocore.exceptions
+import pytest
+
+QUEUE_TEMPLATE = """
+AWSTemplateFormatVersion: '2010-09-09'
+Description: a queue and a topic
+Parameters:
+  QueueName:
+    Type: String
+  Secret:
+    Type: String
+    NoEcho: true
+    Default: hush
+  Stage:
+    Type: String
+    Default: dev
+    AllowedValues: [dev, prod]
+Conditions:
+  IsProd: !Equals [!Ref Stage, prod]
+Resources:
+  Queue:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: !Ref QueueName
+      VisibilityTimeout: 45
+  Topic:
+    Type: AWS::SNS::Topic
+  Subscription:
+    Type: AWS::SNS::Subscription
+    Properties:
+      TopicArn: !Ref Topic
+      Protocol: sqs
+      Endpoint: !GetAtt Queue.Arn
+  ProdOnly:
+    Type: AWS::SQS::Queue
+    Condition: IsProd
+Outputs:
+  QueueUrl:
+    Value: !Ref Queue
+  QueueArn:
+    Value: !GetAtt Queue.Arn
+    Export:
+      Name: !Sub "${AWS::StackName}-queue-arn"
+  TopicArn:
+    Value: !Ref Topic
+"""
+
+
+def write(tmp_path, name, body):
+    path = tmp_path / name
+    path.write_text(body)
+    return str(path)
+
+
+def error_of(excinfo):
+    return excinfo.value.response["Error"]["Code"], excinfo.value.response["Error"]["Message"]
+
+
+def stack(cfn, name):
+    return cfn.describe_stacks(StackName=name)["Stacks"][0]
+
+
+def events(cfn, name):
+    """The stack's events, oldest first, as (logical id, status, reason)."""
+    listed = cfn.describe_stack_events(StackName=name)["StackEvents"]
+    return [(e["LogicalResourceId"], e["ResourceStatus"], e.get("ResourceStatusReason")) for e in reversed(listed)]
+
+
+def waiter(cfn, name):
+    return cfn.get_waiter(name), {"Delay": 1, "MaxAttempts": 60}
+
+
+def wait(cfn, name, **kwargs):
+    w, config = waiter(cfn, name)
+    w.wait(WaiterConfig=config, **kwargs)
+
+
+def test_cli_deploy_creates_replaces_and_finds_nothing_to_change(server, tmp_path):
+    template = write(tmp_path, "queue.yaml", QUEUE_TEMPLATE)
+    code, out, err = server.cli(
+        "cloudformation", "deploy", "--template-file", template, "--stack-name", "app",
+        "--parameter-overrides", "QueueName=first-queue", "--tags", "team=blue",
+    )
+    assert code == 0, err
+    cfn, sqs = server.client("cloudformation"), server.client("sqs")
+    created = stack(cfn, "app")
+    assert created["StackStatus"] == "CREATE_COMPLETE"
+    assert created["Description"] == "a queue and a topic"
+    assert created["Tags"] == [{"Key": "team", "Value": "blue"}]
+    params = {p["ParameterKey"]: p["ParameterValue"] for p in created["Parameters"]}
+    assert params == {"QueueName": "first-queue", "Secret": "****", "Stage": "dev"}
+    outputs = {o["OutputKey"]: o for o in created["Outputs"]}
+    first_url = sqs.get_queue_url(QueueName="first-queue")["QueueUrl"]
+    assert outputs["QueueUrl"]["OutputValue"] == first_url
+    assert outputs["QueueArn"]["ExportName"] == "app-queue-arn"
+    attributes = sqs.get_queue_attributes(QueueUrl=first_url, AttributeNames=["All"])["Attributes"]
+    assert attributes["VisibilityTimeout"] == "45"
+    assert sqs.list_queue_tags(QueueUrl=first_url)["Tags"]["team"] == "blue"
+    resources = {r["LogicalResourceId"]: r for r in cfn.list_stack_resources(StackName="app")["StackResourceSummaries"]}
+    assert set(resources) == {"Queue", "Topic", "Subscription"}
+    assert all(r["ResourceStatus"] == "CREATE_COMPLETE" for r in resources.values())
+    assert resources["Queue"]["PhysicalResourceId"] == first_url
+
+    code, out, err = server.cli(
+        "cloudformation", "deploy", "--template-file", template, "--stack-name", "app",
+        "--parameter-overrides", "QueueName=second-queue",
+    )
+    assert code == 0, err
+    updated = stack(cfn, "app")
+    assert updated["StackStatus"] == "UPDATE_COMPLETE"
+    second_url = sqs.get_queue_url(QueueName="second-queue")["QueueUrl"]
+    with pytest.raises(botocore.exceptions.ClientError) as gone:
+        sqs.get_queue_url(QueueName="first-queue")
+    assert "NonExistentQueue" in error_of(gone)[0]
+    assert {o["OutputKey"]: o["OutputValue"] for o in updated["Outputs"]}["QueueUrl"] == second_url
+    history = events(cfn, "app")
+    update = history[history.index(("app", "UPDATE_IN_PROGRESS", "User Initiated")):]
+    assert ("Queue", "UPDATE_IN_PROGRESS",
+            "Requested update requires the creation of a new physical resource; hence creating one.") in update
+    assert ("app", "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", None) in update
+    cleanup = update[update.index(("app", "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS", None)):]
+    # The subscription's endpoint is the queue's ARN, and a new endpoint replaces it too; the
+    # old ones go in reverse dependency order.
+    assert cleanup[1:] == [
+        ("Subscription", "DELETE_IN_PROGRESS", None), ("Subscription", "DELETE_COMPLETE", None),
+        ("Queue", "DELETE_IN_PROGRESS", None), ("Queue", "DELETE_COMPLETE", None),
+        ("app", "UPDATE_COMPLETE", None),
+    ]
+
+    code, out, err = server.cli(
+        "cloudformation", "deploy", "--template-file", template, "--stack-name", "app",
+        "--parameter-overrides", "QueueName=second-queue", check=False,
+    )
+    assert code == 255
+    assert "No changes to deploy. Stack app is up to date" in err
+    code, out, err = server.cli(
+        "cloudformation", "deploy", "--template-file", template, "--stack-name", "app",
+        "--parameter-overrides", "QueueName=second-queue", "--no-fail-on-empty-changeset",
+    )
+    assert code == 0
+    with pytest.raises(botocore.exceptions.ClientError) as same:
+        cfn.update_stack(StackName="app", UsePreviousTemplate=True,
+                         Parameters=[{"ParameterKey": "QueueName", "UsePreviousValue": True}])
+    assert error_of(same) == ("ValidationError", "No updates are to be performed.")
+
+
+def test_the_event_sequence_of_a_creation_is_aws_s(server):
+    cfn = server.client("cloudformation")
+    body = json.dumps({"Resources": {"Queue": {"Type": "AWS::SQS::Queue"}}})
+    stack_id = cfn.create_stack(StackName="seq", TemplateBody=body)["StackId"]
+    wait(cfn, "stack_create_complete", StackName="seq")
+    assert events(cfn, "seq") == [
+        ("seq", "CREATE_IN_PROGRESS", "User Initiated"),
+        ("Queue", "CREATE_IN_PROGRESS", None),
+        ("Queue", "CREATE_IN_PROGRESS", "Resource creation Initiated"),
+        ("Queue", "CREATE_COMPLETE", None),
+        ("seq", "CREATE_COMPLETE", None),
+    ]
+    listed = cfn.describe_stack_events(StackName="seq")["StackEvents"]
+    assert listed[0]["PhysicalResourceId"] == stack_id
+    assert listed[0]["ResourceType"] == "AWS::CloudFormation::Stack"
+    detail = cfn.describe_stack_resource(StackName="seq", LogicalResourceId="Queue")["StackResourceDetail"]
+    assert detail["ResourceType"] == "AWS::SQS::Queue"
+    assert detail["PhysicalResourceId"].endswith("/seq-Queue-" + detail["PhysicalResourceId"].rsplit("-", 1)[1])
+    with pytest.raises(botocore.exceptions.ClientError) as missing:
+        cfn.describe_stack_resource(StackName="seq", LogicalResourceId="Nope")
+    assert error_of(missing) == ("ValidationError", "Resource Nope does not exist for stack seq")
+    by_physical = cfn.describe_stack_resources(PhysicalResourceId=detail["PhysicalResourceId"])["StackResources"]
+    assert [r["StackName"] for r in by_physical] == ["seq"]
+
+
+def test_change_sets_create_then_update(server):
+    cfn, sqs = server.client("cloudformation"), server.client("sqs")
+    body = QUEUE_TEMPLATE
+    created = cfn.create_change_set(
+        StackName="cs", ChangeSetName="first", ChangeSetType="CREATE", TemplateBody=body,
+        Parameters=[{"ParameterKey": "QueueName", "ParameterValue": "cs-queue"}],
+    )
+    assert stack(cfn, "cs")["StackStatus"] == "REVIEW_IN_PROGRESS"
+    wait(cfn, "change_set_create_complete", ChangeSetName=created["Id"])
+    described = cfn.describe_change_set(ChangeSetName="first", StackName="cs")
+    assert described["Status"] == "CREATE_COMPLETE"
+    assert described["ExecutionStatus"] == "AVAILABLE"
+    assert sorted((c["ResourceChange"]["Action"], c["ResourceChange"]["LogicalResourceId"])
+                  for c in described["Changes"]) == [("Add", "Queue"), ("Add", "Subscription"), ("Add", "Topic")]
+    assert [s["ChangeSetName"] for s in cfn.list_change_sets(StackName="cs")["Summaries"]] == ["first"]
+    cfn.execute_change_set(ChangeSetName=created["Id"])
+    wait(cfn, "stack_create_complete", StackName="cs")
+    assert stack(cfn, "cs")["ChangeSetId"] == created["Id"]
+
+    changed = body.replace("VisibilityTimeout: 45", "VisibilityTimeout: 60").replace(
+        "  Topic:\n    Type: AWS::SNS::Topic\n", "  Topic:\n    Type: AWS::SNS::Topic\n  Table:\n"
+        "    Type: AWS::DynamoDB::Table\n    Properties:\n      AttributeDefinitions:\n"
+        "        - {AttributeName: id, AttributeType: S}\n      KeySchema:\n"
+        "        - {AttributeName: id, KeyType: HASH}\n      BillingMode: PAY_PER_REQUEST\n")
+    cfn.create_change_set(StackName="cs", ChangeSetName="second", TemplateBody=changed,
+                          Parameters=[{"ParameterKey": "QueueName", "UsePreviousValue": True}])
+    wait(cfn, "change_set_create_complete", ChangeSetName="second", StackName="cs")
+    changes = {c["ResourceChange"]["LogicalResourceId"]: c["ResourceChange"]
+               for c in cfn.describe_change_set(ChangeSetName="second", StackName="cs")["Changes"]}
+    assert changes["Queue"]["Action"] == "Modify"
+    assert changes["Queue"]["Replacement"] == "False"
+    assert changes["Table"]["Action"] == "Add"
+    assert set(changes) == {"Queue", "Table"}
+    renamed = changed.replace("QueueName: !Ref QueueName", "QueueName: !Sub '${QueueName}-2'")
+    cfn.create_change_set(StackName="cs", ChangeSetName="third", TemplateBody=renamed,
+                          Parameters=[{"ParameterKey": "QueueName", "UsePreviousValue": True}])
+    third = cfn.describe_change_set(ChangeSetName="third", StackName="cs")["Changes"]
+    assert {c["ResourceChange"]["LogicalResourceId"]: c["ResourceChange"].get("Replacement") for c in third}["Queue"] == "True"
+    cfn.delete_change_set(ChangeSetName="third", StackName="cs")
+    with pytest.raises(botocore.exceptions.ClientError) as gone:
+        cfn.describe_change_set(ChangeSetName="third", StackName="cs")
+    assert error_of(gone) == ("ChangeSetNotFound", "ChangeSet [third] does not exist")
+
+    cfn.execute_change_set(ChangeSetName="second", StackName="cs")
+    wait(cfn, "stack_update_complete", StackName="cs")
+    url = sqs.get_queue_url(QueueName="cs-queue")["QueueUrl"]
+    assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])["Attributes"] == {
+        "VisibilityTimeout": "60"}
+    table = cfn.describe_stack_resource(StackName="cs", LogicalResourceId="Table")["StackResourceDetail"]
+    server.client("dynamodb").describe_table(TableName=table["PhysicalResourceId"])
+    assert cfn.list_change_sets(StackName="cs")["Summaries"][0]["ExecutionStatus"] == "EXECUTE_COMPLETE"
+
+    cfn.create_change_set(StackName="cs", ChangeSetName="empty", TemplateBody=changed,
+                          Parameters=[{"ParameterKey": "QueueName", "UsePreviousValue": True}])
+    empty = cfn.describe_change_set(ChangeSetName="empty", StackName="cs")
+    assert (empty["Status"], empty["ExecutionStatus"]) == ("FAILED", "UNAVAILABLE")
+    assert empty["StatusReason"] == ("The submitted information didn't contain changes. "
+                                     "Submit different information to create a change set.")
+
+
+def test_a_failing_resource_rolls_the_creation_back(server):
+    cfn, sqs = server.client("cloudformation"), server.client("sqs")
+    body = json.dumps({"Resources": {
+        "Good": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "rollback-good"}},
+        "Bad": {"Type": "AWS::SQS::Queue", "DependsOn": "Good",
+                "Properties": {"QueueName": "rollback-bad", "VisibilityTimeout": 99999}},
+    }})
+    cfn.create_stack(StackName="rb", TemplateBody=body)
+    with pytest.raises(botocore.exceptions.WaiterError):
+        wait(cfn, "stack_create_complete", StackName="rb")
+    assert stack(cfn, "rb")["StackStatus"] == "ROLLBACK_COMPLETE"
+    history = events(cfn, "rb")
+    failed = [e for e in history if e[1] == "CREATE_FAILED"]
+    assert [e[0] for e in failed] == ["Bad"]
+    assert failed[0][2].startswith('Resource handler returned message: "')
+    assert ("rb", "ROLLBACK_IN_PROGRESS",
+            "The following resource(s) failed to create: [Bad]. Rollback requested by user.") in history
+    tail = history[history.index(("rb", "ROLLBACK_IN_PROGRESS",
+                                  "The following resource(s) failed to create: [Bad]. Rollback requested by user.")):]
+    assert ("Good", "DELETE_COMPLETE", None) in tail
+    assert tail[-1] == ("rb", "ROLLBACK_COMPLETE", None)
+    with pytest.raises(botocore.exceptions.ClientError):
+        sqs.get_queue_url(QueueName="rollback-good")
+    with pytest.raises(botocore.exceptions.ClientError) as refused:
+        cfn.update_stack(StackName="rb", TemplateBody=body)
+    code, message = error_of(refused)
+    assert code == "ValidationError" and "is in ROLLBACK_COMPLETE state and can not be updated." in message
+    cfn.delete_stack(StackName="rb")
+    wait(cfn, "stack_delete_complete", StackName="rb")
+
+
+def test_disable_rollback_keeps_what_was_created(server):
+    cfn, sqs = server.client("cloudformation"), server.client("sqs")
+    body = json.dumps({"Resources": {
+        "Good": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "kept-good"}},
+        "Bad": {"Type": "AWS::SQS::Queue", "DependsOn": "Good",
+                "Properties": {"QueueName": "kept-bad", "MessageRetentionPeriod": 1}},
+    }})
+    cfn.create_stack(StackName="keep", TemplateBody=body, DisableRollback=True)
+    with pytest.raises(botocore.exceptions.WaiterError):
+        wait(cfn, "stack_create_complete", StackName="keep")
+    described = stack(cfn, "keep")
+    assert described["StackStatus"] == "CREATE_FAILED"
+    assert described["StackStatusReason"] == "The following resource(s) failed to create: [Bad]. "
+    assert described["DisableRollback"] is True
+    sqs.get_queue_url(QueueName="kept-good")
+    resources = {r["LogicalResourceId"]: r["ResourceStatus"]
+                 for r in cfn.describe_stack_resources(StackName="keep")["StackResources"]}
+    assert resources == {"Good": "CREATE_COMPLETE", "Bad": "CREATE_FAILED"}
+
+
+def test_deletion_honours_retain_and_keeps_the_stack_describable_by_id(server):
+    cfn, s3, sqs = server.client("cloudformation"), server.client("s3"), server.client("sqs")
+    body = json.dumps({"Resources": {
+        "Bucket": {"Type": "AWS::S3::Bucket", "DeletionPolicy": "Retain",
+                   "Properties": {"BucketName": "retained-bucket"}},
+        "Queue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "deleted-queue"}},
+    }})
+    stack_id = cfn.create_stack(StackName="gone", TemplateBody=body,
+                                EnableTerminationProtection=True)["StackId"]
+    wait(cfn, "stack_create_complete", StackName="gone")
+    with pytest.raises(botocore.exceptions.ClientError) as protected:
+        cfn.delete_stack(StackName="gone")
+    assert error_of(protected) == (
+        "ValidationError", "Stack [gone] cannot be deleted while TerminationProtection is enabled")
+    cfn.update_termination_protection(StackName="gone", EnableTerminationProtection=False)
+    cfn.delete_stack(StackName="gone")
+    wait(cfn, "stack_delete_complete", StackName="gone")
+    s3.head_bucket(Bucket="retained-bucket")
+    with pytest.raises(botocore.exceptions.ClientError):
+        sqs.get_queue_url(QueueName="deleted-queue")
+    with pytest.raises(botocore.exceptions.ClientError) as by_name:
+        cfn.describe_stacks(StackName="gone")
+    assert error_of(by_name) == ("ValidationError", "Stack with id gone does not exist")
+    deleted = stack(cfn, stack_id)
+    assert deleted["StackStatus"] == "DELETE_COMPLETE"
+    assert "DeletionTime" in deleted
+    history = events(cfn, stack_id)
+    assert ("Bucket", "DELETE_SKIPPED", None) in history
+    summaries = cfn.list_stacks(StackStatusFilter=["DELETE_COMPLETE"])["StackSummaries"]
+    assert [s["StackId"] for s in summaries] == [stack_id]
+    assert cfn.list_stacks(StackStatusFilter=["CREATE_COMPLETE"])["StackSummaries"] == []
+    # Deleting again, or a stack that never was, succeeds as on AWS.
+    cfn.delete_stack(StackName="gone")
+    cfn.delete_stack(StackName="never-was")
+
+
+def test_exports_imports_lambda_and_a_template_in_s3(server):
+    cfn, s3 = server.client("cloudformation"), server.client("s3")
+    producer = """
+Resources:
+  Table:
+    Type: AWS::DynamoDB::Table
+    Properties:
+      AttributeDefinitions: [{AttributeName: pk, AttributeType: S}]
+      KeySchema: [{AttributeName: pk, KeyType: HASH}]
+      BillingMode: PAY_PER_REQUEST
+Outputs:
+  TableName:
+    Value: !Ref Table
+    Export: {Name: shared-table}
+"""
+    s3.create_bucket(Bucket="templates")
+    s3.put_object(Bucket="templates", Key="producer.yaml", Body=producer.encode())
+    cfn.create_stack(StackName="producer", TemplateURL=f"{server.endpoint}/templates/producer.yaml")
+    wait(cfn, "stack_create_complete", StackName="producer")
+    table = stack(cfn, "producer")["Outputs"][0]["OutputValue"]
+    consumer = """
+Resources:
+  Role:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Version: '2012-10-17'
+        Statement: [{Effect: Allow, Principal: {Service: lambda.amazonaws.com}, Action: sts:AssumeRole}]
+  Function:
+    Type: AWS::Lambda::Function
+    Properties:
+      Runtime: python3.12
+      Handler: index.handler
+      Role: !GetAtt Role.Arn
+      Environment:
+        Variables:
+          TABLE: !ImportValue shared-table
+      Code:
+        ZipFile: |
+          import os
+          def handler(event, context):
+              return {"table": os.environ["TABLE"]}
+Outputs:
+  FunctionName:
+    Value: !Ref Function
+"""
+    with pytest.raises(botocore.exceptions.ClientError) as caps:
+        cfn.create_stack(StackName="consumer", TemplateBody=consumer)
+    assert error_of(caps) == ("InsufficientCapabilitiesException", "Requires capabilities : [CAPABILITY_IAM]")
+    cfn.create_stack(StackName="consumer", TemplateBody=consumer, Capabilities=["CAPABILITY_IAM"])
+    wait(cfn, "stack_create_complete", StackName="consumer")
+    function = stack(cfn, "consumer")["Outputs"][0]["OutputValue"]
+    answer = server.client("lambda").invoke(FunctionName=function)
+    assert json.loads(answer["Payload"].read()) == {"table": table}
+    exports = cfn.list_exports()["Exports"]
+    assert [(e["Name"], e["Value"]) for e in exports] == [("shared-table", table)]
+    assert cfn.list_imports(ExportName="shared-table")["Imports"] == ["consumer"]
+    with pytest.raises(botocore.exceptions.ClientError) as in_use:
+        cfn.delete_stack(StackName="producer")
+    assert error_of(in_use) == ("ValidationError", "Export shared-table cannot be deleted as it is in use by consumer")
+    cfn.create_stack(StackName="duplicate", TemplateBody=producer)
+    with pytest.raises(botocore.exceptions.WaiterError):
+        wait(cfn, "stack_create_complete", StackName="duplicate")
+    assert stack(cfn, "duplicate")["StackStatus"] == "ROLLBACK_COMPLETE"
+    assert ("duplicate", "ROLLBACK_IN_PROGRESS",
+            "Export with name shared-table is already exported by stack producer. Rollback requested by user."
+            ) in events(cfn, "duplicate")
+    body = cfn.get_template(StackName="producer")["TemplateBody"]
+    assert body == producer
+    summary = cfn.get_template_summary(StackName="consumer")
+    assert sorted(summary["ResourceTypes"]) == ["AWS::IAM::Role", "AWS::Lambda::Function"]
+    assert summary["Capabilities"] == ["CAPABILITY_IAM"]
+
+
+def test_api_errors_in_aws_words(server):
+    cfn = server.client("cloudformation")
+    body = json.dumps({"Resources": {"Q": {"Type": "AWS::SQS::Queue"}}})
+    cfn.create_stack(StackName="twice", TemplateBody=body)
+    with pytest.raises(botocore.exceptions.ClientError) as twice:
+        cfn.create_stack(StackName="twice", TemplateBody=body)
+    assert error_of(twice) == ("AlreadyExistsException", "Stack [twice] already exists")
+    unknown = json.dumps({"Resources": {"X": {"Type": "AWS::Made::Up"}}})
+    with pytest.raises(botocore.exceptions.ClientError) as bad_type:
+        cfn.create_stack(StackName="unknown", TemplateBody=unknown)
+    assert error_of(bad_type) == ("ValidationError", "Template format error: Unrecognized resource types: [AWS::Made::Up]")
+    with pytest.raises(botocore.exceptions.ClientError) as missing:
+        cfn.describe_stacks(StackName="nothing")
+    assert error_of(missing) == ("ValidationError", "Stack with id nothing does not exist")
+    with pytest.raises(botocore.exceptions.ClientError) as no_change_set:
+        cfn.describe_change_set(ChangeSetName="nope", StackName="twice")
+    assert error_of(no_change_set) == ("ChangeSetNotFound", "ChangeSet [nope] does not exist")
+    validated = cfn.validate_template(TemplateBody=QUEUE_TEMPLATE)
+    assert [(p["ParameterKey"], p["NoEcho"]) for p in validated["Parameters"]] == [
+        ("QueueName", False), ("Secret", True), ("Stage", False)]
+    assert validated["Description"] == "a queue and a topic"
+    wait(cfn, "stack_create_complete", StackName="twice")
+    policy = json.dumps({"Statement": [{"Effect": "Allow", "Action": "Update:*", "Principal": "*", "Resource": "*"}]})
+    cfn.set_stack_policy(StackName="twice", StackPolicyBody=policy)
+    assert cfn.get_stack_policy(StackName="twice")["StackPolicyBody"] == policy
+
+
+def test_a_creation_interrupted_by_kill_9_reaches_a_final_state(start_brume):
+    data_dir = tempfile.mkdtemp(prefix="brume-cfn-")
+    brume = start_brume(data_dir=data_dir)
+    cfn = brume.client("cloudformation")
+    resources = {f"Queue{i}": {"Type": "AWS::SQS::Queue"} for i in range(12)}
+    resources["Topic"] = {"Type": "AWS::SNS::Topic", "DependsOn": sorted(resources)}
+    stack_id = cfn.create_stack(StackName="interrupted", TemplateBody=json.dumps({"Resources": resources}))["StackId"]
+    brume.proc.send_signal(signal.SIGKILL)
+    brume.proc.wait()
+    restarted = start_brume(data_dir=data_dir)
+    cfn = restarted.client("cloudformation")
+    wait(cfn, "stack_create_complete", StackName=stack_id)
+    described = stack(cfn, "interrupted")
+    assert described["StackStatus"] == "CREATE_COMPLETE"
+    listed = cfn.list_stack_resources(StackName="interrupted")["StackResourceSummaries"]
+    assert len(listed) == 13 and all(r["ResourceStatus"] == "CREATE_COMPLETE" for r in listed)
+    queues = restarted.client("sqs").list_queues().get("QueueUrls", [])
+    for r in listed:
+        if r["ResourceType"] == "AWS::SQS::Queue":
+            assert r["PhysicalResourceId"] in queues
+    cfn.delete_stack(StackName="interrupted")
+    wait(cfn, "stack_delete_complete", StackName=stack_id)
+    assert restarted.client("sqs").list_queues().get("QueueUrls", []) == []
+
+
+def test_a_failed_update_rolls_back_to_the_previous_state(server):
+    cfn, sqs = server.client("cloudformation"), server.client("sqs")
+    before = {"Resources": {"Kept": {"Type": "AWS::SQS::Queue",
+                                     "Properties": {"QueueName": "upd-kept", "VisibilityTimeout": 10}}},
+              "Outputs": {"Timeout": {"Value": "10"}}}
+    cfn.create_stack(StackName="upd", TemplateBody=json.dumps(before))
+    wait(cfn, "stack_create_complete", StackName="upd")
+    after = {"Resources": {
+        "Kept": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "upd-kept", "VisibilityTimeout": 20}},
+        "Added": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "upd-added"}},
+        "Broken": {"Type": "AWS::SQS::Queue", "DependsOn": ["Kept", "Added"],
+                   "Properties": {"QueueName": "upd-broken", "DelaySeconds": 5000}},
+    }, "Outputs": {"Timeout": {"Value": "20"}}}
+    cfn.update_stack(StackName="upd", TemplateBody=json.dumps(after))
+    with pytest.raises(botocore.exceptions.WaiterError):
+        wait(cfn, "stack_update_complete", StackName="upd")
+    described = stack(cfn, "upd")
+    assert described["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
+    assert described["Outputs"] == [{"OutputKey": "Timeout", "OutputValue": "10"}]
+    history = events(cfn, "upd")
+    assert ("upd", "UPDATE_ROLLBACK_IN_PROGRESS", "The following resource(s) failed to create: [Broken]. ") in history
+    assert history[-1] == ("upd", "UPDATE_ROLLBACK_COMPLETE", None)
+    assert ("Added", "DELETE_COMPLETE", None) in history
+    url = sqs.get_queue_url(QueueName="upd-kept")["QueueUrl"]
+    assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])["Attributes"] == {
+        "VisibilityTimeout": "10"}
+    with pytest.raises(botocore.exceptions.ClientError):
+        sqs.get_queue_url(QueueName="upd-added")
+    assert [r["LogicalResourceId"] for r in cfn.list_stack_resources(StackName="upd")["StackResourceSummaries"]] == [
+        "Kept"]
+    # botocore decodes a JSON template body.
+    assert cfn.get_template(StackName="upd")["TemplateBody"] == before
