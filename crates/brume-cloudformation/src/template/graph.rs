@@ -149,12 +149,10 @@ fn evaluate(
     let definition = declared.get(name).ok_or_else(|| {
         error(format!("Template format error: Unresolved condition dependency {name} in Fn::If or Condition"))
     })?;
-    if visiting.iter().any(|v| v == name) {
-        visiting.push(name.to_string());
-        return Err(error(format!(
-            "Template error: Circular dependency between conditions: [{}]",
-            visiting.join(", ")
-        )));
+    if let Some(start) = visiting.iter().position(|v| v == name) {
+        let mut cycle = visiting[start..].to_vec();
+        cycle.sort();
+        return Err(error(format!("Template error: Circular dependency between conditions: [{}]", cycle.join(", "))));
     }
     visiting.push(name.to_string());
     let refs = references(definition);
@@ -395,6 +393,60 @@ mod tests {
         assert_eq!(decls(own, &[]).unwrap_err(), "Circular dependency between resources: [A]");
         let condition = json!({"Resources": {"A": {"Type": "T", "Condition": "Nope"}}});
         assert!(decls(condition, &[]).unwrap_err().contains("[Nope]"));
+    }
+
+    #[test]
+    fn conditions_evaluate_in_dependency_order() {
+        use super::super::Resolved;
+        let parameters = json!({"Env": "prod", "Zones": ["a", "b"]}).as_object().unwrap().clone();
+        let empty_conditions = BTreeMap::new();
+        let resources: BTreeMap<String, Resolved> = BTreeMap::new();
+        let exports = BTreeMap::new();
+        let scope = Scope {
+            account: "000000000000",
+            region: "eu-west-1",
+            stack_name: "s",
+            stack_id: "id",
+            notification_arns: &[],
+            parameters: &parameters,
+            conditions: &empty_conditions,
+            resources: &resources,
+            exports: &exports,
+        };
+        let template = json!({
+            "Mappings": {"M": {"eu-west-1": {"Big": "yes"}}},
+            "Conditions": {
+                "Both": {"Fn::And": [{"Condition": "IsProd"}, {"Condition": "InEurope"}]},
+                "IsProd": {"Fn::Equals": [{"Ref": "Env"}, "prod"]},
+                "InEurope": {"Fn::Equals": [{"Fn::Select": [0, {"Fn::Split": ["-", {"Ref": "AWS::Region"}]}]}, "eu"]},
+                "Big": {"Fn::Equals": [{"Fn::FindInMap": ["M", {"Ref": "AWS::Region"}, "Big"]}, "yes"]},
+                "Neither": {"Fn::Not": [{"Fn::Or": [{"Condition": "Both"}, {"Condition": "Big"}]}]},
+            }
+        });
+        let got = conditions(&template, &scope).unwrap();
+        let expected: BTreeMap<String, bool> =
+            [("Big", true), ("Both", true), ("InEurope", true), ("IsProd", true), ("Neither", false)]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect();
+        assert_eq!(got, expected);
+
+        let cyclic =
+            json!({"Conditions": {"A": {"Fn::Not": [{"Condition": "B"}]}, "B": {"Fn::Not": [{"Condition": "A"}]}}});
+        assert_eq!(
+            conditions(&cyclic, &scope).unwrap_err().message,
+            "Template error: Circular dependency between conditions: [A, B]"
+        );
+        let resource = json!({"Conditions": {"A": {"Fn::Equals": [{"Ref": "Queue"}, "x"]}}});
+        assert_eq!(
+            conditions(&resource, &scope).unwrap_err().message,
+            "Template format error: Unresolved dependencies [Queue]. Cannot reference resources in the Conditions block of the template"
+        );
+        let not_boolean = json!({"Conditions": {"A": {"Ref": "Env"}}});
+        assert_eq!(
+            conditions(&not_boolean, &scope).unwrap_err().message,
+            "Template error: Condition A must be a condition function"
+        );
     }
 
     #[test]

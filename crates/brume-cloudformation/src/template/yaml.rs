@@ -12,6 +12,7 @@ use super::TemplateError;
 /// The body as JSON when it starts with `{` (or as YAML's flow style when it is not JSON),
 /// else as YAML.
 pub fn body_to_json(body: &str) -> Result<Value, TemplateError> {
+    let body = body.strip_prefix('\u{feff}').unwrap_or(body);
     if body.trim_start().starts_with('{') {
         return serde_json::from_str(body).or_else(|e| {
             yaml_to_json(body).map_err(|_| TemplateError {
@@ -276,6 +277,8 @@ mod tests {
         let v = yaml("Mappings:\n  M:\n    80: {a: &x 1}\n    true: {b: *x}\n");
         assert_eq!(v, json!({"Mappings": {"M": {"80": {"a": 1}, "true": {"b": 1}}}}));
         assert_eq!(yaml(""), Value::Null);
+        assert_eq!(yaml("\u{feff}{\"a\": 1}"), json!({"a": 1}));
+        assert_eq!(yaml("a: 1\r\nb:\r\n  - x\r\n"), json!({"a": 1, "b": ["x"]}));
         assert_eq!(yaml("a: 1\n---\nb: 2\n"), json!({"a": 1}));
     }
 
