@@ -38,8 +38,8 @@ def reasons(cfn, name):
             for e in cfn.describe_stack_events(StackName=name)["StackEvents"] if "FAILED" in e["ResourceStatus"]]
 
 
-def deploy(cfn, name, template, **kwargs):
-    cfn.create_stack(StackName=name, TemplateBody=json.dumps(template), Capabilities=["CAPABILITY_IAM"], **kwargs)
+def deploy(cfn, name, template, capabilities=("CAPABILITY_IAM",), **kwargs):
+    cfn.create_stack(StackName=name, TemplateBody=json.dumps(template), Capabilities=list(capabilities), **kwargs)
     stack = wait(cfn, name)
     assert stack["StackStatus"] == "CREATE_COMPLETE", reasons(cfn, name)
     return stack
@@ -472,3 +472,79 @@ def test_resources_deleted_behind_the_stack_s_back_do_not_fail_its_deletion(serv
     ddb.delete_table(TableName=physical(cfn, "gone", "Table"))
     server.client("s3").delete_bucket(Bucket=physical(cfn, "gone", "Bucket"))
     delete(cfn, "gone")
+
+
+def test_topic_updates_change_attributes_and_subscriptions(server):
+    cfn, sns, sqs = server.client("cloudformation"), server.client("sns"), server.client("sqs")
+    template = {
+        "Resources": {
+            "A": {"Type": "AWS::SQS::Queue"},
+            "B": {"Type": "AWS::SQS::Queue"},
+            "Topic": {"Type": "AWS::SNS::Topic", "Properties": {
+                "TopicName": "news", "DisplayName": "News",
+                "Subscription": [{"Protocol": "sqs", "Endpoint": {"Fn::GetAtt": ["A", "Arn"]}}],
+            }},
+        },
+        "Outputs": {"A": {"Value": {"Fn::GetAtt": ["A", "Arn"]}}, "B": {"Value": {"Fn::GetAtt": ["B", "Arn"]}}},
+    }
+    out = outputs(deploy(cfn, "news", template))
+    topic = physical(cfn, "news", "Topic")
+    assert topic == "arn:aws:sns:us-east-1:000000000000:news"
+    template["Resources"]["Topic"]["Properties"]["DisplayName"] = "Daily news"
+    template["Resources"]["Topic"]["Properties"]["Subscription"] = [
+        {"Protocol": "sqs", "Endpoint": {"Fn::GetAtt": ["B", "Arn"]}}]
+    update(cfn, "news", template)
+    assert physical(cfn, "news", "Topic") == topic
+    assert sns.get_topic_attributes(TopicArn=topic)["Attributes"]["DisplayName"] == "Daily news"
+    endpoints = [s["Endpoint"] for s in sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]]
+    assert endpoints == [out["B"]]
+    tags = {t["Key"]: t["Value"] for t in sns.list_tags_for_resource(ResourceArn=topic)["Tags"]}
+    assert tags["aws:cloudformation:logical-id"] == "Topic"
+
+
+def test_bucket_access_encryption_website_and_iam_names(server):
+    cfn, s3 = server.client("cloudformation"), server.client("s3")
+    template = {
+        "Resources": {
+            "Site": {"Type": "AWS::S3::Bucket", "Properties": {
+                "BucketName": "cfn-site",
+                "PublicAccessBlockConfiguration": {"BlockPublicAcls": True, "BlockPublicPolicy": True,
+                                                   "IgnorePublicAcls": True, "RestrictPublicBuckets": True},
+                "BucketEncryption": {"ServerSideEncryptionConfiguration": [
+                    {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]},
+                "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+                "WebsiteConfiguration": {"IndexDocument": "index.html", "ErrorDocument": "error.html"},
+            }},
+            "Role": {**ROLE_TEMPLATE, "Properties": {**ROLE_TEMPLATE["Properties"], "RoleName": "site-role",
+                                                      "Path": "/web/"}},
+            "Managed": {"Type": "AWS::IAM::ManagedPolicy", "Properties": {
+                "ManagedPolicyName": "site-read", "PolicyDocument": {"Version": "2012-10-17", "Statement": []}}},
+            "Inline": {"Type": "AWS::IAM::Policy", "Properties": {
+                "PolicyName": "inline", "Roles": [{"Ref": "Role"}],
+                "PolicyDocument": {"Version": "2012-10-17", "Statement": []}}},
+            "Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"},
+        },
+        "Outputs": {
+            "Website": {"Value": {"Fn::GetAtt": ["Site", "WebsiteURL"]}},
+            "Role": {"Value": {"Ref": "Role"}},
+            "RoleArn": {"Value": {"Fn::GetAtt": ["Role", "Arn"]}},
+            "RoleId": {"Value": {"Fn::GetAtt": ["Role", "RoleId"]}},
+            "Managed": {"Value": {"Ref": "Managed"}},
+        },
+    }
+    out = outputs(deploy(cfn, "site", template, capabilities=["CAPABILITY_NAMED_IAM"]))
+    assert out["Website"] == "http://cfn-site.s3-website-us-east-1.amazonaws.com"
+    assert out["Role"] == "site-role"
+    assert out["RoleArn"] == "arn:aws:iam::000000000000:role/web/site-role"
+    assert re.fullmatch(r"AROA[A-Z2-7]{17}", out["RoleId"]), out
+    assert out["Managed"] == "arn:aws:iam::000000000000:policy/site-read"
+    block = s3.get_public_access_block(Bucket="cfn-site")["PublicAccessBlockConfiguration"]
+    assert block == {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
+                     "RestrictPublicBuckets": True}
+    rules = s3.get_bucket_encryption(Bucket="cfn-site")["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    assert s3.get_bucket_ownership_controls(Bucket="cfn-site")["OwnershipControls"]["Rules"] == [
+        {"ObjectOwnership": "BucketOwnerEnforced"}]
+    website = s3.get_bucket_website(Bucket="cfn-site")
+    assert website["IndexDocument"] == {"Suffix": "index.html"} and website["ErrorDocument"] == {"Key": "error.html"}
+    delete(cfn, "site")

@@ -214,6 +214,28 @@ fn website_configuration(config: &Value) -> Value {
     Value::Object(out)
 }
 
+/// CloudFormation's BucketEncryption as S3's ServerSideEncryptionConfiguration
+/// (`ServerSideEncryptionByDefault` is `ApplyServerSideEncryptionByDefault`).
+fn encryption_configuration(config: &Value) -> Value {
+    let rules: Vec<Value> = config
+        .get("ServerSideEncryptionConfiguration")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|r| {
+            let mut o = copy(r, &["BucketKeyEnabled", "BlockedEncryptionTypes"]);
+            if let Some(v) = r.get("ServerSideEncryptionByDefault") {
+                o.insert("ApplyServerSideEncryptionByDefault".into(), v.clone());
+            }
+            if let Some(b) = o.get("BucketKeyEnabled").and_then(super::boolean) {
+                o.insert("BucketKeyEnabled".into(), json!(b));
+            }
+            Value::Object(o)
+        })
+        .collect();
+    json!({ "Rules": rules })
+}
+
 /// One configuration property: its name, the S3 operations that put and delete it, and
 /// the put's input built from the property.
 struct Setting {
@@ -267,7 +289,7 @@ const SETTINGS: &[Setting] = &[
         property: "BucketEncryption",
         put: "PutBucketEncryption",
         delete: Some("DeleteBucketEncryption"),
-        input: |v| ("ServerSideEncryptionConfiguration", json!({ "Rules": v["ServerSideEncryptionConfiguration"] })),
+        input: |v| ("ServerSideEncryptionConfiguration", encryption_configuration(v)),
     },
     Setting {
         property: "OwnershipControls",
@@ -434,6 +456,12 @@ mod tests {
         assert_eq!(
             cors_configuration(&cors),
             json!({ "CORSRules": [{ "AllowedMethods": ["GET"], "AllowedOrigins": ["*"], "ExposeHeaders": ["ETag"], "MaxAgeSeconds": 60 }] })
+        );
+        let encryption = json!({ "ServerSideEncryptionConfiguration": [{
+            "ServerSideEncryptionByDefault": { "SSEAlgorithm": "aws:kms" }, "BucketKeyEnabled": "true" }] });
+        assert_eq!(
+            encryption_configuration(&encryption),
+            json!({ "Rules": [{ "BucketKeyEnabled": true, "ApplyServerSideEncryptionByDefault": { "SSEAlgorithm": "aws:kms" } }] })
         );
         let website = website_configuration(&json!({ "IndexDocument": "index.html", "ErrorDocument": "e.html" }));
         assert_eq!(
