@@ -76,6 +76,23 @@ const PARTIAL: &[(&str, &str, &str)] = &[
     ("stepfunctions", "GetExecutionHistory", "includeExecutionData=false only leaves out inputs and outputs"),
     ("logs", "FilterLogEvents", "space-delimited and regular-expression filter patterns are refused"),
     ("logs", "CreateLogGroup", "kmsKeyId and deletionProtectionEnabled are ignored"),
+    (
+        "cloudformation",
+        "CreateStack",
+        "TimeoutInMinutes, RollbackConfiguration, RoleARN and notification ARNs are stored and not applied; stack policies are stored and not enforced",
+    ),
+    (
+        "cloudformation",
+        "UpdateStack",
+        "an update interrupted by a restart rolls back rather than resuming; UpdateReplacePolicy is not applied",
+    ),
+    (
+        "cloudformation",
+        "CreateChangeSet",
+        "changes are computed at once; IMPORT change sets and nested stacks are not supported; Details are empty",
+    ),
+    ("cloudformation", "DescribeStackEvents", "every event in one page"),
+    ("cloudformation", "ListStacks", "every stack in one page"),
 ];
 
 /// The markdown table of one service.
