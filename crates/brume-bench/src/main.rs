@@ -587,6 +587,7 @@ impl Bench {
                 reference.clone(),
                 goal,
             ));
+            measured(&self.report);
         }
 
         let transitions = STANDARD_EXECUTIONS * stepfunctions::loop_transitions(STANDARD_LOOP);
@@ -599,6 +600,7 @@ impl Bench {
             reference.clone(),
             Goal::Above(5_000.0),
         ));
+        measured(&self.report);
 
         progress(&format!("inline Map over {ITEMS} items calling a no-op Python function"));
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
@@ -990,6 +992,13 @@ fn build_rust_fixture() -> Result<PathBuf> {
 
 fn progress(what: &str) {
     eprintln!("brume-bench: {what}...");
+}
+
+/// Prints the last figure measured, so that a later failure does not lose it.
+fn measured(report: &Report) {
+    if let Some(row) = report.rows.last() {
+        eprintln!("brume-bench: {}: {:.1} {} ({})", row.figure, row.value, row.unit, row.detail);
+    }
 }
 
 fn ms(d: Duration) -> f64 {
