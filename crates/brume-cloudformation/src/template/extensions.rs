@@ -25,37 +25,48 @@ pub fn transforms(template: &Value) -> Vec<String> {
     }
 }
 
-/// The template with every `Fn::ForEach` expanded when it declares `AWS::LanguageExtensions`.
-pub fn expand(template: Value) -> Result<Value, TemplateError> {
+/// The template with every `Fn::ForEach` expanded when it declares `AWS::LanguageExtensions`;
+/// a collection that is a `Ref` to a parameter takes its value from `values` when given, else
+/// the parameter's Default, else nothing.
+pub fn expand(template: Value, values: Option<&Map<String, Value>>) -> Result<Value, TemplateError> {
     if !transforms(&template).iter().any(|t| t == LANGUAGE_EXTENSIONS) {
         return Ok(template);
     }
-    let parameters = template.get("Parameters").cloned().unwrap_or(Value::Null);
-    expand_value(template, &parameters)
+    let declared = template.get("Parameters").cloned().unwrap_or(Value::Null);
+    let mut lists = Map::new();
+    if let Some(declared) = declared.as_object() {
+        for (name, declaration) in declared {
+            if let Some(default) = declaration.get("Default") {
+                lists.insert(name.clone(), default.clone());
+            }
+        }
+    }
+    lists.extend(values.into_iter().flatten().map(|(k, v)| (k.clone(), v.clone())));
+    expand_value(template, &lists)
 }
 
-fn expand_value(value: Value, parameters: &Value) -> Result<Value, TemplateError> {
+fn expand_value(value: Value, lists: &Map<String, Value>) -> Result<Value, TemplateError> {
     match value {
         Value::Object(object) => {
             let mut out = Map::new();
             for (key, item) in object {
                 if key.starts_with("Fn::ForEach::") {
-                    out.extend(for_each(&key, item, parameters)?);
+                    out.extend(for_each(&key, item, lists)?);
                 } else {
-                    out.insert(key, expand_value(item, parameters)?);
+                    out.insert(key, expand_value(item, lists)?);
                 }
             }
             Ok(Value::Object(out))
         }
         Value::Array(items) => {
-            Ok(Value::Array(items.into_iter().map(|i| expand_value(i, parameters)).collect::<Result<_, _>>()?))
+            Ok(Value::Array(items.into_iter().map(|i| expand_value(i, lists)).collect::<Result<_, _>>()?))
         }
         other => Ok(other),
     }
 }
 
 /// One loop's entries: its fragment once per member of the collection.
-fn for_each(key: &str, loop_value: Value, parameters: &Value) -> Result<Map<String, Value>, TemplateError> {
+fn for_each(key: &str, loop_value: Value, lists: &Map<String, Value>) -> Result<Map<String, Value>, TemplateError> {
     let invalid = || {
         error(format!(
             "Template format error: {key} must be a list of an identifier, a collection and an output fragment"
@@ -67,15 +78,13 @@ fn for_each(key: &str, loop_value: Value, parameters: &Value) -> Result<Map<Stri
     let members: Vec<String> = match &collection {
         Value::Array(items) => items.iter().filter_map(to_text).collect(),
         Value::Object(o) if o.len() == 1 && o.contains_key("Ref") => {
-            let name = o["Ref"].as_str().unwrap_or_default();
-            let default = parameters.get(name).and_then(|p| p.get("Default")).ok_or_else(|| {
-                error(format!(
-                    "Template format error: {key}'s collection refers to parameter {name}, which needs a Default for Fn::ForEach"
-                ))
-            })?;
-            match default {
-                Value::Array(items) => items.iter().filter_map(to_text).collect(),
-                other => to_text(other).unwrap_or_default().split(',').map(|s| s.trim().to_string()).collect(),
+            match lists.get(o["Ref"].as_str().unwrap_or_default()) {
+                Some(Value::Array(items)) => items.iter().filter_map(to_text).collect(),
+                Some(other) => to_text(other)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| s.split(',').map(|m| m.trim().to_string()).collect())
+                    .unwrap_or_default(),
+                None => Vec::new(),
             }
         }
         _ => return Err(error(format!("Template format error: {key}'s collection must be a list"))),
@@ -83,7 +92,7 @@ fn for_each(key: &str, loop_value: Value, parameters: &Value) -> Result<Map<Stri
     let Value::Object(fragment) = fragment else { return Err(invalid()) };
     let mut out = Map::new();
     for member in &members {
-        let expanded = expand_value(substitute(&Value::Object(fragment.clone()), &identifier, member), parameters)?;
+        let expanded = expand_value(substitute(&Value::Object(fragment.clone()), &identifier, member), lists)?;
         if let Value::Object(entries) = expanded {
             out.extend(entries);
         }
@@ -139,7 +148,7 @@ mod tests {
                 }]
             }
         });
-        let got = expand(template).unwrap();
+        let got = expand(template.clone(), None).unwrap();
         assert_eq!(
             got["Resources"],
             json!({
@@ -150,15 +159,22 @@ mod tests {
         );
         assert_eq!(got["Outputs"].as_object().unwrap().keys().collect::<Vec<_>>(), ["Op1", "Op2", "Oq1", "Oq2"]);
         assert_eq!(got["Outputs"]["Oq2"], json!({"Value": {"Fn::Sub": "q/2"}}));
+        let values = json!({"Names": ["x"]}).as_object().unwrap().clone();
+        let given = expand(template.clone(), Some(&values)).unwrap();
+        assert_eq!(given["Resources"].as_object().unwrap().keys().collect::<Vec<_>>(), ["Queuex", "Other"]);
+        let mut required = template;
+        required["Parameters"]["Names"].as_object_mut().unwrap().remove("Default");
+        let unknown = expand(required, None).unwrap();
+        assert_eq!(unknown["Resources"].as_object().unwrap().keys().collect::<Vec<_>>(), ["Other"]);
     }
 
     #[test]
     fn without_the_transform_nothing_changes() {
         let template = json!({"Resources": {"Fn::ForEach::X": ["A", ["b"], {}]}});
-        assert_eq!(expand(template.clone()).unwrap(), template);
+        assert_eq!(expand(template.clone(), None).unwrap(), template);
         let bad = json!({"Transform": ["AWS::LanguageExtensions"], "Resources": {"Fn::ForEach::X": ["A", "b", {}]}});
         assert_eq!(
-            expand(bad).unwrap_err().message,
+            expand(bad, None).unwrap_err().message,
             "Template format error: Fn::ForEach::X's collection must be a list"
         );
     }

@@ -93,9 +93,16 @@ pub struct Output {
 /// Parses a template body, JSON or YAML, into JSON: short-form tags (`!Ref X`, `!GetAtt
 /// A.B`, `!Sub …`) become their long forms (`{"Ref": "X"}`, `{"Fn::GetAtt": ["A", "B"]}`), and
 /// the `AWS::LanguageExtensions` transform is expanded (a `Fn::ForEach` collection that is a
-/// `Ref` takes the parameter's Default, the values not being known yet).
+/// `Ref` to a parameter takes the parameter's Default, the values not being known yet: see
+/// [`parse_with_parameters`]).
 pub fn parse(body: &str) -> Result<Value, TemplateError> {
-    extensions::expand(yaml::body_to_json(body)?)
+    extensions::expand(yaml::body_to_json(body)?, None)
+}
+
+/// [`parse`] once the parameter values are known ([`parameters`]): a `Fn::ForEach` collection
+/// that is a `Ref` to a parameter loops over the parameter's value.
+pub fn parse_with_parameters(body: &str, parameters: &Map<String, Value>) -> Result<Value, TemplateError> {
+    extensions::expand(yaml::body_to_json(body)?, Some(parameters))
 }
 
 /// Checks a template as ValidateTemplate and CreateStack do.
