@@ -483,3 +483,78 @@ def test_a_failed_update_rolls_back_to_the_previous_state(server):
         "Kept"]
     # botocore decodes a JSON template body.
     assert cfn.get_template(StackName="upd")["TemplateBody"] == before
+
+
+def test_cli_deploy_through_an_s3_bucket_and_package(server, tmp_path):
+    s3 = server.client("s3")
+    s3.create_bucket(Bucket="artifacts")
+    code_dir = tmp_path / "code"
+    code_dir.mkdir()
+    (code_dir / "index.py").write_text("def handler(event, context):\n    return {'packaged': True}\n")
+    template = write(tmp_path, "app.yaml", """
+Resources:
+  Role:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument: {Version: '2012-10-17', Statement: []}
+  Function:
+    Type: AWS::Lambda::Function
+    Properties:
+      Runtime: python3.12
+      Handler: index.handler
+      Role: !GetAtt Role.Arn
+      Code: code
+Outputs:
+  Name:
+    Value: !Ref Function
+""")
+    env = {"AWS_ENDPOINT_URL": server.endpoint}
+    packaged = str(tmp_path / "packaged.yaml")
+    server.cli("cloudformation", "package", "--template-file", template, "--s3-bucket", "artifacts",
+               "--output-template-file", packaged, env=env)
+    code, out, err = server.cli(
+        "cloudformation", "deploy", "--template-file", packaged, "--stack-name", "packaged",
+        "--s3-bucket", "artifacts", "--force-upload", "--capabilities", "CAPABILITY_IAM", env=env,
+    )
+    assert code == 0, err
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="artifacts")["Contents"]]
+    assert any(k.endswith(".template") for k in keys)
+    cfn = server.client("cloudformation")
+    name = stack(cfn, "packaged")["Outputs"][0]["OutputValue"]
+    answer = server.client("lambda").invoke(FunctionName=name)
+    assert json.loads(answer["Payload"].read()) == {"packaged": True}
+
+
+def test_an_update_interrupted_by_kill_9_is_finished_or_rolled_back(start_brume):
+    data_dir = tempfile.mkdtemp(prefix="brume-cfn-")
+    brume = start_brume(data_dir=data_dir)
+    cfn = brume.client("cloudformation")
+    before = {"Resources": {f"Q{i}": {"Type": "AWS::SQS::Queue", "Properties": {"VisibilityTimeout": 10}}
+                            for i in range(8)}}
+    cfn.create_stack(StackName="upd9", TemplateBody=json.dumps(before))
+    wait(cfn, "stack_create_complete", StackName="upd9")
+    after = {"Resources": {f"Q{i}": {"Type": "AWS::SQS::Queue", "Properties": {"VisibilityTimeout": 20}}
+                           for i in range(8)}}
+    after["Resources"]["Extra"] = {"Type": "AWS::SNS::Topic", "DependsOn": sorted(after["Resources"])}
+    cfn.update_stack(StackName="upd9", TemplateBody=json.dumps(after))
+    brume.proc.send_signal(signal.SIGKILL)
+    brume.proc.wait()
+    restarted = start_brume(data_dir=data_dir)
+    cfn, sqs = restarted.client("cloudformation"), restarted.client("sqs")
+    w = cfn.get_waiter("stack_update_complete")
+    try:
+        w.wait(StackName="upd9", WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    except botocore.exceptions.WaiterError:
+        pass
+    described = stack(cfn, "upd9")
+    assert described["StackStatus"] in ("UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE")
+    expected = "20" if described["StackStatus"] == "UPDATE_COMPLETE" else "10"
+    resources = cfn.list_stack_resources(StackName="upd9")["StackResourceSummaries"]
+    for r in resources:
+        if r["ResourceType"] == "AWS::SQS::Queue":
+            attributes = sqs.get_queue_attributes(QueueUrl=r["PhysicalResourceId"], AttributeNames=["VisibilityTimeout"])
+            assert attributes["Attributes"]["VisibilityTimeout"] == expected
+    topics = [t["TopicArn"] for t in restarted.client("sns").list_topics()["Topics"]]
+    extra = [r["PhysicalResourceId"] for r in resources if r["LogicalResourceId"] == "Extra"]
+    assert len(extra) == (1 if described["StackStatus"] == "UPDATE_COMPLETE" else 0)
+    assert all(arn in topics for arn in extra)
