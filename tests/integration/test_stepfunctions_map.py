@@ -312,6 +312,29 @@ def test_update_map_run(server):
     assert error["Code"] == "ExecutionDoesNotExist"
 
 
+def test_stopping_the_parent_aborts_its_map_run_and_running_children(server):
+    sfn = server.client("stepfunctions")
+    arn = machine(sfn, "stopped", distributed(SLOW, start="Nap", ItemsPath="$.items", MaxConcurrency=2))
+    execution_arn = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"items": list(range(6))}))["executionArn"]
+    deadline = time.monotonic() + 10
+    while not sfn.list_map_runs(executionArn=execution_arn)["mapRuns"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    map_run_arn = map_run_of(sfn, execution_arn)
+    sfn.stop_execution(executionArn=execution_arn)
+    deadline = time.monotonic() + 10
+    while sfn.describe_map_run(mapRunArn=map_run_arn)["status"] == "RUNNING":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    info = sfn.describe_map_run(mapRunArn=map_run_arn)
+    assert info["status"] == "ABORTED"
+    assert "stopDate" in info
+    children = sfn.list_executions(mapRunArn=map_run_arn)["executions"]
+    assert len(children) == 2
+    assert {c["status"] for c in children} == {"ABORTED"}
+    assert types(history(sfn, children[0]["executionArn"]))[-1] == "ExecutionAborted"
+
+
 def test_definitions_with_bad_distributed_fields_are_refused(server):
     sfn = server.client("stepfunctions")
     bad_reader = distributed(ECHO, ItemReader={"Resource": "arn:aws:states:::s3:getObject",

@@ -159,10 +159,60 @@ fn live(arn: &str) -> Option<Arc<Live>> {
     LIVE.lock().unwrap_or_else(|e| e.into_inner()).get(arn).cloned()
 }
 
+impl Parent<'_> {
+    /// The parent's record, when it is a stored (STANDARD) execution.
+    fn execution_key(&self) -> Option<Vec<u8>> {
+        let parts: Vec<&str> = self.execution_arn.split(':').collect();
+        (parts.len() == 8 && parts[5] == "execution")
+            .then(|| table::execution_key(self.account, self.region, parts[6], parts[7]))
+    }
+}
+
 impl Live {
     fn get(&self) -> std::sync::MutexGuard<'_, MapRun> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+/// A Map run being driven. Dropped before its end (StopExecution aborts its parent's task),
+/// it aborts the Map run and its running children once the store says the parent stopped.
+struct Running {
+    live: Arc<Live>,
+    sfn: Arc<StepFunctions>,
+    parent_key: Option<Vec<u8>>,
+    done: bool,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let run = self.live.get().clone();
+        LIVE.lock().unwrap_or_else(|e| e.into_inner()).remove(&run.arn);
+        let Some(key) = self.parent_key.clone().filter(|_| !self.done) else { return };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        let sfn = self.sfn.clone();
+        runtime.spawn(async move {
+            if let Err(e) = abort_stopped(&sfn, run, &key).await {
+                tracing::warn!(error = %e.message, "aborting the Map run of a stopped execution failed");
+            }
+        });
+    }
+}
+
+/// Aborts a Map run and its running STANDARD children if its parent was stopped.
+async fn abort_stopped(sfn: &StepFunctions, mut run: MapRun, parent_key: &[u8]) -> Result<(), AwsError> {
+    let parent: Option<Execution> = table::get(&*sfn.kv, parent_key)?;
+    if parent.is_none_or(|p| p.status != "ABORTED") {
+        return Ok(());
+    }
+    let children: Vec<ChildRef> = table::scan(&*sfn.kv, &children_prefix(&run.id))?;
+    for child in children.iter().filter(|c| !c.express) {
+        abort_child(sfn, &run, &child.name).await?;
+    }
+    for counts in [&mut run.item_counts, &mut run.execution_counts] {
+        counts.aborted += std::mem::take(&mut counts.running);
+    }
+    close(sfn, run, "ABORTED").await;
+    Ok(())
 }
 
 /// Who runs a distributed Map: the parent execution and the Map state's attempt.
@@ -207,8 +257,10 @@ pub(crate) async fn run(
     let arn = map_run.arn.clone();
     let live = Arc::new(Live { state: Mutex::new(map_run), changed: tokio::sync::Notify::new() });
     LIVE.lock().unwrap_or_else(|e| e.into_inner()).insert(arn.clone(), live.clone());
+    let mut running = Running { live: live.clone(), sfn: sfn.clone(), parent_key: parent.execution_key(), done: false };
     let driven = drive(parent, state, &live, inputs).await;
-    LIVE.lock().unwrap_or_else(|e| e.into_inner()).remove(&arn);
+    running.done = true;
+    drop(running);
     let (results, failure) = driven.map_err(|e| (Failure::new("States.Runtime", e.message), Some(arn.clone())))?;
     let mut output = Value::Array(
         results
