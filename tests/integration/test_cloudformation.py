@@ -558,3 +558,27 @@ def test_an_update_interrupted_by_kill_9_is_finished_or_rolled_back(start_brume)
     extra = [r["PhysicalResourceId"] for r in resources if r["LogicalResourceId"] == "Extra"]
     assert len(extra) == (1 if described["StackStatus"] == "UPDATE_COMPLETE" else 0)
     assert all(arn in topics for arn in extra)
+
+
+def test_on_failure_delete_removes_the_failed_stack(server):
+    cfn = server.client("cloudformation")
+    body = json.dumps({"Resources": {
+        "Good": {"Type": "AWS::SQS::Queue", "Metadata": {"Owner": "tests"}},
+        "Bad": {"Type": "AWS::SQS::Queue", "DependsOn": "Good", "Properties": {"MaximumMessageSize": 1}},
+    }})
+    stack_id = cfn.create_stack(StackName="doomed", TemplateBody=body, OnFailure="DELETE")["StackId"]
+    with pytest.raises(botocore.exceptions.WaiterError):
+        wait(cfn, "stack_create_complete", StackName=stack_id)
+    wait(cfn, "stack_delete_complete", StackName=stack_id)
+    statuses = [e[1] for e in events(cfn, stack_id) if e[0] == "doomed"]
+    assert statuses == ["CREATE_IN_PROGRESS", "ROLLBACK_IN_PROGRESS", "ROLLBACK_COMPLETE", "DELETE_IN_PROGRESS",
+                        "DELETE_COMPLETE"]
+    with pytest.raises(botocore.exceptions.ClientError) as both:
+        cfn.create_stack(StackName="both", TemplateBody=body, OnFailure="DELETE", DisableRollback=True)
+    assert error_of(both) == ("ValidationError", "You can specify either DisableRollback or OnFailure, but not both.")
+    cfn.create_stack(StackName="meta", TemplateBody=json.dumps({"Resources": {
+        "Good": {"Type": "AWS::SQS::Queue", "Metadata": {"Owner": "tests"}}}}))
+    detail = cfn.describe_stack_resource(StackName="meta", LogicalResourceId="Good")["StackResourceDetail"]
+    assert json.loads(detail["Metadata"]) == {"Owner": "tests"}
+    cfn.create_stack(StackName="later", TemplateBody=json.dumps({"Resources": {"Q": {"Type": "AWS::SQS::Queue"}}}))
+    assert [s["StackName"] for s in cfn.list_stacks()["StackSummaries"]] == ["later", "meta", "doomed"]

@@ -482,6 +482,13 @@ impl CloudFormation {
         self.stack_by_id(&ctx.account, &ctx.region, &id)?.ok_or_else(|| error::stack_not_found(name))
     }
 
+    /// The region's stacks, the newest first, as AWS lists them.
+    fn stacks_newest_first(&self, ctx: &RequestContext) -> Result<Vec<Stack>, AwsError> {
+        let mut stacks = self.stacks(&ctx.account, &ctx.region)?;
+        stacks.sort_by(|a, b| b.created.total_cmp(&a.created));
+        Ok(stacks)
+    }
+
     /// The template text given by body or by an S3 URL.
     pub(crate) async fn template_text(
         &self,
@@ -840,9 +847,7 @@ impl CloudFormation {
     ) -> Result<DescribeStacksOutput, AwsError> {
         let stacks = match input.stack_name {
             Some(name) => vec![self.find(&ctx, &name)?],
-            None => {
-                self.stacks(&ctx.account, &ctx.region)?.into_iter().filter(|s| s.status != "DELETE_COMPLETE").collect()
-            }
+            None => self.stacks_newest_first(&ctx)?.into_iter().filter(|s| s.status != "DELETE_COMPLETE").collect(),
         };
         Ok(DescribeStacksOutput { stacks: stacks.iter().map(Self::stack_output).collect() })
     }
@@ -853,7 +858,7 @@ impl CloudFormation {
         input: ListStacksInput,
     ) -> Result<ListStacksOutput, AwsError> {
         let summaries = self
-            .stacks(&ctx.account, &ctx.region)?
+            .stacks_newest_first(&ctx)?
             .into_iter()
             .filter(|s| input.stack_status_filter.is_empty() || input.stack_status_filter.contains(&s.status))
             .map(|s| StackSummary {
@@ -920,7 +925,9 @@ impl CloudFormation {
                 last_updated_timestamp: Timestamp(r.updated),
                 resource_status: r.status.clone(),
                 resource_status_reason: r.reason.clone(),
-                metadata: "{}".to_string(),
+                metadata: stack.template.parsed["Resources"][&r.logical_id]
+                    .get("Metadata")
+                    .map_or_else(|| "{}".to_string(), Value::to_string),
                 drift_information: drift(),
             },
         })
