@@ -1,6 +1,7 @@
-//! The `AWS::LanguageExtensions` transform's `Fn::ForEach`, expanded when the template is
-//! parsed (`Fn::Length`, `Fn::ToJsonString` and `Fn::FindInMap`'s `DefaultValue` are resolved
-//! with the other functions).
+//! The `AWS::LanguageExtensions` transform's `Fn::ForEach`, and DeletionPolicy and
+//! UpdateReplacePolicy given by a parameter, expanded when the template is parsed
+//! (`Fn::Length`, `Fn::ToJsonString` and `Fn::FindInMap`'s `DefaultValue` are resolved with
+//! the other functions).
 
 use serde_json::{Map, Value};
 
@@ -42,7 +43,22 @@ pub fn expand(template: Value, values: Option<&Map<String, Value>>) -> Result<Va
         }
     }
     lists.extend(values.into_iter().flatten().map(|(k, v)| (k.clone(), v.clone())));
-    expand_value(template, &lists)
+    let mut template = expand_value(template, &lists)?;
+    policies(&mut template, &lists);
+    Ok(template)
+}
+
+/// A DeletionPolicy or UpdateReplacePolicy that is a `Ref` to a parameter takes its value.
+fn policies(template: &mut Value, lists: &Map<String, Value>) {
+    let Some(resources) = template.get_mut("Resources").and_then(Value::as_object_mut) else { return };
+    for declaration in resources.values_mut().filter_map(Value::as_object_mut) {
+        for attribute in ["DeletionPolicy", "UpdateReplacePolicy"] {
+            let target = declaration.get(attribute).and_then(|p| p.get("Ref")).and_then(Value::as_str);
+            if let Some(value) = target.and_then(|t| lists.get(t)).and_then(to_text) {
+                declaration.insert(attribute.to_string(), Value::String(value));
+            }
+        }
+    }
 }
 
 fn expand_value(value: Value, lists: &Map<String, Value>) -> Result<Value, TemplateError> {
@@ -166,6 +182,19 @@ mod tests {
         required["Parameters"]["Names"].as_object_mut().unwrap().remove("Default");
         let unknown = expand(required, None).unwrap();
         assert_eq!(unknown["Resources"].as_object().unwrap().keys().collect::<Vec<_>>(), ["Other"]);
+    }
+
+    #[test]
+    fn policies_take_parameter_values() {
+        let template = json!({
+            "Transform": "AWS::LanguageExtensions",
+            "Parameters": {"Keep": {"Type": "String", "Default": "Retain"}},
+            "Resources": {"A": {"Type": "T", "DeletionPolicy": {"Ref": "Keep"}, "UpdateReplacePolicy": {"Ref": "Keep"}}},
+        });
+        assert_eq!(expand(template.clone(), None).unwrap()["Resources"]["A"]["DeletionPolicy"], "Retain");
+        let values = json!({"Keep": "Delete"}).as_object().unwrap().clone();
+        let given = expand(template, Some(&values)).unwrap();
+        assert_eq!(given["Resources"]["A"]["UpdateReplacePolicy"], "Delete");
     }
 
     #[test]
