@@ -215,13 +215,16 @@ def test_s3_buckets_with_their_configuration(server):
 
 def test_dynamodb_tables_update_in_place(server):
     cfn, ddb = server.client("cloudformation"), server.client("dynamodb")
+    # Parameters' values are text: the numbers and booleans they give are typed as the
+    # services take them.
     template = {
+        "Parameters": {"Reads": {"Type": "Number", "Default": 5}, "Expiring": {"Type": "String", "Default": "true"}},
         "Resources": {"Table": {"Type": "AWS::DynamoDB::Table", "Properties": {
             "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
             "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
-            "ProvisionedThroughput": {"ReadCapacityUnits": "5", "WriteCapacityUnits": "5"},
+            "ProvisionedThroughput": {"ReadCapacityUnits": {"Ref": "Reads"}, "WriteCapacityUnits": "5"},
             "StreamSpecification": {"StreamViewType": "NEW_AND_OLD_IMAGES"},
-            "TimeToLiveSpecification": {"AttributeName": "expires", "Enabled": True},
+            "TimeToLiveSpecification": {"AttributeName": "expires", "Enabled": {"Ref": "Expiring"}},
         }}},
         "Outputs": {
             "Name": {"Value": {"Ref": "Table"}},

@@ -18,6 +18,7 @@ mod zip;
 
 use brume_core::AwsError;
 use brume_core::clients::AwsSdkClient;
+use brume_protocol::model::{self, ShapeType};
 use serde_json::{Map, Value, json};
 
 /// What a provider is asked to act on.
@@ -241,6 +242,41 @@ fn stable_id(prefix: &str, seed: &str) -> String {
     out
 }
 
+/// Seconds since the Unix epoch of an ISO 8601 time (`2030-01-31`, `2030-01-31T12:00:00Z`,
+/// `2030-01-31T12:00:00.5+02:00`), as templates write dates.
+fn iso8601_seconds(t: &str) -> Option<f64> {
+    let (date, rest) = t.split_at_checked(10)?;
+    let mut parts = date.split('-').map(str::parse::<i64>);
+    let (y, m, d) = (parts.next()?.ok()?, parts.next()?.ok()?, parts.next()?.ok()?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
+    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
+    let mut seconds = days as f64 * 86_400.0;
+    let Some(time) = rest.strip_prefix('T').or_else(|| rest.strip_prefix(' ')) else {
+        return rest.is_empty().then_some(seconds);
+    };
+    let (clock, offset) = match time.find(['Z', 'z', '+', '-']) {
+        Some(i) => time.split_at(i),
+        None => (time, ""),
+    };
+    let mut fields = clock.split(':');
+    let (h, min) = (fields.next()?.parse::<f64>().ok()?, fields.next()?.parse::<f64>().ok()?);
+    let sec = fields.next().map_or(Some(0.0), |s| s.parse::<f64>().ok())?;
+    seconds += h * 3600.0 + min * 60.0 + sec;
+    if let Some(sign @ ('+' | '-')) = offset.chars().next() {
+        let (oh, om) = offset[1..].split_once(':').unwrap_or((&offset[1..], "0"));
+        let shift = oh.parse::<f64>().ok()? * 3600.0 + om.parse::<f64>().ok()? * 60.0;
+        seconds += if sign == '+' { -shift } else { shift };
+    }
+    Some(seconds)
+}
+
 /// Whether a delete's error says the resource is already gone.
 fn gone(e: &AwsError) -> bool {
     e.status == 404
@@ -266,7 +302,8 @@ fn ignore_gone<T>(result: Result<T, AwsError>) -> Result<(), AwsError> {
     }
 }
 
-/// Calls `operation` of `service` in the request's account and region.
+/// Calls `operation` of `service` in the request's account and region, the input's scalars
+/// typed as the operation's model says.
 async fn call(
     sdk: &dyn AwsSdkClient,
     request: &Request<'_>,
@@ -274,7 +311,53 @@ async fn call(
     operation: &str,
     input: Value,
 ) -> Result<Value, AwsError> {
+    let input = match model::model(service).and_then(|m| Some((m, m.operation(operation)?.input.as_ref()?))) {
+        Some((model, shape)) => typed(model, &shape.shape, input),
+        None => input,
+    };
     sdk.call(service, operation, request.account, request.region, input).await
+}
+
+/// `value` with its scalars of the type shape `shape` says: CloudFormation takes numbers
+/// and booleans written as text (and a parameter's or `Ref`'s value is always text), and
+/// strings written as numbers or booleans.
+fn typed(model: &model::ServiceModel, shape: &str, value: Value) -> Value {
+    let s = model.shape(shape);
+    if s.document {
+        return value;
+    }
+    match (s.kind, value) {
+        (ShapeType::Structure, Value::Object(fields)) => Value::Object(
+            fields
+                .into_iter()
+                .map(|(k, v)| {
+                    let v = match s.members.get(&k) {
+                        Some(member) => typed(model, &member.shape, v),
+                        None => v,
+                    };
+                    (k, v)
+                })
+                .collect(),
+        ),
+        (ShapeType::List, Value::Array(items)) => match &s.member {
+            Some(m) => Value::Array(items.into_iter().map(|v| typed(model, &m.shape, v)).collect()),
+            None => Value::Array(items),
+        },
+        (ShapeType::Map, Value::Object(entries)) => match &s.value {
+            Some(m) => Value::Object(entries.into_iter().map(|(k, v)| (k, typed(model, &m.shape, v))).collect()),
+            None => Value::Object(entries),
+        },
+        (ShapeType::Integer | ShapeType::Long | ShapeType::Float | ShapeType::Double, v @ Value::String(_)) => {
+            number(&v).unwrap_or(v)
+        }
+        (ShapeType::Boolean, v @ Value::String(_)) => boolean(&v).map(Value::Bool).unwrap_or(v),
+        (ShapeType::String, v @ (Value::Number(_) | Value::Bool(_))) => text(&v).map(Value::String).unwrap_or(v),
+        (ShapeType::Timestamp, Value::String(t)) => match iso8601_seconds(&t) {
+            Some(seconds) => json!(seconds),
+            None => number(&Value::String(t.clone())).unwrap_or(Value::String(t)),
+        },
+        (_, v) => v,
+    }
 }
 
 /// An object of the `keys` present in `from`, copied as they are.
@@ -323,6 +406,30 @@ pub(crate) mod tests {
         assert_eq!(tags[2], ("aws:cloudformation:stack-name".into(), "my-stack".into()));
         assert_eq!(tags[3].1, "MyQueue");
         assert_eq!(tags.len(), 5);
+    }
+
+    #[test]
+    fn inputs_are_typed_by_the_model() {
+        let sqs = model::model("lambda").unwrap();
+        let input = json!({ "FunctionName": 12, "Timeout": "30", "Publish": "true", "Environment": { "Variables": { "N": 1 } } });
+        let shape = &sqs.operation("CreateFunction").unwrap().input.as_ref().unwrap().shape;
+        assert_eq!(
+            typed(sqs, shape, input),
+            json!({ "FunctionName": "12", "Timeout": 30, "Publish": true, "Environment": { "Variables": { "N": "1" } } })
+        );
+        let ddb = model::model("dynamodb").unwrap();
+        let shape = &ddb.operation("UpdateTimeToLive").unwrap().input.as_ref().unwrap().shape;
+        let input = json!({ "TimeToLiveSpecification": { "Enabled": "false", "AttributeName": "t" } });
+        assert_eq!(typed(ddb, shape, input)["TimeToLiveSpecification"]["Enabled"], false);
+    }
+
+    #[test]
+    fn iso_times_are_seconds() {
+        assert_eq!(iso8601_seconds("1970-01-02"), Some(86_400.0));
+        assert_eq!(iso8601_seconds("2023-11-14T22:13:20Z"), Some(1_700_000_000.0));
+        assert_eq!(iso8601_seconds("2023-11-14T22:13:20.5Z"), Some(1_700_000_000.5));
+        assert_eq!(iso8601_seconds("2023-11-15T00:13:20+02:00"), Some(1_700_000_000.0));
+        assert_eq!(iso8601_seconds("soon"), None);
     }
 
     #[test]
