@@ -302,7 +302,12 @@ fn attribute_of(resource: &str, attribute: &str, scope: &Scope) -> Result<Value,
     let resolved = scope.resources.get(resource).ok_or_else(|| {
         error(format!("Template error: instance of Fn::GetAtt references undefined resource {resource}"))
     })?;
-    resolved.attributes.get(attribute).cloned().ok_or_else(|| {
+    // `Endpoint.Address` is an attribute of its own, or the member of an `Endpoint` object.
+    let nested = || {
+        let (head, rest) = attribute.split_once('.')?;
+        rest.split('.').try_fold(resolved.attributes.get(head)?, |value, member| value.get(member))
+    };
+    resolved.attributes.get(attribute).or_else(nested).cloned().ok_or_else(|| {
         error(format!("Template error: resource {resource} does not support attribute type {attribute} in Fn::GetAtt"))
     })
 }
@@ -485,6 +490,7 @@ mod tests {
         let mut attributes = Map::new();
         attributes.insert("Arn".into(), json!("arn:aws:sqs:us-east-1:000000000000:q"));
         attributes.insert("Endpoint.Address".into(), json!("db.local"));
+        attributes.insert("Config".into(), json!({"Host": {"Name": "h"}}));
         let mut resources = BTreeMap::new();
         resources.insert("Queue".to_string(), Resolved { physical_id: "https://q".into(), attributes });
         Fixture {
@@ -525,6 +531,8 @@ mod tests {
             (json!({"Ref": "AWS::NotificationARNs"}), json!(["arn:aws:sns:us-east-1:000000000000:t"])),
             (json!({"Fn::GetAtt": ["Queue", "Arn"]}), json!("arn:aws:sqs:us-east-1:000000000000:q")),
             (json!({"Fn::GetAtt": "Queue.Endpoint.Address"}), json!("db.local")),
+            (json!({"Fn::GetAtt": ["Queue", "Config.Host.Name"]}), json!("h")),
+            (json!({"Fn::GetAtt": ["Queue", "Config.Port"]}), json!(null)),
             (
                 json!({"Fn::Sub": "${AWS::Region}-${Env}-${Queue.Arn}-${!Literal}"}),
                 json!("us-east-1-prod-arn:aws:sqs:us-east-1:000000000000:q-${Literal}"),
