@@ -9,6 +9,21 @@ use serde_json::{Map, Value};
 use super::functions::{error, to_text};
 use super::{ParameterDeclaration, TemplateError};
 
+/// What a parameter's declaration may say.
+const PROPERTIES: [&str; 11] = [
+    "Type",
+    "Default",
+    "AllowedPattern",
+    "AllowedValues",
+    "ConstraintDescription",
+    "Description",
+    "MaxLength",
+    "MaxValue",
+    "MinLength",
+    "MinValue",
+    "NoEcho",
+];
+
 /// Whether a parameter type is a list (its value is an array).
 fn is_list(kind: &str) -> bool {
     kind == "CommaDelimitedList" || kind.starts_with("List<")
@@ -35,6 +50,11 @@ pub fn declarations(template: &Value) -> Result<Vec<ParameterDeclaration>, Templ
         parameters.as_object().ok_or_else(|| error("Template format error: Parameters must be an object"))?;
     let mut out = Vec::with_capacity(parameters.len());
     for (key, declaration) in parameters {
+        if let Some(property) =
+            declaration.as_object().and_then(|d| d.keys().find(|k| !PROPERTIES.contains(&k.as_str())))
+        {
+            return Err(error(format!("Template format error: Invalid template parameter property '{property}'")));
+        }
         let kind = declaration
             .get("Type")
             .and_then(Value::as_str)
@@ -238,6 +258,11 @@ mod tests {
                 "Parameter 'A' failed to satisfy constraint: digits only",
             ),
             (json!({"A": {"Type": "Strin"}}), vec![], "Template format error: Unrecognized parameter type: Strin"),
+            (
+                json!({"A": {"Type": "String", "Defualt": "x"}}),
+                vec![],
+                "Template format error: Invalid template parameter property 'Defualt'",
+            ),
         ];
         for (params, given, expected) in cases {
             assert_eq!(run(params.clone(), &given).unwrap_err(), expected, "{params}");
