@@ -26,7 +26,14 @@ fn role(request: &Request<'_>, name: &str) -> Provisioned {
 
 fn managed_policy(request: &Request<'_>, arn: &str) -> Provisioned {
     let id = stable_id("ANPA", &format!("{}/{arn}", request.stack_id));
-    provisioned(arn, json!({ "PolicyArn": arn, "PolicyId": id }))
+    let attributes = json!({
+        "PolicyArn": arn,
+        "PolicyId": id,
+        "DefaultVersionId": "v1",
+        "IsAttachable": true,
+        "AttachmentCount": 0,
+    });
+    provisioned(arn, attributes)
 }
 
 #[async_trait::async_trait]
@@ -78,8 +85,8 @@ impl Provider for Policy {
         Ok(())
     }
 
-    fn replaces(&self, old: &Value, new: &Value) -> bool {
-        changed(old, new, &["PolicyName"])
+    fn replaces(&self, _: &Value, _: &Value) -> bool {
+        false
     }
 }
 

@@ -52,6 +52,18 @@ fn notification_filter(filter: &Value) -> Value {
     json!({ "Key": { "FilterRules": rules } })
 }
 
+/// `AccessControl` (`PublicRead`) as S3's canned ACL (`public-read`).
+fn canned_acl(access: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in access.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push('-');
+        }
+        out.push(c.to_ascii_lowercase());
+    }
+    out
+}
+
 /// CloudFormation's NotificationConfiguration as S3's.
 fn notification_configuration(config: &Value) -> Value {
     let mut out = Map::new();
@@ -309,6 +321,10 @@ async fn configure(
 ) -> Result<(), AwsError> {
     let empty = json!({});
     let before = old.unwrap_or(&empty);
+    if old.is_some() && changed(before, request.properties, &["AccessControl"]) {
+        let acl = canned_acl(&request.text("AccessControl").unwrap_or_else(|| "Private".into()));
+        call(sdk, request, "s3", "PutBucketAcl", json!({ "Bucket": bucket, "ACL": acl })).await?;
+    }
     for setting in SETTINGS {
         if !changed(before, request.properties, &[setting.property]) {
             continue;
@@ -346,6 +362,9 @@ impl Provider for Bucket {
         }
         if let Some(enabled) = request.prop("ObjectLockEnabled").and_then(super::boolean) {
             input["ObjectLockEnabledForBucket"] = json!(enabled);
+        }
+        if let Some(access) = request.text("AccessControl") {
+            input["ACL"] = json!(canned_acl(&access));
         }
         call(sdk, request, "s3", "CreateBucket", input).await?;
         configure(sdk, request, &name, None).await?;
@@ -468,6 +487,13 @@ mod tests {
             website,
             json!({ "IndexDocument": { "Suffix": "index.html" }, "ErrorDocument": { "Key": "e.html" } })
         );
+    }
+
+    #[test]
+    fn access_controls_are_canned_acls() {
+        assert_eq!(canned_acl("PublicRead"), "public-read");
+        assert_eq!(canned_acl("BucketOwnerFullControl"), "bucket-owner-full-control");
+        assert_eq!(canned_acl("Private"), "private");
     }
 
     #[test]
