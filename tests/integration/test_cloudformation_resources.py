@@ -551,3 +551,49 @@ def test_bucket_access_encryption_website_and_iam_names(server):
     website = s3.get_bucket_website(Bucket="cfn-site")
     assert website["IndexDocument"] == {"Suffix": "index.html"} and website["ErrorDocument"] == {"Key": "error.html"}
     delete(cfn, "site")
+
+
+def test_policies_aliases_urls_and_groups_update_in_place(server):
+    cfn, sqs, lam, logs = (server.client(s) for s in ("cloudformation", "sqs", "lambda", "logs"))
+    policy = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": "*", "Action": "sqs:SendMessage", "Resource": "*"}]}
+    template = {
+        "Resources": {
+            "A": {"Type": "AWS::SQS::Queue"},
+            "B": {"Type": "AWS::SQS::Queue"},
+            "Policy": {"Type": "AWS::SQS::QueuePolicy", "Properties": {
+                "Queues": [{"Ref": "A"}], "PolicyDocument": policy}},
+            "Fn": {"Type": "AWS::Lambda::Function", "Properties": {
+                "FunctionName": "aliased", "Runtime": "python3.12", "Handler": "index.handler",
+                "Role": "arn:aws:iam::000000000000:role/r",
+                "Code": {"ZipFile": "def handler(event, context):\n    return 1\n"}}},
+            "V1": {"Type": "AWS::Lambda::Version", "Properties": {"FunctionName": {"Ref": "Fn"}}},
+            "Live": {"Type": "AWS::Lambda::Alias", "Properties": {
+                "FunctionName": {"Ref": "Fn"}, "Name": "live", "FunctionVersion": "$LATEST"}},
+            "Url": {"Type": "AWS::Lambda::Url", "Properties": {
+                "TargetFunctionArn": {"Fn::GetAtt": ["Fn", "Arn"]}, "AuthType": "AWS_IAM"}},
+            "Group": {"Type": "AWS::Logs::LogGroup", "Properties": {
+                "LogGroupName": "/app/cfn", "Tags": [{"Key": "tier", "Value": "1"}]}},
+        },
+        "Outputs": {"A": {"Value": {"Ref": "A"}}, "B": {"Value": {"Ref": "B"}}},
+    }
+    out = outputs(deploy(cfn, "updates", template))
+    assert "Policy" in sqs.get_queue_attributes(QueueUrl=out["A"], AttributeNames=["Policy"])["Attributes"]
+
+    resources = template["Resources"]
+    resources["Policy"]["Properties"]["Queues"] = [{"Ref": "B"}]
+    resources["Live"]["Properties"]["FunctionVersion"] = {"Fn::GetAtt": ["V1", "Version"]}
+    resources["Url"]["Properties"]["AuthType"] = "NONE"
+    resources["Group"]["Properties"]["Tags"] = [{"Key": "tier", "Value": "2"}]
+    resources["Group"]["Properties"]["RetentionInDays"] = 3
+    update(cfn, "updates", template)
+    cleared = sqs.get_queue_attributes(QueueUrl=out["A"], AttributeNames=["Policy"]).get("Attributes", {})
+    assert cleared.get("Policy", "") == ""
+    assert "Policy" in sqs.get_queue_attributes(QueueUrl=out["B"], AttributeNames=["Policy"])["Attributes"]
+    assert lam.get_alias(FunctionName="aliased", Name="live")["FunctionVersion"] == "1"
+    assert lam.get_function_url_config(FunctionName="aliased")["AuthType"] == "NONE"
+    group = logs.describe_log_groups(logGroupNamePrefix="/app/cfn")["logGroups"][0]
+    assert group["retentionInDays"] == 3
+    assert logs.list_tags_log_group(logGroupName="/app/cfn")["tags"] == {"tier": "2"}
+    delete(cfn, "updates")
+    assert logs.describe_log_groups(logGroupNamePrefix="/app/cfn")["logGroups"] == []
