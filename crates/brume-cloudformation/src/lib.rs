@@ -145,3 +145,6 @@ pub fn service(state: Arc<CloudFormation>) -> Service {
         .op("ListChangeSets", CloudFormation::list_change_sets)
         .build()
 }
+
+#[cfg(test)]
+mod tests;
