@@ -5,8 +5,12 @@
 //! retry counters, the end of a wait in progress, the token of a task waiting for one)
 //! with the history at each transition,
 //! so [`resume_all`] continues it after a restart where it was; waits keep their end time.
-//! Parallel and Map states save nothing inside: after a crash they start over. EXPRESS
-//! executions keep everything in memory.
+//! Each Parallel branch and inline Map iteration, at any depth, saves its own progress the
+//! same way under its path (a [`table::Nested`] record), and its result when it ends: a
+//! resumed Parallel or Map state continues the branches in progress, answers the finished
+//! ones' results without running them again, and does not record again the events stored
+//! before the restart. The nested records go when the execution ends. EXPRESS executions
+//! keep everything in memory.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -57,6 +61,9 @@ struct Run {
     language: std::sync::OnceLock<asl::Language>,
     /// Context object fields TestState gives in place of the execution's.
     given_context: std::sync::OnceLock<serde_json::Map<String, Value>>,
+    /// How many events were recorded before this run started: a resumed sequence looks among
+    /// them for the events it would record again.
+    recorded_before: usize,
 }
 
 /// A Task's TimeoutSeconds and HeartbeatSeconds (given or read through their `…Path`),
@@ -127,6 +134,7 @@ impl Run {
             log,
             language: std::sync::OnceLock::new(),
             given_context: std::sync::OnceLock::new(),
+            recorded_before: execution.history.len(),
         }
     }
 
@@ -185,13 +193,21 @@ impl Run {
         asl::Scope { context: ctx, variables: progress.variables.clone() }
     }
 
-    /// Saves `progress` and the history. An execution stopped (or deleted by a reset)
-    /// meanwhile ends its own task instead: nothing more of it is to run.
+    /// Saves `progress` (the top level's, or a nested sequence's under its path) and the
+    /// history. An execution stopped (or deleted by a reset) meanwhile ends its own task
+    /// instead: nothing more of it is to run.
     async fn save(&self, progress: &Progress) {
         self.log_events(progress.until_ms.is_some() || progress.token.is_some());
+        match &progress.path {
+            None => self.store(Some(progress.clone()), None).await,
+            Some(path) => self.store(None, Some((path.clone(), table::Nested::Running(progress.clone())))).await,
+        }
+    }
+
+    /// Stores the history with the top level's progress and a nested sequence's record.
+    async fn store(&self, progress: Option<Progress>, nested: Option<(String, table::Nested)>) {
         let Some(key) = self.key.clone() else { return };
         let (count, history) = self.unsaved();
-        let progress = progress.clone();
         let saved = self
             .sfn
             .kv
@@ -201,8 +217,13 @@ impl Run {
                     return Ok(false);
                 }
                 table::append_history(txn, &key, &history)?;
-                e.progress = Some(progress);
-                table::put(txn, &key, &e)?;
+                if let Some((path, record)) = nested {
+                    table::put(txn, &table::nested_key(&key, &path), &record)?;
+                }
+                if progress.is_some() {
+                    e.progress = progress;
+                    table::put(txn, &key, &e)?;
+                }
                 Ok::<_, AwsError>(true)
             })
             .await;
@@ -298,6 +319,7 @@ impl Run {
                 }
                 e.stop = Some(now());
                 table::append_history(txn, &key, &history)?;
+                table::delete_nested(txn, &key)?;
                 // A failed, timed out or aborted execution is redriven from where it was.
                 e.redrive_from = e.progress.take().filter(|_| e.status != "SUCCEEDED");
                 table::put(txn, &key, &e)?;
@@ -329,16 +351,70 @@ impl Run {
     }
 
     /// Runs a Parallel branch or a Map iteration, which sees the `variables` of the state
-    /// that runs it; what it assigns stays inside.
+    /// that runs it; what it assigns stays inside. The branch of a STANDARD execution saves
+    /// its progress under its `path` at each transition, and goes on from `resume`, the
+    /// progress it saved before a restart.
     fn run_branch<'a>(
         &'a self,
         machine: &'a Value,
         input: Value,
         prev: &'a mut u64,
         variables: Arc<serde_json::Map<String, Value>>,
+        path: Option<String>,
+        resume: Option<Progress>,
     ) -> Boxed<'a, Result<Value, Failure>> {
-        let state = machine["StartAt"].as_str().unwrap_or_default().to_string();
-        self.run_sequence(machine, Progress { state, input, variables, ..Progress::default() }, prev, false)
+        let durable = path.is_some();
+        let p = match resume {
+            Some(p) => {
+                *prev = p.last_event;
+                p
+            }
+            None => {
+                let state = machine["StartAt"].as_str().unwrap_or_default().to_string();
+                Progress { state, input, variables, path, ..Progress::default() }
+            }
+        };
+        self.run_sequence(machine, p, prev, durable)
+    }
+
+    /// The path of a nested sequence of the state `p` runs (`tail`: `#<branch>` or
+    /// `[<item index>]`), which the entering event and the retry count make a retried or
+    /// re-entered state's own; none in an execution that is not stored.
+    fn nested_path(&self, p: &Progress, tail: &str) -> Option<String> {
+        self.key.as_ref()?;
+        let parent = p.path.as_deref().unwrap_or_default();
+        Some(format!("{parent}/{}@{}.{}{tail}", p.state, p.entered_event, p.retry_count))
+    }
+
+    /// What the nested sequence at `path` of the state entered at event `entered` saved
+    /// before a restart; a state entered since has nothing to look for.
+    fn nested(&self, path: Option<&str>, entered: u64) -> Option<table::Nested> {
+        let (key, path) = (self.key.as_ref()?, path?);
+        if entered as usize > self.recorded_before {
+            return None;
+        }
+        table::get(&*self.sfn.kv, &table::nested_key(key, path)).ok().flatten()
+    }
+
+    /// Stores how the nested sequence at `path` ended, and the history.
+    async fn save_end(&self, path: Option<String>, result: &Result<Value, Failure>, last_event: u64) {
+        let Some(path) = path else { return };
+        let record = match result {
+            Ok(output) => table::Nested::Succeeded { output: output.clone(), last_event },
+            Err(f) => table::Nested::Failed { error: f.error.clone(), cause: f.cause.clone(), last_event },
+        };
+        self.store(None, Some((path, record))).await;
+    }
+
+    /// The id of the event of type `kind` after `after` that `matches`, among those recorded
+    /// before this run started: what a resumed sequence recorded already.
+    fn recorded(&self, after: u64, kind: &str, matches: impl Fn(&Value) -> bool) -> Option<u64> {
+        if after as usize >= self.recorded_before {
+            return None;
+        }
+        let events = self.events();
+        let before = self.recorded_before.min(events.len());
+        events[after as usize..before].iter().find(|e| e["type"] == kind && matches(e)).and_then(|e| e["id"].as_u64())
     }
 
     fn run_sequence<'a>(
@@ -359,7 +435,15 @@ impl Run {
                     let details = json!({
                         "name": p.state, "input": p.input.to_string(), "inputDetails": { "truncated": false },
                     });
-                    self.emit(prev, &format!("{kind}StateEntered"), Some(("stateEnteredEventDetails", details)));
+                    // Another branch's save may have stored the event before a restart.
+                    let entered = format!("{kind}StateEntered");
+                    let last = *prev;
+                    match self.recorded(last, &entered, |e| {
+                        e["previousEventId"] == last && e["stateEnteredEventDetails"]["name"] == p.state
+                    }) {
+                        Some(id) => *prev = id,
+                        None => self.emit(prev, &entered, Some(("stateEnteredEventDetails", details))),
+                    }
                     p.started = true;
                     p.entered_event = *prev;
                     p.last_event = *prev;
@@ -399,7 +483,15 @@ impl Run {
                 if !step.assigned.is_empty() {
                     Arc::make_mut(&mut variables).extend(step.assigned);
                 }
-                p = Progress { state: next, input: step.output, last_event: *prev, variables, ..Progress::default() };
+                let path = p.path.take();
+                p = Progress {
+                    state: next,
+                    input: step.output,
+                    last_event: *prev,
+                    variables,
+                    path,
+                    ..Progress::default()
+                };
                 if top {
                     self.save(&p).await;
                 }
@@ -517,7 +609,7 @@ impl Run {
                     }
                     "Parallel" => {
                         let effective = flow.arguments(input)?;
-                        self.parallel(state, effective, &p.variables, prev).await?
+                        self.parallel(state, effective, p, prev).await?
                     }
                     _ => self.map(state, &name, input, p, prev).await?,
                 };
@@ -777,25 +869,46 @@ impl Run {
     }
 
     /// A Parallel state's branches, run at once on the same input; the first to fail
-    /// stops the others.
-    async fn parallel(
-        &self,
-        state: &Value,
-        input: Value,
-        variables: &Arc<serde_json::Map<String, Value>>,
-        prev: &mut u64,
-    ) -> Result<Value, Failure> {
-        self.emit(prev, "ParallelStateStarted", None);
+    /// stops the others. `p` is the state's progress; a resumed state's branches go on
+    /// from what they saved.
+    async fn parallel(&self, state: &Value, input: Value, p: &Progress, prev: &mut u64) -> Result<Value, Failure> {
+        let last = *prev;
+        match self.recorded(last, "ParallelStateStarted", |e| e["previousEventId"] == last) {
+            Some(id) => *prev = id,
+            None => self.emit(prev, "ParallelStateStarted", None),
+        }
         let start = *prev;
         let branches = state["Branches"].as_array().cloned().unwrap_or_default();
-        let runs = branches.iter().map(|branch| {
+        let saved: Vec<_> = (0..branches.len())
+            .map(|index| {
+                let path = self.nested_path(p, &format!("#{index}"));
+                let record = self.nested(path.as_deref(), p.entered_event);
+                (path, record)
+            })
+            .collect();
+        // A branch that failed before a restart fails the state again, the others left as they are.
+        let failed = saved.iter().find_map(|(_, record)| match record {
+            Some(table::Nested::Failed { error, cause, .. }) => Some(Failure::new(error.clone(), cause.clone())),
+            _ => None,
+        });
+        let runs = branches.iter().zip(saved).map(|(branch, (path, record))| {
             let input = input.clone();
             async move {
+                let resume = match record {
+                    Some(table::Nested::Succeeded { output, .. }) => return Ok(output),
+                    Some(table::Nested::Running(progress)) => Some(progress),
+                    _ => None,
+                };
                 let mut last = start;
-                self.run_branch(branch, input, &mut last, variables.clone()).await
+                let result = self.run_branch(branch, input, &mut last, p.variables.clone(), path.clone(), resume).await;
+                self.save_end(path, &result, last).await;
+                result
             }
         });
-        let result = futures_util::future::try_join_all(runs).await;
+        let result = match failed {
+            Some(f) => Err(f),
+            None => futures_util::future::try_join_all(runs).await,
+        };
         *prev = self.last_id();
         match result {
             Ok(outputs) => {
@@ -843,7 +956,13 @@ impl Run {
         let processor = state.get("ItemProcessor").or_else(|| state.get("Iterator")).cloned().unwrap_or(Value::Null);
         let selector = state.get("ItemSelector").or_else(|| state.get("Parameters"));
         let count = items.len();
-        self.emit(prev, "MapStateStarted", Some(("mapStateStartedEventDetails", json!({ "length": count }))));
+        let last = *prev;
+        match self.recorded(last, "MapStateStarted", |e| e["previousEventId"] == last) {
+            Some(id) => *prev = id,
+            None => {
+                self.emit(prev, "MapStateStarted", Some(("mapStateStartedEventDetails", json!({ "length": count }))))
+            }
+        }
         let start = *prev;
         let limit = match flow.field("MaxConcurrency")?.and_then(|n| n.as_u64()) {
             Some(n) if n > 0 => n as usize,
@@ -874,10 +993,32 @@ impl Run {
                     }
                     None => item,
                 };
+                // A resumed state's finished iterations answer what they saved.
+                let path = self.nested_path(p, &format!("[{index}]"));
+                let resume = match self.nested(path.as_deref(), p.entered_event) {
+                    Some(table::Nested::Succeeded { output, last_event }) => {
+                        *chain.lock().unwrap_or_else(|e| e.into_inner()) = last_event;
+                        return Ok(output);
+                    }
+                    Some(table::Nested::Failed { error, cause, last_event }) => {
+                        *chain.lock().unwrap_or_else(|e| e.into_inner()) = last_event;
+                        return Err((Failure::new(error, cause), last_event));
+                    }
+                    Some(table::Nested::Running(progress)) => Some(progress),
+                    None => None,
+                };
                 let mut last = *chain.lock().unwrap_or_else(|e| e.into_inner());
                 let details = json!({ "name": name, "index": index });
-                self.emit(&mut last, "MapIterationStarted", Some(("mapIterationStartedEventDetails", details.clone())));
-                let result = self.run_branch(processor, item_input, &mut last, p.variables.clone()).await;
+                let field = "mapIterationStartedEventDetails";
+                match self.recorded(start, "MapIterationStarted", |e| e[field] == details) {
+                    Some(id) => last = id,
+                    None if resume.is_none() => {
+                        self.emit(&mut last, "MapIterationStarted", Some((field, details.clone())))
+                    }
+                    None => {}
+                }
+                let result =
+                    self.run_branch(processor, item_input, &mut last, p.variables.clone(), path.clone(), resume).await;
                 let state_last = last;
                 match &result {
                     Ok(_) => self.emit(
@@ -889,6 +1030,7 @@ impl Run {
                         self.emit(&mut last, "MapIterationFailed", Some(("mapIterationFailedEventDetails", details)))
                     }
                 }
+                self.save_end(path, &result, state_last).await;
                 *chain.lock().unwrap_or_else(|e| e.into_inner()) = state_last;
                 result.map_err(|f| (f, state_last))
             }
@@ -1201,7 +1343,7 @@ pub(crate) async fn trial(sfn: &Arc<StepFunctions>, execution: &Execution, trial
                                 };
                                 run.task(state, effective, options, &mut p, &mut prev, false).await?
                             }
-                            _ => run.parallel(state, effective, &p.variables, &mut prev).await?,
+                            _ => run.parallel(state, effective, &p, &mut prev).await?,
                         }
                     }
                     _ => run.map(state, &trial.name, input, &p, &mut prev).await?,
@@ -1252,7 +1394,8 @@ pub(crate) async fn trial(sfn: &Arc<StepFunctions>, execution: &Execution, trial
             match (retry, retrier, caught) {
                 (Some(delay), Some(index), _) => {
                     end.status = "RETRIABLE";
-                    end.error_details = Some(json!({ "retryIndex": index, "retryBackoffIntervalSeconds": delay / 1000 }));
+                    end.error_details =
+                        Some(json!({ "retryIndex": index, "retryBackoffIntervalSeconds": delay / 1000 }));
                     end.failure = Some(failure);
                 }
                 (_, _, Some((next, catcher))) => match flow.caught(catcher, error) {
@@ -1307,6 +1450,24 @@ pub(crate) fn run_stored(
 /// Resumes every STANDARD execution the store says is running.
 pub(crate) fn resume_all(sfn: &Arc<StepFunctions>) -> Result<(), brume_storage::StorageError> {
     let executions: Vec<Execution> = table::scan(&*sfn.kv, &table::all_executions_prefix())?;
+    // StopExecution ends a run without its own cleanup: forget the nested records it left.
+    let mut stopped = Vec::new();
+    for e in executions.iter().filter(|e| e.status != "RUNNING") {
+        let key = table::execution_key(&e.account, &e.region, &e.machine, &e.name);
+        if table::has_nested(&*sfn.kv, &key)? {
+            stopped.push(key);
+        }
+    }
+    if !stopped.is_empty() {
+        let kv = sfn.kv.clone();
+        tokio::spawn(async move {
+            let forgotten =
+                kv.transact(move |txn| stopped.iter().try_for_each(|key| table::delete_nested(txn, key))).await;
+            if let Err(e) = forgotten {
+                tracing::warn!(error = %e, "forgetting the nested records of stopped executions failed");
+            }
+        });
+    }
     // A distributed Map's children (of a `<machine>/<label>`) are resumed by their Map run.
     for mut execution in executions.into_iter().filter(|e| e.status == "RUNNING" && !e.machine.contains('/')) {
         tracing::info!(execution = %execution.arn, "resuming execution");

@@ -12,11 +12,14 @@
 //!   version number given; `sma/…/<machine>/<alias>` → [`Alias`]
 //! - `exv/<account>/<region>/<machine>/<execution>` → [`ExecutionTarget`] of an execution started
 //!   through a version or an alias
+//! - `nest` + execution key + path → [`Nested`]: where a Parallel branch or a Map iteration of a
+//!   running STANDARD execution is, or how it ended (see [`nested_key`])
 //!
 //! Express executions are never stored: they live in memory only, as AWS keeps no record
 //! of them beyond their logs.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use brume_storage::key::{self, Element};
 use brume_storage::{Direction, KeyRange, ReadView, StorageError, Txn};
@@ -24,7 +27,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 pub const KEYSPACE: &str = "states";
-use std::sync::Arc;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct StateMachine {
@@ -76,6 +78,20 @@ pub struct Progress {
     /// The workflow variables in scope (Assign), shared until one is assigned.
     #[serde(default)]
     pub variables: Arc<Map<String, Value>>,
+    /// Where a nested sequence (a Parallel branch, a Map iteration) is in its execution; `None`
+    /// at the top level. Its progress is saved as a [`Nested`] record under this path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+}
+
+/// A Parallel branch or a Map iteration of a running STANDARD execution: where it is, or how
+/// it ended, so that a resumed execution continues it or answers its result without running
+/// it again. `last_event` is the id of the sequence's last event.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum Nested {
+    Running(Progress),
+    Succeeded { output: Value, last_event: u64 },
+    Failed { error: String, cause: String, last_event: u64 },
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -211,6 +227,31 @@ pub fn last_event_id(view: &dyn ReadView, execution_key: &[u8]) -> Result<u64, S
 /// Forgets the history of the execution at `execution_key`.
 pub fn delete_history(txn: &mut dyn Txn, execution_key: &[u8]) -> Result<(), StorageError> {
     let prefix = history_prefix(execution_key);
+    for (key, _) in txn.scan(KEYSPACE, &KeyRange::prefix(&prefix), Direction::Forward, usize::MAX)? {
+        txn.delete(KEYSPACE, &key)?;
+    }
+    Ok(())
+}
+
+/// Where the [`Nested`] records of the execution stored at `execution_key` are kept.
+pub fn nested_prefix(execution_key: &[u8]) -> Vec<u8> {
+    [key::encode(&["nest".into()]).as_slice(), execution_key].concat()
+}
+
+/// The record of the nested sequence at `path` (`<state>@<entered event>.<retry count>#<branch>`
+/// or `…[<item index>]`, after its parent's path) of the execution stored at `execution_key`.
+pub fn nested_key(execution_key: &[u8], path: &str) -> Vec<u8> {
+    [nested_prefix(execution_key).as_slice(), path.as_bytes()].concat()
+}
+
+/// Whether the execution at `execution_key` has nested records.
+pub fn has_nested(view: &dyn ReadView, execution_key: &[u8]) -> Result<bool, StorageError> {
+    Ok(!view.scan(KEYSPACE, &KeyRange::prefix(&nested_prefix(execution_key)), Direction::Forward, 1)?.is_empty())
+}
+
+/// Forgets the nested records of the execution at `execution_key`.
+pub fn delete_nested(txn: &mut dyn Txn, execution_key: &[u8]) -> Result<(), StorageError> {
+    let prefix = nested_prefix(execution_key);
     for (key, _) in txn.scan(KEYSPACE, &KeyRange::prefix(&prefix), Direction::Forward, usize::MAX)? {
         txn.delete(KEYSPACE, &key)?;
     }

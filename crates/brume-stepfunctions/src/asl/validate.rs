@@ -1019,6 +1019,19 @@ mod tests {
     fn invalid_definitions() {
         let cases: Vec<(Value, &str)> = vec![
             (json!([1]), "SCHEMA_VALIDATION_FAILED: The state machine definition must be a JSON object at /"),
+            (
+                json!({"StartAt": "M", "States": {"M": {"Type": "Map", "End": true, "Label": "a b",
+                    "ItemReader": {"Resource": "arn:aws:states:::s3:getObject", "ReaderConfig": {"InputType": "XML"}},
+                    "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED"}, "StartAt": "I",
+                                      "States": {"I": {"Type": "Pass", "End": true}}}}}}),
+                "SCHEMA_VALIDATION_FAILED: These fields are required: [ExecutionType] at /States/M/ItemProcessor/ProcessorConfig, SCHEMA_VALIDATION_FAILED: The field 'InputType' should have one of these values: [CSV, JSON, JSONL, MANIFEST] at /States/M/ItemReader/ReaderConfig/InputType, SCHEMA_VALIDATION_FAILED: The field 'Label' must be a string of at most 40 characters, without whitespace or special characters at /States/M/Label",
+            ),
+            (
+                json!({"StartAt": "M", "States": {"M": {"Type": "Map", "End": true,
+                    "ItemBatcher": {"MaxItemsPerBatch": 2},
+                    "ItemProcessor": {"StartAt": "I", "States": {"I": {"Type": "Pass", "End": true}}}}}}),
+                "SCHEMA_VALIDATION_FAILED: The field 'ItemBatcher' is only supported in DISTRIBUTED mode at /States/M/ItemBatcher",
+            ),
             (json!({"States": {}}), "SCHEMA_VALIDATION_FAILED: These fields are required: [StartAt] at /"),
             (
                 json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true}}, "Extra": 1}),
