@@ -26,6 +26,17 @@ const TOPIC_ATTRIBUTES: &[&str] = &[
     "FifoThroughputScope",
 ];
 
+/// The value a topic attribute goes back to when its property is removed.
+fn topic_default(name: &str) -> &'static str {
+    match name {
+        "SignatureVersion" => "1",
+        "TracingConfig" => "PassThrough",
+        "ContentBasedDeduplication" => "false",
+        "FifoThroughputScope" => "Topic",
+        _ => "",
+    }
+}
+
 fn is_fifo(properties: &Value) -> bool {
     properties.get("FifoTopic").and_then(boolean) == Some(true)
 }
@@ -132,7 +143,7 @@ impl Provider for Topic {
             }
         }
         for name in before.keys().filter(|k| !now.contains_key(*k)) {
-            set_topic_attribute(sdk, request, arn, name, "").await?;
+            set_topic_attribute(sdk, request, arn, name, topic_default(name)).await?;
         }
         if changed(old, request.properties, &["DataProtectionPolicy"]) {
             let policy = request.prop("DataProtectionPolicy").map(document).unwrap_or_default();
@@ -220,7 +231,11 @@ impl Provider for Subscription {
             .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
             .collect();
         updates.extend(before.keys().filter(|k| !now.contains_key(*k)).map(|k| {
-            let reset = if k == "RawMessageDelivery" { "false" } else { "" };
+            let reset = match k.as_str() {
+                "RawMessageDelivery" => "false",
+                "FilterPolicyScope" => "MessageAttributes",
+                _ => "",
+            };
             (k.clone(), reset.to_string())
         }));
         for (name, value) in updates {
