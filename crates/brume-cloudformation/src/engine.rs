@@ -661,42 +661,71 @@ async fn update_rollback(run: &mut Run) -> Result<(), AwsError> {
 }
 
 /// The changes a change set would make to `stack` with `template`: Add, Modify (with
-/// whether the resource is replaced) and Remove.
+/// whether the resource is replaced) and Remove. Resources go in dependency order, so that
+/// one referring to a resource being replaced or added sees a value not known yet: it is
+/// modified too, its replacement `Conditional` when the property it changes would replace it.
 pub(crate) fn changes(cf: &CloudFormation, stack: &Stack, template: &Template) -> Result<Vec<Value>, AwsError> {
     let mut env = Env::new(cf, stack)?;
     let target = Stack { template: template.clone(), ..stack.clone() };
     let decls = env.load(&target, template).map_err(error::validation)?;
     let mut changes = Vec::new();
     let live = |r: &&Resource| r.physical_id.is_some() && r.status != "DELETE_COMPLETE";
-    for (id, decl) in &decls {
-        let existing = stack.resources.get(id).filter(live);
-        let change = match existing {
-            None => serde_json::json!({"Action": "Add", "LogicalResourceId": id, "ResourceType": decl.kind}),
-            Some(old) => {
-                let replacement = if old.kind != decl.kind {
-                    "True"
-                } else {
-                    match resolve(&env, &target, decl) {
-                        Ok(new) if new == old.properties => continue,
-                        Ok(new) => match provider::provider(&decl.kind) {
-                            Some(p) if p.replaces(&old.properties, &new) => "True",
-                            _ => "False",
-                        },
-                        Err(_) => "Conditional",
+    let mut seen = BTreeSet::new();
+    let mut renewed = BTreeSet::new();
+    while seen.len() < decls.len() {
+        let ready: Vec<(&String, &ResourceDecl)> = decls
+            .iter()
+            .filter(|(id, d)| {
+                !seen.contains(*id) && d.depends_on.iter().all(|x| seen.contains(x) || !decls.contains_key(x))
+            })
+            .collect();
+        let ready = if ready.is_empty() { decls.iter().filter(|(id, _)| !seen.contains(*id)).collect() } else { ready };
+        for (id, decl) in ready {
+            seen.insert(id.clone());
+            let existing = stack.resources.get(id).filter(live);
+            let unknown = decl.depends_on.iter().any(|d| renewed.contains(d));
+            let change = match existing {
+                None => {
+                    renewed.insert(id.clone());
+                    env.resources.remove(id);
+                    serde_json::json!({"Action": "Add", "LogicalResourceId": id, "ResourceType": decl.kind})
+                }
+                Some(old) => {
+                    let replacement = if old.kind != decl.kind {
+                        "True"
+                    } else {
+                        match resolve(&env, &target, decl) {
+                            Ok(new) if new == old.properties => continue,
+                            Ok(new) => match provider::provider(&decl.kind) {
+                                Some(p) if p.replaces(&old.properties, &new) && unknown => "Conditional",
+                                Some(p) if p.replaces(&old.properties, &new) => "True",
+                                _ => "False",
+                            },
+                            Err(_) => "Conditional",
+                        }
+                    };
+                    if replacement != "False" {
+                        renewed.insert(id.clone());
+                        let placeholder = Value::String(format!("{{{{{id} after the update}}}}"));
+                        let resolved = Resolved {
+                            physical_id: placeholder.as_str().unwrap_or_default().to_string(),
+                            attributes: old.attributes.keys().map(|k| (k.clone(), placeholder.clone())).collect(),
+                        };
+                        env.resources.insert(id.clone(), resolved);
                     }
-                };
-                serde_json::json!({
-                    "Action": "Modify",
-                    "LogicalResourceId": id,
-                    "PhysicalResourceId": old.physical_id,
-                    "ResourceType": decl.kind,
-                    "Replacement": replacement,
-                    "Scope": ["Properties"],
-                    "Details": [],
-                })
-            }
-        };
-        changes.push(serde_json::json!({"Type": "Resource", "ResourceChange": change}));
+                    serde_json::json!({
+                        "Action": "Modify",
+                        "LogicalResourceId": id,
+                        "PhysicalResourceId": old.physical_id,
+                        "ResourceType": decl.kind,
+                        "Replacement": replacement,
+                        "Scope": ["Properties"],
+                        "Details": [],
+                    })
+                }
+            };
+            changes.push(serde_json::json!({"Type": "Resource", "ResourceChange": change}));
+        }
     }
     for (id, old) in &stack.resources {
         if !decls.contains_key(id) && live(&old) {
