@@ -597,3 +597,33 @@ def test_policies_aliases_urls_and_groups_update_in_place(server):
     assert logs.list_tags_log_group(logGroupName="/app/cfn")["tags"] == {"tier": "2"}
     delete(cfn, "updates")
     assert logs.describe_log_groups(logGroupNamePrefix="/app/cfn")["logGroups"] == []
+
+
+def test_state_machine_definitions_from_text_and_s3(server):
+    cfn, sfn, s3 = server.client("cloudformation"), server.client("stepfunctions"), server.client("s3")
+    s3.create_bucket(Bucket="definitions")
+    s3.put_object(Bucket="definitions", Key="flow.json", Body=json.dumps(
+        {"StartAt": "S", "States": {"S": {"Type": "Pass", "Result": "${Value}", "End": True}}}).encode())
+    template = {"Resources": {
+        "FromS3": {"Type": "AWS::StepFunctions::StateMachine", "Properties": {
+            "StateMachineName": "from-s3", "RoleArn": "arn:aws:iam::000000000000:role/sfn",
+            "DefinitionS3Location": {"Bucket": "definitions", "Key": "flow.json"},
+            "DefinitionSubstitutions": {"Value": "stored"}}},
+        "Express": {"Type": "AWS::StepFunctions::StateMachine", "Properties": {
+            "StateMachineType": "EXPRESS", "RoleArn": "arn:aws:iam::000000000000:role/sfn",
+            "DefinitionString": json.dumps({"StartAt": "S", "States": {"S": {"Type": "Succeed"}}})}},
+    }}
+    deploy(cfn, "defs", template)
+    stored = sfn.describe_state_machine(stateMachineArn=physical(cfn, "defs", "FromS3"))
+    assert json.loads(stored["definition"])["States"]["S"]["Result"] == "stored"
+    express = sfn.describe_state_machine(stateMachineArn=physical(cfn, "defs", "Express"))
+    assert express["type"] == "EXPRESS" and express["name"].startswith("Express-")
+
+    # A new type replaces the state machine: a new ARN, the old one deleted.
+    old_arn = express["stateMachineArn"]
+    template["Resources"]["Express"]["Properties"]["StateMachineType"] = "STANDARD"
+    update(cfn, "defs", template)
+    new_arn = physical(cfn, "defs", "Express")
+    assert new_arn != old_arn and sfn.describe_state_machine(stateMachineArn=new_arn)["type"] == "STANDARD"
+    arns = [m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]]
+    assert old_arn not in arns
