@@ -627,3 +627,34 @@ def test_state_machine_definitions_from_text_and_s3(server):
     assert new_arn != old_arn and sfn.describe_state_machine(stateMachineArn=new_arn)["type"] == "STANDARD"
     arns = [m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]]
     assert old_arn not in arns
+
+
+def test_bucket_notifications_invoke_a_function(server):
+    cfn, s3, sqs = server.client("cloudformation"), server.client("s3"), server.client("sqs")
+    template = {
+        "Resources": {
+            "Seen": {"Type": "AWS::SQS::Queue"},
+            "Fn": {"Type": "AWS::Lambda::Function", "Properties": {
+                "Runtime": "python3.12", "Handler": "index.handler", "Timeout": 30,
+                "Role": "arn:aws:iam::000000000000:role/r",
+                "Environment": {"Variables": {"QUEUE": {"Ref": "Seen"}}},
+                "Code": {"ZipFile": "import boto3, os\n"
+                                    "def handler(event, context):\n"
+                                    "    for r in event['Records']:\n"
+                                    "        boto3.client('sqs').send_message(QueueUrl=os.environ['QUEUE'],\n"
+                                    "                                         MessageBody=r['s3']['object']['key'])\n"}}},
+            "S3Invoke": {"Type": "AWS::Lambda::Permission", "Properties": {
+                "FunctionName": {"Ref": "Fn"}, "Action": "lambda:InvokeFunction", "Principal": "s3.amazonaws.com"}},
+            "Uploads": {"Type": "AWS::S3::Bucket", "DependsOn": "S3Invoke", "Properties": {
+                "NotificationConfiguration": {"LambdaConfigurations": [{
+                    "Event": "s3:ObjectCreated:*", "Function": {"Fn::GetAtt": ["Fn", "Arn"]}}]}}},
+        },
+        "Outputs": {"Bucket": {"Value": {"Ref": "Uploads"}}, "Queue": {"Value": {"Ref": "Seen"}}},
+    }
+    out = outputs(deploy(cfn, "triggers", template))
+    s3.put_object(Bucket=out["Bucket"], Key="photo.jpg", Body=b"x")
+    bodies = []
+    deadline = time.monotonic() + 30
+    while not bodies and time.monotonic() < deadline:
+        bodies = [m["Body"] for m in sqs.receive_message(QueueUrl=out["Queue"], WaitTimeSeconds=1).get("Messages", [])]
+    assert bodies == ["photo.jpg"]
