@@ -640,9 +640,9 @@ def test_bucket_notifications_invoke_a_function(server):
                 "Environment": {"Variables": {"QUEUE": {"Ref": "Seen"}}},
                 "Code": {"ZipFile": "import boto3, os\n"
                                     "def handler(event, context):\n"
+                                    "    sqs = boto3.client('sqs')\n"
                                     "    for r in event['Records']:\n"
-                                    "        boto3.client('sqs').send_message(QueueUrl=os.environ['QUEUE'],\n"
-                                    "                                         MessageBody=r['s3']['object']['key'])\n"}}},
+                                    "        sqs.send_message(QueueUrl=os.environ['QUEUE'], MessageBody=r['s3']['object']['key'])\n"}}},
             "S3Invoke": {"Type": "AWS::Lambda::Permission", "Properties": {
                 "FunctionName": {"Ref": "Fn"}, "Action": "lambda:InvokeFunction", "Principal": "s3.amazonaws.com"}},
             "Uploads": {"Type": "AWS::S3::Bucket", "DependsOn": "S3Invoke", "Properties": {
