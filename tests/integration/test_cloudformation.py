@@ -584,3 +584,26 @@ def test_on_failure_delete_removes_the_failed_stack(server):
     assert json.loads(detail["Metadata"]) == {"Owner": "tests"}
     cfn.create_stack(StackName="later", TemplateBody=json.dumps({"Resources": {"Q": {"Type": "AWS::SQS::Queue"}}}))
     assert [s["StackName"] for s in cfn.list_stacks()["StackSummaries"]] == ["later", "meta", "doomed"]
+
+
+def test_stack_events_are_published_to_the_notification_topics(server):
+    cfn, sns, sqs = server.client("cloudformation"), server.client("sns"), server.client("sqs")
+    topic = sns.create_topic(Name="stack-events")["TopicArn"]
+    queue = sqs.create_queue(QueueName="stack-events")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
+    body = json.dumps({"Resources": {"Q": {"Type": "AWS::SQS::Queue"}}})
+    cfn.create_stack(StackName="noisy", TemplateBody=body, NotificationARNs=[topic])
+    wait(cfn, "stack_create_complete", StackName="noisy")
+    assert stack(cfn, "noisy")["NotificationARNs"] == [topic]
+    received = []
+    while len(received) < 5:
+        batch = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=5).get("Messages", [])
+        assert batch, f"only {len(received)} notifications arrived"
+        received += [m["Body"] for m in batch]
+    parsed = [dict(line.split("=", 1) for line in body.strip().split("\n")) for body in received]
+    statuses = sorted((p["LogicalResourceId"], p["ResourceStatus"]) for p in parsed)
+    assert statuses == sorted([("'noisy'", "'CREATE_IN_PROGRESS'"), ("'Q'", "'CREATE_IN_PROGRESS'"),
+                               ("'Q'", "'CREATE_IN_PROGRESS'"), ("'Q'", "'CREATE_COMPLETE'"),
+                               ("'noisy'", "'CREATE_COMPLETE'")])
+    assert all(p["StackName"] == "'noisy'" and p["Namespace"] == "'000000000000'" for p in parsed)

@@ -642,7 +642,8 @@ def test_bucket_notifications_invoke_a_function(server):
                                     "def handler(event, context):\n"
                                     "    sqs = boto3.client('sqs')\n"
                                     "    for r in event['Records']:\n"
-                                    "        sqs.send_message(QueueUrl=os.environ['QUEUE'], MessageBody=r['s3']['object']['key'])\n"}}},
+                                    "        key = r['s3']['object']['key']\n"
+                                    "        sqs.send_message(QueueUrl=os.environ['QUEUE'], MessageBody=key)\n"}}},
             "S3Invoke": {"Type": "AWS::Lambda::Permission", "Properties": {
                 "FunctionName": {"Ref": "Fn"}, "Action": "lambda:InvokeFunction", "Principal": "s3.amazonaws.com"}},
             "Uploads": {"Type": "AWS::S3::Bucket", "DependsOn": "S3Invoke", "Properties": {

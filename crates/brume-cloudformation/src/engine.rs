@@ -82,8 +82,46 @@ impl Run {
 
     pub async fn save(&mut self) -> Result<(), AwsError> {
         let events = std::mem::take(&mut self.events);
-        self.stack = self.cf.save(self.stack.clone(), events).await?;
+        self.stack = self.cf.save(self.stack.clone(), events.clone()).await?;
+        self.notify(&events).await;
         Ok(())
+    }
+
+    /// Publishes the events to the stack's notification topics, as CloudFormation does;
+    /// a topic that cannot take them is logged and skipped.
+    async fn notify(&self, events: &[Event]) {
+        let stack = &self.stack;
+        for event in events {
+            let text = |v: Option<&str>| v.map_or_else(|| "null".to_string(), str::to_string);
+            let message = [
+                ("StackId", stack.id.clone()),
+                ("Timestamp", Timestamp(event.time).iso8601()),
+                ("EventId", event.id.clone()),
+                ("LogicalResourceId", event.logical_id.clone()),
+                ("Namespace", stack.account.clone()),
+                ("PhysicalResourceId", text(event.physical_id.as_deref())),
+                ("PrincipalId", stack.account.clone()),
+                ("ResourceProperties", text(event.properties.as_deref())),
+                ("ResourceStatus", event.status.clone()),
+                ("ResourceStatusReason", text(event.reason.as_deref())),
+                ("ResourceType", event.kind.clone()),
+                ("StackName", stack.name.clone()),
+                ("ClientRequestToken", "null".to_string()),
+            ]
+            .iter()
+            .map(|(k, v)| format!("{k}='{v}'\n"))
+            .collect::<String>();
+            for topic in &stack.notification_arns {
+                let input = serde_json::json!({
+                    "TopicArn": topic,
+                    "Subject": "AWS CloudFormation Notification",
+                    "Message": message,
+                });
+                if let Err(e) = self.cf.sdk.call("sns", "Publish", &stack.account, &stack.region, input).await {
+                    tracing::warn!(topic = %topic, error = %e.message, "stack notification not published");
+                }
+            }
+        }
     }
 }
 

@@ -79,7 +79,7 @@ const PARTIAL: &[(&str, &str, &str)] = &[
     (
         "cloudformation",
         "CreateStack",
-        "TimeoutInMinutes, RollbackConfiguration, RoleARN and notification ARNs are stored and not applied; stack policies are stored and not enforced",
+        "TimeoutInMinutes, RollbackConfiguration and RoleARN are stored and not applied; stack policies are stored and not enforced; notifications are published after each step is saved, so kill -9 may lose some",
     ),
     (
         "cloudformation",
