@@ -447,7 +447,9 @@ impl Run {
                     p.started = true;
                     p.entered_event = *prev;
                     p.last_event = *prev;
-                    if top {
+                    // A nested sequence does not save its entries, sparing each Map iteration a
+                    // write: resumed from before one, it finds the event if a later save stored it.
+                    if top && p.path.is_none() {
                         self.save(&p).await;
                     }
                 }
