@@ -607,3 +607,16 @@ def test_stack_events_are_published_to_the_notification_topics(server):
                                ("'Q'", "'CREATE_IN_PROGRESS'"), ("'Q'", "'CREATE_COMPLETE'"),
                                ("'noisy'", "'CREATE_COMPLETE'")])
     assert all(p["StackName"] == "'noisy'" and p["Namespace"] == "'000000000000'" for p in parsed)
+
+
+def test_deleting_a_stack_being_created_deletes_what_it_made(server):
+    cfn, sqs = server.client("cloudformation"), server.client("sqs")
+    resources = {f"Q{i}": {"Type": "AWS::SQS::Queue", **({"DependsOn": f"Q{i - 1}"} if i else {})} for i in range(10)}
+    stack_id = cfn.create_stack(StackName="cancelled", TemplateBody=json.dumps({"Resources": resources}))["StackId"]
+    cfn.delete_stack(StackName="cancelled")
+    wait(cfn, "stack_delete_complete", StackName=stack_id)
+    assert stack(cfn, stack_id)["StackStatus"] == "DELETE_COMPLETE"
+    assert sqs.list_queues().get("QueueUrls", []) == []
+    history = events(cfn, stack_id)
+    assert ("cancelled", "DELETE_IN_PROGRESS", "User Initiated") in history
+    assert history[-1] == ("cancelled", "DELETE_COMPLETE", None)

@@ -594,6 +594,7 @@ impl CloudFormation {
             disable_rollback: false,
             delete_on_failure: false,
             termination_protection: false,
+            delete_requested: false,
             policy: None,
             timeout: None,
             role_arn: None,
@@ -745,6 +746,16 @@ impl CloudFormation {
         }
         match stack.status.as_str() {
             "DELETE_COMPLETE" | "DELETE_IN_PROGRESS" => return Ok(Empty {}),
+            "CREATE_IN_PROGRESS" => {
+                // The creation stops after the resources in hand, then everything is deleted.
+                self.amend(&stack, |s| s.delete_requested = s.status == "CREATE_IN_PROGRESS").await?;
+                let now = self.stack_by_id(&stack.account, &stack.region, &stack.id)?;
+                if now.as_ref().is_none_or(|s| !engine::is_terminal(&s.status)) {
+                    return Ok(Empty {});
+                }
+                // The creation ended meanwhile: the stack is deleted as any other.
+                return Box::pin(self.delete_stack(ctx, input)).await;
+            }
             status if !engine::is_terminal(status) => {
                 return Err(error::in_progress(&stack.id, status, "deleted."));
             }

@@ -302,6 +302,9 @@ async fn apply(run: &mut Run, updating: bool) -> Result<Result<(), (Vec<String>,
         Err(message) => return Ok(Err((Vec::new(), !updating, Some(message)))),
     };
     loop {
+        if run.stack.delete_requested && !updating {
+            return Ok(Ok(()));
+        }
         env.refresh(&run.stack);
         let ready: Vec<(&String, &ResourceDecl)> = decls
             .iter()
@@ -461,7 +464,13 @@ fn failure_reason(failed: &[String], created: bool, message: Option<String>) -> 
 }
 
 async fn create(run: &mut Run) -> Result<(), AwsError> {
-    match apply(run, false).await? {
+    let result = apply(run, false).await?;
+    if run.stack.delete_requested {
+        run.stack.done.clear();
+        run.stack_status("DELETE_IN_PROGRESS", Some("User Initiated".to_string()));
+        return run.save().await;
+    }
+    match result {
         Ok(()) => {
             run.stack.done.clear();
             run.stack_status("CREATE_COMPLETE", None);

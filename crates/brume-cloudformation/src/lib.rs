@@ -66,8 +66,9 @@ impl CloudFormation {
         Ok(exports)
     }
 
-    /// Writes `stack` and `events` in one transaction; the termination protection and the
-    /// stack policy, set by their own operations while an engine runs, are kept as stored.
+    /// Writes `stack` and `events` in one transaction; the termination protection, the
+    /// stack policy and a deletion request, set by their own operations while an engine
+    /// runs, are kept as stored.
     async fn save(&self, mut stack: Stack, events: Vec<Event>) -> Result<Stack, AwsError> {
         self.kv
             .transact(move |txn| {
@@ -76,6 +77,7 @@ impl CloudFormation {
                     let stored: Stack = table::decode(&stored)?;
                     stack.termination_protection = stored.termination_protection;
                     stack.policy = stored.policy;
+                    stack.delete_requested = stored.delete_requested;
                 }
                 for event in events {
                     stack.event_seq += 1;

@@ -36,6 +36,9 @@ pub struct Stack {
     pub delete_on_failure: bool,
     pub termination_protection: bool,
     pub policy: Option<String>,
+    /// DeleteStack was called during the creation: it stops after the current wave.
+    #[serde(default)]
+    pub delete_requested: bool,
     pub timeout: Option<i64>,
     pub role_arn: Option<String>,
     pub change_set_id: Option<String>,
