@@ -620,3 +620,44 @@ def test_deleting_a_stack_being_created_deletes_what_it_made(server):
     history = events(cfn, stack_id)
     assert ("cancelled", "DELETE_IN_PROGRESS", "User Initiated") in history
     assert history[-1] == ("cancelled", "DELETE_COMPLETE", None)
+
+
+def test_an_export_in_use_cannot_change_and_update_replace_policy_retain_keeps_the_old(server):
+    cfn, sqs = server.client("cloudformation"), server.client("sqs")
+
+    def exporting(queue_name, export=True):
+        template = {"Resources": {"Queue": {"Type": "AWS::SQS::Queue", "UpdateReplacePolicy": "Retain",
+                                            "Properties": {"QueueName": queue_name}}},
+                    "Outputs": {"Name": {"Value": {"Fn::GetAtt": ["Queue", "QueueName"]}}}}
+        if export:
+            template["Outputs"]["Name"]["Export"] = {"Name": "the-queue"}
+        return json.dumps(template)
+
+    cfn.create_stack(StackName="exporter", TemplateBody=exporting("old-name"))
+    wait(cfn, "stack_create_complete", StackName="exporter")
+    importer = {"Resources": {"Topic": {"Type": "AWS::SNS::Topic",
+                                        "Properties": {"DisplayName": {"Fn::ImportValue": "the-queue"}}}}}
+    cfn.create_stack(StackName="importer", TemplateBody=json.dumps(importer))
+    wait(cfn, "stack_create_complete", StackName="importer")
+
+    cfn.update_stack(StackName="exporter", TemplateBody=exporting("new-name"))
+    with pytest.raises(botocore.exceptions.WaiterError):
+        wait(cfn, "stack_update_complete", StackName="exporter")
+    assert stack(cfn, "exporter")["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
+    assert ("exporter", "UPDATE_ROLLBACK_IN_PROGRESS",
+            "Cannot update export the-queue as it is in use by importer. ") in events(cfn, "exporter")
+    with pytest.raises(botocore.exceptions.ClientError):
+        sqs.get_queue_url(QueueName="new-name")
+    cfn.update_stack(StackName="exporter", TemplateBody=exporting("old-name", export=False))
+    with pytest.raises(botocore.exceptions.WaiterError):
+        wait(cfn, "stack_update_complete", StackName="exporter")
+    assert ("exporter", "UPDATE_ROLLBACK_IN_PROGRESS",
+            "Cannot delete export the-queue as it is in use by importer. ") in events(cfn, "exporter")
+
+    cfn.delete_stack(StackName="importer")
+    wait(cfn, "stack_delete_complete", StackName="importer")
+    cfn.update_stack(StackName="exporter", TemplateBody=exporting("new-name"))
+    wait(cfn, "stack_update_complete", StackName="exporter")
+    sqs.get_queue_url(QueueName="new-name")
+    sqs.get_queue_url(QueueName="old-name")
+    assert ("Queue", "DELETE_SKIPPED", None) in events(cfn, "exporter")

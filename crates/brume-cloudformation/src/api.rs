@@ -784,7 +784,7 @@ impl CloudFormation {
     }
 
     /// Exports of `stack` that other live stacks import: (export, importing stack name).
-    fn imports_of(&self, ctx: &RequestContext, stack: &Stack) -> Result<Vec<(String, String)>, AwsError> {
+    pub(crate) fn imports_of(&self, ctx: &RequestContext, stack: &Stack) -> Result<Vec<(String, String)>, AwsError> {
         let mut found = Vec::new();
         let exports: Vec<&String> = stack.outputs.iter().filter_map(|o| o.export_name.as_ref()).collect();
         if exports.is_empty() {

@@ -331,6 +331,7 @@ async fn apply(run: &mut Run, updating: bool) -> Result<Result<(), (Vec<String>,
                 attributes: Default::default(),
                 depends_on: decl.depends_on.clone(),
                 deletion_policy: decl.deletion_policy.clone(),
+                update_replace_policy: decl.update_replace_policy.clone(),
             };
             let properties = match resolve(&env, &run.stack, decl) {
                 Ok(p) => p,
@@ -355,6 +356,7 @@ async fn apply(run: &mut Run, updating: bool) -> Result<Result<(), (Vec<String>,
                     let kept = Resource {
                         depends_on: decl.depends_on.clone(),
                         deletion_policy: decl.deletion_policy.clone(),
+                        update_replace_policy: decl.update_replace_policy.clone(),
                         ..old
                     };
                     run.stack.resources.insert(id.clone(), kept);
@@ -445,6 +447,21 @@ async fn apply(run: &mut Run, updating: bool) -> Result<Result<(), (Vec<String>,
             let owner_name = owner.split('/').nth(1).unwrap_or(owner);
             let message = format!("Export with name {name} is already exported by stack {owner_name}");
             return Ok(Err((Vec::new(), !updating, Some(message))));
+        }
+    }
+    if updating {
+        let ctx = brume_core::RequestContext::new(run.stack.account.clone(), run.stack.region.clone());
+        for (name, importer) in run.cf.imports_of(&ctx, &run.stack)? {
+            let old = run.stack.outputs.iter().find(|o| o.export_name.as_ref() == Some(&name));
+            let new = outputs.iter().find(|o| o.export_name.as_ref() == Some(&name));
+            let message = match (old, new) {
+                (_, None) => format!("Cannot delete export {name} as it is in use by {importer}."),
+                (Some(old), Some(new)) if old.value != new.value => {
+                    format!("Cannot update export {name} as it is in use by {importer}.")
+                }
+                _ => continue,
+            };
+            return Ok(Err((Vec::new(), false, Some(message))));
         }
     }
     run.stack.outputs = outputs
@@ -619,7 +636,15 @@ async fn cleanup(run: &mut Run) -> Result<(), AwsError> {
             .unwrap_or(0);
         let resource = run.stack.cleanup.remove(index);
         let replaced = run.stack.resources.contains_key(&resource.logical_id);
-        if !replaced && retained(&run.stack, &resource) {
+        // What a failed update made is deleted whatever its policies say.
+        let kept = if run.stack.status == "UPDATE_ROLLBACK_COMPLETE_CLEANUP_IN_PROGRESS" {
+            false
+        } else if replaced {
+            resource.update_replace_policy.as_deref() == Some("Retain")
+        } else {
+            retained(&run.stack, &resource)
+        };
+        if kept {
             run.resource_event(&resource, "DELETE_SKIPPED", None);
         } else {
             run.resource_event(&resource, "DELETE_IN_PROGRESS", None);

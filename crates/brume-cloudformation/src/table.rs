@@ -86,6 +86,8 @@ pub struct Resource {
     pub attributes: Map<String, Value>,
     pub depends_on: BTreeSet<String>,
     pub deletion_policy: Option<String>,
+    #[serde(default)]
+    pub update_replace_policy: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -84,7 +84,7 @@ const PARTIAL: &[(&str, &str, &str)] = &[
     (
         "cloudformation",
         "UpdateStack",
-        "an update interrupted by a restart rolls back rather than resuming; UpdateReplacePolicy is not applied",
+        "an update interrupted by a restart rolls back rather than resuming",
     ),
     (
         "cloudformation",
