@@ -432,7 +432,10 @@ def test_a_creation_interrupted_by_kill_9_reaches_a_final_state(start_brume):
     data_dir = tempfile.mkdtemp(prefix="brume-cfn-")
     brume = start_brume(data_dir=data_dir)
     cfn = brume.client("cloudformation")
-    resources = {f"Queue{i}": {"Type": "AWS::SQS::Queue"} for i in range(12)}
+    # Named queues: a creation in flight at the kill is made again after the restart, and
+    # CreateQueue answers the queue already made (a generated name would make a second one).
+    resources = {f"Queue{i}": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": f"interrupted-{i}"}}
+                 for i in range(12)}
     resources["Topic"] = {"Type": "AWS::SNS::Topic", "DependsOn": sorted(resources)}
     stack_id = cfn.create_stack(StackName="interrupted", TemplateBody=json.dumps({"Resources": resources}))["StackId"]
     brume.proc.send_signal(signal.SIGKILL)
