@@ -81,11 +81,7 @@ const PARTIAL: &[(&str, &str, &str)] = &[
         "CreateStack",
         "TimeoutInMinutes, RollbackConfiguration and RoleARN are stored and not applied; stack policies are stored and not enforced; notifications are published after each step is saved, so kill -9 may lose some",
     ),
-    (
-        "cloudformation",
-        "UpdateStack",
-        "an update interrupted by a restart rolls back rather than resuming",
-    ),
+    ("cloudformation", "UpdateStack", "an update interrupted by a restart rolls back rather than resuming"),
     (
         "cloudformation",
         "CreateChangeSet",
