@@ -2,10 +2,8 @@
 with the AWS CLI's `cloudformation deploy`, boto3's change sets and waiters, rollbacks,
 DeletionPolicy Retain, exports and imports, and a creation interrupted by kill -9."""
 import json
-import os
 import signal
 import tempfile
-import time
 
 import botocore.exceptions
 import pytest
