@@ -208,7 +208,12 @@ impl CloudFormation {
                 )));
             }
         };
-        if self.kv.get(KEYSPACE, &table::change_set_key(&stack.id, &input.change_set_name))?.is_some() {
+        // An executed change set's name may be used again (the AWS CLI's deploy names its
+        // change sets after the second it starts).
+        let taken = self.kv.get(KEYSPACE, &table::change_set_key(&stack.id, &input.change_set_name))?;
+        if let Some(taken) = taken
+            && table::decode::<ChangeSet>(&taken)?.execution_status != "EXECUTE_COMPLETE"
+        {
             return Err(AwsError::new(
                 400,
                 "AlreadyExistsException",
