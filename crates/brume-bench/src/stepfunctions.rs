@@ -174,15 +174,23 @@ pub fn inline_map(port: u16, function: &str, items: usize, concurrency: usize) -
         if out["status"] != "SUCCEEDED" {
             bail!("the inline Map ended {}: {out}", out["status"]);
         }
-        let last = client
-            .ok("GetExecutionHistory", &json!({ "executionArn": execution, "reverseOrder": true, "maxResults": 1 }))
-            .await?;
-        let last = &last["events"][0];
-        Ok(MapRun {
-            took,
-            last_event: last["id"].as_u64().unwrap_or(0),
-            last_type: last["type"].as_str().unwrap_or_default().to_string(),
-        })
+        // The end of a history of 700,000 events is written in one commit that readers may
+        // see part of while it is applied: the status can be read before the last events.
+        let request = json!({ "executionArn": execution, "reverseOrder": true, "maxResults": 1 });
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let last = client.ok("GetExecutionHistory", &request).await?;
+            let last = &last["events"][0];
+            let run = MapRun {
+                took,
+                last_event: last["id"].as_u64().unwrap_or(0),
+                last_type: last["type"].as_str().unwrap_or_default().to_string(),
+            };
+            if run.last_type == "ExecutionSucceeded" || Instant::now() > deadline {
+                return Ok(run);
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
     })
 }
 
