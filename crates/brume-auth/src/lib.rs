@@ -10,13 +10,14 @@
 //!   a `--credentials` file, and temporary credentials issued for STS, which persist
 //!   through a [`SessionPersistence`].
 //! - [`sigv4`] holds the pure algorithm (canonical request, string to sign, signing key),
-//!   tested against the AWS SigV4 test suite.
+//!   tested against the AWS SigV4 test suite; [`sign`] signs outgoing requests with it.
 //!
 //! Nothing here does IO except reading the credentials file; time comes from a [`Clock`].
 
 mod chunk;
 mod credentials;
 mod failure;
+pub mod sign;
 mod sigv2;
 pub mod sigv4;
 mod verify;

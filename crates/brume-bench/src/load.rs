@@ -17,7 +17,7 @@ use hyper_util::rt::TokioIo;
 use tokio::task::JoinHandle;
 
 use crate::body::Memory;
-use crate::sign::{BODY, Signer};
+use crate::sign::{BODY, GetCallerIdentity, Signer};
 use crate::stats::Latencies;
 
 /// Makes one worker's requests, signed as they are sent.
@@ -30,7 +30,7 @@ pub struct CallerIdentity(Signer);
 
 impl CallerIdentity {
     pub fn new(addr: SocketAddr, _worker: usize) -> CallerIdentity {
-        CallerIdentity(Signer::new(addr.to_string()))
+        CallerIdentity(crate::sign::sts(addr.to_string()))
     }
 }
 

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use rustix::process::{Pid, Signal, kill_process};
 
-use crate::sign::Signer;
+use crate::sign::{GetCallerIdentity, sts};
 
 /// Longest wait for a first answer before the run is declared failed.
 const START_DEADLINE: Duration = Duration::from_secs(15);
@@ -43,7 +43,7 @@ impl Server {
     /// Starts `target` on a free port and returns it with the time from spawn to its first
     /// successful signed `GetCallerIdentity`.
     pub fn start(target: Target) -> Result<(Server, Duration)> {
-        Server::start_answering(target, |addr| Signer::new(addr.to_string()).raw_request())
+        Server::start_answering(target, |addr| sts(addr.to_string()).raw_request())
     }
 
     /// Starts `target` on a free port and returns it with the time from spawn to the first
@@ -122,7 +122,7 @@ impl Server {
     /// Sends `n` signed requests, one connection each, failing unless each is answered 200.
     pub fn warm(&self, n: usize) -> Result<()> {
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, self.port));
-        let mut signer = Signer::new(addr.to_string());
+        let mut signer = sts(addr.to_string());
         for _ in 0..n {
             if !probe(addr, &signer.raw_request()) {
                 bail!("a signed GetCallerIdentity was not answered 200");
