@@ -3,6 +3,7 @@
 
 #[cfg(test)]
 mod compat;
+mod deploy;
 mod sdk;
 mod services;
 
@@ -35,6 +36,11 @@ struct Cli {
 enum Command {
     /// Start Brume: every service on one HTTP port.
     Up(Up),
+    /// Deploy a CloudFormation or SAM template to a running Brume: package local code into
+    /// S3, create or update the stack through a change set, show its progress and outputs.
+    Deploy(deploy::Deploy),
+    /// Delete a stack from a running Brume.
+    Destroy(deploy::Destroy),
     /// Runs inside a Lambda sandbox: forwards the runtime's loopback ports to Brume, then
     /// runs the runtime (started by Brume, not by hand).
     #[command(hide = true)]
@@ -118,6 +124,8 @@ fn main() -> Result<()> {
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             runtime.block_on(run(up, started))
         }
+        Command::Deploy(args) => client_runtime()?.block_on(async { std::process::exit(deploy::deploy(args).await) }),
+        Command::Destroy(args) => client_runtime()?.block_on(async { std::process::exit(deploy::destroy(args).await) }),
         Command::LambdaBridge { args } => std::process::exit(brume_lambda::executor::bridge(&args)),
     }
 }
@@ -210,6 +218,11 @@ async fn run(up: Up, started: Instant) -> Result<()> {
     storage.flush().await.context("flushing storage at shutdown")?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The runtime of the commands that are clients of a running Brume.
+fn client_runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread().enable_all().build()?)
 }
 
 /// The first executable `name` on PATH.

@@ -29,7 +29,7 @@ mod rest_xml;
 pub mod timestamp;
 mod validate;
 pub mod xml;
-mod xml_read;
+pub mod xml_read;
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 

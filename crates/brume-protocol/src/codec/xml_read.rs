@@ -17,7 +17,7 @@ use crate::model::{MemberRef, ServiceModel, ShapeType};
 /// One element of a parsed document: its local name (prefix dropped), attributes by
 /// qualified name, child elements and concatenated text.
 #[derive(Debug, Default)]
-pub(crate) struct Element {
+pub struct Element {
     pub name: String,
     pub attrs: Vec<(String, String)>,
     pub children: Vec<Element>,
@@ -25,7 +25,7 @@ pub(crate) struct Element {
 }
 
 impl Element {
-    fn child(&self, name: &str) -> Option<&Element> {
+    pub fn child(&self, name: &str) -> Option<&Element> {
         self.children.iter().find(|c| c.name == name)
     }
 
@@ -46,8 +46,9 @@ fn local_name(qname: &[u8]) -> String {
     String::from_utf8_lossy(local).into_owned()
 }
 
-/// Parses a document into its root element. The error is a description for the client.
-pub(crate) fn parse(body: &[u8]) -> Result<Element, String> {
+/// Parses a document into its root element (also what Brume's own clients read answers
+/// with). The error is a description for the client.
+pub fn parse(body: &[u8]) -> Result<Element, String> {
     let mut reader = Reader::from_reader(body);
     let mut stack: Vec<Element> = Vec::new();
     let mut buf = Vec::new();
