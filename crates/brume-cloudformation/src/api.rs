@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::engine::{self, Run};
 use crate::table::{self, KEYSPACE, Resource, Stack, Template};
-use crate::{CloudFormation, error, provider, template};
+use crate::{CloudFormation, error, provider, sam, template};
 
 #[derive(Deserialize, Serialize, Clone, Default)]
 #[serde(rename_all = "PascalCase")]
@@ -522,12 +522,15 @@ impl CloudFormation {
     /// known, the capabilities it needs acknowledged, its parameters given or defaulted.
     pub(crate) fn prepare(
         &self,
+        (ctx, stack_name): (&RequestContext, &str),
         body: String,
         parameters: &[ParameterInput],
         previous: Option<&Template>,
         capabilities: &[String],
     ) -> Result<(Template, template::Summary), AwsError> {
         let parsed = template::parse(&body).map_err(|e| error::validation(e.message))?;
+        let parsed =
+            sam::expand(parsed, &ctx.region, &ctx.account, stack_name).map_err(|e| error::validation(e.message))?;
         let summary = template::validate(&parsed).map_err(|e| error::validation(e.message))?;
         let unknown: Vec<&str> =
             summary.resource_types.iter().filter(|t| provider::provider(t).is_none()).map(String::as_str).collect();
@@ -640,7 +643,8 @@ impl CloudFormation {
             return Err(error::already_exists(&input.stack_name));
         }
         let body = self.template_text(&ctx, input.template_body, input.template_url).await?;
-        let (template, _) = self.prepare(body, &input.parameters, None, &input.capabilities)?;
+        let (template, _) =
+            self.prepare((&ctx, &input.stack_name), body, &input.parameters, None, &input.capabilities)?;
         let mut stack = Self::new_stack(&ctx, &input.stack_name, template);
         stack.capabilities = input.capabilities;
         stack.tags = input.tags.into_iter().map(|t| (t.key, t.value)).collect();
@@ -680,7 +684,8 @@ impl CloudFormation {
         } else {
             self.template_text(&ctx, input.template_body, input.template_url).await?
         };
-        let (template, _) = self.prepare(body, &input.parameters, Some(&stack.template), &input.capabilities)?;
+        let (template, _) =
+            self.prepare((&ctx, &stack.name), body, &input.parameters, Some(&stack.template), &input.capabilities)?;
         let tags: Vec<(String, String)> = match input.tags {
             Some(tags) => tags.into_iter().map(|t| (t.key, t.value)).collect(),
             None => stack.tags.clone(),
@@ -1021,8 +1026,8 @@ impl CloudFormation {
             (None, Some(name)) => self.find(&ctx, name)?.template,
             (None, None) => return Err(error::validation("StackName or ChangeSetName must be specified.")),
         };
-        let processed =
-            input.template_stage.as_deref() == Some("Processed") && template.parsed.get("Transform").is_some();
+        let processed = input.template_stage.as_deref() == Some("Processed")
+            && template::parse(&template.body).is_ok_and(|t| t.get("Transform").is_some());
         let body =
             if processed { serde_json::to_string_pretty(&template.parsed).unwrap_or_default() } else { template.body };
         Ok(GetTemplateOutput { template_body: body, stages_available: vec!["Original".into(), "Processed".into()] })
@@ -1035,7 +1040,14 @@ impl CloudFormation {
             _ => return Err(error::validation("Specify exactly one of StackName, TemplateBody or TemplateUrl.")),
         };
         let parsed = template::parse(&body).map_err(|e| error::validation(e.message))?;
-        template::validate(&parsed).map_err(|e| error::validation(e.message))
+        let transform = parsed.get("Transform").cloned();
+        let mut expanded =
+            sam::expand(parsed, &ctx.region, &ctx.account, "").map_err(|e| error::validation(e.message))?;
+        // The transform's declaration kept for its DeclaredTransforms and CAPABILITY_AUTO_EXPAND.
+        if let Some(transform) = transform {
+            expanded["Transform"] = transform;
+        }
+        template::validate(&expanded).map_err(|e| error::validation(e.message))
     }
 
     pub(crate) async fn validate_template(

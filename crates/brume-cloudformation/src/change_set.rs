@@ -226,7 +226,8 @@ impl CloudFormation {
         } else {
             self.template_text(&ctx, input.template_body, input.template_url).await?
         };
-        let (template, _) = self.prepare(body, &input.parameters, previous, &input.capabilities)?;
+        let (template, _) =
+            self.prepare((&ctx, &stack.name), body, &input.parameters, previous, &input.capabilities)?;
         let tags: Vec<(String, String)> = match input.tags {
             Some(tags) => tags.into_iter().map(|t| (t.key, t.value)).collect(),
             None => stack.tags.clone(),

@@ -13,6 +13,7 @@ mod change_set;
 mod engine;
 mod error;
 pub mod provider;
+pub mod sam;
 mod table;
 pub mod template;
 
