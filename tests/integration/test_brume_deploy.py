@@ -171,3 +171,38 @@ def test_a_large_template_goes_through_s3(server, tmp_path):
     account = server.client("sts").get_caller_identity()["Account"]
     keys = [o["Key"] for o in server.client("s3").list_objects_v2(Bucket=f"brume-deploy-{account}-us-east-1")["Contents"]]
     assert len(keys) == 1 and keys[0].startswith("large/") and keys[0].endswith(".template")
+
+
+def on_terminal(server, *args):
+    """Runs brume with its output on a pseudo-terminal, answering the exit status and output."""
+    import os
+    import pty
+    controller, terminal = pty.openpty()
+    proc = subprocess.Popen([BRUME_BIN, *args, "--endpoint", server.endpoint], stdout=terminal, stderr=terminal,
+                            env={"PATH": "/usr/bin:/bin"})
+    os.close(terminal)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(controller)
+    return proc.wait(timeout=60), b"".join(chunks).decode()
+
+
+def test_on_a_terminal_the_table_is_redrawn_in_place_unless_no_progress(server, tmp_path):
+    template = tmp_path / "live.yaml"
+    template.write_text("Resources:\n  First:\n    Type: AWS::SQS::Queue\n  Second:\n    Type: AWS::SQS::Queue\n"
+                        "    DependsOn: First\n")
+    code, out = on_terminal(server, "deploy", str(template))
+    assert code == 0, out
+    assert "\x1b[2K" in out and "\x1b[3A" in out
+    assert "Stack live CREATE_COMPLETE" in out
+    code, out = on_terminal(server, "destroy", "live", "--no-progress")
+    assert code == 0, out
+    assert "\x1b[" not in out
+    assert "DELETE_COMPLETE                AWS::SQS::Queue                      Second" in out
