@@ -206,3 +206,35 @@ def test_on_a_terminal_the_table_is_redrawn_in_place_unless_no_progress(server, 
     assert code == 0, out
     assert "\x1b[" not in out
     assert "DELETE_COMPLETE                AWS::SQS::Queue                      Second" in out
+
+
+def test_a_local_state_machine_definition_is_uploaded_as_it_is(server, tmp_path):
+    definition = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "Result": "${Greeting}", "End": True}}})
+    (tmp_path / "machine.asl.json").write_text(definition)
+    template = tmp_path / "flow.yaml"
+    template.write_text("""
+Resources:
+  Role:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument: {Version: '2012-10-17', Statement: []}
+  Machine:
+    Type: AWS::StepFunctions::StateMachine
+    Properties:
+      RoleArn: !GetAtt Role.Arn
+      DefinitionS3Location: machine.asl.json
+      DefinitionSubstitutions:
+        Greeting: hello
+Outputs:
+  Arn:
+    Value: !Ref Machine
+""")
+    code, out, err = brume(server, "deploy", str(template))
+    assert code == 0, out + err
+    account = server.client("sts").get_caller_identity()["Account"]
+    key = "flow/" + hashlib.md5(definition.encode()).hexdigest()
+    s3 = server.client("s3")
+    assert s3.get_object(Bucket=f"brume-deploy-{account}-us-east-1", Key=key)["Body"].read() == definition.encode()
+    sfn = server.client("stepfunctions")
+    described = sfn.describe_state_machine(stateMachineArn=outputs(out)["Arn"])
+    assert json.loads(described["definition"])["States"]["Done"]["Result"] == "hello"
