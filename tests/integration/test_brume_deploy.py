@@ -238,3 +238,47 @@ Outputs:
     sfn = server.client("stepfunctions")
     described = sfn.describe_state_machine(stateMachineArn=outputs(out)["Arn"])
     assert json.loads(described["definition"])["States"]["Done"]["Result"] == "hello"
+
+
+SAM_APP = """
+Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function:
+    Runtime: python3.12
+    Timeout: 10
+Resources:
+  Jobs:
+    Type: AWS::SQS::Queue
+  Worker:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: ./src
+      Handler: index.handler
+      Events:
+        FromJobs:
+          Type: SQS
+          Properties:
+            Queue: !GetAtt Jobs.Arn
+Outputs:
+  Worker:
+    Value: !Ref Worker
+"""
+
+
+def test_a_sam_function_is_packaged_from_its_code_uri(server, tmp_path):
+    write_code(tmp_path, 7)
+    template = tmp_path / "sam.yaml"
+    template.write_text(SAM_APP)
+    code, out, err = brume(server, "deploy", str(template))
+    assert code == 0, out + err
+    assert "AWS::Lambda::EventSourceMapping" in out
+    name = outputs(out)["Worker"]
+    assert invoke(server, name) == {"version": 7}
+    cfn = server.client("cloudformation")
+    original = cfn.get_template(StackName="sam", TemplateStage="Original")["TemplateBody"]
+    uri = original["Resources"]["Worker"]["Properties"]["CodeUri"]
+    assert uri.startswith("s3://brume-deploy-") and "/sam/" in uri
+    mappings = server.client("lambda").list_event_source_mappings(FunctionName=name)["EventSourceMappings"]
+    assert len(mappings) == 1
+    code, out, err = brume(server, "destroy", "sam")
+    assert code == 0, out + err
