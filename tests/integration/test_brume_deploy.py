@@ -282,3 +282,42 @@ def test_a_sam_function_is_packaged_from_its_code_uri(server, tmp_path):
     assert len(mappings) == 1
     code, out, err = brume(server, "destroy", "sam")
     assert code == 0, out + err
+
+
+def test_a_packaged_template_is_sent_with_its_language_extensions_unexpanded(server, tmp_path):
+    write_code(tmp_path, 3)
+    template = tmp_path / "loops.yaml"
+    template.write_text("""
+Transform: AWS::LanguageExtensions
+Parameters:
+  Names:
+    Type: CommaDelimitedList
+    Default: a
+Resources:
+  Role:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument: {Version: '2012-10-17', Statement: []}
+  Function:
+    Type: AWS::Lambda::Function
+    Properties:
+      Runtime: python3.12
+      Handler: index.handler
+      Role: !GetAtt Role.Arn
+      Code: src
+  Fn::ForEach::Queues:
+    - Name
+    - !Ref Names
+    - Queue${Name}:
+        Type: AWS::SQS::Queue
+        Properties:
+          QueueName: !Sub loops-${Name}
+""")
+    code, out, err = brume(server, "deploy", str(template))
+    assert code == 0, out + err
+    original = server.client("cloudformation").get_template(StackName="loops", TemplateStage="Original")["TemplateBody"]
+    assert original["Resources"]["Fn::ForEach::Queues"] == [
+        "Name", {"Ref": "Names"}, {"Queue${Name}": {"Type": "AWS::SQS::Queue",
+                                                    "Properties": {"QueueName": {"Fn::Sub": "loops-${Name}"}}}}]
+    assert set(original["Resources"]["Function"]["Properties"]["Code"]) == {"S3Bucket", "S3Key"}
+    assert server.client("sqs").get_queue_url(QueueName="loops-a")["QueueUrl"]

@@ -124,7 +124,7 @@ async fn run_deploy(args: Deploy) -> Result<bool> {
         .iter()
         .map(|pair| pair.split_once('=').ok_or_else(|| anyhow!("--parameter-overrides {pair}: expected KEY=VALUE")))
         .collect::<Result<BTreeMap<_, _>>>()?;
-    let mut template = brume_cloudformation::template::parse(&body)
+    let mut template = brume_cloudformation::template::to_json(&body)
         .map_err(|e| anyhow!("{}: {}", args.template.display(), e.message))?;
 
     let bucket = deploy_bucket(&client).await?;

@@ -99,6 +99,12 @@ pub fn parse(body: &str) -> Result<Value, TemplateError> {
     extensions::expand(yaml::body_to_json(body)?, None)
 }
 
+/// A body, JSON or YAML, as JSON with the short-form tags in their long forms and nothing
+/// expanded: what a tool that rewrites a template before deploying it (`brume deploy`) sends.
+pub fn to_json(body: &str) -> Result<Value, TemplateError> {
+    yaml::body_to_json(body)
+}
+
 /// [`parse`] once the parameter values are known ([`parameters`]): a `Fn::ForEach` collection
 /// that is a `Ref` to a parameter loops over the parameter's value.
 pub fn parse_with_parameters(body: &str, parameters: &Map<String, Value>) -> Result<Value, TemplateError> {
