@@ -653,7 +653,8 @@ impl Sam {
                            "Principal": "sns.amazonaws.com", "SourceArn": topic}),
                     resource,
                 );
-                let mut subscription = json!({"Endpoint": function_ref, "Protocol": "lambda", "TopicArn": topic});
+                let mut subscription =
+                    json!({"Endpoint": function_arn(id, function_ref), "Protocol": "lambda", "TopicArn": topic});
                 copy(&["Region", "FilterPolicy", "FilterPolicyScope", "RedrivePolicy"], &mut subscription);
                 self.add(format!("{id}{event}"), "AWS::SNS::Subscription", subscription, resource);
             }
@@ -682,14 +683,28 @@ impl Sam {
                     Some(one) => vec![one.clone()],
                     None => Vec::new(),
                 };
+                let condition = resource.get("Condition").cloned();
                 let bucket_resource = self.out.entry(bucket.clone()).or_insert_with(|| self.source[&bucket].clone());
-                let depends =
-                    bucket_resource.as_object_mut().expect("a resource").entry("DependsOn").or_insert(json!([]));
-                if let Value::String(one) = depends {
-                    *depends = json!([one.clone()]);
-                }
-                if let Value::Array(items) = depends {
-                    items.push(permission.into());
+                // A conditional function's permission cannot be a DependsOn of an unconditional
+                // bucket: the translator makes it a tag whose value refers to it.
+                if let Some(condition) = &condition {
+                    let tags = &mut bucket_resource["Properties"]["Tags"];
+                    if !tags.is_array() {
+                        *tags = json!([]);
+                    }
+                    tags.as_array_mut().expect("an array").push(json!({
+                        "Key": format!("sam:ConditionalDependsOn:{permission}"),
+                        "Value": {"Fn::If": [condition, {"Ref": permission}, "no dependency"]},
+                    }));
+                } else {
+                    let depends =
+                        bucket_resource.as_object_mut().expect("a resource").entry("DependsOn").or_insert(json!([]));
+                    if let Value::String(one) = depends {
+                        *depends = json!([one.clone()]);
+                    }
+                    if let Value::Array(items) = depends {
+                        items.push(permission.into());
+                    }
                 }
                 let notifications =
                     &mut bucket_resource["Properties"]["NotificationConfiguration"]["LambdaConfigurations"];
@@ -697,11 +712,14 @@ impl Sam {
                     *notifications = json!([]);
                 }
                 for name in names {
-                    let mut configuration = json!({"Function": function_ref});
+                    let mut configuration = json!({"Function": function_arn(id, function_ref)});
                     if let Some(filter) = given.get("Filter") {
                         configuration["Filter"] = filter.clone();
                     }
                     configuration["Event"] = name;
+                    if let Some(condition) = &condition {
+                        configuration = json!({"Fn::If": [condition, configuration, {"Ref": "AWS::NoValue"}]});
+                    }
                     notifications.as_array_mut().expect("an array").push(configuration);
                 }
             }
@@ -864,6 +882,15 @@ impl Sam {
         self.out.insert(new_id.clone(), Value::Object(generated));
         self.renamed.push((id.to_string(), new_id));
         Ok(())
+    }
+}
+
+/// The function's ARN where a property wants one: its alias's `Ref` (an ARN), else its `Arn`.
+fn function_arn(id: &str, function_ref: &Value) -> Value {
+    if function_ref.get("Ref").and_then(Value::as_str) == Some(id) {
+        json!({"Fn::GetAtt": [id, "Arn"]})
+    } else {
+        function_ref.clone()
     }
 }
 

@@ -93,13 +93,13 @@ fn events_generate_mappings_subscriptions_permissions_and_bucket_notifications()
     }));
     let r = &out["Resources"];
     assert_eq!(r["FMsg"]["Type"], "AWS::Lambda::EventSourceMapping");
-    assert_eq!(r["FNote"]["Properties"]["Endpoint"], json!({"Ref": "F"}));
+    assert_eq!(r["FNote"]["Properties"]["Endpoint"], json!({"Fn::GetAtt": ["F", "Arn"]}));
     assert_eq!(r["FNotePermission"]["Properties"]["Principal"], "sns.amazonaws.com");
     assert_eq!(r["FUpPermission"]["Properties"]["SourceAccount"], json!({"Ref": "AWS::AccountId"}));
     assert_eq!(r["Bucket"]["DependsOn"], json!(["FUpPermission"]));
     assert_eq!(
         r["Bucket"]["Properties"]["NotificationConfiguration"]["LambdaConfigurations"],
-        json!([{"Function": {"Ref": "F"}, "Event": "s3:ObjectCreated:*"}])
+        json!([{"Function": {"Fn::GetAtt": ["F", "Arn"]}, "Event": "s3:ObjectCreated:*"}])
     );
     let foreign = failure(json!({"F": {"Type": "AWS::Serverless::Function", "Properties": {"InlineCode": "x",
         "Events": {"Up": {"Type": "S3", "Properties": {"Bucket": "elsewhere", "Events": "s3:ObjectCreated:*"}}}}}}));
