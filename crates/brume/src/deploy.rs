@@ -195,6 +195,7 @@ async fn run_deploy(args: Deploy) -> Result<bool> {
             _ => break described,
         }
     };
+    println!("Changes:");
     for change in members(&described, &["Changes"]) {
         let field = |name| text(change, &["ResourceChange", name]).unwrap_or_default();
         let replacement = if field("Replacement") == "True" { " (replacement)" } else { "" };
@@ -202,6 +203,7 @@ async fn run_deploy(args: Deploy) -> Result<bool> {
     }
 
     let since = latest_event(&client, &stack_id).await?;
+    println!("Executing the change set...");
     cfn(&client, "ExecuteChangeSet", &[pair("ChangeSetName", &change_set)]).await?;
     let settled = watch(&client, &stack_id, since, &mut progress).await?;
     let status = text(&settled, &["StackStatus"]).unwrap_or_default();
