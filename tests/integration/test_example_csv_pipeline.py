@@ -1,17 +1,16 @@
-"""The seed's application, examples/csv-pipeline, as the acceptance test of CloudFormation:
-deployed from its template, fed a CSV with the AWS CLI, and destroyed.
-
-`brume deploy` is not there yet: the template is deployed as a user would without it,
-with `aws cloudformation package` (the functions' folders into a bucket) and `deploy`."""
+"""The seed's application, examples/csv-pipeline, as the acceptance test of CloudFormation
+and SAM: deployed from its template with `brume deploy`, fed a CSV with the AWS CLI, and
+removed with `brume destroy`."""
 import csv
 import os
+import subprocess
 import time
 from decimal import Decimal
 
 import botocore.exceptions
 import pytest
 
-from conftest import ROOT
+from conftest import BRUME_BIN, ROOT
 
 EXAMPLE = os.path.join(ROOT, "examples", "csv-pipeline")
 STACK = "csv-pipeline"
@@ -28,6 +27,13 @@ def poll(what, check, timeout=60):
         time.sleep(0.25)
 
 
+def brume(server, *args):
+    done = subprocess.run([BRUME_BIN, *args, "--endpoint", server.endpoint, "--no-progress"], capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
 def query_all(ddb, table, file):
     items, kwargs = [], {}
     while True:
@@ -40,17 +46,11 @@ def query_all(ddb, table, file):
 
 
 def test_a_csv_uploaded_to_the_deployed_pipeline_ends_in_the_table_and_its_summary(server, tmp_path):
+    out = brume(server, "deploy", os.path.join(EXAMPLE, "template.yaml"), "--stack-name", STACK)
+    assert f"Stack {STACK} CREATE_COMPLETE" in out
+    lines = out.split("Outputs:\n", 1)[1].splitlines()
+    outputs = dict(line.strip().split(" = ", 1) for line in lines if " = " in line)
     env = {"AWS_ENDPOINT_URL": server.endpoint}
-    server.cli("s3", "mb", "s3://csv-pipeline-artifacts", env=env)
-    packaged = str(tmp_path / "packaged.yaml")
-    server.cli("cloudformation", "package", "--template-file", os.path.join(EXAMPLE, "template.yaml"),
-               "--s3-bucket", "csv-pipeline-artifacts", "--output-template-file", packaged, env=env)
-    server.cli("cloudformation", "deploy", "--template-file", packaged, "--stack-name", STACK,
-               "--capabilities", "CAPABILITY_IAM", env=env)
-    cfn = server.client("cloudformation")
-    stack = cfn.describe_stacks(StackName=STACK)["Stacks"][0]
-    assert stack["StackStatus"] == "CREATE_COMPLETE"
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]}
 
     rows = [{"id": f"r{n:03}", "name": f"row {n}", "amount": f"{n}.25"} for n in range(1, 251)]
     source = tmp_path / "rows.csv"
@@ -79,8 +79,8 @@ def test_a_csv_uploaded_to_the_deployed_pipeline_ends_in_the_table_and_its_summa
 
     # The bucket must be empty before its stack can delete it, as on AWS.
     server.cli("s3", "rm", f"s3://{outputs['BucketName']}", "--recursive", env=env)
-    server.cli("cloudformation", "delete-stack", "--stack-name", STACK, env=env)
-    cfn.get_waiter("stack_delete_complete").wait(StackName=STACK, WaiterConfig={"Delay": 1})
+    assert f"Stack {STACK} DELETE_COMPLETE" in brume(server, "destroy", STACK)
+    cfn = server.client("cloudformation")
     with pytest.raises(botocore.exceptions.ClientError) as e:
         cfn.describe_stacks(StackName=STACK)
     assert e.value.response["Error"]["Message"] == f"Stack with id {STACK} does not exist"
