@@ -71,7 +71,9 @@ def test_a_csv_uploaded_to_the_deployed_pipeline_ends_in_the_table_and_its_summa
 
     # One execution read the 250 rows in three pages of 100.
     sfn = server.client("stepfunctions")
-    [execution] = sfn.list_executions(stateMachineArn=outputs["StateMachineArn"])["executions"]
+    # Its last page may reach the table a moment before the execution records its end.
+    [execution] = poll(lambda: sfn.list_executions(stateMachineArn=outputs["StateMachineArn"])["executions"],
+                       lambda executions: all(e["status"] != "RUNNING" for e in executions))
     assert execution["status"] == "SUCCEEDED"
     history = sfn.get_execution_history(executionArn=execution["executionArn"], maxResults=1000)["events"]
     assert sum(e["type"] == "TaskStateEntered" and e["stateEnteredEventDetails"]["name"] == "PublishPage"
