@@ -104,7 +104,9 @@ def test_what_brume_cannot_expand_is_refused_in_the_translators_words(server):
     )
     with pytest.raises(Exception) as e:
         reference(local)
-    assert "'CodeUri' is not a valid S3 Uri of the form 's3://bucket/key'" in str(e.value)
+    assert message == "Transform AWS::Serverless-2016-10-31 failed with: " + " ".join(
+        [e.value.message] + [cause.message for cause in e.value.causes]
+    )
 
     schedule = FUNCTION % "s3://b/k" + "      Events:\n        Tick:\n          Type: Schedule\n" \
         "          Properties: {Schedule: rate(1 minute)}\n"
@@ -114,6 +116,23 @@ def test_what_brume_cannot_expand_is_refused_in_the_translators_words(server):
     api = "Transform: AWS::Serverless-2016-10-31\nResources:\n  Api:\n    Type: AWS::Serverless::Api\n" \
         "    Properties: {StageName: prod}\n"
     assert refused(cfn, api) == PREFIX + "Resource with id [Api] is invalid. API Gateway is not available in Brume yet."
+
+    policies = "Globals:\n  Function:\n    Policies: [AWSLambdaExecute]\n" + FUNCTION % "s3://b/k"
+    with pytest.raises(Exception) as e:
+        reference(policies)
+    translator = " ".join([e.value.message] + [cause.message for cause in e.value.causes])
+    assert refused(cfn, policies) == "Transform AWS::Serverless-2016-10-31 failed with: " + translator
+    assert translator.endswith(
+        "'Globals' section is invalid. 'Policies' is not a supported property of 'Function'. "
+        "Must be one of the following values - ['Handler', 'Runtime', 'CodeUri', 'DeadLetterQueue', 'Description', "
+        "'MemorySize', 'Timeout', 'VpcConfig', 'Environment', 'Tags', 'PropagateTags', 'Tracing', 'KmsKeyArn', "
+        "'AutoPublishAlias', 'AutoPublishAliasAllProperties', 'Layers', 'DeploymentPreference', 'RolePath', "
+        "'PermissionsBoundary', 'ReservedConcurrentExecutions', 'ProvisionedConcurrencyConfig', "
+        "'AssumeRolePolicyDocument', 'EventInvokeConfig', 'FileSystemConfigs', 'CodeSigningConfigArn', "
+        "'Architectures', 'SnapStart', 'EphemeralStorage', 'FunctionUrlConfig', 'RuntimeManagementConfig', "
+        "'LoggingConfig', 'RecursiveLoop', 'SourceKMSKeyArn', 'TenancyConfig', 'DurableConfig', "
+        "'CapacityProviderConfig', 'FunctionScalingConfig', 'PublishToLatestPublished', 'VersionDeletionPolicy']"
+    )
 
 
 def test_a_deployed_function_consumes_its_queue(server, tmp_path):

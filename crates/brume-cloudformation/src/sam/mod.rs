@@ -50,6 +50,149 @@ const FUNCTION_PROPERTIES: &[&str] = &[
     "RuntimeManagementConfig",
 ];
 
+/// The Globals sections and the properties each may set, as the translator lists them.
+const GLOBALS: &[(&str, &[&str])] = &[
+    (
+        "Api",
+        &[
+            "Auth",
+            "Name",
+            "DefinitionUri",
+            "CacheClusterEnabled",
+            "CacheClusterSize",
+            "MergeDefinitions",
+            "Variables",
+            "EndpointConfiguration",
+            "MethodSettings",
+            "BinaryMediaTypes",
+            "MinimumCompressionSize",
+            "Cors",
+            "GatewayResponses",
+            "AccessLogSetting",
+            "CanarySetting",
+            "TracingEnabled",
+            "OpenApiVersion",
+            "Domain",
+            "AlwaysDeploy",
+            "PropagateTags",
+            "SecurityPolicy",
+            "EndpointAccessMode",
+        ],
+    ),
+    (
+        "CapacityProvider",
+        &[
+            "VpcConfig",
+            "OperatorRole",
+            "Tags",
+            "InstanceRequirements",
+            "ScalingConfig",
+            "KmsKeyArn",
+            "PropagateTags",
+            "LoggingConfig",
+            "ManagedResourceTags",
+        ],
+    ),
+    (
+        "Function",
+        &[
+            "Handler",
+            "Runtime",
+            "CodeUri",
+            "DeadLetterQueue",
+            "Description",
+            "MemorySize",
+            "Timeout",
+            "VpcConfig",
+            "Environment",
+            "Tags",
+            "PropagateTags",
+            "Tracing",
+            "KmsKeyArn",
+            "AutoPublishAlias",
+            "AutoPublishAliasAllProperties",
+            "Layers",
+            "DeploymentPreference",
+            "RolePath",
+            "PermissionsBoundary",
+            "ReservedConcurrentExecutions",
+            "ProvisionedConcurrencyConfig",
+            "AssumeRolePolicyDocument",
+            "EventInvokeConfig",
+            "FileSystemConfigs",
+            "CodeSigningConfigArn",
+            "Architectures",
+            "SnapStart",
+            "EphemeralStorage",
+            "FunctionUrlConfig",
+            "RuntimeManagementConfig",
+            "LoggingConfig",
+            "RecursiveLoop",
+            "SourceKMSKeyArn",
+            "TenancyConfig",
+            "DurableConfig",
+            "CapacityProviderConfig",
+            "FunctionScalingConfig",
+            "PublishToLatestPublished",
+            "VersionDeletionPolicy",
+        ],
+    ),
+    (
+        "HttpApi",
+        &[
+            "Auth",
+            "AccessLogSettings",
+            "StageVariables",
+            "Tags",
+            "CorsConfiguration",
+            "DefaultRouteSettings",
+            "Domain",
+            "RouteSettings",
+            "FailOnWarnings",
+            "PropagateTags",
+        ],
+    ),
+    ("LayerVersion", &["PublishLambdaVersion"]),
+    (
+        "MicrovmImage",
+        &[
+            "BuildRoleArn",
+            "BaseImageArn",
+            "BaseImageVersion",
+            "Logging",
+            "EgressNetworkConnectors",
+            "CpuConfigurations",
+            "Resources",
+            "AdditionalOsCapabilities",
+            "Hooks",
+            "EnvironmentVariables",
+            "Tags",
+            "PropagateTags",
+        ],
+    ),
+    ("NetworkConnector", &["OperatorRole", "Tags", "PropagateTags"]),
+    ("SimpleTable", &["SSESpecification"]),
+    ("StateMachine", &["PropagateTags"]),
+    (
+        "WebSocketApi",
+        &[
+            "AccessLogSettings",
+            "ApiKeySelectionExpression",
+            "DefaultRouteSettings",
+            "DisableExecuteApiEndpoint",
+            "DisableSchemaValidation",
+            "Domain",
+            "FailOnWarnings",
+            "IpAddressType",
+            "PropagateTags",
+            "RouteSelectionExpression",
+            "RouteSettings",
+            "StageVariables",
+            "Tags",
+        ],
+    ),
+];
+
 /// Whether the template declares the SAM transform (`Transform`, a name or a list).
 pub fn declares(template: &Value) -> bool {
     match template.get("Transform") {
@@ -67,6 +210,7 @@ pub fn expand(template: Value, region: &str, account: &str, stack_name: &str) ->
     }
     let Value::Object(mut template) = template else { return Ok(template) };
     let globals = template.remove("Globals").unwrap_or(Value::Null);
+    check_globals(&globals)?;
     match template.get_mut("Transform") {
         Some(Value::Array(items)) => {
             items.retain(|i| i.as_str() != Some(TRANSFORM));
@@ -142,6 +286,42 @@ fn invalid(id: &str, message: &str) -> TemplateError {
              Number of errors found: 1. Resource with id [{id}] is invalid. {message}"
         ),
     }
+}
+
+/// A Globals section or property the translator does not take, refused in its words.
+fn check_globals(globals: &Value) -> Result<(), TemplateError> {
+    let fail = |message: String| TemplateError {
+        message: format!(
+            "Transform {TRANSFORM} failed with: Invalid Serverless Application Specification document. \
+             Number of errors found: 1. 'Globals' section is invalid. {message}"
+        ),
+    };
+    let python_list =
+        |items: &[&str]| format!("[{}]", items.iter().map(|i| format!("'{i}'")).collect::<Vec<_>>().join(", "));
+    let sections = match globals {
+        Value::Null => return Ok(()),
+        Value::Object(sections) if !sections.is_empty() => sections,
+        _ => return Err(fail("It must be a non-empty dictionary".into())),
+    };
+    for (section, properties) in sections {
+        let Some((_, supported)) = GLOBALS.iter().find(|(name, _)| name == section) else {
+            let names: Vec<&str> = GLOBALS.iter().map(|(name, _)| *name).collect();
+            return Err(fail(format!(
+                "'{section}' is not supported. Must be one of the following values - {}",
+                python_list(&names)
+            )));
+        };
+        let Value::Object(properties) = properties else {
+            return Err(fail("Value of ${section} must be a dictionary".into()));
+        };
+        if let Some(key) = properties.keys().find(|k| !supported.contains(&k.as_str())) {
+            return Err(fail(format!(
+                "'{key}' is not a supported property of '{section}'. Must be one of the following values - {}",
+                python_list(supported)
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn invalid_event(id: &str, event: &str, message: &str) -> TemplateError {

@@ -137,3 +137,21 @@ fn simple_tables_state_machines_and_layers() {
     let api = failure(json!({"A": {"Type": "AWS::Serverless::HttpApi"}}));
     assert!(api.ends_with("Resource with id [A] is invalid. API Gateway is not available in Brume yet."));
 }
+
+#[test]
+fn globals_sections_and_properties_are_checked() {
+    let with = |globals: Value| {
+        expand(json!({"Transform": TRANSFORM, "Globals": globals, "Resources": {}}), "us-east-1", "1", "s")
+            .unwrap_err()
+            .message
+    };
+    assert!(with(json!({"Queue": {}})).ends_with(
+        "'Globals' section is invalid. 'Queue' is not supported. Must be one of the following values - ['Api', \
+         'CapacityProvider', 'Function', 'HttpApi', 'LayerVersion', 'MicrovmImage', 'NetworkConnector', \
+         'SimpleTable', 'StateMachine', 'WebSocketApi']"
+    ));
+    assert!(with(json!({"StateMachine": {"Tracing": {}}})).ends_with(
+        "'Tracing' is not a supported property of 'StateMachine'. Must be one of the following values - \
+         ['PropagateTags']"
+    ));
+}
