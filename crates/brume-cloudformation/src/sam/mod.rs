@@ -24,6 +24,11 @@ pub const TRANSFORM: &str = "AWS::Serverless-2016-10-31";
 static POLICY_TEMPLATES: LazyLock<Value> =
     LazyLock::new(|| serde_json::from_str(include_str!("policy_templates.json")).unwrap_or(Value::Null));
 
+/// The AWS managed policies (`path/name`) as the translator's bundled list
+/// (`internal/data/aws_managed_policies.json`) gives them.
+static MANAGED_POLICIES: LazyLock<Vec<&'static str>> =
+    LazyLock::new(|| include_str!("managed_policies.txt").lines().collect());
+
 /// The Lambda properties an `AWS::Serverless::Function` passes through unchanged.
 const FUNCTION_PROPERTIES: &[&str] = &[
     "Description",
@@ -476,21 +481,11 @@ impl Sam {
         Ok(Value::Object(location))
     }
 
+    /// A managed policy named in Policies: an AWS managed policy's name becomes its ARN (with
+    /// its path), as the translator's bundled list gives it; an ARN or any other name is kept.
     fn managed_policy(&self, name: &Value) -> Value {
-        match name.as_str() {
-            Some(arn) if arn.starts_with("arn:") => name.clone(),
-            Some(name) => {
-                let service_role = [
-                    "AWSLambdaBasicExecutionRole",
-                    "AWSLambdaSQSQueueExecutionRole",
-                    "AWSLambdaDynamoDBExecutionRole",
-                    "AWSLambdaKinesisExecutionRole",
-                    "AWSLambdaVPCAccessExecutionRole",
-                    "AWSLambdaRole",
-                ];
-                let path = if service_role.contains(&name) { "service-role/" } else { "" };
-                Value::String(format!("arn:{}:iam::aws:policy/{path}{name}", self.partition))
-            }
+        match name.as_str().and_then(|n| MANAGED_POLICIES.iter().find(|p| p.rsplit('/').next() == Some(n))) {
+            Some(path) => Value::String(format!("arn:{}:iam::aws:policy/{path}", self.partition)),
             None => name.clone(),
         }
     }
