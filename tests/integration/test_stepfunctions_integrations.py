@@ -9,6 +9,9 @@ import signal
 import tempfile
 import time
 
+import botocore.exceptions
+import pytest
+
 from test_stepfunctions import ACCOUNT, REGION, error_of, finished, history, machine, run, types
 
 
@@ -248,12 +251,15 @@ def test_nested_executions_request_response_sync_and_sync2(server):
 
 def test_lambda_invoke_has_no_sync_pattern(server):
     sfn = server.client("stepfunctions")
-    arn = machine(sfn, "nosync", {"StartAt": "T", "States": {"T": {
+    definition = {"StartAt": "T", "States": {"T": {
         "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke.sync",
-        "Parameters": {"FunctionName": "f"}, "End": True}}})
-    done = run(sfn, arn)
-    assert done["status"] == "FAILED"
-    assert done["error"] == "States.Runtime"
+        "Parameters": {"FunctionName": "f"}, "End": True}}}
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        machine(sfn, "nosync", definition)
+    error = e.value.response["Error"]
+    assert error["Code"] == "InvalidDefinition"
+    assert ("SCHEMA_VALIDATION_FAILED: The resource provided arn:aws:states:::lambda:invoke.sync is not recognized."
+            in error["Message"])
 
 
 def test_a_parent_waiting_on_a_sync_child_survives_kill_9(start_brume):

@@ -49,7 +49,7 @@ struct Run {
     machine_name: String,
     role_arn: String,
     start_ms: u64,
-    input: Value,
+    input: Arc<Value>,
     /// The record's key; `None` for EXPRESS executions, which are not stored.
     key: Option<Vec<u8>>,
     history: Mutex<Vec<Value>>,
@@ -125,7 +125,7 @@ impl Run {
             machine_name: execution.machine.clone(),
             role_arn: execution.role_arn.clone(),
             start_ms: (execution.start * 1000.0).round() as u64,
-            input: serde_json::from_str(&execution.input).unwrap_or(Value::Null),
+            input: Arc::new(serde_json::from_str(&execution.input).unwrap_or(Value::Null)),
             key: durable.then(|| {
                 table::execution_key(&execution.account, &execution.region, &execution.machine, &execution.name)
             }),
@@ -171,12 +171,12 @@ impl Run {
         self.events().len() as u64
     }
 
-    /// `$$` for a state, and the variables it sees.
+    /// `$$` for a state, and the variables it sees. The execution's input is shared, not
+    /// copied into each state's context: a large input would make every state slow.
     fn context(&self, state: &str, progress: &Progress, item: Option<(usize, &Value)>) -> asl::Scope {
         let mut ctx = json!({
             "Execution": {
                 "Id": self.arn,
-                "Input": self.input,
                 "Name": self.name,
                 "RoleArn": self.role_arn,
                 "StartTime": iso(self.start_ms),
@@ -190,7 +190,7 @@ impl Run {
         if let (Some(given), Value::Object(ctx)) = (self.given_context.get(), &mut ctx) {
             ctx.extend(given.clone());
         }
-        asl::Scope { context: ctx, variables: progress.variables.clone() }
+        asl::Scope { context: ctx, variables: progress.variables.clone(), execution_input: Some(self.input.clone()) }
     }
 
     /// Saves `progress` (the top level's, or a nested sequence's under its path) and the
@@ -986,7 +986,7 @@ impl Run {
                     Some(template) => {
                         let scope = self.context(name, p, Some((index, &item)));
                         let selected = if flow.jsonata() {
-                            let states = json!({ "input": input, "context": scope.context });
+                            let states = json!({ "input": input, "context": scope.full_context() });
                             flow.field_with("ItemSelector", template, &states)
                         } else {
                             asl::parameters(template, input, &scope)

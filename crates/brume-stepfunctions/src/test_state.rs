@@ -128,20 +128,22 @@ impl StepFunctions {
         let value = check_input(input.input.as_deref())?;
         let variables = object("variables", input.variables.as_deref())?.unwrap_or_default();
         let context = object("context", input.context.as_deref())?.map(Value::Object);
-        let mock = match input.mock {
-            None => None,
-            Some(Mock { result: Some(_), error_output: Some(_) }) => {
-                return Err(error::validation("A mock must have either a result or an errorOutput, not both"));
-            }
-            Some(Mock { result: Some(text), .. }) => Some(Ok(serde_json::from_str(&text)
-                .map_err(|_| error::validation("The mocked result must be valid JSON"))?)),
-            Some(Mock { error_output: Some(e), .. }) => {
-                Some(Err(Failure::new(e.error.unwrap_or_default(), e.cause.unwrap_or_default())))
-            }
-            Some(Mock { result: None, error_output: None }) => None,
-        };
+        let mock =
+            match input.mock {
+                None => None,
+                Some(Mock { result: Some(_), error_output: Some(_) }) => {
+                    return Err(error::validation("A mock must have either a result or an errorOutput, not both"));
+                }
+                Some(Mock { result: Some(text), .. }) => Some(Ok(serde_json::from_str(&text)
+                    .map_err(|_| error::validation("The mocked result must be valid JSON"))?)),
+                Some(Mock { error_output: Some(e), .. }) => {
+                    Some(Err(Failure::new(e.error.unwrap_or_default(), e.cause.unwrap_or_default())))
+                }
+                Some(Mock { result: None, error_output: None }) => None,
+            };
         let resource = state["Resource"].as_str().unwrap_or_default();
-        let waits = resource.contains(".waitForTaskToken") || resource.contains(".sync") || resource.contains(":activity:");
+        let waits =
+            resource.contains(".waitForTaskToken") || resource.contains(".sync") || resource.contains(":activity:");
         if kind == "Task" && waits && mock.is_none() {
             return Err(error::validation(format!(
                 "TestState does not run the resource '{resource}' without a mock: it would wait for a task token, an activity worker or a child execution"

@@ -157,7 +157,7 @@ impl Flow<'_> {
 
     /// `$states` without a result: the raw input and the context object.
     pub fn states(&self, extra: Option<(&str, &Value)>) -> Value {
-        let mut states = json!({ "input": self.raw, "context": self.scope.context });
+        let mut states = json!({ "input": self.raw, "context": self.scope.full_context() });
         if let Some((name, value)) = extra {
             states[name] = value.clone();
         }

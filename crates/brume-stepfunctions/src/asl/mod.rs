@@ -31,6 +31,7 @@ pub use validate::{
     SCHEMA_VALIDATION_FAILED, parse_definition,
 };
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use path::{Path, Root};
@@ -61,28 +62,50 @@ impl Failure {
 pub struct Scope {
     pub context: Value,
     pub variables: Arc<Map<String, Value>>,
+    /// `$$.Execution.Input`, kept out of `context` and shared: it is only copied into the
+    /// context object for the paths that read it.
+    pub execution_input: Option<Arc<Value>>,
 }
 
 impl Scope {
     /// A scope without variables.
     pub fn new(context: Value) -> Scope {
-        Scope { context, variables: Arc::default() }
+        Scope { context, variables: Arc::default(), execution_input: None }
+    }
+
+    /// The whole context object, with the execution's input.
+    pub fn full_context(&self) -> Cow<'_, Value> {
+        match (&self.execution_input, self.context.get("Execution")) {
+            (Some(input), Some(Value::Object(_))) => {
+                let mut context = self.context.clone();
+                context["Execution"]["Input"] = (**input).clone();
+                Cow::Owned(context)
+            }
+            _ => Cow::Borrowed(&self.context),
+        }
     }
 
     /// The value `path` starts from; the error is why there is none (an unassigned variable).
-    fn root<'a>(&'a self, path: &Path, input: &'a Value) -> Result<&'a Value, String> {
+    fn root<'a>(&'a self, path: &Path, input: &'a Value) -> Result<Cow<'a, Value>, String> {
         match &path.root {
-            Root::Input => Ok(input),
-            Root::Context => Ok(&self.context),
-            Root::Variable(name) => {
-                self.variables.get(name).ok_or_else(|| format!("The variable '{name}' has not been assigned"))
+            Root::Input => Ok(Cow::Borrowed(input)),
+            Root::Context => {
+                let elsewhere = path.segments.first().is_some_and(|first| {
+                    !first.deep && matches!(&first.selector, path::Selector::Name(name) if name != "Execution")
+                });
+                Ok(if elsewhere { Cow::Borrowed(&self.context) } else { self.full_context() })
             }
+            Root::Variable(name) => self
+                .variables
+                .get(name)
+                .map(Cow::Borrowed)
+                .ok_or_else(|| format!("The variable '{name}' has not been assigned")),
         }
     }
 
     /// What `path` selects; the error is Jayway's reason or [`Scope::root`]'s.
     fn evaluate(&self, path: &Path, input: &Value) -> Result<Value, String> {
-        path.evaluate(self.root(path, input)?)
+        path.evaluate(&*self.root(path, input)?)
     }
 }
 
@@ -250,7 +273,7 @@ mod tests {
     #[test]
     fn selects_variables() {
         let variables = json!({"order": {"items": [{"id": "a"}, {"id": "b"}]}, "_n2": 3});
-        let scope = Scope { context: json!({}), variables: Arc::new(variables.as_object().cloned().unwrap()) };
+        let scope = Scope { variables: Arc::new(variables.as_object().cloned().unwrap()), ..Scope::default() };
         check(select("$order.items[1].id", &json!({}), &scope), Ok(json!("b")));
         check(select("$_n2", &json!({}), &scope), Ok(json!(3)));
         check(select("States.MathAdd($_n2, 1)", &json!({}), &scope), Ok(json!(4)));

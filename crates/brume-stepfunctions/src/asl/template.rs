@@ -54,7 +54,7 @@ fn dynamic(key: &str, value: &Value, input: &Value, scope: &Scope) -> Result<Val
             format!("The JSONPath '{expression}' specified for the field '{key}' could not be found: {reason}"),
         )
     })?;
-    path.evaluate(root).map_err(|_| {
+    path.evaluate(&root).map_err(|_| {
         Failure::new(
             RUNTIME,
             format!(

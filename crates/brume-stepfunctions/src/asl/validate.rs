@@ -188,7 +188,7 @@ fn check_assign(fields: &Map<String, Value>, at: &str, out: &mut Vec<Diagnostic>
     let Some(assign) = fields.get("Assign") else { return };
     let here = format!("{at}/Assign");
     let Some(assign) = assign.as_object() else {
-        if !assign.as_str().is_some_and(|s| expression(s).is_some()) {
+        if assign.as_str().is_none_or(|s| expression(s).is_none()) {
             out.push(error(SCHEMA_VALIDATION_FAILED, "The field 'Assign' must be a JSON object", &here));
         }
         return;
