@@ -65,14 +65,28 @@ const PARTIAL: &[(&str, &str, &str)] = &[
     (
         "stepfunctions",
         "CreateStateMachine",
-        "JSONata (QueryLanguage) is accepted and not run; distributed Map, activities, `.sync` and aws-sdk integrations are not built; logging and tracing configurations are stored, not applied",
+        "tracing configuration is stored, not applied; JSONata's parent operator `%` is not supported, and a distributed Map reads its fields as JSONPath only; ResultWriter's WriterConfig is refused; integrations of services Brume does not serve fail at run time",
     ),
     (
         "stepfunctions",
         "StartExecution",
-        "a Parallel or Map state interrupted by a restart runs again from its beginning; event ids inside concurrently running branches may be ordered differently from AWS's",
+        "event ids inside concurrently running branches may be ordered differently from AWS's; a crash between a task's request and the save that follows it sends the request again",
     ),
-    ("stepfunctions", "DescribeExecution", "EXPRESS executions are not described (InvalidArn)"),
+    (
+        "stepfunctions",
+        "DescribeExecution",
+        "EXPRESS executions are not described: their history goes to CloudWatch Logs",
+    ),
+    (
+        "stepfunctions",
+        "RedriveExecution",
+        "a failed Parallel or Map state runs again whole, not only its failed branches or items",
+    ),
+    (
+        "stepfunctions",
+        "TestState",
+        "Task states that wait (`.sync`, `.waitForTaskToken`, activities) need a mock; a Wait state does not wait",
+    ),
     ("stepfunctions", "GetExecutionHistory", "includeExecutionData=false only leaves out inputs and outputs"),
     ("logs", "FilterLogEvents", "space-delimited and regular-expression filter patterns are refused"),
     ("logs", "CreateLogGroup", "kmsKeyId and deletionProtectionEnabled are ignored"),
