@@ -955,16 +955,16 @@ impl Sam {
             ));
         }
         let mut machine = Map::new();
+        let mut substitutions = Map::new();
         match (properties.get("Definition"), properties.get("DefinitionUri")) {
             (Some(definition), _) => {
+                // Keys sorted first: the placeholders are numbered in the sorted order.
+                let mut definition = serde_json::from_str::<Value>(&canonical(definition)).unwrap_or_default();
+                substitute_intrinsics(&mut definition, &mut substitutions);
                 let mut text = Vec::new();
                 let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
                 let mut serializer = serde_json::Serializer::with_formatter(&mut text, formatter);
-                serde::Serialize::serialize(
-                    &serde_json::from_str::<Value>(&canonical(definition)).unwrap_or_default(),
-                    &mut serializer,
-                )
-                .map_err(|e| invalid(id, &e.to_string()))?;
+                serde::Serialize::serialize(&definition, &mut serializer).map_err(|e| invalid(id, &e.to_string()))?;
                 let text = String::from_utf8(text).unwrap_or_default();
                 machine
                     .insert("DefinitionString".into(), json!({"Fn::Join": ["\n", text.lines().collect::<Vec<_>>()]}));
@@ -1003,6 +1003,12 @@ impl Sam {
         ] {
             if let Some(v) = properties.get(from) {
                 machine.insert(to.into(), v.clone());
+            }
+        }
+        if !substitutions.is_empty() {
+            let given = machine.entry("DefinitionSubstitutions").or_insert_with(|| json!({}));
+            if let Value::Object(given) = given {
+                given.extend(substitutions);
             }
         }
         machine.insert("Tags".into(), tag_list);
@@ -1066,6 +1072,26 @@ fn function_arn(id: &str, function_ref: &Value) -> Value {
         json!({"Fn::GetAtt": [id, "Arn"]})
     } else {
         function_ref.clone()
+    }
+}
+
+/// Each intrinsic function of an inline state machine definition replaced by a
+/// `${definition_substitution_N}` placeholder whose value becomes a DefinitionSubstitution.
+fn substitute_intrinsics(value: &mut Value, substitutions: &mut Map<String, Value>) {
+    match value {
+        Value::Object(object) => {
+            let intrinsic =
+                object.len() == 1 && object.keys().all(|k| k == "Ref" || k == "Condition" || k.starts_with("Fn::"));
+            if intrinsic {
+                let name = format!("definition_substitution_{}", substitutions.len() + 1);
+                substitutions.insert(name.clone(), value.clone());
+                *value = Value::String(format!("${{{name}}}"));
+                return;
+            }
+            object.values_mut().for_each(|v| substitute_intrinsics(v, substitutions));
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| substitute_intrinsics(v, substitutions)),
+        _ => {}
     }
 }
 
