@@ -392,8 +392,25 @@ fn canonical(value: &Value) -> String {
     }
     match value {
         Value::String(s) => s.clone(),
-        other => sorted(other).to_string(),
+        other => ascii(&sorted(other).to_string()),
     }
+}
+
+/// JSON text with each non-ASCII character escaped (`\u00e9`, surrogate pairs beyond the
+/// basic plane), as Python's `json.dumps` writes it.
+fn ascii(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        }
+    }
+    out
 }
 
 fn hash10(data: &str) -> String {
@@ -965,7 +982,7 @@ impl Sam {
                 let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
                 let mut serializer = serde_json::Serializer::with_formatter(&mut text, formatter);
                 serde::Serialize::serialize(&definition, &mut serializer).map_err(|e| invalid(id, &e.to_string()))?;
-                let text = String::from_utf8(text).unwrap_or_default();
+                let text = ascii(&String::from_utf8(text).unwrap_or_default());
                 machine
                     .insert("DefinitionString".into(), json!({"Fn::Join": ["\n", text.lines().collect::<Vec<_>>()]}));
             }
