@@ -645,6 +645,7 @@ impl CloudFormation {
         let body = self.template_text(&ctx, input.template_body, input.template_url).await?;
         let (template, _) =
             self.prepare((&ctx, &input.stack_name), body, &input.parameters, None, &input.capabilities)?;
+        auto_expand(&template, &input.capabilities)?;
         let mut stack = Self::new_stack(&ctx, &input.stack_name, template);
         stack.capabilities = input.capabilities;
         stack.tags = input.tags.into_iter().map(|t| (t.key, t.value)).collect();
@@ -686,6 +687,7 @@ impl CloudFormation {
         };
         let (template, _) =
             self.prepare((&ctx, &stack.name), body, &input.parameters, Some(&stack.template), &input.capabilities)?;
+        auto_expand(&template, &input.capabilities)?;
         let tags: Vec<(String, String)> = match input.tags {
             Some(tags) => tags.into_iter().map(|t| (t.key, t.value)).collect(),
             None => stack.tags.clone(),
@@ -1212,6 +1214,16 @@ fn imported_names(value: &Value, names: &mut Vec<String>) {
         Value::Array(items) => items.iter().for_each(|i| imported_names(i, names)),
         _ => {}
     }
+}
+
+/// CreateStack and UpdateStack apply a SAM template's expansion without its review in a change
+/// set: CloudFormation asks for CAPABILITY_AUTO_EXPAND there, not for a change set.
+fn auto_expand(template: &Template, capabilities: &[String]) -> Result<(), AwsError> {
+    let declared = template::parse(&template.body).is_ok_and(|t| sam::declares(&t));
+    if declared && !capabilities.iter().any(|c| c == "CAPABILITY_AUTO_EXPAND") {
+        return Err(error::insufficient_capabilities(&["CAPABILITY_AUTO_EXPAND".to_string()]));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
