@@ -555,9 +555,11 @@ impl Sam {
         let mut role = Map::new();
         role.insert(
             "AssumeRolePolicyDocument".into(),
-            json!({"Version": "2012-10-17", "Statement": [
-                {"Action": ["sts:AssumeRole"], "Effect": "Allow", "Principal": {"Service": [service]}}
-            ]}),
+            properties.get("AssumeRolePolicyDocument").cloned().unwrap_or_else(|| {
+                json!({"Version": "2012-10-17", "Statement": [
+                    {"Action": ["sts:AssumeRole"], "Effect": "Allow", "Principal": {"Service": [service]}}
+                ]})
+            }),
         );
         role.insert("ManagedPolicyArns".into(), Value::Array(managed));
         if !policies.is_empty() {
@@ -655,13 +657,21 @@ impl Sam {
                 version["Description"] = description.clone();
             }
             self.add(version_id.clone(), "AWS::Lambda::Version", version, resource);
-            self.out[&version_id]["DeletionPolicy"] = "Retain".into();
+            let deletion = properties.get("VersionDeletionPolicy").cloned().unwrap_or_else(|| "Retain".into());
+            self.out[&version_id]["DeletionPolicy"] = deletion;
             self.add(
                 format!("{id}Alias{name}"),
                 "AWS::Lambda::Alias",
                 json!({"Name": name, "FunctionName": {"Ref": id}, "FunctionVersion": {"Fn::GetAtt": [version_id, "Version"]}}),
                 resource,
             );
+            if let Some(concurrency) = properties.get("ProvisionedConcurrencyConfig") {
+                self.out[&format!("{id}Alias{name}")]["Properties"]["ProvisionedConcurrencyConfig"] =
+                    concurrency.clone();
+            }
+        }
+        if properties.get("DeploymentPreference").is_some() {
+            return Err(invalid(id, "DeploymentPreference needs CodeDeploy, which Brume does not have yet."));
         }
 
         if let Some(config) = properties.get("EventInvokeConfig") {
