@@ -850,7 +850,7 @@ def test_runtime_failures_name_the_state_and_its_entered_event(server):
     assert done["cause"].startswith("An error occurred while executing the state 'Broken' (entered at the event id #4). ")
 
 
-def test_a_parallel_state_interrupted_by_kill_9_runs_again_after_restart(start_brume):
+def test_a_parallel_state_interrupted_by_kill_9_completes_after_restart(start_brume):
     data_dir = tempfile.mkdtemp(prefix="brume-sfn-")
     brume = start_brume(data_dir=data_dir)
     sfn = brume.client("stepfunctions")
