@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use tokio::sync::Notify;
 
 use crate::asl::{self, Failure};
-use crate::machine::{Empty, page_size};
+use crate::machine::{Empty, page};
 use crate::table::{self, Activity, ActivityClaim, Execution, Progress, QueuedTask};
 use crate::token::{Outcome, TaskToken, new_token, token_key};
 use crate::{StepFunctions, error, now, now_ms};
@@ -220,15 +220,12 @@ impl StepFunctions {
         ctx: RequestContext,
         input: ListActivitiesInput,
     ) -> Result<ListActivitiesOutput, AwsError> {
-        let start = input.next_token.as_deref().map(crate::decode_token).transpose()?.unwrap_or(0);
-        let size = page_size(input.max_results)?;
         let all: Vec<Activity> = table::scan(&*self.kv, &table::activities_prefix(&ctx.account, &ctx.region))?;
-        let end = (start + size).min(all.len());
-        let activities = all[start.min(all.len())..end]
+        let (all, next_token) = page(all, input.max_results, input.next_token.as_deref())?;
+        let activities = all
             .iter()
             .map(|a| ActivityItem { activity_arn: a.arn(), name: a.name.clone(), creation_date: a.created })
             .collect();
-        let next_token = (end < all.len()).then(|| crate::encode_token(end));
         Ok(ListActivitiesOutput { activities, next_token })
     }
 

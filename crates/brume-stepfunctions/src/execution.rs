@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::engine::{self, End};
-use crate::machine::{page_size, parse_machine_arn};
+use crate::machine::{page, parse_machine_arn};
 use crate::table::{self, Execution, Progress, StateMachine};
 use crate::{StepFunctions, error, now};
 
@@ -438,8 +438,6 @@ impl StepFunctions {
                 "1 validation error detected: Value '{status}' at 'statusFilter' failed to satisfy constraint: Member must satisfy enum value set: [SUCCEEDED, TIMED_OUT, PENDING_REDRIVE, ABORTED, FAILED, RUNNING]"
             )));
         }
-        let start = input.next_token.as_deref().map(crate::decode_token).transpose()?.unwrap_or(0);
-        let size = page_size(input.max_results)?;
         let mut all: Vec<Execution> =
             table::scan(&*self.kv, &table::executions_prefix(&m.account, &m.region, &m.name))?;
         all.retain(|e| input.status_filter.as_ref().is_none_or(|s| *s == e.status));
@@ -456,8 +454,8 @@ impl StepFunctions {
         let targets = self.execution_targets(&m.account, &m.region, &m.name)?;
         all.retain(|e| filter.as_ref().is_none_or(|f| f.keeps(targets.get(&e.name))));
         all.sort_by(|a, b| b.start.total_cmp(&a.start).then_with(|| a.name.cmp(&b.name)));
-        let end = (start + size).min(all.len());
-        let executions = all[start.min(all.len())..end]
+        let (all, next_token) = page(all, input.max_results, input.next_token.as_deref())?;
+        let executions = all
             .iter()
             .map(|e| ExecutionItem {
                 execution_arn: e.arn.clone(),
@@ -473,7 +471,6 @@ impl StepFunctions {
                 map_run_arn: None,
             })
             .collect();
-        let next_token = (end < all.len()).then(|| crate::encode_token(end));
         Ok(ListExecutionsOutput { executions, next_token })
     }
 
@@ -485,13 +482,11 @@ impl StepFunctions {
         max_results: Option<usize>,
         next_token: Option<&str>,
     ) -> Result<ListExecutionsOutput, AwsError> {
-        let start = next_token.map(crate::decode_token).transpose()?.unwrap_or(0);
-        let size = page_size(max_results)?;
         let mut all = self.map_run_children(map_run_arn)?;
         all.retain(|e| status.is_none_or(|s| s == e.status));
         all.sort_by(|a, b| b.start.total_cmp(&a.start).then_with(|| a.name.cmp(&b.name)));
-        let end = (start + size).min(all.len());
-        let executions = all[start.min(all.len())..end]
+        let (all, next_token) = page(all, max_results, next_token)?;
+        let executions = all
             .iter()
             .map(|e| ExecutionItem {
                 execution_arn: e.arn.clone(),
@@ -507,7 +502,6 @@ impl StepFunctions {
                 map_run_arn: Some(map_run_arn.to_string()),
             })
             .collect();
-        let next_token = (end < all.len()).then(|| crate::encode_token(end));
         Ok(ListExecutionsOutput { executions, next_token })
     }
 
@@ -585,11 +579,7 @@ impl StepFunctions {
                 }
             }
         }
-        let start = input.next_token.as_deref().map(crate::decode_token).transpose()?.unwrap_or(0);
-        let size = page_size(input.max_results)?;
-        let end = (start + size).min(events.len());
-        let next_token = (end < events.len()).then(|| crate::encode_token(end));
-        let events = events[start.min(events.len())..end].to_vec();
+        let (events, next_token) = page(events, input.max_results, input.next_token.as_deref())?;
         Ok(HistoryOutput { events, next_token })
     }
 

@@ -221,6 +221,20 @@ pub(crate) fn page_size(max_results: Option<usize>) -> Result<usize, AwsError> {
     }
 }
 
+/// The page of `items` a List operation answers, and the token of the next.
+pub(crate) fn page<T>(
+    items: Vec<T>,
+    max_results: Option<usize>,
+    token: Option<&str>,
+) -> Result<(Vec<T>, Option<String>), AwsError> {
+    let start = token.map(crate::decode_token).transpose()?.unwrap_or(0);
+    let size = page_size(max_results)?;
+    let total = items.len();
+    let end = (start + size).min(total);
+    let next = (end < total).then(|| crate::encode_token(end));
+    Ok((items.into_iter().skip(start).take(end.saturating_sub(start)).collect(), next))
+}
+
 impl StepFunctions {
     pub(crate) async fn machine(&self, arn: &str) -> Result<StateMachine, AwsError> {
         let (account, region, name) = parse_machine_arn(arn)?;
@@ -400,13 +414,9 @@ impl StepFunctions {
         ctx: RequestContext,
         input: ListInput,
     ) -> Result<ListStateMachinesOutput, AwsError> {
-        let start = input.next_token.as_deref().map(crate::decode_token).transpose()?.unwrap_or(0);
-        let size = page_size(input.max_results)?;
         let all: Vec<StateMachine> = table::scan(&*self.kv, &table::machines_prefix(&ctx.account, &ctx.region))?;
-        let end = (start + size).min(all.len());
+        let (all, next_token) = page(all, input.max_results, input.next_token.as_deref())?;
         let state_machines = all
-            .get(start.min(all.len())..end)
-            .unwrap_or_default()
             .iter()
             .map(|m| MachineItem {
                 state_machine_arn: m.arn(),
@@ -415,7 +425,6 @@ impl StepFunctions {
                 creation_date: m.created,
             })
             .collect();
-        let next_token = (end < all.len()).then(|| crate::encode_token(end));
         Ok(ListStateMachinesOutput { state_machines, next_token })
     }
 

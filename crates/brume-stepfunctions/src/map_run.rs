@@ -858,8 +858,6 @@ impl StepFunctions {
         if table::get::<Execution>(&*self.kv, &key)?.is_none() {
             return Err(error::execution_does_not_exist(&input.execution_arn));
         }
-        let start = input.next_token.as_deref().map(crate::decode_token).transpose()?.unwrap_or(0);
-        let size = crate::machine::page_size(input.max_results)?;
         let ids: Vec<String> = table::scan(&*self.kv, &parent_prefix(&input.execution_arn))?;
         let mut runs = Vec::new();
         for id in ids {
@@ -867,8 +865,8 @@ impl StepFunctions {
                 runs.push(r);
             }
         }
-        let end = (start + size).min(runs.len());
-        let map_runs = runs[start.min(runs.len())..end]
+        let (runs, next_token) = crate::machine::page(runs, input.max_results, input.next_token.as_deref())?;
+        let map_runs = runs
             .iter()
             .map(|r| MapRunItem {
                 execution_arn: r.execution_arn.clone(),
@@ -878,7 +876,6 @@ impl StepFunctions {
                 stop_date: r.stop,
             })
             .collect();
-        let next_token = (end < runs.len()).then(|| crate::encode_token(end));
         Ok(ListMapRunsOutput { map_runs, next_token })
     }
 

@@ -16,7 +16,7 @@ use brume_core::{AwsError, RequestContext};
 use brume_storage::{Direction, KeyRange, Txn};
 use serde::{Deserialize, Serialize};
 
-use crate::machine::{Empty, page_size, parse_machine_arn};
+use crate::machine::{Empty, page, parse_machine_arn};
 use crate::table::{self, Alias, ExecutionTarget, Route, StateMachine, Version};
 use crate::{StepFunctions, error, now};
 
@@ -390,20 +390,6 @@ pub struct ListAliasesOutput {
     state_machine_aliases: Vec<AliasItem>,
     #[serde(skip_serializing_if = "Option::is_none")]
     next_token: Option<String>,
-}
-
-/// The page of `items` a List operation answers, and the token of the next.
-fn page<T>(
-    items: Vec<T>,
-    max_results: Option<usize>,
-    token: Option<&str>,
-) -> Result<(Vec<T>, Option<String>), AwsError> {
-    let start = token.map(crate::decode_token).transpose()?.unwrap_or(0);
-    let size = page_size(max_results)?;
-    let total = items.len();
-    let end = (start + size).min(total);
-    let next = (end < total).then(|| crate::encode_token(end));
-    Ok((items.into_iter().skip(start).take(end.saturating_sub(start)).collect(), next))
 }
 
 fn alias_ref(arn: &str) -> Result<(MachineRef, String), AwsError> {
