@@ -9,9 +9,11 @@
 //! same way under its path (a [`table::Nested`] record), and its result when it ends: a
 //! resumed Parallel or Map state continues the branches in progress, answers the finished
 //! ones' results without running them again, and does not record again the events stored
-//! before the restart. The nested records go when the execution ends. EXPRESS executions
-//! keep everything in memory.
+//! before the restart. The nested records go when the execution ends. A nested save checks
+//! that the execution still runs in its small status record ([`table::status_key`]), not in
+//! its record, which holds its input. EXPRESS executions keep everything in memory.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -64,6 +66,9 @@ struct Run {
     /// How many events were recorded before this run started: a resumed sequence looks among
     /// them for the events it would record again.
     recorded_before: usize,
+    /// The ids of the MapIterationStarted events among those, by Map state name and item index,
+    /// in order: each item of a resumed Map finds its own without going through the history.
+    iterations: std::sync::OnceLock<HashMap<(String, u64), Vec<u64>>>,
 }
 
 /// A Task's TimeoutSeconds and HeartbeatSeconds (given or read through their `…Path`),
@@ -135,6 +140,7 @@ impl Run {
             language: std::sync::OnceLock::new(),
             given_context: std::sync::OnceLock::new(),
             recorded_before: execution.history.len(),
+            iterations: std::sync::OnceLock::new(),
         }
     }
 
@@ -212,17 +218,22 @@ impl Run {
             .sfn
             .kv
             .transact(move |txn| {
-                let Some(mut e) = table::get::<Execution>(txn, &key)? else { return Ok(false) };
-                if e.status != "RUNNING" {
-                    return Ok(false);
-                }
+                // A nested save, one per Map item, reads the small status record only: the
+                // execution's own holds its input and the top level's, megabytes for a large Map.
+                let top = match progress {
+                    None if table::execution_status(txn, &key)?.as_deref() == Some("RUNNING") => None,
+                    None => return Ok(false),
+                    Some(progress) => match table::get::<Execution>(txn, &key)? {
+                        Some(e) if e.status == "RUNNING" => Some(Execution { progress: Some(progress), ..e }),
+                        _ => return Ok(false),
+                    },
+                };
                 table::append_history(txn, &key, &history)?;
                 if let Some((path, record)) = nested {
                     table::put(txn, &table::nested_key(&key, &path), &record)?;
                 }
-                if progress.is_some() {
-                    e.progress = progress;
-                    table::put(txn, &key, &e)?;
+                if let Some(e) = top {
+                    table::put_execution(txn, &key, &e)?;
                 }
                 Ok::<_, AwsError>(true)
             })
@@ -322,7 +333,7 @@ impl Run {
                 table::delete_nested(txn, &key)?;
                 // A failed, timed out or aborted execution is redriven from where it was.
                 e.redrive_from = e.progress.take().filter(|_| e.status != "SUCCEEDED");
-                table::put(txn, &key, &e)?;
+                table::put_execution(txn, &key, &e)?;
                 Ok::<_, AwsError>(())
             })
             .await;
@@ -415,6 +426,30 @@ impl Run {
         let events = self.events();
         let before = self.recorded_before.min(events.len());
         events[after as usize..before].iter().find(|e| e["type"] == kind && matches(e)).and_then(|e| e["id"].as_u64())
+    }
+
+    /// The id of the MapIterationStarted event of item `index` of the Map state `name` after
+    /// `after`, among those recorded before this run started.
+    fn recorded_iteration(&self, after: u64, name: &str, index: usize) -> Option<u64> {
+        if after as usize >= self.recorded_before {
+            return None;
+        }
+        let iterations = self.iterations.get_or_init(|| {
+            let events = self.events();
+            let mut found: HashMap<(String, u64), Vec<u64>> = HashMap::new();
+            for e in
+                events[..self.recorded_before.min(events.len())].iter().filter(|e| e["type"] == "MapIterationStarted")
+            {
+                let details = &e["mapIterationStartedEventDetails"];
+                if let (Some(name), Some(index), Some(id)) =
+                    (details["name"].as_str(), details["index"].as_u64(), e["id"].as_u64())
+                {
+                    found.entry((name.to_string(), index)).or_default().push(id);
+                }
+            }
+            found
+        });
+        iterations.get(&(name.to_string(), index as u64))?.iter().copied().find(|id| *id > after)
     }
 
     fn run_sequence<'a>(
@@ -1012,7 +1047,7 @@ impl Run {
                 let mut last = *chain.lock().unwrap_or_else(|e| e.into_inner());
                 let details = json!({ "name": name, "index": index });
                 let field = "mapIterationStartedEventDetails";
-                match self.recorded(start, "MapIterationStarted", |e| e[field] == details) {
+                match self.recorded_iteration(start, name, index) {
                     Some(id) => last = id,
                     None if resume.is_none() => {
                         self.emit(&mut last, "MapIterationStarted", Some((field, details.clone())))
@@ -1453,20 +1488,27 @@ pub(crate) fn run_stored(
 pub(crate) fn resume_all(sfn: &Arc<StepFunctions>) -> Result<(), brume_storage::StorageError> {
     let executions: Vec<Execution> = table::scan(&*sfn.kv, &table::all_executions_prefix())?;
     // StopExecution ends a run without its own cleanup: forget the nested records it left.
-    let mut stopped = Vec::new();
-    for e in executions.iter().filter(|e| e.status != "RUNNING") {
+    // Running executions stored before status records get theirs, for their saves to read.
+    let (mut stopped, mut running) = (Vec::new(), Vec::new());
+    for e in &executions {
         let key = table::execution_key(&e.account, &e.region, &e.machine, &e.name);
-        if table::has_nested(&*sfn.kv, &key)? {
+        if e.status == "RUNNING" {
+            running.push((key, e.status.clone()));
+        } else if table::has_nested(&*sfn.kv, &key)? {
             stopped.push(key);
         }
     }
-    if !stopped.is_empty() {
+    if !stopped.is_empty() || !running.is_empty() {
         let kv = sfn.kv.clone();
         tokio::spawn(async move {
-            let forgotten =
-                kv.transact(move |txn| stopped.iter().try_for_each(|key| table::delete_nested(txn, key))).await;
-            if let Err(e) = forgotten {
-                tracing::warn!(error = %e, "forgetting the nested records of stopped executions failed");
+            let cleaned = kv
+                .transact(move |txn| {
+                    table::migrate_statuses(txn, &running)?;
+                    stopped.iter().try_for_each(|key| table::delete_nested(txn, key))
+                })
+                .await;
+            if let Err(e) = cleaned {
+                tracing::warn!(error = %e, "migrating or cleaning up stored executions failed");
             }
         });
     }

@@ -312,7 +312,7 @@ impl StepFunctions {
                     }
                     table::delete_history(txn, &key)?;
                 }
-                table::put(txn, &key, &execution)?;
+                table::put_execution(txn, &key, &execution)?;
                 table::append_history(txn, &key, &execution.history)?;
                 match &target {
                     Some(target) => table::put(txn, &target_key, target)?,
@@ -540,7 +540,7 @@ impl StepFunctions {
                 e.cause = input.cause;
                 e.stop = Some(time);
                 e.redrive_from = e.progress.take();
-                table::put(txn, &key, &e)?;
+                table::put_execution(txn, &key, &e)?;
                 Ok::<_, AwsError>((time, Some((aborted, e))))
             })
             .await?;

@@ -678,7 +678,7 @@ async fn store_children(sfn: &StepFunctions, run: &MapRun, children: &[Child]) -
         .transact(move |txn| {
             for (index, e) in &records {
                 let key = table::execution_key(&e.account, &e.region, &e.machine, &e.name);
-                table::put(txn, &key, e)?;
+                table::put_execution(txn, &key, e)?;
                 table::append_history(txn, &key, &e.history)?;
                 table::put(txn, &child_owner_key(&key), &map_run_arn)?;
                 let child = ChildRef { name: e.name.clone(), arn: e.arn.clone(), express: false, outcome: None };
@@ -705,7 +705,7 @@ async fn abort_child(sfn: &StepFunctions, run: &MapRun, name: &str) -> Result<()
             e.status = "ABORTED".into();
             e.stop = Some(now());
             e.progress = None;
-            table::put(txn, &key, &e)?;
+            table::put_execution(txn, &key, &e)?;
             Ok::<_, AwsError>(())
         })
         .await

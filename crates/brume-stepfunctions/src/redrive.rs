@@ -96,7 +96,7 @@ impl StepFunctions {
                     variables: from.variables,
                     ..Progress::default()
                 });
-                table::put(txn, &key, &e)?;
+                table::put_execution(txn, &key, &e)?;
                 Ok::<_, AwsError>((time, Some(e)))
             })
             .await?;

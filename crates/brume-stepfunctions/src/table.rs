@@ -3,6 +3,7 @@
 //! - `sm/<account>/<region>/<name>` → [`StateMachine`]
 //! - `ex/<account>/<region>/<machine>/<execution>` → [`Execution`]: its summary, the
 //!   definition it runs, its history so far and, while it runs, its [`Progress`]
+//! - `exs` + execution key → its status alone (see [`status_key`]), written with it
 //!
 //! - `tok/<token>` → [`crate::token::TaskToken`]
 //! - `act/<account>/<region>/<name>` → [`Activity`]
@@ -195,6 +196,43 @@ pub fn machines_prefix(account: &str, region: &str) -> Vec<u8> {
 
 pub fn execution_key(account: &str, region: &str, machine: &str, name: &str) -> Vec<u8> {
     key::encode(&["ex".into(), account.into(), region.into(), machine.into(), name.into()])
+}
+
+/// Where the status of the execution stored at `execution_key` is kept apart from it: a save of
+/// a Map iteration or a Parallel branch checks that the execution still runs without reading
+/// the execution's record, which holds its input and may be megabytes long.
+pub fn status_key(execution_key: &[u8]) -> Vec<u8> {
+    [key::encode(&["exs".into()]).as_slice(), execution_key].concat()
+}
+
+/// Stores `execution` at `execution_key`, with its status record.
+pub fn put_execution(txn: &mut dyn Txn, execution_key: &[u8], execution: &Execution) -> Result<(), StorageError> {
+    put(txn, execution_key, execution)?;
+    put(txn, &status_key(execution_key), &execution.status)
+}
+
+/// The status of the execution stored at `execution_key` (`None`: there is none). A data
+/// directory from before status records has the status in the execution's record only.
+pub fn execution_status(view: &dyn ReadView, execution_key: &[u8]) -> Result<Option<String>, StorageError> {
+    if let Some(status) = get(view, &status_key(execution_key))? {
+        return Ok(Some(status));
+    }
+    #[derive(Deserialize)]
+    struct Status {
+        status: String,
+    }
+    Ok(get::<Status>(view, execution_key)?.map(|e| e.status))
+}
+
+/// Writes the status records missing from `executions` (key and status), stored before there
+/// were any: their saves read the small record from then on.
+pub fn migrate_statuses(txn: &mut dyn Txn, executions: &[(Vec<u8>, String)]) -> Result<(), StorageError> {
+    for (key, status) in executions {
+        if txn.get(KEYSPACE, &status_key(key))?.is_none() {
+            put(txn, &status_key(key), status)?;
+        }
+    }
+    Ok(())
 }
 
 /// Where the history events of the execution stored at `execution_key` are kept, each

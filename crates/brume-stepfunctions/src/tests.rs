@@ -133,9 +133,22 @@ async fn finished(sfn: &Arc<StepFunctions>, arn: &str) -> Value {
 }
 
 fn history(storage: &Storage, arn: &str) -> Vec<String> {
+    table::read_history(&*storage.kv, &key_of(arn))
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The key of the execution `arn`.
+fn key_of(arn: &str) -> Vec<u8> {
     let parts: Vec<&str> = arn.split(':').collect();
-    let key = table::execution_key(parts[4], parts[3], parts[6], parts[7]);
-    table::read_history(&*storage.kv, &key).unwrap().iter().map(|e| e["type"].as_str().unwrap().to_string()).collect()
+    table::execution_key(parts[4], parts[3], parts[6], parts[7])
+}
+
+/// The status record of the execution `arn`, which its nested saves read.
+fn stored_status(storage: &Storage, arn: &str) -> Option<String> {
+    table::get(&*storage.kv, &table::status_key(&key_of(arn))).unwrap()
 }
 
 #[tokio::test]
@@ -246,7 +259,7 @@ async fn crashed(
     storage
         .kv
         .transact(move |txn| {
-            table::put(txn, &key, &execution)?;
+            table::put_execution(txn, &key, &execution)?;
             table::append_history(txn, &key, &execution.history)
         })
         .await
@@ -356,4 +369,66 @@ async fn saved_progress_in_a_wait_resumes_at_its_deadline() {
             "ExecutionSucceeded",
         ]
     );
+}
+
+#[tokio::test]
+async fn the_status_record_follows_stop_and_redrive() {
+    let storage = Storage::in_memory();
+    let sfn = service(&storage, 0);
+    let waits = json!({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 3600, "End": true}}});
+    let machine = create(&sfn, "long", waits).await;
+    let arn = start(&sfn, &machine, json!({})).await;
+    assert_eq!(stored_status(&storage, &arn).as_deref(), Some("RUNNING"));
+    let stop = || from::<crate::execution::StopExecutionInput>(json!({ "executionArn": arn }));
+    sfn.clone().stop_execution(ctx(), stop()).await.unwrap();
+    assert_eq!(stored_status(&storage, &arn).as_deref(), Some("ABORTED"));
+    let redrive = from::<crate::redrive::RedriveExecutionInput>(json!({ "executionArn": arn }));
+    sfn.clone().redrive_execution(ctx(), redrive).await.unwrap();
+    assert_eq!(stored_status(&storage, &arn).as_deref(), Some("RUNNING"));
+    sfn.clone().stop_execution(ctx(), stop()).await.unwrap();
+    assert_eq!(stored_status(&storage, &arn).as_deref(), Some("ABORTED"));
+}
+
+#[tokio::test]
+async fn a_map_stored_before_status_records_resumes_and_ends_with_one() {
+    let storage = Storage::in_memory();
+    let sfn = service(&storage, 0);
+    let machine = create(
+        &sfn,
+        "old",
+        json!({
+            "StartAt": "Each",
+            "States": {"Each": {
+                "Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 2, "End": true,
+                "ItemProcessor": {"StartAt": "Call", "States": {"Call": {
+                    "Type": "Task", "Resource": "arn:aws:lambda:us-east-1:000000000000:function:echo", "End": true,
+                }}},
+            }},
+        }),
+    )
+    .await;
+    let events: Vec<Value> = ["ExecutionStarted", "MapStateEntered"]
+        .iter()
+        .enumerate()
+        .map(|(i, kind)| json!({"timestamp": 1.0, "type": kind, "id": i + 1, "previousEventId": i}))
+        .collect();
+    let progress = Progress {
+        state: "Each".into(),
+        input: json!({"items": [1, 2, 3]}),
+        started: true,
+        entered_event: 2,
+        last_event: 2,
+        ..Progress::default()
+    };
+    let arn = crashed(&storage, &sfn, &machine, "old", events, progress).await;
+    // A data directory from before status records has the execution's record only.
+    let status = table::status_key(&key_of(&arn));
+    storage.kv.transact(move |txn| txn.delete(table::KEYSPACE, &status)).await.unwrap();
+    assert_eq!(table::execution_status(&*storage.kv, &key_of(&arn)).unwrap().as_deref(), Some("RUNNING"));
+    crate::engine::resume_all(&sfn).unwrap();
+    let done = finished(&sfn, &arn).await;
+    assert_eq!(done["status"], "SUCCEEDED");
+    assert_eq!(serde_json::from_str::<Value>(done["output"].as_str().unwrap()).unwrap(), json!([1, 2, 3]));
+    assert_eq!(history(&storage, &arn).iter().filter(|t| *t == "MapIterationSucceeded").count(), 3);
+    assert_eq!(stored_status(&storage, &arn).as_deref(), Some("SUCCEEDED"));
 }
