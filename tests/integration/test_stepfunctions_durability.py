@@ -135,3 +135,39 @@ def test_a_parallel_inside_a_map_iteration_resumes_its_branches(start_brume):
     for kind in ("ParallelStateEntered", "ParallelStateStarted", "ParallelStateSucceeded", "TaskScheduled"):
         assert kinds[kind] == 2, (kind, kinds)
     assert kinds["WaitStateEntered"] == kinds["WaitStateExited"] == 4
+
+
+def all_events(sfn, execution):
+    pages = sfn.get_paginator("get_execution_history").paginate(executionArn=execution)
+    return [e for page in pages for e in page["events"]]
+
+
+def test_a_map_of_many_items_and_a_large_input_runs_each_item_once_across_kill_9(start_brume):
+    """Fifty iterations at a time save while the execution's record holds a 200 kB input; after
+    the restart each item that had not ended runs, and each is recorded once."""
+    data_dir = tempfile.mkdtemp(prefix="brume-sfn-durable-")
+    brume = start_brume(data_dir=data_dir)
+    sfn = brume.client("stepfunctions")
+    arn = machine(sfn, "many", {"StartAt": "Each", "States": {"Each": {
+        "Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 50, "End": True,
+        "ItemProcessor": {"StartAt": "Pause", "States": {"Pause": wait(1, End=True)}},
+    }}})
+    payload = {"items": list(range(300)), "padding": "x" * 200_000}
+    execution = sfn.start_execution(stateMachineArn=arn, input=json.dumps(payload))["executionArn"]
+    deadline = time.monotonic() + 30
+    while types(all_events(sfn, execution)).count("MapIterationSucceeded") < 100:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    brume.proc.send_signal(signal.SIGKILL)
+    brume.proc.wait()
+    sfn = start_brume(data_dir=data_dir).client("stepfunctions")
+    done = finished(sfn, execution)
+    assert done["status"] == "SUCCEEDED", done
+    assert json.loads(done["output"]) == list(range(300))
+    events = all_events(sfn, execution)
+    assert_chained(events)
+    kinds = collections.Counter(types(events))
+    for kind in ("MapIterationStarted", "WaitStateEntered", "WaitStateExited", "MapIterationSucceeded"):
+        assert kinds[kind] == 300, (kind, kinds)
+    started = sorted(e["mapIterationStartedEventDetails"]["index"] for e in events if e["type"] == "MapIterationStarted")
+    assert started == list(range(300))
