@@ -430,12 +430,18 @@ def test_a_creation_interrupted_by_kill_9_reaches_a_final_state(start_brume):
     data_dir = tempfile.mkdtemp(prefix="brume-cfn-")
     brume = start_brume(data_dir=data_dir)
     cfn = brume.client("cloudformation")
-    # Named queues: a creation in flight at the kill is made again after the restart, and
-    # CreateQueue answers the queue already made (a generated name would make a second one).
-    resources = {f"Queue{i}": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": f"interrupted-{i}"}}
-                 for i in range(12)}
+    # Generated names: a creation in flight at the kill makes the same name again after the
+    # restart, so that each resource exists once.
+    resources = {f"Queue{i}": {"Type": "AWS::SQS::Queue"} for i in range(32)}
+    key = {"AttributeDefinitions": [{"AttributeName": "k", "AttributeType": "S"}],
+           "KeySchema": [{"AttributeName": "k", "KeyType": "HASH"}], "BillingMode": "PAY_PER_REQUEST"}
+    resources.update({f"Table{i}": {"Type": "AWS::DynamoDB::Table", "Properties": key} for i in range(8)})
     resources["Topic"] = {"Type": "AWS::SNS::Topic", "DependsOn": sorted(resources)}
     stack_id = cfn.create_stack(StackName="interrupted", TemplateBody=json.dumps({"Resources": resources}))["StackId"]
+    # Killed once the first wave's creations are under way.
+    while not any(e["ResourceStatus"] == "CREATE_IN_PROGRESS" and e["LogicalResourceId"] != "interrupted"
+                  for e in cfn.describe_stack_events(StackName=stack_id)["StackEvents"]):
+        pass
     brume.proc.send_signal(signal.SIGKILL)
     brume.proc.wait()
     restarted = start_brume(data_dir=data_dir)
@@ -444,14 +450,19 @@ def test_a_creation_interrupted_by_kill_9_reaches_a_final_state(start_brume):
     described = stack(cfn, "interrupted")
     assert described["StackStatus"] == "CREATE_COMPLETE"
     listed = cfn.list_stack_resources(StackName="interrupted")["StackResourceSummaries"]
-    assert len(listed) == 13 and all(r["ResourceStatus"] == "CREATE_COMPLETE" for r in listed)
-    queues = restarted.client("sqs").list_queues().get("QueueUrls", [])
-    for r in listed:
-        if r["ResourceType"] == "AWS::SQS::Queue":
-            assert r["PhysicalResourceId"] in queues
+    assert len(listed) == 41 and all(r["ResourceStatus"] == "CREATE_COMPLETE" for r in listed)
+    # A queue's URL names the port, which the restart changed: queues compare by name.
+    queues = [url.rsplit("/", 1)[1] for url in restarted.client("sqs").list_queues().get("QueueUrls", [])]
+    made = [r["PhysicalResourceId"].rsplit("/", 1)[1] for r in listed if r["ResourceType"] == "AWS::SQS::Queue"]
+    assert sorted(queues) == sorted(made) and all(q.startswith("interrupted-Queue") for q in queues)
+    tables = restarted.client("dynamodb").list_tables()["TableNames"]
+    assert sorted(tables) == sorted(r["PhysicalResourceId"] for r in listed if r["ResourceType"] == "AWS::DynamoDB::Table")
+    topics = restarted.client("sns").list_topics()["Topics"]
+    assert [t["TopicArn"] for t in topics] == [r["PhysicalResourceId"] for r in listed if r["LogicalResourceId"] == "Topic"]
     cfn.delete_stack(StackName="interrupted")
     wait(cfn, "stack_delete_complete", StackName=stack_id)
     assert restarted.client("sqs").list_queues().get("QueueUrls", []) == []
+    assert restarted.client("dynamodb").list_tables()["TableNames"] == []
 
 
 def test_a_failed_update_rolls_back_to_the_previous_state(server):

@@ -233,7 +233,10 @@ impl Env {
 
 /// What a provider is asked to do in a wave.
 enum Action {
-    Create,
+    /// `resumed`: a creation a restart interrupted, made again under the same name.
+    Create {
+        resumed: bool,
+    },
     Replace(Resource),
     Update(Resource),
 }
@@ -258,6 +261,7 @@ async fn provision(
     let Some(provider) = provider::provider(&resource.kind) else {
         return Err(error::validation(format!("Unrecognized resource types: [{}]", resource.kind)));
     };
+    let suffix = provider::name_suffix(&stack.id, &resource.logical_id, resource.attempt);
     let request = Request {
         account: &stack.account,
         region: &stack.region,
@@ -266,9 +270,18 @@ async fn provision(
         logical_id: &resource.logical_id,
         properties: &resource.properties,
         tags: &stack.tags,
+        suffix: &suffix,
     };
     match action {
-        Action::Create | Action::Replace(_) => provider.create(cf.sdk.as_ref(), &request).await,
+        Action::Create { resumed: true } => {
+            // What the interrupted attempt made under the same generated name is removed,
+            // so that the stack ends with one resource, made whole.
+            if let Some(leftover) = provider.generated_id(&request) {
+                provider.delete(cf.sdk.as_ref(), &request, &leftover).await?;
+            }
+            provider.create(cf.sdk.as_ref(), &request).await
+        }
+        Action::Create { .. } | Action::Replace(_) => provider.create(cf.sdk.as_ref(), &request).await,
         Action::Update(old) => {
             let physical = old.physical_id.clone().unwrap_or_default();
             provider.update(cf.sdk.as_ref(), &request, &physical, &old.properties).await
@@ -280,6 +293,7 @@ async fn unprovision(cf: &CloudFormation, stack: &Stack, resource: &Resource) ->
     let (Some(provider), Some(physical)) = (provider::provider(&resource.kind), resource.physical_id.as_deref()) else {
         return Ok(());
     };
+    let suffix = provider::name_suffix(&stack.id, &resource.logical_id, resource.attempt);
     let request = Request {
         account: &stack.account,
         region: &stack.region,
@@ -288,6 +302,7 @@ async fn unprovision(cf: &CloudFormation, stack: &Stack, resource: &Resource) ->
         logical_id: &resource.logical_id,
         properties: &resource.properties,
         tags: &stack.tags,
+        suffix: &suffix,
     };
     provider.delete(cf.sdk.as_ref(), &request, physical).await
 }
@@ -332,6 +347,7 @@ async fn apply(run: &mut Run, updating: bool) -> Result<Result<(), (Vec<String>,
                 depends_on: decl.depends_on.clone(),
                 deletion_policy: decl.deletion_policy.clone(),
                 update_replace_policy: decl.update_replace_policy.clone(),
+                attempt: 0,
             };
             let properties = match resolve(&env, &run.stack, decl) {
                 Ok(p) => p,
@@ -346,11 +362,18 @@ async fn apply(run: &mut Run, updating: bool) -> Result<Result<(), (Vec<String>,
                 }
             };
             resource.properties = properties;
+            // A creation's attempt is recorded with its CREATE_IN_PROGRESS, before the
+            // provider is called: resumed, it makes the same name again.
+            let interrupted = current
+                .as_ref()
+                .filter(|c| !updating && c.status == "CREATE_IN_PROGRESS" && c.physical_id.is_none())
+                .map(|c| c.attempt);
+            resource.attempt = interrupted.unwrap_or(run.stack.event_seq + run.events.len() as u64 + 1);
             let existing = current.filter(|c| {
                 updating && c.physical_id.is_some() && c.status != "DELETE_COMPLETE" && !c.status.ends_with("_FAILED")
             });
             let action = match existing {
-                None => Action::Create,
+                None => Action::Create { resumed: interrupted.is_some() },
                 Some(old) if old.kind != decl.kind => Action::Replace(old),
                 Some(old) if old.properties == resource.properties => {
                     let kept = Resource {
@@ -369,7 +392,7 @@ async fn apply(run: &mut Run, updating: bool) -> Result<Result<(), (Vec<String>,
                 },
             };
             match &action {
-                Action::Create => {
+                Action::Create { .. } => {
                     run.set_resource(resource.clone(), "CREATE_IN_PROGRESS", None);
                     run.resource_event(&resource, "CREATE_IN_PROGRESS", Some("Resource creation Initiated".into()));
                 }
@@ -404,7 +427,7 @@ async fn apply(run: &mut Run, updating: bool) -> Result<Result<(), (Vec<String>,
         )
         .await;
         for ((mut resource, action), result) in wave.into_iter().zip(results) {
-            let created = matches!(action, Action::Create);
+            let created = matches!(action, Action::Create { .. });
             match (result, action) {
                 (Ok(provisioned), action) => {
                     resource.physical_id = Some(provisioned.physical_id);
@@ -420,7 +443,7 @@ async fn apply(run: &mut Run, updating: bool) -> Result<Result<(), (Vec<String>,
                     let status = if created { "CREATE_FAILED" } else { "UPDATE_FAILED" };
                     failed.push((resource.logical_id.clone(), created));
                     let shown = match action {
-                        Action::Create => resource,
+                        Action::Create { .. } => resource,
                         Action::Replace(old) | Action::Update(old) => Resource { status: old.status.clone(), ..old },
                     };
                     run.set_resource(shown, status, Some(handler_message(&e)));

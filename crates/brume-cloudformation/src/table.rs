@@ -88,6 +88,9 @@ pub struct Resource {
     pub deletion_policy: Option<String>,
     #[serde(default)]
     pub update_replace_policy: Option<String>,
+    /// The creation attempt that made it, which its generated name derives from.
+    #[serde(default)]
+    pub attempt: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -234,6 +234,10 @@ impl Provider for Table {
     fn replaces(&self, old: &Value, new: &Value) -> bool {
         changed(old, new, &["TableName", "KeySchema", "LocalSecondaryIndexes"])
     }
+
+    fn generated_id(&self, request: &Request<'_>) -> Option<String> {
+        request.name_or_generated("TableName", 255)
+    }
 }
 
 #[cfg(test)]

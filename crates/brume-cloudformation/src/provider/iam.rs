@@ -67,7 +67,7 @@ impl Provider for Policy {
     async fn create(&self, _: &dyn AwsSdkClient, request: &Request<'_>) -> Result<Provisioned, AwsError> {
         // AWS answers an id made of the stack's and policy's names, cut short, and a suffix.
         let prefix = |s: &str| s.chars().take(5).collect::<String>();
-        let id = format!("{}-{}-{}", prefix(request.stack_name), prefix(request.logical_id), super::random_suffix(12));
+        let id = format!("{}-{}-{}", prefix(request.stack_name), prefix(request.logical_id), request.suffix);
         Ok(provisioned(id.clone(), json!({ "Id": id })))
     }
 

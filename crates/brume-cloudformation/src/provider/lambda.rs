@@ -179,6 +179,10 @@ impl Provider for Function {
     fn replaces(&self, old: &Value, new: &Value) -> bool {
         changed(old, new, &["FunctionName", "PackageType", "CodeSigningConfigArn"])
     }
+
+    fn generated_id(&self, request: &Request<'_>) -> Option<String> {
+        request.name_or_generated("FunctionName", 64)
+    }
 }
 
 #[async_trait::async_trait]

@@ -88,6 +88,10 @@ impl Provider for LogGroup {
     fn replaces(&self, old: &Value, new: &Value) -> bool {
         changed(old, new, &["LogGroupName", "LogGroupClass"])
     }
+
+    fn generated_id(&self, request: &Request<'_>) -> Option<String> {
+        request.name_or_generated("LogGroupName", 512)
+    }
 }
 
 #[async_trait::async_trait]

@@ -32,6 +32,8 @@ pub struct Request<'a> {
     pub properties: &'a Value,
     /// The stack's tags, to propagate to resources that take tags.
     pub tags: &'a [(String, String)],
+    /// What ends the names CloudFormation generates ([`name_suffix`]).
+    pub suffix: &'a str,
 }
 
 /// What a provisioned resource answers: its physical id and its `Fn::GetAtt` attributes.
@@ -61,6 +63,15 @@ pub trait Provider: Send + Sync {
     /// Whether going from `old` to `new` properties needs a new resource, as the AWS resource
     /// reference says of each property ("Update requires: Replacement").
     fn replaces(&self, old: &Value, new: &Value) -> bool;
+
+    /// The physical id a create of `request` gives when it names the resource itself
+    /// ([`Request::generated_name`]) and the name is the physical id: what a create
+    /// interrupted by a restart may have left is found by it. None when the name is the
+    /// template's (a resource of that name may not be the stack's) or the create is
+    /// idempotent.
+    fn generated_id(&self, _request: &Request<'_>) -> Option<String> {
+        None
+    }
 }
 
 /// The provider of `resource_type` (`AWS::SQS::Queue`), if Brume has one.
@@ -110,9 +121,14 @@ impl Request<'_> {
     }
 
     /// The name CloudFormation gives a resource whose name property is absent:
-    /// `<stack>-<logical>-<RANDOM>`, the two names shortened to fit `max` characters.
+    /// `<stack>-<logical>-<SUFFIX>`, the two names shortened to fit `max` characters.
     fn generated_name(&self, max: usize) -> String {
-        generated_name(self.stack_name, self.logical_id, max, &random_suffix(12))
+        generated_name(self.stack_name, self.logical_id, max, self.suffix)
+    }
+
+    /// Property `name` as text, or the generated name when it is absent.
+    fn name_or_generated(&self, name: &str, max: usize) -> Option<String> {
+        self.text(name).is_none().then(|| self.generated_name(max))
     }
 
     /// The resource's tags: its `Tags` property, the stack's tags, and the three
@@ -213,18 +229,20 @@ fn generated_name(stack: &str, logical: &str, max: usize, suffix: &str) -> Strin
     format!("{stack}-{logical}-{suffix}")
 }
 
-/// `n` random upper-case letters and digits, as CloudFormation ends the names it makes.
-fn random_suffix(n: usize) -> String {
+/// 12 upper-case letters and digits, as CloudFormation ends the names it makes, drawn from
+/// the stack, the resource and its creation attempt: a creation resumed after a restart
+/// makes the same name, a later one (a replacement) another.
+pub(crate) fn name_suffix(stack_id: &str, logical_id: &str, attempt: u64) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-    let mut out = String::with_capacity(n);
-    while out.len() < n {
-        for b in uuid::Uuid::new_v4().into_bytes() {
-            if out.len() < n && (b as usize) < 252 {
-                out.push(ALPHABET[b as usize % ALPHABET.len()] as char);
-            }
-        }
-    }
-    out
+    let seed = format!("{stack_id}\n{logical_id}\n{attempt}");
+    (0..12u64).map(|i| ALPHABET[(fnv(&seed, i) >> 32) as usize % ALPHABET.len()] as char).collect()
+}
+
+/// The FNV-1a hash of `seed` and `salt`.
+fn fnv(seed: &str, salt: u64) -> u64 {
+    seed.bytes()
+        .chain(salt.to_le_bytes())
+        .fold(0xcbf2_9ce4_8422_2325, |hash, b| (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 /// A stable id of `prefix` and 17 upper-case letters and digits drawn from `seed`, as IAM
@@ -383,6 +401,7 @@ pub(crate) mod tests {
             logical_id: "MyQueue",
             properties,
             tags,
+            suffix: "ABCDEFGHIJKL",
         }
     }
 
@@ -393,7 +412,11 @@ pub(crate) mod tests {
         let name = generated_name(&long, "Logical", 64, "ABCDEFGHIJKL");
         assert_eq!(name.len(), 64);
         assert!(name.ends_with("-Logical-ABCDEFGHIJKL"));
-        assert_eq!(random_suffix(13).len(), 13);
+        let suffix = name_suffix("stack/s/1", "Queue", 3);
+        assert_eq!(suffix.len(), 12);
+        assert_eq!(suffix, name_suffix("stack/s/1", "Queue", 3));
+        assert_ne!(suffix, name_suffix("stack/s/1", "Queue", 4));
+        assert_ne!(suffix, name_suffix("stack/s/1", "Topic", 3));
     }
 
     #[test]

@@ -389,6 +389,10 @@ impl Provider for Bucket {
     fn replaces(&self, old: &Value, new: &Value) -> bool {
         changed(old, new, &["BucketName", "ObjectLockEnabled"])
     }
+
+    fn generated_id(&self, request: &Request<'_>) -> Option<String> {
+        request.name_or_generated("BucketName", 63).map(|name| name.to_lowercase())
+    }
 }
 
 #[async_trait::async_trait]

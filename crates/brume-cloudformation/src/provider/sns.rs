@@ -6,8 +6,8 @@ use brume_core::clients::AwsSdkClient;
 use serde_json::{Map, Value, json};
 
 use super::{
-    Provider, Provisioned, Request, boolean, call, changed, document, ignore_gone, provisioned, random_suffix,
-    tag_list, tag_objects, text,
+    Provider, Provisioned, Request, boolean, call, changed, document, ignore_gone, provisioned, tag_list, tag_objects,
+    text,
 };
 
 pub(super) struct Topic;
@@ -60,7 +60,7 @@ fn topic_name(request: &Request<'_>) -> String {
         return name;
     }
     if is_fifo(request.properties) {
-        let name = super::generated_name(request.stack_name, request.logical_id, 251, &random_suffix(12));
+        let name = super::generated_name(request.stack_name, request.logical_id, 251, request.suffix);
         format!("{name}.fifo")
     } else {
         request.generated_name(256)

@@ -7,8 +7,7 @@ use brume_core::clients::AwsSdkClient;
 use serde_json::{Map, Value, json};
 
 use super::{
-    Provider, Provisioned, Request, call, changed, document, ignore_gone, provisioned, random_suffix, tag_list,
-    tag_map, text,
+    Provider, Provisioned, Request, call, changed, document, ignore_gone, provisioned, tag_list, tag_map, text,
 };
 
 pub(super) struct Queue;
@@ -57,7 +56,7 @@ fn queue_name(request: &Request<'_>) -> String {
         return name;
     }
     if is_fifo(request.properties) {
-        let name = super::generated_name(request.stack_name, request.logical_id, 75, &random_suffix(12));
+        let name = super::generated_name(request.stack_name, request.logical_id, 75, request.suffix);
         format!("{name}.fifo")
     } else {
         request.generated_name(80)

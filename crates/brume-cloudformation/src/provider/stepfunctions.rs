@@ -107,7 +107,7 @@ async fn machine_answer(sdk: &dyn AwsSdkClient, request: &Request<'_>, arn: &str
 fn machine_name(request: &Request<'_>) -> String {
     request.text("StateMachineName").unwrap_or_else(|| {
         let logical: String = request.logical_id.chars().take(67).collect();
-        format!("{logical}-{}", super::random_suffix(12))
+        format!("{logical}-{}", request.suffix)
     })
 }
 
