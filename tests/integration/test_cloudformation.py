@@ -673,3 +673,54 @@ def test_an_export_in_use_cannot_change_and_update_replace_policy_retain_keeps_t
     sqs.get_queue_url(QueueName="new-name")
     sqs.get_queue_url(QueueName="old-name")
     assert ("Queue", "DELETE_SKIPPED", None) in events(cfn, "exporter")
+
+
+FOR_EACH_TEMPLATE = """
+Transform: AWS::LanguageExtensions
+Parameters:
+  Names:
+    Type: CommaDelimitedList
+    Default: default
+Resources:
+  Fn::ForEach::Queues:
+    - Name
+    - !Ref Names
+    - Queue${Name}:
+        Type: AWS::SQS::Queue
+        Properties:
+          QueueName: !Sub each-${Name}
+"""
+
+
+def test_for_each_over_a_parameter_loops_over_the_value_given(server):
+    cfn, sqs = server.client("cloudformation"), server.client("sqs")
+
+    def queues():
+        return sorted(url.rsplit("/", 1)[1] for url in sqs.list_queues(QueueNamePrefix="each-").get("QueueUrls", []))
+
+    def logical_ids():
+        return sorted(r["LogicalResourceId"] for r in cfn.list_stack_resources(StackName="each")["StackResourceSummaries"])
+
+    cfn.create_stack(StackName="each", TemplateBody=FOR_EACH_TEMPLATE,
+                     Parameters=[{"ParameterKey": "Names", "ParameterValue": "a,b"}])
+    wait(cfn, "stack_create_complete", StackName="each")
+    assert logical_ids() == ["Queuea", "Queueb"]
+    assert queues() == ["each-a", "each-b"]
+    cfn.update_stack(StackName="each", TemplateBody=FOR_EACH_TEMPLATE,
+                     Parameters=[{"ParameterKey": "Names", "ParameterValue": "b,c,d"}])
+    wait(cfn, "stack_update_complete", StackName="each")
+    assert logical_ids() == ["Queueb", "Queuec", "Queued"]
+    assert queues() == ["each-b", "each-c", "each-d"]
+    # The previous value kept, the loop makes the same resources: nothing to update.
+    with pytest.raises(botocore.exceptions.ClientError) as excinfo:
+        cfn.update_stack(StackName="each", UsePreviousTemplate=True,
+                         Parameters=[{"ParameterKey": "Names", "UsePreviousValue": True}])
+    assert error_of(excinfo) == ("ValidationError", "No updates are to be performed.")
+    change_set = cfn.create_change_set(StackName="each", ChangeSetName="fewer", UsePreviousTemplate=True,
+                                       Parameters=[{"ParameterKey": "Names", "ParameterValue": "c"}])["Id"]
+    wait(cfn, "change_set_create_complete", ChangeSetName=change_set)
+    changes = cfn.describe_change_set(ChangeSetName=change_set)["Changes"]
+    assert sorted((c["ResourceChange"]["Action"], c["ResourceChange"]["LogicalResourceId"]) for c in changes) == [
+        ("Remove", "Queueb"), ("Remove", "Queued")]
+    cfn.delete_stack(StackName="each")
+    wait(cfn, "stack_delete_complete", StackName="each")

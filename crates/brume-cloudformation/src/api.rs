@@ -9,7 +9,7 @@ use brume_core::value::Timestamp;
 use brume_core::{AwsError, RequestContext};
 use brume_storage::Direction;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::engine::{self, Run};
 use crate::table::{self, KEYSPACE, Resource, Stack, Template};
@@ -528,22 +528,19 @@ impl CloudFormation {
         previous: Option<&Template>,
         capabilities: &[String],
     ) -> Result<(Template, template::Summary), AwsError> {
-        let parsed = template::parse(&body).map_err(|e| error::validation(e.message))?;
-        let parsed =
-            sam::expand(parsed, &ctx.region, &ctx.account, stack_name).map_err(|e| error::validation(e.message))?;
-        let summary = template::validate(&parsed).map_err(|e| error::validation(e.message))?;
-        let unknown: Vec<&str> =
-            summary.resource_types.iter().filter(|t| provider::provider(t).is_none()).map(String::as_str).collect();
-        if !unknown.is_empty() {
-            return Err(error::validation(format!(
-                "Template format error: Unrecognized resource types: [{}]",
-                unknown.join(", ")
-            )));
-        }
-        let missing: Vec<String> = summary.capabilities.iter().filter(|c| !capabilities.contains(c)).cloned().collect();
-        if !missing.is_empty() {
-            return Err(error::insufficient_capabilities(&missing));
-        }
+        // A `Fn::ForEach` over a parameter loops over its Default until the values are known.
+        let expanded = |values: Option<&Map<String, Value>>| {
+            let parsed = match values {
+                Some(values) => template::parse_with_parameters(&body, values),
+                None => template::parse(&body),
+            };
+            let parsed = parsed.map_err(|e| error::validation(e.message))?;
+            let parsed =
+                sam::expand(parsed, &ctx.region, &ctx.account, stack_name).map_err(|e| error::validation(e.message))?;
+            let summary = template::validate(&parsed).map_err(|e| error::validation(e.message))?;
+            Ok::<_, AwsError>((parsed, summary))
+        };
+        let (parsed, summary) = expanded(None)?;
         let declared: Vec<&str> = summary.parameters.iter().map(|p| p.key.as_str()).collect();
         let undeclared: Vec<&str> =
             parameters.iter().map(|p| p.parameter_key.as_str()).filter(|k| !declared.contains(k)).collect();
@@ -573,6 +570,19 @@ impl CloudFormation {
             }
         }
         let values = template::parameters(&parsed, &given).map_err(|e| error::validation(e.message))?;
+        let (parsed, summary) = expanded(Some(&values))?;
+        let unknown: Vec<&str> =
+            summary.resource_types.iter().filter(|t| provider::provider(t).is_none()).map(String::as_str).collect();
+        if !unknown.is_empty() {
+            return Err(error::validation(format!(
+                "Template format error: Unrecognized resource types: [{}]",
+                unknown.join(", ")
+            )));
+        }
+        let missing: Vec<String> = summary.capabilities.iter().filter(|c| !capabilities.contains(c)).cloned().collect();
+        if !missing.is_empty() {
+            return Err(error::insufficient_capabilities(&missing));
+        }
         let no_echo = summary.parameters.iter().filter(|p| p.no_echo).map(|p| p.key.clone()).collect();
         let description = summary.description.clone();
         Ok((Template { body, parsed, description, given, parameters: values, no_echo }, summary))
