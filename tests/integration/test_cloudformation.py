@@ -724,3 +724,39 @@ def test_for_each_over_a_parameter_loops_over_the_value_given(server):
         ("Remove", "Queueb"), ("Remove", "Queued")]
     cfn.delete_stack(StackName="each")
     wait(cfn, "stack_delete_complete", StackName="each")
+
+
+def test_list_and_describe_operations_page_by_a_hundred(start_brume):
+    brume = start_brume()
+    cfn = brume.client("cloudformation")
+    handles = {f"Handle{i:03}": {"Type": "AWS::CloudFormation::WaitConditionHandle"} for i in range(120)}
+    outputs = {f"Out{i:03}": {"Value": f"v{i}", "Export": {"Name": f"page-export-{i:03}"}} for i in range(105)}
+    cfn.create_stack(StackName="exporter", TemplateBody=json.dumps({"Resources": handles, "Outputs": outputs}))
+    wait(cfn, "stack_create_complete", StackName="exporter")
+    importer = json.dumps({"Resources": {"Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+                           "Outputs": {"Imported": {"Value": {"Fn::ImportValue": "page-export-000"}}}})
+    for i in range(101):
+        cfn.create_stack(StackName=f"importer-{i:03}", TemplateBody=importer)
+    for i in range(101):
+        wait(cfn, "stack_create_complete", StackName=f"importer-{i:03}")
+    for i in range(101):
+        cfn.create_change_set(StackName="importer-000", ChangeSetName=f"cs-{i:03}", UsePreviousTemplate=True)
+
+    def paged(operation, key, **kwargs):
+        pages = list(cfn.get_paginator(operation).paginate(**kwargs))
+        assert [len(p[key]) for p in pages[:-1]] == [100] * (len(pages) - 1)
+        assert all("NextToken" in p for p in pages[:-1]) and "NextToken" not in pages[-1]
+        return [item for p in pages for item in p[key]]
+
+    stacks = sorted(["exporter"] + [f"importer-{i:03}" for i in range(101)])
+    assert sorted(s["StackName"] for s in paged("list_stacks", "StackSummaries")) == stacks
+    assert sorted(s["StackName"] for s in paged("describe_stacks", "Stacks")) == stacks
+    assert sorted(paged("list_imports", "Imports", ExportName="page-export-000")) == stacks[1:]
+    assert [e["Name"] for e in paged("list_exports", "Exports")] == [f"page-export-{i:03}" for i in range(105)]
+    resources = paged("list_stack_resources", "StackResourceSummaries", StackName="exporter")
+    assert sorted(r["LogicalResourceId"] for r in resources) == sorted(handles)
+    events = paged("describe_stack_events", "StackEvents", StackName="exporter")
+    assert len(events) == len({e["EventId"] for e in events}) == 2 + 3 * 120
+    assert events[0]["ResourceStatus"] == "CREATE_COMPLETE" and events[0]["LogicalResourceId"] == "exporter"
+    change_sets = paged("list_change_sets", "Summaries", StackName="importer-000")
+    assert sorted(c["ChangeSetName"] for c in change_sets) == [f"cs-{i:03}" for i in range(101)]

@@ -97,6 +97,32 @@ pub struct Empty {}
 #[serde(rename_all = "PascalCase")]
 pub struct StackNameInput {
     stack_name: Option<String>,
+    next_token: Option<String>,
+}
+
+/// The most items a page of a List or Describe operation holds.
+pub(crate) const PAGE: usize = 100;
+
+/// The page of `items` that `token` asks for, at most [`PAGE`], and the token of the next.
+/// A token counts the items after its page, so that a list that grows at its start (events
+/// and stacks, newest first) pages on unchanged.
+pub(crate) fn page<T>(items: Vec<T>, token: Option<&str>) -> Result<(Vec<T>, Option<String>), AwsError> {
+    use base64::Engine;
+    let total = items.len();
+    let start = match token {
+        None => 0,
+        Some(token) => base64::engine::general_purpose::STANDARD
+            .decode(token)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .and_then(|s| s.strip_prefix("brume:").and_then(|n| n.parse::<usize>().ok()))
+            .map(|after| total.saturating_sub(after))
+            .ok_or_else(|| error::validation("Invalid NextToken"))?,
+    };
+    let end = (start + PAGE).min(total);
+    let next =
+        (end < total).then(|| base64::engine::general_purpose::STANDARD.encode(format!("brume:{}", total - end)));
+    Ok((items.into_iter().skip(start).take(end - start).collect(), next))
 }
 
 #[derive(Serialize)]
@@ -153,6 +179,8 @@ pub struct StackOutput {
 #[serde(rename_all = "PascalCase")]
 pub struct DescribeStacksOutput {
     stacks: Vec<StackOutput>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_token: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -160,6 +188,7 @@ pub struct DescribeStacksOutput {
 pub struct ListStacksInput {
     #[serde(default)]
     stack_status_filter: Vec<String>,
+    next_token: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -184,6 +213,8 @@ pub struct StackSummary {
 #[serde(rename_all = "PascalCase")]
 pub struct ListStacksOutput {
     stack_summaries: Vec<StackSummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_token: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -208,6 +239,8 @@ pub struct StackEvent {
 #[serde(rename_all = "PascalCase")]
 pub struct DescribeStackEventsOutput {
     stack_events: Vec<StackEvent>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_token: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -288,6 +321,8 @@ pub struct ResourceSummary {
 #[serde(rename_all = "PascalCase")]
 pub struct ListStackResourcesOutput {
     stack_resource_summaries: Vec<ResourceSummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_token: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -365,18 +400,29 @@ pub struct ExportOutput {
 #[serde(rename_all = "PascalCase")]
 pub struct ListExportsOutput {
     exports: Vec<ExportOutput>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListExportsInput {
+    next_token: Option<String>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ListImportsInput {
     export_name: String,
+    next_token: Option<String>,
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ListImportsOutput {
     imports: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_token: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -877,7 +923,8 @@ impl CloudFormation {
             Some(name) => vec![self.find(&ctx, &name)?],
             None => self.stacks_newest_first(&ctx)?.into_iter().filter(|s| s.status != "DELETE_COMPLETE").collect(),
         };
-        Ok(DescribeStacksOutput { stacks: stacks.iter().map(Self::stack_output).collect() })
+        let (stacks, next_token) = page(stacks, input.next_token.as_deref())?;
+        Ok(DescribeStacksOutput { stacks: stacks.iter().map(Self::stack_output).collect(), next_token })
     }
 
     pub(crate) async fn list_stacks(
@@ -885,10 +932,14 @@ impl CloudFormation {
         ctx: RequestContext,
         input: ListStacksInput,
     ) -> Result<ListStacksOutput, AwsError> {
-        let summaries = self
+        let stacks = self
             .stacks_newest_first(&ctx)?
             .into_iter()
             .filter(|s| input.stack_status_filter.is_empty() || input.stack_status_filter.contains(&s.status))
+            .collect();
+        let (stacks, next_token) = page(stacks, input.next_token.as_deref())?;
+        let summaries = stacks
+            .into_iter()
             .map(|s| StackSummary {
                 stack_id: s.id,
                 stack_name: s.name,
@@ -901,7 +952,7 @@ impl CloudFormation {
                 drift_information: stack_drift(),
             })
             .collect();
-        Ok(ListStacksOutput { stack_summaries: summaries })
+        Ok(ListStacksOutput { stack_summaries: summaries, next_token })
     }
 
     pub(crate) async fn describe_stack_events(
@@ -912,6 +963,7 @@ impl CloudFormation {
         let name = input.stack_name.unwrap_or_default();
         let stack = self.find(&ctx, &name)?;
         let rows = self.kv.scan(KEYSPACE, &table::events_of(&stack.id), Direction::Reverse, usize::MAX)?;
+        let (rows, next_token) = page(rows, input.next_token.as_deref())?;
         let mut events = Vec::with_capacity(rows.len());
         for (_, value) in rows {
             let event: table::Event = table::decode(&value)?;
@@ -928,7 +980,7 @@ impl CloudFormation {
                 resource_properties: event.properties,
             });
         }
-        Ok(DescribeStackEventsOutput { stack_events: events })
+        Ok(DescribeStackEventsOutput { stack_events: events, next_token })
     }
 
     pub(crate) async fn describe_stack_resource(
@@ -1012,9 +1064,9 @@ impl CloudFormation {
         input: StackNameInput,
     ) -> Result<ListStackResourcesOutput, AwsError> {
         let stack = self.find(&ctx, &input.stack_name.unwrap_or_default())?;
-        let summaries = stack
-            .resources
-            .values()
+        let (resources, next_token) = page(stack.resources.values().collect(), input.next_token.as_deref())?;
+        let summaries = resources
+            .into_iter()
             .map(|r: &Resource| ResourceSummary {
                 logical_resource_id: r.logical_id.clone(),
                 physical_resource_id: r.physical_id.clone(),
@@ -1025,7 +1077,7 @@ impl CloudFormation {
                 drift_information: drift(),
             })
             .collect();
-        Ok(ListStackResourcesOutput { stack_resource_summaries: summaries })
+        Ok(ListStackResourcesOutput { stack_resource_summaries: summaries, next_token })
     }
 
     pub(crate) async fn get_template(
@@ -1097,14 +1149,15 @@ impl CloudFormation {
     pub(crate) async fn list_exports(
         self: Arc<Self>,
         ctx: RequestContext,
-        _input: Value,
+        input: ListExportsInput,
     ) -> Result<ListExportsOutput, AwsError> {
-        let exports = self
-            .exports(&ctx.account, &ctx.region)?
+        let (exports, next_token) =
+            page(self.exports(&ctx.account, &ctx.region)?.into_iter().collect(), input.next_token.as_deref())?;
+        let exports = exports
             .into_iter()
             .map(|(name, (value, stack))| ExportOutput { exporting_stack_id: stack, name, value })
             .collect();
-        Ok(ListExportsOutput { exports })
+        Ok(ListExportsOutput { exports, next_token })
     }
 
     pub(crate) async fn list_imports(
@@ -1126,7 +1179,8 @@ impl CloudFormation {
         if imports.is_empty() {
             return Err(error::validation(format!("Export '{}' is not imported by any stack.", input.export_name)));
         }
-        Ok(ListImportsOutput { imports })
+        let (imports, next_token) = page(imports, input.next_token.as_deref())?;
+        Ok(ListImportsOutput { imports, next_token })
     }
 
     /// Changes a stored stack's setting that the engine does not own.

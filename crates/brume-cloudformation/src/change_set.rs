@@ -88,6 +88,7 @@ pub struct DescribeChangeSetOutput {
 #[serde(rename_all = "PascalCase")]
 pub struct ListChangeSetsInput {
     stack_name: String,
+    next_token: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -111,6 +112,8 @@ pub struct ChangeSetSummary {
 #[serde(rename_all = "PascalCase")]
 pub struct ListChangeSetsOutput {
     summaries: Vec<ChangeSetSummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_token: Option<String>,
 }
 
 /// `[a-zA-Z][-a-zA-Z0-9]*`, at most 128 characters.
@@ -392,6 +395,7 @@ impl CloudFormation {
     ) -> Result<ListChangeSetsOutput, AwsError> {
         let stack = self.find(&ctx, &input.stack_name)?;
         let rows = self.kv.scan(KEYSPACE, &table::change_sets_of(&stack.id), Direction::Forward, usize::MAX)?;
+        let (rows, next_token) = crate::api::page(rows, input.next_token.as_deref())?;
         let mut summaries = Vec::new();
         for (_, value) in rows {
             let c: ChangeSet = table::decode(&value)?;
@@ -408,6 +412,6 @@ impl CloudFormation {
                 include_nested_stacks: false,
             });
         }
-        Ok(ListChangeSetsOutput { summaries })
+        Ok(ListChangeSetsOutput { summaries, next_token })
     }
 }
