@@ -220,9 +220,18 @@ def test_change_sets_create_then_update(server):
     with pytest.raises(botocore.exceptions.ClientError) as gone:
         cfn.describe_change_set(ChangeSetName="third", StackName="cs")
     assert error_of(gone) == ("ChangeSetNotFound", "ChangeSet [third] does not exist")
+    cfn.create_change_set(StackName="cs", ChangeSetName="spare", TemplateBody=renamed,
+                          Parameters=[{"ParameterKey": "QueueName", "UsePreviousValue": True}])
 
     cfn.execute_change_set(ChangeSetName="second", StackName="cs")
+    # Executing a change set removes the stack's others; it stays, its execution the stack's.
+    assert [(s["ChangeSetName"], s["ExecutionStatus"]) for s in cfn.list_change_sets(StackName="cs")["Summaries"]] \
+        in ([("second", "EXECUTE_IN_PROGRESS")], [("second", "EXECUTE_COMPLETE")])
     wait(cfn, "stack_update_complete", StackName="cs")
+    assert cfn.describe_change_set(ChangeSetName="second", StackName="cs")["ExecutionStatus"] == "EXECUTE_COMPLETE"
+    with pytest.raises(botocore.exceptions.ClientError) as again:
+        cfn.execute_change_set(ChangeSetName="second", StackName="cs")
+    assert error_of(again)[0] == "InvalidChangeSetStatus"
     url = sqs.get_queue_url(QueueName="cs-queue")["QueueUrl"]
     assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])["Attributes"] == {
         "VisibilityTimeout": "60"}
@@ -236,6 +245,16 @@ def test_change_sets_create_then_update(server):
     assert (empty["Status"], empty["ExecutionStatus"]) == ("FAILED", "UNAVAILABLE")
     assert empty["StatusReason"] == ("The submitted information didn't contain changes. "
                                      "Submit different information to create a change set.")
+    failing = changed.replace("VisibilityTimeout: 60", "VisibilityTimeout: 60\n      MaximumMessageSize: 1")
+    cfn.create_change_set(StackName="cs", ChangeSetName="failing", TemplateBody=failing,
+                          Parameters=[{"ParameterKey": "QueueName", "UsePreviousValue": True}])
+    wait(cfn, "change_set_create_complete", ChangeSetName="failing", StackName="cs")
+    cfn.execute_change_set(ChangeSetName="failing", StackName="cs")
+    with pytest.raises(botocore.exceptions.WaiterError):
+        wait(cfn, "stack_update_complete", StackName="cs")
+    assert stack(cfn, "cs")["StackStatus"] == "UPDATE_ROLLBACK_COMPLETE"
+    assert [(s["ChangeSetName"], s["ExecutionStatus"]) for s in cfn.list_change_sets(StackName="cs")["Summaries"]] \
+        == [("failing", "EXECUTE_FAILED")]
 
 
 def test_a_failing_resource_rolls_the_creation_back(server):

@@ -215,7 +215,7 @@ impl CloudFormation {
         // change sets after the second it starts).
         let taken = self.kv.get(KEYSPACE, &table::change_set_key(&stack.id, &input.change_set_name))?;
         if let Some(taken) = taken
-            && table::decode::<ChangeSet>(&taken)?.execution_status != "EXECUTE_COMPLETE"
+            && !table::decode::<ChangeSet>(&taken)?.execution_status.starts_with("EXECUTE_")
         {
             return Err(AwsError::new(
                 400,
@@ -346,7 +346,8 @@ impl CloudFormation {
                 self.kv.transact(move |txn| txn.delete(KEYSPACE, &key)).await?;
             }
         }
-        change_set.execution_status = "EXECUTE_COMPLETE".to_string();
+        // The stack's operation ends it: EXECUTE_COMPLETE or EXECUTE_FAILED (`CloudFormation::save`).
+        change_set.execution_status = "EXECUTE_IN_PROGRESS".to_string();
         self.put_change_set(&change_set).await?;
         let disable_rollback = input.disable_rollback.unwrap_or(change_set.disable_rollback);
         if change_set.kind == "CREATE" {

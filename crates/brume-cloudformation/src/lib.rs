@@ -69,7 +69,8 @@ impl CloudFormation {
 
     /// Writes `stack` and `events` in one transaction; the termination protection, the
     /// stack policy and a deletion request, set by their own operations while an engine
-    /// runs, are kept as stored.
+    /// runs, are kept as stored. The operation's end ends the execution of the change set
+    /// that started it.
     async fn save(&self, mut stack: Stack, events: Vec<Event>) -> Result<Stack, AwsError> {
         self.kv
             .transact(move |txn| {
@@ -85,6 +86,21 @@ impl CloudFormation {
                     txn.put(KEYSPACE, &table::event_key(&stack.id, stack.event_seq), &table::encode(&event))?;
                 }
                 txn.put(KEYSPACE, &key, &table::encode(&stack))?;
+                if engine::is_terminal(&stack.status)
+                    && let Some(id) = &stack.change_set_id
+                    && let Some(name) = id.split('/').nth(1)
+                {
+                    let key = table::change_set_key(&stack.id, name);
+                    if let Some(stored) = txn.get(KEYSPACE, &key)? {
+                        let mut change_set: table::ChangeSet = table::decode(&stored)?;
+                        if change_set.id == *id && change_set.execution_status == "EXECUTE_IN_PROGRESS" {
+                            let done = matches!(stack.status.as_str(), "CREATE_COMPLETE" | "UPDATE_COMPLETE");
+                            change_set.execution_status =
+                                if done { "EXECUTE_COMPLETE" } else { "EXECUTE_FAILED" }.to_string();
+                            txn.put(KEYSPACE, &key, &table::encode(&change_set))?;
+                        }
+                    }
+                }
                 let name = table::name_key(&stack.account, &stack.region, &stack.name);
                 if stack.status == "DELETE_COMPLETE" {
                     if txn.get(KEYSPACE, &name)?.as_deref() == Some(stack.id.as_bytes()) {
