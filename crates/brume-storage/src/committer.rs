@@ -1,7 +1,15 @@
 //! The single writer shared by every engine: it runs transaction closures one after the
-//! other over an in-memory overlay, then applies the whole group with one engine commit
-//! (and, for [`Durability::Always`], one fsync). Grouping is natural: while one group is
-//! being committed, the transactions that arrive queue up and form the next group.
+//! other over an in-memory overlay, then applies the whole group with one engine commit.
+//! Grouping is natural: while one group is being committed, the transactions that arrive
+//! queue up and form the next group.
+//!
+//! With [`Durability::Always`] the fsync is pipelined: the writer hands each applied group
+//! to a sync thread and goes on applying the next one, while the sync thread fsyncs
+//! everything applied so far and only then answers the group's transactions. So one fsync
+//! covers every group applied while the previous fsync ran, and the writer never waits for
+//! the disk. Other readers may see a write up to one fsync before it is acknowledged (it has
+//! reached the OS by then, so it survives `kill -9`); a transaction that read it is
+//! acknowledged only once it is on disk too, because its own group is synced after.
 
 use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -32,11 +40,17 @@ pub(crate) trait Engine: ReadView + 'static {
     fn snapshot(&self) -> Result<Box<dyn ReadView>, StorageError>;
 
     /// Applies `writes` atomically. On return they have reached the OS (they survive the
-    /// death of the process); with `sync` they are on disk.
-    fn apply(&self, writes: &WriteSet, sync: bool) -> Result<(), StorageError>;
+    /// death of the process).
+    fn apply(&self, writes: &WriteSet) -> Result<(), StorageError>;
 
-    /// Puts everything applied so far on disk.
-    fn sync(&self) -> Result<(), StorageError>;
+    /// What puts applied writes on disk; it may run on another thread than `apply`.
+    fn syncer(&self) -> Result<Box<dyn Syncer>, StorageError>;
+}
+
+/// Puts everything applied before the call on disk, without holding up concurrent
+/// [`Engine::apply`] calls for longer than they would wait anyway.
+pub(crate) trait Syncer: Send + 'static {
+    fn sync(&mut self) -> Result<(), StorageError>;
 }
 
 /// Keyspace names are used verbatim by engines, so keep them plain.
@@ -47,8 +61,8 @@ pub(crate) fn check_keyspace(name: &str) -> Result<(), StorageError> {
 }
 
 enum Job {
-    Txn { f: TxnFn, reply: oneshot::Sender<Result<(), StorageError>> },
-    Flush { reply: oneshot::Sender<Result<(), StorageError>> },
+    Txn { f: TxnFn, reply: Reply },
+    Flush { reply: Reply },
 }
 
 /// A [`Kv`] over any [`Engine`], with the writer thread that owns all writes.
@@ -62,14 +76,18 @@ impl<E: Engine> EngineKv<E> {
     pub(crate) fn start(engine: E, durability: Durability) -> Result<Self, StorageError> {
         let engine = Arc::new(engine);
         let (jobs, rx) = mpsc::channel();
+        let answering = match durability {
+            Durability::Default => Answering::AtOnce { syncer: engine.syncer()?, unsynced_since: None },
+            Durability::Always => Answering::AfterSync(SyncThread::start(engine.syncer()?)?),
+        };
         let writer_engine = Arc::clone(&engine);
         let writer = std::thread::Builder::new()
             .name("brume-kv-writer".into())
-            .spawn(move || Writer { engine: writer_engine, durability, unsynced_since: None }.run(rx))?;
+            .spawn(move || Writer { engine: writer_engine, answering }.run(rx))?;
         Ok(Self { engine, jobs: Some(jobs), writer: Some(writer) })
     }
 
-    fn submit(&self, job: impl FnOnce(oneshot::Sender<Result<(), StorageError>>) -> Job) -> StorageFuture {
+    fn submit(&self, job: impl FnOnce(Reply) -> Job) -> StorageFuture {
         let (reply, done) = oneshot::channel();
         let sent = self.jobs.as_ref().is_some_and(|jobs| jobs.send(job(reply)).is_ok());
         Box::pin(async move {
@@ -126,17 +144,40 @@ impl<E: Engine> Kv for EngineKv<E> {
     }
 }
 
+type Reply = oneshot::Sender<Result<(), StorageError>>;
+
+/// One applied group: each transaction's reply with the answer it gets once the group is as
+/// durable as the level promises, and the flushes that waited for it.
+struct Applied {
+    replies: Vec<(Reply, Result<(), StorageError>)>,
+    flushes: Vec<Reply>,
+}
+
+/// Where applied groups go to be answered.
+enum Answering {
+    /// `Durability::Default`: at once; the writer fsyncs within [`FLUSH_INTERVAL`].
+    AtOnce {
+        syncer: Box<dyn Syncer>,
+        /// When the oldest commit not yet fsynced was applied.
+        unsynced_since: Option<Instant>,
+    },
+    /// `Durability::Always`: by the sync thread, after an fsync.
+    AfterSync(SyncThread),
+}
+
 struct Writer<E: Engine> {
     engine: Arc<E>,
-    durability: Durability,
-    /// When the oldest commit not yet fsynced was applied (only with `Durability::Default`).
-    unsynced_since: Option<Instant>,
+    answering: Answering,
 }
 
 impl<E: Engine> Writer<E> {
     fn run(mut self, rx: Receiver<Job>) {
         loop {
-            let first = match self.unsynced_since {
+            let unsynced_since = match &self.answering {
+                Answering::AtOnce { unsynced_since, .. } => *unsynced_since,
+                Answering::AfterSync(_) => None,
+            };
+            let first = match unsynced_since {
                 None => match rx.recv() {
                     Ok(job) => Some(job),
                     Err(_) => break,
@@ -154,36 +195,25 @@ impl<E: Engine> Writer<E> {
                 {
                     group.push(job);
                 }
-                self.run_group(group);
+                let (applied, wrote) = self.run_group(group);
+                self.answering.answer(applied, wrote);
             }
-            // A failed background fsync is logged by `sync` and retried at the next interval.
-            if self.unsynced_since.is_some_and(|since| since.elapsed() >= FLUSH_INTERVAL) {
-                let _ = self.sync();
-            }
+            self.answering.sync_if_due();
         }
-        if self.unsynced_since.is_some() {
-            let _ = self.sync();
-        }
+        self.answering.finish();
     }
 
-    fn sync(&mut self) -> Result<(), StorageError> {
-        let result = self.engine.sync();
-        match &result {
-            Ok(()) => self.unsynced_since = None,
-            Err(e) => tracing::error!(error = %e, "storage background fsync failed"),
-        }
-        result
-    }
-
-    fn run_group(&mut self, group: Vec<Job>) {
+    /// Runs a group's transactions and applies their writes in one engine commit; returns
+    /// the answers and whether anything was written.
+    fn run_group(&mut self, group: Vec<Job>) -> (Applied, bool) {
         let mut writes = WriteSet::new();
         // Each transaction's answer, sent only after the group is applied: a transaction
         // that declined may have read the uncommitted writes of an earlier one.
         let mut txn_replies = Vec::new();
-        let mut flush_replies = Vec::new();
+        let mut flushes = Vec::new();
         for job in group {
             match job {
-                Job::Flush { reply } => flush_replies.push(reply),
+                Job::Flush { reply } => flushes.push(reply),
                 Job::Txn { f, reply } => {
                     let mut txn =
                         Overlay { writes: WriteSet::new(), below: Layered { writes: &writes, below: &*self.engine } };
@@ -207,23 +237,116 @@ impl<E: Engine> Writer<E> {
                 }
             }
         }
-        let sync_now = self.durability == Durability::Always;
-        let applied = if writes.is_empty() { Ok(()) } else { self.engine.apply(&writes, sync_now) };
-        if applied.is_ok() && !writes.is_empty() && !sync_now && self.unsynced_since.is_none() {
-            self.unsynced_since = Some(Instant::now());
-        }
-        for (reply, committed) in txn_replies {
-            let answer = match &applied {
-                Err(e) if committed => Err(copy_error(e)),
-                _ => Ok(()),
-            };
-            let _ = reply.send(answer);
-        }
-        if !flush_replies.is_empty() {
-            let synced = self.sync();
-            for reply in flush_replies {
-                let _ = reply.send(synced.as_ref().map(|_| ()).map_err(copy_error));
+        let applied = if writes.is_empty() { Ok(()) } else { self.engine.apply(&writes) };
+        let wrote = applied.is_ok() && !writes.is_empty();
+        let replies = txn_replies
+            .into_iter()
+            .map(|(reply, committed)| {
+                let answer = match &applied {
+                    Err(e) if committed => Err(copy_error(e)),
+                    _ => Ok(()),
+                };
+                (reply, answer)
+            })
+            .collect();
+        (Applied { replies, flushes }, wrote)
+    }
+}
+
+impl Answering {
+    fn answer(&mut self, applied: Applied, wrote: bool) {
+        match self {
+            Answering::AtOnce { syncer, unsynced_since } => {
+                if wrote && unsynced_since.is_none() {
+                    *unsynced_since = Some(Instant::now());
+                }
+                for (reply, answer) in applied.replies {
+                    let _ = reply.send(answer);
+                }
+                if !applied.flushes.is_empty() {
+                    let synced = sync_now(syncer, unsynced_since);
+                    for reply in applied.flushes {
+                        let _ = reply.send(synced.as_ref().map(|_| ()).map_err(copy_error));
+                    }
+                }
             }
+            Answering::AfterSync(thread) => thread.send(applied),
+        }
+    }
+
+    fn sync_if_due(&mut self) {
+        if let Answering::AtOnce { syncer, unsynced_since } = self
+            && unsynced_since.is_some_and(|since| since.elapsed() >= FLUSH_INTERVAL)
+        {
+            // A failed background fsync is logged and retried at the next interval.
+            let _ = sync_now(syncer, unsynced_since);
+        }
+    }
+
+    /// Puts everything on disk before the writer exits.
+    fn finish(self) {
+        match self {
+            Answering::AtOnce { mut syncer, mut unsynced_since } => {
+                if unsynced_since.is_some() {
+                    let _ = sync_now(&mut syncer, &mut unsynced_since);
+                }
+            }
+            Answering::AfterSync(thread) => thread.finish(),
+        }
+    }
+}
+
+fn sync_now(syncer: &mut Box<dyn Syncer>, unsynced_since: &mut Option<Instant>) -> Result<(), StorageError> {
+    let result = syncer.sync();
+    match &result {
+        Ok(()) => *unsynced_since = None,
+        Err(e) => tracing::error!(error = %e, "storage background fsync failed"),
+    }
+    result
+}
+
+/// The second stage of the `Durability::Always` pipeline: fsyncs, then answers every group
+/// applied before the fsync began.
+struct SyncThread {
+    groups: Sender<Applied>,
+    handle: JoinHandle<()>,
+}
+
+impl SyncThread {
+    fn start(mut syncer: Box<dyn Syncer>) -> Result<Self, StorageError> {
+        let (groups, rx) = mpsc::channel::<Applied>();
+        let handle = std::thread::Builder::new().name("brume-kv-sync".into()).spawn(move || {
+            while let Ok(first) = rx.recv() {
+                let mut batch = vec![first];
+                batch.extend(rx.try_iter());
+                let synced = syncer.sync();
+                if let Err(e) = &synced {
+                    tracing::error!(error = %e, "storage fsync failed");
+                }
+                let failure = || synced.as_ref().map(|_| ()).map_err(copy_error);
+                for applied in batch {
+                    for (reply, answer) in applied.replies {
+                        let _ = reply.send(answer.and_then(|()| failure()));
+                    }
+                    for reply in applied.flushes {
+                        let _ = reply.send(failure());
+                    }
+                }
+            }
+        })?;
+        Ok(Self { groups, handle })
+    }
+
+    fn send(&self, applied: Applied) {
+        // The thread only stops when `groups` is dropped, in `finish`.
+        let _ = self.groups.send(applied);
+    }
+
+    /// Lets the thread answer what it holds and waits for it.
+    fn finish(self) {
+        drop(self.groups);
+        if self.handle.join().is_err() {
+            tracing::error!("storage sync thread panicked");
         }
     }
 }

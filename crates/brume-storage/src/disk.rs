@@ -3,17 +3,19 @@
 //! loss once the journal is fsynced. Each Brume keyspace is a fjall keyspace.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::fs::File;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 use fjall::{Database, KeyspaceCreateOptions, PersistMode, Readable};
 
 use crate::StorageError;
-use crate::committer::{Engine, WriteSet};
+use crate::committer::{Engine, Syncer, WriteSet};
 use crate::kv::{Direction, KeyRange, KvPair, ReadView};
 
 pub(crate) struct DiskEngine {
     db: Database,
+    dir: PathBuf,
     /// Open keyspace handles: opening one takes the engine's global lock, so do it once.
     keyspaces: Arc<RwLock<HashMap<String, fjall::Keyspace>>>,
 }
@@ -22,7 +24,7 @@ impl DiskEngine {
     pub(crate) fn open(dir: &Path) -> Result<Self, StorageError> {
         // The journal is persisted by the writer, at the point the durability level says.
         let db = Database::builder(dir).manual_journal_persist(true).open()?;
-        Ok(Self { db, keyspaces: Arc::default() })
+        Ok(Self { db, dir: dir.to_path_buf(), keyspaces: Arc::default() })
     }
 }
 
@@ -94,9 +96,8 @@ impl Engine for DiskEngine {
         }))
     }
 
-    fn apply(&self, writes: &WriteSet, sync: bool) -> Result<(), StorageError> {
-        let mode = if sync { PersistMode::SyncAll } else { PersistMode::Buffer };
-        let mut batch = self.db.batch().durability(Some(mode));
+    fn apply(&self, writes: &WriteSet) -> Result<(), StorageError> {
+        let mut batch = self.db.batch().durability(Some(PersistMode::Buffer));
         for (keyspace, keys) in writes {
             let Some(ks) = handle(&self.db, &self.keyspaces, keyspace, true)? else {
                 continue;
@@ -112,10 +113,61 @@ impl Engine for DiskEngine {
         Ok(())
     }
 
-    fn sync(&self) -> Result<(), StorageError> {
-        self.db.persist(PersistMode::SyncAll)?;
+    fn syncer(&self) -> Result<Box<dyn Syncer>, StorageError> {
+        let newest = newest_journal(&self.dir)?;
+        Ok(Box::new(JournalSyncer { dir: self.dir.clone(), db: self.db.clone(), newest, open: None }))
+    }
+}
+
+/// Fsyncs fjall's active journal through a file handle of its own. fjall's `persist` holds
+/// the journal lock while the disk works, which would stop the writer from appending the
+/// next group meanwhile; an fsync through another handle of the same file does not.
+///
+/// This relies on how fjall 3 (pinned in Cargo.toml) keeps its journal: files `<n>.jnl` in
+/// the database directory, appended to one at a time; a rotation fsyncs the sealed `<n>.jnl`
+/// before it creates `<n+1>.jnl` and fsyncs the directory. So syncing the newest journal
+/// puts on disk everything applied before the sync began. If no journal file is found,
+/// fjall's own `persist` is used.
+struct JournalSyncer {
+    dir: PathBuf,
+    db: Database,
+    newest: Option<u64>,
+    open: Option<(u64, File)>,
+}
+
+impl Syncer for JournalSyncer {
+    fn sync(&mut self) -> Result<(), StorageError> {
+        let Some(mut newest) = self.newest else {
+            self.db.persist(PersistMode::SyncAll)?;
+            return Ok(());
+        };
+        while self.dir.join(journal_name(newest + 1)).exists() {
+            newest += 1;
+        }
+        self.newest = Some(newest);
+        let file = match &mut self.open {
+            Some((id, file)) if *id == newest => file,
+            open => &mut open.insert((newest, File::open(self.dir.join(journal_name(newest)))?)).1,
+        };
+        file.sync_data()?;
         Ok(())
     }
+}
+
+fn journal_name(id: u64) -> String {
+    format!("{id}.jnl")
+}
+
+/// The number of the newest `<n>.jnl` in `dir`, if there is one.
+fn newest_journal(dir: &Path) -> Result<Option<u64>, StorageError> {
+    let mut newest = None;
+    for entry in std::fs::read_dir(dir)? {
+        let name = entry?.file_name();
+        if let Some(id) = name.to_str().and_then(|n| n.strip_suffix(".jnl")).and_then(|n| n.parse::<u64>().ok()) {
+            newest = newest.max(Some(id));
+        }
+    }
+    Ok(newest)
 }
 
 struct DiskSnapshot {
@@ -146,5 +198,40 @@ impl ReadView for DiskSnapshot {
             return Ok(Vec::new());
         };
         collect(self.snapshot.range(&ks, owned_bounds(range)), direction, limit)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_syncer_finds_fjalls_journal() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = DiskEngine::open(dir.path()).unwrap();
+        assert!(newest_journal(dir.path()).unwrap().is_some(), "fjall's journal layout changed: {dir:?}");
+        let mut syncer = engine.syncer().unwrap();
+        syncer.sync().unwrap();
+    }
+
+    #[test]
+    fn the_syncer_follows_rotations() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::builder(dir.path().join("db")).open().unwrap();
+        for n in [3, 4] {
+            std::fs::write(dir.path().join(journal_name(n)), b"").unwrap();
+        }
+        let mut syncer = JournalSyncer {
+            dir: dir.path().to_path_buf(),
+            db,
+            newest: newest_journal(dir.path()).unwrap(),
+            open: None,
+        };
+        syncer.sync().unwrap();
+        assert_eq!(syncer.open.as_ref().map(|(id, _)| *id), Some(4));
+        std::fs::write(dir.path().join(journal_name(5)), b"").unwrap();
+        std::fs::write(dir.path().join(journal_name(6)), b"").unwrap();
+        syncer.sync().unwrap();
+        assert_eq!(syncer.open.as_ref().map(|(id, _)| *id), Some(6));
     }
 }

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
 use crate::StorageError;
-use crate::committer::{Engine, WriteSet};
+use crate::committer::{Engine, Syncer, WriteSet};
 use crate::kv::{Direction, KeyRange, KvPair, ReadView};
 
 type Keyspace = BTreeMap<Vec<u8>, Vec<u8>>;
@@ -65,7 +65,7 @@ impl Engine for MemoryEngine {
         Ok(Box::new(MemorySnapshot(self.read().clone())))
     }
 
-    fn apply(&self, writes: &WriteSet, _sync: bool) -> Result<(), StorageError> {
+    fn apply(&self, writes: &WriteSet) -> Result<(), StorageError> {
         let mut state = self.state.write().unwrap_or_else(|p| p.into_inner());
         for (keyspace, keys) in writes {
             let map = Arc::make_mut(state.entry(keyspace.clone()).or_default());
@@ -79,7 +79,15 @@ impl Engine for MemoryEngine {
         Ok(())
     }
 
-    fn sync(&self) -> Result<(), StorageError> {
+    fn syncer(&self) -> Result<Box<dyn Syncer>, StorageError> {
+        Ok(Box::new(NothingToSync))
+    }
+}
+
+struct NothingToSync;
+
+impl Syncer for NothingToSync {
+    fn sync(&mut self) -> Result<(), StorageError> {
         Ok(())
     }
 }
