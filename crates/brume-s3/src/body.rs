@@ -9,6 +9,7 @@ use http::HeaderMap;
 use http_body::Frame;
 use http_body_util::{BodyExt as _, StreamBody};
 use md5::{Digest as _, Md5};
+use tokio::io::AsyncReadExt as _;
 
 use brume_core::AwsError;
 use brume_core::value::Blob;
@@ -151,6 +152,21 @@ fn body_error(e: Box<dyn std::error::Error + Send + Sync>) -> AwsError {
             "You did not provide the number of bytes specified by the Content-Length HTTP header",
         ),
     }
+}
+
+/// The whole of an object's content in memory, for an object known to be small: its
+/// `size` bytes.
+pub async fn read_all(store: &dyn Blobs, content: &Content, size: u64) -> Result<Vec<u8>, AwsError> {
+    if let Some(inline) = &content.inline {
+        return Ok(inline.0.clone());
+    }
+    let mut bytes = Vec::with_capacity(size as usize);
+    for (id, _) in &content.blobs {
+        let id: BlobId = id.parse().map_err(error::internal)?;
+        let mut reader = store.open(id, None).await.map_err(error::internal)?;
+        reader.read_to_end(&mut bytes).await.map_err(error::internal)?;
+    }
+    Ok(bytes)
 }
 
 /// The bytes `start..end` of an object's content, as a response body: inline bytes as they

@@ -7,9 +7,7 @@ use std::collections::BTreeMap;
 use brume_core::clients::{ListedObject, S3Client};
 use brume_core::value::Timestamp;
 use brume_core::{AwsError, RequestContext};
-use brume_storage::BlobId;
 use http_body_util::BodyExt;
-use tokio::io::AsyncReadExt;
 
 use crate::listing::{Entry, page};
 use crate::object::{check_key, quote_etag};
@@ -31,16 +29,7 @@ impl S3Client for S3 {
         if version.size > max_size {
             return Err(error::entity_too_large());
         }
-        if let Some(inline) = version.content.inline {
-            return Ok(inline.0);
-        }
-        let mut bytes = Vec::with_capacity(version.size as usize);
-        for (id, _) in &version.content.blobs {
-            let id: BlobId = id.parse().map_err(error::internal)?;
-            let mut reader = self.blobs.open(id, None).await.map_err(error::internal)?;
-            reader.read_to_end(&mut bytes).await.map_err(error::internal)?;
-        }
-        Ok(bytes)
+        body::read_all(self.blobs.as_ref(), &version.content, version.size).await
     }
 
     async fn list_objects(

@@ -4,13 +4,13 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use brume_core::value::Timestamp;
+use brume_core::value::{Blob, Timestamp};
 use brume_core::{AwsError, RequestContext};
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncReadExt as _;
 
 use crate::table::{self, Content, Version};
-use crate::{S3, error, object};
+use crate::{S3, body, error, object};
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "PascalCase", default)]
@@ -209,11 +209,16 @@ impl S3 {
         })
     }
 
-    /// A copy of the bytes of `source`: inline bytes as they are, blobs into a new blob in
-    /// bounded chunks.
+    /// A copy of the bytes of `source`: inline bytes as they are, a small object's blobs
+    /// (written before small objects were kept inline) into inline bytes, larger blobs into
+    /// a new blob in bounded chunks.
     async fn copy_bytes(&self, source: &Version) -> Result<Content, AwsError> {
         if source.content.inline.is_some() {
             return Ok(source.content.clone());
+        }
+        if source.size <= body::INLINE_MAX as u64 {
+            let bytes = body::read_all(self.blobs.as_ref(), &source.content, source.size).await?;
+            return Ok(Content { blobs: Vec::new(), inline: Some(Blob(bytes)) });
         }
         let mut writer = self.blobs.create().await.map_err(error::internal)?;
         let mut buf = vec![0u8; 256 * 1024];

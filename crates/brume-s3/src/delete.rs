@@ -120,7 +120,10 @@ impl S3 {
                 }
                 match b.versioning.as_deref() {
                     None => {
-                        let found = table::find_version(txn, &bucket, &key, "null").map_err(error::internal)?;
+                        // Never versioned: the current version is the key's only one, `null`.
+                        let found = table::get_current(txn, &bucket, &key)
+                            .map_err(error::internal)?
+                            .map(|v| (table::version_key(&bucket, &key, v.seq), v));
                         let dead = match found {
                             Some((record_key, v)) => {
                                 notification::enqueue(txn, &b, "ObjectRemoved:Delete", &v, &request_id)?;
@@ -140,7 +143,9 @@ impl S3 {
                             owner,
                             ..Default::default()
                         };
-                        let dead = table::put_version(txn, &bucket, &marker).map_err(error::internal)?;
+                        let current = table::get_current(txn, &bucket, &key).map_err(error::internal)?;
+                        let dead =
+                            table::put_version(txn, &bucket, &marker, current.as_ref()).map_err(error::internal)?;
                         notification::enqueue(txn, &b, "ObjectRemoved:DeleteMarkerCreated", &marker, &request_id)?;
                         Ok((
                             DeleteObjectOutput { delete_marker: Some(true), version_id: Some(marker.version_id) },

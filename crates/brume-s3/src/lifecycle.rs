@@ -126,7 +126,7 @@ impl S3 {
             .kv
             .scan(KEYSPACE, &range, Direction::Forward, usize::MAX)?
             .into_iter()
-            .map(|(_, v)| table::decode(&v))
+            .map(|(_, v)| table::decode_version(&v))
             .collect::<Result<_, _>>()?;
         // Versions come newest first per key; the successor of a noncurrent version is the
         // one listed just before it.

@@ -163,7 +163,7 @@ pub fn page(
         let exhausted = batch.len() < SCAN_BATCH;
         let mut rolled_up = false;
         for (k, v) in &batch {
-            let version: Version = table::decode(v).map_err(error::internal)?;
+            let version = table::decode_version(v).map_err(error::internal)?;
             start = Bound::Excluded(k.clone());
             if version.delete_marker {
                 continue;

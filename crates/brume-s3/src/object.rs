@@ -180,17 +180,18 @@ pub(crate) fn write_version(
     request_id: &str,
 ) -> Result<(Version, Vec<String>), AwsError> {
     let b = table::get_bucket(txn, bucket).map_err(error::internal)?.ok_or_else(|| error::no_such_bucket(bucket))?;
-    let current = table::get_current(txn, bucket, &version.key).map_err(error::internal)?.filter(|c| !c.delete_marker);
+    let current = table::get_current(txn, bucket, &version.key).map_err(error::internal)?;
+    let live = current.as_ref().filter(|c| !c.delete_marker);
     if let Some(cond) = if_none_match {
         if cond.trim() != "*" {
             return Err(error::invalid_argument("If-None-Match only supports *", "If-None-Match", cond));
         }
-        if current.is_some() {
+        if live.is_some() {
             return Err(error::precondition_failed("If-None-Match"));
         }
     }
     if let Some(cond) = if_match {
-        match &current {
+        match live {
             None => return Err(error::no_such_key(&version.key)),
             Some(c) if !etag_matches(cond, &c.etag) => return Err(error::precondition_failed("If-Match")),
             Some(_) => {}
@@ -198,7 +199,7 @@ pub(crate) fn write_version(
     }
     version.version_id = version_id_for(b.versioning.as_deref());
     version.seq = table::next_seq(txn).map_err(error::internal)?;
-    let dead = table::put_version(txn, bucket, &version).map_err(error::internal)?;
+    let dead = table::put_version(txn, bucket, &version, current.as_ref()).map_err(error::internal)?;
     crate::notification::enqueue(txn, &b, event, &version, request_id).map_err(error::internal)?;
     Ok((version, dead))
 }

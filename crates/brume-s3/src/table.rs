@@ -8,6 +8,10 @@
 //!
 //! Keys use the order-preserving tuple encoding, so `cur/<bucket>/…` scans in the byte
 //! order of object keys, as S3 lists them.
+//!
+//! Version records are their JSON followed by the raw bytes of a small object (see
+//! [`encode_version`]); records written before that layout are JSON alone, with the bytes in
+//! base64, and still read.
 
 use std::collections::BTreeMap;
 
@@ -36,7 +40,9 @@ pub struct Bucket {
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Content {
     pub blobs: Vec<(String, u64)>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Never in the JSON: [`encode_version`] appends the bytes raw, not in base64. Read from
+    /// the JSON of records written before.
+    #[serde(default, skip_serializing)]
     pub inline: Option<brume_core::value::Blob>,
 }
 
@@ -127,12 +133,49 @@ pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     serde_json::to_vec(value).expect("records serialize")
 }
 
+/// The first byte of a version record: JSON and nothing after it, or JSON and an object's
+/// bytes. A record of the older layout starts with `{`.
+const RECORD_JSON: u8 = 1;
+const RECORD_JSON_AND_BYTES: u8 = 2;
+
+/// A version record: the tag byte, the JSON's length (4 bytes, big-endian), the JSON of
+/// everything but the inline bytes, then those bytes as they are. A small object's body
+/// costs no base64 and no JSON escaping scan, and is encoded once for both of its records.
+pub fn encode_version(version: &Version) -> Vec<u8> {
+    let inline = version.content.inline.as_ref().map(|b| b.0.as_slice());
+    let mut out = Vec::with_capacity(512 + inline.map_or(0, <[u8]>::len));
+    out.push(if inline.is_some() { RECORD_JSON_AND_BYTES } else { RECORD_JSON });
+    out.extend_from_slice(&[0; 4]);
+    serde_json::to_writer(&mut out, version).expect("records serialize");
+    let len = u32::try_from(out.len() - 5).expect("version records are small");
+    out[1..5].copy_from_slice(&len.to_be_bytes());
+    if let Some(bytes) = inline {
+        out.extend_from_slice(bytes);
+    }
+    out
+}
+
+pub fn decode_version(bytes: &[u8]) -> Result<Version, StorageError> {
+    let corrupt = || StorageError::Engine("corrupt s3 version record".into());
+    let tag = *bytes.first().ok_or_else(corrupt)?;
+    if tag != RECORD_JSON && tag != RECORD_JSON_AND_BYTES {
+        return decode(bytes);
+    }
+    let len = bytes.get(1..5).ok_or_else(corrupt)?;
+    let end = 5 + u32::from_be_bytes(len.try_into().map_err(|_| corrupt())?) as usize;
+    let mut version: Version = decode(bytes.get(5..end).ok_or_else(corrupt)?)?;
+    if tag == RECORD_JSON_AND_BYTES {
+        version.content.inline = Some(brume_core::value::Blob(bytes[end..].to_vec()));
+    }
+    Ok(version)
+}
+
 pub fn get_bucket(view: &dyn ReadView, name: &str) -> Result<Option<Bucket>, StorageError> {
     view.get(KEYSPACE, &bucket_key(name))?.map(|b| decode(&b)).transpose()
 }
 
 pub fn get_current(view: &dyn ReadView, bucket: &str, key: &str) -> Result<Option<Version>, StorageError> {
-    view.get(KEYSPACE, &current_key(bucket, key))?.map(|b| decode(&b)).transpose()
+    view.get(KEYSPACE, &current_key(bucket, key))?.map(|b| decode_version(&b)).transpose()
 }
 
 /// The version of `key` with id `version_id`, and its record key.
@@ -143,7 +186,7 @@ pub fn find_version(
     version_id: &str,
 ) -> Result<Option<(Vec<u8>, Version)>, StorageError> {
     for (k, v) in view.scan(KEYSPACE, &versions_of(bucket, key), Direction::Forward, usize::MAX)? {
-        let version: Version = decode(&v)?;
+        let version = decode_version(&v)?;
         if version.version_id == version_id {
             return Ok(Some((k, version)));
         }
@@ -151,15 +194,9 @@ pub fn find_version(
     Ok(None)
 }
 
-/// The `null` version of `key`, if any. Usually it is the current one (always, in a bucket
-/// that never had versioning), found by its sequence number without a scan: each overwrite
-/// leaves the replaced version's record behind as a tombstone until the store compacts,
-/// and a scan of the key's versions would step over every one.
-fn find_null_version(view: &dyn ReadView, bucket: &str, key: &str) -> Result<Option<(Vec<u8>, Version)>, StorageError> {
-    match get_current(view, bucket, key)? {
-        Some(current) if current.version_id == "null" => Ok(Some((version_key(bucket, key, current.seq), current))),
-        _ => find_version(view, bucket, key, "null"),
-    }
+/// The ids of the blobs holding a version's bytes.
+fn blob_ids(version: &Version) -> Vec<String> {
+    version.content.blobs.iter().map(|(b, _)| b.clone()).collect()
 }
 
 /// The next version sequence number.
@@ -173,19 +210,34 @@ pub fn next_seq(txn: &mut dyn Txn) -> Result<u64, StorageError> {
     Ok(current + 1)
 }
 
-/// Writes `version` as the newest version of its key and makes it current. Versions with
-/// the same `null` id are replaced (their record is removed); their blobs are returned for
-/// deletion once the transaction is committed.
-pub fn put_version(txn: &mut dyn Txn, bucket: &str, version: &Version) -> Result<Vec<String>, StorageError> {
+/// Writes `version` as the newest version of its key and makes it current; `current` is
+/// the key's current record as the transaction read it. Versions with the same `null` id
+/// are replaced (their record is removed); their blobs are returned for deletion once the
+/// transaction is committed.
+pub fn put_version(
+    txn: &mut dyn Txn,
+    bucket: &str,
+    version: &Version,
+    current: Option<&Version>,
+) -> Result<Vec<String>, StorageError> {
     let mut dead = Vec::new();
-    if version.version_id == "null"
-        && let Some((k, old)) = find_null_version(txn, bucket, &version.key)?
-    {
-        txn.delete(KEYSPACE, &k)?;
-        dead.extend(old.content.blobs.into_iter().map(|(b, _)| b));
+    if version.version_id == "null" {
+        // The replaced `null` version is usually the current one (always, in a bucket that
+        // never had versioning), found by its sequence number without a scan: each overwrite
+        // leaves the replaced version's record behind as a tombstone until the store
+        // compacts, and a scan of the key's versions would step over every one.
+        let replaced = match current {
+            Some(c) if c.version_id == "null" => Some((version_key(bucket, &version.key, c.seq), blob_ids(c))),
+            _ => find_version(txn, bucket, &version.key, "null")?.map(|(k, v)| (k, blob_ids(&v))),
+        };
+        if let Some((k, blobs)) = replaced {
+            txn.delete(KEYSPACE, &k)?;
+            dead = blobs;
+        }
     }
-    txn.put(KEYSPACE, &version_key(bucket, &version.key, version.seq), &encode(version))?;
-    txn.put(KEYSPACE, &current_key(bucket, &version.key), &encode(version))?;
+    let record = encode_version(version);
+    txn.put(KEYSPACE, &version_key(bucket, &version.key, version.seq), &record)?;
+    txn.put(KEYSPACE, &current_key(bucket, &version.key), &record)?;
     Ok(dead)
 }
 
@@ -203,5 +255,50 @@ pub fn remove_version(
         Some((_, v)) => txn.put(KEYSPACE, &current_key(bucket, &version.key), v)?,
         None => txn.delete(KEYSPACE, &current_key(bucket, &version.key))?,
     }
-    Ok(version.content.blobs.iter().map(|(b, _)| b.clone()).collect())
+    Ok(blob_ids(version))
+}
+
+#[cfg(test)]
+mod tests {
+    use brume_core::value::Blob;
+
+    use super::*;
+
+    fn version(inline: Option<&[u8]>) -> Version {
+        Version {
+            key: "k".into(),
+            version_id: "null".into(),
+            seq: 7,
+            etag: "\"e\"".into(),
+            size: inline.map_or(0, |b| b.len() as u64),
+            content: Content { blobs: Vec::new(), inline: inline.map(|b| Blob(b.to_vec())) },
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn version_records_keep_inline_bytes_raw() {
+        for inline in [None, Some(&b""[..]), Some(&b"{\"not json\0\xff"[..])] {
+            let record = encode_version(&version(inline));
+            let back = decode_version(&record).unwrap();
+            assert_eq!(back.content.inline.as_ref().map(|b| b.0.as_slice()), inline);
+            assert_eq!((back.seq, back.etag.as_str()), (7, "\"e\""));
+        }
+        let record = encode_version(&version(Some(b"raw body")));
+        assert!(record.ends_with(b"raw body"));
+    }
+
+    #[test]
+    fn records_of_the_json_layout_still_read() {
+        let legacy = br#"{"key":"k","version_id":"null","seq":3,"delete_marker":false,"last_modified":1.5,"size":2,
+            "etag":"\"e\"","content":{"blobs":[],"inline":"aGk="},"expires":null,"storage_class":null,"checksum":null,
+            "owner":"123"}"#;
+        let v = decode_version(legacy).unwrap();
+        assert_eq!(v.content.inline, Some(Blob(b"hi".to_vec())));
+        let blob = br#"{"key":"k","version_id":"v","seq":3,"delete_marker":false,"last_modified":1.5,"size":2,
+            "etag":"\"e\"","content":{"blobs":[["0123",2]]},"expires":null,"storage_class":null,"checksum":null,
+            "owner":"123"}"#;
+        assert_eq!(decode_version(blob).unwrap().content.blobs, vec![("0123".to_string(), 2)]);
+        assert!(decode_version(b"\x02\x00\x00\x01\x00{}").is_err());
+    }
 }

@@ -101,9 +101,10 @@ impl S3 {
                     return Err(error::method_not_allowed_delete_marker());
                 }
                 version.tags = tags;
-                txn.put(KEYSPACE, &record_key, &table::encode(&version))?;
+                let record = table::encode_version(&version);
+                txn.put(KEYSPACE, &record_key, &record)?;
                 if current.is_some_and(|c| c.seq == version.seq) {
-                    txn.put(KEYSPACE, &table::current_key(&bucket, &key), &table::encode(&version))?;
+                    txn.put(KEYSPACE, &table::current_key(&bucket, &key), &record)?;
                 }
                 Ok::<_, AwsError>(version)
             })

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::bucket::{Owner, owner};
 use crate::listing::{check_encoding, url_encode};
-use crate::table::{self, KEYSPACE, Version};
+use crate::table::{self, KEYSPACE};
 use crate::{S3, error};
 
 #[derive(Deserialize)]
@@ -176,7 +176,7 @@ impl S3 {
         // Past the id marker of the marker key, when resuming inside a key's versions.
         let mut past_id = id_marker.is_empty();
         for (_, v) in self.kv.scan(KEYSPACE, &range, Direction::Forward, usize::MAX)? {
-            let version: Version = table::decode(&v)?;
+            let version = table::decode_version(&v)?;
             let rollup = delimiter.as_deref().and_then(|d| {
                 version.key[prefix.len()..].find(d).map(|i| version.key[..prefix.len() + i + d.len()].to_string())
             });
