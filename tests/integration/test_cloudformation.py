@@ -779,3 +779,69 @@ def test_list_and_describe_operations_page_by_a_hundred(start_brume):
     assert events[0]["ResourceStatus"] == "CREATE_COMPLETE" and events[0]["LogicalResourceId"] == "exporter"
     change_sets = paged("list_change_sets", "Summaries", StackName="importer-000")
     assert sorted(c["ChangeSetName"] for c in change_sets) == [f"cs-{i:03}" for i in range(101)]
+
+
+def test_client_request_tokens_make_retries_start_nothing(server):
+    cfn = server.client("cloudformation")
+    body = json.dumps({"Resources": {"Queue": {"Type": "AWS::SQS::Queue", "Properties": {"VisibilityTimeout": 5}}}})
+    rollback = {"RollbackTriggers": [{"Arn": "arn:aws:cloudwatch:us-east-1:000000000000:alarm:a",
+                                      "Type": "AWS::CloudWatch::Alarm"}], "MonitoringTimeInMinutes": 5}
+    role = "arn:aws:iam::000000000000:role/cfn"
+    created = cfn.create_stack(StackName="tokens", TemplateBody=body, ClientRequestToken="create-1",
+                               RoleARN=role, RollbackConfiguration=rollback)["StackId"]
+    # The retry answers the stack made; another token meets the stack already there.
+    assert cfn.create_stack(StackName="tokens", TemplateBody=body, ClientRequestToken="create-1")["StackId"] == created
+    with pytest.raises(botocore.exceptions.ClientError) as exists:
+        cfn.create_stack(StackName="tokens", TemplateBody=body, ClientRequestToken="create-2")
+    assert error_of(exists) == ("AlreadyExistsException", "Stack [tokens] already exists")
+    wait(cfn, "stack_create_complete", StackName="tokens")
+    described = stack(cfn, "tokens")
+    assert (described["RoleARN"], described["RollbackConfiguration"]) == (role, rollback)
+    listed = cfn.describe_stack_events(StackName="tokens")["StackEvents"]
+    assert {e.get("ClientRequestToken") for e in listed} == {"create-1"}
+
+    updated = body.replace('"VisibilityTimeout": 5', '"VisibilityTimeout": 6')
+    cfn.update_stack(StackName="tokens", TemplateBody=updated, ClientRequestToken="update-1")
+    cfn.update_stack(StackName="tokens", TemplateBody=updated, ClientRequestToken="update-1")
+    wait(cfn, "stack_update_complete", StackName="tokens")
+    listed = cfn.describe_stack_events(StackName="tokens")["StackEvents"]
+    starts = [e for e in listed if e["LogicalResourceId"] == "tokens" and e["ResourceStatus"] == "UPDATE_IN_PROGRESS"]
+    assert len(starts) == 1 and starts[0]["ClientRequestToken"] == "update-1"
+    assert stack(cfn, "tokens")["RollbackConfiguration"] == rollback
+
+    change_set = cfn.create_change_set(StackName="tokens", ChangeSetName="seven", TemplateBody=body.replace(
+        '"VisibilityTimeout": 5', '"VisibilityTimeout": 7'))["Id"]
+    wait(cfn, "change_set_create_complete", ChangeSetName=change_set)
+    cfn.execute_change_set(ChangeSetName=change_set, ClientRequestToken="execute-1")
+    cfn.execute_change_set(ChangeSetName=change_set, ClientRequestToken="execute-1")
+    wait(cfn, "stack_update_complete", StackName="tokens")
+    listed = cfn.describe_stack_events(StackName="tokens")["StackEvents"]
+    starts = [e for e in listed if e["LogicalResourceId"] == "tokens" and e["ResourceStatus"] == "UPDATE_IN_PROGRESS"]
+    assert [e["ClientRequestToken"] for e in starts] == ["execute-1", "update-1"]
+
+    cfn.delete_stack(StackName="tokens", ClientRequestToken="delete-1")
+    cfn.delete_stack(StackName="tokens", ClientRequestToken="delete-1")
+    wait(cfn, "stack_delete_complete", StackName=created)
+    listed = cfn.describe_stack_events(StackName=created)["StackEvents"]
+    assert listed[0]["ResourceStatus"] == "DELETE_COMPLETE" and listed[0]["ClientRequestToken"] == "delete-1"
+    assert len([e for e in listed if e["ResourceStatus"] == "DELETE_IN_PROGRESS" and e["LogicalResourceId"] == "tokens"]) == 1
+
+
+def test_a_creation_past_its_timeout_fails_and_rolls_back(start_brume):
+    # A minute of TimeoutInMinutes lasts no time here: the creation times out after its first wave.
+    brume = start_brume(env={"BRUME_CLOUDFORMATION_MINUTE_MS": "0"})
+    cfn, sqs = brume.client("cloudformation"), brume.client("sqs")
+    body = json.dumps({"Resources": {
+        "First": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "timeout-first"}},
+        "Second": {"Type": "AWS::SQS::Queue", "DependsOn": "First", "Properties": {"QueueName": "timeout-second"}}}})
+    cfn.create_stack(StackName="slow", TemplateBody=body, TimeoutInMinutes=1)
+    with pytest.raises(botocore.exceptions.WaiterError):
+        wait(cfn, "stack_create_complete", StackName="slow")
+    described = stack(cfn, "slow")
+    assert (described["StackStatus"], described["TimeoutInMinutes"]) == ("ROLLBACK_COMPLETE", 1)
+    reasons = [(l, s, r) for l, s, r in events(cfn, "slow") if l == "slow"]
+    assert reasons[1] == ("slow", "ROLLBACK_IN_PROGRESS",
+                          "Stack creation time exceeded the specified timeout. Rollback requested by user.")
+    assert ("First", "DELETE_COMPLETE", None) in events(cfn, "slow")
+    assert not any(l == "Second" for l, _, _ in events(cfn, "slow"))
+    assert sqs.list_queues().get("QueueUrls", []) == []

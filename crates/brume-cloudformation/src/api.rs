@@ -54,6 +54,8 @@ pub struct CreateStackInput {
     tags: Vec<Tag>,
     #[serde(default)]
     enable_termination_protection: bool,
+    rollback_configuration: Option<Value>,
+    client_request_token: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -74,6 +76,8 @@ pub struct UpdateStackInput {
     stack_policy_body: Option<String>,
     tags: Option<Vec<Tag>>,
     disable_rollback: Option<bool>,
+    rollback_configuration: Option<Value>,
+    client_request_token: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -88,6 +92,7 @@ pub struct DeleteStackInput {
     stack_name: String,
     #[serde(default)]
     retain_resources: Vec<String>,
+    client_request_token: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -170,6 +175,8 @@ pub struct StackOutput {
     outputs: Vec<OutputOutput>,
     #[serde(rename = "RoleARN", skip_serializing_if = "Option::is_none")]
     role_arn: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rollback_configuration: Option<Value>,
     tags: Vec<Tag>,
     enable_termination_protection: bool,
     drift_information: Value,
@@ -233,6 +240,8 @@ pub struct StackEvent {
     resource_status_reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     resource_properties: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_request_token: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -657,6 +666,8 @@ impl CloudFormation {
             policy: None,
             timeout: None,
             role_arn: None,
+            rollback_configuration: None,
+            client_request_token: None,
             change_set_id: None,
             outputs: Vec::new(),
             resources: BTreeMap::new(),
@@ -696,6 +707,11 @@ impl CloudFormation {
     ) -> Result<StackIdOutput, AwsError> {
         check_stack_name(&input.stack_name)?;
         if self.kv.get(KEYSPACE, &table::name_key(&ctx.account, &ctx.region, &input.stack_name))?.is_some() {
+            // A retry of the creation that made the stack answers it.
+            let stack = self.find(&ctx, &input.stack_name)?;
+            if input.client_request_token.is_some() && stack.client_request_token == input.client_request_token {
+                return Ok(StackIdOutput { stack_id: stack.id });
+            }
             return Err(error::already_exists(&input.stack_name));
         }
         let body = self.template_text(&ctx, input.template_body, input.template_url).await?;
@@ -716,6 +732,8 @@ impl CloudFormation {
         stack.policy = input.stack_policy_body;
         stack.timeout = input.timeout_in_minutes;
         stack.role_arn = input.role_arn;
+        stack.rollback_configuration = input.rollback_configuration;
+        stack.client_request_token = input.client_request_token;
         let mut run = Run::new(self.clone(), stack);
         run.stack_status("CREATE_IN_PROGRESS", Some("User Initiated".to_string()));
         self.begin(&mut run, true).await?;
@@ -728,6 +746,12 @@ impl CloudFormation {
         input: UpdateStackInput,
     ) -> Result<StackIdOutput, AwsError> {
         let stack = self.find(&ctx, &input.stack_name)?;
+        if input.client_request_token.is_some()
+            && stack.client_request_token == input.client_request_token
+            && stack.status.starts_with("UPDATE_")
+        {
+            return Ok(StackIdOutput { stack_id: stack.id });
+        }
         if !matches!(stack.status.as_str(), "CREATE_COMPLETE" | "UPDATE_COMPLETE" | "UPDATE_ROLLBACK_COMPLETE") {
             return Err(error::in_progress(&stack.id, &stack.status, "updated."));
         }
@@ -764,6 +788,10 @@ impl CloudFormation {
         if let Some(disable) = input.disable_rollback {
             stack.disable_rollback = disable;
         }
+        if input.rollback_configuration.is_some() {
+            stack.rollback_configuration = input.rollback_configuration;
+        }
+        stack.client_request_token = input.client_request_token;
         let id = stack.id.clone();
         self.start_update(stack, template, input.capabilities, tags, None).await?;
         Ok(StackIdOutput { stack_id: id })
@@ -836,6 +864,7 @@ impl CloudFormation {
         }
         let mut stack = stack;
         stack.retain = input.retain_resources;
+        stack.client_request_token = input.client_request_token;
         stack.done.clear();
         for id in self.change_set_names(&stack.id)? {
             self.kv.transact(move |txn| txn.delete(KEYSPACE, &id)).await?;
@@ -908,6 +937,7 @@ impl CloudFormation {
                 })
                 .collect(),
             role_arn: stack.role_arn.clone(),
+            rollback_configuration: stack.rollback_configuration.clone(),
             tags: stack.tags.iter().map(|(k, v)| Tag { key: k.clone(), value: v.clone() }).collect(),
             enable_termination_protection: stack.termination_protection,
             drift_information: stack_drift(),
@@ -978,6 +1008,7 @@ impl CloudFormation {
                 resource_status: event.status,
                 resource_status_reason: event.reason,
                 resource_properties: event.properties,
+                client_request_token: event.client_request_token,
             });
         }
         Ok(DescribeStackEventsOutput { stack_events: events, next_token })

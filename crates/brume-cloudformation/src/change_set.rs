@@ -52,6 +52,7 @@ pub struct ChangeSetInput {
     change_set_name: String,
     stack_name: Option<String>,
     disable_rollback: Option<bool>,
+    client_request_token: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -321,6 +322,14 @@ impl CloudFormation {
         input: ChangeSetInput,
     ) -> Result<Empty, AwsError> {
         let mut change_set = self.change_set(&ctx, &input.change_set_name, input.stack_name.as_deref())?;
+        if input.client_request_token.is_some() {
+            let stack = self.stack_by_id(&ctx.account, &ctx.region, &change_set.stack_id)?;
+            if stack.is_some_and(|s| {
+                s.client_request_token == input.client_request_token && s.change_set_id.as_ref() == Some(&change_set.id)
+            }) {
+                return Ok(Empty {});
+            }
+        }
         if change_set.execution_status != "AVAILABLE" {
             return Err(AwsError::new(
                 400,
@@ -350,6 +359,7 @@ impl CloudFormation {
         change_set.execution_status = "EXECUTE_IN_PROGRESS".to_string();
         self.put_change_set(&change_set).await?;
         let disable_rollback = input.disable_rollback.unwrap_or(change_set.disable_rollback);
+        stack.client_request_token = input.client_request_token;
         if change_set.kind == "CREATE" {
             stack.template = change_set.template;
             stack.capabilities = change_set.capabilities;

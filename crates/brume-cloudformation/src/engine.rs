@@ -24,6 +24,15 @@ pub(crate) fn now() -> f64 {
     Timestamp::now().0
 }
 
+/// The seconds of a minute of TimeoutInMinutes: `BRUME_CLOUDFORMATION_MINUTE_MS` shortens it
+/// for tests.
+fn minute() -> f64 {
+    std::env::var("BRUME_CLOUDFORMATION_MINUTE_MS")
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .map_or(60.0, |ms| ms / 1000.0)
+}
+
 /// Whether a stack status is final: nothing runs on the stack.
 pub(crate) fn is_terminal(status: &str) -> bool {
     !status.ends_with("_IN_PROGRESS") || status == "REVIEW_IN_PROGRESS"
@@ -54,6 +63,7 @@ impl Run {
             reason,
             properties: None,
             time: now(),
+            client_request_token: self.stack.client_request_token.clone(),
         });
     }
 
@@ -69,6 +79,7 @@ impl Run {
             properties: (status.ends_with("IN_PROGRESS") && !resource.properties.is_null())
                 .then(|| resource.properties.to_string()),
             time: now(),
+            client_request_token: self.stack.client_request_token.clone(),
         });
     }
 
@@ -106,7 +117,7 @@ impl Run {
                 ("ResourceStatusReason", text(event.reason.as_deref())),
                 ("ResourceType", event.kind.clone()),
                 ("StackName", stack.name.clone()),
-                ("ClientRequestToken", "null".to_string()),
+                ("ClientRequestToken", text(event.client_request_token.as_deref())),
             ]
             .iter()
             .map(|(k, v)| format!("{k}='{v}'\n"))
@@ -316,6 +327,8 @@ async fn apply(run: &mut Run, updating: bool) -> Result<Result<(), (Vec<String>,
         Ok(decls) => decls,
         Err(message) => return Ok(Err((Vec::new(), !updating, Some(message)))),
     };
+    let deadline = run.stack.timeout.filter(|_| !updating).map(|m| run.stack.created + m as f64 * minute());
+    let mut waves = 0;
     loop {
         if run.stack.delete_requested && !updating {
             return Ok(Ok(()));
@@ -331,6 +344,11 @@ async fn apply(run: &mut Run, updating: bool) -> Result<Result<(), (Vec<String>,
         if ready.is_empty() {
             break;
         }
+        // TimeoutInMinutes is checked between waves: a wave under way finishes.
+        if waves > 0 && deadline.is_some_and(|d| now() > d) {
+            return Ok(Err((Vec::new(), true, Some("Stack creation time exceeded the specified timeout".into()))));
+        }
+        waves += 1;
         let mut wave = Vec::new();
         let mut failed = Vec::new();
         for (id, decl) in ready {

@@ -41,6 +41,13 @@ pub struct Stack {
     pub delete_requested: bool,
     pub timeout: Option<i64>,
     pub role_arn: Option<String>,
+    /// As given to CreateStack or UpdateStack, returned as it is.
+    #[serde(default)]
+    pub rollback_configuration: Option<Value>,
+    /// The ClientRequestToken of the operation under way or last done: a retry with it
+    /// starts nothing, and the operation's events carry it.
+    #[serde(default)]
+    pub client_request_token: Option<String>,
     pub change_set_id: Option<String>,
     pub outputs: Vec<StoredOutput>,
     pub resources: BTreeMap<String, Resource>,
@@ -111,6 +118,8 @@ pub struct Event {
     pub reason: Option<String>,
     pub properties: Option<String>,
     pub time: f64,
+    #[serde(default)]
+    pub client_request_token: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
