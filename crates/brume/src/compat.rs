@@ -93,7 +93,7 @@ const PARTIAL: &[(&str, &str, &str)] = &[
     (
         "cloudformation",
         "CreateStack",
-        "TimeoutInMinutes, RollbackConfiguration and RoleARN are stored and not applied; stack policies are stored and not enforced; notifications are published after each step is saved, so kill -9 may lose some",
+        "TimeoutInMinutes is checked between waves of resources; RollbackConfiguration is stored and not monitored and RoleARN is not assumed; stack policies are stored and not enforced; notifications are published after each step is saved, so kill -9 may lose some",
     ),
     ("cloudformation", "UpdateStack", "an update interrupted by a restart rolls back rather than resuming"),
     (
@@ -101,8 +101,6 @@ const PARTIAL: &[(&str, &str, &str)] = &[
         "CreateChangeSet",
         "changes are computed at once; IMPORT change sets and nested stacks are not supported; Details are empty",
     ),
-    ("cloudformation", "DescribeStackEvents", "every event in one page"),
-    ("cloudformation", "ListStacks", "every stack in one page"),
 ];
 
 /// The markdown table of one service.
