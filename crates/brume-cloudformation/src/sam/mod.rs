@@ -3,10 +3,12 @@
 //! properties AWS's SAM translator (`aws-sam-translator`) produces for them.
 //!
 //! Functions (code, role and its policies, policy templates, S3/SQS/SNS/DynamoDB/Kinesis
-//! events, AutoPublishAlias, DeadLetterQueue, EventInvokeConfig, FunctionUrlConfig), simple
-//! tables, state machines and layer versions are expanded; the types and events needing
+//! events, AutoPublishAlias and AutoPublishAliasAllProperties, DeadLetterQueue,
+//! EventInvokeConfig, FunctionUrlConfig, PropagateTags), simple tables, state machines and
+//! layer versions are expanded; the types and events needing
 //! services Brume does not have yet (API Gateway, EventBridge) fail the transform clearly.
 
+use std::collections::BTreeSet;
 use std::sync::LazyLock;
 
 use serde_json::{Map, Value, json};
@@ -251,6 +253,7 @@ pub fn expand(template: Value, region: &str, account: &str, stack_name: &str) ->
         if let Some(global) = globals.get(section) {
             properties = merge(global.clone(), properties);
         }
+        let before: BTreeSet<String> = sam.out.keys().cloned().collect();
         match section {
             "Function" => sam.function(id, resource, &properties)?,
             "SimpleTable" => sam.simple_table(id, resource, &properties),
@@ -258,6 +261,9 @@ pub fn expand(template: Value, region: &str, account: &str, stack_name: &str) ->
             "LayerVersion" => sam.layer_version(id, resource, &properties)?,
             "Api" | "HttpApi" => return Err(invalid(id, "API Gateway is not available in Brume yet.")),
             _ => return Err(invalid(id, &format!("Resource type {kind} is not supported by Brume's SAM transform."))),
+        }
+        if properties.get("PropagateTags") == Some(&Value::Bool(true)) {
+            sam.propagate_tags(&before, &properties);
         }
     }
     let mut resources = Value::Object(std::mem::take(&mut sam.out));
@@ -435,6 +441,17 @@ fn passthrough(resource: &Value, generated: &mut Map<String, Value>) {
     }
 }
 
+/// The types of generated resources the translator's PropagateTags tags.
+const TAGGED_TYPES: &[&str] = &[
+    "AWS::Lambda::Function",
+    "AWS::IAM::Role",
+    "AWS::SNS::Topic",
+    "AWS::SQS::Queue",
+    "AWS::StepFunctions::StateMachine",
+    "AWS::S3::Bucket",
+    "AWS::DynamoDB::Table",
+];
+
 struct Sam {
     partition: &'static str,
     pseudo: [(&'static str, String); 3],
@@ -446,6 +463,32 @@ struct Sam {
 }
 
 impl Sam {
+    /// PropagateTags: the resource's Tags, and only those, on what it generated that takes
+    /// tags (the resources not in `before`, and the buckets its S3 events notify), as the
+    /// translator replaces their tags.
+    fn propagate_tags(&mut self, before: &BTreeSet<String>, properties: &Value) {
+        let Some(Value::Object(given)) =
+            properties.get("Tags").filter(|t| t.as_object().is_some_and(|m| !m.is_empty()))
+        else {
+            return;
+        };
+        let list: Vec<Value> = given.iter().map(|(k, v)| json!({"Key": k, "Value": v})).collect();
+        let buckets: Vec<&str> = properties
+            .get("Events")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flat_map(|events| events.values())
+            .filter(|e| e.get("Type").and_then(Value::as_str) == Some("S3"))
+            .filter_map(|e| e.pointer("/Properties/Bucket/Ref").and_then(Value::as_str))
+            .collect();
+        for (id, generated) in self.out.iter_mut() {
+            let kind = generated.get("Type").and_then(Value::as_str).unwrap_or_default();
+            if (!before.contains(id) || buckets.contains(&id.as_str())) && TAGGED_TYPES.contains(&kind) {
+                generated["Properties"]["Tags"] = Value::Array(list.clone());
+            }
+        }
+    }
+
     /// A value SAM resolves itself (CodeUri, AutoPublishAlias): a `Ref` to a pseudo
     /// parameter or to a parameter's Default becomes its text.
     fn resolve(&self, value: &Value) -> Value {
@@ -646,6 +689,23 @@ impl Sam {
             }
             if let Some(memory) = properties.get("MemorySize") {
                 hashed.insert("MemorySize".into(), memory.clone());
+            }
+            if properties.get("AutoPublishAliasAllProperties") == Some(&Value::Bool(true)) {
+                // Every property of the function as generated so far (its Role only when given),
+                // and the properties of the layers that ask to publish a version.
+                hashed = lambda.clone();
+                if let Some(role) = properties.get("Role") {
+                    hashed.insert("Role".into(), role.clone());
+                }
+                for layer in properties.get("Layers").and_then(Value::as_array).into_iter().flatten() {
+                    let Some(layer_id) = layer.get("Ref").and_then(Value::as_str) else { continue };
+                    let layer_properties = self.source.get(layer_id).and_then(|l| l.get("Properties"));
+                    if let Some(layer_properties) = layer_properties
+                        && layer_properties.get("PublishLambdaVersion") == Some(&Value::Bool(true))
+                    {
+                        hashed.insert(layer_id.into(), layer_properties.clone());
+                    }
+                }
             }
             let hash = match properties.get("AutoPublishCodeSha256").and_then(Value::as_str) {
                 Some(sha) => sha.chars().take(10).collect(),
