@@ -1,5 +1,6 @@
-//! Object bytes in and out: request bodies streamed into blobs while they are hashed, and
-//! blobs streamed out as response bodies. Nothing holds a whole object in memory.
+//! Object bytes in and out: request bodies kept inline when small or streamed into blobs
+//! while they are hashed, and blobs streamed out as response bodies. Nothing holds a whole
+//! object in memory, except a small one.
 
 use std::sync::Arc;
 
@@ -66,6 +67,61 @@ impl Ingested {
     }
 }
 
+/// The digests of a body being ingested: MD5 for the ETag and the checksum asked for.
+enum Digests {
+    /// Computed as the bytes arrive: right for a small body.
+    Here(Md5, Option<Hasher>),
+    /// Computed on a blocking thread fed the chunks, once the body outgrew the inline size:
+    /// a large body's MD5 then runs alongside the gateway's SHA-256 of a signed payload and
+    /// the blob writes, not after them.
+    Away { chunks: tokio::sync::mpsc::Sender<Bytes>, done: tokio::task::JoinHandle<(Md5, Option<Hasher>)> },
+}
+
+/// Chunks queued for the hashing thread at most; each is at most one read of the request.
+const HASH_QUEUE: usize = 8;
+
+impl Digests {
+    async fn update(&mut self, data: &Bytes) {
+        match self {
+            Digests::Here(md5, hasher) => {
+                md5.update(data);
+                if let Some(h) = hasher.as_mut() {
+                    h.update(data);
+                }
+            }
+            // Only a dead hashing thread drops its end, and `finish` reports that.
+            Digests::Away { chunks, .. } => {
+                let _ = chunks.send(data.clone()).await;
+            }
+        }
+    }
+
+    fn move_away(self) -> Digests {
+        let Digests::Here(mut md5, mut hasher) = self else { return self };
+        let (chunks, mut rx) = tokio::sync::mpsc::channel::<Bytes>(HASH_QUEUE);
+        let done = tokio::task::spawn_blocking(move || {
+            while let Some(chunk) = rx.blocking_recv() {
+                md5.update(&chunk);
+                if let Some(h) = hasher.as_mut() {
+                    h.update(&chunk);
+                }
+            }
+            (md5, hasher)
+        });
+        Digests::Away { chunks, done }
+    }
+
+    async fn finish(self) -> Result<(Md5, Option<Hasher>), AwsError> {
+        match self {
+            Digests::Here(md5, hasher) => Ok((md5, hasher)),
+            Digests::Away { chunks, done } => {
+                drop(chunks);
+                done.await.map_err(error::internal)
+            }
+        }
+    }
+}
+
 /// Streams `body` into storage: in memory up to `inline_max` bytes, into a new blob past
 /// that. On any error the blob is discarded.
 pub async fn ingest(
@@ -76,8 +132,7 @@ pub async fn ingest(
 ) -> Result<Ingested, AwsError> {
     let mut buffered: Vec<u8> = Vec::new();
     let mut writer: Option<Box<dyn BlobWriter>> = None;
-    let mut md5 = Md5::new();
-    let mut hasher = algorithm.map(Hasher::new);
+    let mut digests = Digests::Here(Md5::new(), algorithm.map(Hasher::new));
     let mut trailers = HeaderMap::new();
     let mut size = 0u64;
     let mut body = body;
@@ -99,15 +154,13 @@ pub async fn ingest(
                 if size > MAX_PUT {
                     return failed(writer, error::entity_too_large()).await;
                 }
-                md5.update(&data);
-                if let Some(h) = hasher.as_mut() {
-                    h.update(&data);
-                }
                 if writer.is_none() && buffered.len() + data.len() <= inline_max {
+                    digests.update(&data).await;
                     buffered.extend_from_slice(&data);
                     continue;
                 }
                 if writer.is_none() {
+                    digests = digests.move_away();
                     let mut w = blobs.create().await.map_err(error::internal)?;
                     if let Err(e) = w.write(&buffered).await {
                         return failed(Some(w), error::internal(e)).await;
@@ -115,6 +168,7 @@ pub async fn ingest(
                     buffered = Vec::new();
                     writer = Some(w);
                 }
+                digests.update(&data).await;
                 if let Some(w) = writer.as_mut()
                     && let Err(e) = w.write(&data).await
                 {
@@ -128,6 +182,10 @@ pub async fn ingest(
             }
         }
     }
+    let (md5, hasher) = match digests.finish().await {
+        Ok(d) => d,
+        Err(e) => return failed(writer, e).await,
+    };
     let stored = match writer {
         Some(w) => Stored::Blob(w.commit().await.map_err(error::internal)?),
         None => Stored::Inline(buffered),

@@ -168,7 +168,7 @@ fn bound_members(model: &ServiceModel, op: &Operation, req: &Request, query: &[(
     for (name, m) in shape.members.iter() {
         let wire = m.location_name.as_deref().unwrap_or(name);
         let present = match m.location {
-            Some(Location::Header) => req.headers.contains_key(wire),
+            Some(Location::Header) => has_header(req.headers, wire),
             Some(Location::Querystring) => query.iter().any(|(k, _)| k == wire),
             _ => continue,
         };
@@ -291,12 +291,22 @@ fn query_member(
     }
 }
 
+/// Whether `headers` has `name`. A request carries a handful of headers and a REST input
+/// binds dozens: comparing with each is cheaper than parsing and hashing every bound name
+/// for a map lookup (resolution checks them for every candidate operation).
+fn has_header(headers: &HeaderMap, name: &str) -> bool {
+    headers.keys().any(|k| k.as_str().eq_ignore_ascii_case(name))
+}
+
 fn header_member(
     model: &ServiceModel,
     m: &MemberRef,
     wire: &str,
     headers: &HeaderMap,
 ) -> Result<Option<Value>, String> {
+    if !has_header(headers, wire) {
+        return Ok(None);
+    }
     let values: Vec<String> = headers.get_all(wire).iter().map(header_text).collect();
     if values.is_empty() {
         return Ok(None);
