@@ -301,9 +301,7 @@ async fn provision(
 }
 
 async fn unprovision(cf: &CloudFormation, stack: &Stack, resource: &Resource) -> Result<(), AwsError> {
-    let (Some(provider), Some(physical)) = (provider::provider(&resource.kind), resource.physical_id.as_deref()) else {
-        return Ok(());
-    };
+    let Some(provider) = provider::provider(&resource.kind) else { return Ok(()) };
     let suffix = provider::name_suffix(&stack.id, &resource.logical_id, resource.attempt);
     let request = Request {
         account: &stack.account,
@@ -315,7 +313,17 @@ async fn unprovision(cf: &CloudFormation, stack: &Stack, resource: &Resource) ->
         tags: &stack.tags,
         suffix: &suffix,
     };
-    provider.delete(cf.sdk.as_ref(), &request, physical).await
+    // A creation a restart interrupted has no physical id yet: what it may have made is
+    // found by its generated name.
+    let physical = match &resource.physical_id {
+        Some(physical) => physical.clone(),
+        None if resource.status == "CREATE_IN_PROGRESS" => match provider.generated_id(&request) {
+            Some(leftover) => leftover,
+            None => return Ok(()),
+        },
+        None => return Ok(()),
+    };
+    provider.delete(cf.sdk.as_ref(), &request, &physical).await
 }
 
 /// Creates or updates the template's resources wave by wave; the logical ids that failed,
@@ -589,7 +597,7 @@ async fn teardown(run: &mut Run) -> Result<(), AwsError> {
             }
             if resource.physical_id.is_some() && retained(&run.stack, &resource) {
                 run.set_resource(resource, "DELETE_SKIPPED", None);
-            } else if resource.physical_id.is_none() {
+            } else if resource.physical_id.is_none() && resource.status != "CREATE_IN_PROGRESS" {
                 run.set_resource(resource, "DELETE_COMPLETE", None);
             } else {
                 run.set_resource(resource.clone(), "DELETE_IN_PROGRESS", None);
@@ -724,7 +732,9 @@ async fn update_rollback(run: &mut Run) -> Result<(), AwsError> {
         match (current, previous.get(&id).cloned()) {
             (Some(current), None) => {
                 run.stack.resources.remove(&id);
-                if current.physical_id.is_some() && !current.status.ends_with("_FAILED") {
+                // A creation a restart interrupted goes too: its leftover is found by name.
+                let made = current.physical_id.is_some() || current.status == "CREATE_IN_PROGRESS";
+                if made && !current.status.ends_with("_FAILED") {
                     run.stack.cleanup.push(current);
                 }
             }

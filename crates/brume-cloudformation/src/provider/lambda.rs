@@ -225,6 +225,10 @@ impl Provider for Permission {
     fn replaces(&self, old: &Value, new: &Value) -> bool {
         old != new
     }
+
+    fn generated_id(&self, request: &Request<'_>) -> Option<String> {
+        Some(request.generated_name(100))
+    }
 }
 
 /// The members of an event source mapping UpdateEventSourceMapping changes.

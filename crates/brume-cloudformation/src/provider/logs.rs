@@ -121,6 +121,10 @@ impl Provider for LogStream {
     fn replaces(&self, old: &Value, new: &Value) -> bool {
         changed(old, new, &["LogGroupName", "LogStreamName"])
     }
+
+    fn generated_id(&self, request: &Request<'_>) -> Option<String> {
+        request.name_or_generated("LogStreamName", 512)
+    }
 }
 
 #[cfg(test)]

@@ -185,6 +185,11 @@ impl Provider for Topic {
     fn replaces(&self, old: &Value, new: &Value) -> bool {
         changed(old, new, &["TopicName"]) || is_fifo(old) != is_fifo(new)
     }
+
+    fn generated_id(&self, request: &Request<'_>) -> Option<String> {
+        let name = request.text("TopicName").is_none().then(|| topic_name(request))?;
+        Some(format!("arn:aws:sns:{}:{}:{name}", request.region, request.account))
+    }
 }
 
 /// The subscription properties that are subscription attributes of the same name.
