@@ -8,6 +8,7 @@ pub mod clients;
 mod context;
 pub mod cors;
 mod error;
+pub mod page;
 pub mod value;
 
 pub use context::{Principal, RequestContext};

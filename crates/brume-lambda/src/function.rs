@@ -135,10 +135,8 @@ pub(crate) fn paginate<T>(
         None => 0,
         Some(m) => m.parse::<usize>().map_err(|_| error::invalid_parameter("Invalid marker."))?,
     };
-    let total = items.len();
-    let page: Vec<T> = items.into_iter().skip(start).take(max).collect();
-    let next = (start + max < total).then(|| (start + max).to_string());
-    Ok((page, next))
+    let (page, next) = brume_core::page::slice(items, start, max);
+    Ok((page, next.map(|end| end.to_string())))
 }
 
 fn range(value: Option<i64>, member: &str, min: i64, max: i64) -> Result<(), AwsError> {

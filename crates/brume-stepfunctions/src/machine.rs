@@ -228,11 +228,8 @@ pub(crate) fn page<T>(
     token: Option<&str>,
 ) -> Result<(Vec<T>, Option<String>), AwsError> {
     let start = token.map(crate::decode_token).transpose()?.unwrap_or(0);
-    let size = page_size(max_results)?;
-    let total = items.len();
-    let end = (start + size).min(total);
-    let next = (end < total).then(|| crate::encode_token(end));
-    Ok((items.into_iter().skip(start).take(end.saturating_sub(start)).collect(), next))
+    let (items, next) = brume_core::page::slice(items, start, page_size(max_results)?);
+    Ok((items, next.map(crate::encode_token)))
 }
 
 impl StepFunctions {
