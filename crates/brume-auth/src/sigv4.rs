@@ -138,7 +138,7 @@ fn reencode_component(component: &str, plus_as_space: bool) -> String {
 /// space, repeated headers join with commas. `host` falls back to the URI's authority
 /// (HTTP/2 carries it as `:authority`).
 pub fn canonical_headers(headers: &HeaderMap, authority: Option<&str>, signed_headers: &[&str]) -> String {
-    let mut out = String::new();
+    let mut out = String::with_capacity(256);
     for &name in signed_headers {
         out.push_str(name);
         out.push(':');
@@ -170,6 +170,13 @@ fn header_text(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
 }
 
 fn push_collapsed(out: &mut String, value: &str) {
+    let trimmed = value.trim_matches(|c: char| c.is_ascii_whitespace());
+    let mut gaps = trimmed.bytes().filter(u8::is_ascii_whitespace);
+    // Almost every value is already in canonical form: copy it whole.
+    if gaps.all(|b| b == b' ') && !trimmed.contains("  ") {
+        out.push_str(trimmed);
+        return;
+    }
     let mut pending_space = false;
     let mut started = false;
     for c in value.chars() {
@@ -271,9 +278,10 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.append("my-header", "  a   b  c ".parse().unwrap());
         headers.append("my-header", "d".parse().unwrap());
+        headers.append("my-header", "e\tf".parse().unwrap());
         assert_eq!(
             canonical_headers(&headers, Some("example.com"), &["host", "my-header"]),
-            "host:example.com\nmy-header:a b c,d\n"
+            "host:example.com\nmy-header:a b c,d,e f\n"
         );
         let latin1 = http::HeaderValue::from_bytes(b"caf\xe9").unwrap();
         headers.insert("x-amz-meta-a", latin1);

@@ -53,6 +53,19 @@ pub enum Element {
     Number(Number),
 }
 
+impl Element {
+    /// About how many bytes the element encodes to (exactly, when it holds no zero byte),
+    /// so a key is built in one allocation.
+    fn encoded_len_hint(&self) -> usize {
+        match self {
+            Element::Bytes(b) => b.len() + 2,
+            Element::String(s) => s.len() + 2,
+            Element::Int(_) => 17,
+            Element::Number(n) => n.digits.len() + 3,
+        }
+    }
+}
+
 impl From<&str> for Element {
     fn from(s: &str) -> Self {
         Element::String(s.to_string())
@@ -223,7 +236,7 @@ impl fmt::Display for Number {
 
 /// Encodes a whole tuple.
 pub fn encode(elements: &[Element]) -> Vec<u8> {
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(elements.iter().map(Element::encoded_len_hint).sum());
     for element in elements {
         encode_into(&mut out, element);
     }
@@ -241,13 +254,15 @@ pub fn encode_into(out: &mut Vec<u8>, element: &Element) {
 }
 
 fn encode_escaped(out: &mut Vec<u8>, tag: u8, bytes: &[u8]) {
+    out.reserve(bytes.len() + 2);
     out.push(tag);
-    for &b in bytes {
-        out.push(b);
-        if b == 0 {
-            out.push(0xFF);
-        }
+    let mut rest = bytes;
+    while let Some(at) = rest.iter().position(|&b| b == 0) {
+        out.extend_from_slice(&rest[..=at]);
+        out.push(0xFF);
+        rest = &rest[at + 1..];
     }
+    out.extend_from_slice(rest);
     out.push(0x00);
 }
 
