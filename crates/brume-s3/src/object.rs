@@ -36,6 +36,7 @@ const STORED_HEADERS: &[&str] = &[
 pub struct PutObjectInput {
     pub bucket: String,
     pub key: String,
+    pub content_length: Option<u64>,
     #[serde(rename = "ContentMD5")]
     pub content_md5: Option<String>,
     pub content_type: Option<String>,
@@ -180,6 +181,11 @@ pub(crate) fn write_version(
     request_id: &str,
 ) -> Result<(Version, Vec<String>), AwsError> {
     let b = table::get_bucket(txn, bucket).map_err(error::internal)?.ok_or_else(|| error::no_such_bucket(bucket))?;
+    // Only the bucket's owner writes to it (see `S3::bucket`); checked here too for writes
+    // that did not look the bucket up first.
+    if b.account != version.owner {
+        return Err(error::access_denied());
+    }
     let current = table::get_current(txn, bucket, &version.key).map_err(error::internal)?;
     let live = current.as_ref().filter(|c| !c.delete_marker);
     if let Some(cond) = if_none_match {
@@ -212,7 +218,12 @@ impl S3 {
         body: Option<RequestBody>,
     ) -> Result<Streamed<PutObjectOutput>, AwsError> {
         check_key(&input.key)?;
-        self.bucket(&ctx, &input.bucket)?;
+        // A body that is known to fit inline is read whatever the bucket: the write's
+        // transaction checks the bucket then, which spares a small PUT a lookup. A larger
+        // one is refused before it is uploaded.
+        if input.content_length.is_none_or(|n| n > body::INLINE_MAX as u64) {
+            self.bucket(&ctx, &input.bucket)?;
+        }
         let tags = input.tagging.as_deref().map(parse_tagging).unwrap_or_default();
         crate::tagging::check_tags(&tags, "BadRequest")?;
         let algorithm = requested_algorithm(&input.checksums, input.checksum_algorithm.as_deref())?;
