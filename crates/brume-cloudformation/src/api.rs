@@ -124,10 +124,8 @@ pub(crate) fn page<T>(items: Vec<T>, token: Option<&str>) -> Result<(Vec<T>, Opt
             .map(|after| total.saturating_sub(after))
             .ok_or_else(|| error::validation("Invalid NextToken"))?,
     };
-    let end = (start + PAGE).min(total);
-    let next =
-        (end < total).then(|| base64::engine::general_purpose::STANDARD.encode(format!("brume:{}", total - end)));
-    Ok((items.into_iter().skip(start).take(end - start).collect(), next))
+    let (items, next) = brume_core::page::slice(items, start, PAGE);
+    Ok((items, next.map(|end| base64::engine::general_purpose::STANDARD.encode(format!("brume:{}", total - end)))))
 }
 
 #[derive(Serialize)]
