@@ -417,6 +417,10 @@ async fn apply(run: &mut Run, updating: bool) -> Result<Result<(), (Vec<String>,
                     _ => Action::Update(old),
                 },
             };
+            if let Action::Update(old) = &action {
+                // Updated in place, it keeps the name its creation made.
+                resource.attempt = old.attempt;
+            }
             match &action {
                 Action::Create { .. } => {
                     run.set_resource(resource.clone(), "CREATE_IN_PROGRESS", None);
