@@ -85,7 +85,7 @@ fn duplicates() -> AwsError {
     validation("Provided list of item keys contains duplicates")
 }
 
-fn load(kv: &dyn brume_storage::ReadView, ctx: &RequestContext, name: &str) -> Result<Table, AwsError> {
+fn load(kv: &dyn brume_storage::ReadView, ctx: &RequestContext, name: &str) -> Result<Arc<Table>, AwsError> {
     table::load_table(kv, &ctx.account, &ctx.region, table_name(name))?.ok_or_else(resource_not_found)
 }
 
@@ -191,7 +191,7 @@ impl Ddb {
         let capacity = self
             .kv
             .transact(move |txn: &mut dyn Txn| {
-                let mut tables: BTreeMap<String, Table> = BTreeMap::new();
+                let mut tables: BTreeMap<String, Arc<Table>> = BTreeMap::new();
                 let mut seen: Vec<(String, Vec<Element>)> = Vec::new();
                 let mut planned = Vec::new();
                 for (name, item, is_put) in writes {

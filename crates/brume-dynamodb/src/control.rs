@@ -565,7 +565,7 @@ impl Ddb {
                 }
                 let stats = table::load_stats(txn, &table)?;
                 table::drop_table(txn, &table, Timestamp::now().0)?;
-                Ok((table::describe(&table, &stats, "DELETING"), table.id))
+                Ok((table::describe(&table, &stats, "DELETING"), table.id.clone()))
             })
             .await?;
         self.purge(id);
@@ -578,7 +578,8 @@ impl Ddb {
         let description = self
             .kv
             .transact(move |txn: &mut dyn Txn| {
-                let mut table = table::load_table(txn, &account, &region, &name)?.ok_or_else(|| table_not_found(&name))?;
+                let mut table =
+                    Arc::unwrap_or_clone(table::load_table(txn, &account, &region, &name)?.ok_or_else(|| table_not_found(&name))?);
                 // Naming the current billing mode again is accepted as a change that
                 // changes nothing, as DynamoDB accepts it.
                 let mut changed = input.billing_mode.is_some();
@@ -735,13 +736,14 @@ impl Ddb {
         let arn = arn.to_string();
         self.kv
             .transact(move |txn: &mut dyn Txn| {
-                let mut table = table::load_table(txn, &account, &region, &name)?.ok_or_else(|| {
+                let table = table::load_table(txn, &account, &region, &name)?.ok_or_else(|| {
                     AwsError::new(
                         400,
                         "ResourceNotFoundException",
                         format!("Requested resource not found: ResourcArn: {arn} not found"),
                     )
                 })?;
+                let mut table = Arc::unwrap_or_clone(table);
                 f(&mut table);
                 table::save_table(txn, &table)
             })
@@ -802,8 +804,9 @@ impl Ddb {
         let (enabled, attribute) = (spec.enabled, spec.attribute_name.clone());
         self.kv
             .transact(move |txn: &mut dyn Txn| {
-                let mut table =
-                    table::load_table(txn, &account, &region, &name)?.ok_or_else(|| table_not_found(&name))?;
+                let mut table = Arc::unwrap_or_clone(
+                    table::load_table(txn, &account, &region, &name)?.ok_or_else(|| table_not_found(&name))?,
+                );
                 match (&table.ttl_attribute, enabled) {
                     (Some(_), true) => return Err(validation("TimeToLive is already enabled")),
                     (None, false) => return Err(validation("TimeToLive is already disabled")),
@@ -830,7 +833,7 @@ impl Ddb {
         let name = table_name(&input.table_name);
         let table =
             table::load_table(&*self.kv, &ctx.account, &ctx.region, name)?.ok_or_else(|| table_not_found(name))?;
-        Ok(json!({ "TimeToLiveDescription": match table.ttl_attribute {
+        Ok(json!({ "TimeToLiveDescription": match &table.ttl_attribute {
             Some(attribute) => json!({"TimeToLiveStatus": "ENABLED", "AttributeName": attribute}),
             None => json!({"TimeToLiveStatus": "DISABLED"}),
         }}))
@@ -869,8 +872,9 @@ impl Ddb {
         let (account, region) = (ctx.account.clone(), ctx.region.clone());
         self.kv
             .transact(move |txn: &mut dyn Txn| {
-                let mut table =
-                    table::load_table(txn, &account, &region, &name)?.ok_or_else(|| backups_table_not_found(&name))?;
+                let mut table = Arc::unwrap_or_clone(
+                    table::load_table(txn, &account, &region, &name)?.ok_or_else(|| backups_table_not_found(&name))?,
+                );
                 table.pitr = match (spec.point_in_time_recovery_enabled, table.pitr) {
                     (false, _) => None,
                     (true, Some((since, _))) => Some((since, days)),

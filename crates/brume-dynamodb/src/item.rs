@@ -241,7 +241,7 @@ fn attributes(mut out: Json, item: Option<Item>) -> Json {
 
 /// What a single-item write did: the table, the item before and after, the units.
 pub struct Written {
-    pub table: Table,
+    pub table: Arc<Table>,
     pub old: Option<Item>,
     pub new: Option<Item>,
     pub consumed: Consumed,
@@ -281,7 +281,7 @@ impl Ddb {
         if mode != Some("SIZE") {
             return Ok(None);
         }
-        let mut tables: BTreeMap<String, Option<Table>> = BTreeMap::new();
+        let mut tables: BTreeMap<String, Option<Arc<Table>>> = BTreeMap::new();
         let mut out = serde_json::Map::new();
         for (name, key) in written {
             if !tables.contains_key(name) {

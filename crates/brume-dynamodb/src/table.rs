@@ -17,6 +17,7 @@
 //! again never sees its predecessor's records.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use brume_core::AwsError;
 use brume_storage::key::{self, Element};
@@ -357,7 +358,12 @@ fn stats_key(table: &Table) -> Vec<u8> {
     key::encode(&["s".into(), table.id.as_str().into()])
 }
 
-pub fn load_table(view: &dyn ReadView, account: &str, region: &str, name: &str) -> Result<Option<Table>, AwsError> {
+pub fn load_table(
+    view: &dyn ReadView,
+    account: &str,
+    region: &str,
+    name: &str,
+) -> Result<Option<Arc<Table>>, AwsError> {
     let key = table_key(account, region, name);
     match view.get(KEYSPACE, &key)? {
         Some(bytes) => DECODED.decode(key, &bytes).map(Some),
@@ -375,26 +381,26 @@ static DECODED: Decoded = Decoded(std::sync::Mutex::new(None));
 /// Table records decoded, by their key: the bytes and the definition decoded from them.
 struct Decoded(std::sync::Mutex<Option<Memo>>);
 
-type Memo = HashMap<Vec<u8>, (Vec<u8>, Table)>;
+type Memo = HashMap<Vec<u8>, (Vec<u8>, Arc<Table>)>;
 
 /// Beyond this many table keys the memo starts afresh, so that tables created and
 /// dropped by the thousand (test suites) do not accumulate.
 const DECODED_TABLES: usize = 1024;
 
 impl Decoded {
-    fn decode(&self, key: Vec<u8>, bytes: &[u8]) -> Result<Table, AwsError> {
+    fn decode(&self, key: Vec<u8>, bytes: &[u8]) -> Result<Arc<Table>, AwsError> {
         let mut memo = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let memo = memo.get_or_insert_with(HashMap::new);
         if let Some((stored, table)) = memo.get(&key)
             && stored.as_slice() == bytes
         {
-            return Ok(table.clone());
+            return Ok(Arc::clone(table));
         }
-        let table: Table = serde_json::from_slice(bytes).map_err(|e| corrupt(&e))?;
+        let table: Arc<Table> = Arc::new(serde_json::from_slice(bytes).map_err(|e| corrupt(&e))?);
         if memo.len() >= DECODED_TABLES {
             memo.clear();
         }
-        memo.insert(key, (bytes.to_vec(), table.clone()));
+        memo.insert(key, (bytes.to_vec(), Arc::clone(&table)));
         Ok(table)
     }
 }

@@ -264,7 +264,7 @@ impl Ddb {
     ) -> Result<Json, AwsError> {
         check_count(&input.transact_items)?;
         let view = self.kv.snapshot()?;
-        let mut tables: BTreeMap<String, Table> = BTreeMap::new();
+        let mut tables: BTreeMap<String, Arc<Table>> = BTreeMap::new();
         let mut seen: Vec<(String, Vec<Element>)> = Vec::new();
         // Everything is parsed and checked first: request-level problems fail the
         // request, a key that does not fit its table cancels with a reason for that item.
@@ -351,7 +351,7 @@ fn run_writes(
     planned: Vec<Planned>,
     mode: Option<&str>,
 ) -> Result<Vec<Json>, AwsError> {
-    let mut tables: BTreeMap<String, Table> = BTreeMap::new();
+    let mut tables: BTreeMap<String, Arc<Table>> = BTreeMap::new();
     for p in &planned {
         let name = table_name(&p.table).to_string();
         if let std::collections::btree_map::Entry::Vacant(slot) = tables.entry(name) {

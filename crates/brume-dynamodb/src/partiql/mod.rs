@@ -119,7 +119,7 @@ fn check_count<T: Serialize>(items: &[T], max: usize, member: &str) -> Result<()
     Err(constraint(format!("[{}]", shown.join(", ")), member, &format!("Member must have length {bound}")))
 }
 
-fn load(ddb: &Ddb, ctx: &RequestContext, name: &str) -> Result<Table, AwsError> {
+fn load(ddb: &Ddb, ctx: &RequestContext, name: &str) -> Result<Arc<Table>, AwsError> {
     table::load_table(&*ddb.kv, &ctx.account, &ctx.region, name)?.ok_or_else(resource_not_found)
 }
 
@@ -295,7 +295,7 @@ fn decode_token(token: &str, statement: u64) -> Result<Item, AwsError> {
 
 /// The page of a SELECT and what it cost.
 struct Selected {
-    table: Table,
+    table: Arc<Table>,
     items: Vec<Item>,
     last: Option<Item>,
     consumed: Consumed,
@@ -303,7 +303,7 @@ struct Selected {
 
 /// What a write statement did: its table, the item RETURNING asked for, its units.
 struct WriteOutcome {
-    table: Table,
+    table: Arc<Table>,
     returned: Option<Item>,
     consumed: Consumed,
 }
@@ -445,7 +445,7 @@ impl Ddb {
                 Ok(WriteOutcome { table, returned: None, consumed })
             }
             Statement::Update { table, actions, condition, returning } => {
-                let schema = load(self, ctx, &table)?.key;
+                let schema = load(self, ctx, &table)?.key.clone();
                 let (key, extra) = key_of_where(&schema, &condition)?;
                 let update = Update { actions };
                 expr::check_paths(Kind::Update, &update.actions.iter().map(Action::path).collect::<Vec<_>>())?;
@@ -481,7 +481,7 @@ impl Ddb {
                 Ok(WriteOutcome { table, returned, consumed })
             }
             Statement::Delete { table, condition, returning } => {
-                let schema = load(self, ctx, &table)?.key;
+                let schema = load(self, ctx, &table)?.key.clone();
                 let (key, extra) = key_of_where(&schema, &condition)?;
                 let Written { table, old, consumed, .. } = self
                     .write_one(
@@ -520,7 +520,7 @@ impl Ddb {
         view: &dyn brume_storage::ReadView,
         s: &Select,
         refused: &'static str,
-    ) -> Result<(Table, Option<Item>), AwsError> {
+    ) -> Result<(Arc<Table>, Option<Item>), AwsError> {
         let table = table::load_table(view, &ctx.account, &ctx.region, &s.table)?.ok_or_else(resource_not_found)?;
         let by_key = match (&s.index, &s.condition) {
             (None, Some(c)) => key_of_where(&table.key, c).ok(),
@@ -613,12 +613,12 @@ impl Ddb {
                             .entry(table.name.clone())
                             .or_default()
                             .add(&Consumed::table(read_units(size, consistent)));
-                        (table.name, item)
+                        (table.name.clone(), item)
                     })
                 }
                 Ok(write) => self.write_statement(&ctx, write, false).await.map(|o| {
                     units.entry(o.table.name.clone()).or_default().add(&o.consumed);
-                    (o.table.name, o.returned)
+                    (o.table.name.clone(), o.returned)
                 }),
                 Err(e) => Err(e),
             };
@@ -698,7 +698,7 @@ impl Ddb {
                 "Select statements within ExecuteTransaction must specify the primary key in the where clause.";
             let (table, item) = self.get_one(ctx, &*view, &s, refused).map_err(in_statement(i))?;
             // Transactional reads cost twice a consistent read.
-            *units.entry(table.name).or_default() += 2.0 * read_units(item.as_ref().map_or(0, item_size), true);
+            *units.entry(table.name.clone()).or_default() += 2.0 * read_units(item.as_ref().map_or(0, item_size), true);
             responses.push(match item {
                 Some(item) => json!({ "Item": item }),
                 None => json!({}),
@@ -725,7 +725,7 @@ impl Ddb {
         }
         let (table, key, condition, write, failure) = match statement {
             Statement::Insert { table, item } => {
-                let hash = load(self, ctx, &table)?.key.hash.name;
+                let hash = load(self, ctx, &table)?.key.hash.name.clone();
                 let free = Cond::NotExists(attribute(&hash));
                 (
                     table,
@@ -736,7 +736,7 @@ impl Ddb {
                 )
             }
             Statement::Update { table, actions, condition, .. } => {
-                let schema = load(self, ctx, &table)?.key;
+                let schema = load(self, ctx, &table)?.key.clone();
                 let (key, extra) = key_of_where(&schema, &condition)?;
                 let update = Update { actions };
                 expr::check_paths(Kind::Update, &update.actions.iter().map(Action::path).collect::<Vec<_>>())?;
@@ -745,7 +745,7 @@ impl Ddb {
                 (table, key, condition, Write::Update(update), CONDITION_FAILED)
             }
             Statement::Delete { table, condition, .. } => {
-                let schema = load(self, ctx, &table)?.key;
+                let schema = load(self, ctx, &table)?.key.clone();
                 let (key, extra) = key_of_where(&schema, &condition)?;
                 let missing = Cond::NotExists(attribute(&schema.hash.name));
                 let condition = extra.map(|c| Cond::Or(Box::new(missing), Box::new(c)));
@@ -755,7 +755,7 @@ impl Ddb {
                 if s.index.is_some() {
                     return Err(validation("Operations on indices are not supported in transactions"));
                 }
-                let schema = load(self, ctx, &s.table)?.key;
+                let schema = load(self, ctx, &s.table)?.key.clone();
                 let refused = || validation("EXISTS() must contain a single item read with additional condition");
                 let (key, extra) =
                     s.condition.as_ref().map(|c| key_of_where(&schema, c)).transpose()?.ok_or_else(refused)?;
