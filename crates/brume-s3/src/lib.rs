@@ -1,6 +1,6 @@
 //! Amazon S3 (restXml) for Brume: buckets and objects, kept through the storage traits —
-//! object bytes in blobs under random ids, streamed in and out; records in the `s3`
-//! keyspace (see [`table`]).
+//! object bytes in blobs under random ids, streamed in and out, or for small objects in
+//! their records; records in the `s3` keyspace (see [`table`]).
 //!
 //! Access is the bucket owner's only until bucket policies are evaluated (the IAM work).
 
