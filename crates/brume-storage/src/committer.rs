@@ -3,17 +3,19 @@
 //! Grouping is natural: while one group is being committed, the transactions that arrive
 //! queue up and form the next group.
 //!
-//! With [`Durability::Always`] the fsync is pipelined: the writer hands each applied group
-//! to a sync thread and goes on applying the next one, while the sync thread fsyncs
-//! everything applied so far and only then answers the group's transactions. So one fsync
-//! covers every group applied while the previous fsync ran, and the writer never waits for
-//! the disk. Other readers may see a write up to one fsync before it is acknowledged (it has
-//! reached the OS by then, so it survives `kill -9`); a transaction that read it is
-//! acknowledged only once it is on disk too, because its own group is synced after.
+//! The writer never waits for the disk: a sync thread fsyncs. With [`Durability::Always`]
+//! the writer hands each applied group to it and goes on applying the next one, while the
+//! sync thread fsyncs everything applied so far and only then answers the group's
+//! transactions; so one fsync covers every group applied while the previous one ran. Other
+//! readers may see a write up to one fsync before it is acknowledged (it has reached the OS
+//! by then, so it survives `kill -9`); a transaction that read it is acknowledged only once
+//! it is on disk too, because its own group is synced after. With [`Durability::Default`]
+//! the writer answers at once and the sync thread fsyncs within [`FLUSH_INTERVAL`].
 
 use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -23,8 +25,8 @@ use tokio::sync::oneshot;
 use crate::kv::{Direction, KeyRange, Kv, KvPair, ReadView, StorageFuture, Txn, TxnFn};
 use crate::{Durability, StorageError};
 
-/// With [`Durability::Default`], how long a commit may stay in the OS cache before the
-/// writer fsyncs it.
+/// With [`Durability::Default`], how long a commit may stay in the OS cache before it is
+/// fsynced.
 pub(crate) const FLUSH_INTERVAL: Duration = Duration::from_millis(200);
 
 /// An upper bound on a group, so one group's overlay (which every read in it consults)
@@ -76,14 +78,11 @@ impl<E: Engine> EngineKv<E> {
     pub(crate) fn start(engine: E, durability: Durability) -> Result<Self, StorageError> {
         let engine = Arc::new(engine);
         let (jobs, rx) = mpsc::channel();
-        let answering = match durability {
-            Durability::Default => Answering::AtOnce { syncer: engine.syncer()?, unsynced_since: None },
-            Durability::Always => Answering::AfterSync(SyncThread::start(engine.syncer()?)?),
-        };
+        let sync = SyncThread::start(engine.syncer()?)?;
         let writer_engine = Arc::clone(&engine);
         let writer = std::thread::Builder::new()
             .name("brume-kv-writer".into())
-            .spawn(move || Writer { engine: writer_engine, answering }.run(rx))?;
+            .spawn(move || Writer { engine: writer_engine, durability, sync }.run(rx))?;
         Ok(Self { engine, jobs: Some(jobs), writer: Some(writer) })
     }
 
@@ -153,54 +152,37 @@ struct Applied {
     flushes: Vec<Reply>,
 }
 
-/// Where applied groups go to be answered.
-enum Answering {
-    /// `Durability::Default`: at once; the writer fsyncs within [`FLUSH_INTERVAL`].
-    AtOnce {
-        syncer: Box<dyn Syncer>,
-        /// When the oldest commit not yet fsynced was applied.
-        unsynced_since: Option<Instant>,
-    },
-    /// `Durability::Always`: by the sync thread, after an fsync.
-    AfterSync(SyncThread),
-}
-
 struct Writer<E: Engine> {
     engine: Arc<E>,
-    answering: Answering,
+    durability: Durability,
+    sync: SyncThread,
 }
 
 impl<E: Engine> Writer<E> {
     fn run(mut self, rx: Receiver<Job>) {
-        loop {
-            let unsynced_since = match &self.answering {
-                Answering::AtOnce { unsynced_since, .. } => *unsynced_since,
-                Answering::AfterSync(_) => None,
-            };
-            let first = match unsynced_since {
-                None => match rx.recv() {
-                    Ok(job) => Some(job),
-                    Err(_) => break,
-                },
-                Some(since) => match rx.recv_timeout(FLUSH_INTERVAL.saturating_sub(since.elapsed())) {
-                    Ok(job) => Some(job),
-                    Err(RecvTimeoutError::Timeout) => None,
-                    Err(RecvTimeoutError::Disconnected) => break,
-                },
-            };
-            if let Some(first) = first {
-                let mut group = vec![first];
-                while group.len() < MAX_GROUP
-                    && let Ok(job) = rx.try_recv()
-                {
-                    group.push(job);
-                }
-                let (applied, wrote) = self.run_group(group);
-                self.answering.answer(applied, wrote);
+        while let Ok(first) = rx.recv() {
+            let mut group = vec![first];
+            while group.len() < MAX_GROUP
+                && let Ok(job) = rx.try_recv()
+            {
+                group.push(job);
             }
-            self.answering.sync_if_due();
+            let (mut applied, wrote) = self.run_group(group);
+            if self.durability == Durability::Default {
+                // Reaching the OS is all this level promises before answering; the sync
+                // thread fsyncs within FLUSH_INTERVAL.
+                for (reply, answer) in applied.replies.drain(..) {
+                    let _ = reply.send(answer);
+                }
+                if wrote {
+                    self.sync.dirty();
+                }
+            }
+            if !applied.replies.is_empty() || !applied.flushes.is_empty() {
+                self.sync.send(applied);
+            }
         }
-        self.answering.finish();
+        self.sync.finish();
     }
 
     /// Runs a group's transactions and applies their writes in one engine commit; returns
@@ -253,78 +235,62 @@ impl<E: Engine> Writer<E> {
     }
 }
 
-impl Answering {
-    fn answer(&mut self, applied: Applied, wrote: bool) {
-        match self {
-            Answering::AtOnce { syncer, unsynced_since } => {
-                if wrote && unsynced_since.is_none() {
-                    *unsynced_since = Some(Instant::now());
-                }
-                for (reply, answer) in applied.replies {
-                    let _ = reply.send(answer);
-                }
-                if !applied.flushes.is_empty() {
-                    let synced = sync_now(syncer, unsynced_since);
-                    for reply in applied.flushes {
-                        let _ = reply.send(synced.as_ref().map(|_| ()).map_err(copy_error));
-                    }
-                }
-            }
-            Answering::AfterSync(thread) => thread.send(applied),
-        }
-    }
-
-    fn sync_if_due(&mut self) {
-        if let Answering::AtOnce { syncer, unsynced_since } = self
-            && unsynced_since.is_some_and(|since| since.elapsed() >= FLUSH_INTERVAL)
-        {
-            // A failed background fsync is logged and retried at the next interval.
-            let _ = sync_now(syncer, unsynced_since);
-        }
-    }
-
-    /// Puts everything on disk before the writer exits.
-    fn finish(self) {
-        match self {
-            Answering::AtOnce { mut syncer, mut unsynced_since } => {
-                if unsynced_since.is_some() {
-                    let _ = sync_now(&mut syncer, &mut unsynced_since);
-                }
-            }
-            Answering::AfterSync(thread) => thread.finish(),
-        }
-    }
+enum ToSync {
+    /// Answer these once everything applied so far is on disk.
+    Group(Applied),
+    /// Something was applied that no fsync covers yet: fsync it within FLUSH_INTERVAL.
+    Dirty,
 }
 
-fn sync_now(syncer: &mut Box<dyn Syncer>, unsynced_since: &mut Option<Instant>) -> Result<(), StorageError> {
-    let result = syncer.sync();
-    match &result {
-        Ok(()) => *unsynced_since = None,
-        Err(e) => tracing::error!(error = %e, "storage background fsync failed"),
-    }
-    result
-}
-
-/// The second stage of the `Durability::Always` pipeline: fsyncs, then answers every group
-/// applied before the fsync began.
+/// The thread that fsyncs, so that the writer never waits for the disk. It fsyncs when a
+/// group waits for it (`Durability::Always`, or a flush), then answers every group applied
+/// before the fsync began; and within [`FLUSH_INTERVAL`] of a write nobody waits for.
 struct SyncThread {
-    groups: Sender<Applied>,
+    to_sync: Sender<ToSync>,
+    /// Set by the writer when it applies a write, cleared by the sync thread just before it
+    /// fsyncs: a write applied after the clearing sets it again and gets a later fsync.
+    dirty: Arc<AtomicBool>,
     handle: JoinHandle<()>,
 }
 
 impl SyncThread {
     fn start(mut syncer: Box<dyn Syncer>) -> Result<Self, StorageError> {
-        let (groups, rx) = mpsc::channel::<Applied>();
+        let (to_sync, rx) = mpsc::channel::<ToSync>();
+        let dirty = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&dirty);
         let handle = std::thread::Builder::new().name("brume-kv-sync".into()).spawn(move || {
-            while let Ok(first) = rx.recv() {
-                let mut batch = vec![first];
-                batch.extend(rx.try_iter());
-                let synced = syncer.sync();
-                if let Err(e) = &synced {
-                    tracing::error!(error = %e, "storage fsync failed");
+            let mut due: Option<Instant> = None;
+            loop {
+                let message = match due {
+                    None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+                    Some(due) => rx.recv_timeout(due.saturating_duration_since(Instant::now())),
+                };
+                let mut waiting = Vec::new();
+                match message {
+                    Ok(ToSync::Dirty) => {
+                        due.get_or_insert_with(|| Instant::now() + FLUSH_INTERVAL);
+                        continue;
+                    }
+                    Ok(ToSync::Group(applied)) => waiting.push(applied),
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => {
+                        if due.is_some() {
+                            flag.store(false, Ordering::SeqCst);
+                            let _ = sync_logged(&mut *syncer);
+                        }
+                        break;
+                    }
                 }
+                for message in rx.try_iter() {
+                    if let ToSync::Group(applied) = message {
+                        waiting.push(applied);
+                    }
+                }
+                flag.store(false, Ordering::SeqCst);
+                due = None;
+                let synced = sync_logged(&mut *syncer);
                 let failure = || synced.as_ref().map(|_| ()).map_err(copy_error);
-                for applied in batch {
+                for applied in waiting {
                     for (reply, answer) in applied.replies {
                         let _ = reply.send(answer.and_then(|()| failure()));
                     }
@@ -334,21 +300,37 @@ impl SyncThread {
                 }
             }
         })?;
-        Ok(Self { groups, handle })
+        Ok(Self { to_sync, dirty, handle })
     }
 
     fn send(&self, applied: Applied) {
-        // The thread only stops when `groups` is dropped, in `finish`.
-        let _ = self.groups.send(applied);
+        // The thread only stops once `to_sync` is dropped, in `finish`.
+        let _ = self.to_sync.send(ToSync::Group(applied));
     }
 
-    /// Lets the thread answer what it holds and waits for it.
+    fn dirty(&self) {
+        if !self.dirty.swap(true, Ordering::SeqCst) {
+            let _ = self.to_sync.send(ToSync::Dirty);
+        }
+    }
+
+    /// Lets the thread answer what it holds, fsync and exit, and waits for it.
     fn finish(self) {
-        drop(self.groups);
+        drop(self.to_sync);
         if self.handle.join().is_err() {
             tracing::error!("storage sync thread panicked");
         }
     }
+}
+
+/// A failed fsync is logged here and reported to whoever waited for it; a background one
+/// is retried with the next write.
+fn sync_logged(syncer: &mut dyn Syncer) -> Result<(), StorageError> {
+    let result = syncer.sync();
+    if let Err(e) = &result {
+        tracing::error!(error = %e, "storage fsync failed");
+    }
+    result
 }
 
 /// Errors are not `Clone`, but one failed commit has to be reported to every transaction
@@ -474,5 +456,87 @@ impl Txn for Overlay<'_> {
         check_keyspace(keyspace)?;
         self.writes.entry(keyspace.to_string()).or_default().insert(key.to_vec(), None);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use super::*;
+    use crate::memory::MemoryEngine;
+
+    /// The in-memory engine, counting the fsyncs asked of it.
+    struct Counted(MemoryEngine, Arc<AtomicUsize>);
+
+    struct Counter(Arc<AtomicUsize>);
+
+    impl Syncer for Counter {
+        fn sync(&mut self) -> Result<(), StorageError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }
+    }
+
+    impl ReadView for Counted {
+        fn get(&self, keyspace: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+            self.0.get(keyspace, key)
+        }
+
+        fn scan(&self, ks: &str, range: &KeyRange, dir: Direction, limit: usize) -> Result<Vec<KvPair>, StorageError> {
+            self.0.scan(ks, range, dir, limit)
+        }
+    }
+
+    impl Engine for Counted {
+        fn snapshot(&self) -> Result<Box<dyn ReadView>, StorageError> {
+            self.0.snapshot()
+        }
+
+        fn apply(&self, writes: &WriteSet) -> Result<(), StorageError> {
+            self.0.apply(writes)
+        }
+
+        fn syncer(&self) -> Result<Box<dyn Syncer>, StorageError> {
+            Ok(Box::new(Counter(Arc::clone(&self.1))))
+        }
+    }
+
+    fn store(durability: Durability) -> (Arc<dyn Kv>, Arc<AtomicUsize>) {
+        let syncs = Arc::new(AtomicUsize::new(0));
+        let kv = EngineKv::start(Counted(MemoryEngine::default(), Arc::clone(&syncs)), durability).unwrap();
+        (Arc::new(kv), syncs)
+    }
+
+    async fn put(kv: &dyn Kv, key: &str) {
+        let key = key.to_string();
+        kv.transact(move |txn| txn.put("t", key.as_bytes(), b"v")).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn default_level_fsyncs_in_the_background_within_the_interval() {
+        let (kv, syncs) = store(Durability::Default);
+        put(&*kv, "a").await;
+        put(&*kv, "b").await;
+        let deadline = Instant::now() + FLUSH_INTERVAL * 10;
+        while syncs.load(Ordering::SeqCst) == 0 && Instant::now() < deadline {
+            tokio::time::sleep(FLUSH_INTERVAL / 4).await;
+        }
+        let after_writes = syncs.load(Ordering::SeqCst);
+        assert!(after_writes >= 1, "no background fsync");
+        // Nothing written since: no more fsyncs, until a flush asks for one.
+        tokio::time::sleep(FLUSH_INTERVAL * 2).await;
+        assert_eq!(syncs.load(Ordering::SeqCst), after_writes);
+        kv.flush().await.unwrap();
+        assert_eq!(syncs.load(Ordering::SeqCst), after_writes + 1);
+    }
+
+    #[tokio::test]
+    async fn always_level_answers_after_an_fsync() {
+        let (kv, syncs) = store(Durability::Always);
+        for n in 1..=3 {
+            put(&*kv, &n.to_string()).await;
+            assert_eq!(syncs.load(Ordering::SeqCst), n);
+        }
     }
 }
