@@ -178,6 +178,9 @@ def test_content_md5_is_checked(server, bucket):
     code, _, status, _ = error_of(lambda: s3.put_object(Bucket=bucket, Key="k2", Body=b"data", ContentMD5="notbase64!"))
     assert (code, status) == ("InvalidDigest", 400)
     assert error_of(lambda: s3.head_object(Bucket=bucket, Key="k2"))[2] == 404
+    # The bucket is checked before the body, as S3 does.
+    code, _, status, _ = error_of(lambda: s3.put_object(Bucket="no-such-bucket-md5", Key="k", Body=b"data", ContentMD5=bad))
+    assert (code, status) == ("NoSuchBucket", 404)
 
 
 @pytest.mark.parametrize("algorithm", ["CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256"])

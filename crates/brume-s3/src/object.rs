@@ -36,7 +36,6 @@ const STORED_HEADERS: &[&str] = &[
 pub struct PutObjectInput {
     pub bucket: String,
     pub key: String,
-    pub content_length: Option<u64>,
     #[serde(rename = "ContentMD5")]
     pub content_md5: Option<String>,
     pub content_type: Option<String>,
@@ -218,12 +217,9 @@ impl S3 {
         body: Option<RequestBody>,
     ) -> Result<Streamed<PutObjectOutput>, AwsError> {
         check_key(&input.key)?;
-        // A body that is known to fit inline is read whatever the bucket: the write's
-        // transaction checks the bucket then, which spares a small PUT a lookup. A larger
-        // one is refused before it is uploaded.
-        if input.content_length.is_none_or(|n| n > body::INLINE_MAX as u64) {
-            self.bucket(&ctx, &input.bucket)?;
-        }
+        // The bucket is checked before the body is read, so that its errors come first, as
+        // on S3.
+        self.bucket(&ctx, &input.bucket)?;
         let tags = input.tagging.as_deref().map(parse_tagging).unwrap_or_default();
         crate::tagging::check_tags(&tags, "BadRequest")?;
         let algorithm = requested_algorithm(&input.checksums, input.checksum_algorithm.as_deref())?;
