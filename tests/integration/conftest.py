@@ -104,7 +104,7 @@ class Brume:
             aws_access_key_id=access_key,
             aws_secret_access_key=secret_key,
             aws_session_token=token,
-            config=Config(retries={"max_attempts": 1}, **config),
+            config=Config(**{"retries": {"max_attempts": 1}, **config}),
         )
 
     def cli(self, *args, access_key="test", secret_key="test", check=True, env=None):

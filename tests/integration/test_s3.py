@@ -167,6 +167,18 @@ def test_overwrite_replaces(s3, bucket):
     assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 1
 
 
+def test_empty_put_then_another_put_on_the_same_connection(server, bucket):
+    # botocore sends `Expect: 100-continue` with every PutObject; an empty body gets no
+    # `100 Continue`, and botocore used to misread the next response on that connection.
+    s3 = server.client("s3", read_timeout=10, retries={"total_max_attempts": 1})
+    bodies = [b"", b"x" * 8192, b"", b"", b"y"]
+    for n, body in enumerate(bodies):
+        put = s3.put_object(Bucket=bucket, Key=f"k{n}", Body=body, ChecksumAlgorithm="CRC32")
+        assert put["ETag"] == f'"{hashlib.md5(body).hexdigest()}"'
+    for n, body in enumerate(bodies):
+        assert s3.get_object(Bucket=bucket, Key=f"k{n}")["Body"].read() == body
+
+
 def test_content_md5_is_checked(server, bucket):
     import base64
     s3 = server.client("s3")

@@ -6,6 +6,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use hyper::header::{CONNECTION, EXPECT, HeaderValue};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
@@ -13,6 +14,17 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
 use crate::Gateway;
+
+/// Whether `req` asks for `100 Continue` but has no body, which hyper answers without the
+/// `100 Continue` (as HTTP allows). botocore then keeps the early status line it read for
+/// the connection's next request that also expects `100 Continue`, and misreads that
+/// request's response until its read timeout: an empty PutObject followed by another one
+/// stalls for a minute. Closing such a connection after its response resets botocore's state.
+fn expects_continue_without_body(req: &hyper::Request<hyper::body::Incoming>) -> bool {
+    use hyper::body::Body;
+    req.body().is_end_stream()
+        && req.headers().get(EXPECT).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"))
+}
 
 /// How long shutdown waits for in-flight requests before giving up on them.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -40,9 +52,16 @@ pub async fn serve(
                 };
                 let _ = stream.set_nodelay(true);
                 let gw = gateway.clone();
-                let svc = service_fn(move |req| {
+                let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                     let gw = gw.clone();
-                    async move { Ok::<_, Infallible>(gw.handle(req).await) }
+                    async move {
+                        let close = expects_continue_without_body(&req);
+                        let mut resp = gw.handle(req).await;
+                        if close {
+                            resp.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
+                        }
+                        Ok::<_, Infallible>(resp)
+                    }
                 });
                 let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc);
                 let conn = graceful.watch(conn.into_owned());
