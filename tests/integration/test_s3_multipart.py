@@ -375,3 +375,14 @@ def test_abort_removes_parts(s3):
     assert "Uploads" not in s3.list_multipart_uploads(Bucket="mpu")
     assert error_of(lambda: s3.upload_part(Bucket="mpu", Key="gone", UploadId=uid, PartNumber=2, Body=b"z"))[0] == "NoSuchUpload"
     s3.delete_bucket(Bucket="mpu")  # nothing of the upload is left behind
+
+
+def test_an_empty_part_makes_an_empty_object_that_copies(s3):
+    upload = s3.create_multipart_upload(Bucket="mpu", Key="empty")["UploadId"]
+    part = s3.upload_part(Bucket="mpu", Key="empty", UploadId=upload, PartNumber=1, Body=b"")
+    s3.complete_multipart_upload(
+        Bucket="mpu", Key="empty", UploadId=upload, MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]}
+    )
+    assert s3.get_object(Bucket="mpu", Key="empty")["Body"].read() == b""
+    s3.copy_object(Bucket="mpu", Key="copy", CopySource={"Bucket": "mpu", "Key": "empty"})
+    assert s3.get_object(Bucket="mpu", Key="copy")["Body"].read() == b""

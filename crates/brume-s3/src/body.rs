@@ -188,6 +188,10 @@ pub async fn ingest(
     };
     let stored = match writer {
         Some(w) => Stored::Blob(w.commit().await.map_err(error::internal)?),
+        // Nothing may be inline (multipart parts): an empty body is an empty blob.
+        None if inline_max == 0 => {
+            Stored::Blob(blobs.create().await.map_err(error::internal)?.commit().await.map_err(error::internal)?)
+        }
         None => Stored::Inline(buffered),
     };
     Ok(Ingested {
