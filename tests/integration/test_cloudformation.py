@@ -140,6 +140,12 @@ def test_cli_deploy_creates_replaces_and_finds_nothing_to_change(server, tmp_pat
     )
     assert code == 255
     assert "No changes to deploy. Stack app is up to date" in err
+    # The empty change set stays, FAILED, as on AWS. The CLI names change sets after the
+    # second it starts, so the next deploy could collide with it: delete it as a user would.
+    [empty] = [c for c in cfn.list_change_sets(StackName="app")["Summaries"] if c["Status"] == "FAILED"]
+    assert (empty["Status"], empty["ExecutionStatus"]) == ("FAILED", "UNAVAILABLE")
+    assert "didn't contain changes" in empty["StatusReason"]
+    cfn.delete_change_set(StackName="app", ChangeSetName=empty["ChangeSetName"])
     code, out, err = server.cli(
         "cloudformation", "deploy", "--template-file", template, "--stack-name", "app",
         "--parameter-overrides", "QueueName=second-queue", "--no-fail-on-empty-changeset",
