@@ -235,26 +235,28 @@ fn generated_name(stack: &str, logical: &str, max: usize, suffix: &str) -> Strin
 pub(crate) fn name_suffix(stack_id: &str, logical_id: &str, attempt: u64) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     let seed = format!("{stack_id}\n{logical_id}\n{attempt}");
-    (0..12u64).map(|i| ALPHABET[(fnv(&seed, i) >> 32) as usize % ALPHABET.len()] as char).collect()
+    (0..12u64)
+        .map(|i| {
+            ALPHABET[(fnv1a(FNV_OFFSET, seed.bytes().chain(i.to_le_bytes())) >> 32) as usize % ALPHABET.len()] as char
+        })
+        .collect()
 }
 
-/// The FNV-1a hash of `seed` and `salt`.
-fn fnv(seed: &str, salt: u64) -> u64 {
-    seed.bytes()
-        .chain(salt.to_le_bytes())
-        .fold(0xcbf2_9ce4_8422_2325, |hash, b| (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// FNV-1a over `bytes` from `hash`: stable across runs, unlike std's hasher.
+fn fnv1a(hash: u64, bytes: impl Iterator<Item = u8>) -> u64 {
+    bytes.fold(hash, |hash, b| (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
 }
 
 /// A stable id of `prefix` and 17 upper-case letters and digits drawn from `seed`, as IAM
 /// ids look (`AROA…`), the same on every update of the resource.
 fn stable_id(prefix: &str, seed: &str) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut hash = FNV_OFFSET;
     let mut out = prefix.to_string();
     for i in 0..17u64 {
-        for b in seed.bytes().chain(i.to_le_bytes()) {
-            hash = (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
+        hash = fnv1a(hash, seed.bytes().chain(i.to_le_bytes()));
         out.push(ALPHABET[(hash >> 59) as usize % ALPHABET.len()] as char);
     }
     out
