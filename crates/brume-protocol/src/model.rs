@@ -2,8 +2,9 @@
 //! botocore release and embedded in the binary), parsed lazily: a model is read the first
 //! time a request for its service arrives, so start-up loads nothing.
 
-use std::collections::HashMap;
 use std::sync::OnceLock;
+
+use rustc_hash::FxHashMap;
 
 use serde::Deserialize;
 
@@ -221,8 +222,9 @@ pub mod indexmap_members {
 #[derive(Debug, Deserialize)]
 pub struct ServiceModel {
     pub metadata: Metadata,
-    pub operations: HashMap<String, Operation>,
-    pub shapes: HashMap<String, Shape>,
+    // A fast hasher: the keys are the model's own names, and every request looks several up.
+    pub operations: FxHashMap<String, Operation>,
+    pub shapes: FxHashMap<String, Shape>,
 }
 
 impl ServiceModel {
@@ -322,7 +324,7 @@ embedded_models!(
 
 /// The model of one service, parsed on first use and kept for the life of the process.
 pub fn model(name: &str) -> Option<&'static ServiceModel> {
-    static CACHE: OnceLock<HashMap<&'static str, OnceLock<ServiceModel>>> = OnceLock::new();
+    static CACHE: OnceLock<FxHashMap<&'static str, OnceLock<ServiceModel>>> = OnceLock::new();
     let cache = CACHE.get_or_init(|| MODEL_NAMES.iter().map(|n| (*n, OnceLock::new())).collect());
     let (key, cell) = cache.get_key_value(name)?;
     Some(cell.get_or_init(|| {
