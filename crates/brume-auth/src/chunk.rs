@@ -35,7 +35,7 @@ impl ChunkSigner {
             "AWS4-HMAC-SHA256-PAYLOAD\n{}\n{}\n{previous_signature}\n{EMPTY_SHA256}\n{}",
             self.timestamp,
             self.scope,
-            hex::encode(chunk_sha256)
+            brume_core::hex(chunk_sha256)
         ))
     }
 
@@ -46,12 +46,12 @@ impl ChunkSigner {
             "AWS4-HMAC-SHA256-TRAILER\n{}\n{}\n{previous_signature}\n{}",
             self.timestamp,
             self.scope,
-            hex::encode(trailer_sha256)
+            brume_core::hex(trailer_sha256)
         ))
     }
 
     fn sign(&self, string_to_sign: &str) -> String {
-        hex::encode(hmac(&self.signing_key, string_to_sign.as_bytes()))
+        brume_core::hex(&hmac(&self.signing_key, string_to_sign.as_bytes()))
     }
 }
 

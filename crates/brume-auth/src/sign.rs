@@ -31,7 +31,7 @@ pub struct Signed {
 
 /// The SHA-256 of a body in hex, as `x-amz-content-sha256` and the canonical request carry it.
 pub fn payload_hash(body: &[u8]) -> String {
-    hex::encode(Sha256::digest(body))
+    brume_core::hex(&Sha256::digest(body))
 }
 
 impl Signer {

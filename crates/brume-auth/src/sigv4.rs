@@ -221,7 +221,7 @@ pub fn signing_key(secret: &str, date: &str, region: &str, service: &str) -> [u8
 
 /// The hex signature of a string to sign.
 pub fn signature(signing_key: &[u8; 32], string_to_sign: &str) -> String {
-    hex::encode(hmac(signing_key, string_to_sign.as_bytes()))
+    brume_core::hex(&hmac(signing_key, string_to_sign.as_bytes()))
 }
 
 pub(crate) fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
@@ -232,7 +232,7 @@ pub(crate) fn hmac(key: &[u8], data: &[u8]) -> [u8; 32] {
 }
 
 pub(crate) fn sha256_hex(data: &[u8]) -> String {
-    hex::encode(Sha256::digest(data))
+    brume_core::hex(&Sha256::digest(data))
 }
 
 #[cfg(test)]

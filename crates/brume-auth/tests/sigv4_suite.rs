@@ -173,7 +173,7 @@ fn check(vector: &Vector, presigned: bool) -> bool {
     let rules = if normalize { PathRules { normalize: true, encode: false } } else { PathRules::S3 };
     let payload_hash = match parts.headers.get("x-amz-content-sha256") {
         Some(v) => v.to_str().unwrap().to_owned(),
-        None => hex::encode(sha2::Sha256::digest(&body)),
+        None => brume_core::hex(&sha2::Sha256::digest(&body)),
     };
     let canonical = sigv4::canonical_request(
         parts.method.as_str(),

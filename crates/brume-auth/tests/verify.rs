@@ -106,7 +106,7 @@ fn s3_header_auth() {
 
     let (parts, _) = f.request("s3-put-signed-payload");
     match v.verify(&parts, PayloadHash::NotBuffered).unwrap().payload {
-        PayloadSigning::Declared(hash) => assert_eq!(hash, hex::encode(Sha256::digest(b"hello"))),
+        PayloadSigning::Declared(hash) => assert_eq!(hash, brume_core::hex(&Sha256::digest(b"hello"))),
         other => panic!("{other:?}"),
     }
 

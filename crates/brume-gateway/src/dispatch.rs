@@ -295,7 +295,7 @@ fn codec_uri(name: &str, parts: &Parts) -> http::Uri {
 
 fn hex_sha256(body: &[u8]) -> String {
     use sha2::Digest as _;
-    hex::encode(sha2::Sha256::digest(body))
+    brume_core::hex(&sha2::Sha256::digest(body))
 }
 
 fn unknown_service(parts: &Parts, signing: &str, request_id: &str) -> Response<ResponseBody> {

@@ -115,7 +115,7 @@ where
             }
             None => {
                 this.done = true;
-                let computed = hex::encode(std::mem::take(&mut this.hasher).finalize());
+                let computed = brume_core::hex(&std::mem::take(&mut this.hasher).finalize());
                 (!computed.eq_ignore_ascii_case(&this.declared)).then(|| {
                     Err(Box::new(
                         AwsError::new(

@@ -35,7 +35,7 @@ impl Package {
     pub fn hex(&self) -> String {
         use base64::Engine as _;
         let raw = base64::engine::general_purpose::STANDARD.decode(&self.sha256).unwrap_or_default();
-        hex::encode(raw)
+        brume_core::hex(&raw)
     }
 }
 

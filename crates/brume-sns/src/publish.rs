@@ -236,7 +236,7 @@ fn prepare(topic: &Topic, m: Outgoing) -> Result<Prepared, AwsError> {
             .ok_or_else(|| error::invalid_parameter("The MessageGroupId parameter is required for FIFO topics"))?;
         let dedup = match m.message_deduplication_id {
             Some(id) => id,
-            None if topic.content_based_deduplication() => hex::encode(sha2::Sha256::digest(m.message.as_bytes())),
+            None if topic.content_based_deduplication() => brume_core::hex(&sha2::Sha256::digest(m.message.as_bytes())),
             None => {
                 return Err(error::invalid_parameter(
                     "The topic should either have ContentBasedDeduplication enabled or MessageDeduplicationId provided explicitly",

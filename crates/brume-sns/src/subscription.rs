@@ -213,7 +213,7 @@ fn validate_attribute(
 fn new_token() -> String {
     let mut bytes = [0u8; 64];
     rand::Rng::fill(&mut rand::rng(), &mut bytes[..]);
-    hex::encode(bytes)
+    brume_core::hex(&bytes)
 }
 
 impl Sns {

@@ -9,7 +9,7 @@ use md5::{Digest as _, Md5};
 use crate::table::AttributeValue;
 
 pub fn of_body(body: &str) -> String {
-    hex::encode(Md5::digest(body.as_bytes()))
+    brume_core::hex(&Md5::digest(body.as_bytes()))
 }
 
 fn put(md5: &mut Md5, bytes: &[u8]) {
@@ -38,7 +38,7 @@ pub fn of_attributes(attributes: &BTreeMap<String, AttributeValue>) -> Option<St
             (None, None) => md5.update([1u8]),
         }
     }
-    Some(hex::encode(md5.finalize()))
+    Some(brume_core::hex(&md5.finalize()))
 }
 
 #[cfg(test)]

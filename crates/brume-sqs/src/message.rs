@@ -351,7 +351,7 @@ impl Sqs {
                 Some(id)
             }
             (true, None) if queue.attributes.get("ContentBasedDeduplication").is_some_and(|v| v == "true") => {
-                Some(hex::encode(sha2::Sha256::digest(body.as_bytes())))
+                Some(brume_core::hex(&sha2::Sha256::digest(body.as_bytes())))
             }
             (true, None) => {
                 return Err(error::invalid_parameter(

@@ -149,7 +149,7 @@ async fn run_deploy(args: Deploy) -> Result<bool> {
         ("Description".to_string(), "Created by brume deploy".to_string()),
     ];
     if body.len() > MAX_BODY {
-        let key = format!("{stack}/{}.template", hex::encode(Md5::digest(body.as_bytes())));
+        let key = format!("{stack}/{}.template", brume_core::hex(&Md5::digest(body.as_bytes())));
         client.s3_put(&format!("/{bucket}/{key}"), body.into_bytes()).await?;
         params.push(("TemplateURL".to_string(), format!("{}/{bucket}/{key}", client.endpoint())));
     } else {

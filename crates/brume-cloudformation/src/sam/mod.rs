@@ -420,7 +420,7 @@ fn ascii(text: &str) -> String {
 }
 
 fn hash10(data: &str) -> String {
-    hex::encode(Sha1::digest(data.as_bytes()))[..10].to_string()
+    brume_core::hex(&Sha1::digest(data.as_bytes()))[..10].to_string()
 }
 
 /// `{"Key": k, "Value": v}` tags, SAM's `createdBy` tag first, from a SAM tag map.

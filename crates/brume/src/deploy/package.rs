@@ -55,7 +55,7 @@ pub fn package(template: &mut Value, base: &Path, bucket: &str, stack: &str) -> 
             let local = base.join(path);
             let content = read(&local)
                 .with_context(|| format!("{logical_id}'s {property} {path}: cannot read {}", local.display()))?;
-            let key = format!("{stack}/{}", hex::encode(Md5::digest(&content)));
+            let key = format!("{stack}/{}", brume_core::hex(&Md5::digest(&content)));
             let location = match form {
                 Form::Uri => json!(format!("s3://{bucket}/{key}")),
                 Form::S3BucketKey => json!({"S3Bucket": bucket, "S3Key": key}),
@@ -164,7 +164,7 @@ mod tests {
         assert_eq!(template["Resources"]["Sam"]["Properties"]["CodeUri"], json!(format!("s3://b/{code}")));
         assert_eq!(template["Resources"]["Plain"]["Properties"]["Code"], json!({"S3Bucket": "b", "S3Key": code}));
         assert_eq!(template["Resources"]["Remote"]["Properties"]["Code"], json!({"ZipFile": "x"}));
-        let definition = format!("s/{}", hex::encode(Md5::digest(b"{}")));
+        let definition = format!("s/{}", brume_core::hex(&Md5::digest(b"{}")));
         assert_eq!(
             template["Resources"]["Machine"]["Properties"]["DefinitionS3Location"],
             json!({"Bucket": "b", "Key": definition})
