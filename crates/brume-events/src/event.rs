@@ -87,9 +87,22 @@ fn next_position() -> u64 {
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
+/// Events this process has written into outboxes (committed or not).
+static ENQUEUED: AtomicU64 = AtomicU64::new(0);
+
+/// How many events this process has enqueued so far. A caller that reads it before and
+/// after some work knows whether the work may have queued events (and so whether to
+/// [`crate::Dispatcher::notify`]): waking the dispatcher after every request made it scan
+/// the outbox once per request.
+pub fn enqueued() -> u64 {
+    ENQUEUED.load(Ordering::SeqCst)
+}
+
 /// Writes `event` into the outbox as part of `txn`: it will be delivered if and only if
 /// `txn` commits. Call [`crate::Dispatcher::notify`] after the commit.
 pub fn enqueue(txn: &mut dyn Txn, event: &Event) -> Result<(), StorageError> {
+    // Counted before the commit, so that a count read after it includes this event.
+    ENQUEUED.fetch_add(1, Ordering::SeqCst);
     let key = if event.due_at_once() {
         key::encode(&[READY.into(), next_position().into(), event.id.as_str().into()])
     } else {

@@ -19,4 +19,4 @@ mod dispatcher;
 mod event;
 
 pub use dispatcher::{Clock, DeliveryError, Dispatcher, DispatcherConfig, Handler, SystemClock};
-pub use event::{DEFAULT_MAX_ATTEMPTS, EVENTS_KEYSPACE, Event, enqueue, pending};
+pub use event::{DEFAULT_MAX_ATTEMPTS, EVENTS_KEYSPACE, Event, enqueue, enqueued, pending};

@@ -41,6 +41,7 @@ impl Gateway {
             return self.preflight(&parts, &request_id);
         }
         let mut log = AccessLog { service: "", operation: String::new() };
+        let enqueued = brume_events::enqueued();
         let outcome =
             AssertUnwindSafe(self.dispatch(&parts, body, &target, &request_id, &mut log)).catch_unwind().await;
         let resp = match outcome {
@@ -65,7 +66,9 @@ impl Gateway {
             self.add_cors_headers(&parts, &mut resp);
         }
         // Whatever the request queued in the outbox is delivered now, not at the next poll.
-        if let Some(d) = &self.dispatcher {
+        if let Some(d) = &self.dispatcher
+            && brume_events::enqueued() != enqueued
+        {
             d.notify();
         }
         tracing::info!(

@@ -40,7 +40,7 @@ pub fn register(
         })
     });
     gateway.register_job("s3-lifecycle", lifecycle.clone());
-    every(LIFECYCLE_PERIOD, lifecycle);
+    every(LIFECYCLE_PERIOD, lifecycle, dispatcher);
     gateway.register("s3", &[brume_s3::KEYSPACE], move || brume_s3::service(s3.clone()));
     let sqs = brume_sqs::Sqs::new(storage.kv.clone(), endpoint.to_string());
     dispatcher.register("sqs", Arc::new(brume_sqs::Delivery(sqs.clone())));
@@ -82,7 +82,7 @@ pub fn register(
         })
     });
     gateway.register_job("dynamodb-ttl", ttl.clone());
-    every(TTL_PERIOD, ttl);
+    every(TTL_PERIOD, ttl, dispatcher);
     let trim_state = dynamodb.clone();
     let trim: Job = Arc::new(move || {
         let ddb = trim_state.clone();
@@ -92,7 +92,7 @@ pub fn register(
         })
     });
     gateway.register_job("dynamodb-streams-trim", trim.clone());
-    every(TTL_PERIOD, trim);
+    every(TTL_PERIOD, trim, dispatcher);
     let streams = dynamodb.clone();
     gateway.register("dynamodbstreams", &[brume_dynamodb::KEYSPACE], move || {
         brume_dynamodb::streams_service(streams.clone())
@@ -108,7 +108,7 @@ pub fn register(
         })
     });
     gateway.register_job("logs-retention", retention.clone());
-    every(RETENTION_PERIOD, retention);
+    every(RETENTION_PERIOD, retention, dispatcher);
     let logs_client: Arc<dyn LogsClient> = logs.clone();
     let sfn_logs = logs_client.clone();
     gateway.register("logs", &[brume_logs::KEYSPACE], move || brume_logs::service(logs.clone()));
@@ -183,14 +183,20 @@ const TTL_PERIOD: Duration = Duration::from_secs(60);
 const RETENTION_PERIOD: Duration = Duration::from_secs(300);
 
 /// Runs `job` every `period` in the background, logging failures.
-fn every(period: Duration, job: Job) {
+fn every(period: Duration, job: Job, dispatcher: &Dispatcher) {
+    let dispatcher = dispatcher.clone();
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(period);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticks.tick().await;
+            let enqueued = brume_events::enqueued();
             if let Err(e) = job().await {
                 tracing::warn!(error = %e, "background job failed");
+            }
+            // What the job queued (S3's lifecycle expirations notify) goes out now.
+            if brume_events::enqueued() != enqueued {
+                dispatcher.notify();
             }
         }
     });
