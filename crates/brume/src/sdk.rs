@@ -70,9 +70,12 @@ impl AwsSdkClient for GatewaySdk {
             None => None,
         };
         let ctx = RequestContext::new(account, region);
+        let enqueued = brume_events::enqueued();
         let reply = service.call(operation, ctx, input, body).await;
         // Events the call queued (an SNS fan-out) go out now, as after a request.
-        self.dispatcher.notify();
+        if brume_events::enqueued() != enqueued {
+            self.dispatcher.notify();
+        }
         let reply = reply?;
         let mut output = reply.output;
         if let (Some(member), Some(body)) = (streamed_out, reply.body) {
