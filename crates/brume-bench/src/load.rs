@@ -55,6 +55,38 @@ pub struct Load {
     pub errors: u64,
 }
 
+/// Turns each side takes in [`alternating`].
+pub const TURNS: usize = 3;
+
+/// A reference and Brume measured in turn, [`TURNS`] times each, every turn a run of
+/// `measure / TURNS` after `warmup`: a burst of noise on the shared host then hits both
+/// alike, where one long run of each compared two different moments. Each side's [`Load`]
+/// is its turns together: the mean rate (the turns are equally long) and every latency.
+pub fn alternating(
+    warmup: Duration,
+    measure: Duration,
+    mut reference: impl FnMut(Duration, Duration) -> Result<Load>,
+    mut brume: impl FnMut(Duration, Duration) -> Result<Load>,
+) -> Result<(Load, Load)> {
+    let turn = measure / TURNS as u32;
+    let (mut refs, mut ours) = (Vec::new(), Vec::new());
+    for _ in 0..TURNS {
+        refs.push(reference(warmup, turn)?);
+        ours.push(brume(warmup, turn)?);
+    }
+    Ok((Load::combined(refs), Load::combined(ours)))
+}
+
+impl Load {
+    /// Equally long runs as one.
+    fn combined(runs: Vec<Load>) -> Load {
+        let n = runs.len().max(1) as f64;
+        let per_second = runs.iter().map(|r| r.per_second).sum::<f64>() / n;
+        let errors = runs.iter().map(|r| r.errors).sum();
+        Load { per_second, errors, latency: Latencies::merged(runs.into_iter().map(|r| r.latency)) }
+    }
+}
+
 /// Drives the server on `port` for `warmup` (not counted) and then `measure`, worker `w`
 /// sending the requests of `requests(addr, w)`.
 pub fn run<R: Requests>(

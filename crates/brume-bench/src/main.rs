@@ -285,8 +285,12 @@ impl Bench {
         let measure = Duration::from_secs(self.cli.seconds);
         for (concurrency, goal) in [(1, Goal::None), (32, Goal::RatioAtLeast(0.6))] {
             progress(&format!("signed requests at concurrency {concurrency}"));
-            let ceiling = load::run(bare.port, concurrency, warmup, measure, load::CallerIdentity::new)?;
-            let got = load::run(brume.port, concurrency, warmup, measure, load::CallerIdentity::new)?;
+            let (ceiling, got) = load::alternating(
+                warmup,
+                measure,
+                |w, m| load::run(bare.port, concurrency, w, m, load::CallerIdentity::new),
+                |w, m| load::run(brume.port, concurrency, w, m, load::CallerIdentity::new),
+            )?;
             let c = format!("c={concurrency}");
             let p = |l: &Latencies, q| us(l.percentile(q));
             self.report.rows.push(Row::new(
@@ -312,9 +316,11 @@ impl Bench {
         self.report.notes.push(format!(
             "http: one keep-alive HTTP/1.1 connection per worker, all workers on one current-thread \
              tokio runtime in the bench process; every request is SigV4-signed when sent (signing \
-             key cached per day); {}s measured after 1 s warm-up, bare then Brume at each \
-             concurrency; Brume runs with --log-level warn",
-            self.cli.seconds
+             key cached per day); bare and Brume measured in {} alternating turns of \
+             {}s/{} each after a 1 s warm-up, at each concurrency; Brume runs with --log-level warn",
+            load::TURNS,
+            self.cli.seconds,
+            load::TURNS
         ));
         Ok(())
     }
@@ -409,7 +415,7 @@ impl Bench {
              byte of the answer; {RUNS} interleaved runs of disk write, bare PUT, Brume PUT, bare \
              GET, Brume GET, medians reported (MB = 10^6 bytes); the PUT target is against the \
              lower of the disk write and bare PUT rates; Brume's VmHWM is read after the last \
-             large transfer (the server was started for this benchmark); 1 KiB loads as in http, \
+             large transfer (the server was started for this benchmark); 1 KiB loads as in http (bare and Brume in alternating turns), \
              at c=32, keys spread over {} keys, all of which exist before the GET load",
             s3::KEYS
         ));
@@ -441,8 +447,12 @@ impl Bench {
         let warmup = Duration::from_secs(1);
         let measure = Duration::from_secs(self.cli.seconds);
         progress(&format!("SQS round trips at concurrency {CONCURRENCY}"));
-        let ceiling = load::run(bare.port, CONCURRENCY, warmup, measure, load::CallerIdentity::new)?;
-        let got = sqs::round_trips(brume.port, CONCURRENCY, warmup, measure)?;
+        let (ceiling, got) = load::alternating(
+            warmup,
+            measure,
+            |w, m| load::run(bare.port, CONCURRENCY, w, m, load::CallerIdentity::new),
+            |w, m| sqs::round_trips(brume.port, CONCURRENCY, w, m),
+        )?;
         let figure = format!("SQS send+receive+delete round trips/s, c={CONCURRENCY}");
         let detail = format!(
             "{} failed; p50 {:.2} ms, p99 {:.2} ms",
@@ -486,7 +496,8 @@ impl Bench {
             "sqs: awsJson 1.0, every request SigV4-signed; each of the {CONCURRENCY} workers has \
              its own queue and keep-alive connection and sends a 64 B message, receives it \
              (MaxNumberOfMessages 1) and deletes it, {}s measured after 1 s; the HTTP ceiling \
-             is signed GetCallerIdentity against the bare server at the same concurrency; long \
+             is signed GetCallerIdentity against the bare server at the same concurrency, the two \
+             measured in alternating turns as in http; long \
              polls: 50 samples of a ReceiveMessage (WaitTimeSeconds 20) on an empty queue \
              woken by a SendMessage from another connection 50 ms later",
             self.cli.seconds
@@ -689,9 +700,13 @@ impl Bench {
         let dir = self.fresh_dir();
         let (brume, _) = Server::start(Target::Brume { exe: &self.cli.brume, data_dir: &dir })?;
         progress(&format!("SNS Publish at concurrency {CONCURRENCY}"));
-        let ceiling = load::run(bare.port, CONCURRENCY, warmup, measure, load::CallerIdentity::new)?;
         let (topic, _) = sns::topic_with_queue(brume.port, "bench-publish", false)?;
-        let got = sns::publishes(brume.port, &topic, CONCURRENCY, warmup, measure)?;
+        let (ceiling, got) = load::alternating(
+            warmup,
+            measure,
+            |w, m| load::run(bare.port, CONCURRENCY, w, m, load::CallerIdentity::new),
+            |w, m| sns::publishes(brume.port, &topic, CONCURRENCY, w, m),
+        )?;
         let figure = format!("SNS Publish/s (one SQS subscription), c={CONCURRENCY}");
         self.report.rows.push(Row::new(
             figure.clone(),
@@ -722,7 +737,8 @@ impl Bench {
              the subscribed queue, with signed notifications and with raw messages; Publish/s: a fresh server, {CONCURRENCY} workers each on its \
              own keep-alive connection publishing 64 B messages to one topic with one SQS \
              subscription, {}s measured after 1 s (the deliveries trail behind: see fan-out); \
-             the HTTP ceiling is signed GetCallerIdentity against the bare server",
+             the HTTP ceiling is signed GetCallerIdentity against the bare server, the two \
+             measured in alternating turns as in http",
             self.cli.seconds
         ));
         Ok(())
@@ -757,12 +773,13 @@ impl Bench {
         }
         let warmup = Duration::from_secs(1);
         let measure = Duration::from_secs(self.cli.seconds);
-        let load = |server: &Server, op: Op, concurrency: usize| -> Result<load::Load> {
+        let load_for = |server: &Server, op: Op, concurrency: usize, warmup, measure| -> Result<load::Load> {
             let bodies = op.bodies()?;
             load::run(server.port, concurrency, warmup, measure, |addr, w| {
                 dynamodb::Calls::new(addr, op, bodies.clone(), w, concurrency)
             })
         };
+        let load = |server: &Server, op: Op, concurrency: usize| load_for(server, op, concurrency, warmup, measure);
         let detail = |l: &load::Load| {
             format!(
                 "{} non-200; p50 {:.2} ms, p99 {:.2} ms",
@@ -774,11 +791,15 @@ impl Bench {
         let mut put_rate = 0.0;
         for op in [Op::GetItem, Op::PutItem] {
             progress(&format!("DynamoDB {} at concurrency {CONCURRENCY}", op.name()));
-            let ceiling = load::run(bare.port, CONCURRENCY, warmup, measure, load::CallerIdentity::new)?;
+            let (ceiling, got) = load::alternating(
+                warmup,
+                measure,
+                |w, m| load::run(bare.port, CONCURRENCY, w, m, load::CallerIdentity::new),
+                |w, m| load_for(&brume, op, CONCURRENCY, w, m),
+            )?;
             if ceiling.errors > 0 {
                 anyhow::bail!("the bare server answered {} requests with non-200", ceiling.errors);
             }
-            let got = load(&brume, op, CONCURRENCY)?;
             let figure = format!("DynamoDB {} ~200 B req/s, c={CONCURRENCY}", op.name());
             self.report.rows.push(Row::new(
                 &figure,
@@ -893,7 +914,8 @@ impl Bench {
              number, a boolean and the key), tables on demand; GetItem/PutItem: {CONCURRENCY} \
              workers on keep-alive connections, worker w sending its n-th request to key \
              ({CONCURRENCY}n + w) mod {KEYS}, all {KEYS} items existing first, {}s measured after \
-             1 s, the ceiling being signed GetCallerIdentity against the bare server just before; \
+             1 s, the ceiling being signed GetCallerIdentity against the bare server, the two measured in \
+             alternating turns as in http; \
              Query: the {PARTITION} items of one partition (KeyConditionExpression pk = :p, one \
              page) at c={QUERY_CONCURRENCY}, low enough that moto's calls fit the window; large \
              table: {items} items in partitions of {PARTITION}, written with BatchWriteItem (25 \
@@ -925,17 +947,18 @@ impl Bench {
                 }
             }
             progress(&format!("1 KiB {operation} at concurrency {CONCURRENCY}"));
-            let load = |server: &Server| {
+            let load_for = |server: &Server, warmup, measure| {
                 let method = method.clone();
                 load::run(server.port, CONCURRENCY, warmup, measure, move |addr, w| {
                     s3::SmallObjects::new(addr, method.clone(), w, CONCURRENCY)
                 })
             };
-            let ceiling = load(bare)?;
+            let load = |server: &Server| load_for(server, warmup, measure);
+            let (ceiling, got) =
+                load::alternating(warmup, measure, |w, m| load_for(bare, w, m), |w, m| load_for(brume, w, m))?;
             if ceiling.errors > 0 {
                 anyhow::bail!("the bare server answered {} requests with non-200", ceiling.errors);
             }
-            let got = load(brume)?;
             let figure = format!("S3 {operation} 1 KiB req/s, c={CONCURRENCY}");
             let detail = format!(
                 "{} non-200; p50 {:.0} us, p99 {:.0} us",

@@ -27,6 +27,11 @@ impl Latencies {
     pub fn min(&self) -> Duration {
         self.0.first().copied().unwrap_or_default()
     }
+
+    /// One sample of all of `parts`.
+    pub fn merged(parts: impl IntoIterator<Item = Latencies>) -> Latencies {
+        Latencies::new(parts.into_iter().flat_map(|l| l.0).collect())
+    }
 }
 
 /// The median of a sample of rates (the lower middle one of an even count), zero if empty.
