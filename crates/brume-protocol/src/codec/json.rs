@@ -4,6 +4,7 @@
 //! against its shape (AWS answers `SerializationException` for a wrong type) and converts
 //! timestamps, which clients may send as ISO strings where the model says so.
 
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 
 use brume_core::AwsError;
@@ -11,7 +12,7 @@ use brume_core::value::Timestamp;
 
 use super::timestamp::{self, Format};
 use super::{Request, ResponseBody, response, serialization_error, wire_code};
-use crate::model::{Operation, Protocol, ServiceModel, ShapeType};
+use crate::model::{Operation, Protocol, ServiceModel, Shape, ShapeType};
 
 pub(super) fn resolve(model: &'static ServiceModel, req: &Request) -> Result<&'static Operation, AwsError> {
     let target = req.header("x-amz-target").unwrap_or("");
@@ -43,124 +44,160 @@ pub(super) fn decode(model: &ServiceModel, op: &Operation, req: &Request) -> Res
 pub(crate) fn to_canonical(
     model: &ServiceModel,
     shape_name: &str,
-    value: Value,
+    mut value: Value,
     protocol: Protocol,
 ) -> Result<Value, AwsError> {
+    canonicalize(model, shape_name, &mut value, protocol)?;
+    Ok(value)
+}
+
+/// [`to_canonical`] in place: the parsed body is already nearly canonical, so only what
+/// differs is rewritten (a request's maps are neither rebuilt nor rehashed).
+fn canonicalize(model: &ServiceModel, shape_name: &str, value: &mut Value, protocol: Protocol) -> Result<(), AwsError> {
     let shape = model.shape(shape_name);
     let mismatch =
         |what: &str| serialization_error(protocol, format!("Unexpected value for a {what} of shape {shape_name}"));
     if value.is_null() {
-        return Ok(Value::Null);
+        return Ok(());
     }
-    Ok(match shape.kind {
-        ShapeType::Structure if shape.document => value,
+    match shape.kind {
+        ShapeType::Structure if shape.document => {}
         ShapeType::Structure => {
             let Value::Object(obj) = value else {
                 return Err(mismatch("structure"));
             };
-            let mut out = Map::new();
-            for (k, v) in obj {
-                // Body keys are the members' `locationName` where they have one. Unknown
-                // members are ignored, as AWS's front ends do for forward compatibility.
-                let member = shape
-                    .members
-                    .iter()
-                    .find(|(name, m)| m.location.is_none() && m.location_name.as_deref().unwrap_or(name) == k);
-                if let Some((name, m)) = member {
-                    let v = to_canonical(model, &m.shape, v, protocol)?;
-                    if !v.is_null() {
-                        out.insert(name.to_string(), v);
-                    }
-                }
-            }
-            Value::Object(out)
+            canonical_members(model, shape, obj, protocol)?;
         }
         ShapeType::List => {
             let Value::Array(items) = value else {
                 return Err(mismatch("list"));
             };
             let item = &shape.member.as_ref().expect("list shapes have a member").shape;
-            Value::Array(items.into_iter().map(|v| to_canonical(model, item, v, protocol)).collect::<Result<_, _>>()?)
+            for v in items {
+                canonicalize(model, item, v, protocol)?;
+            }
         }
         ShapeType::Map => {
             let Value::Object(obj) = value else {
                 return Err(mismatch("map"));
             };
             let vs = &shape.value.as_ref().expect("map shapes have a value").shape;
-            let mut out = Map::new();
-            for (k, v) in obj {
-                out.insert(k, to_canonical(model, vs, v, protocol)?);
+            for v in obj.values_mut() {
+                canonicalize(model, vs, v, protocol)?;
             }
-            Value::Object(out)
         }
-        ShapeType::String | ShapeType::Blob => {
-            if !value.is_string() {
-                return Err(mismatch("string"));
-            }
-            value
+        ShapeType::String | ShapeType::Blob if !value.is_string() => return Err(mismatch("string")),
+        ShapeType::Boolean if !value.is_boolean() => return Err(mismatch("boolean")),
+        ShapeType::Integer | ShapeType::Long if !(value.is_i64() || value.is_u64()) => {
+            return Err(mismatch("integer"));
         }
-        ShapeType::Boolean => {
-            if !value.is_boolean() {
-                return Err(mismatch("boolean"));
-            }
-            value
-        }
-        ShapeType::Integer | ShapeType::Long => {
-            if !(value.is_i64() || value.is_u64()) {
-                return Err(mismatch("integer"));
-            }
-            value
-        }
-        ShapeType::Float | ShapeType::Double => match &value {
-            Value::Number(_) => value,
+        ShapeType::String | ShapeType::Blob | ShapeType::Boolean | ShapeType::Integer | ShapeType::Long => {}
+        ShapeType::Float | ShapeType::Double => match &*value {
+            Value::Number(_) => {}
             // Non-finite numbers travel as strings in JSON.
-            Value::String(s) if matches!(s.as_str(), "NaN" | "Infinity" | "-Infinity") => value,
+            Value::String(s) if matches!(s.as_str(), "NaN" | "Infinity" | "-Infinity") => {}
             _ => return Err(mismatch("number")),
         },
-        ShapeType::Timestamp => match &value {
-            Value::Number(_) => value,
+        ShapeType::Timestamp => match &*value {
+            Value::Number(_) => {}
             Value::String(s) => {
                 let ts = timestamp::parse(s).ok_or_else(|| mismatch("timestamp"))?;
-                serde_json::json!(ts.0)
+                *value = serde_json::json!(ts.0);
             }
             _ => return Err(mismatch("timestamp")),
         },
-    })
+    }
+    Ok(())
 }
 
-/// The canonical value written as JSON for `shape_name`: nulls dropped, timestamps in the
-/// model's format (epoch seconds unless it names another).
-pub(crate) fn from_canonical(model: &ServiceModel, shape_name: &str, value: &Value) -> Value {
-    let shape = model.shape(shape_name);
-    match (shape.kind, value) {
-        (ShapeType::Structure, Value::Object(obj)) if !shape.document => {
-            let mut out = Map::new();
-            for (name, m) in shape.members.iter() {
-                if m.location.is_some() {
-                    continue;
+/// A structure's members checked in body order, keyed by member name. Body keys are the
+/// members' `locationName` where they have one. Unknown members and nulls are dropped, as
+/// AWS's front ends ignore them (for forward compatibility).
+fn canonical_members(
+    model: &ServiceModel,
+    shape: &Shape,
+    obj: &mut Map<String, Value>,
+    protocol: Protocol,
+) -> Result<(), AwsError> {
+    let member = |key: &str| {
+        shape.members.iter().find(|(name, m)| m.location.is_none() && m.location_name.as_deref().unwrap_or(name) == key)
+    };
+    let mut result = Ok(());
+    let mut renamed = false;
+    obj.retain(|k, v| {
+        let Some((name, m)) = member(k).filter(|_| result.is_ok()) else {
+            return false;
+        };
+        renamed |= name != k;
+        result = canonicalize(model, &m.shape, v, protocol);
+        result.is_ok() && !v.is_null()
+    });
+    result?;
+    // Few members have a `locationName`: only then is the map rebuilt under new keys.
+    if renamed {
+        *obj = std::mem::take(obj)
+            .into_iter()
+            .map(|(k, v)| (member(&k).map_or(k, |(name, _)| name.to_string()), v))
+            .collect();
+    }
+    Ok(())
+}
+
+/// The canonical value as the JSON of `shape_name`, serialized without building another
+/// tree: nulls dropped, members under their `locationName`, timestamps in the model's
+/// format (epoch seconds unless it names another).
+pub(crate) fn from_canonical<'a>(model: &'a ServiceModel, shape_name: &'a str, value: &'a Value) -> Wire<'a> {
+    Wire { model, shape_name, value }
+}
+
+/// The value of member `name` in a canonical structure. Most hold a few of their shape's
+/// members (an attribute value one of ten): comparing their keys costs less than hashing
+/// every member name.
+fn member_value<'v>(obj: &'v Map<String, Value>, name: &str) -> Option<&'v Value> {
+    if obj.len() <= 4 { obj.iter().find_map(|(k, v)| (k == name).then_some(v)) } else { obj.get(name) }
+}
+
+/// See [`from_canonical`].
+pub(crate) struct Wire<'a> {
+    model: &'a ServiceModel,
+    shape_name: &'a str,
+    value: &'a Value,
+}
+
+impl Serialize for Wire<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let shape = self.model.shape(self.shape_name);
+        let nested = |shape_name, value| from_canonical(self.model, shape_name, value);
+        match (shape.kind, self.value) {
+            (ShapeType::Structure, Value::Object(obj)) if !shape.document => {
+                // No JSON model gives two body members the same key, so none is written twice.
+                let mut out = serializer.serialize_map(None)?;
+                for (name, m) in shape.members.iter() {
+                    if m.location.is_some() {
+                        continue;
+                    }
+                    if let Some(v) = member_value(obj, name).filter(|v| !v.is_null()) {
+                        out.serialize_entry(m.location_name.as_deref().unwrap_or(name), &nested(&m.shape, v))?;
+                    }
                 }
-                if let Some(v) = obj.get(name).filter(|v| !v.is_null()) {
-                    let key = m.location_name.as_deref().unwrap_or(name);
-                    out.insert(key.to_string(), from_canonical(model, &m.shape, v));
+                out.end()
+            }
+            (ShapeType::List, Value::Array(items)) => {
+                let item = &shape.member.as_ref().expect("list shapes have a member").shape;
+                serializer.collect_seq(items.iter().map(|v| nested(item, v)))
+            }
+            (ShapeType::Map, Value::Object(obj)) => {
+                let vs = &shape.value.as_ref().expect("map shapes have a value").shape;
+                serializer.collect_map(obj.iter().map(|(k, v)| (k, nested(vs, v))))
+            }
+            (ShapeType::Timestamp, Value::Number(n)) => {
+                match Format::from_trait(shape.timestamp_format.as_deref(), Format::UnixTimestamp) {
+                    Format::UnixTimestamp => n.serialize(serializer),
+                    f => serializer.serialize_str(&timestamp::to_text(Timestamp(n.as_f64().unwrap_or(0.0)), f)),
                 }
             }
-            Value::Object(out)
+            (_, v) => v.serialize(serializer),
         }
-        (ShapeType::List, Value::Array(items)) => {
-            let item = &shape.member.as_ref().expect("list shapes have a member").shape;
-            Value::Array(items.iter().map(|v| from_canonical(model, item, v)).collect())
-        }
-        (ShapeType::Map, Value::Object(obj)) => {
-            let vs = &shape.value.as_ref().expect("map shapes have a value").shape;
-            Value::Object(obj.iter().map(|(k, v)| (k.clone(), from_canonical(model, vs, v))).collect())
-        }
-        (ShapeType::Timestamp, Value::Number(n)) => {
-            match Format::from_trait(shape.timestamp_format.as_deref(), Format::UnixTimestamp) {
-                Format::UnixTimestamp => value.clone(),
-                f => Value::String(timestamp::to_text(Timestamp(n.as_f64().unwrap_or(0.0)), f)),
-            }
-        }
-        _ => value.clone(),
     }
 }
 
@@ -171,10 +208,10 @@ pub(super) fn encode(
     output: &Value,
 ) -> Result<http::Response<ResponseBody>, AwsError> {
     let body = match &op.output {
-        Some(o) => from_canonical(model, &o.shape, output),
-        None => Value::Object(Map::new()),
+        Some(o) => serde_json::to_vec(&from_canonical(model, &o.shape, output)),
+        None => Ok(b"{}".to_vec()),
     };
-    Ok(response(200, content_type(protocol), serde_json::to_vec(&body).map_err(|_| AwsError::internal())?))
+    Ok(response(200, content_type(protocol), body.map_err(|_| AwsError::internal())?))
 }
 
 fn content_type(protocol: Protocol) -> &'static str {
@@ -217,7 +254,7 @@ pub(super) fn encode_error(
     for (k, v) in err.members.iter().flat_map(|m| m.iter()) {
         let shape = model.and_then(|m| m.shapes.get(err.code.as_ref())).and_then(|s| s.members.get(k.as_str()));
         let v = match (model, shape) {
-            (Some(m), Some(member)) => from_canonical(m, &member.shape, v),
+            (Some(m), Some(member)) => serde_json::to_value(from_canonical(m, &member.shape, v)).unwrap_or_default(),
             _ => v.clone(),
         };
         body.insert(k.clone(), v);
@@ -249,6 +286,18 @@ mod tests {
     }
 
     #[test]
+    fn body_keys_are_location_names_in_body_order() {
+        let m = model("apigateway").unwrap();
+        let body = json!({"uri": "u", "httpMethod": "GET", "bogus": 1, "credentials": null, "type": "HTTP"});
+        let v = to_canonical(m, "PutIntegrationRequest", body, Protocol::RestJson1).unwrap();
+        let keys: Vec<_> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(keys, ["uri", "integrationHttpMethod", "type"]);
+        assert_eq!(v["integrationHttpMethod"], "GET");
+        let wire = serde_json::to_string(&from_canonical(m, "PutIntegrationRequest", &v)).unwrap();
+        assert_eq!(wire, r#"{"type":"HTTP","httpMethod":"GET","uri":"u"}"#);
+    }
+
+    #[test]
     fn structured_error_members_are_rendered_with_their_shape() {
         let m = model("dynamodb").unwrap();
         let reasons = json!([{"Code": "None"}, {"Code": "ConditionalCheckFailed", "Item": {"k": {"S": "v"}}}]);
@@ -268,7 +317,8 @@ mod tests {
         let v = to_canonical(m, "CreateExportTaskRequest", json!({"from": 5, "to": 6}), Protocol::AwsJson1_1).unwrap();
         assert_eq!(v, json!({"from": 5, "to": 6}));
         let m = model("stepfunctions").unwrap();
-        let out = from_canonical(m, "DescribeExecutionOutput", &json!({"startDate": 1.5, "status": "RUNNING", "x": 1}));
+        let canonical = json!({"startDate": 1.5, "status": "RUNNING", "x": 1});
+        let out = serde_json::to_value(from_canonical(m, "DescribeExecutionOutput", &canonical)).unwrap();
         assert_eq!(out, json!({"status": "RUNNING", "startDate": 1.5}));
     }
 }

@@ -130,7 +130,7 @@ pub(super) fn encode(
     Ok(resp)
 }
 
-fn json_bytes(value: &Value) -> Result<Bytes, AwsError> {
+fn json_bytes(value: &impl serde::Serialize) -> Result<Bytes, AwsError> {
     serde_json::to_vec(value).map(Bytes::from).map_err(|_| AwsError::internal())
 }
 
