@@ -326,7 +326,7 @@ pub fn element(v: &Value) -> Option<Element> {
 }
 
 pub fn table_key(account: &str, region: &str, name: &str) -> Vec<u8> {
-    key::encode(&["t".into(), account.into(), region.into(), name.into()])
+    key::encode_strings_then(&["t", account, region, name], &[])
 }
 
 pub fn tables_of(account: &str, region: &str) -> KeyRange {
@@ -334,9 +334,7 @@ pub fn tables_of(account: &str, region: &str) -> KeyRange {
 }
 
 pub fn item_key(table: &Table, key: &[Element]) -> Vec<u8> {
-    let mut parts = vec!["i".into(), table.id.as_str().into()];
-    parts.extend(key.iter().cloned());
-    key::encode(&parts)
+    key::encode_strings_then(&["i", &table.id], key)
 }
 
 pub fn items_of(table: &Table) -> KeyRange {
@@ -355,7 +353,7 @@ fn index_entry_key(table: &Table, index: &Index, item: &Item, base: &[Element]) 
 }
 
 fn stats_key(table: &Table) -> Vec<u8> {
-    key::encode(&["s".into(), table.id.as_str().into()])
+    key::encode_strings_then(&["s", &table.id], &[])
 }
 
 pub fn load_table(

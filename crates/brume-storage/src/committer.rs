@@ -425,6 +425,15 @@ impl Overlay<'_> {
     fn view(&self) -> Layered<'_> {
         Layered { writes: &self.writes, below: &self.below }
     }
+
+    /// The pending writes in `keyspace`, whose name is copied only by its first write.
+    fn writes_in(&mut self, keyspace: &str) -> Result<&mut BTreeMap<Vec<u8>, Option<Vec<u8>>>, StorageError> {
+        check_keyspace(keyspace)?;
+        if !self.writes.contains_key(keyspace) {
+            self.writes.insert(keyspace.to_string(), BTreeMap::new());
+        }
+        Ok(self.writes.get_mut(keyspace).expect("inserted above"))
+    }
 }
 
 impl ReadView for Overlay<'_> {
@@ -447,14 +456,12 @@ impl ReadView for Overlay<'_> {
 
 impl Txn for Overlay<'_> {
     fn put(&mut self, keyspace: &str, key: &[u8], value: &[u8]) -> Result<(), StorageError> {
-        check_keyspace(keyspace)?;
-        self.writes.entry(keyspace.to_string()).or_default().insert(key.to_vec(), Some(value.to_vec()));
+        self.writes_in(keyspace)?.insert(key.to_vec(), Some(value.to_vec()));
         Ok(())
     }
 
     fn delete(&mut self, keyspace: &str, key: &[u8]) -> Result<(), StorageError> {
-        check_keyspace(keyspace)?;
-        self.writes.entry(keyspace.to_string()).or_default().insert(key.to_vec(), None);
+        self.writes_in(keyspace)?.insert(key.to_vec(), None);
         Ok(())
     }
 }

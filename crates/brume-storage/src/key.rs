@@ -243,14 +243,34 @@ pub fn encode(elements: &[Element]) -> Vec<u8> {
     out
 }
 
+/// Encodes the tuple of the strings `head` followed by `tail`, as [`encode`] does, without
+/// building an element for each string (record kinds and ids lead most keys, and a hot key
+/// is built on every request).
+pub fn encode_strings_then(head: &[&str], tail: &[Element]) -> Vec<u8> {
+    let len =
+        head.iter().map(|s| s.len() + 2).sum::<usize>() + tail.iter().map(Element::encoded_len_hint).sum::<usize>();
+    let mut out = Vec::with_capacity(len);
+    for s in head {
+        encode_str(&mut out, s);
+    }
+    for element in tail {
+        encode_into(&mut out, element);
+    }
+    out
+}
+
 /// Appends one element; appending elements one by one is encoding the tuple.
 pub fn encode_into(out: &mut Vec<u8>, element: &Element) {
     match element {
         Element::Bytes(b) => encode_escaped(out, BYTES, b),
-        Element::String(s) => encode_escaped(out, STRING, s.as_bytes()),
+        Element::String(s) => encode_str(out, s),
         Element::Int(i) => encode_int(out, *i),
         Element::Number(n) => encode_number(out, n),
     }
+}
+
+fn encode_str(out: &mut Vec<u8>, s: &str) {
+    encode_escaped(out, STRING, s.as_bytes());
 }
 
 fn encode_escaped(out: &mut Vec<u8>, tag: u8, bytes: &[u8]) {
@@ -396,6 +416,14 @@ mod tests {
 
     fn enc_num(s: &str) -> Vec<u8> {
         encode(&[Element::Number(num(s))])
+    }
+
+    #[test]
+    fn leading_strings_encode_as_elements() {
+        let tail = [Element::Bytes(vec![0, 1]), Element::Int(-3), Element::Number(num("1.5"))];
+        let whole: Vec<Element> = ["i", "a\0b", ""].into_iter().map(Element::from).chain(tail.clone()).collect();
+        assert_eq!(encode_strings_then(&["i", "a\0b", ""], &tail), encode(&whole));
+        assert_eq!(encode_strings_then(&["s"], &[]), encode(&["s".into()]));
     }
 
     #[test]
