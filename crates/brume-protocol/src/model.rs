@@ -225,6 +225,9 @@ pub struct ServiceModel {
     // A fast hasher: the keys are the model's own names, and every request looks several up.
     pub operations: FxHashMap<String, Operation>,
     pub shapes: FxHashMap<String, Shape>,
+    /// The REST protocols' routes and member bindings, worked out on first use.
+    #[serde(skip)]
+    pub(crate) http_bindings: OnceLock<crate::codec::HttpBindings>,
 }
 
 impl ServiceModel {

@@ -10,11 +10,18 @@
 //! `PUT /{Bucket}/{Key+}` is PutObject, UploadPart, CopyObject or UploadPartCopy by its
 //! `uploadId`, `partNumber` and `x-amz-copy-source`), then more optional ones present, then
 //! an operation that is not deprecated over one that is.
+//!
+//! Templates and member lists are read once per model into [`Bindings`]: resolution weighs
+//! every operation of the request's method, and reading them afresh for each request cost
+//! more than the rest of a small S3 request's protocol work.
 
+use std::borrow::Cow;
 use std::cmp::Reverse;
+use std::fmt;
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 use percent_encoding::percent_decode_str;
+use rustc_hash::FxHashMap;
 use serde_json::{Map, Value};
 
 use brume_core::AwsError;
@@ -22,70 +29,259 @@ use brume_core::AwsError;
 use super::timestamp::Format;
 use super::xml::scalar_text;
 use super::{Request, serialization_error, xml_read};
-use crate::model::{Location, MemberRef, Operation, Protocol, ServiceModel, ShapeType};
+use crate::model::{Location, MemberRef, Operation, Protocol, ServiceModel, Shape, ShapeType};
 
-/// The request's query parameters, decoded, in order.
-pub(super) fn query_params(req: &Request) -> Vec<(String, String)> {
-    form_urlencoded::parse(req.uri.query().unwrap_or("").as_bytes()).into_owned().collect()
+/// A model's REST routes and member bindings.
+#[derive(Default)]
+pub(crate) struct Bindings {
+    ops: Vec<OpBindings>,
+    by_name: FxHashMap<String, usize>,
+    /// Indices into `ops` by HTTP method.
+    by_method: FxHashMap<String, Vec<usize>>,
+    /// Every header an input member binds, by its lowercase name, and every query
+    /// parameter, with its bit in a request's [`Present`] set.
+    header_bits: FxHashMap<HeaderName, usize>,
+    query_bits: FxHashMap<String, usize>,
+    bits: usize,
+    /// The members of output shapes bound to the HTTP message (headers, status code).
+    outputs: FxHashMap<String, OutputBindings>,
 }
 
-/// The labels of path template `template` bound from the raw request `path`, or `None`
-/// when the path does not match. Labels are percent-decoded; a greedy label keeps its `/`.
-fn match_path<'t>(template: &'t str, path: &str) -> Option<Vec<(&'t str, String)>> {
-    // Clients drop a template's trailing slash (botocore sends Lambda's
-    // `/2015-03-31/functions/` as `/2015-03-31/functions`); one is tolerated on requests.
+impl fmt::Debug for Bindings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Bindings").field("operations", &self.ops.len()).finish_non_exhaustive()
+    }
+}
+
+/// One operation's request template and input members bound outside the body.
+struct OpBindings {
+    name: String,
+    path: Vec<Segment>,
+    /// The literal query parts: `uploads` or `list-type=2`.
+    query: Vec<(String, Option<String>)>,
+    literal_path: usize,
+    greedy: bool,
+    deprecated: bool,
+    /// In the input shape's member order.
+    input: Vec<InputMember>,
+}
+
+enum Segment {
+    Literal(String),
+    Label(String),
+    Greedy(String),
+}
+
+struct InputMember {
+    /// The member's position in the input shape.
+    index: usize,
+    location: Location,
+    required: bool,
+    /// A header or query member's bit in [`Present`]; `None` for a header name no request
+    /// can carry.
+    bit: Option<usize>,
+    header: Option<HeaderName>,
+}
+
+#[derive(Default)]
+struct OutputBindings {
+    /// In the shape's member order.
+    members: Vec<OutputMember>,
+    /// Positions in `members` by member name.
+    by_name: FxHashMap<String, usize>,
+}
+
+struct OutputMember {
+    index: usize,
+    /// A header member's name; `None` when it is not a valid header name.
+    header: Option<HeaderName>,
+}
+
+/// The request's query parameters, decoded, in order.
+type Query<'a> = Vec<(Cow<'a, str>, Cow<'a, str>)>;
+
+fn query_params<'r>(req: &Request<'r>) -> Query<'r> {
+    form_urlencoded::parse(req.uri.query().unwrap_or("").as_bytes()).collect()
+}
+
+/// Which of the model's bound headers and query parameters a request carries.
+struct Present(Vec<u64>);
+
+impl Present {
+    fn has(&self, bit: Option<usize>) -> bool {
+        bit.is_some_and(|b| self.0[b / 64] >> (b % 64) & 1 == 1)
+    }
+}
+
+/// The model's bindings, read from it on first use.
+fn bindings(model: &ServiceModel) -> &Bindings {
+    model.http_bindings.get_or_init(|| Bindings::new(model))
+}
+
+impl Bindings {
+    fn new(model: &ServiceModel) -> Self {
+        let mut b = Bindings::default();
+        for op in model.operations.values() {
+            let ob = b.operation(model, op);
+            b.by_name.insert(op.name.clone(), b.ops.len());
+            b.by_method.entry(op.http.method.clone()).or_default().push(b.ops.len());
+            b.ops.push(ob);
+        }
+        for (name, shape) in &model.shapes {
+            if shape.members.iter().any(|(_, m)| m.location.is_some()) {
+                b.outputs.insert(name.clone(), OutputBindings::new(shape));
+            }
+        }
+        b
+    }
+
+    fn operation(&mut self, model: &ServiceModel, op: &Operation) -> OpBindings {
+        let template = op.http.request_uri.as_str();
+        let (tpath, tquery) = template.split_once('?').unwrap_or((template, ""));
+        let query = tquery
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .map(|p| match p.split_once('=') {
+                Some((k, v)) => (k.to_string(), Some(v.to_string())),
+                None => (p.to_string(), None),
+            })
+            .collect();
+        let mut input = Vec::new();
+        if let Some(input_ref) = &op.input {
+            let shape = model.shape(&input_ref.shape);
+            for (index, (name, m)) in shape.members.iter().enumerate() {
+                let Some(location) = m.location else { continue };
+                let wire = m.location_name.as_deref().unwrap_or(name);
+                let header = (location == Location::Header).then(|| HeaderName::try_from(wire).ok()).flatten();
+                let bit = match location {
+                    Location::Header => header.clone().map(|h| bit_of(&mut self.header_bits, &mut self.bits, h)),
+                    Location::Querystring => Some(bit_of(&mut self.query_bits, &mut self.bits, wire.to_string())),
+                    _ => None,
+                };
+                let required = shape.required.iter().any(|r| r == name);
+                input.push(InputMember { index, location, required, bit, header });
+            }
+        }
+        OpBindings {
+            name: op.name.clone(),
+            path: segments(tpath),
+            query,
+            literal_path: tpath.split('/').filter(|s| !s.is_empty() && !s.starts_with('{')).count(),
+            greedy: tpath.contains("+}"),
+            deprecated: op.deprecated,
+            input,
+        }
+    }
+
+    fn op(&self, name: &str) -> &OpBindings {
+        &self.ops[self.by_name[name]]
+    }
+
+    /// Which bound headers and query parameters the request carries: one lookup per
+    /// request header rather than a scan of them per bound member of every candidate.
+    fn present(&self, headers: &HeaderMap, query: &Query) -> Present {
+        let mut words = vec![0u64; self.bits.div_ceil(64)];
+        let bits = headers
+            .keys()
+            .filter_map(|k| self.header_bits.get(k))
+            .chain(query.iter().filter_map(|(k, _)| self.query_bits.get(k.as_ref())));
+        for &b in bits {
+            words[b / 64] |= 1 << (b % 64);
+        }
+        Present(words)
+    }
+}
+
+/// The bit of `key`, a new one on first sight.
+fn bit_of<K: Eq + std::hash::Hash>(bits: &mut FxHashMap<K, usize>, next: &mut usize, key: K) -> usize {
+    *bits.entry(key).or_insert_with(|| {
+        *next += 1;
+        *next - 1
+    })
+}
+
+impl OutputBindings {
+    fn new(shape: &Shape) -> Self {
+        let mut out = OutputBindings::default();
+        for (index, (name, m)) in shape.members.iter().enumerate() {
+            let Some(location) = m.location else { continue };
+            let wire = m.location_name.as_deref().unwrap_or(name);
+            let header = (location == Location::Header).then(|| HeaderName::try_from(wire).ok()).flatten();
+            out.by_name.insert(name.to_string(), out.members.len());
+            out.members.push(OutputMember { index, header });
+        }
+        out
+    }
+}
+
+/// The segments of a path template. Clients drop a template's trailing slash (botocore
+/// sends Lambda's `/2015-03-31/functions/` as `/2015-03-31/functions`); one is tolerated
+/// on requests.
+fn segments(template: &str) -> Vec<Segment> {
     let template = template.strip_prefix('/').unwrap_or(template);
     let template = template.strip_suffix('/').unwrap_or(template);
-    let path = path.strip_prefix('/').unwrap_or(path);
-    let mut rest = path;
-    let mut labels = Vec::new();
-    let segments: Vec<&str> = template.split('/').collect();
-    for (i, seg) in segments.iter().enumerate() {
-        if let Some(label) = seg.strip_prefix('{').and_then(|s| s.strip_suffix("+}")) {
-            // The greedy label takes the rest of the path, trailing slash included (an S3
-            // key may end in `/`).
-            if rest.is_empty() {
-                return None;
+    template
+        .split('/')
+        .map(|seg| {
+            let label = seg.strip_prefix('{');
+            if let Some(greedy) = label.and_then(|s| s.strip_suffix("+}")) {
+                Segment::Greedy(greedy.to_string())
+            } else if let Some(label) = label.and_then(|s| s.strip_suffix('}')) {
+                Segment::Label(label.to_string())
+            } else {
+                Segment::Literal(seg.to_string())
             }
-            labels.push((label, percent_decoded(rest)));
-            return Some(labels);
-        }
+        })
+        .collect()
+}
+
+/// Whether the raw request `path` matches the template `segments`; `bind` is given each
+/// label and its raw text. A greedy label takes the rest of the path, trailing slash
+/// included (an S3 key may end in `/`).
+fn bind_path<'s>(segments: &'s [Segment], path: &str, mut bind: impl FnMut(&'s str, &str)) -> bool {
+    let mut rest = path.strip_prefix('/').unwrap_or(path);
+    for (i, seg) in segments.iter().enumerate() {
         let (head, tail) = match rest.split_once('/') {
             Some((h, t)) => (h, Some(t)),
             None => (rest, None),
         };
-        if let Some(label) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-            if head.is_empty() {
-                return None;
+        match seg {
+            Segment::Greedy(label) => {
+                if rest.is_empty() {
+                    return false;
+                }
+                bind(label, rest);
+                return true;
             }
-            labels.push((label, percent_decoded(head)));
-        } else if percent_decode_str(head).decode_utf8_lossy() != *seg {
-            return None;
+            Segment::Label(label) => {
+                if head.is_empty() {
+                    return false;
+                }
+                bind(label, head);
+            }
+            Segment::Literal(literal) => {
+                if percent_decode_str(head).decode_utf8_lossy() != literal.as_str() {
+                    return false;
+                }
+            }
         }
         match tail {
             Some(t) => rest = t,
-            None if i + 1 == segments.len() => return Some(labels),
-            None => return None,
+            None if i + 1 == segments.len() => return true,
+            None => return false,
         }
     }
-    rest.is_empty().then_some(labels)
+    rest.is_empty()
+}
+
+/// The labels of the raw request `path`, percent-decoded, or `None` when it does not match.
+fn path_labels<'s>(segments: &'s [Segment], path: &str) -> Option<Vec<(&'s str, String)>> {
+    let mut labels = Vec::new();
+    bind_path(segments, path, |label, raw| labels.push((label, percent_decoded(raw)))).then_some(labels)
 }
 
 fn percent_decoded(s: &str) -> String {
     percent_decode_str(s).decode_utf8_lossy().into_owned()
-}
-
-/// The literal query parts of a request URI template: `uploads` or `list-type=2`.
-fn template_query(template: &str) -> impl Iterator<Item = (&str, Option<&str>)> {
-    let query = template.split_once('?').map(|(_, q)| q).unwrap_or("");
-    query.split('&').filter(|p| !p.is_empty()).map(|p| match p.split_once('=') {
-        Some((k, v)) => (k, Some(v)),
-        None => (p, None),
-    })
-}
-
-fn template_path(template: &str) -> &str {
-    template.split_once('?').map(|(p, _)| p).unwrap_or(template)
 }
 
 /// How well an operation's template matches a request, compared field by field: literal
@@ -99,38 +295,28 @@ pub(super) fn resolve(
     protocol: Protocol,
     req: &Request,
 ) -> Result<&'static Operation, AwsError> {
+    let bindings = bindings(model);
     let query = query_params(req);
+    let present = bindings.present(req.headers, &query);
     let path = req.uri.path();
-    let mut best: Option<(Score, &'static Operation)> = None;
-    for op in model.operations.values() {
-        if op.http.method != req.method.as_str() {
-            continue;
-        }
-        let template = &op.http.request_uri;
+    let mut best: Option<(Score, &OpBindings)> = None;
+    for &i in bindings.by_method.get(req.method.as_str()).into_iter().flatten() {
+        let op = &bindings.ops[i];
         // The literal query parts first: comparing them is cheaper than matching the path,
         // and they rule out most of the operations sharing a path (S3's `?acl`, `?tagging`…).
-        let mut literal_query = 0;
-        let query_ok = template_query(template).all(|(k, v)| {
-            literal_query += 1;
-            query.iter().any(|(qk, qv)| qk == k && v.is_none_or(|v| v == qv))
-        });
-        if !query_ok {
+        let query_ok =
+            op.query.iter().all(|(k, v)| query.iter().any(|(qk, qv)| qk == k && v.as_ref().is_none_or(|v| v == qv)));
+        if !query_ok || !bind_path(&op.path, path, |_, _| {}) {
             continue;
         }
-        let tpath = template_path(template);
-        if match_path(tpath, path).is_none() {
-            continue;
-        }
-        let literal_path = tpath.split('/').filter(|s| !s.is_empty() && !s.starts_with('{')).count();
-        let greedy = tpath.contains("+}");
-        let bound = bound_members(model, op, req, &query);
+        let bound = bound_members(op, &present);
         let score = (
-            literal_query,
-            literal_path,
+            op.query.len(),
+            op.literal_path,
             bound.required,
             Reverse(bound.missing),
             bound.optional,
-            !greedy,
+            !op.greedy,
             !op.deprecated,
         );
         // Equal scores are broken by name, so that resolution does not depend on the
@@ -143,7 +329,8 @@ pub(super) fn resolve(
             best = Some((score, op));
         }
     }
-    best.map(|(_, op)| op).ok_or_else(|| match protocol {
+    let found = best.and_then(|(_, op)| model.operation(&op.name));
+    found.ok_or_else(|| match protocol {
         Protocol::RestXml => {
             AwsError::new(405, "MethodNotAllowed", "The specified method is not allowed against this resource.")
         }
@@ -159,20 +346,13 @@ struct Bound {
     optional: usize,
 }
 
-fn bound_members(model: &ServiceModel, op: &Operation, req: &Request, query: &[(String, String)]) -> Bound {
-    let Some(input) = &op.input else {
-        return Bound::default();
-    };
-    let shape = model.shape(&input.shape);
+fn bound_members(op: &OpBindings, present: &Present) -> Bound {
     let mut counts = Bound::default();
-    for (name, m) in shape.members.iter() {
-        let wire = m.location_name.as_deref().unwrap_or(name);
-        let present = match m.location {
-            Some(Location::Header) => has_header(req.headers, wire),
-            Some(Location::Querystring) => query.iter().any(|(k, _)| k == wire),
-            _ => continue,
-        };
-        match (present, shape.required.iter().any(|r| r == name)) {
+    for m in &op.input {
+        if !matches!(m.location, Location::Header | Location::Querystring) {
+            continue;
+        }
+        match (present.has(m.bit), m.required) {
             (true, true) => counts.required += 1,
             (false, true) => counts.missing += 1,
             (true, false) => counts.optional += 1,
@@ -194,23 +374,25 @@ pub(super) fn decode(
         return Ok(out);
     };
     let shape = model.shape(&input.shape);
-    let template = &op.http.request_uri;
-    let labels = match_path(template_path(template), req.uri.path()).unwrap_or_default();
+    let bindings = bindings(model);
+    let bound = bindings.op(&op.name);
+    let labels = path_labels(&bound.path, req.uri.path()).unwrap_or_default();
     let query = query_params(req);
+    let present = bindings.present(req.headers, &query);
     let bad = |e: String| serialization_error(protocol, e);
-    for (name, m) in shape.members.iter() {
-        let Some(location) = m.location else { continue };
+    for b in &bound.input {
+        let (name, m) = &shape.members.0[b.index];
         let wire = m.location_name.as_deref().unwrap_or(name);
-        let value = match location {
+        let value = match b.location {
             Location::Uri => match labels.iter().find(|(l, _)| *l == wire) {
                 Some((_, text)) => xml_read::scalar(model, m, text).map_err(bad)?,
                 None => continue,
             },
-            Location::Querystring => match query_member(model, m, wire, shape, template, &query).map_err(bad)? {
+            Location::Querystring => match query_member(model, m, wire, shape, &bound.query, &query).map_err(bad)? {
                 Some(v) => v,
                 None => continue,
             },
-            Location::Header => match header_member(model, m, wire, req.headers).map_err(bad)? {
+            Location::Header => match header_member(model, m, b, &present, req.headers).map_err(bad)? {
                 Some(v) => v,
                 None => continue,
             },
@@ -231,7 +413,7 @@ pub(super) fn decode(
             }
             Location::StatusCode => continue,
         };
-        out.insert(name.to_string(), value);
+        out.insert(name.clone(), value);
     }
     Ok(out)
 }
@@ -244,9 +426,9 @@ fn query_member(
     model: &ServiceModel,
     m: &MemberRef,
     wire: &str,
-    input: &crate::model::Shape,
-    template: &str,
-    query: &[(String, String)],
+    input: &Shape,
+    template_query: &[(String, Option<String>)],
+    query: &Query,
 ) -> Result<Option<Value>, String> {
     let shape = model.shape(&m.shape);
     match shape.kind {
@@ -262,7 +444,7 @@ fn query_member(
         ShapeType::Map => {
             // A query-string map takes every parameter no other member or the template binds.
             let bound = |k: &str| {
-                template_query(template).any(|(t, _)| t == k)
+                template_query.iter().any(|(t, _)| t == k)
                     || input.members.iter().any(|(n, o)| {
                         o.location == Some(Location::Querystring)
                             && model.shape(&o.shape).kind != ShapeType::Map
@@ -274,12 +456,12 @@ fn query_member(
             let mut map = Map::new();
             for (k, v) in query.iter().filter(|(k, _)| !bound(k)) {
                 if multi {
-                    let list = map.entry(k.clone()).or_insert_with(|| Value::Array(Vec::new()));
+                    let list = map.entry(k.to_string()).or_insert_with(|| Value::Array(Vec::new()));
                     if let Value::Array(items) = list {
-                        items.push(Value::String(v.clone()));
+                        items.push(Value::String(v.to_string()));
                     }
                 } else {
-                    map.insert(k.clone(), Value::String(v.clone()));
+                    map.insert(k.to_string(), Value::String(v.to_string()));
                 }
             }
             Ok((!map.is_empty()).then_some(Value::Object(map)))
@@ -291,23 +473,17 @@ fn query_member(
     }
 }
 
-/// Whether `headers` has `name`. A request carries a handful of headers and a REST input
-/// binds dozens: comparing with each is cheaper than parsing and hashing every bound name
-/// for a map lookup (resolution checks them for every candidate operation).
-fn has_header(headers: &HeaderMap, name: &str) -> bool {
-    headers.keys().any(|k| k.as_str().eq_ignore_ascii_case(name))
-}
-
 fn header_member(
     model: &ServiceModel,
     m: &MemberRef,
-    wire: &str,
+    bound: &InputMember,
+    present: &Present,
     headers: &HeaderMap,
 ) -> Result<Option<Value>, String> {
-    if !has_header(headers, wire) {
+    let Some(name) = bound.header.as_ref().filter(|_| present.has(bound.bit)) else {
         return Ok(None);
-    }
-    let values: Vec<String> = headers.get_all(wire).iter().map(header_text).collect();
+    };
+    let values: Vec<String> = headers.get_all(name).iter().map(header_text).collect();
     if values.is_empty() {
         return Ok(None);
     }
@@ -328,17 +504,22 @@ fn header_member(
 /// Writes the output members bound to headers into `headers`; returns the status code a
 /// `statusCode` member sets, if any.
 pub(super) fn encode(model: &ServiceModel, shape_name: &str, value: &Value, headers: &mut HeaderMap) -> Option<u16> {
-    let shape = model.shape(shape_name);
     let obj = value.as_object()?;
+    let bound = bindings(model).outputs.get(shape_name)?;
+    let shape = model.shape(shape_name);
+    // The output's few values pick their members, written in the shape's order: looking
+    // each bound member up in the value instead costs a map lookup for each of dozens.
+    let mut found: Vec<(usize, &Value)> =
+        obj.iter().filter_map(|(k, v)| bound.by_name.get(k.as_str()).map(|&i| (i, v))).collect();
+    found.sort_unstable_by_key(|(i, _)| *i);
     let mut status = None;
-    for (name, m) in shape.members.iter() {
-        let (Some(location), Some(v)) = (m.location, obj.get(name)) else {
-            continue;
-        };
+    for (i, v) in found {
+        let b = &bound.members[i];
+        let (name, m) = &shape.members.0[b.index];
         let wire = m.location_name.as_deref().unwrap_or(name);
         let member_shape = model.shape(&m.shape);
-        match location {
-            Location::Header => {
+        match m.location {
+            Some(Location::Header) => {
                 let text = match (member_shape.kind, v) {
                     (ShapeType::List, Value::Array(items)) => {
                         let item = member_shape.member.as_deref().expect("list shapes have a member");
@@ -351,31 +532,32 @@ pub(super) fn encode(model: &ServiceModel, shape_name: &str, value: &Value, head
                     _ => scalar_text(member_shape, Some(m), v, Format::Rfc822),
                 };
                 if let Some(text) = text {
-                    insert_header(headers, wire, &text);
+                    insert_header(headers, b.header.clone(), wire, &text);
                 }
             }
-            Location::Headers => {
+            Some(Location::Headers) => {
                 for (k, item) in v.as_object().into_iter().flatten() {
                     if let Some(text) = item.as_str() {
-                        insert_header(headers, &format!("{wire}{k}"), text);
+                        let name = format!("{wire}{k}");
+                        insert_header(headers, HeaderName::try_from(&name).ok(), &name, text);
                     }
                 }
             }
-            Location::StatusCode => status = v.as_u64().and_then(|s| u16::try_from(s).ok()),
-            Location::Uri | Location::Querystring => {}
+            Some(Location::StatusCode) => status = v.as_u64().and_then(|s| u16::try_from(s).ok()),
+            Some(Location::Uri | Location::Querystring) | None => {}
         }
     }
     status
 }
 
-fn insert_header(headers: &mut HeaderMap, name: &str, text: &str) {
-    match (HeaderName::try_from(name), HeaderValue::try_from(text)) {
-        (Ok(n), Ok(v)) => {
+fn insert_header(headers: &mut HeaderMap, name: Option<HeaderName>, wire: &str, text: &str) {
+    match (name, HeaderValue::try_from(text)) {
+        (Some(n), Ok(v)) => {
             headers.insert(n, v);
         }
         // A value no HTTP header can carry (a line break in user metadata) is dropped
         // rather than failing the whole response.
-        _ => tracing::warn!(header = name, "output header value is not valid in HTTP; dropped"),
+        _ => tracing::warn!(header = wire, "output header value is not valid in HTTP; dropped"),
     }
 }
 
@@ -444,15 +626,19 @@ mod tests {
 
     #[test]
     fn paths_match_templates() {
+        let labels = |template: &str, path: &str| {
+            path_labels(&segments(template), path)
+                .map(|l| l.into_iter().map(|(k, v)| (k.to_string(), v)).collect::<Vec<_>>())
+        };
         assert_eq!(
-            match_path("/{Bucket}/{Key+}", "/b/a%20b/c/"),
-            Some(vec![("Bucket", "b".into()), ("Key", "a b/c/".into())])
+            labels("/{Bucket}/{Key+}", "/b/a%20b/c/"),
+            Some(vec![("Bucket".into(), "b".into()), ("Key".into(), "a b/c/".into())])
         );
-        assert_eq!(match_path("/{Bucket}", "/b/"), Some(vec![("Bucket", "b".into())]));
-        assert_eq!(match_path("/{Bucket}", "/b/c"), None);
-        assert_eq!(match_path("/{Bucket}/{Key+}", "/b/"), None);
-        assert_eq!(match_path("/", "/"), Some(vec![]));
-        assert_eq!(match_path("/", "/b"), None);
+        assert_eq!(labels("/{Bucket}", "/b/"), Some(vec![("Bucket".into(), "b".into())]));
+        assert_eq!(labels("/{Bucket}", "/b/c"), None);
+        assert_eq!(labels("/{Bucket}/{Key+}", "/b/"), None);
+        assert_eq!(labels("/", "/"), Some(vec![]));
+        assert_eq!(labels("/", "/b"), None);
     }
 
     #[test]

@@ -31,6 +31,8 @@ mod validate;
 pub mod xml;
 pub mod xml_read;
 
+pub(crate) use http_bindings::Bindings as HttpBindings;
+
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A request body streamed to a handler (S3 object uploads), unbuffered.
