@@ -16,7 +16,7 @@
 use std::collections::BTreeMap;
 
 use brume_storage::key::{self, Element};
-use brume_storage::{Direction, KeyRange, ReadView, StorageError, Txn};
+use brume_storage::{DecodeMemo, Direction, KeyRange, ReadView, StorageError, Txn};
 use serde::{Deserialize, Serialize};
 
 pub const KEYSPACE: &str = "s3";
@@ -171,8 +171,15 @@ pub fn decode_version(bytes: &[u8]) -> Result<Version, StorageError> {
 }
 
 pub fn get_bucket(view: &dyn ReadView, name: &str) -> Result<Option<Bucket>, StorageError> {
-    view.get(KEYSPACE, &bucket_key(name))?.map(|b| decode(&b)).transpose()
+    let key = bucket_key(name);
+    let Some(bytes) = view.get(KEYSPACE, &key)? else { return Ok(None) };
+    DECODED_BUCKETS.decode(&key, &bytes, decode).map(|b| Some(Bucket::clone(&b)))
 }
+
+/// Every object request reads its bucket's record, configurations and all, and decoding
+/// its JSON cost more than the rest of a small GetObject's storage work: a copy of the
+/// decoded record is cheaper.
+static DECODED_BUCKETS: DecodeMemo<Bucket> = DecodeMemo::new(1024);
 
 pub fn get_current(view: &dyn ReadView, bucket: &str, key: &str) -> Result<Option<Version>, StorageError> {
     view.get(KEYSPACE, &current_key(bucket, key))?.map(|b| decode_version(&b)).transpose()

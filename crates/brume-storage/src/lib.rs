@@ -20,6 +20,7 @@ mod disk;
 mod error;
 pub mod key;
 mod kv;
+mod memo;
 mod memory;
 
 use std::path::Path;
@@ -28,6 +29,7 @@ use std::sync::Arc;
 pub use blobs::{BlobId, BlobReader, BlobWriter, Blobs};
 pub use error::StorageError;
 pub use kv::{Direction, KeyRange, Kv, KvPair, ReadView, StorageFuture, Txn, TxnFn};
+pub use memo::DecodeMemo;
 
 /// How durable an acknowledged write is. Chosen when the store is opened.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
