@@ -532,14 +532,14 @@ pub(super) fn encode(model: &ServiceModel, shape_name: &str, value: &Value, head
                     _ => scalar_text(member_shape, Some(m), v, Format::Rfc822),
                 };
                 if let Some(text) = text {
-                    insert_header(headers, b.header.clone(), wire, &text);
+                    insert_header(headers, b.header.clone(), wire, text);
                 }
             }
             Some(Location::Headers) => {
                 for (k, item) in v.as_object().into_iter().flatten() {
                     if let Some(text) = item.as_str() {
                         let name = format!("{wire}{k}");
-                        insert_header(headers, HeaderName::try_from(&name).ok(), &name, text);
+                        insert_header(headers, HeaderName::try_from(&name).ok(), &name, text.to_string());
                     }
                 }
             }
@@ -550,7 +550,7 @@ pub(super) fn encode(model: &ServiceModel, shape_name: &str, value: &Value, head
     status
 }
 
-fn insert_header(headers: &mut HeaderMap, name: Option<HeaderName>, wire: &str, text: &str) {
+fn insert_header(headers: &mut HeaderMap, name: Option<HeaderName>, wire: &str, text: String) {
     match (name, HeaderValue::try_from(text)) {
         (Some(n), Ok(v)) => {
             headers.insert(n, v);

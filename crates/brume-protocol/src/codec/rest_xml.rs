@@ -8,6 +8,7 @@
 //! (botocore ignores the root's name, stricter SDKs and tools do not).
 
 use bytes::Bytes;
+use http::StatusCode;
 use serde_json::Value;
 
 use brume_core::{AwsError, Fault};
@@ -112,9 +113,7 @@ pub(super) fn encode(
     let Some(out_ref) = &op.output else {
         return Ok(response(status, "application/xml", Bytes::new()));
     };
-    let mut headers = http::HeaderMap::new();
-    let status = http_bindings::encode(model, &out_ref.shape, output, &mut headers).unwrap_or(status);
-    let ns = namespace(model);
+    let ns = || namespace(model);
     let (content_type, body) = match payload_member(model, &out_ref.shape) {
         Some((name, member)) => match (model.shape(&member.shape).kind, output.get(name)) {
             (_, None | Some(Value::Null)) => ("application/xml", Bytes::new()),
@@ -123,7 +122,7 @@ pub(super) fn encode(
                 w.out.push_str(XML_DECL);
                 let root = member.location_name.as_deref().unwrap_or(name);
                 let member_ns = member.xml_namespace.as_ref().or(model.shape(&member.shape).xml_namespace.as_ref());
-                w.open(root, member_ns.or(ns.as_ref()), &member.shape, v);
+                w.open(root, member_ns.or(ns().as_ref()), &member.shape, v);
                 w.members(&member.shape, v);
                 w.close(root);
                 ("application/xml", Bytes::from(w.out))
@@ -135,7 +134,7 @@ pub(super) fn encode(
         None if is_s3(model) && op.name == "GetBucketLocation" => {
             let mut w = Writer::new(model);
             w.out.push_str(XML_DECL);
-            w.open("LocationConstraint", ns.as_ref(), "", &Value::Null);
+            w.open("LocationConstraint", ns().as_ref(), "", &Value::Null);
             if let Some(region) = output.get("LocationConstraint").and_then(Value::as_str) {
                 escape(region, &mut w.out);
             }
@@ -149,6 +148,7 @@ pub(super) fn encode(
                 let mut w = Writer::new(model);
                 w.out.push_str(XML_DECL);
                 let root = root_name(model, op, &out_ref.shape);
+                let ns = ns();
                 let root_ns = out_ref.xml_namespace.as_ref().or(shape.xml_namespace.as_ref()).or(ns.as_ref());
                 w.open(&root, root_ns, &out_ref.shape, output);
                 w.members(&out_ref.shape, output);
@@ -160,8 +160,10 @@ pub(super) fn encode(
         }
     };
     let mut resp = response(status, content_type, body);
-    for (k, v) in &headers {
-        resp.headers_mut().insert(k, v.clone());
+    // The members bound to headers are written last: a `ContentType` member wins over the
+    // default.
+    if let Some(status) = http_bindings::encode(model, &out_ref.shape, output, resp.headers_mut()) {
+        *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
     }
     Ok(resp)
 }
