@@ -114,7 +114,7 @@ impl Num {
 
     /// The sort-key form of this number.
     pub fn to_key(&self) -> key::Number {
-        self.to_string().parse().expect("a valid Num is a valid key number")
+        key::Number::from_parts(self.negative, &self.digits, self.exp).expect("a valid Num is a valid key number")
     }
 
     pub fn add(&self, other: &Num) -> Result<Num, NumberError> {
@@ -225,15 +225,8 @@ impl PartialOrd for Num {
 
 impl fmt::Display for Num {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.is_zero() {
-            return f.write_str("0");
-        }
-        let digits: String = self.digits.iter().map(|d| char::from(b'0' + d)).collect();
-        let sign = if self.negative { "-" } else { "" };
         // Rendered through the key form so that both print alike.
-        let key: key::Number =
-            format!("{sign}0.{digits}E{}", self.exp).parse().expect("a normalized Num is in the key range");
-        key.fmt(f)
+        self.to_key().fmt(f)
     }
 }
 

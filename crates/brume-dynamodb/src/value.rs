@@ -221,7 +221,7 @@ impl Serialize for Value {
         let mut map = s.serialize_map(Some(1))?;
         match self {
             Value::S(v) => map.serialize_entry("S", v)?,
-            Value::N(n) => map.serialize_entry("N", &n.to_string())?,
+            Value::N(n) => map.serialize_entry("N", &Text(n))?,
             Value::B(b) => map.serialize_entry("B", &b64(b))?,
             Value::Bool(b) => map.serialize_entry("BOOL", b)?,
             Value::Null => map.serialize_entry("NULL", &true)?,
@@ -271,6 +271,16 @@ impl<'de> Deserialize<'de> for Value {
     }
 }
 
+/// A displayable value written as a string, printed straight into the output (no
+/// `String` in between).
+struct Text<'a, T>(&'a T);
+
+impl<T: std::fmt::Display> Serialize for Text<'_, T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self.0)
+    }
+}
+
 /// A list of displayable values written as strings.
 struct Strings<'a, T>(&'a [T]);
 
@@ -278,7 +288,7 @@ impl<T: std::fmt::Display> Serialize for Strings<'_, T> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut seq = s.serialize_seq(Some(self.0.len()))?;
         for v in self.0 {
-            seq.serialize_element(&v.to_string())?;
+            seq.serialize_element(&Text(v))?;
         }
         seq.end()
     }

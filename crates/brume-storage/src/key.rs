@@ -127,6 +127,19 @@ impl Number {
         Number { negative: false, digits: Vec::new(), exponent: 0 }
     }
 
+    /// `±0.d1d2…dn × 10^exponent` from its parts, which must be as a `Number` holds them:
+    /// digits 0–9 with no leading or trailing zero (none for zero), within DynamoDB's
+    /// precision and range. A number held this way elsewhere converts without printing it
+    /// and parsing it back.
+    pub fn from_parts(negative: bool, digits: &[u8], exponent: i64) -> Option<Self> {
+        if digits.is_empty() {
+            return Some(Number::zero());
+        }
+        let normalized = digits.iter().all(|&d| d <= 9) && digits.first() != Some(&0) && digits.last() != Some(&0);
+        let in_range = digits.len() <= MAX_DIGITS && (MIN_EXP..=MAX_EXP).contains(&exponent);
+        (normalized && in_range).then(|| Number { negative, digits: digits.to_vec(), exponent })
+    }
+
     /// Orders magnitudes: by exponent, then digit by digit (a prefix is smaller, which is
     /// right because there are no trailing zeros).
     fn cmp_magnitude(&self, other: &Self) -> Ordering {
@@ -416,6 +429,18 @@ mod tests {
 
     fn enc_num(s: &str) -> Vec<u8> {
         encode(&[Element::Number(num(s))])
+    }
+
+    #[test]
+    fn numbers_from_parts_are_the_parsed_ones() {
+        assert_eq!(Number::from_parts(false, &[1, 5], 1), Some(num("1.5")));
+        assert_eq!(Number::from_parts(true, &[2], -3), Some(num("-0.0002")));
+        assert_eq!(Number::from_parts(true, &[], 7), Some(num("0")));
+        assert_eq!(Number::from_parts(false, &[9; 38], MAX_EXP), Some(num(&format!("{}E+88", "9".repeat(38)))));
+        for (digits, exponent) in [(&[0, 1][..], 0), (&[1, 0][..], 0), (&[10][..], 0), (&[1][..], MAX_EXP + 1)] {
+            assert_eq!(Number::from_parts(false, digits, exponent), None, "{digits:?}E{exponent}");
+        }
+        assert_eq!(Number::from_parts(false, &[1; 39], 0), None);
     }
 
     #[test]
