@@ -247,8 +247,9 @@ pub struct Written {
     pub consumed: Consumed,
 }
 
-/// One write decided inside a transaction: what to store at the key, given what is there.
-pub type Decide = Box<dyn FnOnce(&Table, Option<&Item>) -> Result<Option<Item>, AwsError> + Send>;
+/// One write decided inside a transaction: what to store at the key, given what is there
+/// and the item or key the write was given (handed back, so a new item is not copied).
+pub type Decide = Box<dyn FnOnce(&Table, Option<&Item>, Item) -> Result<Option<Item>, AwsError> + Send>;
 
 impl Ddb {
     /// ItemCollectionMetrics for `ReturnItemCollectionMetrics` SIZE: the size of the
@@ -314,7 +315,7 @@ impl Ddb {
                 let table = table::load_table(txn, &account, &region, &name)?.ok_or_else(resource_not_found)?;
                 let elements = if from_item { check_new_item(&table, &key, false)? } else { table.check_key(&key)? };
                 let old = table::get_item(txn, &table, &elements)?;
-                let new = decide(&table, old.as_ref())?;
+                let new = decide(&table, old.as_ref(), key)?;
                 let consumed = match (&old, &new) {
                     // Deleting nothing still costs a write.
                     (None, None) => Consumed::table(write_units(0)),
@@ -340,7 +341,6 @@ impl Ddb {
             refuse_unusable(&ph, "ConditionExpression is")?;
         }
         ph.finish()?;
-        let stored = item.clone();
         // Only the partition key is needed, and only when metrics are asked for.
         let key_of_write = if input.return_item_collection_metrics.is_some() { item.clone() } else { Item::new() };
         let Written { table, old, consumed, .. } = self
@@ -349,13 +349,13 @@ impl Ddb {
                 table_name(&input.table_name),
                 item,
                 true,
-                Box::new(move |_, old| {
+                Box::new(move |_, old, item| {
                     if let Some(c) = &condition
                         && !expr::evaluate(c, old.unwrap_or(&Item::new()))
                     {
                         return Err(condition_failed(old, return_old_on_failure));
                     }
-                    Ok(Some(stored))
+                    Ok(Some(item))
                 }),
             )
             .await?;
@@ -419,7 +419,7 @@ impl Ddb {
                 table_name(&input.table_name),
                 key,
                 false,
-                Box::new(move |_, old| {
+                Box::new(move |_, old, _| {
                     if let Some(c) = &condition
                         && !expr::evaluate(c, old.unwrap_or(&Item::new()))
                     {
@@ -476,9 +476,9 @@ impl Ddb {
             .write_one(
                 &ctx,
                 table_name(&input.table_name),
-                key.clone(),
+                key,
                 false,
-                Box::new(move |table, old| {
+                Box::new(move |table, old, key| {
                     if let Some(c) = &condition
                         && !expr::evaluate(c, old.unwrap_or(&Item::new()))
                     {

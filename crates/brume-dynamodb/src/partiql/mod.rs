@@ -429,16 +429,15 @@ impl Ddb {
     ) -> Result<WriteOutcome, AwsError> {
         match statement {
             Statement::Insert { table, item } => {
-                let stored = item.clone();
                 let Written { table, consumed, .. } = self
                     .write_one(
                         ctx,
                         &table,
                         item,
                         true,
-                        Box::new(move |_, old| match old {
+                        Box::new(move |_, old, item| match old {
                             Some(_) => Err(duplicate_item()),
-                            None => Ok(Some(stored)),
+                            None => Ok(Some(item)),
                         }),
                     )
                     .await?;
@@ -450,14 +449,13 @@ impl Ddb {
                 let update = Update { actions };
                 expr::check_paths(Kind::Update, &update.actions.iter().map(Action::path).collect::<Vec<_>>())?;
                 let paths = update.paths();
-                let target = key.clone();
                 let Written { table, old, new, consumed } = self
                     .write_one(
                         ctx,
                         &table,
                         key,
                         false,
-                        Box::new(move |table, old| {
+                        Box::new(move |table, old, target| {
                             // UPDATE changes an item that exists; it never creates one.
                             let Some(current) = old else {
                                 return Err(conditional_check_failed());
@@ -489,7 +487,7 @@ impl Ddb {
                         &table,
                         key,
                         false,
-                        Box::new(move |_, old| {
+                        Box::new(move |_, old, _| {
                             // Deleting a missing item succeeds; the rest of the WHERE is a
                             // condition on an item that exists.
                             if let (Some(current), Some(c)) = (old, &extra)
