@@ -16,12 +16,12 @@
 //! Tables are keyed by a random id as well as their name, so a table deleted and created
 //! again never sees its predecessor's records.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use brume_core::AwsError;
 use brume_storage::key::{self, Element};
-use brume_storage::{Direction, KeyRange, ReadView, StorageError, Txn};
+use brume_storage::{DecodeMemo, Direction, KeyRange, ReadView, StorageError, Txn};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
@@ -364,44 +364,15 @@ pub fn load_table(
 ) -> Result<Option<Arc<Table>>, AwsError> {
     let key = table_key(account, region, name);
     match view.get(KEYSPACE, &key)? {
-        Some(bytes) => DECODED.decode(key, &bytes).map(Some),
+        Some(bytes) => DECODED.decode(&key, &bytes, |b| serde_json::from_slice(b).map_err(|e| corrupt(&e))).map(Some),
         None => Ok(None),
     }
 }
 
 /// Every item request reads its table's definition, and decoding it from JSON cost more
 /// than the rest of a GetItem's own work; the definitions last decoded are kept with the
-/// bytes they came from. The record is still read every time, in the caller's snapshot or
-/// transaction, and a decoded copy is only used for exactly the same bytes, so this is
-/// memoization of a pure function: no invalidation, nothing that can go stale.
-static DECODED: Decoded = Decoded(std::sync::Mutex::new(None));
-
-/// Table records decoded, by their key: the bytes and the definition decoded from them.
-struct Decoded(std::sync::Mutex<Option<Memo>>);
-
-type Memo = HashMap<Vec<u8>, (Vec<u8>, Arc<Table>)>;
-
-/// Beyond this many table keys the memo starts afresh, so that tables created and
-/// dropped by the thousand (test suites) do not accumulate.
-const DECODED_TABLES: usize = 1024;
-
-impl Decoded {
-    fn decode(&self, key: Vec<u8>, bytes: &[u8]) -> Result<Arc<Table>, AwsError> {
-        let mut memo = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let memo = memo.get_or_insert_with(HashMap::new);
-        if let Some((stored, table)) = memo.get(&key)
-            && stored.as_slice() == bytes
-        {
-            return Ok(Arc::clone(table));
-        }
-        let table: Arc<Table> = Arc::new(serde_json::from_slice(bytes).map_err(|e| corrupt(&e))?);
-        if memo.len() >= DECODED_TABLES {
-            memo.clear();
-        }
-        memo.insert(key, (bytes.to_vec(), Arc::clone(&table)));
-        Ok(table)
-    }
-}
+/// bytes they came from.
+static DECODED: DecodeMemo<Table> = DecodeMemo::new(1024);
 
 pub fn save_table(txn: &mut dyn Txn, table: &Table) -> Result<(), AwsError> {
     let bytes = serde_json::to_vec(table).map_err(|e| corrupt(&e))?;
