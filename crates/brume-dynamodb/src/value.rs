@@ -100,7 +100,7 @@ impl Value {
             }));
         };
         let string = |v: &Json| v.as_str().map(str::to_string).ok_or_else(|| serialization(ty));
-        let list = |v: &Json| v.as_array().cloned().ok_or_else(|| serialization(ty));
+        let list = |v| Json::as_array(v).ok_or_else(|| serialization(ty));
         Ok(match ty.as_str() {
             "S" => Value::S(string(v)?),
             "N" => Value::N(number(&string(v)?)?),
