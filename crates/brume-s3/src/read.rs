@@ -126,7 +126,7 @@ impl S3 {
     ) -> Result<Version, AwsError> {
         match version_id {
             None => {
-                let v = table::get_current(self.kv.as_ref(), bucket, key)
+                let v = table::read_current(self.kv.as_ref(), bucket, key)
                     .map_err(error::internal)?
                     .ok_or_else(|| error::no_such_key(key))?;
                 if v.delete_marker {
