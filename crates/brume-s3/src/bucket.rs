@@ -28,7 +28,7 @@ pub fn valid_name(name: &str) -> bool {
 /// The canonical user id S3 reports as an account's owner id.
 pub fn canonical_id(account: &str) -> String {
     use sha2::Digest as _;
-    hex::encode(sha2::Sha256::digest(format!("brume-canonical-user:{account}")))
+    brume_core::hex(&sha2::Sha256::digest(format!("brume-canonical-user:{account}")))
 }
 
 #[derive(Serialize)]

@@ -227,7 +227,7 @@ impl Md5 {
 
     /// The lower-case hex digest: a single-part ETag, without its quotes.
     pub fn finish_hex(self) -> String {
-        hex::encode(self.finish())
+        brume_core::hex(&self.finish())
     }
 }
 
@@ -386,9 +386,9 @@ mod tests {
         assert_eq!(compute(Algorithm::Crc32, CHECK), 0xCBF4_3926u32.to_be_bytes());
         assert_eq!(compute(Algorithm::Crc32c, CHECK), 0xE306_9283u32.to_be_bytes());
         assert_eq!(compute(Algorithm::Crc64Nvme, CHECK), 0xAE8B_1486_0A79_9888u64.to_be_bytes());
-        assert_eq!(hex::encode(compute(Algorithm::Sha1, CHECK)), "f7c3bc1d808e04732adf679965ccc34ca7ae3441");
+        assert_eq!(brume_core::hex(&compute(Algorithm::Sha1, CHECK)), "f7c3bc1d808e04732adf679965ccc34ca7ae3441");
         assert_eq!(
-            hex::encode(compute(Algorithm::Sha256, CHECK)),
+            brume_core::hex(&compute(Algorithm::Sha256, CHECK)),
             "15e2b0d3c33891ebb0f1ef609ec419420c20e320ce94c65fbc8c3312448eb225"
         );
     }

@@ -509,7 +509,7 @@ impl S3 {
             number: input.part_number,
             blob: ingested.blob().pop().unwrap_or_default(),
             size: ingested.size,
-            md5: hex::encode(ingested.md5),
+            md5: brume_core::hex(&ingested.md5),
             checksum: checksum.as_ref().map(|c| c.value.clone()),
             last_modified: Timestamp::now().0,
         };
@@ -572,7 +572,7 @@ impl S3 {
             number: input.part_number,
             blob: blob.to_string(),
             size,
-            md5: hex::encode(digest),
+            md5: brume_core::hex(&digest),
             checksum: hasher.map(checksum::Hasher::finish_base64),
             last_modified: Timestamp::now().0,
         };

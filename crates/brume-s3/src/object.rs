@@ -144,7 +144,7 @@ pub(crate) fn check_key(key: &str) -> Result<(), AwsError> {
 }
 
 pub(crate) fn quote_etag(md5: &[u8]) -> String {
-    format!("\"{}\"", hex::encode(md5))
+    format!("\"{}\"", brume_core::hex(md5))
 }
 
 fn unquote(etag: &str) -> &str {
