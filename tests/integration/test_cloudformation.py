@@ -618,6 +618,8 @@ def test_on_failure_delete_removes_the_failed_stack(server):
     assert error_of(both) == ("ValidationError", "You can specify either DisableRollback or OnFailure, but not both.")
     cfn.create_stack(StackName="meta", TemplateBody=json.dumps({"Resources": {
         "Good": {"Type": "AWS::SQS::Queue", "Metadata": {"Owner": "tests"}}}}))
+    # Stacks are created in the background, as on AWS: the resource exists once it is.
+    wait(cfn, "stack_create_complete", StackName="meta")
     detail = cfn.describe_stack_resource(StackName="meta", LogicalResourceId="Good")["StackResourceDetail"]
     assert json.loads(detail["Metadata"]) == {"Owner": "tests"}
     cfn.create_stack(StackName="later", TemplateBody=json.dumps({"Resources": {"Q": {"Type": "AWS::SQS::Queue"}}}))
