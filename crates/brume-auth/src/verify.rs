@@ -201,7 +201,7 @@ impl Verifier {
         check_time(&input, s3, now)?;
 
         let key = self.signing_key(&credential.secret_access_key, &input.date, &input.region, &input.service);
-        let scope = format!("{}/{}/{}/aws4_request", input.date, input.region, input.service);
+        let scope = [&input.date, "/", &input.region, "/", &input.service, "/aws4_request"].concat();
         let signed: Vec<&str> = input.signed_headers.split(';').collect();
         let headers = sigv4::canonical_headers(&parts.headers, parts.uri.authority().map(|a| a.as_str()), &signed);
         let raw_path = parts.uri.path();

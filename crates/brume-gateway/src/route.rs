@@ -1,6 +1,8 @@
 //! Which service a request is for, told apart as AWS endpoints do: the SigV4 credential
 //! scope's service name, `X-Amz-Target`, the CBOR path, and `*.localhost` host names.
 
+use std::borrow::Cow;
+
 use http::request::Parts;
 
 use brume_protocol::registry;
@@ -48,18 +50,26 @@ pub fn query_service(action: &str) -> Option<&'static str> {
 
 /// The service name of the credential scope (`Credential=AKID/DATE/REGION/SERVICE/...`),
 /// from the `Authorization` header or a presigned URL's `X-Amz-Credential`.
-pub fn signing_name(parts: &Parts) -> Option<String> {
-    let credential = parts
-        .headers
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|auth| auth.split("Credential=").nth(1))
-        .map(|c| c.split([',', ' ']).next().unwrap_or("").to_string())
-        .or_else(|| {
-            let query = parts.uri.query()?;
-            form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "X-Amz-Credential").map(|(_, v)| v.into_owned())
-        })?;
-    credential.split('/').nth(3).map(str::to_string)
+pub fn signing_name(parts: &Parts) -> Option<Cow<'_, str>> {
+    let from_header = parts.headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|auth| {
+        // Signers put the credential first; the search is for the others.
+        let after = match auth.strip_prefix("AWS4-HMAC-SHA256 Credential=") {
+            Some(after) => after,
+            None => auth.split("Credential=").nth(1)?,
+        };
+        Some(after.split([',', ' ']).next().unwrap_or(""))
+    });
+    if let Some(credential) = from_header {
+        return scope_service(credential).map(Cow::Borrowed);
+    }
+    let query = parts.uri.query()?;
+    let (_, credential) = form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "X-Amz-Credential")?;
+    scope_service(&credential).map(|s| Cow::Owned(s.to_owned()))
+}
+
+/// The service field of a credential (`AKID/DATE/REGION/SERVICE/aws4_request`).
+fn scope_service(credential: &str) -> Option<&str> {
+    credential.split('/').nth(3)
 }
 
 /// The first label of a `*.localhost` host that names a service (`sqs.us-east-1.localhost`,
@@ -85,10 +95,7 @@ fn host_service(parts: &Parts) -> Option<&'static str> {
     if labels.contains(&"s3") {
         return Some("s3");
     }
-    labels.iter().find_map(|l| {
-        let names = registry::by_signing_name(l);
-        names.first().copied()
-    })
+    labels.iter().find_map(|l| registry::by_signing_name(l).first().copied())
 }
 
 /// Identifies the target service of a request.
@@ -110,9 +117,8 @@ pub fn identify(parts: &Parts) -> Target {
         return Target::Service(name);
     }
     if let Some(signing) = signing_name(parts) {
-        let candidates = registry::by_signing_name(&signing);
-        return match candidates.as_slice() {
-            [] => Target::Unknown(signing),
+        return match registry::by_signing_name(&signing) {
+            [] => Target::Unknown(signing.into_owned()),
             [one] => Target::Service(one),
             // API Gateway v2 lives under /v2/; DynamoDB Streams is told by its target above.
             many if signing == "apigateway" && parts.uri.path().starts_with("/v2/") => {

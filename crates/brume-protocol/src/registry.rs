@@ -23,18 +23,39 @@ pub fn index() -> &'static HashMap<String, ServiceInfo> {
     })
 }
 
-/// The service whose `X-Amz-Target` prefix is `prefix` (`DynamoDB_20120810`).
-pub fn by_target_prefix(prefix: &str) -> Option<&'static str> {
-    index().iter().find(|(_, i)| i.target_prefix.as_deref() == Some(prefix)).map(|(n, _)| n.as_str())
+/// The index turned around, for the lookups every request makes.
+struct Lookups {
+    by_target_prefix: HashMap<&'static str, &'static str>,
+    /// Each list sorted by name.
+    by_signing_name: HashMap<&'static str, Vec<&'static str>>,
 }
 
-/// The services signed with `signing_name`; several share one (`apigateway` v1 and v2,
-/// `dynamodb` and its streams), the caller tells those apart by target or path.
-pub fn by_signing_name(signing_name: &str) -> Vec<&'static str> {
-    let mut names: Vec<&str> =
-        index().iter().filter(|(_, i)| i.signing_name == signing_name).map(|(n, _)| n.as_str()).collect();
-    names.sort_unstable();
-    names
+fn lookups() -> &'static Lookups {
+    static LOOKUPS: OnceLock<Lookups> = OnceLock::new();
+    LOOKUPS.get_or_init(|| {
+        let mut services: Vec<(&'static str, &'static ServiceInfo)> =
+            index().iter().map(|(name, info)| (name.as_str(), info)).collect();
+        services.sort_unstable_by_key(|(name, _)| *name);
+        let mut lookups = Lookups { by_target_prefix: HashMap::new(), by_signing_name: HashMap::new() };
+        for (name, info) in services {
+            if let Some(prefix) = &info.target_prefix {
+                lookups.by_target_prefix.entry(prefix.as_str()).or_insert(name);
+            }
+            lookups.by_signing_name.entry(info.signing_name.as_str()).or_default().push(name);
+        }
+        lookups
+    })
+}
+
+/// The service whose `X-Amz-Target` prefix is `prefix` (`DynamoDB_20120810`).
+pub fn by_target_prefix(prefix: &str) -> Option<&'static str> {
+    lookups().by_target_prefix.get(prefix).copied()
+}
+
+/// The services signed with `signing_name`, sorted; several share one (`apigateway` v1 and
+/// v2, `dynamodb` and its streams), the caller tells those apart by target or path.
+pub fn by_signing_name(signing_name: &str) -> &'static [&'static str] {
+    lookups().by_signing_name.get(signing_name).map_or(&[], Vec::as_slice)
 }
 
 #[cfg(test)]
