@@ -38,16 +38,31 @@ impl Timestamp {
     /// and in the JSON documents its services send (notifications, event records).
     pub fn iso8601(self) -> String {
         let t = self.to_offset_datetime();
-        format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-            t.year(),
-            u8::from(t.month()),
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second(),
-            t.millisecond()
-        )
+        let Ok(year) = u32::try_from(t.year()) else {
+            // Before year 0: rare enough for `format!`'s signed padding.
+            return format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+                t.year(),
+                u8::from(t.month()),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second(),
+                t.millisecond()
+            );
+        };
+        let mut out = String::with_capacity(24);
+        crate::push_zero_padded(&mut out, year, 4);
+        for (separator, value) in
+            [('-', u8::from(t.month())), ('-', t.day()), ('T', t.hour()), (':', t.minute()), (':', t.second())]
+        {
+            out.push(separator);
+            crate::push_zero_padded(&mut out, value.into(), 2);
+        }
+        out.push('.');
+        crate::push_zero_padded(&mut out, t.millisecond().into(), 3);
+        out.push('Z');
+        out
     }
 
     pub fn to_offset_datetime(self) -> time::OffsetDateTime {
@@ -83,6 +98,9 @@ mod tests {
     fn iso8601_times_have_milliseconds_and_z() {
         assert_eq!(Timestamp::from_unix_millis(1_700_000_000_123).iso8601(), "2023-11-14T22:13:20.123Z");
         assert_eq!(Timestamp::from_unix_millis(0).iso8601(), "1970-01-01T00:00:00.000Z");
+        assert_eq!(Timestamp(253_402_300_799.999).iso8601(), "9999-12-31T23:59:59.999Z");
+        assert_eq!(Timestamp(-62_135_596_800.0).iso8601(), "0001-01-01T00:00:00.000Z");
+        assert_eq!(Timestamp(-62_198_755_200.0).iso8601(), "-001-01-01T00:00:00.000Z");
     }
 
     #[test]

@@ -30,16 +30,33 @@ pub fn http_date(ts: Timestamp) -> String {
     let t = ts.to_offset_datetime();
     const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
     const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    format!(
-        "{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT",
-        DAYS[t.weekday().number_days_from_monday() as usize],
-        t.day(),
-        MONTHS[t.month() as usize - 1],
-        t.year(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+    let day = DAYS[t.weekday().number_days_from_monday() as usize];
+    let month = MONTHS[t.month() as usize - 1];
+    let Ok(year) = u32::try_from(t.year()) else {
+        // Before year 0: rare enough for `format!`'s signed padding.
+        return format!(
+            "{day}, {:02} {month} {:04} {:02}:{:02}:{:02} GMT",
+            t.day(),
+            t.year(),
+            t.hour(),
+            t.minute(),
+            t.second()
+        );
+    };
+    let mut out = String::with_capacity(29);
+    out.push_str(day);
+    out.push_str(", ");
+    brume_core::push_zero_padded(&mut out, t.day().into(), 2);
+    out.push(' ');
+    out.push_str(month);
+    out.push(' ');
+    brume_core::push_zero_padded(&mut out, year, 4);
+    for (separator, value) in [(' ', t.hour()), (':', t.minute()), (':', t.second())] {
+        out.push(separator);
+        brume_core::push_zero_padded(&mut out, value.into(), 2);
+    }
+    out.push_str(" GMT");
+    out
 }
 
 /// The timestamp written as text in `format` (JSON writes epoch seconds as a number; this
@@ -101,6 +118,8 @@ mod tests {
         let ts = Timestamp(1_706_702_400.5);
         assert_eq!(ts.iso8601(), "2024-01-31T12:00:00.500Z");
         assert_eq!(http_date(ts), "Wed, 31 Jan 2024 12:00:00 GMT");
+        assert_eq!(http_date(Timestamp(-62_198_755_200.0)), "Fri, 01 Jan -001 00:00:00 GMT");
+        assert_eq!(http_date(Timestamp(-61_000_000_000.0)), "Fri, 26 Dec 0036 11:33:20 GMT");
         assert_eq!(to_text(Timestamp(1_706_702_400.0), Format::UnixTimestamp), "1706702400");
     }
 }
