@@ -10,7 +10,7 @@
 //! bindings, validation) are modules beside the codecs.
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, Uri};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode, Uri};
 use http_body_util::{BodyExt, Full, combinators::UnsyncBoxBody};
 use serde_json::Value;
 
@@ -188,14 +188,18 @@ fn has_content_type_member(model: &ServiceModel, op: &Operation, output: &Value)
 }
 
 fn add_request_id(headers: &mut HeaderMap, protocol: Protocol, request_id: &str) {
+    // Names made once: inserting by `&str` parses the name on every response.
+    const REQUEST_ID: HeaderName = HeaderName::from_static("x-amz-request-id");
+    const ID_2: HeaderName = HeaderName::from_static("x-amz-id-2");
+    const AMZN_REQUEST_ID: HeaderName = HeaderName::from_static("x-amzn-requestid");
     let Ok(id) = HeaderValue::from_str(request_id) else {
         return;
     };
     if protocol == Protocol::RestXml {
-        headers.insert("x-amz-request-id", id.clone());
-        headers.insert("x-amz-id-2", id);
+        headers.insert(REQUEST_ID, id.clone());
+        headers.insert(ID_2, id);
     } else {
-        headers.insert("x-amzn-requestid", id);
+        headers.insert(AMZN_REQUEST_ID, id);
     }
 }
 
