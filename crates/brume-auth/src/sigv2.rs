@@ -8,8 +8,11 @@
 
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
+use http::HeaderName;
 use http::request::Parts;
 use percent_encoding::percent_decode_str;
+
+use crate::sigv4::{X_AMZ_DATE, X_AMZ_SECURITY_TOKEN};
 
 /// The query parameters that are part of the signed resource.
 const SUB_RESOURCES: &[&str] = &[
@@ -74,8 +77,9 @@ fn query_params(parts: &Parts) -> Vec<(String, String)> {
 
 /// The V2 signature of a request, if it carries one.
 pub(crate) fn detect(parts: &Parts) -> Option<V2> {
-    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
-    if let Some(auth) = header("authorization")
+    let header = |name: HeaderName| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    let token = || header(X_AMZ_SECURITY_TOKEN).map(str::to_string);
+    if let Some(auth) = header(http::header::AUTHORIZATION)
         && let Some(rest) = auth.strip_prefix("AWS ")
     {
         let (key, sig) = rest.rsplit_once(':')?;
@@ -83,7 +87,7 @@ pub(crate) fn detect(parts: &Parts) -> Option<V2> {
             access_key_id: key.trim().to_string(),
             signature: sig.trim().to_string(),
             expires: None,
-            session_token: header("x-amz-security-token"),
+            session_token: token(),
         });
     }
     let params = query_params(parts);
@@ -92,7 +96,7 @@ pub(crate) fn detect(parts: &Parts) -> Option<V2> {
         access_key_id: param("AWSAccessKeyId")?,
         signature: param("Signature")?,
         expires: Some(param("Expires")?),
-        session_token: param("x-amz-security-token").or_else(|| header("x-amz-security-token")),
+        session_token: param("x-amz-security-token").or_else(token),
     })
 }
 
@@ -109,7 +113,7 @@ pub(crate) fn string_to_sign(parts: &Parts, v2: &V2, bucket: Option<&str>) -> St
     let standard = |name: &str| param(name).unwrap_or_else(|| header(name));
     let date = match &v2.expires {
         Some(expires) => expires.clone(),
-        None if parts.headers.contains_key("x-amz-date") => String::new(),
+        None if parts.headers.contains_key(X_AMZ_DATE) => String::new(),
         None => header("date"),
     };
     let mut amz: Vec<(String, String)> = parts

@@ -5,12 +5,18 @@
 //! with their original percent-encoding), the way the signer built it before sending.
 
 use hmac::{Hmac, Mac};
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 use percent_encoding::percent_decode_str;
 use sha2::{Digest, Sha256};
 
 /// The algorithm of SigV4 with HMAC-SHA256, the first line of every string to sign.
 pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";
+/// Header names read on every signed request, made once: a lookup by `&str` parses the
+/// name first.
+pub(crate) const X_AMZ_DATE: HeaderName = HeaderName::from_static("x-amz-date");
+pub(crate) const X_AMZ_SECURITY_TOKEN: HeaderName = HeaderName::from_static("x-amz-security-token");
+pub(crate) const X_AMZ_CONTENT_SHA256: HeaderName = HeaderName::from_static("x-amz-content-sha256");
+
 /// The SHA-256 of an empty payload, in hex.
 pub const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 

@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use brume_core::{Principal, RequestContext};
+use http::HeaderName;
 use http::request::Parts;
 use percent_encoding::percent_decode_str;
 
@@ -12,7 +13,7 @@ use crate::chunk::{ChunkSigner, signatures_match};
 use crate::credentials::{CredentialStore, is_account_id};
 use crate::failure::{AuthFailure, MAX_PRESIGN_EXPIRES, MAX_SKEW_SECONDS, Malformed, SignatureMismatch, amz_date};
 use crate::sigv2;
-use crate::sigv4::{self, ALGORITHM, PathRules};
+use crate::sigv4::{self, ALGORITHM, PathRules, X_AMZ_CONTENT_SHA256, X_AMZ_DATE, X_AMZ_SECURITY_TOKEN};
 
 /// The source of the current time, injected so tests are deterministic.
 pub trait Clock: Send + Sync {
@@ -315,7 +316,7 @@ impl Verifier {
             None => {
                 let date = parts
                     .headers
-                    .get("x-amz-date")
+                    .get(X_AMZ_DATE)
                     .or_else(|| parts.headers.get(http::header::DATE))
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or_default();
@@ -472,7 +473,7 @@ fn payload_hash(
     s3: bool,
     payload: PayloadHash<'_>,
 ) -> Result<(String, bool), AuthFailure> {
-    if let Some(value) = parts.headers.get("x-amz-content-sha256") {
+    if let Some(value) = parts.headers.get(X_AMZ_CONTENT_SHA256) {
         let value = lossy_text(value).into_owned();
         if s3 && !is_s3_content_sha256(&value) {
             return Err(AuthFailure::InvalidContentSha256(value));
@@ -608,11 +609,11 @@ fn header_input(parts: &Parts, authorization: &str) -> Result<SignatureInput, Au
     let signature = signature.ok_or_else(|| header_malformed(Malformed::MissingComponent("Signature")))?;
     let (access_key_id, cdate, region, service) = parse_credential(credential, false)?;
 
-    let header_str = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
-    let (timestamp, signed_at, request_time) = if let Some(amz) = header_str("x-amz-date") {
+    let header_str = |name: HeaderName| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    let (timestamp, signed_at, request_time) = if let Some(amz) = header_str(X_AMZ_DATE) {
         let at = parse_amz_date(amz).ok_or_else(|| header_malformed(Malformed::MissingDate))?;
         (amz.to_owned(), at, amz.to_owned())
-    } else if let Some(date) = header_str("date") {
+    } else if let Some(date) = header_str(http::header::DATE) {
         let at = parse_http_date(date).ok_or_else(|| header_malformed(Malformed::MissingDate))?;
         (amz_date(at), at, date.to_owned())
     } else {
@@ -631,7 +632,7 @@ fn header_input(parts: &Parts, authorization: &str) -> Result<SignatureInput, Au
         signed_at,
         request_time,
         expires: None,
-        session_token: header_str("x-amz-security-token").map(str::to_owned),
+        session_token: header_str(X_AMZ_SECURITY_TOKEN).map(str::to_owned),
     })
 }
 

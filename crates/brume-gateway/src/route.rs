@@ -3,8 +3,10 @@
 
 use std::borrow::Cow;
 
+use http::HeaderName;
 use http::request::Parts;
 
+use brume_protocol::codec::{SMITHY_PROTOCOL, X_AMZ_TARGET};
 use brume_protocol::registry;
 
 /// The service (embedded model name) a request addresses, or the signing name of a
@@ -100,14 +102,14 @@ fn host_service(parts: &Parts) -> Option<&'static str> {
 
 /// Identifies the target service of a request.
 pub fn identify(parts: &Parts) -> Target {
-    let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
-    if let Some(target) = header("x-amz-target") {
+    let header = |name: HeaderName| parts.headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(target) = header(X_AMZ_TARGET) {
         let prefix = target.rsplit_once('.').map_or(target, |(p, _)| p);
         if let Some(name) = registry::by_target_prefix(prefix) {
             return Target::Service(name);
         }
     }
-    if header("smithy-protocol").is_some()
+    if header(SMITHY_PROTOCOL).is_some()
         && let Some(rest) = parts.uri.path().strip_prefix("/service/")
         && let Some(name) = registry::by_target_prefix(rest.split('/').next().unwrap_or(""))
     {
@@ -127,7 +129,7 @@ pub fn identify(parts: &Parts) -> Target {
             many => Target::Service(many[0]),
         };
     }
-    let form = header("content-type").is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
+    let form = header(http::header::CONTENT_TYPE).is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
     if (form && parts.method == http::Method::POST) || query_action(parts).is_some_and(|a| query_service(&a).is_some())
     {
         return Target::UnsignedQuery;

@@ -13,6 +13,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode, Uri};
 use http_body_util::{BodyExt, Full, combinators::UnsyncBoxBody};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use brume_core::AwsError;
 
@@ -53,8 +54,13 @@ pub struct Request<'a> {
     pub body: &'a [u8],
 }
 
+/// Header names looked up on every request, made once: a lookup by `&str` parses the name
+/// first.
+pub const X_AMZ_TARGET: HeaderName = HeaderName::from_static("x-amz-target");
+pub const SMITHY_PROTOCOL: HeaderName = HeaderName::from_static("smithy-protocol");
+
 impl Request<'_> {
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub fn header(&self, name: impl http::header::AsHeaderName) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 }
@@ -62,12 +68,12 @@ impl Request<'_> {
 /// The protocol a request to `model`'s service is written in, told from its headers the
 /// way AWS front ends do; the model's own protocol otherwise.
 pub fn detect_protocol(model: &ServiceModel, req: &Request) -> Protocol {
-    let content_type = req.header("content-type").unwrap_or("");
-    let candidate = if req.header("smithy-protocol") == Some("rpc-v2-cbor") {
+    let content_type = req.header(http::header::CONTENT_TYPE).unwrap_or("");
+    let candidate = if req.header(SMITHY_PROTOCOL) == Some("rpc-v2-cbor") {
         Some(Protocol::RpcV2Cbor)
     } else if content_type.starts_with("application/x-www-form-urlencoded") {
         Some(Protocol::AwsQuery)
-    } else if req.header("x-amz-target").is_some() {
+    } else if req.header(X_AMZ_TARGET).is_some() {
         if content_type.contains("1.1") { Some(Protocol::AwsJson1_1) } else { Some(Protocol::AwsJson1_0) }
     } else {
         None
@@ -115,18 +121,29 @@ pub fn decode(model: &ServiceModel, protocol: Protocol, op: &Operation, req: &Re
     Ok(value)
 }
 
-/// The HTTP response for `op`'s canonical `output`; `streamed` is the body of a streaming
-/// payload member (S3's `GetObject`), sent as it comes.
+/// The HTTP response for `op`'s canonical `output` and its `verbatim` members; `streamed`
+/// is the body of a streaming payload member (S3's `GetObject`), sent as it comes.
 pub fn encode(
     model: &ServiceModel,
     protocol: Protocol,
     op: &Operation,
     output: &Value,
+    verbatim: &[(&'static str, Box<RawValue>)],
     streamed: Option<ResponseBody>,
     request_id: &str,
 ) -> Result<Response<ResponseBody>, AwsError> {
+    // Only the awsJson codec writes verbatim members as they are.
+    let whole;
+    let output = match protocol {
+        Protocol::AwsJson1_0 | Protocol::AwsJson1_1 => output,
+        _ if verbatim.is_empty() => output,
+        _ => {
+            whole = crate::service::with_verbatim(output.clone(), verbatim);
+            &whole
+        }
+    };
     let mut resp = match protocol {
-        Protocol::AwsJson1_0 | Protocol::AwsJson1_1 => json::encode(model, protocol, op, output)?,
+        Protocol::AwsJson1_0 | Protocol::AwsJson1_1 => json::encode(model, protocol, op, output, verbatim)?,
         Protocol::AwsQuery => query::encode(model, op, output, request_id)?,
         Protocol::RestJson1 => rest_json::encode(model, op, output)?,
         Protocol::RestXml => rest_xml::encode(model, op, output)?,
