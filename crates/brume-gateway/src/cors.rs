@@ -1,8 +1,13 @@
 //! Browsers' CORS requests to S3: preflight `OPTIONS` answered from the bucket's rules,
 //! and the CORS headers added to responses to requests that carry an `Origin`.
 
+use http::header::{
+    ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS,
+    ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE, ACCESS_CONTROL_REQUEST_HEADERS,
+    ACCESS_CONTROL_REQUEST_METHOD, ORIGIN, VARY,
+};
 use http::request::Parts;
-use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Response, StatusCode};
 
 use brume_core::AwsError;
 use brume_core::cors::{CorsDenial, CorsGrant};
@@ -30,31 +35,31 @@ fn resource_type(parts: &Parts) -> &'static str {
     if key.is_empty() { "BUCKET" } else { "OBJECT" }
 }
 
-fn header<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
+fn header(parts: &Parts, name: HeaderName) -> Option<&str> {
     parts.headers.get(name).and_then(|v| v.to_str().ok())
 }
 
 fn apply(headers: &mut HeaderMap, grant: &CorsGrant) {
-    let mut set = |name: &'static str, value: &str| {
+    let mut set = |name: HeaderName, value: &str| {
         if let Ok(v) = HeaderValue::from_str(value) {
             headers.insert(name, v);
         }
     };
-    set("access-control-allow-origin", &grant.allow_origin);
-    set("access-control-allow-methods", &grant.allow_methods);
+    set(ACCESS_CONTROL_ALLOW_ORIGIN, &grant.allow_origin);
+    set(ACCESS_CONTROL_ALLOW_METHODS, &grant.allow_methods);
     if let Some(h) = &grant.allow_headers {
-        set("access-control-allow-headers", h);
+        set(ACCESS_CONTROL_ALLOW_HEADERS, h);
     }
     if let Some(h) = &grant.expose_headers {
-        set("access-control-expose-headers", h);
+        set(ACCESS_CONTROL_EXPOSE_HEADERS, h);
     }
     if let Some(age) = grant.max_age {
-        set("access-control-max-age", &age.to_string());
+        set(ACCESS_CONTROL_MAX_AGE, &age.to_string());
     }
     if grant.allow_credentials {
-        set("access-control-allow-credentials", "true");
+        set(ACCESS_CONTROL_ALLOW_CREDENTIALS, "true");
     }
-    set("vary", "Origin, Access-Control-Request-Headers, Access-Control-Request-Method");
+    set(VARY, "Origin, Access-Control-Request-Headers, Access-Control-Request-Method");
 }
 
 impl Gateway {
@@ -62,13 +67,13 @@ impl Gateway {
     pub(crate) fn preflight(&self, parts: &Parts, request_id: &str) -> Response<ResponseBody> {
         let s3 = model("s3");
         let fail = |err: AwsError| codec::encode_error(s3, Protocol::RestXml, &err, request_id, &parts.method);
-        let Some(origin) = header(parts, "origin") else {
+        let Some(origin) = header(parts, ORIGIN) else {
             return fail(AwsError::new(400, "BadRequest", "Insufficient information. Origin request header needed."));
         };
-        let Some(method) = header(parts, "access-control-request-method") else {
+        let Some(method) = header(parts, ACCESS_CONTROL_REQUEST_METHOD) else {
             return fail(AwsError::new(400, "BadRequest", "Invalid Access-Control-Request-Method: null"));
         };
-        let requested: Vec<String> = header(parts, "access-control-request-headers")
+        let requested: Vec<String> = header(parts, ACCESS_CONTROL_REQUEST_HEADERS)
             .map(|h| h.split(',').map(|s| s.trim().to_ascii_lowercase()).filter(|s| !s.is_empty()).collect())
             .unwrap_or_default();
         let (Some(policy), Some(bucket)) = (&self.cors, bucket_of(parts)) else {
@@ -101,7 +106,7 @@ impl Gateway {
     /// Adds the CORS headers the bucket's rules grant to a response to a request with an
     /// `Origin`.
     pub(crate) fn add_cors_headers(&self, parts: &Parts, resp: &mut Response<ResponseBody>) {
-        let (Some(policy), Some(origin), Some(bucket)) = (&self.cors, header(parts, "origin"), bucket_of(parts)) else {
+        let (Some(policy), Some(origin), Some(bucket)) = (&self.cors, header(parts, ORIGIN), bucket_of(parts)) else {
             return;
         };
         if let Ok(grant) = policy.evaluate(&bucket, origin, parts.method.as_str(), &[]) {
