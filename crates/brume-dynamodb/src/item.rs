@@ -8,9 +8,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use brume_core::{AwsError, RequestContext};
+use brume_protocol::WithVerbatim;
 use brume_storage::Txn;
 use brume_storage::key::Element;
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Value as Json, json};
 
 use crate::capacity::{Consumed, read_units, write_units};
@@ -366,7 +368,7 @@ impl Ddb {
         Ok(with_metrics(with_consumed(attributes(json!({}), returned), capacity), metrics))
     }
 
-    pub async fn get_item(self: Arc<Self>, ctx: RequestContext, input: GetItemInput) -> Result<Json, AwsError> {
+    pub async fn get_item(self: Arc<Self>, ctx: RequestContext, input: GetItemInput) -> Result<WithVerbatim, AwsError> {
         let key = item_from_wire(&input.key)?;
         let mut ph = placeholders(input.expression_attribute_names, None)?;
         let projection =
@@ -378,12 +380,16 @@ impl Ddb {
         let stored = self.kv.get(table::KEYSPACE, &table::item_key(&table, &elements))?;
         let mode = input.return_consumed_capacity.as_deref();
         let mut out = json!({});
-        if let (Some(bytes), None, None | Some("NONE")) = (&stored, &projection, mode) {
-            // The record is the item's wire form: with nothing to project or meter, it is
-            // answered as it is rather than decoded into values and encoded back.
-            out["Item"] = serde_json::from_slice(bytes).map_err(|e| table::corrupt(&e))?;
-            return Ok(out);
-        }
+        let stored = match (stored, &projection, mode) {
+            // The record is the item's wire form: with nothing to project or meter, its
+            // text is the answer, neither decoded nor encoded back.
+            (Some(bytes), None, None | Some("NONE")) => {
+                let text = String::from_utf8(bytes).map_err(|e| table::corrupt(&e))?;
+                let item = RawValue::from_string(text).map_err(|e| table::corrupt(&e))?;
+                return Ok(WithVerbatim { output: out, verbatim: vec![("Item", item)] });
+            }
+            (stored, ..) => stored,
+        };
         let item = stored.map(|b| table::decode_item(&b)).transpose()?;
         let units = read_units(item.as_ref().map_or(0, item_size), input.consistent_read.unwrap_or(false));
         let capacity = Consumed::table(units).report(mode, &table.name);
@@ -394,7 +400,7 @@ impl Ddb {
             };
             out["Item"] = serde_json::to_value(item).unwrap_or_default();
         }
-        Ok(with_consumed(out, capacity))
+        Ok(WithVerbatim { output: with_consumed(out, capacity), verbatim: Vec::new() })
     }
 
     pub async fn delete_item(self: Arc<Self>, ctx: RequestContext, input: DeleteItemInput) -> Result<Json, AwsError> {

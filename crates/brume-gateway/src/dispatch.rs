@@ -208,7 +208,7 @@ impl Gateway {
             return Err(AwsError::not_implemented(&model.metadata.service_id, &op.name));
         };
         let reply = service.call(&op.name, ctx, input, body).await?;
-        codec::encode(model, protocol, op, &reply.output, reply.body, request_id)
+        codec::encode(model, protocol, op, &reply.output, &reply.verbatim, reply.body, request_id)
     }
 
     fn respond(

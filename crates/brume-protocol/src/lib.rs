@@ -14,4 +14,4 @@ pub mod service;
 
 pub use codec::{RequestBody, ResponseBody, full_body};
 pub use model::{Protocol, ServiceModel, model};
-pub use service::{Reply, Service, ServiceBuilder, Streamed};
+pub use service::{Reply, Service, ServiceBuilder, Streamed, Verbatim, WithVerbatim};

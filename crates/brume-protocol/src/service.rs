@@ -13,9 +13,10 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use brume_core::{AwsError, RequestContext};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::codec::{RequestBody, ResponseBody};
 use crate::model::{self, ServiceModel};
@@ -31,7 +32,60 @@ pub struct Streamed<O> {
 /// What a handler answers, in the canonical form.
 pub struct Reply {
     pub output: Value,
+    /// Members of the output handed over as JSON text rather than in `output`.
+    pub verbatim: Verbatim,
     pub body: Option<ResponseBody>,
+}
+
+/// Output members whose canonical value is JSON text the handler already has (a stored
+/// document answered as it is), by member name. The JSON codecs write the text as it is,
+/// without parsing it into a tree and walking that tree to write it again; so it may hold
+/// only what the member's wire form and canonical form write alike (no timestamps, no
+/// renamed members inside). Other protocols read it into the tree first.
+pub type Verbatim = Vec<(&'static str, Box<RawValue>)>;
+
+/// A handler output with [`Verbatim`] members beside its tree.
+pub struct WithVerbatim {
+    pub output: Value,
+    pub verbatim: Verbatim,
+}
+
+impl Serialize for WithVerbatim {
+    /// Written as one structure: what the output would be with the members in the tree.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let members = self.output.as_object().into_iter().flatten();
+        let mut out = serializer.serialize_map(None)?;
+        for (name, v) in members {
+            out.serialize_entry(name, v)?;
+        }
+        for (name, json) in &self.verbatim {
+            out.serialize_entry(name, json)?;
+        }
+        out.end()
+    }
+}
+
+impl Reply {
+    /// The output with its verbatim members read into the tree, for whoever needs the
+    /// whole canonical value.
+    pub fn into_tree(self) -> (Value, Option<ResponseBody>) {
+        (with_verbatim(self.output, &self.verbatim), self.body)
+    }
+}
+
+/// `output` with `verbatim`'s members read into it.
+pub(crate) fn with_verbatim(mut output: Value, verbatim: &[(&'static str, Box<RawValue>)]) -> Value {
+    if verbatim.is_empty() {
+        return output;
+    }
+    if !output.is_object() {
+        output = Value::Object(serde_json::Map::new());
+    }
+    for (name, json) in verbatim {
+        // The text is JSON by construction: a `RawValue` only holds valid JSON.
+        output[*name] = serde_json::from_str(json.get()).unwrap_or_default();
+    }
+    output
 }
 
 type Handler =
@@ -81,18 +135,23 @@ fn typed_input<I: DeserializeOwned>(input: Value) -> Result<I, AwsError> {
     serde_json::from_value(input).map_err(|e| AwsError::validation(format!("Invalid input: {e}")))
 }
 
-fn canonical_output<O: Serialize + 'static>(output: O) -> Result<Value, AwsError> {
+fn canonical_output<O: Serialize + 'static>(output: O) -> Result<(Value, Verbatim), AwsError> {
     // A handler that built its answer as a JSON tree hands it over as it is: serializing a
     // `Value` into a `Value` copies the whole tree (an eighth of a 100-item Query's time).
     let mut slot = Some(output);
-    if let Some(tree) = (&mut slot as &mut dyn Any).downcast_mut::<Option<Value>>().and_then(Option::take) {
-        return Ok(tree);
+    let any = &mut slot as &mut dyn Any;
+    if let Some(tree) = any.downcast_mut::<Option<Value>>().and_then(Option::take) {
+        return Ok((tree, Vec::new()));
+    }
+    if let Some(with) = any.downcast_mut::<Option<WithVerbatim>>().and_then(Option::take) {
+        return Ok((with.output, with.verbatim));
     }
     // `Some(output)` serializes as `output`.
-    serde_json::to_value(slot).map_err(|e| {
+    let tree = serde_json::to_value(slot).map_err(|e| {
         tracing::error!(error = %e, "handler output does not serialize");
         AwsError::internal()
-    })
+    })?;
+    Ok((tree, Vec::new()))
 }
 
 impl<S: Send + Sync + 'static> ServiceBuilder<S> {
@@ -114,8 +173,8 @@ impl<S: Send + Sync + 'static> ServiceBuilder<S> {
         self.insert(name, move |state, ctx, input, _body| {
             let f = f.clone();
             async move {
-                let output = f(state, ctx, typed_input(input)?).await?;
-                Ok(Reply { output: canonical_output(output)?, body: None })
+                let (output, verbatim) = canonical_output(f(state, ctx, typed_input(input)?).await?)?;
+                Ok(Reply { output, verbatim, body: None })
             }
         })
     }
@@ -134,7 +193,8 @@ impl<S: Send + Sync + 'static> ServiceBuilder<S> {
             let f = f.clone();
             async move {
                 let streamed = f(state, ctx, typed_input(input)?, body).await?;
-                Ok(Reply { output: canonical_output(streamed.output)?, body: streamed.body })
+                let (output, verbatim) = canonical_output(streamed.output)?;
+                Ok(Reply { output, verbatim, body: streamed.body })
             }
         })
     }
@@ -165,13 +225,25 @@ mod tests {
 
     #[test]
     fn outputs_become_json_trees_and_trees_pass_through() {
-        #[derive(Serialize)]
+        #[derive(serde::Serialize)]
         struct Typed {
             a: u8,
             b: Option<String>,
         }
-        assert_eq!(canonical_output(Typed { a: 1, b: None }).unwrap(), json!({"a": 1, "b": null}));
-        assert_eq!(canonical_output(json!({"a": [1, 2]})).unwrap(), json!({"a": [1, 2]}));
-        assert_eq!(canonical_output(None::<u8>).unwrap(), Value::Null);
+        assert_eq!(canonical_output(Typed { a: 1, b: None }).unwrap().0, json!({"a": 1, "b": null}));
+        assert_eq!(canonical_output(json!({"a": [1, 2]})).unwrap().0, json!({"a": [1, 2]}));
+        assert_eq!(canonical_output(None::<u8>).unwrap().0, Value::Null);
+    }
+
+    #[test]
+    fn verbatim_members_stay_text_until_a_tree_is_needed() {
+        let raw = || RawValue::from_string(r#"{"k":{"S":"v"}}"#.to_string()).unwrap();
+        let with = WithVerbatim { output: json!({"a": 1}), verbatim: vec![("Item", raw())] };
+        let (output, verbatim) = canonical_output(with).unwrap();
+        assert_eq!((&output, verbatim[0].1.get()), (&json!({"a": 1}), r#"{"k":{"S":"v"}}"#));
+        let whole = json!({"a": 1, "Item": {"k": {"S": "v"}}});
+        assert_eq!(Reply { output, verbatim, body: None }.into_tree().0, whole);
+        let typed = |w| serde_json::to_value(w).unwrap();
+        assert_eq!(typed(WithVerbatim { output: json!({"a": 1}), verbatim: vec![("Item", raw())] }), whole);
     }
 }

@@ -76,9 +76,8 @@ impl AwsSdkClient for GatewaySdk {
         if brume_events::enqueued() != enqueued {
             self.dispatcher.notify();
         }
-        let reply = reply?;
-        let mut output = reply.output;
-        if let (Some(member), Some(body)) = (streamed_out, reply.body) {
+        let (mut output, body) = reply?.into_tree();
+        if let (Some(member), Some(body)) = (streamed_out, body) {
             let bytes = body.collect().await.map_err(|_| AwsError::internal())?.to_bytes();
             let blob = serde_json::to_value(brume_core::value::Blob(bytes.to_vec())).unwrap_or_default();
             if !output.is_object() {

@@ -176,7 +176,7 @@ fn sample_responses() -> Vec<Value> {
         let m = model(service).unwrap();
         let protocol = m.default_protocol();
         let op = m.operation(op_name).unwrap();
-        let resp = encode(m, protocol, op, &output, None, "req-1").unwrap();
+        let resp = encode(m, protocol, op, &output, &[], None, "req-1").unwrap();
         cases.push(response_case(&rt, service, op_name, json!({"output": output}), resp));
     }
     for (service, err) in errors {

@@ -5,6 +5,7 @@
 //! timestamps, which clients may send as ISO strings where the model says so.
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use brume_core::AwsError;
@@ -147,7 +148,7 @@ fn canonical_members(
 /// tree: nulls dropped, members under their `locationName`, timestamps in the model's
 /// format (epoch seconds unless it names another).
 pub(crate) fn from_canonical<'a>(model: &'a ServiceModel, shape_name: &'a str, value: &'a Value) -> Wire<'a> {
-    Wire { model, shape_name, value }
+    Wire { model, shape_name, value, verbatim: &[] }
 }
 
 /// The value of member `name` in a canonical structure. Most hold a few of their shape's
@@ -162,6 +163,9 @@ pub(crate) struct Wire<'a> {
     model: &'a ServiceModel,
     shape_name: &'a str,
     value: &'a Value,
+    /// Members of this structure written as the JSON text given (see
+    /// [`Verbatim`](crate::service::Verbatim)).
+    verbatim: &'a [(&'static str, Box<RawValue>)],
 }
 
 impl Serialize for Wire<'_> {
@@ -176,8 +180,11 @@ impl Serialize for Wire<'_> {
                     if m.location.is_some() {
                         continue;
                     }
+                    let key = m.location_name.as_deref().unwrap_or(name);
                     if let Some(v) = member_value(obj, name).filter(|v| !v.is_null()) {
-                        out.serialize_entry(m.location_name.as_deref().unwrap_or(name), &nested(&m.shape, v))?;
+                        out.serialize_entry(key, &nested(&m.shape, v))?;
+                    } else if let Some((_, json)) = self.verbatim.iter().find(|(n, _)| *n == name) {
+                        out.serialize_entry(key, json)?;
                     }
                 }
                 out.end()
@@ -206,9 +213,10 @@ pub(super) fn encode(
     protocol: Protocol,
     op: &Operation,
     output: &Value,
+    verbatim: &[(&'static str, Box<RawValue>)],
 ) -> Result<http::Response<ResponseBody>, AwsError> {
     let body = match &op.output {
-        Some(o) => serde_json::to_vec(&from_canonical(model, &o.shape, output)),
+        Some(o) => serde_json::to_vec(&Wire { model, shape_name: &o.shape, value: output, verbatim }),
         None => Ok(b"{}".to_vec()),
     };
     Ok(response(200, content_type(protocol), body.map_err(|_| AwsError::internal())?))
