@@ -225,8 +225,8 @@ impl PartialOrd for Num {
 
 impl fmt::Display for Num {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Rendered through the key form so that both print alike.
-        self.to_key().fmt(f)
+        // Printed as the key form prints, so that both print alike.
+        key::Decimal { negative: self.negative, digits: &self.digits, exponent: self.exp }.fmt(f)
     }
 }
 

@@ -220,31 +220,67 @@ impl FromStr for Number {
 }
 
 impl fmt::Display for Number {
-    /// Plain notation for everyday magnitudes, scientific (`1.5E+60`) beyond.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.is_zero() {
+        Decimal { negative: self.negative, digits: &self.digits, exponent: self.exponent }.fmt(f)
+    }
+}
+
+/// A number held as a [`Number`] holds it (`±0.d1d2…dn × 10^exponent`, digits 0–9 with no
+/// leading or trailing zero, at most 38 of them), printed the way [`Number`] prints: for
+/// numbers kept in that form elsewhere, which print without being copied into a `Number`.
+pub struct Decimal<'a> {
+    pub negative: bool,
+    pub digits: &'a [u8],
+    pub exponent: i64,
+}
+
+impl fmt::Display for Decimal<'_> {
+    /// Plain notation for everyday magnitudes, scientific (`1.5E+60`) beyond. Written
+    /// piece by piece: items' numbers are printed on every write.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.digits.is_empty() {
             return f.write_str("0");
         }
         if self.negative {
             f.write_str("-")?;
         }
-        let digits: String = self.digits.iter().map(|d| char::from(b'0' + d)).collect();
+        let mut text = [0u8; MAX_DIGITS];
+        let text = &mut text[..self.digits.len()];
+        for (c, d) in text.iter_mut().zip(self.digits) {
+            *c = b'0' + d;
+        }
+        let digits = std::str::from_utf8(text).expect("decimal digits are ASCII");
         let n = digits.len() as i64;
         let e = self.exponent;
         if n <= e && e <= 40 {
-            write!(f, "{digits}{}", "0".repeat((e - n) as usize))
+            f.write_str(digits)?;
+            zeros(f, e - n)
         } else if 0 < e && e < n {
-            write!(f, "{}.{}", &digits[..e as usize], &digits[e as usize..])
+            let (int, frac) = digits.split_at(e as usize);
+            f.write_str(int)?;
+            f.write_str(".")?;
+            f.write_str(frac)
         } else if -10 < e && e <= 0 {
-            write!(f, "0.{}{digits}", "0".repeat(-e as usize))
+            f.write_str("0.")?;
+            zeros(f, -e)?;
+            f.write_str(digits)
         } else {
-            let sign = if e > 0 { "+" } else { "" };
-            match digits.split_at(1) {
-                (first, "") => write!(f, "{first}E{sign}{}", e - 1),
-                (first, rest) => write!(f, "{first}.{rest}E{sign}{}", e - 1),
+            let (first, rest) = digits.split_at(1);
+            f.write_str(first)?;
+            if !rest.is_empty() {
+                f.write_str(".")?;
+                f.write_str(rest)?;
             }
+            let sign = if e > 0 { "+" } else { "" };
+            write!(f, "E{sign}{}", e - 1)
         }
     }
+}
+
+/// Writes `count` zeros; plain notation never needs more than 39.
+fn zeros(f: &mut fmt::Formatter<'_>, count: i64) -> fmt::Result {
+    const ZEROS: &str = "0000000000000000000000000000000000000000";
+    f.write_str(&ZEROS[..count as usize])
 }
 
 /// Encodes a whole tuple.
