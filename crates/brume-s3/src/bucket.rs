@@ -194,7 +194,7 @@ impl S3 {
         let bucket = self.bucket(&ctx, &input.bucket)?;
         Ok(HeadBucketOutput {
             bucket_arn: format!("arn:aws:s3:::{}", bucket.name),
-            bucket_region: bucket.region,
+            bucket_region: bucket.region.clone(),
             access_point_alias: false,
         })
     }
@@ -272,12 +272,14 @@ impl S3 {
     ) -> Result<GetBucketLocationOutput, AwsError> {
         let bucket = self.bucket(&ctx, &input.bucket)?;
         // us-east-1 is reported as an empty constraint, as S3 does.
-        Ok(GetBucketLocationOutput { location_constraint: (bucket.region != "us-east-1").then_some(bucket.region) })
+        Ok(GetBucketLocationOutput {
+            location_constraint: (bucket.region != "us-east-1").then_some(bucket.region.clone()),
+        })
     }
 
     /// The bucket `name` if it exists and the caller owns it.
-    pub(crate) fn bucket(&self, ctx: &RequestContext, name: &str) -> Result<Bucket, AwsError> {
-        let bucket = table::get_bucket(self.kv.as_ref(), name)
+    pub(crate) fn bucket(&self, ctx: &RequestContext, name: &str) -> Result<Arc<Bucket>, AwsError> {
+        let bucket = table::read_bucket(self.kv.as_ref(), name)
             .map_err(error::internal)?
             .ok_or_else(|| error::no_such_bucket(name))?;
         // Bucket policies and ACL grants are not evaluated yet: only the owner gets in.

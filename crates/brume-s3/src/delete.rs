@@ -99,7 +99,7 @@ impl S3 {
         let (output, dead) = self
             .kv
             .transact(move |txn: &mut dyn Txn| {
-                let b = table::get_bucket(txn, &bucket)
+                let b = table::read_bucket(txn, &bucket)
                     .map_err(error::internal)?
                     .ok_or_else(|| error::no_such_bucket(&bucket))?;
                 if let Some(id) = version_id {
@@ -134,18 +134,18 @@ impl S3 {
                         Ok((DeleteObjectOutput::default(), dead))
                     }
                     Some(state) => {
+                        let current = table::current_for_write(txn, &bucket, &key).map_err(error::internal)?;
                         let marker = Version {
                             key: key.clone(),
                             version_id: object::version_id_for(Some(state)),
-                            seq: table::next_seq(txn).map_err(error::internal)?,
+                            seq: table::next_seq(current.as_ref().map(|c| c.seq)),
                             delete_marker: true,
                             last_modified: Timestamp::now().0,
                             owner,
                             ..Default::default()
                         };
-                        let current = table::get_current(txn, &bucket, &key).map_err(error::internal)?;
                         let dead =
-                            table::put_version(txn, &bucket, &marker, current.as_ref()).map_err(error::internal)?;
+                            table::put_version(txn, &bucket, &marker, current.as_deref()).map_err(error::internal)?;
                         notification::enqueue(txn, &b, "ObjectRemoved:DeleteMarkerCreated", &marker, &request_id)?;
                         Ok((
                             DeleteObjectOutput { delete_marker: Some(true), version_id: Some(marker.version_id) },

@@ -144,7 +144,11 @@ pub(crate) fn check_key(key: &str) -> Result<(), AwsError> {
 }
 
 pub(crate) fn quote_etag(md5: &[u8]) -> String {
-    format!("\"{}\"", brume_core::hex(md5))
+    let mut etag = String::with_capacity(2 * md5.len() + 2);
+    etag.push('"');
+    etag.push_str(&brume_core::hex(md5));
+    etag.push('"');
+    etag
 }
 
 fn unquote(etag: &str) -> &str {
@@ -179,14 +183,14 @@ pub(crate) fn write_version(
     event: &str,
     request_id: &str,
 ) -> Result<(Version, Vec<String>), AwsError> {
-    let b = table::get_bucket(txn, bucket).map_err(error::internal)?.ok_or_else(|| error::no_such_bucket(bucket))?;
+    let b = table::read_bucket(txn, bucket).map_err(error::internal)?.ok_or_else(|| error::no_such_bucket(bucket))?;
     // Only the bucket's owner writes to it (see `S3::bucket`); checked here too for writes
     // that did not look the bucket up first.
     if b.account != version.owner {
         return Err(error::access_denied());
     }
-    let current = table::get_current(txn, bucket, &version.key).map_err(error::internal)?;
-    let live = current.as_ref().filter(|c| !c.delete_marker);
+    let current = table::current_for_write(txn, bucket, &version.key).map_err(error::internal)?;
+    let live = current.as_deref().filter(|c| !c.delete_marker);
     if let Some(cond) = if_none_match {
         if cond.trim() != "*" {
             return Err(error::invalid_argument("If-None-Match only supports *", "If-None-Match", cond));
@@ -203,8 +207,8 @@ pub(crate) fn write_version(
         }
     }
     version.version_id = version_id_for(b.versioning.as_deref());
-    version.seq = table::next_seq(txn).map_err(error::internal)?;
-    let dead = table::put_version(txn, bucket, &version, current.as_ref()).map_err(error::internal)?;
+    version.seq = table::next_seq(current.as_ref().map(|c| c.seq));
+    let dead = table::put_version(txn, bucket, &version, current.as_deref()).map_err(error::internal)?;
     crate::notification::enqueue(txn, &b, event, &version, request_id).map_err(error::internal)?;
     Ok((version, dead))
 }

@@ -4,7 +4,9 @@
 //! - `cur/<bucket>/<key>` → the current [`Version`] of an object (what GET and listings
 //!   see; a delete marker when the newest version is one)
 //! - `ver/<bucket>/<key>/<seq>` → every [`Version`], newest first (`seq` counts down)
-//! - `seq` → the counter behind version order
+//!
+//! Records of earlier releases may also hold `seq`, a counter that numbered versions
+//! before [`next_seq`] took them from the clock; it is no longer read.
 //!
 //! Keys use the order-preserving tuple encoding, so `cur/<bucket>/…` scans in the byte
 //! order of object keys, as S3 lists them.
@@ -14,6 +16,9 @@
 //! base64, and still read.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use brume_storage::key::{self, Element};
 use brume_storage::{DecodeMemo, Direction, KeyRange, ReadView, StorageError, Txn};
@@ -66,24 +71,29 @@ pub struct Version {
     pub size: u64,
     pub etag: String,
     pub content: Content,
-    #[serde(default)]
+    // The members an object usually lacks are left out of its record when empty: encoding
+    // and storing them cost every write. Earlier records have them all, and read the same.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub metadata: BTreeMap<String, String>,
     /// The `Expires` header, as a timestamp.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage_class: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checksum: Option<Checksum>,
     /// Part sizes of a multipart object, for `PartNumber` reads.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub parts: Vec<u64>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<(String, String)>,
     pub owner: String,
 }
 
 pub fn bucket_key(name: &str) -> Vec<u8> {
-    key::encode(&["bucket".into(), name.into()])
+    key::encode_strings_then(&["bucket", name], &[])
 }
 
 pub fn all_buckets() -> KeyRange {
@@ -91,28 +101,28 @@ pub fn all_buckets() -> KeyRange {
 }
 
 pub fn current_key(bucket: &str, key: &str) -> Vec<u8> {
-    key::encode(&["cur".into(), bucket.into(), key.into()])
+    key::encode_strings_then(&["cur", bucket, key], &[])
 }
 
 /// The prefix of the current versions of `bucket`'s keys that start with `prefix`.
 pub fn current_prefix(bucket: &str, prefix: &str) -> Vec<u8> {
-    let mut k = key::encode(&["cur".into(), bucket.into(), prefix.into()]);
+    let mut k = key::encode_strings_then(&["cur", bucket, prefix], &[]);
     // Drop the string terminator so every longer key matches.
     k.pop();
     k
 }
 
 pub fn version_key(bucket: &str, key: &str, seq: u64) -> Vec<u8> {
-    key::encode(&["ver".into(), bucket.into(), key.into(), Element::Int(i128::from(u64::MAX - seq))])
+    key::encode_strings_then(&["ver", bucket, key], &[Element::Int(i128::from(u64::MAX - seq))])
 }
 
 pub fn versions_of(bucket: &str, key: &str) -> KeyRange {
-    KeyRange::prefix(&key::encode(&["ver".into(), bucket.into(), key.into()]))
+    KeyRange::prefix(&key::encode_strings_then(&["ver", bucket, key], &[]))
 }
 
 /// The prefix of all versions of `bucket`'s keys that start with `prefix`.
 pub fn versions_prefix(bucket: &str, prefix: &str) -> Vec<u8> {
-    let mut k = key::encode(&["ver".into(), bucket.into(), prefix.into()]);
+    let mut k = key::encode_strings_then(&["ver", bucket, prefix], &[]);
     k.pop();
     k
 }
@@ -180,10 +190,16 @@ fn with_inline(mut version: Version, inline: Option<&[u8]>) -> Version {
     version
 }
 
+/// A bucket's record, to change it.
 pub fn get_bucket(view: &dyn ReadView, name: &str) -> Result<Option<Bucket>, StorageError> {
+    Ok(read_bucket(view, name)?.map(|b| Bucket::clone(&b)))
+}
+
+/// A bucket's record, to read it: shared with the memo, not copied.
+pub fn read_bucket(view: &dyn ReadView, name: &str) -> Result<Option<Arc<Bucket>>, StorageError> {
     let key = bucket_key(name);
     let Some(bytes) = view.get(KEYSPACE, &key)? else { return Ok(None) };
-    DECODED_BUCKETS.decode(&key, &bytes, decode).map(|b| Some(Bucket::clone(&b)))
+    DECODED_BUCKETS.decode(&key, &bytes, decode).map(Some)
 }
 
 /// Every object request reads its bucket's record, configurations and all, and decoding
@@ -197,18 +213,36 @@ pub fn get_current(view: &dyn ReadView, bucket: &str, key: &str) -> Result<Optio
 
 /// [`get_current`] for object reads (GET, HEAD), which read the same objects again and
 /// again: the JSON of the record is decoded once per stored bytes (see [`DecodeMemo`]), and
-/// the object's own bytes, which the memo does not keep, are attached afresh. Writes do not
-/// use it: the record a write reads was usually written, not read, last.
+/// the object's own bytes, which the memo does not keep, are attached afresh.
 pub fn read_current(view: &dyn ReadView, bucket: &str, key: &str) -> Result<Option<Version>, StorageError> {
+    memoized_current(view, bucket, key, |version, inline| with_inline(Version::clone(version), inline))
+}
+
+/// The current version of `key` for a write that replaces it: everything but the object's
+/// bytes, which a write never reads back. Decoded through the same memo as
+/// [`read_current`], which [`put_version`] fills with what it writes, so overwriting a key
+/// decodes nothing.
+pub fn current_for_write(view: &dyn ReadView, bucket: &str, key: &str) -> Result<Option<Arc<Version>>, StorageError> {
+    memoized_current(view, bucket, key, |version, _| Arc::clone(version))
+}
+
+/// `make` applied to the memoized decoding of `key`'s current record, and to the object's
+/// bytes when the record carries them raw.
+fn memoized_current<T>(
+    view: &dyn ReadView,
+    bucket: &str,
+    key: &str,
+    make: impl FnOnce(&Arc<Version>, Option<&[u8]>) -> T,
+) -> Result<Option<T>, StorageError> {
     let record_key = current_key(bucket, key);
     let Some(bytes) = view.get(KEYSPACE, &record_key)? else { return Ok(None) };
     let (json, inline) = split_version(&bytes)?;
     let version = DECODED_CURRENT.decode(&record_key, json, decode)?;
-    Ok(Some(with_inline(Version::clone(&version), inline)))
+    Ok(Some(make(&version, inline)))
 }
 
 /// Decoding a version record's JSON cost more than the rest of a small GetObject's storage
-/// work.
+/// work, and, inside the write transaction, than the rest of a small PutObject's.
 static DECODED_CURRENT: DecodeMemo<Version> = DecodeMemo::new(1024);
 
 /// The version of `key` with id `version_id`, and its record key.
@@ -232,15 +266,21 @@ fn blob_ids(version: &Version) -> Vec<String> {
     version.content.blobs.iter().map(|(b, _)| b.clone()).collect()
 }
 
-/// The next version sequence number.
-pub fn next_seq(txn: &mut dyn Txn) -> Result<u64, StorageError> {
-    let k = key::encode(&["seq".into()]);
-    let current = match txn.get(KEYSPACE, &k)? {
-        Some(b) => u64::from_be_bytes(b.try_into().map_err(|_| StorageError::Engine("corrupt s3 sequence".into()))?),
-        None => 0,
-    };
-    txn.put(KEYSPACE, &k, &(current + 1).to_be_bytes())?;
-    Ok(current + 1)
+/// The sequence number of a new version of a key whose newest version has `newest`. It is
+/// the time in microseconds, made unique and increasing within the process, and past
+/// `newest`, so that a clock set back cannot reorder a key's versions. Taking it from the
+/// clock keeps numbers increasing across restarts without a stored counter, whose record
+/// every write used to read and rewrite; it orders a key's versions and its event records
+/// (their `sequencer`), which is all S3 promises of either.
+pub fn next_seq(newest: Option<u64>) -> u64 {
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let now = u64::try_from(SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_micros())
+        .unwrap_or(u64::MAX / 2);
+    let floor = newest.map_or(0, |n| n + 1);
+    let previous = LAST
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| Some(now.max(floor).max(last + 1)))
+        .unwrap_or_else(|last| last);
+    now.max(floor).max(previous + 1)
 }
 
 /// Writes `version` as the newest version of its key and makes it current; `current` is
@@ -270,8 +310,32 @@ pub fn put_version(
     }
     let record = encode_version(version);
     txn.put(KEYSPACE, &version_key(bucket, &version.key, version.seq), &record)?;
-    txn.put(KEYSPACE, &current_key(bucket, &version.key), &record)?;
+    let record_key = current_key(bucket, &version.key);
+    txn.put(KEYSPACE, &record_key, &record)?;
+    remember_current(&record_key, &record, version)?;
     Ok(dead)
+}
+
+/// Hands the memo of current versions what a write just made current, so that the next
+/// write or read of the key need not decode it. Should the transaction not commit, the
+/// entry is merely never used: the memo answers only for these exact bytes.
+fn remember_current(record_key: &[u8], record: &[u8], version: &Version) -> Result<(), StorageError> {
+    let (json, _) = split_version(record)?;
+    DECODED_CURRENT.decode(record_key, json, |_| {
+        let mut decoded = version.clone();
+        decoded.content.inline = None;
+        decoded.last_modified = as_decoded(decoded.last_modified);
+        decoded.expires = decoded.expires.map(as_decoded);
+        Ok::<_, StorageError>(decoded)
+    })?;
+    Ok(())
+}
+
+/// `x` as decoding the record gives it back: serde_json parses a float to within an ulp of
+/// the number written, not always to the number itself, and the memo must hold what
+/// decoding would.
+fn as_decoded(x: f64) -> f64 {
+    serde_json::to_vec(&x).ok().and_then(|json| serde_json::from_slice(&json).ok()).unwrap_or(x)
 }
 
 /// Removes one version; when it was the current one, the next newest becomes current.
@@ -350,6 +414,64 @@ mod tests {
         other.etag = "\"f\"".into();
         let read = read_current(&OneRecord(encode_version(&other)), "memo-bucket", "k").unwrap().unwrap();
         assert_eq!((read.etag.as_str(), read.content.inline), ("\"f\"", None));
+    }
+
+    #[test]
+    fn a_write_leaves_in_the_memo_what_decoding_its_record_gives() {
+        // serde_json reads the first back one ulp off.
+        for (i, last_modified) in [1_865_364_527.375_001_4, 0.1 + 0.2, 1_700_000_000.0].into_iter().enumerate() {
+            let mut written = version(Some(b"body"));
+            written.last_modified = last_modified;
+            written.expires = Some(last_modified / 3.0);
+            written.headers.insert("ContentType".into(), "text/plain".into());
+            let record = encode_version(&written);
+            let key = format!("k{i}");
+            remember_current(&current_key("seeded-bucket", &key), &record, &written).unwrap();
+            let remembered = current_for_write(&OneRecord(record.clone()), "seeded-bucket", &key).unwrap().unwrap();
+            let mut decoded = decode_version(&record).unwrap();
+            decoded.content.inline = None;
+            assert_eq!(format!("{remembered:?}"), format!("{decoded:?}"));
+        }
+    }
+
+    #[test]
+    fn sequence_numbers_increase_past_the_newest_version() {
+        let first = next_seq(None);
+        assert!(next_seq(None) > first);
+        // Numbers of the stored counter of earlier releases are far below the clock's.
+        assert!(next_seq(Some(41)) > first);
+        let ahead = first + 1_000_000_000_000;
+        assert_eq!(next_seq(Some(ahead)), ahead + 1);
+        assert!(next_seq(None) > ahead + 1);
+    }
+
+    #[test]
+    fn empty_members_are_left_out_of_records_and_read_back_empty() {
+        let plain = version(None);
+        let record = encode_version(&plain);
+        let json = std::str::from_utf8(&record[5..]).unwrap();
+        assert!(!json.contains("headers") && !json.contains("expires") && !json.contains("tags"), "{json}");
+        assert_eq!(format!("{:?}", decode_version(&record).unwrap()), format!("{plain:?}"));
+        let mut full = version(None);
+        full.headers.insert("ContentType".into(), "text/plain".into());
+        full.metadata.insert("a".into(), "b".into());
+        full.expires = Some(2.5);
+        full.storage_class = Some("GLACIER".into());
+        full.checksum =
+            Some(Checksum { algorithm: "CRC32".into(), value: "AAAAAA==".into(), kind: "FULL_OBJECT".into() });
+        full.parts = vec![5, 1];
+        full.tags = vec![("t".into(), "v".into())];
+        assert_eq!(format!("{:?}", decode_version(&encode_version(&full)).unwrap()), format!("{full:?}"));
+    }
+
+    #[test]
+    fn record_keys_keep_their_tuple_encoding() {
+        let tuple = |parts: &[&str]| key::encode(&parts.iter().map(|&p| p.into()).collect::<Vec<Element>>());
+        assert_eq!(bucket_key("b"), tuple(&["bucket", "b"]));
+        assert_eq!(current_key("b", "k\0/"), tuple(&["cur", "b", "k\0/"]));
+        let mut ver = tuple(&["ver", "b", "k"]);
+        key::encode_into(&mut ver, &Element::Int(i128::from(u64::MAX - 9)));
+        assert_eq!(version_key("b", "k", 9), ver);
     }
 
     #[test]

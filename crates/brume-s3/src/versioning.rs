@@ -136,7 +136,7 @@ impl S3 {
         input: BucketInput,
     ) -> Result<VersioningConfiguration, AwsError> {
         let bucket = self.bucket(&ctx, &input.bucket)?;
-        Ok(VersioningConfiguration { status: bucket.versioning, mfa_delete: None })
+        Ok(VersioningConfiguration { status: bucket.versioning.clone(), mfa_delete: None })
     }
 
     pub(crate) async fn list_object_versions(
