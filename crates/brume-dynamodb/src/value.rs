@@ -99,12 +99,17 @@ impl Value {
                 "Supplied AttributeValue has more than one datatypes set, must contain exactly one of the supported datatypes"
             }));
         };
-        let string = |v: &Json| v.as_str().map(str::to_string).ok_or_else(|| serialization(ty));
+        // Numbers and binaries are read from the request's text, not from a copy of it.
+        fn as_text<'a>(v: &'a Json, ty: &str) -> Result<&'a str, AwsError> {
+            v.as_str().ok_or_else(|| serialization(ty))
+        }
+        let text = |v| as_text(v, ty);
+        let string = |v| as_text(v, ty).map(str::to_string);
         let list = |v| Json::as_array(v).ok_or_else(|| serialization(ty));
         Ok(match ty.as_str() {
             "S" => Value::S(string(v)?),
-            "N" => Value::N(number(&string(v)?)?),
-            "B" => Value::B(unb64(&string(v)?)?),
+            "N" => Value::N(number(text(v)?)?),
+            "B" => Value::B(unb64(text(v)?)?),
             "BOOL" => Value::Bool(v.as_bool().ok_or_else(|| serialization(ty))?),
             // DynamoDB once refused `{"NULL": false}`; it now stores it as NULL.
             "NULL" => {
@@ -122,14 +127,13 @@ impl Value {
                 Value::SS(items)
             }
             "NS" => {
-                let raw: Vec<String> = list(v)?.iter().map(string).collect::<Result<_, _>>()?;
+                let raw: Vec<&str> = list(v)?.iter().map(text).collect::<Result<_, _>>()?;
                 let items: Vec<Num> = raw.iter().map(|s| number(s)).collect::<Result<_, _>>()?;
                 check_set(&items, "number", |n| n.to_string())?;
                 Value::NS(items)
             }
             "BS" => {
-                let items: Vec<Vec<u8>> =
-                    list(v)?.iter().map(|v| unb64(&string(v)?)).collect::<Result<_, AwsError>>()?;
+                let items: Vec<Vec<u8>> = list(v)?.iter().map(|v| unb64(text(v)?)).collect::<Result<_, AwsError>>()?;
                 check_set(&items, "binary", |b| b64(b))?;
                 Value::BS(items)
             }
