@@ -232,7 +232,7 @@ pub async fn read_all(store: &dyn Blobs, content: &Content, size: u64) -> Result
 }
 
 /// The bytes `start..end` of an object's content, as a response body: inline bytes as they
-/// are, blobs read lazily one after the other, a chunk ahead of the socket.
+/// are, blobs read lazily one after the other.
 pub fn stream(store: Arc<dyn Blobs>, content: &Content, start: u64, end: u64) -> Result<ResponseBody, AwsError> {
     if let Some(inline) = &content.inline {
         let (start, end) = (start as usize, (end as usize).min(inline.0.len()));
@@ -252,14 +252,9 @@ pub fn stream(store: Arc<dyn Blobs>, content: &Content, start: u64, end: u64) ->
     let chunks = futures_util::stream::iter(segments)
         .then(move |(id, from, to)| {
             let store = store.clone();
-            async move { store.open_chunks(id, Some((from, to)), STREAM_CHUNK).await.map_err(std::io::Error::other) }
+            async move { store.open(id, Some((from, to))).await.map_err(std::io::Error::other) }
         })
-        .map_ok(|chunks| {
-            futures_util::stream::try_unfold(chunks, |mut chunks| async move {
-                let next = chunks.next().await.map_err(std::io::Error::other)?;
-                Ok::<_, std::io::Error>(next.map(|bytes| (bytes, chunks)))
-            })
-        })
+        .map_ok(|reader| tokio_util::io::ReaderStream::with_capacity(reader, STREAM_CHUNK))
         .try_flatten()
         .map(|r: Result<Bytes, _>| r.map(Frame::data).map_err(|e| Box::new(e) as brume_protocol::codec::BoxError));
     Ok(StreamBody::new(chunks).boxed_unsync())

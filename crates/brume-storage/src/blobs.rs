@@ -56,70 +56,6 @@ impl FromStr for BlobId {
 /// A blob's bytes (or the requested range of them), read as a stream.
 pub type BlobReader = Pin<Box<dyn AsyncRead + Send>>;
 
-/// A blob's bytes (or a range of them) as chunks. Each chunk is read straight into the
-/// buffer it is handed out in, on a blocking thread, and the next one is read while the
-/// caller sends this one on: a large GET is bounded by the socket, not by the disk and the
-/// socket in turn.
-pub struct BlobChunks(Chunks);
-
-enum Chunks {
-    Memory { rest: Bytes, chunk: usize },
-    File { next: Option<NextChunk>, chunk: usize },
-}
-
-enum NextChunk {
-    Read(FileChunk),
-    Reading(tokio::task::JoinHandle<Result<FileChunk, StorageError>>),
-}
-
-struct FileChunk {
-    file: std::fs::File,
-    /// Bytes of the range still to read after this chunk.
-    left: u64,
-    bytes: Bytes,
-}
-
-impl BlobChunks {
-    /// The next chunk, or `None` after the last.
-    pub async fn next(&mut self) -> Result<Option<Bytes>, StorageError> {
-        match &mut self.0 {
-            Chunks::Memory { rest, chunk } if !rest.is_empty() => Ok(Some(rest.split_to((*chunk).min(rest.len())))),
-            Chunks::Memory { .. } => Ok(None),
-            Chunks::File { next, chunk } => {
-                let FileChunk { file, left, bytes } = match next.take() {
-                    None => return Ok(None),
-                    Some(NextChunk::Read(read)) => read,
-                    Some(NextChunk::Reading(reading)) => reading.await.map_err(join_error)??,
-                };
-                if left > 0 {
-                    let chunk = *chunk;
-                    *next =
-                        Some(NextChunk::Reading(tokio::task::spawn_blocking(move || read_chunk(file, left, chunk))));
-                }
-                Ok(Some(bytes).filter(|b| !b.is_empty()))
-            }
-        }
-    }
-}
-
-fn join_error(e: tokio::task::JoinError) -> StorageError {
-    StorageError::Io(io::Error::other(e.to_string()))
-}
-
-/// Reads the next `chunk` bytes (at most `left`) of `file` from its current position.
-fn read_chunk(file: std::fs::File, left: u64, chunk: usize) -> Result<FileChunk, StorageError> {
-    use std::io::Read as _;
-    let want = left.min(chunk as u64);
-    // `usize` holds `want`: it is at most `chunk`.
-    let mut bytes = Vec::with_capacity(want as usize);
-    let mut take = file.take(want);
-    take.read_to_end(&mut bytes)?;
-    if (bytes.len() as u64) < want {
-        return Err(io::Error::from(io::ErrorKind::UnexpectedEof).into());
-    }
-    Ok(FileChunk { file: take.into_inner(), left: left - want, bytes: bytes.into() })
-}
-
 /// A blob being written. Dropping it without [`BlobWriter::commit`] discards it.
 #[async_trait]
 pub trait BlobWriter: Send {
@@ -144,14 +80,6 @@ pub trait Blobs: Send + Sync {
 
     /// The bytes `start..end` (end excluded) of the blob, or all of it.
     async fn open(&self, id: BlobId, range: Option<(u64, u64)>) -> Result<BlobReader, StorageError>;
-
-    /// Like [`Blobs::open`], read as chunks of up to `chunk` bytes.
-    async fn open_chunks(
-        &self,
-        id: BlobId,
-        range: Option<(u64, u64)>,
-        chunk: usize,
-    ) -> Result<BlobChunks, StorageError>;
 
     async fn len(&self, id: BlobId) -> Result<u64, StorageError>;
 
@@ -392,23 +320,6 @@ impl Blobs for FsBlobs {
         Ok(Box::pin(file.take(end - start)))
     }
 
-    async fn open_chunks(
-        &self,
-        id: BlobId,
-        range: Option<(u64, u64)>,
-        chunk: usize,
-    ) -> Result<BlobChunks, StorageError> {
-        let path = self.path_of(id);
-        let first = move || {
-            let mut file = std::fs::File::open(path).map_err(not_found(id))?;
-            let (start, end) = check_range(range, file.metadata()?.len())?;
-            std::io::Seek::seek(&mut file, SeekFrom::Start(start))?;
-            read_chunk(file, end - start, chunk)
-        };
-        let first = tokio::task::spawn_blocking(first).await.map_err(join_error)??;
-        Ok(BlobChunks(Chunks::File { next: Some(NextChunk::Read(first)), chunk: chunk.max(1) }))
-    }
-
     async fn len(&self, id: BlobId) -> Result<u64, StorageError> {
         Ok(tokio::fs::metadata(self.path_of(id)).await.map_err(not_found(id))?.len())
     }
@@ -448,7 +359,7 @@ impl Blobs for FsBlobs {
 
     async fn flush(&self) -> Result<(), StorageError> {
         let unsynced = Arc::clone(&self.unsynced);
-        tokio::task::spawn_blocking(move || unsynced.sync()).await.map_err(join_error)??;
+        tokio::task::spawn_blocking(move || unsynced.sync()).await.map_err(|e| io::Error::other(e.to_string()))??;
         Ok(())
     }
 }
@@ -504,17 +415,6 @@ impl Blobs for MemBlobs {
         let (start, end) = check_range(range, body.len() as u64)?;
         // In memory, so the bounds fit in usize.
         Ok(Box::pin(io::Cursor::new(body.slice(start as usize..end as usize))))
-    }
-
-    async fn open_chunks(
-        &self,
-        id: BlobId,
-        range: Option<(u64, u64)>,
-        chunk: usize,
-    ) -> Result<BlobChunks, StorageError> {
-        let body = self.get(id)?;
-        let (start, end) = check_range(range, body.len() as u64)?;
-        Ok(BlobChunks(Chunks::Memory { rest: body.slice(start as usize..end as usize), chunk: chunk.max(1) }))
     }
 
     async fn len(&self, id: BlobId) -> Result<u64, StorageError> {

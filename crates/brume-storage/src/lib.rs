@@ -26,7 +26,7 @@ mod memory;
 use std::path::Path;
 use std::sync::Arc;
 
-pub use blobs::{BlobChunks, BlobId, BlobReader, BlobWriter, Blobs};
+pub use blobs::{BlobId, BlobReader, BlobWriter, Blobs};
 pub use error::StorageError;
 pub use kv::{Direction, KeyRange, Kv, KvPair, ReadView, StorageFuture, Txn, TxnFn};
 pub use memo::DecodeMemo;

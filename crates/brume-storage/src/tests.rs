@@ -286,26 +286,11 @@ async fn blobs_stream_in_and_out() {
         assert_eq!(read_all(&s, id, Some((250, 260))).await.unwrap(), [250, 251, 252, 253, 254, 255, 0, 1, 2, 3]);
         assert_eq!(read_all(&s, id, Some((256_000, 256_000))).await.unwrap(), Vec::<u8>::new());
         assert!(matches!(s.blobs.open(id, Some((10, 256_001))).await, Err(StorageError::InvalidRange { .. })));
-        for (range, chunk) in [(None, 100_000), (Some((250, 260)), 4), (Some((1, 255_999)), 65_536), (Some((7, 7)), 10)]
-        {
-            let mut chunks = s.blobs.open_chunks(id, range, chunk).await.unwrap();
-            let mut got = Vec::new();
-            while let Some(bytes) = chunks.next().await.unwrap() {
-                assert!(!bytes.is_empty() && bytes.len() <= chunk, "{range:?}: a chunk of {}", bytes.len());
-                got.extend_from_slice(&bytes);
-            }
-            assert_eq!(got, read_all(&s, id, range).await.unwrap(), "{range:?}");
-        }
-        assert!(matches!(
-            s.blobs.open_chunks(id, Some((10, 256_001)), 10).await,
-            Err(StorageError::InvalidRange { .. })
-        ));
 
         s.blobs.delete(id).await.unwrap();
         s.blobs.delete(id).await.unwrap();
         assert!(matches!(s.blobs.len(id).await, Err(StorageError::BlobNotFound(_))));
         assert!(matches!(s.blobs.open(id, None).await, Err(StorageError::BlobNotFound(_))));
-        assert!(matches!(s.blobs.open_chunks(id, None, 10).await, Err(StorageError::BlobNotFound(_))));
         s.flush().await.unwrap();
     })
     .await;
