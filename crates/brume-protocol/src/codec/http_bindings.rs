@@ -238,7 +238,7 @@ fn segments(template: &str) -> Vec<Segment> {
 /// Whether the raw request `path` matches the template `segments`; `bind` is given each
 /// label and its raw text. A greedy label takes the rest of the path, trailing slash
 /// included (an S3 key may end in `/`).
-fn bind_path<'s>(segments: &'s [Segment], path: &str, mut bind: impl FnMut(&'s str, &str)) -> bool {
+fn bind_path<'s, 'p>(segments: &'s [Segment], path: &'p str, mut bind: impl FnMut(&'s str, &'p str)) -> bool {
     let mut rest = path.strip_prefix('/').unwrap_or(path);
     for (i, seg) in segments.iter().enumerate() {
         let (head, tail) = match rest.split_once('/') {
@@ -275,13 +275,10 @@ fn bind_path<'s>(segments: &'s [Segment], path: &str, mut bind: impl FnMut(&'s s
 }
 
 /// The labels of the raw request `path`, percent-decoded, or `None` when it does not match.
-fn path_labels<'s>(segments: &'s [Segment], path: &str) -> Option<Vec<(&'s str, String)>> {
+fn path_labels<'s, 'p>(segments: &'s [Segment], path: &'p str) -> Option<Vec<(&'s str, Cow<'p, str>)>> {
     let mut labels = Vec::new();
-    bind_path(segments, path, |label, raw| labels.push((label, percent_decoded(raw)))).then_some(labels)
-}
-
-fn percent_decoded(s: &str) -> String {
-    percent_decode_str(s).decode_utf8_lossy().into_owned()
+    bind_path(segments, path, |label, raw| labels.push((label, percent_decode_str(raw).decode_utf8_lossy())))
+        .then_some(labels)
 }
 
 /// How well an operation's template matches a request, compared field by field: literal
@@ -369,7 +366,9 @@ pub(super) fn decode(
     op: &Operation,
     req: &Request,
 ) -> Result<Map<String, Value>, AwsError> {
-    let mut out = Map::new();
+    // Room for the few members a request usually binds, so that the map does not grow
+    // member by member.
+    let mut out = Map::with_capacity(8);
     let Some(input) = &op.input else {
         return Ok(out);
     };
@@ -483,14 +482,16 @@ fn header_member(
     let Some(name) = bound.header.as_ref().filter(|_| present.has(bound.bit)) else {
         return Ok(None);
     };
-    let values: Vec<String> = headers.get_all(name).iter().map(header_text).collect();
-    if values.is_empty() {
+    let all = headers.get_all(name);
+    let mut values = all.iter();
+    let Some(first) = values.next() else {
         return Ok(None);
-    }
+    };
     let shape = model.shape(&m.shape);
     if shape.kind == ShapeType::List {
         // Lists travel comma-separated, in one header or repeated ones.
         let item = shape.member.as_deref().expect("list shapes have a member");
+        let values: Vec<String> = all.iter().map(header_text).collect();
         let items = values
             .iter()
             .flat_map(|v| v.split(','))
@@ -498,6 +499,11 @@ fn header_member(
             .collect::<Result<_, _>>()?;
         return Ok(Some(Value::Array(items)));
     }
+    // A header usually comes once: its value is read in place rather than copied to be joined.
+    if values.next().is_none() {
+        return xml_read::scalar(model, m, &String::from_utf8_lossy(first.as_bytes())).map(Some);
+    }
+    let values: Vec<String> = all.iter().map(header_text).collect();
     xml_read::scalar(model, m, &values.join(",")).map(Some)
 }
 
@@ -628,7 +634,7 @@ mod tests {
     fn paths_match_templates() {
         let labels = |template: &str, path: &str| {
             path_labels(&segments(template), path)
-                .map(|l| l.into_iter().map(|(k, v)| (k.to_string(), v)).collect::<Vec<_>>())
+                .map(|l| l.into_iter().map(|(k, v)| (k.to_string(), v.into_owned())).collect::<Vec<_>>())
         };
         assert_eq!(
             labels("/{Bucket}/{Key+}", "/b/a%20b/c/"),
