@@ -144,8 +144,9 @@ impl S3 {
                             owner,
                             ..Default::default()
                         };
-                        let dead =
-                            table::put_version(txn, &bucket, &marker, current.as_deref()).map_err(error::internal)?;
+                        let dead = table::put_version(txn, &bucket, &marker, current.as_deref())
+                            .map_err(error::internal)?
+                            .dead;
                         notification::enqueue(txn, &b, "ObjectRemoved:DeleteMarkerCreated", &marker, &request_id)?;
                         Ok((
                             DeleteObjectOutput { delete_marker: Some(true), version_id: Some(marker.version_id) },

@@ -629,8 +629,9 @@ impl S3 {
                 let chosen = choose_parts(&upload, &stored, &listed)?;
                 let version = assemble(&upload, &chosen, &expected)?;
                 let event = "ObjectCreated:CompleteMultipartUpload";
-                let (version, mut dead) =
+                let (version, written) =
                     object::write_version(txn, &upload.bucket, version, &conditions, event, &request_id)?;
+                let mut dead = written.dead;
                 txn.delete(KEYSPACE, &upload_key(&upload.bucket, &upload.key, &id))?;
                 for (number, part) in &stored {
                     txn.delete(KEYSPACE, &part_key(&id, *number))?;

@@ -229,8 +229,7 @@ pub(crate) fn version_id_for(versioning: Option<&str>) -> String {
 
 /// [`S3::write_version_as`] inside a transaction the caller runs, for writes that change
 /// other records atomically with the object (a multipart completion removes its upload).
-/// Returns the version as written and the blobs it left unreferenced, to delete after the
-/// commit.
+/// Returns the version as written, and what was written (see [`table::Written`]).
 pub(crate) fn write_version(
     txn: &mut dyn Txn,
     bucket: &str,
@@ -238,7 +237,7 @@ pub(crate) fn write_version(
     (if_match, if_none_match): &(Option<String>, Option<String>),
     event: &str,
     request_id: &str,
-) -> Result<(Version, Vec<String>), AwsError> {
+) -> Result<(Version, table::Written), AwsError> {
     let b = table::read_bucket(txn, bucket).map_err(error::internal)?.ok_or_else(|| error::no_such_bucket(bucket))?;
     // Only the bucket's owner writes to it (see `S3::bucket`); checked here too for writes
     // that did not look the bucket up first.
@@ -264,9 +263,9 @@ pub(crate) fn write_version(
     }
     version.version_id = version_id_for(b.versioning.as_deref());
     version.seq = table::next_seq(current.as_ref().map(|c| c.seq));
-    let dead = table::put_version(txn, bucket, &version, current.as_deref()).map_err(error::internal)?;
+    let written = table::put_version(txn, bucket, &version, current.as_deref()).map_err(error::internal)?;
     crate::notification::enqueue(txn, &b, event, &version, request_id).map_err(error::internal)?;
-    Ok((version, dead))
+    Ok((version, written))
 }
 
 impl S3 {
@@ -344,13 +343,14 @@ impl S3 {
         event: &'static str,
         request_id: &str,
     ) -> Result<Version, AwsError> {
-        let bucket = bucket.to_string();
+        let name = bucket.to_string();
         let request_id = request_id.to_string();
-        let (version, dead) = self
+        let (version, written) = self
             .kv
-            .transact(move |txn: &mut dyn Txn| write_version(txn, &bucket, version, &conditions, event, &request_id))
+            .transact(move |txn: &mut dyn Txn| write_version(txn, &name, version, &conditions, event, &request_id))
             .await?;
-        self.delete_blobs(dead).await;
+        table::remember_current(&written, &version);
+        self.delete_blobs(written.dead).await;
         Ok(version)
     }
 

@@ -16,6 +16,7 @@
 //! base64, and still read.
 
 use std::collections::BTreeMap;
+use std::convert::Infallible;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -220,8 +221,8 @@ pub fn read_current(view: &dyn ReadView, bucket: &str, key: &str) -> Result<Opti
 
 /// The current version of `key` for a write that replaces it: everything but the object's
 /// bytes, which a write never reads back. Decoded through the same memo as
-/// [`read_current`], which [`put_version`] fills with what it writes, so overwriting a key
-/// decodes nothing.
+/// [`read_current`], which writes fill with what they committed ([`remember_current`]), so
+/// overwriting a key decodes nothing.
 pub fn current_for_write(view: &dyn ReadView, bucket: &str, key: &str) -> Result<Option<Arc<Version>>, StorageError> {
     memoized_current(view, bucket, key, |version, _| Arc::clone(version))
 }
@@ -283,16 +284,24 @@ pub fn next_seq(newest: Option<u64>) -> u64 {
     now.max(floor).max(previous + 1)
 }
 
+/// What [`put_version`] wrote: the blobs of the version it replaced, to delete once the
+/// transaction is committed, and the current record and its key, to [`remember_current`]
+/// then.
+pub struct Written {
+    pub dead: Vec<String>,
+    record_key: Vec<u8>,
+    record: Vec<u8>,
+}
+
 /// Writes `version` as the newest version of its key and makes it current; `current` is
 /// the key's current record as the transaction read it. Versions with the same `null` id
-/// are replaced (their record is removed); their blobs are returned for deletion once the
-/// transaction is committed.
+/// are replaced (their record is removed).
 pub fn put_version(
     txn: &mut dyn Txn,
     bucket: &str,
     version: &Version,
     current: Option<&Version>,
-) -> Result<Vec<String>, StorageError> {
+) -> Result<Written, StorageError> {
     let mut dead = Vec::new();
     if version.version_id == "null" {
         // The replaced `null` version is usually the current one (always, in a bucket that
@@ -312,23 +321,22 @@ pub fn put_version(
     txn.put(KEYSPACE, &version_key(bucket, &version.key, version.seq), &record)?;
     let record_key = current_key(bucket, &version.key);
     txn.put(KEYSPACE, &record_key, &record)?;
-    remember_current(&record_key, &record, version)?;
-    Ok(dead)
+    Ok(Written { dead, record_key, record })
 }
 
-/// Hands the memo of current versions what a write just made current, so that the next
-/// write or read of the key need not decode it. Should the transaction not commit, the
-/// entry is merely never used: the memo answers only for these exact bytes.
-fn remember_current(record_key: &[u8], record: &[u8], version: &Version) -> Result<(), StorageError> {
-    let (json, _) = split_version(record)?;
-    DECODED_CURRENT.decode(record_key, json, |_| {
+/// Hands the memo of current versions `version`, just committed as `written`, so that the
+/// next write or read of the key need not decode it. Done after the commit, off the
+/// storage writer that every write waits for; should a later write have committed
+/// meanwhile, the entry is merely never used: the memo answers only for these exact bytes.
+pub fn remember_current(written: &Written, version: &Version) {
+    let Ok((json, _)) = split_version(&written.record) else { return };
+    let Ok(_) = DECODED_CURRENT.decode(&written.record_key, json, |_| {
         let mut decoded = version.clone();
         decoded.content.inline = None;
         decoded.last_modified = as_decoded(decoded.last_modified);
         decoded.expires = decoded.expires.map(as_decoded);
-        Ok::<_, StorageError>(decoded)
-    })?;
-    Ok(())
+        Ok::<_, Infallible>(decoded)
+    });
 }
 
 /// `x` as decoding the record gives it back: serde_json parses a float to within an ulp of
@@ -424,9 +432,11 @@ mod tests {
             written.last_modified = last_modified;
             written.expires = Some(last_modified / 3.0);
             written.headers.insert("ContentType".into(), "text/plain".into());
-            let record = encode_version(&written);
             let key = format!("k{i}");
-            remember_current(&current_key("seeded-bucket", &key), &record, &written).unwrap();
+            let record = encode_version(&written);
+            let committed =
+                Written { dead: Vec::new(), record_key: current_key("seeded-bucket", &key), record: record.clone() };
+            remember_current(&committed, &written);
             let remembered = current_for_write(&OneRecord(record.clone()), "seeded-bucket", &key).unwrap().unwrap();
             let mut decoded = decode_version(&record).unwrap();
             decoded.content.inline = None;
