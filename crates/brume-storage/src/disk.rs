@@ -2,12 +2,12 @@
 //! survive the death of the process as soon as it is written to the OS, and survive power
 //! loss once the journal is fsynced. Each Brume keyspace is a fjall keyspace.
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 use fjall::{Database, KeyspaceCreateOptions, PersistMode, Readable};
+use rustc_hash::FxHashMap;
 
 use crate::StorageError;
 use crate::committer::{Engine, Syncer, WriteSet};
@@ -17,7 +17,8 @@ pub(crate) struct DiskEngine {
     db: Database,
     dir: PathBuf,
     /// Open keyspace handles: opening one takes the engine's global lock, so do it once.
-    keyspaces: Arc<RwLock<HashMap<String, fjall::Keyspace>>>,
+    /// Looked up on every read and write; the names are Brume's own, so a fast hash.
+    keyspaces: Arc<RwLock<FxHashMap<String, fjall::Keyspace>>>,
 }
 
 impl DiskEngine {
@@ -32,7 +33,7 @@ impl DiskEngine {
 /// find it empty without creating it).
 fn handle(
     db: &Database,
-    keyspaces: &RwLock<HashMap<String, fjall::Keyspace>>,
+    keyspaces: &RwLock<FxHashMap<String, fjall::Keyspace>>,
     name: &str,
     create: bool,
 ) -> Result<Option<fjall::Keyspace>, StorageError> {
@@ -172,7 +173,7 @@ fn newest_journal(dir: &Path) -> Result<Option<u64>, StorageError> {
 
 struct DiskSnapshot {
     db: Database,
-    keyspaces: Arc<RwLock<HashMap<String, fjall::Keyspace>>>,
+    keyspaces: Arc<RwLock<FxHashMap<String, fjall::Keyspace>>>,
     snapshot: fjall::Snapshot,
 }
 
