@@ -16,7 +16,7 @@ use super::{Request, ResponseBody, response, serialization_error, wire_code};
 use crate::model::{Operation, Protocol, ServiceModel, Shape, ShapeType};
 
 pub(super) fn resolve(model: &'static ServiceModel, req: &Request) -> Result<&'static Operation, AwsError> {
-    let target = req.header("x-amz-target").unwrap_or("");
+    let target = req.header(super::X_AMZ_TARGET).unwrap_or("");
     let op = target.rsplit_once('.').map(|(_, op)| op).unwrap_or(target);
     model.operation(op).ok_or_else(|| {
         AwsError::new(
