@@ -19,7 +19,7 @@ use crate::capacity::{Consumed, read_units, write_units};
 use crate::error::{conditional_check_failed, invalid, resource_not_found, validation};
 use crate::expr::{self, Cond, Kind, Path, Placeholders, Update};
 use crate::table::{self, Table};
-use crate::value::{Item, MAX_DEPTH, MAX_ITEM_SIZE, item_from_wire, item_size};
+use crate::value::{Attributes, Item, MAX_DEPTH, MAX_ITEM_SIZE, item_size};
 use crate::{Ddb, legacy, table_name};
 
 pub type Wire = BTreeMap<String, Json>;
@@ -28,7 +28,7 @@ pub type Wire = BTreeMap<String, Json>;
 #[serde(rename_all = "PascalCase")]
 pub struct PutItemInput {
     table_name: String,
-    item: Wire,
+    item: Attributes,
     expected: Option<Wire>,
     conditional_operator: Option<String>,
     condition_expression: Option<String>,
@@ -44,7 +44,7 @@ pub struct PutItemInput {
 #[serde(rename_all = "PascalCase")]
 pub struct GetItemInput {
     table_name: String,
-    key: Wire,
+    key: Attributes,
     attributes_to_get: Option<Vec<String>>,
     consistent_read: Option<bool>,
     projection_expression: Option<String>,
@@ -56,7 +56,7 @@ pub struct GetItemInput {
 #[serde(rename_all = "PascalCase")]
 pub struct DeleteItemInput {
     table_name: String,
-    key: Wire,
+    key: Attributes,
     expected: Option<Wire>,
     conditional_operator: Option<String>,
     condition_expression: Option<String>,
@@ -72,7 +72,7 @@ pub struct DeleteItemInput {
 #[serde(rename_all = "PascalCase")]
 pub struct UpdateItemInput {
     table_name: String,
-    key: Wire,
+    key: Attributes,
     attribute_updates: Option<Wire>,
     expected: Option<Wire>,
     conditional_operator: Option<String>,
@@ -331,7 +331,7 @@ impl Ddb {
     pub async fn put_item(self: Arc<Self>, ctx: RequestContext, input: PutItemInput) -> Result<Json, AwsError> {
         check_return_values(input.return_values.as_deref(), &["ALL_OLD"])?;
         let return_old_on_failure = check_failure_return(input.return_values_on_condition_check_failure.as_deref())?;
-        let item = item_from_wire(&input.item)?;
+        let item = input.item.into_item()?;
         let mut ph = placeholders(input.expression_attribute_names, input.expression_attribute_values)?;
         let condition = write_condition(
             input.expected.as_ref(),
@@ -369,7 +369,7 @@ impl Ddb {
     }
 
     pub async fn get_item(self: Arc<Self>, ctx: RequestContext, input: GetItemInput) -> Result<WithVerbatim, AwsError> {
-        let key = item_from_wire(&input.key)?;
+        let key = input.key.into_item()?;
         let mut ph = placeholders(input.expression_attribute_names, None)?;
         let projection =
             projection(input.attributes_to_get.as_deref(), input.projection_expression.as_deref(), &mut ph)?;
@@ -406,7 +406,7 @@ impl Ddb {
     pub async fn delete_item(self: Arc<Self>, ctx: RequestContext, input: DeleteItemInput) -> Result<Json, AwsError> {
         check_return_values(input.return_values.as_deref(), &["ALL_OLD"])?;
         let return_old_on_failure = check_failure_return(input.return_values_on_condition_check_failure.as_deref())?;
-        let key = item_from_wire(&input.key)?;
+        let key = input.key.into_item()?;
         let mut ph = placeholders(input.expression_attribute_names, input.expression_attribute_values)?;
         let condition = write_condition(
             input.expected.as_ref(),
@@ -445,7 +445,7 @@ impl Ddb {
     pub async fn update_item(self: Arc<Self>, ctx: RequestContext, input: UpdateItemInput) -> Result<Json, AwsError> {
         check_return_values(input.return_values.as_deref(), &["ALL_OLD", "UPDATED_OLD", "ALL_NEW", "UPDATED_NEW"])?;
         let return_old_on_failure = check_failure_return(input.return_values_on_condition_check_failure.as_deref())?;
-        let key = item_from_wire(&input.key)?;
+        let key = input.key.into_item()?;
         let mut ph = placeholders(input.expression_attribute_names, input.expression_attribute_values)?;
         let (names, values) = ph.given();
         legacy::check_mixing(

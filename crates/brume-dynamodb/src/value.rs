@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
+use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value as Json;
@@ -85,64 +86,9 @@ impl Value {
 
     /// Reads one attribute value (`{"S": "x"}`) from the request, with DynamoDB's errors.
     pub fn from_wire(json: &Json) -> Result<Value, AwsError> {
-        let Some(obj) = json.as_object() else {
-            return Err(validation(
-                "Supplied AttributeValue is empty, must contain exactly one of the supported datatypes",
-            ));
-        };
-        let mut set = obj.iter().filter(|(_, v)| !v.is_null());
-        let (Some((ty, v)), None) = (set.next(), set.next()) else {
-            let present = obj.values().filter(|v| !v.is_null()).count();
-            return Err(validation(if present == 0 {
-                "Supplied AttributeValue is empty, must contain exactly one of the supported datatypes"
-            } else {
-                "Supplied AttributeValue has more than one datatypes set, must contain exactly one of the supported datatypes"
-            }));
-        };
-        // Numbers and binaries are read from the request's text, not from a copy of it.
-        fn as_text<'a>(v: &'a Json, ty: &str) -> Result<&'a str, AwsError> {
-            v.as_str().ok_or_else(|| serialization(ty))
-        }
-        let text = |v| as_text(v, ty);
-        let string = |v| as_text(v, ty).map(str::to_string);
-        let list = |v| Json::as_array(v).ok_or_else(|| serialization(ty));
-        Ok(match ty.as_str() {
-            "S" => Value::S(string(v)?),
-            "N" => Value::N(number(text(v)?)?),
-            "B" => Value::B(unb64(text(v)?)?),
-            "BOOL" => Value::Bool(v.as_bool().ok_or_else(|| serialization(ty))?),
-            // DynamoDB once refused `{"NULL": false}`; it now stores it as NULL.
-            "NULL" => {
-                v.as_bool().ok_or_else(|| serialization(ty))?;
-                Value::Null
-            }
-            "M" => {
-                let m = v.as_object().ok_or_else(|| serialization(ty))?;
-                Value::M(m.iter().map(|(k, v)| Ok((k.clone(), Value::from_wire(v)?))).collect::<Result<_, AwsError>>()?)
-            }
-            "L" => Value::L(list(v)?.iter().map(Value::from_wire).collect::<Result<_, _>>()?),
-            "SS" => {
-                let items: Vec<String> = list(v)?.iter().map(string).collect::<Result<_, _>>()?;
-                check_set(&items, "string", |s| s.clone())?;
-                Value::SS(items)
-            }
-            "NS" => {
-                let raw: Vec<&str> = list(v)?.iter().map(text).collect::<Result<_, _>>()?;
-                let items: Vec<Num> = raw.iter().map(|s| number(s)).collect::<Result<_, _>>()?;
-                check_set(&items, "number", |n| n.to_string())?;
-                Value::NS(items)
-            }
-            "BS" => {
-                let items: Vec<Vec<u8>> = list(v)?.iter().map(|v| unb64(text(v)?)).collect::<Result<_, AwsError>>()?;
-                check_set(&items, "binary", |b| b64(b))?;
-                Value::BS(items)
-            }
-            _ => {
-                return Err(validation(
-                    "Supplied AttributeValue is empty, must contain exactly one of the supported datatypes",
-                ));
-            }
-        })
+        // Every JSON value is accepted (anything but an object is an invalid attribute
+        // value), so deserializing a tree cannot fail.
+        Checked::deserialize(json).map_or_else(|_| Err(empty()), |c| c.0)
     }
 
     /// DynamoDB's size of the value (without its attribute name), as items are metered and
@@ -189,6 +135,10 @@ fn number_size(n: &Num) -> usize {
     n.significant_digits().div_ceil(2) + 1
 }
 
+fn empty() -> AwsError {
+    validation("Supplied AttributeValue is empty, must contain exactly one of the supported datatypes")
+}
+
 fn serialization(ty: &str) -> AwsError {
     AwsError::new(400, "SerializationException", format!("Unexpected value type for {ty}"))
 }
@@ -213,6 +163,284 @@ fn check_set<T: PartialEq>(items: &[T], kind: &str, show: impl Fn(&T) -> String)
 /// Reads a map of attribute values (an item, a key, `ExpressionAttributeValues`).
 pub fn item_from_wire(json: &BTreeMap<String, Json>) -> Result<Item, AwsError> {
     json.iter().map(|(k, v)| Ok((k.clone(), Value::from_wire(v)?))).collect()
+}
+
+/// A map of attribute values (an item, a key) read from the request's tree while the typed
+/// input is deserialized: reading it as JSON values first rebuilt each attribute's object
+/// (and copied its strings) only for [`item_from_wire`] to convert it again. DynamoDB's
+/// error, if any, waits in it for the handler to raise where it reads the map, so errors
+/// come in the same order as before.
+pub struct Attributes(Result<Item, AwsError>);
+
+impl Attributes {
+    pub fn into_item(self) -> Result<Item, AwsError> {
+        self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Attributes {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(AttributesVisitor).map(Attributes)
+    }
+}
+
+struct AttributesVisitor;
+
+impl<'de> Visitor<'de> for AttributesVisitor {
+    type Value = Result<Item, AwsError>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a map")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut item = Item::new();
+        // The first invalid attribute by name is the one reported (as `item_from_wire`,
+        // reading a sorted map, does).
+        let mut error: Option<(String, AwsError)> = None;
+        while let Some((name, value)) = map.next_entry::<String, Checked>()? {
+            match value.0 {
+                Ok(v) => {
+                    item.insert(name, v);
+                }
+                Err(e) if error.as_ref().is_none_or(|(first, _)| name < *first) => error = Some((name, e)),
+                Err(_) => {}
+            }
+        }
+        Ok(error.map_or(Ok(item), |(_, e)| Err(e)))
+    }
+}
+
+/// One attribute value read with DynamoDB's validation ([`Value::from_wire`]), its error
+/// kept rather than raised.
+struct Checked(Result<Value, AwsError>);
+
+impl<'de> Deserialize<'de> for Checked {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(CheckedVisitor).map(Checked)
+    }
+}
+
+struct CheckedVisitor;
+
+/// Anything but an object is no attribute value.
+impl<'de> Visitor<'de> for CheckedVisitor {
+    type Value = Result<Value, AwsError>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an attribute value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(Err(empty()))
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(Err(empty()))
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(Err(empty()))
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(Err(empty()))
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(Err(empty()))
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(Err(empty()))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        IgnoredAny.visit_seq(seq)?;
+        Ok(Err(empty()))
+    }
+
+    /// Exactly one member may be set (null members do not count).
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut set = None;
+        let mut more = false;
+        while let Some(ty) = map.next_key::<TypeName>()? {
+            match (map.next_value_seed(Member(ty.0))?, &set) {
+                (None, _) => {}
+                (Some(value), None) => set = Some(value),
+                (Some(_), Some(_)) => more = true,
+            }
+        }
+        Ok(match set {
+            None => Err(empty()),
+            Some(_) if more => Err(validation(
+                "Supplied AttributeValue has more than one datatypes set, must contain exactly one of the supported datatypes",
+            )),
+            Some(value) => value,
+        })
+    }
+}
+
+/// An attribute value's member name: one of the ten types, or `""` for any other.
+struct TypeName(&'static str);
+
+const TYPES: [&str; 10] = ["S", "N", "B", "BOOL", "NULL", "M", "L", "SS", "NS", "BS"];
+
+impl<'de> Deserialize<'de> for TypeName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Name;
+        impl Visitor<'_> for Name {
+            type Value = TypeName;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_str<E>(self, s: &str) -> Result<TypeName, E> {
+                Ok(TypeName(TYPES.into_iter().find(|t| *t == s).unwrap_or("")))
+            }
+        }
+        d.deserialize_str(Name)
+    }
+}
+
+/// The value of member `.0` of an attribute value: `None` when null, else the value read
+/// as that type (or its error).
+struct Member(&'static str);
+
+impl Member {
+    /// The error for a member holding the wrong kind of JSON: a type's own, or the empty
+    /// value's for a member that names no type.
+    fn mismatch(&self) -> AwsError {
+        if self.0.is_empty() { empty() } else { serialization(self.0) }
+    }
+
+    fn text(self, s: std::borrow::Cow<str>) -> Result<Value, AwsError> {
+        match self.0 {
+            "S" => Ok(Value::S(s.into_owned())),
+            "N" => number(&s).map(Value::N),
+            "B" => unb64(&s).map(Value::B),
+            _ => Err(self.mismatch()),
+        }
+    }
+
+    /// A set's elements: strings (numbers and binaries in their text form), neither empty
+    /// nor repeated.
+    fn set(self, list: &[Json]) -> Result<Value, AwsError> {
+        let ty = self.0;
+        fn text<'a>(v: &'a Json, ty: &str) -> Result<&'a str, AwsError> {
+            v.as_str().ok_or_else(|| serialization(ty))
+        }
+        let text = |v| text(v, ty);
+        Ok(match ty {
+            "SS" => {
+                let items: Vec<String> = list.iter().map(|v| text(v).map(str::to_string)).collect::<Result<_, _>>()?;
+                check_set(&items, "string", |s| s.clone())?;
+                Value::SS(items)
+            }
+            "NS" => {
+                let raw: Vec<&str> = list.iter().map(text).collect::<Result<_, _>>()?;
+                let items: Vec<Num> = raw.iter().map(|s| number(s)).collect::<Result<_, _>>()?;
+                check_set(&items, "number", |n| n.to_string())?;
+                Value::NS(items)
+            }
+            _ => {
+                let items: Vec<Vec<u8>> = list.iter().map(|v| unb64(text(v)?)).collect::<Result<_, AwsError>>()?;
+                check_set(&items, "binary", |b| b64(b))?;
+                Value::BS(items)
+            }
+        })
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Member {
+    type Value = Option<Result<Value, AwsError>>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Member {
+    type Value = Option<Result<Value, AwsError>>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an attribute value's member")
+    }
+
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_bool<E>(self, b: bool) -> Result<Self::Value, E> {
+        Ok(Some(match self.0 {
+            "BOOL" => Ok(Value::Bool(b)),
+            // DynamoDB once refused `{"NULL": false}`; it now stores it as NULL.
+            "NULL" => Ok(Value::Null),
+            _ => Err(self.mismatch()),
+        }))
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(Some(Err(self.mismatch())))
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(Some(Err(self.mismatch())))
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(Some(Err(self.mismatch())))
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<Self::Value, E> {
+        Ok(Some(self.text(s.into())))
+    }
+
+    /// A string of the request's own tree is moved, not copied.
+    fn visit_string<E>(self, s: String) -> Result<Self::Value, E> {
+        Ok(Some(self.text(s.into())))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        Ok(Some(match self.0 {
+            "L" => {
+                let (mut list, mut error) = (Vec::new(), None);
+                while let Some(v) = seq.next_element::<Checked>()? {
+                    match v.0 {
+                        Ok(v) => list.push(v),
+                        Err(e) => drop(error.get_or_insert(e)),
+                    }
+                }
+                error.map_or(Ok(Value::L(list)), Err)
+            }
+            "SS" | "NS" | "BS" => {
+                let mut list = Vec::new();
+                while let Some(v) = seq.next_element::<Json>()? {
+                    list.push(v);
+                }
+                self.set(&list)
+            }
+            _ => {
+                IgnoredAny.visit_seq(seq)?;
+                Err(self.mismatch())
+            }
+        }))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        if self.0 != "M" {
+            IgnoredAny.visit_map(map)?;
+            return Ok(Some(Err(self.mismatch())));
+        }
+        // The first invalid attribute in the map's own order is the one reported.
+        let (mut item, mut error) = (Item::new(), None);
+        while let Some((name, v)) = map.next_entry::<String, Checked>()? {
+            match v.0 {
+                Ok(v) => drop(item.insert(name, v)),
+                Err(e) => drop(error.get_or_insert(e)),
+            }
+        }
+        Ok(Some(error.map_or(Ok(Value::M(item)), Err)))
+    }
 }
 
 /// The size of an item: each attribute's name and value.
@@ -345,10 +573,43 @@ mod tests {
             json!({"NS": ["1", "1.0"]}),
             Err("One or more parameter values were invalid: Input collection [1, 1] contains duplicates."),
         );
+        check(json!({"S": 5}), Err("Unexpected value type for S"));
+        check(json!({"M": [1]}), Err("Unexpected value type for M"));
+        check(json!({"BOOL": "true"}), Err("Unexpected value type for BOOL"));
+        check(json!({"NS": ["x", 2]}), Err("Unexpected value type for NS"));
+        check(
+            json!({"X": "y"}),
+            Err("Supplied AttributeValue is empty, must contain exactly one of the supported datatypes"),
+        );
+        check(json!({"X": null, "BOOL": true}), Ok(json!({"BOOL": true})));
+        check(json!("S"), Err("Supplied AttributeValue is empty, must contain exactly one of the supported datatypes"));
         check(
             json!({"M": {"x": {"SS": []}}}),
             Err("One or more parameter values were invalid: An string set  may not be empty"),
         );
+    }
+
+    #[test]
+    fn maps_read_while_deserializing_match_the_tree_reading() {
+        let cases = [
+            json!({"pk": {"S": "k"}, "n": {"N": "01.50"}, "b": {"B": "AAE="}, "nul": {"NULL": true}}),
+            json!({"m": {"M": {"z": {"L": [{"BOOL": true}, {"NS": ["1", "2"]}]}, "a": {"SS": ["x"]}}}, "bs": {"BS": ["AA=="]}}),
+            json!({"s": {"S": "x", "N": null}, "e": {"X": null, "BOOL": false}}),
+            // The first invalid attribute by name is reported, whatever the body order.
+            json!({"z": {"N": "x"}, "a": {"SS": []}, "m": {}}),
+            json!({"b": {"S": "x", "N": "1"}, "a": {"M": {"k": {"S": 5}, "j": {"N": "y"}}}}),
+            json!({"a": {"L": [{"B": "!"}, {"Q": 1}]}, "b": 5}),
+            json!({"a": "text", "b": [1], "c": null, "d": {"NS": ["1", 2]}, "e": {"NS": ["x", "1.0"]}}),
+            json!({"a": {"X": "y"}}),
+            json!({"a": {"BS": ["AA==", "AA=="]}, "b": {"SS": [1]}, "c": {"M": [1]}, "d": {"L": {"S": "x"}}}),
+        ];
+        for wire in cases {
+            let tree: BTreeMap<String, Json> = serde_json::from_value(wire.clone()).unwrap();
+            let expected = item_from_wire(&tree).map_err(|e| e.message);
+            let got = serde_json::from_value::<Attributes>(wire.clone()).unwrap().into_item().map_err(|e| e.message);
+            assert_eq!(got, expected, "{wire}");
+        }
+        assert!(serde_json::from_value::<Attributes>(json!([1])).is_err());
     }
 
     fn size_of(wire: Json) -> usize {
