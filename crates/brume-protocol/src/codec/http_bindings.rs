@@ -64,6 +64,13 @@ struct OpBindings {
     deprecated: bool,
     /// In the input shape's member order.
     input: Vec<InputMember>,
+    /// The bits of the header and query members, required and optional ones, and how many
+    /// are required (counting those no request can carry): resolution weighs these for
+    /// every candidate operation, with a few word operations rather than a walk of
+    /// dozens of members. No operation binds one header or query parameter twice.
+    required: Bits,
+    optional: Bits,
+    required_count: usize,
 }
 
 enum Segment {
@@ -76,7 +83,6 @@ struct InputMember {
     /// The member's position in the input shape.
     index: usize,
     location: Location,
-    required: bool,
     /// A header or query member's bit in [`Present`]; `None` for a header name no request
     /// can carry.
     bit: Option<usize>,
@@ -104,14 +110,31 @@ fn query_params<'r>(req: &Request<'r>) -> Query<'r> {
     form_urlencoded::parse(req.uri.query().unwrap_or("").as_bytes()).collect()
 }
 
-/// Which of the model's bound headers and query parameters a request carries.
-struct Present(Vec<u64>);
+/// A set of the model's bound headers and query parameters, by their bits: those a
+/// request carries, or those an operation binds.
+#[derive(Default)]
+struct Bits(Vec<u64>);
 
-impl Present {
+impl Bits {
     fn has(&self, bit: Option<usize>) -> bool {
         bit.is_some_and(|b| self.0[b / 64] >> (b % 64) & 1 == 1)
     }
+
+    fn insert(&mut self, b: usize) {
+        if self.0.len() <= b / 64 {
+            self.0.resize(b / 64 + 1, 0);
+        }
+        self.0[b / 64] |= 1 << (b % 64);
+    }
+
+    /// How many bits this set and `other` both have.
+    fn common(&self, other: &Bits) -> usize {
+        self.0.iter().zip(&other.0).map(|(a, b)| (a & b).count_ones() as usize).sum()
+    }
 }
+
+/// Which of the model's bound headers and query parameters a request carries.
+type Present = Bits;
 
 /// The model's bindings, read from it on first use.
 fn bindings(model: &ServiceModel) -> &Bindings {
@@ -147,6 +170,7 @@ impl Bindings {
             })
             .collect();
         let mut input = Vec::new();
+        let (mut required, mut optional, mut required_count) = (Bits::default(), Bits::default(), 0);
         if let Some(input_ref) = &op.input {
             let shape = model.shape(&input_ref.shape);
             for (index, (name, m)) in shape.members.iter().enumerate() {
@@ -158,8 +182,15 @@ impl Bindings {
                     Location::Querystring => Some(bit_of(&mut self.query_bits, &mut self.bits, wire.to_string())),
                     _ => None,
                 };
-                let required = shape.required.iter().any(|r| r == name);
-                input.push(InputMember { index, location, required, bit, header });
+                let is_required = shape.required.iter().any(|r| r == name);
+                if matches!(location, Location::Header | Location::Querystring) {
+                    required_count += usize::from(is_required);
+                    let set = if is_required { &mut required } else { &mut optional };
+                    if let Some(b) = bit {
+                        set.insert(b);
+                    }
+                }
+                input.push(InputMember { index, location, bit, header });
             }
         }
         OpBindings {
@@ -170,6 +201,9 @@ impl Bindings {
             greedy: tpath.contains("+}"),
             deprecated: op.deprecated,
             input,
+            required,
+            optional,
+            required_count,
         }
     }
 
@@ -188,7 +222,7 @@ impl Bindings {
         for &b in bits {
             words[b / 64] |= 1 << (b % 64);
         }
-        Present(words)
+        Bits(words)
     }
 }
 
@@ -336,7 +370,6 @@ pub(super) fn resolve(
 }
 
 /// How many of an operation's header and query members a request carries.
-#[derive(Default)]
 struct Bound {
     required: usize,
     missing: usize,
@@ -344,19 +377,8 @@ struct Bound {
 }
 
 fn bound_members(op: &OpBindings, present: &Present) -> Bound {
-    let mut counts = Bound::default();
-    for m in &op.input {
-        if !matches!(m.location, Location::Header | Location::Querystring) {
-            continue;
-        }
-        match (present.has(m.bit), m.required) {
-            (true, true) => counts.required += 1,
-            (false, true) => counts.missing += 1,
-            (true, false) => counts.optional += 1,
-            (false, false) => {}
-        }
-    }
-    counts
+    let required = present.common(&op.required);
+    Bound { required, missing: op.required_count - required, optional: present.common(&op.optional) }
 }
 
 /// The input members of `op` bound to the URI, query string and headers of `req`.
@@ -380,6 +402,11 @@ pub(super) fn decode(
     let present = bindings.present(req.headers, &query);
     let bad = |e: String| serialization_error(protocol, e);
     for b in &bound.input {
+        // Most of the headers an input binds are absent (S3's PutObject binds dozens):
+        // passed over before their member is read.
+        if b.location == Location::Header && !present.has(b.bit) {
+            continue;
+        }
         let (name, m) = &shape.members.0[b.index];
         let wire = m.location_name.as_deref().unwrap_or(name);
         let value = match b.location {
@@ -391,7 +418,7 @@ pub(super) fn decode(
                 Some(v) => v,
                 None => continue,
             },
-            Location::Header => match header_member(model, m, b, &present, req.headers).map_err(bad)? {
+            Location::Header => match header_member(model, m, b, req.headers).map_err(bad)? {
                 Some(v) => v,
                 None => continue,
             },
@@ -476,10 +503,9 @@ fn header_member(
     model: &ServiceModel,
     m: &MemberRef,
     bound: &InputMember,
-    present: &Present,
     headers: &HeaderMap,
 ) -> Result<Option<Value>, String> {
-    let Some(name) = bound.header.as_ref().filter(|_| present.has(bound.bit)) else {
+    let Some(name) = &bound.header else {
         return Ok(None);
     };
     let all = headers.get_all(name);
@@ -628,6 +654,20 @@ mod tests {
         check("lambda", "POST", "/2015-03-31/functions/f/invocations", "Invoke");
         check("lambda", "GET", "/2018-10-31/layers/l/versions/3", "GetLayerVersion");
         assert_eq!(op_for("lambda", "GET", "/nowhere", &[]).unwrap_err().code, "UnknownOperationException");
+    }
+
+    #[test]
+    fn operations_bind_each_header_and_query_parameter_once() {
+        // Resolution counts an operation's members present by their bits, which holds only
+        // if no two of its members share one.
+        for name in crate::model::MODEL_NAMES {
+            let b = bindings(model(name).unwrap());
+            for op in &b.ops {
+                let bits: Vec<usize> = op.input.iter().filter_map(|m| m.bit).collect();
+                let unique: std::collections::BTreeSet<_> = bits.iter().collect();
+                assert_eq!(unique.len(), bits.len(), "{name} {}", op.name);
+            }
+        }
     }
 
     #[test]
