@@ -68,7 +68,7 @@ impl S3Client for S3 {
     ) -> Result<String, AwsError> {
         check_key(key)?;
         let ctx = RequestContext::new(account, brume_core::DEFAULT_REGION);
-        self.bucket(&ctx, bucket)?;
+        let bucket = self.bucket(&ctx, bucket)?;
         let stream = http_body_util::Full::new(bytes::Bytes::from(body)).map_err(|never| match never {}).boxed();
         let ingested = body::ingest(self.blobs.as_ref(), Some(stream), None, body::INLINE_MAX).await?;
         let version = Version {
@@ -89,7 +89,7 @@ impl S3Client for S3 {
             tags: Vec::new(),
             owner: account.to_string(),
         };
-        let written = self.write_version_as(bucket, version, (None, None), "ObjectCreated:Put", &ctx.request_id).await;
+        let written = self.write_version_as(&bucket, version, (None, None), "ObjectCreated:Put", &ctx.request_id).await;
         match written {
             Ok(v) => Ok(v.etag),
             Err(e) => {

@@ -124,7 +124,7 @@ impl S3 {
         input: CopyObjectInput,
     ) -> Result<CopyObjectOutput, AwsError> {
         object::check_key(&input.key)?;
-        self.bucket(&ctx, &input.bucket)?;
+        let bucket = self.bucket(&ctx, &input.bucket)?;
         let (src_bucket, src_key, source) = self.copy_source(&ctx, &input.copy_source)?;
         check_source_conditions(&source, &input)?;
         let replace = match input.metadata_directive.as_deref() {
@@ -185,7 +185,7 @@ impl S3 {
             ..Default::default()
         };
         let written =
-            self.write_version_as(&input.bucket, version, (None, None), "ObjectCreated:Copy", &ctx.request_id).await;
+            self.write_version_as(&bucket, version, (None, None), "ObjectCreated:Copy", &ctx.request_id).await;
         let version = match written {
             Ok(v) => v,
             Err(e) => {

@@ -134,7 +134,8 @@ impl S3 {
                         Ok((DeleteObjectOutput::default(), dead))
                     }
                     Some(state) => {
-                        let current = table::current_for_write(txn, &bucket, &key).map_err(error::internal)?;
+                        let current = table::current_for_write(txn, &table::ObjectKeys::new(&bucket, &key))
+                            .map_err(error::internal)?;
                         let marker = Version {
                             key: key.clone(),
                             version_id: object::version_id_for(Some(state)),

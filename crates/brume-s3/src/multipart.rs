@@ -627,10 +627,10 @@ impl S3 {
                     .map(|(_, v)| table::decode::<Part>(&v).map(|p| (p.number, p)))
                     .collect::<Result<_, _>>()?;
                 let chosen = choose_parts(&upload, &stored, &listed)?;
-                let version = assemble(&upload, &chosen, &expected)?;
+                let prepared = object::Prepared::new(&upload.bucket, assemble(&upload, &chosen, &expected)?);
                 let event = "ObjectCreated:CompleteMultipartUpload";
                 let (version, written) =
-                    object::write_version(txn, &upload.bucket, version, &conditions, event, &request_id)?;
+                    object::write_version(txn, &upload.bucket, prepared, &conditions, event, &request_id)?;
                 let mut dead = written.dead;
                 txn.delete(KEYSPACE, &upload_key(&upload.bucket, &upload.key, &id))?;
                 for (number, part) in &stored {

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::body::{self, Ingested};
 use crate::checksum::Algorithm;
-use crate::table::{self, Checksum, Version};
+use crate::table::{self, Bucket, Checksum, Version};
 use crate::{S3, error};
 
 /// S3's longest object key, in bytes.
@@ -227,24 +227,72 @@ pub(crate) fn version_id_for(versioning: Option<&str>) -> String {
     if versioning == Some("Enabled") { new_version_id() } else { "null".to_string() }
 }
 
+/// A version on its way to its write transaction, with its record keys, and its record
+/// when it was numbered and encoded before. The transaction runs on the storage writer,
+/// which every write waits for: encoding the record there cost each small PUT a few
+/// thousand instructions of it.
+pub(crate) struct Prepared {
+    version: Version,
+    keys: table::ObjectKeys,
+    record: Option<Vec<u8>>,
+}
+
+impl Prepared {
+    /// `version` of an object of `bucket`, to be numbered in its transaction.
+    pub(crate) fn new(bucket: &str, version: Version) -> Self {
+        Prepared { keys: table::ObjectKeys::new(bucket, &version.key), version, record: None }
+    }
+
+    /// `version` of an object of `bucket`, numbered and encoded now as its transaction
+    /// would number it were the key without versions: the transaction only checks that the
+    /// number still fits.
+    fn numbered(bucket: &Bucket, mut version: Version) -> Self {
+        version.version_id = version_id_for(bucket.versioning.as_deref());
+        version.seq = table::next_seq(None);
+        let record = table::encode_version(&version);
+        Prepared { record: Some(record), ..Prepared::new(&bucket.name, version) }
+    }
+
+    /// The version numbered to follow `newest`, the sequence number of the key's newest
+    /// version, in a bucket with `versioning`, and its record. A number given before is
+    /// kept if it still fits: the bucket's versioning may have changed since, or another
+    /// write of the key committed a later number.
+    fn number(self, versioning: Option<&str>, newest: Option<u64>) -> (Version, table::ObjectKeys, Vec<u8>) {
+        let Prepared { mut version, keys, record } = self;
+        let fits =
+            (version.version_id == "null") == (versioning != Some("Enabled")) && newest.is_none_or(|n| n < version.seq);
+        match record {
+            Some(record) if fits => (version, keys, record),
+            _ => {
+                version.version_id = version_id_for(versioning);
+                version.seq = table::next_seq(newest);
+                let record = table::encode_version(&version);
+                (version, keys, record)
+            }
+        }
+    }
+}
+
 /// [`S3::write_version_as`] inside a transaction the caller runs, for writes that change
 /// other records atomically with the object (a multipart completion removes its upload).
 /// Returns the version as written, and what was written (see [`table::Written`]).
 pub(crate) fn write_version(
     txn: &mut dyn Txn,
     bucket: &str,
-    mut version: Version,
+    prepared: Prepared,
     (if_match, if_none_match): &(Option<String>, Option<String>),
     event: &str,
     request_id: &str,
 ) -> Result<(Version, table::Written), AwsError> {
-    let b = table::read_bucket(txn, bucket).map_err(error::internal)?.ok_or_else(|| error::no_such_bucket(bucket))?;
+    let b = table::read_object_bucket(txn, &prepared.keys)
+        .map_err(error::internal)?
+        .ok_or_else(|| error::no_such_bucket(bucket))?;
     // Only the bucket's owner writes to it (see `S3::bucket`); checked here too for writes
     // that did not look the bucket up first.
-    if b.account != version.owner {
+    if b.account != prepared.version.owner {
         return Err(error::access_denied());
     }
-    let current = table::current_for_write(txn, bucket, &version.key).map_err(error::internal)?;
+    let current = table::current_for_write(txn, &prepared.keys).map_err(error::internal)?;
     let live = current.as_deref().filter(|c| !c.delete_marker);
     if let Some(cond) = if_none_match {
         if cond.trim() != "*" {
@@ -256,14 +304,14 @@ pub(crate) fn write_version(
     }
     if let Some(cond) = if_match {
         match live {
-            None => return Err(error::no_such_key(&version.key)),
+            None => return Err(error::no_such_key(&prepared.version.key)),
             Some(c) if !etag_matches(cond, &c.etag) => return Err(error::precondition_failed("If-Match")),
             Some(_) => {}
         }
     }
-    version.version_id = version_id_for(b.versioning.as_deref());
-    version.seq = table::next_seq(current.as_ref().map(|c| c.seq));
-    let written = table::put_version(txn, bucket, &version, current.as_deref()).map_err(error::internal)?;
+    let (version, keys, record) = prepared.number(b.versioning.as_deref(), current.as_ref().map(|c| c.seq));
+    let written =
+        table::put_encoded_version(txn, keys, &version, record, current.as_deref()).map_err(error::internal)?;
     crate::notification::enqueue(txn, &b, event, &version, request_id).map_err(error::internal)?;
     Ok((version, written))
 }
@@ -278,7 +326,7 @@ impl S3 {
         check_key(&input.key)?;
         // The bucket is checked before the body is read, so that its errors come first, as
         // on S3.
-        self.bucket(&ctx, &input.bucket)?;
+        let bucket = self.bucket(&ctx, &input.bucket)?;
         let tags = input.tagging.as_deref().map(parse_tagging).unwrap_or_default();
         crate::tagging::check_tags(&tags, "BadRequest")?;
         let algorithm = requested_algorithm(&input, input.checksum_algorithm.as_deref())?;
@@ -309,8 +357,7 @@ impl S3 {
             owner: ctx.account.clone(),
         };
         let conditions = (input.if_match.clone(), input.if_none_match.clone());
-        let written =
-            self.write_version_as(&input.bucket, version, conditions, "ObjectCreated:Put", &ctx.request_id).await;
+        let written = self.write_version_as(&bucket, version, conditions, "ObjectCreated:Put", &ctx.request_id).await;
         let version = match written {
             Ok(v) => v,
             Err(e) => {
@@ -332,24 +379,25 @@ impl S3 {
         Ok(Streamed { output, body: None })
     }
 
-    /// Makes `version` the newest version of its key, under the bucket's versioning state
-    /// and the conditional-write headers, and queues the `event` notifications the bucket
-    /// asks for — all in one transaction.
+    /// Makes `version` the newest version of its key in `bucket` (as the caller read it),
+    /// under the bucket's versioning state and the conditional-write headers, and queues
+    /// the `event` notifications the bucket asks for — all in one transaction.
     pub(crate) async fn write_version_as(
         &self,
-        bucket: &str,
+        bucket: &Bucket,
         version: Version,
         conditions: (Option<String>, Option<String>),
         event: &'static str,
         request_id: &str,
     ) -> Result<Version, AwsError> {
-        let name = bucket.to_string();
+        let name = bucket.name.clone();
+        let prepared = Prepared::numbered(bucket, version);
         let request_id = request_id.to_string();
-        let (version, written) = self
+        let (mut version, written) = self
             .kv
-            .transact(move |txn: &mut dyn Txn| write_version(txn, &name, version, &conditions, event, &request_id))
+            .transact(move |txn: &mut dyn Txn| write_version(txn, &name, prepared, &conditions, event, &request_id))
             .await?;
-        table::remember_current(&written, &version);
+        table::remember_current(&written, &mut version);
         self.delete_blobs(written.dead).await;
         Ok(version)
     }
@@ -366,5 +414,60 @@ impl S3 {
                 Err(e) => tracing::warn!(error = %e, "unreferenced blob with a bad id"),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bucket(versioning: Option<&str>) -> Bucket {
+        Bucket {
+            name: "b".into(),
+            account: "123".into(),
+            region: "us-east-1".into(),
+            created: 0.0,
+            versioning: versioning.map(str::to_string),
+            config: BTreeMap::new(),
+        }
+    }
+
+    fn prepared(versioning: Option<&str>) -> Prepared {
+        Prepared::numbered(&bucket(versioning), Version { key: "k".into(), ..Default::default() })
+    }
+
+    /// The version and record the transaction writes, checked to agree.
+    fn number(p: Prepared, versioning: Option<&str>, newest: Option<u64>) -> (Version, Vec<u8>) {
+        let (version, _, record) = p.number(versioning, newest);
+        let decoded = table::decode_version(&record).unwrap();
+        assert_eq!((decoded.version_id.as_str(), decoded.seq), (version.version_id.as_str(), version.seq));
+        (version, record)
+    }
+
+    #[test]
+    fn a_number_given_before_the_transaction_is_kept_while_it_fits() {
+        let p = prepared(None);
+        let (seq, record) = (p.version.seq, p.record.clone());
+        let (version, written) = number(p, Some("Suspended"), Some(seq - 1));
+        assert_eq!((version.version_id.as_str(), version.seq, Some(written)), ("null", seq, record));
+        let p = prepared(Some("Enabled"));
+        let id = p.version.version_id.clone();
+        assert_eq!(number(p, Some("Enabled"), None).0.version_id, id);
+    }
+
+    #[test]
+    fn a_number_that_no_longer_fits_is_given_again() {
+        // Versioning was enabled, or suspended, meanwhile.
+        assert_ne!(number(prepared(None), Some("Enabled"), None).0.version_id, "null");
+        assert_eq!(number(prepared(Some("Enabled")), Some("Suspended"), None).0.version_id, "null");
+        // A write of the key committed a later number meanwhile.
+        let p = prepared(None);
+        let newest = p.version.seq + 1_000_000;
+        assert_eq!(number(p, None, Some(newest)).0.seq, newest + 1);
+        // A version built in its transaction is numbered there.
+        let p = Prepared::new("b", Version { key: "k".into(), ..Default::default() });
+        let (version, _) = number(p, None, Some(41));
+        assert_eq!(version.version_id, "null");
+        assert!(version.seq > 41);
     }
 }

@@ -128,6 +128,34 @@ pub fn versions_prefix(bucket: &str, prefix: &str) -> Vec<u8> {
     k
 }
 
+/// The keys of the records one object's write reads and writes: its bucket's, its current
+/// version's, and the prefix of all its versions'. A write builds them before its
+/// transaction: encoding them there cost the storage writer, which every write waits for,
+/// a few hundred instructions a key.
+pub struct ObjectKeys {
+    bucket: Vec<u8>,
+    current: Vec<u8>,
+    versions: Vec<u8>,
+}
+
+impl ObjectKeys {
+    pub fn new(bucket: &str, key: &str) -> Self {
+        ObjectKeys {
+            bucket: bucket_key(bucket),
+            current: current_key(bucket, key),
+            versions: key::encode_strings_then(&["ver", bucket, key], &[]),
+        }
+    }
+
+    /// [`version_key`] of this object.
+    fn version(&self, seq: u64) -> Vec<u8> {
+        let mut k = Vec::with_capacity(self.versions.len() + 9);
+        k.extend_from_slice(&self.versions);
+        key::encode_into(&mut k, &Element::Int(i128::from(u64::MAX - seq)));
+        k
+    }
+}
+
 /// The object key of a `cur/` or `ver/` record key.
 pub fn object_key_of(record_key: &[u8]) -> Option<String> {
     match key::decode(record_key).ok()?.get(2)? {
@@ -198,9 +226,17 @@ pub fn get_bucket(view: &dyn ReadView, name: &str) -> Result<Option<Bucket>, Sto
 
 /// A bucket's record, to read it: shared with the memo, not copied.
 pub fn read_bucket(view: &dyn ReadView, name: &str) -> Result<Option<Arc<Bucket>>, StorageError> {
-    let key = bucket_key(name);
-    let Some(bytes) = view.get(KEYSPACE, &key)? else { return Ok(None) };
-    DECODED_BUCKETS.decode(&key, &bytes, decode).map(Some)
+    read_bucket_at(view, &bucket_key(name))
+}
+
+/// [`read_bucket`] of the bucket of the object of `keys`.
+pub fn read_object_bucket(view: &dyn ReadView, keys: &ObjectKeys) -> Result<Option<Arc<Bucket>>, StorageError> {
+    read_bucket_at(view, &keys.bucket)
+}
+
+fn read_bucket_at(view: &dyn ReadView, key: &[u8]) -> Result<Option<Arc<Bucket>>, StorageError> {
+    let Some(bytes) = view.get(KEYSPACE, key)? else { return Ok(None) };
+    DECODED_BUCKETS.decode(key, &bytes, decode).map(Some)
 }
 
 /// Every object request reads its bucket's record, configurations and all, and decoding
@@ -216,29 +252,27 @@ pub fn get_current(view: &dyn ReadView, bucket: &str, key: &str) -> Result<Optio
 /// again: the JSON of the record is decoded once per stored bytes (see [`DecodeMemo`]), and
 /// the object's own bytes, which the memo does not keep, are attached afresh.
 pub fn read_current(view: &dyn ReadView, bucket: &str, key: &str) -> Result<Option<Version>, StorageError> {
-    memoized_current(view, bucket, key, |version, inline| with_inline(Version::clone(version), inline))
+    memoized_current(view, &current_key(bucket, key), |version, inline| with_inline(Version::clone(version), inline))
 }
 
 /// The current version of `key` for a write that replaces it: everything but the object's
 /// bytes, which a write never reads back. Decoded through the same memo as
 /// [`read_current`], which writes fill with what they committed ([`remember_current`]), so
 /// overwriting a key decodes nothing.
-pub fn current_for_write(view: &dyn ReadView, bucket: &str, key: &str) -> Result<Option<Arc<Version>>, StorageError> {
-    memoized_current(view, bucket, key, |version, _| Arc::clone(version))
+pub fn current_for_write(view: &dyn ReadView, keys: &ObjectKeys) -> Result<Option<Arc<Version>>, StorageError> {
+    memoized_current(view, &keys.current, |version, _| Arc::clone(version))
 }
 
-/// `make` applied to the memoized decoding of `key`'s current record, and to the object's
-/// bytes when the record carries them raw.
+/// `make` applied to the memoized decoding of the current record under `record_key`, and
+/// to the object's bytes when the record carries them raw.
 fn memoized_current<T>(
     view: &dyn ReadView,
-    bucket: &str,
-    key: &str,
+    record_key: &[u8],
     make: impl FnOnce(&Arc<Version>, Option<&[u8]>) -> T,
 ) -> Result<Option<T>, StorageError> {
-    let record_key = current_key(bucket, key);
-    let Some(bytes) = view.get(KEYSPACE, &record_key)? else { return Ok(None) };
+    let Some(bytes) = view.get(KEYSPACE, record_key)? else { return Ok(None) };
     let (json, inline) = split_version(&bytes)?;
-    let version = DECODED_CURRENT.decode(&record_key, json, decode)?;
+    let version = DECODED_CURRENT.decode(record_key, json, decode)?;
     Ok(Some(make(&version, inline)))
 }
 
@@ -253,7 +287,16 @@ pub fn find_version(
     key: &str,
     version_id: &str,
 ) -> Result<Option<(Vec<u8>, Version)>, StorageError> {
-    for (k, v) in view.scan(KEYSPACE, &versions_of(bucket, key), Direction::Forward, usize::MAX)? {
+    find_in(view, &versions_of(bucket, key), version_id)
+}
+
+/// The version with id `version_id` among the versions in `range`, and its record key.
+fn find_in(
+    view: &dyn ReadView,
+    range: &KeyRange,
+    version_id: &str,
+) -> Result<Option<(Vec<u8>, Version)>, StorageError> {
+    for (k, v) in view.scan(KEYSPACE, range, Direction::Forward, usize::MAX)? {
         let version = decode_version(&v)?;
         if version.version_id == version_id {
             return Ok(Some((k, version)));
@@ -302,6 +345,18 @@ pub fn put_version(
     version: &Version,
     current: Option<&Version>,
 ) -> Result<Written, StorageError> {
+    put_encoded_version(txn, ObjectKeys::new(bucket, &version.key), version, encode_version(version), current)
+}
+
+/// [`put_version`] of a version whose record keys and record `record`
+/// ([`encode_version`]) were made before the transaction.
+pub fn put_encoded_version(
+    txn: &mut dyn Txn,
+    keys: ObjectKeys,
+    version: &Version,
+    record: Vec<u8>,
+    current: Option<&Version>,
+) -> Result<Written, StorageError> {
     let mut dead = Vec::new();
     if version.version_id == "null" {
         // The replaced `null` version is usually the current one (always, in a bucket that
@@ -309,30 +364,30 @@ pub fn put_version(
         // leaves the replaced version's record behind as a tombstone until the store
         // compacts, and a scan of the key's versions would step over every one.
         let replaced = match current {
-            Some(c) if c.version_id == "null" => Some((version_key(bucket, &version.key, c.seq), blob_ids(c))),
-            _ => find_version(txn, bucket, &version.key, "null")?.map(|(k, v)| (k, blob_ids(&v))),
+            Some(c) if c.version_id == "null" => Some((keys.version(c.seq), blob_ids(c))),
+            _ => find_in(txn, &KeyRange::prefix(&keys.versions), "null")?.map(|(k, v)| (k, blob_ids(&v))),
         };
         if let Some((k, blobs)) = replaced {
             txn.delete(KEYSPACE, &k)?;
             dead = blobs;
         }
     }
-    let record = encode_version(version);
-    txn.put(KEYSPACE, &version_key(bucket, &version.key, version.seq), &record)?;
-    let record_key = current_key(bucket, &version.key);
-    txn.put(KEYSPACE, &record_key, &record)?;
-    Ok(Written { dead, record_key, record })
+    txn.put(KEYSPACE, &keys.version(version.seq), &record)?;
+    txn.put(KEYSPACE, &keys.current, &record)?;
+    Ok(Written { dead, record_key: keys.current, record })
 }
 
 /// Hands the memo of current versions `version`, just committed as `written`, so that the
 /// next write or read of the key need not decode it. Done after the commit, off the
 /// storage writer that every write waits for; should a later write have committed
 /// meanwhile, the entry is merely never used: the memo answers only for these exact bytes.
-pub fn remember_current(written: &Written, version: &Version) {
+pub fn remember_current(written: &Written, version: &mut Version) {
     let Ok((json, _)) = split_version(&written.record) else { return };
     let Ok(_) = DECODED_CURRENT.decode(&written.record_key, json, |_| {
+        // The memo keeps no object bytes: they are set aside rather than copied and dropped.
+        let inline = version.content.inline.take();
         let mut decoded = version.clone();
-        decoded.content.inline = None;
+        version.content.inline = inline;
         decoded.last_modified = as_decoded(decoded.last_modified);
         decoded.expires = decoded.expires.map(as_decoded);
         Ok::<_, Infallible>(decoded)
@@ -436,8 +491,9 @@ mod tests {
             let record = encode_version(&written);
             let committed =
                 Written { dead: Vec::new(), record_key: current_key("seeded-bucket", &key), record: record.clone() };
-            remember_current(&committed, &written);
-            let remembered = current_for_write(&OneRecord(record.clone()), "seeded-bucket", &key).unwrap().unwrap();
+            remember_current(&committed, &mut written);
+            let keys = ObjectKeys::new("seeded-bucket", &key);
+            let remembered = current_for_write(&OneRecord(record.clone()), &keys).unwrap().unwrap();
             let mut decoded = decode_version(&record).unwrap();
             decoded.content.inline = None;
             assert_eq!(format!("{remembered:?}"), format!("{decoded:?}"));
@@ -482,6 +538,13 @@ mod tests {
         let mut ver = tuple(&["ver", "b", "k"]);
         key::encode_into(&mut ver, &Element::Int(i128::from(u64::MAX - 9)));
         assert_eq!(version_key("b", "k", 9), ver);
+        let keys = ObjectKeys::new("b", "k\0/");
+        assert_eq!(keys.bucket, bucket_key("b"));
+        assert_eq!(
+            (keys.current.as_slice(), keys.version(9)),
+            (&current_key("b", "k\0/")[..], version_key("b", "k\0/", 9))
+        );
+        assert_eq!(KeyRange::prefix(&keys.versions), versions_of("b", "k\0/"));
     }
 
     #[test]
