@@ -6,8 +6,7 @@
 //! The writer never waits for the disk: a sync thread fsyncs. With [`Durability::Always`]
 //! the writer hands each applied group to it and goes on applying the next one, while the
 //! sync thread fsyncs everything applied so far and only then answers the group's
-//! transactions; so one fsync covers every group applied while the previous one ran, and
-//! it waits briefly for the writers it just answered to come back (see [`Cohort`]). Other
+//! transactions; so one fsync covers every group applied while the previous one ran. Other
 //! readers may see a write up to one fsync before it is acknowledged (it has reached the OS
 //! by then, so it survives `kill -9`); a transaction that read it is acknowledged only once
 //! it is on disk too, because its own group is synced after. With [`Durability::Default`]
@@ -261,46 +260,35 @@ impl SyncThread {
         let flag = Arc::clone(&dirty);
         let handle = std::thread::Builder::new().name("brume-kv-sync".into()).spawn(move || {
             let mut due: Option<Instant> = None;
-            let mut cohort = Cohort::default();
-            // Groups that arrived during the last fsync, and whether the writer has gone.
-            let mut next = Vec::new();
-            let mut closed = false;
             loop {
-                let mut waiting: Vec<Applied> = std::mem::take(&mut next);
-                let mut idle = Duration::ZERO;
-                if waiting.is_empty() && !closed {
-                    let idle_since = Instant::now();
-                    let message = match due {
-                        None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
-                        Some(due) => rx.recv_timeout(due.saturating_duration_since(Instant::now())),
-                    };
-                    match message {
-                        Ok(ToSync::Dirty) => {
-                            due.get_or_insert_with(|| Instant::now() + FLUSH_INTERVAL);
-                            continue;
-                        }
-                        Ok(ToSync::Group(applied)) => waiting.push(applied),
-                        Err(RecvTimeoutError::Timeout) => {}
-                        Err(RecvTimeoutError::Disconnected) => closed = true,
+                let message = match due {
+                    None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+                    Some(due) => rx.recv_timeout(due.saturating_duration_since(Instant::now())),
+                };
+                let mut waiting = Vec::new();
+                match message {
+                    Ok(ToSync::Dirty) => {
+                        due.get_or_insert_with(|| Instant::now() + FLUSH_INTERVAL);
+                        continue;
                     }
-                    idle = idle_since.elapsed();
+                    Ok(ToSync::Group(applied)) => waiting.push(applied),
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => {
+                        if due.is_some() {
+                            flag.store(false, Ordering::SeqCst);
+                            let _ = sync_logged(&mut *syncer);
+                        }
+                        break;
+                    }
                 }
-                if waiting.is_empty() && due.is_none() {
-                    break;
-                }
-                if !closed {
-                    closed = cohort.gather(&rx, &mut waiting, idle);
+                for message in rx.try_iter() {
+                    if let ToSync::Group(applied) = message {
+                        waiting.push(applied);
+                    }
                 }
                 flag.store(false, Ordering::SeqCst);
                 due = None;
-                let started = Instant::now();
                 let synced = sync_logged(&mut *syncer);
-                let took = started.elapsed();
-                // Sent meanwhile by writers this fsync does not answer: the next one's.
-                if !closed {
-                    closed = drain(&rx, &mut next, &mut due);
-                }
-                cohort.synced(took, &waiting, &next);
                 let failure = || synced.as_ref().map(|_| ()).map_err(copy_error);
                 for applied in waiting {
                     for (reply, answer) in applied.replies {
@@ -309,9 +297,6 @@ impl SyncThread {
                     for reply in applied.flushes {
                         let _ = reply.send(failure());
                     }
-                }
-                if closed && next.is_empty() {
-                    break;
                 }
             }
         })?;
@@ -335,85 +320,6 @@ impl SyncThread {
         if self.handle.join().is_err() {
             tracing::error!("storage sync thread panicked");
         }
-    }
-}
-
-/// The longest an fsync waits for the rest of its cohort.
-const MAX_GATHER: Duration = Duration::from_millis(1);
-
-/// Moves the groups queued for the sync thread into `into`; a write nobody waits for makes
-/// an fsync due. True if the writer has gone.
-fn drain(rx: &Receiver<ToSync>, into: &mut Vec<Applied>, due: &mut Option<Instant>) -> bool {
-    loop {
-        match rx.try_recv() {
-            Ok(ToSync::Group(applied)) => into.push(applied),
-            Ok(ToSync::Dirty) => {
-                due.get_or_insert_with(|| Instant::now() + FLUSH_INTERVAL);
-            }
-            Err(mpsc::TryRecvError::Empty) => return false,
-            Err(mpsc::TryRecvError::Disconnected) => return true,
-        }
-    }
-}
-
-fn transactions(groups: &[Applied]) -> usize {
-    groups.iter().map(|a| a.replies.len()).sum()
-}
-
-/// Gathers each fsync's transactions. Writers that wait for an fsync come back with their
-/// next transaction soon after it answers them. If the next fsync started with the first of
-/// them, the rest would wait a whole fsync more, and the writers would split into cohorts
-/// taking turns, each fsync covering only part of them. So before an fsync the thread waits
-/// for as many transactions as were in flight around the last one (those it answered, and
-/// those that arrived while it ran), but never longer than the last fsync took, nor
-/// [`MAX_GATHER`]: a writer that does not come back delays the others by at most that. After
-/// a pause longer than the last fsync, it fsyncs at once.
-#[derive(Default)]
-struct Cohort {
-    /// Transactions in flight around the last fsync.
-    in_flight: usize,
-    /// How long the last fsync took.
-    took: Duration,
-}
-
-impl Cohort {
-    /// Adds to `waiting` what arrives while the cohort gathers (the thread waited `idle` for
-    /// the first of it); true if the writer has gone.
-    fn gather(&self, rx: &Receiver<ToSync>, waiting: &mut Vec<Applied>, idle: Duration) -> bool {
-        self.gather_within(rx, waiting, idle, self.took.min(MAX_GATHER))
-    }
-
-    fn gather_within(
-        &self,
-        rx: &Receiver<ToSync>,
-        waiting: &mut Vec<Applied>,
-        idle: Duration,
-        limit: Duration,
-    ) -> bool {
-        // A write nobody waits for is covered by the fsync about to start.
-        let mut covered = None;
-        if drain(rx, waiting, &mut covered) {
-            return true;
-        }
-        let flushing = waiting.iter().any(|a| !a.flushes.is_empty());
-        if flushing || transactions(waiting) == 0 || idle > self.took {
-            return false;
-        }
-        let deadline = Instant::now() + limit;
-        while transactions(waiting) < self.in_flight {
-            match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                Ok(ToSync::Group(applied)) => waiting.push(applied),
-                Ok(ToSync::Dirty) => {}
-                Err(RecvTimeoutError::Timeout) => break,
-                Err(RecvTimeoutError::Disconnected) => return true,
-            }
-        }
-        false
-    }
-
-    fn synced(&mut self, took: Duration, answered: &[Applied], arrived: &[Applied]) {
-        self.took = took;
-        self.in_flight = transactions(answered) + transactions(arrived);
     }
 }
 
@@ -630,64 +536,6 @@ mod tests {
         assert_eq!(syncs.load(Ordering::SeqCst), after_writes);
         kv.flush().await.unwrap();
         assert_eq!(syncs.load(Ordering::SeqCst), after_writes + 1);
-    }
-
-    /// An applied group of `n` transactions, as the writer hands it to the sync thread.
-    fn group(n: usize) -> Applied {
-        Applied { replies: (0..n).map(|_| (oneshot::channel().0, Ok(()))).collect(), flushes: Vec::new() }
-    }
-
-    #[test]
-    fn an_fsync_waits_for_the_rest_of_its_cohort() {
-        let (tx, rx) = mpsc::channel();
-        let cohort = Cohort { in_flight: 3, took: Duration::from_millis(1) };
-        let late = std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(20));
-            for _ in 0..2 {
-                tx.send(ToSync::Group(group(1))).unwrap();
-            }
-            tx
-        });
-        let mut waiting = vec![group(1)];
-        let closed = cohort.gather_within(&rx, &mut waiting, Duration::ZERO, Duration::from_secs(60));
-        assert!(!closed);
-        assert_eq!(transactions(&waiting), 3);
-        drop(late.join().unwrap());
-        let mut more = Vec::new();
-        assert!(drain(&rx, &mut more, &mut None), "the writer has gone");
-    }
-
-    #[test]
-    fn an_fsync_does_not_wait_after_a_pause_or_for_a_flush() {
-        let (tx, rx) = mpsc::channel();
-        let cohort = Cohort { in_flight: 32, took: Duration::from_millis(1) };
-        // Waiting would never end: nothing else arrives within the limit.
-        let forever = Duration::from_secs(3600);
-        let mut waiting = vec![group(1)];
-        assert!(!cohort.gather_within(&rx, &mut waiting, Duration::from_millis(2), forever));
-        let mut flushing = vec![group(1), Applied { replies: Vec::new(), flushes: vec![oneshot::channel().0] }];
-        assert!(!cohort.gather_within(&rx, &mut flushing, Duration::ZERO, forever));
-        // A background fsync (nothing waits for it).
-        let mut nothing = Vec::new();
-        tx.send(ToSync::Dirty).unwrap();
-        assert!(!cohort.gather_within(&rx, &mut nothing, Duration::ZERO, forever));
-        assert!(nothing.is_empty());
-    }
-
-    #[test]
-    fn a_straggler_delays_an_fsync_only_until_the_limit() {
-        let (_tx, rx) = mpsc::channel();
-        let cohort = Cohort { in_flight: 32, took: Duration::from_millis(1) };
-        let mut waiting = vec![group(4)];
-        assert!(!cohort.gather_within(&rx, &mut waiting, Duration::ZERO, Duration::from_millis(5)));
-        assert_eq!(transactions(&waiting), 4);
-    }
-
-    #[test]
-    fn the_cohort_counts_what_was_answered_and_what_arrived_meanwhile() {
-        let mut cohort = Cohort::default();
-        cohort.synced(Duration::from_millis(3), &[group(10), group(6)], &[group(16)]);
-        assert_eq!((cohort.in_flight, cohort.took), (32, Duration::from_millis(3)));
     }
 
     #[tokio::test]
