@@ -10,19 +10,23 @@ use serde_json::Value;
 use super::timestamp::{self, Format};
 use crate::model::{MemberRef, ServiceModel, Shape, ShapeType};
 
-/// Escapes text for element content and attribute values.
+/// Escapes text for element content and attribute values. The characters escaped are all
+/// ASCII, so the text is copied in runs between them rather than char by char.
 pub fn escape(text: &str, out: &mut String) {
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\r' => out.push_str("&#xD;"),
-            c => out.push(c),
-        }
+    let mut rest = text;
+    while let Some(at) = rest.bytes().position(|b| matches!(b, b'&' | b'<' | b'>' | b'"' | b'\'' | b'\r')) {
+        out.push_str(&rest[..at]);
+        out.push_str(match rest.as_bytes()[at] {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' => "&quot;",
+            b'\'' => "&apos;",
+            _ => "&#xD;",
+        });
+        rest = &rest[at + 1..];
     }
+    out.push_str(rest);
 }
 
 /// The text form of a scalar value of `shape` (strings, numbers, booleans, timestamps,
@@ -187,5 +191,24 @@ impl<'m> Writer<'m> {
 
     pub fn close(&mut self, name: &str) {
         let _ = write!(self.out, "</{name}>");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape;
+
+    fn escaped(text: &str) -> String {
+        let mut out = "<a>".to_string();
+        escape(text, &mut out);
+        out
+    }
+
+    #[test]
+    fn escape_replaces_markup_and_keeps_the_rest() {
+        assert_eq!(escaped(""), "<a>");
+        assert_eq!(escaped("plain ünïcode ☃"), "<a>plain ünïcode ☃");
+        assert_eq!(escaped("a&b<c>d\"e'f\rg\n"), "<a>a&amp;b&lt;c&gt;d&quot;e&apos;f&#xD;g\n");
+        assert_eq!(escaped("&&é<"), "<a>&amp;&amp;é&lt;");
     }
 }
