@@ -642,9 +642,10 @@ fn malformed(kind: Malformed, presigned: bool) -> AuthFailure {
 
 /// `AKID/YYYYMMDD/REGION/SERVICE/aws4_request` into its parts.
 fn parse_credential(credential: &str, presigned: bool) -> Result<(String, String, String, String), AuthFailure> {
-    let parts: Vec<&str> = credential.split('/').collect();
-    match parts.as_slice() {
-        [akid, date, region, service, "aws4_request"]
+    let mut parts = credential.split('/');
+    let parts: [_; 6] = std::array::from_fn(|_| parts.next());
+    match parts {
+        [Some(akid), Some(date), Some(region), Some(service), Some("aws4_request"), None]
             if !akid.is_empty()
                 && date.len() == 8
                 && date.bytes().all(|b| b.is_ascii_digit())
@@ -708,6 +709,8 @@ mod tests {
             "AKID/2015083/us-east-1/iam/aws4_request",
             "/20150830/r/s/aws4_request",
             "A/20150830/r/s/aws5_request",
+            "A/20150830/r/s/aws4_request/",
+            "A/20150830/r//aws4_request",
         ] {
             assert!(matches!(
                 parse_credential(bad, true),
