@@ -134,8 +134,8 @@ impl S3 {
                         Ok((DeleteObjectOutput::default(), dead))
                     }
                     Some(state) => {
-                        let current = table::current_for_write(txn, &table::ObjectKeys::new(&bucket, &key))
-                            .map_err(error::internal)?;
+                        let keys = table::ObjectKeys::new(&bucket, &key);
+                        let current = table::current_for_write(txn, &keys).map_err(error::internal)?;
                         let marker = Version {
                             key: key.clone(),
                             version_id: object::version_id_for(Some(state)),
@@ -145,7 +145,8 @@ impl S3 {
                             owner,
                             ..Default::default()
                         };
-                        let dead = table::put_version(txn, &bucket, &marker, current.as_deref())
+                        let record = table::encode_version(&marker);
+                        let dead = table::put_version(txn, keys, &marker, record, current.as_deref())
                             .map_err(error::internal)?
                             .dead;
                         notification::enqueue(txn, &b, "ObjectRemoved:DeleteMarkerCreated", &marker, &request_id)?;

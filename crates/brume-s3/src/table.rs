@@ -336,21 +336,11 @@ pub struct Written {
     record: Vec<u8>,
 }
 
-/// Writes `version` as the newest version of its key and makes it current; `current` is
-/// the key's current record as the transaction read it. Versions with the same `null` id
-/// are replaced (their record is removed).
+/// Writes `version`, whose record keys and record ([`encode_version`]) the caller made
+/// (before the transaction, when it can), as the newest version of its key and makes it
+/// current; `current` is the key's current record as the transaction read it. Versions
+/// with the same `null` id are replaced (their record is removed).
 pub fn put_version(
-    txn: &mut dyn Txn,
-    bucket: &str,
-    version: &Version,
-    current: Option<&Version>,
-) -> Result<Written, StorageError> {
-    put_encoded_version(txn, ObjectKeys::new(bucket, &version.key), version, encode_version(version), current)
-}
-
-/// [`put_version`] of a version whose record keys and record `record`
-/// ([`encode_version`]) were made before the transaction.
-pub fn put_encoded_version(
     txn: &mut dyn Txn,
     keys: ObjectKeys,
     version: &Version,
