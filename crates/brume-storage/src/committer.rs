@@ -14,15 +14,16 @@
 
 use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
 use crate::kv::{Direction, KeyRange, Kv, KvPair, ReadView, StorageFuture, Txn, TxnFn};
+use crate::recent::{Recent, Remembering};
 use crate::{Durability, StorageError};
 
 /// With [`Durability::Default`], how long a commit may stay in the OS cache before it is
@@ -82,7 +83,7 @@ impl<E: Engine> EngineKv<E> {
         let writer_engine = Arc::clone(&engine);
         let writer = std::thread::Builder::new()
             .name("brume-kv-writer".into())
-            .spawn(move || Writer { engine: writer_engine, durability, sync }.run(rx))?;
+            .spawn(move || Writer { engine: writer_engine, durability, sync, recent: Mutex::default() }.run(rx))?;
         Ok(Self { engine, jobs: Some(jobs), writer: Some(writer) })
     }
 
@@ -156,6 +157,9 @@ struct Writer<E: Engine> {
     engine: Arc<E>,
     durability: Durability,
     sync: SyncThread,
+    /// What transactions read and wrote lately; only the writer uses it (the lock is for
+    /// `ReadView`'s `Sync`, never contended).
+    recent: Mutex<Recent>,
 }
 
 impl<E: Engine> Writer<E> {
@@ -193,12 +197,13 @@ impl<E: Engine> Writer<E> {
         // that declined may have read the uncommitted writes of an earlier one.
         let mut txn_replies = Vec::new();
         let mut flushes = Vec::new();
+        let engine = Remembering { recent: &self.recent, engine: &*self.engine };
         for job in group {
             match job {
                 Job::Flush { reply } => flushes.push(reply),
                 Job::Txn { f, reply } => {
                     let mut txn =
-                        Overlay { writes: WriteSet::new(), below: Layered { writes: &writes, below: &*self.engine } };
+                        Overlay { writes: WriteSet::new(), below: Layered { writes: &writes, below: &engine } };
                     let outcome = catch_unwind(AssertUnwindSafe(|| f(&mut txn)));
                     let own = txn.writes;
                     match outcome {
@@ -221,6 +226,12 @@ impl<E: Engine> Writer<E> {
         }
         let applied = if writes.is_empty() { Ok(()) } else { self.engine.apply(&writes) };
         let wrote = applied.is_ok() && !writes.is_empty();
+        let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        match &applied {
+            Ok(()) => recent.applied(writes),
+            Err(_) => recent.clear(),
+        }
+        drop(recent);
         let replies = txn_replies
             .into_iter()
             .map(|(reply, committed)| {

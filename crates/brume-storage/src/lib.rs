@@ -22,6 +22,7 @@ pub mod key;
 mod kv;
 mod memo;
 mod memory;
+mod recent;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -126,6 +126,44 @@ async fn a_failed_transaction_applies_nothing() {
     .await;
 }
 
+async fn read_in_txn(kv: &dyn Kv, key: &str) -> Option<String> {
+    let key = key.to_string();
+    let value = kv.transact(move |txn| txn.get("t", key.as_bytes())).await.unwrap();
+    value.map(|v| String::from_utf8(v).unwrap())
+}
+
+/// The writer remembers the keys transactions read and wrote (see `recent`): what a
+/// transaction reads must still be the latest commit, through absences, overwrites,
+/// declined transactions and deletions.
+#[tokio::test(flavor = "multi_thread")]
+async fn transactions_read_the_latest_commit_of_keys_they_read_before() {
+    each_store(|s| async move {
+        let kv = &*s.kv;
+        assert_eq!(read_in_txn(kv, "k").await, None);
+        fill(kv, &["k"]).await;
+        assert_eq!(read_in_txn(kv, "k").await.as_deref(), Some("vk"));
+        let declined: Result<(), AppError> = kv
+            .transact(|txn| {
+                put(txn, "k", "declined")?;
+                Err(AppError::Conflict)
+            })
+            .await;
+        assert_eq!(declined, Err(AppError::Conflict));
+        assert_eq!(read_in_txn(kv, "k").await.as_deref(), Some("vk"));
+        kv.transact(|txn| -> R {
+            let old = txn.get("t", b"k")?.unwrap_or_default();
+            txn.put("t", b"k", &[old.as_slice(), b"+1"].concat())
+        })
+        .await
+        .unwrap();
+        assert_eq!(read_in_txn(kv, "k").await.as_deref(), Some("vk+1"));
+        assert_eq!(kv.get("t", b"k").unwrap(), Some(b"vk+1".to_vec()));
+        kv.transact(|txn| txn.delete("t", b"k")).await.unwrap();
+        assert_eq!(read_in_txn(kv, "k").await, None);
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn snapshots_do_not_see_later_commits() {
     each_store(|s| async move {
