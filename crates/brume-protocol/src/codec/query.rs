@@ -3,6 +3,7 @@
 //! `<ErrorResponse>` errors. STS, SNS, IAM and CloudFormation speak it; SQS and CloudWatch
 //! still accept it from older clients.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Map, Value};
@@ -25,12 +26,19 @@ fn params(req: &Request) -> Params {
     out
 }
 
+/// The last `Action` of a form, as collecting it into [`Params`] would keep.
+fn last_action(form: &[u8]) -> Option<Cow<'_, str>> {
+    form_urlencoded::parse(form).filter(|(k, _)| k == "Action").last().map(|(_, v)| v)
+}
+
 pub(super) fn resolve(model: &'static ServiceModel, req: &Request) -> Result<&'static Operation, AwsError> {
-    let params = params(req);
-    let Some(action) = params.get("Action") else {
+    // The `Action` that `params` would keep (the body's over the query string's), found
+    // without collecting every parameter: `decode` does that once.
+    let action = last_action(req.body).or_else(|| req.uri.query().and_then(|q| last_action(q.as_bytes())));
+    let Some(action) = action else {
         return Err(AwsError::new(400, "MissingAction", "Missing Action"));
     };
-    model.operation(action).ok_or_else(|| {
+    model.operation(&action).ok_or_else(|| {
         AwsError::new(
             400,
             "InvalidAction",
@@ -162,10 +170,14 @@ fn scalar(model: &ServiceModel, m: &MemberRef, key: &str, text: &str) -> Result<
     })
 }
 
-fn namespace(model: &ServiceModel) -> String {
-    model.metadata.xml_namespace.clone().unwrap_or_else(|| {
-        format!("http://{}.amazonaws.com/doc/{}/", model.metadata.endpoint_prefix, model.metadata.api_version)
-    })
+fn namespace(model: &ServiceModel) -> Cow<'_, str> {
+    match &model.metadata.xml_namespace {
+        Some(ns) => Cow::Borrowed(ns),
+        None => Cow::Owned(format!(
+            "http://{}.amazonaws.com/doc/{}/",
+            model.metadata.endpoint_prefix, model.metadata.api_version
+        )),
+    }
 }
 
 pub(super) fn encode(
@@ -175,19 +187,31 @@ pub(super) fn encode(
     request_id: &str,
 ) -> Result<http::Response<ResponseBody>, AwsError> {
     let mut w = Writer::new(model);
-    let root = format!("{}Response", op.name);
-    w.out.push_str(&format!("<{root} xmlns=\""));
+    w.out.reserve(512);
+    // `<{op}Response xmlns="…">`, written in pieces: formatting cost more than the members.
+    w.out.push('<');
+    w.out.push_str(&op.name);
+    w.out.push_str("Response xmlns=\"");
     xml::escape(&namespace(model), &mut w.out);
     w.out.push_str("\">");
     if let Some(out) = &op.output {
-        let wrapper = out.result_wrapper.clone().unwrap_or_else(|| format!("{}Result", op.name));
-        w.out.push_str(&format!("<{wrapper}>"));
+        let wrapper = |w: &mut Writer, open: &str| match &out.result_wrapper {
+            Some(name) => w.tag(open, name),
+            None => {
+                w.out.push_str(open);
+                w.out.push_str(&op.name);
+                w.out.push_str("Result>");
+            }
+        };
+        wrapper(&mut w, "<");
         w.members(&out.shape, output);
-        w.out.push_str(&format!("</{wrapper}>"));
+        wrapper(&mut w, "</");
     }
     w.out.push_str("<ResponseMetadata><RequestId>");
     xml::escape(request_id, &mut w.out);
-    w.out.push_str(&format!("</RequestId></ResponseMetadata></{root}>"));
+    w.out.push_str("</RequestId></ResponseMetadata></");
+    w.out.push_str(&op.name);
+    w.out.push_str("Response>");
     Ok(response(200, "text/xml", w.out))
 }
 
@@ -274,6 +298,22 @@ mod tests {
             body,
             "<GetCallerIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><GetCallerIdentityResult><UserId>000000000000</UserId><Account>000000000000</Account><Arn>arn:aws:iam::000000000000:root</Arn></GetCallerIdentityResult><ResponseMetadata><RequestId>rid</RequestId></ResponseMetadata></GetCallerIdentityResponse>"
         );
+    }
+
+    #[test]
+    fn action_from_the_body_over_the_query_string() {
+        let m = model("sts").unwrap();
+        let resolved = |target: &str, form: &str| {
+            let uri: http::Uri = target.parse().unwrap();
+            let headers = http::HeaderMap::new();
+            let req = Request { method: &http::Method::POST, uri: &uri, headers: &headers, body: form.as_bytes() };
+            resolve(m, &req).map(|op| op.name.as_str()).map_err(|e| e.code)
+        };
+        assert_eq!(resolved("/?Action=GetCallerIdentity", ""), Ok("GetCallerIdentity"));
+        assert_eq!(resolved("/?Action=GetCallerIdentity", "Action=AssumeRole&Version=2011-06-15"), Ok("AssumeRole"));
+        assert_eq!(resolved("/", "Action=GetSessionToken&Action=GetCallerIdentity"), Ok("GetCallerIdentity"));
+        assert_eq!(resolved("/", "Version=2011-06-15").unwrap_err(), "MissingAction");
+        assert_eq!(resolved("/", "Action=Nope").unwrap_err(), "InvalidAction");
     }
 
     fn futures_body(resp: http::Response<ResponseBody>) -> String {
