@@ -23,6 +23,10 @@ use crate::kv::{Direction, KeyRange, KvPair, ReadView};
 /// How many bytes of keys and values one generation holds (so at most twice that in all).
 const GENERATION_BYTES: usize = 4 << 20;
 
+/// Values larger than this are not remembered: the records read on every write are small,
+/// and a large one would turn the generations over (and be copied on every hit).
+const LARGEST_VALUE: usize = 64 << 10;
+
 /// What an entry costs besides its bytes: the map slot and two allocations, roughly.
 const ENTRY_OVERHEAD: usize = 64;
 
@@ -69,9 +73,17 @@ impl Recent {
 
     /// Remembers `value` as the current value of `key`.
     pub(crate) fn insert(&mut self, keyspace: &str, key: Vec<u8>, value: Value) {
+        if value.as_ref().is_some_and(|v| v.len() > LARGEST_VALUE) {
+            // Not remembered; whatever was remembered of the key is stale now.
+            if let Some(previous) = self.young.take(keyspace, &key) {
+                self.young.bytes -= cost(&key, &previous);
+            }
+            self.old.take(keyspace, &key);
+            return;
+        }
         let added = cost(&key, &value);
         if self.young.bytes + added > GENERATION_BYTES {
-            self.old = mem::take(&mut self.young);
+            self.turn_over();
         }
         let keys = match self.young.keys.get_mut(keyspace) {
             Some(keys) => keys,
@@ -81,6 +93,22 @@ impl Recent {
         self.young.bytes += added;
         if let Some(previous) = keys.insert(key, value) {
             self.young.bytes -= key_len + previous.map_or(0, |v| v.len()) + ENTRY_OVERHEAD;
+        }
+    }
+
+    /// The young generation becomes the old one. Freeing the previous old one (thousands of
+    /// entries) and growing a new map from nothing would stall the writer, and every request
+    /// waiting on it, for a good part of a millisecond: the new maps start at the size the
+    /// last ones reached, and the forgotten generation is freed on a thread of its own.
+    fn turn_over(&mut self) {
+        let mut young = Generation::default();
+        for (keyspace, keys) in &self.young.keys {
+            young.keys.insert(keyspace.clone(), HashMap::with_capacity(keys.len()));
+        }
+        let forgotten = mem::replace(&mut self.old, mem::replace(&mut self.young, young));
+        let freeing = move || drop(forgotten);
+        if let Err(e) = std::thread::Builder::new().name("brume-kv-free".into()).spawn(freeing) {
+            tracing::warn!(error = %e, "freeing the writer's old generation on the writer");
         }
     }
 
@@ -173,6 +201,20 @@ mod tests {
         // The newest keys are remembered, the first ones forgotten.
         assert!(recent.get("t", &49_999u32.to_be_bytes()).is_some());
         assert_eq!(recent.get("t", &0u32.to_be_bytes()), None);
+    }
+
+    #[test]
+    fn a_large_value_is_not_remembered_and_forgets_the_smaller_one() {
+        let mut recent = Recent::default();
+        recent.insert("t", b"k".to_vec(), Some(b"small".to_vec()));
+        recent.insert("t", b"o".to_vec(), Some(b"small".to_vec()));
+        recent.old = mem::take(&mut recent.young);
+        recent.insert("t", b"k".to_vec(), Some(b"newer".to_vec()));
+        recent.insert("t", b"k".to_vec(), Some(vec![0; LARGEST_VALUE + 1]));
+        recent.insert("t", b"o".to_vec(), Some(vec![0; LARGEST_VALUE + 1]));
+        assert_eq!(recent.get("t", b"k"), None);
+        assert_eq!(recent.get("t", b"o"), None);
+        assert_eq!(recent.young.bytes, 0);
     }
 
     #[test]
