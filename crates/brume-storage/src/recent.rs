@@ -48,8 +48,8 @@ impl Generation {
     }
 }
 
-fn cost(key: &[u8], value: &Value) -> usize {
-    key.len() + value.as_ref().map_or(0, Vec::len) + ENTRY_OVERHEAD
+fn cost(key_len: usize, value: &Value) -> usize {
+    key_len + value.as_ref().map_or(0, Vec::len) + ENTRY_OVERHEAD
 }
 
 /// The latest value (or absence) of recently read or written keys.
@@ -76,12 +76,13 @@ impl Recent {
         if value.as_ref().is_some_and(|v| v.len() > LARGEST_VALUE) {
             // Not remembered; whatever was remembered of the key is stale now.
             if let Some(previous) = self.young.take(keyspace, &key) {
-                self.young.bytes -= cost(&key, &previous);
+                self.young.bytes -= cost(key.len(), &previous);
             }
             self.old.take(keyspace, &key);
             return;
         }
-        let added = cost(&key, &value);
+        let key_len = key.len();
+        let added = cost(key_len, &value);
         if self.young.bytes + added > GENERATION_BYTES {
             self.turn_over();
         }
@@ -89,10 +90,9 @@ impl Recent {
             Some(keys) => keys,
             None => self.young.keys.entry(keyspace.to_string()).or_default(),
         };
-        let key_len = key.len();
         self.young.bytes += added;
         if let Some(previous) = keys.insert(key, value) {
-            self.young.bytes -= key_len + previous.map_or(0, |v| v.len()) + ENTRY_OVERHEAD;
+            self.young.bytes -= cost(key_len, &previous);
         }
     }
 

@@ -195,17 +195,13 @@ pub(super) fn encode(
     xml::escape(&namespace(model), &mut w.out);
     w.out.push_str("\">");
     if let Some(out) = &op.output {
-        let wrapper = |w: &mut Writer, open: &str| match &out.result_wrapper {
-            Some(name) => w.tag(open, name),
-            None => {
-                w.out.push_str(open);
-                w.out.push_str(&op.name);
-                w.out.push_str("Result>");
-            }
+        let wrapper = match &out.result_wrapper {
+            Some(name) => Cow::Borrowed(name.as_str()),
+            None => Cow::Owned(format!("{}Result", op.name)),
         };
-        wrapper(&mut w, "<");
+        w.tag("<", &wrapper);
         w.members(&out.shape, output);
-        wrapper(&mut w, "</");
+        w.close(&wrapper);
     }
     w.out.push_str("<ResponseMetadata><RequestId>");
     xml::escape(request_id, &mut w.out);
