@@ -49,6 +49,18 @@ pub fn item(n: usize) -> Value {
     })
 }
 
+/// The `i`-th PutItem body's item: item `i mod KEYS` in one of two versions of the same
+/// size, so that a PutItem replaces the stored item with a different one, as a real
+/// overwrite does (the first version is the stored one).
+fn put_item(i: usize) -> Value {
+    let n = i % KEYS;
+    let mut item = item(n);
+    if i >= KEYS {
+        item["data"]["S"] = Value::String(data(n).replace('x', "y"));
+    }
+    item
+}
+
 /// Item `i` of `bench-query`, of about the same size.
 pub fn query_item(i: usize) -> Value {
     json!({
@@ -186,8 +198,8 @@ impl Op {
         let body = |v: Value| serde_json::to_vec(&v).map(Bytes::from);
         Ok(match self {
             Op::GetItem => (0..KEYS).map(|n| body(get_body(n))).collect::<Result<_, _>>()?,
-            Op::PutItem => (0..KEYS)
-                .map(|n| body(json!({ "TableName": ITEMS_TABLE, "Item": item(n) })))
+            Op::PutItem => (0..2 * KEYS)
+                .map(|i| body(json!({ "TableName": ITEMS_TABLE, "Item": put_item(i) })))
                 .collect::<Result<_, _>>()?,
             Op::Query(items) => Arc::new([body(query_body(items))?]),
         })

@@ -913,7 +913,9 @@ impl Bench {
              the clock starts; items of 200 B by DynamoDB's item size (a 176-char string, a \
              number, a boolean and the key), tables on demand; GetItem/PutItem: {CONCURRENCY} \
              workers on keep-alive connections, worker w sending its n-th request to key \
-             ({CONCURRENCY}n + w) mod {KEYS}, all {KEYS} items existing first, {}s measured after \
+             ({CONCURRENCY}n + w) mod {KEYS} (GetItem) or to body ({CONCURRENCY}n + w) mod \
+             {}, key that mod {KEYS}, in one of two versions of the same size (PutItem, so a put \
+             replaces the item with a different one), all {KEYS} items existing first, {}s measured after \
              1 s, the ceiling being signed GetCallerIdentity against the bare server, the two measured in \
              alternating turns as in http; \
              Query: the {PARTITION} items of one partition (KeyConditionExpression pk = :p, one \
@@ -925,7 +927,10 @@ impl Bench {
              partition is answered 200 (probed on a fresh connection every ~1 ms); Query latency: \
              the same Query (same partition and items) on both servers, one call at a time, \
              alternating, {}s after 1 s",
-            self.cli.seconds, self.cli.runs, self.cli.seconds
+            2 * KEYS,
+            self.cli.seconds,
+            self.cli.runs,
+            self.cli.seconds
         ));
         Ok(())
     }

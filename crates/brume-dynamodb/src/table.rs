@@ -509,7 +509,8 @@ pub fn write_item_by(
         Some(item) => txn.put(KEYSPACE, &k, &encode_item(item))?,
         None => txn.delete(KEYSPACE, &k)?,
     }
-    let mut stats = load_stats(txn, table)?;
+    let loaded = load_stats(txn, table)?;
+    let mut stats = loaded.clone();
     let size = |i: Option<&Item>| i.map_or(0, item_size);
     stats.items += i64::from(new.is_some()) - i64::from(old.is_some());
     stats.bytes += size(new) as i64 - size(old) as i64;
@@ -550,7 +551,12 @@ pub fn write_item_by(
         }
     }
     stream::emit(txn, table, &mut stats.stream_seq, old, new, writer)?;
-    save_stats(txn, table, &stats)?;
+    // An overwrite that keeps the item's size (a flag or a counter changed) leaves the
+    // counts as they were: rewriting them would be a second record for the writer to
+    // insert and log on every such write.
+    if stats != loaded {
+        save_stats(txn, table, &stats)?;
+    }
     Ok(consumed)
 }
 
