@@ -1,12 +1,18 @@
 //! awsJson 1.0 and 1.1: `POST /` with `X-Amz-Target: Prefix.Operation` and a JSON body.
 //!
-//! The JSON body is almost the canonical value already; the codec checks every member
-//! against its shape (AWS answers `SerializationException` for a wrong type) and converts
-//! timestamps, which clients may send as ISO strings where the model says so.
+//! The JSON body is almost the canonical value already; the codec reads it guided by the
+//! model, checking every member against its shape as it parses (AWS answers
+//! `SerializationException` for a wrong type) and converting timestamps, which clients
+//! may send as ISO strings where the model says so.
 
+use std::borrow::Cow;
+use std::cell::Cell;
+
+use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::value::RawValue;
-use serde_json::{Map, Value};
+use serde_json::{Map, Number, Value};
 
 use brume_core::AwsError;
 use brume_core::value::Timestamp;
@@ -29,119 +35,238 @@ pub(super) fn resolve(model: &'static ServiceModel, req: &Request) -> Result<&'s
 
 pub(super) fn decode(model: &ServiceModel, op: &Operation, req: &Request) -> Result<Value, AwsError> {
     let protocol = model.default_protocol();
-    let body: Value = if req.body.iter().all(u8::is_ascii_whitespace) {
-        Value::Object(Map::new())
-    } else {
-        serde_json::from_slice(req.body).map_err(|e| serialization_error(protocol, format!("Malformed JSON: {e}")))?
-    };
+    if req.body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Object(Map::new()));
+    }
     match &op.input {
-        Some(input) => to_canonical(model, &input.shape, body, protocol),
-        None => Ok(Value::Object(Map::new())),
+        Some(input) => read_canonical(model, &input.shape, req.body, protocol),
+        None => serde_json::from_slice::<IgnoredAny>(req.body)
+            .map(|_| Value::Object(Map::new()))
+            .map_err(|e| malformed(protocol, &e)),
     }
 }
 
-/// Checks a JSON value against its shape, converting wire forms to the canonical ones.
-/// Shared with restJson1, whose bodies follow the same rules.
-pub(crate) fn to_canonical(
+/// A JSON body of shape `shape_name` read straight into its canonical value, checked
+/// against the shape as it is parsed. Shared with restJson1, whose bodies follow the
+/// same rules.
+pub(crate) fn read_canonical(
     model: &ServiceModel,
     shape_name: &str,
-    mut value: Value,
+    body: &[u8],
     protocol: Protocol,
 ) -> Result<Value, AwsError> {
-    canonicalize(model, shape_name, &mut value, protocol)?;
-    Ok(value)
+    let cx = Context { model, protocol, mismatch: Cell::new(None) };
+    let mut de = serde_json::Deserializer::from_slice(body);
+    Canonical::new(&cx, shape_name)
+        .deserialize(&mut de)
+        .and_then(|v| de.end().map(|()| v))
+        .map_err(|e| cx.mismatch.take().unwrap_or_else(|| malformed(protocol, &e)))
 }
 
-/// [`to_canonical`] in place: the parsed body is already nearly canonical, so only what
-/// differs is rewritten (a request's maps are neither rebuilt nor rehashed).
-fn canonicalize(model: &ServiceModel, shape_name: &str, value: &mut Value, protocol: Protocol) -> Result<(), AwsError> {
-    let shape = model.shape(shape_name);
-    let mismatch =
-        |what: &str| serialization_error(protocol, format!("Unexpected value for a {what} of shape {shape_name}"));
-    if value.is_null() {
-        return Ok(());
-    }
-    match shape.kind {
-        ShapeType::Structure if shape.document => {}
-        ShapeType::Structure => {
-            let Value::Object(obj) = value else {
-                return Err(mismatch("structure"));
-            };
-            canonical_members(model, shape, obj, protocol)?;
-        }
-        ShapeType::List => {
-            let Value::Array(items) = value else {
-                return Err(mismatch("list"));
-            };
-            let item = &shape.member.as_ref().expect("list shapes have a member").shape;
-            for v in items {
-                canonicalize(model, item, v, protocol)?;
-            }
-        }
-        ShapeType::Map => {
-            let Value::Object(obj) = value else {
-                return Err(mismatch("map"));
-            };
-            let vs = &shape.value.as_ref().expect("map shapes have a value").shape;
-            for v in obj.values_mut() {
-                canonicalize(model, vs, v, protocol)?;
-            }
-        }
-        ShapeType::String | ShapeType::Blob if !value.is_string() => return Err(mismatch("string")),
-        ShapeType::Boolean if !value.is_boolean() => return Err(mismatch("boolean")),
-        ShapeType::Integer | ShapeType::Long if !(value.is_i64() || value.is_u64()) => {
-            return Err(mismatch("integer"));
-        }
-        ShapeType::String | ShapeType::Blob | ShapeType::Boolean | ShapeType::Integer | ShapeType::Long => {}
-        ShapeType::Float | ShapeType::Double => match &*value {
-            Value::Number(_) => {}
-            // Non-finite numbers travel as strings in JSON.
-            Value::String(s) if matches!(s.as_str(), "NaN" | "Infinity" | "-Infinity") => {}
-            _ => return Err(mismatch("number")),
-        },
-        ShapeType::Timestamp => match &*value {
-            Value::Number(_) => {}
-            Value::String(s) => {
-                let ts = timestamp::parse(s).ok_or_else(|| mismatch("timestamp"))?;
-                *value = serde_json::json!(ts.0);
-            }
-            _ => return Err(mismatch("timestamp")),
-        },
-    }
-    Ok(())
+fn malformed(protocol: Protocol, e: &serde_json::Error) -> AwsError {
+    serialization_error(protocol, format!("Malformed JSON: {e}"))
 }
 
-/// A structure's members checked in body order, keyed by member name. Body keys are the
-/// members' `locationName` where they have one. Unknown members and nulls are dropped, as
-/// AWS's front ends ignore them (for forward compatibility).
-fn canonical_members(
-    model: &ServiceModel,
-    shape: &Shape,
-    obj: &mut Map<String, Value>,
+/// What every level of one [`Canonical`] read shares.
+struct Context<'a> {
+    model: &'a ServiceModel,
     protocol: Protocol,
-) -> Result<(), AwsError> {
-    let member = |key: &str| {
-        shape.members.iter().find(|(name, m)| m.location.is_none() && m.location_name.as_deref().unwrap_or(name) == key)
-    };
-    let mut result = Ok(());
-    let mut renamed = false;
-    obj.retain(|k, v| {
-        let Some((name, m)) = member(k).filter(|_| result.is_ok()) else {
-            return false;
-        };
-        renamed |= name != k;
-        result = canonicalize(model, &m.shape, v, protocol);
-        result.is_ok() && !v.is_null()
-    });
-    result?;
-    // Few members have a `locationName`: only then is the map rebuilt under new keys.
-    if renamed {
-        *obj = std::mem::take(obj)
-            .into_iter()
-            .map(|(k, v)| (member(&k).map_or(k, |(name, _)| name.to_string()), v))
-            .collect();
+    /// The AWS error of a value that does not fit its shape; serde's own error only
+    /// carries text, and a parse error is reported differently.
+    mismatch: Cell<Option<AwsError>>,
+}
+
+/// Reads one JSON value of shape `shape_name` into its canonical form: members under
+/// their names rather than their `locationName`, unknown members and null members
+/// dropped (AWS's front ends ignore them, for forward compatibility), ISO timestamps
+/// turned into epoch seconds, and every value checked against its shape (AWS answers
+/// `SerializationException` for a wrong type). Parsing and checking in one pass builds
+/// no value for what is dropped, and walks nothing twice.
+#[derive(Clone, Copy)]
+struct Canonical<'c, 'a> {
+    cx: &'c Context<'a>,
+    shape_name: &'c str,
+    /// The shape, looked up once for all the visitor's questions.
+    shape: &'c Shape,
+}
+
+impl<'c, 'a: 'c> Canonical<'c, 'a> {
+    fn new(cx: &'c Context<'a>, shape_name: &'c str) -> Self {
+        Canonical { cx, shape_name, shape: cx.model.shape(shape_name) }
     }
-    Ok(())
+
+    fn nested(&self, shape_name: &'c str) -> Self {
+        Canonical::new(self.cx, shape_name)
+    }
+
+    /// The value does not fit the shape: the error is kept for the caller, and serde is
+    /// told to stop.
+    fn mismatch<E: de::Error>(&self) -> E {
+        let what = match self.shape.kind {
+            ShapeType::Structure => "structure",
+            ShapeType::List => "list",
+            ShapeType::Map => "map",
+            ShapeType::String | ShapeType::Blob => "string",
+            ShapeType::Boolean => "boolean",
+            ShapeType::Integer | ShapeType::Long => "integer",
+            ShapeType::Float | ShapeType::Double => "number",
+            ShapeType::Timestamp => "timestamp",
+        };
+        let message = format!("Unexpected value for a {what} of shape {}", self.shape_name);
+        self.cx.mismatch.set(Some(serialization_error(self.cx.protocol, message)));
+        E::custom("value does not fit its shape")
+    }
+
+    fn number<E: de::Error>(&self, n: impl Into<Number>, integral: bool) -> Result<Value, E> {
+        match self.shape.kind {
+            ShapeType::Integer | ShapeType::Long if integral => Ok(Value::Number(n.into())),
+            ShapeType::Float | ShapeType::Double | ShapeType::Timestamp => Ok(Value::Number(n.into())),
+            _ => Err(self.mismatch()),
+        }
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Canonical<'_, '_> {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        let shape = self.shape;
+        if shape.kind == ShapeType::Structure && shape.document {
+            return Value::deserialize(deserializer);
+        }
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Canonical<'_, '_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "a value of shape {}", self.shape_name)
+    }
+
+    /// Null fits every shape: a null member is dropped by its structure.
+    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_bool<E: de::Error>(self, b: bool) -> Result<Value, E> {
+        if self.shape.kind == ShapeType::Boolean { Ok(Value::Bool(b)) } else { Err(self.mismatch()) }
+    }
+
+    fn visit_i64<E: de::Error>(self, n: i64) -> Result<Value, E> {
+        self.number(n, true)
+    }
+
+    fn visit_u64<E: de::Error>(self, n: u64) -> Result<Value, E> {
+        self.number(n, true)
+    }
+
+    fn visit_f64<E: de::Error>(self, n: f64) -> Result<Value, E> {
+        match Number::from_f64(n) {
+            Some(n) => self.number(n, false),
+            None => Err(self.mismatch()),
+        }
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Value, E> {
+        self.visit_string(s.to_string())
+    }
+
+    fn visit_string<E: de::Error>(self, s: String) -> Result<Value, E> {
+        match self.shape.kind {
+            ShapeType::String | ShapeType::Blob => Ok(Value::String(s)),
+            // Non-finite numbers travel as strings in JSON.
+            ShapeType::Float | ShapeType::Double if matches!(s.as_str(), "NaN" | "Infinity" | "-Infinity") => {
+                Ok(Value::String(s))
+            }
+            ShapeType::Timestamp => match timestamp::parse(&s) {
+                Some(ts) => Ok(serde_json::json!(ts.0)),
+                None => Err(self.mismatch()),
+            },
+            _ => Err(self.mismatch()),
+        }
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let shape = self.shape;
+        if shape.kind != ShapeType::List {
+            return Err(self.mismatch());
+        }
+        let item = self.nested(&shape.member.as_ref().expect("list shapes have a member").shape);
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+        while let Some(v) = seq.next_element_seed(item)? {
+            items.push(v);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let shape = self.shape;
+        let mut out = Map::new();
+        match shape.kind {
+            ShapeType::Structure => {
+                while let Some(key) = map.next_key_seed(Key)? {
+                    let member = shape
+                        .members
+                        .iter()
+                        .find(|(name, m)| m.location.is_none() && m.location_name.as_deref().unwrap_or(name) == key);
+                    let Some((name, m)) = member else {
+                        map.next_value::<IgnoredAny>()?;
+                        continue;
+                    };
+                    let v = map.next_value_seed(self.nested(&m.shape))?;
+                    if !v.is_null() {
+                        out.insert(name.to_string(), v);
+                    }
+                }
+            }
+            ShapeType::Map => {
+                let values = self.nested(&shape.value.as_ref().expect("map shapes have a value").shape);
+                while let Some(key) = map.next_key::<String>()? {
+                    out.insert(key, map.next_value_seed(values)?);
+                }
+            }
+            _ => return Err(self.mismatch()),
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+/// A structure's member key, borrowed from the body when it has no escapes: it is only
+/// compared, never kept.
+struct Key;
+
+impl<'de> DeserializeSeed<'de> for Key {
+    type Value = Cow<'de, str>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Key {
+    type Value = Cow<'de, str>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a member name")
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(s))
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(s.to_string()))
+    }
+
+    fn visit_string<E: de::Error>(self, s: String) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(s))
+    }
 }
 
 /// The canonical value as the JSON of `shape_name`, serialized without building another
@@ -284,20 +409,58 @@ mod tests {
     use crate::model::model;
     use serde_json::json;
 
+    fn canonical(m: &ServiceModel, shape: &str, body: Value, protocol: Protocol) -> Result<Value, AwsError> {
+        read_canonical(m, shape, &serde_json::to_vec(&body).unwrap(), protocol)
+    }
+
     #[test]
     fn type_errors_are_serialization_exceptions() {
         let m = model("dynamodb").unwrap();
-        let err = to_canonical(m, "ListTablesInput", json!({"Limit": "ten"}), Protocol::AwsJson1_0).unwrap_err();
+        let err = canonical(m, "ListTablesInput", json!({"Limit": "ten"}), Protocol::AwsJson1_0).unwrap_err();
         assert_eq!(err.code, "SerializationException");
-        let ok = to_canonical(m, "ListTablesInput", json!({"Limit": 10, "Unknown": 1}), Protocol::AwsJson1_0).unwrap();
+        let ok = canonical(m, "ListTablesInput", json!({"Limit": 10, "Unknown": 1}), Protocol::AwsJson1_0).unwrap();
         assert_eq!(ok, json!({"Limit": 10}));
+    }
+
+    #[test]
+    fn bodies_are_checked_against_their_shapes_as_they_are_read() {
+        let events = model("events").unwrap();
+        let body = json!({"Entries": [{"Time": "2024-01-01T00:00:00Z", "Source": "a", "Detail": null,
+            "Unknown": {"deep": [1, {"x": null}]}}], "EndpointId": null});
+        let v = canonical(events, "PutEventsRequest", body, Protocol::AwsJson1_1).unwrap();
+        assert_eq!(v, json!({"Entries": [{"Time": 1704067200.0, "Source": "a"}]}));
+        let mismatch = |m, shape, body| canonical(m, shape, body, Protocol::AwsJson1_1).unwrap_err().message;
+        assert_eq!(
+            mismatch(events, "PutEventsRequest", json!({"Entries": {}})),
+            "Unexpected value for a list of shape PutEventsRequestEntryList"
+        );
+        assert_eq!(
+            mismatch(events, "PutEventsRequest", json!({"Entries": [{"Time": "yesterday"}]})),
+            "Unexpected value for a timestamp of shape EventTime"
+        );
+        let ddb = model("dynamodb").unwrap();
+        assert_eq!(
+            mismatch(ddb, "PutItemInput", json!({"TableName": "t", "Item": {"k": {"N": 5}}})),
+            "Unexpected value for a string of shape NumberAttributeValue"
+        );
+        assert_eq!(
+            mismatch(ddb, "ListTablesInput", json!({"Limit": 1.5})),
+            "Unexpected value for a integer of shape ListTablesInputLimit"
+        );
+        let item = json!({"TableName": "t", "Item": {"k": {"M": {"a": {"NULL": true}, "b": {"L": [{"N": "1"}]}}}}});
+        assert_eq!(canonical(ddb, "PutItemInput", item.clone(), Protocol::AwsJson1_0).unwrap(), item);
+        for text in [&b"{\"TableName\": \"t\","[..], b"{} x", b"{\"TableName\": tru}"] {
+            let err = read_canonical(ddb, "PutItemInput", text, Protocol::AwsJson1_0).unwrap_err();
+            assert_eq!(err.code, "SerializationException");
+            assert!(err.message.starts_with("Malformed JSON: "), "{}", err.message);
+        }
     }
 
     #[test]
     fn body_keys_are_location_names_in_body_order() {
         let m = model("apigateway").unwrap();
         let body = json!({"uri": "u", "httpMethod": "GET", "bogus": 1, "credentials": null, "type": "HTTP"});
-        let v = to_canonical(m, "PutIntegrationRequest", body, Protocol::RestJson1).unwrap();
+        let v = canonical(m, "PutIntegrationRequest", body, Protocol::RestJson1).unwrap();
         let keys: Vec<_> = v.as_object().unwrap().keys().map(String::as_str).collect();
         assert_eq!(keys, ["uri", "integrationHttpMethod", "type"]);
         assert_eq!(v["integrationHttpMethod"], "GET");
@@ -322,7 +485,7 @@ mod tests {
     #[test]
     fn iso_timestamps_become_epoch_seconds() {
         let m = model("logs").unwrap();
-        let v = to_canonical(m, "CreateExportTaskRequest", json!({"from": 5, "to": 6}), Protocol::AwsJson1_1).unwrap();
+        let v = canonical(m, "CreateExportTaskRequest", json!({"from": 5, "to": 6}), Protocol::AwsJson1_1).unwrap();
         assert_eq!(v, json!({"from": 5, "to": 6}));
         let m = model("stepfunctions").unwrap();
         let canonical = json!({"startDate": 1.5, "status": "RUNNING", "x": 1});

@@ -11,8 +11,8 @@ use serde_json::{Map, Value};
 
 use brume_core::{AwsError, Fault};
 
-use super::json::{from_canonical, message_key, to_canonical};
-use super::{Request, ResponseBody, http_bindings, response, serialization_error};
+use super::json::{from_canonical, message_key, read_canonical};
+use super::{Request, ResponseBody, http_bindings, response};
 use crate::model::{MemberRef, Operation, Protocol, ServiceModel, ShapeType};
 
 const PROTOCOL: Protocol = Protocol::RestJson1;
@@ -50,7 +50,7 @@ pub(super) fn raw_body(model: &ServiceModel, member: &MemberRef, value: &Value) 
 }
 
 pub(super) fn decode(model: &ServiceModel, op: &Operation, req: &Request) -> Result<Value, AwsError> {
-    decode_rest(model, PROTOCOL, op, req, |shape, body| to_canonical(model, shape, parse_json(body)?, PROTOCOL))
+    decode_rest(model, PROTOCOL, op, req, |shape, body| read_canonical(model, shape, body, PROTOCOL))
 }
 
 /// The input of a REST operation, for restJson1 and restXml alike: the members bound to the
@@ -92,10 +92,6 @@ pub(super) fn decode_rest(
         None => {}
     }
     Ok(Value::Object(out))
-}
-
-fn parse_json(body: &[u8]) -> Result<Value, AwsError> {
-    serde_json::from_slice(body).map_err(|e| serialization_error(PROTOCOL, format!("Malformed JSON: {e}")))
 }
 
 pub(super) fn encode(
