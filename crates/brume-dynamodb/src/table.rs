@@ -802,6 +802,48 @@ pub(crate) mod tests {
         assert!(Stats::decode(&key::encode(&[Element::Int(1)])).is_err());
     }
 
+    /// Counts through an insert, an overwrite of the same size (which leaves the counts
+    /// record as it was), a larger overwrite and a delete, for the table and its index.
+    #[tokio::test]
+    async fn counts_follow_every_write_including_same_size_overwrites() {
+        /// Items and bytes of the table, then of its index.
+        type Counts = (i64, i64, (i64, i64));
+        let kv = Storage::in_memory().kv;
+        let t = table();
+        let counts = kv
+            .transact(move |txn: &mut dyn Txn| -> Result<Vec<Counts>, AwsError> {
+                let item = |d: &str| -> Item {
+                    [
+                        ("pk".to_string(), Value::S("k".into())),
+                        ("g".to_string(), Value::S("g".into())),
+                        ("d".to_string(), Value::S(d.into())),
+                    ]
+                    .into()
+                };
+                let (a, b, longer) = (item("aaaa"), item("bbbb"), item("bbbbbbbb"));
+                let key = t.check_item_key(&a)?;
+                let mut seen = Vec::new();
+                let mut record = |txn: &mut dyn Txn| -> Result<(), AwsError> {
+                    let s = load_stats(txn, &t)?;
+                    seen.push((s.items, s.bytes, s.indexes.get("by-g").copied().unwrap_or_default()));
+                    Ok(())
+                };
+                write_item(txn, &t, &key, None, Some(&a))?;
+                record(txn)?;
+                write_item(txn, &t, &key, Some(&a), Some(&b))?;
+                record(txn)?;
+                write_item(txn, &t, &key, Some(&b), Some(&longer))?;
+                record(txn)?;
+                write_item(txn, &t, &key, Some(&longer), None)?;
+                record(txn)?;
+                Ok(seen)
+            })
+            .await
+            .unwrap();
+        let size = (2 + 1) + (1 + 1) + (1 + 4);
+        assert_eq!(counts, [(1, size, (1, size)), (1, size, (1, size)), (1, size + 4, (1, size + 4)), (0, 0, (0, 0))]);
+    }
+
     #[tokio::test]
     async fn a_dropped_table_is_purged_in_steps() {
         let kv = Storage::in_memory().kv;

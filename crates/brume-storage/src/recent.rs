@@ -43,8 +43,11 @@ impl Generation {
         self.keys.get(keyspace)?.get(key)
     }
 
+    /// Removes `key`, and its cost from the generation's bytes.
     fn take(&mut self, keyspace: &str, key: &[u8]) -> Option<Value> {
-        self.keys.get_mut(keyspace)?.remove(key)
+        let value = self.keys.get_mut(keyspace)?.remove(key)?;
+        self.bytes -= cost(key.len(), &value);
+        Some(value)
     }
 }
 
@@ -75,9 +78,7 @@ impl Recent {
     pub(crate) fn insert(&mut self, keyspace: &str, key: Vec<u8>, value: Value) {
         if value.as_ref().is_some_and(|v| v.len() > LARGEST_VALUE) {
             // Not remembered; whatever was remembered of the key is stale now.
-            if let Some(previous) = self.young.take(keyspace, &key) {
-                self.young.bytes -= cost(key.len(), &previous);
-            }
+            self.young.take(keyspace, &key);
             self.old.take(keyspace, &key);
             return;
         }
