@@ -11,7 +11,6 @@ use brume_storage::BlobId;
 use bytes::Bytes;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use tokio::io::AsyncReadExt;
 
 use crate::Lambda;
 use crate::error;
@@ -110,7 +109,7 @@ impl Lambda {
         }
         let sha256 = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(zip));
         let mut writer = self.blobs.create().await?;
-        writer.write(zip).await?;
+        writer.write(bytes::Bytes::copy_from_slice(zip)).await?;
         let blob = writer.commit().await?;
         Ok(Package { blob: blob.to_string(), sha256, size: zip.len() as u64 })
     }
@@ -128,9 +127,9 @@ impl Lambda {
     /// The zip of a stored package.
     pub(crate) async fn package_bytes(&self, package: &Package) -> Result<Vec<u8>, AwsError> {
         let id: BlobId = package.blob.parse()?;
-        let mut reader = self.blobs.open(id, None).await?;
+        let reader = self.blobs.open(id, None).await?;
         let mut bytes = Vec::with_capacity(package.size as usize);
-        reader.read_to_end(&mut bytes).await.map_err(|e| error::service_exception(e.to_string()))?;
+        brume_storage::read_to_end(reader, &mut bytes).await.map_err(|e| error::service_exception(e.to_string()))?;
         Ok(bytes)
     }
 

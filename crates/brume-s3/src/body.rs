@@ -9,21 +9,15 @@ use futures_util::{StreamExt as _, TryStreamExt as _};
 use http::HeaderMap;
 use http_body::Frame;
 use http_body_util::{BodyExt as _, StreamBody};
-use md5::{Digest as _, Md5};
-use tokio::io::AsyncReadExt as _;
 
 use brume_core::AwsError;
 use brume_core::value::Blob;
 use brume_protocol::{RequestBody, ResponseBody};
-use brume_storage::{BlobId, BlobWriter, Blobs};
+use brume_storage::{BlobId, BlobReader, BlobWriter, Blobs};
 
-use crate::checksum::{Algorithm, Hasher};
+use crate::checksum::{Algorithm, Hasher, Md5};
 use crate::error;
 use crate::table::Content;
-
-/// How much of a blob one response frame carries: large enough that a big GET is a few
-/// hundred frames, small enough that many concurrent GETs stay within a few MB.
-const STREAM_CHUNK: usize = 256 * 1024;
 
 /// S3's largest single PUT: 5 GiB.
 pub const MAX_PUT: u64 = 5 * 1024 * 1024 * 1024;
@@ -162,15 +156,14 @@ pub async fn ingest(
                 if writer.is_none() {
                     digests = digests.move_away();
                     let mut w = blobs.create().await.map_err(error::internal)?;
-                    if let Err(e) = w.write(&buffered).await {
+                    if let Err(e) = w.write(std::mem::take(&mut buffered).into()).await {
                         return failed(Some(w), error::internal(e)).await;
                     }
-                    buffered = Vec::new();
                     writer = Some(w);
                 }
                 digests.update(&data).await;
                 if let Some(w) = writer.as_mut()
-                    && let Err(e) = w.write(&data).await
+                    && let Err(e) = w.write(data).await
                 {
                     return failed(writer, error::internal(e)).await;
                 }
@@ -197,7 +190,7 @@ pub async fn ingest(
     Ok(Ingested {
         stored,
         size,
-        md5: md5.finalize().into(),
+        md5: md5.finish(),
         checksum: algorithm.zip(hasher).map(|(a, h)| (a, h.finish())),
         trailers,
     })
@@ -225,8 +218,8 @@ pub async fn read_all(store: &dyn Blobs, content: &Content, size: u64) -> Result
     let mut bytes = Vec::with_capacity(size as usize);
     for (id, _) in &content.blobs {
         let id: BlobId = id.parse().map_err(error::internal)?;
-        let mut reader = store.open(id, None).await.map_err(error::internal)?;
-        reader.read_to_end(&mut bytes).await.map_err(error::internal)?;
+        let reader = store.open(id, None).await.map_err(error::internal)?;
+        brume_storage::read_to_end(reader, &mut bytes).await.map_err(error::internal)?;
     }
     Ok(bytes)
 }
@@ -235,8 +228,18 @@ pub async fn read_all(store: &dyn Blobs, content: &Content, size: u64) -> Result
 /// are, blobs read lazily one after the other.
 pub fn stream(store: Arc<dyn Blobs>, content: &Content, start: u64, end: u64) -> Result<ResponseBody, AwsError> {
     if let Some(inline) = &content.inline {
-        let (start, end) = (start as usize, (end as usize).min(inline.0.len()));
-        return Ok(brume_protocol::full_body(Bytes::copy_from_slice(&inline.0[start.min(end)..end])));
+        return Ok(brume_protocol::full_body(inline_range(&inline.0, start, end)));
+    }
+    let frames = chunks(store, content, start, end)?
+        .map(|r| r.map(Frame::data).map_err(|e| Box::new(e) as brume_protocol::codec::BoxError));
+    Ok(StreamBody::new(frames).boxed_unsync())
+}
+
+/// The bytes `start..end` of an object's content as a stream of chunks: inline bytes in
+/// one, blobs as the blob store reads them, one blob after the other.
+pub fn chunks(store: Arc<dyn Blobs>, content: &Content, start: u64, end: u64) -> Result<BlobReader, AwsError> {
+    if let Some(inline) = &content.inline {
+        return Ok(Box::pin(futures_util::stream::once(std::future::ready(Ok(inline_range(&inline.0, start, end))))));
     }
     let mut segments = Vec::new();
     let mut offset = 0u64;
@@ -249,13 +252,17 @@ pub fn stream(store: Arc<dyn Blobs>, content: &Content, start: u64, end: u64) ->
         let id: BlobId = id.parse().map_err(error::internal)?;
         segments.push((id, start.max(seg_start) - seg_start, end.min(seg_end) - seg_start));
     }
-    let chunks = futures_util::stream::iter(segments)
-        .then(move |(id, from, to)| {
-            let store = store.clone();
-            async move { store.open(id, Some((from, to))).await.map_err(std::io::Error::other) }
-        })
-        .map_ok(|reader| tokio_util::io::ReaderStream::with_capacity(reader, STREAM_CHUNK))
-        .try_flatten()
-        .map(|r: Result<Bytes, _>| r.map(Frame::data).map_err(|e| Box::new(e) as brume_protocol::codec::BoxError));
-    Ok(StreamBody::new(chunks).boxed_unsync())
+    Ok(Box::pin(
+        futures_util::stream::iter(segments)
+            .then(move |(id, from, to)| {
+                let store = store.clone();
+                async move { store.open(id, Some((from, to))).await.map_err(std::io::Error::other) }
+            })
+            .try_flatten(),
+    ))
+}
+
+fn inline_range(bytes: &[u8], start: u64, end: u64) -> Bytes {
+    let (start, end) = (start as usize, (end as usize).min(bytes.len()));
+    Bytes::copy_from_slice(&bytes[start.min(end)..end])
 }

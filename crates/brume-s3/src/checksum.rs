@@ -13,7 +13,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use brume_core::AwsError;
-use md5::Digest as _;
+use sha2::Digest as _;
 
 /// A flexible-checksum algorithm, as named by `x-amz-checksum-algorithm` and friends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -208,27 +208,11 @@ pub fn compute(algorithm: Algorithm, data: &[u8]) -> Vec<u8> {
     hasher.finish()
 }
 
-/// A streaming MD5, for ETags and `Content-MD5`.
-#[derive(Clone, Default)]
-pub struct Md5(md5::Md5);
+pub use brume_crypto::Md5;
 
-impl Md5 {
-    pub fn new() -> Md5 {
-        Md5::default()
-    }
-
-    pub fn update(&mut self, data: &[u8]) {
-        self.0.update(data);
-    }
-
-    pub fn finish(self) -> [u8; 16] {
-        self.0.finalize().into()
-    }
-
-    /// The lower-case hex digest: a single-part ETag, without its quotes.
-    pub fn finish_hex(self) -> String {
-        brume_core::hex(&self.finish())
-    }
+/// The lower-case hex digest: a single-part ETag, without its quotes.
+pub fn md5_hex(md5: Md5) -> String {
+    brume_core::hex(&md5.finish())
 }
 
 /// The ETag of a completed multipart upload (without quotes): the MD5 of the concatenated
@@ -238,7 +222,7 @@ pub fn multipart_etag(part_md5s: &[[u8; 16]]) -> String {
     for part in part_md5s {
         md5.update(part);
     }
-    format!("{}-{}", md5.finish_hex(), part_md5s.len())
+    format!("{}-{}", md5_hex(md5), part_md5s.len())
 }
 
 /// The COMPOSITE checksum of a multipart upload, `base64-N`: the algorithm run over the
@@ -437,8 +421,8 @@ mod tests {
         let mut md5 = Md5::new();
         md5.update(b"Hello ");
         md5.update(b"world");
-        assert_eq!(md5.finish_hex(), "3e25960a79dbc69b674cd4ec67a72c62");
-        assert_eq!(Md5::new().finish_hex(), "d41d8cd98f00b204e9800998ecf8427e");
+        assert_eq!(md5_hex(md5), "3e25960a79dbc69b674cd4ec67a72c62");
+        assert_eq!(md5_hex(Md5::new()), "d41d8cd98f00b204e9800998ecf8427e");
         // Two parts, "a" * 5 MiB then "b" (value from Python's hashlib, S3's recipe).
         let parts = [md5_of(&vec![b'a'; 5 * 1024 * 1024]), md5_of(b"b")];
         assert_eq!(multipart_etag(&parts), "e5a8c5272b26fc10581a21089559b006-2");

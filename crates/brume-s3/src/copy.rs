@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use brume_core::value::{Blob, Timestamp};
 use brume_core::{AwsError, RequestContext};
+use futures_util::StreamExt as _;
 use serde::{Deserialize, Serialize};
-use tokio::io::AsyncReadExt as _;
 
 use crate::table::{self, Content, Version};
 use crate::{S3, body, error, object};
@@ -221,17 +221,9 @@ impl S3 {
             return Ok(Content { blobs: Vec::new(), inline: Some(Blob(bytes)) });
         }
         let mut writer = self.blobs.create().await.map_err(error::internal)?;
-        let mut buf = vec![0u8; 256 * 1024];
-        for (id, _) in &source.content.blobs {
-            let id = id.parse().map_err(error::internal)?;
-            let mut reader = self.blobs.open(id, None).await.map_err(error::internal)?;
-            loop {
-                let n = reader.read(&mut buf).await.map_err(error::internal)?;
-                if n == 0 {
-                    break;
-                }
-                writer.write(&buf[..n]).await.map_err(error::internal)?;
-            }
+        let mut chunks = body::chunks(self.blobs.clone(), &source.content, 0, source.size)?;
+        while let Some(chunk) = chunks.next().await {
+            writer.write(chunk.map_err(error::internal)?).await.map_err(error::internal)?;
         }
         let size = writer.len();
         let id = writer.commit().await.map_err(error::internal)?;

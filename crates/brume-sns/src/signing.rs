@@ -10,7 +10,7 @@ use std::sync::Arc;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use brume_core::AwsError;
-use brume_rsa::{Hash, SigningKey};
+use brume_crypto::rsa::{Hash, SigningKey};
 use brume_storage::{Kv, StorageError, Txn};
 
 use crate::table::{self, SIGNING_KEYSPACE};
@@ -161,7 +161,7 @@ mod tests {
         assert!(signer.certificate_pem().starts_with("-----BEGIN CERTIFICATE-----\n"));
         // PKCS#1 v1.5 is deterministic: the same key gives the same signature, and the two
         // versions differ. (Verification against the certificate is tested with openssl in
-        // tests/integration/test_sns.py, and with AWS-LC in brume-rsa.)
+        // tests/integration/test_sns.py, and with AWS-LC in brume-crypto.)
         let v1 = signer.sign("1", "text").unwrap();
         assert_eq!(v1, again.sign("1", "text").unwrap());
         assert_eq!(B64.decode(&v1).unwrap().len(), 256);

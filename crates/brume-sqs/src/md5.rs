@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use md5::{Digest as _, Md5};
+use brume_crypto::Md5;
 
 use crate::table::AttributeValue;
 
@@ -38,7 +38,7 @@ pub fn of_attributes(attributes: &BTreeMap<String, AttributeValue>) -> Option<St
             (None, None) => md5.update([1u8]),
         }
     }
-    Some(brume_core::hex(&md5.finalize()))
+    Some(brume_core::hex(&md5.finish()))
 }
 
 #[cfg(test)]

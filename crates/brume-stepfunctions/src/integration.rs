@@ -19,8 +19,8 @@ use std::time::Duration;
 use brume_core::clients::{MessageAttribute, OutgoingMessage, StepFunctionsClient};
 use brume_core::value::Timestamp;
 use brume_core::{AwsError, RequestContext};
+use brume_crypto::Md5;
 use brume_protocol::model::{self, ServiceModel, ShapeType};
-use md5::Digest;
 use serde_json::{Value, json};
 
 use crate::StepFunctions;
@@ -113,7 +113,7 @@ impl StepFunctions {
                     .await
                     .map_err(|e| service_failure("SQS", "AmazonSQS", &e))?;
                 let mut result = sdk_result(&[]);
-                result["MD5OfMessageBody"] = json!(hex(&md5::Md5::digest(body.as_bytes())));
+                result["MD5OfMessageBody"] = json!(hex(&Md5::digest(body.as_bytes())));
                 result["MessageId"] = json!(id);
                 Ok(result)
             }

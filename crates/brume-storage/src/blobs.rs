@@ -9,7 +9,8 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::io::{self, SeekFrom};
+use std::fs::File;
+use std::io::{self, Read as _, Seek as _, SeekFrom, Write as _};
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::str::FromStr;
@@ -18,7 +19,8 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use futures_util::stream::{self, Stream, StreamExt as _};
+use tokio::task::JoinHandle;
 
 use crate::committer::FLUSH_INTERVAL;
 use crate::{Durability, StorageError};
@@ -53,13 +55,27 @@ impl FromStr for BlobId {
     }
 }
 
-/// A blob's bytes (or the requested range of them), read as a stream.
-pub type BlobReader = Pin<Box<dyn AsyncRead + Send>>;
+/// A blob's bytes (or the requested range of them), as a stream of chunks: a response
+/// body sends them as they are, without copying them again.
+pub type BlobReader = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
+
+/// Appends what is left of `reader` to `out`.
+pub async fn read_to_end(mut reader: BlobReader, out: &mut Vec<u8>) -> io::Result<()> {
+    while let Some(chunk) = reader.next().await {
+        out.extend_from_slice(&chunk?);
+    }
+    Ok(())
+}
+
+/// How much one read of a blob file takes. A 256 MiB GET is 512 reads; a reader holds at
+/// most two chunks, the one being sent and the one read ahead.
+pub(crate) const READ_CHUNK: u64 = 512 * 1024;
 
 /// A blob being written. Dropping it without [`BlobWriter::commit`] discards it.
 #[async_trait]
 pub trait BlobWriter: Send {
-    async fn write(&mut self, chunk: &[u8]) -> Result<(), StorageError>;
+    /// Takes the chunk itself, so that a file store writes it without copying it first.
+    async fn write(&mut self, chunk: Bytes) -> Result<(), StorageError>;
 
     /// Bytes written so far.
     fn len(&self) -> u64;
@@ -220,8 +236,16 @@ impl Drop for FsBlobs {
     }
 }
 
+/// The writer's file: idle, or lent to a blocking thread for the one write in flight, which
+/// overlaps the arrival of the next chunk.
+enum FileState {
+    Idle(File),
+    Writing(JoinHandle<(File, io::Result<()>)>),
+    Closed,
+}
+
 struct FsBlobWriter {
-    file: Option<tokio::fs::File>,
+    file: FileState,
     tmp_path: PathBuf,
     len: u64,
     root: PathBuf,
@@ -229,12 +253,30 @@ struct FsBlobWriter {
     unsynced: Arc<Unsynced>,
 }
 
+impl FsBlobWriter {
+    /// The file, once any write in flight has finished.
+    async fn settle(&mut self) -> Result<File, StorageError> {
+        match std::mem::replace(&mut self.file, FileState::Closed) {
+            FileState::Idle(file) => Ok(file),
+            FileState::Writing(write) => {
+                let (file, written) = write.await.map_err(|e| io::Error::other(e.to_string()))?;
+                written?;
+                Ok(file)
+            }
+            FileState::Closed => Err(StorageError::Closed),
+        }
+    }
+}
+
 #[async_trait]
 impl BlobWriter for FsBlobWriter {
-    async fn write(&mut self, chunk: &[u8]) -> Result<(), StorageError> {
-        let file = self.file.as_mut().ok_or(StorageError::Closed)?;
-        file.write_all(chunk).await?;
+    async fn write(&mut self, chunk: Bytes) -> Result<(), StorageError> {
+        let mut file = self.settle().await?;
         self.len += chunk.len() as u64;
+        self.file = FileState::Writing(tokio::task::spawn_blocking(move || {
+            let written = file.write_all(&chunk);
+            (file, written)
+        }));
         Ok(())
     }
 
@@ -243,14 +285,11 @@ impl BlobWriter for FsBlobWriter {
     }
 
     async fn commit(mut self: Box<Self>) -> Result<BlobId, StorageError> {
-        let mut file = self.file.take().ok_or(StorageError::Closed)?;
-        // tokio buffers one write in flight; flushing makes sure it reached the OS.
-        file.flush().await?;
+        let file = self.settle().await?;
         let always = self.durability == Durability::Always;
         if always {
-            file.sync_all().await?;
+            blocking(move || file.sync_all()).await?;
         }
-        drop(file);
         let id = BlobId::random();
         let hex = id.to_string();
         let level1 = self.root.join(&hex[0..2]);
@@ -268,9 +307,7 @@ impl BlobWriter for FsBlobWriter {
             dirs.push(self.root.clone());
         }
         if always {
-            tokio::task::spawn_blocking(move || dirs.iter().try_for_each(|d| std::fs::File::open(d)?.sync_all()))
-                .await
-                .map_err(|e| io::Error::other(e.to_string()))??;
+            blocking(move || dirs.iter().try_for_each(|d| File::open(d)?.sync_all())).await?;
         } else {
             self.unsynced.add(std::iter::once(path).chain(dirs));
         }
@@ -278,7 +315,8 @@ impl BlobWriter for FsBlobWriter {
     }
 
     async fn abort(mut self: Box<Self>) -> Result<(), StorageError> {
-        self.file = None;
+        // A write in flight finishes on the unlinked file.
+        self.file = FileState::Closed;
         match tokio::fs::remove_file(&self.tmp_path).await {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e.into()),
             _ => Ok(()),
@@ -289,7 +327,7 @@ impl BlobWriter for FsBlobWriter {
 impl Drop for FsBlobWriter {
     /// A writer dropped mid-way (e.g. the client went away) leaves no file behind.
     fn drop(&mut self) {
-        if self.file.is_some() {
+        if !matches!(self.file, FileState::Closed) {
             let _ = std::fs::remove_file(&self.tmp_path);
         }
     }
@@ -299,9 +337,10 @@ impl Drop for FsBlobWriter {
 impl Blobs for FsBlobs {
     async fn create(&self) -> Result<Box<dyn BlobWriter>, StorageError> {
         let tmp_path = self.root.join("tmp").join(format!("{}.tmp", BlobId::random()));
-        let file = tokio::fs::File::create(&tmp_path).await?;
+        let path = tmp_path.clone();
+        let file = blocking(move || File::create(path)).await?;
         Ok(Box::new(FsBlobWriter {
-            file: Some(file),
+            file: FileState::Idle(file),
             tmp_path,
             len: 0,
             root: self.root.clone(),
@@ -311,13 +350,16 @@ impl Blobs for FsBlobs {
     }
 
     async fn open(&self, id: BlobId, range: Option<(u64, u64)>) -> Result<BlobReader, StorageError> {
-        let mut file = tokio::fs::File::open(self.path_of(id)).await.map_err(not_found(id))?;
-        let len = file.metadata().await?.len();
+        let path = self.path_of(id);
+        let file = blocking(move || File::open(path)).await.map_err(not_found(id))?;
+        let (file, len) = blocking(move || file.metadata().map(|m| (file, m.len()))).await?;
         let (start, end) = check_range(range, len)?;
-        if start > 0 {
-            file.seek(SeekFrom::Start(start)).await?;
-        }
-        Ok(Box::pin(file.take(end - start)))
+        let read = blocking(move || {
+            let mut file = file;
+            file.seek(SeekFrom::Start(start))?;
+            Ok(file)
+        });
+        Ok(read_ahead(read.await?, end - start))
     }
 
     async fn len(&self, id: BlobId) -> Result<u64, StorageError> {
@@ -354,14 +396,49 @@ impl Blobs for FsBlobs {
             }
             Ok(removed)
         };
-        Ok(tokio::task::spawn_blocking(sweep).await.map_err(|e| io::Error::other(e.to_string()))??)
+        Ok(blocking(sweep).await?)
     }
 
     async fn flush(&self) -> Result<(), StorageError> {
         let unsynced = Arc::clone(&self.unsynced);
-        tokio::task::spawn_blocking(move || unsynced.sync()).await.map_err(|e| io::Error::other(e.to_string()))??;
-        Ok(())
+        Ok(blocking(move || unsynced.sync()).await?)
     }
+}
+
+/// Runs `f` on a blocking thread.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> io::Result<T> + Send + 'static) -> io::Result<T> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| io::Error::other(e.to_string()))?
+}
+
+/// The next `len` bytes of `file` as a stream of chunks, each read on a blocking thread
+/// straight into the buffer that is sent, the next one read while the last one is sent.
+fn read_ahead(file: File, len: u64) -> BlobReader {
+    type Reading = JoinHandle<(File, io::Result<Bytes>)>;
+    fn read(file: File, len: u64) -> Reading {
+        tokio::task::spawn_blocking(move || {
+            let mut buf = Vec::with_capacity(len as usize);
+            let read = (&file).take(len).read_to_end(&mut buf).and_then(|n| {
+                // A file shorter than its record says: fail rather than send a short body.
+                if n as u64 == len { Ok(Bytes::from(buf)) } else { Err(io::ErrorKind::UnexpectedEof.into()) }
+            });
+            (file, read)
+        })
+    }
+    let first = (len > 0).then(|| read(file, len.min(READ_CHUNK)));
+    Box::pin(stream::unfold((first, len), |(reading, left)| async move {
+        let (file, chunk) = match reading?.await {
+            Ok(done) => done,
+            Err(e) => return Some((Err(io::Error::other(e.to_string())), (None, 0))),
+        };
+        match chunk {
+            Ok(chunk) => {
+                let left = left - chunk.len() as u64;
+                let next = (left > 0).then(|| read(file, left.min(READ_CHUNK)));
+                Some((Ok(chunk), (next, left)))
+            }
+            Err(e) => Some((Err(e), (None, 0))),
+        }
+    }))
 }
 
 /// Blobs in memory, for `--ephemeral`.
@@ -377,8 +454,8 @@ struct MemBlobWriter {
 
 #[async_trait]
 impl BlobWriter for MemBlobWriter {
-    async fn write(&mut self, chunk: &[u8]) -> Result<(), StorageError> {
-        self.buf.extend_from_slice(chunk);
+    async fn write(&mut self, chunk: Bytes) -> Result<(), StorageError> {
+        self.buf.extend_from_slice(&chunk);
         Ok(())
     }
 
@@ -414,7 +491,8 @@ impl Blobs for MemBlobs {
         let body = self.get(id)?;
         let (start, end) = check_range(range, body.len() as u64)?;
         // In memory, so the bounds fit in usize.
-        Ok(Box::pin(io::Cursor::new(body.slice(start as usize..end as usize))))
+        let range = body.slice(start as usize..end as usize);
+        Ok(Box::pin(stream::iter((!range.is_empty()).then_some(Ok(range)))))
     }
 
     async fn len(&self, id: BlobId) -> Result<u64, StorageError> {

@@ -27,7 +27,7 @@ mod recent;
 use std::path::Path;
 use std::sync::Arc;
 
-pub use blobs::{BlobId, BlobReader, BlobWriter, Blobs};
+pub use blobs::{BlobId, BlobReader, BlobWriter, Blobs, read_to_end};
 pub use error::StorageError;
 pub use kv::{Direction, KeyRange, Kv, KvPair, ReadView, StorageFuture, Txn, TxnFn};
 pub use memo::DecodeMemo;

@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use tokio::io::AsyncReadExt;
+use bytes::Bytes;
 
 use super::*;
 
@@ -219,7 +219,7 @@ async fn reopen_keeps_data() {
             let s = open(dir.path(), durability).unwrap();
             fill(&*s.kv, &["a", "b"]).await;
             let mut w = s.blobs.create().await.unwrap();
-            w.write(b"body").await.unwrap();
+            w.write(Bytes::from_static(b"body")).await.unwrap();
             w.commit().await.unwrap()
         };
         let s = open(dir.path(), durability).unwrap();
@@ -302,7 +302,7 @@ fn kill_9_loses_no_acknowledged_write_always() {
 
 async fn read_all(s: &Storage, id: BlobId, range: Option<(u64, u64)>) -> R<Vec<u8>> {
     let mut out = Vec::new();
-    s.blobs.open(id, range).await?.read_to_end(&mut out).await?;
+    crate::read_to_end(s.blobs.open(id, range).await?, &mut out).await?;
     Ok(out)
 }
 
@@ -312,7 +312,7 @@ async fn blobs_stream_in_and_out() {
         let mut w = s.blobs.create().await.unwrap();
         let chunk: Vec<u8> = (0..=255).collect();
         for _ in 0..1000 {
-            w.write(&chunk).await.unwrap();
+            w.write(Bytes::from(chunk.clone())).await.unwrap();
         }
         assert_eq!(w.len(), 256_000);
         let id = w.commit().await.unwrap();
@@ -334,13 +334,54 @@ async fn blobs_stream_in_and_out() {
     .await;
 }
 
+/// Blobs of several read chunks come back whole from any offset, a file in chunks of one
+/// read; a file cut short under its reader fails the stream instead of ending early.
+#[tokio::test(flavor = "multi_thread")]
+async fn large_blobs_read_back_in_chunks_from_any_offset() {
+    let len = 3 * blobs::READ_CHUNK as usize + 1000;
+    let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+    each_store(|s| {
+        let data = data.clone();
+        async move {
+            let mut w = s.blobs.create().await.unwrap();
+            for piece in data.chunks(100_000) {
+                w.write(Bytes::copy_from_slice(piece)).await.unwrap();
+            }
+            let id = w.commit().await.unwrap();
+            assert_eq!(read_all(&s, id, None).await.unwrap(), data);
+            let (start, end) = (blobs::READ_CHUNK - 10, 2 * blobs::READ_CHUNK + 10);
+            assert_eq!(read_all(&s, id, Some((start, end))).await.unwrap(), data[start as usize..end as usize]);
+        }
+    })
+    .await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let s = open(dir.path(), Durability::Default).unwrap();
+    let mut w = s.blobs.create().await.unwrap();
+    w.write(Bytes::from(data)).await.unwrap();
+    let id = w.commit().await.unwrap();
+    let mut reader = s.blobs.open(id, Some((1, len as u64))).await.unwrap();
+    let mut sizes = Vec::new();
+    while let Some(chunk) = futures_util::StreamExt::next(&mut reader).await {
+        sizes.push(chunk.unwrap().len() as u64);
+    }
+    let chunk = blobs::READ_CHUNK;
+    assert_eq!(sizes, [chunk, chunk, chunk, 999]);
+    let reader = s.blobs.open(id, None).await.unwrap();
+    let hex = id.to_string();
+    let path = dir.path().join("blobs").join(&hex[0..2]).join(&hex[2..4]).join(&hex);
+    std::fs::OpenOptions::new().write(true).open(&path).unwrap().set_len(1000).unwrap();
+    let err = crate::read_to_end(reader, &mut Vec::new()).await.unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn sweep_removes_only_unreferenced_blobs() {
     each_store(|s| async move {
         let mut ids = Vec::new();
         for body in [&b"one"[..], b"two", b"three"] {
             let mut w = s.blobs.create().await.unwrap();
-            w.write(body).await.unwrap();
+            w.write(Bytes::from_static(body)).await.unwrap();
             ids.push(w.commit().await.unwrap());
         }
         let live: HashSet<BlobId> = ids[..2].iter().copied().collect();
@@ -356,10 +397,10 @@ async fn abandoned_blobs_leave_no_file() {
     let dir = tempfile::tempdir().unwrap();
     let s = open(dir.path(), Durability::Default).unwrap();
     let mut aborted = s.blobs.create().await.unwrap();
-    aborted.write(b"partial").await.unwrap();
+    aborted.write(Bytes::from_static(b"partial")).await.unwrap();
     aborted.abort().await.unwrap();
     let mut dropped = s.blobs.create().await.unwrap();
-    dropped.write(b"partial").await.unwrap();
+    dropped.write(Bytes::from_static(b"partial")).await.unwrap();
     drop(dropped);
     assert_eq!(std::fs::read_dir(dir.path().join("blobs/tmp")).unwrap().count(), 0);
     assert_eq!(s.blobs.sweep(&HashSet::new()).await.unwrap(), 0);

@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
+use brume_crypto::Md5;
 use brume_protocol::codec::xml_read::Element;
-use md5::{Digest, Md5};
 use serde_json::Value;
 
 use client::{Client, ServiceError, members, text};

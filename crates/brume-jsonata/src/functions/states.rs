@@ -1,7 +1,7 @@
 //! The functions Step Functions adds to JSONata: `$partition`, `$range`, `$hash`,
 //! `$random` (with an optional seed), `$uuid` and `$parse`.
 
-use md5::Md5;
+use brume_crypto::Md5;
 use rand::{Rng, SeedableRng};
 use sha1::Sha1;
 use sha2::{Digest, Sha256, Sha384, Sha512};

@@ -431,7 +431,7 @@ fn hash(data: &str, algorithm: &str) -> Option<String> {
     use sha2::Digest;
     let bytes = data.as_bytes();
     let digest: Vec<u8> = match algorithm {
-        "MD5" => md5::Md5::digest(bytes).to_vec(),
+        "MD5" => brume_crypto::Md5::digest(bytes).to_vec(),
         "SHA-1" => sha1::Sha1::digest(bytes).to_vec(),
         "SHA-256" => sha2::Sha256::digest(bytes).to_vec(),
         "SHA-384" => sha2::Sha384::digest(bytes).to_vec(),

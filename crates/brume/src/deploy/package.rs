@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow};
-use md5::{Digest, Md5};
+use brume_crypto::Md5;
 use serde_json::{Value, json};
 
 /// How a resource type's property points at S3 once packaged.

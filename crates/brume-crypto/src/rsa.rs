@@ -1,12 +1,11 @@
-//! RSA PKCS#1 v1.5 signatures for Brume, computed by AWS-LC.
+//! RSA PKCS#1 v1.5 signatures.
 //!
 //! SNS signs every message it delivers, with SHA1withRSA (`SignatureVersion` 1, the
 //! default) or SHA256withRSA (2). The pure-Rust `rsa` crate took 3.4 ms per 2048-bit
 //! signature here, a third of AWS-LC's time and most of an SNS delivery; `aws-lc-rs`, the
 //! safe binding, signs SHA-256 but not SHA-1. So key generation, parsing and the public key
-//! go through `aws-lc-rs`, and only the signature itself calls AWS-LC's `RSA_sign` through
-//! `aws-lc-sys`: this is the one crate of the workspace with unsafe code, kept to that call
-//! and the parsing of the same key into AWS-LC's `RSA` object.
+//! go through `aws-lc-rs`, and only the signature itself calls AWS-LC's `RSA_sign`, after
+//! parsing the same key into AWS-LC's `RSA` object.
 
 use std::ffi::c_uint;
 use std::mem::MaybeUninit;
