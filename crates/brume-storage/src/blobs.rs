@@ -351,15 +351,10 @@ impl Blobs for FsBlobs {
 
     async fn open(&self, id: BlobId, range: Option<(u64, u64)>) -> Result<BlobReader, StorageError> {
         let path = self.path_of(id);
-        let file = blocking(move || File::open(path)).await.map_err(not_found(id))?;
-        let (file, len) = blocking(move || file.metadata().map(|m| (file, m.len()))).await?;
+        let opened = blocking(move || File::open(path).and_then(|file| file.metadata().map(|m| (file, m.len()))));
+        let (file, len) = opened.await.map_err(not_found(id))?;
         let (start, end) = check_range(range, len)?;
-        let read = blocking(move || {
-            let mut file = file;
-            file.seek(SeekFrom::Start(start))?;
-            Ok(file)
-        });
-        Ok(read_ahead(read.await?, end - start))
+        Ok(read_ahead(file, start, end - start))
     }
 
     async fn len(&self, id: BlobId) -> Result<u64, StorageError> {
@@ -410,21 +405,27 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> io::Result<T> + Send + 
     tokio::task::spawn_blocking(f).await.map_err(|e| io::Error::other(e.to_string()))?
 }
 
-/// The next `len` bytes of `file` as a stream of chunks, each read on a blocking thread
-/// straight into the buffer that is sent, the next one read while the last one is sent.
-fn read_ahead(file: File, len: u64) -> BlobReader {
+/// The `len` bytes of `file` from `start` as a stream of chunks, each read on a blocking
+/// thread straight into the buffer that is sent, the next one read while the last one is
+/// sent.
+fn read_ahead(file: File, start: u64, len: u64) -> BlobReader {
     type Reading = JoinHandle<(File, io::Result<Bytes>)>;
-    fn read(file: File, len: u64) -> Reading {
+    /// Reads the next `len` bytes, from `seek` if given (the first read), else on from the
+    /// last.
+    fn read(file: File, seek: Option<u64>, len: u64) -> Reading {
         tokio::task::spawn_blocking(move || {
             let mut buf = Vec::with_capacity(len as usize);
-            let read = (&file).take(len).read_to_end(&mut buf).and_then(|n| {
-                // A file shorter than its record says: fail rather than send a short body.
-                if n as u64 == len { Ok(Bytes::from(buf)) } else { Err(io::ErrorKind::UnexpectedEof.into()) }
-            });
+            let read = seek
+                .map_or(Ok(0), |at| (&file).seek(SeekFrom::Start(at)))
+                .and_then(|_| (&file).take(len).read_to_end(&mut buf))
+                .and_then(|n| {
+                    // A file shorter than its record says: fail rather than send a short body.
+                    if n as u64 == len { Ok(Bytes::from(buf)) } else { Err(io::ErrorKind::UnexpectedEof.into()) }
+                });
             (file, read)
         })
     }
-    let first = (len > 0).then(|| read(file, len.min(READ_CHUNK)));
+    let first = (len > 0).then(|| read(file, Some(start), len.min(READ_CHUNK)));
     Box::pin(stream::unfold((first, len), |(reading, left)| async move {
         let (file, chunk) = match reading?.await {
             Ok(done) => done,
@@ -433,7 +434,7 @@ fn read_ahead(file: File, len: u64) -> BlobReader {
         match chunk {
             Ok(chunk) => {
                 let left = left - chunk.len() as u64;
-                let next = (left > 0).then(|| read(file, left.min(READ_CHUNK)));
+                let next = (left > 0).then(|| read(file, None, left.min(READ_CHUNK)));
                 Some((Ok(chunk), (next, left)))
             }
             Err(e) => Some((Err(e), (None, 0))),
