@@ -156,7 +156,10 @@ pub async fn ingest(
                 if writer.is_none() {
                     digests = digests.move_away();
                     let mut w = blobs.create().await.map_err(error::internal)?;
-                    if let Err(e) = w.write(std::mem::take(&mut buffered).into()).await {
+                    // Multipart parts (nothing inline) start here with nothing buffered.
+                    if !buffered.is_empty()
+                        && let Err(e) = w.write(std::mem::take(&mut buffered).into()).await
+                    {
                         return failed(Some(w), error::internal(e)).await;
                     }
                     writer = Some(w);
