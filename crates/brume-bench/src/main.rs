@@ -416,10 +416,11 @@ impl Bench {
              (hashed before the clock starts); 256 MiB bodies streamed from memory in 1 MiB \
              frames, one fresh connection per transfer, timed from sending the head to the last \
              byte of the answer; after one untimed bare GET, {RUNS} interleaved runs of disk \
-             write, bare PUT, Brume PUT, bare GET, Brume GET, medians reported (MB = 10^6 bytes); the PUT target is against the \
-             lower of the disk write and bare PUT rates; Brume's VmHWM is read after the last \
-             large transfer (the server was started for this benchmark); 1 KiB loads as in http (bare and Brume in alternating turns), \
-             at c=32, keys spread over {} keys, all of which exist before the GET load",
+             write, bare PUT, Brume PUT, bare GET, Brume GET, medians reported (MB = 10^6 \
+             bytes); the PUT target is against the lower of the disk write and bare PUT rates; \
+             Brume's VmHWM is read after the last large transfer (the server was started for \
+             this benchmark); 1 KiB loads as in http (bare and Brume in alternating turns), at \
+             c=32, keys spread over {} keys, all of which exist before the GET load",
             s3::KEYS
         ));
         Ok(())
