@@ -24,7 +24,11 @@ pub(crate) struct DiskEngine {
 impl DiskEngine {
     pub(crate) fn open(dir: &Path) -> Result<Self, StorageError> {
         // The journal is persisted by the writer, at the point the durability level says.
-        let db = Database::builder(dir).manual_journal_persist(true).open()?;
+        // One background worker: with more, fjall 3.1's first worker hands every compaction
+        // request back to the queue and takes it again at once, spinning on a core for as
+        // long as another worker compacts. One worker flushes and compacts in turn; under
+        // sustained writes the store is faster so, and its writers' latency tail shorter.
+        let db = Database::builder(dir).manual_journal_persist(true).worker_threads(1).open()?;
         Ok(Self { db, dir: dir.to_path_buf(), keyspaces: Arc::default() })
     }
 }
