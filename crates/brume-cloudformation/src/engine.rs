@@ -352,8 +352,10 @@ async fn apply(run: &mut Run, updating: bool) -> Result<Result<(), (Vec<String>,
         if ready.is_empty() {
             break;
         }
-        // TimeoutInMinutes is checked between waves: a wave under way finishes.
-        if waves > 0 && deadline.is_some_and(|d| now() > d) {
+        // TimeoutInMinutes is checked between waves: a wave under way finishes. Times have
+        // millisecond precision, so a deadline reached is passed (a zero-length minute
+        // must end the creation after its first wave even if that took under 1 ms).
+        if waves > 0 && deadline.is_some_and(|d| now() >= d) {
             return Ok(Err((Vec::new(), true, Some("Stack creation time exceeded the specified timeout".into()))));
         }
         waves += 1;
