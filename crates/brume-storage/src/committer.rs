@@ -71,6 +71,8 @@ enum Job {
 /// A [`Kv`] over any [`Engine`], with the writer thread that owns all writes.
 pub(crate) struct EngineKv<E: Engine> {
     engine: Arc<E>,
+    /// The writer's memory, which plain reads consult too (see [`EngineKv::get`]).
+    recent: Arc<Mutex<Recent>>,
     jobs: Option<Sender<Job>>,
     writer: Option<JoinHandle<()>>,
 }
@@ -81,10 +83,12 @@ impl<E: Engine> EngineKv<E> {
         let (jobs, rx) = mpsc::channel();
         let sync = SyncThread::start(engine.syncer()?)?;
         let writer_engine = Arc::clone(&engine);
+        let recent = Arc::<Mutex<Recent>>::default();
+        let writer_recent = Arc::clone(&recent);
         let writer = std::thread::Builder::new()
             .name("brume-kv-writer".into())
-            .spawn(move || Writer { engine: writer_engine, durability, sync, recent: Mutex::default() }.run(rx))?;
-        Ok(Self { engine, jobs: Some(jobs), writer: Some(writer) })
+            .spawn(move || Writer { engine: writer_engine, durability, sync, recent: writer_recent }.run(rx))?;
+        Ok(Self { engine, recent, jobs: Some(jobs), writer: Some(writer) })
     }
 
     fn submit(&self, job: impl FnOnce(Reply) -> Job) -> StorageFuture {
@@ -113,8 +117,20 @@ impl<E: Engine> Drop for EngineKv<E> {
 }
 
 impl<E: Engine> ReadView for EngineKv<E> {
+    /// A key the writer touched lately is served from its memory, which is current (every
+    /// write goes through the writer): a lookup in a map instead of a walk through the
+    /// memtable, whose versions of hot keys make it long. The writer holds the memory's
+    /// lock while it applies a group and records it, so a read that found the group's
+    /// writes in the engine can no longer find an older value in memory; a read that finds
+    /// the lock taken goes to the engine rather than wait. Reads do not add to the memory:
+    /// a value read from the engine may be replaced before it would be remembered.
     fn get(&self, keyspace: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
         check_keyspace(keyspace)?;
+        if let Ok(recent) = self.recent.try_lock()
+            && let Some(value) = recent.peek(keyspace, key)
+        {
+            return Ok(value);
+        }
         self.engine.get(keyspace, key)
     }
 
@@ -157,9 +173,8 @@ struct Writer<E: Engine> {
     engine: Arc<E>,
     durability: Durability,
     sync: SyncThread,
-    /// What transactions read and wrote lately; only the writer uses it (the lock is for
-    /// `ReadView`'s `Sync`, never contended).
-    recent: Mutex<Recent>,
+    /// What transactions read and wrote lately; plain reads consult it too.
+    recent: Arc<Mutex<Recent>>,
 }
 
 impl<E: Engine> Writer<E> {
@@ -224,9 +239,12 @@ impl<E: Engine> Writer<E> {
                 }
             }
         }
+        // Held from before the engine shows the writes until the memory has them too, so
+        // that no plain read sees a write in the engine and then the older value remembered
+        // (see `EngineKv::get`).
+        let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
         let applied = if writes.is_empty() { Ok(()) } else { self.engine.apply(&writes) };
         let wrote = applied.is_ok() && !writes.is_empty();
-        let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
         match &applied {
             Ok(()) => recent.applied(writes),
             Err(_) => recent.clear(),

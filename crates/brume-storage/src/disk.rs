@@ -67,12 +67,15 @@ fn owned_bounds(range: &KeyRange) -> (std::ops::Bound<Vec<u8>>, std::ops::Bound<
     (range.start.clone(), range.end.clone())
 }
 
+/// Plain reads go through a snapshot of their own: fjall's `Keyspace::get` and `range` read
+/// at the newest sequence number, so they can see some writes of a group being applied and
+/// not yet the others; a snapshot reads at the last group applied in full.
 impl ReadView for DiskEngine {
     fn get(&self, keyspace: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
         let Some(ks) = handle(&self.db, &self.keyspaces, keyspace, false)? else {
             return Ok(None);
         };
-        Ok(ks.get(key)?.map(|v| v.to_vec()))
+        Ok(self.db.snapshot().get(&ks, key)?.map(|v| v.to_vec()))
     }
 
     fn scan(
@@ -88,7 +91,7 @@ impl ReadView for DiskEngine {
         let Some(ks) = handle(&self.db, &self.keyspaces, keyspace, false)? else {
             return Ok(Vec::new());
         };
-        collect(ks.range(owned_bounds(range)), direction, limit)
+        collect(self.db.snapshot().range(&ks, owned_bounds(range)), direction, limit)
     }
 }
 

@@ -1,4 +1,4 @@
-//! The writer's memory of the keys it touched lately.
+//! The writer's memory of the keys it touched lately, which plain reads consult too.
 //!
 //! Every write goes through the one writer, so a value it read or wrote stays the current
 //! value of its key until the writer itself writes the key again, and then it updates its
@@ -72,6 +72,12 @@ impl Recent {
         let value = self.old.take(keyspace, key)?;
         self.insert(keyspace, key.to_vec(), value.clone());
         Some(value)
+    }
+
+    /// [`Recent::get`] without moving a hit to the young generation, for readers other
+    /// than the writer: what is remembered stays the writer's choice.
+    pub(crate) fn peek(&self, keyspace: &str, key: &[u8]) -> Option<Value> {
+        self.young.get(keyspace, key).or_else(|| self.old.get(keyspace, key)).cloned()
     }
 
     /// Remembers `value` as the current value of `key`.
@@ -175,6 +181,7 @@ mod tests {
         assert_eq!(recent.get("t", b"k"), Some(Some(b"v".to_vec())));
         assert_eq!(recent.get("t", b"gone"), Some(None));
         assert_eq!(recent.get("other", b"k"), None);
+        assert_eq!(recent.peek("t", b"gone"), Some(None));
     }
 
     #[test]
@@ -216,6 +223,19 @@ mod tests {
         assert_eq!(recent.get("t", b"k"), None);
         assert_eq!(recent.get("t", b"o"), None);
         assert_eq!(recent.young.bytes, 0);
+    }
+
+    #[test]
+    fn a_peek_finds_both_generations_and_moves_nothing() {
+        let mut recent = Recent::default();
+        recent.insert("t", b"old".to_vec(), Some(b"v".to_vec()));
+        recent.old = mem::take(&mut recent.young);
+        recent.insert("t", b"young".to_vec(), Some(b"w".to_vec()));
+        assert_eq!(recent.peek("t", b"old"), Some(Some(b"v".to_vec())));
+        assert_eq!(recent.peek("t", b"young"), Some(Some(b"w".to_vec())));
+        assert_eq!(recent.peek("t", b"other"), None);
+        recent.old = mem::take(&mut recent.young);
+        assert_eq!(recent.peek("t", b"old"), None);
     }
 
     #[test]

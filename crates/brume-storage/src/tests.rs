@@ -4,6 +4,7 @@ use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 
 use bytes::Bytes;
 
@@ -160,6 +161,71 @@ async fn transactions_read_the_latest_commit_of_keys_they_read_before() {
         assert_eq!(kv.get("t", b"k").unwrap(), Some(b"vk+1".to_vec()));
         kv.transact(|txn| txn.delete("t", b"k")).await.unwrap();
         assert_eq!(read_in_txn(kv, "k").await, None);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plain_reads_follow_every_write_of_a_key_the_writer_remembers() {
+    each_store(|s| async move {
+        let kv = &*s.kv;
+        for value in ["one", "two"] {
+            kv.transact(move |txn| put(txn, "k", value)).await.unwrap();
+            assert_eq!(kv.get("t", b"k").unwrap(), Some(value.as_bytes().to_vec()));
+        }
+        assert_eq!(read_in_txn(kv, "k").await.as_deref(), Some("two"));
+        kv.transact(|txn| txn.delete("t", b"k")).await.unwrap();
+        assert_eq!(kv.get("t", b"k").unwrap(), None);
+        // Too large to be remembered: what was remembered of the key is forgotten.
+        let large = vec![7u8; 100 << 10];
+        let written = large.clone();
+        kv.transact(move |txn| txn.put("t", b"k", &written)).await.unwrap();
+        assert_eq!(kv.get("t", b"k").unwrap(), Some(large));
+    })
+    .await;
+}
+
+/// One key too large for the writer's memory (always read from the engine) and one small
+/// (read from the memory), written together: a reader that saw the large one's new value
+/// must see the small one's too.
+#[tokio::test(flavor = "multi_thread")]
+async fn plain_reads_never_see_a_group_half_applied() {
+    each_store(|s| async move {
+        let kv = Arc::clone(&s.kv);
+        let write = |n: u32| {
+            let kv = Arc::clone(&kv);
+            async move {
+                let mut large = vec![0u8; 100 << 10];
+                large[..4].copy_from_slice(&n.to_be_bytes());
+                kv.transact(move |txn| {
+                    txn.put("t", b"large", &large)?;
+                    txn.put("t", b"small", &n.to_be_bytes())
+                })
+                .await
+                .unwrap();
+            }
+        };
+        write(0).await;
+        let reader = {
+            let kv = Arc::clone(&kv);
+            tokio::task::spawn_blocking(move || {
+                let number = |key: &[u8]| {
+                    let value = kv.get("t", key).unwrap().unwrap();
+                    u32::from_be_bytes(value[..4].try_into().unwrap())
+                };
+                let mut last = 0;
+                while last < 300 {
+                    let large = number(b"large");
+                    let small = number(b"small");
+                    assert!(small >= large, "read {large} from the engine, then {small} from memory");
+                    last = large;
+                }
+            })
+        };
+        for n in 1..=300 {
+            write(n).await;
+        }
+        reader.await.unwrap();
     })
     .await;
 }
