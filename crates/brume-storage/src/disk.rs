@@ -67,15 +67,19 @@ fn owned_bounds(range: &KeyRange) -> (std::ops::Bound<Vec<u8>>, std::ops::Bound<
     (range.start.clone(), range.end.clone())
 }
 
+impl DiskEngine {
+    /// A view of the store as of now.
+    fn view(&self) -> DiskSnapshot {
+        DiskSnapshot { db: self.db.clone(), keyspaces: Arc::clone(&self.keyspaces), snapshot: self.db.snapshot() }
+    }
+}
+
 /// Plain reads go through a snapshot of their own: fjall's `Keyspace::get` and `range` read
 /// at the newest sequence number, so they can see some writes of a group being applied and
 /// not yet the others; a snapshot reads at the last group applied in full.
 impl ReadView for DiskEngine {
     fn get(&self, keyspace: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
-        let Some(ks) = handle(&self.db, &self.keyspaces, keyspace, false)? else {
-            return Ok(None);
-        };
-        Ok(self.db.snapshot().get(&ks, key)?.map(|v| v.to_vec()))
+        self.view().get(keyspace, key)
     }
 
     fn scan(
@@ -85,23 +89,13 @@ impl ReadView for DiskEngine {
         direction: Direction,
         limit: usize,
     ) -> Result<Vec<KvPair>, StorageError> {
-        if range.is_empty() {
-            return Ok(Vec::new());
-        }
-        let Some(ks) = handle(&self.db, &self.keyspaces, keyspace, false)? else {
-            return Ok(Vec::new());
-        };
-        collect(self.db.snapshot().range(&ks, owned_bounds(range)), direction, limit)
+        self.view().scan(keyspace, range, direction, limit)
     }
 }
 
 impl Engine for DiskEngine {
     fn snapshot(&self) -> Result<Box<dyn ReadView>, StorageError> {
-        Ok(Box::new(DiskSnapshot {
-            db: self.db.clone(),
-            keyspaces: Arc::clone(&self.keyspaces),
-            snapshot: self.db.snapshot(),
-        }))
+        Ok(Box::new(self.view()))
     }
 
     fn apply(&self, writes: &WriteSet) -> Result<(), StorageError> {
