@@ -1,6 +1,7 @@
 //! Verification of a request's SigV4 signature, from the `Authorization` header or from
 //! presigned query parameters, against the [`CredentialStore`].
 
+use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -211,13 +212,11 @@ impl Verifier {
         // Clients disagree on a few details (bare `+` in queries, S3 keys encoded with a
         // different reserved set, a presigned token left unsigned); the AWS form comes first,
         // the variants are tried only on a mismatch, and the error reports the first.
-        let mut uris = vec![sigv4::canonical_uri(raw_path, PathRules::for_service(&input.service))];
-        if s3 {
-            let reencoded = sigv4::reencoded_uri(raw_path);
-            if reencoded != uris[0] {
-                uris.push(reencoded);
-            }
-        }
+        // S3's variant URI is built only once the first has failed: most requests match it.
+        let uri = sigv4::canonical_uri(raw_path, PathRules::for_service(&input.service));
+        let variant = || s3.then(|| sigv4::reencoded_uri(raw_path)).filter(|reencoded| *reencoded != uri);
+        let uris =
+            std::iter::once(Cow::Borrowed(uri.as_str())).chain(std::iter::once_with(variant).flatten().map(Cow::Owned));
         let mut queries = Vec::new();
         for plus_as_space in [false, true] {
             if plus_as_space && !raw_query.contains('+') {
@@ -239,11 +238,11 @@ impl Verifier {
             }
         }
         let mut first_mismatch = None;
-        for uri in &uris {
+        for uri in uris {
             for query in &queries {
                 let canonical_request = sigv4::canonical_request(
                     parts.method.as_str(),
-                    uri,
+                    &uri,
                     query,
                     &headers,
                     &input.signed_headers,
@@ -578,7 +577,7 @@ fn signature_input(parts: &Parts) -> Result<SignatureInput, AuthFailure> {
 
 /// A header's text, invalid UTF-8 replaced. `from_utf8` first: its ASCII fast path is
 /// several times quicker than `from_utf8_lossy`'s scan on the valid text of every request.
-fn lossy_text(value: &http::HeaderValue) -> std::borrow::Cow<'_, str> {
+fn lossy_text(value: &http::HeaderValue) -> Cow<'_, str> {
     match std::str::from_utf8(value.as_bytes()) {
         Ok(text) => text.into(),
         Err(_) => String::from_utf8_lossy(value.as_bytes()),
@@ -672,10 +671,21 @@ fn check_credential_date(credential_date: &str, timestamp: &str, presigned: bool
     }
 }
 
-/// `20150830T123600Z`.
+/// `20150830T123600Z`. Read by hand: every signed request carries one, and the `time`
+/// crate's format-driven parser cost more than the rest of the header's parsing.
 fn parse_amz_date(s: &str) -> Option<SystemTime> {
-    let format = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
-    time::PrimitiveDateTime::parse(s, &format).ok().map(|t| t.assume_utc().into())
+    let b = s.as_bytes();
+    if b.len() != 16 || b[8] != b'T' || b[15] != b'Z' {
+        return None;
+    }
+    let number = |range: std::ops::Range<usize>| {
+        b[range].iter().try_fold(0u16, |n, &d| d.is_ascii_digit().then(|| n * 10 + u16::from(d - b'0')))
+    };
+    // Two digits are at most 99: the cast loses nothing.
+    let two = |at: usize| number(at..at + 2).map(|n| n as u8);
+    let date = time::Date::from_calendar_date(i32::from(number(0..4)?), time::Month::try_from(two(4)?).ok()?, two(6)?);
+    let at = date.ok()?.with_hms(two(9)?, two(11)?, two(13)?).ok()?;
+    Some(at.assume_utc().into())
 }
 
 /// `Sun, 30 Aug 2015 12:36:00 GMT` (RFC 7231's preferred form, which every SDK sends).
@@ -696,6 +706,25 @@ mod tests {
         assert_eq!(parse_http_date("Sun, 30 Aug 2015 12:36:00 GMT"), Some(t));
         assert_eq!(amz_date(t), "20150830T123600Z");
         assert!(parse_amz_date("2015-08-30T12:36:00Z").is_none());
+        assert_eq!(parse_amz_date("20240229T235959Z"), parse_http_date("Thu, 29 Feb 2024 23:59:59 GMT"));
+        assert_eq!(parse_amz_date("00000101T000000Z").map(amz_date).as_deref(), Some("00000101T000000Z"));
+        for bad in [
+            "20230229T000000Z",
+            "20151330T123600Z",
+            "20150800T123600Z",
+            "20150830T243600Z",
+            "20150830T126000Z",
+            "20150830T123660Z",
+            "2015083OT123600Z",
+            "+2015083T123600Z",
+            "20150830T123600z",
+            "20150830 123600Z",
+            "20150830T123600",
+            "20150830T1236000Z",
+            "",
+        ] {
+            assert!(parse_amz_date(bad).is_none(), "{bad}");
+        }
     }
 
     #[test]
