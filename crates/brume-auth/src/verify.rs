@@ -706,7 +706,7 @@ mod tests {
         assert_eq!(parse_http_date("Sun, 30 Aug 2015 12:36:00 GMT"), Some(t));
         assert_eq!(amz_date(t), "20150830T123600Z");
         assert!(parse_amz_date("2015-08-30T12:36:00Z").is_none());
-        assert_eq!(parse_amz_date("20240229T235959Z"), parse_http_date("Thu, 29 Feb 2024 23:59:59 GMT"));
+        assert_eq!(parse_amz_date("20240229T235959Z"), Some(UNIX_EPOCH + Duration::from_secs(1_709_251_199)));
         assert_eq!(parse_amz_date("00000101T000000Z").map(amz_date).as_deref(), Some("00000101T000000Z"));
         for bad in [
             "20230229T000000Z",
