@@ -122,6 +122,27 @@ fn s3_header_auth() {
     );
 }
 
+/// A client that leaves `(` and `)` bare in the URL while signing them encoded (as
+/// botocore did here) is accepted through S3's variant canonical URI; the error of a bad
+/// signature still shows the canonical request of the path as sent.
+#[test]
+fn s3_key_sent_less_encoded_than_signed() {
+    let f = Fixtures::load();
+    let v = verifier_at(store(), AuthMode::Verify, at(0));
+    let (mut parts, _) = f.request("s3-put-unsigned");
+    let sent = parts.uri.to_string().replace("%281%29", "(1)");
+    parts.uri = sent.parse().unwrap();
+    assert!(matches!(v.verify(&parts, PayloadHash::NotBuffered).unwrap().payload, PayloadSigning::Unsigned));
+
+    let authorization = parts.headers["authorization"].to_str().unwrap();
+    let last = if authorization.ends_with('0') { '1' } else { '0' };
+    let tampered = format!("{}{last}", &authorization[..authorization.len() - 1]);
+    parts.headers.insert("authorization", tampered.parse().unwrap());
+    let failure = v.verify(&parts, PayloadHash::NotBuffered).unwrap_err();
+    let AuthFailure::SignatureMismatch(m) = &failure else { panic!("{failure:?}") };
+    assert!(m.canonical_request.starts_with("PUT\n/bucket/dir/a%20b%2Bc//%C3%BCn%C3%AF%20%E2%98%85~(1).txt\n"));
+}
+
 #[test]
 fn s3_presigned_get_with_an_odd_key() {
     let f = Fixtures::load();
