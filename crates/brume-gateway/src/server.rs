@@ -26,6 +26,13 @@ fn expects_continue_without_body(req: &hyper::Request<hyper::body::Incoming>) ->
         && req.headers().get(EXPECT).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"))
 }
 
+/// The most an HTTP/1 connection reads at once (hyper's default is ~400 KiB). A large upload
+/// arrives in chunks of this size, and each chunk is handed to the hashing thread and to a
+/// blob write: with 1 MiB chunks a 256 MiB PUT ran ~11% faster, peak memory 37–48 MB
+/// instead of 31–38 (at 2 MiB the queued chunks took it to 62–64 MB, at 4 MiB to 84 MB). It
+/// also bounds a request's head.
+const READ_BUFFER: usize = 1024 * 1024;
+
 /// How long shutdown waits for in-flight requests before giving up on them.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -36,7 +43,8 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let graceful = GracefulShutdown::new();
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder.http1().max_buf_size(READ_BUFFER);
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
