@@ -31,6 +31,11 @@ impl DiskEngine {
         let db = Database::builder(dir).manual_journal_persist(true).worker_threads(1).open()?;
         Ok(Self { db, dir: dir.to_path_buf(), keyspaces: Arc::default() })
     }
+
+    /// A view of the store as of now.
+    fn view(&self) -> DiskSnapshot {
+        DiskSnapshot { db: self.db.clone(), keyspaces: Arc::clone(&self.keyspaces), snapshot: self.db.snapshot() }
+    }
 }
 
 /// The handle of `name`, created only when `create` (reads of a keyspace never written
@@ -65,13 +70,6 @@ fn collect(iter: fjall::Iter, direction: Direction, limit: usize) -> Result<Vec<
 
 fn owned_bounds(range: &KeyRange) -> (std::ops::Bound<Vec<u8>>, std::ops::Bound<Vec<u8>>) {
     (range.start.clone(), range.end.clone())
-}
-
-impl DiskEngine {
-    /// A view of the store as of now.
-    fn view(&self) -> DiskSnapshot {
-        DiskSnapshot { db: self.db.clone(), keyspaces: Arc::clone(&self.keyspaces), snapshot: self.db.snapshot() }
-    }
 }
 
 /// Plain reads go through a snapshot of their own: fjall's `Keyspace::get` and `range` read
