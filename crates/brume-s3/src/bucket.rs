@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use brume_core::value::Timestamp;
 use brume_core::{AwsError, RequestContext};
-use brume_storage::{Direction, KeyRange, Txn};
+use brume_storage::{Direction, Txn};
 use serde::{Deserialize, Serialize};
 
 use crate::table::{self, Bucket, KEYSPACE};
@@ -208,8 +208,7 @@ impl S3 {
         let name = input.bucket;
         self.kv
             .transact(move |txn: &mut dyn Txn| {
-                let any_version = KeyRange::prefix(&table::versions_prefix(&name, ""));
-                if !txn.scan(KEYSPACE, &any_version, Direction::Forward, 1).map_err(error::internal)?.is_empty() {
+                if table::holds_versions(txn, &name).map_err(error::internal)? {
                     return Err(error::bucket_not_empty(&name));
                 }
                 if !crate::multipart::uploads_of(txn, &name, 1).map_err(error::internal)?.is_empty() {

@@ -123,7 +123,7 @@ impl S3 {
                         // Never versioned: the current version is the key's only one, `null`.
                         let found = table::get_current(txn, &bucket, &key)
                             .map_err(error::internal)?
-                            .map(|v| (table::version_key(&bucket, &key, v.seq), v));
+                            .map(|v| (table::current_key(&bucket, &key), v));
                         let dead = match found {
                             Some((record_key, v)) => {
                                 notification::enqueue(txn, &b, "ObjectRemoved:Delete", &v, &request_id)?;
@@ -146,7 +146,7 @@ impl S3 {
                             ..Default::default()
                         };
                         let record = table::encode_version(&marker);
-                        let dead = table::put_version(txn, keys, &marker, record, current.as_deref())
+                        let dead = table::put_version(txn, keys, &marker, record, current.as_ref())
                             .map_err(error::internal)?
                             .dead;
                         notification::enqueue(txn, &b, "ObjectRemoved:DeleteMarkerCreated", &marker, &request_id)?;

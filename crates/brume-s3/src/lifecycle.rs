@@ -9,7 +9,7 @@
 
 use brume_core::value::Timestamp;
 use brume_core::{AwsError, RequestContext};
-use brume_storage::{Direction, KeyRange};
+use brume_storage::Direction;
 use serde::Deserialize;
 
 use crate::table::{self, Bucket, KEYSPACE, Version};
@@ -121,13 +121,11 @@ impl S3 {
     async fn apply_rule(&self, bucket: &Bucket, rule: &Rule, now: f64) -> Result<usize, AwsError> {
         let ctx = RequestContext::new(bucket.account.clone(), bucket.region.clone());
         let mut removed = 0;
-        let range = KeyRange::prefix(&table::versions_prefix(&bucket.name, &rule.prefix()));
-        let versions: Vec<Version> = self
-            .kv
-            .scan(KEYSPACE, &range, Direction::Forward, usize::MAX)?
+        let prefix = rule.prefix();
+        let versions: Vec<Version> = table::versions_from(self.kv.as_ref(), &bucket.name, &prefix, &prefix)?
             .into_iter()
-            .map(|(_, v)| table::decode_version(&v))
-            .collect::<Result<_, _>>()?;
+            .map(|listed| listed.version)
+            .collect();
         // Versions come newest first per key; the successor of a noncurrent version is the
         // one listed just before it.
         let mut previous: Option<&Version> = None;

@@ -310,7 +310,7 @@ pub(crate) fn write_version(
         }
     }
     let (version, keys, record) = prepared.number(b.versioning.as_deref(), current.as_ref().map(|c| c.seq));
-    let written = table::put_version(txn, keys, &version, record, current.as_deref()).map_err(error::internal)?;
+    let written = table::put_version(txn, keys, &version, record, current.as_ref()).map_err(error::internal)?;
     crate::notification::enqueue(txn, &b, event, &version, request_id).map_err(error::internal)?;
     Ok((version, written))
 }

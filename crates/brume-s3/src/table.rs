@@ -1,9 +1,15 @@
 //! S3's stored records and their keys in the `s3` keyspace.
 //!
 //! - `bucket/<name>` → [`Bucket`]
-//! - `cur/<bucket>/<key>` → the current [`Version`] of an object (what GET and listings
-//!   see; a delete marker when the newest version is one)
-//! - `ver/<bucket>/<key>/<seq>` → every [`Version`], newest first (`seq` counts down)
+//! - `cur/<bucket>/<key>` → the current [`Version`] of an object, its newest (what GET and
+//!   listings see; a delete marker when the newest version is one)
+//! - `ver/<bucket>/<key>/<seq>` → the object's noncurrent versions, newest first (`seq`
+//!   counts down)
+//!
+//! A key's current version is kept in `cur/` alone, so that overwriting an object in a
+//! bucket without versioning writes one record. Current records of earlier releases have a
+//! copy in `ver/` under their own `seq` (they lack [`SOLE`]); readers skip it, and writes
+//! remove it when they replace or move such a record.
 //!
 //! Records of earlier releases may also hold `seq`, a counter that numbered versions
 //! before [`next_seq`] took them from the clock; it is no longer read.
@@ -113,16 +119,16 @@ pub fn current_prefix(bucket: &str, prefix: &str) -> Vec<u8> {
     k
 }
 
-pub fn version_key(bucket: &str, key: &str, seq: u64) -> Vec<u8> {
+fn version_key(bucket: &str, key: &str, seq: u64) -> Vec<u8> {
     key::encode_strings_then(&["ver", bucket, key], &[Element::Int(i128::from(u64::MAX - seq))])
 }
 
-pub fn versions_of(bucket: &str, key: &str) -> KeyRange {
+fn versions_of(bucket: &str, key: &str) -> KeyRange {
     KeyRange::prefix(&key::encode_strings_then(&["ver", bucket, key], &[]))
 }
 
 /// The prefix of all versions of `bucket`'s keys that start with `prefix`.
-pub fn versions_prefix(bucket: &str, prefix: &str) -> Vec<u8> {
+fn versions_prefix(bucket: &str, prefix: &str) -> Vec<u8> {
     let mut k = key::encode_strings_then(&["ver", bucket, prefix], &[]);
     k.pop();
     k
@@ -173,9 +179,12 @@ pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
 }
 
 /// The first byte of a version record: JSON and nothing after it, or JSON and an object's
-/// bytes. A record of the older layout starts with `{`.
+/// bytes, with [`SOLE`] or without. A record of the older layout starts with `{`.
 const RECORD_JSON: u8 = 1;
 const RECORD_JSON_AND_BYTES: u8 = 2;
+/// Set on records written since current versions have no copy in `ver/`: such a record,
+/// while current, is its version's only one.
+const SOLE: u8 = 4;
 
 /// A version record: the tag byte, the JSON's length (4 bytes, big-endian), the JSON of
 /// everything but the inline bytes, then those bytes as they are. A small object's body
@@ -183,7 +192,7 @@ const RECORD_JSON_AND_BYTES: u8 = 2;
 pub fn encode_version(version: &Version) -> Vec<u8> {
     let inline = version.content.inline.as_ref().map(|b| b.0.as_slice());
     let mut out = Vec::with_capacity(512 + inline.map_or(0, <[u8]>::len));
-    out.push(if inline.is_some() { RECORD_JSON_AND_BYTES } else { RECORD_JSON });
+    out.push(SOLE | if inline.is_some() { RECORD_JSON_AND_BYTES } else { RECORD_JSON });
     out.extend_from_slice(&[0; 4]);
     serde_json::to_writer(&mut out, version).expect("records serialize");
     let len = u32::try_from(out.len() - 5).expect("version records are small");
@@ -202,7 +211,7 @@ pub fn decode_version(bytes: &[u8]) -> Result<Version, StorageError> {
 /// A version record's JSON, and the object's bytes when the record carries them raw.
 fn split_version(bytes: &[u8]) -> Result<(&[u8], Option<&[u8]>), StorageError> {
     let corrupt = || StorageError::Engine("corrupt s3 version record".into());
-    let tag = *bytes.first().ok_or_else(corrupt)?;
+    let tag = *bytes.first().ok_or_else(corrupt)? & !SOLE;
     if tag != RECORD_JSON && tag != RECORD_JSON_AND_BYTES {
         return Ok((bytes, None));
     }
@@ -210,6 +219,23 @@ fn split_version(bytes: &[u8]) -> Result<(&[u8], Option<&[u8]>), StorageError> {
     let end = 5 + u32::from_be_bytes(len.try_into().map_err(|_| corrupt())?) as usize;
     let json = bytes.get(5..end).ok_or_else(corrupt)?;
     Ok((json, (tag == RECORD_JSON_AND_BYTES).then(|| &bytes[end..])))
+}
+
+/// Whether `record`, when current, is its version's only record (see [`SOLE`]).
+fn is_sole(record: &[u8]) -> bool {
+    record.first().is_some_and(|&tag| tag == SOLE | RECORD_JSON || tag == SOLE | RECORD_JSON_AND_BYTES)
+}
+
+/// `record` marked as its version's only one, for a noncurrent version becoming current.
+fn as_sole(mut record: Vec<u8>) -> Result<Vec<u8>, StorageError> {
+    match record.first() {
+        Some(&(RECORD_JSON | RECORD_JSON_AND_BYTES)) => {
+            record[0] |= SOLE;
+            Ok(record)
+        }
+        _ if is_sole(&record) => Ok(record),
+        _ => Ok(encode_version(&decode_version(&record)?)),
+    }
 }
 
 fn with_inline(mut version: Version, inline: Option<&[u8]>) -> Version {
@@ -255,12 +281,28 @@ pub fn read_current(view: &dyn ReadView, bucket: &str, key: &str) -> Result<Opti
     memoized_current(view, &current_key(bucket, key), |version, inline| with_inline(Version::clone(version), inline))
 }
 
-/// The current version of `key` for a write that replaces it: everything but the object's
-/// bytes, which a write never reads back. Decoded through the same memo as
-/// [`read_current`], which writes fill with what they committed ([`remember_current`]), so
-/// overwriting a key decodes nothing.
-pub fn current_for_write(view: &dyn ReadView, keys: &ObjectKeys) -> Result<Option<Arc<Version>>, StorageError> {
-    memoized_current(view, &keys.current, |version, _| Arc::clone(version))
+/// The current version of a key as a write that replaces it reads it: decoded, but for the
+/// object's bytes, which a write never reads back, and its record as stored.
+pub struct Current {
+    version: Arc<Version>,
+    record: Vec<u8>,
+}
+
+impl std::ops::Deref for Current {
+    type Target = Version;
+
+    fn deref(&self) -> &Version {
+        &self.version
+    }
+}
+
+/// The current version of `key` for a write that replaces it. Decoded through the same
+/// memo as [`read_current`], which writes fill with what they committed
+/// ([`remember_current`]), so overwriting a key decodes nothing.
+pub fn current_for_write(view: &dyn ReadView, keys: &ObjectKeys) -> Result<Option<Current>, StorageError> {
+    let Some(record) = view.get(KEYSPACE, &keys.current)? else { return Ok(None) };
+    let version = DECODED_CURRENT.decode(&keys.current, split_version(&record)?.0, decode)?;
+    Ok(Some(Current { version, record }))
 }
 
 /// `make` applied to the memoized decoding of the current record under `record_key`, and
@@ -280,14 +322,67 @@ fn memoized_current<T>(
 /// work, and, inside the write transaction, than the rest of a small PutObject's.
 static DECODED_CURRENT: DecodeMemo<Version> = DecodeMemo::new(1024);
 
-/// The version of `key` with id `version_id`, and its record key.
+/// The version of `key` with id `version_id`, and its record key (the `cur/` key when it
+/// is the current version).
 pub fn find_version(
     view: &dyn ReadView,
     bucket: &str,
     key: &str,
     version_id: &str,
 ) -> Result<Option<(Vec<u8>, Version)>, StorageError> {
+    let current = current_key(bucket, key);
+    let Some(record) = view.get(KEYSPACE, &current)? else { return Ok(None) };
+    let version = decode_version(&record)?;
+    if version.version_id == version_id {
+        return Ok(Some((current, version)));
+    }
     find_in(view, &versions_of(bucket, key), version_id)
+}
+
+/// One version of an object as [`versions_from`] lists it.
+pub struct Listed {
+    pub version: Version,
+    /// Whether it is its key's current version.
+    pub latest: bool,
+}
+
+/// Every version of the objects of `bucket` whose keys start with `prefix`, from the key
+/// `from` on (itself starting with `prefix`), in the byte order of keys and newest first
+/// within a key.
+pub fn versions_from(view: &dyn ReadView, bucket: &str, prefix: &str, from: &str) -> Result<Vec<Listed>, StorageError> {
+    let decoded = |start: Vec<u8>, within: Vec<u8>| -> Result<Vec<Version>, StorageError> {
+        let range = KeyRange { start: std::ops::Bound::Included(start), end: KeyRange::prefix(&within).end };
+        view.scan(KEYSPACE, &range, Direction::Forward, usize::MAX)?.iter().map(|(_, v)| decode_version(v)).collect()
+    };
+    let current = decoded(current_prefix(bucket, from), current_prefix(bucket, prefix))?;
+    let noncurrent = decoded(versions_prefix(bucket, from), versions_prefix(bucket, prefix))?;
+    let mut listed = Vec::with_capacity(current.len() + noncurrent.len());
+    let mut older = noncurrent.into_iter().peekable();
+    for version in current {
+        while let Some(v) = older.next_if(|v| v.key < version.key) {
+            listed.push(Listed { version: v, latest: false });
+        }
+        let (key, seq) = (version.key.clone(), version.seq);
+        listed.push(Listed { version, latest: true });
+        while let Some(v) = older.next_if(|v| v.key == key) {
+            // The copy an earlier release kept of the current version.
+            if v.seq != seq {
+                listed.push(Listed { version: v, latest: false });
+            }
+        }
+    }
+    listed.extend(older.map(|version| Listed { version, latest: false }));
+    Ok(listed)
+}
+
+/// Whether `bucket` holds any object version or delete marker.
+pub fn holds_versions(view: &dyn ReadView, bucket: &str) -> Result<bool, StorageError> {
+    for prefix in [current_prefix(bucket, ""), versions_prefix(bucket, "")] {
+        if !view.scan(KEYSPACE, &KeyRange::prefix(&prefix), Direction::Forward, 1)?.is_empty() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// The version with id `version_id` among the versions in `range`, and its record key.
@@ -338,33 +433,59 @@ pub struct Written {
 
 /// Writes `version`, whose record keys and record ([`encode_version`]) the caller made
 /// (before the transaction, when it can), as the newest version of its key and makes it
-/// current; `current` is the key's current record as the transaction read it. Versions
-/// with the same `null` id are replaced (their record is removed).
+/// current; `current` is the key's current version as the transaction read it, which
+/// becomes noncurrent. Versions with the same `null` id are replaced (their record is
+/// removed).
 pub fn put_version(
     txn: &mut dyn Txn,
     keys: ObjectKeys,
     version: &Version,
     record: Vec<u8>,
-    current: Option<&Version>,
+    current: Option<&Current>,
 ) -> Result<Written, StorageError> {
     let mut dead = Vec::new();
-    if version.version_id == "null" {
-        // The replaced `null` version is usually the current one (always, in a bucket that
-        // never had versioning), found by its sequence number without a scan: each overwrite
-        // leaves the replaced version's record behind as a tombstone until the store
-        // compacts, and a scan of the key's versions would step over every one.
-        let replaced = match current {
-            Some(c) if c.version_id == "null" => Some((keys.version(c.seq), blob_ids(c))),
-            _ => find_in(txn, &KeyRange::prefix(&keys.versions), "null")?.map(|(k, v)| (k, blob_ids(&v))),
-        };
-        if let Some((k, blobs)) = replaced {
-            txn.delete(KEYSPACE, &k)?;
-            dead = blobs;
+    match current {
+        // The usual case, and the only one in a bucket that never had versioning: the
+        // current record alone is replaced.
+        Some(c) if c.version_id == "null" && version.version_id == "null" => {
+            if !is_sole(&c.record) {
+                txn.delete(KEYSPACE, &keys.version(c.seq))?;
+            }
+            dead = blob_ids(c);
         }
+        Some(c) => {
+            if is_sole(&c.record) {
+                txn.put(KEYSPACE, &keys.version(c.seq), &c.record)?;
+            }
+            if version.version_id == "null"
+                && let Some((k, v)) = find_in(txn, &KeyRange::prefix(&keys.versions), "null")?
+            {
+                txn.delete(KEYSPACE, &k)?;
+                dead = blob_ids(&v);
+            }
+        }
+        // A key without a current version has no versions.
+        None => {}
     }
-    txn.put(KEYSPACE, &keys.version(version.seq), &record)?;
     txn.put(KEYSPACE, &keys.current, &record)?;
     Ok(Written { dead, record_key: keys.current, record })
+}
+
+/// Replaces the record of `version`, stored under `record_key` (as [`find_version`] gave
+/// it), with `version` as it is now.
+pub fn rewrite_version(
+    txn: &mut dyn Txn,
+    bucket: &str,
+    record_key: &[u8],
+    version: &Version,
+) -> Result<(), StorageError> {
+    let record = encode_version(version);
+    txn.put(KEYSPACE, record_key, &record)?;
+    if record_key == current_key(bucket, &version.key) {
+        // The copy an earlier release may have kept would otherwise outlive the change.
+        txn.delete(KEYSPACE, &version_key(bucket, &version.key, version.seq))?;
+    }
+    Ok(())
 }
 
 /// Hands the memo of current versions `version`, just committed as `written`, so that the
@@ -391,8 +512,9 @@ fn as_decoded(x: f64) -> f64 {
     serde_json::to_vec(&x).ok().and_then(|json| serde_json::from_slice(&json).ok()).unwrap_or(x)
 }
 
-/// Removes one version; when it was the current one, the next newest becomes current.
-/// Returns the blobs to delete after commit.
+/// Removes one version, stored under `record_key` (as [`find_version`] gave it); when it
+/// was the current one, the next newest becomes current. Returns the blobs to delete after
+/// commit.
 pub fn remove_version(
     txn: &mut dyn Txn,
     bucket: &str,
@@ -400,10 +522,17 @@ pub fn remove_version(
     version: &Version,
 ) -> Result<Vec<String>, StorageError> {
     txn.delete(KEYSPACE, record_key)?;
-    let next = txn.scan(KEYSPACE, &versions_of(bucket, &version.key), Direction::Forward, 1)?;
-    match next.first() {
-        Some((_, v)) => txn.put(KEYSPACE, &current_key(bucket, &version.key), v)?,
-        None => txn.delete(KEYSPACE, &current_key(bucket, &version.key))?,
+    let current = current_key(bucket, &version.key);
+    if record_key == current {
+        let copy = version_key(bucket, &version.key, version.seq);
+        // Newest first: an earlier release's copy of the removed version, then the next.
+        for (k, v) in txn.scan(KEYSPACE, &versions_of(bucket, &version.key), Direction::Forward, 2)? {
+            txn.delete(KEYSPACE, &k)?;
+            if k != copy {
+                txn.put(KEYSPACE, &current, &as_sole(v)?)?;
+                break;
+            }
+        }
     }
     Ok(blob_ids(version))
 }
@@ -483,11 +612,127 @@ mod tests {
                 Written { dead: Vec::new(), record_key: current_key("seeded-bucket", &key), record: record.clone() };
             remember_current(&committed, &mut written);
             let keys = ObjectKeys::new("seeded-bucket", &key);
-            let remembered = current_for_write(&OneRecord(record.clone()), &keys).unwrap().unwrap();
+            let remembered = current_for_write(&OneRecord(record.clone()), &keys).unwrap().unwrap().version;
             let mut decoded = decode_version(&record).unwrap();
             decoded.content.inline = None;
             assert_eq!(format!("{remembered:?}"), format!("{decoded:?}"));
         }
+    }
+
+    /// Version `id` of key `k`, numbered `seq`, with a blob named after it.
+    fn numbered(k: &str, id: &str, seq: u64) -> Version {
+        let content = Content { blobs: vec![(format!("blob-{seq}"), 1)], inline: None };
+        Version { key: k.into(), version_id: id.into(), seq, content, ..Default::default() }
+    }
+
+    /// Writes `version` over the current version of its key in bucket `b`; returns the
+    /// dead blobs.
+    fn put(txn: &mut dyn Txn, version: &Version) -> Result<Vec<String>, StorageError> {
+        let keys = ObjectKeys::new("b", &version.key);
+        let current = current_for_write(txn, &keys)?;
+        Ok(put_version(txn, keys, version, encode_version(version), current.as_ref())?.dead)
+    }
+
+    /// What is stored of `b`'s key `k`: its `ver/` records by sequence number, and the
+    /// versions listed, by id, with whether each is the current one.
+    type Stored = (Vec<u64>, Vec<(String, bool)>);
+
+    fn stored(txn: &dyn Txn, k: &str) -> Result<Stored, StorageError> {
+        let noncurrent = txn.scan(KEYSPACE, &versions_of("b", k), Direction::Forward, usize::MAX)?;
+        let seqs = noncurrent.iter().map(|(_, v)| decode_version(v).map(|v| v.seq)).collect::<Result<_, _>>()?;
+        let listed = versions_from(txn, "b", k, k)?.into_iter().filter(|l| l.version.key == k);
+        Ok((seqs, listed.map(|l| (l.version.version_id, l.latest)).collect()))
+    }
+
+    fn listed(ids: &[(&str, bool)]) -> Vec<(String, bool)> {
+        ids.iter().map(|&(id, latest)| (id.to_string(), latest)).collect()
+    }
+
+    #[tokio::test]
+    async fn an_overwrite_without_versioning_writes_the_current_record_alone() {
+        let kv = brume_storage::Storage::in_memory().kv;
+        let (dead, after) = kv
+            .transact(|txn: &mut dyn Txn| {
+                put(txn, &numbered("k", "null", 1))?;
+                let dead = put(txn, &numbered("k", "null", 2))?;
+                Ok::<_, StorageError>((dead, stored(txn, "k")?))
+            })
+            .await
+            .unwrap();
+        assert_eq!(dead, vec!["blob-1".to_string()]);
+        assert_eq!(after, (vec![], listed(&[("null", true)])));
+    }
+
+    #[tokio::test]
+    async fn versions_move_to_ver_when_replaced_and_back_when_the_current_is_removed() {
+        let kv = brume_storage::Storage::in_memory().kv;
+        let (during, after) = kv
+            .transact(|txn: &mut dyn Txn| {
+                put(txn, &numbered("k", "null", 1))?;
+                put(txn, &numbered("k", "a", 2))?;
+                put(txn, &numbered("k", "b", 3))?;
+                // A `null` version replaces the noncurrent one.
+                assert_eq!(put(txn, &numbered("k", "null", 4))?, vec!["blob-1".to_string()]);
+                let during = stored(txn, "k")?;
+                let (key, current) = find_version(txn, "b", "k", "null")?.unwrap();
+                assert_eq!(key, current_key("b", "k"));
+                assert_eq!(remove_version(txn, "b", &key, &current)?, vec!["blob-4".to_string()]);
+                let (key, a) = find_version(txn, "b", "k", "a")?.unwrap();
+                assert_eq!(key, version_key("b", "k", 2));
+                remove_version(txn, "b", &key, &a)?;
+                Ok::<_, StorageError>((during, stored(txn, "k")?))
+            })
+            .await
+            .unwrap();
+        assert_eq!(during, (vec![3, 2], listed(&[("null", true), ("b", false), ("a", false)])));
+        assert_eq!(after, (vec![], listed(&[("b", true)])));
+    }
+
+    /// Stores `versions` of one key, newest last, as a release that copied the current
+    /// record into `ver/` stored them: every record under `ver/`, the newest also under
+    /// `cur/`, all without the [`SOLE`] mark.
+    fn store_copied(txn: &mut dyn Txn, versions: &[Version]) -> Result<(), StorageError> {
+        for v in versions {
+            let mut record = encode_version(v);
+            record[0] &= !SOLE;
+            txn.put(KEYSPACE, &version_key("b", &v.key, v.seq), &record)?;
+            txn.put(KEYSPACE, &current_key("b", &v.key), &record)?;
+        }
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn records_of_the_copying_layout_list_once_and_lose_their_copy_when_changed() {
+        let kv = brume_storage::Storage::in_memory().kv;
+        let (seeded, overwritten, moved, tagged, removed) = kv
+            .transact(|txn: &mut dyn Txn| {
+                for k in ["o", "m", "t", "r"] {
+                    store_copied(txn, &[numbered(k, "a", 1), numbered(k, "null", 2)])?;
+                }
+                let seeded = stored(txn, "o")?;
+                // An overwrite replaces the `null` current version and its copy.
+                assert_eq!(put(txn, &numbered("o", "null", 3))?, vec!["blob-2".to_string()]);
+                // A new version leaves the copy as the replaced version's record.
+                assert!(put(txn, &numbered("m", "c", 3))?.is_empty());
+
+                let (key, mut current) = find_version(txn, "b", "t", "null")?.unwrap();
+                current.tags = vec![("t".into(), "v".into())];
+                rewrite_version(txn, "b", &key, &current)?;
+                assert_eq!(read_current(txn, "b", "t")?.unwrap().tags.len(), 1);
+
+                let (key, current) = find_version(txn, "b", "r", "null")?.unwrap();
+                remove_version(txn, "b", &key, &current)?;
+                assert_eq!(read_current(txn, "b", "r")?.unwrap().version_id, "a");
+                let all = [stored(txn, "o")?, stored(txn, "m")?, stored(txn, "t")?, stored(txn, "r")?];
+                Ok::<_, StorageError>((seeded, all[0].clone(), all[1].clone(), all[2].clone(), all[3].clone()))
+            })
+            .await
+            .unwrap();
+        assert_eq!(seeded, (vec![2, 1], listed(&[("null", true), ("a", false)])));
+        assert_eq!(overwritten, (vec![1], listed(&[("null", true), ("a", false)])));
+        assert_eq!(moved, (vec![2, 1], listed(&[("c", true), ("null", false), ("a", false)])));
+        assert_eq!(tagged, (vec![1], listed(&[("null", true), ("a", false)])));
+        assert_eq!(removed, (vec![], listed(&[("a", true)])));
     }
 
     #[test]

@@ -6,7 +6,7 @@ use brume_core::{AwsError, RequestContext};
 use brume_storage::Txn;
 use serde::{Deserialize, Serialize};
 
-use crate::table::{self, KEYSPACE, Version};
+use crate::table::{self, Version};
 use crate::{S3, error};
 
 #[derive(Deserialize, Serialize, Clone)]
@@ -101,11 +101,7 @@ impl S3 {
                     return Err(error::method_not_allowed_delete_marker());
                 }
                 version.tags = tags;
-                let record = table::encode_version(&version);
-                txn.put(KEYSPACE, &record_key, &record)?;
-                if current.is_some_and(|c| c.seq == version.seq) {
-                    txn.put(KEYSPACE, &table::current_key(&bucket, &key), &record)?;
-                }
+                table::rewrite_version(txn, &bucket, &record_key, &version)?;
                 Ok::<_, AwsError>(version)
             })
             .await

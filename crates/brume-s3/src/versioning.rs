@@ -2,12 +2,11 @@
 //! delete marker. Version records are written by the object operations (see
 //! [`crate::table`]): ids while Enabled, `null` otherwise.
 
-use std::ops::Bound;
 use std::sync::Arc;
 
 use brume_core::value::Timestamp;
 use brume_core::{AwsError, RequestContext};
-use brume_storage::{Direction, KeyRange, Txn};
+use brume_storage::Txn;
 use serde::{Deserialize, Serialize};
 
 use crate::bucket::{Owner, owner};
@@ -158,14 +157,9 @@ impl S3 {
                 &id_marker,
             ));
         }
-        let scan_prefix = table::versions_prefix(&input.bucket, &prefix);
         // Versions of keys before the key marker are never listed: start the scan at it.
-        let start = if key_marker.len() > prefix.len() && key_marker.starts_with(&prefix) {
-            table::versions_prefix(&input.bucket, &key_marker)
-        } else {
-            scan_prefix.clone()
-        };
-        let range = KeyRange { start: Bound::Included(start), end: KeyRange::prefix(&scan_prefix).end };
+        let from =
+            if key_marker.len() > prefix.len() && key_marker.starts_with(&prefix) { &key_marker } else { &prefix };
         let mut versions = Vec::new();
         let mut markers = Vec::new();
         let mut prefixes: Vec<String> = Vec::new();
@@ -175,8 +169,9 @@ impl S3 {
         let mut last: Option<(String, Option<String>)> = None;
         // Past the id marker of the marker key, when resuming inside a key's versions.
         let mut past_id = id_marker.is_empty();
-        for (_, v) in self.kv.scan(KEYSPACE, &range, Direction::Forward, usize::MAX)? {
-            let version = table::decode_version(&v)?;
+        for table::Listed { version, latest: is_latest } in
+            table::versions_from(self.kv.as_ref(), &input.bucket, &prefix, from)?
+        {
             let rollup = delimiter.as_deref().and_then(|d| {
                 version.key[prefix.len()..].find(d).map(|i| version.key[..prefix.len() + i + d.len()].to_string())
             });
@@ -210,8 +205,6 @@ impl S3 {
                 continue;
             }
             last = Some((version.key.clone(), Some(version.version_id.clone())));
-            let is_latest = table::get_current(self.kv.as_ref(), &input.bucket, &version.key)?
-                .is_some_and(|c| c.version_id == version.version_id && c.seq == version.seq);
             if version.delete_marker {
                 markers.push(MarkerEntry {
                     key: url_encode(&version.key, encode),
