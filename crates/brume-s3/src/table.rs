@@ -350,29 +350,93 @@ pub struct Listed {
 /// `from` on (itself starting with `prefix`), in the byte order of keys and newest first
 /// within a key.
 pub fn versions_from(view: &dyn ReadView, bucket: &str, prefix: &str, from: &str) -> Result<Vec<Listed>, StorageError> {
-    let decoded = |start: Vec<u8>, within: Vec<u8>| -> Result<Vec<Version>, StorageError> {
-        let range = KeyRange { start: std::ops::Bound::Included(start), end: KeyRange::prefix(&within).end };
-        view.scan(KEYSPACE, &range, Direction::Forward, usize::MAX)?.iter().map(|(_, v)| decode_version(v)).collect()
-    };
-    let current = decoded(current_prefix(bucket, from), current_prefix(bucket, prefix))?;
-    let noncurrent = decoded(versions_prefix(bucket, from), versions_prefix(bucket, prefix))?;
-    let mut listed = Vec::with_capacity(current.len() + noncurrent.len());
-    let mut older = noncurrent.into_iter().peekable();
-    for version in current {
-        while let Some(v) = older.next_if(|v| v.key < version.key) {
-            listed.push(Listed { version: v, latest: false });
+    Versions::new(view, bucket, prefix, from).collect()
+}
+
+/// [`versions_from`] read as it is consumed, a batch of keys at a time, so that a page of a
+/// listing reads what it lists rather than the rest of the bucket.
+pub struct Versions<'v> {
+    view: &'v dyn ReadView,
+    bucket: String,
+    /// Where the next batch of current records starts, and where they all end.
+    next: KeyRange,
+    batch: std::vec::IntoIter<Listed>,
+    done: bool,
+}
+
+/// Keys read per batch of [`Versions`].
+const KEYS_PER_BATCH: usize = 256;
+
+impl<'v> Versions<'v> {
+    pub fn new(view: &'v dyn ReadView, bucket: &str, prefix: &str, from: &str) -> Self {
+        let next = KeyRange {
+            start: std::ops::Bound::Included(current_prefix(bucket, from)),
+            end: KeyRange::prefix(&current_prefix(bucket, prefix)).end,
+        };
+        Versions { view, bucket: bucket.to_string(), next, batch: Vec::new().into_iter(), done: false }
+    }
+
+    /// The versions of the next batch of keys: their current records, and the noncurrent
+    /// ones between the first key's and the last's (every key with versions has a current
+    /// record).
+    fn read_batch(&mut self) -> Result<Vec<Listed>, StorageError> {
+        let current = self.view.scan(KEYSPACE, &self.next, Direction::Forward, KEYS_PER_BATCH)?;
+        let (Some((first, _)), Some((last, _))) = (current.first(), current.last()) else {
+            self.done = true;
+            return Ok(Vec::new());
+        };
+        self.done = current.len() < KEYS_PER_BATCH;
+        let key_of = |record_key: &[u8]| {
+            object_key_of(record_key).ok_or_else(|| StorageError::Engine("corrupt s3 record key".into()))
+        };
+        let noncurrent_range = KeyRange {
+            start: versions_of(&self.bucket, &key_of(first)?).start,
+            end: versions_of(&self.bucket, &key_of(last)?).end,
+        };
+        self.next.start = std::ops::Bound::Excluded(last.clone());
+        let noncurrent = self.view.scan(KEYSPACE, &noncurrent_range, Direction::Forward, usize::MAX)?;
+        let mut listed = Vec::with_capacity(current.len() + noncurrent.len());
+        let mut older = noncurrent.iter().map(|(_, v)| decode_version(v)).peekable();
+        for (_, record) in &current {
+            let version = decode_version(record)?;
+            let (key, seq) = (version.key.clone(), version.seq);
+            // Versions of a key without a current record, which no write leaves behind.
+            while let Some(v) = older.next_if(|v| v.as_ref().map_or(true, |v| v.key < key)) {
+                listed.push(Listed { version: v?, latest: false });
+            }
+            listed.push(Listed { version, latest: true });
+            while let Some(v) = older.next_if(|v| v.as_ref().map_or(true, |v| v.key == key)) {
+                let v = v?;
+                // The copy an earlier release kept of the current version.
+                if v.seq != seq {
+                    listed.push(Listed { version: v, latest: false });
+                }
+            }
         }
-        let (key, seq) = (version.key.clone(), version.seq);
-        listed.push(Listed { version, latest: true });
-        while let Some(v) = older.next_if(|v| v.key == key) {
-            // The copy an earlier release kept of the current version.
-            if v.seq != seq {
-                listed.push(Listed { version: v, latest: false });
+        Ok(listed)
+    }
+}
+
+impl Iterator for Versions<'_> {
+    type Item = Result<Listed, StorageError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(listed) = self.batch.next() {
+                return Some(Ok(listed));
+            }
+            if self.done {
+                return None;
+            }
+            match self.read_batch() {
+                Ok(batch) => self.batch = batch.into_iter(),
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
             }
         }
     }
-    listed.extend(older.map(|version| Listed { version, latest: false }));
-    Ok(listed)
 }
 
 /// Whether `bucket` holds any object version or delete marker.
@@ -733,6 +797,47 @@ mod tests {
         assert_eq!(moved, (vec![2, 1], listed(&[("c", true), ("null", false), ("a", false)])));
         assert_eq!(tagged, (vec![1], listed(&[("null", true), ("a", false)])));
         assert_eq!(removed, (vec![], listed(&[("a", true)])));
+    }
+
+    #[tokio::test]
+    async fn versions_list_in_order_across_batches() {
+        let kv = brume_storage::Storage::in_memory().kv;
+        let keys = KEYS_PER_BATCH + 44;
+        let (all, from_middle) = kv
+            .transact(move |txn: &mut dyn Txn| {
+                for i in 0..keys {
+                    let k = format!("k{i:04}");
+                    match i % 3 {
+                        0 => {
+                            put(txn, &numbered(&k, "a", 1))?;
+                            put(txn, &numbered(&k, "b", 2))?;
+                        }
+                        1 => store_copied(txn, &[numbered(&k, "a", 1), numbered(&k, "b", 2)])?,
+                        _ => drop(put(txn, &numbered(&k, "null", 1))?),
+                    }
+                }
+                let ids = |listed: Vec<Listed>| -> Vec<String> {
+                    listed
+                        .into_iter()
+                        .map(|l| format!("{}:{}:{}", l.version.key, l.version.version_id, l.latest))
+                        .collect()
+                };
+                Ok::<_, StorageError>((
+                    ids(versions_from(txn, "b", "k", "k")?),
+                    ids(versions_from(txn, "b", "k", "k0150")?),
+                ))
+            })
+            .await
+            .unwrap();
+        let expected: Vec<String> = (0..keys)
+            .flat_map(|i| match i % 3 {
+                2 => vec![format!("k{i:04}:null:true")],
+                _ => vec![format!("k{i:04}:b:true"), format!("k{i:04}:a:false")],
+            })
+            .collect();
+        assert_eq!(all, expected);
+        let start = expected.iter().position(|e| e.starts_with("k0150")).unwrap();
+        assert_eq!(from_middle, expected[start..]);
     }
 
     #[test]

@@ -169,9 +169,8 @@ impl S3 {
         let mut last: Option<(String, Option<String>)> = None;
         // Past the id marker of the marker key, when resuming inside a key's versions.
         let mut past_id = id_marker.is_empty();
-        for table::Listed { version, latest: is_latest } in
-            table::versions_from(self.kv.as_ref(), &input.bucket, &prefix, from)?
-        {
+        for listed in table::Versions::new(self.kv.as_ref(), &input.bucket, &prefix, from) {
+            let table::Listed { version, latest: is_latest } = listed?;
             let rollup = delimiter.as_deref().and_then(|d| {
                 version.key[prefix.len()..].find(d).map(|i| version.key[..prefix.len() + i + d.len()].to_string())
             });
