@@ -1,5 +1,7 @@
 """S3 versioning with boto3: version ids, reads and deletes by version, delete markers,
 suspended buckets and the `null` version, and ListObjectVersions."""
+from concurrent.futures import ThreadPoolExecutor
+
 import botocore.exceptions
 import pytest
 
@@ -85,6 +87,32 @@ def test_list_object_versions_pagination_and_prefixes(s3):
     grouped = s3.list_object_versions(Bucket="ver", Delimiter="/")
     assert [p["Prefix"] for p in grouped["CommonPrefixes"]] == ["a/"]
     assert {v["Key"] for v in grouped["Versions"]} == {"b"}
+
+
+def test_list_object_versions_pages_through_many_keys_in_order(s3):
+    # More keys than Brume reads per batch (256), each with a noncurrent version or a
+    # delete marker, listed in pages that end inside a key's versions.
+    s3.put_bucket_versioning(Bucket="ver", VersioningConfiguration={"Status": "Enabled"})
+    keys = [f"k/{i:03}" for i in range(300)]
+
+    def write(key):
+        first = s3.put_object(Bucket="ver", Key=key, Body=b"1")["VersionId"]
+        if int(key[2:]) % 2:
+            return [(key, s3.delete_object(Bucket="ver", Key=key)["VersionId"], True), (key, first, False)]
+        return [(key, s3.put_object(Bucket="ver", Key=key, Body=b"2")["VersionId"], True), (key, first, False)]
+
+    with ThreadPoolExecutor(8) as pool:
+        expected = [entry for written in pool.map(write, keys) for entry in written]
+    seen = []
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket="ver", PaginationConfig={"PageSize": 7}):
+        entries = page.get("Versions", []) + page.get("DeleteMarkers", [])
+        # Versions and markers come in two lists; within a page, one key's versions are
+        # newest first and keys in order.
+        entries.sort(key=lambda e: (e["Key"], not e["IsLatest"]))
+        seen += [(e["Key"], e["VersionId"], e["IsLatest"]) for e in entries]
+    assert seen == expected
+    first_page = s3.list_object_versions(Bucket="ver", MaxKeys=3, KeyMarker="k/150")
+    assert sorted(v["Key"] for v in first_page["Versions"] + first_page["DeleteMarkers"]) == ["k/151", "k/151", "k/152"]
 
 
 def test_invalid_status_is_malformed_xml(s3):
