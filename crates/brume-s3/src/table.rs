@@ -228,12 +228,12 @@ fn is_sole(record: &[u8]) -> bool {
 
 /// `record` marked as its version's only one, for a noncurrent version becoming current.
 fn as_sole(mut record: Vec<u8>) -> Result<Vec<u8>, StorageError> {
-    match record.first() {
-        Some(&(RECORD_JSON | RECORD_JSON_AND_BYTES)) => {
+    match record.first().map(|&tag| tag & !SOLE) {
+        Some(RECORD_JSON | RECORD_JSON_AND_BYTES) => {
             record[0] |= SOLE;
             Ok(record)
         }
-        _ if is_sole(&record) => Ok(record),
+        // The JSON layout has no tag byte to mark.
         _ => Ok(encode_version(&decode_version(&record)?)),
     }
 }
