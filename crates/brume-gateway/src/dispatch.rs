@@ -4,6 +4,7 @@
 use std::panic::AssertUnwindSafe;
 use std::time::Instant;
 
+use bytes::Bytes;
 use futures_util::FutureExt as _;
 use http::request::Parts;
 use http::{Method, Request, Response};
@@ -14,6 +15,7 @@ use brume_auth::{PayloadHash, PayloadSigning, ServiceFamily};
 use brume_core::{AwsError, RequestContext, new_request_id};
 use brume_protocol::codec::{self, RequestBody, ResponseBody};
 use brume_protocol::model::Operation;
+use brume_protocol::service::Input;
 use brume_protocol::{Protocol, ServiceModel, model};
 
 use crate::route::{self, Target};
@@ -181,7 +183,7 @@ impl Gateway {
         let model = model(name).expect("routing names embedded models");
         let protocol = model.default_protocol();
         let uri = codec_uri(name, parts);
-        let req = codec::Request { method: &parts.method, uri: &uri, headers: &parts.headers, body: &[] };
+        let req = codec::Request { method: &parts.method, uri: &uri, headers: &parts.headers, body: &Bytes::new() };
         let result = async {
             let (ctx, signing) = self.authenticate(parts, PayloadHash::NotBuffered, model, request_id)?;
             let input = codec::decode(model, protocol, op, &req)?;
@@ -199,7 +201,7 @@ impl Gateway {
         op: &'static Operation,
         protocol: Protocol,
         ctx: RequestContext,
-        input: serde_json::Value,
+        input: Input,
         body: Option<RequestBody>,
         request_id: &str,
     ) -> Result<Response<ResponseBody>, AwsError> {
@@ -276,7 +278,7 @@ fn rest_operation(name: &'static str, parts: &Parts) -> Option<&'static Operatio
         return None;
     }
     let uri = codec_uri(name, parts);
-    let req = codec::Request { method: &parts.method, uri: &uri, headers: &parts.headers, body: &[] };
+    let req = codec::Request { method: &parts.method, uri: &uri, headers: &parts.headers, body: &Bytes::new() };
     codec::resolve(model, model.default_protocol(), &req).ok()
 }
 

@@ -262,7 +262,8 @@ impl Gateway {
             ctx.region = self.settings.region.clone();
         }
         let op = model("s3").and_then(|m| m.operation("PutObject")).expect("S3's model has PutObject");
-        let put = self.call("s3", op, Protocol::RestXml, ctx, input, Some(limited(file, range)), request_id).await?;
+        let put =
+            self.call("s3", op, Protocol::RestXml, ctx, input.into(), Some(limited(file, range)), request_id).await?;
         let etag = put.headers().get("etag").cloned();
         let status =
             lookup("success_action_status").and_then(|s| s.parse::<u16>().ok()).filter(|s| [200, 201, 204].contains(s));

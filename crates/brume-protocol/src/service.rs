@@ -13,6 +13,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use brume_core::{AwsError, RequestContext};
+use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::Value;
@@ -88,8 +89,34 @@ pub(crate) fn with_verbatim(mut output: Value, verbatim: &[(&'static str, Box<Ra
     output
 }
 
+/// An operation's input as its codec read it.
+pub enum Input {
+    /// The canonical value.
+    Tree(Value),
+    /// A JSON body whose text is its canonical value as it stands, checked against the
+    /// model: the handler's input type is read straight from it, with no tree in between.
+    Json(Bytes),
+}
+
+impl Input {
+    /// The canonical value, a text read into its tree.
+    pub fn into_tree(self) -> Value {
+        match self {
+            Input::Tree(tree) => tree,
+            // The text was read as JSON when it was checked against the model.
+            Input::Json(text) => serde_json::from_slice(&text).unwrap_or_default(),
+        }
+    }
+}
+
+impl From<Value> for Input {
+    fn from(value: Value) -> Self {
+        Input::Tree(value)
+    }
+}
+
 type Handler =
-    Arc<dyn Fn(RequestContext, Value, Option<RequestBody>) -> BoxFuture<Result<Reply, AwsError>> + Send + Sync>;
+    Arc<dyn Fn(RequestContext, Input, Option<RequestBody>) -> BoxFuture<Result<Reply, AwsError>> + Send + Sync>;
 
 /// A service's operations, ready for the gateway to dispatch to.
 pub struct Service {
@@ -108,7 +135,7 @@ impl Service {
         &self,
         name: &str,
         ctx: RequestContext,
-        input: Value,
+        input: Input,
         body: Option<RequestBody>,
     ) -> Result<Reply, AwsError> {
         match self.handlers.get(name) {
@@ -131,8 +158,16 @@ pub struct ServiceBuilder<S> {
     service: Service,
 }
 
-fn typed_input<I: DeserializeOwned>(input: Value) -> Result<I, AwsError> {
-    serde_json::from_value(input).map_err(|e| AwsError::validation(format!("Invalid input: {e}")))
+fn typed_input<I: DeserializeOwned>(input: Input) -> Result<I, AwsError> {
+    // A text the type does not take is read again through its tree, for the same error as
+    // ever (a text's errors name lines and columns) and the same answer to a text that
+    // repeats a key (the tree keeps the last).
+    if let Input::Json(text) = &input
+        && let Ok(typed) = serde_json::from_slice(text)
+    {
+        return Ok(typed);
+    }
+    serde_json::from_value(input.into_tree()).map_err(|e| AwsError::validation(format!("Invalid input: {e}")))
 }
 
 fn canonical_output<O: Serialize + 'static>(output: O) -> Result<(Value, Verbatim), AwsError> {
@@ -201,7 +236,7 @@ impl<S: Send + Sync + 'static> ServiceBuilder<S> {
 
     fn insert<F, Fut>(mut self, name: &'static str, f: F) -> Self
     where
-        F: Fn(Arc<S>, RequestContext, Value, Option<RequestBody>) -> Fut + Send + Sync + 'static,
+        F: Fn(Arc<S>, RequestContext, Input, Option<RequestBody>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Reply, AwsError>> + Send + 'static,
     {
         let model = self.service.model();
@@ -233,6 +268,27 @@ mod tests {
         assert_eq!(canonical_output(Typed { a: 1, b: None }).unwrap().0, json!({"a": 1, "b": null}));
         assert_eq!(canonical_output(json!({"a": [1, 2]})).unwrap().0, json!({"a": [1, 2]}));
         assert_eq!(canonical_output(None::<u8>).unwrap().0, Value::Null);
+    }
+
+    #[test]
+    fn inputs_read_from_text_as_from_their_tree() {
+        #[derive(serde::Deserialize, Debug, PartialEq)]
+        #[serde(rename_all = "PascalCase")]
+        struct Typed {
+            name: String,
+            limit: Option<u8>,
+        }
+        let text = |s: &'static str| Input::Json(Bytes::from_static(s.as_bytes()));
+        let typed = typed_input::<Typed>(text(r#"{"Name": "n", "Limit": 3}"#)).unwrap();
+        assert_eq!(typed, Typed { name: "n".into(), limit: Some(3) });
+        // A repeated key: the tree keeps the last, where the type alone would refuse it.
+        let typed = typed_input::<Typed>(text(r#"{"Name": "a", "Name": "b"}"#)).unwrap();
+        assert_eq!(typed, Typed { name: "b".into(), limit: None });
+        // The same error, with no line or column, as from the tree.
+        let from_text = typed_input::<Typed>(text(r#"{"Name": "n", "Limit": 300}"#)).unwrap_err();
+        let from_tree = typed_input::<Typed>(Input::Tree(json!({"Name": "n", "Limit": 300}))).unwrap_err();
+        assert_eq!(from_text.message, from_tree.message);
+        assert!(from_text.message.starts_with("Invalid input: invalid value: integer `300`"), "{}", from_text.message);
     }
 
     #[test]

@@ -71,7 +71,7 @@ impl AwsSdkClient for GatewaySdk {
         };
         let ctx = RequestContext::new(account, region);
         let enqueued = brume_events::enqueued();
-        let reply = service.call(operation, ctx, input, body).await;
+        let reply = service.call(operation, ctx, input.into(), body).await;
         // Events the call queued (an SNS fan-out) go out now, as after a request.
         if brume_events::enqueued() != enqueued {
             self.dispatcher.notify();

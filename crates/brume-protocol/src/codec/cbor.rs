@@ -41,8 +41,8 @@ pub(super) fn decode(model: &ServiceModel, op: &Operation, req: &Request) -> Res
     if req.body.is_empty() {
         return Ok(Value::Object(Map::new()));
     }
-    let cbor: Cbor =
-        ciborium::from_reader(req.body).map_err(|e| serialization_error(PROTOCOL, format!("Malformed CBOR: {e}")))?;
+    let cbor: Cbor = ciborium::from_reader(&req.body[..])
+        .map_err(|e| serialization_error(PROTOCOL, format!("Malformed CBOR: {e}")))?;
     to_canonical(model, &input.shape, cbor)
 }
 

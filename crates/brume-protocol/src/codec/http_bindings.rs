@@ -607,7 +607,7 @@ mod tests {
         for (k, v) in headers {
             map.insert(HeaderName::try_from(*k).unwrap(), HeaderValue::from_str(v).unwrap());
         }
-        let req = Request { method: &method, uri: &uri, headers: &map, body: b"" };
+        let req = Request { method: &method, uri: &uri, headers: &map, body: &bytes::Bytes::new() };
         let protocol = m.default_protocol();
         resolve(m, protocol, &req).map(|op| op.name.as_str())
     }

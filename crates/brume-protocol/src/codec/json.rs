@@ -20,6 +20,7 @@ use brume_core::value::Timestamp;
 use super::timestamp::{self, Format};
 use super::{Request, ResponseBody, response, serialization_error, wire_code};
 use crate::model::{Operation, Protocol, ServiceModel, Shape, ShapeType};
+use crate::service::Input;
 
 pub(super) fn resolve(model: &'static ServiceModel, req: &Request) -> Result<&'static Operation, AwsError> {
     let target = req.header(super::X_AMZ_TARGET).unwrap_or("");
@@ -33,17 +34,41 @@ pub(super) fn resolve(model: &'static ServiceModel, req: &Request) -> Result<&'s
     })
 }
 
-pub(super) fn decode(model: &ServiceModel, op: &Operation, req: &Request) -> Result<Value, AwsError> {
+/// The input of `op`: the body itself when its text is already the canonical value
+/// ([`Input::Json`]), so that the handler's type is read straight from it; else the
+/// canonical value built from it.
+pub(super) fn decode(model: &ServiceModel, op: &Operation, req: &Request) -> Result<Input, AwsError> {
     let protocol = model.default_protocol();
     if req.body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Value::Object(Map::new()));
+        return Ok(Input::Tree(Value::Object(Map::new())));
     }
     match &op.input {
-        Some(input) => read_canonical(model, &input.shape, req.body, protocol),
+        Some(input) => {
+            if check_as_sent(model, &input.shape, req.body, protocol)? {
+                return Ok(Input::Json(req.body.clone()));
+            }
+            read_canonical(model, &input.shape, req.body, protocol).map(Input::Tree)
+        }
         None => serde_json::from_slice::<IgnoredAny>(req.body)
-            .map(|_| Value::Object(Map::new()))
+            .map(|_| Input::Tree(Value::Object(Map::new())))
             .map_err(|e| malformed(protocol, &e)),
     }
+}
+
+/// Checks a JSON body of shape `shape_name` as [`read_canonical`] does, building nothing,
+/// and tells whether its text is its canonical value as it stands: no member the model
+/// does not know or names differently, none twice in a structure, no null, no timestamp
+/// to convert, and the shape's required members present. Most requests are; the others
+/// are read again into a tree.
+fn check_as_sent(model: &ServiceModel, shape_name: &str, body: &[u8], protocol: Protocol) -> Result<bool, AwsError> {
+    let cx = Context { model, protocol, mismatch: Cell::new(None), build: false, as_sent: Cell::new(true) };
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let mut top = Canonical::new(&cx, shape_name);
+    top.top = true;
+    top.deserialize(&mut de)
+        .and_then(|_| de.end())
+        .map_err(|e| cx.mismatch.take().unwrap_or_else(|| malformed(protocol, &e)))?;
+    Ok(cx.as_sent.get())
 }
 
 /// A JSON body of shape `shape_name` read straight into its canonical value, checked
@@ -55,7 +80,7 @@ pub(crate) fn read_canonical(
     body: &[u8],
     protocol: Protocol,
 ) -> Result<Value, AwsError> {
-    let cx = Context { model, protocol, mismatch: Cell::new(None) };
+    let cx = Context { model, protocol, mismatch: Cell::new(None), build: true, as_sent: Cell::new(true) };
     let mut de = serde_json::Deserializer::from_slice(body);
     Canonical::new(&cx, shape_name)
         .deserialize(&mut de)
@@ -74,6 +99,17 @@ struct Context<'a> {
     /// The AWS error of a value that does not fit its shape; serde's own error only
     /// carries text, and a parse error is reported differently.
     mismatch: Cell<Option<AwsError>>,
+    /// Whether the canonical value is built; when not, every value read is `Null`, and
+    /// `as_sent` tells whether the text was canonical as it stands.
+    build: bool,
+    as_sent: Cell<bool>,
+}
+
+impl Context<'_> {
+    /// The text read differs from its canonical value: it cannot be handed over as it is.
+    fn altered(&self) {
+        self.as_sent.set(false);
+    }
 }
 
 /// Reads one JSON value of shape `shape_name` into its canonical form: members under
@@ -88,11 +124,13 @@ struct Canonical<'c, 'a> {
     shape_name: &'c str,
     /// The shape, looked up once for all the visitor's questions.
     shape: &'c Shape,
+    /// Whether this is the operation's input structure, whose required members are checked.
+    top: bool,
 }
 
 impl<'c, 'a: 'c> Canonical<'c, 'a> {
     fn new(cx: &'c Context<'a>, shape_name: &'c str) -> Self {
-        Canonical { cx, shape_name, shape: cx.model.shape(shape_name) }
+        Canonical { cx, shape_name, shape: cx.model.shape(shape_name), top: false }
     }
 
     fn nested(&self, shape_name: &'c str) -> Self {
@@ -132,6 +170,9 @@ impl<'de> DeserializeSeed<'de> for Canonical<'_, '_> {
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
         let shape = self.shape;
         if shape.kind == ShapeType::Structure && shape.document {
+            if !self.cx.build {
+                return IgnoredAny::deserialize(deserializer).map(|_| Value::Null);
+            }
             return Value::deserialize(deserializer);
         }
         deserializer.deserialize_any(self)
@@ -147,11 +188,12 @@ impl<'de> Visitor<'de> for Canonical<'_, '_> {
 
     /// Null fits every shape: a null member is dropped by its structure.
     fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        self.cx.altered();
         Ok(Value::Null)
     }
 
     fn visit_none<E: de::Error>(self) -> Result<Value, E> {
-        Ok(Value::Null)
+        self.visit_unit()
     }
 
     fn visit_bool<E: de::Error>(self, b: bool) -> Result<Value, E> {
@@ -174,22 +216,20 @@ impl<'de> Visitor<'de> for Canonical<'_, '_> {
     }
 
     fn visit_str<E: de::Error>(self, s: &str) -> Result<Value, E> {
-        self.visit_string(s.to_string())
-    }
-
-    fn visit_string<E: de::Error>(self, s: String) -> Result<Value, E> {
         match self.shape.kind {
-            ShapeType::String | ShapeType::Blob => Ok(Value::String(s)),
+            ShapeType::String | ShapeType::Blob => {}
             // Non-finite numbers travel as strings in JSON.
-            ShapeType::Float | ShapeType::Double if matches!(s.as_str(), "NaN" | "Infinity" | "-Infinity") => {
-                Ok(Value::String(s))
+            ShapeType::Float | ShapeType::Double if matches!(s, "NaN" | "Infinity" | "-Infinity") => {}
+            ShapeType::Timestamp => {
+                self.cx.altered();
+                return match timestamp::parse(s) {
+                    Some(ts) => Ok(serde_json::json!(ts.0)),
+                    None => Err(self.mismatch()),
+                };
             }
-            ShapeType::Timestamp => match timestamp::parse(&s) {
-                Some(ts) => Ok(serde_json::json!(ts.0)),
-                None => Err(self.mismatch()),
-            },
-            _ => Err(self.mismatch()),
+            _ => return Err(self.mismatch()),
         }
+        Ok(if self.cx.build { Value::String(s.to_string()) } else { Value::Null })
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
@@ -198,6 +238,10 @@ impl<'de> Visitor<'de> for Canonical<'_, '_> {
             return Err(self.mismatch());
         }
         let item = self.nested(&shape.member.as_ref().expect("list shapes have a member").shape);
+        if !self.cx.build {
+            while seq.next_element_seed(item)?.is_some() {}
+            return Ok(Value::Null);
+        }
         let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
         while let Some(v) = seq.next_element_seed(item)? {
             items.push(v);
@@ -210,23 +254,46 @@ impl<'de> Visitor<'de> for Canonical<'_, '_> {
         let mut out = Map::new();
         match shape.kind {
             ShapeType::Structure => {
+                // The members seen, by position, while only checking.
+                let mut seen = 0u64;
                 while let Some(key) = map.next_key_seed(Key)? {
-                    let member = shape
-                        .members
-                        .iter()
-                        .find(|(name, m)| m.location.is_none() && m.location_name.as_deref().unwrap_or(name) == key);
-                    let Some((name, m)) = member else {
+                    let member = shape.members.iter().enumerate().find(|(_, (name, m))| {
+                        m.location.is_none() && m.location_name.as_deref().unwrap_or(name) == key
+                    });
+                    let Some((at, (name, m))) = member else {
+                        self.cx.altered();
                         map.next_value::<IgnoredAny>()?;
                         continue;
                     };
                     let v = map.next_value_seed(self.nested(&m.shape))?;
-                    if !v.is_null() {
+                    if !self.cx.build {
+                        let bit = 1u64.checked_shl(at as u32).unwrap_or(0);
+                        if name != key || bit == 0 || seen & bit != 0 {
+                            self.cx.altered();
+                        }
+                        seen |= bit;
+                    } else if !v.is_null() {
                         out.insert(name.to_string(), v);
+                    }
+                }
+                if self.top && !self.cx.build {
+                    let present = |r: &String| {
+                        let at = shape.members.iter().position(|(name, _)| name == r);
+                        at.is_some_and(|at| seen & 1u64.checked_shl(at as u32).unwrap_or(0) != 0)
+                    };
+                    if !shape.required.iter().all(present) {
+                        self.cx.altered();
                     }
                 }
             }
             ShapeType::Map => {
                 let values = self.nested(&shape.value.as_ref().expect("map shapes have a value").shape);
+                if !self.cx.build {
+                    while map.next_key_seed(Key)?.is_some() {
+                        map.next_value_seed(values)?;
+                    }
+                    return Ok(Value::Null);
+                }
                 while let Some(key) = map.next_key::<String>()? {
                     out.insert(key, map.next_value_seed(values)?);
                 }
@@ -454,6 +521,42 @@ mod tests {
             assert_eq!(err.code, "SerializationException");
             assert!(err.message.starts_with("Malformed JSON: "), "{}", err.message);
         }
+    }
+
+    #[test]
+    fn bodies_that_are_canonical_as_sent_are_handed_over_as_text() {
+        let ddb = model("dynamodb").unwrap();
+        let events = model("events").unwrap();
+        let as_sent = |m, shape, body: Value| {
+            let text = serde_json::to_vec(&body).unwrap();
+            let canonical = read_canonical(m, shape, &text, Protocol::AwsJson1_0).unwrap();
+            let verdict = check_as_sent(m, shape, &text, Protocol::AwsJson1_0).unwrap();
+            // What is handed over as text reads into the tree the codec would have built.
+            if verdict {
+                assert_eq!(serde_json::from_slice::<Value>(&text).unwrap(), canonical, "{body}");
+            }
+            verdict
+        };
+        let item = json!({"k": {"S": "v"}, "m": {"M": {"a": {"NULL": true}, "l": {"L": [{"N": "1"}, {"B": "AA=="}]}}}});
+        assert!(as_sent(ddb, "PutItemInput", json!({"TableName": "t", "Item": item, "ReturnValues": "ALL_OLD"})));
+        assert!(as_sent(events, "PutEventsRequest", json!({"Entries": [{"Time": 1704067200, "Detail": "{}"}]})));
+        // Each of these reads into a tree that is not the text.
+        assert!(!as_sent(ddb, "PutItemInput", json!({"TableName": "t", "Item": item, "Unknown": 1})));
+        assert!(!as_sent(ddb, "PutItemInput", json!({"TableName": "t", "Item": item, "ReturnValues": null})));
+        assert!(!as_sent(ddb, "PutItemInput", json!({"TableName": "t", "Item": {"k": {"S": "v", "N": null}}})));
+        assert!(!as_sent(events, "PutEventsRequest", json!({"Entries": [{"Time": "2024-01-01T00:00:00Z"}]})));
+        let apigw = model("apigateway").unwrap();
+        assert!(!as_sent(apigw, "PutIntegrationRequest", json!({"type": "HTTP", "httpMethod": "GET"})));
+        let text = br#"{"TableName": "t", "TableName": "u", "Item": {}}"#;
+        assert!(!check_as_sent(ddb, "PutItemInput", text, Protocol::AwsJson1_0).unwrap());
+        // A required member missing: the tree is read, and its check answers.
+        assert!(!as_sent(ddb, "PutItemInput", json!({"Item": item})));
+        // Mismatches and malformed text are the same errors as ever.
+        let text = br#"{"TableName": "t", "Item": {"k": {"N": 5}}}"#;
+        let err = check_as_sent(ddb, "PutItemInput", text, Protocol::AwsJson1_0).unwrap_err();
+        assert_eq!(err.message, "Unexpected value for a string of shape NumberAttributeValue");
+        let err = check_as_sent(ddb, "PutItemInput", b"{\"TableName\": tru}", Protocol::AwsJson1_0).unwrap_err();
+        assert!(err.message.starts_with("Malformed JSON: "), "{}", err.message);
     }
 
     #[test]

@@ -18,6 +18,7 @@ use serde_json::value::RawValue;
 use brume_core::AwsError;
 
 use crate::model::{Operation, Protocol, ServiceModel};
+use crate::service::Input;
 
 mod cbor;
 #[cfg(test)]
@@ -51,7 +52,7 @@ pub struct Request<'a> {
     pub method: &'a Method,
     pub uri: &'a Uri,
     pub headers: &'a HeaderMap,
-    pub body: &'a [u8],
+    pub body: &'a Bytes,
 }
 
 /// Header names looked up on every request, made once: a lookup by `&str` parses the name
@@ -107,9 +108,13 @@ pub fn resolve(
 
 /// The canonical input value of `op` read from `req`, with the model's required members
 /// checked.
-pub fn decode(model: &ServiceModel, protocol: Protocol, op: &Operation, req: &Request) -> Result<Value, AwsError> {
+pub fn decode(model: &ServiceModel, protocol: Protocol, op: &Operation, req: &Request) -> Result<Input, AwsError> {
     let value = match protocol {
-        Protocol::AwsJson1_0 | Protocol::AwsJson1_1 => json::decode(model, op, req)?,
+        // A body handed over as it is was checked for its required members as it was read.
+        Protocol::AwsJson1_0 | Protocol::AwsJson1_1 => match json::decode(model, op, req)? {
+            Input::Tree(value) => value,
+            text => return Ok(text),
+        },
         Protocol::AwsQuery => query::decode(model, op, req)?,
         Protocol::RestJson1 => rest_json::decode(model, op, req)?,
         Protocol::RestXml => rest_xml::decode(model, op, req)?,
@@ -118,7 +123,7 @@ pub fn decode(model: &ServiceModel, protocol: Protocol, op: &Operation, req: &Re
     if let Some(input) = &op.input {
         validate::required(model, protocol, &input.shape, &value)?;
     }
-    Ok(value)
+    Ok(Input::Tree(value))
 }
 
 /// The HTTP response for `op`'s canonical `output` and its `verbatim` members; `streamed`

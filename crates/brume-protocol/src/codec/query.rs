@@ -241,13 +241,14 @@ pub(super) fn encode_error(
 mod tests {
     use super::*;
     use crate::model::model;
+    use bytes::Bytes;
     use serde_json::json;
 
     fn decode_form(service: &str, op: &str, form: &str) -> Value {
         let m = model(service).unwrap();
         let uri: http::Uri = "/".parse().unwrap();
-        let req =
-            Request { method: &http::Method::POST, uri: &uri, headers: &http::HeaderMap::new(), body: form.as_bytes() };
+        let body = Bytes::copy_from_slice(form.as_bytes());
+        let req = Request { method: &http::Method::POST, uri: &uri, headers: &http::HeaderMap::new(), body: &body };
         decode(m, m.operation(op).unwrap(), &req).unwrap()
     }
 
@@ -277,8 +278,8 @@ mod tests {
         assert_eq!(v, json!({"TopicArn": "a", "Label": "l"}));
         let m = model("sts").unwrap();
         let uri: http::Uri = "/".parse().unwrap();
-        let body = b"Action=GetSessionToken&DurationSeconds=many";
-        let req = Request { method: &http::Method::POST, uri: &uri, headers: &http::HeaderMap::new(), body };
+        let body = Bytes::from_static(b"Action=GetSessionToken&DurationSeconds=many");
+        let req = Request { method: &http::Method::POST, uri: &uri, headers: &http::HeaderMap::new(), body: &body };
         let err = decode(m, m.operation("GetSessionToken").unwrap(), &req).unwrap_err();
         assert_eq!(err.code, "MalformedInput");
     }
@@ -302,7 +303,8 @@ mod tests {
         let resolved = |target: &str, form: &str| {
             let uri: http::Uri = target.parse().unwrap();
             let headers = http::HeaderMap::new();
-            let req = Request { method: &http::Method::POST, uri: &uri, headers: &headers, body: form.as_bytes() };
+            let body = Bytes::copy_from_slice(form.as_bytes());
+            let req = Request { method: &http::Method::POST, uri: &uri, headers: &headers, body: &body };
             resolve(m, &req).map(|op| op.name.as_str()).map_err(|e| e.code)
         };
         assert_eq!(resolved("/?Action=GetCallerIdentity", ""), Ok("GetCallerIdentity"));
