@@ -171,6 +171,33 @@ def test_lifecycle_on_versioned_bucket_leaves_markers_then_cleans_them(server, s
     assert "DeleteMarkers" not in s3.list_object_versions(Bucket="cfg")
 
 
+def test_lifecycle_judges_each_key_on_its_own_versions_across_many_keys(server, s3):
+    # More keys than one batch of the versions listing the lifecycle pass reads: a marker is
+    # expired only where it is its key's last version, wherever the batches end.
+    s3.put_bucket_versioning(Bucket="cfg", VersioningConfiguration={"Status": "Enabled"})
+    alone = set()
+    for i in range(300):
+        key = f"m/{i:03d}"
+        version = s3.put_object(Bucket="cfg", Key=key, Body=b"x")["VersionId"]
+        s3.delete_object(Bucket="cfg", Key=key)
+        if i % 3 == 0:
+            s3.delete_object(Bucket="cfg", Key=key, VersionId=version)
+            alone.add(key)
+    s3.put_object(Bucket="cfg", Key="n/kept", Body=b"x")
+    s3.delete_object(Bucket="cfg", Key="n/kept")
+    s3.put_bucket_lifecycle_configuration(Bucket="cfg", LifecycleConfiguration={"Rules": [
+        {"ID": "markers", "Status": "Enabled", "Filter": {"Prefix": "m/"}, "Expiration": {"ExpiredObjectDeleteMarker": True}}]})
+    assert run_lifecycle(server) == 100
+    markers, versions = [], []
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket="cfg"):
+        markers += [m["Key"] for m in page.get("DeleteMarkers", [])]
+        versions += [v["Key"] for v in page.get("Versions", [])]
+    expected = [f"m/{i:03d}" for i in range(300) if f"m/{i:03d}" not in alone]
+    assert sorted(markers) == expected + ["n/kept"]
+    assert sorted(versions) == expected + ["n/kept"]
+    assert run_lifecycle(server) == 0
+
+
 def test_get_object_attributes(s3):
     import os
     s3.put_object(Bucket="cfg", Key="plain", Body=b"12345", ChecksumAlgorithm="SHA256")

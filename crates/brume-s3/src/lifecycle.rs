@@ -122,24 +122,50 @@ impl S3 {
         let ctx = RequestContext::new(bucket.account.clone(), bucket.region.clone());
         let mut removed = 0;
         let prefix = rule.prefix();
-        let versions: Vec<Version> = table::versions_from(self.kv.as_ref(), &bucket.name, &prefix, &prefix)?
-            .into_iter()
-            .map(|listed| listed.version)
-            .collect();
-        // Versions come newest first per key; the successor of a noncurrent version is the
-        // one listed just before it.
-        let mut previous: Option<&Version> = None;
-        for v in &versions {
-            let successor = previous.filter(|p| p.key == v.key);
-            previous = Some(v);
+        // The listing gives a key's versions together, newest first: each key is judged on
+        // its own versions as the listing reads on, holding no more than one key's.
+        let mut versions_of_key: Vec<Version> = Vec::new();
+        for listed in table::Versions::new(self.kv.as_ref(), &bucket.name, &prefix, &prefix) {
+            let v = listed?.version;
+            if versions_of_key.first().is_some_and(|first| first.key != v.key) {
+                removed += self.expire_versions(&ctx, bucket, rule, now, &std::mem::take(&mut versions_of_key)).await?;
+            }
+            versions_of_key.push(v);
+        }
+        if !versions_of_key.is_empty() {
+            removed += self.expire_versions(&ctx, bucket, rule, now, &versions_of_key).await?;
+        }
+        if let Some(days) = rule.abort_incomplete_multipart_upload.as_ref().and_then(|a| a.days_after_initiation) {
+            for upload in multipart::uploads_of(self.kv.as_ref(), &bucket.name, usize::MAX)? {
+                if upload.key.starts_with(&rule.prefix()) && expires_at(upload.initiated, days) <= now {
+                    self.abort_upload(&upload.bucket, &upload.key, &upload.upload_id).await?;
+                    removed += 1;
+                }
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Applies `rule` to the versions of one key, newest first; returns how many it removed.
+    async fn expire_versions(
+        &self,
+        ctx: &RequestContext,
+        bucket: &Bucket,
+        rule: &Rule,
+        now: f64,
+        versions: &[Version],
+    ) -> Result<usize, AwsError> {
+        let mut removed = 0;
+        for (at, v) in versions.iter().enumerate() {
             if !rule.matches(v) && !v.delete_marker {
                 continue;
             }
-            match successor {
+            // The successor of a noncurrent version is the one just before it.
+            match at.checked_sub(1).map(|newer| &versions[newer]) {
                 None if v.delete_marker => {
-                    let only = !versions.iter().any(|o| o.key == v.key && o.seq != v.seq);
+                    let only = versions.len() == 1;
                     if only && rule.expiration.as_ref().and_then(|e| e.expired_object_delete_marker) == Some(true) {
-                        self.delete_one(&ctx, &bucket.name, v.key.clone(), Some(v.version_id.clone())).await?;
+                        self.delete_one(ctx, &bucket.name, v.key.clone(), Some(v.version_id.clone())).await?;
                         removed += 1;
                     }
                 }
@@ -151,7 +177,7 @@ impl S3 {
                         _ => false,
                     };
                     if due {
-                        self.delete_one(&ctx, &bucket.name, v.key.clone(), None).await?;
+                        self.delete_one(ctx, &bucket.name, v.key.clone(), None).await?;
                         removed += 1;
                     }
                 }
@@ -160,17 +186,9 @@ impl S3 {
                         continue;
                     };
                     if expires_at(newer.last_modified, days) <= now {
-                        self.delete_one(&ctx, &bucket.name, v.key.clone(), Some(v.version_id.clone())).await?;
+                        self.delete_one(ctx, &bucket.name, v.key.clone(), Some(v.version_id.clone())).await?;
                         removed += 1;
                     }
-                }
-            }
-        }
-        if let Some(days) = rule.abort_incomplete_multipart_upload.as_ref().and_then(|a| a.days_after_initiation) {
-            for upload in multipart::uploads_of(self.kv.as_ref(), &bucket.name, usize::MAX)? {
-                if upload.key.starts_with(&rule.prefix()) && expires_at(upload.initiated, days) <= now {
-                    self.abort_upload(&upload.bucket, &upload.key, &upload.upload_id).await?;
-                    removed += 1;
                 }
             }
         }

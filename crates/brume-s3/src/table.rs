@@ -339,7 +339,7 @@ pub fn find_version(
     find_in(view, &versions_of(bucket, key), version_id)
 }
 
-/// One version of an object as [`versions_from`] lists it.
+/// One version of an object as [`Versions`] lists it.
 pub struct Listed {
     pub version: Version,
     /// Whether it is its key's current version.
@@ -348,12 +348,7 @@ pub struct Listed {
 
 /// Every version of the objects of `bucket` whose keys start with `prefix`, from the key
 /// `from` on (itself starting with `prefix`), in the byte order of keys and newest first
-/// within a key.
-pub fn versions_from(view: &dyn ReadView, bucket: &str, prefix: &str, from: &str) -> Result<Vec<Listed>, StorageError> {
-    Versions::new(view, bucket, prefix, from).collect()
-}
-
-/// [`versions_from`] read as it is consumed, a batch of keys at a time, so that a page of a
+/// within a key; read as it is consumed, a batch of keys at a time, so that a page of a
 /// listing reads what it lists rather than the rest of the bucket.
 pub struct Versions<'v> {
     view: &'v dyn ReadView,
@@ -606,6 +601,11 @@ mod tests {
     use brume_core::value::Blob;
 
     use super::*;
+
+    /// The whole listing of [`Versions`] at once.
+    fn versions_from(view: &dyn ReadView, bucket: &str, prefix: &str, from: &str) -> Result<Vec<Listed>, StorageError> {
+        Versions::new(view, bucket, prefix, from).collect()
+    }
 
     fn version(inline: Option<&[u8]>) -> Version {
         Version {
