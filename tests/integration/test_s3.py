@@ -291,6 +291,27 @@ def test_copy_object_copies_or_replaces_metadata(s3, bucket):
     assert (code, status) == ("PreconditionFailed", 412)
 
 
+def test_user_metadata_is_limited_to_2_kb(s3, bucket):
+    # Names (without x-amz-meta-) and values, in bytes: 2048 fit, one more does not.
+    full = {"a": "x" * 1000, "b": "y" * 1046}
+    s3.put_object(Bucket=bucket, Key="full", Body=b"x", Metadata=full)
+    assert s3.head_object(Bucket=bucket, Key="full")["Metadata"] == full
+    over = {"a": "x" * 1000, "b": "y" * 1046, "c": ""}
+    code, message, status, r = error_of(lambda: s3.put_object(Bucket=bucket, Key="over", Body=b"x", Metadata=over))
+    assert (code, status) == ("MetadataTooLarge", 400)
+    assert message == "Your metadata headers exceed the maximum allowed metadata size."
+    assert (r["Error"]["Size"], r["Error"]["MaxSizeAllowed"]) == ("2049", "2048")
+    assert error_of(lambda: s3.head_object(Bucket=bucket, Key="over"))[2] == 404
+    code, _, status, _ = error_of(lambda: s3.create_multipart_upload(Bucket=bucket, Key="over", Metadata=over))
+    assert (code, status) == ("MetadataTooLarge", 400)
+    code, _, status, _ = error_of(lambda: s3.copy_object(
+        Bucket=bucket, Key="over", CopySource=f"{bucket}/full", MetadataDirective="REPLACE", Metadata=over))
+    assert (code, status) == ("MetadataTooLarge", 400)
+    # A copy that keeps the source's metadata keeps what was accepted.
+    s3.copy_object(Bucket=bucket, Key="copy", CopySource=f"{bucket}/full")
+    assert s3.head_object(Bucket=bucket, Key="copy")["Metadata"] == full
+
+
 def test_copy_odd_key(s3, bucket):
     s3.put_object(Bucket=bucket, Key="a b+c/ü", Body=b"odd")
     s3.copy_object(Bucket=bucket, Key="copy", CopySource={"Bucket": bucket, "Key": "a b+c/ü"})

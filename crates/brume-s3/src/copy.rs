@@ -134,6 +134,9 @@ impl S3 {
                 return Err(error::invalid_argument("Unknown metadata directive.", "MetadataDirective", other));
             }
         };
+        if replace {
+            object::check_metadata(&input.metadata)?;
+        }
         let replace_tags = input.tagging_directive.as_deref() == Some("REPLACE");
         let same_object = src_bucket == input.bucket && src_key == input.key;
         if same_object && !replace && input.storage_class.is_none() && input.website_redirect_location.is_none() {

@@ -93,6 +93,12 @@ pub fn entity_too_large() -> AwsError {
     AwsError::new(400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size")
 }
 
+pub fn metadata_too_large(size: usize, max: usize) -> AwsError {
+    AwsError::new(400, "MetadataTooLarge", "Your metadata headers exceed the maximum allowed metadata size.")
+        .with_field("Size", size.to_string())
+        .with_field("MaxSizeAllowed", max.to_string())
+}
+
 pub fn method_not_allowed_delete_marker() -> AwsError {
     AwsError::new(405, "MethodNotAllowed", "The specified method is not allowed against this resource.")
         .with_field("Method", "GET")

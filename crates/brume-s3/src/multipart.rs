@@ -372,6 +372,7 @@ impl S3 {
         input: CreateInput,
     ) -> Result<CreateOutput, AwsError> {
         object::check_key(&input.key)?;
+        object::check_metadata(&input.metadata)?;
         self.bucket(&ctx, &input.bucket)?;
         let tags = input.tagging.as_deref().map(object::parse_tagging).unwrap_or_default();
         crate::tagging::check_tags(&tags, "BadRequest")?;

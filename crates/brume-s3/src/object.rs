@@ -20,6 +20,8 @@ use crate::{S3, error};
 
 /// S3's longest object key, in bytes.
 const MAX_KEY: usize = 1024;
+/// The most bytes of user metadata (names and values, UTF-8) an object may carry.
+const MAX_METADATA: usize = 2048;
 
 /// The standard headers an object keeps and returns, by model member name.
 const STORED_HEADERS: &[&str] = &[
@@ -199,6 +201,15 @@ pub(crate) fn check_key(key: &str) -> Result<(), AwsError> {
     Ok(())
 }
 
+/// S3 measures user metadata as the bytes of its names (without `x-amz-meta-`) and values.
+pub(crate) fn check_metadata(metadata: &BTreeMap<String, String>) -> Result<(), AwsError> {
+    let size: usize = metadata.iter().map(|(name, value)| name.len() + value.len()).sum();
+    if size > MAX_METADATA {
+        return Err(error::metadata_too_large(size, MAX_METADATA));
+    }
+    Ok(())
+}
+
 pub(crate) fn quote_etag(md5: &[u8]) -> String {
     let mut etag = String::with_capacity(2 * md5.len() + 2);
     etag.push('"');
@@ -323,6 +334,7 @@ impl S3 {
         body: Option<RequestBody>,
     ) -> Result<Streamed<PutObjectOutput>, AwsError> {
         check_key(&input.key)?;
+        check_metadata(&input.metadata)?;
         // The bucket is checked before the body is read, so that its errors come first, as
         // on S3.
         let bucket = self.bucket(&ctx, &input.bucket)?;
