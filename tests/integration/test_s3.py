@@ -312,6 +312,28 @@ def test_user_metadata_is_limited_to_2_kb(s3, bucket):
     assert s3.head_object(Bucket=bucket, Key="copy")["Metadata"] == full
 
 
+def test_request_header_section_is_limited_to_8_kb(server, s3, bucket):
+    def status_and_body(header_bytes):
+        # Each header line is `name: value\r\n`; boto3 adds its own few hundred bytes.
+        extra = {"x-amz-meta-pad": "p" * (header_bytes - len("x-amz-meta-pad") - 4)}
+        req = urllib.request.Request(f"{server.endpoint}/{bucket}/k", data=b"x", method="PUT", headers=extra)
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+    status, body = status_and_body(9000)
+    assert status == 400
+    assert b"<Code>RequestHeaderSectionTooLarge</Code>" in body
+    assert b"<Message>Your request header section exceeds the maximum allowed size.</Message>" in body
+    assert b"<MaxSizeAllowed>8192</MaxSizeAllowed>" in body
+    # Under the limit the request goes on to be checked as usual (here: it is not signed).
+    status, body = status_and_body(7000)
+    assert status == 403 and b"RequestHeaderSectionTooLarge" not in body
+    # A signed request with 2 KB of metadata and boto3's own headers is well under it.
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x", Metadata={"a": "x" * 2047})
+
+
 def test_copy_odd_key(s3, bucket):
     s3.put_object(Bucket=bucket, Key="a b+c/ü", Body=b"odd")
     s3.copy_object(Bucket=bucket, Key="copy", CopySource={"Bucket": bucket, "Key": "a b+c/ü"})

@@ -24,6 +24,8 @@ use crate::{Gateway, cors, form_upload, payload};
 /// The largest request body buffered for the non-streaming APIs (DynamoDB's 16 MB batch
 /// limit and Lambda's 6 MB payload fit under it).
 const MAX_BODY: usize = 32 * 1024 * 1024;
+/// S3 refuses a request whose header lines add up to more than this.
+const MAX_S3_HEADER_SECTION: usize = 8 * 1024;
 
 impl Gateway {
     pub async fn handle(&self, req: Request<Incoming>) -> Response<ResponseBody> {
@@ -94,6 +96,20 @@ impl Gateway {
         request_id: &str,
         log: &mut AccessLog,
     ) -> Response<ResponseBody> {
+        if *target == Target::Service("s3") {
+            // As `name: value\r\n` lines on the wire.
+            let header_section: usize = parts.headers.iter().map(|(n, v)| n.as_str().len() + v.len() + 4).sum();
+            if header_section > MAX_S3_HEADER_SECTION {
+                log.service = "s3";
+                let err = AwsError::new(
+                    400,
+                    "RequestHeaderSectionTooLarge",
+                    "Your request header section exceeds the maximum allowed size.",
+                )
+                .with_field("MaxSizeAllowed", MAX_S3_HEADER_SECTION.to_string());
+                return codec::encode_error(model("s3"), Protocol::RestXml, &err, request_id, &parts.method);
+            }
+        }
         if *target == Target::Service("s3")
             && let Some(bucket) = form_upload::form_upload_bucket(parts)
         {
