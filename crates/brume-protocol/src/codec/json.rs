@@ -3,7 +3,8 @@
 //! The JSON body is almost the canonical value already; the codec reads it guided by the
 //! model, checking every member against its shape as it parses (AWS answers
 //! `SerializationException` for a wrong type) and converting timestamps, which clients
-//! may send as ISO strings where the model says so.
+//! may send as ISO strings where the model says so. Most bodies need no converting: those
+//! are checked without building anything and handed over as their text.
 
 use std::borrow::Cow;
 use std::cell::Cell;

@@ -2,7 +2,8 @@
 //!
 //! A codec has four jobs, and every protocol module has the same four functions:
 //! - `resolve`: which operation of the service a request calls;
-//! - `decode`: the request turned into the canonical input value;
+//! - `decode`: the request turned into the canonical input value (or, for awsJson, the
+//!   body itself when its text already is that value);
 //! - `encode`: the canonical output value written as the HTTP response;
 //! - `encode_error`: an [`AwsError`] written the way that protocol reports errors.
 //!
@@ -106,8 +107,8 @@ pub fn resolve(
     }
 }
 
-/// The canonical input value of `op` read from `req`, with the model's required members
-/// checked.
+/// The input of `op` read from `req`, with the model's required members checked: its
+/// canonical value, or an awsJson body whose text is that value as it stands.
 pub fn decode(model: &ServiceModel, protocol: Protocol, op: &Operation, req: &Request) -> Result<Input, AwsError> {
     let value = match protocol {
         // A body handed over as it is was checked for its required members as it was read.
