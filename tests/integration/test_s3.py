@@ -312,6 +312,34 @@ def test_user_metadata_is_limited_to_2_kb(s3, bucket):
     assert s3.head_object(Bucket=bucket, Key="copy")["Metadata"] == full
 
 
+def test_repeated_metadata_headers_are_joined_by_commas(server, s3, bucket):
+    # boto3's transport keeps one value of a repeated header, so botocore signs the request
+    # (the signature covers both values, joined) and http.client sends each line.
+    import http.client
+    from urllib.parse import urlsplit
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+    url = f"{server.endpoint}/{bucket}/repeated"
+    request = AWSRequest(method="PUT", url=url, data=b"x")
+    request.headers.add_header("x-amz-meta-k", "a")
+    request.headers.add_header("x-amz-meta-k", "b")
+    request.headers["x-amz-content-sha256"] = hashlib.sha256(b"x").hexdigest()
+    SigV4Auth(Credentials("test", "test"), "s3", "us-east-1").add_auth(request)
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    conn.putrequest("PUT", parts.path, skip_host=True, skip_accept_encoding=True)
+    conn.putheader("Host", parts.netloc)
+    for name, value in request.headers.items():
+        conn.putheader(name, value)
+    conn.putheader("Content-Length", "1")
+    conn.endheaders(b"x")
+    response = conn.getresponse()
+    assert response.status == 200, response.read()
+    conn.close()
+    assert s3.head_object(Bucket=bucket, Key="repeated")["Metadata"] == {"k": "a,b"}
+
+
 def test_request_header_section_is_limited_to_8_kb(server, s3, bucket):
     def status_and_body(header_bytes):
         # Each header line is `name: value\r\n`; boto3 adds its own few hundred bytes.

@@ -424,14 +424,22 @@ pub(super) fn decode(
             },
             Location::Headers => {
                 let prefix = wire.to_ascii_lowercase();
-                let map: Map<String, Value> = req
-                    .headers
-                    .iter()
-                    .filter_map(|(k, v)| {
-                        let key = k.as_str().strip_prefix(prefix.as_str())?;
-                        Some((key.to_string(), Value::String(header_text(v))))
-                    })
-                    .collect();
+                let mut map = Map::new();
+                for (k, v) in req.headers {
+                    let Some(key) = k.as_str().strip_prefix(prefix.as_str()) else { continue };
+                    let text = header_text(v);
+                    match map.get_mut(key) {
+                        // A header sent more than once is one whose values are joined by
+                        // commas (RFC 9110), as S3 reads repeated `x-amz-meta-` headers.
+                        Some(Value::String(joined)) => {
+                            joined.push(',');
+                            joined.push_str(&text);
+                        }
+                        _ => {
+                            map.insert(key.to_string(), Value::String(text));
+                        }
+                    }
+                }
                 if map.is_empty() {
                     continue;
                 }
@@ -614,6 +622,20 @@ mod tests {
 
     fn check(service: &str, method: &str, uri: &str, expected: &str) {
         assert_eq!(op_for(service, method, uri, &[]).unwrap(), expected, "{method} {uri}");
+    }
+
+    #[test]
+    fn prefixed_headers_sent_twice_are_joined_by_commas() {
+        let m = model("s3").unwrap();
+        let (method, uri) = (Method::PUT, "/b/k".parse::<Uri>().unwrap());
+        let mut map = HeaderMap::new();
+        map.append("x-amz-meta-k", HeaderValue::from_static("a"));
+        map.append("x-amz-meta-k", HeaderValue::from_static("b"));
+        map.append("x-amz-meta-other", HeaderValue::from_static("c"));
+        let req = Request { method: &method, uri: &uri, headers: &map, body: &bytes::Bytes::new() };
+        let op = m.operation("PutObject").unwrap();
+        let input = crate::codec::decode(m, Protocol::RestXml, op, &req).unwrap().into_tree();
+        assert_eq!(input["Metadata"], serde_json::json!({"k": "a,b", "other": "c"}));
     }
 
     #[test]
