@@ -340,6 +340,38 @@ def test_repeated_metadata_headers_are_joined_by_commas(server, s3, bucket):
     assert s3.head_object(Bucket=bucket, Key="repeated")["Metadata"] == {"k": "a,b"}
 
 
+def test_a_body_declared_over_5_gib_is_refused_before_it_is_sent(server, s3, bucket):
+    # Signed by botocore, sent by http.client: the head declares 6 GiB and no byte follows.
+    import http.client
+    from urllib.parse import urlsplit
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+    upload_id = s3.create_multipart_upload(Bucket=bucket, Key="big")["UploadId"]
+    declared = 6 * 1024 ** 3
+    for target in [f"/{bucket}/big", f"/{bucket}/big?partNumber=1&uploadId={upload_id}"]:
+        request = AWSRequest(method="PUT", url=server.endpoint + target)
+        request.headers["x-amz-content-sha256"] = "UNSIGNED-PAYLOAD"
+        SigV4Auth(Credentials("test", "test"), "s3", "us-east-1").add_auth(request)
+        parts = urlsplit(server.endpoint)
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+        conn.putrequest("PUT", target, skip_host=True, skip_accept_encoding=True)
+        conn.putheader("Host", parts.netloc)
+        for name, value in request.headers.items():
+            conn.putheader(name, value)
+        conn.putheader("Content-Length", str(declared))
+        conn.endheaders()
+        response = conn.getresponse()
+        body = response.read()
+        conn.close()
+        assert response.status == 400, body
+        assert b"<Code>EntityTooLarge</Code>" in body
+        assert f"<ProposedSize>{declared}</ProposedSize>".encode() in body
+        assert f"<MaxSizeAllowed>{5 * 1024 ** 3}</MaxSizeAllowed>".encode() in body
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket)
+    assert "Parts" not in s3.list_parts(Bucket=bucket, Key="big", UploadId=upload_id)
+
+
 def test_request_header_section_is_limited_to_8_kb(server, s3, bucket):
     def status_and_body(header_bytes):
         # Each header line is `name: value\r\n`; boto3 adds its own few hundred bytes.

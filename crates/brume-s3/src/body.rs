@@ -7,7 +7,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures_util::{StreamExt as _, TryStreamExt as _};
 use http::HeaderMap;
-use http_body::Frame;
+use http_body::{Body as _, Frame};
 use http_body_util::{BodyExt as _, StreamBody};
 
 use brume_core::AwsError;
@@ -129,6 +129,10 @@ pub async fn ingest(
     let mut digests = Digests::Here(Md5::new(), algorithm.map(Hasher::new));
     let mut trailers = HeaderMap::new();
     let mut size = 0u64;
+    // A body declared larger than S3 takes is refused before any of it is read.
+    if let Some(declared) = body.as_ref().map(|b| b.size_hint().lower()).filter(|&n| n > MAX_PUT) {
+        return Err(error::entity_too_large(Some(declared), MAX_PUT));
+    }
     let mut body = body;
     let failed = |writer: Option<Box<dyn BlobWriter>>, err: AwsError| async move {
         if let Some(w) = writer {
@@ -146,7 +150,7 @@ pub async fn ingest(
             Ok(data) => {
                 size += data.len() as u64;
                 if size > MAX_PUT {
-                    return failed(writer, error::entity_too_large()).await;
+                    return failed(writer, error::entity_too_large(None, MAX_PUT)).await;
                 }
                 if writer.is_none() && buffered.len() + data.len() <= inline_max {
                     digests.update(&data).await;

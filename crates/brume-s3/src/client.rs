@@ -27,7 +27,7 @@ impl S3Client for S3 {
         self.bucket(&RequestContext::new(account, brume_core::DEFAULT_REGION), bucket)?;
         let version = self.version_to_read(bucket, key, version_id)?;
         if version.size > max_size {
-            return Err(error::entity_too_large());
+            return Err(error::entity_too_large(Some(version.size), max_size));
         }
         body::read_all(self.blobs.as_ref(), &version.content, version.size).await
     }

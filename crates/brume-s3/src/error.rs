@@ -89,8 +89,14 @@ pub fn key_too_long() -> AwsError {
     AwsError::new(400, "KeyTooLongError", "Your key is too long")
 }
 
-pub fn entity_too_large() -> AwsError {
-    AwsError::new(400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size")
+/// `proposed`: the size the request declared, when it declared one.
+pub fn entity_too_large(proposed: Option<u64>, max: u64) -> AwsError {
+    let err = AwsError::new(400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size");
+    match proposed {
+        Some(size) => err.with_field("ProposedSize", size.to_string()),
+        None => err,
+    }
+    .with_field("MaxSizeAllowed", max.to_string())
 }
 
 pub fn metadata_too_large(size: usize, max: usize) -> AwsError {
