@@ -312,59 +312,51 @@ def test_user_metadata_is_limited_to_2_kb(s3, bucket):
     assert s3.head_object(Bucket=bucket, Key="copy")["Metadata"] == full
 
 
-def test_repeated_metadata_headers_are_joined_by_commas(server, s3, bucket):
-    # boto3's transport keeps one value of a repeated header, so botocore signs the request
-    # (the signature covers both values, joined) and http.client sends each line.
+def signed_put_line_by_line(server, target, headers, payload_hash, content_length, body=b""):
+    """A PUT signed by botocore and sent by http.client a header line at a time: boto3's
+    own transport keeps one value of a repeated header, and always sends the body it
+    declares. `headers` are (name, value) pairs, repeats kept. Returns (status, body)."""
     import http.client
     from urllib.parse import urlsplit
     from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials
-    url = f"{server.endpoint}/{bucket}/repeated"
-    request = AWSRequest(method="PUT", url=url, data=b"x")
-    request.headers.add_header("x-amz-meta-k", "a")
-    request.headers.add_header("x-amz-meta-k", "b")
-    request.headers["x-amz-content-sha256"] = hashlib.sha256(b"x").hexdigest()
+    request = AWSRequest(method="PUT", url=server.endpoint + target)
+    for name, value in headers:
+        request.headers.add_header(name, value)
+    request.headers["x-amz-content-sha256"] = payload_hash
     SigV4Auth(Credentials("test", "test"), "s3", "us-east-1").add_auth(request)
-    parts = urlsplit(url)
+    parts = urlsplit(server.endpoint)
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
-    conn.putrequest("PUT", parts.path, skip_host=True, skip_accept_encoding=True)
-    conn.putheader("Host", parts.netloc)
-    for name, value in request.headers.items():
-        conn.putheader(name, value)
-    conn.putheader("Content-Length", "1")
-    conn.endheaders(b"x")
-    response = conn.getresponse()
-    assert response.status == 200, response.read()
-    conn.close()
-    assert s3.head_object(Bucket=bucket, Key="repeated")["Metadata"] == {"k": "a,b"}
-
-
-def test_a_body_declared_over_5_gib_is_refused_before_it_is_sent(server, s3, bucket):
-    # Signed by botocore, sent by http.client: the head declares 6 GiB and no byte follows.
-    import http.client
-    from urllib.parse import urlsplit
-    from botocore.auth import SigV4Auth
-    from botocore.awsrequest import AWSRequest
-    from botocore.credentials import Credentials
-    upload_id = s3.create_multipart_upload(Bucket=bucket, Key="big")["UploadId"]
-    declared = 6 * 1024 ** 3
-    for target in [f"/{bucket}/big", f"/{bucket}/big?partNumber=1&uploadId={upload_id}"]:
-        request = AWSRequest(method="PUT", url=server.endpoint + target)
-        request.headers["x-amz-content-sha256"] = "UNSIGNED-PAYLOAD"
-        SigV4Auth(Credentials("test", "test"), "s3", "us-east-1").add_auth(request)
-        parts = urlsplit(server.endpoint)
-        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    try:
         conn.putrequest("PUT", target, skip_host=True, skip_accept_encoding=True)
         conn.putheader("Host", parts.netloc)
         for name, value in request.headers.items():
             conn.putheader(name, value)
-        conn.putheader("Content-Length", str(declared))
-        conn.endheaders()
+        conn.putheader("Content-Length", str(content_length))
+        conn.endheaders(body or None)
         response = conn.getresponse()
-        body = response.read()
+        return response.status, response.read()
+    finally:
         conn.close()
-        assert response.status == 400, body
+
+
+def test_repeated_metadata_headers_are_joined_by_commas(server, s3, bucket):
+    # The signature covers both values, joined; each is sent on its own line.
+    headers = [("x-amz-meta-k", "a"), ("x-amz-meta-k", "b")]
+    status, body = signed_put_line_by_line(
+        server, f"/{bucket}/repeated", headers, hashlib.sha256(b"x").hexdigest(), 1, b"x")
+    assert status == 200, body
+    assert s3.head_object(Bucket=bucket, Key="repeated")["Metadata"] == {"k": "a,b"}
+
+
+def test_a_body_declared_over_5_gib_is_refused_before_it_is_sent(server, s3, bucket):
+    # The head declares 6 GiB and no byte follows.
+    upload_id = s3.create_multipart_upload(Bucket=bucket, Key="big")["UploadId"]
+    declared = 6 * 1024 ** 3
+    for target in [f"/{bucket}/big", f"/{bucket}/big?partNumber=1&uploadId={upload_id}"]:
+        status, body = signed_put_line_by_line(server, target, [], "UNSIGNED-PAYLOAD", declared)
+        assert status == 400, body
         assert b"<Code>EntityTooLarge</Code>" in body
         assert f"<ProposedSize>{declared}</ProposedSize>".encode() in body
         assert f"<MaxSizeAllowed>{5 * 1024 ** 3}</MaxSizeAllowed>".encode() in body

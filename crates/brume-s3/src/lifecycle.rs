@@ -137,7 +137,7 @@ impl S3 {
         }
         if let Some(days) = rule.abort_incomplete_multipart_upload.as_ref().and_then(|a| a.days_after_initiation) {
             for upload in multipart::uploads_of(self.kv.as_ref(), &bucket.name, usize::MAX)? {
-                if upload.key.starts_with(&rule.prefix()) && expires_at(upload.initiated, days) <= now {
+                if upload.key.starts_with(&prefix) && expires_at(upload.initiated, days) <= now {
                     self.abort_upload(&upload.bucket, &upload.key, &upload.upload_id).await?;
                     removed += 1;
                 }
