@@ -10,16 +10,18 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::fs::File;
-use std::io::{self, Read as _, Seek as _, SeekFrom, Write as _};
+use std::io::{self, IoSliceMut, Write as _};
+use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::str::FromStr;
-use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::sync::{Arc, Condvar, Mutex, RwLock, Weak};
 use std::time::Instant;
 
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use futures_util::stream::{self, Stream, StreamExt as _};
+use rustix::io::{Errno, ReadWriteFlags};
 use tokio::task::JoinHandle;
 
 use crate::committer::FLUSH_INTERVAL;
@@ -67,9 +69,9 @@ pub async fn read_to_end(mut reader: BlobReader, out: &mut Vec<u8>) -> io::Resul
     Ok(())
 }
 
-/// How much one read of a blob file takes. A 256 MiB GET is 512 reads; a reader holds at
-/// most two chunks, the one being sent and the one read ahead.
-pub(crate) const READ_CHUNK: u64 = 512 * 1024;
+/// How much one read of a blob file takes at most: small enough that the chunk is still in
+/// the core's cache when it is copied into the socket.
+pub(crate) const READ_CHUNK: u64 = 256 * 1024;
 
 /// A blob being written. Dropping it without [`BlobWriter::commit`] discards it.
 #[async_trait]
@@ -354,7 +356,7 @@ impl Blobs for FsBlobs {
         let opened = blocking(move || File::open(path).and_then(|file| file.metadata().map(|m| (file, m.len()))));
         let (file, len) = opened.await.map_err(not_found(id))?;
         let (start, end) = check_range(range, len)?;
-        Ok(read_ahead(file, start, end - start))
+        Ok(read_chunks(file, start, end - start))
     }
 
     async fn len(&self, id: BlobId) -> Result<u64, StorageError> {
@@ -405,41 +407,91 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> io::Result<T> + Send + 
     tokio::task::spawn_blocking(f).await.map_err(|e| io::Error::other(e.to_string()))?
 }
 
-/// The `len` bytes of `file` from `start` as a stream of chunks, each read on a blocking
-/// thread straight into the buffer that is sent, the next one read while the last one is
-/// sent.
-fn read_ahead(file: File, start: u64, len: u64) -> BlobReader {
-    type Reading = JoinHandle<(File, io::Result<Bytes>)>;
-    /// Reads the next `len` bytes, from `seek` if given (the first read), else on from the
-    /// last.
-    fn read(file: File, seek: Option<u64>, len: u64) -> Reading {
-        tokio::task::spawn_blocking(move || {
-            let mut buf = Vec::with_capacity(len as usize);
-            let read = seek
-                .map_or(Ok(0), |at| (&file).seek(SeekFrom::Start(at)))
-                .and_then(|_| (&file).take(len).read_to_end(&mut buf))
-                .and_then(|n| {
-                    // A file shorter than its record says: fail rather than send a short body.
-                    if n as u64 == len { Ok(Bytes::from(buf)) } else { Err(io::ErrorKind::UnexpectedEof.into()) }
-                });
-            (file, read)
-        })
-    }
-    let first = (len > 0).then(|| read(file, Some(start), len.min(READ_CHUNK)));
-    Box::pin(stream::unfold((first, len), |(reading, left)| async move {
-        let (file, chunk) = match reading?.await {
-            Ok(done) => done,
-            Err(e) => return Some((Err(io::Error::other(e.to_string())), (None, 0))),
-        };
-        match chunk {
-            Ok(chunk) => {
-                let left = left - chunk.len() as u64;
-                let next = (left > 0).then(|| read(file, None, left.min(READ_CHUNK)));
-                Some((Ok(chunk), (next, left)))
-            }
-            Err(e) => Some((Err(e), (None, 0))),
+/// The `len` bytes of `file` from `start` as a stream of chunks. A chunk the page cache
+/// holds (the usual case: a blob written or read lately) is copied out on the spot, in the
+/// task that sends it; only one that needs the disk goes to a blocking thread. Handing
+/// every chunk to a blocking thread cost three context switches per chunk, which made a
+/// large GET spend more on scheduling than on its one extra copy.
+fn read_chunks(file: File, start: u64, len: u64) -> BlobReader {
+    let end = start + len;
+    let state = (Arc::new(file), start, Buffers::default());
+    Box::pin(stream::try_unfold(state, move |(file, at, buffers)| async move {
+        if at >= end {
+            return Ok(None);
         }
+        let want = (end - at).min(READ_CHUNK) as usize;
+        let mut buf = buffers.take(want);
+        let (buf, read) = match read_cached(&file, at, &mut buf[..want])? {
+            Some(read) => (buf, read),
+            None => {
+                let file = Arc::clone(&file);
+                blocking(move || file.read_exact_at(&mut buf[..want], at).map(|()| (buf, want))).await?
+            }
+        };
+        let chunk = buffers.chunk(buf, read);
+        Ok(Some((chunk, (file, at + read as u64, buffers))))
     }))
+}
+
+/// Fills `buf` from `file` at `at` as far as the page cache holds it (`RWF_NOWAIT`: a read
+/// that would wait for the disk fails at once instead); `None` when it holds none of it, or
+/// the kernel cannot read without waiting.
+fn read_cached(file: &File, at: u64, buf: &mut [u8]) -> io::Result<Option<usize>> {
+    match rustix::io::preadv2(file, &mut [IoSliceMut::new(buf)], at, ReadWriteFlags::NOWAIT) {
+        // A file shorter than its record says: fail rather than send a short body.
+        Ok(0) => Err(io::ErrorKind::UnexpectedEof.into()),
+        Ok(read) => Ok(Some(read)),
+        Err(Errno::AGAIN | Errno::OPNOTSUPP | Errno::INVAL | Errno::NOSYS) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The spare buffers of one reader. A chunk's buffer comes back once the chunk is sent
+/// (its last `Bytes` dropped), so a large read cycles through a few buffers that are still
+/// in cache and need no zeroing, instead of zeroing a fresh one per chunk.
+#[derive(Default)]
+struct Buffers(Arc<Mutex<Vec<Vec<u8>>>>);
+
+/// How many spare buffers a reader keeps: the chunks hyper holds at once, and one more.
+const SPARE_BUFFERS: usize = 4;
+
+impl Buffers {
+    /// A buffer of at least `want` bytes.
+    fn take(&self, want: usize) -> Vec<u8> {
+        let spare = self.0.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        spare.unwrap_or_else(|| vec![0; want])
+    }
+
+    /// The first `len` bytes of `buf` as a chunk whose buffer comes back here.
+    fn chunk(&self, buf: Vec<u8>, len: usize) -> Bytes {
+        Bytes::from_owner(Lent { buf, len, home: Arc::downgrade(&self.0) })
+    }
+}
+
+struct Lent {
+    buf: Vec<u8>,
+    len: usize,
+    home: Weak<Mutex<Vec<Vec<u8>>>>,
+}
+
+impl AsRef<[u8]> for Lent {
+    fn as_ref(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+impl Drop for Lent {
+    /// Only whole-chunk buffers go back: a smaller one was made for a reader's last chunk.
+    fn drop(&mut self) {
+        if self.buf.len() == READ_CHUNK as usize
+            && let Some(home) = self.home.upgrade()
+        {
+            let mut spare = home.lock().unwrap_or_else(|p| p.into_inner());
+            if spare.len() < SPARE_BUFFERS {
+                spare.push(std::mem::take(&mut self.buf));
+            }
+        }
+    }
 }
 
 /// Blobs in memory, for `--ephemeral`.
