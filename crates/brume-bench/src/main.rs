@@ -360,6 +360,7 @@ impl Bench {
         s3::create_bucket(brume.port)?;
         let path = format!("/{}/big", s3::BUCKET);
         let (mut disk, mut bare_put, mut bare_get, mut put, mut get) = (vec![], vec![], vec![], vec![], vec![]);
+        let (mut bare_get_cpu, mut get_cpu) = (vec![], vec![]);
         // The bare server makes its large object on the first GET: untimed, so that the first
         // reference run is not charged for faulting in 256 MiB.
         s3::get_large(bare.port, "/big")?;
@@ -369,8 +370,12 @@ impl Bench {
             disk.push(kv::sequential_write_rate(self.scratch.path(), s3::LARGE)? / 1e6);
             bare_put.push(s3::put_large(bare.port, "/big", &large)?);
             put.push(s3::put_large(brume.port, &path, &large)?);
-            bare_get.push(s3::get_large(bare.port, "/big")?);
-            get.push(s3::get_large(brume.port, &path)?);
+            let (rate, cpu) = with_cpu(&bare, || s3::get_large(bare.port, "/big"))?;
+            bare_get.push(rate);
+            bare_get_cpu.push(cpu);
+            let (rate, cpu) = with_cpu(&brume, || s3::get_large(brume.port, &path))?;
+            get.push(rate);
+            get_cpu.push(cpu);
         }
         let peak = brume.peak_rss_bytes()? as f64 / 1e6;
         // 256 MiB the small-object loads do not need, on a machine shared with the servers.
@@ -404,6 +409,13 @@ impl Bench {
             Goal::RatioAtLeast(0.7),
         ));
         self.report.rows.push(Row::new(
+            "S3 GetObject 256 MiB, server CPU time",
+            (stats::median(get_cpu.clone()), "ms"),
+            format!("runs {}; ref runs {}", runs(&get_cpu), runs(&bare_get_cpu)),
+            ("bare hyper GET", stats::median(bare_get_cpu)),
+            Goal::None,
+        ));
+        self.report.rows.push(Row::new(
             "Brume peak RSS over the 256 MiB transfers",
             (peak, "MB"),
             "VmHWM",
@@ -418,7 +430,9 @@ impl Bench {
              byte of the answer; after one untimed bare GET, {RUNS} interleaved runs of disk \
              write, bare PUT, Brume PUT, bare GET, Brume GET, medians reported (MB = 10^6 \
              bytes); the PUT target is against the lower of the disk write and bare PUT rates; \
-             Brume's VmHWM is read after the last large transfer (the server was started for \
+             the servers' CPU time (user + system, \
+             in clock ticks) is read around each GET, less noisy than the rates on a shared \
+             host; Brume's VmHWM is read after the last large transfer (the server was started for \
              this benchmark); 1 KiB loads as in http (bare and Brume in alternating turns), at \
              c=32, keys spread over {} keys, all of which exist before the GET load",
             s3::KEYS
@@ -1020,6 +1034,13 @@ fn build_rust_fixture() -> Result<PathBuf> {
         anyhow::bail!("building {} failed", manifest.display());
     }
     Ok(target.join("release").join("bootstrap"))
+}
+
+/// What `f` returns, and the CPU time in ms that `server` spent while it ran.
+fn with_cpu<T>(server: &Server, f: impl FnOnce() -> Result<T>) -> Result<(T, f64)> {
+    let before = server.cpu_time()?;
+    let out = f()?;
+    Ok((out, ms(server.cpu_time()?.saturating_sub(before))))
 }
 
 fn progress(what: &str) {

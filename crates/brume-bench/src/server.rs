@@ -107,6 +107,19 @@ impl Server {
         self.status_bytes("VmHWM")
     }
 
+    /// The CPU time the process has used so far, user and system, its ended threads
+    /// included (`/proc/PID/stat`, in clock ticks).
+    pub fn cpu_time(&self) -> Result<Duration> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))?;
+        // The fields after the command name, which is in parentheses and may hold spaces;
+        // utime and stime are the 14th and 15th fields of the line.
+        let fields: Vec<&str> =
+            stat.rsplit_once(')').context("no command name in /proc/PID/stat")?.1.split_whitespace().collect();
+        let ticks = |i: usize| -> Result<u64> { Ok(fields.get(i).context("short /proc/PID/stat")?.parse()?) };
+        let total = ticks(11)? + ticks(12)?;
+        Ok(Duration::from_secs_f64(total as f64 / rustix::param::clock_ticks_per_second() as f64))
+    }
+
     fn status_bytes(&self, field: &str) -> Result<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
         let kib = status
