@@ -66,6 +66,11 @@ use report::{Goal, Report, Row};
 use server::{Server, Target};
 use stats::Latencies;
 
+/// Brume's allocator: the KV figures run brume-storage in this process, and should see it
+/// as Brume runs it; the bare reference server (this binary too) then allocates as Brume does.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "brume-bench", about = "Measures a release build of Brume against references taken in the same run.")]
 struct Cli {
