@@ -404,33 +404,54 @@ impl Blobs for FsBlobs {
 
 /// Runs `f` on a blocking thread.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> io::Result<T> + Send + 'static) -> io::Result<T> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| io::Error::other(e.to_string()))?
+    joined(tokio::task::spawn_blocking(f)).await
+}
+
+/// What a blocking thread's work returned.
+async fn joined<T>(work: JoinHandle<io::Result<T>>) -> io::Result<T> {
+    work.await.map_err(|e| io::Error::other(e.to_string()))?
 }
 
 /// The `len` bytes of `file` from `start` as a stream of chunks. A chunk the page cache
 /// holds (the usual case: a blob written or read lately) is copied out on the spot, in the
-/// task that sends it; only one that needs the disk goes to a blocking thread. Handing
-/// every chunk to a blocking thread cost three context switches per chunk, which made a
-/// large GET spend more on scheduling than on its one extra copy.
+/// task that sends it. Once a chunk has needed the disk, the rest are read on a blocking
+/// thread, each while the one before is sent, so that the disk and the socket work at the
+/// same time. Handing every chunk to a blocking thread cost three context switches per
+/// chunk, which made a large GET from the cache spend more on scheduling than on its copy.
 fn read_chunks(file: File, start: u64, len: u64) -> BlobReader {
     let end = start + len;
-    let state = (Arc::new(file), start, Buffers::default());
-    Box::pin(stream::try_unfold(state, move |(file, at, buffers)| async move {
+    let state = (Arc::new(file), start, Buffers::default(), None);
+    Box::pin(stream::try_unfold(state, move |(file, at, buffers, ahead)| async move {
         if at >= end {
             return Ok(None);
         }
         let want = (end - at).min(READ_CHUNK) as usize;
-        let mut buf = buffers.take(want);
-        let (buf, read) = match read_cached(&file, at, &mut buf[..want])? {
-            Some(read) => (buf, read),
+        let ((buf, read), from_disk) = match ahead {
+            Some(reading) => (joined(reading).await?, true),
             None => {
-                let file = Arc::clone(&file);
-                blocking(move || file.read_exact_at(&mut buf[..want], at).map(|()| (buf, want))).await?
+                let mut buf = buffers.take(want);
+                match read_cached(&file, at, &mut buf[..want])? {
+                    Some(read) => ((buf, read), false),
+                    None => (joined(read_on_thread(&file, buf, at, want)).await?, true),
+                }
             }
         };
-        let chunk = buffers.chunk(buf, read);
-        Ok(Some((chunk, (file, at + read as u64, buffers))))
+        let next = at + read as u64;
+        let ahead = (from_disk && next < end).then(|| {
+            let want = (end - next).min(READ_CHUNK) as usize;
+            read_on_thread(&file, buffers.take(want), next, want)
+        });
+        Ok(Some((buffers.chunk(buf, read), (file, next, buffers, ahead))))
     }))
+}
+
+/// A chunk being read on a blocking thread: its buffer and length.
+type Reading = JoinHandle<io::Result<(Vec<u8>, usize)>>;
+
+/// Reads `want` bytes of `file` at `at` into `buf` on a blocking thread.
+fn read_on_thread(file: &Arc<File>, mut buf: Vec<u8>, at: u64, want: usize) -> Reading {
+    let file = Arc::clone(file);
+    tokio::task::spawn_blocking(move || file.read_exact_at(&mut buf[..want], at).map(|()| (buf, want)))
 }
 
 /// Fills `buf` from `file` at `at` as far as the page cache holds it (`RWF_NOWAIT`: a read
