@@ -435,10 +435,9 @@ impl Bench {
              byte of the answer; after one untimed bare GET, {RUNS} interleaved runs of disk \
              write, bare PUT, Brume PUT, bare GET, Brume GET, medians reported (MB = 10^6 \
              bytes); the PUT target is against the lower of the disk write and bare PUT rates; \
-             the servers' CPU time (user + system, \
-             in clock ticks) is read around each GET, less noisy than the rates on a shared \
-             host; Brume's VmHWM is read after the last large transfer (the server was started for \
-             this benchmark); 1 KiB loads as in http (bare and Brume in alternating turns), at \
+             the servers' CPU time (user + system, in clock ticks) is read around each GET, \
+             less noisy than the rates on a shared host; Brume's VmHWM is read after the last \
+             large transfer (the server was started for this benchmark); 1 KiB loads as in http (bare and Brume in alternating turns), at \
              c=32, keys spread over {} keys, all of which exist before the GET load",
             s3::KEYS
         ));

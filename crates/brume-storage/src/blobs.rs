@@ -473,7 +473,8 @@ fn read_cached(file: &File, at: u64, buf: &mut [u8]) -> io::Result<Option<usize>
 #[derive(Default)]
 struct Buffers(Arc<Mutex<Vec<Vec<u8>>>>);
 
-/// How many spare buffers a reader keeps: the chunks hyper holds at once, and one more.
+/// How many spare buffers a reader keeps: enough for the chunks hyper holds while it sends
+/// them and the one read ahead.
 const SPARE_BUFFERS: usize = 4;
 
 impl Buffers {
@@ -489,6 +490,7 @@ impl Buffers {
     }
 }
 
+/// A chunk's buffer, lent to the response body until hyper drops the chunk.
 struct Lent {
     buf: Vec<u8>,
     len: usize,
