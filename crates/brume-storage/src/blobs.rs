@@ -420,15 +420,17 @@ async fn joined<T>(work: JoinHandle<io::Result<T>>) -> io::Result<T> {
 /// chunk, which made a large GET from the cache spend more on scheduling than on its copy.
 fn read_chunks(file: File, start: u64, len: u64) -> BlobReader {
     let end = start + len;
+    // The length of the chunk that starts at `at`.
+    let chunk_at = move |at: u64| (end - at).min(READ_CHUNK) as usize;
     let state = (Arc::new(file), start, Buffers::default(), None);
     Box::pin(stream::try_unfold(state, move |(file, at, buffers, ahead)| async move {
         if at >= end {
             return Ok(None);
         }
-        let want = (end - at).min(READ_CHUNK) as usize;
         let ((buf, read), from_disk) = match ahead {
             Some(reading) => (joined(reading).await?, true),
             None => {
+                let want = chunk_at(at);
                 let mut buf = buffers.take(want);
                 match read_cached(&file, at, &mut buf[..want])? {
                     Some(read) => ((buf, read), false),
@@ -438,7 +440,7 @@ fn read_chunks(file: File, start: u64, len: u64) -> BlobReader {
         };
         let next = at + read as u64;
         let ahead = (from_disk && next < end).then(|| {
-            let want = (end - next).min(READ_CHUNK) as usize;
+            let want = chunk_at(next);
             read_on_thread(&file, buffers.take(want), next, want)
         });
         Ok(Some((buffers.chunk(buf, read), (file, next, buffers, ahead))))
