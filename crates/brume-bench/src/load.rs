@@ -17,6 +17,7 @@ use hyper_util::rt::TokioIo;
 use tokio::task::JoinHandle;
 
 use crate::body::Memory;
+use crate::server::Server;
 use crate::sign::{BODY, GetCallerIdentity, Signer};
 use crate::stats::Latencies;
 
@@ -53,6 +54,8 @@ pub struct Load {
     pub latency: Latencies,
     /// Requests answered with anything but 200 within the window.
     pub errors: u64,
+    /// The server's CPU time (user and system) over the measured window, where it was read.
+    pub cpu: Option<Duration>,
 }
 
 /// Turns each side takes in [`alternating`].
@@ -61,20 +64,43 @@ pub const TURNS: usize = 3;
 /// A reference and Brume measured in turn, [`TURNS`] times each, every turn a run of
 /// `measure / TURNS` after `warmup`: a burst of noise on the shared host then hits both
 /// alike, where one long run of each compared two different moments. Each side's [`Load`]
-/// is its turns together: the mean rate (the turns are equally long) and every latency.
+/// is its turns together: the mean rate (the turns are equally long), every latency, and
+/// the CPU time its server spent over the measured windows.
 pub fn alternating(
     warmup: Duration,
     measure: Duration,
-    mut reference: impl FnMut(Duration, Duration) -> Result<Load>,
-    mut brume: impl FnMut(Duration, Duration) -> Result<Load>,
+    (reference_server, mut reference): (&Server, impl FnMut(Duration, Duration) -> Result<Load>),
+    (brume_server, mut brume): (&Server, impl FnMut(Duration, Duration) -> Result<Load>),
 ) -> Result<(Load, Load)> {
     let turn = measure / TURNS as u32;
     let (mut refs, mut ours) = (Vec::new(), Vec::new());
     for _ in 0..TURNS {
-        refs.push(reference(warmup, turn)?);
-        ours.push(brume(warmup, turn)?);
+        refs.push(window_with_cpu(reference_server, warmup, turn, &mut reference)?);
+        ours.push(window_with_cpu(brume_server, warmup, turn, &mut brume)?);
     }
     Ok((Load::combined(refs), Load::combined(ours)))
+}
+
+/// `run(warmup, measure)` with the CPU time `server` spent from the end of the warm-up to
+/// the end of the measured window, read by a thread beside the load (the warm-up is not
+/// counted, which is why this does not time `run` as a whole).
+fn window_with_cpu(
+    server: &Server,
+    warmup: Duration,
+    measure: Duration,
+    run: impl FnOnce(Duration, Duration) -> Result<Load>,
+) -> Result<Load> {
+    std::thread::scope(|scope| {
+        let cpu = scope.spawn(|| -> Result<Duration> {
+            std::thread::sleep(warmup);
+            let before = server.cpu_time()?;
+            std::thread::sleep(measure);
+            Ok(server.cpu_time()?.saturating_sub(before))
+        });
+        let mut load = run(warmup, measure)?;
+        load.cpu = Some(cpu.join().map_err(|_| anyhow::anyhow!("CPU time reader panicked"))??);
+        Ok(load)
+    })
 }
 
 impl Load {
@@ -83,7 +109,14 @@ impl Load {
         let n = runs.len().max(1) as f64;
         let per_second = runs.iter().map(|r| r.per_second).sum::<f64>() / n;
         let errors = runs.iter().map(|r| r.errors).sum();
-        Load { per_second, errors, latency: Latencies::merged(runs.into_iter().map(|r| r.latency)) }
+        let cpu = runs.iter().map(|r| r.cpu).sum();
+        Load { per_second, errors, cpu, latency: Latencies::merged(runs.into_iter().map(|r| r.latency)) }
+    }
+
+    /// The server's CPU time per request answered 200, where it was read.
+    pub fn cpu_per_request(&self) -> Option<Duration> {
+        let answered = u32::try_from(self.latency.count()).ok().filter(|n| *n > 0)?;
+        Some(self.cpu? / answered)
     }
 }
 
@@ -147,7 +180,7 @@ pub async fn gather(workers: Vec<JoinHandle<Result<Tally>>>, measure: Duration) 
         all.extend(tally.latencies);
         errors += tally.errors;
     }
-    Ok(Load { per_second: all.len() as f64 / measure.as_secs_f64(), latency: Latencies::new(all), errors })
+    Ok(Load { per_second: all.len() as f64 / measure.as_secs_f64(), latency: Latencies::new(all), errors, cpu: None })
 }
 
 /// One keep-alive connection.

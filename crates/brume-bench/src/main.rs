@@ -293,8 +293,8 @@ impl Bench {
             let (ceiling, got) = load::alternating(
                 warmup,
                 measure,
-                |w, m| load::run(bare.port, concurrency, w, m, load::CallerIdentity::new),
-                |w, m| load::run(brume.port, concurrency, w, m, load::CallerIdentity::new),
+                (&bare, |w, m| load::run(bare.port, concurrency, w, m, load::CallerIdentity::new)),
+                (&brume, |w, m| load::run(brume.port, concurrency, w, m, load::CallerIdentity::new)),
             )?;
             let c = format!("c={concurrency}");
             let p = |l: &Latencies, q| us(l.percentile(q));
@@ -305,6 +305,7 @@ impl Bench {
                 (BARE, ceiling.per_second),
                 goal,
             ));
+            self.report.rows.extend(cpu_row(&format!("GetCallerIdentity, {c}"), &ceiling, &got));
             for q in [50.0, 99.0] {
                 self.report.rows.push(Row::new(
                     format!("GetCallerIdentity p{q:.0} latency, {c}"),
@@ -322,7 +323,10 @@ impl Bench {
             "http: one keep-alive HTTP/1.1 connection per worker, all workers on one current-thread \
              tokio runtime in the bench process; every request is SigV4-signed when sent (signing \
              key cached per day); bare and Brume measured in {} alternating turns of \
-             {}s/{} each after a 1 s warm-up, at each concurrency; Brume runs with --log-level warn",
+             {}s/{} each after a 1 s warm-up, at each concurrency; Brume runs with --log-level warn; \
+             in these and the other loads against bare hyper, each server's CPU time (user + \
+             system, from /proc in 10 ms ticks) is read over its measured windows, and the \
+             figure's CPU per request is that time over the requests answered 200",
             load::TURNS,
             self.cli.seconds,
             load::TURNS
@@ -472,8 +476,8 @@ impl Bench {
         let (ceiling, got) = load::alternating(
             warmup,
             measure,
-            |w, m| load::run(bare.port, CONCURRENCY, w, m, load::CallerIdentity::new),
-            |w, m| sqs::round_trips(brume.port, CONCURRENCY, w, m),
+            (&bare, |w, m| load::run(bare.port, CONCURRENCY, w, m, load::CallerIdentity::new)),
+            (&brume, |w, m| sqs::round_trips(brume.port, CONCURRENCY, w, m)),
         )?;
         let figure = format!("SQS send+receive+delete round trips/s, c={CONCURRENCY}");
         let detail = format!(
@@ -726,8 +730,8 @@ impl Bench {
         let (ceiling, got) = load::alternating(
             warmup,
             measure,
-            |w, m| load::run(bare.port, CONCURRENCY, w, m, load::CallerIdentity::new),
-            |w, m| sns::publishes(brume.port, &topic, CONCURRENCY, w, m),
+            (&bare, |w, m| load::run(bare.port, CONCURRENCY, w, m, load::CallerIdentity::new)),
+            (&brume, |w, m| sns::publishes(brume.port, &topic, CONCURRENCY, w, m)),
         )?;
         let figure = format!("SNS Publish/s (one SQS subscription), c={CONCURRENCY}");
         self.report.rows.push(Row::new(
@@ -816,8 +820,8 @@ impl Bench {
             let (ceiling, got) = load::alternating(
                 warmup,
                 measure,
-                |w, m| load::run(bare.port, CONCURRENCY, w, m, load::CallerIdentity::new),
-                |w, m| load_for(&brume, op, CONCURRENCY, w, m),
+                (&bare, |w, m| load::run(bare.port, CONCURRENCY, w, m, load::CallerIdentity::new)),
+                (&brume, |w, m| load_for(&brume, op, CONCURRENCY, w, m)),
             )?;
             if ceiling.errors > 0 {
                 anyhow::bail!("the bare server answered {} requests with non-200", ceiling.errors);
@@ -830,6 +834,7 @@ impl Bench {
                 (BARE, ceiling.per_second),
                 Goal::RatioAtLeast(0.5),
             ));
+            self.report.rows.extend(cpu_row(&figure, &ceiling, &got));
             self.report.rows.push(Row::new(
                 format!("DynamoDB {} p99 latency, c={CONCURRENCY}", op.name()),
                 (ms(got.latency.percentile(99.0)), "ms"),
@@ -981,8 +986,12 @@ impl Bench {
                 })
             };
             let load = |server: &Server| load_for(server, warmup, measure);
-            let (ceiling, got) =
-                load::alternating(warmup, measure, |w, m| load_for(bare, w, m), |w, m| load_for(brume, w, m))?;
+            let (ceiling, got) = load::alternating(
+                warmup,
+                measure,
+                (bare, |w, m| load_for(bare, w, m)),
+                (brume, |w, m| load_for(brume, w, m)),
+            )?;
             if ceiling.errors > 0 {
                 anyhow::bail!("the bare server answered {} requests with non-200", ceiling.errors);
             }
@@ -1000,6 +1009,7 @@ impl Bench {
                 (BARE, ceiling.per_second),
                 Goal::RatioAtLeast(0.4),
             ));
+            self.report.rows.extend(cpu_row(&figure, &ceiling, &got));
             if let Some(moto) = &moto {
                 let peer = load(moto)?;
                 self.report.rows.push(Row::new(
@@ -1045,6 +1055,13 @@ fn with_cpu<T>(server: &Server, f: impl FnOnce() -> Result<T>) -> Result<(T, f64
     let before = server.cpu_time()?;
     let out = f()?;
     Ok((out, ms(server.cpu_time()?.saturating_sub(before))))
+}
+
+/// A context row: the server CPU time per request answered in `got`'s load against the
+/// reference's, for figures where both serve one request per call.
+fn cpu_row(figure: &str, ceiling: &load::Load, got: &load::Load) -> Option<Row> {
+    let (ours, theirs) = (got.cpu_per_request()?, ceiling.cpu_per_request()?);
+    Some(Row::new(format!("{figure}, server CPU per request"), (us(ours), "us"), "", (BARE, us(theirs)), Goal::None))
 }
 
 fn progress(what: &str) {

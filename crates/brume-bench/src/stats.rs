@@ -24,6 +24,10 @@ impl Latencies {
         self.percentile(50.0)
     }
 
+    pub fn count(&self) -> usize {
+        self.0.len()
+    }
+
     pub fn min(&self) -> Duration {
         self.0.first().copied().unwrap_or_default()
     }
