@@ -143,7 +143,8 @@ pub fn populate(dir: &Path, total: u64) -> Result<Populated> {
         if let Some(last) = in_flight {
             last.await??;
         }
-        storage.flush().await?;
+        // As Brume leaves its store when stopped.
+        storage.close().await?;
         anyhow::Ok(())
     })?;
     // Dropping the last handle joins the writer thread, which closes the engine and

@@ -48,6 +48,12 @@ pub(crate) trait Engine: ReadView + 'static {
 
     /// What puts applied writes on disk; it may run on another thread than `apply`.
     fn syncer(&self) -> Result<Box<dyn Syncer>, StorageError>;
+
+    /// Moves everything applied so far from the engine's log into its tables, so that
+    /// opening the store again has nothing to replay. Engines without a log do nothing.
+    fn checkpoint(&self) -> Result<(), StorageError> {
+        Ok(())
+    }
 }
 
 /// Puts everything applied before the call on disk, without holding up concurrent
@@ -64,8 +70,16 @@ pub(crate) fn check_keyspace(name: &str) -> Result<(), StorageError> {
 }
 
 enum Job {
-    Txn { f: TxnFn, reply: Reply },
-    Flush { reply: Reply },
+    Txn {
+        f: TxnFn,
+        reply: Reply,
+    },
+    /// Answered once everything before it is on disk; with `checkpoint`, in the engine's
+    /// tables too.
+    Flush {
+        reply: Reply,
+        checkpoint: bool,
+    },
 }
 
 /// A [`Kv`] over any [`Engine`], with the writer thread that owns all writes.
@@ -156,7 +170,11 @@ impl<E: Engine> Kv for EngineKv<E> {
     }
 
     fn flush(&self) -> StorageFuture {
-        self.submit(|reply| Job::Flush { reply })
+        self.submit(|reply| Job::Flush { reply, checkpoint: false })
+    }
+
+    fn close(&self) -> StorageFuture {
+        self.submit(|reply| Job::Flush { reply, checkpoint: true })
     }
 }
 
@@ -212,10 +230,12 @@ impl<E: Engine> Writer<E> {
         // that declined may have read the uncommitted writes of an earlier one.
         let mut txn_replies = Vec::new();
         let mut flushes = Vec::new();
+        let mut checkpoints = Vec::new();
         let engine = Remembering { recent: &self.recent, engine: &*self.engine };
         for job in group {
             match job {
-                Job::Flush { reply } => flushes.push(reply),
+                Job::Flush { reply, checkpoint: false } => flushes.push(reply),
+                Job::Flush { reply, checkpoint: true } => checkpoints.push(reply),
                 Job::Txn { f, reply } => {
                     let mut txn =
                         Overlay { writes: WriteSet::new(), below: Layered { writes: &writes, below: &engine } };
@@ -250,6 +270,18 @@ impl<E: Engine> Writer<E> {
             Err(_) => recent.clear(),
         }
         drop(recent);
+        // On the writer, so that no write comes between the group and the checkpoint.
+        if !checkpoints.is_empty() {
+            match self.engine.checkpoint() {
+                Ok(()) => flushes.append(&mut checkpoints),
+                Err(e) => {
+                    tracing::error!(error = %e, "storage checkpoint failed");
+                    for reply in checkpoints {
+                        let _ = reply.send(Err(copy_error(&e)));
+                    }
+                }
+            }
+        }
         let replies = txn_replies
             .into_iter()
             .map(|(reply, committed)| {

@@ -5,6 +5,7 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use fjall::{Database, KeyspaceCreateOptions, PersistMode, Readable};
 use rustc_hash::FxHashMap;
@@ -12,6 +13,10 @@ use rustc_hash::FxHashMap;
 use crate::StorageError;
 use crate::committer::{Engine, Syncer, WriteSet};
 use crate::kv::{Direction, KeyRange, KvPair, ReadView};
+
+/// How long a checkpoint waits for fjall to write the memtables out: short of the 10 s a
+/// container runtime gives a stopped process before it kills it.
+const CHECKPOINT_WAIT: Duration = Duration::from_secs(8);
 
 pub(crate) struct DiskEngine {
     db: Database,
@@ -117,6 +122,34 @@ impl Engine for DiskEngine {
         let newest = newest_journal(&self.dir)?;
         Ok(Box::new(JournalSyncer { dir: self.dir.clone(), db: self.db.clone(), newest, open: None }))
     }
+
+    /// fjall reads its whole active journal at every open and replays what its tables do
+    /// not hold yet into the memtables, and a keyspace's memtable goes to a table only
+    /// once it holds 64 MiB: a store stopped with 35 MB in its journal took 0.45 s to open,
+    /// every time. Writing every memtable out first leaves the journal only to be read
+    /// past (0.27 s for the same store). fjall's `rotate_memtable` is public but
+    /// undocumented (the version is pinned); its own waiting variant would wait forever
+    /// for a flush that keeps failing (a full disk), so the wait here is bounded: what is
+    /// not in a table by then is still in the journal.
+    fn checkpoint(&self) -> Result<(), StorageError> {
+        let mut rotated = Vec::new();
+        for name in self.db.list_keyspace_names() {
+            if let Some(ks) = handle(&self.db, &self.keyspaces, &name, false)?
+                && ks.rotate_memtable()?
+            {
+                rotated.push(ks);
+            }
+        }
+        let deadline = Instant::now() + CHECKPOINT_WAIT;
+        while rotated.iter().any(|ks| ks.sealed_memtable_count() > 0) {
+            if Instant::now() >= deadline {
+                tracing::warn!("memtables not written to tables within {CHECKPOINT_WAIT:?}; the journal keeps them");
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Ok(())
+    }
 }
 
 /// Fsyncs fjall's active journal through a file handle of its own. fjall's `persist` holds
@@ -212,6 +245,25 @@ mod tests {
         assert!(newest_journal(dir.path()).unwrap().is_some(), "fjall's journal layout changed: {dir:?}");
         let mut syncer = engine.syncer().unwrap();
         syncer.sync().unwrap();
+    }
+
+    #[test]
+    fn a_checkpoint_leaves_nothing_to_replay() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = DiskEngine::open(dir.path()).unwrap();
+        let mut writes = WriteSet::new();
+        writes.entry("t".to_string()).or_default().insert(b"k".to_vec(), Some(b"v".to_vec()));
+        engine.apply(&writes).unwrap();
+        let ks = handle(&engine.db, &engine.keyspaces, "t", false).unwrap().unwrap();
+        assert_eq!(ks.table_count(), 0);
+        engine.checkpoint().unwrap();
+        assert_eq!((ks.table_count(), ks.sealed_memtable_count()), (1, 0));
+        // Nothing written since: nothing to do.
+        engine.checkpoint().unwrap();
+        assert_eq!(ks.table_count(), 1);
+        drop((ks, engine));
+        let engine = DiskEngine::open(dir.path()).unwrap();
+        assert_eq!(engine.get("t", b"k").unwrap(), Some(b"v".to_vec()));
     }
 
     #[test]

@@ -137,6 +137,10 @@ pub trait Kv: ReadView {
 
     /// Resolves once everything committed so far is on disk.
     fn flush(&self) -> StorageFuture;
+
+    /// [`Kv::flush`], and the engine's log moved into its tables, so that the next open
+    /// of the store replays nothing: for a graceful shutdown. The store stays usable.
+    fn close(&self) -> StorageFuture;
 }
 
 impl dyn Kv + '_ {

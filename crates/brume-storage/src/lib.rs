@@ -68,10 +68,17 @@ impl Storage {
         Storage { kv: Arc::new(kv), blobs: Arc::new(blobs::MemBlobs::default()) }
     }
 
-    /// Puts everything acknowledged so far on disk; call before a graceful shutdown
-    /// (dropping the last handle also does it, without reporting errors).
+    /// Puts everything acknowledged so far on disk (dropping the last handle also does it,
+    /// without reporting errors).
     pub async fn flush(&self) -> Result<(), StorageError> {
         self.kv.flush().await?;
+        self.blobs.flush().await
+    }
+
+    /// [`Storage::flush`], leaving the store so that it opens again without replaying its
+    /// log (see [`Kv::close`]): call before a graceful shutdown.
+    pub async fn close(&self) -> Result<(), StorageError> {
+        self.kv.close().await?;
         self.blobs.flush().await
     }
 }

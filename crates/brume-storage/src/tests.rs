@@ -286,6 +286,21 @@ async fn reopen_keeps_data() {
     }
 }
 
+/// A closed store still takes writes, and opens again with all of them.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_closed_store_stays_usable() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = open(dir.path(), Durability::Default).unwrap();
+        fill(&*s.kv, &["a", "b"]).await;
+        s.close().await.unwrap();
+        fill(&*s.kv, &["c"]).await;
+        s.close().await.unwrap();
+    }
+    let s = open(dir.path(), Durability::Default).unwrap();
+    assert_eq!(keys(&s.kv.scan("t", &KeyRange::all(), Direction::Forward, 10).unwrap()), ["a", "b", "c"]);
+}
+
 const CRASH_DIR: &str = "BRUME_STORAGE_CRASH_DIR";
 const CRASH_LEVEL: &str = "BRUME_STORAGE_CRASH_LEVEL";
 

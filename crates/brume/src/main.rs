@@ -215,7 +215,7 @@ async fn run(up: Up, started: Instant) -> Result<()> {
     sdk.bind(&gateway);
     brume_gateway::serve(gateway, listener, shutdown_signal()).await?;
     dispatcher.shutdown().await;
-    storage.flush().await.context("flushing storage at shutdown")?;
+    storage.close().await.context("closing storage at shutdown")?;
     tracing::info!("stopped");
     Ok(())
 }
