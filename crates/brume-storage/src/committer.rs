@@ -50,7 +50,8 @@ pub(crate) trait Engine: ReadView + 'static {
     fn syncer(&self) -> Result<Box<dyn Syncer>, StorageError>;
 
     /// Moves everything applied so far from the engine's log into its tables, so that
-    /// opening the store again has nothing to replay. Engines without a log do nothing.
+    /// opening the store again has nothing to replay into memory. Engines without a log do
+    /// nothing.
     fn checkpoint(&self) -> Result<(), StorageError> {
         Ok(())
     }

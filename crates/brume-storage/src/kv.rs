@@ -139,7 +139,8 @@ pub trait Kv: ReadView {
     fn flush(&self) -> StorageFuture;
 
     /// [`Kv::flush`], and the engine's log moved into its tables, so that the next open
-    /// of the store replays nothing: for a graceful shutdown. The store stays usable.
+    /// of the store replays nothing into memory: for a graceful shutdown. The store stays
+    /// usable.
     fn close(&self) -> StorageFuture;
 }
 
