@@ -535,8 +535,8 @@ mod tests {
     use super::*;
     use crate::memory::MemoryEngine;
 
-    /// The in-memory engine, counting the fsyncs asked of it.
-    struct Counted(MemoryEngine, Arc<AtomicUsize>);
+    /// The in-memory engine, counting the fsyncs and the checkpoints asked of it.
+    struct Counted(MemoryEngine, Arc<AtomicUsize>, Arc<AtomicUsize>);
 
     struct Counter(Arc<AtomicUsize>);
 
@@ -569,12 +569,23 @@ mod tests {
         fn syncer(&self) -> Result<Box<dyn Syncer>, StorageError> {
             Ok(Box::new(Counter(Arc::clone(&self.1))))
         }
+
+        fn checkpoint(&self) -> Result<(), StorageError> {
+            self.2.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }
+    }
+
+    /// A store over [`Counted`], with its fsync and checkpoint counts.
+    fn counted(durability: Durability) -> (Arc<dyn Kv>, Arc<AtomicUsize>, Arc<AtomicUsize>) {
+        let (syncs, checkpoints) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let engine = Counted(MemoryEngine::default(), Arc::clone(&syncs), Arc::clone(&checkpoints));
+        (Arc::new(EngineKv::start(engine, durability).unwrap()), syncs, checkpoints)
     }
 
     fn store(durability: Durability) -> (Arc<dyn Kv>, Arc<AtomicUsize>) {
-        let syncs = Arc::new(AtomicUsize::new(0));
-        let kv = EngineKv::start(Counted(MemoryEngine::default(), Arc::clone(&syncs)), durability).unwrap();
-        (Arc::new(kv), syncs)
+        let (kv, syncs, _) = counted(durability);
+        (kv, syncs)
     }
 
     async fn put(kv: &dyn Kv, key: &str) {
@@ -598,6 +609,18 @@ mod tests {
         assert_eq!(syncs.load(Ordering::SeqCst), after_writes);
         kv.flush().await.unwrap();
         assert_eq!(syncs.load(Ordering::SeqCst), after_writes + 1);
+    }
+
+    #[tokio::test]
+    async fn close_checkpoints_the_engine_and_a_flush_does_not() {
+        let (kv, syncs, checkpoints) = counted(Durability::Default);
+        put(&*kv, "a").await;
+        kv.flush().await.unwrap();
+        assert_eq!(checkpoints.load(Ordering::SeqCst), 0);
+        let synced = syncs.load(Ordering::SeqCst);
+        kv.close().await.unwrap();
+        assert_eq!(checkpoints.load(Ordering::SeqCst), 1);
+        assert!(syncs.load(Ordering::SeqCst) > synced, "a close is answered after an fsync");
     }
 
     #[tokio::test]
