@@ -60,6 +60,14 @@ def test_policy_conditions_are_enforced(server, bucket):
     post = s3.generate_presigned_post(bucket, "small.txt", Conditions=[["content-length-range", 1, 10]])
     status, _, body = post_form(post["url"], post["fields"], b"x" * 11)
     assert status == 400 and b"<Code>EntityTooLarge</Code>" in body
+    assert b"<ProposedSize>11</ProposedSize><MaxSizeAllowed>10</MaxSizeAllowed>" in body
+    # The size reported is the whole file's, though only the limit's worth was kept.
+    big = 3 * 1024 * 1024 + 5
+    status, _, body = post_form(post["url"], post["fields"], b"x" * big)
+    assert status == 400 and f"<ProposedSize>{big}</ProposedSize>".encode() in body
+    status, _, body = post_form(post["url"], post["fields"], b"")
+    assert status == 400 and b"<Code>EntityTooSmall</Code>" in body
+    assert b"<ProposedSize>0</ProposedSize><MinSizeAllowed>1</MinSizeAllowed>" in body
     fields = dict(post["fields"], key="other.txt")
     status, _, body = post_form(post["url"], fields, b"x")
     assert status == 403 and b"Invalid according to Policy: Policy Condition failed" in body

@@ -172,10 +172,15 @@ fn limited(field: multer::Field<'static>, range: Option<(u64, u64)>) -> RequestB
         let (mut field, seen) = state?;
         match field.chunk().await {
             Ok(Some(chunk)) => {
-                let seen = seen + chunk.len() as u64;
+                let mut seen = seen + chunk.len() as u64;
                 if seen > max {
+                    // S3 reports the file's whole size: the rest is counted, not kept.
+                    while let Ok(Some(rest)) = field.chunk().await {
+                        seen += rest.len() as u64;
+                    }
                     return fail(
                         AwsError::new(400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size")
+                            .with_field("ProposedSize", seen.to_string())
                             .with_field("MaxSizeAllowed", max.to_string()),
                     );
                 }
@@ -183,6 +188,7 @@ fn limited(field: multer::Field<'static>, range: Option<(u64, u64)>) -> RequestB
             }
             Ok(None) if seen < min => fail(
                 AwsError::new(400, "EntityTooSmall", "Your proposed upload is smaller than the minimum allowed size")
+                    .with_field("ProposedSize", seen.to_string())
                     .with_field("MinSizeAllowed", min.to_string()),
             ),
             Ok(None) => None,
