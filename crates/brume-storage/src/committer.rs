@@ -10,7 +10,8 @@
 //! readers may see a write up to one fsync before it is acknowledged (it has reached the OS
 //! by then, so it survives `kill -9`); a transaction that read it is acknowledged only once
 //! it is on disk too, because its own group is synced after. With [`Durability::Default`]
-//! the writer answers at once and the sync thread fsyncs within [`FLUSH_INTERVAL`].
+//! the writer answers at once and the sync thread fsyncs within [`FLUSH_INTERVAL`]. Either
+//! thread hands a group's answers to one task on the runtime (see [`Courier`]).
 
 use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -20,6 +21,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use tokio::runtime::{Handle, RuntimeFlavor};
+use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 use tokio::sync::oneshot;
 
 use crate::kv::{Direction, KeyRange, Kv, KvPair, ReadView, StorageFuture, Txn, TxnFn};
@@ -88,6 +91,7 @@ pub(crate) struct EngineKv<E: Engine> {
     engine: Arc<E>,
     /// The writer's memory, which plain reads consult too (see [`EngineKv::get`]).
     recent: Arc<Mutex<Recent>>,
+    courier: Courier,
     jobs: Option<Sender<Job>>,
     writer: Option<JoinHandle<()>>,
 }
@@ -96,17 +100,20 @@ impl<E: Engine> EngineKv<E> {
     pub(crate) fn start(engine: E, durability: Durability) -> Result<Self, StorageError> {
         let engine = Arc::new(engine);
         let (jobs, rx) = mpsc::channel();
-        let sync = SyncThread::start(engine.syncer()?)?;
+        let courier = Courier::default();
+        let sync = SyncThread::start(engine.syncer()?, courier.clone())?;
         let writer_engine = Arc::clone(&engine);
         let recent = Arc::<Mutex<Recent>>::default();
         let writer_recent = Arc::clone(&recent);
-        let writer = std::thread::Builder::new()
-            .name("brume-kv-writer".into())
-            .spawn(move || Writer { engine: writer_engine, durability, sync, recent: writer_recent }.run(rx))?;
-        Ok(Self { engine, recent, jobs: Some(jobs), writer: Some(writer) })
+        let writer_courier = courier.clone();
+        let writer = std::thread::Builder::new().name("brume-kv-writer".into()).spawn(move || {
+            Writer { engine: writer_engine, durability, sync, recent: writer_recent, courier: writer_courier }.run(rx)
+        })?;
+        Ok(Self { engine, recent, courier, jobs: Some(jobs), writer: Some(writer) })
     }
 
     fn submit(&self, job: impl FnOnce(Reply) -> Job) -> StorageFuture {
+        self.courier.start();
         let (reply, done) = oneshot::channel();
         let sent = self.jobs.as_ref().is_some_and(|jobs| jobs.send(job(reply)).is_ok());
         Box::pin(async move {
@@ -194,6 +201,7 @@ struct Writer<E: Engine> {
     sync: SyncThread,
     /// What transactions read and wrote lately; plain reads consult it too.
     recent: Arc<Mutex<Recent>>,
+    courier: Courier,
 }
 
 impl<E: Engine> Writer<E> {
@@ -209,9 +217,7 @@ impl<E: Engine> Writer<E> {
             if self.durability == Durability::Default {
                 // Reaching the OS is all this level promises before answering; the sync
                 // thread fsyncs within FLUSH_INTERVAL.
-                for (reply, answer) in applied.replies.drain(..) {
-                    let _ = reply.send(answer);
-                }
+                self.courier.deliver(std::mem::take(&mut applied.replies));
                 if wrote {
                     self.sync.dirty();
                 }
@@ -297,6 +303,77 @@ impl<E: Engine> Writer<E> {
     }
 }
 
+/// Transactions' answers, sent on drop by whichever thread drops them.
+struct Answers(Vec<(Reply, Result<(), StorageError>)>);
+
+impl Drop for Answers {
+    fn drop(&mut self) {
+        for (reply, answer) in self.0.drain(..) {
+            let _ = reply.send(answer);
+        }
+    }
+}
+
+/// Carries a group's answers from the writer or sync thread to a task on the runtime that
+/// submits transactions, which sends them. A transaction's task woken from outside the
+/// runtime costs a lock on the runtime's shared queue and often a futex to unpark a worker;
+/// woken from a worker, it goes on that worker's own queue. So this thread wakes one task
+/// per group instead of one per transaction. Answers that no task takes (no runtime has
+/// submitted yet, or its runtime stopped) are sent by the thread that has them, so none is
+/// lost.
+#[derive(Clone, Default)]
+struct Courier(Arc<CourierState>);
+
+#[derive(Default)]
+struct CourierState {
+    /// Whether a task is taking answers, so that submitters need not take the lock.
+    running: AtomicBool,
+    task: Mutex<Option<UnboundedSender<Answers>>>,
+}
+
+impl Courier {
+    /// Starts the task on the caller's runtime if none is running. Only on a multi-thread
+    /// runtime, whose workers run it whoever submits: a current-thread runtime runs tasks
+    /// only while a caller blocks on it, and answers left with an idle one would never come.
+    fn start(&self) {
+        if self.0.running.load(Ordering::Acquire) {
+            return;
+        }
+        let Ok(runtime) = Handle::try_current() else {
+            return;
+        };
+        if runtime.runtime_flavor() != RuntimeFlavor::MultiThread {
+            return;
+        }
+        let mut task = self.0.task.lock().unwrap_or_else(|p| p.into_inner());
+        if task.is_none() {
+            let (to_task, mut answers) = unbounded_channel::<Answers>();
+            // Dropping the answers sends them.
+            runtime.spawn(async move { while answers.recv().await.is_some() {} });
+            *task = Some(to_task);
+            self.0.running.store(true, Ordering::Release);
+        }
+    }
+
+    fn deliver(&self, answers: Vec<(Reply, Result<(), StorageError>)>) {
+        if answers.is_empty() {
+            return;
+        }
+        let answers = Answers(answers);
+        let mut task = self.0.task.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(to_task) = task.as_ref() else {
+            return;
+        };
+        if let Err(unsent) = to_task.send(answers) {
+            // The task's runtime stopped: answer here, and let the next submitter start one.
+            *task = None;
+            self.0.running.store(false, Ordering::Release);
+            drop(task);
+            drop(unsent);
+        }
+    }
+}
+
 enum ToSync {
     /// Answer these once everything applied so far is on disk.
     Group(Applied),
@@ -316,7 +393,7 @@ struct SyncThread {
 }
 
 impl SyncThread {
-    fn start(mut syncer: Box<dyn Syncer>) -> Result<Self, StorageError> {
+    fn start(mut syncer: Box<dyn Syncer>, courier: Courier) -> Result<Self, StorageError> {
         let (to_sync, rx) = mpsc::channel::<ToSync>();
         let dirty = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&dirty);
@@ -353,9 +430,13 @@ impl SyncThread {
                 let synced = sync_logged(&mut *syncer);
                 let failure = || synced.as_ref().map(|_| ()).map_err(copy_error);
                 for applied in waiting {
-                    for (reply, answer) in applied.replies {
-                        let _ = reply.send(answer.and_then(|()| failure()));
-                    }
+                    courier.deliver(
+                        applied
+                            .replies
+                            .into_iter()
+                            .map(|(reply, answer)| (reply, answer.and_then(|()| failure())))
+                            .collect(),
+                    );
                     for reply in applied.flushes {
                         let _ = reply.send(failure());
                     }
@@ -621,6 +702,31 @@ mod tests {
         kv.close().await.unwrap();
         assert_eq!(checkpoints.load(Ordering::SeqCst), 1);
         assert!(syncs.load(Ordering::SeqCst) > synced, "a close is answered after an fsync");
+    }
+
+    /// The answers of a store used from one runtime after another go through a task on the
+    /// first runtime that submitted; once that runtime is gone they must still come.
+    #[test]
+    fn answers_come_after_the_runtime_that_carried_them_stops() {
+        for durability in [Durability::Default, Durability::Always] {
+            let (kv, _) = store(durability);
+            for n in 0..3 {
+                let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).build().unwrap();
+                runtime.block_on(async {
+                    for k in 0..20 {
+                        put(&*kv, &format!("{n}/{k}")).await;
+                    }
+                });
+                drop(runtime);
+            }
+            // From a current-thread runtime, and with a multi-thread one idle beside it.
+            let idle = tokio::runtime::Builder::new_multi_thread().worker_threads(1).build().unwrap();
+            idle.block_on(put(&*kv, "idle"));
+            let current = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            current.block_on(put(&*kv, "current"));
+            let count = kv.scan("t", &KeyRange::all(), Direction::Forward, usize::MAX).unwrap().len();
+            assert_eq!(count, 62);
+        }
     }
 
     #[tokio::test]
