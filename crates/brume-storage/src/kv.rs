@@ -116,7 +116,7 @@ pub trait Txn: ReadView {
 }
 
 /// The object-safe form of a transaction: the closure runs exactly once and returns whether
-/// its writes are to be committed. [`Kv::transact`] wraps it with typed results.
+/// its writes are to be committed. `<dyn Kv>::transact` wraps it with typed results.
 pub type TxnFn = Box<dyn FnOnce(&mut dyn Txn) -> bool + Send>;
 
 /// A future that does not borrow the store: the caller may drop its handle while waiting.
@@ -132,7 +132,7 @@ pub trait Kv: ReadView {
     fn snapshot(&self) -> Result<Box<dyn ReadView>, StorageError>;
 
     /// Runs `f` on the writer and resolves once its writes are as durable as the store's
-    /// level promises (or at once if `f` declined to commit). Prefer [`Kv::transact`].
+    /// level promises (or at once if `f` declined to commit). Prefer `<dyn Kv>::transact`.
     fn transact_dyn(&self, f: TxnFn) -> StorageFuture;
 
     /// Resolves once everything committed so far is on disk.

@@ -2,7 +2,7 @@
 //!
 //! - [`Kv`]: ordered byte keys in named keyspaces (one per service), range scans in both
 //!   directions, point-in-time snapshots and atomic read-modify-write transactions
-//!   ([`Kv::transact`]).
+//!   (`<dyn Kv>::transact`).
 //! - [`Blobs`]: streaming storage of large bodies under random [`BlobId`]s, so that no
 //!   user-chosen name ever becomes a file path.
 //! - [`key`]: the order-preserving tuple encoding services build their keys with.
