@@ -464,6 +464,33 @@ def test_condition_functions(ddb):
                        "operator or function; operator: contains, first operand: [data]")
 
 
+def test_deeply_nested_expressions_are_refused_and_brume_stays_up(ddb):
+    # The parsers recurse with the nesting; unbounded, a 4 KB expression of parentheses
+    # exhausted a thread's stack and aborted the whole server.
+    make_table(ddb, "deep")
+    values = {":v": {"S": "x"}}
+    code, message, r = error_of(lambda: ddb.scan(
+        TableName="deep", FilterExpression="(" * 2000 + "a = :v" + ")" * 2000, ExpressionAttributeValues=values))
+    assert (code, r["ResponseMetadata"]["HTTPStatusCode"]) == ("ValidationException", 400)
+    assert message == "Invalid FilterExpression: The expression has redundant parentheses;"
+    code, message, _ = error_of(lambda: ddb.delete_item(
+        TableName="deep", Key={"pk": {"S": "k"}}, ConditionExpression="NOT (" * 301 + "a = :v" + ")" * 301,
+        ExpressionAttributeValues=values))
+    assert message == "Invalid ConditionExpression: The expression contains too many operators; operator count: 302"
+    # 299 NOTs and a comparison are 300 operators, DynamoDB's limit: accepted, and true.
+    ddb.put_item(TableName="deep", Item={"pk": {"S": "k"}, "a": {"S": "y"}},
+                 ConditionExpression="NOT (" * 299 + "a = :v" + ")" * 299, ExpressionAttributeValues=values)
+    code, message, _ = error_of(lambda: ddb.execute_statement(
+        Statement='SELECT * FROM "deep" WHERE ' + "(" * 1000 + "pk = 'k'" + ")" * 1000))
+    assert (code, message) == ("ValidationException",
+                               "Statement wasn't well formed, can't be processed: Expression nesting exceeds the supported depth")
+    code, message, _ = error_of(lambda: ddb.execute_statement(
+        Statement="INSERT INTO \"deep\" VALUE {'pk': 'n', 'v': " + "[" * 1000 + "1" + "]" * 1000 + "}"))
+    assert message == ("Nesting Levels have exceeded supported limits: "
+                       "Attributes in the item have nested levels beyond supported limit")
+    assert ddb.get_item(TableName="deep", Key={"pk": {"S": "k"}})["Item"]["a"] == {"S": "y"}
+
+
 def test_projection_expressions(ddb):
     make_table(ddb, "proj")
     ddb.put_item(TableName="proj", Item={

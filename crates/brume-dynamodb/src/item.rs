@@ -19,7 +19,7 @@ use crate::capacity::{Consumed, read_units, write_units};
 use crate::error::{conditional_check_failed, invalid, resource_not_found, validation};
 use crate::expr::{self, Cond, Kind, Path, Placeholders, Update};
 use crate::table::{self, Table};
-use crate::value::{Attributes, Item, MAX_DEPTH, MAX_ITEM_SIZE, item_size};
+use crate::value::{Attributes, Item, MAX_DEPTH, MAX_ITEM_SIZE, NESTING_LIMIT_EXCEEDED, item_size};
 use crate::{Ddb, legacy, table_name};
 
 pub type Wire = BTreeMap<String, Json>;
@@ -206,9 +206,7 @@ pub fn check_new_item(table: &Table, item: &Item, updating: bool) -> Result<Vec<
 pub fn check_item_body(table: &Table, item: &Item, updating: bool) -> Result<(), AwsError> {
     table.check_index_keys(item, updating)?;
     if item.values().any(|v| v.depth() > MAX_DEPTH) {
-        return Err(validation(
-            "Nesting Levels have exceeded supported limits: Attributes in the item have nested levels beyond supported limit",
-        ));
+        return Err(validation(NESTING_LIMIT_EXCEEDED));
     }
     if item_size(item) > MAX_ITEM_SIZE {
         return Err(validation(if updating {

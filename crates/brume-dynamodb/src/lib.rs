@@ -18,6 +18,7 @@ mod error;
 mod expr;
 mod item;
 mod legacy;
+mod nesting;
 mod number;
 mod partiql;
 mod query;

@@ -20,6 +20,9 @@ pub type Item = BTreeMap<String, Value>;
 pub const MAX_ITEM_SIZE: usize = 400 * 1024;
 /// The deepest an attribute value may nest (31 maps or lists around a scalar).
 pub const MAX_DEPTH: usize = 32;
+/// DynamoDB's message for a value nested deeper than [`MAX_DEPTH`].
+pub const NESTING_LIMIT_EXCEEDED: &str =
+    "Nesting Levels have exceeded supported limits: Attributes in the item have nested levels beyond supported limit";
 
 #[derive(Clone, Debug)]
 pub enum Value {

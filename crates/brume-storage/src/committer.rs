@@ -37,6 +37,11 @@ pub(crate) const FLUSH_INTERVAL: Duration = Duration::from_millis(200);
 /// stays small.
 const MAX_GROUP: usize = 1024;
 
+/// The writer's stack: transactions run on it, and services' conditions recurse with the
+/// nesting of their input (DynamoDB's expressions, up to 600 levels), deeper than the
+/// default 2 MiB holds in a debug build. Untouched stack pages cost no memory.
+const WRITER_STACK: usize = 8 << 20;
+
 /// Pending writes by keyspace and key; `None` is a deletion.
 pub(crate) type WriteSet = BTreeMap<String, BTreeMap<Vec<u8>, Option<Vec<u8>>>>;
 
@@ -106,9 +111,11 @@ impl<E: Engine> EngineKv<E> {
         let recent = Arc::<Mutex<Recent>>::default();
         let writer_recent = Arc::clone(&recent);
         let writer_courier = courier.clone();
-        let writer = std::thread::Builder::new().name("brume-kv-writer".into()).spawn(move || {
-            Writer { engine: writer_engine, durability, sync, recent: writer_recent, courier: writer_courier }.run(rx)
-        })?;
+        let writer =
+            std::thread::Builder::new().name("brume-kv-writer".into()).stack_size(WRITER_STACK).spawn(move || {
+                Writer { engine: writer_engine, durability, sync, recent: writer_recent, courier: writer_courier }
+                    .run(rx)
+            })?;
         Ok(Self { engine, recent, courier, jobs: Some(jobs), writer: Some(writer) })
     }
 

@@ -8,12 +8,20 @@ use brume_core::AwsError;
 
 use super::update::{Action, Update};
 use super::{Cmp, Cond, Kind, Operand, Path, Placeholders, Step, check_paths, invalid_expression, is_reserved};
+use crate::nesting::Nesting;
 use crate::value::Value;
 
 /// The most operands `IN` takes.
 const MAX_IN_OPERANDS: usize = 100;
 /// The longest expression, in bytes.
 const MAX_EXPRESSION_BYTES: usize = 4096;
+/// The most operators and functions an expression may hold.
+const MAX_OPERATORS: usize = 300;
+/// The deepest nesting of groups, `NOT`s and function calls the parser follows. A level
+/// that is not a redundant pair of parentheses comes with an operator or a function, at
+/// worst one for two levels (`NOT (NOT (…))`), so an expression nested deeper than this
+/// holds too many operators or redundant parentheses.
+const MAX_NESTING: usize = 2 * MAX_OPERATORS;
 
 #[derive(Clone, Debug, PartialEq)]
 enum Tok {
@@ -102,6 +110,39 @@ struct Parser<'a> {
     tokens: Vec<Token>,
     pos: usize,
     placeholders: &'a mut Placeholders,
+    /// How many groups, `NOT`s and function calls enclose the current token.
+    depth: usize,
+}
+
+impl Nesting for Parser<'_> {
+    const MAX: usize = MAX_NESTING;
+
+    fn depth(&mut self) -> &mut usize {
+        &mut self.depth
+    }
+
+    /// Why DynamoDB refuses an expression nested deeper than [`Nesting::MAX`]: it holds
+    /// too many operators, or else some of its parentheses are redundant.
+    fn too_deep(&self) -> AwsError {
+        let operators = self
+            .tokens
+            .iter()
+            .zip(self.tokens.iter().skip(1))
+            .filter(|(t, next)| match &t.tok {
+                Tok::Sym(s) => matches!(*s, "=" | "<>" | "<" | "<=" | ">" | ">=" | "+" | "-"),
+                Tok::Word(w) => {
+                    ["AND", "OR", "NOT", "BETWEEN", "IN"].iter().any(|k| w.eq_ignore_ascii_case(k))
+                        || next.tok == Tok::Sym("(")
+                }
+                _ => false,
+            })
+            .count();
+        if operators > MAX_OPERATORS {
+            self.invalid(format!("The expression contains too many operators; operator count: {operators}"))
+        } else {
+            self.invalid("The expression has redundant parentheses;")
+        }
+    }
 }
 
 impl<'a> Parser<'a> {
@@ -116,7 +157,7 @@ impl<'a> Parser<'a> {
             ));
         }
         let tokens = lex(kind, src)?;
-        Ok(Parser { kind, src, tokens, pos: 0, placeholders })
+        Ok(Parser { kind, src, tokens, pos: 0, placeholders, depth: 0 })
     }
 
     fn peek(&self) -> &Tok {
@@ -246,10 +287,10 @@ impl<'a> Parser<'a> {
         mut arg: impl FnMut(&mut Self) -> Result<T, AwsError>,
     ) -> Result<Vec<T>, AwsError> {
         self.expect_sym("(")?;
-        let mut args = vec![arg(self)?];
+        let mut args = vec![self.nested(&mut arg)?];
         while self.sym(",") {
             self.next();
-            args.push(arg(self)?);
+            args.push(self.nested(&mut arg)?);
         }
         self.expect_sym(")")?;
         if args.len() != count {
@@ -311,27 +352,38 @@ impl<'a> Parser<'a> {
     fn negation(&mut self) -> Result<Cond, AwsError> {
         if self.keyword("NOT") {
             self.next();
-            return Ok(Cond::Not(Box::new(self.negation()?)));
+            return Ok(Cond::Not(Box::new(self.nested(Self::negation)?)));
         }
         self.primary()
     }
 
+    /// A group, a condition function or a comparison. The group's parsing is apart from the
+    /// rest so that each level of nesting takes little stack.
     fn primary(&mut self) -> Result<Cond, AwsError> {
         if self.sym("(") {
-            self.next();
-            let inner_open = self.sym("(").then_some(self.pos);
-            let inner = self.condition()?;
-            // `((…))`: the inner group closing right before this one closes.
-            if inner_open.is_some_and(|at| self.matching_close(at) == Some(self.pos - 1)) && self.sym(")") {
-                return Err(self.invalid("The expression has redundant parentheses;"));
-            }
-            self.expect_sym(")")?;
-            return Ok(inner);
+            return self.group();
         }
         if let Some(function) = self.function_name().filter(|f| CONDITION_FUNCTIONS.contains(&f.as_str())) {
             self.next();
             return self.condition_function(&function);
         }
+        self.comparison()
+    }
+
+    fn group(&mut self) -> Result<Cond, AwsError> {
+        self.next();
+        let inner_open = self.sym("(").then_some(self.pos);
+        let inner = self.nested(Self::condition)?;
+        // `((…))`: the inner group closing right before this one closes.
+        if inner_open.is_some_and(|at| self.matching_close(at) == Some(self.pos - 1)) && self.sym(")") {
+            return Err(self.invalid("The expression has redundant parentheses;"));
+        }
+        self.expect_sym(")")?;
+        Ok(inner)
+    }
+
+    /// A comparison, `BETWEEN` or `IN`.
+    fn comparison(&mut self) -> Result<Cond, AwsError> {
         let left = self.operand()?;
         if self.keyword("BETWEEN") {
             self.next();
@@ -676,6 +728,34 @@ mod tests {
             (Err(got), Err(message)) => assert_eq!(got, message, "{src}"),
             (got, expected) => panic!("{src}: got {got:?}, expected {expected:?}"),
         }
+    }
+
+    /// On a thread with the stack Brume's own threads have: the deepest nesting accepted
+    /// needs more than a test thread's 2 MiB in a debug build.
+    fn with_brume_stack(test: impl FnOnce() + Send + 'static) {
+        std::thread::Builder::new().stack_size(8 << 20).spawn(test).unwrap().join().unwrap();
+    }
+
+    #[test]
+    fn nesting_is_refused_before_it_exhausts_the_stack() {
+        with_brume_stack(|| {
+            // `NOT (` nests two levels per operator: 299 of them and a comparison are 300.
+            let deepest = format!("{}a = :one{}", "NOT (".repeat(299), ")".repeat(299));
+            check(&deepest, Ok("Not(Not("));
+            let over = format!("{}a = :one{}", "NOT (".repeat(301), ")".repeat(301));
+            check(
+                &over,
+                Err("Invalid ConditionExpression: The expression contains too many operators; operator count: 302"),
+            );
+            let parens = format!("{}a = :one{}", "(".repeat(2000), ")".repeat(2000));
+            check(&parens, Err("Invalid ConditionExpression: The expression has redundant parentheses;"));
+            // Calls nest one level each; 4 KB holds fewer than the limit.
+            let mut value = ":one".to_string();
+            for _ in 0..235 {
+                value = format!("if_not_exists(a,{value})");
+            }
+            assert!(parse_update(&format!("SET b = {value}"), &mut placeholders()).is_ok());
+        });
     }
 
     #[test]

@@ -14,8 +14,9 @@ use brume_core::AwsError;
 
 use crate::error::validation;
 use crate::expr::{Action, Cmp, Cond, Operand, Path, Step};
+use crate::nesting::Nesting;
 use crate::number::Num;
-use crate::value::{Item, Value};
+use crate::value::{Item, NESTING_LIMIT_EXCEEDED, Value};
 
 /// A statement, ready to run.
 #[derive(Debug, PartialEq)]
@@ -255,12 +256,36 @@ struct Parser<'a> {
     pos: usize,
     params: &'a [Value],
     used: usize,
+    /// How many groups, `NOT`s, calls and literal maps, lists and sets enclose the current
+    /// token.
+    depth: usize,
+}
+
+/// How deep a statement may nest. As deep as an expression parameter may (see
+/// `expr::parse`); a literal nested deeper than an item may be is refused after parsing,
+/// with DynamoDB's message.
+const MAX_NESTING: usize = 600;
+
+impl Nesting for Parser<'_> {
+    const MAX: usize = MAX_NESTING;
+
+    fn depth(&mut self) -> &mut usize {
+        &mut self.depth
+    }
+
+    fn too_deep(&self) -> AwsError {
+        match self.toks[self.pos.saturating_sub(1)] {
+            // Inside a literal: after its opening or a map key's colon.
+            Tok::Sym("{" | "[" | "<<" | ":") => validation(NESTING_LIMIT_EXCEEDED),
+            _ => malformed("Expression nesting exceeds the supported depth"),
+        }
+    }
 }
 
 /// Parses one statement, binding its `?` from `params`.
 pub fn parse(src: &str, params: &[Value]) -> Result<Statement, AwsError> {
     let (toks, spans) = lex(src)?.into_iter().map(|(t, a, b)| (t, (a, b))).unzip();
-    let mut p = Parser { src, toks, spans, pos: 0, params, used: 0 };
+    let mut p = Parser { src, toks, spans, pos: 0, params, used: 0, depth: 0 };
     let statement = p.statement()?;
     if p.sym(";") {
         p.next();
@@ -682,7 +707,7 @@ impl Parser<'_> {
         if !self.sym(")") {
             loop {
                 let at = self.pos;
-                args.push((arg(self)?, at));
+                args.push((self.nested(&mut arg)?, at));
                 if !self.sym(",") {
                     break;
                 }
@@ -821,18 +846,25 @@ impl Parser<'_> {
 
     fn negation(&mut self) -> Result<Cond, AwsError> {
         if self.eat_keyword("NOT") {
-            return Ok(Cond::Not(Box::new(self.negation()?)));
+            return Ok(Cond::Not(Box::new(self.nested(Self::negation)?)));
         }
         self.predicate()
     }
 
+    /// A group or a test. The group's parsing is apart from the tests' so that each level
+    /// of nesting takes little stack.
     fn predicate(&mut self) -> Result<Cond, AwsError> {
         if self.sym("(") {
             self.next();
-            let inner = self.condition()?;
+            let inner = self.nested(Self::condition)?;
             self.expect_sym(")")?;
             return Ok(inner);
         }
+        self.test()
+    }
+
+    /// A function, a comparison, `BETWEEN`, `IN` or `IS`.
+    fn test(&mut self) -> Result<Cond, AwsError> {
         // size() is an operand, compared below.
         if let Some(f) = self.function_name().filter(|f| !f.eq_ignore_ascii_case("size")) {
             let lower = f.to_ascii_lowercase();
@@ -1015,7 +1047,7 @@ impl Parser<'_> {
                     };
                     self.expect_sym(":")?;
                     let inner = if item { at.to_string() } else { format!("{at}.{key}") };
-                    let v = self.value_at(&inner, false)?;
+                    let v = self.nested(|p| p.value_at(&inner, false))?;
                     if map.insert(key.clone(), v).is_some() {
                         return Err(validation(format!("Duplicate keys in tuple. Key: {key}")));
                     }
@@ -1031,7 +1063,7 @@ impl Parser<'_> {
                 let mut list = Vec::new();
                 while !self.sym("]") {
                     let inner = format!("{at}[{}]", list.len());
-                    list.push(self.value_at(&inner, false)?);
+                    list.push(self.nested(|p| p.value_at(&inner, false))?);
                     if !self.sym(",") {
                         break;
                     }
@@ -1048,7 +1080,7 @@ impl Parser<'_> {
                             "Unsupported data type in Bag. DynamoDB only supports either numbers or strings in bags",
                         ));
                     }
-                    members.push(self.value_at(at, false)?);
+                    members.push(self.nested(|p| p.value_at(at, false))?);
                     if !self.sym(",") {
                         break;
                     }
@@ -1144,6 +1176,25 @@ mod tests {
 
     fn check(src: &str, params: &[Value], expected: Result<Statement, &str>) {
         assert_eq!(parse(src, params).map_err(|e| e.message), expected.map_err(str::to_string), "{src}");
+    }
+
+    #[test]
+    fn nesting_is_refused_before_it_exhausts_the_stack() {
+        // On a thread with the stack Brume's own threads have, as a debug build needs.
+        let deep = || {
+            let groups = format!("SELECT * FROM t WHERE {}a = 1{}", "(".repeat(1000), ")".repeat(1000));
+            check(
+                &groups,
+                &[],
+                Err("Statement wasn't well formed, can't be processed: Expression nesting exceeds the supported depth"),
+            );
+            for (open, close) in [("[", "]"), ("{'k': ", "}"), ("<<", ">>")] {
+                let literal =
+                    format!("INSERT INTO t VALUE {{'pk': 'a', 'v': {}1{}}}", open.repeat(1000), close.repeat(1000));
+                check(&literal, &[], Err(NESTING_LIMIT_EXCEEDED));
+            }
+        };
+        std::thread::Builder::new().stack_size(8 << 20).spawn(deep).unwrap().join().unwrap();
     }
 
     fn eq(name: &str, v: Value) -> Cond {
