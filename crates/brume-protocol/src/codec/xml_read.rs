@@ -41,6 +41,11 @@ impl Element {
     }
 }
 
+/// How deep a document may nest. AWS's request documents nest a handful of levels (S3's
+/// deepest, a lifecycle rule's tag, six); the bound keeps a hostile document's element tree
+/// shallow, since dropping the tree recurses once per level.
+const MAX_DEPTH: usize = 64;
+
 fn local_name(qname: &[u8]) -> String {
     let local = qname.rsplit(|b| *b == b':').next().unwrap_or(qname);
     String::from_utf8_lossy(local).into_owned()
@@ -71,6 +76,8 @@ pub fn parse(body: &[u8]) -> Result<Element, String> {
                     if let Some(root) = close(&mut stack, el) {
                         return Ok(root);
                     }
+                } else if stack.len() == MAX_DEPTH {
+                    return Err(format!("the document nests deeper than {MAX_DEPTH} elements"));
                 } else {
                     stack.push(el);
                 }
@@ -270,6 +277,16 @@ mod tests {
         );
         let v = read("Tagging", "<Tagging><TagSet><Tag><Key>k</Key><Value>v</Value></Tag></TagSet></Tagging>");
         assert_eq!(v, json!({"TagSet": [{"Key": "k", "Value": "v"}]}));
+    }
+
+    #[test]
+    fn documents_nested_too_deep_are_errors() {
+        let nested = |depth: usize| format!("{}{}", "<a>".repeat(depth), "</a>".repeat(depth));
+        assert!(parse(nested(MAX_DEPTH).as_bytes()).is_ok());
+        assert_eq!(
+            parse(nested(100_000).as_bytes()).unwrap_err(),
+            "the document nests deeper than 64 elements".to_string()
+        );
     }
 
     #[test]
