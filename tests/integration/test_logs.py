@@ -326,6 +326,11 @@ def test_filter_log_events_json_patterns(logs):
     assert len(messages("{ $.level = ERROR || $.level = INFO }")) == 2
     assert messages("{ $.missing NOT EXISTS && $.latency > 1000 }") == []
     assert error_of(lambda: messages("{ $.level = }"))[:2] == ("InvalidParameterException", "Invalid filter pattern")
+    # Grouped past what the parser follows: refused (it recursed once per group, and a
+    # pattern of a few thousand aborted Brume); groups within it still match.
+    deep = "{ " + "(" * 450 + "$.level = ERROR" + ")" * 450 + " }"
+    assert error_of(lambda: messages(deep))[:2] == ("InvalidParameterException", "Invalid filter pattern")
+    assert len(messages("{ " + "(" * 50 + "$.level = ERROR" + ")" * 50 + " }")) == 1
 
 
 def test_tags_by_arn_and_legacy(logs):

@@ -277,3 +277,10 @@ def test_jsonata_definitions_are_validated(server):
     assert diagnostics["result"] == "FAIL"
     assert diagnostics["diagnostics"][0]["code"] == "SCHEMA_VALIDATION_FAILED"
     assert diagnostics["diagnostics"][0]["location"] == "/States/A/Output"
+    # Nested past what the parsers follow: refused, where 20,000 levels aborted Brume.
+    for deep in ({"QueryLanguage": "JSONata", "Output": "{% " + "(" * 20000 + "1" + ")" * 20000 + " %}"},
+                 {"Parameters": {"a.$": "States.Array(" * 20000 + "1" + ")" * 20000}}):
+        definition = {"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True, **deep}}}
+        error = error_of(sfn.create_state_machine, name="deep", definition=json.dumps(definition), roleArn=ROLE)
+        assert error["Code"] == "InvalidDefinition"
+    assert sfn.list_state_machines()["stateMachines"] is not None

@@ -8,6 +8,7 @@ pub mod clients;
 mod context;
 pub mod cors;
 mod error;
+pub mod nesting;
 pub mod page;
 pub mod value;
 

@@ -18,7 +18,6 @@ mod error;
 mod expr;
 mod item;
 mod legacy;
-mod nesting;
 mod number;
 mod partiql;
 mod query;

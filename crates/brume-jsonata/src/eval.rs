@@ -124,7 +124,7 @@ pub(crate) struct Evaluator {
 
 /// The address of a local: how deep the stack is here.
 #[inline(never)]
-fn stack_address() -> usize {
+pub(crate) fn stack_address() -> usize {
     let marker = 0u8;
     std::hint::black_box(&marker) as *const u8 as usize
 }

@@ -7,13 +7,14 @@ use std::sync::Arc;
 use crate::Error;
 use crate::ast::{BinOp, Group, Kind, Lambda, Node, SortTerm, Stage, Transform};
 use crate::errors::{Arg, error};
+use crate::eval::stack_address;
 use crate::lexer::{Tok, Token, tokenize};
 use crate::regex::Regex;
 use crate::signature::Signature;
 
 pub(crate) fn parse(source: &str) -> Result<Node, Error> {
     let tokens = tokenize(source)?;
-    let mut p = Parser { tokens, i: 0, chars: source.chars().collect() };
+    let mut p = Parser { tokens, i: 0, chars: source.chars().collect(), stack_base: stack_address() };
     let node = p.expression(0)?;
     if p.peek().tok != Tok::End {
         let t = p.peek().clone();
@@ -22,10 +23,19 @@ pub(crate) fn parse(source: &str) -> Result<Node, Error> {
     Ok(node)
 }
 
+/// How much of the caller's stack parsing may use. The parser recurses once per level of
+/// nesting, so an expression of a few KB of parentheses would otherwise exhaust the stack
+/// and abort the process. Half of a 2 MiB thread: hundreds of levels in a release build,
+/// where expressions written by people nest a few; deeper ones fail as evaluations that
+/// run out of stack do, with U1001.
+const STACK_BUDGET: usize = 1 << 20;
+
 struct Parser {
     tokens: Vec<Token>,
     i: usize,
     chars: Vec<char>,
+    /// The stack address where parsing began.
+    stack_base: usize,
 }
 
 fn lbp(tok: &Tok) -> u32 {
@@ -102,6 +112,9 @@ impl Parser {
     }
 
     fn expression(&mut self, rbp: u32) -> Result<Node, Error> {
+        if self.stack_base.abs_diff(stack_address()) > STACK_BUDGET {
+            return Err(error("U1001", self.peek().start, &[]));
+        }
         let t = self.next();
         let mut left = self.nud(t)?;
         while rbp < lbp(&self.peek().tok) {

@@ -635,6 +635,11 @@ fn errors_have_jsonata_codes_and_messages() {
         assert_eq!(e.code, code, "{expr}: {}", e.message);
         e.message
     };
+    // Nesting past what the parser follows fails before the stack runs out (20,000 groups
+    // aborted the process); 50 levels parse and evaluate, in a debug build too.
+    syntax(&format!("{}1{}", "(".repeat(20_000), ")".repeat(20_000)), "U1001");
+    syntax(&format!("{}1{}", "[".repeat(20_000), "]".repeat(20_000)), "U1001");
+    check(&format!("{}1{}", "(".repeat(50), ")".repeat(50)), n.clone(), json!(1));
     assert_eq!(syntax("'abc", "S0101"), "String literal must be terminated by a matching quote");
     syntax("`abc", "S0105");
     syntax("/* x", "S0106");

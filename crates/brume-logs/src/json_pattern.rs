@@ -4,6 +4,7 @@
 //! never match.
 
 use brume_core::AwsError;
+use brume_core::nesting::Nesting;
 use serde_json::Value;
 
 use crate::error;
@@ -145,6 +146,22 @@ fn selector(text: &str) -> Result<Vec<Step>, AwsError> {
 struct Parser {
     tokens: Vec<Token>,
     at: usize,
+    /// How many groups enclose the current token.
+    depth: usize,
+}
+
+impl Nesting for Parser {
+    /// Far deeper than a pattern of 1,024 characters needs to group its conditions.
+    const MAX: usize = 100;
+    type Error = AwsError;
+
+    fn depth(&mut self) -> &mut usize {
+        &mut self.depth
+    }
+
+    fn too_deep(&self) -> AwsError {
+        invalid()
+    }
 }
 
 impl Parser {
@@ -179,7 +196,7 @@ impl Parser {
     fn unary(&mut self) -> Result<Expr, AwsError> {
         match self.next()? {
             Token::Open => {
-                let inner = self.or()?;
+                let inner = self.nested(Self::or)?;
                 match self.next()? {
                     Token::Close => Ok(inner),
                     _ => Err(invalid()),
@@ -298,7 +315,7 @@ impl JsonPattern {
     /// Parses `{ … }` (the braces included).
     pub fn parse(text: &str) -> Result<JsonPattern, AwsError> {
         let inner = text.trim().strip_prefix('{').and_then(|t| t.strip_suffix('}')).ok_or_else(invalid)?;
-        let mut parser = Parser { tokens: tokenize(inner)?, at: 0 };
+        let mut parser = Parser { tokens: tokenize(inner)?, at: 0, depth: 0 };
         let expr = parser.or()?;
         if parser.at != parser.tokens.len() {
             return Err(invalid());

@@ -150,13 +150,18 @@ mod tests {
         for (pattern, message, expected) in cases {
             check(pattern, message, expected);
         }
+        let grouped = format!("{{ {}$.a = 1{} }}", "(".repeat(100), ")".repeat(100));
+        check(&grouped, r#"{"a": 1}"#, true);
     }
 
     #[test]
     fn invalid_and_unsupported_patterns_are_refused() {
         let refused =
             ["[ip, user, ...]", "%ERR.R%", "\"unclosed", "{ $.a = }", "{ $.a > \"x\" }", "{ level = 1 }", "{ $.a = 1"];
-        for pattern in refused {
+        // Nested past what the parser follows: refused before it recurses (unbounded, 3,000
+        // groups overflowed the stack and aborted Brume).
+        let deep = format!("{{ {}$.a = 1{} }}", "(".repeat(3000), ")".repeat(3000));
+        for pattern in refused.iter().copied().chain([deep.as_str()]) {
             let err = Pattern::parse(pattern).unwrap_err();
             assert_eq!(err.code, "InvalidParameterException", "{pattern}");
         }

@@ -5,10 +5,10 @@
 //! functions, with parentheses to group.
 
 use brume_core::AwsError;
+use brume_core::nesting::Nesting;
 
 use super::update::{Action, Update};
 use super::{Cmp, Cond, Kind, Operand, Path, Placeholders, Step, check_paths, invalid_expression, is_reserved};
-use crate::nesting::Nesting;
 use crate::value::Value;
 
 /// The most operands `IN` takes.
@@ -116,6 +116,7 @@ struct Parser<'a> {
 
 impl Nesting for Parser<'_> {
     const MAX: usize = MAX_NESTING;
+    type Error = AwsError;
 
     fn depth(&mut self) -> &mut usize {
         &mut self.depth

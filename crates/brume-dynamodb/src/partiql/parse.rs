@@ -11,10 +11,10 @@ use std::collections::HashSet;
 use std::sync::OnceLock;
 
 use brume_core::AwsError;
+use brume_core::nesting::Nesting;
 
 use crate::error::validation;
 use crate::expr::{Action, Cmp, Cond, Operand, Path, Step};
-use crate::nesting::Nesting;
 use crate::number::Num;
 use crate::value::{Item, NESTING_LIMIT_EXCEEDED, Value};
 
@@ -268,6 +268,7 @@ const MAX_NESTING: usize = 600;
 
 impl Nesting for Parser<'_> {
     const MAX: usize = MAX_NESTING;
+    type Error = AwsError;
 
     fn depth(&mut self) -> &mut usize {
         &mut self.depth

@@ -11,6 +11,7 @@
 use super::path::{Path, json_equal};
 use super::{Failure, RUNTIME, Scope};
 use base64::Engine;
+use brume_core::nesting::Nesting;
 use serde_json::{Map, Value};
 
 /// The longest string Base64Encode, Base64Decode and Hash accept.
@@ -60,7 +61,7 @@ const FUNCTIONS: &[(&str, usize, usize)] = &[
 
 /// Parses a whole intrinsic expression: one call and nothing after it.
 pub fn parse(text: &str) -> Result<Arg, String> {
-    let mut parser = Parser { chars: text.chars().collect(), pos: 0 };
+    let mut parser = Parser { chars: text.chars().collect(), pos: 0, depth: 0 };
     parser.skip_spaces();
     let call = parser.call()?;
     parser.skip_spaces();
@@ -73,6 +74,22 @@ pub fn parse(text: &str) -> Result<Arg, String> {
 struct Parser {
     chars: Vec<char>,
     pos: usize,
+    /// How many calls enclose the current character.
+    depth: usize,
+}
+
+impl Nesting for Parser {
+    /// Calls nested this deep are far past any a workflow needs.
+    const MAX: usize = 100;
+    type Error = String;
+
+    fn depth(&mut self) -> &mut usize {
+        &mut self.depth
+    }
+
+    fn too_deep(&self) -> String {
+        format!("Intrinsic functions nest deeper than {} calls at position {}", Self::MAX, self.pos)
+    }
 }
 
 impl Parser {
@@ -131,16 +148,17 @@ impl Parser {
             Some('$') => self.path(),
             Some(c) if c == '-' || c.is_ascii_digit() => self.number(),
             Some(_) => {
-                let rest: String = self.chars[self.pos..].iter().collect();
+                let rest = &self.chars[self.pos..];
+                let starts_with = |word: &str| word.chars().enumerate().all(|(i, c)| rest.get(i) == Some(&c));
                 for (word, arg) in [("true", Arg::Bool(true)), ("false", Arg::Bool(false)), ("null", Arg::Null)] {
-                    let after = rest.chars().nth(word.len());
-                    if rest.starts_with(word) && !after.is_some_and(|c| c.is_ascii_alphanumeric()) {
+                    let after = rest.get(word.len());
+                    if starts_with(word) && !after.is_some_and(|c| c.is_ascii_alphanumeric()) {
                         self.pos += word.len();
                         return Ok(arg);
                     }
                 }
-                if rest.starts_with("States.") {
-                    return self.call();
+                if starts_with("States.") {
+                    return self.nested(Self::call);
                 }
                 Err(format!("Invalid argument at position {}", self.pos))
             }
@@ -610,6 +628,18 @@ mod tests {
         for (expression, input, expected) in cases {
             check(expression, input, Ok(expected));
         }
+    }
+
+    #[test]
+    fn nesting_is_bounded() {
+        let nested = |depth: usize| format!("{}1{}", "States.Array(".repeat(depth), ")".repeat(depth));
+        assert!(parse(&nested(100)).is_ok());
+        // Refused before the parser recurses: 20,000 calls exhausted the stack and aborted Brume.
+        let refused = parse(&nested(20_000)).unwrap_err();
+        assert_eq!(refused, "Intrinsic functions nest deeper than 100 calls at position 1313");
+        // Arguments are read without copying the rest of the expression each time.
+        let wide = format!("States.Array({}true)", "true,".repeat(200_000));
+        assert!(parse(&wide).is_ok());
     }
 
     #[test]
