@@ -189,8 +189,13 @@ def test_describe_log_streams_orders_and_pages(logs):
     code, _, _ = error_of(lambda: logs.describe_log_streams(
         logGroupName="g", logStreamNamePrefix="b", orderBy="LastEventTime"))
     assert code == "InvalidParameterException"
-    arn = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:g:*"
+    arn = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:g"
     assert names(logs.describe_log_streams(logGroupIdentifier=arn, limit=1)) == ["a"]
+    # The identifier's pattern leaves out the `:*` that a group's own `arn` ends with.
+    code, message, _ = error_of(lambda: logs.describe_log_streams(logGroupIdentifier=arn + ":*"))
+    assert (code, message) == ("InvalidParameterException", (
+        f"1 validation error detected: Value '{arn}:*' at 'logGroupIdentifier' failed to satisfy constraint: "
+        "Member must satisfy regular expression pattern: [\\w#+=/:,.@-]*"))
 
 
 def test_put_log_events_rules(logs):

@@ -17,24 +17,9 @@ use crate::{Empty, Logs, error, now_ms};
 const RETENTION_DAYS: &[i32] =
     &[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
 const MAX_TAGS: usize = 50;
-const GROUP_CLASSES: &[&str] = &["STANDARD", "INFREQUENT_ACCESS", "DELIVERY"];
-
-pub(crate) fn validate_group_name(name: &str, member: &str) -> Result<(), AwsError> {
-    if name.len() > 512 {
-        return Err(error::constraint(name, member, "Member must have length less than or equal to 512"));
-    }
-    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-/#".contains(&b)) {
-        return Err(error::constraint(
-            name,
-            member,
-            "Member must satisfy regular expression pattern: [\\.\\-_/#A-Za-z0-9]+",
-        ));
-    }
-    Ok(())
-}
 
 /// The group a request names, by `logGroupName` or by `logGroupIdentifier` (a name or an
-/// ARN, with or without the trailing `:*`).
+/// ARN; the front end refuses the trailing `:*` of a group's own `arn`).
 pub(crate) fn group_name(name: Option<String>, identifier: Option<String>) -> Result<String, AwsError> {
     match (name, identifier) {
         (Some(_), Some(_)) => {
@@ -187,16 +172,8 @@ impl Logs {
         ctx: RequestContext,
         input: CreateLogGroupInput,
     ) -> Result<Empty, AwsError> {
-        validate_group_name(&input.log_group_name, "logGroupName")?;
         check_tags(&input.tags)?;
         let class = input.log_group_class.unwrap_or_else(|| "STANDARD".into());
-        if !GROUP_CLASSES.contains(&class.as_str()) {
-            return Err(error::constraint(
-                &class,
-                "logGroupClass",
-                "Member must satisfy enum value set: [STANDARD, INFREQUENT_ACCESS, DELIVERY]",
-            ));
-        }
         self.kv
             .transact(move |txn| {
                 let key = table::group_key(&ctx.account, &ctx.region, &input.log_group_name);
@@ -242,14 +219,8 @@ impl Logs {
         ctx: RequestContext,
         input: DescribeLogGroupsInput,
     ) -> Result<DescribeLogGroupsOutput, AwsError> {
-        let limit = match input.limit {
-            None => 50,
-            Some(n @ 1..=50) => n as usize,
-            Some(n) if n < 1 => {
-                return Err(error::constraint(n, "limit", "Member must have value greater than or equal to 1"));
-            }
-            Some(n) => return Err(error::constraint(n, "limit", "Member must have value less than or equal to 50")),
-        };
+        // The front end keeps it within 1..=50.
+        let limit = input.limit.map_or(50, |n| n as usize);
         if input.log_group_name_prefix.is_some() && input.log_group_name_pattern.is_some() {
             return Err(error::invalid_parameter(
                 "LogGroupNamePrefix and LogGroupNamePattern are mutually exclusive parameters.",

@@ -12,19 +12,6 @@ use crate::group::{self, group_name};
 use crate::table::{self, KEYSPACE, Stream};
 use crate::{Empty, Logs, error, now_ms};
 
-fn validate_stream_name(name: &str) -> Result<(), AwsError> {
-    if name.is_empty() {
-        return Err(error::constraint(name, "logStreamName", "Member must have length greater than or equal to 1"));
-    }
-    if name.len() > 512 {
-        return Err(error::constraint(name, "logStreamName", "Member must have length less than or equal to 512"));
-    }
-    if name.contains([':', '*']) {
-        return Err(error::constraint(name, "logStreamName", "Member must satisfy regular expression pattern: [^:*]*"));
-    }
-    Ok(())
-}
-
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct StreamInput {
@@ -90,7 +77,6 @@ impl Logs {
         ctx: RequestContext,
         input: StreamInput,
     ) -> Result<Empty, AwsError> {
-        validate_stream_name(&input.log_stream_name)?;
         self.kv
             .transact(move |txn| {
                 group::load(txn, &ctx, &input.log_group_name)?;
@@ -137,25 +123,9 @@ impl Logs {
         input: DescribeLogStreamsInput,
     ) -> Result<DescribeLogStreamsOutput, AwsError> {
         let group_name = group_name(input.log_group_name, input.log_group_identifier)?;
-        let limit = match input.limit {
-            None => 50,
-            Some(n @ 1..=50) => n as usize,
-            Some(n) if n < 1 => {
-                return Err(error::constraint(n, "limit", "Member must have value greater than or equal to 1"));
-            }
-            Some(n) => return Err(error::constraint(n, "limit", "Member must have value less than or equal to 50")),
-        };
-        let by_time = match input.order_by.as_deref() {
-            None | Some("LogStreamName") => false,
-            Some("LastEventTime") => true,
-            Some(other) => {
-                return Err(error::constraint(
-                    other,
-                    "orderBy",
-                    "Member must satisfy enum value set: [LogStreamName, LastEventTime]",
-                ));
-            }
-        };
+        // The front end keeps the limit within 1..=50 and the order to its two values.
+        let limit = input.limit.map_or(50, |n| n as usize);
+        let by_time = input.order_by.as_deref() == Some("LastEventTime");
         if by_time && input.log_stream_name_prefix.is_some() {
             return Err(error::invalid_parameter("Cannot order by LastEventTime with a logStreamNamePrefix."));
         }

@@ -178,6 +178,13 @@ pub struct Shape {
     pub min: Option<f64>,
     pub max: Option<f64>,
     pub pattern: Option<String>,
+    /// AWS's validator leaves a sensitive value out of its messages.
+    #[serde(default)]
+    pub sensitive: bool,
+    /// `pattern` compiled on first use; `None` when it uses what Java has and Rust's
+    /// regular expressions do not (lookaround, lone surrogates), and is then not checked.
+    #[serde(skip)]
+    pub(crate) compiled_pattern: OnceLock<Option<regex_automata::meta::Regex>>,
 }
 
 /// Structure members in model order (the XML protocols serialize in that order).

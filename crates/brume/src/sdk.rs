@@ -54,6 +54,9 @@ impl AwsSdkClient for GatewaySdk {
         let payload = |r: &Option<brume_protocol::model::OperationRef>| {
             r.as_ref().and_then(|r| model.streaming_payload(&r.shape)).map(str::to_string)
         };
+        // As the service's front end checks a request: an integration's bad input gets
+        // the same error a client's would.
+        brume_protocol::codec::check(model, op, &input)?;
         let (streamed_in, streamed_out) = (payload(&op.input), payload(&op.output));
         let body: Option<RequestBody> = match &streamed_in {
             Some(member) => {

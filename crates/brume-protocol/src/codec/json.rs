@@ -62,7 +62,7 @@ pub(super) fn decode(model: &ServiceModel, op: &Operation, req: &Request) -> Res
 /// to convert, and the shape's required members present. Most requests are; the others
 /// are read again into a tree.
 fn check_as_sent(model: &ServiceModel, shape_name: &str, body: &[u8], protocol: Protocol) -> Result<bool, AwsError> {
-    let cx = Context { model, protocol, mismatch: Cell::new(None), build: false, as_sent: Cell::new(true) };
+    let cx = Context::new(model, protocol, false);
     let mut de = serde_json::Deserializer::from_slice(body);
     let mut top = Canonical::new(&cx, shape_name);
     top.top = true;
@@ -81,7 +81,7 @@ pub(crate) fn read_canonical(
     body: &[u8],
     protocol: Protocol,
 ) -> Result<Value, AwsError> {
-    let cx = Context { model, protocol, mismatch: Cell::new(None), build: true, as_sent: Cell::new(true) };
+    let cx = Context::new(model, protocol, true);
     let mut de = serde_json::Deserializer::from_slice(body);
     Canonical::new(&cx, shape_name)
         .deserialize(&mut de)
@@ -104,9 +104,25 @@ struct Context<'a> {
     /// `as_sent` tells whether the text was canonical as it stands.
     build: bool,
     as_sent: Cell<bool>,
+    /// Whether the service checks its input against the model's constraints: a value that
+    /// breaks one is read into a tree, where [`validate`](super::validate) words the error.
+    constraints: bool,
 }
 
-impl Context<'_> {
+impl<'a> Context<'a> {
+    fn new(model: &'a ServiceModel, protocol: Protocol, build: bool) -> Self {
+        let constraints = super::validate::enforces_constraints(model);
+        Context { model, protocol, mismatch: Cell::new(None), build, as_sent: Cell::new(true), constraints }
+    }
+
+    /// While only checking, a value that breaks a constraint of its shape sends the body
+    /// to be read into a tree.
+    fn check<T>(&self, broken: impl FnOnce() -> Vec<T>) {
+        if self.constraints && !self.build && !broken().is_empty() {
+            self.altered();
+        }
+    }
+
     /// The text read differs from its canonical value: it cannot be handed over as it is.
     fn altered(&self) {
         self.as_sent.set(false);
@@ -157,9 +173,11 @@ impl<'c, 'a: 'c> Canonical<'c, 'a> {
     }
 
     fn number<E: de::Error>(&self, n: impl Into<Number>, integral: bool) -> Result<Value, E> {
+        let n = n.into();
+        self.cx.check(|| n.as_f64().map(|f| super::validate::number(self.shape, f)).unwrap_or_default());
         match self.shape.kind {
-            ShapeType::Integer | ShapeType::Long if integral => Ok(Value::Number(n.into())),
-            ShapeType::Float | ShapeType::Double | ShapeType::Timestamp => Ok(Value::Number(n.into())),
+            ShapeType::Integer | ShapeType::Long if integral => Ok(Value::Number(n)),
+            ShapeType::Float | ShapeType::Double | ShapeType::Timestamp => Ok(Value::Number(n)),
             _ => Err(self.mismatch()),
         }
     }
@@ -230,6 +248,9 @@ impl<'de> Visitor<'de> for Canonical<'_, '_> {
             }
             _ => return Err(self.mismatch()),
         }
+        if self.shape.kind == ShapeType::String {
+            self.cx.check(|| super::validate::string(self.shape, s));
+        }
         Ok(if self.cx.build { Value::String(s.to_string()) } else { Value::Null })
     }
 
@@ -240,7 +261,11 @@ impl<'de> Visitor<'de> for Canonical<'_, '_> {
         }
         let item = self.nested(&shape.member.as_ref().expect("list shapes have a member").shape);
         if !self.cx.build {
-            while seq.next_element_seed(item)?.is_some() {}
+            let mut n = 0;
+            while seq.next_element_seed(item)?.is_some() {
+                n += 1;
+            }
+            self.cx.check(|| super::validate::count(shape, n));
             return Ok(Value::Null);
         }
         let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
@@ -277,7 +302,7 @@ impl<'de> Visitor<'de> for Canonical<'_, '_> {
                         out.insert(name.to_string(), v);
                     }
                 }
-                if self.top && !self.cx.build {
+                if (self.top || self.cx.constraints) && !self.cx.build {
                     let present = |r: &String| {
                         let at = shape.members.iter().position(|(name, _)| name == r);
                         at.is_some_and(|at| seen & 1u64.checked_shl(at as u32).unwrap_or(0) != 0)
@@ -290,9 +315,12 @@ impl<'de> Visitor<'de> for Canonical<'_, '_> {
             ShapeType::Map => {
                 let values = self.nested(&shape.value.as_ref().expect("map shapes have a value").shape);
                 if !self.cx.build {
+                    let mut n = 0;
                     while map.next_key_seed(Key)?.is_some() {
                         map.next_value_seed(values)?;
+                        n += 1;
                     }
+                    self.cx.check(|| super::validate::count(shape, n));
                     return Ok(Value::Null);
                 }
                 while let Some(key) = map.next_key::<String>()? {

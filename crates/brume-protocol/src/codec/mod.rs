@@ -107,8 +107,9 @@ pub fn resolve(
     }
 }
 
-/// The input of `op` read from `req`, with the model's required members checked: its
-/// canonical value, or an awsJson body whose text is that value as it stands.
+/// The input of `op` read from `req`, checked as the service's front end checks it (see
+/// [`validate`]): its canonical value, or an awsJson body whose text is that value as it
+/// stands.
 pub fn decode(model: &ServiceModel, protocol: Protocol, op: &Operation, req: &Request) -> Result<Input, AwsError> {
     let value = match protocol {
         // A body handed over as it is was checked for its required members as it was read.
@@ -122,9 +123,18 @@ pub fn decode(model: &ServiceModel, protocol: Protocol, op: &Operation, req: &Re
         Protocol::RpcV2Cbor => cbor::decode(model, op, req)?,
     };
     if let Some(input) = &op.input {
-        validate::required(model, protocol, &input.shape, &value)?;
+        validate::input(model, protocol, &input.shape, &value)?;
     }
     Ok(Input::Tree(value))
+}
+
+/// Checks a canonical input made in process (the calls Step Functions and CloudFormation
+/// make of other services) as [`decode`] checks a request's.
+pub fn check(model: &ServiceModel, op: &Operation, input: &Value) -> Result<(), AwsError> {
+    match &op.input {
+        Some(i) => validate::input(model, model.default_protocol(), &i.shape, input),
+        None => Ok(()),
+    }
 }
 
 /// The HTTP response for `op`'s canonical `output` and its `verbatim` members; `streamed`

@@ -1,38 +1,289 @@
-//! The checks AWS front ends make on every input before the service sees it: required
-//! members present. Messages are AWS's (`1 validation error detected: Value null at
+//! The checks AWS front ends make on every input before the service sees it, worded as
+//! AWS's request validator words them (`1 validation error detected: Value null at
 //! 'roleArn' failed to satisfy constraint: Member must not be null`).
+//!
+//! Every service has its input's required members checked. The services whose front end
+//! is AWS's model validator ([`enforces_constraints`]) have the whole input checked against
+//! its model: required members at every depth, and each value's enum, length, pattern and
+//! range constraints. The others (S3, SQS, SNS) check their members in their own words.
 
+use std::fmt;
+
+use regex_automata::meta::Regex;
 use serde_json::Value;
 
 use brume_core::AwsError;
 
-use crate::model::{Protocol, ServiceModel};
+use crate::model::{Protocol, ServiceModel, Shape, ShapeType};
 
-pub(super) fn required(
-    model: &ServiceModel,
-    protocol: Protocol,
-    shape_name: &str,
-    value: &Value,
-) -> Result<(), AwsError> {
-    let shape = model.shape(shape_name);
-    let missing: Vec<String> = shape
-        .required
-        .iter()
-        .filter(|name| value.get(name.as_str()).is_none_or(Value::is_null))
-        .map(|name| {
-            format!("Value null at '{}' failed to satisfy constraint: Member must not be null", lower_first(name))
-        })
-        .collect();
-    if missing.is_empty() {
+/// The services (by model `serviceId`) that answer a member breaking its model's
+/// constraints with the validator's message, and the code each gives it.
+const CONSTRAINED: &[(&str, &str)] = &[
+    ("CloudFormation", "ValidationError"),
+    ("CloudWatch Logs", "InvalidParameterException"),
+    ("DynamoDB", "ValidationException"),
+    ("DynamoDB Streams", "ValidationException"),
+    ("Lambda", "ValidationException"),
+    ("SFN", "ValidationException"),
+    ("STS", "ValidationError"),
+];
+
+/// Members whose constraints their service checks itself, earlier and in its own words
+/// (`*`: every member of the structure), as `(serviceId, structure, member)`. Their required
+/// check stays the front end's.
+const OWN_CHECKS: &[(&str, &str, &str)] = &[
+    // "The requestItems parameter is required for BatchWriteItem", for an empty map.
+    ("DynamoDB", "BatchGetItemInput", "RequestItems"),
+    ("DynamoDB", "BatchWriteItemInput", "RequestItems"),
+    // "Value at 'Limit'", unlike Scan's.
+    ("DynamoDB", "QueryInput", "Limit"),
+    // An unknown runtime is InvalidParameterValueException, deprecated ones have their own text.
+    ("Lambda", "CreateFunctionRequest", "Runtime"),
+    ("Lambda", "UpdateFunctionConfigurationRequest", "Runtime"),
+    // Event source mappings answer InvalidParameterValueException, per source type.
+    ("Lambda", "CreateEventSourceMappingRequest", "*"),
+    ("Lambda", "UpdateEventSourceMappingRequest", "*"),
+    // A state machine's, an execution's or an activity's name breaking the rules
+    // (length included) is InvalidName.
+    ("SFN", "CreateActivityInput", "name"),
+    ("SFN", "CreateStateMachineInput", "name"),
+    ("SFN", "StartExecutionInput", "name"),
+    ("SFN", "StartSyncExecutionInput", "name"),
+];
+
+/// Enum sets that AWS lists in an order of its own (its validator's set iterates in hash
+/// order), as `(serviceId, shape, listing)`, taken from AWS's messages. The others are
+/// listed in the model's order.
+const AWS_ORDER: &[(&str, &str, &str)] = &[
+    ("CloudFormation", "ChangeSetType", "UPDATE, IMPORT, CREATE"),
+    (
+        "DynamoDB",
+        "ComparisonOperator",
+        "IN, NULL, BETWEEN, LT, NOT_CONTAINS, EQ, GT, NOT_NULL, NE, LE, BEGINS_WITH, GE, CONTAINS",
+    ),
+    ("DynamoDB", "ConditionalOperator", "OR, AND"),
+    ("DynamoDB", "ProjectionType", "ALL, INCLUDE, KEYS_ONLY"),
+    ("DynamoDB", "ScalarAttributeType", "B, N, S"),
+    ("DynamoDB", "Select", "SPECIFIC_ATTRIBUTES, COUNT, ALL_ATTRIBUTES, ALL_PROJECTED_ATTRIBUTES"),
+    ("Lambda", "LogType", "Tail, None"),
+    ("SFN", "ExecutionStatus", "SUCCEEDED, TIMED_OUT, PENDING_REDRIVE, ABORTED, FAILED, RUNNING"),
+];
+
+pub(crate) fn enforces_constraints(model: &ServiceModel) -> bool {
+    CONSTRAINED.iter().any(|(id, _)| *id == model.metadata.service_id)
+}
+
+/// Checks `value`, the canonical input of shape `shape_name`, and lists every member that
+/// fails in one error, as AWS does.
+pub(super) fn input(model: &ServiceModel, protocol: Protocol, shape_name: &str, value: &Value) -> Result<(), AwsError> {
+    let mut walk = Walk { model, deep: enforces_constraints(model), errors: Vec::new() };
+    walk.value(shape_name, value, "");
+    if walk.errors.is_empty() {
         return Ok(());
     }
-    let n = missing.len();
-    let message = format!("{n} validation error{} detected: {}", if n == 1 { "" } else { "s" }, missing.join("; "));
-    let code = match protocol {
-        Protocol::AwsQuery => "ValidationError",
-        _ => "ValidationException",
+    let n = walk.errors.len();
+    let message = format!("{n} validation error{} detected: {}", if n == 1 { "" } else { "s" }, walk.errors.join("; "));
+    let code = match CONSTRAINED.iter().find(|(id, _)| *id == model.metadata.service_id) {
+        Some((_, code)) => code,
+        None if protocol == Protocol::AwsQuery => "ValidationError",
+        None => "ValidationException",
     };
     Err(AwsError::new(400, code, message))
+}
+
+struct Walk<'m> {
+    model: &'m ServiceModel,
+    /// Past the top structure's required members: see the module's documentation.
+    deep: bool,
+    errors: Vec<String>,
+}
+
+impl Walk<'_> {
+    fn value(&mut self, shape_name: &str, value: &Value, at: &str) {
+        let shape = self.model.shape(shape_name);
+        match (shape.kind, value) {
+            (ShapeType::Structure, Value::Object(obj)) if !shape.document => {
+                for (name, member) in shape.members.iter() {
+                    let path = if at.is_empty() { lower_first(name) } else { format!("{at}.{}", lower_first(name)) };
+                    match obj.get(name).filter(|v| !v.is_null()) {
+                        None if shape.required.iter().any(|r| r == name) => self.errors.push(format!(
+                            "Value null at '{path}' failed to satisfy constraint: Member must not be null"
+                        )),
+                        Some(v) if self.deep && !self.own_check(shape_name, name) => {
+                            self.value(&member.shape, v, &path)
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            (ShapeType::List, Value::Array(items)) => {
+                let item = &shape.member.as_ref().expect("list shapes have a member").shape;
+                self.broken(shape_name, shape, value, at, count(shape, items.len()));
+                for (i, v) in items.iter().enumerate() {
+                    self.value(item, v, &format!("{at}.{}.member", i + 1));
+                }
+            }
+            (ShapeType::Map, Value::Object(obj)) => {
+                let values = &shape.value.as_ref().expect("map shapes have a value").shape;
+                self.broken(shape_name, shape, value, at, count(shape, obj.len()));
+                for (k, v) in obj {
+                    self.value(values, v, &format!("{at}.{k}.member"));
+                }
+            }
+            (ShapeType::String, Value::String(s)) => self.broken(shape_name, shape, value, at, string(shape, s)),
+            (ShapeType::Integer | ShapeType::Long | ShapeType::Float | ShapeType::Double, Value::Number(n)) => {
+                if let Some(n) = n.as_f64() {
+                    self.broken(shape_name, shape, value, at, number(shape, n));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn own_check(&self, structure: &str, member: &str) -> bool {
+        let service = self.model.metadata.service_id.as_str();
+        OWN_CHECKS.iter().any(|&(id, s, m)| id == service && s == structure && (m == member || m == "*"))
+    }
+
+    fn broken(&mut self, shape_name: &str, shape: &Shape, value: &Value, at: &str, constraints: Vec<Constraint>) {
+        let service = self.model.metadata.service_id.as_str();
+        let listing = AWS_ORDER.iter().find(|(id, s, _)| *id == service && *s == shape_name).map(|(_, _, l)| *l);
+        for mut c in constraints {
+            if let (Constraint::Enum(values), Some(listing)) = (&mut c, listing) {
+                *values = EnumSet::Listed(listing);
+            }
+            if shape.sensitive {
+                self.errors.push(format!("Value at '{at}' failed to satisfy constraint: {c}"));
+            } else if let Some(shown) = java_text(self.model, shape, value) {
+                self.errors.push(format!("Value '{shown}' at '{at}' failed to satisfy constraint: {c}"));
+            }
+            // Else a collection of structures, which AWS shows as Java prints its objects
+            // and the model cannot say: the service's own check words those.
+        }
+    }
+}
+
+/// A model constraint that a value breaks.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Constraint<'s> {
+    Enum(EnumSet<'s>),
+    MinLength(f64),
+    MaxLength(f64),
+    Pattern(&'s str),
+    MinValue(f64, bool),
+    MaxValue(f64, bool),
+}
+
+/// An enum's values as a message lists them.
+#[derive(Debug, PartialEq)]
+pub(crate) enum EnumSet<'s> {
+    Model(&'s [String]),
+    Listed(&'static str),
+}
+
+impl fmt::Display for EnumSet<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EnumSet::Model(values) => f.write_str(&values.join(", ")),
+            EnumSet::Listed(listing) => f.write_str(listing),
+        }
+    }
+}
+
+impl fmt::Display for Constraint<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Constraint::Enum(values) => write!(f, "Member must satisfy enum value set: [{values}]"),
+            Constraint::MinLength(n) => write!(f, "Member must have length greater than or equal to {n}"),
+            Constraint::MaxLength(n) => write!(f, "Member must have length less than or equal to {n}"),
+            Constraint::Pattern(p) => write!(f, "Member must satisfy regular expression pattern: {p}"),
+            Constraint::MinValue(n, integral) => {
+                write!(f, "Member must have value greater than or equal to {}", bound(*n, *integral))
+            }
+            Constraint::MaxValue(n, integral) => {
+                write!(f, "Member must have value less than or equal to {}", bound(*n, *integral))
+            }
+        }
+    }
+}
+
+/// A bound as Java prints it: `100` for an integer member, `1.0` for a floating one.
+fn bound(n: f64, integral: bool) -> String {
+    if integral || n.fract() != 0.0 { format!("{n}") } else { format!("{n:.1}") }
+}
+
+/// The constraints of string shape `shape` that `s` breaks. Lengths are in characters.
+pub(crate) fn string<'s>(shape: &'s Shape, s: &str) -> Vec<Constraint<'s>> {
+    let mut broken = Vec::new();
+    if let Some(values) = &shape.enum_values
+        && !values.iter().any(|v| v == s)
+    {
+        broken.push(Constraint::Enum(EnumSet::Model(values)));
+    }
+    if shape.min.is_some() || shape.max.is_some() {
+        let chars = if s.is_ascii() { s.len() } else { s.chars().count() };
+        length(shape, chars, &mut broken);
+    }
+    if let Some(pattern) = &shape.pattern
+        && let Some(re) = shape.compiled_pattern.get_or_init(|| Regex::new(&format!("^(?:{pattern})$")).ok())
+        && !re.is_match(s)
+    {
+        broken.push(Constraint::Pattern(pattern));
+    }
+    broken
+}
+
+/// The range constraints of number shape `shape` that `n` breaks.
+pub(crate) fn number(shape: &Shape, n: f64) -> Vec<Constraint<'static>> {
+    let integral = matches!(shape.kind, ShapeType::Integer | ShapeType::Long);
+    let mut broken = Vec::new();
+    if let Some(min) = shape.min.filter(|min| n < *min) {
+        broken.push(Constraint::MinValue(min, integral));
+    }
+    if let Some(max) = shape.max.filter(|max| n > *max) {
+        broken.push(Constraint::MaxValue(max, integral));
+    }
+    broken
+}
+
+/// The length constraints of list or map shape `shape` that `n` entries break.
+pub(crate) fn count(shape: &Shape, n: usize) -> Vec<Constraint<'static>> {
+    let mut broken = Vec::new();
+    length(shape, n, &mut broken);
+    broken
+}
+
+fn length(shape: &Shape, n: usize, broken: &mut Vec<Constraint>) {
+    if let Some(min) = shape.min.filter(|min| (n as f64) < *min) {
+        broken.push(Constraint::MinLength(min));
+    }
+    if let Some(max) = shape.max.filter(|max| n as f64 > *max) {
+        broken.push(Constraint::MaxLength(max));
+    }
+}
+
+/// A value of `shape` as AWS's (Java) validator prints it, for strings, numbers and
+/// collections of them; `None` for anything holding a structure.
+fn java_text(model: &ServiceModel, shape: &Shape, value: &Value) -> Option<String> {
+    let nested = |r: &Option<Box<crate::model::MemberRef>>| model.shape(&r.as_ref()?.shape).into();
+    match (shape.kind, value) {
+        (ShapeType::Structure, _) => None,
+        (ShapeType::List, Value::Array(items)) => {
+            let item: Option<&Shape> = nested(&shape.member);
+            let items: Option<Vec<String>> = items.iter().map(|v| java_text(model, item?, v)).collect();
+            Some(format!("[{}]", items?.join(", ")))
+        }
+        (ShapeType::Map, Value::Object(obj)) => {
+            let values: Option<&Shape> = nested(&shape.value);
+            let entries: Option<Vec<String>> =
+                obj.iter().map(|(k, v)| Some(format!("{k}={}", java_text(model, values?, v)?))).collect();
+            Some(format!("{{{}}}", entries?.join(", ")))
+        }
+        (_, Value::String(s)) => Some(s.clone()),
+        (_, Value::Number(n)) => Some(n.to_string()),
+        (_, Value::Bool(b)) => Some(b.to_string()),
+        _ => None,
+    }
 }
 
 /// AWS reports member names as its Java models spell them: first letter lower-case.
@@ -50,20 +301,101 @@ mod tests {
     use crate::model::model;
     use serde_json::json;
 
+    fn message(service: &str, shape: &str, value: Value) -> Option<String> {
+        let m = model(service).unwrap();
+        input(m, m.default_protocol(), shape, &value).err().map(|e| e.message)
+    }
+
     #[test]
     fn missing_required_members_are_listed() {
         let m = model("sts").unwrap();
-        let err = required(m, Protocol::AwsQuery, "AssumeRoleRequest", &json!({"RoleArn": "a"})).unwrap_err();
+        let err =
+            input(m, Protocol::AwsQuery, "AssumeRoleRequest", &json!({"RoleArn": "arn:aws:iam::000000000000:role/r"}))
+                .unwrap_err();
         assert_eq!(err.code, "ValidationError");
         assert_eq!(
             err.message,
             "1 validation error detected: Value null at 'roleSessionName' failed to satisfy constraint: Member must not be null"
         );
-        let err = required(m, Protocol::AwsJson1_0, "AssumeRoleRequest", &json!({})).unwrap_err();
+        let err = input(m, Protocol::AwsJson1_0, "AssumeRoleRequest", &json!({})).unwrap_err();
         assert!(err.message.starts_with("2 validation errors detected: "), "{}", err.message);
-        assert!(
-            required(m, Protocol::AwsQuery, "AssumeRoleRequest", &json!({"RoleArn": "a", "RoleSessionName": "s"}))
-                .is_ok()
+        let ok = json!({"RoleArn": "arn:aws:iam::000000000000:role/r", "RoleSessionName": "session"});
+        assert!(input(m, Protocol::AwsQuery, "AssumeRoleRequest", &ok).is_ok());
+    }
+
+    #[test]
+    fn constraints_are_checked_at_every_depth_with_their_paths() {
+        // Table names are ARNs to the model (1-1024 characters); DynamoDB words its own
+        // name rules.
+        assert_eq!(
+            message("dynamodb", "ListTablesInput", json!({"ExclusiveStartTableName": "ab", "Limit": 0})).as_deref(),
+            Some(
+                "2 validation errors detected: Value 'ab' at 'exclusiveStartTableName' failed to satisfy constraint: \
+                 Member must have length greater than or equal to 3; Value '0' at 'limit' failed to satisfy constraint: \
+                 Member must have value greater than or equal to 1"
+            )
         );
+        let create = json!({
+            "TableName": "",
+            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "SIDEWAYS"}],
+            "AttributeDefinitions": [{"AttributeName": "pk"}],
+        });
+        let text = message("dynamodb", "CreateTableInput", create).unwrap();
+        assert!(text.starts_with("3 validation errors detected: "), "{text}");
+        for part in [
+            "Value '' at 'tableName' failed to satisfy constraint: Member must have length greater than or equal to 1",
+            "Value 'SIDEWAYS' at 'keySchema.2.member.keyType' failed to satisfy constraint: Member must satisfy enum value set: [HASH, RANGE]",
+            "Value null at 'attributeDefinitions.1.member.attributeType' failed to satisfy constraint: Member must not be null",
+        ] {
+            assert!(text.contains(part), "{part} not in {text}");
+        }
+        assert_eq!(
+            message("logs", "FilterLogEventsRequest", json!({"logGroupName": "g", "limit": 0})).as_deref(),
+            Some(
+                "1 validation error detected: Value '0' at 'limit' failed to satisfy constraint: \
+                 Member must have value greater than or equal to 1"
+            )
+        );
+    }
+
+    #[test]
+    fn sensitive_values_are_left_out_and_services_with_their_own_words_are_left_alone() {
+        let input = "x".repeat(256 * 1024 + 1);
+        let text = message("stepfunctions", "StartExecutionInput", json!({"stateMachineArn": "a", "input": input}));
+        assert_eq!(
+            text.as_deref(),
+            Some(
+                "1 validation error detected: Value at 'input' failed to satisfy constraint: \
+                 Member must have length less than or equal to 262144"
+            )
+        );
+        // SQS words its own limits; only its required members are the front end's.
+        assert_eq!(message("sqs", "ReceiveMessageRequest", json!({"QueueUrl": "u", "MaxNumberOfMessages": 100})), None);
+    }
+
+    #[test]
+    fn patterns_must_match_whole_values_and_rust_unsupported_ones_are_skipped() {
+        let m = model("dynamodb").unwrap();
+        let shape = m.shape("TableName");
+        assert_eq!(string(shape, "good_name"), vec![]);
+        assert_eq!(string(shape, "bad name"), vec![Constraint::Pattern("[a-zA-Z0-9_.-]+")]);
+        let lookaround =
+            Shape { pattern: Some("(?!x).*".into()), ..serde_json::from_value(json!({"type": "string"})).unwrap() };
+        assert_eq!(string(&lookaround, "x"), vec![]);
+    }
+
+    #[test]
+    fn enums_are_listed_in_awss_order_where_it_has_its_own() {
+        let text = message("dynamodb", "AttributeDefinition", json!({"AttributeName": "a", "AttributeType": "X"}));
+        assert!(text.unwrap().ends_with("Member must satisfy enum value set: [B, N, S]"));
+        let text = message("dynamodb", "KeySchemaElement", json!({"AttributeName": "a", "KeyType": "X"}));
+        assert!(text.unwrap().ends_with("Member must satisfy enum value set: [HASH, RANGE]"));
+    }
+
+    #[test]
+    fn bounds_print_as_java_prints_them() {
+        assert_eq!(Constraint::MaxValue(900.0, true).to_string(), "Member must have value less than or equal to 900");
+        assert_eq!(Constraint::MaxValue(1.0, false).to_string(), "Member must have value less than or equal to 1.0");
+        assert_eq!(Constraint::MaxLength(25.0).to_string(), "Member must have length less than or equal to 25");
     }
 }

@@ -1,0 +1,136 @@
+"""The front end's model validation, shared by every service whose AWS front end checks
+input against the service model: lengths, ranges, enums and patterns of members at any
+depth, listed in one error with AWS's wording and each service's error code. Values are
+chosen past what botocore itself checks (it checks required members, types and minimums)."""
+import json
+
+import botocore.exceptions
+import pytest
+
+REGION = "us-east-1"
+
+
+def error_of(call, **kwargs):
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        call(**kwargs)
+    r = e.value.response
+    return r["Error"]["Code"], r["Error"].get("Message", ""), r["ResponseMetadata"]["HTTPStatusCode"]
+
+
+def constraint(value, at, rule):
+    return f"Value '{value}' at '{at}' failed to satisfy constraint: Member must {rule}"
+
+
+def test_logs_filter_pattern_longer_than_1024_is_refused(server):
+    logs = server.client("logs")
+    logs.create_log_group(logGroupName="g")
+    pattern = "a" * 1025
+    code, message, status = error_of(logs.filter_log_events, logGroupName="g", filterPattern=pattern)
+    assert (code, status) == ("InvalidParameterException", 400)
+    assert message == "1 validation error detected: " + constraint(
+        pattern, "filterPattern", "have length less than or equal to 1024")
+    assert logs.filter_log_events(logGroupName="g", filterPattern="a" * 1024)["events"] == []
+
+
+def test_dynamodb_lists_every_broken_member_with_its_path(server):
+    ddb = server.client("dynamodb")
+    code, message, status = error_of(
+        ddb.create_table, TableName="tbl",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "SIDEWAYS"}],
+        BillingMode="FREE")
+    assert (code, status) == ("ValidationException", 400)
+    assert message.startswith("2 validation errors detected: "), message
+    parts = message.removeprefix("2 validation errors detected: ").split("; ")
+    assert sorted(parts) == sorted([
+        constraint("FREE", "billingMode", "satisfy enum value set: [PROVISIONED, PAY_PER_REQUEST]"),
+        constraint("SIDEWAYS", "keySchema.1.member.keyType", "satisfy enum value set: [HASH, RANGE]"),
+    ])
+    assert ddb.list_tables()["TableNames"] == []
+
+
+def test_dynamodb_nested_required_member(server):
+    # botocore would refuse the request itself; the server must too.
+    ddb = server.client("dynamodb", parameter_validation=False)
+    code, message, _ = error_of(
+        ddb.create_table, TableName="tbl", BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "pk"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
+    assert (code, message) == ("ValidationException", "1 validation error detected: Value null at "
+                               "'attributeDefinitions.1.member.attributeType' failed to satisfy constraint: "
+                               "Member must not be null")
+
+
+def test_lambda_nested_enum(server):
+    lam = server.client("lambda")
+    code, message, status = error_of(
+        lam.create_function, FunctionName="f", Runtime="python3.12", Handler="h.h",
+        Role="arn:aws:iam::000000000000:role/r", Code={"ZipFile": b"x"}, TracingConfig={"Mode": "Sometimes"})
+    assert (code, status) == ("ValidationException", 400)
+    assert message == "1 validation error detected: " + constraint(
+        "Sometimes", "tracingConfig.mode", "satisfy enum value set: [Active, PassThrough]")
+
+
+def test_sts_query_protocol_pattern(server):
+    sts = server.client("sts")
+    code, message, status = error_of(sts.get_session_token, SerialNumber="bad serial!")
+    assert (code, status) == ("ValidationError", 400)
+    assert message == "1 validation error detected: " + constraint(
+        "bad serial!", "serialNumber", "satisfy regular expression pattern: [\\w+=/:,.@-]*")
+
+
+def test_cloudformation_enum_in_aws_order(server):
+    cfn = server.client("cloudformation")
+    body = json.dumps({"Resources": {"Q": {"Type": "AWS::SQS::Queue"}}})
+    code, message, _ = error_of(cfn.create_change_set, StackName="s", ChangeSetName="c", TemplateBody=body,
+                                ChangeSetType="REPLACE")
+    # AWS lists this set in its own order, not the model's (CREATE, UPDATE, IMPORT).
+    assert (code, message) == ("ValidationError", "1 validation error detected: " + constraint(
+        "REPLACE", "changeSetType", "satisfy enum value set: [UPDATE, IMPORT, CREATE]"))
+
+
+def test_dynamodb_enum_in_aws_order(server):
+    ddb = server.client("dynamodb")
+    ddb.create_table(TableName="tbl", BillingMode="PAY_PER_REQUEST",
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
+    code, message, _ = error_of(ddb.scan, TableName="tbl", Select="EVERYTHING")
+    assert (code, message) == ("ValidationException", "1 validation error detected: " + constraint(
+        "EVERYTHING", "select",
+        "satisfy enum value set: [SPECIFIC_ATTRIBUTES, COUNT, ALL_ATTRIBUTES, ALL_PROJECTED_ATTRIBUTES]"))
+
+
+def test_step_functions_sensitive_values_are_not_echoed(server):
+    sfn = server.client("stepfunctions")
+    definition = json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
+    arn = sfn.create_state_machine(name="m", definition=definition,
+                                   roleArn="arn:aws:iam::000000000000:role/r")["stateMachineArn"]
+    code, message, _ = error_of(sfn.start_execution, stateMachineArn=arn, input="x" * (256 * 1024 + 1))
+    assert (code, message) == ("ValidationException", "1 validation error detected: Value at 'input' failed to "
+                               "satisfy constraint: Member must have length less than or equal to 262144")
+
+
+def test_calls_made_in_process_are_checked_as_requests_are(server):
+    """CloudFormation creates a log group through CloudWatch Logs' front end: a name the
+    model refuses fails the resource with the error a client would get."""
+    cfn = server.client("cloudformation")
+    body = json.dumps({"Resources": {"G": {"Type": "AWS::Logs::LogGroup",
+                                           "Properties": {"LogGroupName": "bad name!"}}}})
+    cfn.create_stack(StackName="lg", TemplateBody=body)
+    with pytest.raises(botocore.exceptions.WaiterError):
+        cfn.get_waiter("stack_create_complete").wait(StackName="lg", WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    listed = cfn.describe_stack_events(StackName="lg")["StackEvents"]
+    reasons = [e.get("ResourceStatusReason", "") for e in listed
+               if e["LogicalResourceId"] == "G" and e["ResourceStatus"] == "CREATE_FAILED"]
+    assert len(reasons) == 1
+    assert constraint("bad name!", "logGroupName", "satisfy regular expression pattern: [\\.\\-_/#A-Za-z0-9]+") \
+        in reasons[0], reasons[0]
+
+
+def test_aws_cli_sees_the_same_error(server):
+    server.client("logs").create_log_group(logGroupName="g")
+    code, _, err = server.cli("logs", "describe-log-streams", "--log-group-name", "g",
+                              "--order-by", "Sideways", check=False)
+    assert code != 0
+    assert "(InvalidParameterException)" in err
+    assert constraint("Sideways", "orderBy", "satisfy enum value set: [LogStreamName, LastEventTime]") in err
