@@ -59,8 +59,8 @@ pub(super) fn decode(model: &ServiceModel, op: &Operation, req: &Request) -> Res
 /// Checks a JSON body of shape `shape_name` as [`read_canonical`] does, building nothing,
 /// and tells whether its text is its canonical value as it stands: no member the model
 /// does not know or names differently, none twice in a structure, no null, no timestamp
-/// to convert, and the shape's required members present. Most requests are; the others
-/// are read again into a tree.
+/// to convert, the shape's required members present, and (for a service that checks them)
+/// no constraint broken. Most requests are; the others are read again into a tree.
 fn check_as_sent(model: &ServiceModel, shape_name: &str, body: &[u8], protocol: Protocol) -> Result<bool, AwsError> {
     let cx = Context::new(model, protocol, false);
     let mut de = serde_json::Deserializer::from_slice(body);

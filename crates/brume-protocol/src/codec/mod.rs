@@ -112,7 +112,7 @@ pub fn resolve(
 /// stands.
 pub fn decode(model: &ServiceModel, protocol: Protocol, op: &Operation, req: &Request) -> Result<Input, AwsError> {
     let value = match protocol {
-        // A body handed over as it is was checked for its required members as it was read.
+        // A body handed over as it is was checked as it was read.
         Protocol::AwsJson1_0 | Protocol::AwsJson1_1 => match json::decode(model, op, req)? {
             Input::Tree(value) => value,
             text => return Ok(text),
