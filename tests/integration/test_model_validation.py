@@ -18,7 +18,26 @@ def error_of(call, **kwargs):
 
 
 def constraint(value, at, rule):
-    return f"Value '{value}' at '{at}' failed to satisfy constraint: Member must {rule}"
+    """One failing member as the message words it; CloudWatch Logs (value None) no longer
+    shows the value."""
+    shown = "" if value is None else f" '{value}'"
+    return f"Value{shown} at '{at}' failed to satisfy constraint: Member must {rule}"
+
+
+def test_logs_lists_a_batch_of_too_many_events_without_showing_it(server):
+    logs = server.client("logs")
+    logs.create_log_group(logGroupName="g")
+    logs.create_log_stream(logGroupName="g", logStreamName="s")
+    events = [{"timestamp": 1_700_000_000_000, "message": "m"}] * 10_001
+    code, message, _ = error_of(logs.put_log_events, logGroupName="g", logStreamName="s", logEvents=events)
+    assert (code, message) == ("InvalidParameterException", "1 validation error detected: " + constraint(
+        None, "logEvents", "have length less than or equal to 10000"))
+    # botocore would refuse the request itself; the server must too.
+    raw = server.client("logs", parameter_validation=False)
+    code, message, _ = error_of(raw.put_log_events, logGroupName="g", logStreamName="s",
+                                logEvents=[{"timestamp": 1_700_000_000_000, "message": "m"}, {"message": "m"}])
+    assert (code, message) == ("InvalidParameterException", "1 validation error detected: Value null at "
+                               "'logEvents.2.member.timestamp' failed to satisfy constraint: Member must not be null")
 
 
 def test_logs_filter_pattern_longer_than_1024_is_refused(server):
@@ -28,7 +47,7 @@ def test_logs_filter_pattern_longer_than_1024_is_refused(server):
     code, message, status = error_of(logs.filter_log_events, logGroupName="g", filterPattern=pattern)
     assert (code, status) == ("InvalidParameterException", 400)
     assert message == "1 validation error detected: " + constraint(
-        pattern, "filterPattern", "have length less than or equal to 1024")
+        None, "filterPattern", "have length less than or equal to 1024")
     assert logs.filter_log_events(logGroupName="g", filterPattern="a" * 1024)["events"] == []
 
 
@@ -123,7 +142,7 @@ def test_calls_made_in_process_are_checked_as_requests_are(server):
     reasons = [e.get("ResourceStatusReason", "") for e in listed
                if e["LogicalResourceId"] == "G" and e["ResourceStatus"] == "CREATE_FAILED"]
     assert len(reasons) == 1
-    assert constraint("bad name!", "logGroupName", "satisfy regular expression pattern: [\\.\\-_/#A-Za-z0-9]+") \
+    assert constraint(None, "logGroupName", "satisfy regular expression pattern: [\\.\\-_/#A-Za-z0-9]+") \
         in reasons[0], reasons[0]
 
 
@@ -133,4 +152,4 @@ def test_aws_cli_sees_the_same_error(server):
                               "--order-by", "Sideways", check=False)
     assert code != 0
     assert "(InvalidParameterException)" in err
-    assert constraint("Sideways", "orderBy", "satisfy enum value set: [LogStreamName, LastEventTime]") in err
+    assert constraint(None, "orderBy", "satisfy enum value set: [LogStreamName, LastEventTime]") in err

@@ -22,9 +22,10 @@ pub fn invalid_parameter(message: impl Into<String>) -> AwsError {
     AwsError::new(400, "InvalidParameterException", message)
 }
 
-/// A member outside its model constraint, in the words of AWS's front end.
-pub fn constraint(value: impl std::fmt::Display, member: &str, constraint: &str) -> AwsError {
+/// A member outside its model constraint, in the words of AWS's front end (which no
+/// longer shows the value).
+pub fn constraint(member: &str, constraint: &str) -> AwsError {
     invalid_parameter(format!(
-        "1 validation error detected: Value '{value}' at '{member}' failed to satisfy constraint: {constraint}"
+        "1 validation error detected: Value at '{member}' failed to satisfy constraint: {constraint}"
     ))
 }

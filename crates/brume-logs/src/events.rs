@@ -18,7 +18,6 @@ use crate::{Logs, error, now_ms};
 const TOO_NEW_MS: i64 = 2 * 3_600_000;
 const TOO_OLD_MS: i64 = 14 * DAY_MS;
 /// PutLogEvents' limits: 10,000 events, 1,048,576 bytes, 24 hours between first and last.
-const MAX_BATCH_EVENTS: usize = 10_000;
 const MAX_BATCH_BYTES: i64 = 1_048_576;
 const MAX_BATCH_SPAN_MS: i64 = DAY_MS;
 const DEFAULT_EVENTS_LIMIT: usize = 10_000;
@@ -148,15 +147,7 @@ pub(crate) struct PutLogEventsInput {
 
 /// Checks AWS makes on a PutLogEvents batch before it looks at the stream.
 fn validate_batch(events: &[InputLogEvent]) -> Result<(), AwsError> {
-    // The front end has refused an empty batch and empty messages. Too many events it
-    // cannot word (it would print each event as Java does): the count stands in for them.
-    if events.len() > MAX_BATCH_EVENTS {
-        return Err(error::constraint(
-            format!("{} events", events.len()),
-            "logEvents",
-            "Member must have length less than or equal to 10000",
-        ));
-    }
+    // The front end has refused batches of no event or more than 10,000, and empty messages.
     if events.windows(2).any(|w| w[1].timestamp < w[0].timestamp) {
         return Err(error::invalid_parameter(
             "Log events in a single PutLogEvents request must be in chronological order.",

@@ -270,7 +270,6 @@ impl Logs {
         if !RETENTION_DAYS.contains(&days) {
             let allowed: Vec<String> = RETENTION_DAYS.iter().map(i32::to_string).collect();
             return Err(error::constraint(
-                days,
                 "retentionInDays",
                 &format!("Member must satisfy enum value set: [{}]", allowed.join(", ")),
             ));

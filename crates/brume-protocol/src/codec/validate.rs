@@ -17,15 +17,17 @@ use brume_core::AwsError;
 use crate::model::{Protocol, ServiceModel, Shape, ShapeType};
 
 /// The services (by model `serviceId`) that answer a member breaking its model's
-/// constraints with the validator's message, and the code each gives it.
-const CONSTRAINED: &[(&str, &str)] = &[
-    ("CloudFormation", "ValidationError"),
-    ("CloudWatch Logs", "InvalidParameterException"),
-    ("DynamoDB", "ValidationException"),
-    ("DynamoDB Streams", "ValidationException"),
-    ("Lambda", "ValidationException"),
-    ("SFN", "ValidationException"),
-    ("STS", "ValidationError"),
+/// constraints with the validator's message, the code each gives it, and whether the
+/// message shows the value. CloudWatch Logs stopped showing values in 2026 (`Value at
+/// 'logGroupIdentifier' failed to satisfy constraint: …`, where it used to show the ARN).
+const CONSTRAINED: &[(&str, &str, bool)] = &[
+    ("CloudFormation", "ValidationError", true),
+    ("CloudWatch Logs", "InvalidParameterException", false),
+    ("DynamoDB", "ValidationException", true),
+    ("DynamoDB Streams", "ValidationException", true),
+    ("Lambda", "ValidationException", true),
+    ("SFN", "ValidationException", true),
+    ("STS", "ValidationError", true),
 ];
 
 /// Members whose constraints their service checks itself, earlier and in its own words
@@ -70,21 +72,26 @@ const AWS_ORDER: &[(&str, &str, &str)] = &[
 ];
 
 pub(crate) fn enforces_constraints(model: &ServiceModel) -> bool {
-    CONSTRAINED.iter().any(|(id, _)| *id == model.metadata.service_id)
+    constrained(model).is_some()
+}
+
+fn constrained(model: &ServiceModel) -> Option<&'static (&'static str, &'static str, bool)> {
+    CONSTRAINED.iter().find(|(id, _, _)| *id == model.metadata.service_id)
 }
 
 /// Checks `value`, the canonical input of shape `shape_name`, and lists every member that
 /// fails in one error, as AWS does.
 pub(super) fn input(model: &ServiceModel, protocol: Protocol, shape_name: &str, value: &Value) -> Result<(), AwsError> {
-    let mut walk = Walk { model, deep: enforces_constraints(model), errors: Vec::new() };
+    let service = constrained(model);
+    let mut walk = Walk { model, deep: service.is_some(), echo: service.is_none_or(|s| s.2), errors: Vec::new() };
     walk.value(shape_name, value, "");
     if walk.errors.is_empty() {
         return Ok(());
     }
     let n = walk.errors.len();
     let message = format!("{n} validation error{} detected: {}", if n == 1 { "" } else { "s" }, walk.errors.join("; "));
-    let code = match CONSTRAINED.iter().find(|(id, _)| *id == model.metadata.service_id) {
-        Some((_, code)) => code,
+    let code = match service {
+        Some((_, code, _)) => code,
         None if protocol == Protocol::AwsQuery => "ValidationError",
         None => "ValidationException",
     };
@@ -95,6 +102,8 @@ struct Walk<'m> {
     model: &'m ServiceModel,
     /// Past the top structure's required members: see the module's documentation.
     deep: bool,
+    /// Whether messages show the value broken (never a sensitive one).
+    echo: bool,
     errors: Vec<String>,
 }
 
@@ -152,7 +161,7 @@ impl Walk<'_> {
             if let (Constraint::Enum(values), Some(listing)) = (&mut c, listing) {
                 *values = EnumSet::Listed(listing);
             }
-            if shape.sensitive {
+            if shape.sensitive || !self.echo {
                 self.errors.push(format!("Value at '{at}' failed to satisfy constraint: {c}"));
             } else if let Some(shown) = java_text(self.model, shape, value) {
                 self.errors.push(format!("Value '{shown}' at '{at}' failed to satisfy constraint: {c}"));
@@ -220,15 +229,16 @@ pub(crate) fn string<'s>(shape: &'s Shape, s: &str) -> Vec<Constraint<'s>> {
     {
         broken.push(Constraint::Enum(EnumSet::Model(values)));
     }
-    if shape.min.is_some() || shape.max.is_some() {
-        let chars = if s.is_ascii() { s.len() } else { s.chars().count() };
-        length(shape, chars, &mut broken);
-    }
+    // The pattern before the length, as AWS lists them.
     if let Some(pattern) = &shape.pattern
         && let Some(re) = shape.compiled_pattern.get_or_init(|| Regex::new(&format!("^(?:{pattern})$")).ok())
         && !re.is_match(s)
     {
         broken.push(Constraint::Pattern(pattern));
+    }
+    if shape.min.is_some() || shape.max.is_some() {
+        let chars = if s.is_ascii() { s.len() } else { s.chars().count() };
+        length(shape, chars, &mut broken);
     }
     broken
 }
@@ -352,7 +362,7 @@ mod tests {
         assert_eq!(
             message("logs", "FilterLogEventsRequest", json!({"logGroupName": "g", "limit": 0})).as_deref(),
             Some(
-                "1 validation error detected: Value '0' at 'limit' failed to satisfy constraint: \
+                "1 validation error detected: Value at 'limit' failed to satisfy constraint: \
                  Member must have value greater than or equal to 1"
             )
         );
@@ -390,6 +400,19 @@ mod tests {
         assert!(text.unwrap().ends_with("Member must satisfy enum value set: [B, N, S]"));
         let text = message("dynamodb", "KeySchemaElement", json!({"AttributeName": "a", "KeyType": "X"}));
         assert!(text.unwrap().ends_with("Member must satisfy enum value set: [HASH, RANGE]"));
+    }
+
+    #[test]
+    fn a_value_breaking_two_constraints_gets_two_errors_pattern_first() {
+        // As CloudWatch Logs answered an empty prefix (when it still showed values).
+        assert_eq!(
+            message("logs", "DescribeLogGroupsRequest", json!({"logGroupNamePrefix": ""})).as_deref(),
+            Some(
+                "2 validation errors detected: Value at 'logGroupNamePrefix' failed to satisfy constraint: \
+                 Member must satisfy regular expression pattern: [\\.\\-_/#A-Za-z0-9]+; Value at \
+                 'logGroupNamePrefix' failed to satisfy constraint: Member must have length greater than or equal to 1"
+            )
+        );
     }
 
     #[test]
