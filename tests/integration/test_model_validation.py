@@ -90,6 +90,19 @@ def test_lambda_nested_enum(server):
         "Sometimes", "tracingConfig.mode", "satisfy enum value set: [Active, PassThrough]")
 
 
+def test_lambda_map_keys_are_reported_at_the_map_without_its_sensitive_value(server):
+    lam = server.client("lambda")
+    code, message, _ = error_of(
+        lam.create_function, FunctionName="f", Runtime="python3.12", Handler="h.h",
+        Role="arn:aws:iam::000000000000:role/r", Code={"ZipFile": b"x"},
+        Environment={"Variables": {"GOOD": "1", "1bad": "secret"}})
+    assert code == "ValidationException"
+    assert message == ("1 validation error detected: Value at 'environment.variables' failed to satisfy constraint: "
+                       "Map keys must satisfy constraint: [Member must satisfy regular expression pattern: "
+                       "[a-zA-Z]([a-zA-Z0-9_])+]")
+    assert "secret" not in message
+
+
 def test_sts_query_protocol_pattern(server):
     sts = server.client("sts")
     code, message, status = error_of(sts.get_session_token, SerialNumber="bad serial!")

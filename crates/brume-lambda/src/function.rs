@@ -474,13 +474,7 @@ impl Lambda {
             config.ephemeral_storage = storage.size as u32;
         }
         if let Some(environment) = input.environment {
-            if let Some(bad) = environment.variables.keys().find(|k| !valid_variable_name(k)) {
-                return Err(validation(
-                    bad,
-                    "environment.variables",
-                    "Map keys must satisfy constraint: [Member must satisfy regular expression pattern: [a-zA-Z]([a-zA-Z0-9_])+]",
-                ));
-            }
+            // The front end has checked the names against the model's pattern.
             let reserved: Vec<&str> =
                 environment.variables.keys().map(String::as_str).filter(|k| RESERVED_VARIABLES.contains(k)).collect();
             if !reserved.is_empty() {
@@ -993,13 +987,6 @@ fn pick_routed(routing: &BTreeMap<String, f64>) -> Option<String> {
         }
     }
     None
-}
-
-fn valid_variable_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
-        && name.len() >= 2
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 fn check_architectures(architectures: &[String]) -> Result<(), AwsError> {

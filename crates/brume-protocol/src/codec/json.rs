@@ -315,8 +315,10 @@ impl<'de> Visitor<'de> for Canonical<'_, '_> {
             ShapeType::Map => {
                 let values = self.nested(&shape.value.as_ref().expect("map shapes have a value").shape);
                 if !self.cx.build {
+                    let keys = self.cx.model.shape(&shape.key.as_ref().expect("map shapes have a key").shape);
                     let mut n = 0;
-                    while map.next_key_seed(Key)?.is_some() {
+                    while let Some(key) = map.next_key_seed(Key)? {
+                        self.cx.check(|| super::validate::string(keys, &key));
                         map.next_value_seed(values)?;
                         n += 1;
                     }

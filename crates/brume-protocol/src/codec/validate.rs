@@ -45,12 +45,6 @@ const OWN_CHECKS: &[(&str, &str, &str)] = &[
     // Event source mappings answer InvalidParameterValueException, per source type.
     ("Lambda", "CreateEventSourceMappingRequest", "*"),
     ("Lambda", "UpdateEventSourceMappingRequest", "*"),
-    // A state machine's, an execution's or an activity's name breaking the rules
-    // (length included) is InvalidName.
-    ("SFN", "CreateActivityInput", "name"),
-    ("SFN", "CreateStateMachineInput", "name"),
-    ("SFN", "StartExecutionInput", "name"),
-    ("SFN", "StartSyncExecutionInput", "name"),
 ];
 
 /// Enum sets that AWS lists in an order of its own (its validator's set iterates in hash
@@ -126,26 +120,46 @@ impl Walk<'_> {
                 }
             }
             (ShapeType::List, Value::Array(items)) => {
-                let item = &shape.member.as_ref().expect("list shapes have a member").shape;
-                self.broken(shape_name, shape, value, at, count(shape, items.len()));
+                let item_name = &shape.member.as_ref().expect("list shapes have a member").shape;
+                let item = self.model.shape(item_name);
+                self.broken(shape, value, at, count(shape, items.len()), shape.sensitive);
+                if is_scalar(item) {
+                    // A list of scalars is one value to AWS: an item that breaks one of its
+                    // constraints is reported at the list, with all of them.
+                    if items.iter().any(|v| !scalar(item, v).is_empty()) {
+                        let every = Constraint::Every("Member", self.every(item_name, item));
+                        self.broken(shape, value, at, vec![every], shape.sensitive || item.sensitive);
+                    }
+                    return;
+                }
                 for (i, v) in items.iter().enumerate() {
-                    self.value(item, v, &format!("{at}.{}.member", i + 1));
+                    self.value(item_name, v, &format!("{at}.{}.member", i + 1));
                 }
             }
             (ShapeType::Map, Value::Object(obj)) => {
-                let values = &shape.value.as_ref().expect("map shapes have a value").shape;
-                self.broken(shape_name, shape, value, at, count(shape, obj.len()));
+                let key_name = &shape.key.as_ref().expect("map shapes have a key").shape;
+                let value_name = &shape.value.as_ref().expect("map shapes have a value").shape;
+                let (key, values) = (self.model.shape(key_name), self.model.shape(value_name));
+                self.broken(shape, value, at, count(shape, obj.len()), shape.sensitive);
+                if obj.keys().any(|k| !string(key, k).is_empty()) {
+                    let every = Constraint::Every("Map keys", self.every(key_name, key));
+                    self.broken(shape, value, at, vec![every], shape.sensitive || key.sensitive);
+                }
+                if is_scalar(values) {
+                    if obj.values().any(|v| !scalar(values, v).is_empty()) {
+                        let every = Constraint::Every("Map value", self.every(value_name, values));
+                        self.broken(shape, value, at, vec![every], shape.sensitive || values.sensitive);
+                    }
+                    return;
+                }
                 for (k, v) in obj {
-                    self.value(values, v, &format!("{at}.{k}.member"));
+                    self.value(value_name, v, &format!("{at}.{k}.member"));
                 }
             }
-            (ShapeType::String, Value::String(s)) => self.broken(shape_name, shape, value, at, string(shape, s)),
-            (ShapeType::Integer | ShapeType::Long | ShapeType::Float | ShapeType::Double, Value::Number(n)) => {
-                if let Some(n) = n.as_f64() {
-                    self.broken(shape_name, shape, value, at, number(shape, n));
-                }
+            _ => {
+                let broken = scalar(shape, value).into_iter().map(|c| self.ordered(shape_name, c)).collect();
+                self.broken(shape, value, at, broken, shape.sensitive);
             }
-            _ => {}
         }
     }
 
@@ -154,14 +168,39 @@ impl Walk<'_> {
         OWN_CHECKS.iter().any(|&(id, s, m)| id == service && s == structure && (m == member || m == "*"))
     }
 
-    fn broken(&mut self, shape_name: &str, shape: &Shape, value: &Value, at: &str, constraints: Vec<Constraint>) {
+    /// Every constraint of scalar shape `shape_name`, as AWS lists them for the items of a
+    /// collection: enum, upper bound, lower bound, pattern.
+    fn every<'s>(&self, shape_name: &str, shape: &'s Shape) -> Vec<Constraint<'s>> {
+        let string = shape.kind == ShapeType::String;
+        let integral = matches!(shape.kind, ShapeType::Integer | ShapeType::Long);
+        let mut all = Vec::new();
+        if let Some(values) = &shape.enum_values {
+            all.push(self.ordered(shape_name, Constraint::Enum(EnumSet::Model(values))));
+        }
+        if let Some(max) = shape.max {
+            all.push(if string { Constraint::MaxLength(max) } else { Constraint::MaxValue(max, integral) });
+        }
+        if let Some(min) = shape.min {
+            all.push(if string { Constraint::MinLength(min) } else { Constraint::MinValue(min, integral) });
+        }
+        if let Some(pattern) = &shape.pattern {
+            all.push(Constraint::Pattern(pattern));
+        }
+        all
+    }
+
+    /// `c` with its enum set in AWS's order where AWS has its own ([`AWS_ORDER`]).
+    fn ordered<'s>(&self, shape_name: &str, c: Constraint<'s>) -> Constraint<'s> {
         let service = self.model.metadata.service_id.as_str();
-        let listing = AWS_ORDER.iter().find(|(id, s, _)| *id == service && *s == shape_name).map(|(_, _, l)| *l);
-        for mut c in constraints {
-            if let (Constraint::Enum(values), Some(listing)) = (&mut c, listing) {
-                *values = EnumSet::Listed(listing);
-            }
-            if shape.sensitive || !self.echo {
+        match (c, AWS_ORDER.iter().find(|(id, s, _)| *id == service && *s == shape_name)) {
+            (Constraint::Enum(_), Some((_, _, listing))) => Constraint::Enum(EnumSet::Listed(listing)),
+            (c, _) => c,
+        }
+    }
+
+    fn broken(&mut self, shape: &Shape, value: &Value, at: &str, constraints: Vec<Constraint>, hide: bool) {
+        for c in constraints {
+            if hide || !self.echo {
                 self.errors.push(format!("Value at '{at}' failed to satisfy constraint: {c}"));
             } else if let Some(shown) = java_text(self.model, shape, value) {
                 self.errors.push(format!("Value '{shown}' at '{at}' failed to satisfy constraint: {c}"));
@@ -175,6 +214,9 @@ impl Walk<'_> {
 /// A model constraint that a value breaks.
 #[derive(Debug, PartialEq)]
 pub(crate) enum Constraint<'s> {
+    /// Every constraint of a collection's items (`Member`), a map's keys or its values
+    /// (`Map keys`, `Map value`), one of which an item breaks.
+    Every(&'static str, Vec<Constraint<'s>>),
     Enum(EnumSet<'s>),
     MinLength(f64),
     MaxLength(f64),
@@ -202,6 +244,10 @@ impl fmt::Display for EnumSet<'_> {
 impl fmt::Display for Constraint<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Constraint::Every(what, all) => {
+                let all: Vec<String> = all.iter().map(ToString::to_string).collect();
+                write!(f, "{what} must satisfy constraint: [{}]", all.join(", "))
+            }
             Constraint::Enum(values) => write!(f, "Member must satisfy enum value set: [{values}]"),
             Constraint::MinLength(n) => write!(f, "Member must have length greater than or equal to {n}"),
             Constraint::MaxLength(n) => write!(f, "Member must have length less than or equal to {n}"),
@@ -241,6 +287,26 @@ pub(crate) fn string<'s>(shape: &'s Shape, s: &str) -> Vec<Constraint<'s>> {
         length(shape, chars, &mut broken);
     }
     broken
+}
+
+/// Whether values of `shape` are strings or numbers, checked one by one.
+fn is_scalar(shape: &Shape) -> bool {
+    matches!(
+        shape.kind,
+        ShapeType::String | ShapeType::Integer | ShapeType::Long | ShapeType::Float | ShapeType::Double
+    )
+}
+
+/// The constraints of scalar shape `shape` that `value` breaks (none for a value of
+/// another type: the codecs have refused those).
+fn scalar<'s>(shape: &'s Shape, value: &Value) -> Vec<Constraint<'s>> {
+    match (shape.kind, value) {
+        (ShapeType::String, Value::String(s)) => string(shape, s),
+        (ShapeType::Integer | ShapeType::Long | ShapeType::Float | ShapeType::Double, Value::Number(n)) => {
+            n.as_f64().map(|n| number(shape, n)).unwrap_or_default()
+        }
+        _ => Vec::new(),
+    }
 }
 
 /// The range constraints of number shape `shape` that `n` breaks.
@@ -411,6 +477,28 @@ mod tests {
                 "2 validation errors detected: Value at 'logGroupNamePrefix' failed to satisfy constraint: \
                  Member must satisfy regular expression pattern: [\\.\\-_/#A-Za-z0-9]+; Value at \
                  'logGroupNamePrefix' failed to satisfy constraint: Member must have length greater than or equal to 1"
+            )
+        );
+    }
+
+    #[test]
+    fn items_of_scalar_collections_are_reported_at_the_collection_with_all_their_constraints() {
+        // AWS's answer listed the lengths too, when its model of the item had them.
+        let targets = json!({"StackSetName": "s", "Regions": ["us-east-1"], "DeploymentTargets": {"OrganizationalUnitIds": ["unknown"]}});
+        assert_eq!(
+            message("cloudformation", "CreateStackInstancesInput", targets).as_deref(),
+            Some(
+                "1 validation error detected: Value '[unknown]' at 'deploymentTargets.organizationalUnitIds' failed to \
+                 satisfy constraint: Member must satisfy constraint: [Member must satisfy regular expression pattern: \
+                 ^(ou-[a-z0-9]{4,32}-[a-z0-9]{8,32}|r-[a-z0-9]{4,32})$]"
+            )
+        );
+        let env = json!({"FunctionName": "f", "Environment": {"Variables": {"1bad": "x"}}});
+        assert_eq!(
+            message("lambda", "UpdateFunctionConfigurationRequest", env).as_deref(),
+            Some(
+                "1 validation error detected: Value at 'environment.variables' failed to satisfy constraint: \
+                 Map keys must satisfy constraint: [Member must satisfy regular expression pattern: [a-zA-Z]([a-zA-Z0-9_])+]"
             )
         );
     }
