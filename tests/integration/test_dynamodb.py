@@ -826,7 +826,7 @@ def test_batch_get_and_write(ddb):
     code, message, _ = error_of(lambda: ddb.batch_write_item(RequestItems={"batch": too_many[:13], "batch2": too_many[13:]}))
     assert (code, message) == ("ValidationException", "Too many items requested for the BatchWriteItem call")
     code, message, _ = error_of(lambda: ddb.batch_get_item(RequestItems={"batch": {"Keys": [{"pk": {"S": f"k{i}"}} for i in range(101)]}}))
-    assert message == ("1 validation error detected: Value at 'RequestItems.batch.member.Keys' failed to satisfy constraint: "
+    assert message == ("1 validation error detected: Value at 'requestItems.batch.member.keys' failed to satisfy constraint: "
                        "Member must have length less than or equal to 100")
     code, message, _ = error_of(lambda: ddb.batch_get_item(RequestItems={
         "batch": {"Keys": [{"pk": {"S": f"k{i}"}} for i in range(60)]}, "batch2": {"Keys": [{"pk": {"S": f"k{i}"}} for i in range(41)]}}))
@@ -909,6 +909,11 @@ def test_transactions(server, ddb):
     unchecked = server.client("dynamodb", parameter_validation=False)  # boto3 would refuse these itself
     code, message, _ = error_of(lambda: unchecked.transact_write_items(TransactItems=[]))
     assert message == "1 validation error detected: Value '[]' at 'transactItems' failed to satisfy constraint: Member must have length greater than or equal to 1"
+    code, message, _ = error_of(lambda: unchecked.transact_write_items(TransactItems=[
+        {"ConditionCheck": {"TableName": "accounts", "Key": {"pk": {"S": f"k{i}"}},
+                            "ConditionExpression": "attribute_exists(pk)"}} for i in range(101)]))
+    assert (code, message) == ("ValidationException", "1 validation error detected at 'transactItems' failed to satisfy "
+                               "constraint: Member must have length less than or equal to 100.")
 
 
 def test_concurrent_conditional_increments_lose_nothing(server, ddb):

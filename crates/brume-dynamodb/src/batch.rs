@@ -100,7 +100,7 @@ impl Ddb {
         }
         if let Some((name, _)) = input.request_items.iter().find(|(_, r)| r.keys.len() > MAX_GETS) {
             return Err(validation(format!(
-                "1 validation error detected: Value at 'RequestItems.{name}.member.Keys' failed to satisfy constraint: Member must have length less than or equal to {MAX_GETS}"
+                "1 validation error detected: Value at 'requestItems.{name}.member.keys' failed to satisfy constraint: Member must have length less than or equal to {MAX_GETS}"
             )));
         }
         if input.request_items.values().map(|r| r.keys.len()).sum::<usize>() > MAX_GETS {
