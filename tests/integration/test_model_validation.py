@@ -166,3 +166,34 @@ def test_aws_cli_sees_the_same_error(server):
     assert code != 0
     assert "(InvalidParameterException)" in err
     assert constraint(None, "orderBy", "satisfy enum value set: [LogStreamName, LastEventTime]") in err
+
+
+def test_dynamodb_ranges_and_lengths_are_the_front_ends(server):
+    """Checks DynamoDB's handlers used to make themselves, now the front end's."""
+    ddb = server.client("dynamodb", parameter_validation=False)  # botocore checks minimums itself
+    ddb.create_table(TableName="tbl", BillingMode="PAY_PER_REQUEST",
+                     AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                     KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}])
+    cases = [
+        (ddb.list_tables, {"Limit": 101}, constraint(101, "limit", "have value less than or equal to 100")),
+        (ddb.scan, {"TableName": "tbl", "Segment": 0, "TotalSegments": 0},
+         constraint(0, "totalSegments", "have value greater than or equal to 1")),
+        (ddb.scan, {"TableName": "tbl", "Segment": -1, "TotalSegments": 2},
+         constraint(-1, "segment", "have value greater than or equal to 0")),
+        (ddb.update_time_to_live, {"TableName": "tbl",
+                                   "TimeToLiveSpecification": {"Enabled": True, "AttributeName": ""}},
+         constraint("", "timeToLiveSpecification.attributeName", "have length greater than or equal to 1")),
+        (ddb.update_continuous_backups, {"TableName": "tbl", "PointInTimeRecoverySpecification": {
+            "PointInTimeRecoveryEnabled": True, "RecoveryPeriodInDays": 36}},
+         constraint(36, "pointInTimeRecoverySpecification.recoveryPeriodInDays",
+                    "have value less than or equal to 35")),
+        (ddb.create_table, {"TableName": "prov", "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+                            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+                            "ProvisionedThroughput": {"ReadCapacityUnits": 0, "WriteCapacityUnits": 5}},
+         constraint(0, "provisionedThroughput.readCapacityUnits", "have value greater than or equal to 1")),
+    ]
+    for call, kwargs, expected in cases:
+        assert error_of(call, **kwargs) == ("ValidationException", "1 validation error detected: " + expected, 400)
+    # What the service itself still words: a segment not below the total.
+    code, message, _ = error_of(ddb.scan, TableName="tbl", Segment=2, TotalSegments=2)
+    assert message.startswith("The Segment parameter is zero-based and must be less than parameter TotalSegments")

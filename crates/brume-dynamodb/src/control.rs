@@ -304,13 +304,9 @@ fn projection(p: &ProjectionInput) -> Result<Projection, AwsError> {
     }
 }
 
-fn throughput(t: Throughput, what: &str) -> Result<(u64, u64), AwsError> {
-    for (v, name) in [(t.read_capacity_units, "readCapacityUnits"), (t.write_capacity_units, "writeCapacityUnits")] {
-        if v < 1 {
-            return Err(constraint(v, &format!("{what}.{name}"), "Member must have value greater than or equal to 1"));
-        }
-    }
-    Ok((t.read_capacity_units as u64, t.write_capacity_units as u64))
+/// Read and write units, each at least 1 (the front end has refused less).
+fn throughput(t: Throughput) -> (u64, u64) {
+    (t.read_capacity_units as u64, t.write_capacity_units as u64)
 }
 
 /// An index's throughput under the table's billing mode.
@@ -320,7 +316,7 @@ fn index_throughput(billing: &str, given: Option<Throughput>, index: &str) -> Re
             "ProvisionedThroughput should not be specified for index: {index} when BillingMode is PAY_PER_REQUEST"
         ))),
         ("PAY_PER_REQUEST", None) => Ok((0, 0)),
-        (_, Some(t)) => throughput(t, "globalSecondaryIndexes.member.provisionedThroughput"),
+        (_, Some(t)) => Ok(throughput(t)),
         (_, None) => Err(invalid(&format!("ProvisionedThroughput must be specified for index: {index}"))),
     }
 }
@@ -401,7 +397,7 @@ impl Ddb {
         let key = key_schema(&input.key_schema, &defs, "keySchema")?;
         let billing = input.billing_mode.clone().unwrap_or_else(|| "PROVISIONED".to_string());
         let (read, write) = match (billing.as_str(), input.provisioned_throughput) {
-            ("PROVISIONED", Some(t)) => throughput(t, "provisionedThroughput")?,
+            ("PROVISIONED", Some(t)) => throughput(t),
             ("PROVISIONED", None) => return Err(validation("No provisioned throughput specified for the table")),
             ("PAY_PER_REQUEST", Some(_)) => {
                 return Err(invalid(
@@ -525,11 +521,8 @@ impl Ddb {
     }
 
     pub async fn list_tables(self: Arc<Self>, ctx: RequestContext, input: ListTablesInput) -> Result<Json, AwsError> {
+        // The front end keeps it within 1..=100.
         let limit = input.limit.unwrap_or(100);
-        if !(1..=100).contains(&limit) {
-            let bound = if limit < 1 { "greater than or equal to 1" } else { "less than or equal to 100" };
-            return Err(constraint(limit, "limit", &format!("Member must have value {bound}")));
-        }
         let mut names: Vec<String> = Vec::new();
         for (_, bytes) in self.kv.scan(
             table::KEYSPACE,
@@ -610,7 +603,7 @@ impl Ddb {
                             "Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST",
                         ));
                     }
-                    let (read, write) = throughput(t, "provisionedThroughput")?;
+                    let (read, write) = throughput(t);
                     if !switching && (read, write) == (table.read, table.write) {
                         return Err(validation(format!(
                             "The provisioned throughput for the table will not change. The requested value equals the current value. Current ReadCapacityUnits provisioned for the table: {read}. Requested ReadCapacityUnits: {read}. Current WriteCapacityUnits provisioned for the table: {write}. Requested WriteCapacityUnits: {write}. Refer to the Amazon DynamoDB Developer Guide for current limits and how to request higher limits."
@@ -793,13 +786,6 @@ impl Ddb {
     ) -> Result<Json, AwsError> {
         let name = table_name(&input.table_name).to_string();
         let spec = input.time_to_live_specification;
-        if spec.attribute_name.is_empty() {
-            return Err(constraint(
-                "",
-                "timeToLiveSpecification.attributeName",
-                "Member must have length greater than or equal to 1",
-            ));
-        }
         let (account, region) = (ctx.account.clone(), ctx.region.clone());
         let (enabled, attribute) = (spec.enabled, spec.attribute_name.clone());
         self.kv
@@ -856,18 +842,8 @@ impl Ddb {
         input: UpdateContinuousBackupsInput,
     ) -> Result<Json, AwsError> {
         let spec = input.point_in_time_recovery_specification;
-        let days = match spec.recovery_period_in_days {
-            None => PITR_DEFAULT_DAYS,
-            Some(d) if (1..=35).contains(&d) => d as u64,
-            Some(d) => {
-                let bound = if d < 1 { "greater than or equal to 1" } else { "less than or equal to 35" };
-                return Err(constraint(
-                    d,
-                    "pointInTimeRecoverySpecification.recoveryPeriodInDays",
-                    &format!("Member must have value {bound}"),
-                ));
-            }
-        };
+        // The front end keeps the period within 1..=35 days.
+        let days = spec.recovery_period_in_days.map_or(PITR_DEFAULT_DAYS, |d| d as u64);
         let name = table_name(&input.table_name).to_string();
         let (account, region) = (ctx.account.clone(), ctx.region.clone());
         self.kv

@@ -211,13 +211,13 @@ fn segment_of(partition: &Element, total: u64) -> u64 {
     (h ^ (h >> 31)) % total
 }
 
-/// `Limit` must be positive. Query and Scan word the error differently, as DynamoDB does.
+/// `Limit` must be positive. Query words the error itself (the front end leaves Query's
+/// `Limit` to it, see brume-protocol's `OWN_CHECKS`); Scan's is the front end's.
 fn check_limit(limit: Option<i64>, query: bool) -> Result<Option<usize>, AwsError> {
     match limit {
         Some(l) if l < 1 && query => Err(validation(
             "1 validation error detected: Value at 'Limit' failed to satisfy constraint: Member must have value greater than or equal to 1",
         )),
-        Some(l) if l < 1 => Err(constraint(l, "limit", "Member must have value greater than or equal to 1")),
         l => Ok(l.map(|l| l as usize)),
     }
 }
@@ -663,14 +663,8 @@ impl Ddb {
                     "The Segment parameter is required but was not present in the request when parameter TotalSegments is present",
                 ));
             }
+            // The front end keeps TotalSegments within 1..=1,000,000 and Segment at 0 or more.
             (Some(s), Some(t)) => {
-                if !(1..=1_000_000).contains(&t) {
-                    let bound = if t < 1 { "greater than or equal to 1" } else { "less than or equal to 1000000" };
-                    return Err(constraint(t, "totalSegments", &format!("Member must have value {bound}")));
-                }
-                if s < 0 {
-                    return Err(constraint(s, "segment", "Member must have value greater than or equal to 0"));
-                }
                 if s >= t {
                     return Err(validation(format!(
                         "The Segment parameter is zero-based and must be less than parameter TotalSegments: Segment: {s} is not less than TotalSegments: {t}"

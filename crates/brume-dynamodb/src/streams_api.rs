@@ -61,11 +61,10 @@ pub struct GetRecordsInput {
     limit: Option<i64>,
 }
 
-/// A `Limit` within 1..=`max`, or `default` when absent.
+/// A `Limit` up to `max` (the front end has refused less than 1), or `default` when absent.
 fn limit(given: Option<i64>, max: usize, default: usize) -> Result<usize, AwsError> {
     match given {
         None => Ok(default),
-        Some(n) if n < 1 => Err(constraint(n, "limit", "Member must have value greater than or equal to 1")),
         Some(n) if n as usize > max => {
             Err(constraint(n, "limit", &format!("Member must have value less than or equal to {max}")))
         }
