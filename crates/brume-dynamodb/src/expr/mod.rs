@@ -17,6 +17,7 @@ use crate::error::validation;
 use crate::value::{Item, Value};
 
 pub use eval::{compare, evaluate, project};
+pub(crate) use parse::MAX_NESTING;
 pub use parse::{parse_condition, parse_projection, parse_update};
 pub use update::{Action, Update, apply};
 

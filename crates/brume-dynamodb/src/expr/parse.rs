@@ -21,7 +21,7 @@ const MAX_OPERATORS: usize = 300;
 /// that is not a redundant pair of parentheses comes with an operator or a function, at
 /// worst one for two levels (`NOT (NOT (…))`), so an expression nested deeper than this
 /// holds too many operators or redundant parentheses.
-const MAX_NESTING: usize = 2 * MAX_OPERATORS;
+pub(crate) const MAX_NESTING: usize = 2 * MAX_OPERATORS;
 
 #[derive(Clone, Debug, PartialEq)]
 enum Tok {

@@ -261,13 +261,10 @@ struct Parser<'a> {
     depth: usize,
 }
 
-/// How deep a statement may nest. As deep as an expression parameter may (see
-/// `expr::parse`); a literal nested deeper than an item may be is refused after parsing,
-/// with DynamoDB's message.
-const MAX_NESTING: usize = 600;
-
+/// A statement nests as deep as an expression parameter may; a literal nested deeper than
+/// an item may be is refused after parsing, with DynamoDB's message.
 impl Nesting for Parser<'_> {
-    const MAX: usize = MAX_NESTING;
+    const MAX: usize = crate::expr::MAX_NESTING;
     type Error = AwsError;
 
     fn depth(&mut self) -> &mut usize {
