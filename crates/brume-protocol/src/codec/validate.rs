@@ -106,15 +106,31 @@ impl Walk<'_> {
         let shape = self.model.shape(shape_name);
         match (shape.kind, value) {
             (ShapeType::Structure, Value::Object(obj)) if !shape.document => {
+                // Built only for a member reported or walked into.
+                let path = |name: &str| match at {
+                    "" => lower_first(name),
+                    at => format!("{at}.{}", lower_first(name)),
+                };
+                if !self.deep {
+                    // Only the required members: S3's inputs have dozens of members, nearly
+                    // all absent, and this runs on every request.
+                    for name in &shape.required {
+                        if obj.get(name).is_none_or(Value::is_null) {
+                            self.errors.push(format!(
+                                "Value null at '{}' failed to satisfy constraint: Member must not be null",
+                                path(name)
+                            ));
+                        }
+                    }
+                    return;
+                }
                 for (name, member) in shape.members.iter() {
-                    let path = if at.is_empty() { lower_first(name) } else { format!("{at}.{}", lower_first(name)) };
                     match obj.get(name).filter(|v| !v.is_null()) {
                         None if shape.required.iter().any(|r| r == name) => self.errors.push(format!(
-                            "Value null at '{path}' failed to satisfy constraint: Member must not be null"
+                            "Value null at '{}' failed to satisfy constraint: Member must not be null",
+                            path(name)
                         )),
-                        Some(v) if self.deep && !self.own_check(shape_name, name) => {
-                            self.value(&member.shape, v, &path)
-                        }
+                        Some(v) if !self.own_check(shape_name, name) => self.value(&member.shape, v, &path(name)),
                         _ => {}
                     }
                 }
