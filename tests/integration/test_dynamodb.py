@@ -476,7 +476,16 @@ def test_deeply_nested_expressions_are_refused_and_brume_stays_up(ddb):
     code, message, _ = error_of(lambda: ddb.delete_item(
         TableName="deep", Key={"pk": {"S": "k"}}, ConditionExpression="NOT (" * 301 + "a = :v" + ")" * 301,
         ExpressionAttributeValues=values))
-    assert message == "Invalid ConditionExpression: The expression contains too many operators; operator count: 302"
+    # DynamoDB stops counting at the first operator over its limit of 300.
+    assert message == "Invalid ConditionExpression: The expression contains too many operators; operator count: 301"
+    # Flat, or nested shallower than the parser's bound, the limit holds too: 909 operators
+    # fit in 4 KB (DynamoDB names the 301st of them).
+    for flat in (" OR ".join(["a = :v"] * 151), "a<b OR(" * 454 + "a<b" + ")" * 454):
+        code, message, _ = error_of(lambda: ddb.scan(TableName="deep", FilterExpression=flat, ExpressionAttributeValues=values))
+        assert (code, message) == ("ValidationException",
+                                   "Invalid FilterExpression: The expression contains too many operators; operator count: 301")
+    # 150 comparisons and 149 ORs are within it.
+    assert ddb.scan(TableName="deep", FilterExpression=" OR ".join(["a = :v"] * 150), ExpressionAttributeValues=values)["Count"] == 0
     # 299 NOTs and a comparison are 300 operators, DynamoDB's limit: accepted, and true.
     ddb.put_item(TableName="deep", Item={"pk": {"S": "k"}, "a": {"S": "y"}},
                  ConditionExpression="NOT (" * 299 + "a = :v" + ")" * 299, ExpressionAttributeValues=values)

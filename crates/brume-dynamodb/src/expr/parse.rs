@@ -125,28 +125,46 @@ impl Nesting for Parser<'_> {
     /// Why DynamoDB refuses an expression nested deeper than [`Nesting::MAX`]: it holds
     /// too many operators, or else some of its parentheses are redundant.
     fn too_deep(&self) -> AwsError {
-        let operators = self
-            .tokens
-            .iter()
-            .zip(self.tokens.iter().skip(1))
-            .filter(|(t, next)| match &t.tok {
-                Tok::Sym(s) => matches!(*s, "=" | "<>" | "<" | "<=" | ">" | ">=" | "+" | "-"),
-                Tok::Word(w) => {
-                    ["AND", "OR", "NOT", "BETWEEN", "IN"].iter().any(|k| w.eq_ignore_ascii_case(k))
-                        || next.tok == Tok::Sym("(")
-                }
-                _ => false,
-            })
-            .count();
-        if operators > MAX_OPERATORS {
-            self.invalid(format!("The expression contains too many operators; operator count: {operators}"))
-        } else {
-            self.invalid("The expression has redundant parentheses;")
+        match self.within_operator_limit() {
+            Err(too_many) => too_many,
+            Ok(()) => self.invalid("The expression has redundant parentheses;"),
         }
     }
 }
 
 impl<'a> Parser<'a> {
+    /// DynamoDB's limit on operators and functions in one expression. It stops counting
+    /// at the first one over the limit, so its message always names that one: a
+    /// condition of 909 operators is refused with `operator count: 301`.
+    fn within_operator_limit(&self) -> Result<(), AwsError> {
+        let mut operators = 0;
+        // `BETWEEN a AND b` is one operator; an update's `=` assigns, not compares.
+        let mut between = false;
+        for (t, next) in self.tokens.iter().zip(self.tokens.iter().skip(1)) {
+            let counts = match &t.tok {
+                Tok::Sym("=") => self.kind != Kind::Update,
+                Tok::Sym(s) => matches!(*s, "<>" | "<" | "<=" | ">" | ">=" | "+" | "-"),
+                Tok::Word(w) if between && w.eq_ignore_ascii_case("AND") => {
+                    between = false;
+                    false
+                }
+                Tok::Word(w) => {
+                    between |= w.eq_ignore_ascii_case("BETWEEN");
+                    ["AND", "OR", "NOT", "BETWEEN", "IN"].iter().any(|k| w.eq_ignore_ascii_case(k))
+                        || next.tok == Tok::Sym("(")
+                }
+                _ => false,
+            };
+            operators += usize::from(counts);
+            if operators > MAX_OPERATORS {
+                return Err(
+                    self.invalid(format!("The expression contains too many operators; operator count: {operators}"))
+                );
+            }
+        }
+        Ok(())
+    }
+
     fn new(kind: Kind, src: &'a str, placeholders: &'a mut Placeholders) -> Result<Parser<'a>, AwsError> {
         if src.trim().is_empty() {
             return Err(invalid_expression(kind, "The expression can not be empty;"));
@@ -619,6 +637,7 @@ pub fn parse_condition(kind: Kind, src: &str, placeholders: &mut Placeholders) -
     let mut p = Parser::new(kind, src, placeholders)?;
     let cond = p.condition()?;
     p.end()?;
+    p.within_operator_limit()?;
     Ok(cond)
 }
 
@@ -690,6 +709,7 @@ pub fn parse_update(src: &str, placeholders: &mut Placeholders) -> Result<Update
             p.next();
         }
     }
+    p.within_operator_limit()?;
     let paths: Vec<&Path> = actions.iter().map(Action::path).collect();
     check_paths(Kind::Update, &paths)?;
     Ok(Update { actions })
@@ -746,7 +766,7 @@ mod tests {
             let over = format!("{}a = :one{}", "NOT (".repeat(301), ")".repeat(301));
             check(
                 &over,
-                Err("Invalid ConditionExpression: The expression contains too many operators; operator count: 302"),
+                Err("Invalid ConditionExpression: The expression contains too many operators; operator count: 301"),
             );
             let parens = format!("{}a = :one{}", "(".repeat(2000), ")".repeat(2000));
             check(&parens, Err("Invalid ConditionExpression: The expression has redundant parentheses;"));
@@ -757,6 +777,30 @@ mod tests {
             }
             assert!(parse_update(&format!("SET b = {value}"), &mut placeholders()).is_ok());
         });
+    }
+
+    #[test]
+    fn more_than_300_operators_are_refused_flat_or_nested() {
+        let too_many = "Invalid ConditionExpression: The expression contains too many operators; operator count: 301";
+        // 150 comparisons joined by 149 ORs: 299 operators.
+        let flat = |n: usize| vec!["a = :one"; n].join(" OR ");
+        check(&flat(150), Ok("Or("));
+        check(&flat(151), Err(too_many));
+        // 455 comparisons nested in 454 ORs fit in 4 KB and not in the limit; DynamoDB
+        // names the 301st.
+        let nested = format!("{}a<x{}", "a<x OR(".repeat(454), ")".repeat(454));
+        assert!(nested.len() < MAX_EXPRESSION_BYTES);
+        with_brume_stack(move || check(&nested, Err(too_many)));
+        // `BETWEEN … AND …` is one operator: 100 of them and 99 ORs are 199.
+        check(&vec!["a BETWEEN x AND y"; 100].join(" OR "), Ok("Between("));
+        check(&vec!["a BETWEEN x AND y"; 151].join(" OR "), Err(too_many));
+        // An update's `=` assigns: 300 additions are within the limit, 301 are not.
+        let sum = |n: usize| format!("SET {}", (0..n).map(|i| format!("a{i}=x+y")).collect::<Vec<_>>().join(","));
+        assert_eq!(parse_update(&sum(300), &mut placeholders()).map(|_| ()).map_err(|e| e.message), Ok(()));
+        assert_eq!(
+            parse_update(&sum(301), &mut placeholders()).map(|_| ()).map_err(|e| e.message),
+            Err("Invalid UpdateExpression: The expression contains too many operators; operator count: 301".into())
+        );
     }
 
     #[test]
