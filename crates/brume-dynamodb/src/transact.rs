@@ -166,9 +166,9 @@ fn check_count<T>(items: &[T]) -> Result<(), AwsError> {
     if items.len() <= MAX_ITEMS {
         return Ok(());
     }
-    Err(validation(
-        "1 validation error detected at 'transactItems' failed to satisfy constraint: Member must have length less than or equal to 100.",
-    ))
+    Err(validation(format!(
+        "1 validation error detected at 'transactItems' failed to satisfy constraint: Member must have length less than or equal to {MAX_ITEMS}."
+    )))
 }
 
 fn missing(member: &str) -> AwsError {
