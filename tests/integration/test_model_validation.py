@@ -111,6 +111,33 @@ def test_sts_query_protocol_pattern(server):
         "bad serial!", "serialNumber", "satisfy regular expression pattern: [\\w+=/:,.@-]*")
 
 
+def test_lists_of_structures_over_their_length_are_refused_without_their_value(server):
+    # AWS shows such a list as Java prints its objects (with hash codes), which no model can
+    # say; the constraint, path and code are AWS's. botocore checks no maximum itself.
+    tags = [{"Key": f"k{i}", "Value": "v"} for i in range(51)]
+    sts = server.client("sts")
+    code, message, status = error_of(sts.assume_role, RoleArn="arn:aws:iam::000000000000:role/r",
+                                     RoleSessionName="session", Tags=tags)
+    assert (code, status) == ("ValidationError", 400)
+    assert message == "1 validation error detected: " + constraint(
+        None, "tags", "have length less than or equal to 50")
+    assert sts.assume_role(RoleArn="arn:aws:iam::000000000000:role/r", RoleSessionName="session",
+                           Tags=tags[:50])["Credentials"]["AccessKeyId"]
+
+    cfn = server.client("cloudformation")
+    body = json.dumps({"Resources": {"Q": {"Type": "AWS::SQS::Queue"}}})
+    code, message, _ = error_of(cfn.create_stack, StackName="too-many-tags", TemplateBody=body, Tags=tags)
+    assert (code, message) == ("ValidationError", "1 validation error detected: " + constraint(
+        None, "tags", "have length less than or equal to 50"))
+    assert cfn.list_stacks(StackStatusFilter=["CREATE_IN_PROGRESS", "CREATE_COMPLETE"])["StackSummaries"] == []
+    triggers = [{"Arn": f"arn:aws:cloudwatch:us-east-1:000000000000:alarm:a{i}",
+                 "Type": "AWS::CloudWatch::Alarm"} for i in range(6)]
+    code, message, _ = error_of(cfn.create_change_set, StackName="s", ChangeSetName="c", TemplateBody=body,
+                                RollbackConfiguration={"RollbackTriggers": triggers})
+    assert (code, message) == ("ValidationError", "1 validation error detected: " + constraint(
+        None, "rollbackConfiguration.rollbackTriggers", "have length less than or equal to 5"))
+
+
 def test_cloudformation_enum_in_aws_order(server):
     cfn = server.client("cloudformation")
     body = json.dumps({"Resources": {"Q": {"Type": "AWS::SQS::Queue"}}})

@@ -47,6 +47,18 @@ const OWN_CHECKS: &[(&str, &str, &str)] = &[
     ("Lambda", "UpdateEventSourceMappingRequest", "*"),
 ];
 
+/// Lists of structures whose length over the bound their service checks in its own words,
+/// showing items the front end cannot print. An empty one (`'[]'`) and their items are still
+/// the front end's to check.
+const OWN_COUNTS: &[(&str, &str, &str)] = &[
+    ("DynamoDB", "TransactWriteItemsInput", "TransactItems"),
+    ("DynamoDB", "TransactGetItemsInput", "TransactItems"),
+    ("DynamoDB", "BatchExecuteStatementInput", "Statements"),
+    ("DynamoDB", "ExecuteTransactionInput", "TransactStatements"),
+    ("SFN", "CreateStateMachineAliasInput", "routingConfiguration"),
+    ("SFN", "UpdateStateMachineAliasInput", "routingConfiguration"),
+];
+
 /// Enum sets that AWS lists in an order of its own (its validator's set iterates in hash
 /// order), as `(serviceId, shape, listing)`, taken from AWS's messages. The others are
 /// listed in the model's order.
@@ -130,27 +142,22 @@ impl Walk<'_> {
                             "Value null at '{}' failed to satisfy constraint: Member must not be null",
                             path(name)
                         )),
-                        Some(v) if !self.own_check(shape_name, name) => self.value(&member.shape, v, &path(name)),
+                        Some(v)
+                            if v.as_array().is_some_and(|a| !a.is_empty())
+                                && self.listed(OWN_COUNTS, shape_name, name) =>
+                        {
+                            self.items(&member.shape, v, &path(name))
+                        }
+                        Some(v) if !self.listed(OWN_CHECKS, shape_name, name) => {
+                            self.value(&member.shape, v, &path(name))
+                        }
                         _ => {}
                     }
                 }
             }
             (ShapeType::List, Value::Array(items)) => {
-                let item_name = &shape.member.as_ref().expect("list shapes have a member").shape;
-                let item = self.model.shape(item_name);
                 self.broken(shape, value, at, count(shape, items.len()), shape.sensitive);
-                if is_scalar(item) {
-                    // A list of scalars is one value to AWS: an item that breaks one of its
-                    // constraints is reported at the list, with all of them.
-                    if items.iter().any(|v| !scalar(item, v).is_empty()) {
-                        let every = Constraint::Every("Member", self.every(item_name, item));
-                        self.broken(shape, value, at, vec![every], shape.sensitive || item.sensitive);
-                    }
-                    return;
-                }
-                for (i, v) in items.iter().enumerate() {
-                    self.value(item_name, v, &format!("{at}.{}.member", i + 1));
-                }
+                self.items(shape_name, value, at);
             }
             (ShapeType::Map, Value::Object(obj)) => {
                 let key_name = &shape.key.as_ref().expect("map shapes have a key").shape;
@@ -179,9 +186,32 @@ impl Walk<'_> {
         }
     }
 
-    fn own_check(&self, structure: &str, member: &str) -> bool {
+    /// Checks the items of `value`, a list of shape `shape_name`, but not its length.
+    fn items(&mut self, shape_name: &str, value: &Value, at: &str) {
+        let shape = self.model.shape(shape_name);
+        let (Some(item), Value::Array(items)) = (&shape.member, value) else {
+            return;
+        };
+        let item_name = &item.shape;
+        let item = self.model.shape(item_name);
+        if is_scalar(item) {
+            // A list of scalars is one value to AWS: an item that breaks one of its
+            // constraints is reported at the list, with all of them.
+            if items.iter().any(|v| !scalar(item, v).is_empty()) {
+                let every = Constraint::Every("Member", self.every(item_name, item));
+                self.broken(shape, value, at, vec![every], shape.sensitive || item.sensitive);
+            }
+            return;
+        }
+        for (i, v) in items.iter().enumerate() {
+            self.value(item_name, v, &format!("{at}.{}.member", i + 1));
+        }
+    }
+
+    /// Whether `table` names `member` of `structure` (or all its members) for this service.
+    fn listed(&self, table: &[(&str, &str, &str)], structure: &str, member: &str) -> bool {
         let service = self.model.metadata.service_id.as_str();
-        OWN_CHECKS.iter().any(|&(id, s, m)| id == service && s == structure && (m == member || m == "*"))
+        table.iter().any(|&(id, s, m)| id == service && s == structure && (m == member || m == "*"))
     }
 
     /// Every constraint of scalar shape `shape_name`, as AWS lists them for the items of a
@@ -216,13 +246,12 @@ impl Walk<'_> {
 
     fn broken(&mut self, shape: &Shape, value: &Value, at: &str, constraints: Vec<Constraint>, hide: bool) {
         for c in constraints {
-            if hide || !self.echo {
-                self.errors.push(format!("Value at '{at}' failed to satisfy constraint: {c}"));
-            } else if let Some(shown) = java_text(self.model, shape, value) {
-                self.errors.push(format!("Value '{shown}' at '{at}' failed to satisfy constraint: {c}"));
+            // A collection of structures AWS shows as Java prints its objects, which the model
+            // cannot say (`Tag@1b2c3d`): left out, as for a hidden value.
+            match java_text(self.model, shape, value).filter(|_| !hide && self.echo) {
+                Some(shown) => self.errors.push(format!("Value '{shown}' at '{at}' failed to satisfy constraint: {c}")),
+                None => self.errors.push(format!("Value at '{at}' failed to satisfy constraint: {c}")),
             }
-            // Else a collection of structures, which AWS shows as Java prints its objects
-            // and the model cannot say: the service's own check words those.
         }
     }
 }
@@ -517,6 +546,27 @@ mod tests {
                  Map keys must satisfy constraint: [Member must satisfy regular expression pattern: [a-zA-Z]([a-zA-Z0-9_])+]"
             )
         );
+    }
+
+    #[test]
+    fn lists_of_structures_are_counted_without_their_value_unless_their_service_words_it() {
+        let tags: Vec<Value> = (0..51).map(|i| json!({"Key": format!("k{i}"), "Value": "v"})).collect();
+        let assume = json!({"RoleArn": "arn:aws:iam::000000000000:role/r", "RoleSessionName": "s1", "Tags": tags});
+        assert_eq!(
+            message("sts", "AssumeRoleRequest", assume).as_deref(),
+            Some(
+                "1 validation error detected: Value at 'tags' failed to satisfy constraint: \
+                 Member must have length less than or equal to 50"
+            )
+        );
+        // DynamoDB words 101 transaction items itself; their members are still checked here.
+        let mut items = vec![json!({"ConditionCheck": {"TableName": "t", "Key": {}, "ConditionExpression": "c"}}); 101];
+        assert_eq!(message("dynamodb", "TransactWriteItemsInput", json!({"TransactItems": items.clone()})), None);
+        items[1] = json!({"ConditionCheck": {"TableName": "", "Key": {}, "ConditionExpression": "c"}});
+        let text = message("dynamodb", "TransactWriteItemsInput", json!({"TransactItems": items})).unwrap();
+        assert!(text.contains("Value '' at 'transactItems.2.member.conditionCheck.tableName'"), "{text}");
+        let empty = message("dynamodb", "TransactWriteItemsInput", json!({"TransactItems": []})).unwrap();
+        assert!(empty.contains("Value '[]' at 'transactItems'"), "{empty}");
     }
 
     #[test]
