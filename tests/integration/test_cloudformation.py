@@ -3,7 +3,6 @@ with the AWS CLI's `cloudformation deploy`, boto3's change sets and waiters, rol
 DeletionPolicy Retain, exports and imports, and a creation interrupted by kill -9."""
 import json
 import signal
-import tempfile
 
 import botocore.exceptions
 import pytest
@@ -451,8 +450,8 @@ def test_api_errors_in_aws_words(server):
     assert cfn.get_stack_policy(StackName="twice")["StackPolicyBody"] == policy
 
 
-def test_a_creation_interrupted_by_kill_9_reaches_a_final_state(start_brume):
-    data_dir = tempfile.mkdtemp(prefix="brume-cfn-")
+def test_a_creation_interrupted_by_kill_9_reaches_a_final_state(start_brume, tmp_path):
+    data_dir = str(tmp_path)
     brume = start_brume(data_dir=data_dir)
     cfn = brume.client("cloudformation")
     # Generated names: a creation in flight at the kill makes the same name again after the
@@ -564,8 +563,8 @@ Outputs:
     assert json.loads(answer["Payload"].read()) == {"packaged": True}
 
 
-def test_an_update_interrupted_by_kill_9_is_finished_or_rolled_back(start_brume):
-    data_dir = tempfile.mkdtemp(prefix="brume-cfn-")
+def test_an_update_interrupted_by_kill_9_is_finished_or_rolled_back(start_brume, tmp_path):
+    data_dir = str(tmp_path)
     brume = start_brume(data_dir=data_dir)
     cfn = brume.client("cloudformation")
     before = {"Resources": {f"Q{i}": {"Type": "AWS::SQS::Queue", "Properties": {"VisibilityTimeout": 10}}

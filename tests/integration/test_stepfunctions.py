@@ -5,7 +5,6 @@ survive kill -9."""
 import hashlib
 import json
 import signal
-import tempfile
 import time
 
 import botocore.exceptions
@@ -536,8 +535,8 @@ def test_aws_cli(server):
     assert "StateMachineDoesNotExist" in stderr
 
 
-def test_a_standard_execution_survives_kill_9_and_keeps_its_wait(start_brume):
-    data_dir = tempfile.mkdtemp(prefix="brume-sfn-")
+def test_a_standard_execution_survives_kill_9_and_keeps_its_wait(start_brume, tmp_path):
+    data_dir = str(tmp_path)
     brume = start_brume(data_dir=data_dir)
     sfn = brume.client("stepfunctions")
     arn = machine(sfn, "durable", {
@@ -680,8 +679,8 @@ def test_wait_for_task_token_success_failure_and_heartbeat(server):
         "error": "States.Timeout", "resource": "sendMessage.waitForTaskToken", "resourceType": "sqs"}
 
 
-def test_a_task_waiting_for_its_token_survives_kill_9(start_brume):
-    data_dir = tempfile.mkdtemp(prefix="brume-sfn-")
+def test_a_task_waiting_for_its_token_survives_kill_9(start_brume, tmp_path):
+    data_dir = str(tmp_path)
     brume = start_brume(data_dir=data_dir)
     sfn = brume.client("stepfunctions")
     sqs = brume.client("sqs")
@@ -856,8 +855,8 @@ def test_runtime_failures_name_the_state_and_its_entered_event(server):
     assert done["cause"].startswith("An error occurred while executing the state 'Broken' (entered at the event id #4). ")
 
 
-def test_a_parallel_state_interrupted_by_kill_9_completes_after_restart(start_brume):
-    data_dir = tempfile.mkdtemp(prefix="brume-sfn-")
+def test_a_parallel_state_interrupted_by_kill_9_completes_after_restart(start_brume, tmp_path):
+    data_dir = str(tmp_path)
     brume = start_brume(data_dir=data_dir)
     sfn = brume.client("stepfunctions")
     arn = machine(sfn, "durableparallel", {

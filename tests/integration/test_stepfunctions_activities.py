@@ -4,7 +4,6 @@ heartbeats, Catch, StopExecution, and an execution waiting on an activity across
 
 import json
 import signal
-import tempfile
 import threading
 import time
 
@@ -392,8 +391,8 @@ def test_a_worker_using_the_aws_cli(server):
     assert started["activityStartedEventDetails"] == {"workerName": "cli-worker"}
 
 
-def test_executions_waiting_on_an_activity_survive_kill_9(start_brume):
-    data_dir = tempfile.mkdtemp(prefix="brume-sfn-activity-")
+def test_executions_waiting_on_an_activity_survive_kill_9(start_brume, tmp_path):
+    data_dir = str(tmp_path)
     brume = start_brume(data_dir=data_dir)
     sfn = brume.client("stepfunctions")
     activity = sfn.create_activity(name="durable")["activityArn"]

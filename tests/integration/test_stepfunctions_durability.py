@@ -5,7 +5,6 @@ counted), the one in progress goes on where it was, and the history holds each e
 import collections
 import json
 import signal
-import tempfile
 import time
 
 from test_stepfunctions import finished, history, machine, types
@@ -37,11 +36,11 @@ def entered(events, name):
     return [e for e in events if e.get("stateEnteredEventDetails", {}).get("name") == name]
 
 
-def killed_when(start_brume, definition, payload, ready):
+def killed_when(start_brume, tmp_path, definition, payload, ready):
     """Starts an execution of `definition`, kills Brume with SIGKILL once `ready(events)`
     holds of its stored history, restarts it on the same data, and answers the finished
     execution, its history and the messages its tasks sent to the queue."""
-    data_dir = tempfile.mkdtemp(prefix="brume-sfn-durable-")
+    data_dir = str(tmp_path)
     brume = start_brume(data_dir=data_dir)
     sfn, sqs = brume.client("stepfunctions"), brume.client("sqs")
     queue = sqs.create_queue(QueueName="effects")["QueueUrl"]
@@ -66,7 +65,7 @@ def assert_chained(events):
     assert all(0 <= e["previousEventId"] < e["id"] for e in events)
 
 
-def test_a_parallel_branch_finished_before_kill_9_is_not_run_again(start_brume):
+def test_a_parallel_branch_finished_before_kill_9_is_not_run_again(start_brume, tmp_path):
     def definition(queue):
         return {"StartAt": "Both", "States": {"Both": {"Type": "Parallel", "End": True, "Branches": [
             {"StartAt": "Send", "States": {
@@ -75,7 +74,7 @@ def test_a_parallel_branch_finished_before_kill_9_is_not_run_again(start_brume):
             {"StartAt": "Short", "States": {"Short": wait(1, Next="Long"), "Long": wait(3, End=True)}},
         ]}}}
 
-    done, events, sent = killed_when(start_brume, definition, {"n": 7}, lambda events: entered(events, "Long"))
+    done, events, sent = killed_when(start_brume, tmp_path, definition, {"n": 7}, lambda events: entered(events, "Long"))
     assert done["status"] == "SUCCEEDED", done
     assert json.loads(done["output"]) == ["sent", {"n": 7}]
     assert sent == ['{"branch":7}']
@@ -88,7 +87,7 @@ def test_a_parallel_branch_finished_before_kill_9_is_not_run_again(start_brume):
     }
 
 
-def test_inline_map_iterations_done_before_kill_9_are_not_run_again(start_brume):
+def test_inline_map_iterations_done_before_kill_9_are_not_run_again(start_brume, tmp_path):
     def definition(queue):
         return {"StartAt": "Each", "States": {"Each": {
             "Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 1, "End": True,
@@ -101,7 +100,7 @@ def test_inline_map_iterations_done_before_kill_9_are_not_run_again(start_brume)
     def third_waits(events):
         return types(events).count("MapIterationSucceeded") == 2 and len(entered(events, "Pause")) == 3
 
-    done, events, sent = killed_when(start_brume, definition, {"items": [0, 1, 2, 3, 4]}, third_waits)
+    done, events, sent = killed_when(start_brume, tmp_path, definition, {"items": [0, 1, 2, 3, 4]}, third_waits)
     assert done["status"] == "SUCCEEDED", done
     assert json.loads(done["output"]) == [{"done": i} for i in range(5)]
     assert sent == sorted(json.dumps({"item": i}, separators=(",", ":")) for i in range(5))
@@ -115,7 +114,7 @@ def test_inline_map_iterations_done_before_kill_9_are_not_run_again(start_brume)
     assert started == [0, 1, 2, 3, 4]
 
 
-def test_a_parallel_inside_a_map_iteration_resumes_its_branches(start_brume):
+def test_a_parallel_inside_a_map_iteration_resumes_its_branches(start_brume, tmp_path):
     def definition(queue):
         return {"StartAt": "Each", "States": {"Each": {
             "Type": "Map", "ItemsPath": "$", "MaxConcurrency": 1, "End": True,
@@ -125,7 +124,7 @@ def test_a_parallel_inside_a_map_iteration_resumes_its_branches(start_brume):
             ]}}},
         }}}
 
-    done, events, sent = killed_when(start_brume, definition, ["a", "b"], lambda events: len(entered(events, "Long")) == 2)
+    done, events, sent = killed_when(start_brume, tmp_path, definition, ["a", "b"], lambda events: len(entered(events, "Long")) == 2)
     assert done["status"] == "SUCCEEDED", done
     assert json.loads(done["output"]) == [["a", "a"], ["b", "b"]]
     assert sent == ['{"item":"a"}', '{"item":"b"}']
@@ -142,10 +141,10 @@ def all_events(sfn, execution):
     return [e for page in pages for e in page["events"]]
 
 
-def test_a_map_of_many_items_and_a_large_input_runs_each_item_once_across_kill_9(start_brume):
+def test_a_map_of_many_items_and_a_large_input_runs_each_item_once_across_kill_9(start_brume, tmp_path):
     """Fifty iterations at a time save while the execution's record holds a 200 kB input; after
     the restart each item that had not ended runs, and each is recorded once."""
-    data_dir = tempfile.mkdtemp(prefix="brume-sfn-durable-")
+    data_dir = str(tmp_path)
     brume = start_brume(data_dir=data_dir)
     sfn = brume.client("stepfunctions")
     arn = machine(sfn, "many", {"StartAt": "Each", "States": {"Each": {

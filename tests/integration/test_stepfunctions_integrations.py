@@ -6,7 +6,6 @@ subscriptions that start executions."""
 import json
 import re
 import signal
-import tempfile
 import time
 
 import botocore.exceptions
@@ -262,8 +261,8 @@ def test_lambda_invoke_has_no_sync_pattern(server):
             in error["Message"])
 
 
-def test_a_parent_waiting_on_a_sync_child_survives_kill_9(start_brume):
-    data_dir = tempfile.mkdtemp(prefix="brume-sfn-sync-")
+def test_a_parent_waiting_on_a_sync_child_survives_kill_9(start_brume, tmp_path):
+    data_dir = str(tmp_path)
     brume = start_brume(data_dir=data_dir)
     sfn = brume.client("stepfunctions")
     sqs = brume.client("sqs")

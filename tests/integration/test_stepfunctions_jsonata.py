@@ -4,7 +4,6 @@ Map, kill -9) and the JSONata query language (Arguments, Output, Assign, Conditi
 
 import json
 import signal
-import tempfile
 import time
 
 from test_lambda_invoke import create
@@ -107,8 +106,8 @@ def test_choice_rules_and_catchers_assign(server):
     assert output["caught"].startswith("SQS.")
 
 
-def test_variables_survive_kill_9(start_brume):
-    data_dir = tempfile.mkdtemp(prefix="brume-sfn-vars-")
+def test_variables_survive_kill_9(start_brume, tmp_path):
+    data_dir = str(tmp_path)
     brume = start_brume(data_dir=data_dir)
     sfn = brume.client("stepfunctions")
     arn = machine(sfn, "durablevars", {

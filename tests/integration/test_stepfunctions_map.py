@@ -4,7 +4,6 @@ files, the Map run operations, child executions, and a Map run that survives kil
 
 import json
 import signal
-import tempfile
 import time
 
 import pytest
@@ -349,8 +348,8 @@ def test_definitions_with_bad_distributed_fields_are_refused(server):
     assert error["Code"] == "InvalidDefinition"
 
 
-def test_a_map_run_survives_kill_9_without_rerunning_ended_children(start_brume):
-    data_dir = tempfile.mkdtemp()
+def test_a_map_run_survives_kill_9_without_rerunning_ended_children(start_brume, tmp_path):
+    data_dir = str(tmp_path)
     brume = start_brume(data_dir=data_dir)
     sfn = brume.client("stepfunctions")
     arn = machine(sfn, "durable", distributed(SLOW, start="Nap", ItemsPath="$.items", MaxConcurrency=4))

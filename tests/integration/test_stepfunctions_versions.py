@@ -4,7 +4,6 @@ executions through a version or an alias, and all of it surviving kill -9."""
 
 import json
 import signal
-import tempfile
 
 import botocore.exceptions
 import pytest
@@ -308,8 +307,8 @@ def test_aws_cli_publishes_and_lists_versions(server):
     assert "ValidationException" in stderr and "Sum of routing configuration weights must equal 100" in stderr
 
 
-def test_versions_and_aliases_survive_kill_9(start_brume):
-    data_dir = tempfile.mkdtemp(prefix="brume-sfn-versions-")
+def test_versions_and_aliases_survive_kill_9(start_brume, tmp_path):
+    data_dir = str(tmp_path)
     brume = start_brume(data_dir=data_dir)
     sfn = brume.client("stepfunctions")
     arn = machine(sfn, "durable-versions", pass_result("kept"), publish=True)
