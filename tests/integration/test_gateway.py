@@ -2,6 +2,8 @@
 each protocol, auth edge cases, graceful shutdown."""
 import datetime
 import json
+import os
+import re
 import signal
 import urllib.error
 import urllib.request
@@ -167,3 +169,21 @@ def test_binds_loopback_by_default():
     out = subprocess.run([BRUME_BIN, "up", "--help"], capture_output=True, text=True).stdout
     assert "127.0.0.1" in out
     assert subprocess.run([BRUME_BIN, "--version"], capture_output=True, text=True).stdout.startswith("brume ")
+
+
+
+def test_workers_default_to_one_per_cpu_but_one_and_can_be_set(start_brume):
+    import subprocess
+    from conftest import BRUME_BIN
+    b = start_brume()
+    b.client("sts").get_caller_identity()
+    b.stop()
+    # Brume counts the CPUs it may use, a CPU quota included, which affinity does not show.
+    workers = int(re.search(r"(\d+) workers?,", b.output()).group(1))
+    assert 1 <= workers <= max(1, len(os.sched_getaffinity(0)) - 1)
+    b = start_brume(args=["--workers", "3"])
+    b.client("sts").get_caller_identity()
+    b.stop()
+    assert "3 workers," in b.output()
+    refused = subprocess.run([BRUME_BIN, "up", "--ephemeral", "--workers", "0"], capture_output=True, text=True)
+    assert refused.returncode == 2 and "--workers" in refused.stderr

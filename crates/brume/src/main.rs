@@ -225,10 +225,12 @@ async fn run(up: Up, started: Instant) -> Result<()> {
     dispatcher.run();
     let services = gateway.service_names().join(", ");
     let where_ = if up.ephemeral { "in memory".to_string() } else { format!("in {}", up.data_dir.display()) };
+    let workers = tokio::runtime::Handle::current().metrics().num_workers();
     println!(
-        "Brume {} listening on http://{} (state {where_}, ready in {} ms)\nServices: {services}",
+        "Brume {} listening on http://{} (state {where_}, {workers} worker{}, ready in {} ms)\nServices: {services}",
         env!("CARGO_PKG_VERSION"),
         local,
+        if workers == 1 { "" } else { "s" },
         started.elapsed().as_millis()
     );
 
