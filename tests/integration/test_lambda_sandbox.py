@@ -1,7 +1,10 @@
 """Lambda's --sandbox mode: functions run under bubblewrap, see a read-only machine without
 Brume's data, write only to their own /tmp, and reach nothing on the network but Brume."""
+import glob
 import json
+import os
 import socket
+import tempfile
 import threading
 
 from test_lambda_invoke import create, invoke
@@ -38,6 +41,7 @@ def handler(event, context):
 
 def test_sandboxed_functions_see_only_their_code_tmp_and_brume(start_brume, tmp_path):
     data_dir = str(tmp_path / "data")
+    before = set(glob.glob(os.path.join(tempfile.gettempdir(), "brume-*", "brume.sock")))
     brume = start_brume(data_dir=data_dir, args=["--sandbox"])
     # A service on the host that an unsandboxed function could reach.
     listener = socket.socket()
@@ -59,3 +63,9 @@ def test_sandboxed_functions_see_only_their_code_tmp_and_brume(start_brume, tmp_
     # The function reached Brume's S3 through the sandbox's bridge.
     assert brume.client("s3").get_object(Bucket="sandboxed", Key="k")["Body"].read() == b"from the sandbox"
     listener.close()
+    # The socket that leads sandboxes to Brume lives in a directory of its own, removed when
+    # Brume stops.
+    sockets = set(glob.glob(os.path.join(tempfile.gettempdir(), "brume-*", "brume.sock"))) - before
+    assert len(sockets) == 1, sockets
+    assert brume.stop() == 0
+    assert not os.path.exists(os.path.dirname(sockets.pop()))

@@ -76,6 +76,11 @@ pub struct Lambda {
 }
 
 impl Lambda {
+    /// What Brume does for Lambda when it stops: see [`executor::Executor::shutdown`].
+    pub fn shutdown(&self) {
+        self.executor.shutdown();
+    }
+
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         kv: Arc<dyn Kv>,

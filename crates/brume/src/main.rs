@@ -219,7 +219,8 @@ async fn run(up: Up, started: Instant) -> Result<()> {
         idle: std::time::Duration::from_secs(up.lambda_idle_seconds),
         sandbox,
     };
-    let sdk = services::register(&mut gateway, &dispatcher, &storage, credentials, &endpoint, &work_dir, &lambda);
+    let (sdk, lambda) =
+        services::register(&mut gateway, &dispatcher, &storage, credentials, &endpoint, &work_dir, &lambda);
     gateway.set_dispatcher(dispatcher.clone());
     // Every handler is registered: events pending from before a restart go out at once.
     dispatcher.run();
@@ -238,6 +239,7 @@ async fn run(up: Up, started: Instant) -> Result<()> {
     sdk.bind(&gateway);
     brume_gateway::serve(gateway, listener, shutdown_signal()).await?;
     dispatcher.shutdown().await;
+    lambda.shutdown();
     storage.close().await.context("closing storage at shutdown")?;
     tracing::info!("stopped");
     Ok(())

@@ -16,7 +16,8 @@ use brume_storage::Storage;
 /// Registers every built service with the gateway, each with the keyspaces it owns, and
 /// the handlers that deliver the outbox's events between them. `endpoint` is the URL
 /// clients reach Brume at (queue URLs start with it). The answer is the client of
-/// Step Functions' `aws-sdk` integrations, to bind to the gateway once it is built.
+/// Step Functions' `aws-sdk` integrations, to bind to the gateway once it is built, and
+/// Lambda, to shut down when Brume stops.
 pub fn register(
     gateway: &mut Gateway,
     dispatcher: &Dispatcher,
@@ -25,7 +26,7 @@ pub fn register(
     endpoint: &str,
     work_dir: &Path,
     lambda: &LambdaLimits,
-) -> Arc<crate::sdk::GatewaySdk> {
+) -> (Arc<crate::sdk::GatewaySdk>, Arc<brume_lambda::Lambda>) {
     let sts_credentials = credentials.clone();
     gateway.register("sts", &[brume_sts::KEYSPACE], move || brume_sts::service(sts_credentials.clone()));
     gateway.set_cors(Arc::new(brume_s3::BucketCors(storage.kv.clone())));
@@ -140,6 +141,7 @@ pub fn register(
     let urls = lambda.clone();
     gateway.register_endpoint("lambda-url", Arc::new(move |request| Box::pin(urls.clone().serve_url(request))));
     let lambda_client: Arc<dyn LambdaClient> = lambda.clone();
+    let stopping = lambda.clone();
     gateway.register("lambda", &[brume_lambda::KEYSPACE], move || brume_lambda::service(lambda.clone()));
     let sdk = crate::sdk::GatewaySdk::new(dispatcher.clone());
     let sdk_client: Arc<dyn AwsSdkClient> = sdk.clone();
@@ -162,7 +164,7 @@ pub fn register(
         brume_cloudformation::service(cloudformation.clone())
     });
     dispatcher.set_dead_letter(Arc::new(LogDeadLetters));
-    sdk
+    (sdk, stopping)
 }
 
 /// Lambda's limits from the command line.

@@ -370,6 +370,17 @@ impl Executor {
         });
     }
 
+    /// Removes what the executor made outside its work directory: the sandboxes' socket
+    /// directory. Called once Brume has stopped serving; the environments stop with the
+    /// runtime's tasks, which own them.
+    pub fn shutdown(&self) {
+        if let Some(Ok(Some(sandboxed))) = self.installed.get()
+            && let Err(e) = std::fs::remove_dir_all(sandboxed.sockets.path())
+        {
+            tracing::warn!(error = %e, "removing the sandbox socket directory");
+        }
+    }
+
     /// Stops every idle environment of function `arn` (its code or configuration changed,
     /// or it was deleted). Busy ones finish their invocation and are not reused.
     pub fn drain(&self, arn: &str) {
