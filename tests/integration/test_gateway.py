@@ -171,7 +171,6 @@ def test_binds_loopback_by_default():
     assert subprocess.run([BRUME_BIN, "--version"], capture_output=True, text=True).stdout.startswith("brume ")
 
 
-
 def test_workers_default_to_one_per_cpu_but_one_and_can_be_set(start_brume):
     import subprocess
     from conftest import BRUME_BIN

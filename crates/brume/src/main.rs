@@ -214,13 +214,13 @@ async fn run(up: Up, started: Instant) -> Result<()> {
     } else {
         None
     };
-    let lambda = services::LambdaLimits {
+    let limits = services::LambdaLimits {
         concurrency: up.lambda_concurrency,
         idle: std::time::Duration::from_secs(up.lambda_idle_seconds),
         sandbox,
     };
     let (sdk, lambda) =
-        services::register(&mut gateway, &dispatcher, &storage, credentials, &endpoint, &work_dir, &lambda);
+        services::register(&mut gateway, &dispatcher, &storage, credentials, &endpoint, &work_dir, &limits);
     gateway.set_dispatcher(dispatcher.clone());
     // Every handler is registered: events pending from before a restart go out at once.
     dispatcher.run();

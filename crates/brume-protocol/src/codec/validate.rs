@@ -248,7 +248,8 @@ impl Walk<'_> {
         for c in constraints {
             // A collection of structures AWS shows as Java prints its objects, which the model
             // cannot say (`Tag@1b2c3d`): left out, as for a hidden value.
-            match java_text(self.model, shape, value).filter(|_| !hide && self.echo) {
+            let shown = if hide || !self.echo { None } else { java_text(self.model, shape, value) };
+            match shown {
                 Some(shown) => self.errors.push(format!("Value '{shown}' at '{at}' failed to satisfy constraint: {c}")),
                 None => self.errors.push(format!("Value at '{at}' failed to satisfy constraint: {c}")),
             }
