@@ -1,9 +1,7 @@
 //! The single writer shared by every engine: it runs transaction closures one after the
 //! other over an in-memory overlay, then applies the whole group with one engine commit.
 //! Grouping is natural: while one group is being committed, the transactions that arrive
-//! queue up and form the next group; and a transaction submitted on a runtime while the
-//! writer sleeps wakes it only once that runtime worker's other ready tasks have submitted
-//! theirs (see [`Queue`]).
+//! queue up and form the next group.
 //!
 //! The writer never waits for the disk: a sync thread fsyncs. With [`Durability::Always`]
 //! the writer hands each applied group to it and goes on applying the next one, while the
@@ -18,8 +16,8 @@
 use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError, Sender};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -99,15 +97,14 @@ pub(crate) struct EngineKv<E: Engine> {
     /// The writer's memory, which plain reads consult too (see [`EngineKv::get`]).
     recent: Arc<Mutex<Recent>>,
     courier: Courier,
-    jobs: Arc<Queue>,
+    jobs: Option<Sender<Job>>,
     writer: Option<JoinHandle<()>>,
 }
 
 impl<E: Engine> EngineKv<E> {
     pub(crate) fn start(engine: E, durability: Durability) -> Result<Self, StorageError> {
         let engine = Arc::new(engine);
-        let jobs = Arc::<Queue>::default();
-        let rx = Arc::clone(&jobs);
+        let (jobs, rx) = mpsc::channel();
         let courier = Courier::default();
         let sync = SyncThread::start(engine.syncer()?, courier.clone())?;
         let writer_engine = Arc::clone(&engine);
@@ -119,13 +116,13 @@ impl<E: Engine> EngineKv<E> {
                 Writer { engine: writer_engine, durability, sync, recent: writer_recent, courier: writer_courier }
                     .run(rx)
             })?;
-        Ok(Self { engine, recent, courier, jobs, writer: Some(writer) })
+        Ok(Self { engine, recent, courier, jobs: Some(jobs), writer: Some(writer) })
     }
 
     fn submit(&self, job: impl FnOnce(Reply) -> Job) -> StorageFuture {
         self.courier.start();
         let (reply, done) = oneshot::channel();
-        let sent = self.jobs.push(job(reply));
+        let sent = self.jobs.as_ref().is_some_and(|jobs| jobs.send(job(reply)).is_ok());
         Box::pin(async move {
             if !sent {
                 return Err(StorageError::Closed);
@@ -139,7 +136,7 @@ impl<E: Engine> Drop for EngineKv<E> {
     /// Closing the queue makes the writer finish the queued work, fsync and exit; joining it
     /// means the engine is closed (and its directory lock released) when the store is dropped.
     fn drop(&mut self) {
-        self.jobs.close();
+        self.jobs = None;
         if let Some(writer) = self.writer.take()
             && writer.join().is_err()
         {
@@ -198,97 +195,6 @@ impl<E: Engine> Kv for EngineKv<E> {
 
 type Reply = oneshot::Sender<Result<(), StorageError>>;
 
-/// The writer's queue of jobs. A job submitted on a runtime while the writer sleeps does
-/// not wake it at once: a task queued behind the runtime worker's other ready tasks does,
-/// so that the transactions those tasks submit in the same pass join one group, for one
-/// wake-up of the writer, one engine commit and one journal write.
-#[derive(Default)]
-struct Queue {
-    state: Mutex<QueueState>,
-    bell: Condvar,
-}
-
-#[derive(Default)]
-struct QueueState {
-    jobs: Vec<Job>,
-    /// The writer waits on the bell.
-    sleeping: bool,
-    /// A task will ring the bell.
-    ringing: bool,
-    closed: bool,
-}
-
-impl Queue {
-    fn lock(&self) -> MutexGuard<'_, QueueState> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Queues `job`; false if the writer has stopped.
-    fn push(self: &Arc<Self>, job: Job) -> bool {
-        let mut state = self.lock();
-        if state.closed {
-            return false;
-        }
-        state.jobs.push(job);
-        if !state.sleeping || state.ringing {
-            return true;
-        }
-        match Handle::try_current() {
-            // Only a multi-thread runtime runs the task whoever waits: a current-thread one
-            // runs tasks only while a caller blocks on it.
-            Ok(runtime) if runtime.runtime_flavor() == RuntimeFlavor::MultiThread => {
-                state.ringing = true;
-                drop(state);
-                // Rings when dropped, so a runtime that stops before running it still does.
-                let ring = Ring(Arc::clone(self));
-                runtime.spawn(async move {
-                    tokio::task::yield_now().await;
-                    drop(ring);
-                });
-            }
-            _ => {
-                drop(state);
-                self.bell.notify_one();
-            }
-        }
-        true
-    }
-
-    /// The next group, at most `max` jobs, once there is one; `None` once closed and empty.
-    fn take(&self, max: usize) -> Option<Vec<Job>> {
-        let mut state = self.lock();
-        loop {
-            if !state.jobs.is_empty() {
-                state.sleeping = false;
-                let cut = state.jobs.len().min(max);
-                let rest = state.jobs.split_off(cut);
-                return Some(std::mem::replace(&mut state.jobs, rest));
-            }
-            if state.closed {
-                return None;
-            }
-            state.sleeping = true;
-            state = self.bell.wait(state).unwrap_or_else(|p| p.into_inner());
-        }
-    }
-
-    /// The writer finishes what is queued and stops.
-    fn close(&self) {
-        self.lock().closed = true;
-        self.bell.notify_one();
-    }
-}
-
-/// Wakes the writer when dropped.
-struct Ring(Arc<Queue>);
-
-impl Drop for Ring {
-    fn drop(&mut self) {
-        self.0.lock().ringing = false;
-        self.0.bell.notify_one();
-    }
-}
-
 /// One applied group: each transaction's reply with the answer it gets once the group is as
 /// durable as the level promises, and the flushes that waited for it.
 struct Applied {
@@ -306,8 +212,14 @@ struct Writer<E: Engine> {
 }
 
 impl<E: Engine> Writer<E> {
-    fn run(mut self, jobs: Arc<Queue>) {
-        while let Some(group) = jobs.take(MAX_GROUP) {
+    fn run(mut self, rx: Receiver<Job>) {
+        while let Ok(first) = rx.recv() {
+            let mut group = vec![first];
+            while group.len() < MAX_GROUP
+                && let Ok(job) = rx.try_recv()
+            {
+                group.push(job);
+            }
             let (mut applied, wrote) = self.run_group(group);
             if self.durability == Durability::Default {
                 // Reaching the OS is all this level promises before answering; the sync
@@ -711,9 +623,8 @@ mod tests {
     use super::*;
     use crate::memory::MemoryEngine;
 
-    /// The in-memory engine, counting the fsyncs, the checkpoints and the commits asked of it.
-    #[derive(Default)]
-    struct Counted(MemoryEngine, Arc<AtomicUsize>, Arc<AtomicUsize>, Arc<AtomicUsize>);
+    /// The in-memory engine, counting the fsyncs and the checkpoints asked of it.
+    struct Counted(MemoryEngine, Arc<AtomicUsize>, Arc<AtomicUsize>);
 
     struct Counter(Arc<AtomicUsize>);
 
@@ -740,7 +651,6 @@ mod tests {
         }
 
         fn apply(&self, writes: &WriteSet) -> Result<(), StorageError> {
-            self.3.fetch_add(1, Ordering::SeqCst);
             self.0.apply(writes)
         }
 
@@ -756,8 +666,8 @@ mod tests {
 
     /// A store over [`Counted`], with its fsync and checkpoint counts.
     fn counted(durability: Durability) -> (Arc<dyn Kv>, Arc<AtomicUsize>, Arc<AtomicUsize>) {
-        let engine = Counted::default();
-        let (syncs, checkpoints) = (Arc::clone(&engine.1), Arc::clone(&engine.2));
+        let (syncs, checkpoints) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let engine = Counted(MemoryEngine::default(), Arc::clone(&syncs), Arc::clone(&checkpoints));
         (Arc::new(EngineKv::start(engine, durability).unwrap()), syncs, checkpoints)
     }
 
@@ -824,36 +734,6 @@ mod tests {
             let count = kv.scan("t", &KeyRange::all(), Direction::Forward, usize::MAX).unwrap().len();
             assert_eq!(count, 62);
         }
-    }
-
-    #[test]
-    fn transactions_submitted_in_one_pass_of_a_worker_form_one_group() {
-        let engine = Counted::default();
-        let commits = Arc::clone(&engine.3);
-        let kv = Arc::new(EngineKv::start(engine, Durability::Always).unwrap());
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).build().unwrap();
-        for round in 1..=3 {
-            while !kv.jobs.lock().sleeping {
-                std::thread::yield_now();
-            }
-            let store: Arc<dyn Kv> = Arc::clone(&kv) as _;
-            // Ten tasks queued on the one worker by a task on it, each submitting one
-            // transaction.
-            let queued = async move {
-                let puts: Vec<_> = (0..10)
-                    .map(|n| {
-                        let store = Arc::clone(&store);
-                        tokio::spawn(async move { put(&*store, &format!("{round}/{n}")).await })
-                    })
-                    .collect();
-                for put in puts {
-                    put.await.unwrap();
-                }
-            };
-            runtime.block_on(runtime.spawn(queued)).unwrap();
-            assert_eq!(commits.load(Ordering::SeqCst), round);
-        }
-        assert_eq!(kv.scan("t", &KeyRange::all(), Direction::Forward, usize::MAX).unwrap().len(), 30);
     }
 
     #[tokio::test]
