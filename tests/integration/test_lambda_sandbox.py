@@ -3,6 +3,7 @@ Brume's data, write only to their own /tmp, and reach nothing on the network but
 import glob
 import json
 import os
+import signal
 import socket
 import tempfile
 import threading
@@ -69,3 +70,24 @@ def test_sandboxed_functions_see_only_their_code_tmp_and_brume(start_brume, tmp_
     assert len(sockets) == 1, sockets
     assert brume.stop() == 0
     assert not os.path.exists(os.path.dirname(sockets.pop()))
+
+
+def test_the_socket_directory_of_a_killed_brume_is_removed_by_the_next(start_brume, tmp_path):
+    pattern = os.path.join(tempfile.gettempdir(), "brume-*", "brume.sock")
+    before = set(glob.glob(pattern))
+    data_dir = str(tmp_path / "data")
+    first = start_brume(data_dir=data_dir, args=["--sandbox"])
+    create(first.client("lambda"), "hello", {"index.py": "def handler(event, context):\n    return 'hi'\n"})
+    assert invoke(first.client("lambda"), "hello")[1] == "hi"
+    (left,) = set(glob.glob(pattern)) - before
+    # Nothing runs at SIGKILL: the directory stays behind.
+    assert first.stop(signal.SIGKILL) == -signal.SIGKILL
+    assert os.path.exists(left)
+    second = start_brume(data_dir=data_dir, args=["--sandbox"])
+    assert invoke(second.client("lambda"), "hello")[1] == "hi"
+    assert not os.path.exists(os.path.dirname(left))
+    # The running Brume's own directory stays.
+    (own,) = set(glob.glob(pattern)) - before
+    assert own != left
+    assert second.stop() == 0
+    assert not os.path.exists(os.path.dirname(own))

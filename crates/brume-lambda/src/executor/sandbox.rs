@@ -146,6 +146,81 @@ pub(super) fn serve_endpoint(
     }))
 }
 
+/// What the socket directories made in `base` are called: `tempfile`'s random six
+/// characters after the prefix.
+pub(super) const SOCKETS_PREFIX: &str = "brume-";
+const SOCKETS_NAME_LEN: usize = SOCKETS_PREFIX.len() + 6;
+/// The socket in such a directory that leads sandboxes to Brume's endpoint.
+pub(super) const ENDPOINT_SOCKET: &str = "brume.sock";
+
+/// Removes the socket directories in `base` that a Brume killed without a chance to clean
+/// up left behind: a directory of `uid` named as Brume names them, holding its endpoint
+/// socket, on which nobody listens, and nothing else but its environments' directories,
+/// each holding at most a Runtime API socket. Anything else there, another user's, or a
+/// running Brume's, is left alone. Returns how many were removed.
+pub(super) fn sweep_stale_sockets(base: &Path, uid: u32) -> usize {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(entries) = std::fs::read_dir(base) else { return 0 };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if !name.starts_with(SOCKETS_PREFIX) || name.len() != SOCKETS_NAME_LEN {
+            continue;
+        }
+        let dir = entry.path();
+        // Not following links: a link named like ours is not ours.
+        let Ok(meta) = std::fs::symlink_metadata(&dir) else { continue };
+        if !meta.is_dir() || meta.uid() != uid {
+            continue;
+        }
+        let Some(environments) = left_by_brume(&dir) else { continue };
+        let endpoint = dir.join(ENDPOINT_SOCKET);
+        let refused = std::os::unix::net::UnixStream::connect(&endpoint)
+            .is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionRefused);
+        // The endpoint socket goes last, so a sweep stopped halfway is taken up by the next;
+        // `remove_dir` fails if anything appeared meanwhile.
+        let cleared = refused
+            && environments.iter().all(|env| {
+                let socket = env.join(RUNTIME_SOCKET);
+                (!socket.exists() || std::fs::remove_file(&socket).is_ok()) && std::fs::remove_dir(env).is_ok()
+            });
+        if cleared && std::fs::remove_file(&endpoint).is_ok() && std::fs::remove_dir(&dir).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
+/// The environments' directories in `dir` if it holds what a Brume leaves there: its
+/// endpoint socket, and directories holding at most a Runtime API socket.
+fn left_by_brume(dir: &Path) -> Option<Vec<PathBuf>> {
+    let is_socket = |path: &Path, name: &str| {
+        std::fs::symlink_metadata(path.join(name))
+            .is_ok_and(|m| std::os::unix::fs::FileTypeExt::is_socket(&m.file_type()))
+    };
+    let mut endpoint = false;
+    let mut environments = Vec::new();
+    for entry in std::fs::read_dir(dir).ok()? {
+        let entry = entry.ok()?;
+        let kind = entry.file_type().ok()?;
+        if entry.file_name() == ENDPOINT_SOCKET && is_socket(dir, ENDPOINT_SOCKET) {
+            endpoint = true;
+        } else if kind.is_dir() {
+            let env = entry.path();
+            for inner in std::fs::read_dir(&env).ok()? {
+                if inner.ok()?.file_name() != RUNTIME_SOCKET || !is_socket(&env, RUNTIME_SOCKET) {
+                    return None;
+                }
+            }
+            environments.push(env);
+        } else {
+            return None;
+        }
+    }
+    endpoint.then_some(environments)
+}
+
 /// The bridge inside a sandbox (`brume lambda-bridge RUNTIME_SOCKET BRUME_SOCKET PORT
 /// PROGRAM ARGS...`): forwards loopback port 9001 to the Runtime API socket and Brume's
 /// port to Brume's socket, runs the runtime, and exits as it exits.
@@ -210,8 +285,45 @@ async fn forward(listener: TcpListener, socket: PathBuf) {
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
+    use std::os::unix::fs::MetadataExt;
 
     use super::*;
+
+    #[test]
+    fn only_socket_directories_nobody_listens_on_are_swept() {
+        let base = tempfile::tempdir().unwrap();
+        let make = |name: &str| {
+            let dir = base.path().join(name);
+            std::fs::create_dir(&dir).unwrap();
+            dir
+        };
+        let bind = |dir: &Path| std::os::unix::net::UnixListener::bind(dir.join(ENDPOINT_SOCKET)).unwrap();
+        // A killed Brume's: its listener is gone, the socket files stay.
+        let stale = make("brume-aaaaaa");
+        drop(bind(&stale));
+        let environment = make("brume-aaaaaa/Xy12ab");
+        drop(std::os::unix::net::UnixListener::bind(environment.join(RUNTIME_SOCKET)).unwrap());
+        make("brume-aaaaaa/empty1");
+        let live = make("brume-bbbbbb");
+        let _listening = bind(&live);
+        let crowded = make("brume-cccccc");
+        drop(bind(&crowded));
+        std::fs::write(crowded.join("other"), b"x").unwrap();
+        let misnamed = make("brume-dddddd-x");
+        drop(bind(&misnamed));
+        let not_a_socket = make("brume-eeeeee");
+        std::fs::write(not_a_socket.join(ENDPOINT_SOCKET), b"x").unwrap();
+        let crowded_environment = make("brume-ffffff");
+        drop(bind(&crowded_environment));
+        std::fs::write(make("brume-ffffff/Xy12ab").join("other"), b"x").unwrap();
+        let uid = std::fs::metadata(base.path()).unwrap().uid();
+        assert_eq!(sweep_stale_sockets(base.path(), uid + 1), 0, "another user's");
+        assert_eq!(sweep_stale_sockets(base.path(), uid), 1);
+        assert!(!stale.exists());
+        for kept in [&live, &crowded, &misnamed, &not_a_socket, &crowded_environment] {
+            assert!(kept.exists(), "{}", kept.display());
+        }
+    }
 
     #[test]
     fn programs_under_the_sandboxs_own_directories_are_shown_read_only() {
