@@ -5,12 +5,13 @@ import json
 import os
 import re
 import signal
+import subprocess
 import urllib.error
 import urllib.request
 import botocore.exceptions
 import pytest
 
-from conftest import signing_clock
+from conftest import BRUME_BIN, signing_clock
 
 
 def test_health_lists_services_and_version(server):
@@ -164,16 +165,12 @@ def test_startup_prints_endpoint_and_services(start_brume):
 
 
 def test_binds_loopback_by_default():
-    import subprocess
-    from conftest import BRUME_BIN
     out = subprocess.run([BRUME_BIN, "up", "--help"], capture_output=True, text=True).stdout
     assert "127.0.0.1" in out
     assert subprocess.run([BRUME_BIN, "--version"], capture_output=True, text=True).stdout.startswith("brume ")
 
 
 def test_workers_default_to_one_per_cpu_but_one_and_can_be_set(start_brume):
-    import subprocess
-    from conftest import BRUME_BIN
     b = start_brume()
     b.client("sts").get_caller_identity()
     b.stop()

@@ -195,21 +195,20 @@ pub(super) fn sweep_stale_sockets(base: &Path, uid: u32) -> usize {
 /// The environments' directories in `dir` if it holds what a Brume leaves there: its
 /// endpoint socket, and directories holding at most a Runtime API socket.
 fn left_by_brume(dir: &Path) -> Option<Vec<PathBuf>> {
-    let is_socket = |path: &Path, name: &str| {
-        std::fs::symlink_metadata(path.join(name))
-            .is_ok_and(|m| std::os::unix::fs::FileTypeExt::is_socket(&m.file_type()))
-    };
+    use std::os::unix::fs::FileTypeExt;
     let mut endpoint = false;
     let mut environments = Vec::new();
     for entry in std::fs::read_dir(dir).ok()? {
         let entry = entry.ok()?;
+        // The entry's own type: links are not followed.
         let kind = entry.file_type().ok()?;
-        if entry.file_name() == ENDPOINT_SOCKET && is_socket(dir, ENDPOINT_SOCKET) {
+        if entry.file_name() == ENDPOINT_SOCKET && kind.is_socket() {
             endpoint = true;
         } else if kind.is_dir() {
             let env = entry.path();
             for inner in std::fs::read_dir(&env).ok()? {
-                if inner.ok()?.file_name() != RUNTIME_SOCKET || !is_socket(&env, RUNTIME_SOCKET) {
+                let inner = inner.ok()?;
+                if inner.file_name() != RUNTIME_SOCKET || !inner.file_type().ok()?.is_socket() {
                     return None;
                 }
             }
