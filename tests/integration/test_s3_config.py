@@ -96,6 +96,57 @@ def test_encryption_defaults_to_sse_s3(server, s3):
     assert out["ServerSideEncryptionConfiguration"]["Rules"][0]["ApplyServerSideEncryptionByDefault"]["KMSMasterKeyID"] == "k1"
 
 
+def test_transfer_acceleration_and_request_payment(server, s3):
+    cli = lambda *a, **kw: server.cli("s3api", *a, **kw)
+    assert "Status" not in s3.get_bucket_accelerate_configuration(Bucket="cfg")
+    s3.put_bucket_accelerate_configuration(Bucket="cfg", AccelerateConfiguration={"Status": "Enabled"})
+    assert s3.get_bucket_accelerate_configuration(Bucket="cfg")["Status"] == "Enabled"
+    cli("put-bucket-accelerate-configuration", "--bucket", "cfg", "--accelerate-configuration", "Status=Suspended")
+    _, out, _ = cli("get-bucket-accelerate-configuration", "--bucket", "cfg")
+    assert out["Status"] == "Suspended"
+    code, _, err = cli("put-bucket-accelerate-configuration", "--bucket", "cfg",
+                       "--accelerate-configuration", "Status=Fast", check=False)
+    assert code != 0 and "MalformedXML" in err
+    s3.create_bucket(Bucket="cfg.with.dots")
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.put_bucket_accelerate_configuration(Bucket="cfg.with.dots", AccelerateConfiguration={"Status": "Enabled"})
+    assert e.value.response["Error"] == {
+        "Code": "InvalidRequest",
+        "Message": "S3 Transfer Acceleration is not supported for buckets with periods (.) in their names",
+    }
+    assert error_of(lambda: s3.get_bucket_accelerate_configuration(Bucket="no-such-bucket-here")) == ("NoSuchBucket", 404)
+
+    assert s3.get_bucket_request_payment(Bucket="cfg")["Payer"] == "BucketOwner"
+    cli("put-bucket-request-payment", "--bucket", "cfg", "--request-payment-configuration", "Payer=Requester")
+    assert s3.get_bucket_request_payment(Bucket="cfg")["Payer"] == "Requester"
+    bogus = {"Payer": "Nobody"}
+    assert error_of(lambda: s3.put_bucket_request_payment(Bucket="cfg", RequestPaymentConfiguration=bogus)) == (
+        "MalformedXML", 400)
+
+
+def test_configurations_brume_cannot_act_on_read_as_absent(server, s3):
+    """Logging, replication and Object Lock: their Get answers as S3 does for a bucket
+    without them (what infrastructure tools read on every refresh); setting one is refused
+    rather than stored and ignored."""
+    assert "LoggingEnabled" not in s3.get_bucket_logging(Bucket="cfg")
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.get_bucket_replication(Bucket="cfg")
+    assert e.value.response["Error"]["Code"] == "ReplicationConfigurationNotFoundError"
+    assert e.value.response["Error"]["Message"] == "The replication configuration was not found"
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+    code, _, err = server.cli("s3api", "get-object-lock-configuration", "--bucket", "cfg", check=False)
+    assert code != 0 and "ObjectLockConfigurationNotFoundError" in err
+    assert "Object Lock configuration does not exist for this bucket" in err
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.create_bucket(Bucket="cfg-locked", ObjectLockEnabledForBucket=True)
+    assert e.value.response["Error"]["Code"] == "NotImplemented"
+    assert e.value.response["Error"]["Message"] == "A header you provided implies functionality that is not implemented"
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
+    assert error_of(lambda: s3.head_bucket(Bucket="cfg-locked")) == ("404", 404)
+    logging = {"LoggingEnabled": {"TargetBucket": "cfg", "TargetPrefix": "logs/"}}
+    assert error_of(lambda: s3.put_bucket_logging(Bucket="cfg", BucketLoggingStatus=logging)) == ("NotImplemented", 501)
+
+
 def preflight(server, path, origin, method, headers=None):
     import urllib.error
     import urllib.request

@@ -48,6 +48,7 @@ pub fn owner(account: &str) -> Owner {
 pub struct CreateBucketInput {
     bucket: String,
     create_bucket_configuration: Option<CreateBucketConfiguration>,
+    object_lock_enabled_for_bucket: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -125,6 +126,11 @@ impl S3 {
         let name = input.bucket;
         if !valid_name(&name) {
             return Err(error::invalid_bucket_name(&name));
+        }
+        // Refused rather than ignored: a bucket made without the retention it asked for
+        // would let its objects be deleted.
+        if input.object_lock_enabled_for_bucket == Some(true) {
+            return Err(error::not_implemented_header("x-amz-bucket-object-lock-enabled"));
         }
         let constraint =
             input.create_bucket_configuration.and_then(|c| c.location_constraint).filter(|c| !c.is_empty());

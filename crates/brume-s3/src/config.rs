@@ -1,7 +1,9 @@
 //! Bucket configurations that S3 stores and returns as given: tagging, CORS, policy,
-//! lifecycle, website, public access block, ownership controls, encryption. One generic
-//! put/get/delete over [`Spec`]s; how a Get answer is shaped (the configuration's members,
-//! or the configuration under one member) is read from the model.
+//! lifecycle, website, public access block, ownership controls, encryption, transfer
+//! acceleration, request payment. One generic put/get/delete over [`Spec`]s; how a Get
+//! answer is shaped (the configuration's members, or the configuration under one member)
+//! is read from the model. Configurations Brume cannot act on yet (logging, replication,
+//! Object Lock) have only their Get, which answers as S3 does for a bucket without one.
 
 use std::sync::Arc;
 
@@ -14,23 +16,31 @@ use crate::table::{self, KEYSPACE};
 use crate::{S3, error};
 
 /// One stored configuration: its operations, the input member carrying it, where it is
-/// kept, and the error when there is none.
+/// kept, and the answer when there is none.
 pub struct Spec {
-    pub put: &'static str,
+    pub put: Option<&'static str>,
     pub get: &'static str,
     pub delete: Option<&'static str>,
     pub payload: &'static str,
     pub key: &'static str,
-    missing: (&'static str, &'static str),
-    validate: fn(&Value) -> Result<(), AwsError>,
+    missing: Missing,
+    validate: fn(&str, &Value) -> Result<(), AwsError>,
 }
 
-fn any(_: &Value) -> Result<(), AwsError> {
+/// What a Get answers for a bucket without the configuration.
+enum Missing {
+    /// An error: code and message.
+    Error(&'static str, &'static str),
+    /// What every bucket has without a configuration.
+    Default(fn() -> Value),
+}
+
+fn any(_: &str, _: &Value) -> Result<(), AwsError> {
     Ok(())
 }
 
 /// Bucket policies must be JSON documents.
-fn policy_json(v: &Value) -> Result<(), AwsError> {
+fn policy_json(_: &str, v: &Value) -> Result<(), AwsError> {
     let text = v.as_str().unwrap_or_default();
     match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(_)) => Ok(()),
@@ -39,7 +49,7 @@ fn policy_json(v: &Value) -> Result<(), AwsError> {
 }
 
 /// At most 50 bucket tags with unique keys.
-fn tag_set(v: &Value) -> Result<(), AwsError> {
+fn tag_set(_: &str, v: &Value) -> Result<(), AwsError> {
     let tags = v.get("TagSet").and_then(Value::as_array).cloned().unwrap_or_default();
     let mut keys: Vec<&str> = tags.iter().filter_map(|t| t.get("Key")?.as_str()).collect();
     keys.sort_unstable();
@@ -52,80 +62,163 @@ fn tag_set(v: &Value) -> Result<(), AwsError> {
     Ok(())
 }
 
+/// The configuration's `member` is one of `allowed`, as the model's enum says; S3 rejects
+/// any other value as it does XML that does not follow its schema.
+fn one_of(v: &Value, member: &str, allowed: &[&str]) -> Result<(), AwsError> {
+    match v.get(member).and_then(Value::as_str) {
+        Some(value) if allowed.contains(&value) => Ok(()),
+        _ => Err(error::malformed_xml()),
+    }
+}
+
+/// Transfer acceleration is Enabled or Suspended, and not for names with periods (its
+/// endpoint names the bucket as a virtual host under TLS).
+fn accelerate(bucket: &str, v: &Value) -> Result<(), AwsError> {
+    one_of(v, "Status", &["Enabled", "Suspended"])?;
+    if bucket.contains('.') {
+        return Err(error::invalid_request(
+            "S3 Transfer Acceleration is not supported for buckets with periods (.) in their names",
+        ));
+    }
+    Ok(())
+}
+
+fn payer(_: &str, v: &Value) -> Result<(), AwsError> {
+    one_of(v, "Payer", &["BucketOwner", "Requester"])
+}
+
 pub const SPECS: &[Spec] = &[
     Spec {
-        put: "PutBucketTagging",
+        put: Some("PutBucketTagging"),
         get: "GetBucketTagging",
         delete: Some("DeleteBucketTagging"),
         payload: "Tagging",
         key: "tagging",
-        missing: ("NoSuchTagSet", "The TagSet does not exist"),
+        missing: Missing::Error("NoSuchTagSet", "The TagSet does not exist"),
         validate: tag_set,
     },
     Spec {
-        put: "PutBucketCors",
+        put: Some("PutBucketCors"),
         get: "GetBucketCors",
         delete: Some("DeleteBucketCors"),
         payload: "CORSConfiguration",
         key: "cors",
-        missing: ("NoSuchCORSConfiguration", "The CORS configuration does not exist"),
+        missing: Missing::Error("NoSuchCORSConfiguration", "The CORS configuration does not exist"),
         validate: any,
     },
     Spec {
-        put: "PutBucketPolicy",
+        put: Some("PutBucketPolicy"),
         get: "GetBucketPolicy",
         delete: Some("DeleteBucketPolicy"),
         payload: "Policy",
         key: "policy",
-        missing: ("NoSuchBucketPolicy", "The bucket policy does not exist"),
+        missing: Missing::Error("NoSuchBucketPolicy", "The bucket policy does not exist"),
         validate: policy_json,
     },
     Spec {
-        put: "PutBucketLifecycleConfiguration",
+        put: Some("PutBucketLifecycleConfiguration"),
         get: "GetBucketLifecycleConfiguration",
         delete: Some("DeleteBucketLifecycle"),
         payload: "LifecycleConfiguration",
         key: "lifecycle",
-        missing: ("NoSuchLifecycleConfiguration", "The lifecycle configuration does not exist"),
+        missing: Missing::Error("NoSuchLifecycleConfiguration", "The lifecycle configuration does not exist"),
         validate: any,
     },
     Spec {
-        put: "PutBucketWebsite",
+        put: Some("PutBucketWebsite"),
         get: "GetBucketWebsite",
         delete: Some("DeleteBucketWebsite"),
         payload: "WebsiteConfiguration",
         key: "website",
-        missing: ("NoSuchWebsiteConfiguration", "The specified bucket does not have a website configuration"),
+        missing: Missing::Error(
+            "NoSuchWebsiteConfiguration",
+            "The specified bucket does not have a website configuration",
+        ),
         validate: any,
     },
     Spec {
-        put: "PutPublicAccessBlock",
+        put: Some("PutPublicAccessBlock"),
         get: "GetPublicAccessBlock",
         delete: Some("DeletePublicAccessBlock"),
         payload: "PublicAccessBlockConfiguration",
         key: "public_access_block",
-        missing: ("NoSuchPublicAccessBlockConfiguration", "The public access block configuration was not found"),
+        missing: Missing::Error(
+            "NoSuchPublicAccessBlockConfiguration",
+            "The public access block configuration was not found",
+        ),
         validate: any,
     },
     Spec {
-        put: "PutBucketOwnershipControls",
+        put: Some("PutBucketOwnershipControls"),
         get: "GetBucketOwnershipControls",
         delete: Some("DeleteBucketOwnershipControls"),
         payload: "OwnershipControls",
         key: "ownership",
-        missing: ("OwnershipControlsNotFoundError", "The bucket ownership controls were not found"),
+        missing: Missing::Error("OwnershipControlsNotFoundError", "The bucket ownership controls were not found"),
         validate: any,
     },
     Spec {
-        put: "PutBucketEncryption",
+        put: Some("PutBucketEncryption"),
         get: "GetBucketEncryption",
         delete: Some("DeleteBucketEncryption"),
         payload: "ServerSideEncryptionConfiguration",
         key: "encryption",
-        missing: ("", ""),
+        missing: Missing::Default(default_encryption),
+        validate: any,
+    },
+    Spec {
+        put: Some("PutBucketAccelerateConfiguration"),
+        get: "GetBucketAccelerateConfiguration",
+        delete: None,
+        payload: "AccelerateConfiguration",
+        key: "accelerate",
+        missing: Missing::Default(nothing),
+        validate: accelerate,
+    },
+    Spec {
+        put: Some("PutBucketRequestPayment"),
+        get: "GetBucketRequestPayment",
+        delete: None,
+        payload: "RequestPaymentConfiguration",
+        key: "request_payment",
+        missing: Missing::Default(|| json!({"Payer": "BucketOwner"})),
+        validate: payer,
+    },
+    Spec {
+        put: None,
+        get: "GetBucketLogging",
+        delete: None,
+        payload: "BucketLoggingStatus",
+        key: "logging",
+        missing: Missing::Default(nothing),
+        validate: any,
+    },
+    Spec {
+        put: None,
+        get: "GetBucketReplication",
+        delete: None,
+        payload: "ReplicationConfiguration",
+        key: "replication",
+        missing: Missing::Error("ReplicationConfigurationNotFoundError", "The replication configuration was not found"),
+        validate: any,
+    },
+    Spec {
+        put: None,
+        get: "GetObjectLockConfiguration",
+        delete: None,
+        payload: "ObjectLockConfiguration",
+        key: "object_lock",
+        missing: Missing::Error(
+            "ObjectLockConfigurationNotFoundError",
+            "Object Lock configuration does not exist for this bucket",
+        ),
         validate: any,
     },
 ];
+
+fn nothing() -> Value {
+    json!({})
+}
 
 #[derive(Serialize)]
 pub struct Empty {}
@@ -149,7 +242,7 @@ impl S3 {
         let name = bucket_name(&input);
         self.bucket(&ctx, &name)?;
         let config = input.get(spec.payload).cloned().ok_or_else(error::malformed_xml)?;
-        (spec.validate)(&config)?;
+        (spec.validate)(&name, &config)?;
         self.kv
             .transact(move |txn: &mut dyn Txn| {
                 let mut b = table::get_bucket(txn, &name)?.ok_or_else(|| error::no_such_bucket(&name))?;
@@ -169,10 +262,12 @@ impl S3 {
     ) -> Result<Value, AwsError> {
         let name = bucket_name(&input);
         let bucket = self.bucket(&ctx, &name)?;
-        let stored = match bucket.config.get(spec.key) {
-            Some(v) => v.clone(),
-            None if spec.key == "encryption" => default_encryption(),
-            None => return Err(AwsError::new(404, spec.missing.0, spec.missing.1).with_field("BucketName", &name)),
+        let stored = match (bucket.config.get(spec.key), &spec.missing) {
+            (Some(v), _) => v.clone(),
+            (None, Missing::Default(default)) => default(),
+            (None, Missing::Error(code, message)) => {
+                return Err(AwsError::new(404, *code, *message).with_field("BucketName", &name));
+            }
         };
         // The answer either is the configuration's members or holds it under one member
         // (GetPublicAccessBlock); the model says which.

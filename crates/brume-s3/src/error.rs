@@ -77,6 +77,13 @@ pub fn invalid_request(message: impl Into<String>) -> AwsError {
     AwsError::new(400, "InvalidRequest", message)
 }
 
+/// A request header asks for something Brume's S3 does not do, answered as S3 answers the
+/// headers it does not support.
+pub fn not_implemented_header(header: &str) -> AwsError {
+    AwsError::new(501, "NotImplemented", "A header you provided implies functionality that is not implemented")
+        .with_field("Header", header)
+}
+
 pub fn malformed_xml() -> AwsError {
     AwsError::new(
         400,

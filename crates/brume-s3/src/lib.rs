@@ -50,9 +50,10 @@ impl S3 {
 pub fn service(state: Arc<S3>) -> Service {
     let mut builder = ServiceBuilder::new("s3", state);
     for spec in config::SPECS {
-        builder = builder
-            .op(spec.put, move |s: Arc<S3>, ctx, input| s.put_config(ctx, input, spec))
-            .op(spec.get, move |s: Arc<S3>, ctx, input| s.get_config(ctx, input, spec));
+        builder = builder.op(spec.get, move |s: Arc<S3>, ctx, input| s.get_config(ctx, input, spec));
+        if let Some(put) = spec.put {
+            builder = builder.op(put, move |s: Arc<S3>, ctx, input| s.put_config(ctx, input, spec));
+        }
         if let Some(delete) = spec.delete {
             builder = builder.op(delete, move |s: Arc<S3>, ctx, input| s.delete_config(ctx, input, spec));
         }

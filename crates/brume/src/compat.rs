@@ -6,7 +6,18 @@
 /// Operations that are registered but not complete, with what is missing.
 const PARTIAL: &[(&str, &str, &str)] = &[
     ("sts", "AssumeRole", "roles are not checked against IAM; session policies and tags are accepted and not applied"),
-    ("s3", "CreateBucket", "ACL, grant and object-lock headers are accepted and not applied"),
+    (
+        "s3",
+        "CreateBucket",
+        "ACL and grant headers are accepted and not applied; Object Lock is refused (NotImplemented)",
+    ),
+    ("s3", "GetBucketLogging", "answers as for a bucket without logging: PutBucketLogging is not implemented"),
+    (
+        "s3",
+        "GetBucketReplication",
+        "answers as for a bucket without replication: PutBucketReplication is not implemented",
+    ),
+    ("s3", "GetObjectLockConfiguration", "answers as for a bucket without Object Lock, which is not implemented"),
     ("s3", "PutObject", "ACL grants, SSE-C/SSE-KMS parameters and object-lock headers are accepted and not applied"),
     ("s3", "CopyObject", "ACL grants, SSE-C/SSE-KMS parameters and object-lock headers are accepted and not applied"),
     ("sqs", "CreateQueue", "queue policies are stored and not evaluated; QueueDeletedRecently is not enforced"),
