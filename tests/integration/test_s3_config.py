@@ -143,6 +143,34 @@ def test_configurations_brume_cannot_act_on_read_as_absent(server, s3):
     assert e.value.response["Error"]["Message"] == "A header you provided implies functionality that is not implemented"
     assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
     assert error_of(lambda: s3.head_bucket(Bucket="cfg-locked")) == ("404", 404)
+    # Writes asking for retention or a legal hold are refused as on a bucket without Object
+    # Lock (S3 spells the message without spaces for these three), and nothing is written.
+    until = "2030-01-01T00:00:00Z"
+    s3.put_object(Bucket="cfg", Key="src", Body=b"x")
+    for call in [
+        lambda: s3.put_object(Bucket="cfg", Key="held", Body=b"x", ObjectLockLegalHoldStatus="ON"),
+        lambda: s3.copy_object(Bucket="cfg", Key="held", CopySource="cfg/src", ObjectLockMode="COMPLIANCE",
+                               ObjectLockRetainUntilDate=until),
+        lambda: s3.create_multipart_upload(Bucket="cfg", Key="held", ObjectLockLegalHoldStatus="OFF"),
+    ]:
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            call()
+        assert e.value.response["Error"] == {"Code": "InvalidRequest", "Message": "Bucket is missing ObjectLockConfiguration"}
+    code, _, err = server.cli("s3api", "put-object", "--bucket", "cfg", "--key", "held", "--object-lock-mode",
+                              "GOVERNANCE", "--object-lock-retain-until-date", until, check=False)
+    assert code != 0 and "(InvalidRequest)" in err and "Bucket is missing ObjectLockConfiguration" in err
+    assert error_of(lambda: s3.head_object(Bucket="cfg", Key="held")) == ("404", 404)
+    assert "Uploads" not in s3.list_multipart_uploads(Bucket="cfg")
+    for call in [
+        lambda: s3.get_object_retention(Bucket="cfg", Key="src"),
+        lambda: s3.put_object_retention(Bucket="cfg", Key="src", Retention={"Mode": "GOVERNANCE", "RetainUntilDate": until}),
+        lambda: s3.get_object_legal_hold(Bucket="cfg", Key="src"),
+        lambda: s3.put_object_legal_hold(Bucket="cfg", Key="src", LegalHold={"Status": "ON"}),
+    ]:
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            call()
+        assert e.value.response["Error"] == {"Code": "InvalidRequest", "Message": "Bucket is missing Object Lock Configuration"}
+    assert error_of(lambda: s3.get_object_legal_hold(Bucket="no-such-bucket-here", Key="k")) == ("NoSuchBucket", 404)
     logging = {"LoggingEnabled": {"TargetBucket": "cfg", "TargetPrefix": "logs/"}}
     assert error_of(lambda: s3.put_bucket_logging(Bucket="cfg", BucketLoggingStatus=logging)) == ("NotImplemented", 501)
 

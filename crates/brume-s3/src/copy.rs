@@ -10,7 +10,7 @@ use futures_util::StreamExt as _;
 use serde::{Deserialize, Serialize};
 
 use crate::table::{self, Content, Version};
-use crate::{S3, body, error, object};
+use crate::{S3, body, error, lock, object};
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "PascalCase", default)]
@@ -18,6 +18,9 @@ pub struct CopyObjectInput {
     bucket: String,
     key: String,
     copy_source: String,
+    object_lock_mode: lock::Member,
+    object_lock_retain_until_date: lock::Member,
+    object_lock_legal_hold_status: lock::Member,
     metadata_directive: Option<String>,
     tagging_directive: Option<String>,
     tagging: Option<String>,
@@ -125,6 +128,11 @@ impl S3 {
     ) -> Result<CopyObjectOutput, AwsError> {
         object::check_key(&input.key)?;
         let bucket = self.bucket(&ctx, &input.bucket)?;
+        lock::refuse_on_write(
+            &input.object_lock_mode,
+            &input.object_lock_retain_until_date,
+            &input.object_lock_legal_hold_status,
+        )?;
         let (src_bucket, src_key, source) = self.copy_source(&ctx, &input.copy_source)?;
         check_source_conditions(&source, &input)?;
         let replace = match input.metadata_directive.as_deref() {

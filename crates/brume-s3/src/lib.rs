@@ -17,6 +17,7 @@ mod delete;
 mod error;
 mod lifecycle;
 mod listing;
+mod lock;
 mod multipart;
 mod notification;
 mod object;
@@ -61,6 +62,10 @@ pub fn service(state: Arc<S3>) -> Service {
     builder
         .op("CreateBucket", S3::create_bucket)
         .op("HeadBucket", S3::head_bucket)
+        .op("GetObjectRetention", S3::object_lock_operation)
+        .op("PutObjectRetention", S3::object_lock_operation)
+        .op("GetObjectLegalHold", S3::object_lock_operation)
+        .op("PutObjectLegalHold", S3::object_lock_operation)
         .op("DeleteBucket", S3::delete_bucket)
         .op("ListBuckets", S3::list_buckets)
         .op("GetBucketLocation", S3::get_bucket_location)

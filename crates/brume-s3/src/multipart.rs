@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::bucket::{Owner, owner};
 use crate::checksum::{self, Algorithm, ChecksumType};
 use crate::table::{self, Checksum, Content, KEYSPACE, Version};
-use crate::{S3, body, error, listing, object};
+use crate::{S3, body, error, listing, lock, object};
 
 /// Every part but the last must be at least this large.
 const MIN_PART: u64 = 5 * 1024 * 1024;
@@ -121,6 +121,9 @@ fn part_checksum_member(part: &Part, algorithm: Option<&str>) -> BTreeMap<String
 pub struct CreateInput {
     bucket: String,
     key: String,
+    object_lock_mode: lock::Member,
+    object_lock_retain_until_date: lock::Member,
+    object_lock_legal_hold_status: lock::Member,
     content_type: Option<String>,
     content_encoding: Option<String>,
     content_disposition: Option<String>,
@@ -374,6 +377,11 @@ impl S3 {
         object::check_key(&input.key)?;
         object::check_metadata(&input.metadata)?;
         self.bucket(&ctx, &input.bucket)?;
+        lock::refuse_on_write(
+            &input.object_lock_mode,
+            &input.object_lock_retain_until_date,
+            &input.object_lock_legal_hold_status,
+        )?;
         let tags = input.tagging.as_deref().map(object::parse_tagging).unwrap_or_default();
         crate::tagging::check_tags(&tags, "BadRequest")?;
         let algorithm = object::requested_algorithm(&BTreeMap::new(), input.checksum_algorithm.as_deref())?;

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::body::{self, Ingested};
 use crate::checksum::Algorithm;
 use crate::table::{self, Bucket, Checksum, Version};
-use crate::{S3, error};
+use crate::{S3, error, lock};
 
 /// S3's longest object key, in bytes.
 const MAX_KEY: usize = 1024;
@@ -53,6 +53,9 @@ pub struct PutObjectInput {
     pub if_match: Option<String>,
     pub if_none_match: Option<String>,
     pub checksum_algorithm: Option<String>,
+    pub object_lock_mode: lock::Member,
+    pub object_lock_retain_until_date: lock::Member,
+    pub object_lock_legal_hold_status: lock::Member,
     // The checksum members by name rather than gathered by `#[serde(flatten)]`, which had
     // serde copy every other member of the input aside first: PutObject is S3's busiest
     // write.
@@ -338,6 +341,11 @@ impl S3 {
         // The bucket is checked before the body is read, so that its errors come first, as
         // on S3.
         let bucket = self.bucket(&ctx, &input.bucket)?;
+        lock::refuse_on_write(
+            &input.object_lock_mode,
+            &input.object_lock_retain_until_date,
+            &input.object_lock_legal_hold_status,
+        )?;
         let tags = input.tagging.as_deref().map(parse_tagging).unwrap_or_default();
         crate::tagging::check_tags(&tags, "BadRequest")?;
         let algorithm = requested_algorithm(&input, input.checksum_algorithm.as_deref())?;
