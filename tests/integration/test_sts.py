@@ -129,6 +129,51 @@ def test_cli_assume_role(server):
     assert out["AssumedRoleUser"]["Arn"] == "arn:aws:sts::000000000000:assumed-role/R/cli"
 
 
+def test_get_federation_token_issues_a_federated_user_session(server):
+    resp = server.client("sts").get_federation_token(Name="bob@proxy", DurationSeconds=7200)
+    assert resp["FederatedUser"] == {"FederatedUserId": "000000000000:bob@proxy",
+                                     "Arn": "arn:aws:sts::000000000000:federated-user/bob@proxy"}
+    c = resp["Credentials"]
+    assert c["AccessKeyId"].startswith("ASIA")
+    # The root user's federated sessions are cut to an hour.
+    left = c["Expiration"] - datetime.datetime.now(datetime.timezone.utc)
+    assert datetime.timedelta(minutes=59) < left <= datetime.timedelta(hours=1, seconds=5)
+    fed = server.client("sts", access_key=c["AccessKeyId"], secret_key=c["SecretAccessKey"], token=c["SessionToken"])
+    assert fed.get_caller_identity() | {"ResponseMetadata": None} == {
+        "UserId": "000000000000:bob@proxy", "Account": "000000000000",
+        "Arn": "arn:aws:sts::000000000000:federated-user/bob@proxy", "ResponseMetadata": None}
+    # Temporary credentials cannot ask for more.
+    for call in (lambda: fed.get_federation_token(Name="again"), lambda: fed.get_session_token()):
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            call()
+        assert error_of(e)[0] == "AccessDenied" and error_of(e)[2] == 403
+    session = server.client("sts").get_session_token()["Credentials"]
+    temp = server.client("sts", access_key=session["AccessKeyId"], secret_key=session["SecretAccessKey"],
+                         token=session["SessionToken"])
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        temp.get_federation_token(Name="carol")
+    assert error_of(e) == ("AccessDenied", "Cannot call GetFederationToken with session credentials", 403)
+
+
+def test_get_federation_token_validation_errors(server):
+    sts = server.client("sts", parameter_validation=False)
+    for name, constraint in [("x", "Member must have length greater than or equal to 2"),
+                             ("n" * 33, "Member must have length less than or equal to 32"),
+                             ("two words", "Member must satisfy regular expression pattern: [\\w+=,.@-]*")]:
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            sts.get_federation_token(Name=name)
+        assert error_of(e) == (
+            "ValidationError",
+            f"1 validation error detected: Value '{name}' at 'name' failed to satisfy constraint: {constraint}",
+            400,
+        )
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        sts.get_federation_token(Name="ok", DurationSeconds=129601)
+    assert "less than or equal to 129600" in error_of(e)[1]
+    code, _, err = server.cli("sts", "get-federation-token", "--name", "two words", check=False)
+    assert code != 0 and "ValidationError" in err
+
+
 def test_unimplemented_sts_operation_answers_not_implemented(server):
     with pytest.raises(botocore.exceptions.ClientError) as e:
         server.client("sts").get_access_key_info(AccessKeyId="AKIAIOSFODNN7EXAMPLE")
@@ -155,6 +200,21 @@ def test_open_auth_mode_accepts_any_secret(start_brume):
 def test_credentials_file_adds_users(start_brume, tmp_path):
     f = tmp_path / "creds"
     f.write_text("# key secret account user\nAKIAALICE00000000001 alicesecret 111111111111 alice\n")
-    b = start_brume(args=["--credentials", str(f)])
+    b = start_brume(data_dir=str(tmp_path / "data"), args=["--credentials", str(f)])
     ident = b.client("sts", access_key="AKIAALICE00000000001", secret_key="alicesecret").get_caller_identity()
     assert ident["Arn"] == "arn:aws:iam::111111111111:user/alice"
+    # An IAM user's federated sessions may last the twelve hours asked by default.
+    alice = b.client("sts", access_key="AKIAALICE00000000001", secret_key="alicesecret")
+    _, out, _ = b.cli("sts", "get-federation-token", "--name", "proxy-user",
+                      access_key="AKIAALICE00000000001", secret_key="alicesecret")
+    assert out["FederatedUser"]["Arn"] == "arn:aws:sts::111111111111:federated-user/proxy-user"
+    expires = datetime.datetime.fromisoformat(out["Credentials"]["Expiration"].replace("Z", "+00:00"))
+    left = expires - datetime.datetime.now(datetime.timezone.utc)
+    assert datetime.timedelta(hours=11, minutes=59) < left <= datetime.timedelta(hours=12, seconds=5)
+    c = out["Credentials"]
+    assert alice.get_caller_identity()["Account"] == "111111111111"
+    # Federated credentials are kept like the others: they work after a restart.
+    b.stop()
+    again = start_brume(data_dir=b.data_dir, args=["--credentials", str(f)])
+    fed = again.client("sts", access_key=c["AccessKeyId"], secret_key=c["SecretAccessKey"], token=c["SessionToken"])
+    assert fed.get_caller_identity()["UserId"] == "111111111111:proxy-user"

@@ -333,6 +333,7 @@ mod principal_repr {
         User { name: String },
         AssumedRole { role_name: String, session_name: String },
         Session { parent: Box<Repr> },
+        FederatedUser { name: String },
         Anonymous,
     }
 
@@ -344,6 +345,7 @@ mod principal_repr {
                 Repr::AssumedRole { role_name: role_name.clone(), session_name: session_name.clone() }
             }
             Principal::Session { parent } => Repr::Session { parent: Box::new(to_repr(parent)) },
+            Principal::FederatedUser { name } => Repr::FederatedUser { name: name.clone() },
             Principal::Anonymous => Repr::Anonymous,
         }
     }
@@ -354,6 +356,7 @@ mod principal_repr {
             Repr::User { name } => Principal::User { name },
             Repr::AssumedRole { role_name, session_name } => Principal::AssumedRole { role_name, session_name },
             Repr::Session { parent } => Principal::Session { parent: Box::new(from_repr(*parent)) },
+            Repr::FederatedUser { name } => Principal::FederatedUser { name },
             Repr::Anonymous => Principal::Anonymous,
         }
     }

@@ -9,6 +9,8 @@ pub enum Principal {
     AssumedRole { role_name: String, session_name: String },
     /// A federated session from `GetSessionToken` by a user or root.
     Session { parent: Box<Principal> },
+    /// A federated user from `GetFederationToken`, by the name the caller gave it.
+    FederatedUser { name: String },
     /// No credentials (anonymous S3 access, presigned-free public reads).
     Anonymous,
 }
@@ -49,5 +51,6 @@ fn arn_of(principal: &Principal, account: &str) -> String {
             format!("arn:aws:sts::{account}:assumed-role/{role_name}/{session_name}")
         }
         Principal::Session { parent } => arn_of(parent, account),
+        Principal::FederatedUser { name } => format!("arn:aws:sts::{account}:federated-user/{name}"),
     }
 }

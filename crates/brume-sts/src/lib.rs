@@ -1,9 +1,9 @@
 //! AWS Security Token Service (awsQuery): who is calling (`GetCallerIdentity`) and
-//! temporary credentials (`GetSessionToken`, `AssumeRole`) that the SigV4 verifier accepts
-//! until they expire.
+//! temporary credentials (`GetSessionToken`, `AssumeRole`, `GetFederationToken`) that the
+//! SigV4 verifier accepts until they expire.
 //!
 //! Roles are not checked against IAM yet: any well-formed role ARN can be assumed, in the
-//! account the ARN names.
+//! account the ARN names. Nor are policies: session policies are accepted and not applied.
 
 mod sessions;
 
@@ -29,6 +29,7 @@ pub fn service(credentials: Arc<CredentialStore>) -> Service {
         .op("GetCallerIdentity", Sts::get_caller_identity)
         .op("GetSessionToken", Sts::get_session_token)
         .op("AssumeRole", Sts::assume_role)
+        .op("GetFederationToken", Sts::get_federation_token)
         .build()
 }
 
@@ -87,6 +88,33 @@ pub struct AssumeRoleOutput {
     packed_policy_size: i64,
 }
 
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetFederationTokenInput {
+    name: String,
+    duration_seconds: Option<i64>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct FederatedUser {
+    federated_user_id: String,
+    arn: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetFederationTokenOutput {
+    credentials: Credentials,
+    federated_user: FederatedUser,
+    packed_policy_size: i64,
+}
+
+/// Whether `principal` signs with temporary credentials, which cannot ask for more.
+fn is_session(principal: &Principal) -> bool {
+    matches!(principal, Principal::AssumedRole { .. } | Principal::Session { .. } | Principal::FederatedUser { .. })
+}
+
 impl Sts {
     async fn get_caller_identity(self: Arc<Self>, ctx: RequestContext, _: Empty) -> Result<CallerIdentity, AwsError> {
         let user_id = match &ctx.principal {
@@ -94,6 +122,7 @@ impl Sts {
                 format!("{}:{session_name}", unique_id("AROA", &ctx.account, role_name))
             }
             Principal::User { name } => unique_id("AIDA", &ctx.account, name),
+            Principal::FederatedUser { name } => format!("{}:{name}", ctx.account),
             _ => ctx.account.clone(),
         };
         Ok(CallerIdentity { user_id, arn: ctx.caller_arn(), account: ctx.account })
@@ -104,7 +133,7 @@ impl Sts {
         ctx: RequestContext,
         input: GetSessionTokenInput,
     ) -> Result<GetSessionTokenOutput, AwsError> {
-        if matches!(ctx.principal, Principal::AssumedRole { .. } | Principal::Session { .. }) {
+        if is_session(&ctx.principal) {
             return Err(AwsError::new(403, "AccessDenied", "Cannot call GetSessionToken with session credentials"));
         }
         let duration = duration(input.duration_seconds, 43_200, 129_600)?;
@@ -119,7 +148,7 @@ impl Sts {
         input: AssumeRoleInput,
     ) -> Result<AssumeRoleOutput, AwsError> {
         let (account, role_name) = parse_role_arn(&input.role_arn)?;
-        check_session_name(&input.role_session_name)?;
+        check_name(&input.role_session_name, "roleSessionName", 64)?;
         let duration = duration(input.duration_seconds, 3_600, 43_200)?;
         let principal =
             Principal::AssumedRole { role_name: role_name.clone(), session_name: input.role_session_name.clone() };
@@ -129,6 +158,33 @@ impl Sts {
             assumed_role_user: AssumedRoleUser {
                 assumed_role_id: format!("{}:{}", unique_id("AROA", &account, &role_name), input.role_session_name),
                 arn: format!("arn:aws:sts::{account}:assumed-role/{role_name}/{}", input.role_session_name),
+            },
+            packed_policy_size: 0,
+        })
+    }
+
+    async fn get_federation_token(
+        self: Arc<Self>,
+        ctx: RequestContext,
+        input: GetFederationTokenInput,
+    ) -> Result<GetFederationTokenOutput, AwsError> {
+        check_name(&input.name, "name", 32)?;
+        let mut duration = duration(input.duration_seconds, 43_200, 129_600)?;
+        if is_session(&ctx.principal) {
+            return Err(AwsError::new(403, "AccessDenied", "Cannot call GetFederationToken with session credentials"));
+        }
+        // The root user's federated sessions last an hour at most; a longer request is cut
+        // to the hour rather than refused.
+        if ctx.principal == Principal::Root {
+            duration = duration.min(Duration::from_secs(3_600));
+        }
+        let principal = Principal::FederatedUser { name: input.name.clone() };
+        let session = self.issue(&ctx.account, principal, duration).await?;
+        Ok(GetFederationTokenOutput {
+            credentials: credentials(session),
+            federated_user: FederatedUser {
+                federated_user_id: format!("{}:{}", ctx.account, input.name),
+                arn: format!("arn:aws:sts::{}:federated-user/{}", ctx.account, input.name),
             },
             packed_policy_size: 0,
         })
@@ -202,18 +258,22 @@ fn parse_role_arn(arn: &str) -> Result<(String, String), AwsError> {
     Ok((account.to_string(), name.to_string()))
 }
 
-/// Session names are 2–64 characters of `[\w+=,.@-]`.
-fn check_session_name(name: &str) -> Result<(), AwsError> {
+/// Session and federated user names are 2 to `max` characters of `[\w+=,.@-]`.
+fn check_name(name: &str, member: &str, max: usize) -> Result<(), AwsError> {
     let ok_char = |c: char| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c);
-    if (2..=64).contains(&name.len()) && name.chars().all(ok_char) {
+    let constraint = if name.len() < 2 {
+        "Member must have length greater than or equal to 2".to_string()
+    } else if name.len() > max {
+        format!("Member must have length less than or equal to {max}")
+    } else if !name.chars().all(ok_char) {
+        "Member must satisfy regular expression pattern: [\\w+=,.@-]*".to_string()
+    } else {
         return Ok(());
-    }
+    };
     Err(AwsError::new(
         400,
         "ValidationError",
-        format!(
-            "1 validation error detected: Value '{name}' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*"
-        ),
+        format!("1 validation error detected: Value '{name}' at '{member}' failed to satisfy constraint: {constraint}"),
     ))
 }
 
@@ -245,9 +305,10 @@ mod tests {
         );
         assert!(parse_role_arn("arn:aws:iam::1234:role/R").is_err());
         assert!(parse_role_arn("arn:aws:iam::123456789012:user/R").is_err());
-        assert!(check_session_name("ok-name@x").is_ok());
-        assert!(check_session_name("x").is_err());
-        assert!(check_session_name("bad name").is_err());
+        assert!(check_name("ok-name@x", "roleSessionName", 64).is_ok());
+        assert!(check_name("x", "roleSessionName", 64).is_err());
+        assert!(check_name("bad name", "roleSessionName", 64).is_err());
+        assert!(check_name(&"n".repeat(33), "name", 32).is_err());
     }
 
     #[test]

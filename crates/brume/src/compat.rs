@@ -6,6 +6,7 @@
 /// Operations that are registered but not complete, with what is missing.
 const PARTIAL: &[(&str, &str, &str)] = &[
     ("sts", "AssumeRole", "roles are not checked against IAM; session policies and tags are accepted and not applied"),
+    ("sts", "GetFederationToken", "session policies and tags are accepted and not applied (IAM is not enforced yet)"),
     (
         "s3",
         "CreateBucket",
