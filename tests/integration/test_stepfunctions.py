@@ -772,6 +772,20 @@ def test_map_tolerated_failures(server):
     assert types(history(sfn, done["executionArn"]))[-2:] == ["MapStateFailed", "ExecutionFailed"]
 
 
+def test_a_slow_map_iteration_does_not_hold_back_the_next_ones(server):
+    # MaxConcurrency 2: the first item waits two seconds in one slot while the other four
+    # go through the other one after another; the output keeps the items' order.
+    sfn = server.client("stepfunctions")
+    arn = machine(sfn, "slowfirst", {"StartAt": "M", "States": {"M": {
+        "Type": "Map", "MaxConcurrency": 2, "End": True,
+        "ItemProcessor": {"StartAt": "W", "States": {"W": {"Type": "Wait", "SecondsPath": "$.s", "End": True}}}}}})
+    done = run(sfn, arn, [{"s": 2, "i": 0}] + [{"s": 0, "i": i} for i in range(1, 5)])
+    assert done["status"] == "SUCCEEDED", done
+    assert [o["i"] for o in json.loads(done["output"])] == [0, 1, 2, 3, 4]
+    events = history(sfn, done["executionArn"])
+    ended = [e["mapIterationSucceededEventDetails"]["index"] for e in events if e["type"] == "MapIterationSucceeded"]
+    assert ended == [1, 2, 3, 4, 0]
+
 def chain(events):
     return [(e["id"], e["previousEventId"], e["type"]) for e in events]
 

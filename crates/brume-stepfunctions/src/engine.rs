@@ -1016,7 +1016,7 @@ impl Run {
             let input = &input;
             let chain = &chain;
             let flow = &flow;
-            async move {
+            let run = async move {
                 let item_input = match selector {
                     Some(template) => {
                         let scope = self.context(name, p, Some((index, &item)));
@@ -1070,18 +1070,21 @@ impl Run {
                 self.save_end(path, &result, state_last).await;
                 *chain.lock().unwrap_or_else(|e| e.into_inner()) = state_last;
                 result.map_err(|f| (f, state_last))
-            }
+            };
+            async move { (index, run.await) }
         });
-        let mut results = futures_util::stream::iter(runs).buffered(limit);
-        let mut outputs = Vec::with_capacity(count);
+        // MaxConcurrency iterations run at all times: one that ends makes room for the next
+        // whatever the earlier ones are doing, and the outputs take their items' places.
+        let mut results = futures_util::stream::iter(runs).buffer_unordered(limit);
+        let mut outputs = vec![Value::Null; count];
         let mut failures = 0usize;
         let mut failed = None;
-        while let Some(result) = results.next().await {
+        while let Some((index, result)) = results.next().await {
             match result {
-                Ok(output) => outputs.push(output),
+                Ok(output) => outputs[index] = output,
                 Err((f, _)) if tolerant => {
                     failures += 1;
-                    outputs.push(json!({ "Error": f.error, "Cause": f.cause }));
+                    outputs[index] = json!({ "Error": f.error, "Cause": f.cause });
                 }
                 Err((f, state_last)) => {
                     failed = Some((f, state_last));
