@@ -166,6 +166,7 @@ def test_s3_buckets_with_their_configuration(server):
         "Resources": {
             "Site": {"Type": "AWS::S3::Bucket", "Properties": {
                 "VersioningConfiguration": {"Status": "Enabled"},
+                "AccelerateConfiguration": {"AccelerationStatus": "Enabled"},
                 "CorsConfiguration": {"CorsRules": [{"AllowedMethods": ["GET"], "AllowedOrigins": ["*"],
                                                      "MaxAge": 300}]},
                 "LifecycleConfiguration": {"Rules": [{"Id": "old", "Status": "Enabled", "Prefix": "tmp/",
@@ -192,6 +193,7 @@ def test_s3_buckets_with_their_configuration(server):
     assert out["Arn"] == f"arn:aws:s3:::{name}"
     assert out["Domain"] == f"{name}.s3.us-east-1.amazonaws.com"
     assert s3.get_bucket_versioning(Bucket=name)["Status"] == "Enabled"
+    assert s3.get_bucket_accelerate_configuration(Bucket=name)["Status"] == "Enabled"
     assert s3.get_bucket_cors(Bucket=name)["CORSRules"][0]["MaxAgeSeconds"] == 300
     rule = s3.get_bucket_lifecycle_configuration(Bucket=name)["Rules"][0]
     assert rule["ID"] == "old" and rule["Expiration"]["Days"] == 7
@@ -200,14 +202,16 @@ def test_s3_buckets_with_their_configuration(server):
     assert json.loads(s3.get_bucket_policy(Bucket="cfn-named-bucket")["Policy"])["Statement"][0][
         "Resource"] == "arn:aws:s3:::cfn-named-bucket/*"
 
-    # Removing CORS deletes it; versioning removed suspends it.
+    # Removing CORS deletes it; versioning and acceleration removed are suspended.
     del template["Resources"]["Site"]["Properties"]["CorsConfiguration"]
     del template["Resources"]["Site"]["Properties"]["VersioningConfiguration"]
+    del template["Resources"]["Site"]["Properties"]["AccelerateConfiguration"]
     update(cfn, "Web-Stack", template)
     with pytest.raises(botocore.exceptions.ClientError) as e:
         s3.get_bucket_cors(Bucket=name)
     assert e.value.response["Error"]["Code"] == "NoSuchCORSConfiguration"
     assert s3.get_bucket_versioning(Bucket=name)["Status"] == "Suspended"
+    assert s3.get_bucket_accelerate_configuration(Bucket=name)["Status"] == "Suspended"
 
     delete(cfn, "Web-Stack")
     assert s3.list_buckets()["Buckets"] == []

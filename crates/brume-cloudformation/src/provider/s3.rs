@@ -248,8 +248,15 @@ fn encryption_configuration(config: &Value) -> Value {
     json!({ "Rules": rules })
 }
 
+/// A configuration's status, `Suspended` once the property is removed: versioning and
+/// acceleration cannot be deleted, only suspended.
+fn status(v: &Value, member: &str) -> Value {
+    v.get(member).cloned().unwrap_or_else(|| json!("Suspended"))
+}
+
 /// One configuration property: its name, the S3 operations that put and delete it, and
-/// the put's input built from the property.
+/// the put's input built from the property (from `{}` when the property is removed and
+/// there is no delete).
 struct Setting {
     property: &'static str,
     put: &'static str,
@@ -262,7 +269,13 @@ const SETTINGS: &[Setting] = &[
         property: "VersioningConfiguration",
         put: "PutBucketVersioning",
         delete: None,
-        input: |v| ("VersioningConfiguration", json!({ "Status": v["Status"] })),
+        input: |v| ("VersioningConfiguration", json!({ "Status": status(v, "Status") })),
+    },
+    Setting {
+        property: "AccelerateConfiguration",
+        put: "PutBucketAccelerateConfiguration",
+        delete: None,
+        input: |v| ("AccelerateConfiguration", json!({ "Status": status(v, "AccelerationStatus") })),
     },
     Setting {
         property: "NotificationConfiguration",
@@ -336,10 +349,6 @@ async fn configure(
             }
             (None, Some(delete)) => {
                 call(sdk, request, "s3", delete, json!({ "Bucket": bucket })).await?;
-            }
-            (None, None) if setting.property == "VersioningConfiguration" => {
-                let input = json!({ "Bucket": bucket, "VersioningConfiguration": { "Status": "Suspended" } });
-                call(sdk, request, "s3", setting.put, input).await?;
             }
             (None, None) => {
                 let (member, value) = (setting.input)(&empty);
