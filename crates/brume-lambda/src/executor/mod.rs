@@ -330,14 +330,16 @@ impl Executor {
         self.runtimes.install().map_err(|e| format!("installing the runtimes: {e}"))?;
         let Some(sandbox) = &self.config.sandbox else { return Ok(None) };
         let port = endpoint_port(&self.config.endpoint).ok_or("the endpoint has no port")?;
-        let sockets = tempfile::Builder::new().prefix(sandbox::SOCKETS_PREFIX).tempdir().map_err(|e| e.to_string())?;
+        let sockets = tempfile::Builder::new()
+            .prefix(sandbox::SOCKETS_PREFIX)
+            .rand_bytes(sandbox::SOCKETS_RANDOM)
+            .tempdir()
+            .map_err(|e| e.to_string())?;
         // A Brume killed with SIGKILL could not remove its directory: the next one does.
-        if let Ok(meta) = std::fs::metadata(sockets.path()) {
-            let base = sockets.path().parent().unwrap_or(sockets.path());
-            let swept = sandbox::sweep_stale_sockets(base, std::os::unix::fs::MetadataExt::uid(&meta));
-            if swept > 0 {
-                tracing::info!(swept, "removed sandbox socket directories left by stopped Brumes");
-            }
+        let base = sockets.path().parent().unwrap_or(sockets.path());
+        let swept = sandbox::sweep_stale_sockets(base, rustix::process::getuid().as_raw());
+        if swept > 0 {
+            tracing::info!(swept, "removed sandbox socket directories left by stopped Brumes");
         }
         let brume_socket = sockets.path().join(sandbox::ENDPOINT_SOCKET);
         let target = std::net::SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, port));

@@ -146,10 +146,11 @@ pub(super) fn serve_endpoint(
     }))
 }
 
-/// What the socket directories made in `base` are called: `tempfile`'s random six
-/// characters after the prefix.
+/// What the socket directories made in `base` are called: the prefix, then as many random
+/// characters.
 pub(super) const SOCKETS_PREFIX: &str = "brume-";
-const SOCKETS_NAME_LEN: usize = SOCKETS_PREFIX.len() + 6;
+pub(super) const SOCKETS_RANDOM: usize = 6;
+const SOCKETS_NAME_LEN: usize = SOCKETS_PREFIX.len() + SOCKETS_RANDOM;
 /// The socket in such a directory that leads sandboxes to Brume's endpoint.
 pub(super) const ENDPOINT_SOCKET: &str = "brume.sock";
 
