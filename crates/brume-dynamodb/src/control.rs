@@ -11,6 +11,7 @@ use brume_storage::{Direction, Txn};
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
 
+use crate::backup;
 use crate::error::{constraint, invalid, resource_in_use, table_not_found, validation};
 use crate::stream;
 use crate::table::{self, Index, KeyAttr, KeySchema, Projection, Table};
@@ -203,7 +204,7 @@ pub struct Empty {}
 const PITR_DEFAULT_DAYS: u64 = 35;
 
 /// The continuous-backups operations name a missing table their own way.
-fn backups_table_not_found(name: &str) -> AwsError {
+pub(crate) fn backups_table_not_found(name: &str) -> AwsError {
     AwsError::new(400, "TableNotFoundException", format!("Table not found: {name}"))
 }
 
@@ -304,13 +305,71 @@ fn projection(p: &ProjectionInput) -> Result<Projection, AwsError> {
     }
 }
 
+/// Local and global secondary indexes, and the attributes keys use.
+pub(crate) type Indexes = (Vec<Index>, Vec<Index>, Vec<String>);
+
+/// The secondary indexes a table is created (or restored) with, checked against its key
+/// schema and attribute definitions; with the names of the attributes the table's and the
+/// indexes' keys use.
+pub(crate) fn secondary_indexes(
+    key: &KeySchema,
+    defs: &BTreeMap<String, String>,
+    billing: &str,
+    (read, write): (u64, u64),
+    lsis_in: Option<&[IndexInput]>,
+    gsis_in: Option<&[IndexInput]>,
+) -> Result<Indexes, AwsError> {
+    let mut used: Vec<String> = key.names().into_iter().map(str::to_string).collect();
+    let mut names: Vec<&str> = Vec::new();
+    let mut lsis = Vec::new();
+    for lsi in lsis_in.unwrap_or_default() {
+        check_name(&lsi.index_name, "localSecondaryIndexes.member.indexName")?;
+        let ikey = key_schema(&lsi.key_schema, defs, "localSecondaryIndexes.member.keySchema")?;
+        if key.range.is_none() {
+            return Err(invalid(
+                "Table KeySchema does not have a range key, which is required when specifying a LocalSecondaryIndex",
+            ));
+        }
+        if ikey.range.is_none() {
+            return Err(invalid(&format!("Index KeySchema does not have a range key for index: {}", lsi.index_name)));
+        }
+        if ikey.hash.name != key.hash.name {
+            return Err(invalid(&format!(
+                "Index KeySchema does not have the same leading hash key as table KeySchema for index: {}. index hash key: {}, table hash key: {}",
+                lsi.index_name, ikey.hash.name, key.hash.name
+            )));
+        }
+        if names.contains(&lsi.index_name.as_str()) {
+            return Err(invalid(&format!("Duplicate index name: {}", lsi.index_name)));
+        }
+        names.push(&lsi.index_name);
+        used.extend(ikey.names().into_iter().map(str::to_string));
+        let projection = projection(&lsi.projection)?;
+        lsis.push(Index { name: lsi.index_name.clone(), key: ikey, projection, read, write });
+    }
+    let mut gsis = Vec::new();
+    for gsi in gsis_in.unwrap_or_default() {
+        check_name(&gsi.index_name, "globalSecondaryIndexes.member.indexName")?;
+        let ikey = key_schema(&gsi.key_schema, defs, "globalSecondaryIndexes.member.keySchema")?;
+        if names.contains(&gsi.index_name.as_str()) {
+            return Err(invalid(&format!("Duplicate index name: {}", gsi.index_name)));
+        }
+        names.push(&gsi.index_name);
+        used.extend(ikey.names().into_iter().map(str::to_string));
+        let projection = projection(&gsi.projection)?;
+        let (r, w) = index_throughput(billing, gsi.provisioned_throughput, &gsi.index_name)?;
+        gsis.push(Index { name: gsi.index_name.clone(), key: ikey, projection, read: r, write: w });
+    }
+    Ok((lsis, gsis, used))
+}
+
 /// Read and write units, each at least 1 (the front end has refused less).
-fn throughput(t: Throughput) -> (u64, u64) {
+pub(crate) fn throughput(t: Throughput) -> (u64, u64) {
     (t.read_capacity_units as u64, t.write_capacity_units as u64)
 }
 
 /// An index's throughput under the table's billing mode.
-fn index_throughput(billing: &str, given: Option<Throughput>, index: &str) -> Result<(u64, u64), AwsError> {
+pub(crate) fn index_throughput(billing: &str, given: Option<Throughput>, index: &str) -> Result<(u64, u64), AwsError> {
     match (billing, given) {
         ("PAY_PER_REQUEST", Some(_)) => Err(invalid(&format!(
             "ProvisionedThroughput should not be specified for index: {index} when BillingMode is PAY_PER_REQUEST"
@@ -338,7 +397,7 @@ fn stream_view(spec: &StreamSpecification) -> Result<Option<String>, AwsError> {
 
 /// What DescribeTable says of an SSESpecification: encryption with the named KMS key, or
 /// with the account's AWS-managed key (an ARN made up once, as KMS would make it).
-fn sse_description(ctx: &RequestContext, spec: &Json) -> Option<Json> {
+pub(crate) fn sse_description(ctx: &RequestContext, spec: &Json) -> Option<Json> {
     if spec.get("Enabled").and_then(Json::as_bool) != Some(true) {
         return None;
     }
@@ -366,16 +425,21 @@ fn table_of_arn(ctx: &RequestContext, arn: &str, action: &str) -> Result<String,
         return Err(invalid_arn());
     };
     if account != ctx.account || region != ctx.region {
-        return Err(AwsError::new(
-            400,
-            "AccessDeniedException",
-            format!(
-                "User: {} is not authorized to perform: dynamodb:{action} on resource: {arn} because no resource-based policy allows the dynamodb:{action} action",
-                ctx.caller_arn()
-            ),
-        ));
+        return Err(not_authorized(ctx, arn, action));
     }
     Ok(name.to_string())
+}
+
+/// A resource of another account or region, refused as IAM refuses it.
+pub(crate) fn not_authorized(ctx: &RequestContext, arn: &str, action: &str) -> AwsError {
+    AwsError::new(
+        400,
+        "AccessDeniedException",
+        format!(
+            "User: {} is not authorized to perform: dynamodb:{action} on resource: {arn} because no resource-based policy allows the dynamodb:{action} action",
+            ctx.caller_arn()
+        ),
+    )
 }
 
 impl Ddb {
@@ -413,50 +477,14 @@ impl Ddb {
                 ));
             }
         };
-        let mut used: Vec<String> = key.names().into_iter().map(str::to_string).collect();
-        let mut names: Vec<&str> = Vec::new();
-        let mut lsis = Vec::new();
-        for lsi in input.local_secondary_indexes.iter().flatten() {
-            check_name(&lsi.index_name, "localSecondaryIndexes.member.indexName")?;
-            let ikey = key_schema(&lsi.key_schema, &defs, "localSecondaryIndexes.member.keySchema")?;
-            if key.range.is_none() {
-                return Err(invalid(
-                    "Table KeySchema does not have a range key, which is required when specifying a LocalSecondaryIndex",
-                ));
-            }
-            if ikey.range.is_none() {
-                return Err(invalid(&format!(
-                    "Index KeySchema does not have a range key for index: {}",
-                    lsi.index_name
-                )));
-            }
-            if ikey.hash.name != key.hash.name {
-                return Err(invalid(&format!(
-                    "Index KeySchema does not have the same leading hash key as table KeySchema for index: {}. index hash key: {}, table hash key: {}",
-                    lsi.index_name, ikey.hash.name, key.hash.name
-                )));
-            }
-            if names.contains(&lsi.index_name.as_str()) {
-                return Err(invalid(&format!("Duplicate index name: {}", lsi.index_name)));
-            }
-            names.push(&lsi.index_name);
-            used.extend(ikey.names().into_iter().map(str::to_string));
-            let projection = projection(&lsi.projection)?;
-            lsis.push(Index { name: lsi.index_name.clone(), key: ikey, projection, read, write });
-        }
-        let mut gsis = Vec::new();
-        for gsi in input.global_secondary_indexes.iter().flatten() {
-            check_name(&gsi.index_name, "globalSecondaryIndexes.member.indexName")?;
-            let ikey = key_schema(&gsi.key_schema, &defs, "globalSecondaryIndexes.member.keySchema")?;
-            if names.contains(&gsi.index_name.as_str()) {
-                return Err(invalid(&format!("Duplicate index name: {}", gsi.index_name)));
-            }
-            names.push(&gsi.index_name);
-            used.extend(ikey.names().into_iter().map(str::to_string));
-            let projection = projection(&gsi.projection)?;
-            let (r, w) = index_throughput(&billing, gsi.provisioned_throughput, &gsi.index_name)?;
-            gsis.push(Index { name: gsi.index_name.clone(), key: ikey, projection, read: r, write: w });
-        }
+        let (lsis, gsis, used) = secondary_indexes(
+            &key,
+            &defs,
+            &billing,
+            (read, write),
+            input.local_secondary_indexes.as_deref(),
+            input.global_secondary_indexes.as_deref(),
+        )?;
         if defs.keys().any(|d| !used.contains(d)) {
             return Err(invalid(
                 "Number of attributes in KeySchema does not exactly match number of attributes defined in AttributeDefinitions",
@@ -498,11 +526,15 @@ impl Ddb {
             on_demand: input.on_demand_throughput.clone(),
             table_class: input.table_class.clone(),
             pitr: None,
+            restored: None,
         };
         let description = table::describe(&table, &table::Stats::default(), "ACTIVE");
         self.kv
             .transact(move |txn: &mut dyn Txn| {
-                if table::load_table(txn, &table.account, &table.region, &table.name)?.is_some() {
+                // A table being restored is there already, as on AWS (where it is `CREATING`).
+                if table::load_table(txn, &table.account, &table.region, &table.name)?.is_some()
+                    || backup::restoring(txn, &table.account, &table.region, &table.name)?
+                {
                     return Err(resource_in_use(format!("Table already exists: {}", table.name)));
                 }
                 table::save_table(txn, &table)?;

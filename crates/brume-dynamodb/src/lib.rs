@@ -9,7 +9,10 @@
 //!
 //! Tables with a stream get a record of every change in the transaction of the change
 //! ([`stream`]); [`streams_service`] serves the DynamoDB Streams API that reads them.
+//! On-demand backups copy a table's items aside and restore them into new tables
+//! ([`backup`]).
 
+mod backup;
 mod batch;
 mod capacity;
 mod client;
@@ -92,6 +95,7 @@ fn table_name(name_or_arn: &str) -> &str {
 /// The DynamoDB service, ready for the gateway.
 pub fn service(state: Arc<Ddb>) -> Service {
     state.resume_purges();
+    state.resume_backups();
     ServiceBuilder::new("dynamodb", state)
         .op("CreateTable", Ddb::create_table)
         .op("DescribeTable", Ddb::describe_table)
@@ -105,6 +109,11 @@ pub fn service(state: Arc<Ddb>) -> Service {
         .op("DescribeTimeToLive", Ddb::describe_time_to_live)
         .op("DescribeContinuousBackups", Ddb::describe_continuous_backups)
         .op("UpdateContinuousBackups", Ddb::update_continuous_backups)
+        .op("CreateBackup", Ddb::create_backup)
+        .op("DescribeBackup", Ddb::describe_backup)
+        .op("ListBackups", Ddb::list_backups)
+        .op("DeleteBackup", Ddb::delete_backup)
+        .op("RestoreTableFromBackup", Ddb::restore_table_from_backup)
         .op("DescribeLimits", Ddb::describe_limits)
         .op("DescribeEndpoints", Ddb::describe_endpoints)
         .op("PutItem", Ddb::put_item)

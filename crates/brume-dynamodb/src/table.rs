@@ -10,8 +10,11 @@
 //! - `e/<table id>/<expiry time>/<table key…>` → nothing: the items of a table with TTL
 //!   enabled, by the time in their TTL attribute, so expiry is a range scan
 //!
-//! - `d/<table id>` → nothing: a dropped table whose records are still being deleted
+//! - `d/<table id>` → nothing: a dropped table (or deleted backup) whose records are still
+//!   being deleted
 //! - `st/…` and `r/…`: streams and their records (see [`crate::stream`])
+//! - `b/…`, `k/…` and `rn/…`: backups, their items and restores in progress (see
+//!   [`crate::backup`])
 //!
 //! Tables are keyed by a random id as well as their name, so a table deleted and created
 //! again never sees its predecessor's records.
@@ -95,6 +98,16 @@ pub struct Projection {
     pub non_key: Vec<String>,
 }
 
+impl Projection {
+    pub fn describe(&self) -> Json {
+        let mut out = json!({"ProjectionType": self.ty});
+        if self.ty == "INCLUDE" {
+            out["NonKeyAttributes"] = json!(self.non_key);
+        }
+        out
+    }
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Index {
     pub name: String,
@@ -150,6 +163,9 @@ pub struct Table {
     /// OnDemandThroughput as given (request-unit caps), recorded and described.
     #[serde(default)]
     pub on_demand: Option<Json>,
+    /// The RestoreSummary of a table restored from a backup.
+    #[serde(default)]
+    pub restored: Option<Json>,
 }
 
 /// Live counts: the table's, then each index's, by name.
@@ -638,7 +654,13 @@ pub fn drop_table(txn: &mut dyn Txn, table: &Table, at: f64) -> Result<(), AwsEr
     stream::close(txn, table, at)?;
     txn.delete(KEYSPACE, &table_key(&table.account, &table.region, &table.name))?;
     txn.delete(KEYSPACE, &stats_key(table))?;
-    txn.put(KEYSPACE, &tombstone_key(&table.id), &[])?;
+    bury(txn, &table.id)
+}
+
+/// Leaves the records under `id` (a dropped table's or a deleted backup's) to
+/// [`purge_step`].
+pub fn bury(txn: &mut dyn Txn, id: &str) -> Result<(), AwsError> {
+    txn.put(KEYSPACE, &tombstone_key(id), &[])?;
     Ok(())
 }
 
@@ -646,7 +668,7 @@ fn tombstone_key(id: &str) -> Vec<u8> {
     key::encode(&["d".into(), id.into()])
 }
 
-/// The ids of dropped tables whose records are still being deleted.
+/// The ids of dropped tables and deleted backups whose records are still being deleted.
 pub fn tombstones(view: &dyn ReadView) -> Result<Vec<String>, AwsError> {
     let mut ids = Vec::new();
     for (k, _) in view.scan(KEYSPACE, &KeyRange::prefix(&key::encode(&["d".into()])), Direction::Forward, usize::MAX)? {
@@ -657,11 +679,11 @@ pub fn tombstones(view: &dyn ReadView) -> Result<Vec<String>, AwsError> {
     Ok(ids)
 }
 
-/// Deletes up to `limit` records of dropped table `id`; answers true once none is left
-/// (and the tombstone is gone too).
+/// Deletes up to `limit` records of dropped table or deleted backup `id`; answers true once
+/// none is left (and the tombstone is gone too).
 pub fn purge_step(txn: &mut dyn Txn, id: &str, limit: usize) -> Result<bool, AwsError> {
     let mut budget = limit;
-    for kind in ["i", "x", "e"] {
+    for kind in ["i", "x", "e", "k"] {
         let range = KeyRange::prefix(&key::encode(&[kind.into(), id.into()]));
         for (k, _) in txn.scan(KEYSPACE, &range, Direction::Forward, budget)? {
             txn.delete(KEYSPACE, &k)?;
@@ -678,19 +700,12 @@ pub fn purge_step(txn: &mut dyn Txn, id: &str, limit: usize) -> Result<bool, Aws
 /// The description DescribeTable (and the other control-plane answers) give.
 pub fn describe(table: &Table, stats: &Stats, status: &str) -> Json {
     let throughput = |read: u64, write: u64| json!({"NumberOfDecreasesToday": 0, "ReadCapacityUnits": read, "WriteCapacityUnits": write});
-    let projection = |p: &Projection| {
-        let mut out = json!({"ProjectionType": p.ty});
-        if p.ty == "INCLUDE" {
-            out["NonKeyAttributes"] = json!(p.non_key);
-        }
-        out
-    };
     let index = |i: &Index, global: bool| {
         let (count, bytes) = stats.indexes.get(&i.name).copied().unwrap_or_default();
         let mut out = json!({
             "IndexName": i.name,
             "KeySchema": i.key.describe(),
-            "Projection": projection(&i.projection),
+            "Projection": i.projection.describe(),
             "IndexSizeBytes": bytes,
             "ItemCount": count,
             "IndexArn": format!("{}/index/{}", table.arn(), i.name),
@@ -743,6 +758,9 @@ pub fn describe(table: &Table, stats: &Stats, status: &str) -> Json {
     if let Some(limits) = &table.on_demand {
         out["OnDemandThroughput"] = limits.clone();
     }
+    if let Some(summary) = &table.restored {
+        out["RestoreSummary"] = summary.clone();
+    }
     out
 }
 
@@ -782,6 +800,7 @@ pub(crate) mod tests {
             table_class: None,
             pitr: None,
             on_demand: None,
+            restored: None,
         }
     }
 

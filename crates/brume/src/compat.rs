@@ -61,6 +61,16 @@ const PARTIAL: &[(&str, &str, &str)] = &[
     ),
     (
         "dynamodb",
+        "CreateBackup",
+        "the backup is made before the answer, which says AVAILABLE (AWS answers CREATING and copies in the background)",
+    ),
+    (
+        "dynamodb",
+        "RestoreTableFromBackup",
+        "the table is restored before the answer, ACTIVE at once (AWS answers CREATING); a restore of millions of items can outlast a client's read timeout",
+    ),
+    (
+        "dynamodb",
         "UpdateContinuousBackups",
         "point-in-time recovery is recorded and described; there is no restore yet",
     ),

@@ -1,0 +1,652 @@
+//! On-demand backups: CreateBackup, DescribeBackup, ListBackups, DeleteBackup and
+//! RestoreTableFromBackup.
+//!
+//! - `b/<account>/<region>/<table name>/<suffix>` → [`Backup`]: the source table's
+//!   definition and counts, keyed as its ARN (`…:table/<name>/backup/<suffix>`, the suffix
+//!   being the creation time in milliseconds and a random part), so a table's backups list
+//!   in the order they were made
+//! - `k/<backup id>/<table key…>` → an item, as it was in the table
+//! - `rn/<account>/<region>/<table name>` → [`Restore`]: a restore in progress and how far
+//!   it has come
+//!
+//! A backup copies the table's items from one snapshot, a batch per transaction, and is
+//! `AVAILABLE` once the last batch is in (CreateBackup answers then). A restore writes the
+//! items into a new table a batch per transaction, recording in each how far it has come,
+//! and the table appears, whole, with the last batch; until then its name is taken. Both
+//! run again after a stop that interrupted them: a backup from a new snapshot, a restore
+//! from the last batch it recorded.
+
+use std::ops::Bound;
+use std::sync::Arc;
+
+use brume_core::{AwsError, RequestContext, value::Timestamp};
+use brume_storage::key::{self, Element};
+use brume_storage::{Direction, KeyRange, ReadView, Txn};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value as Json, json};
+
+use crate::control::{
+    IndexInput, Throughput, backups_table_not_found, index_throughput, not_authorized, secondary_indexes,
+    sse_description, throughput,
+};
+use crate::error::{invalid, validation};
+use crate::table::{self, KEYSPACE, KeyAttr, Table, corrupt, decode_item};
+use crate::{Ddb, table_name};
+
+/// Items copied per storage transaction.
+const COPY_BATCH: usize = 1000;
+
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Backup {
+    /// The prefix of its items.
+    id: String,
+    arn: String,
+    name: String,
+    created: f64,
+    available: bool,
+    /// The source table's definition when the backup was made.
+    table: Table,
+    items: i64,
+    bytes: i64,
+}
+
+/// A restore in progress: the table it makes, the backup it reads, and the last of the
+/// backup's item keys already written.
+#[derive(Serialize, Deserialize)]
+struct Restore {
+    table: Table,
+    backup: String,
+    after: Option<Vec<u8>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CreateBackupInput {
+    table_name: String,
+    backup_name: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct BackupArnInput {
+    backup_arn: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListBackupsInput {
+    table_name: Option<String>,
+    limit: Option<usize>,
+    time_range_lower_bound: Option<Timestamp>,
+    time_range_upper_bound: Option<Timestamp>,
+    exclusive_start_backup_arn: Option<String>,
+    backup_type: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RestoreTableFromBackupInput {
+    target_table_name: String,
+    backup_arn: String,
+    billing_mode_override: Option<String>,
+    global_secondary_index_override: Option<Vec<IndexInput>>,
+    local_secondary_index_override: Option<Vec<IndexInput>>,
+    provisioned_throughput_override: Option<Throughput>,
+    on_demand_throughput_override: Option<Json>,
+    #[serde(rename = "SSESpecificationOverride")]
+    sse_specification_override: Option<Json>,
+}
+
+fn backup_key(account: &str, region: &str, table: &str, suffix: &str) -> Vec<u8> {
+    key::encode_strings_then(&["b", account, region, table, suffix], &[])
+}
+
+fn backups_of(account: &str, region: &str, table: Option<&str>) -> KeyRange {
+    let mut parts: Vec<Element> = vec!["b".into(), account.into(), region.into()];
+    parts.extend(table.map(Element::from));
+    KeyRange::prefix(&key::encode(&parts))
+}
+
+fn items_prefix(id: &str) -> Vec<u8> {
+    key::encode_strings_then(&["k", id], &[])
+}
+
+fn restore_key(account: &str, region: &str, name: &str) -> Vec<u8> {
+    key::encode_strings_then(&["rn", account, region, name], &[])
+}
+
+fn backup_not_found(arn: &str) -> AwsError {
+    AwsError::new(400, "BackupNotFoundException", format!("Backup not found: {arn}"))
+}
+
+fn backup_in_use() -> AwsError {
+    AwsError::new(
+        400,
+        "BackupInUseException",
+        "There is another ongoing conflicting backup control plane operation on the table. The backup is either being created, deleted or restored to a table.",
+    )
+}
+
+/// The record key of backup `arn`, after checking it names one of the caller's.
+fn key_of_arn(ctx: &RequestContext, arn: &str, action: &str) -> Result<Vec<u8>, AwsError> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let [_, _, "dynamodb", region, account, resource] = parts[..] else {
+        return Err(backup_not_found(arn));
+    };
+    let Some((table, suffix)) = resource.strip_prefix("table/").and_then(|r| r.split_once("/backup/")) else {
+        return Err(backup_not_found(arn));
+    };
+    if account != ctx.account || region != ctx.region {
+        return Err(not_authorized(ctx, arn, action));
+    }
+    Ok(backup_key(account, region, table, suffix))
+}
+
+fn load<T: for<'de> Deserialize<'de>>(view: &dyn ReadView, key: &[u8]) -> Result<Option<T>, AwsError> {
+    view.get(KEYSPACE, key)?.map(|b| serde_json::from_slice(&b).map_err(|e| corrupt(&e))).transpose()
+}
+
+fn save<T: Serialize>(txn: &mut dyn Txn, key: &[u8], value: &T) -> Result<(), AwsError> {
+    txn.put(KEYSPACE, key, &serde_json::to_vec(value).map_err(|e| corrupt(&e))?)?;
+    Ok(())
+}
+
+/// Whether a restore is making table `name`.
+pub fn restoring(view: &dyn ReadView, account: &str, region: &str, name: &str) -> Result<bool, AwsError> {
+    Ok(view.get(KEYSPACE, &restore_key(account, region, name))?.is_some())
+}
+
+/// The part of `range` after `after`.
+fn after(range: &KeyRange, after: Option<&Vec<u8>>) -> KeyRange {
+    match after {
+        Some(k) => KeyRange { start: Bound::Excluded(k.clone()), end: range.end.clone() },
+        None => range.clone(),
+    }
+}
+
+impl Backup {
+    fn details(&self) -> Json {
+        json!({
+            "BackupArn": self.arn,
+            "BackupName": self.name,
+            "BackupSizeBytes": self.bytes,
+            "BackupStatus": if self.available { "AVAILABLE" } else { "CREATING" },
+            "BackupType": "USER",
+            "BackupCreationDateTime": self.created,
+        })
+    }
+
+    fn summary(&self) -> Json {
+        let mut out = self.details();
+        out["TableName"] = json!(self.table.name);
+        out["TableId"] = json!(self.table.id);
+        out["TableArn"] = json!(self.table.arn());
+        out
+    }
+
+    fn description(&self) -> Json {
+        let t = &self.table;
+        let mut source = json!({
+            "TableName": t.name,
+            "TableId": t.id,
+            "TableArn": t.arn(),
+            "TableSizeBytes": self.bytes,
+            "KeySchema": t.key.describe(),
+            "TableCreationDateTime": t.created,
+            "ProvisionedThroughput": {"ReadCapacityUnits": t.read, "WriteCapacityUnits": t.write},
+            "ItemCount": self.items,
+            "BillingMode": t.billing,
+        });
+        if let Some(limits) = &t.on_demand {
+            source["OnDemandThroughput"] = limits.clone();
+        }
+        let index = |i: &table::Index, global: bool| {
+            let mut out =
+                json!({"IndexName": i.name, "KeySchema": i.key.describe(), "Projection": i.projection.describe()});
+            if global {
+                out["ProvisionedThroughput"] = json!({"ReadCapacityUnits": i.read, "WriteCapacityUnits": i.write});
+            }
+            out
+        };
+        let mut features = json!({});
+        if !t.lsis.is_empty() {
+            features["LocalSecondaryIndexes"] = t.lsis.iter().map(|i| index(i, false)).collect();
+        }
+        if !t.gsis.is_empty() {
+            features["GlobalSecondaryIndexes"] = t.gsis.iter().map(|i| index(i, true)).collect();
+        }
+        if let Some(view) = &t.stream_view {
+            features["StreamDescription"] = json!({"StreamEnabled": true, "StreamViewType": view});
+        }
+        if let Some(attribute) = &t.ttl_attribute {
+            features["TimeToLiveDescription"] = json!({"TimeToLiveStatus": "ENABLED", "AttributeName": attribute});
+        }
+        if let Some(sse) = &t.sse {
+            features["SSEDescription"] = sse.clone();
+        }
+        json!({"BackupDetails": self.details(), "SourceTableDetails": source, "SourceTableFeatureDetails": features})
+    }
+}
+
+impl Ddb {
+    pub async fn create_backup(
+        self: Arc<Self>,
+        ctx: RequestContext,
+        input: CreateBackupInput,
+    ) -> Result<Json, AwsError> {
+        let name = table_name(&input.table_name).to_string();
+        // The items are copied from the snapshot the definition and counts come from.
+        let snapshot = self.kv.snapshot()?;
+        let source = table::load_table(&*snapshot, &ctx.account, &ctx.region, &name)?
+            .ok_or_else(|| backups_table_not_found(&name))?;
+        let stats = table::load_stats(&*snapshot, &source)?;
+        let now = Timestamp::now().0;
+        let random = uuid::Uuid::new_v4().simple().to_string();
+        let suffix = format!("{:014}-{}", (now * 1000.0) as u64, &random[..8]);
+        let backup = Backup {
+            id: uuid::Uuid::new_v4().to_string(),
+            arn: format!("{}/backup/{suffix}", source.arn()),
+            name: input.backup_name,
+            created: now,
+            available: false,
+            table: Arc::unwrap_or_clone(source),
+            items: stats.items,
+            bytes: stats.bytes,
+        };
+        let key = backup_key(&ctx.account, &ctx.region, &name, &suffix);
+        let (k, b) = (key.clone(), backup.clone());
+        self.kv.transact(move |txn: &mut dyn Txn| save(txn, &k, &b)).await?;
+        // On a task of its own, so that a client going away does not leave it half made.
+        let backup = tokio::spawn(self.fill(key, backup, snapshot)).await.map_err(|_| AwsError::internal())??;
+        Ok(json!({ "BackupDetails": backup.details() }))
+    }
+
+    /// Copies the items of `backup`'s table from `snapshot` into the backup, then marks it
+    /// available.
+    async fn fill(
+        self: Arc<Self>,
+        key: Vec<u8>,
+        mut backup: Backup,
+        snapshot: Box<dyn ReadView>,
+    ) -> Result<Backup, AwsError> {
+        let source = table::items_of(&backup.table);
+        let skip = key::encode_strings_then(&["i", &backup.table.id], &[]).len();
+        let mut last = None;
+        loop {
+            let page = snapshot.scan(KEYSPACE, &after(&source, last.as_ref()), Direction::Forward, COPY_BATCH)?;
+            let full = page.len() == COPY_BATCH;
+            last = page.last().map(|(k, _)| k.clone());
+            let prefix = items_prefix(&backup.id);
+            self.kv
+                .transact(move |txn: &mut dyn Txn| {
+                    for (k, v) in &page {
+                        txn.put(KEYSPACE, &[prefix.as_slice(), &k[skip..]].concat(), v)?;
+                    }
+                    Ok::<_, AwsError>(())
+                })
+                .await?;
+            if !full {
+                break;
+            }
+        }
+        backup.available = true;
+        let done = backup.clone();
+        self.kv.transact(move |txn: &mut dyn Txn| save(txn, &key, &done)).await?;
+        Ok(backup)
+    }
+
+    pub async fn describe_backup(
+        self: Arc<Self>,
+        ctx: RequestContext,
+        input: BackupArnInput,
+    ) -> Result<Json, AwsError> {
+        let key = key_of_arn(&ctx, &input.backup_arn, "DescribeBackup")?;
+        let backup: Backup = load(&*self.kv, &key)?.ok_or_else(|| backup_not_found(&input.backup_arn))?;
+        Ok(json!({ "BackupDescription": backup.description() }))
+    }
+
+    pub async fn list_backups(self: Arc<Self>, ctx: RequestContext, input: ListBackupsInput) -> Result<Json, AwsError> {
+        let table = input.table_name.as_deref().map(table_name);
+        let mut range = backups_of(&ctx.account, &ctx.region, table);
+        if let Some(arn) = &input.exclusive_start_backup_arn {
+            range.start = Bound::Excluded(key_of_arn(&ctx, arn, "ListBackups")?);
+        }
+        // Every backup Brume makes is a USER one, the type listed by default.
+        if matches!(input.backup_type.as_deref(), Some("SYSTEM" | "AWS_BACKUP")) {
+            return Ok(json!({ "BackupSummaries": [] }));
+        }
+        // The front end keeps it within 1..=100.
+        let limit = input.limit.unwrap_or(100);
+        let in_range = |b: &Backup| {
+            input.time_range_lower_bound.is_none_or(|t| b.created >= t.0)
+                && input.time_range_upper_bound.is_none_or(|t| b.created < t.0)
+        };
+        let mut summaries = Vec::new();
+        let mut more = false;
+        for (_, bytes) in self.kv.scan(KEYSPACE, &range, Direction::Forward, usize::MAX)? {
+            let backup: Backup = serde_json::from_slice(&bytes).map_err(|e| corrupt(&e))?;
+            if !in_range(&backup) {
+                continue;
+            }
+            if summaries.len() == limit {
+                more = true;
+                break;
+            }
+            summaries.push(backup);
+        }
+        let mut out = json!({ "BackupSummaries": summaries.iter().map(Backup::summary).collect::<Vec<_>>() });
+        if more {
+            out["LastEvaluatedBackupArn"] = json!(summaries.last().map(|b| &b.arn));
+        }
+        Ok(out)
+    }
+
+    pub async fn delete_backup(self: Arc<Self>, ctx: RequestContext, input: BackupArnInput) -> Result<Json, AwsError> {
+        let key = key_of_arn(&ctx, &input.backup_arn, "DeleteBackup")?;
+        let arn = input.backup_arn;
+        let backup = self
+            .kv
+            .transact(move |txn: &mut dyn Txn| {
+                let backup: Backup = load(txn, &key)?.ok_or_else(|| backup_not_found(&arn))?;
+                let restores = txn.scan(
+                    KEYSPACE,
+                    &KeyRange::prefix(&key::encode(&["rn".into()])),
+                    Direction::Forward,
+                    usize::MAX,
+                )?;
+                let mut restoring_from = false;
+                for (_, bytes) in restores {
+                    let restore: Restore = serde_json::from_slice(&bytes).map_err(|e| corrupt(&e))?;
+                    restoring_from |= restore.backup == backup.id;
+                }
+                if !backup.available || restoring_from {
+                    return Err(backup_in_use());
+                }
+                txn.delete(KEYSPACE, &key)?;
+                table::bury(txn, &backup.id)?;
+                Ok(backup)
+            })
+            .await?;
+        self.purge(backup.id.clone());
+        let mut description = backup.description();
+        description["BackupDetails"]["BackupStatus"] = json!("DELETED");
+        Ok(json!({ "BackupDescription": description }))
+    }
+
+    pub async fn restore_table_from_backup(
+        self: Arc<Self>,
+        ctx: RequestContext,
+        input: RestoreTableFromBackupInput,
+    ) -> Result<Json, AwsError> {
+        let key = key_of_arn(&ctx, &input.backup_arn, "RestoreTableFromBackup")?;
+        let backup: Backup = load(&*self.kv, &key)?.ok_or_else(|| backup_not_found(&input.backup_arn))?;
+        if !backup.available {
+            return Err(backup_in_use());
+        }
+        let target = restored_table(&ctx, &backup, &input)?;
+        let (account, region, name) = (ctx.account.clone(), ctx.region.clone(), target.name.clone());
+        let restore = Restore { table: target, backup: backup.id.clone(), after: None };
+        let job = restore_key(&account, &region, &name);
+        let (k, arn) = (job.clone(), input.backup_arn.clone());
+        self.kv
+            .transact(move |txn: &mut dyn Txn| {
+                // The backup may have been deleted since it was read.
+                if txn.get(KEYSPACE, &key)?.is_none() {
+                    return Err(backup_not_found(&arn));
+                }
+                if table::load_table(txn, &account, &region, &name)?.is_some()
+                    || restoring(txn, &account, &region, &name)?
+                {
+                    return Err(AwsError::new(
+                        400,
+                        "TableAlreadyExistsException",
+                        format!("Table already exists: {name}"),
+                    ));
+                }
+                save(txn, &k, &restore)
+            })
+            .await?;
+        let table = tokio::spawn(self.clone().restore(job)).await.map_err(|_| AwsError::internal())??;
+        Ok(json!({ "TableDescription": table::describe(&table, &table::load_stats(&*self.kv, &table)?, "ACTIVE") }))
+    }
+
+    /// Writes the backup's items into the restored table a batch at a time, from where the
+    /// restore recorded at `job` has come to; answers the table once it is there.
+    async fn restore(self: Arc<Self>, job: Vec<u8>) -> Result<Table, AwsError> {
+        loop {
+            let job = job.clone();
+            let done = self
+                .kv
+                .transact(move |txn: &mut dyn Txn| {
+                    let mut restore: Restore = load(txn, &job)?.ok_or_else(AwsError::internal)?;
+                    let prefix = items_prefix(&restore.backup);
+                    let range = after(&KeyRange::prefix(&prefix), restore.after.as_ref());
+                    let page = txn.scan(KEYSPACE, &range, Direction::Forward, COPY_BATCH)?;
+                    for (k, v) in &page {
+                        let key = key::decode(&k[prefix.len()..]).map_err(|e| corrupt(&e))?;
+                        table::write_item(txn, &restore.table, &key, None, Some(&decode_item(v)?))?;
+                    }
+                    if page.len() == COPY_BATCH {
+                        restore.after = page.last().map(|(k, _)| k.clone());
+                        save(txn, &job, &restore)?;
+                        return Ok(None);
+                    }
+                    table::save_table(txn, &restore.table)?;
+                    txn.delete(KEYSPACE, &job)?;
+                    Ok::<_, AwsError>(Some(restore.table))
+                })
+                .await?;
+            if let Some(table) = done {
+                return Ok(table);
+            }
+        }
+    }
+
+    /// Finishes the backups and restores a stop interrupted: a backup is made again from
+    /// the table as it is now (or deleted, if its table is gone); a restore goes on from
+    /// its last batch.
+    pub(crate) fn resume_backups(self: &Arc<Self>) {
+        let state = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = state.resume().await {
+                tracing::warn!(error = %e, "could not finish the backups and restores a stop interrupted");
+            }
+        });
+    }
+
+    async fn resume(self: &Arc<Self>) -> Result<(), AwsError> {
+        let all = |kind: &str| KeyRange::prefix(&key::encode(&[kind.into()]));
+        for (job, _) in self.kv.scan(KEYSPACE, &all("rn"), Direction::Forward, usize::MAX)? {
+            self.clone().restore(job).await?;
+        }
+        for (key, bytes) in self.kv.scan(KEYSPACE, &all("b"), Direction::Forward, usize::MAX)? {
+            let backup: Backup = serde_json::from_slice(&bytes).map_err(|e| corrupt(&e))?;
+            if backup.available {
+                continue;
+            }
+            loop {
+                let id = backup.id.clone();
+                if self.kv.transact(move |txn: &mut dyn Txn| table::purge_step(txn, &id, COPY_BATCH)).await? {
+                    break;
+                }
+            }
+            let snapshot = self.kv.snapshot()?;
+            let t = &backup.table;
+            match table::load_table(&*snapshot, &t.account, &t.region, &t.name)? {
+                Some(now) if now.id == t.id => {
+                    self.clone().fill(key, backup, snapshot).await?;
+                }
+                _ => self.kv.transact(move |txn: &mut dyn Txn| Ok::<_, AwsError>(txn.delete(KEYSPACE, &key)?)).await?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The table a restore makes: the backup's keys and indexes (or the indexes the request
+/// names instead), billing and encryption as overridden. Tags, TTL, streams, point-in-time
+/// recovery and deletion protection are not restored, as on AWS.
+fn restored_table(
+    ctx: &RequestContext,
+    backup: &Backup,
+    input: &RestoreTableFromBackupInput,
+) -> Result<Table, AwsError> {
+    let source = &backup.table;
+    let billing = input.billing_mode_override.clone().unwrap_or_else(|| source.billing.clone());
+    let (read, write) = match (billing.as_str(), input.provisioned_throughput_override) {
+        ("PAY_PER_REQUEST", Some(_)) => {
+            return Err(invalid(
+                "Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST",
+            ));
+        }
+        ("PAY_PER_REQUEST", None) => (0, 0),
+        (_, Some(t)) => throughput(t),
+        (_, None) if source.billing == "PROVISIONED" => (source.read, source.write),
+        (_, None) => return Err(validation("No provisioned throughput specified for the table")),
+    };
+    let defs = source.attributes.iter().map(|a| (a.name.clone(), a.ty.clone())).collect();
+    let (overridden_lsis, overridden_gsis, _) = secondary_indexes(
+        &source.key,
+        &defs,
+        &billing,
+        (read, write),
+        input.local_secondary_index_override.as_deref(),
+        input.global_secondary_index_override.as_deref(),
+    )?;
+    let lsis = match &input.local_secondary_index_override {
+        Some(_) => overridden_lsis,
+        None => source.lsis.iter().map(|i| table::Index { read, write, ..i.clone() }).collect(),
+    };
+    let gsis = match &input.global_secondary_index_override {
+        Some(_) => overridden_gsis,
+        None => source
+            .gsis
+            .iter()
+            .map(|i| {
+                let kept = (billing == source.billing && billing == "PROVISIONED").then_some((i.read, i.write));
+                let (read, write) = match kept {
+                    Some(units) => units,
+                    None => index_throughput(&billing, None, &i.name)?,
+                };
+                Ok(table::Index { read, write, ..i.clone() })
+            })
+            .collect::<Result<_, AwsError>>()?,
+    };
+    let mut used: Vec<&str> = source.key.names();
+    used.extend(lsis.iter().chain(&gsis).flat_map(|i| i.key.names()));
+    let attributes: Vec<KeyAttr> =
+        source.attributes.iter().filter(|a| used.contains(&a.name.as_str())).cloned().collect();
+    let now = Timestamp::now().0;
+    Ok(Table {
+        account: ctx.account.clone(),
+        region: ctx.region.clone(),
+        name: input.target_table_name.clone(),
+        id: uuid::Uuid::new_v4().to_string(),
+        created: now,
+        attributes,
+        key: source.key.clone(),
+        billing,
+        read,
+        write,
+        billing_switched: None,
+        gsis,
+        lsis,
+        stream_view: None,
+        stream_label: None,
+        tags: Default::default(),
+        deletion_protection: false,
+        ttl_attribute: None,
+        sse: match &input.sse_specification_override {
+            Some(spec) => sse_description(ctx, spec),
+            None => source.sse.clone(),
+        },
+        table_class: source.table_class.clone(),
+        pitr: None,
+        on_demand: input.on_demand_throughput_override.clone().or_else(|| source.on_demand.clone()),
+        restored: Some(json!({
+            "SourceBackupArn": backup.arn,
+            "SourceTableArn": source.arn(),
+            "RestoreDateTime": backup.created,
+            "RestoreInProgress": false,
+        })),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::table::tests::table;
+    use crate::value::{Item, Value};
+    use brume_storage::Storage;
+
+    fn count(kv: &dyn ReadView, prefix: &[u8]) -> usize {
+        kv.scan(KEYSPACE, &KeyRange::prefix(prefix), Direction::Forward, usize::MAX).unwrap().len()
+    }
+
+    /// A stop left a backup half made (with a record its table no longer has) and a
+    /// restore one batch in; starting again makes the backup anew and finishes the restore.
+    #[tokio::test]
+    async fn interrupted_backups_and_restores_are_finished() {
+        let kv = Storage::in_memory().kv;
+        let ddb = Ddb::new(kv.clone());
+        let source = table();
+        let items = 2 * COPY_BATCH + 5;
+        let backup = Backup {
+            id: "backup-1".into(),
+            arn: format!("{}/backup/00000000000001-0000abcd", source.arn()),
+            name: "b".into(),
+            created: 1.0,
+            available: false,
+            table: source.clone(),
+            items: 0,
+            bytes: 0,
+        };
+        let key = backup_key(&source.account, &source.region, &source.name, "00000000000001-0000abcd");
+        let (t, k, b) = (source.clone(), key.clone(), backup.clone());
+        kv.transact(move |txn: &mut dyn Txn| -> Result<(), AwsError> {
+            table::save_table(txn, &t)?;
+            for i in 0..items {
+                let item: Item =
+                    [("pk".to_string(), Value::S(format!("k{i:05}"))), ("g".to_string(), Value::S("g".into()))].into();
+                let key = t.check_item_key(&item)?;
+                table::write_item(txn, &t, &key, None, Some(&item))?;
+            }
+            save(txn, &k, &b)?;
+            txn.put(KEYSPACE, &[items_prefix(&b.id), key::encode(&[Element::String("gone".into())])].concat(), b"{}")?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+
+        ddb.resume().await.unwrap();
+        let made: Backup = load(&*kv, &key).unwrap().unwrap();
+        assert!(made.available);
+        assert_eq!(count(&*kv, &items_prefix("backup-1")), items);
+
+        // A restore that wrote its first batch before the stop.
+        let mut target = Table { name: "restored".into(), id: "id-2".into(), ..source.clone() };
+        target.ttl_attribute = None;
+        let job = restore_key(&target.account, &target.region, &target.name);
+        let (j, t) = (job.clone(), target.clone());
+        kv.transact(move |txn: &mut dyn Txn| -> Result<(), AwsError> {
+            let first =
+                txn.scan(KEYSPACE, &KeyRange::prefix(&items_prefix("backup-1")), Direction::Forward, COPY_BATCH)?;
+            for (k, v) in &first {
+                let key = key::decode(&k[items_prefix("backup-1").len()..]).map_err(|e| corrupt(&e))?;
+                table::write_item(txn, &t, &key, None, Some(&decode_item(v)?))?;
+            }
+            let after = first.last().map(|(k, _)| k.clone());
+            save(txn, &j, &Restore { table: t, backup: "backup-1".into(), after })
+        })
+        .await
+        .unwrap();
+        assert!(restoring(&*kv, &target.account, &target.region, "restored").unwrap());
+
+        ddb.resume().await.unwrap();
+        assert!(!restoring(&*kv, &target.account, &target.region, "restored").unwrap());
+        let restored = table::load_table(&*kv, &target.account, &target.region, "restored").unwrap().unwrap();
+        let stats = table::load_stats(&*kv, &restored).unwrap();
+        assert_eq!((stats.items as usize, stats.indexes["by-g"].0 as usize), (items, items));
+        assert_eq!(count(&*kv, &key::encode_strings_then(&["i", "id-2"], &[])), items);
+    }
+}

@@ -1,0 +1,246 @@
+"""DynamoDB on-demand backups through boto3 and the AWS CLI: CreateBackup, DescribeBackup,
+ListBackups, DeleteBackup and RestoreTableFromBackup, their errors, and backups that
+outlive a restart."""
+import datetime
+import re
+
+import pytest
+
+from test_dynamodb import error_of, make_table
+
+BACKUP_ARN = re.compile(r"arn:aws:dynamodb:us-east-1:000000000000:table/(\S+)/backup/\d{14}-[0-9a-f]{8}$")
+
+
+@pytest.fixture
+def ddb(server):
+    return server.client("dynamodb")
+
+
+def fill(ddb, table, count, start=0):
+    for first in range(start, start + count, 25):
+        requests = [{"PutRequest": {"Item": {"pk": {"S": f"p{i % 7}"}, "sk": {"N": str(i)}, "g": {"S": f"g{i % 3}"},
+                                             "body": {"S": "x" * (i % 50)}}}}
+                    for i in range(first, min(first + 25, start + count))]
+        ddb.batch_write_item(RequestItems={table: requests})
+
+
+def scan_all(ddb, table):
+    items, kwargs = [], {}
+    while True:
+        page = ddb.scan(TableName=table, **kwargs)
+        items += page["Items"]
+        if "LastEvaluatedKey" not in page:
+            return sorted(items, key=lambda i: int(i["sk"]["N"]))
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def gsi_counts(ddb, table):
+    return [ddb.query(TableName=table, IndexName="by-g", KeyConditionExpression="g = :g", Select="COUNT",
+                      ExpressionAttributeValues={":g": {"S": f"g{n}"}})["Count"] for n in range(3)]
+
+
+def source_table(ddb, name="source"):
+    return make_table(
+        ddb, name, range_type="N", more_attributes=[{"AttributeName": "g", "AttributeType": "S"}],
+        GlobalSecondaryIndexes=[{"IndexName": "by-g", "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                                 "Projection": {"ProjectionType": "ALL"}}],
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+        Tags=[{"Key": "team", "Value": "core"}])
+
+
+def test_a_restored_table_holds_the_items_of_the_backup_time(ddb):
+    source_table(ddb)
+    fill(ddb, "source", 2300)  # more than one copy batch
+    ddb.update_time_to_live(TableName="source", TimeToLiveSpecification={"Enabled": True, "AttributeName": "exp"})
+    before = scan_all(ddb, "source")
+    size = ddb.describe_table(TableName="source")["Table"]["TableSizeBytes"]
+
+    details = ddb.create_backup(TableName="source", BackupName="nightly")["BackupDetails"]
+    assert BACKUP_ARN.match(details["BackupArn"]).group(1) == "source"
+    assert details["BackupName"] == "nightly" and details["BackupStatus"] == "AVAILABLE"
+    assert details["BackupType"] == "USER" and details["BackupSizeBytes"] == size
+    assert isinstance(details["BackupCreationDateTime"], datetime.datetime)
+
+    # Changes after the backup are not in it.
+    ddb.delete_item(TableName="source", Key={"pk": {"S": "p0"}, "sk": {"N": "0"}})
+    ddb.put_item(TableName="source", Item={"pk": {"S": "late"}, "sk": {"N": "99999"}, "g": {"S": "g0"}})
+
+    description = ddb.describe_backup(BackupArn=details["BackupArn"])["BackupDescription"]
+    assert description["BackupDetails"] == details
+    source = description["SourceTableDetails"]
+    assert source["TableName"] == "source" and source["ItemCount"] == 2300 and source["TableSizeBytes"] == size
+    assert source["BillingMode"] == "PAY_PER_REQUEST"
+    assert source["TableArn"] == "arn:aws:dynamodb:us-east-1:000000000000:table/source"
+    assert source["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}]
+    features = description["SourceTableFeatureDetails"]
+    assert [i["IndexName"] for i in features["GlobalSecondaryIndexes"]] == ["by-g"]
+    assert features["StreamDescription"] == {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}
+    assert features["TimeToLiveDescription"] == {"TimeToLiveStatus": "ENABLED", "AttributeName": "exp"}
+
+    restored = ddb.restore_table_from_backup(TargetTableName="copy", BackupArn=details["BackupArn"])["TableDescription"]
+    assert restored["TableName"] == "copy" and restored["ItemCount"] == 2300
+    summary = restored["RestoreSummary"]
+    assert summary["SourceBackupArn"] == details["BackupArn"] and summary["RestoreInProgress"] is False
+    assert summary["SourceTableArn"] == "arn:aws:dynamodb:us-east-1:000000000000:table/source"
+    assert summary["RestoreDateTime"] == details["BackupCreationDateTime"]
+    ddb.get_waiter("table_exists").wait(TableName="copy", WaiterConfig={"Delay": 1})
+
+    assert scan_all(ddb, "copy") == before
+    assert gsi_counts(ddb, "copy") == [767, 767, 766]
+    table = ddb.describe_table(TableName="copy")["Table"]
+    assert table["TableSizeBytes"] == size and table["TableId"] != ddb.describe_table(TableName="source")["Table"]["TableId"]
+    assert table["GlobalSecondaryIndexes"][0]["ItemCount"] == 2300
+    assert table["RestoreSummary"] == summary
+    # Streams, TTL and tags are not restored, as on AWS.
+    assert "StreamSpecification" not in table and "LatestStreamArn" not in table
+    assert ddb.describe_time_to_live(TableName="copy")["TimeToLiveDescription"] == {"TimeToLiveStatus": "DISABLED"}
+    assert ddb.list_tags_of_resource(ResourceArn=table["TableArn"])["Tags"] == []
+    # The restored table is a table like any other.
+    ddb.put_item(TableName="copy", Item={"pk": {"S": "new"}, "sk": {"N": "1"}, "g": {"S": "g1"}})
+    assert gsi_counts(ddb, "copy") == [767, 768, 766]
+    # The backup outlives its table.
+    ddb.delete_table(TableName="source")
+    assert ddb.describe_backup(BackupArn=details["BackupArn"])["BackupDescription"]["BackupDetails"]["BackupStatus"] == "AVAILABLE"
+    ddb.restore_table_from_backup(TargetTableName="source", BackupArn=details["BackupArn"])
+    assert scan_all(ddb, "source") == before
+
+
+def test_restore_overrides_billing_indexes_and_encryption(ddb):
+    source_table(ddb, "plain")
+    fill(ddb, "plain", 40)
+    arn = ddb.create_backup(TableName="plain", BackupName="bk1")["BackupDetails"]["BackupArn"]
+
+    table = ddb.restore_table_from_backup(
+        TargetTableName="provisioned", BackupArn=arn, BillingModeOverride="PROVISIONED",
+        ProvisionedThroughputOverride={"ReadCapacityUnits": 7, "WriteCapacityUnits": 3},
+        GlobalSecondaryIndexOverride=[], SSESpecificationOverride={"Enabled": True, "SSEType": "KMS"},
+    )["TableDescription"]
+    assert table["ProvisionedThroughput"]["ReadCapacityUnits"] == 7 and table["ProvisionedThroughput"]["WriteCapacityUnits"] == 3
+    assert "GlobalSecondaryIndexes" not in table
+    assert table["AttributeDefinitions"] == [{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "N"}]
+    assert table["SSEDescription"]["Status"] == "ENABLED" and table["SSEDescription"]["SSEType"] == "KMS"
+    assert table["ItemCount"] == 40
+    code, message, _ = error_of(lambda: ddb.query(TableName="provisioned", IndexName="by-g", KeyConditionExpression="g = :g",
+                                                  ExpressionAttributeValues={":g": {"S": "g0"}}))
+    assert code == "ValidationException" and "by-g" in message
+
+    # Another index instead of the backed-up one: built from the restored items.
+    other = ddb.restore_table_from_backup(
+        TargetTableName="by-pk", BackupArn=arn,
+        GlobalSecondaryIndexOverride=[{"IndexName": "by-sk", "KeySchema": [{"AttributeName": "sk", "KeyType": "HASH"}],
+                                       "Projection": {"ProjectionType": "KEYS_ONLY"}}],
+    )["TableDescription"]
+    assert [(i["IndexName"], i["ItemCount"]) for i in other["GlobalSecondaryIndexes"]] == [("by-sk", 40)]
+    hit = ddb.query(TableName="by-pk", IndexName="by-sk", KeyConditionExpression="sk = :s",
+                    ExpressionAttributeValues={":s": {"N": "12"}})["Items"]
+    assert hit == [{"pk": {"S": "p5"}, "sk": {"N": "12"}}]
+
+    code, message, _ = error_of(lambda: ddb.restore_table_from_backup(
+        TargetTableName="bad", BackupArn=arn, BillingModeOverride="PROVISIONED"))
+    assert (code, message) == ("ValidationException", "No provisioned throughput specified for the table")
+    code, message, _ = error_of(lambda: ddb.restore_table_from_backup(
+        TargetTableName="bad", BackupArn=arn, ProvisionedThroughputOverride={"ReadCapacityUnits": 1, "WriteCapacityUnits": 1}))
+    assert code == "ValidationException" and "PAY_PER_REQUEST" in message
+
+
+def test_backup_errors(ddb, server):
+    make_table(ddb, "tab1")
+    arn = ddb.create_backup(TableName="tab1", BackupName="first")["BackupDetails"]["BackupArn"]
+
+    code, message, _ = error_of(lambda: ddb.create_backup(TableName="nosuch", BackupName="bkp"))
+    assert (code, message) == ("TableNotFoundException", "Table not found: nosuch")
+    code, message, _ = error_of(lambda: ddb.create_backup(TableName="tab1", BackupName="has space"))
+    assert code == "ValidationException"
+    assert "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+" in message
+
+    missing = arn[:-8] + "00000000"
+    for call in (lambda: ddb.describe_backup(BackupArn=missing), lambda: ddb.delete_backup(BackupArn=missing),
+                 lambda: ddb.restore_table_from_backup(TargetTableName="tab2", BackupArn=missing)):
+        code, message, _ = error_of(call)
+        assert (code, message) == ("BackupNotFoundException", f"Backup not found: {missing}")
+
+    code, message, _ = error_of(lambda: ddb.restore_table_from_backup(TargetTableName="tab1", BackupArn=arn))
+    assert (code, message) == ("TableAlreadyExistsException", "Table already exists: tab1")
+    code, _, _ = error_of(lambda: ddb.describe_backup(BackupArn=arn.replace("000000000000", "111111111111")))
+    assert code == "AccessDeniedException"
+    # Another account does not see this account's backups.
+    other = server.client("dynamodb", access_key="111111111111")
+    assert other.list_backups()["BackupSummaries"] == []
+
+    deleted = ddb.delete_backup(BackupArn=arn)["BackupDescription"]
+    assert deleted["BackupDetails"]["BackupStatus"] == "DELETED" and deleted["SourceTableDetails"]["TableName"] == "tab1"
+    code, _, _ = error_of(lambda: ddb.describe_backup(BackupArn=arn))
+    assert code == "BackupNotFoundException"
+    assert ddb.list_backups()["BackupSummaries"] == []
+
+
+def test_list_backups_filters_and_pages(ddb):
+    make_table(ddb, "alpha")
+    make_table(ddb, "beta")
+    arns = [ddb.create_backup(TableName=t, BackupName=f"{t}-{n}")["BackupDetails"]["BackupArn"]
+            for n in range(3) for t in ("alpha", "beta")]
+    listed = ddb.list_backups()["BackupSummaries"]
+    assert len(listed) == 6 and "LastEvaluatedBackupArn" not in ddb.list_backups()
+    # By table, then in the order they were made.
+    assert [b["BackupName"] for b in listed] == ["alpha-0", "alpha-1", "alpha-2", "beta-0", "beta-1", "beta-2"]
+    assert set(listed[0]) >= {"TableName", "TableId", "TableArn", "BackupArn", "BackupName", "BackupCreationDateTime",
+                              "BackupStatus", "BackupType", "BackupSizeBytes"}
+    assert [b["BackupArn"] for b in ddb.list_backups(TableName="beta")["BackupSummaries"]] == arns[1::2]
+
+    pages, kwargs = [], {}
+    while True:
+        page = ddb.list_backups(Limit=4, **kwargs)
+        pages.append([b["BackupName"] for b in page["BackupSummaries"]])
+        if "LastEvaluatedBackupArn" not in page:
+            break
+        kwargs["ExclusiveStartBackupArn"] = page["LastEvaluatedBackupArn"]
+    assert pages == [["alpha-0", "alpha-1", "alpha-2", "beta-0"], ["beta-1", "beta-2"]]
+
+    # boto3 sends whole seconds: all were made at or after the second of the first, and before
+    # the one after the last.
+    first = listed[0]["BackupCreationDateTime"].replace(microsecond=0)
+    after_last = max(b["BackupCreationDateTime"] for b in listed).replace(microsecond=0) + datetime.timedelta(seconds=1)
+
+    def names(**bounds):
+        return [b["BackupName"] for b in ddb.list_backups(TableName="alpha", **bounds)["BackupSummaries"]]
+    assert names(TimeRangeLowerBound=first, TimeRangeUpperBound=after_last) == ["alpha-0", "alpha-1", "alpha-2"]
+    assert names(TimeRangeUpperBound=first) == []
+    assert names(TimeRangeLowerBound=after_last) == []
+    assert ddb.list_backups(BackupType="SYSTEM")["BackupSummaries"] == []
+    assert len(ddb.list_backups(BackupType="ALL")["BackupSummaries"]) == 6
+    code, _, _ = error_of(lambda: ddb.list_backups(Limit=101))
+    assert code == "ValidationException"
+
+
+def test_backups_with_the_cli(server):
+    ddb = server.client("dynamodb")
+    make_table(ddb, "clitable")
+    ddb.put_item(TableName="clitable", Item={"pk": {"S": "a"}, "v": {"N": "1"}})
+    _, made, _ = server.cli("dynamodb", "create-backup", "--table-name", "clitable", "--backup-name", "cli-backup")
+    arn = made["BackupDetails"]["BackupArn"]
+    _, listed, _ = server.cli("dynamodb", "list-backups", "--table-name", "clitable")
+    assert [b["BackupArn"] for b in listed["BackupSummaries"]] == [arn]
+    server.cli("dynamodb", "restore-table-from-backup", "--target-table-name", "clirestored", "--backup-arn", arn)
+    server.cli("dynamodb", "wait", "table-exists", "--table-name", "clirestored")
+    _, got, _ = server.cli("dynamodb", "get-item", "--table-name", "clirestored", "--key", '{"pk": {"S": "a"}}')
+    assert got["Item"] == {"pk": {"S": "a"}, "v": {"N": "1"}}
+    _, deleted, _ = server.cli("dynamodb", "delete-backup", "--backup-arn", arn)
+    assert deleted["BackupDescription"]["BackupDetails"]["BackupStatus"] == "DELETED"
+
+
+def test_backups_survive_a_restart(start_brume, tmp_path):
+    first = start_brume(data_dir=str(tmp_path))
+    ddb = first.client("dynamodb")
+    source_table(ddb, "kept")
+    fill(ddb, "kept", 1200)
+    arn = ddb.create_backup(TableName="kept", BackupName="before-restart")["BackupDetails"]["BackupArn"]
+    before = scan_all(ddb, "kept")
+    first.proc.kill()
+    first.proc.wait()
+
+    second = start_brume(data_dir=str(tmp_path))
+    ddb = second.client("dynamodb")
+    assert [b["BackupArn"] for b in ddb.list_backups()["BackupSummaries"]] == [arn]
+    ddb.restore_table_from_backup(TargetTableName="after", BackupArn=arn)
+    assert scan_all(ddb, "after") == before
+    assert gsi_counts(ddb, "after") == [400, 400, 400]
