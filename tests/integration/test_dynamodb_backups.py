@@ -1,8 +1,12 @@
-"""DynamoDB on-demand backups through boto3 and the AWS CLI: CreateBackup, DescribeBackup,
-ListBackups, DeleteBackup and RestoreTableFromBackup, their errors, and backups that
-outlive a restart."""
+"""DynamoDB backups through boto3 and the AWS CLI: on-demand backups (CreateBackup,
+DescribeBackup, ListBackups, DeleteBackup, RestoreTableFromBackup) and point-in-time
+recovery (RestoreTableToPointInTime), their errors, and both across restarts."""
 import datetime
+import json
+import math
 import re
+import time
+import urllib.request
 
 import pytest
 
@@ -244,3 +248,100 @@ def test_backups_survive_a_restart(start_brume, tmp_path):
     ddb.restore_table_from_backup(TargetTableName="after", BackupArn=arn)
     assert scan_all(ddb, "after") == before
     assert gsi_counts(ddb, "after") == [400, 400, 400]
+
+
+def next_second():
+    """Waits past the next whole second and answers it: boto3 sends times in whole seconds."""
+    second = math.floor(time.time()) + 1
+    time.sleep(second - time.time() + 0.05)
+    return datetime.datetime.fromtimestamp(second, datetime.timezone.utc)
+
+
+def run_job(server, job):
+    req = urllib.request.Request(server.endpoint + f"/_brume/jobs/{job}", method="POST")
+    with urllib.request.urlopen(req) as r:
+        return json.load(r)
+
+
+def change_after(ddb, table):
+    ddb.update_item(TableName=table, Key={"pk": {"S": "p1"}, "sk": {"N": "1"}}, UpdateExpression="SET body = :b, g = :g",
+                    ExpressionAttributeValues={":b": {"S": "changed"}, ":g": {"S": "g2"}})
+    ddb.delete_item(TableName=table, Key={"pk": {"S": "p2"}, "sk": {"N": "2"}})
+    ddb.put_item(TableName=table, Item={"pk": {"S": "late"}, "sk": {"N": "100"}, "g": {"S": "g0"}})
+
+
+def test_a_table_is_restored_as_it_was_at_a_point_in_time(ddb, server):
+    source_table(ddb, "history")
+    ddb.update_continuous_backups(TableName="history", PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
+    fill(ddb, "history", 30)
+    ddb.update_item(TableName="history", Key={"pk": {"S": "p1"}, "sk": {"N": "1"}}, UpdateExpression="SET body = :b",
+                    ExpressionAttributeValues={":b": {"S": "first"}})
+    then = scan_all(ddb, "history")
+    moment = next_second()
+    change_after(ddb, "history")
+    now = scan_all(ddb, "history")
+    assert now != then
+
+    table = ddb.restore_table_to_point_in_time(SourceTableName="history", TargetTableName="history-then",
+                                               RestoreDateTime=moment)["TableDescription"]
+    assert table["ItemCount"] == 30
+    summary = table["RestoreSummary"]
+    assert summary["SourceTableArn"] == "arn:aws:dynamodb:us-east-1:000000000000:table/history"
+    assert summary["RestoreDateTime"] == moment and summary["RestoreInProgress"] is False
+    assert "SourceBackupArn" not in summary
+    assert scan_all(ddb, "history-then") == then
+    assert gsi_counts(ddb, "history-then") == [10, 10, 10]
+    assert ddb.describe_continuous_backups(TableName="history-then")["ContinuousBackupsDescription"][
+        "PointInTimeRecoveryDescription"]["PointInTimeRecoveryStatus"] == "DISABLED"
+
+    arn = ddb.describe_table(TableName="history")["Table"]["TableArn"]
+    ddb.restore_table_to_point_in_time(SourceTableArn=arn, TargetTableName="history-now", UseLatestRestorableTime=True)
+    assert scan_all(ddb, "history-now") == now
+    assert gsi_counts(ddb, "history-now") == [11, 9, 10]
+    # The restores' own copies are not backups anyone sees.
+    assert ddb.list_backups()["BackupSummaries"] == []
+
+    make_table(ddb, "no-recovery")
+    code, message, _ = error_of(lambda: ddb.restore_table_to_point_in_time(
+        SourceTableName="no-recovery", TargetTableName="x-copy", UseLatestRestorableTime=True))
+    assert (code, message) == ("PointInTimeRecoveryUnavailableException",
+                               "Point in time recovery is not enabled for table 'no-recovery'")
+    for at in (moment - datetime.timedelta(days=1), moment + datetime.timedelta(days=1)):
+        code, _, _ = error_of(lambda: ddb.restore_table_to_point_in_time(
+            SourceTableName="history", TargetTableName="x-copy", RestoreDateTime=at))
+        assert code == "InvalidRestoreTimeException"
+    code, message, _ = error_of(lambda: ddb.restore_table_to_point_in_time(
+        SourceTableName="history", TargetTableName="history-then", UseLatestRestorableTime=True))
+    assert (code, message) == ("TableAlreadyExistsException", "Table already exists: history-then")
+    code, message, _ = error_of(lambda: ddb.restore_table_to_point_in_time(
+        SourceTableName="nosuch", TargetTableName="x-copy", UseLatestRestorableTime=True))
+    assert (code, message) == ("TableNotFoundException", "Table not found: nosuch")
+    code, _, _ = error_of(lambda: ddb.restore_table_to_point_in_time(
+        SourceTableName="history", TargetTableName="x-copy", UseLatestRestorableTime=True, RestoreDateTime=moment))
+    assert code == "ValidationException"
+
+    # Turned off, the history is forgotten; turned on again, restores start from then.
+    ddb.update_continuous_backups(TableName="history", PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": False})
+    assert run_job(server, "dynamodb-pitr-trim")["removed"] >= 33
+    ddb.update_continuous_backups(TableName="history", PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
+    code, _, _ = error_of(lambda: ddb.restore_table_to_point_in_time(
+        SourceTableName="history", TargetTableName="x-copy", RestoreDateTime=moment))
+    assert code == "InvalidRestoreTimeException"
+    assert run_job(server, "dynamodb-pitr-trim")["removed"] == 0
+
+
+def test_point_in_time_history_survives_kill_9(start_brume, tmp_path):
+    first = start_brume(data_dir=str(tmp_path))
+    ddb = first.client("dynamodb")
+    source_table(ddb, "durable")
+    ddb.update_continuous_backups(TableName="durable", PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
+    fill(ddb, "durable", 60)
+    then = scan_all(ddb, "durable")
+    moment = next_second()
+    change_after(ddb, "durable")
+    first.proc.kill()
+    first.proc.wait()
+
+    ddb = start_brume(data_dir=str(tmp_path)).client("dynamodb")
+    ddb.restore_table_to_point_in_time(SourceTableName="durable", TargetTableName="durable-then", RestoreDateTime=moment)
+    assert scan_all(ddb, "durable-then") == then

@@ -30,6 +30,7 @@ use crate::control::{
     sse_description, throughput,
 };
 use crate::error::{invalid, validation};
+use crate::pitr::Before;
 use crate::table::{self, KEYSPACE, KeyAttr, Table, corrupt, decode_item};
 use crate::{Ddb, table_name};
 
@@ -51,12 +52,15 @@ pub struct Backup {
 }
 
 /// A restore in progress: the table it makes, the backup it reads, and the last of the
-/// backup's item keys already written.
+/// backup's item keys already written. A point-in-time restore reads a backup of its own,
+/// `temporary`, deleted when it is done.
 #[derive(Serialize, Deserialize)]
 struct Restore {
     table: Table,
     backup: String,
     after: Option<Vec<u8>>,
+    #[serde(default)]
+    temporary: bool,
 }
 
 #[derive(Deserialize)]
@@ -88,6 +92,14 @@ pub struct ListBackupsInput {
 pub struct RestoreTableFromBackupInput {
     target_table_name: String,
     backup_arn: String,
+    #[serde(flatten)]
+    overrides: Overrides,
+}
+
+/// What a restore may set differently from its source.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Overrides {
     billing_mode_override: Option<String>,
     global_secondary_index_override: Option<Vec<IndexInput>>,
     local_secondary_index_override: Option<Vec<IndexInput>>,
@@ -117,6 +129,10 @@ fn restore_key(account: &str, region: &str, name: &str) -> Vec<u8> {
 
 fn backup_not_found(arn: &str) -> AwsError {
     AwsError::new(400, "BackupNotFoundException", format!("Backup not found: {arn}"))
+}
+
+fn table_exists(name: &str) -> AwsError {
+    AwsError::new(400, "TableAlreadyExistsException", format!("Table already exists: {name}"))
 }
 
 fn backup_in_use() -> AwsError {
@@ -269,30 +285,59 @@ impl Ddb {
         mut backup: Backup,
         snapshot: Box<dyn ReadView>,
     ) -> Result<Backup, AwsError> {
-        let source = table::items_of(&backup.table);
-        let skip = key::encode_strings_then(&["i", &backup.table.id], &[]).len();
-        let mut last = None;
-        loop {
-            let page = snapshot.scan(KEYSPACE, &after(&source, last.as_ref()), Direction::Forward, COPY_BATCH)?;
-            let full = page.len() == COPY_BATCH;
-            last = page.last().map(|(k, _)| k.clone());
-            let prefix = items_prefix(&backup.id);
-            self.kv
-                .transact(move |txn: &mut dyn Txn| {
-                    for (k, v) in &page {
-                        txn.put(KEYSPACE, &[prefix.as_slice(), &k[skip..]].concat(), v)?;
-                    }
-                    Ok::<_, AwsError>(())
-                })
-                .await?;
-            if !full {
-                break;
-            }
-        }
+        self.copy_items(&backup.table, &backup.id, &*snapshot, &Before::new()).await?;
         backup.available = true;
         let done = backup.clone();
         self.kv.transact(move |txn: &mut dyn Txn| save(txn, &key, &done)).await?;
         Ok(backup)
+    }
+
+    /// Copies the items of `table` in `snapshot` under backup id `id`, a batch per
+    /// transaction, putting those in `before` as they were (or leaving them out).
+    async fn copy_items(
+        &self,
+        table: &Table,
+        id: &str,
+        snapshot: &dyn ReadView,
+        before: &Before,
+    ) -> Result<(), AwsError> {
+        let source = table::items_of(table);
+        let skip = key::encode_strings_then(&["i", &table.id], &[]).len();
+        let prefix = items_prefix(id);
+        let mut range = source.clone();
+        loop {
+            let page = snapshot.scan(KEYSPACE, &range, Direction::Forward, COPY_BATCH)?;
+            let full = page.len() == COPY_BATCH;
+            if let Some((k, _)) = page.last() {
+                range.start = Bound::Excluded(k.clone());
+            }
+            let batch: Vec<(Vec<u8>, Vec<u8>)> = page
+                .into_iter()
+                .filter(|(k, _)| !before.contains_key(&k[skip..]))
+                .map(|(k, v)| ([prefix.as_slice(), &k[skip..]].concat(), v))
+                .collect();
+            self.put_all(batch).await?;
+            if !full {
+                break;
+            }
+        }
+        let earlier: Vec<(Vec<u8>, Vec<u8>)> =
+            before.iter().filter_map(|(k, v)| Some(([prefix.as_slice(), k].concat(), v.clone()?))).collect();
+        for batch in earlier.chunks(COPY_BATCH) {
+            self.put_all(batch.to_vec()).await?;
+        }
+        Ok(())
+    }
+
+    async fn put_all(&self, records: Vec<(Vec<u8>, Vec<u8>)>) -> Result<(), AwsError> {
+        self.kv
+            .transact(move |txn: &mut dyn Txn| {
+                for (k, v) in &records {
+                    txn.put(KEYSPACE, k, v)?;
+                }
+                Ok::<_, AwsError>(())
+            })
+            .await
     }
 
     pub async fn describe_backup(
@@ -383,31 +428,88 @@ impl Ddb {
         if !backup.available {
             return Err(backup_in_use());
         }
-        let target = restored_table(&ctx, &backup, &input)?;
-        let (account, region, name) = (ctx.account.clone(), ctx.region.clone(), target.name.clone());
-        let restore = Restore { table: target, backup: backup.id.clone(), after: None };
-        let job = restore_key(&account, &region, &name);
-        let (k, arn) = (job.clone(), input.backup_arn.clone());
-        self.kv
-            .transact(move |txn: &mut dyn Txn| {
+        let summary = json!({
+            "SourceBackupArn": backup.arn,
+            "SourceTableArn": backup.table.arn(),
+            "RestoreDateTime": backup.created,
+            "RestoreInProgress": false,
+        });
+        let target = restored_table(&ctx, &backup.table, &input.target_table_name, summary, &input.overrides)?;
+        let arn = input.backup_arn;
+        let restore = Restore { table: target, backup: backup.id, after: None, temporary: false };
+        let job = self
+            .begin_restore(restore, move |txn| {
                 // The backup may have been deleted since it was read.
-                if txn.get(KEYSPACE, &key)?.is_none() {
-                    return Err(backup_not_found(&arn));
+                match txn.get(KEYSPACE, &key)? {
+                    Some(_) => Ok(()),
+                    None => Err(backup_not_found(&arn)),
                 }
-                if table::load_table(txn, &account, &region, &name)?.is_some()
-                    || restoring(txn, &account, &region, &name)?
-                {
-                    return Err(AwsError::new(
-                        400,
-                        "TableAlreadyExistsException",
-                        format!("Table already exists: {name}"),
-                    ));
-                }
-                save(txn, &k, &restore)
             })
             .await?;
         let table = tokio::spawn(self.clone().restore(job)).await.map_err(|_| AwsError::internal())??;
         Ok(json!({ "TableDescription": table::describe(&table, &table::load_stats(&*self.kv, &table)?, "ACTIVE") }))
+    }
+
+    /// Records `restore` as in progress, once `check` passes and its table's name is free;
+    /// answers where it is recorded.
+    async fn begin_restore(
+        &self,
+        restore: Restore,
+        check: impl FnOnce(&mut dyn Txn) -> Result<(), AwsError> + Send + 'static,
+    ) -> Result<Vec<u8>, AwsError> {
+        let t = &restore.table;
+        let job = restore_key(&t.account, &t.region, &t.name);
+        let k = job.clone();
+        self.kv
+            .transact(move |txn: &mut dyn Txn| {
+                check(txn)?;
+                let t = &restore.table;
+                if table::load_table(txn, &t.account, &t.region, &t.name)?.is_some()
+                    || restoring(txn, &t.account, &t.region, &t.name)?
+                {
+                    return Err(table_exists(&t.name));
+                }
+                if restore.temporary {
+                    table::unbury(txn, &restore.backup)?;
+                }
+                save(txn, &k, &restore)
+            })
+            .await?;
+        Ok(job)
+    }
+
+    /// Restores `target` from `source` as it is in `snapshot`, with the items in `before`
+    /// as they were: through a backup of its own, made first and deleted after.
+    pub(crate) async fn restore_from_snapshot(
+        self: Arc<Self>,
+        source: Table,
+        snapshot: Box<dyn ReadView>,
+        before: Before,
+        target: Table,
+    ) -> Result<Table, AwsError> {
+        if table::load_table(&*self.kv, &target.account, &target.region, &target.name)?.is_some()
+            || restoring(&*self.kv, &target.account, &target.region, &target.name)?
+        {
+            return Err(table_exists(&target.name));
+        }
+        // Buried while it is made, so that a stop before the restore begins leaves nothing.
+        let id = uuid::Uuid::new_v4().to_string();
+        let buried = id.clone();
+        self.kv.transact(move |txn: &mut dyn Txn| table::bury(txn, &buried)).await?;
+        let state = self.clone();
+        let copy = id.clone();
+        tokio::spawn(async move { state.copy_items(&source, &copy, &*snapshot, &before).await })
+            .await
+            .map_err(|_| AwsError::internal())??;
+        let restore = Restore { table: target, backup: id.clone(), after: None, temporary: true };
+        let job = match self.begin_restore(restore, |_| Ok(())).await {
+            Ok(job) => job,
+            Err(e) => {
+                self.purge(id);
+                return Err(e);
+            }
+        };
+        tokio::spawn(self.clone().restore(job)).await.map_err(|_| AwsError::internal())?
     }
 
     /// Writes the backup's items into the restored table a batch at a time, from where the
@@ -433,11 +535,17 @@ impl Ddb {
                     }
                     table::save_table(txn, &restore.table)?;
                     txn.delete(KEYSPACE, &job)?;
-                    Ok::<_, AwsError>(Some(restore.table))
+                    if restore.temporary {
+                        table::bury(txn, &restore.backup)?;
+                    }
+                    Ok::<_, AwsError>(Some(restore))
                 })
                 .await?;
-            if let Some(table) = done {
-                return Ok(table);
+            if let Some(restore) = done {
+                if restore.temporary {
+                    self.purge(restore.backup);
+                }
+                return Ok(restore.table);
             }
         }
     }
@@ -483,15 +591,16 @@ impl Ddb {
     }
 }
 
-/// The table a restore makes: the backup's keys and indexes (or the indexes the request
-/// names instead), billing and encryption as overridden. Tags, TTL, streams, point-in-time
-/// recovery and deletion protection are not restored, as on AWS.
-fn restored_table(
+/// The table a restore makes, named `name`: the source's keys and indexes (or the indexes
+/// the request names instead), billing and encryption as overridden. Tags, TTL, streams,
+/// point-in-time recovery and deletion protection are not restored, as on AWS.
+pub(crate) fn restored_table(
     ctx: &RequestContext,
-    backup: &Backup,
-    input: &RestoreTableFromBackupInput,
+    source: &Table,
+    name: &str,
+    summary: Json,
+    input: &Overrides,
 ) -> Result<Table, AwsError> {
-    let source = &backup.table;
     let billing = input.billing_mode_override.clone().unwrap_or_else(|| source.billing.clone());
     let (read, write) = match (billing.as_str(), input.provisioned_throughput_override) {
         ("PAY_PER_REQUEST", Some(_)) => {
@@ -540,7 +649,7 @@ fn restored_table(
     Ok(Table {
         account: ctx.account.clone(),
         region: ctx.region.clone(),
-        name: input.target_table_name.clone(),
+        name: name.to_string(),
         id: uuid::Uuid::new_v4().to_string(),
         created: now,
         attributes,
@@ -563,12 +672,7 @@ fn restored_table(
         table_class: source.table_class.clone(),
         pitr: None,
         on_demand: input.on_demand_throughput_override.clone().or_else(|| source.on_demand.clone()),
-        restored: Some(json!({
-            "SourceBackupArn": backup.arn,
-            "SourceTableArn": source.arn(),
-            "RestoreDateTime": backup.created,
-            "RestoreInProgress": false,
-        })),
+        restored: Some(summary),
     })
 }
 
@@ -636,7 +740,7 @@ mod tests {
                 table::write_item(txn, &t, &key, None, Some(&decode_item(v)?))?;
             }
             let after = first.last().map(|(k, _)| k.clone());
-            save(txn, &j, &Restore { table: t, backup: "backup-1".into(), after })
+            save(txn, &j, &Restore { table: t, backup: "backup-1".into(), after, temporary: false })
         })
         .await
         .unwrap();

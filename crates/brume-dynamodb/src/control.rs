@@ -415,7 +415,7 @@ pub(crate) fn sse_description(ctx: &RequestContext, spec: &Json) -> Option<Json>
 
 /// A table ARN of another account is refused as IAM refuses it; `action` names the
 /// operation in that refusal.
-fn table_of_arn(ctx: &RequestContext, arn: &str, action: &str) -> Result<String, AwsError> {
+pub(crate) fn table_of_arn(ctx: &RequestContext, arn: &str, action: &str) -> Result<String, AwsError> {
     let invalid_arn = || validation(format!("Invalid TableArn: Invalid ResourceArn provided as input {arn}"));
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
     let [_, _, "dynamodb", region, account, resource] = parts[..] else {

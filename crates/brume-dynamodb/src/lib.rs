@@ -10,7 +10,8 @@
 //! Tables with a stream get a record of every change in the transaction of the change
 //! ([`stream`]); [`streams_service`] serves the DynamoDB Streams API that reads them.
 //! On-demand backups copy a table's items aside and restore them into new tables
-//! ([`backup`]).
+//! ([`backup`]); tables with point-in-time recovery keep the history that restores them as
+//! they were at an earlier time ([`pitr`]).
 
 mod backup;
 mod batch;
@@ -23,6 +24,7 @@ mod item;
 mod legacy;
 mod number;
 mod partiql;
+mod pitr;
 mod query;
 mod stream;
 mod streams_api;
@@ -114,6 +116,7 @@ pub fn service(state: Arc<Ddb>) -> Service {
         .op("ListBackups", Ddb::list_backups)
         .op("DeleteBackup", Ddb::delete_backup)
         .op("RestoreTableFromBackup", Ddb::restore_table_from_backup)
+        .op("RestoreTableToPointInTime", Ddb::restore_table_to_point_in_time)
         .op("DescribeLimits", Ddb::describe_limits)
         .op("DescribeEndpoints", Ddb::describe_endpoints)
         .op("PutItem", Ddb::put_item)

@@ -14,7 +14,8 @@
 //!   being deleted
 //! - `st/…` and `r/…`: streams and their records (see [`crate::stream`])
 //! - `b/…`, `k/…` and `rn/…`: backups, their items and restores in progress (see
-//!   [`crate::backup`])
+//!   [`crate::backup`]); `h/…`: the history point-in-time recovery reads (see
+//!   [`crate::pitr`])
 //!
 //! Tables are keyed by a random id as well as their name, so a table deleted and created
 //! again never sees its predecessor's records.
@@ -30,6 +31,7 @@ use serde_json::{Value as Json, json};
 
 use crate::capacity::{Consumed, write_units};
 use crate::error::{invalid, key_mismatch, validation};
+use crate::pitr;
 use crate::stream::{self, Writer};
 use crate::value::{Item, Value, item_size};
 
@@ -390,6 +392,14 @@ pub fn load_table(
 /// bytes they came from.
 static DECODED: DecodeMemo<Table> = DecodeMemo::new(1024);
 
+/// Every table of every account and region, for the background jobs.
+pub fn all(view: &dyn ReadView) -> Result<Vec<Table>, AwsError> {
+    view.scan(KEYSPACE, &KeyRange::prefix(&key::encode(&["t".into()])), Direction::Forward, usize::MAX)?
+        .into_iter()
+        .map(|(_, bytes)| serde_json::from_slice(&bytes).map_err(|e| corrupt(&e)))
+        .collect()
+}
+
 pub fn save_table(txn: &mut dyn Txn, table: &Table) -> Result<(), AwsError> {
     let bytes = serde_json::to_vec(table).map_err(|e| corrupt(&e))?;
     txn.put(KEYSPACE, &table_key(&table.account, &table.region, &table.name), &bytes)?;
@@ -567,6 +577,9 @@ pub fn write_item_by(
         }
     }
     stream::emit(txn, table, &mut stats.stream_seq, old, new, writer)?;
+    if table.pitr.is_some() {
+        pitr::record(txn, table, key, old)?;
+    }
     // An overwrite that keeps the item's size (a flag or a counter changed) leaves the
     // counts as they were: rewriting them would be a second record for the writer to
     // insert and log on every such write.
@@ -664,6 +677,12 @@ pub fn bury(txn: &mut dyn Txn, id: &str) -> Result<(), AwsError> {
     Ok(())
 }
 
+/// Takes back [`bury`] before any purge has begun (a backup made under a tombstone).
+pub fn unbury(txn: &mut dyn Txn, id: &str) -> Result<(), AwsError> {
+    txn.delete(KEYSPACE, &tombstone_key(id))?;
+    Ok(())
+}
+
 fn tombstone_key(id: &str) -> Vec<u8> {
     key::encode(&["d".into(), id.into()])
 }
@@ -683,7 +702,7 @@ pub fn tombstones(view: &dyn ReadView) -> Result<Vec<String>, AwsError> {
 /// none is left (and the tombstone is gone too).
 pub fn purge_step(txn: &mut dyn Txn, id: &str, limit: usize) -> Result<bool, AwsError> {
     let mut budget = limit;
-    for kind in ["i", "x", "e", "k"] {
+    for kind in ["i", "x", "e", "k", "h"] {
         let range = KeyRange::prefix(&key::encode(&[kind.into(), id.into()]));
         for (k, _) in txn.scan(KEYSPACE, &range, Direction::Forward, budget)? {
             txn.delete(KEYSPACE, &k)?;

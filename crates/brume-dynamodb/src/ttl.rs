@@ -35,13 +35,7 @@ fn due(table: &Table, now: f64) -> KeyRange {
 impl Ddb {
     /// Deletes every expired item of every table with TTL enabled; answers how many.
     pub async fn expire(&self, now: f64) -> Result<u64, AwsError> {
-        let tables: Vec<Table> = self
-            .kv
-            .scan(KEYSPACE, &KeyRange::prefix(&key::encode(&["t".into()])), Direction::Forward, usize::MAX)?
-            .into_iter()
-            .filter_map(|(_, bytes)| serde_json::from_slice::<Table>(&bytes).ok())
-            .filter(|t| t.ttl_attribute.is_some())
-            .collect();
+        let tables: Vec<Table> = table::all(&*self.kv)?.into_iter().filter(|t| t.ttl_attribute.is_some()).collect();
         let mut removed = 0;
         for table in tables {
             loop {

@@ -71,8 +71,8 @@ const PARTIAL: &[(&str, &str, &str)] = &[
     ),
     (
         "dynamodb",
-        "UpdateContinuousBackups",
-        "point-in-time recovery is recorded and described; there is no restore yet",
+        "RestoreTableToPointInTime",
+        "the table is restored before the answer, ACTIVE at once (AWS answers CREATING); the latest restorable time is now (AWS's is about five minutes ago); a deleted table leaves no system backup to restore",
     ),
     (
         "lambda",

@@ -32,16 +32,9 @@ pub fn register(
     gateway.set_cors(Arc::new(brume_s3::BucketCors(storage.kv.clone())));
     let s3 = brume_s3::S3::new(storage);
     let s3_client: Arc<dyn S3Client> = s3.clone();
-    let lifecycle_state = s3.clone();
-    let lifecycle: Job = Arc::new(move || {
-        let s3 = lifecycle_state.clone();
-        Box::pin(async move {
-            let removed = s3.apply_lifecycle(Timestamp::now()).await.map_err(|e| e.message)?;
-            Ok(serde_json::json!({ "removed": removed }))
-        })
+    cleanup(gateway, dispatcher, "s3-lifecycle", LIFECYCLE_PERIOD, s3.clone(), |s3, now| async move {
+        s3.apply_lifecycle(now).await.map(|n| n as u64)
     });
-    gateway.register_job("s3-lifecycle", lifecycle.clone());
-    every(LIFECYCLE_PERIOD, lifecycle, dispatcher);
     gateway.register("s3", &[brume_s3::KEYSPACE], move || brume_s3::service(s3.clone()));
     let sqs = brume_sqs::Sqs::new(storage.kv.clone(), endpoint.to_string());
     dispatcher.register("sqs", Arc::new(brume_sqs::Delivery(sqs.clone())));
@@ -74,42 +67,24 @@ pub fn register(
     gateway.register("sns", &[brume_sns::KEYSPACE], move || brume_sns::service(sns.clone()));
     let dynamodb = brume_dynamodb::Ddb::new(storage.kv.clone());
     let streams_client: Arc<dyn DynamoDbStreamsClient> = dynamodb.clone();
-    let ttl_state = dynamodb.clone();
-    let ttl: Job = Arc::new(move || {
-        let ddb = ttl_state.clone();
-        Box::pin(async move {
-            let removed = ddb.expire(Timestamp::now().0).await.map_err(|e| e.message)?;
-            Ok(serde_json::json!({ "removed": removed }))
-        })
+    cleanup(gateway, dispatcher, "dynamodb-ttl", TTL_PERIOD, dynamodb.clone(), |ddb, now| async move {
+        ddb.expire(now.0).await
     });
-    gateway.register_job("dynamodb-ttl", ttl.clone());
-    every(TTL_PERIOD, ttl, dispatcher);
-    let trim_state = dynamodb.clone();
-    let trim: Job = Arc::new(move || {
-        let ddb = trim_state.clone();
-        Box::pin(async move {
-            let removed = ddb.trim_streams(Timestamp::now().0).await.map_err(|e| e.message)?;
-            Ok(serde_json::json!({ "removed": removed }))
-        })
+    cleanup(gateway, dispatcher, "dynamodb-streams-trim", TTL_PERIOD, dynamodb.clone(), |ddb, now| async move {
+        ddb.trim_streams(now.0).await
     });
-    gateway.register_job("dynamodb-streams-trim", trim.clone());
-    every(TTL_PERIOD, trim, dispatcher);
+    cleanup(gateway, dispatcher, "dynamodb-pitr-trim", TTL_PERIOD, dynamodb.clone(), |ddb, now| async move {
+        ddb.trim_history(now.0).await
+    });
     let streams = dynamodb.clone();
     gateway.register("dynamodbstreams", &[brume_dynamodb::KEYSPACE], move || {
         brume_dynamodb::streams_service(streams.clone())
     });
     gateway.register("dynamodb", &[brume_dynamodb::KEYSPACE], move || brume_dynamodb::service(dynamodb.clone()));
     let logs = brume_logs::Logs::new(storage.kv.clone());
-    let retention_state = logs.clone();
-    let retention: Job = Arc::new(move || {
-        let logs = retention_state.clone();
-        Box::pin(async move {
-            let removed = logs.expire((Timestamp::now().0 * 1000.0) as i64).await.map_err(|e| e.message)?;
-            Ok(serde_json::json!({ "removed": removed }))
-        })
+    cleanup(gateway, dispatcher, "logs-retention", RETENTION_PERIOD, logs.clone(), |logs, now| async move {
+        logs.expire((now.0 * 1000.0) as i64).await
     });
-    gateway.register_job("logs-retention", retention.clone());
-    every(RETENTION_PERIOD, retention, dispatcher);
     let logs_client: Arc<dyn LogsClient> = logs.clone();
     let sfn_logs = logs_client.clone();
     gateway.register("logs", &[brume_logs::KEYSPACE], move || brume_logs::service(logs.clone()));
@@ -185,6 +160,32 @@ const TTL_PERIOD: Duration = Duration::from_secs(60);
 const RETENTION_PERIOD: Duration = Duration::from_secs(300);
 
 /// Runs `job` every `period` in the background, logging failures.
+/// A clean-up that runs every `period`, and at once on `POST /_brume/jobs/NAME`: `run` on
+/// `state` at the time of the run, answering how many records it removed.
+fn cleanup<S, F, Fut>(
+    gateway: &mut Gateway,
+    dispatcher: &Dispatcher,
+    name: &'static str,
+    period: Duration,
+    state: Arc<S>,
+    run: F,
+) where
+    S: Send + Sync + 'static,
+    F: Fn(Arc<S>, Timestamp) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<u64, brume_core::AwsError>> + Send + 'static,
+{
+    let run = Arc::new(run);
+    let job: Job = Arc::new(move || {
+        let (state, run) = (state.clone(), run.clone());
+        Box::pin(async move {
+            let removed = run(state, Timestamp::now()).await.map_err(|e| e.message)?;
+            Ok(serde_json::json!({ "removed": removed }))
+        })
+    });
+    gateway.register_job(name, job.clone());
+    every(period, job, dispatcher);
+}
+
 fn every(period: Duration, job: Job, dispatcher: &Dispatcher) {
     let dispatcher = dispatcher.clone();
     tokio::spawn(async move {
