@@ -253,10 +253,17 @@ def test_dynamodb_tables_update_in_place(server):
     del props["ProvisionedThroughput"]
     props["GlobalSecondaryIndexes"] = [{"IndexName": "byG", "KeySchema": [{"AttributeName": "gk", "KeyType": "HASH"}],
                                         "Projection": {"ProjectionType": "ALL"}}]
+    props["PointInTimeRecoverySpecification"] = {"PointInTimeRecoveryEnabled": "true", "RecoveryPeriodInDays": "7"}
     assert outputs(update(cfn, "data", template))["Name"] == name
     table = ddb.describe_table(TableName=name)["Table"]
     assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
     assert [i["IndexName"] for i in table["GlobalSecondaryIndexes"]] == ["byG"]
+    pitr = ddb.describe_continuous_backups(TableName=name)["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]
+    assert pitr["PointInTimeRecoveryStatus"] == "ENABLED" and pitr["RecoveryPeriodInDays"] == 7
+    ddb.put_item(TableName=name, Item={"pk": {"S": "a"}, "gk": {"S": "g"}})
+    ddb.restore_table_to_point_in_time(SourceTableName=name, TargetTableName="restored", UseLatestRestorableTime=True)
+    assert ddb.scan(TableName="restored")["Items"] == [{"pk": {"S": "a"}, "gk": {"S": "g"}}]
+    ddb.delete_table(TableName="restored")
 
     delete(cfn, "data")
     assert ddb.list_tables()["TableNames"] == []

@@ -107,15 +107,13 @@ async fn time_to_live(
 }
 
 async fn point_in_time_recovery(sdk: &dyn AwsSdkClient, request: &Request<'_>, name: &str) -> Result<(), AwsError> {
-    let enabled = request
-        .properties
-        .pointer("/PointInTimeRecoverySpecification/PointInTimeRecoveryEnabled")
-        .and_then(boolean)
-        .unwrap_or(false);
-    let input = json!({
-        "TableName": name,
-        "PointInTimeRecoverySpecification": { "PointInTimeRecoveryEnabled": enabled },
-    });
+    let spec = request.properties.get("PointInTimeRecoverySpecification");
+    let enabled = spec.and_then(|s| s.get("PointInTimeRecoveryEnabled")).and_then(boolean).unwrap_or(false);
+    let mut recovery = json!({ "PointInTimeRecoveryEnabled": enabled });
+    if let Some(days) = spec.and_then(|s| s.get("RecoveryPeriodInDays")).and_then(number).filter(|_| enabled) {
+        recovery["RecoveryPeriodInDays"] = days;
+    }
+    let input = json!({ "TableName": name, "PointInTimeRecoverySpecification": recovery });
     call(sdk, request, "dynamodb", "UpdateContinuousBackups", input).await.map(|_| ())
 }
 
