@@ -1,7 +1,11 @@
 """DynamoDB backups through boto3 and the AWS CLI: on-demand backups (CreateBackup,
 DescribeBackup, ListBackups, DeleteBackup, RestoreTableFromBackup) and point-in-time
-recovery (RestoreTableToPointInTime), their errors, and both across restarts."""
+recovery (RestoreTableToPointInTime), exports to S3 (ExportTableToPointInTime,
+DescribeExport, ListExports), their errors, and all of them across restarts."""
+import base64
 import datetime
+import gzip
+import hashlib
 import json
 import math
 import re
@@ -345,3 +349,93 @@ def test_point_in_time_history_survives_kill_9(start_brume, tmp_path):
     ddb = start_brume(data_dir=str(tmp_path)).client("dynamodb")
     ddb.restore_table_to_point_in_time(SourceTableName="durable", TargetTableName="durable-then", RestoreDateTime=moment)
     assert scan_all(ddb, "durable-then") == then
+
+
+def wait_export(ddb, arn):
+    for _ in range(300):
+        export = ddb.describe_export(ExportArn=arn)["ExportDescription"]
+        if export["ExportStatus"] != "IN_PROGRESS":
+            return export
+        time.sleep(0.1)
+    raise AssertionError(f"export {arn} did not end")
+
+
+def test_export_to_s3_writes_the_table_as_it_was(ddb, server):
+    s3 = server.client("s3")
+    s3.create_bucket(Bucket="exports")
+    source_table(ddb, "exported")
+    arn = ddb.describe_table(TableName="exported")["Table"]["TableArn"]
+    ddb.update_continuous_backups(TableName="exported", PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
+    fill(ddb, "exported", 1500)
+    then = scan_all(ddb, "exported")
+    moment = next_second()
+    change_after(ddb, "exported")
+
+    started = ddb.export_table_to_point_in_time(TableArn=arn, ExportTime=moment, S3Bucket="exports", S3Prefix="snap",
+                                                ClientToken="nightly-1")["ExportDescription"]
+    assert started["ExportStatus"] == "IN_PROGRESS" and started["ExportFormat"] == "DYNAMODB_JSON"
+    assert re.match(r"arn:aws:dynamodb:us-east-1:000000000000:table/exported/export/\d{14}-[0-9a-f]{8}$", started["ExportArn"])
+    export = wait_export(ddb, started["ExportArn"])
+    assert export["ExportStatus"] == "COMPLETED" and export["ItemCount"] == 1500
+    assert export["ExportTime"] == moment and export["TableArn"] == arn and export["S3Prefix"] == "snap"
+    folder = f"snap/AWSDynamoDB/{started['ExportArn'].rsplit('/', 1)[1]}/"
+    assert export["ExportManifest"] == folder + "manifest-summary.json"
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="exports", Prefix=folder)["Contents"]]
+    assert folder + "_started" in keys and folder + "manifest-files.json" in keys
+
+    summary = json.loads(s3.get_object(Bucket="exports", Key=export["ExportManifest"])["Body"].read())
+    assert summary["itemCount"] == 1500 and summary["exportArn"] == started["ExportArn"]
+    assert summary["outputFormat"] == "DYNAMODB_JSON" and summary["manifestFilesS3Key"] == folder + "manifest-files.json"
+    files = [json.loads(line) for line in s3.get_object(Bucket="exports", Key=folder + "manifest-files.json")["Body"].read().splitlines()]
+    exported = []
+    for f in files:
+        body = s3.get_object(Bucket="exports", Key=f["dataFileS3Key"])["Body"].read()
+        assert base64.b64encode(hashlib.md5(body).digest()).decode() == f["md5Checksum"]
+        lines = gzip.decompress(body).decode().splitlines()
+        assert len(lines) == f["itemCount"]
+        exported += [json.loads(line)["Item"] for line in lines]
+    assert sorted(exported, key=lambda i: int(i["sk"]["N"])) == then
+
+    # The same client token answers the same export.
+    again = ddb.export_table_to_point_in_time(TableArn=arn, ExportTime=moment, S3Bucket="exports", S3Prefix="snap",
+                                              ClientToken="nightly-1")["ExportDescription"]
+    assert again["ExportArn"] == started["ExportArn"]
+    # Without a time: the table now; into a bucket that does not exist: failed.
+    now = ddb.export_table_to_point_in_time(TableArn=arn, S3Bucket="exports")["ExportDescription"]
+    assert wait_export(ddb, now["ExportArn"])["ItemCount"] == 1500  # one added, one deleted
+    missing = ddb.export_table_to_point_in_time(TableArn=arn, S3Bucket="no-such-bucket")["ExportDescription"]
+    failed = wait_export(ddb, missing["ExportArn"])
+    assert failed["ExportStatus"] == "FAILED" and failed["FailureCode"] == "NoSuchBucket"
+
+    listed = ddb.list_exports(TableArn=arn)["ExportSummaries"]
+    assert [e["ExportArn"] for e in listed] == [started["ExportArn"], now["ExportArn"], missing["ExportArn"]]
+    assert [e["ExportStatus"] for e in listed] == ["COMPLETED", "COMPLETED", "FAILED"]
+    first = ddb.list_exports(MaxResults=2)
+    assert len(first["ExportSummaries"]) == 2
+    rest = ddb.list_exports(MaxResults=2, NextToken=first["NextToken"])
+    assert [e["ExportArn"] for e in rest["ExportSummaries"]] == [missing["ExportArn"]] and "NextToken" not in rest
+
+    make_table(ddb, "unrecovered")
+    other = ddb.describe_table(TableName="unrecovered")["Table"]["TableArn"]
+    code, message, _ = error_of(lambda: ddb.export_table_to_point_in_time(TableArn=other, S3Bucket="exports"))
+    assert (code, message) == ("PointInTimeRecoveryUnavailableException",
+                               "Point in time recovery is not enabled for table 'unrecovered'")
+    code, _, _ = error_of(lambda: ddb.export_table_to_point_in_time(
+        TableArn=arn, S3Bucket="exports", ExportTime=moment + datetime.timedelta(days=1)))
+    assert code == "InvalidExportTimeException"
+    code, message, _ = error_of(lambda: ddb.describe_export(ExportArn=started["ExportArn"][:-8] + "00000000"))
+    assert code == "ExportNotFoundException"
+
+
+def test_export_with_the_cli(server):
+    ddb = server.client("dynamodb")
+    server.client("s3").create_bucket(Bucket="cli-exports")
+    make_table(ddb, "cliexport")
+    ddb.update_continuous_backups(TableName="cliexport", PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
+    ddb.put_item(TableName="cliexport", Item={"pk": {"S": "a"}})
+    arn = ddb.describe_table(TableName="cliexport")["Table"]["TableArn"]
+    _, started, _ = server.cli("dynamodb", "export-table-to-point-in-time", "--table-arn", arn, "--s3-bucket", "cli-exports")
+    export = wait_export(ddb, started["ExportDescription"]["ExportArn"])
+    assert export["ExportStatus"] == "COMPLETED" and export["ItemCount"] == 1
+    _, described, _ = server.cli("dynamodb", "describe-export", "--export-arn", export["ExportArn"])
+    assert described["ExportDescription"]["ExportManifest"] == export["ExportManifest"]

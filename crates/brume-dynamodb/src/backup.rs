@@ -30,7 +30,7 @@ use crate::control::{
     sse_description, throughput,
 };
 use crate::error::{invalid, validation};
-use crate::pitr::Before;
+use crate::pitr::{Before, ItemsAt};
 use crate::table::{self, KEYSPACE, KeyAttr, Table, corrupt, decode_item};
 use crate::{Ddb, table_name};
 
@@ -109,6 +109,13 @@ pub struct Overrides {
     sse_specification_override: Option<Json>,
 }
 
+/// The last part of a backup's or an export's ARN: its creation time in milliseconds and a
+/// random part, so they list in the order they were made.
+pub(crate) fn arn_suffix(now: f64) -> String {
+    let random = uuid::Uuid::new_v4().simple().to_string();
+    format!("{:014}-{}", (now * 1000.0) as u64, &random[..8])
+}
+
 fn backup_key(account: &str, region: &str, table: &str, suffix: &str) -> Vec<u8> {
     key::encode_strings_then(&["b", account, region, table, suffix], &[])
 }
@@ -143,26 +150,41 @@ fn backup_in_use() -> AwsError {
     )
 }
 
-/// The record key of backup `arn`, after checking it names one of the caller's.
-fn key_of_arn(ctx: &RequestContext, arn: &str, action: &str) -> Result<Vec<u8>, AwsError> {
+/// A backup's or an export's ARN (`…:table/<table>/<noun>/<suffix>`) as the key of its
+/// record (`<kind>/<account>/<region>/<table>/<suffix>`), after checking it names one of
+/// the caller's; `missing` answers an ARN that names none.
+pub(crate) fn key_of_arn(
+    ctx: &RequestContext,
+    arn: &str,
+    (noun, kind): (&str, &str),
+    action: &str,
+    missing: fn(&str) -> AwsError,
+) -> Result<Vec<u8>, AwsError> {
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
     let [_, _, "dynamodb", region, account, resource] = parts[..] else {
-        return Err(backup_not_found(arn));
+        return Err(missing(arn));
     };
-    let Some((table, suffix)) = resource.strip_prefix("table/").and_then(|r| r.split_once("/backup/")) else {
-        return Err(backup_not_found(arn));
+    let Some((table, suffix)) =
+        resource.strip_prefix("table/").and_then(|r| r.split_once(&format!("/{noun}/") as &str))
+    else {
+        return Err(missing(arn));
     };
     if account != ctx.account || region != ctx.region {
         return Err(not_authorized(ctx, arn, action));
     }
-    Ok(backup_key(account, region, table, suffix))
+    Ok(key::encode_strings_then(&[kind, account, region, table, suffix], &[]))
 }
 
-fn load<T: for<'de> Deserialize<'de>>(view: &dyn ReadView, key: &[u8]) -> Result<Option<T>, AwsError> {
+/// The record key of backup `arn`.
+fn backup_of_arn(ctx: &RequestContext, arn: &str, action: &str) -> Result<Vec<u8>, AwsError> {
+    key_of_arn(ctx, arn, ("backup", "b"), action, backup_not_found)
+}
+
+pub(crate) fn load<T: for<'de> Deserialize<'de>>(view: &dyn ReadView, key: &[u8]) -> Result<Option<T>, AwsError> {
     view.get(KEYSPACE, key)?.map(|b| serde_json::from_slice(&b).map_err(|e| corrupt(&e))).transpose()
 }
 
-fn save<T: Serialize>(txn: &mut dyn Txn, key: &[u8], value: &T) -> Result<(), AwsError> {
+pub(crate) fn save<T: Serialize>(txn: &mut dyn Txn, key: &[u8], value: &T) -> Result<(), AwsError> {
     txn.put(KEYSPACE, key, &serde_json::to_vec(value).map_err(|e| corrupt(&e))?)?;
     Ok(())
 }
@@ -257,8 +279,7 @@ impl Ddb {
             .ok_or_else(|| backups_table_not_found(&name))?;
         let stats = table::load_stats(&*snapshot, &source)?;
         let now = Timestamp::now().0;
-        let random = uuid::Uuid::new_v4().simple().to_string();
-        let suffix = format!("{:014}-{}", (now * 1000.0) as u64, &random[..8]);
+        let suffix = arn_suffix(now);
         let backup = Backup {
             id: uuid::Uuid::new_v4().to_string(),
             arn: format!("{}/backup/{suffix}", source.arn()),
@@ -301,30 +322,10 @@ impl Ddb {
         snapshot: &dyn ReadView,
         before: &Before,
     ) -> Result<(), AwsError> {
-        let source = table::items_of(table);
-        let skip = key::encode_strings_then(&["i", &table.id], &[]).len();
         let prefix = items_prefix(id);
-        let mut range = source.clone();
-        loop {
-            let page = snapshot.scan(KEYSPACE, &range, Direction::Forward, COPY_BATCH)?;
-            let full = page.len() == COPY_BATCH;
-            if let Some((k, _)) = page.last() {
-                range.start = Bound::Excluded(k.clone());
-            }
-            let batch: Vec<(Vec<u8>, Vec<u8>)> = page
-                .into_iter()
-                .filter(|(k, _)| !before.contains_key(&k[skip..]))
-                .map(|(k, v)| ([prefix.as_slice(), &k[skip..]].concat(), v))
-                .collect();
-            self.put_all(batch).await?;
-            if !full {
-                break;
-            }
-        }
-        let earlier: Vec<(Vec<u8>, Vec<u8>)> =
-            before.iter().filter_map(|(k, v)| Some(([prefix.as_slice(), k].concat(), v.clone()?))).collect();
-        for batch in earlier.chunks(COPY_BATCH) {
-            self.put_all(batch.to_vec()).await?;
+        let mut items = ItemsAt::new(snapshot, table, before);
+        while let Some(page) = items.next_page(COPY_BATCH)? {
+            self.put_all(page.into_iter().map(|(k, v)| ([prefix.as_slice(), &k].concat(), v)).collect()).await?;
         }
         Ok(())
     }
@@ -345,7 +346,7 @@ impl Ddb {
         ctx: RequestContext,
         input: BackupArnInput,
     ) -> Result<Json, AwsError> {
-        let key = key_of_arn(&ctx, &input.backup_arn, "DescribeBackup")?;
+        let key = backup_of_arn(&ctx, &input.backup_arn, "DescribeBackup")?;
         let backup: Backup = load(&*self.kv, &key)?.ok_or_else(|| backup_not_found(&input.backup_arn))?;
         Ok(json!({ "BackupDescription": backup.description() }))
     }
@@ -354,7 +355,7 @@ impl Ddb {
         let table = input.table_name.as_deref().map(table_name);
         let mut range = backups_of(&ctx.account, &ctx.region, table);
         if let Some(arn) = &input.exclusive_start_backup_arn {
-            range.start = Bound::Excluded(key_of_arn(&ctx, arn, "ListBackups")?);
+            range.start = Bound::Excluded(backup_of_arn(&ctx, arn, "ListBackups")?);
         }
         // Every backup Brume makes is a USER one, the type listed by default.
         if matches!(input.backup_type.as_deref(), Some("SYSTEM" | "AWS_BACKUP")) {
@@ -387,7 +388,7 @@ impl Ddb {
     }
 
     pub async fn delete_backup(self: Arc<Self>, ctx: RequestContext, input: BackupArnInput) -> Result<Json, AwsError> {
-        let key = key_of_arn(&ctx, &input.backup_arn, "DeleteBackup")?;
+        let key = backup_of_arn(&ctx, &input.backup_arn, "DeleteBackup")?;
         let arn = input.backup_arn;
         let backup = self
             .kv
@@ -423,7 +424,7 @@ impl Ddb {
         ctx: RequestContext,
         input: RestoreTableFromBackupInput,
     ) -> Result<Json, AwsError> {
-        let key = key_of_arn(&ctx, &input.backup_arn, "RestoreTableFromBackup")?;
+        let key = backup_of_arn(&ctx, &input.backup_arn, "RestoreTableFromBackup")?;
         let backup: Backup = load(&*self.kv, &key)?.ok_or_else(|| backup_not_found(&input.backup_arn))?;
         if !backup.available {
             return Err(backup_in_use());
@@ -550,14 +551,17 @@ impl Ddb {
         }
     }
 
-    /// Finishes the backups and restores a stop interrupted: a backup is made again from
-    /// the table as it is now (or deleted, if its table is gone); a restore goes on from
-    /// its last batch.
+    /// Finishes the backups, restores and exports a stop interrupted: a backup is made
+    /// again from the table as it is now (or deleted, if its table is gone); a restore goes
+    /// on from its last batch; an export runs again.
     pub(crate) fn resume_backups(self: &Arc<Self>) {
         let state = self.clone();
         tokio::spawn(async move {
             if let Err(e) = state.resume().await {
                 tracing::warn!(error = %e, "could not finish the backups and restores a stop interrupted");
+            }
+            if let Err(e) = state.resume_exports().await {
+                tracing::warn!(error = %e, "could not finish the exports a stop interrupted");
             }
         });
     }
@@ -692,7 +696,7 @@ mod tests {
     #[tokio::test]
     async fn interrupted_backups_and_restores_are_finished() {
         let kv = Storage::in_memory().kv;
-        let ddb = Ddb::new(kv.clone());
+        let ddb = crate::tests::ddb(kv.clone());
         let source = table();
         let items = 2 * COPY_BATCH + 5;
         let backup = Backup {

@@ -11,7 +11,7 @@
 //! ([`stream`]); [`streams_service`] serves the DynamoDB Streams API that reads them.
 //! On-demand backups copy a table's items aside and restore them into new tables
 //! ([`backup`]); tables with point-in-time recovery keep the history that restores them as
-//! they were at an earlier time ([`pitr`]).
+//! they were at an earlier time ([`pitr`]) or exports them so to S3 ([`export`]).
 
 mod backup;
 mod batch;
@@ -19,6 +19,7 @@ mod capacity;
 mod client;
 mod control;
 mod error;
+mod export;
 mod expr;
 mod item;
 mod legacy;
@@ -35,21 +36,23 @@ mod value;
 
 use std::sync::Arc;
 
+use brume_core::clients::S3Client;
 use brume_protocol::{Service, ServiceBuilder};
 use brume_storage::Kv;
 
 pub use stream::{Batch, Position};
 pub use table::KEYSPACE;
 
-/// DynamoDB's state: the store.
+/// DynamoDB's state: the store, and S3, which exports are written to.
 pub struct Ddb {
     kv: Arc<dyn Kv>,
+    s3: Arc<dyn S3Client>,
 }
 
 impl Ddb {
     /// DynamoDB over `kv`. Cheap: nothing is read until a request needs it.
-    pub fn new(kv: Arc<dyn Kv>) -> Arc<Ddb> {
-        Arc::new(Ddb { kv })
+    pub fn new(kv: Arc<dyn Kv>, s3: Arc<dyn S3Client>) -> Arc<Ddb> {
+        Arc::new(Ddb { kv, s3 })
     }
 }
 
@@ -117,6 +120,9 @@ pub fn service(state: Arc<Ddb>) -> Service {
         .op("DeleteBackup", Ddb::delete_backup)
         .op("RestoreTableFromBackup", Ddb::restore_table_from_backup)
         .op("RestoreTableToPointInTime", Ddb::restore_table_to_point_in_time)
+        .op("ExportTableToPointInTime", Ddb::export_table_to_point_in_time)
+        .op("DescribeExport", Ddb::describe_export)
+        .op("ListExports", Ddb::list_exports)
         .op("DescribeLimits", Ddb::describe_limits)
         .op("DescribeEndpoints", Ddb::describe_endpoints)
         .op("PutItem", Ddb::put_item)
@@ -144,4 +150,59 @@ pub fn streams_service(state: Arc<Ddb>) -> Service {
         .op("GetShardIterator", Ddb::get_shard_iterator)
         .op("GetRecords", Ddb::get_records)
         .build()
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use brume_core::AwsError;
+    use brume_core::clients::ListedObject;
+
+    /// S3 for tests: keeps what is put, as `(bucket, key, body)`.
+    #[derive(Default)]
+    pub(crate) struct Puts(pub Mutex<Vec<(String, String, Vec<u8>)>>);
+
+    #[async_trait::async_trait]
+    impl S3Client for Puts {
+        async fn get_object_bytes(
+            &self,
+            _: &str,
+            _: &str,
+            _: &str,
+            _: Option<&str>,
+            _: u64,
+        ) -> Result<Vec<u8>, AwsError> {
+            Err(AwsError::internal())
+        }
+
+        async fn list_objects(
+            &self,
+            _: &str,
+            _: &str,
+            _: &str,
+            _: Option<&str>,
+            _: usize,
+        ) -> Result<(Vec<ListedObject>, bool), AwsError> {
+            Err(AwsError::internal())
+        }
+
+        async fn put_object_bytes(
+            &self,
+            _: &str,
+            bucket: &str,
+            key: &str,
+            body: Vec<u8>,
+            _: &str,
+        ) -> Result<String, AwsError> {
+            self.0.lock().unwrap().push((bucket.into(), key.into(), body));
+            Ok("\"etag\"".into())
+        }
+    }
+
+    /// DynamoDB over `kv`, with an S3 that keeps what is put.
+    pub(crate) fn ddb(kv: Arc<dyn Kv>) -> Arc<Ddb> {
+        Ddb::new(kv, Arc::new(Puts::default()))
+    }
 }

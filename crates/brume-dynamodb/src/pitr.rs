@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use brume_core::{AwsError, RequestContext, value::Timestamp};
 use brume_storage::key::{self, Element};
-use brume_storage::{Direction, KeyRange, ReadView, Txn};
+use brume_storage::{Direction, KeyRange, KvPair, ReadView, Txn};
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
 
@@ -91,8 +91,53 @@ pub fn before_changes_after(view: &dyn ReadView, table: &Table, time: f64) -> Re
     }
 }
 
+/// The items of a table as it was: those in a snapshot of it, with the ones in a
+/// [`Before`] as they were before (or left out), a page at a time, as `(key, record)` with
+/// the key's encoding after the table's prefix.
+pub struct ItemsAt<'a> {
+    view: &'a dyn ReadView,
+    before: &'a Before,
+    skip: usize,
+    range: KeyRange,
+    live_done: bool,
+    earlier: std::collections::btree_map::Iter<'a, Vec<u8>, Option<Vec<u8>>>,
+}
+
+impl<'a> ItemsAt<'a> {
+    pub fn new(view: &'a dyn ReadView, table: &Table, before: &'a Before) -> Self {
+        ItemsAt {
+            view,
+            before,
+            skip: key::encode_strings_then(&["i", &table.id], &[]).len(),
+            range: table::items_of(table),
+            live_done: false,
+            earlier: before.iter(),
+        }
+    }
+
+    /// The next items, up to `n` of them; `None` once all have been given.
+    pub fn next_page(&mut self, n: usize) -> Result<Option<Vec<KvPair>>, AwsError> {
+        if !self.live_done {
+            let page = self.view.scan(KEYSPACE, &self.range, Direction::Forward, n)?;
+            self.live_done = page.len() < n;
+            if let Some((k, _)) = page.last() {
+                self.range.start = Bound::Excluded(k.clone());
+            }
+            let (skip, before) = (self.skip, self.before);
+            return Ok(Some(
+                page.into_iter()
+                    .filter(|(k, _)| !before.contains_key(&k[skip..]))
+                    .map(|(k, v)| (k[skip..].to_vec(), v))
+                    .collect(),
+            ));
+        }
+        let page: Vec<_> = self.earlier.by_ref().filter_map(|(k, v)| Some((k.clone(), v.clone()?))).take(n).collect();
+        Ok((!page.is_empty()).then_some(page))
+    }
+}
+
 /// The first moment `table` can be restored to at `now`, if it has recovery enabled.
-fn earliest(table: &Table, now: f64) -> Option<f64> {
+pub fn earliest(table: &Table, now: f64) -> Option<f64> {
     table.pitr.map(|(since, days)| since.max(now - days as f64 * 86400.0))
 }
 
@@ -113,7 +158,7 @@ fn trim_step(txn: &mut dyn Txn, table: &Table, now: f64) -> Result<usize, AwsErr
     Ok(old.len())
 }
 
-fn unavailable(name: &str) -> AwsError {
+pub fn unavailable(name: &str) -> AwsError {
     AwsError::new(
         400,
         "PointInTimeRecoveryUnavailableException",

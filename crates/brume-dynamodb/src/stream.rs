@@ -565,7 +565,7 @@ mod tests {
     #[tokio::test]
     async fn old_records_are_trimmed_and_closed_streams_forgotten() {
         let kv = Storage::in_memory().kv;
-        let ddb = Ddb::new(kv.clone());
+        let ddb = crate::tests::ddb(kv.clone());
         let now = Timestamp::now().0;
         let mut t = table::tests::table();
         t.stream_view = Some("KEYS_ONLY".into());

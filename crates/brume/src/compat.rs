@@ -71,6 +71,11 @@ const PARTIAL: &[(&str, &str, &str)] = &[
     ),
     (
         "dynamodb",
+        "ExportTableToPointInTime",
+        "full exports in DYNAMODB_JSON only (INCREMENTAL_EXPORT and ION are refused); no .md5 files beside the manifests; the bucket must be the table's account's",
+    ),
+    (
+        "dynamodb",
         "RestoreTableToPointInTime",
         "the table is restored before the answer, ACTIVE at once (AWS answers CREATING); the latest restorable time is now (AWS's is about five minutes ago); a deleted table leaves no system backup to restore",
     ),

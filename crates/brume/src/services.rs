@@ -65,7 +65,7 @@ pub fn register(
     gateway.register_view(&brume_sns::CERTIFICATE_PATH["/_brume/".len()..], certificate);
     let sns_links = sns.clone();
     gateway.register("sns", &[brume_sns::KEYSPACE], move || brume_sns::service(sns.clone()));
-    let dynamodb = brume_dynamodb::Ddb::new(storage.kv.clone());
+    let dynamodb = brume_dynamodb::Ddb::new(storage.kv.clone(), s3_client.clone());
     let streams_client: Arc<dyn DynamoDbStreamsClient> = dynamodb.clone();
     cleanup(gateway, dispatcher, "dynamodb-ttl", TTL_PERIOD, dynamodb.clone(), |ddb, now| async move {
         ddb.expire(now.0).await
