@@ -439,3 +439,119 @@ def test_export_with_the_cli(server):
     assert export["ExportStatus"] == "COMPLETED" and export["ItemCount"] == 1
     _, described, _ = server.cli("dynamodb", "describe-export", "--export-arn", export["ExportArn"])
     assert described["ExportDescription"]["ExportManifest"] == export["ExportManifest"]
+
+
+def wait_import(ddb, arn):
+    for _ in range(300):
+        described = ddb.describe_import(ImportArn=arn)["ImportTableDescription"]
+        if described["ImportStatus"] != "IN_PROGRESS":
+            return described
+        time.sleep(0.1)
+    raise AssertionError(f"import {arn} did not end")
+
+
+PEOPLE = {"TableName": "people", "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+          "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "N"},
+                                   {"AttributeName": "team", "AttributeType": "S"}],
+          "BillingMode": "PAY_PER_REQUEST",
+          "GlobalSecondaryIndexes": [{"IndexName": "by-team", "KeySchema": [{"AttributeName": "team", "KeyType": "HASH"}],
+                                      "Projection": {"ProjectionType": "ALL"}}]}
+
+
+def test_import_from_s3_makes_a_table_of_csv_or_dynamodb_json(ddb, server):
+    s3 = server.client("s3")
+    s3.create_bucket(Bucket="seed")
+    s3.put_object(Bucket="seed", Key="people/a.csv",
+                  Body=b'id,name,team,age\r\n1,Ann,core,30\r\n2,"Bob, Jr.",core,\r\n3,"two\nlines ""quoted""",web,5\r\nx,bad,core,1\r\n')
+    s3.put_object(Bucket="seed", Key="people/b.csv", Body=b"id,name,team\n4,Dee,web\n")
+    s3.put_object(Bucket="seed", Key="elsewhere.csv", Body=b"id,name\n9,Not imported\n")
+
+    started = ddb.import_table(S3BucketSource={"S3Bucket": "seed", "S3KeyPrefix": "people/"}, InputFormat="CSV",
+                               TableCreationParameters=PEOPLE, ClientToken="seed-1")["ImportTableDescription"]
+    assert started["ImportStatus"] == "IN_PROGRESS"
+    assert re.match(r"arn:aws:dynamodb:us-east-1:000000000000:table/people/import/\d{14}-[0-9a-f]{8}$", started["ImportArn"])
+    done = wait_import(ddb, started["ImportArn"])
+    assert done["ImportStatus"] == "COMPLETED"
+    assert (done["ProcessedItemCount"], done["ImportedItemCount"], done["ErrorCount"]) == (5, 4, 1)
+    assert done["TableArn"] == "arn:aws:dynamodb:us-east-1:000000000000:table/people"
+    ddb.get_waiter("table_exists").wait(TableName="people", WaiterConfig={"Delay": 1})
+    items = sorted(ddb.scan(TableName="people")["Items"], key=lambda i: int(i["id"]["N"]))
+    assert items == [
+        {"id": {"N": "1"}, "name": {"S": "Ann"}, "team": {"S": "core"}, "age": {"S": "30"}},
+        {"id": {"N": "2"}, "name": {"S": "Bob, Jr."}, "team": {"S": "core"}},
+        {"id": {"N": "3"}, "name": {"S": 'two\nlines "quoted"'}, "team": {"S": "web"}, "age": {"S": "5"}},
+        {"id": {"N": "4"}, "name": {"S": "Dee"}, "team": {"S": "web"}},
+    ]
+    web = ddb.query(TableName="people", IndexName="by-team", KeyConditionExpression="team = :t",
+                    ExpressionAttributeValues={":t": {"S": "web"}})["Items"]
+    assert sorted(i["id"]["N"] for i in web) == ["3", "4"]
+    again = ddb.import_table(S3BucketSource={"S3Bucket": "seed", "S3KeyPrefix": "people/"}, InputFormat="CSV",
+                             TableCreationParameters=PEOPLE, ClientToken="seed-1")["ImportTableDescription"]
+    assert again["ImportArn"] == started["ImportArn"]
+
+    # Gzipped CSV with its header given, and another delimiter.
+    s3.put_object(Bucket="seed", Key="semi/part-1.csv.gz", Body=gzip.compress(b"7;Eve;ops\n8;Fay;ops\n"))
+    params = dict(PEOPLE, TableName="semicolons")
+    semi = ddb.import_table(S3BucketSource={"S3Bucket": "seed", "S3KeyPrefix": "semi/"}, InputFormat="CSV",
+                            InputCompressionType="GZIP", TableCreationParameters=params,
+                            InputFormatOptions={"Csv": {"Delimiter": ";", "HeaderList": ["id", "name", "team"]}})
+    assert wait_import(ddb, semi["ImportTableDescription"]["ImportArn"])["ImportedItemCount"] == 2
+    assert ddb.get_item(TableName="semicolons", Key={"id": {"N": "8"}})["Item"]["name"] == {"S": "Fay"}
+
+    # What an export wrote, imported back.
+    lines = b"".join(json.dumps({"Item": i}).encode() + b"\n" for i in items) + b"not json\n"
+    s3.put_object(Bucket="seed", Key="dump/AWSDynamoDB/x/data/one.json.gz", Body=gzip.compress(lines))
+    copy = ddb.import_table(S3BucketSource={"S3Bucket": "seed", "S3KeyPrefix": "dump/"}, InputFormat="DYNAMODB_JSON",
+                            InputCompressionType="GZIP", TableCreationParameters=dict(PEOPLE, TableName="people-copy"))
+    copied = wait_import(ddb, copy["ImportTableDescription"]["ImportArn"])
+    assert (copied["ImportedItemCount"], copied["ErrorCount"]) == (4, 1)
+    assert sorted(ddb.scan(TableName="people-copy")["Items"], key=lambda i: int(i["id"]["N"])) == items
+
+    listed = ddb.list_imports()["ImportSummaryList"]
+    assert {i["ImportArn"] for i in listed} == {started["ImportArn"], semi["ImportTableDescription"]["ImportArn"],
+                                                 copy["ImportTableDescription"]["ImportArn"]}
+    assert [i["ImportStatus"] for i in ddb.list_imports(TableArn=done["TableArn"])["ImportSummaryList"]] == ["COMPLETED"]
+    page = ddb.list_imports(PageSize=2)
+    assert len(page["ImportSummaryList"]) == 2 and len(ddb.list_imports(PageSize=2, NextToken=page["NextToken"])["ImportSummaryList"]) == 1
+
+
+def test_import_errors(ddb, server):
+    server.client("s3").create_bucket(Bucket="seed2")
+    # An empty prefix makes an empty table.
+    empty = ddb.import_table(S3BucketSource={"S3Bucket": "seed2"}, InputFormat="CSV",
+                             TableCreationParameters=PEOPLE)["ImportTableDescription"]
+    assert wait_import(ddb, empty["ImportArn"])["ImportStatus"] == "COMPLETED"
+    assert ddb.describe_table(TableName="people")["Table"]["ItemCount"] == 0
+    code, message, _ = error_of(lambda: ddb.import_table(
+        S3BucketSource={"S3Bucket": "seed2"}, InputFormat="CSV", TableCreationParameters=PEOPLE))
+    assert (code, message) == ("ResourceInUseException", "Table already exists: people")
+    code, _, _ = error_of(lambda: ddb.import_table(
+        S3BucketSource={"S3Bucket": "seed2"}, InputFormat="ION", TableCreationParameters=dict(PEOPLE, TableName="ion")))
+    assert code == "ValidationException"
+    code, message, _ = error_of(lambda: ddb.import_table(
+        S3BucketSource={"S3Bucket": "seed2"}, InputFormat="CSV",
+        TableCreationParameters=dict(PEOPLE, KeySchema=[{"AttributeName": "nope", "KeyType": "HASH"}], TableName="bad")))
+    assert code == "ValidationException" and "AttributeDefinitions" in message
+    missing = ddb.import_table(S3BucketSource={"S3Bucket": "no-such-bucket"}, InputFormat="CSV",
+                               TableCreationParameters=dict(PEOPLE, TableName="never"))["ImportTableDescription"]
+    failed = wait_import(ddb, missing["ImportArn"])
+    assert failed["ImportStatus"] == "FAILED" and failed["FailureCode"] == "NoSuchBucket"
+    code, _, _ = error_of(lambda: ddb.describe_table(TableName="never"))
+    assert code == "ResourceNotFoundException"
+    code, _, _ = error_of(lambda: ddb.describe_import(ImportArn=missing["ImportArn"][:-8] + "00000000"))
+    assert code == "ImportNotFoundException"
+
+
+def test_import_with_the_cli(server):
+    s3 = server.client("s3")
+    s3.create_bucket(Bucket="cli-seed")
+    s3.put_object(Bucket="cli-seed", Key="rows.csv", Body=b"pk,v\na,1\nb,2\n")
+    params = json.dumps({"TableName": "cliimport", "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+                         "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}], "BillingMode": "PAY_PER_REQUEST"})
+    _, started, _ = server.cli("dynamodb", "import-table", "--s3-bucket-source", "S3Bucket=cli-seed", "--input-format", "CSV",
+                               "--table-creation-parameters", params)
+    ddb = server.client("dynamodb")
+    assert wait_import(ddb, started["ImportTableDescription"]["ImportArn"])["ImportedItemCount"] == 2
+    server.cli("dynamodb", "wait", "table-exists", "--table-name", "cliimport")
+    _, got, _ = server.cli("dynamodb", "get-item", "--table-name", "cliimport", "--key", '{"pk": {"S": "b"}}')
+    assert got["Item"] == {"pk": {"S": "b"}, "v": {"S": "2"}}

@@ -153,6 +153,17 @@ pub trait S3Client: Send + Sync {
         max_size: u64,
     ) -> Result<Vec<u8>, AwsError>;
 
+    /// The bytes `start..end` of the current version of object `key` (fewer past its end),
+    /// read as `account`, for readers that go through a large object a piece at a time.
+    async fn get_object_range(
+        &self,
+        account: &str,
+        bucket: &str,
+        key: &str,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<u8>, AwsError>;
+
     /// Up to `max` current objects of `bucket` whose keys start with `prefix`, after key
     /// `after`, in key order, as ListObjectsV2 lists them; and whether more follow.
     async fn list_objects(

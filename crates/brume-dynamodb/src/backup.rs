@@ -55,12 +55,19 @@ pub struct Backup {
 /// backup's item keys already written. A point-in-time restore reads a backup of its own,
 /// `temporary`, deleted when it is done.
 #[derive(Serialize, Deserialize)]
-struct Restore {
+pub(crate) struct Restore {
     table: Table,
     backup: String,
     after: Option<Vec<u8>>,
     #[serde(default)]
     temporary: bool,
+}
+
+impl Restore {
+    /// A restore from a backup made for it alone, deleted when it is done.
+    pub(crate) fn temporary(table: Table, backup: String) -> Self {
+        Restore { table, backup, after: None, temporary: true }
+    }
 }
 
 #[derive(Deserialize)]
@@ -126,7 +133,7 @@ fn backups_of(account: &str, region: &str, table: Option<&str>) -> KeyRange {
     KeyRange::prefix(&key::encode(&parts))
 }
 
-fn items_prefix(id: &str) -> Vec<u8> {
+pub(crate) fn items_prefix(id: &str) -> Vec<u8> {
     key::encode_strings_then(&["k", id], &[])
 }
 
@@ -330,7 +337,7 @@ impl Ddb {
         Ok(())
     }
 
-    async fn put_all(&self, records: Vec<(Vec<u8>, Vec<u8>)>) -> Result<(), AwsError> {
+    pub(crate) async fn put_all(&self, records: Vec<(Vec<u8>, Vec<u8>)>) -> Result<(), AwsError> {
         self.kv
             .transact(move |txn: &mut dyn Txn| {
                 for (k, v) in &records {
@@ -453,7 +460,7 @@ impl Ddb {
 
     /// Records `restore` as in progress, once `check` passes and its table's name is free;
     /// answers where it is recorded.
-    async fn begin_restore(
+    pub(crate) async fn begin_restore(
         &self,
         restore: Restore,
         check: impl FnOnce(&mut dyn Txn) -> Result<(), AwsError> + Send + 'static,
@@ -502,7 +509,7 @@ impl Ddb {
         tokio::spawn(async move { state.copy_items(&source, &copy, &*snapshot, &before).await })
             .await
             .map_err(|_| AwsError::internal())??;
-        let restore = Restore { table: target, backup: id.clone(), after: None, temporary: true };
+        let restore = Restore::temporary(target, id.clone());
         let job = match self.begin_restore(restore, |_| Ok(())).await {
             Ok(job) => job,
             Err(e) => {
@@ -515,7 +522,7 @@ impl Ddb {
 
     /// Writes the backup's items into the restored table a batch at a time, from where the
     /// restore recorded at `job` has come to; answers the table once it is there.
-    async fn restore(self: Arc<Self>, job: Vec<u8>) -> Result<Table, AwsError> {
+    pub(crate) async fn restore(self: Arc<Self>, job: Vec<u8>) -> Result<Table, AwsError> {
         loop {
             let job = job.clone();
             let done = self
@@ -551,9 +558,10 @@ impl Ddb {
         }
     }
 
-    /// Finishes the backups, restores and exports a stop interrupted: a backup is made
-    /// again from the table as it is now (or deleted, if its table is gone); a restore goes
-    /// on from its last batch; an export runs again.
+    /// Finishes the backups, restores, exports and imports a stop interrupted: a backup is
+    /// made again from the table as it is now (or deleted, if its table is gone); a restore
+    /// goes on from its last batch; an export runs again; so does an import whose restore
+    /// had not begun.
     pub(crate) fn resume_backups(self: &Arc<Self>) {
         let state = self.clone();
         tokio::spawn(async move {
@@ -562,6 +570,9 @@ impl Ddb {
             }
             if let Err(e) = state.resume_exports().await {
                 tracing::warn!(error = %e, "could not finish the exports a stop interrupted");
+            }
+            if let Err(e) = state.resume_imports().await {
+                tracing::warn!(error = %e, "could not finish the imports a stop interrupted");
             }
         });
     }

@@ -442,92 +442,95 @@ pub(crate) fn not_authorized(ctx: &RequestContext, arn: &str, action: &str) -> A
     )
 }
 
+/// The table CreateTable (or ImportTable) makes of `input`, checked as CreateTable checks
+/// it; `now` is its creation time.
+pub(crate) fn new_table(ctx: &RequestContext, input: &CreateTableInput, now: f64) -> Result<Table, AwsError> {
+    check_name(&input.table_name, "tableName")?;
+    let mut defs = BTreeMap::new();
+    for (i, d) in input.attribute_definitions.iter().enumerate() {
+        if !["S", "N", "B"].contains(&d.attribute_type.as_str()) {
+            return Err(constraint(
+                &d.attribute_type,
+                &format!("attributeDefinitions.{}.member.attributeType", i + 1),
+                "Member must satisfy enum value set: [B, N, S]",
+            ));
+        }
+        if defs.insert(d.attribute_name.clone(), d.attribute_type.clone()).is_some() {
+            return Err(invalid("Duplicate AttributeName in AttributeDefinitions"));
+        }
+    }
+    let key = key_schema(&input.key_schema, &defs, "keySchema")?;
+    let billing = input.billing_mode.clone().unwrap_or_else(|| "PROVISIONED".to_string());
+    let (read, write) = match (billing.as_str(), input.provisioned_throughput) {
+        ("PROVISIONED", Some(t)) => throughput(t),
+        ("PROVISIONED", None) => return Err(validation("No provisioned throughput specified for the table")),
+        ("PAY_PER_REQUEST", Some(_)) => {
+            return Err(invalid(
+                "Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST",
+            ));
+        }
+        ("PAY_PER_REQUEST", None) => (0, 0),
+        (other, _) => {
+            return Err(constraint(
+                other,
+                "billingMode",
+                "Member must satisfy enum value set: [PROVISIONED, PAY_PER_REQUEST]",
+            ));
+        }
+    };
+    let (lsis, gsis, used) = secondary_indexes(
+        &key,
+        &defs,
+        &billing,
+        (read, write),
+        input.local_secondary_indexes.as_deref(),
+        input.global_secondary_indexes.as_deref(),
+    )?;
+    if defs.keys().any(|d| !used.contains(d)) {
+        return Err(invalid(
+            "Number of attributes in KeySchema does not exactly match number of attributes defined in AttributeDefinitions",
+        ));
+    }
+    if let Some(StreamSpecification { stream_enabled: false, stream_view_type: Some(_) }) = &input.stream_specification
+    {
+        return Err(invalid("Table is being created with a stream disabled, UpdateViewType should not be specified"));
+    }
+    let stream_view = input.stream_specification.as_ref().map(stream_view).transpose()?.flatten();
+    Ok(Table {
+        account: ctx.account.clone(),
+        region: ctx.region.clone(),
+        name: input.table_name.clone(),
+        id: uuid::Uuid::new_v4().to_string(),
+        created: now,
+        attributes: input
+            .attribute_definitions
+            .iter()
+            .map(|d| KeyAttr { name: d.attribute_name.clone(), ty: d.attribute_type.clone() })
+            .collect(),
+        key,
+        billing,
+        read,
+        write,
+        billing_switched: None,
+        gsis,
+        lsis,
+        stream_label: stream_view.as_ref().map(|_| stream::label(now)),
+        stream_view,
+        tags: input.tags.iter().flatten().map(|t| (t.key.clone(), t.value.clone())).collect(),
+        deletion_protection: input.deletion_protection_enabled.unwrap_or(false),
+        ttl_attribute: None,
+        sse: input.sse_specification.as_ref().and_then(|spec| sse_description(ctx, spec)),
+        on_demand: input.on_demand_throughput.clone(),
+        table_class: input.table_class.clone(),
+        pitr: None,
+        restored: None,
+    })
+}
+
 impl Ddb {
     pub async fn create_table(self: Arc<Self>, ctx: RequestContext, input: CreateTableInput) -> Result<Json, AwsError> {
-        check_name(&input.table_name, "tableName")?;
-        let mut defs = BTreeMap::new();
-        for (i, d) in input.attribute_definitions.iter().enumerate() {
-            if !["S", "N", "B"].contains(&d.attribute_type.as_str()) {
-                return Err(constraint(
-                    &d.attribute_type,
-                    &format!("attributeDefinitions.{}.member.attributeType", i + 1),
-                    "Member must satisfy enum value set: [B, N, S]",
-                ));
-            }
-            if defs.insert(d.attribute_name.clone(), d.attribute_type.clone()).is_some() {
-                return Err(invalid("Duplicate AttributeName in AttributeDefinitions"));
-            }
-        }
-        let key = key_schema(&input.key_schema, &defs, "keySchema")?;
-        let billing = input.billing_mode.clone().unwrap_or_else(|| "PROVISIONED".to_string());
-        let (read, write) = match (billing.as_str(), input.provisioned_throughput) {
-            ("PROVISIONED", Some(t)) => throughput(t),
-            ("PROVISIONED", None) => return Err(validation("No provisioned throughput specified for the table")),
-            ("PAY_PER_REQUEST", Some(_)) => {
-                return Err(invalid(
-                    "Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST",
-                ));
-            }
-            ("PAY_PER_REQUEST", None) => (0, 0),
-            (other, _) => {
-                return Err(constraint(
-                    other,
-                    "billingMode",
-                    "Member must satisfy enum value set: [PROVISIONED, PAY_PER_REQUEST]",
-                ));
-            }
-        };
-        let (lsis, gsis, used) = secondary_indexes(
-            &key,
-            &defs,
-            &billing,
-            (read, write),
-            input.local_secondary_indexes.as_deref(),
-            input.global_secondary_indexes.as_deref(),
-        )?;
-        if defs.keys().any(|d| !used.contains(d)) {
-            return Err(invalid(
-                "Number of attributes in KeySchema does not exactly match number of attributes defined in AttributeDefinitions",
-            ));
-        }
-        if let Some(StreamSpecification { stream_enabled: false, stream_view_type: Some(_) }) =
-            &input.stream_specification
-        {
-            return Err(invalid(
-                "Table is being created with a stream disabled, UpdateViewType should not be specified",
-            ));
-        }
-        let stream_view = input.stream_specification.as_ref().map(stream_view).transpose()?.flatten();
         let now = Timestamp::now().0;
-        let table = Table {
-            account: ctx.account.clone(),
-            region: ctx.region.clone(),
-            name: input.table_name.clone(),
-            id: uuid::Uuid::new_v4().to_string(),
-            created: now,
-            attributes: input
-                .attribute_definitions
-                .iter()
-                .map(|d| KeyAttr { name: d.attribute_name.clone(), ty: d.attribute_type.clone() })
-                .collect(),
-            key,
-            billing,
-            read,
-            write,
-            billing_switched: None,
-            gsis,
-            lsis,
-            stream_label: stream_view.as_ref().map(|_| stream::label(now)),
-            stream_view,
-            tags: input.tags.iter().flatten().map(|t| (t.key.clone(), t.value.clone())).collect(),
-            deletion_protection: input.deletion_protection_enabled.unwrap_or(false),
-            ttl_attribute: None,
-            sse: input.sse_specification.as_ref().and_then(|spec| sse_description(&ctx, spec)),
-            on_demand: input.on_demand_throughput.clone(),
-            table_class: input.table_class.clone(),
-            pitr: None,
-            restored: None,
-        };
+        let table = new_table(&ctx, &input, now)?;
         let description = table::describe(&table, &table::Stats::default(), "ACTIVE");
         self.kv
             .transact(move |txn: &mut dyn Txn| {

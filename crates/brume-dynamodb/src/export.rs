@@ -436,7 +436,8 @@ mod tests {
         kept.pitr = Some((0.0, 35));
         let mut lost = Table { name: "lost".into(), id: "id-2".into(), ..table() };
         lost.pitr = None;
-        let now = Timestamp::now().0;
+        // Exported as at a moment after the items were written.
+        let now = Timestamp::now().0 + 1.0;
         let (a, b) = (export(&kept, "00000000000001-00000001", now), export(&lost, "00000000000001-00000002", now));
         let (t, ea, eb) = (kept.clone(), a.clone(), b.clone());
         kv.transact(move |txn: &mut dyn Txn| -> Result<(), AwsError> {

@@ -11,7 +11,8 @@
 //! ([`stream`]); [`streams_service`] serves the DynamoDB Streams API that reads them.
 //! On-demand backups copy a table's items aside and restore them into new tables
 //! ([`backup`]); tables with point-in-time recovery keep the history that restores them as
-//! they were at an earlier time ([`pitr`]) or exports them so to S3 ([`export`]).
+//! they were at an earlier time ([`pitr`]) or exports them so to S3 ([`export`]); imports
+//! make tables of objects in S3 ([`import`]).
 
 mod backup;
 mod batch;
@@ -21,6 +22,7 @@ mod control;
 mod error;
 mod export;
 mod expr;
+mod import;
 mod item;
 mod legacy;
 mod number;
@@ -123,6 +125,9 @@ pub fn service(state: Arc<Ddb>) -> Service {
         .op("ExportTableToPointInTime", Ddb::export_table_to_point_in_time)
         .op("DescribeExport", Ddb::describe_export)
         .op("ListExports", Ddb::list_exports)
+        .op("ImportTable", Ddb::import_table)
+        .op("DescribeImport", Ddb::describe_import)
+        .op("ListImports", Ddb::list_imports)
         .op("DescribeLimits", Ddb::describe_limits)
         .op("DescribeEndpoints", Ddb::describe_endpoints)
         .op("PutItem", Ddb::put_item)
@@ -174,6 +179,10 @@ pub(crate) mod tests {
             _: Option<&str>,
             _: u64,
         ) -> Result<Vec<u8>, AwsError> {
+            Err(AwsError::internal())
+        }
+
+        async fn get_object_range(&self, _: &str, _: &str, _: &str, _: u64, _: u64) -> Result<Vec<u8>, AwsError> {
             Err(AwsError::internal())
         }
 

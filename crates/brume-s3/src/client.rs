@@ -32,6 +32,25 @@ impl S3Client for S3 {
         body::read_all(self.blobs.as_ref(), &version.content, version.size).await
     }
 
+    async fn get_object_range(
+        &self,
+        account: &str,
+        bucket: &str,
+        key: &str,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<u8>, AwsError> {
+        self.bucket(&RequestContext::new(account, brume_core::DEFAULT_REGION), bucket)?;
+        let version = self.version_to_read(bucket, key, None)?;
+        let end = end.min(version.size);
+        let mut bytes = Vec::with_capacity(end.saturating_sub(start) as usize);
+        if start < end {
+            let reader = body::chunks(self.blobs.clone(), &version.content, start, end)?;
+            brume_storage::read_to_end(reader, &mut bytes).await.map_err(error::internal)?;
+        }
+        Ok(bytes)
+    }
+
     async fn list_objects(
         &self,
         account: &str,

@@ -396,6 +396,17 @@ pub(crate) struct NoS3;
 #[cfg(test)]
 #[async_trait::async_trait]
 impl brume_core::clients::S3Client for NoS3 {
+    async fn get_object_range(
+        &self,
+        _: &str,
+        bucket: &str,
+        _: &str,
+        _: u64,
+        _: u64,
+    ) -> Result<Vec<u8>, brume_core::AwsError> {
+        Err(no_such_bucket(bucket))
+    }
+
     async fn get_object_bytes(
         &self,
         _: &str,

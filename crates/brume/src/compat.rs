@@ -76,6 +76,11 @@ const PARTIAL: &[(&str, &str, &str)] = &[
     ),
     (
         "dynamodb",
+        "ImportTable",
+        "CSV and DYNAMODB_JSON, uncompressed or GZIP (ION and ZSTD are refused); bad items are counted, not logged to CloudWatch Logs; the table appears when the import completes (AWS describes it CREATING meanwhile); CSV's empty fields are left out",
+    ),
+    (
+        "dynamodb",
         "RestoreTableToPointInTime",
         "the table is restored before the answer, ACTIVE at once (AWS answers CREATING); the latest restorable time is now (AWS's is about five minutes ago); a deleted table leaves no system backup to restore",
     ),
