@@ -196,6 +196,13 @@ pub(crate) fn save<T: Serialize>(txn: &mut dyn Txn, key: &[u8], value: &T) -> Re
     Ok(())
 }
 
+/// Whether table `name` exists or is being made, by a restore or an import.
+pub fn name_taken(view: &dyn ReadView, account: &str, region: &str, name: &str) -> Result<bool, AwsError> {
+    Ok(table::load_table(view, account, region, name)?.is_some()
+        || restoring(view, account, region, name)?
+        || crate::import::importing(view, account, region, name)?)
+}
+
 /// Whether a restore is making table `name`.
 pub fn restoring(view: &dyn ReadView, account: &str, region: &str, name: &str) -> Result<bool, AwsError> {
     Ok(view.get(KEYSPACE, &restore_key(account, region, name))?.is_some())
@@ -446,7 +453,7 @@ impl Ddb {
         let arn = input.backup_arn;
         let restore = Restore { table: target, backup: backup.id, after: None, temporary: false };
         let job = self
-            .begin_restore(restore, move |txn| {
+            .begin_restore(restore, false, move |txn| {
                 // The backup may have been deleted since it was read.
                 match txn.get(KEYSPACE, &key)? {
                     Some(_) => Ok(()),
@@ -458,11 +465,12 @@ impl Ddb {
         Ok(json!({ "TableDescription": table::describe(&table, &table::load_stats(&*self.kv, &table)?, "ACTIVE") }))
     }
 
-    /// Records `restore` as in progress, once `check` passes and its table's name is free;
-    /// answers where it is recorded.
+    /// Records `restore` as in progress, once `check` passes and its table's name is free
+    /// (but for the import making it, when `importing`); answers where it is recorded.
     pub(crate) async fn begin_restore(
         &self,
         restore: Restore,
+        importing: bool,
         check: impl FnOnce(&mut dyn Txn) -> Result<(), AwsError> + Send + 'static,
     ) -> Result<Vec<u8>, AwsError> {
         let t = &restore.table;
@@ -472,9 +480,15 @@ impl Ddb {
             .transact(move |txn: &mut dyn Txn| {
                 check(txn)?;
                 let t = &restore.table;
-                if table::load_table(txn, &t.account, &t.region, &t.name)?.is_some()
-                    || restoring(txn, &t.account, &t.region, &t.name)?
-                {
+                let taken = match importing {
+                    // The import making the table holds its name until now.
+                    true => {
+                        table::load_table(txn, &t.account, &t.region, &t.name)?.is_some()
+                            || restoring(txn, &t.account, &t.region, &t.name)?
+                    }
+                    false => name_taken(txn, &t.account, &t.region, &t.name)?,
+                };
+                if taken {
                     return Err(table_exists(&t.name));
                 }
                 if restore.temporary {
@@ -495,9 +509,7 @@ impl Ddb {
         before: Before,
         target: Table,
     ) -> Result<Table, AwsError> {
-        if table::load_table(&*self.kv, &target.account, &target.region, &target.name)?.is_some()
-            || restoring(&*self.kv, &target.account, &target.region, &target.name)?
-        {
+        if name_taken(&*self.kv, &target.account, &target.region, &target.name)? {
             return Err(table_exists(&target.name));
         }
         // Buried while it is made, so that a stop before the restore begins leaves nothing.
@@ -510,7 +522,7 @@ impl Ddb {
             .await
             .map_err(|_| AwsError::internal())??;
         let restore = Restore::temporary(target, id.clone());
-        let job = match self.begin_restore(restore, |_| Ok(())).await {
+        let job = match self.begin_restore(restore, false, |_| Ok(())).await {
             Ok(job) => job,
             Err(e) => {
                 self.purge(id);

@@ -534,10 +534,9 @@ impl Ddb {
         let description = table::describe(&table, &table::Stats::default(), "ACTIVE");
         self.kv
             .transact(move |txn: &mut dyn Txn| {
-                // A table being restored is there already, as on AWS (where it is `CREATING`).
-                if table::load_table(txn, &table.account, &table.region, &table.name)?.is_some()
-                    || backup::restoring(txn, &table.account, &table.region, &table.name)?
-                {
+                // A table being restored or imported is there already, as on AWS (where it
+                // is `CREATING`).
+                if backup::name_taken(txn, &table.account, &table.region, &table.name)? {
                     return Err(resource_in_use(format!("Table already exists: {}", table.name)));
                 }
                 table::save_table(txn, &table)?;

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
 use crate::Ddb;
-use crate::backup::{Restore, arn_suffix, items_prefix, key_of_arn, load, restoring, save};
+use crate::backup::{Restore, arn_suffix, items_prefix, key_of_arn, load, name_taken, save};
 use crate::control::{CreateTableInput, new_table, table_of_arn};
 use crate::error::{resource_in_use, validation};
 use crate::item::check_new_item;
@@ -202,10 +202,7 @@ impl Ddb {
         self.kv
             .transact(move |txn: &mut dyn Txn| {
                 let t = &i.table;
-                if table::load_table(txn, &t.account, &t.region, &t.name)?.is_some()
-                    || restoring(txn, &t.account, &t.region, &t.name)?
-                    || importing(txn, &t.account, &t.region, &t.name)?
-                {
+                if name_taken(txn, &t.account, &t.region, &t.name)? {
                     return Err(resource_in_use(format!("Table already exists: {}", t.name)));
                 }
                 save(txn, &k, &i)
@@ -241,7 +238,7 @@ impl Ddb {
         let restore = Restore::temporary(import.table.clone(), id.clone());
         let (k, counted) = (key.to_vec(), import.clone());
         let begun = match filled {
-            Ok(()) => self.begin_restore(restore, move |txn| save(txn, &k, &counted)).await,
+            Ok(()) => self.begin_restore(restore, true, move |txn| save(txn, &k, &counted)).await,
             Err(e) => Err(e),
         };
         match begun {
@@ -377,7 +374,12 @@ fn token_arn(token: &str) -> Option<String> {
 }
 
 /// Whether an import in progress is making table `name`.
-fn importing(view: &dyn brume_storage::ReadView, account: &str, region: &str, name: &str) -> Result<bool, AwsError> {
+pub(crate) fn importing(
+    view: &dyn brume_storage::ReadView,
+    account: &str,
+    region: &str,
+    name: &str,
+) -> Result<bool, AwsError> {
     let range = KeyRange::prefix(&key::encode_strings_then(&["im", account, region, name], &[]));
     for (_, bytes) in view.scan(KEYSPACE, &range, Direction::Forward, usize::MAX)? {
         let import: Import = serde_json::from_slice(&bytes).map_err(|e| corrupt(&e))?;
@@ -571,6 +573,39 @@ mod tests {
         let records = read(&mut reader, lines, 5);
         assert_eq!(records.len(), 3);
         assert!(records[0].is_ok() && records[1].is_err() && records[2].is_err());
+    }
+
+    /// A table being imported holds its name until the import ends.
+    #[tokio::test]
+    async fn an_import_in_progress_takes_its_table_name() {
+        let kv = brume_storage::Storage::in_memory().kv;
+        let t = table();
+        let mut import = Import {
+            arn: format!("{}/import/00000000000001-00000001", t.arn()),
+            id: "00000000000001-00000001".into(),
+            status: "IN_PROGRESS".into(),
+            start: 0.0,
+            end: None,
+            table: t.clone(),
+            client_token: None,
+            source: json!({"S3Bucket": "b"}),
+            format: "CSV".into(),
+            format_options: None,
+            compression: "NONE".into(),
+            parameters: json!({}),
+            processed_bytes: 0,
+            processed_items: 0,
+            imported_items: 0,
+            errors: 0,
+            failure: None,
+        };
+        let key = import_key(&t.account, &t.region, &t.name, &import.id);
+        for (status, taken) in [("IN_PROGRESS", true), ("FAILED", false)] {
+            import.status = status.into();
+            let (k, i) = (key.clone(), import.clone());
+            kv.transact(move |txn: &mut dyn Txn| save(txn, &k, &i)).await.unwrap();
+            assert_eq!(name_taken(&*kv, &t.account, &t.region, &t.name).unwrap(), taken, "{status}");
+        }
     }
 
     #[test]
