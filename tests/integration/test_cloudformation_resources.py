@@ -229,6 +229,8 @@ def test_dynamodb_tables_update_in_place(server):
             "ProvisionedThroughput": {"ReadCapacityUnits": {"Ref": "Reads"}, "WriteCapacityUnits": "5"},
             "StreamSpecification": {"StreamViewType": "NEW_AND_OLD_IMAGES"},
             "TimeToLiveSpecification": {"AttributeName": "expires", "Enabled": {"Ref": "Expiring"}},
+            "ResourcePolicy": {"PolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"AWS": "000000000000"}, "Action": "dynamodb:GetItem", "Resource": "*"}]}},
         }}},
         "Outputs": {
             "Name": {"Value": {"Ref": "Table"}},
@@ -246,6 +248,7 @@ def test_dynamodb_tables_update_in_place(server):
     assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "expires"}
     tags = {t["Key"]: t["Value"] for t in ddb.list_tags_of_resource(ResourceArn=out["Arn"])["Tags"]}
     assert tags["aws:cloudformation:stack-name"] == "data"
+    assert json.loads(ddb.get_resource_policy(ResourceArn=out["Arn"])["Policy"])["Statement"][0]["Action"] == "dynamodb:GetItem"
 
     props = template["Resources"]["Table"]["Properties"]
     props["AttributeDefinitions"].append({"AttributeName": "gk", "AttributeType": "S"})
@@ -254,6 +257,7 @@ def test_dynamodb_tables_update_in_place(server):
     props["GlobalSecondaryIndexes"] = [{"IndexName": "byG", "KeySchema": [{"AttributeName": "gk", "KeyType": "HASH"}],
                                         "Projection": {"ProjectionType": "ALL"}}]
     props["PointInTimeRecoverySpecification"] = {"PointInTimeRecoveryEnabled": "true", "RecoveryPeriodInDays": "7"}
+    del props["ResourcePolicy"]
     assert outputs(update(cfn, "data", template))["Name"] == name
     table = ddb.describe_table(TableName=name)["Table"]
     assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
@@ -264,6 +268,9 @@ def test_dynamodb_tables_update_in_place(server):
     ddb.restore_table_to_point_in_time(SourceTableName=name, TargetTableName="restored", UseLatestRestorableTime=True)
     assert ddb.scan(TableName="restored")["Items"] == [{"pk": {"S": "a"}, "gk": {"S": "g"}}]
     ddb.delete_table(TableName="restored")
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        ddb.get_resource_policy(ResourceArn=out["Arn"])
+    assert e.value.response["Error"]["Code"] == "PolicyNotFoundException"
 
     delete(cfn, "data")
     assert ddb.list_tables()["TableNames"] == []

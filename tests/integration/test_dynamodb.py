@@ -972,3 +972,65 @@ def test_kill_9_keeps_every_acknowledged_item(start_brume, tmp_path):
                      ExpressionAttributeValues={":g": {"S": f"g{n}"}}, Select="COUNT")["Count"] for n in range(3))
     assert in_index >= len(acknowledged)
     assert client.describe_table(TableName="durable")["Table"]["ItemCount"] == in_index
+
+
+def policy_document(action):
+    return json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": "000000000000"}, "Action": [action], "Resource": "*"}]})
+
+
+def test_resource_policies_of_tables_and_streams(ddb):
+    arn = make_table(ddb, "guarded", StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"},
+                     ResourcePolicy=policy_document("dynamodb:GetItem"))["TableArn"]
+    created = ddb.get_resource_policy(ResourceArn=arn)
+    assert json.loads(created["Policy"])["Statement"][0]["Action"] == ["dynamodb:GetItem"]
+
+    # The same document again changes nothing; another one gets a later revision.
+    same = ddb.put_resource_policy(ResourceArn=arn, Policy=created["Policy"])["RevisionId"]
+    assert same == created["RevisionId"]
+    time.sleep(0.01)
+    second = ddb.put_resource_policy(ResourceArn=arn, Policy=policy_document("dynamodb:PutItem"),
+                                     ExpectedRevisionId=same)["RevisionId"]
+    assert int(second) > int(same)
+    assert ddb.get_resource_policy(ResourceArn=arn)["RevisionId"] == second
+
+    code, message, _ = error_of(lambda: ddb.put_resource_policy(
+        ResourceArn=arn, Policy=policy_document("dynamodb:Query"), ExpectedRevisionId=same))
+    assert (code, message) == ("PolicyNotFoundException",
+                               f"Resource-based policy not found for the provided ResourceArn: Requested update for policy "
+                               f"with revision id {same}, but the policy associated to target table guarded has revision id {second}.")
+    code, message, _ = error_of(lambda: ddb.put_resource_policy(
+        ResourceArn=arn, Policy=policy_document("dynamodb:Query"), ExpectedRevisionId="NO_POLICY"))
+    assert (code, message) == ("PolicyNotFoundException",
+                               "Resource-based policy not found for the provided ResourceArn: Requested policy update expecting "
+                               f"none to be present for table guarded, but a policy exists with revision id {second}.")
+    code, message, _ = error_of(lambda: ddb.delete_resource_policy(ResourceArn=arn, ExpectedRevisionId="unknown"))
+    assert code == "PolicyNotFoundException" and "revision id unknown" in message
+
+    assert ddb.delete_resource_policy(ResourceArn=arn, ExpectedRevisionId=second)["RevisionId"] == second
+    code, message, _ = error_of(lambda: ddb.get_resource_policy(ResourceArn=arn))
+    assert (code, message) == ("PolicyNotFoundException", f"Resource-based policy not found for the provided ResourceArn: {arn}")
+    assert ddb.put_resource_policy(ResourceArn=arn, Policy=policy_document("dynamodb:Scan"), ExpectedRevisionId="NO_POLICY")
+
+    # The stream has a policy of its own.
+    stream = ddb.describe_table(TableName="guarded")["Table"]["LatestStreamArn"]
+    code, _, _ = error_of(lambda: ddb.get_resource_policy(ResourceArn=stream))
+    assert code == "PolicyNotFoundException"
+    ddb.put_resource_policy(ResourceArn=stream, Policy=policy_document("dynamodb:GetRecords"))
+    assert "GetRecords" in ddb.get_resource_policy(ResourceArn=stream)["Policy"]
+    assert "Scan" in ddb.get_resource_policy(ResourceArn=arn)["Policy"]
+
+    code, message, _ = error_of(lambda: ddb.get_resource_policy(ResourceArn=arn + "unknown"))
+    assert (code, message) == ("ResourceNotFoundException", "Requested resource not found: Table: guardedunknown not found")
+    code, message, _ = error_of(lambda: ddb.put_resource_policy(ResourceArn=arn + "/backup/0170", Policy="{}"))
+    assert (code, message) == ("ValidationException", "One or more parameter values were invalid: "
+                               f"Provided Arn is not a DynamoDB resource arn: {arn}/backup/0170")
+    code, _, _ = error_of(lambda: ddb.put_resource_policy(ResourceArn=arn, Policy="not json"))
+    assert code == "ValidationException"
+    code, _, _ = error_of(lambda: ddb.get_resource_policy(ResourceArn=arn.replace("000000000000", "111111111111")))
+    assert code == "AccessDeniedException"
+    # The policy goes with its table.
+    ddb.delete_table(TableName="guarded")
+    make_table(ddb, "guarded")
+    code, _, _ = error_of(lambda: ddb.get_resource_policy(ResourceArn=arn))
+    assert code == "PolicyNotFoundException"

@@ -700,6 +700,8 @@ pub(crate) fn restored_table(
         pitr: None,
         on_demand: input.on_demand_throughput_override.clone().or_else(|| source.on_demand.clone()),
         restored: Some(summary),
+        policy: None,
+        stream_policy: None,
     })
 }
 

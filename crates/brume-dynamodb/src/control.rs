@@ -13,6 +13,7 @@ use serde_json::{Value as Json, json};
 
 use crate::backup;
 use crate::error::{constraint, invalid, resource_in_use, table_not_found, validation};
+use crate::policy;
 use crate::stream;
 use crate::table::{self, Index, KeyAttr, KeySchema, Projection, Table};
 use crate::{Ddb, table_name};
@@ -87,6 +88,7 @@ pub struct CreateTableInput {
     table_class: Option<String>,
     deletion_protection_enabled: Option<bool>,
     on_demand_throughput: Option<Json>,
+    resource_policy: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -446,6 +448,9 @@ pub(crate) fn not_authorized(ctx: &RequestContext, arn: &str, action: &str) -> A
 /// it; `now` is its creation time.
 pub(crate) fn new_table(ctx: &RequestContext, input: &CreateTableInput, now: f64) -> Result<Table, AwsError> {
     check_name(&input.table_name, "tableName")?;
+    if let Some(document) = &input.resource_policy {
+        policy::check_document(document)?;
+    }
     let mut defs = BTreeMap::new();
     for (i, d) in input.attribute_definitions.iter().enumerate() {
         if !["S", "N", "B"].contains(&d.attribute_type.as_str()) {
@@ -524,6 +529,8 @@ pub(crate) fn new_table(ctx: &RequestContext, input: &CreateTableInput, now: f64
         table_class: input.table_class.clone(),
         pitr: None,
         restored: None,
+        policy: input.resource_policy.as_deref().map(|p| policy::revision(None, p)),
+        stream_policy: None,
     })
 }
 

@@ -28,6 +28,7 @@ mod legacy;
 mod number;
 mod partiql;
 mod pitr;
+mod policy;
 mod query;
 mod stream;
 mod streams_api;
@@ -128,6 +129,9 @@ pub fn service(state: Arc<Ddb>) -> Service {
         .op("ImportTable", Ddb::import_table)
         .op("DescribeImport", Ddb::describe_import)
         .op("ListImports", Ddb::list_imports)
+        .op("PutResourcePolicy", Ddb::put_resource_policy)
+        .op("GetResourcePolicy", Ddb::get_resource_policy)
+        .op("DeleteResourcePolicy", Ddb::delete_resource_policy)
         .op("DescribeLimits", Ddb::describe_limits)
         .op("DescribeEndpoints", Ddb::describe_endpoints)
         .op("PutItem", Ddb::put_item)

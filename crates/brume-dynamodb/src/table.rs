@@ -32,6 +32,7 @@ use serde_json::{Value as Json, json};
 use crate::capacity::{Consumed, write_units};
 use crate::error::{invalid, key_mismatch, validation};
 use crate::pitr;
+use crate::policy::Policy;
 use crate::stream::{self, Writer};
 use crate::value::{Item, Value, item_size};
 
@@ -168,6 +169,11 @@ pub struct Table {
     /// The RestoreSummary of a table restored from a backup.
     #[serde(default)]
     pub restored: Option<Json>,
+    /// The resource-based policies of the table and of its stream.
+    #[serde(default)]
+    pub policy: Option<Policy>,
+    #[serde(default)]
+    pub stream_policy: Option<Policy>,
 }
 
 /// Live counts: the table's, then each index's, by name.
@@ -820,6 +826,8 @@ pub(crate) mod tests {
             pitr: None,
             on_demand: None,
             restored: None,
+            policy: None,
+            stream_policy: None,
         }
     }
 

@@ -76,6 +76,11 @@ const PARTIAL: &[(&str, &str, &str)] = &[
     ),
     (
         "dynamodb",
+        "PutResourcePolicy",
+        "the policy is stored and returned, not evaluated (IAM is not enforced yet); the document is checked as JSON only; a stream's policy stays with the table when its stream is replaced",
+    ),
+    (
+        "dynamodb",
         "ImportTable",
         "CSV and DYNAMODB_JSON, uncompressed or GZIP (ION and ZSTD are refused); bad items are counted, not logged to CloudWatch Logs; the table appears when the import completes (AWS describes it CREATING meanwhile); CSV's empty fields are left out",
     ),

@@ -1,12 +1,14 @@
 //! AWS::DynamoDB::Table through DynamoDB. Ref is the table's name. Billing, throughput,
-//! streams, global secondary indexes, TTL, point-in-time recovery, deletion protection and
-//! tags change in place; a new name, key schema or local indexes replace the table.
+//! streams, global secondary indexes, TTL, point-in-time recovery, deletion protection,
+//! the resource policy and tags change in place; a new name, key schema or local indexes replace the table.
 
 use brume_core::AwsError;
 use brume_core::clients::AwsSdkClient;
 use serde_json::{Map, Value, json};
 
-use super::{Provider, Provisioned, Request, boolean, call, changed, copy, ignore_gone, number, provisioned, tag_list};
+use super::{
+    Provider, Provisioned, Request, boolean, call, changed, copy, document, ignore_gone, number, provisioned, tag_list,
+};
 
 pub(super) struct Table;
 
@@ -53,6 +55,9 @@ fn create_input(request: &Request<'_>, name: &str) -> Value {
     let p = request.properties;
     let mut input = copy(p, &["AttributeDefinitions", "KeySchema", "BillingMode", "TableClass", "OnDemandThroughput"]);
     input.insert("TableName".into(), json!(name));
+    if let Some(policy) = request.properties.pointer("/ResourcePolicy/PolicyDocument") {
+        input.insert("ResourcePolicy".into(), json!(document(policy)));
+    }
     if let Some(t) = request.prop("ProvisionedThroughput") {
         input.insert("ProvisionedThroughput".into(), throughput(t));
     }
@@ -211,6 +216,18 @@ impl Provider for Table {
         }
         let provisioned = answer(sdk, request, name).await?;
         let arn = provisioned.attributes["Arn"].clone();
+        if changed(old, request.properties, &["ResourcePolicy"]) {
+            match request.properties.pointer("/ResourcePolicy/PolicyDocument") {
+                Some(policy) => {
+                    let input = json!({ "ResourceArn": arn, "Policy": document(policy) });
+                    call(sdk, request, "dynamodb", "PutResourcePolicy", input).await?;
+                }
+                None => {
+                    let input = json!({ "ResourceArn": arn });
+                    ignore_gone(call(sdk, request, "dynamodb", "DeleteResourcePolicy", input).await)?;
+                }
+            }
+        }
         let tags = request.tags();
         let removed: Vec<String> = tag_list(old.get("Tags"))
             .into_iter()

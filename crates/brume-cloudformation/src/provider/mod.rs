@@ -310,6 +310,7 @@ fn gone(e: &AwsError) -> bool {
                 | "ResourceNotFoundException"
                 | "StateMachineDoesNotExist"
                 | "ActivityDoesNotExist"
+                | "PolicyNotFoundException"
         )
 }
 
