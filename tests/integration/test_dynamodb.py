@@ -1019,6 +1019,14 @@ def test_resource_policies_of_tables_and_streams(ddb):
     ddb.put_resource_policy(ResourceArn=stream, Policy=policy_document("dynamodb:GetRecords"))
     assert "GetRecords" in ddb.get_resource_policy(ResourceArn=stream)["Policy"]
     assert "Scan" in ddb.get_resource_policy(ResourceArn=arn)["Policy"]
+    # A new stream starts without a policy; the old stream's ARN has none either.
+    ddb.update_table(TableName="guarded", StreamSpecification={"StreamEnabled": False})
+    ddb.update_table(TableName="guarded", StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"})
+    new_stream = ddb.describe_table(TableName="guarded")["Table"]["LatestStreamArn"]
+    assert new_stream != stream
+    for old_or_new in (stream, new_stream):
+        code, _, _ = error_of(lambda: ddb.get_resource_policy(ResourceArn=old_or_new))
+        assert code == "PolicyNotFoundException"
 
     code, message, _ = error_of(lambda: ddb.get_resource_policy(ResourceArn=arn + "unknown"))
     assert (code, message) == ("ResourceNotFoundException", "Requested resource not found: Table: guardedunknown not found")

@@ -15,6 +15,10 @@
 //! and the table appears, whole, with the last batch; until then its name is taken. Both
 //! run again after a stop that interrupted them: a backup from a new snapshot, a restore
 //! from the last batch it recorded.
+//!
+//! Point-in-time restores ([`crate::pitr`]) and imports ([`crate::import`]) restore the same
+//! way, from a backup of their own that no listing shows: filled under a tombstone (so a
+//! stop before the restore begins leaves it to be purged), and deleted once restored.
 
 use std::ops::Bound;
 use std::sync::Arc;

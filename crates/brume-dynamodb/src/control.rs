@@ -717,6 +717,8 @@ impl Ddb {
                         (None, Some(_)) => {
                             now = stream::unused_moment(txn, &table, now)?;
                             table.stream_label = Some(stream::label(now));
+                            // A new stream starts without the old one's policy.
+                            table.stream_policy = None;
                         }
                         (Some(_), None) => stream::close(txn, &table, now)?,
                     }

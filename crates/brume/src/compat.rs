@@ -77,7 +77,7 @@ const PARTIAL: &[(&str, &str, &str)] = &[
     (
         "dynamodb",
         "PutResourcePolicy",
-        "the policy is stored and returned, not evaluated (IAM is not enforced yet); the document is checked as JSON only; a stream's policy stays with the table when its stream is replaced",
+        "the policy is stored and returned, not evaluated (IAM is not enforced yet); the document is checked as JSON only",
     ),
     (
         "dynamodb",
