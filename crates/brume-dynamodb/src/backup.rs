@@ -22,6 +22,7 @@
 
 use std::ops::Bound;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use brume_core::{AwsError, RequestContext, value::Timestamp};
 use brume_storage::key::{self, Element};
@@ -120,11 +121,17 @@ pub struct Overrides {
     sse_specification_override: Option<Json>,
 }
 
-/// The last part of a backup's or an export's ARN: its creation time in milliseconds and a
-/// random part, so they list in the order they were made.
+/// The last part of a backup's, an export's or an import's ARN: its creation time in
+/// milliseconds and a random part, so they list in the order they were made — also two
+/// made in the same millisecond, the second taking the next one.
 pub(crate) fn arn_suffix(now: f64) -> String {
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let ms = (now * 1000.0) as u64;
+    let next = |last: u64| ms.max(last + 1);
+    let last = LAST.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |last| Some(next(last))).unwrap_or_else(|l| l);
+    let ms = next(last);
     let random = uuid::Uuid::new_v4().simple().to_string();
-    format!("{:014}-{}", (now * 1000.0) as u64, &random[..8])
+    format!("{ms:014}-{}", &random[..8])
 }
 
 fn backup_key(account: &str, region: &str, table: &str, suffix: &str) -> Vec<u8> {
@@ -718,6 +725,12 @@ mod tests {
 
     fn count(kv: &dyn ReadView, prefix: &[u8]) -> usize {
         kv.scan(KEYSPACE, &KeyRange::prefix(prefix), Direction::Forward, usize::MAX).unwrap().len()
+    }
+
+    #[test]
+    fn suffixes_made_in_one_millisecond_still_order() {
+        let suffixes: Vec<String> = (0..50).map(|_| arn_suffix(1.0)).collect();
+        assert!(suffixes.windows(2).all(|w| w[0][..14] < w[1][..14]), "{suffixes:?}");
     }
 
     /// A stop left a backup half made (with a record its table no longer has) and a
