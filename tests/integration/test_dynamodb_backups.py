@@ -248,8 +248,10 @@ def test_backups_survive_a_restart(start_brume, tmp_path):
 
     second = start_brume(data_dir=str(tmp_path))
     ddb = second.client("dynamodb")
-    assert [b["BackupArn"] for b in ddb.list_backups()["BackupSummaries"]] == [arn]
+    # The restore is the service's first request: what the service finds in progress as it
+    # starts is not this restore, which its own request finishes.
     ddb.restore_table_from_backup(TargetTableName="after", BackupArn=arn)
+    assert [b["BackupArn"] for b in ddb.list_backups()["BackupSummaries"]] == [arn]
     assert scan_all(ddb, "after") == before
     assert gsi_counts(ddb, "after") == [400, 400, 400]
 
@@ -555,3 +557,47 @@ def test_import_with_the_cli(server):
     server.cli("dynamodb", "wait", "table-exists", "--table-name", "cliimport")
     _, got, _ = server.cli("dynamodb", "get-item", "--table-name", "cliimport", "--key", '{"pk": {"S": "b"}}')
     assert got["Item"] == {"pk": {"S": "b"}, "v": {"S": "2"}}
+
+
+def test_an_import_and_an_export_interrupted_by_kill_9_finish_after_restart(start_brume, tmp_path):
+    first = start_brume(data_dir=str(tmp_path))
+    s3, ddb = first.client("s3"), first.client("dynamodb")
+    s3.create_bucket(Bucket="big")
+    rows = b"pk,n\n" + b"".join(b"k%06d,%d\n" % (i, i) for i in range(40000))
+    s3.put_object(Bucket="big", Key="rows.csv", Body=rows)
+    source_table(ddb, "exported")
+    ddb.update_continuous_backups(TableName="exported", PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
+    fill(ddb, "exported", 2000)
+    arn = ddb.describe_table(TableName="exported")["Table"]["TableArn"]
+    params = {"TableName": "imported", "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+              "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}], "BillingMode": "PAY_PER_REQUEST"}
+    imported = ddb.import_table(S3BucketSource={"S3Bucket": "big"}, InputFormat="CSV",
+                                TableCreationParameters=params)["ImportTableDescription"]["ImportArn"]
+    s3.create_bucket(Bucket="dumps")  # apart, or a rerun import would read the export's files too
+    exported = ddb.export_table_to_point_in_time(TableArn=arn, S3Bucket="dumps")["ExportDescription"]["ExportArn"]
+    # Wherever they are (reading, restoring, writing files, or done), a restart finishes them.
+    first.proc.kill()
+    first.proc.wait()
+
+    second = start_brume(data_dir=str(tmp_path))
+    ddb = second.client("dynamodb")
+    done = wait_import(ddb, imported)
+    assert (done["ImportStatus"], done["ImportedItemCount"], done["ErrorCount"]) == ("COMPLETED", 40000, 0)
+    assert ddb.describe_table(TableName="imported")["Table"]["ItemCount"] == 40000
+    assert ddb.get_item(TableName="imported", Key={"pk": {"S": "k039999"}})["Item"]["n"] == {"S": "39999"}
+    export = wait_export(ddb, exported)
+    assert (export["ExportStatus"], export["ItemCount"]) == ("COMPLETED", 2000)
+
+
+def test_an_import_as_the_first_request_of_a_new_server_completes(start_brume):
+    brume = start_brume()
+    s3 = brume.client("s3")
+    s3.create_bucket(Bucket="first")
+    s3.put_object(Bucket="first", Key="rows.csv", Body=b"pk\n" + b"".join(b"k%d\n" % i for i in range(3000)))
+    ddb = brume.client("dynamodb")
+    params = {"TableName": "first", "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+              "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}], "BillingMode": "PAY_PER_REQUEST"}
+    arn = ddb.import_table(S3BucketSource={"S3Bucket": "first"}, InputFormat="CSV",
+                           TableCreationParameters=params)["ImportTableDescription"]["ImportArn"]
+    done = wait_import(ddb, arn)
+    assert (done["ImportStatus"], done["ImportedItemCount"], done["ErrorCount"]) == ("COMPLETED", 3000, 0)

@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use brume_core::{AwsError, RequestContext, value::Timestamp};
 use brume_storage::key::{self, Element};
-use brume_storage::{Direction, KeyRange, ReadView, Txn};
+use brume_storage::{Direction, KeyRange, KvPair, ReadView, Txn};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
@@ -586,26 +586,33 @@ impl Ddb {
     /// goes on from its last batch; an export runs again; so does an import whose restore
     /// had not begun.
     pub(crate) fn resume_backups(self: &Arc<Self>) {
+        // What a stop left is what is in progress as the service starts: read it now,
+        // before its first request can begin more (which its own task finishes).
+        let all = |kind: &str| KeyRange::prefix(&key::encode(&[kind.into()]));
+        let scan = |kind: &str| self.kv.scan(KEYSPACE, &all(kind), Direction::Forward, usize::MAX);
+        let (restores, backups, exports, imports) = match (scan("rn"), scan("b"), scan("ex"), scan("im")) {
+            (Ok(r), Ok(b), Ok(e), Ok(i)) => (r, b, e, i),
+            _ => return tracing::warn!("could not read the backups, restores, exports and imports in progress"),
+        };
         let state = self.clone();
         tokio::spawn(async move {
-            if let Err(e) = state.resume().await {
+            if let Err(e) = state.resume(restores, backups).await {
                 tracing::warn!(error = %e, "could not finish the backups and restores a stop interrupted");
             }
-            if let Err(e) = state.resume_exports().await {
+            if let Err(e) = state.resume_exports(exports).await {
                 tracing::warn!(error = %e, "could not finish the exports a stop interrupted");
             }
-            if let Err(e) = state.resume_imports().await {
+            if let Err(e) = state.resume_imports(imports).await {
                 tracing::warn!(error = %e, "could not finish the imports a stop interrupted");
             }
         });
     }
 
-    async fn resume(self: &Arc<Self>) -> Result<(), AwsError> {
-        let all = |kind: &str| KeyRange::prefix(&key::encode(&[kind.into()]));
-        for (job, _) in self.kv.scan(KEYSPACE, &all("rn"), Direction::Forward, usize::MAX)? {
+    async fn resume(self: &Arc<Self>, restores: Vec<KvPair>, backups: Vec<KvPair>) -> Result<(), AwsError> {
+        for (job, _) in restores {
             self.clone().restore(job).await?;
         }
-        for (key, bytes) in self.kv.scan(KEYSPACE, &all("b"), Direction::Forward, usize::MAX)? {
+        for (key, bytes) in backups {
             let backup: Backup = serde_json::from_slice(&bytes).map_err(|e| corrupt(&e))?;
             if backup.available {
                 continue;
@@ -723,6 +730,10 @@ mod tests {
     use crate::value::{Item, Value};
     use brume_storage::Storage;
 
+    fn scan(kv: &dyn ReadView, kind: &str) -> Vec<KvPair> {
+        kv.scan(KEYSPACE, &KeyRange::prefix(&key::encode(&[kind.into()])), Direction::Forward, usize::MAX).unwrap()
+    }
+
     fn count(kv: &dyn ReadView, prefix: &[u8]) -> usize {
         kv.scan(KEYSPACE, &KeyRange::prefix(prefix), Direction::Forward, usize::MAX).unwrap().len()
     }
@@ -768,7 +779,7 @@ mod tests {
         .await
         .unwrap();
 
-        ddb.resume().await.unwrap();
+        ddb.resume(scan(&*kv, "rn"), scan(&*kv, "b")).await.unwrap();
         let made: Backup = load(&*kv, &key).unwrap().unwrap();
         assert!(made.available);
         assert_eq!(count(&*kv, &items_prefix("backup-1")), items);
@@ -792,7 +803,7 @@ mod tests {
         .unwrap();
         assert!(restoring(&*kv, &target.account, &target.region, "restored").unwrap());
 
-        ddb.resume().await.unwrap();
+        ddb.resume(scan(&*kv, "rn"), scan(&*kv, "b")).await.unwrap();
         assert!(!restoring(&*kv, &target.account, &target.region, "restored").unwrap());
         let restored = table::load_table(&*kv, &target.account, &target.region, "restored").unwrap().unwrap();
         let stats = table::load_stats(&*kv, &restored).unwrap();

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use brume_core::{AwsError, RequestContext, value::Timestamp};
 use brume_storage::key;
-use brume_storage::{Direction, KeyRange, ReadView, Txn};
+use brume_storage::{Direction, KeyRange, KvPair, ReadView, Txn};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use serde::{Deserialize, Serialize};
@@ -248,7 +248,13 @@ impl Ddb {
             }
             if file.items > 0 && (last || file.raw >= FILE_BYTES) {
                 let (count, body) = std::mem::replace(&mut file, DataFileWriter::new()).finish()?;
-                let key = format!("{folder}data/{}.json.gz", uuid::Uuid::new_v4().simple());
+                // Named after the export and the file's place in it, so that an export run
+                // again after a stop writes the same files over those it had written.
+                let name: String = brume_crypto::Md5::digest(format!("{}/{}", export.arn, files.len()))
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect();
+                let key = format!("{folder}data/{}.json.gz", &name[..26]);
                 let md5 = brume_crypto::Md5::digest(&body);
                 let etag = put(key.clone(), body, "application/x-gzip").await?;
                 files.push((key, count, base64_of(&md5), etag.trim_matches('"').to_string()));
@@ -324,11 +330,11 @@ impl Ddb {
         Ok(out)
     }
 
-    /// Runs again the exports a stop interrupted: the history gives the same content, as
-    /// long as the table still keeps it; otherwise they fail.
-    pub(crate) async fn resume_exports(self: &Arc<Self>) -> Result<(), AwsError> {
-        let all = KeyRange::prefix(&key::encode(&["ex".into()]));
-        for (key, bytes) in self.kv.scan(KEYSPACE, &all, Direction::Forward, usize::MAX)? {
+    /// Runs again the exports a stop interrupted (of `exports`, the records there when the
+    /// service started): the history gives the same content, as long as the table still
+    /// keeps it; otherwise they fail.
+    pub(crate) async fn resume_exports(self: &Arc<Self>, exports: Vec<KvPair>) -> Result<(), AwsError> {
+        for (key, bytes) in exports {
             let mut export: Export = serde_json::from_slice(&bytes).map_err(|e| corrupt(&e))?;
             if export.status != "IN_PROGRESS" {
                 continue;
@@ -454,7 +460,8 @@ mod tests {
         .await
         .unwrap();
 
-        ddb.resume_exports().await.unwrap();
+        let all = KeyRange::prefix(&key::encode(&["ex".into()]));
+        ddb.resume_exports(kv.scan(KEYSPACE, &all, Direction::Forward, usize::MAX).unwrap()).await.unwrap();
         let done: Export = load(&*kv, &export_key(&kept.account, &kept.region, &kept.name, &a.id)).unwrap().unwrap();
         assert_eq!((done.status.as_str(), done.items), ("COMPLETED", 3));
         let failed: Export = load(&*kv, &export_key(&kept.account, &kept.region, "lost", &b.id)).unwrap().unwrap();

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use brume_core::{AwsError, RequestContext, value::Timestamp};
 use brume_storage::key;
-use brume_storage::{Direction, KeyRange, Txn};
+use brume_storage::{Direction, KeyRange, KvPair, Txn};
 use flate2::write::MultiGzDecoder;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
@@ -326,11 +326,11 @@ impl Ddb {
         Ok(out)
     }
 
-    /// Finishes the imports a stop interrupted: one whose table the restores at start-up
-    /// finished is complete; the others read S3 again.
-    pub(crate) async fn resume_imports(self: &Arc<Self>) -> Result<(), AwsError> {
-        let all = KeyRange::prefix(&key::encode(&["im".into()]));
-        for (key, bytes) in self.kv.scan(KEYSPACE, &all, Direction::Forward, usize::MAX)? {
+    /// Finishes the imports a stop interrupted (of `imports`, the records there when the
+    /// service started): one whose table the restores at start-up finished is complete; the
+    /// others read S3 again.
+    pub(crate) async fn resume_imports(self: &Arc<Self>, imports: Vec<KvPair>) -> Result<(), AwsError> {
+        for (key, bytes) in imports {
             let mut import: Import = serde_json::from_slice(&bytes).map_err(|e| corrupt(&e))?;
             if import.status != "IN_PROGRESS" {
                 continue;
