@@ -417,13 +417,22 @@ struct Reader {
     gzip: Option<MultiGzDecoder<Vec<u8>>>,
     pending: Vec<u8>,
     csv: Option<CsvOptions>,
+    /// Dropping what is left of a record too long to be an item, up to its end.
+    skipping: bool,
 }
 
 type Record = Result<Item, AwsError>;
 
+/// A record longer than this (an item's JSON is at most ~1.2 MB, with escapes) is an error,
+/// and is not held: an object of one endless line must not fill the memory.
+const MAX_RECORD: usize = 8 << 20;
+/// Compressed bytes inflated at a time, so that what one step holds stays bounded however
+/// well the data compresses.
+const INFLATE_PIECE: usize = 16 << 10;
+
 impl Reader {
     fn new(gzip: bool, csv: Option<CsvOptions>) -> Self {
-        Reader { gzip: gzip.then(|| MultiGzDecoder::new(Vec::new())), pending: Vec::new(), csv }
+        Reader { gzip: gzip.then(|| MultiGzDecoder::new(Vec::new())), pending: Vec::new(), csv, skipping: false }
     }
 
     /// The records completed by `chunk` (all that are left when `last`).
@@ -431,34 +440,33 @@ impl Reader {
         let invalid = |e: std::io::Error| {
             AwsError::new(400, "InvalidInput", format!("The object could not be decompressed: {e}"))
         };
-        match &mut self.gzip {
-            Some(gz) => {
-                gz.write_all(chunk).map_err(invalid)?;
+        // Whole records, or `None` for one too long.
+        let mut records = Vec::new();
+        match self.gzip.take() {
+            Some(mut gz) => {
+                for piece in chunk.chunks(INFLATE_PIECE) {
+                    gz.write_all(piece).map_err(invalid)?;
+                    self.pending.append(gz.get_mut());
+                    self.cut(&mut records);
+                }
                 if last {
                     gz.try_finish().map_err(invalid)?;
+                    self.pending.append(gz.get_mut());
                 }
-                self.pending.append(gz.get_mut());
+                self.gzip = Some(gz);
             }
             None => self.pending.extend_from_slice(chunk),
         }
-        let mut records = Vec::new();
-        let mut start = 0;
-        let mut quoted = false;
-        for (i, &b) in self.pending.iter().enumerate() {
-            if b == b'"' && self.csv.is_some() {
-                quoted = !quoted;
-            }
-            if b == b'\n' && !quoted {
-                records.push(self.pending[start..i].to_vec());
-                start = i + 1;
-            }
-        }
-        self.pending.drain(..start);
-        if last && !self.pending.is_empty() {
-            records.push(std::mem::take(&mut self.pending));
+        self.cut(&mut records);
+        if last && !self.skipping && !self.pending.is_empty() {
+            records.push(Some(std::mem::take(&mut self.pending)));
         }
         let mut items = Vec::new();
         for record in records {
+            let Some(record) = record else {
+                items.push(Err(validation(format!("A record is longer than {MAX_RECORD} bytes"))));
+                continue;
+            };
             let record = record.strip_suffix(b"\r").unwrap_or(&record);
             if record.iter().all(u8::is_ascii_whitespace) {
                 continue;
@@ -475,6 +483,31 @@ impl Reader {
             }
         }
         Ok(items)
+    }
+
+    /// Moves the records `pending` completes into `out` (lines, or CSV records, whose quoted
+    /// fields may hold newlines); drops a record that grows past [`MAX_RECORD`].
+    fn cut(&mut self, out: &mut Vec<Option<Vec<u8>>>) {
+        let (mut start, mut quoted) = (0, false);
+        for (i, &b) in self.pending.iter().enumerate() {
+            if b == b'"' && self.csv.is_some() && !self.skipping {
+                quoted = !quoted;
+            }
+            if b == b'\n' && (!quoted || self.skipping) {
+                if !std::mem::take(&mut self.skipping) {
+                    out.push(Some(self.pending[start..i].to_vec()));
+                }
+                (start, quoted) = (i + 1, false);
+            }
+        }
+        self.pending.drain(..start);
+        if self.pending.len() > MAX_RECORD {
+            if !self.skipping {
+                out.push(None);
+            }
+            self.skipping = true;
+            self.pending.clear();
+        }
     }
 }
 
@@ -606,6 +639,21 @@ mod tests {
             kv.transact(move |txn: &mut dyn Txn| save(txn, &k, &i)).await.unwrap();
             assert_eq!(name_taken(&*kv, &t.account, &t.region, &t.name).unwrap(), taken, "{status}");
         }
+    }
+
+    /// A record too long to be an item is one error, dropped as it comes rather than held,
+    /// and the records after it are read.
+    #[test]
+    fn an_endless_record_is_an_error_not_a_buffer() {
+        let mut reader = Reader::new(false, None);
+        let mut records = reader.feed(b"{\"Item\":{\"pk\":{\"S\":\"a\"}}}\n", false).unwrap();
+        for _ in 0..(MAX_RECORD >> 20) + 2 {
+            records.extend(reader.feed(&[b'x'; 1 << 20], false).unwrap());
+            assert!(reader.pending.len() <= MAX_RECORD);
+        }
+        records.extend(reader.feed(b"x\n{\"Item\":{\"pk\":{\"S\":\"b\"}}}", true).unwrap());
+        assert_eq!(records.len(), 3);
+        assert!(records[0].is_ok() && records[1].is_err() && records[2].is_ok());
     }
 
     #[test]
