@@ -398,12 +398,14 @@ pub fn load_table(
 /// bytes they came from.
 static DECODED: DecodeMemo<Table> = DecodeMemo::new(1024);
 
-/// Every table of every account and region, for the background jobs.
+/// Every table of every account and region, for the background jobs; a definition that
+/// does not read is logged and passed over, so that it does not stop the others' jobs.
 pub fn all(view: &dyn ReadView) -> Result<Vec<Table>, AwsError> {
-    view.scan(KEYSPACE, &KeyRange::prefix(&key::encode(&["t".into()])), Direction::Forward, usize::MAX)?
+    Ok(view
+        .scan(KEYSPACE, &KeyRange::prefix(&key::encode(&["t".into()])), Direction::Forward, usize::MAX)?
         .into_iter()
-        .map(|(_, bytes)| serde_json::from_slice(&bytes).map_err(|e| corrupt(&e)))
-        .collect()
+        .filter_map(|(_, bytes)| serde_json::from_slice(&bytes).map_err(|e| corrupt(&e)).ok())
+        .collect())
 }
 
 pub fn save_table(txn: &mut dyn Txn, table: &Table) -> Result<(), AwsError> {
