@@ -207,6 +207,56 @@ pub(crate) fn save<T: Serialize>(txn: &mut dyn Txn, key: &[u8], value: &T) -> Re
     Ok(())
 }
 
+/// Of the records of `kind` (`ex`, `im`: keyed as their ARNs) in the caller's account and
+/// region — one table's, if named — from `start` on: up to `size`, and the next, if any.
+pub(crate) fn page_of<T: for<'de> Deserialize<'de>>(
+    view: &dyn ReadView,
+    (kind, ctx, table): (&str, &RequestContext, Option<&str>),
+    start: Option<Vec<u8>>,
+    size: usize,
+) -> Result<(Vec<T>, Option<T>), AwsError> {
+    let mut parts = vec![kind, ctx.account.as_str(), ctx.region.as_str()];
+    parts.extend(table);
+    let mut range = KeyRange::prefix(&key::encode_strings_then(&parts, &[]));
+    if let Some(start) = start {
+        range.start = Bound::Included(start);
+    }
+    let mut page: Vec<T> = view
+        .scan(KEYSPACE, &range, Direction::Forward, size + 1)?
+        .iter()
+        .map(|(_, bytes)| serde_json::from_slice(bytes).map_err(|e| corrupt(&e)))
+        .collect::<Result<_, _>>()?;
+    let next = (page.len() > size).then(|| page.pop()).flatten();
+    Ok((page, next))
+}
+
+/// The record of `kind` in the caller's account and region that client token `token` made.
+pub(crate) fn by_client_token<T: for<'de> Deserialize<'de>>(
+    view: &dyn ReadView,
+    (kind, ctx): (&str, &RequestContext),
+    token: &str,
+    token_of: impl Fn(&T) -> Option<&str>,
+) -> Result<Option<T>, AwsError> {
+    let mine = KeyRange::prefix(&key::encode_strings_then(&[kind, &ctx.account, &ctx.region], &[]));
+    for (_, bytes) in view.scan(KEYSPACE, &mine, Direction::Forward, usize::MAX)? {
+        let record: T = serde_json::from_slice(&bytes).map_err(|e| corrupt(&e))?;
+        if token_of(&record) == Some(token) {
+            return Ok(Some(record));
+        }
+    }
+    Ok(None)
+}
+
+/// `out` with the members of `fields` that have a value.
+pub(crate) fn with_optional<const N: usize>(mut out: Json, fields: [(&str, Option<Json>); N]) -> Json {
+    for (name, value) in fields {
+        if let Some(value) = value {
+            out[name] = value;
+        }
+    }
+    out
+}
+
 /// Whether table `name` exists or is being made, by a restore or an import.
 pub fn name_taken(view: &dyn ReadView, account: &str, region: &str, name: &str) -> Result<bool, AwsError> {
     Ok(table::load_table(view, account, region, name)?.is_some()

@@ -15,18 +15,18 @@ use std::sync::Arc;
 
 use brume_core::{AwsError, RequestContext, value::Timestamp};
 use brume_storage::key;
-use brume_storage::{Direction, KeyRange, KvPair, ReadView, Txn};
+use brume_storage::{KvPair, ReadView, Txn};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
 use crate::Ddb;
-use crate::backup::{arn_suffix, key_of_arn, load, save};
+use crate::backup::{arn_suffix, by_client_token, key_of_arn, load, page_of, save, with_optional};
 use crate::control::{backups_table_not_found, table_of_arn};
 use crate::error::validation;
 use crate::pitr::{ItemsAt, before_changes_after, earliest, unavailable};
-use crate::table::{self, KEYSPACE, Table, corrupt};
+use crate::table::{self, Table, corrupt};
 
 /// Items read per page while writing the data files.
 const PAGE: usize = 1000;
@@ -106,7 +106,7 @@ impl Export {
     }
 
     fn description(&self) -> Json {
-        let mut out = json!({
+        let out = json!({
             "ExportArn": self.arn,
             "ExportStatus": self.status,
             "StartTime": self.start,
@@ -120,22 +120,19 @@ impl Export {
             "BilledSizeBytes": self.bytes,
             "ItemCount": self.items,
         });
-        let optional = [
-            ("EndTime", self.end.map(Json::from)),
-            ("ExportManifest", self.manifest.clone().map(Json::from)),
-            ("ClientToken", self.client_token.clone().map(Json::from)),
-            ("S3BucketOwner", self.owner.clone().map(Json::from)),
-            ("S3Prefix", self.prefix.clone().map(Json::from)),
-            ("S3SseKmsKeyId", self.kms_key.clone().map(Json::from)),
-            ("FailureCode", self.failure.as_ref().map(|f| Json::from(f.0.clone()))),
-            ("FailureMessage", self.failure.as_ref().map(|f| Json::from(f.1.clone()))),
-        ];
-        for (name, value) in optional {
-            if let Some(value) = value {
-                out[name] = value;
-            }
-        }
-        out
+        with_optional(
+            out,
+            [
+                ("EndTime", self.end.map(Json::from)),
+                ("ExportManifest", self.manifest.clone().map(Json::from)),
+                ("ClientToken", self.client_token.clone().map(Json::from)),
+                ("S3BucketOwner", self.owner.clone().map(Json::from)),
+                ("S3Prefix", self.prefix.clone().map(Json::from)),
+                ("S3SseKmsKeyId", self.kms_key.clone().map(Json::from)),
+                ("FailureCode", self.failure.as_ref().map(|f| Json::from(f.0.clone()))),
+                ("FailureMessage", self.failure.as_ref().map(|f| Json::from(f.1.clone()))),
+            ],
+        )
     }
 }
 
@@ -158,14 +155,10 @@ impl Ddb {
         let snapshot = self.kv.snapshot()?;
         let source = table::load_table(&*snapshot, &ctx.account, &ctx.region, &name)?
             .ok_or_else(|| backups_table_not_found(&name))?;
-        if let Some(token) = &input.client_token {
-            let mine = KeyRange::prefix(&key::encode_strings_then(&["ex", &ctx.account, &ctx.region, &name], &[]));
-            for (_, bytes) in snapshot.scan(KEYSPACE, &mine, Direction::Forward, usize::MAX)? {
-                let export: Export = serde_json::from_slice(&bytes).map_err(|e| corrupt(&e))?;
-                if export.client_token.as_ref() == Some(token) {
-                    return Ok(json!({ "ExportDescription": export.description() }));
-                }
-            }
+        let token = input.client_token.as_deref();
+        let made = token.map(|t| by_client_token(&*snapshot, ("ex", &ctx), t, |e: &Export| e.client_token.as_deref()));
+        if let Some(export) = made.transpose()?.flatten() {
+            return Ok(json!({ "ExportDescription": export.description() }));
         }
         let now = Timestamp::now().0;
         let earliest = earliest(&source, now).ok_or_else(|| unavailable(&name))?;
@@ -306,25 +299,17 @@ impl Ddb {
 
     pub async fn list_exports(self: Arc<Self>, ctx: RequestContext, input: ListExportsInput) -> Result<Json, AwsError> {
         let table = input.table_arn.as_deref().map(|arn| table_of_arn(&ctx, arn, "ListExports")).transpose()?;
-        let mut parts = vec!["ex", ctx.account.as_str(), ctx.region.as_str()];
-        parts.extend(table.as_deref());
-        let mut range = KeyRange::prefix(&key::encode_strings_then(&parts, &[]));
-        if let Some(token) = &input.next_token {
-            let key = export_of_arn(&ctx, token, "ListExports").map_err(|_| validation("Invalid NextToken"))?;
-            range.start = std::ops::Bound::Included(key);
-        }
+        let start = input.next_token.as_deref().map(|token| export_of_arn(&ctx, token, "ListExports"));
+        let start = start.transpose().map_err(|_| validation("Invalid NextToken"))?;
         // The front end keeps it within 1..=25.
-        let max = input.max_results.unwrap_or(25);
-        let page = self.kv.scan(KEYSPACE, &range, Direction::Forward, max + 1)?;
-        let mut summaries = Vec::new();
-        for (_, bytes) in page.iter().take(max) {
-            let export: Export = serde_json::from_slice(bytes).map_err(|e| corrupt(&e))?;
-            summaries
-                .push(json!({"ExportArn": export.arn, "ExportStatus": export.status, "ExportType": "FULL_EXPORT"}));
-        }
+        let (page, next) =
+            page_of::<Export>(&*self.kv, ("ex", &ctx, table.as_deref()), start, input.max_results.unwrap_or(25))?;
+        let summaries: Vec<Json> = page
+            .iter()
+            .map(|e| json!({"ExportArn": e.arn, "ExportStatus": e.status, "ExportType": "FULL_EXPORT"}))
+            .collect();
         let mut out = json!({ "ExportSummaries": summaries });
-        if let Some((_, bytes)) = page.get(max) {
-            let next: Export = serde_json::from_slice(bytes).map_err(|e| corrupt(&e))?;
+        if let Some(next) = next {
             out["NextToken"] = json!(next.arn);
         }
         Ok(out)
@@ -404,10 +389,12 @@ impl DataFileWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::table::KEYSPACE;
     use crate::table::tests::table;
     use crate::tests::Puts;
     use crate::value::{Item, Value};
     use brume_storage::Storage;
+    use brume_storage::{Direction, KeyRange};
 
     fn export(table: &Table, suffix: &str, time: f64) -> Export {
         Export {

@@ -23,7 +23,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
 use crate::Ddb;
-use crate::backup::{Restore, arn_suffix, items_prefix, key_of_arn, load, name_taken, save};
+use crate::backup::{
+    Restore, arn_suffix, by_client_token, items_prefix, key_of_arn, load, name_taken, page_of, save, with_optional,
+};
 use crate::control::{CreateTableInput, new_table, table_of_arn};
 use crate::error::{resource_in_use, validation};
 use crate::item::check_new_item;
@@ -104,7 +106,7 @@ impl Import {
     }
 
     fn description(&self) -> Json {
-        let mut out = json!({
+        let out = json!({
             "ImportArn": self.arn,
             "ImportStatus": self.status,
             "TableArn": self.table.arn(),
@@ -119,19 +121,16 @@ impl Import {
             "ProcessedItemCount": self.processed_items,
             "ImportedItemCount": self.imported_items,
         });
-        let optional = [
-            ("EndTime", self.end.map(Json::from)),
-            ("ClientToken", self.client_token.clone().map(Json::from)),
-            ("InputFormatOptions", self.format_options.clone()),
-            ("FailureCode", self.failure.as_ref().map(|f| Json::from(f.0.clone()))),
-            ("FailureMessage", self.failure.as_ref().map(|f| Json::from(f.1.clone()))),
-        ];
-        for (name, value) in optional {
-            if let Some(value) = value {
-                out[name] = value;
-            }
-        }
-        out
+        with_optional(
+            out,
+            [
+                ("EndTime", self.end.map(Json::from)),
+                ("ClientToken", self.client_token.clone().map(Json::from)),
+                ("InputFormatOptions", self.format_options.clone()),
+                ("FailureCode", self.failure.as_ref().map(|f| Json::from(f.0.clone()))),
+                ("FailureMessage", self.failure.as_ref().map(|f| Json::from(f.1.clone()))),
+            ],
+        )
     }
 
     fn summary(&self) -> Json {
@@ -164,14 +163,10 @@ impl Ddb {
         if compression == "ZSTD" {
             return Err(validation("ZSTD-compressed imports are not supported by Brume; use GZIP or NONE"));
         }
-        if let Some(token) = &input.client_token {
-            let mine = KeyRange::prefix(&key::encode_strings_then(&["im", &ctx.account, &ctx.region], &[]));
-            for (_, bytes) in self.kv.scan(KEYSPACE, &mine, Direction::Forward, usize::MAX)? {
-                let import: Import = serde_json::from_slice(&bytes).map_err(|e| corrupt(&e))?;
-                if import.client_token.as_ref() == Some(token) {
-                    return Ok(json!({ "ImportTableDescription": import.description() }));
-                }
-            }
+        let token = input.client_token.as_deref();
+        let made = token.map(|t| by_client_token(&*self.kv, ("im", &ctx), t, |i: &Import| i.client_token.as_deref()));
+        if let Some(import) = made.transpose()?.flatten() {
+            return Ok(json!({ "ImportTableDescription": import.description() }));
         }
         let parameters: CreateTableInput = serde_json::from_value(input.table_creation_parameters.clone())
             .map_err(|e| validation(format!("Invalid TableCreationParameters: {e}")))?;
@@ -305,22 +300,19 @@ impl Ddb {
 
     pub async fn list_imports(self: Arc<Self>, ctx: RequestContext, input: ListImportsInput) -> Result<Json, AwsError> {
         let table = input.table_arn.as_deref().map(|arn| table_of_arn(&ctx, arn, "ListImports")).transpose()?;
-        let mut parts = vec!["im", ctx.account.as_str(), ctx.region.as_str()];
-        parts.extend(table.as_deref());
-        let mut range = KeyRange::prefix(&key::encode_strings_then(&parts, &[]));
-        if let Some(token) = &input.next_token {
-            let invalid = || validation("Invalid NextToken");
-            let arn = token_arn(token).ok_or_else(invalid)?;
-            range.start = std::ops::Bound::Included(import_of_arn(&ctx, &arn, "ListImports").map_err(|_| invalid())?);
-        }
+        let invalid = || validation("Invalid NextToken");
+        let start = match &input.next_token {
+            Some(token) => {
+                let arn = token_arn(token).ok_or_else(invalid)?;
+                Some(import_of_arn(&ctx, &arn, "ListImports").map_err(|_| invalid())?)
+            }
+            None => None,
+        };
         // The front end keeps it within 1..=25.
-        let size = input.page_size.unwrap_or(25);
-        let page = self.kv.scan(KEYSPACE, &range, Direction::Forward, size + 1)?;
-        let imports: Vec<Import> =
-            page.iter().map(|(_, b)| serde_json::from_slice(b).map_err(|e| corrupt(&e))).collect::<Result<_, _>>()?;
-        let mut out =
-            json!({ "ImportSummaryList": imports.iter().take(size).map(Import::summary).collect::<Vec<_>>() });
-        if let Some(next) = imports.get(size) {
+        let (page, next) =
+            page_of::<Import>(&*self.kv, ("im", &ctx, table.as_deref()), start, input.page_size.unwrap_or(25))?;
+        let mut out = json!({ "ImportSummaryList": page.iter().map(Import::summary).collect::<Vec<_>>() });
+        if let Some(next) = next {
             out["NextToken"] = json!(arn_token(&next.arn));
         }
         Ok(out)
