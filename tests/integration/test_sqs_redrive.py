@@ -137,3 +137,25 @@ def test_move_task_errors(sqs, server):
     # The CLI drives the same operations.
     _, out, _ = server.cli("sqs", "list-message-move-tasks", "--source-arn", arn_of(sqs, plain))
     assert out["Results"] == []
+
+
+def test_a_move_task_running_at_kill_9_finishes_after_restart(start_brume, tmp_path):
+    first = start_brume(data_dir=str(tmp_path))
+    sqs = first.client("sqs")
+    dlq = sqs.create_queue(QueueName="kept-dlq")["QueueUrl"]
+    dlq_arn = arn_of(sqs, dlq)
+    src = sqs.create_queue(QueueName="kept-src", Attributes={"RedrivePolicy": redrive(dlq_arn)})["QueueUrl"]
+    poison(sqs, src, [f"m{i}" for i in range(4)])
+    # One message a second: the task is still running when the server dies.
+    sqs.start_message_move_task(SourceArn=dlq_arn, MaxNumberOfMessagesPerSecond=1)
+    first.proc.kill()
+    first.proc.wait()
+
+    sqs = start_brume(data_dir=str(tmp_path)).client("sqs")
+    task = wait_for_task(sqs, dlq_arn, "COMPLETED")
+    assert task["ApproximateNumberOfMessagesMoved"] == 4
+    moved = []
+    while len(moved) < 4:
+        moved += [m["Body"] for m in sqs.receive_message(QueueUrl=src, MaxNumberOfMessages=10).get("Messages", [])]
+    assert sorted(moved) == [f"m{i}" for i in range(4)]
+    assert "Messages" not in sqs.receive_message(QueueUrl=dlq)

@@ -367,22 +367,20 @@ impl Sqs {
         Ok(CancelMoveOutput { approximate_number_of_messages_moved: moved })
     }
 
-    /// Picks up tasks a previous run of Brume left running.
+    /// Picks up tasks a previous run of Brume left running: those running as the service
+    /// starts, read before its first request (which may start a task, and runs it itself).
     pub(crate) fn resume_moves(self: &Arc<Self>) {
-        let state = self.clone();
-        tokio::spawn(async move {
-            let tasks = match state.kv.scan(KEYSPACE, &table::tasks_of(None), Direction::Forward, usize::MAX) {
-                Ok(tasks) => tasks,
-                Err(e) => return tracing::warn!(error = %e, "could not read message move tasks"),
-            };
-            for (_, v) in tasks {
-                if let Ok(t) = table::decode::<MoveTask>(&v)
-                    && (t.status == "RUNNING" || t.status == "CANCELLING")
-                {
-                    state.run_move(t);
-                }
+        let tasks = match self.kv.scan(KEYSPACE, &table::tasks_of(None), Direction::Forward, usize::MAX) {
+            Ok(tasks) => tasks,
+            Err(e) => return tracing::warn!(error = %e, "could not read message move tasks"),
+        };
+        for (_, v) in tasks {
+            if let Ok(t) = table::decode::<MoveTask>(&v)
+                && (t.status == "RUNNING" || t.status == "CANCELLING")
+            {
+                self.run_move(t);
             }
-        });
+        }
     }
 
     /// Runs a move task in the background, one transaction per step, until it has moved
