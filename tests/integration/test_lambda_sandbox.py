@@ -40,6 +40,14 @@ def handler(event, context):
 """
 
 
+def accept_until_closed(listener):
+    """Answers one connection; the socket closed with the test ends the wait quietly."""
+    try:
+        listener.accept()
+    except OSError:
+        pass
+
+
 def test_sandboxed_functions_see_only_their_code_tmp_and_brume(start_brume, tmp_path):
     data_dir = str(tmp_path / "data")
     before = set(glob.glob(os.path.join(tempfile.gettempdir(), "brume-*", "brume.sock")))
@@ -48,7 +56,7 @@ def test_sandboxed_functions_see_only_their_code_tmp_and_brume(start_brume, tmp_
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen()
-    threading.Thread(target=lambda: listener.accept(), daemon=True).start()
+    threading.Thread(target=accept_until_closed, args=(listener,), daemon=True).start()
     brume.client("s3").create_bucket(Bucket="sandboxed")
     lam = brume.client("lambda")
     create(lam, "probe", {"index.py": PROBE}, Timeout=30)
