@@ -667,12 +667,7 @@ impl Ddb {
             if backup.available {
                 continue;
             }
-            loop {
-                let id = backup.id.clone();
-                if self.kv.transact(move |txn: &mut dyn Txn| table::purge_step(txn, &id, COPY_BATCH)).await? {
-                    break;
-                }
-            }
+            self.purge_now(&backup.id).await?;
             let snapshot = self.kv.snapshot()?;
             let t = &backup.table;
             match table::load_table(&*snapshot, &t.account, &t.region, &t.name)? {

@@ -39,9 +39,10 @@ mod value;
 
 use std::sync::Arc;
 
+use brume_core::AwsError;
 use brume_core::clients::S3Client;
 use brume_protocol::{Service, ServiceBuilder};
-use brume_storage::Kv;
+use brume_storage::{Kv, Txn};
 
 pub use stream::{Batch, Position};
 pub use table::KEYSPACE;
@@ -63,19 +64,42 @@ impl Ddb {
 const PURGE_BATCH: usize = 1000;
 
 impl Ddb {
-    /// Deletes a dropped table's records in the background, a batch per transaction.
+    /// Deletes a dropped table's (or deleted backup's) records in the background.
     fn purge(self: &Arc<Self>, id: String) {
         let state = self.clone();
         tokio::spawn(async move {
-            loop {
-                let id = id.clone();
-                match state.kv.transact(move |txn| table::purge_step(txn, &id, PURGE_BATCH)).await {
-                    Ok(true) => return,
-                    Ok(false) => {}
-                    Err(e) => return tracing::warn!(error = %e, "could not delete a dropped table's items"),
-                }
+            if let Err(e) = state.purge_now(&id).await {
+                tracing::warn!(error = %e, "could not delete a dropped table's items");
             }
         });
+    }
+
+    /// Deletes the records under tombstone `id`, a batch per transaction.
+    async fn purge_now(&self, id: &str) -> Result<(), AwsError> {
+        let id = id.to_string();
+        self.in_batches(PURGE_BATCH, move |txn| {
+            Ok(if table::purge_step(txn, &id, PURGE_BATCH)? { 0 } else { PURGE_BATCH })
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// Runs `step` — a transaction doing at most `batch` units of work and answering how
+    /// many it did — until one does fewer; answers the total. The background jobs' way
+    /// through work too large for one transaction.
+    async fn in_batches<F>(&self, batch: usize, step: F) -> Result<u64, AwsError>
+    where
+        F: Fn(&mut dyn Txn) -> Result<usize, AwsError> + Clone + Send + 'static,
+    {
+        let mut total = 0;
+        loop {
+            let step = step.clone();
+            let done = self.kv.transact(move |txn: &mut dyn Txn| step(txn)).await?;
+            total += done as u64;
+            if done < batch {
+                return Ok(total);
+            }
+        }
     }
 
     /// Resumes the deletions a stop interrupted.

@@ -171,25 +171,17 @@ impl Ddb {
     /// period; answers how many records went.
     pub async fn trim_history(&self, now: f64) -> Result<u64, AwsError> {
         let mut removed = 0;
-        for table in table::all(&*self.kv)? {
-            loop {
-                let t = table.clone();
-                let count = self
-                    .kv
-                    .transact(move |txn: &mut dyn Txn| {
-                        // Recovery may have been turned on or off since the list was read.
-                        let current = table::load_table(txn, &t.account, &t.region, &t.name)?;
-                        match current.filter(|c| c.id == t.id) {
-                            Some(current) => trim_step(txn, &current, now),
-                            None => Ok(0),
-                        }
-                    })
-                    .await?;
-                removed += count as u64;
-                if count < TRIM_BATCH {
-                    break;
-                }
-            }
+        for t in table::all(&*self.kv)? {
+            removed += self
+                .in_batches(TRIM_BATCH, move |txn| {
+                    // Recovery may have been turned on or off since the list was read.
+                    let current = table::load_table(txn, &t.account, &t.region, &t.name)?;
+                    match current.filter(|c| c.id == t.id) {
+                        Some(current) => trim_step(txn, &current, now),
+                        None => Ok(0),
+                    }
+                })
+                .await?;
         }
         Ok(removed)
     }

@@ -398,14 +398,7 @@ impl Ddb {
             .collect::<Result<_, _>>()?;
         let mut removed = 0;
         for stream in streams {
-            loop {
-                let stream = stream.clone();
-                let count = self.kv.transact(move |txn: &mut dyn Txn| trim_step(txn, &stream, now)).await?;
-                removed += count as u64;
-                if count < TRIM_BATCH {
-                    break;
-                }
-            }
+            removed += self.in_batches(TRIM_BATCH, move |txn| trim_step(txn, &stream, now)).await?;
         }
         Ok(removed)
     }

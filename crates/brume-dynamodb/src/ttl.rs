@@ -38,14 +38,7 @@ impl Ddb {
         let tables: Vec<Table> = table::all(&*self.kv)?.into_iter().filter(|t| t.ttl_attribute.is_some()).collect();
         let mut removed = 0;
         for table in tables {
-            loop {
-                let table = table.clone();
-                let count = self.kv.transact(move |txn: &mut dyn Txn| sweep(txn, &table, now)).await?;
-                removed += count as u64;
-                if count < BATCH {
-                    break;
-                }
-            }
+            removed += self.in_batches(BATCH, move |txn| sweep(txn, &table, now)).await?;
         }
         Ok(removed)
     }
