@@ -62,7 +62,7 @@ def client_error(call):
 @pytest.mark.parametrize(
     "service,call",
     [
-        ("dynamodb", lambda c: c.list_global_tables()),  # awsJson 1.0
+        ("dynamodb", lambda c: c.list_contributor_insights()),  # awsJson 1.0
         ("logs", lambda c: c.describe_destinations()),  # awsJson 1.1
         ("sns", lambda c: c.list_platform_applications()),  # awsQuery
         ("lambda", lambda c: c.list_code_signing_configs()),  # restJson1

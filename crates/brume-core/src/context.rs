@@ -54,3 +54,10 @@ fn arn_of(principal: &Principal, account: &str) -> String {
         Principal::FederatedUser { name } => format!("arn:aws:sts::{account}:federated-user/{name}"),
     }
 }
+
+/// Whether `name` has the shape of an AWS region's name (`eu-west-1`): three or more
+/// dashed parts, the last a number.
+pub fn looks_like_region(name: &str) -> bool {
+    let parts: Vec<&str> = name.split('-').collect();
+    parts.len() >= 3 && parts.last().is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
+}

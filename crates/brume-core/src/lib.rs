@@ -12,7 +12,7 @@ pub mod nesting;
 pub mod page;
 pub mod value;
 
-pub use context::{Principal, RequestContext};
+pub use context::{Principal, RequestContext, looks_like_region};
 pub use error::{AwsError, Fault};
 
 /// The account used when a request does not name one (the `test`/`test` credentials).

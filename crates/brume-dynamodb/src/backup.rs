@@ -765,6 +765,9 @@ pub(crate) fn restored_table(
         restored: Some(summary),
         policy: None,
         stream_policy: None,
+        replicas: vec![],
+        global_version: None,
+        sourced_replica: None,
     })
 }
 

@@ -13,6 +13,7 @@ use serde_json::{Value as Json, json};
 
 use crate::backup;
 use crate::error::{constraint, invalid, resource_in_use, table_not_found, validation};
+use crate::global;
 use crate::policy;
 use crate::stream;
 use crate::table::{self, Index, KeyAttr, KeySchema, Projection, Table};
@@ -149,6 +150,7 @@ pub struct UpdateTableInput {
     table_class: Option<String>,
     deletion_protection_enabled: Option<bool>,
     on_demand_throughput: Option<Json>,
+    replica_updates: Option<Vec<global::ReplicaUpdate>>,
 }
 
 #[derive(Deserialize)]
@@ -531,6 +533,9 @@ pub(crate) fn new_table(ctx: &RequestContext, input: &CreateTableInput, now: f64
         restored: None,
         policy: input.resource_policy.as_deref().map(|p| policy::revision(None, p)),
         stream_policy: None,
+        replicas: vec![],
+        global_version: None,
+        sourced_replica: None,
     })
 }
 
@@ -590,15 +595,14 @@ impl Ddb {
         let (account, region) = (ctx.account.clone(), ctx.region.clone());
         let (description, id) = self
             .kv
-            .transact(move |txn: &mut dyn Txn| {
+            .transact(move |txn: &mut dyn Txn| -> Result<_, AwsError> {
                 let table = table::load_table(txn, &account, &region, &name)?.ok_or_else(|| table_not_found(&name))?;
-                if table.deletion_protection {
-                    return Err(validation(
-                        "Resource cannot be deleted as it is currently protected against deletion. Disable deletion protection first.",
-                    ));
-                }
+                let now = Timestamp::now().0;
+                global::check_delete(&table, now)?;
                 let stats = table::load_stats(txn, &table)?;
-                table::drop_table(txn, &table, Timestamp::now().0)?;
+                table::drop_table(txn, &table, now)?;
+                // The other replicas of a global table stay, without this one.
+                global::leave(txn, &mut Arc::unwrap_or_clone(table.clone()), &table.region)?;
                 Ok((table::describe(&table, &stats, "DELETING"), table.id.clone()))
             })
             .await?;
@@ -609,7 +613,7 @@ impl Ddb {
     pub async fn update_table(self: Arc<Self>, ctx: RequestContext, input: UpdateTableInput) -> Result<Json, AwsError> {
         let name = table_name(&input.table_name).to_string();
         let (account, region) = (ctx.account.clone(), ctx.region.clone());
-        let description = self
+        let (description, dropped) = self
             .kv
             .transact(move |txn: &mut dyn Txn| {
                 let mut table =
@@ -720,6 +724,9 @@ impl Ddb {
                             // A new stream starts without the old one's policy.
                             table.stream_policy = None;
                         }
+                        (Some(_), None) if !table.replicas.is_empty() => {
+                            return Err(invalid("Disabling Stream is not allowed for a Global Table replica."));
+                        }
                         (Some(_), None) => stream::close(txn, &table, now)?,
                     }
                     table.stream_view = view;
@@ -743,6 +750,11 @@ impl Ddb {
                     table.deletion_protection = protect;
                     changed = true;
                 }
+                let mut dropped = Vec::new();
+                if let Some(updates) = &input.replica_updates {
+                    dropped = global::update_replicas(txn, &mut table, updates, Timestamp::now().0)?;
+                    changed = true;
+                }
                 if !changed {
                     return Err(validation(
                         "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates or SSESpecification or ReplicaUpdates is required",
@@ -752,10 +764,12 @@ impl Ddb {
                 for index in &created {
                     table::backfill(txn, &table, index)?;
                 }
+                global::sync_settings(txn, &table)?;
                 let stats = table::load_stats(txn, &table)?;
-                Ok(table::describe(&table, &stats, "ACTIVE"))
+                Ok((table::describe(&table, &stats, "ACTIVE"), dropped))
             })
             .await?;
+        dropped.into_iter().for_each(|id| self.purge(id));
         Ok(json!({ "TableDescription": description }))
     }
 
@@ -848,7 +862,8 @@ impl Ddb {
                 }
                 table.ttl_attribute = enabled.then(|| attribute.clone());
                 table::reindex_expiries(txn, &table)?;
-                table::save_table(txn, &table)
+                table::save_table(txn, &table)?;
+                global::sync_settings(txn, &table)
             })
             .await?;
         Ok(json!({ "TimeToLiveSpecification": { "Enabled": spec.enabled, "AttributeName": spec.attribute_name } }))

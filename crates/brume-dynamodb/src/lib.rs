@@ -22,6 +22,7 @@ mod control;
 mod error;
 mod export;
 mod expr;
+mod global;
 mod import;
 mod item;
 mod legacy;
@@ -156,6 +157,12 @@ pub fn service(state: Arc<Ddb>) -> Service {
         .op("PutResourcePolicy", Ddb::put_resource_policy)
         .op("GetResourcePolicy", Ddb::get_resource_policy)
         .op("DeleteResourcePolicy", Ddb::delete_resource_policy)
+        .op("CreateGlobalTable", Ddb::create_global_table)
+        .op("ListGlobalTables", Ddb::list_global_tables)
+        .op("DescribeGlobalTable", Ddb::legacy_global_table)
+        .op("UpdateGlobalTable", Ddb::legacy_global_table)
+        .op("DescribeGlobalTableSettings", Ddb::legacy_global_table)
+        .op("UpdateGlobalTableSettings", Ddb::legacy_global_table)
         .op("DescribeLimits", Ddb::describe_limits)
         .op("DescribeEndpoints", Ddb::describe_endpoints)
         .op("PutItem", Ddb::put_item)

@@ -31,6 +31,7 @@ use serde_json::{Value as Json, json};
 
 use crate::capacity::{Consumed, write_units};
 use crate::error::{invalid, key_mismatch, validation};
+use crate::global;
 use crate::pitr;
 use crate::policy::Policy;
 use crate::stream::{self, Writer};
@@ -174,6 +175,15 @@ pub struct Table {
     pub policy: Option<Policy>,
     #[serde(default)]
     pub stream_policy: Option<Policy>,
+    /// The global table this table is a replica of: the other replicas' regions, and the
+    /// global tables version that links them.
+    #[serde(default)]
+    pub replicas: Vec<String>,
+    #[serde(default)]
+    pub global_version: Option<String>,
+    /// When this replica last was the source of a new one.
+    #[serde(default)]
+    pub sourced_replica: Option<f64>,
 }
 
 /// Live counts: the table's, then each index's, by name.
@@ -529,8 +539,25 @@ pub fn write_item(
     write_item_by(txn, table, key, old, new, Writer::Client)
 }
 
-/// [`write_item`] on behalf of `writer`, whom the stream record names.
+/// [`write_item`] on behalf of `writer`, whom the stream record names. A replica of a
+/// global table passes the write on to the others in the same transaction.
 pub fn write_item_by(
+    txn: &mut dyn Txn,
+    table: &Table,
+    key: &[Element],
+    old: Option<&Item>,
+    new: Option<&Item>,
+    writer: Writer,
+) -> Result<Consumed, AwsError> {
+    let consumed = write_here(txn, table, key, old, new, writer)?;
+    if !table.replicas.is_empty() {
+        global::replicate(txn, table, key, new)?;
+    }
+    Ok(consumed)
+}
+
+/// [`write_item_by`] in `table` alone.
+pub fn write_here(
     txn: &mut dyn Txn,
     table: &Table,
     key: &[Element],
@@ -788,6 +815,7 @@ pub fn describe(table: &Table, stats: &Stats, status: &str) -> Json {
     if let Some(summary) = &table.restored {
         out["RestoreSummary"] = summary.clone();
     }
+    global::describe(table, &mut out);
     out
 }
 
@@ -830,6 +858,9 @@ pub(crate) mod tests {
             restored: None,
             policy: None,
             stream_policy: None,
+            replicas: vec![],
+            global_version: None,
+            sourced_replica: None,
         }
     }
 

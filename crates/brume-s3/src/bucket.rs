@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use brume_core::value::Timestamp;
-use brume_core::{AwsError, RequestContext};
+use brume_core::{AwsError, RequestContext, looks_like_region};
 use brume_storage::{Direction, Txn};
 use serde::{Deserialize, Serialize};
 
@@ -293,11 +293,6 @@ impl S3 {
         }
         Ok(bucket)
     }
-}
-
-fn looks_like_region(c: &str) -> bool {
-    let parts: Vec<&str> = c.split('-').collect();
-    parts.len() >= 3 && parts.last().is_some_and(|p| p.chars().all(|ch| ch.is_ascii_digit()))
 }
 
 #[cfg(test)]

@@ -51,7 +51,7 @@ const PARTIAL: &[(&str, &str, &str)] = &[
     (
         "dynamodb",
         "UpdateTable",
-        "a new index is built at once, in one storage transaction (no CREATING/backfilling phase); replicas and warm throughput are not supported",
+        "a new index or replica is built at once, in one storage transaction (no CREATING/backfilling phase; the answer says ACTIVE); replicas take every write in the write's own transaction (no replication lag); a PROVISIONED table gets no replica, as AWS refuses one without write autoscaling, which Brume does not have; warm throughput is not supported",
     ),
     ("dynamodb", "UpdateTimeToLive", "expired items are deleted by a sweep every minute (AWS takes up to a few days)"),
     (
