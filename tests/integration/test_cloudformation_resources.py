@@ -59,6 +59,12 @@ def delete(cfn, name):
     assert stack["StackStatus"] == "DELETE_COMPLETE", reasons(cfn, stack_id)
 
 
+def error_code(call):
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        call()
+    return e.value.response["Error"]["Code"]
+
+
 def outputs(stack):
     return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
 
@@ -274,6 +280,78 @@ def test_dynamodb_tables_update_in_place(server):
 
     delete(cfn, "data")
     assert ddb.list_tables()["TableNames"] == []
+
+
+def test_global_tables_keep_a_replica_per_region(server):
+    # What CDK's TableV2 makes: a table in the stack's region, replicas elsewhere.
+    cfn, ddb, west = server.client("cloudformation"), server.client("dynamodb"), server.client("dynamodb", region="eu-west-1")
+    table = {"Type": "AWS::DynamoDB::GlobalTable", "Properties": {
+        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+        "BillingMode": "PAY_PER_REQUEST",
+        "TimeToLiveSpecification": {"AttributeName": "expires", "Enabled": True},
+        "Replicas": [{"Region": {"Ref": "AWS::Region"}, "Tags": [{"Key": "team", "Value": "east"}]}],
+    }}
+    template = {"Resources": {"Table": table}, "Outputs": {
+        "Name": {"Value": {"Ref": "Table"}}, "Arn": {"Value": {"Fn::GetAtt": ["Table", "Arn"]}},
+        "Id": {"Value": {"Fn::GetAtt": ["Table", "TableId"]}}}}
+    out = outputs(deploy(cfn, "glob", template))
+    name = out["Name"]
+    described = ddb.describe_table(TableName=name)["Table"]
+    assert (described["TableArn"], described["TableId"]) == (out["Arn"], out["Id"])
+    # One region only is a plain table.
+    assert "Replicas" not in described and "GlobalTableVersion" not in described
+    assert "StreamSpecification" not in described
+    assert error_code(lambda: west.describe_table(TableName=name)) == "ResourceNotFoundException"
+
+    props = table["Properties"]
+    props["StreamSpecification"] = {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+    props["Replicas"].insert(0, {"Region": "eu-west-1", "DeletionProtectionEnabled": True, "TableClass": "STANDARD_INFREQUENT_ACCESS",
+                                 "Tags": [{"Key": "team", "Value": "west"}]})
+    template["Outputs"]["Stream"] = {"Value": {"Fn::GetAtt": ["Table", "StreamArn"]}}
+    out = outputs(update(cfn, "glob", template))
+    assert out["Stream"] == ddb.describe_table(TableName=name)["Table"]["LatestStreamArn"]
+    there = west.describe_table(TableName=name)["Table"]
+    assert there["GlobalTableVersion"] == "2019.11.21"
+    assert sorted(r["RegionName"] for r in there["Replicas"]) == ["eu-west-1", "us-east-1"]
+    assert there["DeletionProtectionEnabled"] is True
+    assert there["TableClassSummary"]["TableClass"] == "STANDARD_INFREQUENT_ACCESS"
+    assert west.describe_time_to_live(TableName=name)["TimeToLiveDescription"]["AttributeName"] == "expires"
+    tags = {t["Key"]: t["Value"] for t in west.list_tags_of_resource(ResourceArn=there["TableArn"])["Tags"]}
+    assert tags["team"] == "west"
+    tags = {t["Key"]: t["Value"] for t in ddb.list_tags_of_resource(ResourceArn=out["Arn"])["Tags"]}
+    assert tags["team"] == "east"
+    ddb.put_item(TableName=name, Item={"pk": {"S": "from-east"}})
+    assert west.get_item(TableName=name, Key={"pk": {"S": "from-east"}})["Item"] == {"pk": {"S": "from-east"}}
+
+    # A shared setting changed in the stack reaches the replica; the replica's own stay.
+    props["AttributeDefinitions"].append({"AttributeName": "gk", "AttributeType": "S"})
+    props["GlobalSecondaryIndexes"] = [{"IndexName": "byG", "KeySchema": [{"AttributeName": "gk", "KeyType": "HASH"}],
+                                        "Projection": {"ProjectionType": "KEYS_ONLY"}}]
+    props["Replicas"][0]["DeletionProtectionEnabled"] = False
+    update(cfn, "glob", template)
+    there = west.describe_table(TableName=name)["Table"]
+    assert [i["IndexName"] for i in there["GlobalSecondaryIndexes"]] == ["byG"]
+    assert there["DeletionProtectionEnabled"] is False
+
+    del props["Replicas"][0]
+    update(cfn, "glob", template)
+    assert error_code(lambda: west.describe_table(TableName=name)) == "ResourceNotFoundException"
+    assert "Replicas" not in ddb.describe_table(TableName=name)["Table"]
+    delete(cfn, "glob")
+    assert error_code(lambda: ddb.describe_table(TableName=name)) == "ResourceNotFoundException"
+
+
+def test_a_global_table_without_the_stack_s_region_fails(server):
+    cfn = server.client("cloudformation")
+    template = {"Resources": {"Table": {"Type": "AWS::DynamoDB::GlobalTable", "Properties": {
+        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}], "BillingMode": "PAY_PER_REQUEST",
+        "Replicas": [{"Region": "eu-west-1"}]}}}}
+    cfn.create_stack(StackName="noregion", TemplateBody=json.dumps(template))
+    assert wait(cfn, "noregion")["StackStatus"] == "ROLLBACK_COMPLETE"
+    assert any("The Replicas section must contain an entry for the current region" in (r or "")
+               for _, _, r in reasons(cfn, "noregion"))
 
 
 def test_lambda_functions_versions_aliases_urls_and_permissions(server):

@@ -1,6 +1,12 @@
 //! AWS::DynamoDB::Table through DynamoDB. Ref is the table's name. Billing, throughput,
 //! streams, global secondary indexes, TTL, point-in-time recovery, deletion protection,
 //! the resource policy and tags change in place; a new name, key schema or local indexes replace the table.
+//!
+//! AWS::DynamoDB::GlobalTable (what CDK's `TableV2` makes) is that table in the stack's
+//! region, plus a replica in each other region of `Replicas`: each replica's properties
+//! are read as a table's, its own (tags, protection, recovery, class, read capacity,
+//! policy) from its `ReplicaSpecification`, and the shared ones changed in the stack's
+//! region reach the others through DynamoDB.
 
 use brume_core::AwsError;
 use brume_core::clients::AwsSdkClient;
@@ -255,6 +261,218 @@ impl Provider for Table {
     }
 }
 
+/// AWS::DynamoDB::GlobalTable.
+pub(super) struct GlobalTable;
+
+/// The regions of `Replicas`.
+fn replica_regions(p: &Value) -> Vec<String> {
+    p.get("Replicas")
+        .and_then(Value::as_array)
+        .map(|l| l.iter().filter_map(|r| r.get("Region").and_then(super::text)).collect())
+        .unwrap_or_default()
+}
+
+/// Capacity units of CloudFormation's `*ProvisionedThroughputSettings`: the fixed number,
+/// or the autoscaling minimum (Brume does not scale).
+fn units(settings: Option<&Value>, fixed: &str, scaling: &str) -> Option<Value> {
+    let s = settings?;
+    s.get(fixed).and_then(number).or_else(|| s.get(scaling)?.get("MinCapacity").and_then(number))
+}
+
+/// The properties of the replica in `region`, as an AWS::DynamoDB::Table's.
+fn as_table(p: &Value, region: &str) -> Value {
+    let empty = json!({});
+    let replica = p
+        .get("Replicas")
+        .and_then(Value::as_array)
+        .and_then(|l| l.iter().find(|r| r.get("Region").and_then(super::text).as_deref() == Some(region)))
+        .unwrap_or(&empty);
+    let mut out = copy(
+        p,
+        &[
+            "TableName",
+            "AttributeDefinitions",
+            "KeySchema",
+            "LocalSecondaryIndexes",
+            "StreamSpecification",
+            "TimeToLiveSpecification",
+        ],
+    );
+    out.extend(copy(
+        replica,
+        &["Tags", "DeletionProtectionEnabled", "PointInTimeRecoverySpecification", "TableClass", "ResourcePolicy"],
+    ));
+    let billing = p.get("BillingMode").and_then(super::text).unwrap_or_else(|| "PROVISIONED".into());
+    let provisioned = billing == "PROVISIONED";
+    out.insert("BillingMode".into(), json!(billing));
+    let throughput = |write: Option<&Value>, read: Option<&Value>| {
+        let write = units(write, "WriteCapacityUnits", "WriteCapacityAutoScalingSettings");
+        let read = units(read, "ReadCapacityUnits", "ReadCapacityAutoScalingSettings").or_else(|| write.clone());
+        json!({ "ReadCapacityUnits": read, "WriteCapacityUnits": write })
+    };
+    if provisioned {
+        out.insert(
+            "ProvisionedThroughput".into(),
+            throughput(p.get("WriteProvisionedThroughputSettings"), replica.get("ReadProvisionedThroughputSettings")),
+        );
+    }
+    if let Some(list) = p.get("GlobalSecondaryIndexes").and_then(Value::as_array) {
+        let own = |name: &Value| {
+            replica.get("GlobalSecondaryIndexes")?.as_array()?.iter().find(|i| i.get("IndexName") == Some(name))
+        };
+        let indexes = list.iter().map(|i| {
+            let mut index = copy(i, &["IndexName", "KeySchema", "Projection"]);
+            if provisioned {
+                let read = i.get("IndexName").and_then(own).and_then(|o| o.get("ReadProvisionedThroughputSettings"));
+                index.insert(
+                    "ProvisionedThroughput".into(),
+                    throughput(i.get("WriteProvisionedThroughputSettings"), read),
+                );
+            }
+            Value::Object(index)
+        });
+        out.insert("GlobalSecondaryIndexes".into(), indexes.collect());
+    }
+    if let Some(spec) = p.get("SSESpecification").filter(|v| !v.is_null()) {
+        let mut sse = copy(spec, &["SSEEnabled", "SSEType"]);
+        sse.extend(replica.get("SSESpecification").map(|r| copy(r, &["KMSMasterKeyId"])).unwrap_or_default());
+        out.insert("SSESpecification".into(), Value::Object(sse));
+    }
+    let mut limits = Map::new();
+    if let Some(n) = p.pointer("/WriteOnDemandThroughputSettings/MaxWriteRequestUnits").and_then(number) {
+        limits.insert("MaxWriteRequestUnits".into(), n);
+    }
+    if let Some(n) = replica.pointer("/ReadOnDemandThroughputSettings/MaxReadRequestUnits").and_then(number) {
+        limits.insert("MaxReadRequestUnits".into(), n);
+    }
+    if !limits.is_empty() {
+        out.insert("OnDemandThroughput".into(), Value::Object(limits));
+    }
+    Value::Object(out)
+}
+
+/// The properties a replica in another region has just after its creation: the shared
+/// ones of `now`, its class and key (given at creation), and none of its other own
+/// settings.
+fn as_created(now: &Value) -> Value {
+    let mut out = now.clone();
+    if let Some(o) = out.as_object_mut() {
+        for own in ["Tags", "DeletionProtectionEnabled", "PointInTimeRecoverySpecification", "ResourcePolicy"] {
+            o.remove(own);
+        }
+    }
+    out
+}
+
+/// `now`'s shared settings with `before`'s own ones: what a replica in another region
+/// has once the shared changes have reached it.
+fn own_from(now: &Value, before: &Value) -> Value {
+    let mut out = now.clone();
+    for own in ["Tags", "DeletionProtectionEnabled", "PointInTimeRecoverySpecification", "ResourcePolicy", "TableClass"]
+    {
+        match before.get(own) {
+            Some(v) => out[own] = v.clone(),
+            None => {
+                out.as_object_mut().map(|o| o.remove(own));
+            }
+        }
+    }
+    out
+}
+
+impl GlobalTable {
+    /// Adds the replica in `region` and gives it its own settings.
+    async fn add_replica(
+        sdk: &dyn AwsSdkClient,
+        request: &Request<'_>,
+        name: &str,
+        region: &str,
+    ) -> Result<(), AwsError> {
+        let there = as_table(request.properties, region);
+        let mut create = json!({ "RegionName": region });
+        if let Some(class) = there.get("TableClass") {
+            create["TableClassOverride"] = class.clone();
+        }
+        if let Some(key) = there.pointer("/SSESpecification/KMSMasterKeyId") {
+            create["KMSMasterKeyId"] = key.clone();
+        }
+        let input = json!({ "TableName": name, "ReplicaUpdates": [{ "Create": create }] });
+        call(sdk, request, "dynamodb", "UpdateTable", input).await?;
+        let remote = Request { region, properties: &there, ..*request };
+        Table.update(sdk, &remote, name, &as_created(&there)).await.map(|_| ())
+    }
+}
+
+#[async_trait::async_trait]
+impl Provider for GlobalTable {
+    async fn create(&self, sdk: &dyn AwsSdkClient, request: &Request<'_>) -> Result<Provisioned, AwsError> {
+        let regions = replica_regions(request.properties);
+        if !regions.iter().any(|r| r == request.region) {
+            return Err(AwsError::new(
+                400,
+                "ValidationException",
+                "Invalid request provided: The Replicas section must contain an entry for the current region",
+            ));
+        }
+        let here = as_table(request.properties, request.region);
+        let provisioned = Table.create(sdk, &Request { properties: &here, ..*request }).await?;
+        for region in regions.iter().filter(|r| *r != request.region) {
+            Self::add_replica(sdk, request, &provisioned.physical_id, region).await?;
+        }
+        global_answer(sdk, request, &provisioned.physical_id).await
+    }
+
+    async fn update(
+        &self,
+        sdk: &dyn AwsSdkClient,
+        request: &Request<'_>,
+        name: &str,
+        old: &Value,
+    ) -> Result<Provisioned, AwsError> {
+        let (before, now) = (replica_regions(old), replica_regions(request.properties));
+        for gone in before.iter().filter(|r| !now.contains(r) && *r != request.region) {
+            let input = json!({ "TableName": name, "ReplicaUpdates": [{ "Delete": { "RegionName": gone } }] });
+            call(sdk, request, "dynamodb", "UpdateTable", input).await?;
+        }
+        let here = as_table(request.properties, request.region);
+        Table.update(sdk, &Request { properties: &here, ..*request }, name, &as_table(old, request.region)).await?;
+        for region in now.iter().filter(|r| *r != request.region) {
+            if before.contains(region) {
+                let there = as_table(request.properties, region);
+                let remote = Request { region, properties: &there, ..*request };
+                Table.update(sdk, &remote, name, &own_from(&there, &as_table(old, region))).await?;
+            } else {
+                Self::add_replica(sdk, request, name, region).await?;
+            }
+        }
+        global_answer(sdk, request, name).await
+    }
+
+    async fn delete(&self, sdk: &dyn AwsSdkClient, request: &Request<'_>, name: &str) -> Result<(), AwsError> {
+        for region in replica_regions(request.properties).iter().filter(|r| *r != request.region) {
+            let remote = Request { region, ..*request };
+            ignore_gone(call(sdk, &remote, "dynamodb", "DeleteTable", json!({ "TableName": name })).await)?;
+        }
+        Table.delete(sdk, request, name).await
+    }
+
+    fn replaces(&self, old: &Value, new: &Value) -> bool {
+        Table.replaces(old, new)
+    }
+
+    fn generated_id(&self, request: &Request<'_>) -> Option<String> {
+        Table.generated_id(request)
+    }
+}
+
+/// The table's answer with its `TableId`, which a global table's `Fn::GetAtt` also has.
+async fn global_answer(sdk: &dyn AwsSdkClient, request: &Request<'_>, name: &str) -> Result<Provisioned, AwsError> {
+    let out = call(sdk, request, "dynamodb", "DescribeTable", json!({ "TableName": name })).await?;
+    let mut provisioned = answer(sdk, request, name).await?;
+    provisioned.attributes.insert("TableId".into(), out["Table"]["TableId"].clone());
+    Ok(provisioned)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -294,6 +512,51 @@ mod tests {
         assert_eq!(u[3]["GlobalSecondaryIndexUpdates"][0]["Delete"]["IndexName"], "a");
         assert_eq!(u[4]["GlobalSecondaryIndexUpdates"][0]["Create"]["IndexName"], "b");
         assert_eq!(u.len(), 5);
+    }
+
+    #[test]
+    fn a_global_table_replica_reads_as_a_table() {
+        let props = json!({
+            "TableName": "t", "KeySchema": [], "AttributeDefinitions": [],
+            "BillingMode": "PROVISIONED",
+            "WriteProvisionedThroughputSettings": { "WriteCapacityAutoScalingSettings": { "MinCapacity": "3", "MaxCapacity": 9 } },
+            "GlobalSecondaryIndexes": [{ "IndexName": "g", "KeySchema": [], "Projection": {},
+                "WriteProvisionedThroughputSettings": { "WriteCapacityAutoScalingSettings": { "MinCapacity": 2 } } }],
+            "SSESpecification": { "SSEEnabled": true, "SSEType": "KMS" },
+            "Replicas": [
+                { "Region": "eu-west-1", "ReadProvisionedThroughputSettings": { "ReadCapacityUnits": 7 },
+                  "SSESpecification": { "KMSMasterKeyId": "alias/k" }, "DeletionProtectionEnabled": true,
+                  "GlobalSecondaryIndexes": [{ "IndexName": "g",
+                      "ReadProvisionedThroughputSettings": { "ReadCapacityAutoScalingSettings": { "MinCapacity": 4 } } }] },
+                { "Region": "us-east-1", "Tags": [{ "Key": "k", "Value": "v" }] },
+            ],
+        });
+        assert_eq!(replica_regions(&props), ["eu-west-1", "us-east-1"]);
+        let west = as_table(&props, "eu-west-1");
+        assert_eq!(west["ProvisionedThroughput"], json!({ "ReadCapacityUnits": 7, "WriteCapacityUnits": 3 }));
+        assert_eq!(
+            west["GlobalSecondaryIndexes"][0]["ProvisionedThroughput"],
+            json!({ "ReadCapacityUnits": 4, "WriteCapacityUnits": 2 })
+        );
+        assert_eq!(
+            west["SSESpecification"],
+            json!({ "SSEEnabled": true, "SSEType": "KMS", "KMSMasterKeyId": "alias/k" })
+        );
+        assert_eq!((&west["DeletionProtectionEnabled"], west.get("Tags")), (&json!(true), None));
+        // A replica without read settings reads what it writes.
+        let east = as_table(&props, "us-east-1");
+        assert_eq!(east["ProvisionedThroughput"], json!({ "ReadCapacityUnits": 3, "WriteCapacityUnits": 3 }));
+        assert_eq!(east["Tags"][0]["Key"], "k");
+        // Once created, a replica has the shared settings and none of its own but class and reads.
+        let created = as_created(&west);
+        assert!(created.get("DeletionProtectionEnabled").is_none());
+        assert_eq!(created["ProvisionedThroughput"], west["ProvisionedThroughput"]);
+        let mut before = west.clone();
+        before["TableClass"] = json!("STANDARD");
+        before.as_object_mut().unwrap().remove("DeletionProtectionEnabled");
+        let own = own_from(&west, &before);
+        assert_eq!(own["TableClass"], "STANDARD");
+        assert!(own.get("DeletionProtectionEnabled").is_none());
     }
 
     #[test]

@@ -87,6 +87,7 @@ pub fn provider(resource_type: &str) -> Option<&'static dyn Provider> {
         "AWS::SNS::TopicPolicy" => &sns::TopicPolicy,
         "AWS::SNS::TopicInlinePolicy" => &sns::TopicInlinePolicy,
         "AWS::DynamoDB::Table" => &dynamodb::Table,
+        "AWS::DynamoDB::GlobalTable" => &dynamodb::GlobalTable,
         "AWS::Lambda::Function" => &lambda::Function,
         "AWS::Lambda::Permission" => &lambda::Permission,
         "AWS::Lambda::EventSourceMapping" => &lambda::EventSourceMapping,
