@@ -174,12 +174,26 @@ def test_get_federation_token_validation_errors(server):
     assert code != 0 and "ValidationError" in err
 
 
+def test_get_access_key_info_names_the_account_of_a_key(server):
+    sts = server.client("sts")
+    # Brume's temporary credentials, by their record.
+    c = sts.assume_role(RoleArn="arn:aws:iam::444455556666:role/Cross", RoleSessionName="x1")["Credentials"]
+    assert sts.get_access_key_info(AccessKeyId=c["AccessKeyId"])["Account"] == "444455556666"
+    assert sts.get_access_key_info(AccessKeyId=sts.get_session_token()["Credentials"]["AccessKeyId"])[
+        "Account"] == "000000000000"
+    # AWS's keys of the current generation carry their account (this pair is one AWS answered).
+    _, out, _ = server.cli("sts", "get-access-key-info", "--access-key-id", "ASIAY34FZKBOKMUTVV7A")
+    assert out == {"Account": "609629065308"}
+    # Older keys do not; they are the default account's here.
+    assert sts.get_access_key_info(AccessKeyId="AKIAIOSFODNN7EXAMPLE")["Account"] == "000000000000"
+
+
 def test_unimplemented_sts_operation_answers_not_implemented(server):
     with pytest.raises(botocore.exceptions.ClientError) as e:
-        server.client("sts").get_access_key_info(AccessKeyId="AKIAIOSFODNN7EXAMPLE")
+        server.client("sts").decode_authorization_message(EncodedMessage="abc")
     code, message, status = error_of(e)
     assert (code, status) == ("NotImplemented", 501)
-    assert "GetAccessKeyInfo" in message
+    assert "DecodeAuthorizationMessage" in message
 
 
 def test_temporary_credentials_survive_a_restart(start_brume, tmp_path):
@@ -213,6 +227,7 @@ def test_credentials_file_adds_users(start_brume, tmp_path):
     assert datetime.timedelta(hours=11, minutes=59) < left <= datetime.timedelta(hours=12, seconds=5)
     c = out["Credentials"]
     assert alice.get_caller_identity()["Account"] == "111111111111"
+    assert b.client("sts").get_access_key_info(AccessKeyId="AKIAALICE00000000001")["Account"] == "111111111111"
     # Federated credentials are kept like the others: they work after a restart.
     b.stop()
     again = start_brume(data_dir=b.data_dir, args=["--credentials", str(f)])

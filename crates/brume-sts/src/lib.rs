@@ -1,6 +1,6 @@
-//! AWS Security Token Service (awsQuery): who is calling (`GetCallerIdentity`) and
-//! temporary credentials (`GetSessionToken`, `AssumeRole`, `GetFederationToken`) that the
-//! SigV4 verifier accepts until they expire.
+//! AWS Security Token Service (awsQuery): who is calling (`GetCallerIdentity`), whose a
+//! key is (`GetAccessKeyInfo`), and temporary credentials (`GetSessionToken`,
+//! `AssumeRole`, `GetFederationToken`) that the SigV4 verifier accepts until they expire.
 //!
 //! Roles are not checked against IAM yet: any well-formed role ARN can be assumed, in the
 //! account the ARN names. Nor are policies: session policies are accepted and not applied.
@@ -30,6 +30,7 @@ pub fn service(credentials: Arc<CredentialStore>) -> Service {
         .op("GetSessionToken", Sts::get_session_token)
         .op("AssumeRole", Sts::assume_role)
         .op("GetFederationToken", Sts::get_federation_token)
+        .op("GetAccessKeyInfo", Sts::get_access_key_info)
         .build()
 }
 
@@ -110,6 +111,18 @@ pub struct GetFederationTokenOutput {
     packed_policy_size: i64,
 }
 
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetAccessKeyInfoInput {
+    access_key_id: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetAccessKeyInfoOutput {
+    account: String,
+}
+
 /// Whether `principal` signs with temporary credentials, which cannot ask for more.
 fn is_session(principal: &Principal) -> bool {
     matches!(principal, Principal::AssumedRole { .. } | Principal::Session { .. } | Principal::FederatedUser { .. })
@@ -126,6 +139,23 @@ impl Sts {
             _ => ctx.account.clone(),
         };
         Ok(CallerIdentity { user_id, arn: ctx.caller_arn(), account: ctx.account })
+    }
+
+    /// The account of an access key: Brume's own keys by their record, others by the account
+    /// AWS writes into the keys it has made since 2019; older keys, whose account cannot be
+    /// read from them, belong to the default account here.
+    async fn get_access_key_info(
+        self: Arc<Self>,
+        _ctx: RequestContext,
+        input: GetAccessKeyInfoInput,
+    ) -> Result<GetAccessKeyInfoOutput, AwsError> {
+        let account = match self.credentials.lookup(&input.access_key_id) {
+            Some(credential) => credential.account,
+            None => {
+                account_in_key(&input.access_key_id).unwrap_or_else(|| self.credentials.default_account().to_string())
+            }
+        };
+        Ok(GetAccessKeyInfoOutput { account })
     }
 
     async fn get_session_token(
@@ -293,6 +323,24 @@ fn unique_id(prefix: &str, account: &str, name: &str) -> String {
     id
 }
 
+/// The account in an access key id of AWS's current generation: after the four-letter
+/// prefix, base32 characters whose first bit marks the generation and whose next 40 bits
+/// are the account number.
+fn account_in_key(key: &str) -> Option<String> {
+    let mut bits: u64 = 0;
+    for c in key.as_bytes().get(4..14)? {
+        let value = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'2'..=b'7' => c - b'2' + 26,
+            _ => return None,
+        };
+        bits = bits << 5 | u64::from(value);
+    }
+    // Ten characters are 50 bits; the account lies in the first 48.
+    let head = bits >> 2;
+    (head >> 47 == 1).then(|| format!("{:012}", (head & 0x7fff_ffff_ff80) >> 7))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -309,6 +357,16 @@ mod tests {
         assert!(check_name("x", "roleSessionName", 64).is_err());
         assert!(check_name("bad name", "roleSessionName", 64).is_err());
         assert!(check_name(&"n".repeat(33), "name", 32).is_err());
+    }
+
+    #[test]
+    fn access_keys_of_the_current_generation_carry_their_account() {
+        // A key and the account GetAccessKeyInfo answered for it on AWS (published research).
+        assert_eq!(account_in_key("ASIAY34FZKBOKMUTVV7A").as_deref(), Some("609629065308"));
+        // Keys of the old generation, and keys that are not AWS's shape, carry none.
+        assert_eq!(account_in_key("AKIAIOSFODNN7EXAMPLE"), None);
+        assert_eq!(account_in_key("ASIAY34FZKBOK"), None);
+        assert_eq!(account_in_key("ASIAy34fzkbokmutvv7a"), None);
     }
 
     #[test]

@@ -11,6 +11,11 @@ const PARTIAL: &[(&str, &str, &str)] = &[
     ("sts", "AssumeRole", "roles are not checked against IAM; session policies and tags are accepted and not applied"),
     ("sts", "GetFederationToken", "session policies and tags are accepted and not applied (IAM is not enforced yet)"),
     (
+        "sts",
+        "GetAccessKeyInfo",
+        "a key of AWS's older generation, whose account cannot be read from it, is answered with the default account",
+    ),
+    (
         "s3",
         "CreateBucket",
         "ACL and grant headers are accepted and not applied; Object Lock is refused (NotImplemented)",
