@@ -28,11 +28,24 @@ const MAX_BODY: usize = 32 * 1024 * 1024;
 const MAX_S3_HEADER_SECTION: usize = 8 * 1024;
 
 impl Gateway {
+    /// Whatever was queued in the outbox since the count `enqueued` is delivered now, not
+    /// at the dispatcher's next poll.
+    fn deliver_queued(&self, enqueued: u64) {
+        if let Some(d) = &self.dispatcher
+            && brume_events::enqueued() != enqueued
+        {
+            d.notify();
+        }
+    }
+
     pub async fn handle(&self, req: Request<Incoming>) -> Response<ResponseBody> {
         let started = Instant::now();
         let request_id = new_request_id();
         let (parts, body) = req.into_parts();
+        let enqueued = brume_events::enqueued();
         if let Some(resp) = self.admin(&parts).await {
+            // A job run from the admin endpoint (S3's lifecycle) may have queued events.
+            self.deliver_queued(enqueued);
             return resp;
         }
         let body = match self.endpoint(&parts, body, &request_id).await {
@@ -45,7 +58,6 @@ impl Gateway {
             return self.preflight(&parts, &request_id);
         }
         let mut log = AccessLog { service: "", operation: String::new() };
-        let enqueued = brume_events::enqueued();
         let outcome =
             AssertUnwindSafe(self.dispatch(&parts, body, &target, &request_id, &mut log)).catch_unwind().await;
         let resp = match outcome {
@@ -69,12 +81,7 @@ impl Gateway {
         if is_s3 {
             self.add_cors_headers(&parts, &mut resp);
         }
-        // Whatever the request queued in the outbox is delivered now, not at the next poll.
-        if let Some(d) = &self.dispatcher
-            && brume_events::enqueued() != enqueued
-        {
-            d.notify();
-        }
+        self.deliver_queued(enqueued);
         tracing::info!(
             target: "brume::access",
             request_id,
@@ -226,7 +233,11 @@ impl Gateway {
             return Err(AwsError::not_implemented(&model.metadata.service_id, &op.name));
         };
         let reply = service.call(&op.name, ctx, input, body).await?;
-        codec::encode(model, protocol, op, &reply.output, &reply.verbatim, reply.body, request_id)
+        let mut resp = codec::encode(model, protocol, op, &reply.output, &reply.verbatim, reply.body, request_id)?;
+        if let Some(status) = reply.status.and_then(|s| http::StatusCode::from_u16(s).ok()) {
+            *resp.status_mut() = status;
+        }
+        Ok(resp)
     }
 
     fn respond(
