@@ -235,6 +235,63 @@ def test_lifecycle_expiration_removes_objects(server, s3):
     assert run_lifecycle(server) == 0
 
 
+def test_lifecycle_transitions_move_objects_to_colder_classes(server, s3):
+    big, small = b"b" * (128 * 1024), b"s"
+    for key, body in [("cold/big", big), ("cold/small", small), ("sized/small", small), ("warm/big", big)]:
+        s3.put_object(Bucket="cfg", Key=key, Body=body)
+    answer = s3.put_bucket_lifecycle_configuration(Bucket="cfg", LifecycleConfiguration={"Rules": [
+        # Of two transitions due, the colder class wins.
+        {"ID": "freeze", "Status": "Enabled", "Filter": {"Prefix": "cold/"}, "Transitions": [
+            {"Date": "2020-01-01T00:00:00Z", "StorageClass": "STANDARD_IA"},
+            {"Date": "2020-01-01T00:00:00Z", "StorageClass": "GLACIER"}]},
+        # A rule that bounds sizes itself moves small objects too.
+        {"ID": "sized", "Status": "Enabled", "Filter": {"And": {"Prefix": "sized/", "ObjectSizeGreaterThan": 0}},
+         "Transitions": [{"Date": "2020-01-01T00:00:00Z", "StorageClass": "GLACIER_IR"}]},
+        {"ID": "later", "Status": "Enabled", "Filter": {"Prefix": "warm/"}, "Transitions": [{"Days": 30, "StorageClass": "GLACIER"}]},
+    ]})
+    assert answer["TransitionDefaultMinimumObjectSize"] == "all_storage_classes_128K"
+    assert s3.get_bucket_lifecycle_configuration(Bucket="cfg")["TransitionDefaultMinimumObjectSize"] == "all_storage_classes_128K"
+    assert run_lifecycle(server) == 2
+    classes = {o["Key"]: o["StorageClass"] for o in s3.list_objects_v2(Bucket="cfg")["Contents"]}
+    # Objects under 128 KiB stay, as S3 leaves them by default.
+    assert classes == {"cold/big": "GLACIER", "cold/small": "STANDARD", "sized/small": "GLACIER_IR", "warm/big": "STANDARD"}
+    head = s3.head_object(Bucket="cfg", Key="cold/big")
+    assert head["StorageClass"] == "GLACIER" and head["ContentLength"] == len(big)
+    # An archived object is not read until restored; one in GLACIER_IR is.
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.get_object(Bucket="cfg", Key="cold/big")
+    assert e.value.response["Error"]["Code"] == "InvalidObjectState"
+    assert s3.get_object(Bucket="cfg", Key="sized/small")["Body"].read() == small
+    assert run_lifecycle(server) == 0
+
+    # varies_by_storage_class lets small objects go to the archive classes.
+    s3.put_bucket_lifecycle_configuration(Bucket="cfg", TransitionDefaultMinimumObjectSize="varies_by_storage_class",
+                                          LifecycleConfiguration={"Rules": [
+        {"ID": "deep", "Status": "Enabled", "Filter": {"Prefix": "cold/"},
+         "Transitions": [{"Date": "2020-01-01T00:00:00Z", "StorageClass": "DEEP_ARCHIVE"}]}]})
+    assert s3.get_bucket_lifecycle_configuration(Bucket="cfg")["TransitionDefaultMinimumObjectSize"] == "varies_by_storage_class"
+    assert run_lifecycle(server) == 2
+    assert {o["Key"]: o["StorageClass"] for o in s3.list_objects_v2(Bucket="cfg", Prefix="cold/")["Contents"]} == {
+        "cold/big": "DEEP_ARCHIVE", "cold/small": "DEEP_ARCHIVE"}
+
+
+def test_lifecycle_transition_rules_are_checked(s3):
+    def refused(rule, **extra):
+        with pytest.raises(botocore.exceptions.ClientError) as e:
+            s3.put_bucket_lifecycle_configuration(Bucket="cfg", LifecycleConfiguration={"Rules": [rule]}, **extra)
+        return e.value.response["Error"]
+
+    err = refused({"ID": "ia", "Status": "Enabled", "Filter": {}, "Transitions": [{"Days": 10, "StorageClass": "STANDARD_IA"}]})
+    assert err == {"Code": "InvalidArgument",
+                   "Message": "'Days' in Transition action must be greater than or equal to 30 for storageClass 'STANDARD_IA'"}
+    err = refused({"ID": "nc", "Status": "Enabled", "Filter": {},
+                   "NoncurrentVersionTransitions": [{"NoncurrentDays": 1, "StorageClass": "ONEZONE_IA"}]})
+    assert "'NoncurrentDays' in NoncurrentVersionTransition action" in err["Message"]
+    err = refused({"ID": "d", "Status": "Enabled", "Filter": {}, "Expiration": {"Date": "2030-01-01T10:00:00Z"}})
+    assert (err["Code"], err["Message"], err["ArgumentName"]) == ("InvalidArgument", "'Date' must be at midnight GMT", "Date")
+    assert error_of(lambda: s3.get_bucket_lifecycle_configuration(Bucket="cfg")) == ("NoSuchLifecycleConfiguration", 404)
+
+
 def test_lifecycle_on_versioned_bucket_leaves_markers_then_cleans_them(server, s3):
     s3.put_bucket_versioning(Bucket="cfg", VersioningConfiguration={"Status": "Enabled"})
     s3.put_object(Bucket="cfg", Key="tmp/x", Body=b"x")

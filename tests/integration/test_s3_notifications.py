@@ -196,3 +196,62 @@ def test_notifications_are_delivered_to_sqs(server, s3):
     assert sorted(names) == ["ObjectCreated:Put", "ObjectRemoved:Delete"]
     assert all(b["Records"][0]["s3"]["object"]["key"] == "report.csv" for b in bodies[1:])
     assert pending(server) == []
+
+
+def queued(server, events):
+    """A queue that `notified`'s events of `events` go to, and a reader of its S3 records
+    (the test event left out)."""
+    sqs = server.client("sqs")
+    url = sqs.create_queue(QueueName="changes-of-state")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    server.client("s3").put_bucket_notification_configuration(Bucket="notified", NotificationConfiguration={
+        "QueueConfigurations": [{"Id": "state", "QueueArn": arn, "Events": events}]})
+
+    def records(count):
+        got = []
+        for body in received((sqs, url), count + 1):
+            got += body.get("Records", [])
+        return got
+
+    return records
+
+
+def test_tagging_and_acl_changes_send_their_events(server, s3):
+    records = queued(server, ["s3:ObjectTagging:*", "s3:ObjectAcl:Put", "s3:ObjectCreated:*"])
+    s3.put_object(Bucket="notified", Key="doc", Body=b"x", Tagging="a=1")
+    s3.put_object_tagging(Bucket="notified", Key="doc", Tagging={"TagSet": [{"Key": "b", "Value": "2"}]})
+    s3.delete_object_tagging(Bucket="notified", Key="doc")
+    s3.put_object_acl(Bucket="notified", Key="doc", ACL="private")
+    got = records(4)
+    assert [r["eventName"] for r in got] == ["ObjectCreated:Put", "ObjectTagging:Put", "ObjectTagging:Delete", "ObjectAcl:Put"]
+    assert all(r["s3"]["object"]["key"] == "doc" for r in got)
+    # A refused change sends nothing.
+    with pytest.raises(botocore.exceptions.ClientError):
+        s3.put_object_tagging(Bucket="notified", Key="missing", Tagging={"TagSet": []})
+    assert pending(server) == []
+
+
+def test_lifecycle_changes_send_lifecycle_events_not_removals(server, s3):
+    records = queued(server, ["s3:LifecycleExpiration:*", "s3:LifecycleTransition", "s3:ObjectRemoved:*"])
+    s3.put_object(Bucket="notified", Key="old/gone", Body=b"x")
+    s3.put_object(Bucket="notified", Key="cold/big", Body=b"x" * (128 * 1024))
+    s3.put_bucket_lifecycle_configuration(Bucket="notified", LifecycleConfiguration={"Rules": [
+        {"ID": "expire", "Status": "Enabled", "Filter": {"Prefix": "old/"}, "Expiration": {"Date": "2020-01-01T00:00:00Z"}},
+        {"ID": "freeze", "Status": "Enabled", "Filter": {"Prefix": "cold/"},
+         "Transitions": [{"Date": "2020-01-01T00:00:00Z", "StorageClass": "GLACIER"}]},
+    ]})
+    req = urllib.request.Request(server.endpoint + "/_brume/jobs/s3-lifecycle", method="POST")
+    with urllib.request.urlopen(req, timeout=30) as r:
+        assert json.load(r)["removed"] == 2
+    got = {r["eventName"]: r for r in records(2)}
+    assert sorted(got) == ["LifecycleExpiration:Delete", "LifecycleTransition"]
+    expired, moved = got["LifecycleExpiration:Delete"], got["LifecycleTransition"]
+    assert expired["s3"]["object"]["key"] == "old/gone"
+    assert moved["s3"]["object"]["key"] == "cold/big" and moved["s3"]["object"]["size"] == 128 * 1024
+    assert moved["lifecycleEventData"] == {"transitionEventData": {"destinationStorageClass": "GLACIER"}}
+    # Made by S3, not by the object's owner.
+    assert expired["userIdentity"]["principalId"] == moved["userIdentity"]["principalId"] == "s3.amazonaws.com"
+    # A client's own deletion is still an ObjectRemoved event.
+    s3.put_object(Bucket="notified", Key="mine", Body=b"x")
+    s3.delete_object(Bucket="notified", Key="mine")
+    assert [r["eventName"] for r in records(1)] == ["ObjectRemoved:Delete"]

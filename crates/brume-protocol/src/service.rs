@@ -24,10 +24,13 @@ use crate::model::{self, ServiceModel};
 
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
-/// A typed output with the streamed body of its payload member, if it has one.
+/// A typed output with the streamed body of its payload member, if it has one, and the
+/// success status when it is not the model's (S3's RestoreObject: `202` for a restore it
+/// begins, `200` for one it extends).
 pub struct Streamed<O> {
     pub output: O,
     pub body: Option<ResponseBody>,
+    pub status: Option<u16>,
 }
 
 /// What a handler answers, in the canonical form.
@@ -36,6 +39,7 @@ pub struct Reply {
     /// Members of the output handed over as JSON text rather than in `output`.
     pub verbatim: Verbatim,
     pub body: Option<ResponseBody>,
+    pub status: Option<u16>,
 }
 
 /// Output members whose canonical value is JSON text the handler already has (a stored
@@ -209,13 +213,14 @@ impl<S: Send + Sync + 'static> ServiceBuilder<S> {
             let f = f.clone();
             async move {
                 let (output, verbatim) = canonical_output(f(state, ctx, typed_input(input)?).await?)?;
-                Ok(Reply { output, verbatim, body: None })
+                Ok(Reply { output, verbatim, body: None, status: None })
             }
         })
     }
 
-    /// Declare operation `name` whose payload is streamed: `f` gets the request body (for
-    /// operations that upload one) and may answer with a body stream.
+    /// Declare operation `name` whose payload is streamed, or whose success status is its
+    /// own: `f` gets the request body (for operations that upload one) and answers a
+    /// [`Streamed`].
     pub fn op_stream<I, O, F, Fut>(self, name: &'static str, f: F) -> Self
     where
         I: DeserializeOwned + Send + 'static,
@@ -229,7 +234,7 @@ impl<S: Send + Sync + 'static> ServiceBuilder<S> {
             async move {
                 let streamed = f(state, ctx, typed_input(input)?, body).await?;
                 let (output, verbatim) = canonical_output(streamed.output)?;
-                Ok(Reply { output, verbatim, body: streamed.body })
+                Ok(Reply { output, verbatim, body: streamed.body, status: streamed.status })
             }
         })
     }
@@ -298,7 +303,7 @@ mod tests {
         let (output, verbatim) = canonical_output(with).unwrap();
         assert_eq!((&output, verbatim[0].1.get()), (&json!({"a": 1}), r#"{"k":{"S":"v"}}"#));
         let whole = json!({"a": 1, "Item": {"k": {"S": "v"}}});
-        assert_eq!(Reply { output, verbatim, body: None }.into_tree().0, whole);
+        assert_eq!(Reply { output, verbatim, body: None, status: None }.into_tree().0, whole);
         let typed = |w| serde_json::to_value(w).unwrap();
         assert_eq!(typed(WithVerbatim { output: json!({"a": 1}), verbatim: vec![("Item", raw())] }), whole);
     }

@@ -6,11 +6,11 @@
 use std::sync::Arc;
 
 use brume_core::{AwsError, RequestContext};
+use brume_storage::Txn;
 use serde::{Deserialize, Serialize};
 
 use crate::bucket::{Owner, canonical_id, owner};
-use crate::table::{self, Version};
-use crate::{S3, error};
+use crate::{S3, error, notification};
 
 #[derive(Deserialize, Serialize, Default)]
 pub struct Grantee {
@@ -138,23 +138,6 @@ fn check_acl(input: &AclInput, account: &str, canned: &[&str]) -> Result<(), Aws
 
 impl S3 {
     /// The version an object ACL request names: the current one, or `version_id`.
-    fn acl_version(&self, bucket: &str, key: &str, version_id: Option<&str>) -> Result<Version, AwsError> {
-        let version = match version_id {
-            Some(id) => table::find_version(self.kv.as_ref(), bucket, key, id)
-                .map_err(error::internal)?
-                .map(|(_, v)| v)
-                .ok_or_else(|| error::no_such_version(key, id))?,
-            None => table::get_current(self.kv.as_ref(), bucket, key)
-                .map_err(error::internal)?
-                .filter(|v| !v.delete_marker)
-                .ok_or_else(|| error::no_such_key(key))?,
-        };
-        if version.delete_marker {
-            return Err(error::method_not_allowed_delete_marker());
-        }
-        Ok(version)
-    }
-
     pub(crate) async fn get_bucket_acl(
         self: Arc<Self>,
         ctx: RequestContext,
@@ -180,7 +163,7 @@ impl S3 {
         input: ObjectInput,
     ) -> Result<AclOutput, AwsError> {
         let bucket = self.bucket(&ctx, &input.bucket)?;
-        self.acl_version(&input.bucket, &input.key, input.version_id.as_deref())?;
+        crate::read::version_to_change(self.kv.as_ref(), &input.bucket, &input.key, input.version_id.as_deref())?;
         Ok(owner_acl(&bucket.account))
     }
 
@@ -191,8 +174,18 @@ impl S3 {
     ) -> Result<Empty, AwsError> {
         let bucket = self.bucket(&ctx, &input.bucket)?;
         let key = input.key.clone().unwrap_or_default();
-        self.acl_version(&input.bucket, &key, input.version_id.as_deref())?;
+        crate::read::version_to_change(self.kv.as_ref(), &input.bucket, &key, input.version_id.as_deref())?;
         check_acl(&input, &bucket.account, &["private", "bucket-owner-full-control"])?;
+        // The ACL asked for is the one the object has; the request is an ACL change all the
+        // same, with its event.
+        let (version_id, request_id) = (input.version_id.clone(), ctx.request_id.clone());
+        self.kv
+            .transact(move |txn: &mut dyn Txn| {
+                let (_, version) = crate::read::version_to_change(txn, &bucket.name, &key, version_id.as_deref())?;
+                notification::enqueue(txn, &bucket, "ObjectAcl:Put", &version, &request_id)?;
+                Ok::<_, AwsError>(())
+            })
+            .await?;
         Ok(Empty {})
     }
 }

@@ -107,6 +107,7 @@ impl S3Client for S3 {
             parts: Vec::new(),
             tags: Vec::new(),
             owner: account.to_string(),
+            restore: None,
         };
         let written = self.write_version_as(&bucket, version, (None, None), "ObjectCreated:Put", &ctx.request_id).await;
         match written {

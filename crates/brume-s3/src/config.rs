@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::table::{self, KEYSPACE};
-use crate::{S3, error};
+use crate::{S3, error, lifecycle};
 
 /// One stored configuration: its operations, the input member carrying it, where it is
 /// kept, and the answer when there is none.
@@ -25,6 +25,9 @@ pub struct Spec {
     pub key: &'static str,
     missing: Missing,
     validate: fn(&str, &Value) -> Result<(), AwsError>,
+    /// Input members kept beside the configuration and answered by its Put and Get (a
+    /// header of the operations), with their value when the Put has none.
+    members: &'static [(&'static str, &'static str)],
 }
 
 /// What a Get answers for a bucket without the configuration.
@@ -96,6 +99,7 @@ pub const SPECS: &[Spec] = &[
         key: "tagging",
         missing: Missing::Error("NoSuchTagSet", "The TagSet does not exist"),
         validate: tag_set,
+        members: &[],
     },
     Spec {
         put: Some("PutBucketCors"),
@@ -105,6 +109,7 @@ pub const SPECS: &[Spec] = &[
         key: "cors",
         missing: Missing::Error("NoSuchCORSConfiguration", "The CORS configuration does not exist"),
         validate: any,
+        members: &[],
     },
     Spec {
         put: Some("PutBucketPolicy"),
@@ -114,6 +119,7 @@ pub const SPECS: &[Spec] = &[
         key: "policy",
         missing: Missing::Error("NoSuchBucketPolicy", "The bucket policy does not exist"),
         validate: policy_json,
+        members: &[],
     },
     Spec {
         put: Some("PutBucketLifecycleConfiguration"),
@@ -122,7 +128,8 @@ pub const SPECS: &[Spec] = &[
         payload: "LifecycleConfiguration",
         key: "lifecycle",
         missing: Missing::Error("NoSuchLifecycleConfiguration", "The lifecycle configuration does not exist"),
-        validate: any,
+        validate: lifecycle::validate,
+        members: &[("TransitionDefaultMinimumObjectSize", "all_storage_classes_128K")],
     },
     Spec {
         put: Some("PutBucketWebsite"),
@@ -135,6 +142,7 @@ pub const SPECS: &[Spec] = &[
             "The specified bucket does not have a website configuration",
         ),
         validate: any,
+        members: &[],
     },
     Spec {
         put: Some("PutPublicAccessBlock"),
@@ -147,6 +155,7 @@ pub const SPECS: &[Spec] = &[
             "The public access block configuration was not found",
         ),
         validate: any,
+        members: &[],
     },
     Spec {
         put: Some("PutBucketOwnershipControls"),
@@ -156,6 +165,7 @@ pub const SPECS: &[Spec] = &[
         key: "ownership",
         missing: Missing::Error("OwnershipControlsNotFoundError", "The bucket ownership controls were not found"),
         validate: any,
+        members: &[],
     },
     Spec {
         put: Some("PutBucketEncryption"),
@@ -165,6 +175,7 @@ pub const SPECS: &[Spec] = &[
         key: "encryption",
         missing: Missing::Default(default_encryption),
         validate: any,
+        members: &[],
     },
     Spec {
         put: Some("PutBucketAccelerateConfiguration"),
@@ -174,6 +185,7 @@ pub const SPECS: &[Spec] = &[
         key: "accelerate",
         missing: Missing::Default(nothing),
         validate: accelerate,
+        members: &[],
     },
     Spec {
         put: Some("PutBucketRequestPayment"),
@@ -183,6 +195,7 @@ pub const SPECS: &[Spec] = &[
         key: "request_payment",
         missing: Missing::Default(|| json!({"Payer": "BucketOwner"})),
         validate: payer,
+        members: &[],
     },
     Spec {
         put: None,
@@ -192,6 +205,7 @@ pub const SPECS: &[Spec] = &[
         key: "logging",
         missing: Missing::Default(nothing),
         validate: any,
+        members: &[],
     },
     Spec {
         put: None,
@@ -201,6 +215,7 @@ pub const SPECS: &[Spec] = &[
         key: "replication",
         missing: Missing::Error("ReplicationConfigurationNotFoundError", "The replication configuration was not found"),
         validate: any,
+        members: &[],
     },
     Spec {
         put: None,
@@ -213,6 +228,7 @@ pub const SPECS: &[Spec] = &[
             "Object Lock configuration does not exist for this bucket",
         ),
         validate: any,
+        members: &[],
     },
 ];
 
@@ -238,11 +254,17 @@ impl S3 {
         ctx: RequestContext,
         input: Value,
         spec: &'static Spec,
-    ) -> Result<Empty, AwsError> {
+    ) -> Result<Value, AwsError> {
         let name = bucket_name(&input);
         self.bucket(&ctx, &name)?;
-        let config = input.get(spec.payload).cloned().ok_or_else(error::malformed_xml)?;
+        let mut config = input.get(spec.payload).cloned().ok_or_else(error::malformed_xml)?;
         (spec.validate)(&name, &config)?;
+        let mut answer = json!({});
+        for (member, default) in spec.members {
+            let value = input.get(*member).cloned().unwrap_or_else(|| json!(default));
+            config[*member] = value.clone();
+            answer[*member] = value;
+        }
         self.kv
             .transact(move |txn: &mut dyn Txn| {
                 let mut b = table::get_bucket(txn, &name)?.ok_or_else(|| error::no_such_bucket(&name))?;
@@ -251,7 +273,7 @@ impl S3 {
                 Ok::<_, AwsError>(())
             })
             .await?;
-        Ok(Empty {})
+        Ok(answer)
     }
 
     pub(crate) async fn get_config(

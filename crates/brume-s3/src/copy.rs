@@ -118,6 +118,7 @@ impl S3 {
                 v
             }
         };
+        crate::archive::check_copyable(&version)?;
         Ok((bucket, key, version))
     }
 
@@ -180,7 +181,9 @@ impl S3 {
             headers,
             metadata,
             expires,
-            storage_class: input.storage_class.clone().or(source.storage_class.clone()).filter(|c| c != "STANDARD"),
+            // A copy is STANDARD unless the request names a class: it does not inherit the
+            // source's (a restored archive's copy is readable).
+            storage_class: input.storage_class.clone().filter(|c| c != "STANDARD"),
             checksum: source.checksum.clone(),
             parts: source.parts.clone(),
             tags: if replace_tags {

@@ -8,8 +8,9 @@ use brume_core::{AwsError, RequestContext};
 use brume_storage::Txn;
 use serde::{Deserialize, Serialize};
 
+use crate::notification::{self, Details};
 use crate::table::{self, Version};
-use crate::{S3, error, notification, object};
+use crate::{S3, error, object};
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -84,6 +85,31 @@ pub struct DeleteObjectsOutput {
 /// S3's limit on keys in one DeleteObjects request.
 const MAX_BATCH: usize = 1000;
 
+/// Who deletes: a client, or a lifecycle rule, whose deletions S3 reports as events of
+/// their own, made by S3.
+#[derive(Clone, Copy, PartialEq)]
+pub(crate) enum DeletedBy {
+    Request,
+    Lifecycle,
+}
+
+impl DeletedBy {
+    /// The event of a deletion (`marker`: one that made a delete marker).
+    fn event(self, marker: bool) -> &'static str {
+        match (self, marker) {
+            (DeletedBy::Request, false) => "ObjectRemoved:Delete",
+            (DeletedBy::Request, true) => "ObjectRemoved:DeleteMarkerCreated",
+            (DeletedBy::Lifecycle, false) => "LifecycleExpiration:Delete",
+            (DeletedBy::Lifecycle, true) => "LifecycleExpiration:DeleteMarkerCreated",
+        }
+    }
+
+    fn details(self) -> Details {
+        let principal = (self == DeletedBy::Lifecycle).then(|| notification::S3_PRINCIPAL.to_string());
+        Details { principal, extra: None }
+    }
+}
+
 impl S3 {
     /// Deletes one key (or one version of it) in its own transaction.
     pub(crate) async fn delete_one(
@@ -92,6 +118,7 @@ impl S3 {
         bucket: &str,
         key: String,
         version_id: Option<String>,
+        by: DeletedBy,
     ) -> Result<DeleteObjectOutput, AwsError> {
         let bucket = bucket.to_string();
         let owner = ctx.account.clone();
@@ -113,7 +140,7 @@ impl S3 {
                         ));
                     };
                     let dead = table::remove_version(txn, &bucket, &record_key, &v).map_err(error::internal)?;
-                    notification::enqueue(txn, &b, "ObjectRemoved:Delete", &v, &request_id)?;
+                    notification::enqueue_with(txn, &b, by.event(false), &v, &request_id, &by.details())?;
                     let out =
                         DeleteObjectOutput { delete_marker: v.delete_marker.then_some(true), version_id: Some(id) };
                     return Ok((out, dead));
@@ -126,7 +153,7 @@ impl S3 {
                             .map(|v| (table::current_key(&bucket, &key), v));
                         let dead = match found {
                             Some((record_key, v)) => {
-                                notification::enqueue(txn, &b, "ObjectRemoved:Delete", &v, &request_id)?;
+                                notification::enqueue_with(txn, &b, by.event(false), &v, &request_id, &by.details())?;
                                 table::remove_version(txn, &bucket, &record_key, &v).map_err(error::internal)?
                             }
                             None => Vec::new(),
@@ -149,7 +176,7 @@ impl S3 {
                         let dead = table::put_version(txn, keys, &marker, record, current.as_ref())
                             .map_err(error::internal)?
                             .dead;
-                        notification::enqueue(txn, &b, "ObjectRemoved:DeleteMarkerCreated", &marker, &request_id)?;
+                        notification::enqueue_with(txn, &b, by.event(true), &marker, &request_id, &by.details())?;
                         Ok((
                             DeleteObjectOutput { delete_marker: Some(true), version_id: Some(marker.version_id) },
                             dead,
@@ -168,7 +195,7 @@ impl S3 {
         input: DeleteObjectInput,
     ) -> Result<DeleteObjectOutput, AwsError> {
         self.bucket(&ctx, &input.bucket)?;
-        self.delete_one(&ctx, &input.bucket, input.key, input.version_id).await
+        self.delete_one(&ctx, &input.bucket, input.key, input.version_id, DeletedBy::Request).await
     }
 
     pub(crate) async fn delete_objects(
@@ -183,7 +210,10 @@ impl S3 {
         let mut deleted = Vec::new();
         let mut errors = Vec::new();
         for obj in input.delete.objects {
-            match self.delete_one(&ctx, &input.bucket, obj.key.clone(), obj.version_id.clone()).await {
+            match self
+                .delete_one(&ctx, &input.bucket, obj.key.clone(), obj.version_id.clone(), DeletedBy::Request)
+                .await
+            {
                 Ok(out) => {
                     if input.delete.quiet {
                         continue;

@@ -5,6 +5,7 @@
 //! Access is the bucket owner's only until bucket policies are evaluated (the IAM work).
 
 mod acl;
+mod archive;
 mod attributes;
 mod body;
 mod bucket;
@@ -68,6 +69,7 @@ pub fn service(state: Arc<S3>) -> Service {
         .op_stream("PutObject", S3::put_object)
         .op_stream("GetObject", S3::get_object)
         .op("HeadObject", S3::head_object)
+        .op_stream("RestoreObject", S3::restore_object)
         .op("DeleteObject", S3::delete_object)
         .op("DeleteObjects", S3::delete_objects)
         .op("CopyObject", S3::copy_object)

@@ -15,7 +15,7 @@ use std::ops::Bound;
 
 use crate::bucket::{Owner, owner};
 use crate::table::{self, KEYSPACE, Version};
-use crate::{S3, error};
+use crate::{S3, archive, error};
 
 /// How many records one storage scan reads while a page is filled.
 const SCAN_BATCH: usize = 1000;
@@ -44,6 +44,7 @@ pub struct ListObjectsV2Input {
     start_after: Option<String>,
     fetch_owner: Option<bool>,
     encoding_type: Option<String>,
+    optional_object_attributes: Vec<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -55,6 +56,7 @@ pub struct ListObjectsInput {
     max_keys: Option<i64>,
     marker: Option<String>,
     encoding_type: Option<String>,
+    optional_object_attributes: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -72,6 +74,8 @@ pub struct Object {
     checksum_algorithm: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     checksum_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    restore_status: Option<archive::RestoreStatus>,
 }
 
 #[derive(Serialize)]
@@ -226,7 +230,8 @@ pub(crate) fn check_encoding(encoding: &Option<String>) -> Result<bool, AwsError
     }
 }
 
-fn object(v: &Version, with_owner: bool, encode: bool) -> Object {
+/// A listing's entry of `v`; `asked` are the optional attributes the listing asked for.
+fn object(v: &Version, with_owner: bool, encode: bool, asked: &[String]) -> Object {
     Object {
         key: url_encode(&v.key, encode),
         last_modified: Timestamp(v.last_modified.floor()),
@@ -236,15 +241,16 @@ fn object(v: &Version, with_owner: bool, encode: bool) -> Object {
         owner: with_owner.then(|| owner(&v.owner)),
         checksum_algorithm: v.checksum.iter().map(|c| c.algorithm.clone()).collect(),
         checksum_type: v.checksum.as_ref().map(|c| c.kind.clone()),
+        restore_status: archive::restore_status(v, asked),
     }
 }
 
-fn split(entries: Vec<Entry>, with_owner: bool, encode: bool) -> (Vec<Object>, Vec<CommonPrefix>) {
+fn split(entries: Vec<Entry>, with_owner: bool, encode: bool, asked: &[String]) -> (Vec<Object>, Vec<CommonPrefix>) {
     let mut contents = Vec::new();
     let mut prefixes = Vec::new();
     for e in entries {
         match e {
-            Entry::Key(v) => contents.push(object(&v, with_owner, encode)),
+            Entry::Key(v) => contents.push(object(&v, with_owner, encode, asked)),
             Entry::Prefix(p) => prefixes.push(CommonPrefix { prefix: url_encode(&p, encode) }),
         }
     }
@@ -269,7 +275,8 @@ impl S3 {
             page(self.kv.as_ref(), &input.bucket, &prefix, input.delimiter.as_deref(), after.as_deref(), max as usize)?;
         let next = truncated.then(|| entries.last().map(|e| encode_token(e.name()))).flatten();
         let key_count = entries.len();
-        let (contents, common_prefixes) = split(entries, input.fetch_owner.unwrap_or(false), encode);
+        let (contents, common_prefixes) =
+            split(entries, input.fetch_owner.unwrap_or(false), encode, &input.optional_object_attributes);
         Ok(ListObjectsV2Output {
             name: input.bucket,
             prefix: url_encode(&prefix, encode),
@@ -308,7 +315,7 @@ impl S3 {
         let next_marker = (truncated && input.delimiter.is_some())
             .then(|| entries.last().map(|e| url_encode(e.name(), encode)))
             .flatten();
-        let (contents, common_prefixes) = split(entries, true, encode);
+        let (contents, common_prefixes) = split(entries, true, encode, &input.optional_object_attributes);
         Ok(ListObjectsOutput {
             name: input.bucket,
             prefix: url_encode(&prefix, encode),

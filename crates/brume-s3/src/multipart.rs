@@ -528,6 +528,7 @@ impl S3 {
         Ok(Streamed {
             output: UploadPartOutput { e_tag: etag, server_side_encryption: "AES256", checksum: members },
             body: None,
+            status: None,
         })
     }
 

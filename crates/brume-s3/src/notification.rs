@@ -17,6 +17,9 @@ use crate::{S3, error};
 
 const CONFIG_KEY: &str = "notification";
 
+/// Who S3's own changes (lifecycle's) are made by, in event records.
+pub(crate) const S3_PRINCIPAL: &str = "s3.amazonaws.com";
+
 /// The event names S3 sends, without the `s3:` prefix.
 const EVENTS: &[&str] = &[
     "ObjectCreated:*",
@@ -183,27 +186,47 @@ fn event_key(key: &str) -> String {
         .join("/")
 }
 
+/// What an event record says beyond its object: who made the change when it is not the
+/// object's owner (S3 itself for lifecycle events), and a member of the event's own.
+#[derive(Default)]
+pub(crate) struct Details {
+    pub principal: Option<String>,
+    pub extra: Option<(&'static str, Value)>,
+}
+
 /// The S3 event record of `event` (`ObjectCreated:Put`) on `version`.
-fn record(bucket: &Bucket, event: &str, version: &Version, configuration_id: &str, request_id: &str) -> Value {
+fn record(
+    bucket: &Bucket,
+    event: &str,
+    version: &Version,
+    configuration_id: &str,
+    request_id: &str,
+    details: &Details,
+) -> Value {
     let mut object = json!({
         "key": event_key(&version.key),
         "sequencer": format!("{:016X}", version.seq),
     });
-    if event.starts_with("ObjectCreated") {
+    if ["ObjectCreated", "ObjectRestore:Post", "ObjectRestore:Completed", "LifecycleTransition"]
+        .iter()
+        .any(|e| event.starts_with(e))
+    {
         object["size"] = json!(version.size);
         object["eTag"] = json!(version.etag.trim_matches('"'));
     }
     if version.version_id != "null" {
         object["versionId"] = json!(version.version_id);
     }
-    json!({"Records": [{
+    let principal = details.principal.clone().unwrap_or_else(|| format!("AWS:{}", version.owner));
+    let source_ip = if principal == S3_PRINCIPAL { S3_PRINCIPAL } else { "127.0.0.1" };
+    let mut record = json!({
         "eventVersion": "2.1",
         "eventSource": "aws:s3",
         "awsRegion": bucket.region,
         "eventTime": Timestamp::now().iso8601(),
         "eventName": event,
-        "userIdentity": {"principalId": format!("AWS:{}", version.owner)},
-        "requestParameters": {"sourceIPAddress": "127.0.0.1"},
+        "userIdentity": {"principalId": principal},
+        "requestParameters": {"sourceIPAddress": source_ip},
         "responseElements": {"x-amz-request-id": request_id, "x-amz-id-2": request_id},
         "s3": {
             "s3SchemaVersion": "1.0",
@@ -215,7 +238,11 @@ fn record(bucket: &Bucket, event: &str, version: &Version, configuration_id: &st
             },
             "object": object,
         },
-    }]})
+    });
+    if let Some((name, value)) = &details.extra {
+        record[*name] = value.clone();
+    }
+    json!({"Records": [record]})
 }
 
 /// Writes into the outbox, inside the caller's transaction, one event per destination of
@@ -227,6 +254,18 @@ pub(crate) fn enqueue(
     version: &Version,
     request_id: &str,
 ) -> Result<(), StorageError> {
+    enqueue_with(txn, bucket, event, version, request_id, &Details::default())
+}
+
+/// [`enqueue`] with what the record says beyond its object.
+pub(crate) fn enqueue_with(
+    txn: &mut dyn Txn,
+    bucket: &Bucket,
+    event: &str,
+    version: &Version,
+    request_id: &str,
+    details: &Details,
+) -> Result<(), StorageError> {
     let Some(config) = bucket.config.get(CONFIG_KEY) else { return Ok(()) };
     let config: NotificationConfiguration = serde_json::from_value(config.clone()).unwrap_or_default();
     let all = config
@@ -237,7 +276,7 @@ pub(crate) fn enqueue(
     for d in all.filter(|d| d.matches(event, &version.key)) {
         let (target, arn) = d.target();
         let id = d.id.clone().unwrap_or_default();
-        let payload = json!({"arn": arn, "message": record(bucket, event, version, &id, request_id)});
+        let payload = json!({"arn": arn, "message": record(bucket, event, version, &id, request_id, details)});
         brume_events::enqueue(txn, &Event::new(target, format!("s3:{event}"), payload, now_ms()))?;
     }
     Ok(())

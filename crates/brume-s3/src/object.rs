@@ -374,6 +374,7 @@ impl S3 {
             parts: Vec::new(),
             tags,
             owner: ctx.account.clone(),
+            restore: None,
         };
         let conditions = (input.if_match.clone(), input.if_none_match.clone());
         let written = self.write_version_as(&bucket, version, conditions, "ObjectCreated:Put", &ctx.request_id).await;
@@ -395,7 +396,7 @@ impl S3 {
             *output.checksum_member(alg) = Some(c.value);
             output.checksum_type = Some(c.kind);
         }
-        Ok(Streamed { output, body: None })
+        Ok(Streamed { output, body: None, status: None })
     }
 
     /// Makes `version` the newest version of its key in `bucket` (as the caller read it),

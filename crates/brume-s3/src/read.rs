@@ -8,10 +8,11 @@ use std::sync::Arc;
 use brume_core::value::Timestamp;
 use brume_core::{AwsError, RequestContext};
 use brume_protocol::Streamed;
+use brume_storage::ReadView;
 use serde::{Deserialize, Serialize};
 
 use crate::table::{self, Version};
-use crate::{S3, body, error};
+use crate::{S3, archive, body, error};
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "PascalCase", default)]
@@ -52,6 +53,8 @@ pub struct GetObjectOutput {
     expires: Option<Timestamp>,
     #[serde(skip_serializing_if = "Option::is_none")]
     storage_class: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    restore: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     parts_count: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -113,6 +116,30 @@ pub fn parse_range(header: &str, size: u64) -> Result<Option<(u64, u64)>, ()> {
         (start, end)
     };
     Ok(Some(range))
+}
+
+/// The version a change of an object's tags, ACL or restore state names, with its
+/// record's key (read in the change's transaction): the current one, or `version_id`;
+/// never a delete marker.
+pub(crate) fn version_to_change(
+    view: &dyn ReadView,
+    bucket: &str,
+    key: &str,
+    version_id: Option<&str>,
+) -> Result<(Vec<u8>, Version), AwsError> {
+    let id = match version_id {
+        Some(id) => id.to_string(),
+        None => match table::get_current(view, bucket, key)? {
+            Some(c) if !c.delete_marker => c.version_id,
+            _ => return Err(error::no_such_key(key)),
+        },
+    };
+    let (record_key, version) =
+        table::find_version(view, bucket, key, &id)?.ok_or_else(|| error::no_such_version(key, &id))?;
+    if version.delete_marker {
+        return Err(error::method_not_allowed_delete_marker());
+    }
+    Ok((record_key, version))
 }
 
 impl S3 {
@@ -216,6 +243,7 @@ impl S3 {
             metadata: v.metadata.clone(),
             expires: input.response_expires.or(v.expires.map(Timestamp)),
             storage_class: v.storage_class.clone(),
+            restore: archive::restore_header(&v),
             parts_count,
             tag_count: Some(v.tags.len()).filter(|n| *n > 0),
             server_side_encryption: "AES256",
@@ -232,8 +260,9 @@ impl S3 {
         _body: Option<brume_protocol::RequestBody>,
     ) -> Result<Streamed<GetObjectOutput>, AwsError> {
         let (v, output, (start, end)) = self.read(&ctx, &input)?;
+        archive::check_readable(&v)?;
         let body = body::stream(self.blobs.clone(), &v.content, start, end)?;
-        Ok(Streamed { output, body: Some(body) })
+        Ok(Streamed { output, body: Some(body), status: None })
     }
 
     pub(crate) async fn head_object(

@@ -97,6 +97,9 @@ pub struct Version {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<(String, String)>,
     pub owner: String,
+    /// The restore asked of an archived version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore: Option<crate::archive::Restore>,
 }
 
 pub fn bucket_key(name: &str) -> Vec<u8> {

@@ -7,7 +7,7 @@ use brume_storage::Txn;
 use serde::{Deserialize, Serialize};
 
 use crate::table::{self, Version};
-use crate::{S3, error};
+use crate::{S3, error, notification};
 
 #[derive(Deserialize, Serialize, Clone)]
 #[serde(rename_all = "PascalCase")]
@@ -79,29 +79,24 @@ fn shown(version: &Version) -> Option<String> {
 }
 
 impl S3 {
-    /// Replaces the tags of the named version (or the current one) in both its records.
+    /// Replaces the tags of the named version (or the current one), with its `event`
+    /// (`ObjectTagging:Put` or `:Delete`).
     async fn set_tags(
         &self,
-        bucket: String,
-        key: String,
-        version_id: Option<String>,
+        ctx: &RequestContext,
+        bucket: Arc<table::Bucket>,
+        (key, version_id): (String, Option<String>),
         tags: Vec<(String, String)>,
+        event: &'static str,
     ) -> Result<Version, AwsError> {
+        let request_id = ctx.request_id.clone();
         self.kv
             .transact(move |txn: &mut dyn Txn| {
-                let current = table::get_current(txn, &bucket, &key)?;
-                let id = match (&version_id, &current) {
-                    (Some(id), _) => id.clone(),
-                    (None, Some(c)) if !c.delete_marker => c.version_id.clone(),
-                    _ => return Err(error::no_such_key(&key)),
-                };
                 let (record_key, mut version) =
-                    table::find_version(txn, &bucket, &key, &id)?.ok_or_else(|| error::no_such_version(&key, &id))?;
-                if version.delete_marker {
-                    return Err(error::method_not_allowed_delete_marker());
-                }
+                    crate::read::version_to_change(txn, &bucket.name, &key, version_id.as_deref())?;
                 version.tags = tags;
-                table::rewrite_version(txn, &bucket, &record_key, &version)?;
+                table::rewrite_version(txn, &bucket.name, &record_key, &version)?;
+                notification::enqueue(txn, &bucket, event, &version, &request_id)?;
                 Ok::<_, AwsError>(version)
             })
             .await
@@ -112,10 +107,10 @@ impl S3 {
         ctx: RequestContext,
         input: PutInput,
     ) -> Result<VersionOutput, AwsError> {
-        self.bucket(&ctx, &input.bucket)?;
+        let bucket = self.bucket(&ctx, &input.bucket)?;
         let tags: Vec<(String, String)> = input.tagging.tag_set.into_iter().map(|t| (t.key, t.value)).collect();
         check_tags(&tags, "InvalidTag")?;
-        let v = self.set_tags(input.bucket, input.key, input.version_id, tags).await?;
+        let v = self.set_tags(&ctx, bucket, (input.key, input.version_id), tags, "ObjectTagging:Put").await?;
         Ok(VersionOutput { version_id: shown(&v) })
     }
 
@@ -124,8 +119,8 @@ impl S3 {
         ctx: RequestContext,
         input: ObjectInput,
     ) -> Result<VersionOutput, AwsError> {
-        self.bucket(&ctx, &input.bucket)?;
-        let v = self.set_tags(input.bucket, input.key, input.version_id, Vec::new()).await?;
+        let bucket = self.bucket(&ctx, &input.bucket)?;
+        let v = self.set_tags(&ctx, bucket, (input.key, input.version_id), Vec::new(), "ObjectTagging:Delete").await?;
         Ok(VersionOutput { version_id: shown(&v) })
     }
 

@@ -49,6 +49,7 @@ pub struct ListVersionsInput {
     version_id_marker: Option<String>,
     max_keys: Option<i64>,
     encoding_type: Option<String>,
+    optional_object_attributes: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -63,6 +64,8 @@ pub struct VersionEntry {
     size: u64,
     storage_class: String,
     owner: Owner,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    restore_status: Option<crate::archive::RestoreStatus>,
 }
 
 #[derive(Serialize)]
@@ -214,6 +217,7 @@ impl S3 {
                 });
             } else {
                 versions.push(VersionEntry {
+                    restore_status: crate::archive::restore_status(&version, &input.optional_object_attributes),
                     owner: owner(&version.owner),
                     storage_class: version.storage_class.clone().unwrap_or_else(|| "STANDARD".into()),
                     key: url_encode(&version.key, encode),

@@ -17,6 +17,11 @@ const PARTIAL: &[(&str, &str, &str)] = &[
     ),
     (
         "s3",
+        "RestoreObject",
+        "a restore completes within two seconds (S3 takes minutes to hours, by tier); restores with Type SELECT are refused (NotImplemented)",
+    ),
+    (
+        "s3",
         "CreateBucket",
         "ACL and grant headers are accepted and not applied; Object Lock is refused (NotImplemented)",
     ),

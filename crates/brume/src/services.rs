@@ -35,6 +35,9 @@ pub fn register(
     cleanup(gateway, dispatcher, "s3-lifecycle", LIFECYCLE_PERIOD, s3.clone(), |s3, now| async move {
         s3.apply_lifecycle(now).await.map(|n| n as u64)
     });
+    cleanup(gateway, dispatcher, "s3-restores", RESTORE_PERIOD, s3.clone(), |s3, now| async move {
+        s3.run_restores(now).await
+    });
     gateway.register("s3", &[brume_s3::KEYSPACE], move || brume_s3::service(s3.clone()));
     let sqs = brume_sqs::Sqs::new(storage.kv.clone(), endpoint.to_string());
     dispatcher.register("sqs", Arc::new(brume_sqs::Delivery(sqs.clone())));
@@ -151,6 +154,9 @@ pub struct LambdaLimits {
 
 /// How often lifecycle rules are applied.
 const LIFECYCLE_PERIOD: Duration = Duration::from_secs(60);
+/// How often restores of archived S3 objects are completed and their copies expired: a
+/// restore is in progress for one to two seconds.
+const RESTORE_PERIOD: Duration = Duration::from_secs(1);
 
 /// How often expired DynamoDB items are swept, and stream records older than a day
 /// trimmed.
