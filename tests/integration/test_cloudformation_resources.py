@@ -179,7 +179,10 @@ def test_s3_buckets_with_their_configuration(server):
                                                       "ExpirationInDays": 7}]},
                 "Tags": [{"Key": "app", "Value": "site"}],
             }},
-            "Named": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "cfn-named-bucket"}},
+            # A public policy needs the bucket's public access block to allow it, as on S3.
+            "Named": {"Type": "AWS::S3::Bucket", "Properties": {
+                "BucketName": "cfn-named-bucket",
+                "PublicAccessBlockConfiguration": {"BlockPublicPolicy": False, "RestrictPublicBuckets": False}}},
             "NamedPolicy": {"Type": "AWS::S3::BucketPolicy", "Properties": {
                 "Bucket": {"Ref": "Named"},
                 "PolicyDocument": {"Version": "2012-10-17", "Statement": [{

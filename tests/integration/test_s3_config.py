@@ -62,9 +62,28 @@ def test_cors_configuration_round_trip(s3):
 
 def test_bucket_policy(s3):
     assert error_of(lambda: s3.get_bucket_policy(Bucket="cfg")) == ("NoSuchBucketPolicy", 404)
+    assert error_of(lambda: s3.get_bucket_policy_status(Bucket="cfg")) == ("NoSuchBucketPolicy", 404)
     policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::cfg/*"}]}
+    # A new bucket blocks public policies, as S3's have since April 2023.
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.put_bucket_policy(Bucket="cfg", Policy=json.dumps(policy))
+    assert (e.value.response["Error"]["Code"], e.value.response["ResponseMetadata"]["HTTPStatusCode"]) == ("AccessDenied", 403)
+    assert e.value.response["Error"]["Message"] == (
+        'User: arn:aws:iam::000000000000:root is not authorized to perform: s3:PutBucketPolicy on resource: '
+        '"arn:aws:s3:::cfg" because public policies are blocked by the BlockPublicPolicy block public access setting.')
+    # A policy that names who it trusts is not public.
+    named = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::cfg/*",
+                                                     "Condition": {"StringEquals": {"aws:SourceVpc": "vpc-91237329"}}}]}
+    s3.put_bucket_policy(Bucket="cfg", Policy=json.dumps(named))
+    assert s3.get_bucket_policy_status(Bucket="cfg")["PolicyStatus"] == {"IsPublic": False}
+    # With the block off, a public policy is stored, and said to be public.
+    s3.put_public_access_block(Bucket="cfg", PublicAccessBlockConfiguration={"BlockPublicPolicy": False})
     s3.put_bucket_policy(Bucket="cfg", Policy=json.dumps(policy))
     assert json.loads(s3.get_bucket_policy(Bucket="cfg")["Policy"]) == policy
+    assert s3.get_bucket_policy_status(Bucket="cfg")["PolicyStatus"] == {"IsPublic": True}
+    # Turning the block on again leaves the policy there.
+    s3.put_public_access_block(Bucket="cfg", PublicAccessBlockConfiguration={"BlockPublicPolicy": True})
+    assert s3.get_bucket_policy_status(Bucket="cfg")["PolicyStatus"] == {"IsPublic": True}
     assert error_of(lambda: s3.put_bucket_policy(Bucket="cfg", Policy="not json")) == ("MalformedPolicy", 400)
     s3.delete_bucket_policy(Bucket="cfg")
     assert error_of(lambda: s3.get_bucket_policy(Bucket="cfg"))[0] == "NoSuchBucketPolicy"
@@ -79,9 +98,18 @@ def test_lifecycle_website_public_access_ownership(s3):
     s3.put_bucket_website(Bucket="cfg", WebsiteConfiguration={"IndexDocument": {"Suffix": "index.html"}, "ErrorDocument": {"Key": "404.html"}})
     site = s3.get_bucket_website(Bucket="cfg")
     assert (site["IndexDocument"]["Suffix"], site["ErrorDocument"]["Key"]) == ("index.html", "404.html")
+    # A new bucket has every block of public access on and ACLs disabled, as real
+    # configurations that can be deleted.
+    every = {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True}
+    assert s3.get_public_access_block(Bucket="cfg")["PublicAccessBlockConfiguration"] == every
+    assert s3.get_bucket_ownership_controls(Bucket="cfg")["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    s3.delete_public_access_block(Bucket="cfg")
+    assert error_of(lambda: s3.get_public_access_block(Bucket="cfg")) == ("NoSuchPublicAccessBlockConfiguration", 404)
+    s3.delete_bucket_ownership_controls(Bucket="cfg")
+    assert error_of(lambda: s3.get_bucket_ownership_controls(Bucket="cfg")) == ("OwnershipControlsNotFoundError", 404)
+    # Settings left out are off.
+    s3.put_public_access_block(Bucket="cfg", PublicAccessBlockConfiguration={"BlockPublicAcls": True, "IgnorePublicAcls": True})
     pab = {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": False, "RestrictPublicBuckets": False}
-    assert error_of(lambda: s3.get_public_access_block(Bucket="cfg"))[0] == "NoSuchPublicAccessBlockConfiguration"
-    s3.put_public_access_block(Bucket="cfg", PublicAccessBlockConfiguration=pab)
     assert s3.get_public_access_block(Bucket="cfg")["PublicAccessBlockConfiguration"] == pab
     s3.put_bucket_ownership_controls(Bucket="cfg", OwnershipControls={"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]})
     assert s3.get_bucket_ownership_controls(Bucket="cfg")["OwnershipControls"]["Rules"][0]["ObjectOwnership"] == "BucketOwnerEnforced"
@@ -356,13 +384,26 @@ def test_acls_report_the_owner_and_accept_only_private(server, s3):
     assert [(g["Grantee"]["Type"], g["Grantee"]["ID"], g["Permission"]) for g in acl["Grants"]] == [
         ("CanonicalUser", acl["Owner"]["ID"], "FULL_CONTROL")]
     s3.put_bucket_acl(Bucket="cfg", ACL="private")
-    # ACLs are disabled by the default object ownership (BucketOwnerEnforced).
-    assert error_of(lambda: s3.put_bucket_acl(Bucket="cfg", ACL="public-read")) == ("AccessControlListNotSupported", 400)
     s3.put_bucket_acl(Bucket="cfg", AccessControlPolicy={"Owner": acl["Owner"], "Grants": acl["Grants"]})
     public = {"Grantee": {"Type": "Group", "URI": "http://acs.amazonaws.com/groups/global/AllUsers"}, "Permission": "READ"}
+    s3.put_object(Bucket="cfg", Key="o", Body=b"x")
+    # A public ACL is refused first by Block Public Access (on in a new bucket)...
+    assert error_of(lambda: s3.put_bucket_acl(Bucket="cfg", ACL="public-read")) == ("AccessDenied", 403)
+    with pytest.raises(botocore.exceptions.ClientError) as e:
+        s3.put_object_acl(Bucket="cfg", Key="o", GrantRead="uri=http://acs.amazonaws.com/groups/global/AllUsers")
+    assert e.value.response["Error"]["Message"] == (
+        'User: arn:aws:iam::000000000000:root is not authorized to perform: s3:PutObjectAcl on resource: '
+        '"arn:aws:s3:::cfg/o" because public access control lists (ACLs) are blocked by the BlockPublicAcls block public access setting.')
+    code, _, err = server.cli("s3api", "put-bucket-acl", "--bucket", "cfg", "--acl", "public-read", check=False)
+    assert code != 0 and "AccessDenied" in err
+    # ...then, and for any ACL granting others, by the default object ownership (ACLs disabled).
+    other = {"Grantee": {"Type": "CanonicalUser", "ID": "0" * 64}, "Permission": "READ"}
+    assert error_of(lambda: s3.put_bucket_acl(
+        Bucket="cfg", AccessControlPolicy={"Owner": acl["Owner"], "Grants": acl["Grants"] + [other]})) == ("AccessControlListNotSupported", 400)
+    s3.delete_public_access_block(Bucket="cfg")
+    assert error_of(lambda: s3.put_bucket_acl(Bucket="cfg", ACL="public-read")) == ("AccessControlListNotSupported", 400)
     assert error_of(lambda: s3.put_bucket_acl(
         Bucket="cfg", AccessControlPolicy={"Owner": acl["Owner"], "Grants": acl["Grants"] + [public]}))[0] == "AccessControlListNotSupported"
-    s3.put_object(Bucket="cfg", Key="o", Body=b"x")
     grants = s3.get_object_acl(Bucket="cfg", Key="o")["Grants"]
     assert [(g["Grantee"]["ID"], g["Permission"]) for g in grants] == [(acl["Owner"]["ID"], "FULL_CONTROL")]
     s3.put_object_acl(Bucket="cfg", Key="o", ACL="bucket-owner-full-control")
@@ -370,8 +411,21 @@ def test_acls_report_the_owner_and_accept_only_private(server, s3):
     assert error_of(lambda: s3.get_object_acl(Bucket="cfg", Key="missing")) == ("NoSuchKey", 404)
     _, out, _ = server.cli("s3api", "get-object-acl", "--bucket", "cfg", "--key", "o")
     assert out["Grants"][0]["Permission"] == "FULL_CONTROL"
-    code, _, err = server.cli("s3api", "put-bucket-acl", "--bucket", "cfg", "--acl", "public-read", check=False)
-    assert code != 0 and "AccessControlListNotSupported" in err
+
+
+def test_create_bucket_checks_acls_against_ownership_and_public_access(server):
+    s3 = server.client("s3")
+    # ACLs are disabled unless the bucket is made with another object ownership...
+    assert error_of(lambda: s3.create_bucket(Bucket="acl-default", ACL="public-read")) == ("InvalidBucketAclWithObjectOwnership", 400)
+    # ...and a public one is refused by the public access block every new bucket has.
+    assert error_of(lambda: s3.create_bucket(Bucket="acl-writer", ACL="public-read", ObjectOwnership="ObjectWriter")) == (
+        "InvalidBucketAclWithBlockPublicAccessError", 400)
+    assert error_of(lambda: s3.head_bucket(Bucket="acl-writer"))[1] == 404
+    s3.create_bucket(Bucket="acl-private", ACL="private")
+    s3.create_bucket(Bucket="acl-preferred", ObjectOwnership="BucketOwnerPreferred")
+    assert s3.get_bucket_ownership_controls(Bucket="acl-preferred")["OwnershipControls"]["Rules"] == [
+        {"ObjectOwnership": "BucketOwnerPreferred"}]
+    assert s3.get_public_access_block(Bucket="acl-preferred")["PublicAccessBlockConfiguration"]["BlockPublicAcls"] is True
 
 
 def test_object_tag_limits(s3):

@@ -1,7 +1,9 @@
 //! Access control lists, as S3 keeps them for buckets with the default object ownership
 //! (`BucketOwnerEnforced`): ACLs are disabled, every bucket and object reports the owner's
 //! `FULL_CONTROL` grant, and only ACLs that amount to it (`private`, the owner's grant
-//! alone) are accepted; any other is refused with `AccessControlListNotSupported`.
+//! alone) are accepted; any other is refused with `AccessControlListNotSupported` — a
+//! public one first with `AccessDenied` while the bucket blocks public ACLs
+//! ([`crate::public`]).
 
 use std::sync::Arc;
 
@@ -10,7 +12,7 @@ use brume_storage::Txn;
 use serde::{Deserialize, Serialize};
 
 use crate::bucket::{Owner, canonical_id, owner};
-use crate::{S3, error, notification};
+use crate::{S3, error, notification, public};
 
 #[derive(Deserialize, Serialize, Default)]
 pub struct Grantee {
@@ -39,20 +41,13 @@ pub struct AccessControlPolicy {
     grants: Vec<Grant>,
 }
 
-/// The ACL members PutBucketAcl and PutObjectAcl share.
+/// The canned ACL and grant headers of a request that sets an ACL (CreateBucket,
+/// PutBucketAcl, PutObjectAcl).
 #[derive(Deserialize, Default)]
 #[serde(default)]
-pub struct AclInput {
-    #[serde(rename = "Bucket")]
-    bucket: String,
-    #[serde(rename = "Key")]
-    key: Option<String>,
-    #[serde(rename = "VersionId")]
-    version_id: Option<String>,
+pub struct AclHeaders {
     #[serde(rename = "ACL")]
     acl: Option<String>,
-    #[serde(rename = "AccessControlPolicy")]
-    policy: Option<AccessControlPolicy>,
     #[serde(rename = "GrantFullControl")]
     grant_full_control: Option<String>,
     #[serde(rename = "GrantRead")]
@@ -63,6 +58,51 @@ pub struct AclInput {
     grant_write: Option<String>,
     #[serde(rename = "GrantWriteACP")]
     grant_write_acp: Option<String>,
+}
+
+impl AclHeaders {
+    fn grants(&self) -> impl Iterator<Item = &String> {
+        [&self.grant_full_control, &self.grant_read, &self.grant_read_acp, &self.grant_write, &self.grant_write_acp]
+            .into_iter()
+            .flatten()
+    }
+
+    /// Whether they grant anything to everyone or to any AWS account.
+    pub fn public(&self) -> bool {
+        matches!(self.acl.as_deref(), Some("public-read" | "public-read-write" | "authenticated-read"))
+            || self.grants().flat_map(|g| g.split(',')).any(|grantee| {
+                grantee.trim().strip_prefix("uri=").is_some_and(|uri| public::public_group(uri.trim_matches('"')))
+            })
+    }
+
+    /// Whether they amount to the owner's full control alone (no grant header, and no canned
+    /// ACL or one of `canned`).
+    pub fn owner_only(&self, canned: &[&str]) -> bool {
+        self.grants().next().is_none() && self.acl.as_deref().is_none_or(|a| canned.contains(&a))
+    }
+}
+
+/// The ACL members PutBucketAcl and PutObjectAcl share.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct AclInput {
+    #[serde(rename = "Bucket")]
+    bucket: String,
+    #[serde(rename = "Key")]
+    key: Option<String>,
+    #[serde(rename = "VersionId")]
+    version_id: Option<String>,
+    #[serde(rename = "AccessControlPolicy")]
+    policy: Option<AccessControlPolicy>,
+    #[serde(flatten)]
+    headers: AclHeaders,
+}
+
+impl AclInput {
+    fn public(&self) -> bool {
+        let grantees = self.policy.iter().flat_map(|p| &p.grants).filter_map(|g| g.grantee.as_ref());
+        self.headers.public() || grantees.filter_map(|g| g.uri.as_deref()).any(public::public_group)
+    }
 }
 
 #[derive(Deserialize)]
@@ -110,17 +150,10 @@ fn owner_acl(account: &str) -> AclOutput {
 /// Whether the ACL a request sets amounts to the owner's full control alone, the only one
 /// a bucket with ACLs disabled takes.
 fn check_acl(input: &AclInput, account: &str, canned: &[&str]) -> Result<(), AwsError> {
-    let grant_headers = [
-        &input.grant_full_control,
-        &input.grant_read,
-        &input.grant_read_acp,
-        &input.grant_write,
-        &input.grant_write_acp,
-    ];
-    if grant_headers.iter().any(|h| h.is_some()) {
+    if input.headers.grants().next().is_some() {
         return Err(acls_not_supported());
     }
-    match (&input.acl, &input.policy) {
+    match (&input.headers.acl, &input.policy) {
         (Some(_), Some(_)) => Err(AwsError::new(400, "UnexpectedContent", "This request does not support content")),
         (Some(acl), None) if canned.contains(&acl.as_str()) => Ok(()),
         (Some(_), None) => Err(acls_not_supported()),
@@ -137,7 +170,6 @@ fn check_acl(input: &AclInput, account: &str, canned: &[&str]) -> Result<(), Aws
 }
 
 impl S3 {
-    /// The version an object ACL request names: the current one, or `version_id`.
     pub(crate) async fn get_bucket_acl(
         self: Arc<Self>,
         ctx: RequestContext,
@@ -153,6 +185,10 @@ impl S3 {
         input: AclInput,
     ) -> Result<Empty, AwsError> {
         let bucket = self.bucket(&ctx, &input.bucket)?;
+        if public::blocks(&bucket, "BlockPublicAcls") && input.public() {
+            let what = "public access control lists (ACLs)";
+            return Err(public::blocked(&ctx, "PutBucketAcl", &bucket.name, what, "BlockPublicAcls"));
+        }
         check_acl(&input, &bucket.account, &["private"])?;
         Ok(Empty {})
     }
@@ -175,6 +211,10 @@ impl S3 {
         let bucket = self.bucket(&ctx, &input.bucket)?;
         let key = input.key.clone().unwrap_or_default();
         crate::read::version_to_change(self.kv.as_ref(), &input.bucket, &key, input.version_id.as_deref())?;
+        if public::blocks(&bucket, "BlockPublicAcls") && input.public() {
+            let (resource, what) = (format!("{}/{key}", bucket.name), "public access control lists (ACLs)");
+            return Err(public::blocked(&ctx, "PutObjectAcl", &resource, what, "BlockPublicAcls"));
+        }
         check_acl(&input, &bucket.account, &["private", "bucket-owner-full-control"])?;
         // The ACL asked for is the one the object has; the request is an ACL change all the
         // same, with its event.

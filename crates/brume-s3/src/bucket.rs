@@ -9,7 +9,7 @@ use brume_storage::{Direction, Txn};
 use serde::{Deserialize, Serialize};
 
 use crate::table::{self, Bucket, KEYSPACE};
-use crate::{S3, error};
+use crate::{S3, error, public};
 
 /// S3's naming rules for general purpose buckets.
 pub fn valid_name(name: &str) -> bool {
@@ -49,6 +49,9 @@ pub struct CreateBucketInput {
     bucket: String,
     create_bucket_configuration: Option<CreateBucketConfiguration>,
     object_lock_enabled_for_bucket: Option<bool>,
+    object_ownership: Option<String>,
+    #[serde(flatten)]
+    acl: crate::acl::AclHeaders,
 }
 
 #[derive(Deserialize)]
@@ -165,13 +168,34 @@ impl S3 {
             }
             None => "us-east-1".to_string(),
         };
+        // S3's defaults since April 2023: ACLs disabled unless the request says otherwise,
+        // and every block of public access on.
+        let ownership = input.object_ownership.unwrap_or_else(|| "BucketOwnerEnforced".into());
+        if ownership == "BucketOwnerEnforced" && !input.acl.owner_only(&["private", "bucket-owner-full-control"]) {
+            return Err(AwsError::new(
+                400,
+                "InvalidBucketAclWithObjectOwnership",
+                "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting",
+            ));
+        }
+        if input.acl.public() {
+            return Err(AwsError::new(
+                400,
+                "InvalidBucketAclWithBlockPublicAccessError",
+                "Bucket cannot have public ACLs set with BlockPublicAccess enabled",
+            ));
+        }
+        let config = [
+            (public::BLOCK_KEY.to_string(), public::all_blocked()),
+            (public::OWNERSHIP_KEY.to_string(), public::ownership(&ownership)),
+        ];
         let record = Bucket {
             name: name.clone(),
             account: ctx.account.clone(),
             region: region.clone(),
             created: Timestamp::now().0,
             versioning: None,
-            config: Default::default(),
+            config: config.into(),
         };
         let account = ctx.account.clone();
         self.kv

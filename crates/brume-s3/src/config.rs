@@ -12,8 +12,8 @@ use brume_storage::Txn;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::table::{self, KEYSPACE};
-use crate::{S3, error, lifecycle};
+use crate::table::{self, Bucket, KEYSPACE};
+use crate::{S3, error, lifecycle, public};
 
 /// One stored configuration: its operations, the input member carrying it, where it is
 /// kept, and the answer when there is none.
@@ -24,7 +24,7 @@ pub struct Spec {
     pub payload: &'static str,
     pub key: &'static str,
     missing: Missing,
-    validate: fn(&str, &Value) -> Result<(), AwsError>,
+    validate: fn(Put<'_>) -> Result<(), AwsError>,
     /// Input members kept beside the configuration and answered by its Put and Get (a
     /// header of the operations), with their value when the Put has none.
     members: &'static [(&'static str, &'static str)],
@@ -38,22 +38,51 @@ enum Missing {
     Default(fn() -> Value),
 }
 
-fn any(_: &str, _: &Value) -> Result<(), AwsError> {
+/// What a configuration's check sees: the request, its bucket, and the configuration,
+/// which the check may complete (members S3 fills in).
+pub struct Put<'a> {
+    pub ctx: &'a RequestContext,
+    pub bucket: &'a Bucket,
+    pub config: &'a mut Value,
+}
+
+fn any(_: Put<'_>) -> Result<(), AwsError> {
     Ok(())
 }
 
-/// Bucket policies must be JSON documents.
-fn policy_json(_: &str, v: &Value) -> Result<(), AwsError> {
-    let text = v.as_str().unwrap_or_default();
-    match serde_json::from_str::<Value>(text) {
-        Ok(Value::Object(_)) => Ok(()),
-        _ => Err(AwsError::new(400, "MalformedPolicy", "Policies must be valid JSON and the first byte must be '{'")),
+/// Bucket policies must be JSON documents, and not public where Block Public Access
+/// blocks public policies.
+fn policy(put: Put<'_>) -> Result<(), AwsError> {
+    let text = put.config.as_str().unwrap_or_default();
+    let document = match serde_json::from_str::<Value>(text) {
+        Ok(document @ Value::Object(_)) => document,
+        _ => {
+            return Err(AwsError::new(
+                400,
+                "MalformedPolicy",
+                "Policies must be valid JSON and the first byte must be '{'",
+            ));
+        }
+    };
+    if public::blocks(put.bucket, "BlockPublicPolicy") && public::is_public(&document) {
+        let name = &put.bucket.name;
+        return Err(public::blocked(put.ctx, "PutBucketPolicy", name, "public policies", "BlockPublicPolicy"));
     }
+    Ok(())
+}
+
+/// Settings a PutPublicAccessBlock leaves out are off.
+fn public_access_block(put: Put<'_>) -> Result<(), AwsError> {
+    let Some(settings) = put.config.as_object_mut() else { return Err(error::malformed_xml()) };
+    for s in public::SETTINGS {
+        settings.entry(s).or_insert(Value::Bool(false));
+    }
+    Ok(())
 }
 
 /// At most 50 bucket tags with unique keys.
-fn tag_set(_: &str, v: &Value) -> Result<(), AwsError> {
-    let tags = v.get("TagSet").and_then(Value::as_array).cloned().unwrap_or_default();
+fn tag_set(put: Put<'_>) -> Result<(), AwsError> {
+    let tags = put.config.get("TagSet").and_then(Value::as_array).cloned().unwrap_or_default();
     let mut keys: Vec<&str> = tags.iter().filter_map(|t| t.get("Key")?.as_str()).collect();
     keys.sort_unstable();
     if keys.windows(2).any(|w| w[0] == w[1]) {
@@ -76,9 +105,9 @@ fn one_of(v: &Value, member: &str, allowed: &[&str]) -> Result<(), AwsError> {
 
 /// Transfer acceleration is Enabled or Suspended, and not for names with periods (its
 /// endpoint names the bucket as a virtual host under TLS).
-fn accelerate(bucket: &str, v: &Value) -> Result<(), AwsError> {
-    one_of(v, "Status", &["Enabled", "Suspended"])?;
-    if bucket.contains('.') {
+fn accelerate(put: Put<'_>) -> Result<(), AwsError> {
+    one_of(put.config, "Status", &["Enabled", "Suspended"])?;
+    if put.bucket.name.contains('.') {
         return Err(error::invalid_request(
             "S3 Transfer Acceleration is not supported for buckets with periods (.) in their names",
         ));
@@ -86,8 +115,8 @@ fn accelerate(bucket: &str, v: &Value) -> Result<(), AwsError> {
     Ok(())
 }
 
-fn payer(_: &str, v: &Value) -> Result<(), AwsError> {
-    one_of(v, "Payer", &["BucketOwner", "Requester"])
+fn payer(put: Put<'_>) -> Result<(), AwsError> {
+    one_of(put.config, "Payer", &["BucketOwner", "Requester"])
 }
 
 pub const SPECS: &[Spec] = &[
@@ -118,7 +147,7 @@ pub const SPECS: &[Spec] = &[
         payload: "Policy",
         key: "policy",
         missing: Missing::Error("NoSuchBucketPolicy", "The bucket policy does not exist"),
-        validate: policy_json,
+        validate: policy,
         members: &[],
     },
     Spec {
@@ -149,12 +178,12 @@ pub const SPECS: &[Spec] = &[
         get: "GetPublicAccessBlock",
         delete: Some("DeletePublicAccessBlock"),
         payload: "PublicAccessBlockConfiguration",
-        key: "public_access_block",
+        key: public::BLOCK_KEY,
         missing: Missing::Error(
             "NoSuchPublicAccessBlockConfiguration",
             "The public access block configuration was not found",
         ),
-        validate: any,
+        validate: public_access_block,
         members: &[],
     },
     Spec {
@@ -162,7 +191,7 @@ pub const SPECS: &[Spec] = &[
         get: "GetBucketOwnershipControls",
         delete: Some("DeleteBucketOwnershipControls"),
         payload: "OwnershipControls",
-        key: "ownership",
+        key: public::OWNERSHIP_KEY,
         missing: Missing::Error("OwnershipControlsNotFoundError", "The bucket ownership controls were not found"),
         validate: any,
         members: &[],
@@ -256,9 +285,9 @@ impl S3 {
         spec: &'static Spec,
     ) -> Result<Value, AwsError> {
         let name = bucket_name(&input);
-        self.bucket(&ctx, &name)?;
+        let bucket = self.bucket(&ctx, &name)?;
         let mut config = input.get(spec.payload).cloned().ok_or_else(error::malformed_xml)?;
-        (spec.validate)(&name, &config)?;
+        (spec.validate)(Put { ctx: &ctx, bucket: &bucket, config: &mut config })?;
         let mut answer = json!({});
         for (member, default) in spec.members {
             let value = input.get(*member).cloned().unwrap_or_else(|| json!(default));

@@ -22,6 +22,7 @@ mod lock;
 mod multipart;
 mod notification;
 mod object;
+mod public;
 mod read;
 pub mod table;
 mod tagging;
@@ -70,6 +71,7 @@ pub fn service(state: Arc<S3>) -> Service {
         .op_stream("GetObject", S3::get_object)
         .op("HeadObject", S3::head_object)
         .op_stream("RestoreObject", S3::restore_object)
+        .op("GetBucketPolicyStatus", S3::get_bucket_policy_status)
         .op("DeleteObject", S3::delete_object)
         .op("DeleteObjects", S3::delete_objects)
         .op("CopyObject", S3::copy_object)

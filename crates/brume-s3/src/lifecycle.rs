@@ -183,8 +183,8 @@ impl Rule {
 /// Checks a lifecycle configuration as S3 does before storing it: transitions to the
 /// infrequent-access classes come 30 days or more after creation, and dates are at
 /// midnight UTC.
-pub(crate) fn validate(_bucket: &str, config: &serde_json::Value) -> Result<(), AwsError> {
-    let config: Configuration = serde_json::from_value(config.clone()).map_err(|_| error::malformed_xml())?;
+pub(crate) fn validate(put: crate::config::Put<'_>) -> Result<(), AwsError> {
+    let config: Configuration = serde_json::from_value(put.config.clone()).map_err(|_| error::malformed_xml())?;
     for rule in &config.rules {
         let ages = rule.transitions.iter().map(|t| ("Days", "Transition", t.days, &t.storage_class));
         let noncurrent = rule

@@ -17,13 +17,18 @@ const PARTIAL: &[(&str, &str, &str)] = &[
     ),
     (
         "s3",
+        "GetBucketPolicyStatus",
+        "public as S3's user guide defines it, from the policy's principals and conditions; not checked against AWS's own analysis",
+    ),
+    (
+        "s3",
         "RestoreObject",
         "a restore completes within two seconds (S3 takes minutes to hours, by tier); restores with Type SELECT are refused (NotImplemented)",
     ),
     (
         "s3",
         "CreateBucket",
-        "ACL and grant headers are accepted and not applied; Object Lock is refused (NotImplemented)",
+        "ACLs S3 refuses are refused (any but the owner's with the default BucketOwnerEnforced, public ones while Block Public Access is on); others, with ObjectWriter or BucketOwnerPreferred, are accepted and not applied; Object Lock is refused (NotImplemented)",
     ),
     ("s3", "GetBucketLogging", "answers as for a bucket without logging: PutBucketLogging is not implemented"),
     (
