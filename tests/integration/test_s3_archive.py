@@ -11,19 +11,13 @@ import json
 import time
 import urllib.request
 
-import botocore.exceptions
 import pytest
+
+from test_s3 import error_of
 
 ARCHIVE_MESSAGE = "The operation is not valid for the object's storage class"
 SOURCE_MESSAGE = "Operation is not valid for the source object's storage class"
 ONGOING = 'ongoing-request="true"'
-
-
-def error_of(call):
-    with pytest.raises(botocore.exceptions.ClientError) as e:
-        call()
-    r = e.value.response
-    return r["Error"]["Code"], r["Error"].get("Message", ""), r["ResponseMetadata"]["HTTPStatusCode"], r
 
 
 @pytest.fixture

@@ -406,8 +406,7 @@ pub(crate) fn sse_description(ctx: &RequestContext, spec: &Json) -> Option<Json>
         return None;
     }
     let key = match spec.get("KMSMasterKeyId").and_then(Json::as_str) {
-        Some(arn) if arn.starts_with("arn:") => arn.to_string(),
-        Some(id) => format!("arn:aws:kms:{}:{}:key/{id}", ctx.region, ctx.account),
+        Some(key) => kms_key_arn(key, &ctx.region, &ctx.account),
         None => format!("arn:aws:kms:{}:{}:key/{}", ctx.region, ctx.account, uuid::Uuid::new_v4()),
     };
     Some(json!({
@@ -415,6 +414,11 @@ pub(crate) fn sse_description(ctx: &RequestContext, spec: &Json) -> Option<Json>
         "SSEType": spec.get("SSEType").and_then(Json::as_str).unwrap_or("KMS"),
         "KMSMasterKeyArn": key,
     }))
+}
+
+/// A KMS key's ARN from its id or ARN, in `region` of `account`.
+pub(crate) fn kms_key_arn(key: &str, region: &str, account: &str) -> String {
+    if key.starts_with("arn:") { key.to_string() } else { format!("arn:aws:kms:{region}:{account}:key/{key}") }
 }
 
 /// A table ARN of another account is refused as IAM refuses it; `action` names the

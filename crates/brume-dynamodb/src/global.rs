@@ -18,6 +18,7 @@ use serde::Deserialize;
 use serde_json::{Value as Json, json};
 
 use crate::Ddb;
+use crate::control::kms_key_arn;
 use crate::error::{invalid, validation};
 use crate::stream::{self, Writer};
 use crate::table::{self, KEYSPACE, Table, corrupt, decode_item};
@@ -55,14 +56,9 @@ impl ReplicaSpec {
             replica.table_class = Some(class.clone());
         }
         if let (Some(key), Some(sse)) = (&self.kms_master_key_id, &mut replica.sse) {
-            sse["KMSMasterKeyArn"] = json!(key_arn(key, &replica.region, &replica.account));
+            sse["KMSMasterKeyArn"] = json!(kms_key_arn(key, &replica.region, &replica.account));
         }
     }
-}
-
-/// A KMS key's ARN from its id, alias or ARN, in `region`.
-fn key_arn(key: &str, region: &str, account: &str) -> String {
-    if key.starts_with("arn:") { key.to_string() } else { format!("arn:aws:kms:{region}:{account}:key/{key}") }
 }
 
 /// `sse` (a table's SSEDescription) as a replica in `region` has it: the same
@@ -122,37 +118,34 @@ pub fn update_replicas(
     updates: &[ReplicaUpdate],
     now: f64,
 ) -> Result<Vec<String>, AwsError> {
-    if updates.len() > 1 {
-        return Err(invalid("Only one replica can be created, updated or deleted per UpdateTable request"));
+    let update = match updates {
+        [] => return Ok(Vec::new()),
+        [one] => one,
+        _ => return Err(invalid("Only one replica can be created, updated or deleted per UpdateTable request")),
+    };
+    let spec = [&update.create, &update.update, &update.delete].into_iter().flatten().next();
+    if spec.is_some_and(|s| s.region_name == table.region) {
+        return Err(validation(
+            "Cannot add, delete, or update the local region through ReplicaUpdates. Use CreateTable, DeleteTable, or UpdateTable as required.",
+        ));
     }
-    let mut dropped = Vec::new();
-    for update in updates {
-        let spec = [&update.create, &update.update, &update.delete].into_iter().flatten().next();
-        if spec.is_some_and(|s| s.region_name == table.region) {
-            return Err(validation(
-                "Cannot add, delete, or update the local region through ReplicaUpdates. Use CreateTable, DeleteTable, or UpdateTable as required.",
-            ));
+    match (&update.create, &update.update, &update.delete) {
+        (Some(spec), None, None) => add(txn, table, spec, now)?,
+        (None, Some(spec), None) => {
+            let mut peer = peer_in(txn, table, &spec.region_name)?;
+            spec.apply(&mut peer);
+            table::save_table(txn, &peer)?;
         }
-        match (&update.create, &update.update, &update.delete) {
-            (Some(spec), None, None) => add(txn, table, spec, now)?,
-            (None, Some(spec), None) => {
-                let mut peer = peer_in(txn, table, &spec.region_name)?;
-                spec.apply(&mut peer);
-                table::save_table(txn, &peer)?;
-            }
-            (None, None, Some(spec)) => {
-                let peer = peer_in(txn, table, &spec.region_name)?;
-                check_delete(&peer, now)?;
-                table::drop_table(txn, &peer, now)?;
-                dropped.push(peer.id.clone());
-                leave(txn, table, &spec.region_name)?;
-            }
-            _ => {
-                return Err(invalid("Only one of Create, Update or Delete can be specified in a ReplicaUpdate"));
-            }
+        (None, None, Some(spec)) => {
+            let peer = peer_in(txn, table, &spec.region_name)?;
+            check_delete(&peer, now)?;
+            table::drop_table(txn, &peer, now)?;
+            leave(txn, table, &spec.region_name)?;
+            return Ok(vec![peer.id]);
         }
+        _ => return Err(invalid("Only one of Create, Update or Delete can be specified in a ReplicaUpdate")),
     }
-    Ok(dropped)
+    Ok(Vec::new())
 }
 
 /// The replica of `table` in `region`, which must be one.
