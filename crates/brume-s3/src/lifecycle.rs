@@ -78,6 +78,7 @@ struct Transition {
 struct NoncurrentTransition {
     noncurrent_days: Option<i64>,
     storage_class: String,
+    newer_noncurrent_versions: Option<usize>,
 }
 
 /// The storage classes from warmest to coldest: lifecycle moves objects down this list
@@ -112,6 +113,7 @@ struct Expiration {
 #[serde(rename_all = "PascalCase", default)]
 struct NoncurrentExpiration {
     noncurrent_days: Option<i64>,
+    newer_noncurrent_versions: Option<usize>,
 }
 
 #[derive(Deserialize, Default)]
@@ -151,12 +153,38 @@ impl Rule {
             && below.is_none_or(|n| v.size < n)
     }
 
+    /// Whether a noncurrent version that became so at `since`, with `newer` noncurrent
+    /// versions newer than it, expires by `now`: after `NoncurrentDays`, and only when more
+    /// than `NewerNoncurrentVersions` are newer.
+    fn noncurrent_expires(&self, since: f64, now: f64, newer: usize) -> bool {
+        self.noncurrent_version_expiration.as_ref().is_some_and(|n| {
+            n.newer_noncurrent_versions.is_none_or(|keep| newer >= keep)
+                && n.noncurrent_days.is_some_and(|days| expires_at(since, days) <= now)
+        })
+    }
+
     /// The coldest class a transition of this rule due by `now` moves `v` to, counted from
     /// `since` (its creation, or for a noncurrent version when it became so); `None` when
-    /// none is due or `v` is there already. Small objects stay, unless the rule bounds
-    /// sizes itself or `small_to_archive` lets them go to the archive classes.
-    fn transition(&self, v: &Version, since: f64, now: f64, current: bool, small_to_archive: bool) -> Option<String> {
-        let due: Vec<&str> = if current {
+    /// none is due or `v` is there already. A noncurrent version (`newer`: how many
+    /// noncurrent versions are newer, `None` for the current one) moves only when more
+    /// than the transition's `NewerNoncurrentVersions` are. Small objects stay, unless the
+    /// rule bounds sizes itself or `small_to_archive` lets them go to the archive classes.
+    fn transition(
+        &self,
+        v: &Version,
+        since: f64,
+        now: f64,
+        newer: Option<usize>,
+        small_to_archive: bool,
+    ) -> Option<String> {
+        let due: Vec<&str> = if let Some(newer) = newer {
+            self.noncurrent_version_transitions
+                .iter()
+                .filter(|t| t.noncurrent_days.is_some_and(|days| expires_at(since, days) <= now))
+                .filter(|t| t.newer_noncurrent_versions.is_none_or(|keep| newer >= keep))
+                .map(|t| t.storage_class.as_str())
+                .collect()
+        } else {
             self.transitions
                 .iter()
                 .filter(|t| match (t.days, t.date) {
@@ -164,12 +192,6 @@ impl Rule {
                     (None, Some(date)) => date.0 <= now,
                     _ => false,
                 })
-                .map(|t| t.storage_class.as_str())
-                .collect()
-        } else {
-            self.noncurrent_version_transitions
-                .iter()
-                .filter(|t| t.noncurrent_days.is_some_and(|days| expires_at(since, days) <= now))
                 .map(|t| t.storage_class.as_str())
                 .collect()
         };
@@ -312,17 +334,20 @@ impl S3 {
                     if due {
                         self.delete_one(ctx, &bucket.name, v.key.clone(), None, LIFECYCLE).await?;
                         removed += 1;
-                    } else if let Some(class) = rule.transition(v, v.last_modified, now, true, small_to_archive) {
+                    } else if let Some(class) = rule.transition(v, v.last_modified, now, None, small_to_archive) {
                         removed += self.transition(bucket, v, class).await?;
                     }
                 }
                 Some(newer) => {
-                    let days = rule.noncurrent_version_expiration.as_ref().and_then(|n| n.noncurrent_days);
-                    if days.is_some_and(|days| expires_at(newer.last_modified, days) <= now) {
+                    // The noncurrent versions newer than this one (the key's first is current).
+                    let newer_noncurrent = at - 1;
+                    if rule.noncurrent_expires(newer.last_modified, now, newer_noncurrent) {
                         self.delete_one(ctx, &bucket.name, v.key.clone(), Some(v.version_id.clone()), LIFECYCLE)
                             .await?;
                         removed += 1;
-                    } else if let Some(class) = rule.transition(v, newer.last_modified, now, false, small_to_archive) {
+                    } else if let Some(class) =
+                        rule.transition(v, newer.last_modified, now, Some(newer_noncurrent), small_to_archive)
+                    {
                         removed += self.transition(bucket, v, class).await?;
                     }
                 }
@@ -378,33 +403,48 @@ mod tests {
             {"Days": 30, "StorageClass": "STANDARD_IA"}, {"Days": 90, "StorageClass": "GLACIER"}]}));
         let big = version(SMALLEST_TRANSITION, None);
         let day = |n: f64| created + n * DAY;
-        assert_eq!(r.transition(&big, created, day(30.0), true, false), None);
-        assert_eq!(r.transition(&big, created, day(31.0), true, false).as_deref(), Some("STANDARD_IA"));
-        assert_eq!(r.transition(&big, created, day(91.0), true, false).as_deref(), Some("GLACIER"));
+        assert_eq!(r.transition(&big, created, day(30.0), None, false), None);
+        assert_eq!(r.transition(&big, created, day(31.0), None, false).as_deref(), Some("STANDARD_IA"));
+        assert_eq!(r.transition(&big, created, day(91.0), None, false).as_deref(), Some("GLACIER"));
         // Never back to a warmer class, nor to the class it is in.
         assert_eq!(
-            r.transition(&version(SMALLEST_TRANSITION, Some("DEEP_ARCHIVE")), created, day(91.0), true, false),
+            r.transition(&version(SMALLEST_TRANSITION, Some("DEEP_ARCHIVE")), created, day(91.0), None, false),
             None
         );
-        assert_eq!(r.transition(&version(SMALLEST_TRANSITION, Some("GLACIER")), created, day(91.0), true, false), None);
+        assert_eq!(r.transition(&version(SMALLEST_TRANSITION, Some("GLACIER")), created, day(91.0), None, false), None);
         // Small objects stay, but may go to the archive classes when the bucket says so.
         let small = version(SMALLEST_TRANSITION - 1, None);
-        assert_eq!(r.transition(&small, created, day(91.0), true, false), None);
-        assert_eq!(r.transition(&small, created, day(91.0), true, true).as_deref(), Some("GLACIER"));
-        assert_eq!(r.transition(&small, created, day(31.0), true, true), None);
+        assert_eq!(r.transition(&small, created, day(91.0), None, false), None);
+        assert_eq!(r.transition(&small, created, day(91.0), None, true).as_deref(), Some("GLACIER"));
+        assert_eq!(r.transition(&small, created, day(31.0), None, true), None);
     }
 
     #[test]
     fn noncurrent_transitions_count_from_when_the_version_became_noncurrent() {
-        let r = rule(
-            serde_json::json!({"NoncurrentVersionTransitions": [{"NoncurrentDays": 1, "StorageClass": "GLACIER"}]}),
-        );
+        let r = rule(serde_json::json!({"NoncurrentVersionTransitions": [
+            {"NoncurrentDays": 1, "StorageClass": "GLACIER", "NewerNoncurrentVersions": 2}]}));
         let replaced = 1_704_103_200.0;
         let v = version(SMALLEST_TRANSITION, None);
-        assert_eq!(r.transition(&v, replaced, replaced + DAY, false, false), None);
-        assert_eq!(r.transition(&v, replaced, replaced + 2.0 * DAY, false, false).as_deref(), Some("GLACIER"));
+        let later = replaced + 2.0 * DAY;
+        assert_eq!(r.transition(&v, replaced, replaced + DAY, Some(2), false), None);
+        assert_eq!(r.transition(&v, replaced, later, Some(2), false).as_deref(), Some("GLACIER"));
+        // The two newest noncurrent versions are kept where they are.
+        assert_eq!(r.transition(&v, replaced, later, Some(1), false), None);
         // Current versions follow Transitions only.
-        assert_eq!(r.transition(&v, replaced, replaced + 2.0 * DAY, true, false), None);
+        assert_eq!(r.transition(&v, replaced, later, None, false), None);
+    }
+
+    #[test]
+    fn noncurrent_versions_expire_after_their_days_beyond_those_kept() {
+        let r = rule(
+            serde_json::json!({"NoncurrentVersionExpiration": {"NoncurrentDays": 1, "NewerNoncurrentVersions": 3}}),
+        );
+        let replaced = 1_704_103_200.0;
+        assert!(!r.noncurrent_expires(replaced, replaced + DAY, 5));
+        assert!(r.noncurrent_expires(replaced, replaced + 2.0 * DAY, 3));
+        assert!(!r.noncurrent_expires(replaced, replaced + 2.0 * DAY, 2));
+        let plain = rule(serde_json::json!({"NoncurrentVersionExpiration": {"NoncurrentDays": 1}}));
+        assert!(plain.noncurrent_expires(replaced, replaced + 2.0 * DAY, 0));
     }
 
     #[test]
