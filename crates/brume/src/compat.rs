@@ -23,7 +23,7 @@ const PARTIAL: &[(&str, &str, &str)] = &[
     (
         "s3",
         "RestoreObject",
-        "a restore completes within two seconds (S3 takes minutes to hours, by tier); restores with Type SELECT are refused (NotImplemented)",
+        "a restore completes within two seconds whatever its tier (S3 takes minutes to hours); restores with Type SELECT are refused (NotImplemented)",
     ),
     (
         "s3",
@@ -66,7 +66,7 @@ const PARTIAL: &[(&str, &str, &str)] = &[
     (
         "dynamodb",
         "UpdateTable",
-        "a new index or replica is built at once, in one storage transaction (no CREATING/backfilling phase; the answer says ACTIVE); replicas take every write in the write's own transaction (no replication lag); a PROVISIONED table gets no replica, as AWS refuses one without write autoscaling, which Brume does not have; warm throughput is not supported",
+        "a new index or replica is built at once, in one storage transaction (no CREATING/backfilling phase; the answer says ACTIVE); replicas take every write in the write's own transaction (no replication lag); a PROVISIONED table gets no replica, as AWS refuses one without write autoscaling, which Brume does not have; a replica's own on-demand read limit and index settings (OnDemandThroughputOverride, GlobalSecondaryIndexes) and MultiRegionConsistency are accepted and not applied; warm throughput is not supported",
     ),
     ("dynamodb", "UpdateTimeToLive", "expired items are deleted by a sweep every minute (AWS takes up to a few days)"),
     (

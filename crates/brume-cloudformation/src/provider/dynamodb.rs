@@ -86,9 +86,22 @@ fn create_input(request: &Request<'_>, name: &str) -> Value {
 }
 
 async fn answer(sdk: &dyn AwsSdkClient, request: &Request<'_>, name: &str) -> Result<Provisioned, AwsError> {
+    described(sdk, request, name, false).await
+}
+
+/// The table's `Fn::GetAtt` attributes, with its `TableId` for a global table.
+async fn described(
+    sdk: &dyn AwsSdkClient,
+    request: &Request<'_>,
+    name: &str,
+    with_id: bool,
+) -> Result<Provisioned, AwsError> {
     let out = call(sdk, request, "dynamodb", "DescribeTable", json!({ "TableName": name })).await?;
     let table = &out["Table"];
     let mut attributes = json!({ "Arn": table["TableArn"] });
+    if with_id {
+        attributes["TableId"] = table["TableId"].clone();
+    }
     if let Some(stream) = table.get("LatestStreamArn").filter(|v| !v.is_null()) {
         attributes["StreamArn"] = stream.clone();
     }
@@ -419,7 +432,7 @@ impl Provider for GlobalTable {
         for region in regions.iter().filter(|r| *r != request.region) {
             Self::add_replica(sdk, request, &provisioned.physical_id, region).await?;
         }
-        global_answer(sdk, request, &provisioned.physical_id).await
+        described(sdk, request, &provisioned.physical_id, true).await
     }
 
     async fn update(
@@ -445,7 +458,7 @@ impl Provider for GlobalTable {
                 Self::add_replica(sdk, request, name, region).await?;
             }
         }
-        global_answer(sdk, request, name).await
+        described(sdk, request, name, true).await
     }
 
     async fn delete(&self, sdk: &dyn AwsSdkClient, request: &Request<'_>, name: &str) -> Result<(), AwsError> {
@@ -463,14 +476,6 @@ impl Provider for GlobalTable {
     fn generated_id(&self, request: &Request<'_>) -> Option<String> {
         Table.generated_id(request)
     }
-}
-
-/// The table's answer with its `TableId`, which a global table's `Fn::GetAtt` also has.
-async fn global_answer(sdk: &dyn AwsSdkClient, request: &Request<'_>, name: &str) -> Result<Provisioned, AwsError> {
-    let out = call(sdk, request, "dynamodb", "DescribeTable", json!({ "TableName": name })).await?;
-    let mut provisioned = answer(sdk, request, name).await?;
-    provisioned.attributes.insert("TableId".into(), out["Table"]["TableId"].clone());
-    Ok(provisioned)
 }
 
 #[cfg(test)]
