@@ -17,11 +17,11 @@ use brume_storage::{Direction, Txn};
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
 
-use crate::Ddb;
 use crate::control::kms_key_arn;
 use crate::error::{invalid, validation};
 use crate::stream::{self, Writer};
 use crate::table::{self, KEYSPACE, Table, corrupt, decode_item};
+use crate::{Ddb, backup};
 
 /// The version UpdateTable's replicas make.
 pub const CURRENT: &str = "2019.11.21";
@@ -171,9 +171,8 @@ fn add(txn: &mut dyn Txn, table: &mut Table, spec: &ReplicaSpec, now: f64) -> Re
     if table.billing == "PROVISIONED" {
         return Err(provisioned_refused());
     }
-    if table.replicas.iter().any(|r| r == region)
-        || table::load_table(txn, &table.account, region, &table.name)?.is_some()
-    {
+    // A table being restored or imported under the name holds it already, as on AWS.
+    if table.replicas.iter().any(|r| r == region) || backup::name_taken(txn, &table.account, region, &table.name)? {
         return Err(validation(
             "Failed to create a the new replica of table because one or more replicas already existed as tables.",
         ));
