@@ -306,3 +306,53 @@ impl S3 {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use brume_core::clients::S3Client;
+    use brume_storage::Storage;
+
+    use serde_json::Value;
+
+    use super::*;
+
+    fn input<T: serde::de::DeserializeOwned>(v: Value) -> T {
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn restore_of(s3: &S3) -> Option<Restore> {
+        table::get_current(s3.kv.as_ref(), "cold", "k").unwrap().unwrap().restore
+    }
+
+    #[tokio::test]
+    async fn restores_complete_a_second_after_and_expire_at_their_date() {
+        let storage = Storage::in_memory();
+        let s3 = S3::new(&storage);
+        let ctx = RequestContext::new("000000000000", "us-east-1");
+        s3.clone().create_bucket(ctx.clone(), input(json!({"Bucket": "cold"}))).await.unwrap();
+        s3.put_object_bytes("000000000000", "cold", "k", b"x".to_vec(), "text/plain").await.unwrap();
+        let copy = json!({"Bucket": "cold", "Key": "k", "CopySource": "cold/k", "StorageClass": "GLACIER"});
+        s3.clone().copy_object(ctx.clone(), input(copy)).await.unwrap();
+        let asked = json!({"Bucket": "cold", "Key": "k", "RestoreRequest": {"Days": 1}});
+        let answer = s3.clone().restore_object(ctx.clone(), input(asked), None).await.unwrap();
+        assert_eq!(answer.status, Some(202));
+        let requested = restore_of(&s3).unwrap().requested;
+
+        // In progress until a second has passed.
+        assert_eq!(s3.run_restores(Timestamp(requested + 0.5)).await.unwrap(), 0);
+        assert_eq!(restore_of(&s3).unwrap().until, None);
+        assert_eq!(s3.run_restores(Timestamp(requested + 1.0)).await.unwrap(), 1);
+        let until = lifecycle::expires_at(requested, 1);
+        assert_eq!(restore_of(&s3).unwrap().until, Some(until));
+        assert!(!archived(&table::get_current(s3.kv.as_ref(), "cold", "k").unwrap().unwrap(), until - 1.0));
+
+        // Archived again once its day is over, and only then.
+        assert_eq!(s3.run_restores(Timestamp(until - 1.0)).await.unwrap(), 0);
+        assert_eq!(s3.run_restores(Timestamp(until)).await.unwrap(), 1);
+        assert_eq!(restore_of(&s3), None);
+        assert_eq!(s3.run_restores(Timestamp(until + 1.0)).await.unwrap(), 0);
+        let indexes =
+            s3.kv.scan(KEYSPACE, &KeyRange::prefix(&key::encode(&["restored".into()])), Direction::Forward, 10);
+        assert!(indexes.unwrap().is_empty());
+    }
+}
