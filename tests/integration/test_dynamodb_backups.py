@@ -353,13 +353,18 @@ def test_point_in_time_history_survives_kill_9(start_brume, tmp_path):
     assert scan_all(ddb, "durable-then") == then
 
 
-def wait_export(ddb, arn):
+def wait_done(describe, status):
+    """Polls `describe` until its answer's `status` leaves IN_PROGRESS; that answer."""
     for _ in range(300):
-        export = ddb.describe_export(ExportArn=arn)["ExportDescription"]
-        if export["ExportStatus"] != "IN_PROGRESS":
-            return export
+        described = describe()
+        if described[status] != "IN_PROGRESS":
+            return described
         time.sleep(0.1)
-    raise AssertionError(f"export {arn} did not end")
+    raise AssertionError(f"{described} did not end")
+
+
+def wait_export(ddb, arn):
+    return wait_done(lambda: ddb.describe_export(ExportArn=arn)["ExportDescription"], "ExportStatus")
 
 
 def test_export_to_s3_writes_the_table_as_it_was(ddb, server):
@@ -444,12 +449,7 @@ def test_export_with_the_cli(server):
 
 
 def wait_import(ddb, arn):
-    for _ in range(300):
-        described = ddb.describe_import(ImportArn=arn)["ImportTableDescription"]
-        if described["ImportStatus"] != "IN_PROGRESS":
-            return described
-        time.sleep(0.1)
-    raise AssertionError(f"import {arn} did not end")
+    return wait_done(lambda: ddb.describe_import(ImportArn=arn)["ImportTableDescription"], "ImportStatus")
 
 
 PEOPLE = {"TableName": "people", "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],

@@ -766,7 +766,6 @@ pub(crate) fn restored_table(
         policy: None,
         stream_policy: None,
         replicas: vec![],
-        global_version: None,
         sourced_replica: None,
     })
 }

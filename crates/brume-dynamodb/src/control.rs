@@ -538,7 +538,6 @@ pub(crate) fn new_table(ctx: &RequestContext, input: &CreateTableInput, now: f64
         policy: input.resource_policy.as_deref().map(|p| policy::revision(None, p)),
         stream_policy: None,
         replicas: vec![],
-        global_version: None,
         sourced_replica: None,
     })
 }

@@ -24,7 +24,7 @@ use crate::table::{self, KEYSPACE, Table, corrupt, decode_item};
 use crate::{Ddb, backup};
 
 /// The version UpdateTable's replicas make.
-pub const CURRENT: &str = "2019.11.21";
+const CURRENT: &str = "2019.11.21";
 
 /// The view type every replica's stream has.
 const VIEW: &str = "NEW_AND_OLD_IMAGES";
@@ -186,7 +186,6 @@ fn add(txn: &mut dyn Txn, table: &mut Table, spec: &ReplicaSpec, now: f64) -> Re
         table.stream_policy = None;
         stream::open(txn, table, at)?;
     }
-    table.global_version = Some(CURRENT.to_string());
     table.sourced_replica = Some(now);
     let mut group: Vec<String> = table.replicas.clone();
     group.push(table.region.clone());
@@ -229,13 +228,7 @@ pub fn leave(txn: &mut dyn Txn, table: &mut Table, region: &str) -> Result<(), A
     table.replicas.retain(|r| r != region);
     for mut peer in peers(txn, table)? {
         peer.replicas.retain(|r| r != region);
-        if peer.replicas.is_empty() {
-            peer.global_version = None;
-        }
         table::save_table(txn, &peer)?;
-    }
-    if table.replicas.is_empty() {
-        table.global_version = None;
     }
     Ok(())
 }
@@ -288,12 +281,12 @@ pub fn sync_settings(txn: &mut dyn Txn, table: &Table) -> Result<(), AwsError> {
 /// DescribeTable's `GlobalTableVersion` and `Replicas` (every region of the global table,
 /// this one among them) of a replica of a global table.
 pub fn describe(table: &Table, out: &mut Json) {
-    let Some(version) = &table.global_version else {
+    if table.replicas.is_empty() {
         return;
-    };
+    }
     let mut regions: Vec<&String> = table.replicas.iter().chain([&table.region]).collect();
     regions.sort();
-    out["GlobalTableVersion"] = json!(version);
+    out["GlobalTableVersion"] = json!(CURRENT);
     out["Replicas"] =
         regions.into_iter().map(|region| json!({"RegionName": region, "ReplicaStatus": "ACTIVE"})).collect();
 }
@@ -467,7 +460,10 @@ mod tests {
             assert!(table::load_table(txn, "000000000000", "eu-west-1", "t")?.is_none());
             assert_eq!(load(txn, "ap-south-1").replicas, ["us-east-1"]);
             update_replicas(txn, &mut t, &[delete("ap-south-1")], 8.0)?;
-            assert!(t.replicas.is_empty() && t.global_version.is_none());
+            assert!(t.replicas.is_empty());
+            let mut out = json!({});
+            describe(&t, &mut out);
+            assert_eq!(out, json!({}));
             let err = update_replicas(txn, &mut t, &[delete("ap-south-1")], 9.0).unwrap_err();
             assert!(err.message.contains("were not part of the global table"), "{}", err.message);
             Ok(())

@@ -175,12 +175,10 @@ pub struct Table {
     pub policy: Option<Policy>,
     #[serde(default)]
     pub stream_policy: Option<Policy>,
-    /// The global table this table is a replica of: the other replicas' regions, and the
-    /// global tables version that links them.
+    /// The other replicas' regions of the global table (version 2019.11.21, the only one
+    /// Brume makes) this table is a replica of.
     #[serde(default)]
     pub replicas: Vec<String>,
-    #[serde(default)]
-    pub global_version: Option<String>,
     /// When this replica last was the source of a new one.
     #[serde(default)]
     pub sourced_replica: Option<f64>,
@@ -859,7 +857,6 @@ pub(crate) mod tests {
             policy: None,
             stream_policy: None,
             replicas: vec![],
-            global_version: None,
             sourced_replica: None,
         }
     }

@@ -55,7 +55,8 @@ pub fn archived(v: &Version, now: f64) -> bool {
 
 /// GetObject's refusal of an archived object.
 pub fn check_readable(v: &Version) -> Result<(), AwsError> {
-    if archived(v, Timestamp::now().0) {
+    // The class first: the clock is read for archived objects only.
+    if is_archive(v) && archived(v, Timestamp::now().0) {
         return Err(AwsError::new(
             403,
             "InvalidObjectState",
@@ -68,7 +69,7 @@ pub fn check_readable(v: &Version) -> Result<(), AwsError> {
 
 /// CopyObject's and UploadPartCopy's refusal of an archived source.
 pub fn check_copyable(v: &Version) -> Result<(), AwsError> {
-    if archived(v, Timestamp::now().0) {
+    if is_archive(v) && archived(v, Timestamp::now().0) {
         return Err(AwsError::new(
             403,
             "InvalidObjectState",
@@ -123,6 +124,15 @@ struct RestoreRequest {
 
 #[derive(Serialize)]
 pub struct RestoreObjectOutput {}
+
+/// What the job made of an index entry: the change it stands for is done, is not due
+/// yet (the entry stays), or no longer applies.
+#[derive(PartialEq)]
+enum Entry {
+    Done,
+    Later,
+    Stale,
+}
 
 fn restoring_key(bucket: &str, key: &str, version_id: &str) -> Vec<u8> {
     key::encode_strings_then(&["restoring", bucket, key, version_id], &[])
@@ -214,10 +224,12 @@ impl S3 {
     pub async fn run_restores(&self, now: Timestamp) -> Result<u64, AwsError> {
         let completed = self
             .index_batches(KeyRange::prefix(&key::encode(&["restoring".into()])), move |txn, bucket, record_key, v| {
-                let Some(restore) = v.restore.filter(|r| r.until.is_none() && r.requested + RESTORE_SECONDS <= now.0)
-                else {
-                    return Ok(false);
+                let Some(restore) = v.restore.filter(|r| r.until.is_none()) else {
+                    return Ok(Entry::Stale);
                 };
+                if restore.requested + RESTORE_SECONDS > now.0 {
+                    return Ok(Entry::Later);
+                }
                 let until = lifecycle::expires_at(restore.requested, restore.days);
                 v.restore = Some(Restore { until: Some(until), ..restore });
                 table::rewrite_version(txn, &bucket.name, record_key, v)?;
@@ -233,7 +245,7 @@ impl S3 {
                     )),
                 };
                 notification::enqueue_with(txn, bucket, "ObjectRestore:Completed", v, "", &details)?;
-                Ok(true)
+                Ok(Entry::Done)
             })
             .await?;
         let due = KeyRange::between(
@@ -242,24 +254,25 @@ impl S3 {
         );
         let expired = self
             .index_batches(due, move |txn, bucket, record_key, v| {
+                // An entry of an expiry since moved or taken back is stale.
                 if !v.restore.and_then(|r| r.until).is_some_and(|until| until <= now.0) {
-                    return Ok(false);
+                    return Ok(Entry::Stale);
                 }
                 v.restore = None;
                 table::rewrite_version(txn, &bucket.name, record_key, v)?;
                 notification::enqueue(txn, bucket, "ObjectRestore:Delete", v, "")?;
-                Ok(true)
+                Ok(Entry::Done)
             })
             .await?;
         Ok(completed + expired)
     }
 
-    /// Takes the entries of an index of versions under `range` a batch per transaction;
-    /// `step` changes the version an entry names (answering whether it did), and the entry
-    /// goes unless the version still waits (a restore not yet due).
+    /// Takes the entries of an index of versions under `range` a batch per transaction:
+    /// `step` changes the version an entry names, or says why not; answers how many it
+    /// changed.
     async fn index_batches<F>(&self, range: KeyRange, step: F) -> Result<u64, AwsError>
     where
-        F: Fn(&mut dyn Txn, &table::Bucket, &[u8], &mut Version) -> Result<bool, AwsError> + Clone + Send + 'static,
+        F: Fn(&mut dyn Txn, &table::Bucket, &[u8], &mut Version) -> Result<Entry, AwsError> + Clone + Send + 'static,
     {
         // Most runs find nothing: a read of the snapshot tells, without a transaction.
         if self.kv.scan(KEYSPACE, &range, Direction::Forward, 1)?.is_empty() {
@@ -282,24 +295,22 @@ impl S3 {
                                 .zip(table::find_version(txn, &bucket, &key, &id)?),
                             None => None,
                         };
-                        let Some((bucket, (record_key, mut v))) = found else {
-                            // The version is gone: so is what the entry waited for.
-                            txn.delete(KEYSPACE, index_key)?;
-                            continue;
+                        // A version gone takes what its entry waited for with it.
+                        let entry = match found {
+                            Some((bucket, (record_key, mut v))) => step(txn, &bucket, &record_key, &mut v)?,
+                            None => Entry::Stale,
                         };
-                        let waiting = v.restore.is_some_and(|r| r.until.is_none());
-                        if step(txn, &bucket, &record_key, &mut v)? {
-                            done += 1;
-                            txn.delete(KEYSPACE, index_key)?;
-                        } else if !waiting {
+                        done += u64::from(entry == Entry::Done);
+                        if entry != Entry::Later {
                             txn.delete(KEYSPACE, index_key)?;
                         }
                     }
-                    Ok::<_, AwsError>((done, entries.len().eq(&BATCH).then(|| entries.last().map(|(k, _)| k.clone()))))
+                    let last = entries.last().filter(|_| entries.len() == BATCH).map(|(k, _)| k.clone());
+                    Ok::<_, AwsError>((done, last))
                 })
                 .await?;
             total += done;
-            match last.flatten() {
+            match last {
                 Some(k) => from.start = std::ops::Bound::Excluded(k),
                 None => return Ok(total),
             }
