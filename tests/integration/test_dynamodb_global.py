@@ -781,3 +781,26 @@ def test_replicas_survive_kill_9(start_brume, tmp_path):
     assert scan_all(us, "durable") == scan_all(eu, "durable")
     _, records = stream_records(b.client("dynamodbstreams", region="eu-west-1"), "durable")
     assert [r["eventName"] for r in of_key(records, "after-us")] == ["INSERT"]
+
+
+# --- the legacy version ------------------------------------------------------------------
+
+
+def test_legacy_global_table_operations_answer_as_dynamodb_does_today(us, eu):
+    # DynamoDB makes no 2017.11.29 global tables any more, and a 2019.11.21 one is not one.
+    create(us, "legacy")
+    create(eu, "legacy")
+    code, message, _ = error_of(lambda: us.create_global_table(
+        GlobalTableName="legacy", ReplicationGroup=[{"RegionName": "us-east-1"}, {"RegionName": "eu-west-1"}]))
+    assert code == "ValidationException" and "2017.11.29 is not supported" in message
+    eu.delete_table(TableName="legacy")
+    add_replica(us, "legacy", "eu-west-1")
+    assert us.list_global_tables()["GlobalTables"] == []
+    for call in (lambda: us.describe_global_table(GlobalTableName="legacy"),
+                 lambda: us.describe_global_table_settings(GlobalTableName="legacy"),
+                 lambda: us.update_global_table(GlobalTableName="legacy",
+                                                ReplicaUpdates=[{"Delete": {"RegionName": "eu-west-1"}}])):
+        code, message, _ = error_of(call)
+        assert (code, message) == ("GlobalTableNotFoundException", "Global table with name 'legacy' does not exist.")
+    # Nothing changed: the replica is still there.
+    assert_global(describe(eu, "legacy"), "us-east-1", "eu-west-1")
