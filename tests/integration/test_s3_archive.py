@@ -232,6 +232,10 @@ def test_restore_errors(s3, bucket):
 
     code, _, status, _ = error_of(lambda: s3.restore_object(Bucket=bucket, Key="cold", RestoreRequest={}))
     assert (code, status) == ("MalformedXML", 400)
+    # An output location belongs to SELECT restores only.
+    code, _, status, _ = error_of(lambda: s3.restore_object(
+        Bucket=bucket, Key="cold", RestoreRequest={"Days": 1, "OutputLocation": {"S3": {"BucketName": bucket, "Prefix": "out/"}}}))
+    assert (code, status) == ("MalformedXML", 400)
 
     code, _, status, r = error_of(lambda: s3.restore_object(Bucket=bucket, Key="missing", RestoreRequest={"Days": 1}))
     assert (code, status) == ("NoSuchKey", 404)

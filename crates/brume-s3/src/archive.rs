@@ -120,6 +120,7 @@ struct RestoreRequest {
     days: Option<i64>,
     #[serde(rename = "Type")]
     kind: Option<String>,
+    output_location: Option<serde_json::Value>,
 }
 
 #[derive(Serialize)]
@@ -170,6 +171,10 @@ impl S3 {
         let request = input.restore_request.unwrap_or_default();
         if request.kind.is_some() {
             return Err(error::not_implemented_header("RestoreRequest/Type"));
+        }
+        // Where a SELECT restore writes its answer: S3 refuses it on any other restore.
+        if request.output_location.is_some() {
+            return Err(error::malformed_xml());
         }
         let (key, version_id, request_id) = (input.key, input.version_id, ctx.request_id.clone());
         self.kv
